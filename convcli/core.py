@@ -1,0 +1,274 @@
+"""The lesson's cross-correlations, under the lesson's names, and PyTorch's ``conv2d``.
+
+Pure numpy: no printing, no files. Shapes follow the lesson: an input ``X`` is
+``(c_i, n_h, n_w)``, a kernel ``K`` is ``(c_o, c_i, k_h, k_w)``, an output is
+``(c_o, m_h, m_w)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+
+from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.numerics import (
+    FLOAT64_EXACT,
+    Accumulation,
+    accumulation_for,
+    check_numeric,
+    exact_integer_bound,
+)
+
+__all__ = [
+    "conv2d",
+    "corr2d",
+    "corr2d_multi_in",
+    "corr2d_multi_in_out",
+    "corr2d_multi_in_out_1x1",
+]
+
+Array = npt.NDArray[np.generic]
+
+
+def corr2d(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
+    """2-D cross-correlation of one channel ``X`` (n_h, n_w) with ``K`` (k_h, k_w).
+
+    Parameters
+    ----------
+    X : array_like, shape (n_h, n_w)
+    K : array_like, shape (k_h, k_w)
+
+    Returns
+    -------
+    ndarray, shape (n_h - k_h + 1, n_w - k_w + 1)
+
+    Examples
+    --------
+    >>> corr2d(np.arange(9).reshape(3, 3), [[0, 1], [2, 3]])
+    array([[19, 25],
+           [37, 43]])
+    """
+    x, k = _operand(X, "X", 2), _operand(K, "K", 2)
+    _check_fits(x.shape, k.shape)
+    acc = _accumulation(x, k, None, k.size)
+    windows = sliding_window_view(x.astype(acc.acc, copy=False), k.shape)
+    return np.einsum("ijkl,kl->ij", windows, k.astype(acc.acc, copy=False)).astype(acc.out)
+
+
+def corr2d_multi_in(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
+    """Multi-input-channel cross-correlation: one ``corr2d`` per channel, summed.
+
+    Parameters
+    ----------
+    X : array_like, shape (c_i, n_h, n_w)
+    K : array_like, shape (c_i, k_h, k_w)
+
+    Returns
+    -------
+    ndarray, shape (m_h, m_w)
+
+    Examples
+    --------
+    >>> X = np.stack([np.arange(9).reshape(3, 3), np.arange(1, 10).reshape(3, 3)])
+    >>> K = np.array([[[0, 1], [2, 3]], [[1, 2], [3, 4]]])
+    >>> corr2d_multi_in(X, K)
+    array([[ 56,  72],
+           [104, 120]])
+    """
+    x, k = _operand(X, "X", 3), _operand(K, "K", 3)
+    _check_channels(k.shape[0], x.shape[0])
+    _check_fits(x.shape[1:], k.shape[1:])
+    acc = _accumulation(x, k, None, k.size)
+    total = np.zeros(_valid_size(x.shape[1:], k.shape[1:]), dtype=acc.acc)
+    for x_channel, k_channel in zip(x, k):
+        total += corr2d(x_channel.astype(acc.acc), k_channel.astype(acc.acc))
+    return total.astype(acc.out)
+
+
+def corr2d_multi_in_out(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
+    """Multi-input, multi-output: ``corr2d_multi_in`` per output channel, stacked.
+
+    Parameters
+    ----------
+    X : array_like, shape (c_i, n_h, n_w)
+    K : array_like, shape (c_o, c_i, k_h, k_w)
+
+    Returns
+    -------
+    ndarray, shape (c_o, m_h, m_w)
+
+    Examples
+    --------
+    >>> X = np.stack([np.arange(9).reshape(3, 3), np.arange(1, 10).reshape(3, 3)])
+    >>> K = np.array([[[0, 1], [2, 3]], [[1, 2], [3, 4]]])
+    >>> corr2d_multi_in_out(X, np.stack([K, K + 1, K + 2]))[:, 0, 0]
+    array([56, 76, 96])
+    """
+    x, k = _operand(X, "X", 3), _operand(K, "K", 4)
+    _check_channels(k.shape[1], x.shape[0])
+    _check_fits(x.shape[1:], k.shape[2:])
+    acc = _accumulation(x, k, None, k[0].size)
+    return np.stack([corr2d_multi_in(x, k_out) for k_out in k]).astype(acc.out)
+
+
+def corr2d_multi_in_out_1x1(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
+    """A 1x1 convolution as one matrix product: ``K (c_o, c_i) @ X (c_i, h*w)``.
+
+    Parameters
+    ----------
+    X : array_like, shape (c_i, h, w)
+    K : array_like, shape (c_o, c_i, 1, 1)
+
+    Returns
+    -------
+    ndarray, shape (c_o, h, w)
+
+    Examples
+    --------
+    >>> X = np.arange(8).reshape(2, 2, 2)
+    >>> corr2d_multi_in_out_1x1(X, np.array([[[[1]], [[10]]]]))
+    array([[[40, 51],
+            [62, 73]]])
+    """
+    x, k = _operand(X, "X", 3), _operand(K, "K", 4)
+    if k.shape[2:] != (1, 1):
+        raise ValueError(f"a 1x1 convolution needs a 1x1 kernel, got {k.shape[2]}x{k.shape[3]}")
+    _check_channels(k.shape[1], x.shape[0])
+    c_i, h, w = x.shape
+    c_o = k.shape[0]
+    acc = _accumulation(x, k, None, c_i)
+    y = k.reshape(c_o, c_i).astype(acc.acc) @ x.reshape(c_i, h * w).astype(acc.acc)
+    return y.reshape(c_o, h, w).astype(acc.out)
+
+
+def conv2d(
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> Array:
+    """2-D convolution (cross-correlation) with ``torch.nn.functional.conv2d`` semantics.
+
+    Parameters
+    ----------
+    x : array_like, shape (c_i, h, w) or (n, c_i, h, w)
+    weight : array_like, shape (c_o, c_i / groups, k_h, k_w)
+    bias : array_like, shape (c_o,), optional
+    stride, dilation : int or (int, int)
+    padding : int, (int, int), "same" or "valid"
+        ``"same"`` needs stride 1; an odd total goes bottom/right, as in PyTorch.
+    groups : int
+        Must divide both c_i and c_o.
+
+    Returns
+    -------
+    ndarray, shape (c_o, m_h, m_w) or (n, c_o, m_h, m_w)
+
+    Examples
+    --------
+    >>> x = np.arange(16).reshape(1, 4, 4)
+    >>> conv2d(x, np.ones((1, 1, 2, 2), dtype=int), stride=2)
+    array([[[10, 18],
+            [42, 50]]])
+    >>> conv2d(x, np.ones((2, 1, 1, 1), dtype=int), bias=[0, 100], padding=1)[1, 0]
+    array([100, 100, 100, 100, 100, 100])
+    """
+    xa = _operand(x, "input", None)
+    w = _operand(weight, "weight", 4)
+    if xa.ndim not in (3, 4):
+        raise ValueError(f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {xa.ndim}-D")
+    b = None if bias is None else _operand(bias, "bias", 1)
+    batched = xa.ndim == 4
+    xb = xa if batched else xa[None]
+    _n, c_i, h, wd = xb.shape
+    c_o, c_per_group, k_h, k_w = w.shape
+    _check_groups(groups, c_i, c_o, c_per_group)
+    if b is not None and b.shape != (c_o,):
+        raise ValueError(f"bias must have shape ({c_o},), one per output channel, got {b.shape}")
+    geom = resolve_geometry((h, wd), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
+    acc = _accumulation(xb, w, b, c_per_group * k_h * k_w)
+    compute = _compute_dtype(acc, xb, w, b, c_per_group * k_h * k_w)
+    top, bottom, left, right = geom.padding
+    xp = np.pad(
+        xb.astype(compute, copy=False), ((0, 0), (0, 0), (top, bottom), (left, right))
+    )
+    (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
+    m_h, m_w = geom.out_size
+    eff_h, eff_w = geom.effective_kernel
+    windows = sliding_window_view(xp, (eff_h, eff_w), axis=(2, 3))
+    windows = windows[:, :, : (m_h - 1) * s_h + 1 : s_h, : (m_w - 1) * s_w + 1 : s_w, ::d_h, ::d_w]
+    wc = w.astype(compute, copy=False)
+    c_o_per_group = c_o // groups
+    outs = []
+    for g in range(groups):
+        xg = windows[:, g * c_per_group : (g + 1) * c_per_group]
+        wg = wc[g * c_o_per_group : (g + 1) * c_o_per_group]
+        # (n, cg, m_h, m_w, k_h, k_w) x (og, cg, k_h, k_w) -> (n, m_h, m_w, og)
+        outs.append(np.tensordot(xg, wg, axes=([1, 4, 5], [1, 2, 3])))
+    y = np.concatenate(outs, axis=3).transpose(0, 3, 1, 2)
+    if b is not None:
+        y = y + b.astype(compute).reshape(1, c_o, 1, 1)
+    y = np.ascontiguousarray(y.astype(acc.out, copy=False))
+    return y if batched else y[0]
+
+
+def _operand(value: npt.ArrayLike, name: str, ndim: int | None) -> Array:
+    array = np.asarray(value)
+    check_numeric(array, name)
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got {array.ndim}-D with shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    return array
+
+
+def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumulation:
+    acc = accumulation_for(x, k, bias)
+    if acc.is_integer:
+        exact_integer_bound(x, k, bias, terms)
+    return acc
+
+
+def _compute_dtype(
+    acc: Accumulation, x: Array, w: Array, bias: Array | None, terms: int
+) -> np.dtype[np.generic]:
+    """Integers whose every partial sum stays below 2**53 run exactly in float64 (BLAS)."""
+    if acc.is_integer and exact_integer_bound(x, w, bias, terms) < FLOAT64_EXACT:
+        return np.dtype(np.float64)
+    return acc.acc
+
+
+def _check_channels(kernel_channels: int, input_channels: int) -> None:
+    if kernel_channels != input_channels:
+        raise ValueError(
+            f"kernel expects {kernel_channels} input channels, input has {input_channels}"
+        )
+
+
+def _check_fits(in_size: tuple[int, ...], k_size: tuple[int, ...]) -> None:
+    if k_size[0] > in_size[0] or k_size[1] > in_size[1]:
+        raise ValueError(
+            f"kernel {k_size[0]}x{k_size[1]} is larger than the input {in_size[0]}x{in_size[1]}"
+        )
+
+
+def _valid_size(in_size: tuple[int, ...], k_size: tuple[int, ...]) -> tuple[int, int]:
+    return (in_size[0] - k_size[0] + 1, in_size[1] - k_size[1] + 1)
+
+
+def _check_groups(groups: int, c_i: int, c_o: int, c_per_group: int) -> None:
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if c_i % groups:
+        raise ValueError(f"groups={groups} does not divide the {c_i} input channels")
+    if c_o % groups:
+        raise ValueError(f"groups={groups} does not divide the {c_o} output channels")
+    if c_per_group * groups != c_i:
+        raise ValueError(
+            f"weight expects {c_per_group * groups} input channels "
+            f"({c_per_group} per group x {groups} groups), input has {c_i}"
+        )

@@ -1,0 +1,179 @@
+"""Shape arithmetic of a 2-D convolution: argument normalisation and output sizes.
+
+Pure Python: no numpy arrays, no I/O. Every function here works on shapes only, so
+``convcli shapes`` can explain a layer without any tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+Pair = tuple[int, int]
+IntOrPair = Union[int, tuple[int, int]]
+PaddingArg = Union[int, tuple[int, int], Literal["same", "valid"]]
+
+__all__ = [
+    "ConvGeometry",
+    "IntOrPair",
+    "Pair",
+    "PaddingArg",
+    "as_pair",
+    "output_size",
+    "resolve_geometry",
+]
+
+
+def as_pair(value: IntOrPair, name: str, *, minimum: int) -> Pair:
+    """Return ``value`` as an ``(h, w)`` pair of ints, each at least ``minimum``.
+
+    Parameters
+    ----------
+    value : int or tuple of two ints
+        A single number used for both axes, or one number per axis.
+    name : str
+        The argument's name, used in the error message.
+    minimum : int
+        The smallest allowed value.
+
+    Returns
+    -------
+    tuple of int
+        ``(h, w)``.
+
+    Examples
+    --------
+    >>> as_pair(2, "stride", minimum=1)
+    (2, 2)
+    >>> as_pair((1, 3), "dilation", minimum=1)
+    (1, 3)
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, int):
+        pair = (value, value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = (value[0], value[1])
+    else:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    for item in pair:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        if item < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def output_size(n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Length of one output axis: ``floor((n + 2p - d(k-1) - 1) / s) + 1``.
+
+    ``padding`` here is the padding on *each* side; for asymmetric padding pass
+    half of the total (``resolve_geometry`` does the general case).
+
+    Examples
+    --------
+    >>> output_size(3, 2)
+    2
+    >>> output_size(5, 3, stride=2, padding=1)
+    3
+    >>> output_size(7, 3, dilation=2)
+    3
+    """
+    return _axis_output(n, k, stride, 2 * padding, dilation)
+
+
+def _axis_output(n: int, k: int, stride: int, total_padding: int, dilation: int) -> int:
+    return (n + total_padding - dilation * (k - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """The resolved geometry of one convolution.
+
+    ``padding`` is ``(top, bottom, left, right)``: PyTorch's ``"same"`` puts the
+    extra row/column of an even effective kernel at the bottom/right.
+    """
+
+    in_size: Pair
+    kernel_size: Pair
+    stride: Pair
+    padding: tuple[int, int, int, int]
+    dilation: Pair
+    out_size: Pair
+
+    @property
+    def effective_kernel(self) -> Pair:
+        """The span of the dilated kernel, ``d(k-1)+1`` per axis (the receptive field)."""
+        return (
+            self.dilation[0] * (self.kernel_size[0] - 1) + 1,
+            self.dilation[1] * (self.kernel_size[1] - 1) + 1,
+        )
+
+    @property
+    def padded_size(self) -> Pair:
+        top, bottom, left, right = self.padding
+        return (self.in_size[0] + top + bottom, self.in_size[1] + left + right)
+
+
+def resolve_geometry(
+    in_size: Pair,
+    kernel_size: Pair,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+) -> ConvGeometry:
+    """Normalise the convolution arguments and compute the output size.
+
+    Raises ``ValueError`` when an argument is out of range or the (dilated) kernel
+    does not fit in the padded input.
+
+    Examples
+    --------
+    >>> g = resolve_geometry((3, 3), (2, 2))
+    >>> g.out_size
+    (2, 2)
+    >>> resolve_geometry((5, 5), (4, 4), padding="same").padding
+    (1, 2, 1, 2)
+    """
+    s = as_pair(stride, "stride", minimum=1)
+    d = as_pair(dilation, "dilation", minimum=1)
+    k = as_pair(kernel_size, "kernel size", minimum=1)
+    pads = _resolve_padding(padding, s, d, k)
+    top, bottom, left, right = pads
+    padded = (in_size[0] + top + bottom, in_size[1] + left + right)
+    effective = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    for axis, name in enumerate(("height", "width")):
+        if effective[axis] > padded[axis]:
+            raise ValueError(
+                f"kernel {name} {k[axis]} (dilated to {effective[axis]}) is larger than the "
+                f"padded input {name} {padded[axis]}"
+            )
+    out = (
+        _axis_output(in_size[0], k[0], s[0], top + bottom, d[0]),
+        _axis_output(in_size[1], k[1], s[1], left + right, d[1]),
+    )
+    return ConvGeometry(
+        in_size=in_size, kernel_size=k, stride=s, padding=pads, dilation=d, out_size=out
+    )
+
+
+def _resolve_padding(
+    padding: PaddingArg, stride: Pair, dilation: Pair, kernel: Pair
+) -> tuple[int, int, int, int]:
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+            totals = [dilation[i] * (kernel[i] - 1) for i in range(2)]
+            return (
+                totals[0] // 2,
+                totals[0] - totals[0] // 2,
+                totals[1] // 2,
+                totals[1] - totals[1] // 2,
+            )
+        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    p = as_pair(padding, "padding", minimum=0)
+    return (p[0], p[0], p[1], p[1])

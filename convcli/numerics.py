@@ -1,0 +1,88 @@
+"""dtype rules shared by every computation: what is accepted, what accumulates in what.
+
+- bool and integer inputs give exact integer results (int64), never wrapped values;
+- float16 accumulates in float32 and comes back as float16 (as PyTorch does);
+- float32 stays float32, float64 stays float64, complex stays complex;
+- mixed inputs follow numpy's promotion rules;
+- anything else (strings, objects, datetimes, structured records) is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Accumulation", "accumulation_for", "check_numeric", "exact_integer_bound"]
+
+_NUMERIC_KINDS = frozenset("biufc")
+INT64_MAX = 2**63 - 1
+# Every integer of magnitude up to 2**53 is a float64, and so is every partial sum
+# below it: integer convolutions whose worst case stays there can run on BLAS.
+FLOAT64_EXACT = 2**53
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """How one computation accumulates (``acc``) and what it returns (``out``)."""
+
+    acc: np.dtype[np.generic]
+    out: np.dtype[np.generic]
+
+    @property
+    def is_integer(self) -> bool:
+        return self.out.kind in "iub"
+
+
+def check_numeric(array: npt.NDArray[np.generic], name: str) -> None:
+    """Raise ``ValueError`` unless ``array`` holds bool, int, uint, float or complex values."""
+    if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
+        raise ValueError(f"{name} has unsupported dtype {array.dtype}: expected numbers")
+
+
+def accumulation_for(*arrays: npt.NDArray[np.generic] | None) -> Accumulation:
+    """The accumulation and result dtypes for a product-sum over ``arrays``.
+
+    Examples
+    --------
+    >>> a = accumulation_for(np.ones(2, np.int8), np.ones(2, np.uint8))
+    >>> a.acc, a.out
+    (dtype('int64'), dtype('int64'))
+    >>> a = accumulation_for(np.ones(2, np.float16), np.ones(2, np.float16))
+    >>> a.acc, a.out
+    (dtype('float32'), dtype('float16'))
+    """
+    present = [a for a in arrays if a is not None]
+    result = np.result_type(*present)
+    if result.kind in "biu":
+        int64 = np.dtype(np.int64)
+        return Accumulation(acc=int64, out=int64)
+    if result == np.float16:
+        return Accumulation(acc=np.dtype(np.float32), out=result)
+    return Accumulation(acc=result, out=result)
+
+
+def exact_integer_bound(
+    x: npt.NDArray[np.generic],
+    weight: npt.NDArray[np.generic],
+    bias: npt.NDArray[np.generic] | None,
+    terms: int,
+) -> int:
+    """An upper bound on any partial sum's magnitude of an integer product-sum.
+
+    ``terms`` is how many products one output sums. Python ints, so the bound
+    itself never overflows. Raises ``ValueError`` when the result could leave int64.
+    """
+    bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
+    if bound > INT64_MAX:
+        raise ValueError(
+            f"integer result could reach {bound}, beyond int64: convert the inputs to float64"
+        )
+    return bound
+
+
+def _max_abs(array: npt.NDArray[np.generic]) -> int:
+    if array.size == 0:
+        return 0
+    return max(abs(int(array.max())), abs(int(array.min())))
