@@ -1,0 +1,320 @@
+"""Tensors as strict JSON: parsing untrusted text, and the encoding convcli writes.
+
+Accepted text is a nested list of numbers (at most 4 levels), or an object
+``{"data": nested, "dtype": "float32", "shape": [...]}`` where ``dtype`` and ``shape`` are
+optional and any other key is refused (a typo such as ``"dtpye"`` must not be ignored).
+
+Choices, consistent between reading and writing:
+
+- **Non-finite values**: the text's ``NaN``, ``Infinity``, ``-Infinity`` and numbers that
+  overflow to infinity (``1e400``) are refused. ``tensor_to_json`` writes non-finite
+  values as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` so printed output stays
+  strict JSON; a ``.json`` *file* with them is refused by ``save_tensor`` (use ``.npy``),
+  because reading refuses strings.
+- **Complex** numbers are objects ``{"real": 1.0, "imag": -2.0}`` per element, both ways.
+- **bool** is written as 0/1 with ``"dtype": "bool"``: JSON ``true``/``false`` are not numbers.
+- A **UTF-8 BOM** is refused, as RFC 8259 says writers must not add one.
+- Integers stay int64 (more than 19 digits, or outside int64, is refused); any float makes
+  float64; any complex makes complex128; ``"dtype"`` converts, refusing values that do not
+  fit it (300 as uint8, 1.5 as int32, 1e300 as float32) instead of wrapping them.
+
+Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio`` adds the
+file's name.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.npyfile import describe_content
+
+__all__ = ["MAX_DATA_DEPTH", "MAX_JSON_BYTES", "parse_json_tensor", "tensor_to_json"]
+
+MAX_JSON_BYTES = 64 * 1024**2
+MAX_DATA_DEPTH = 4
+_DTYPES = {
+    np.dtype(code).name: np.dtype(code)
+    for code in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16")
+}
+_KEYS = ("data", "dtype", "shape")
+_NON_BRACKET = re.compile(r"[^\[\]{}]+")
+_CHUNK = 1 << 20
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def parse_json_tensor(raw: bytes) -> npt.NDArray[Any]:
+    """Parse strict JSON text into a non-empty numeric array of at least one dimension.
+
+    Examples
+    --------
+    >>> parse_json_tensor(b"[[1, 2], [3, 4]]")
+    array([[1, 2],
+           [3, 4]])
+    >>> parse_json_tensor(b'{"data": [1, 2], "dtype": "uint8"}')
+    array([1, 2], dtype=uint8)
+    """
+    if not raw.strip():
+        raise ValueError("empty text, expected JSON")
+    if raw.startswith(codecs.BOM_UTF8):
+        raise ValueError("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without BOM")
+    kind = describe_content(raw[:8])
+    if kind not in (None, "JSON"):
+        raise ValueError(f"looks like {kind}, not JSON")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"not UTF-8 text: byte 0x{raw[err.start]:02x} at offset {err.start}"
+        ) from None
+    _check_nesting(text)
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            object_pairs_hook=_unique_keys,
+        )
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep") from None
+    return _to_array(value)
+
+
+def tensor_to_json(array: npt.NDArray[Any]) -> dict[str, object]:
+    """``{"shape": [...], "dtype": name, "data": nested lists}``, ready for ``json.dumps``.
+
+    Non-finite floats become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
+    complex elements become ``{"real": x, "imag": y}``; bool becomes 0/1.
+
+    Examples
+    --------
+    >>> tensor_to_json(np.array([[1, 2]], dtype=np.uint8))
+    {'shape': [1, 2], 'dtype': 'uint8', 'data': [[1, 2]]}
+    >>> tensor_to_json(np.array([np.inf, 1.0]))["data"]
+    ['Infinity', 1.0]
+    >>> tensor_to_json(np.array([1 - 2j]))["data"]
+    [{'real': 1.0, 'imag': -2.0}]
+    """
+    dtype = array.dtype
+    if dtype.fields is not None or dtype.name not in _DTYPES:
+        raise ValueError(
+            f"dtype {dtype} cannot be written as JSON: expected one of {', '.join(_DTYPES)}"
+        )
+    data: object
+    if dtype.kind == "c":
+        data = _map_leaves(
+            array.tolist(), lambda z: {"real": _float(z.real), "imag": _float(z.imag)}
+        )
+    elif dtype.kind == "f" and not np.isfinite(array).all():
+        data = _map_leaves(array.tolist(), _float)
+    else:
+        data = (array.astype(np.int64) if dtype.kind == "b" else array).tolist()
+    return {"shape": list(array.shape), "dtype": dtype.name, "data": data}
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse deep nesting cheaply, before ``json.loads`` could hit RecursionError.
+
+    The running count of open brackets may reach 6: an object, 4 lists, a complex
+    element. Brackets inside strings count too, which only misreports text that is
+    refused anyway (data holds no strings).
+    """
+    brackets = np.frombuffer(_NON_BRACKET.sub("", text).encode("ascii"), dtype=np.uint8)
+    depth = 0
+    for start in range(0, brackets.size, _CHUNK):
+        chunk = brackets[start : start + _CHUNK]
+        running = depth + np.cumsum(np.where((chunk == ord("[")) | (chunk == ord("{")), 1, -1))
+        if running.max() > MAX_DATA_DEPTH + 2:
+            raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep")
+        depth = int(running[-1])
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number: strict JSON has no NaN or Infinity")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {_shorten(text)} overflows to infinity")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    # Checked before int(): thousands of digits are slow to convert (and Python limits it).
+    if len(text.lstrip("-")) > 19:
+        raise ValueError(f"integer {_shorten(text)} has more than 19 digits: beyond int64")
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"integer {text} is outside int64")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {_shorten(repr(key))}")
+        result[key] = value
+    return result
+
+
+def _to_array(value: object) -> npt.NDArray[Any]:
+    dtype, shape = None, None
+    if isinstance(value, dict):
+        unknown = [key for key in value if key not in _KEYS]
+        if unknown:
+            raise ValueError(f"unknown key {_shorten(repr(unknown[0]))}: allowed are {_KEYS}")
+        if "data" not in value:
+            raise ValueError('an object without "data": expected {"data": [...]}')
+        dtype, shape, value = value.get("dtype"), value.get("shape"), value["data"]
+    if not isinstance(value, list):
+        if _is_number(value):
+            raise ValueError("holds a scalar, expected a tensor (a list of numbers)")
+        raise ValueError(f"expected a list of numbers, got {_kind(value)}")
+    found, leaves, types = _walk(value)
+    if shape is not None and shape != list(found):
+        raise ValueError(f'"shape" is {_shorten(repr(shape))} but the data has shape {found}')
+    return _convert(leaves, found, types, _requested_dtype(dtype))
+
+
+def _walk(data: list[Any]) -> tuple[tuple[int, ...], list[Any], set[type]]:
+    """The shape of a nested list, its leaves in C order, and the leaves' types."""
+    shape: list[int] = []
+    level: list[Any] = [data]
+    while True:
+        types = set(map(type, level))
+        if types <= {int, float} or (types == {list} and len(shape) < MAX_DATA_DEPTH):
+            pass  # the common cases, checked at C speed
+        elif type(level[0]) is list:
+            bad = next((i for i, node in enumerate(level) if type(node) is not list), None)
+            if bad is None:
+                raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep")
+            raise ValueError(f"{_at(bad, shape)} is {_kind(level[bad])}, expected a list")
+        else:
+            for index, node in enumerate(level):
+                if not (_is_number(node) or _is_complex(node)):
+                    raise ValueError(f"{_at(index, shape)} is {_kind(node)}, expected a number")
+        if list not in types:
+            return tuple(shape), level, types
+        lengths = list(map(len, level))
+        for index, length in enumerate(lengths):
+            if length != lengths[0]:
+                raise ValueError(
+                    f"ragged: {_at(index, shape)} has {length} items, "
+                    f"{_at(0, shape)} has {lengths[0]}"
+                )
+        if lengths[0] == 0:
+            raise ValueError(f"empty tensor: {_at(0, shape)} is an empty list")
+        shape.append(lengths[0])
+        level = [child for node in level for child in node]
+
+
+def _convert(
+    leaves: list[Any], shape: tuple[int, ...], types: set[type], dtype: np.dtype[Any] | None
+) -> npt.NDArray[Any]:
+    if dict in types:
+        values = [complex(v["real"], v["imag"]) if type(v) is dict else v for v in leaves]
+        array = np.array(values, dtype=np.complex128)
+    else:
+        array = np.array(leaves, dtype=np.float64 if float in types else np.int64)
+    array = array.reshape(shape)
+    return array if dtype is None else _cast(array, dtype)
+
+
+def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """``array`` as ``dtype``, refusing any value that would change on the way."""
+    if array.dtype.kind == "c" and dtype.kind != "c":
+        bad = array.imag != 0
+        if bad.any():
+            raise ValueError(f"{_first(bad)} is complex but dtype is {dtype}")
+        array = array.real
+    if dtype.kind in "biu":
+        if dtype.kind == "b":
+            low, high = 0, 1
+        else:
+            info = np.iinfo(dtype)
+            low, high = int(info.min), int(info.max)
+        if array.dtype.kind == "f":
+            bad = array != np.trunc(array)
+            if bad.any():
+                raise ValueError(f"{_first(bad)} is not an integer, as dtype {dtype} needs")
+            # Bounds as floats are exact here: high + 1 and low are 0 or powers of two.
+            bad = (array < float(low)) | (array >= float(high + 1))
+        else:
+            bad = (array < max(low, -(2**63))) | (array > min(high, 2**63 - 1))
+        if bad.any():
+            raise ValueError(f"{_first(bad)} does not fit dtype {dtype} ({low} to {high})")
+    elif dtype.kind in "fc":
+        limit = np.finfo(dtype).max
+        parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
+        for part in parts:
+            bad = np.abs(part.astype(np.float64)) > limit
+            if bad.any():
+                raise ValueError(f"{_first(bad)} overflows dtype {dtype}")
+    return array.astype(dtype)
+
+
+def _requested_dtype(name: object) -> np.dtype[Any] | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or name not in _DTYPES:
+        raise ValueError(
+            f'unsupported "dtype" {_shorten(repr(name))}: expected one of {", ".join(_DTYPES)}'
+        )
+    return _DTYPES[name]
+
+
+def _is_number(value: object) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _is_complex(value: object) -> bool:
+    return (
+        type(value) is dict
+        and set(value) == {"real", "imag"}
+        and all(_is_number(part) for part in value.values())
+    )
+
+
+def _kind(value: object) -> str:
+    names = {str: "a string", bool: "a boolean", type(None): "null", list: "a list"}
+    return names.get(type(value), "an object" if isinstance(value, dict) else "a number")
+
+
+def _at(index: int, shape: list[int] | tuple[int, ...]) -> str:
+    """The position of a node at flat ``index`` of a level below ``shape``: data[1][0]."""
+    position = np.unravel_index(index, shape) if shape else ()
+    return "data" + "".join(f"[{int(i)}]" for i in position)
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> str:
+    return _at(int(np.argmax(mask.reshape(-1))), mask.shape)
+
+
+def _float(value: float) -> float | str:
+    if math.isnan(value):
+        return "NaN"
+    return _NON_FINITE.get(value, value)
+
+
+def _map_leaves(nested: Any, leaf: Callable[[Any], object]) -> Any:
+    if isinstance(nested, list):
+        return [_map_leaves(item, leaf) for item in nested]
+    return leaf(nested)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,283 @@
+"""Reading ``.npy`` and ``.npz`` files without trusting them.
+
+``numpy.load`` believes a file's header: a forged shape allocates before the short file is
+noticed, and an object array unpickles. Here the header is parsed by hand and every
+declared size is checked against the real file and a byte budget before one data byte is
+read; only bool, integer, float and complex dtypes exist, so nothing is ever unpickled.
+
+Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio`` adds the
+file's name.
+"""
+
+from __future__ import annotations
+
+import ast
+import lzma
+import math
+import re
+import struct
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "NpyHeader",
+    "describe_content",
+    "read_npy",
+    "read_npz",
+    "read_upto",
+]
+
+MAGIC = b"\x93NUMPY"
+MAX_HEADER_BYTES = 10_000  # numpy's own limit on the header text (numpy.lib.format)
+MAX_DIMS = 32  # numpy 1.x's limit: a file beyond it cannot be loaded everywhere
+_VERSIONS = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}
+_HEADER_KEYS = {"descr", "fortran_order", "shape"}
+# One type code with an optional byte order ('<f8', '|b1', 'float64'): this refuses
+# structured ('f8,i4', lists), subarray ('(2,)f8') and unit ('M8[ns]') dtypes up front.
+_PLAIN_DESCR = re.compile(r"[<>|=]?[A-Za-z?][A-Za-z0-9]*")
+_CHUNK = 1 << 24
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,  # an encrypted member
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    """What a ``.npy`` header declares; ``offset`` is where the data starts."""
+
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    fortran_order: bool
+    offset: int
+
+    @property
+    def data_bytes(self) -> int:
+        """The declared data size, in Python ints so it never overflows."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def describe_content(prefix: bytes) -> str | None:
+    """What the first bytes of a file look like, for messages about misnamed files.
+
+    Examples
+    --------
+    >>> describe_content(b'{"data": [1]}'), describe_content(b"PK\\x03\\x04")
+    ('JSON', 'a .npz (zip) file')
+    """
+    if prefix.startswith(MAGIC):
+        return "a .npy file"
+    if prefix.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "a .npz (zip) file"
+    if prefix.startswith(b"\x80") or prefix.startswith((b"(lp", b"(dp", b"cnumpy")):
+        return "a Python pickle"
+    if prefix.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{"):
+        return "JSON"
+    return None
+
+
+def read_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> npt.NDArray[Any]:
+    """Read one ``.npy`` array of ``size`` bytes from ``stream``, checking it first.
+
+    Returns a native-byte-order, C-contiguous array of at least one dimension and one
+    element.
+
+    Examples
+    --------
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> np.save(buffer, np.arange(3, dtype=">i2"))
+    >>> read_npy(io.BytesIO(buffer.getvalue()), size=len(buffer.getvalue()), max_bytes=100)
+    array([0, 1, 2], dtype=int16)
+    """
+    header = read_npy_header(stream)
+    if header.shape == ():
+        raise ValueError("holds a scalar, expected a tensor of at least one dimension")
+    if 0 in header.shape:
+        raise ValueError(f"empty tensor: shape {header.shape}")
+    expected, found = header.data_bytes, size - header.offset
+    if found < expected:
+        raise ValueError(f"file incomplete: expected {expected} bytes of data, found {found}")
+    if found > expected:
+        raise ValueError(f"{found - expected} unexpected bytes after the {expected} bytes of data")
+    if expected > max_bytes:
+        raise ValueError(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
+    flat = np.empty(math.prod(header.shape), dtype=header.dtype)
+    _read_into(stream, flat.view(np.uint8))
+    array = flat.reshape(header.shape, order="F" if header.fortran_order else "C")
+    if header.dtype.kind == "b":
+        # A bool byte other than 0 or 1 would make an array that compares oddly.
+        array = array.view(np.uint8) != 0
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+
+
+def read_npy_header(stream: IO[bytes]) -> NpyHeader:
+    """Parse and check a ``.npy`` header, reading at most its declared bytes."""
+    prefix = read_upto(stream, len(MAGIC) + 2)
+    if not prefix:
+        raise ValueError("empty file (0 bytes), not a .npy file")
+    if not prefix.startswith(MAGIC):
+        kind = describe_content(prefix)
+        if kind is None:
+            raise ValueError("not a .npy file (it does not start with the .npy magic bytes)")
+        raise ValueError(f"looks like {kind}, not a .npy file")
+    if len(prefix) < len(MAGIC) + 2:
+        raise ValueError(f"truncated header: the file ends after {len(prefix)} bytes")
+    version = (prefix[-2], prefix[-1])
+    if version not in _VERSIONS:
+        raise ValueError(
+            f"unsupported .npy format version {version[0]}.{version[1]}: expected 1.0, 2.0 or 3.0"
+        )
+    length_format = _VERSIONS[version]
+    length_bytes = read_upto(stream, struct.calcsize(length_format))
+    if len(length_bytes) < struct.calcsize(length_format):
+        raise ValueError("truncated header: the file ends inside the header length")
+    (length,) = struct.unpack(length_format, length_bytes)
+    if length > MAX_HEADER_BYTES:
+        raise ValueError(f"header of {length} bytes is over numpy's {MAX_HEADER_BYTES}-byte limit")
+    raw = read_upto(stream, length)
+    if len(raw) < length:
+        raise ValueError(f"truncated header: declares {length} bytes, the file has {len(raw)}")
+    try:
+        text = raw.decode("utf-8" if version == (3, 0) else "latin-1")
+    except UnicodeDecodeError:
+        raise ValueError("header is not valid UTF-8 text") from None
+    dtype, shape, fortran_order = _parse_header(text)
+    return NpyHeader(dtype, shape, fortran_order, len(prefix) + len(length_bytes) + length)
+
+
+def read_npz(stream: IO[bytes], member: str | None, *, max_bytes: int) -> npt.NDArray[Any]:
+    """Read the single array of an ``.npz`` file, or the array ``member``."""
+    kind = describe_content(stream.read(8))
+    stream.seek(0)
+    if kind != "a .npz (zip) file":
+        raise ValueError(f"looks like {kind}, not a .npz file" if kind else "not a .npz (zip) file")
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            return _read_member(archive, member, max_bytes)
+    except _ZIP_ERRORS as err:
+        raise ValueError(f"damaged .npz file: {err}") from err
+
+
+def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -> npt.NDArray[Any]:
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    names = [info.filename.removesuffix(".npy") for info in infos]
+    if not infos:
+        raise ValueError("holds no arrays")
+    if member is None:
+        if len(infos) > 1:
+            raise ValueError(
+                f"holds {len(infos)} arrays ({_listing(names)}): choose one as FILE.npz:NAME"
+            )
+        info = infos[0]
+    else:
+        matches = [i for i in infos if member in (i.filename, i.filename.removesuffix(".npy"))]
+        if not matches:
+            raise ValueError(f"has no array {member!r}; it holds {_listing(names)}")
+        info = matches[0]
+    name = info.filename.removesuffix(".npy")
+    # The zip's own declared size bounds a zip bomb before anything is decompressed.
+    if info.file_size > max_bytes + len(MAGIC) + 6 + MAX_HEADER_BYTES:
+        raise ValueError(
+            f"array {name!r} would decompress to {info.file_size} bytes, "
+            f"over the limit of {max_bytes} bytes"
+        )
+    with archive.open(info) as stream:
+        try:
+            return read_npy(stream, size=info.file_size, max_bytes=max_bytes)
+        except ValueError as err:
+            raise ValueError(f"array {name!r}: {err}") from err
+
+
+def _parse_header(text: str) -> tuple[np.dtype[Any], tuple[int, ...], bool]:
+    literal = text.strip()
+    if not (literal.startswith("{") and literal.endswith("}")):
+        raise ValueError("header is not a dict literal (truncated or unterminated header)")
+    try:
+        header = ast.literal_eval(literal)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        raise ValueError("header is not a valid dict literal") from None
+    if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
+        keys = sorted(map(repr, header)) if isinstance(header, dict) else []
+        raise ValueError(
+            f"header keys are {_shorten(', '.join(keys))}: expected descr, fortran_order, shape"
+        )
+    fortran_order = header["fortran_order"]
+    if type(fortran_order) is not bool:
+        raise ValueError(f"header fortran_order is {_shorten(repr(fortran_order))}, not a bool")
+    return _parse_descr(header["descr"]), _parse_shape(header["shape"]), fortran_order
+
+
+def _parse_descr(descr: object) -> np.dtype[Any]:
+    if not isinstance(descr, str):
+        raise ValueError(f"unsupported dtype {_shorten(repr(descr))}: a structured dtype")
+    dtype = None
+    if _PLAIN_DESCR.fullmatch(descr):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # deprecated aliases are refused, not warned
+                dtype = np.dtype(descr)
+        except (TypeError, ValueError, Warning):
+            dtype = None
+    if dtype is None or dtype.kind not in "biufc" or dtype.fields is not None:
+        raise ValueError(
+            f"unsupported dtype {_shorten(repr(descr))}: expected bool, int, uint, float or complex"
+        )
+    return dtype
+
+
+def _parse_shape(shape: object) -> tuple[int, ...]:
+    if type(shape) is not tuple or any(type(n) is not int for n in shape):
+        raise ValueError(f"header shape {_shorten(repr(shape))} is not a tuple of integers")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"header shape {_shorten(repr(shape))} has a negative dimension")
+    if len(shape) > MAX_DIMS:
+        raise ValueError(f"header shape has {len(shape)} dimensions, more than {MAX_DIMS}")
+    if math.prod(shape) >= 2**63:
+        raise ValueError(f"header shape {_shorten(repr(shape))} has 2**63 elements or more")
+    return shape
+
+
+def read_upto(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes: fewer only at the end of the stream."""
+    parts, left = [], size
+    while left > 0:
+        part = stream.read(min(left, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _read_into(stream: IO[bytes], buffer: npt.NDArray[np.uint8]) -> None:
+    done = 0
+    while done < buffer.size:
+        part = stream.read(min(buffer.size - done, _CHUNK))
+        if not part:
+            raise ValueError(f"file incomplete: expected {buffer.size} bytes of data, found {done}")
+        buffer[done : done + len(part)] = np.frombuffer(part, dtype=np.uint8)
+        done += len(part)
+
+
+def _listing(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

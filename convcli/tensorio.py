@@ -1,0 +1,391 @@
+"""Loading and saving tensor files: ``.npy``, ``.npz`` (one array) and ``.json``.
+
+Every input is untrusted: ``load_tensor`` returns a non-empty numeric array of at least
+one dimension, or raises ``TensorFileError`` whose one-line message names the file and the
+problem (the formats' own rules live in ``convcli.npyfile`` and ``convcli.jsonfile``).
+
+Every output is written atomically: a temporary file beside the destination, fsync,
+then a rename, so an interrupted write leaves any old file intact and no temporary file.
+An output is never one of the inputs, not even with ``force``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.jsonfile import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
+from convcli.npyfile import read_npy, read_npz, read_upto
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_JSON_BYTES",
+    "TensorFileError",
+    "check_output_path",
+    "load_tensor",
+    "npy_writer",
+    "save_tensor",
+    "tensor_to_json",
+]
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
+INPUT_SUFFIXES = (".npy", ".npz", ".json")
+OUTPUT_SUFFIXES = (".npy", ".json")
+PathArg = str | os.PathLike[str]
+
+
+class TensorFileError(ValueError):
+    """An input or output file problem; ``str(err)`` is one line naming the file."""
+
+
+def load_tensor(
+    spec: str, *, stdin: BinaryIO | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> npt.NDArray[Any]:
+    """Load a tensor from ``spec``: ``x.npy``, ``x.npz``, ``x.npz:NAME``, ``x.json`` or ``-``.
+
+    Parameters
+    ----------
+    spec : str
+        A file path; ``.npz`` files with several arrays need ``:NAME``. ``-`` reads JSON
+        from ``stdin``.
+    stdin : binary stream, optional
+        Read for ``-``; ``sys.stdin.buffer`` by default.
+    max_bytes : int
+        The largest data accepted: shape times itemsize for ``.npy``/``.npz``, the text
+        size for JSON (which is also capped at ``MAX_JSON_BYTES``).
+
+    Returns
+    -------
+    ndarray
+        Bool, integer, float or complex; native byte order, C-contiguous, at least 1-D,
+        not empty.
+
+    Examples
+    --------
+    >>> import io
+    >>> load_tensor("-", stdin=io.BytesIO(b"[[1, 2], [3, 4]]"))
+    array([[1, 2],
+           [3, 4]])
+    >>> load_tensor("-", stdin=io.BytesIO(b"[1, NaN]"))
+    Traceback (most recent call last):
+    ...
+    convcli.tensorio.TensorFileError: stdin: NaN is not a number: strict JSON has no NaN or Infinity
+    """
+    if spec == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        limit = min(max_bytes, MAX_JSON_BYTES)
+        with _named("stdin"):
+            try:
+                raw = read_upto(stream, limit + 1)
+            except OSError as err:
+                raise ValueError(f"cannot read: {_reason(err)}") from err
+            if not raw:
+                raise ValueError("empty input, expected JSON")
+            if len(raw) > limit:
+                raise ValueError(f"JSON text over the limit of {limit} bytes")
+            return parse_json_tensor(raw)
+    path, member = split_spec(spec)
+    suffix = _suffix(path)
+    if suffix not in INPUT_SUFFIXES:
+        raise TensorFileError(
+            f"{_shown(spec)}: unsupported file type {suffix or '(none)'!r}: "
+            "expected .npy, .npz or .json (or - for JSON on stdin)"
+        )
+    with _named(spec), _open_input(path) as (stream, size):
+        if suffix == ".npy":
+            return read_npy(stream, size=size, max_bytes=max_bytes)
+        if suffix == ".npz":
+            return read_npz(stream, member, max_bytes=max_bytes)
+        limit = min(max_bytes, MAX_JSON_BYTES)
+        if size > limit:
+            raise ValueError(f"JSON text of {size} bytes is over the limit of {limit} bytes")
+        raw = read_upto(stream, limit + 1)
+        if len(raw) > limit:
+            raise ValueError(f"JSON text over the limit of {limit} bytes")
+        return parse_json_tensor(raw)
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``("x.npz", "w")`` for ``"x.npz:w"``; other specs are a path as they are.
+
+    Examples
+    --------
+    >>> split_spec("runs/x.npz:kernel"), split_spec("C:/data/x.npy")
+    (('runs/x.npz', 'kernel'), ('C:/data/x.npy', None))
+    """
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.lower().endswith(".npz"):
+        return head, tail
+    return spec, None
+
+
+def save_tensor(
+    path: PathArg,
+    array: npt.NDArray[Any],
+    *,
+    force: bool = False,
+    inputs: Sequence[PathArg] = (),
+) -> None:
+    """Write ``array`` to a ``.npy`` or ``.json`` file, atomically.
+
+    Checks ``check_output_path`` first. A ``.json`` file cannot hold NaN or infinities
+    (``load_tensor`` would refuse them): such arrays are refused, suggesting ``.npy``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "x.json"
+    >>> save_tensor(target, np.array([[1, 2]], dtype=np.int8))
+    >>> target.read_text()
+    '{"shape": [1, 2], "dtype": "int8", "data": [[1, 2]]}\\n'
+    >>> save_tensor(target, np.array([[3, 4]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.tensorio.TensorFileError: ...x.json: already exists; use --force to replace it
+    >>> folder.cleanup()
+    """
+    target = os.fspath(path)
+    check_output_path(target, force=force, inputs=inputs)
+    with _named(target):
+        if _suffix(target) == ".json":
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                count = int(np.count_nonzero(~np.isfinite(array)))
+                raise ValueError(
+                    f"{count} NaN or infinite values cannot be written to JSON: use .npy"
+                )
+            payload: bytes | None = (
+                json.dumps(tensor_to_json(array), allow_nan=False) + "\n"
+            ).encode()
+        elif array.dtype.kind not in "biufc" or array.dtype.fields is not None:
+            raise ValueError(f"unsupported dtype {array.dtype}: expected numbers")
+        else:
+            payload = None
+        with _replacing(target, force=force) as temporary:
+            try:
+                with open(temporary, "wb") as stream:
+                    if payload is not None:
+                        stream.write(payload)
+                    else:
+                        np.lib.format.write_array(stream, array, allow_pickle=False)
+            except OSError as err:
+                raise ValueError(f"cannot write: {_reason(err)}") from err
+
+
+@contextlib.contextmanager
+def npy_writer(
+    path: PathArg,
+    shape: tuple[int, ...],
+    dtype: npt.DTypeLike,
+    *,
+    force: bool = False,
+    inputs: Sequence[PathArg] = (),
+) -> Iterator[np.memmap[Any, np.dtype[Any]]]:
+    """Stream a big ``.npy`` result: yield a writable memory map, then rename it into place.
+
+    The map lives in a temporary file beside ``path``; on normal exit it is flushed and
+    atomically renamed to ``path``; on any exception (Ctrl-C included) the temporary file
+    is removed and any old ``path`` is left intact. Same checks as ``save_tensor``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "y.npy"
+    >>> with npy_writer(target, (2, 3), np.int32) as out:
+    ...     out[0], out[1] = 7, 8
+    >>> np.load(target)
+    array([[7, 7, 7],
+           [8, 8, 8]], dtype=int32)
+    >>> del out; folder.cleanup()
+    """
+    target = os.fspath(path)
+    _check_output(target, force=force, inputs=inputs, suffixes=(".npy",))
+    resolved = np.dtype(dtype)
+    with _named(target):
+        if resolved.kind not in "biufc" or resolved.fields is not None:
+            raise ValueError(f"unsupported dtype {resolved}: expected numbers")
+        if not all(type(n) is int and n > 0 for n in shape) or not shape:
+            raise ValueError(f"shape {shape} is not a tensor's: expected positive sizes")
+    with _replacing(target, force=force) as temporary:
+        with _named(target):
+            try:
+                out = np.lib.format.open_memmap(temporary, "w+", dtype=resolved, shape=shape)
+            except OSError as err:
+                raise ValueError(f"cannot write: {_reason(err)}") from err
+        yield out
+        out.flush()
+
+
+def check_output_path(path: PathArg, *, force: bool, inputs: Sequence[PathArg] = ()) -> None:
+    """Refuse an output before any work: extension, folder, existing file, an input.
+
+    An output that is the same file as an input (same path, a hard link, a symbolic link)
+    is refused even with ``force``.
+
+    Examples
+    --------
+    >>> check_output_path("x.csv", force=True)
+    Traceback (most recent call last):
+    ...
+    convcli.tensorio.TensorFileError: x.csv: unsupported output type '.csv': expected .npy or .json
+    """
+    _check_output(os.fspath(path), force=force, inputs=inputs, suffixes=OUTPUT_SUFFIXES)
+
+
+def _check_output(
+    target: str, *, force: bool, inputs: Sequence[PathArg], suffixes: tuple[str, ...]
+) -> None:
+    with _named(target):
+        suffix = _suffix(target)
+        if suffix not in suffixes:
+            raise ValueError(
+                f"unsupported output type {suffix or '(none)'!r}: expected {' or '.join(suffixes)}"
+            )
+        folder = os.path.dirname(os.path.abspath(target))
+        if not os.path.isdir(folder):
+            raise ValueError(f"folder {_shown(folder)} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"folder {_shown(folder)} is not writable")
+        for spec in inputs:
+            source = split_spec(os.fspath(spec))[0]
+            if source != "-" and _same_file(target, source):
+                raise ValueError(
+                    f"is the input {_shown(source)}: never overwriting an input, even with --force"
+                )
+        if os.path.isdir(target):
+            raise ValueError("is a folder")
+        if os.path.lexists(target) and not force:
+            raise ValueError("already exists; use --force to replace it")
+
+
+def _same_file(a: str, b: str) -> bool:
+    with contextlib.suppress(OSError, ValueError):
+        if os.path.samefile(a, b):
+            return True
+    # A path that does not resolve yet may still name the input once written.
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+@contextlib.contextmanager
+def _replacing(target: str, *, force: bool) -> Iterator[str]:
+    """Yield a temporary path beside ``target``; on success it becomes ``target``."""
+    folder = os.path.dirname(os.path.abspath(target))
+    with _named(target):
+        try:
+            handle, temporary = tempfile.mkstemp(
+                dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
+            )
+        except OSError as err:
+            raise ValueError(f"cannot create a file in {_shown(folder)}: {_reason(err)}") from err
+    try:
+        try:
+            # mkstemp makes 0600 files; give the output the mode a plain open() would.
+            os.fchmod(handle, 0o666 & ~_umask())
+        finally:
+            os.close(handle)
+        yield temporary
+        with _named(target):
+            try:
+                _fsync(temporary)
+                _commit(temporary, target, force=force)
+            except OSError as err:
+                raise ValueError(f"cannot write: {_reason(err)}") from err
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):
+        _fsync(folder)  # make the rename itself durable
+
+
+def _commit(temporary: str, target: str, *, force: bool) -> None:
+    if force:
+        os.replace(temporary, target)
+        return
+    try:
+        # Unlike a rename, a link fails if another process created target since the check.
+        os.link(temporary, target)
+    except FileExistsError:
+        raise ValueError("already exists; use --force to replace it") from None
+    except OSError:  # a file system without hard links
+        if os.path.lexists(target):
+            raise ValueError("already exists; use --force to replace it") from None
+        os.replace(temporary, target)
+        return
+    os.unlink(temporary)
+
+
+def _fsync(path: str) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _open_input(path: str) -> Iterator[tuple[IO[bytes], int]]:
+    """The open file and its size; only regular files, so a FIFO cannot block a read."""
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise ValueError("is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("is not a regular file")
+        stream = open(path, "rb")  # noqa: SIM115 - closed below, after the size is read
+    except FileNotFoundError:
+        raise ValueError("no such file") from None
+    except PermissionError:
+        raise ValueError("permission denied: cannot read it") from None
+    except OSError as err:
+        raise ValueError(f"cannot open: {_reason(err)}") from None
+    with stream:
+        try:
+            size = os.fstat(stream.fileno()).st_size
+        except OSError as err:
+            raise ValueError(f"cannot read: {_reason(err)}") from None
+        try:
+            yield stream, size
+        except OSError as err:
+            raise ValueError(f"cannot read: {_reason(err)}") from err
+
+
+@contextlib.contextmanager
+def _named(name: str) -> Iterator[None]:
+    """Turn the format modules' ``ValueError`` into a one-line ``TensorFileError``."""
+    try:
+        yield
+    except TensorFileError:
+        raise
+    except ValueError as err:
+        problem = " ".join(str(err).split())
+        raise TensorFileError(f"{_shown(name)}: {problem}") from err
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _shown(name: str) -> str:
+    """A name as printed: quoted when it holds line breaks or other control characters."""
+    return name if name.isprintable() else repr(name)
+
+
+def _reason(err: OSError) -> str:
+    return (err.strerror or type(err).__name__).lower()
