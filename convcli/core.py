@@ -12,6 +12,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.layer import check_conv_shapes
 from convcli.numerics import (
     FLOAT64_EXACT,
     Accumulation,
@@ -184,11 +185,9 @@ def conv2d(
     b = None if bias is None else _operand(bias, "bias", 1)
     batched = xa.ndim == 4
     xb = xa if batched else xa[None]
-    _n, c_i, h, wd = xb.shape
+    _n, _c_i, h, wd = xb.shape
     c_o, c_per_group, k_h, k_w = w.shape
-    _check_groups(groups, c_i, c_o, c_per_group)
-    if b is not None and b.shape != (c_o,):
-        raise ValueError(f"bias must have shape ({c_o},), one per output channel, got {b.shape}")
+    check_conv_shapes(xb.shape, w.shape, None if b is None else b.shape, groups)
     geom = resolve_geometry((h, wd), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
     acc = _accumulation(xb, w, b, c_per_group * k_h * k_w)
     compute = _compute_dtype(acc, xb, w, b, c_per_group * k_h * k_w)
@@ -258,17 +257,3 @@ def _check_fits(in_size: tuple[int, ...], k_size: tuple[int, ...]) -> None:
 
 def _valid_size(in_size: tuple[int, ...], k_size: tuple[int, ...]) -> tuple[int, int]:
     return (in_size[0] - k_size[0] + 1, in_size[1] - k_size[1] + 1)
-
-
-def _check_groups(groups: int, c_i: int, c_o: int, c_per_group: int) -> None:
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
-    if c_i % groups:
-        raise ValueError(f"groups={groups} does not divide the {c_i} input channels")
-    if c_o % groups:
-        raise ValueError(f"groups={groups} does not divide the {c_o} output channels")
-    if c_per_group * groups != c_i:
-        raise ValueError(
-            f"weight expects {c_per_group * groups} input channels "
-            f"({c_per_group} per group x {groups} groups), input has {c_i}"
-        )

@@ -1,0 +1,177 @@
+"""A convolution layer described by shapes alone: named axes, output size, cost.
+
+Pure Python. ``describe_layer`` is what ``convcli shapes`` explains, and
+``check_conv_shapes`` is the one place that decides whether an input, a weight and a
+bias fit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
+
+__all__ = ["LayerShapes", "check_conv_shapes", "describe_layer", "lift_to_conv2d"]
+
+Shape = tuple[int, ...]
+
+
+def check_conv_shapes(
+    input_shape: Shape, weight_shape: Shape, bias_shape: Shape | None, groups: int
+) -> None:
+    """Raise ``ValueError`` unless the shapes form a valid ``conv2d`` (PyTorch's rules).
+
+    ``input_shape`` is ``(c_i, h, w)`` or ``(n, c_i, h, w)``, ``weight_shape`` is
+    ``(c_o, c_i / groups, k_h, k_w)``, ``bias_shape`` is ``(c_o,)`` or ``None``.
+
+    Examples
+    --------
+    >>> check_conv_shapes((2, 3, 3), (3, 3, 2, 2), None, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: kernel expects 3 input channels, input has 2
+    """
+    if len(input_shape) not in (3, 4):
+        raise ValueError(
+            f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len(input_shape)}-D"
+        )
+    if len(weight_shape) != 4:
+        raise ValueError(
+            f"weight must be 4-D (c_o, c_i/groups, k_h, k_w), got {len(weight_shape)}-D"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    c_i = input_shape[-3]
+    c_o, c_per_group = weight_shape[0], weight_shape[1]
+    if c_i % groups:
+        raise ValueError(f"groups={groups} does not divide the {c_i} input channels")
+    if c_o % groups:
+        raise ValueError(f"groups={groups} does not divide the {c_o} output channels")
+    if c_per_group * groups != c_i:
+        if groups == 1:
+            raise ValueError(f"kernel expects {c_per_group} input channels, input has {c_i}")
+        raise ValueError(
+            f"kernel expects {c_per_group * groups} input channels "
+            f"({c_per_group} per group x {groups} groups), input has {c_i}"
+        )
+    if bias_shape is not None and tuple(bias_shape) != (c_o,):
+        raise ValueError(
+            f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
+        )
+
+
+def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shape]:
+    """Read a kernel by its rank, as the lesson does, and return conv2d's shapes.
+
+    A 2-D kernel ``(k_h, k_w)`` is ``corr2d`` of a 2-D input; a 3-D kernel
+    ``(c_i, k_h, k_w)`` is one multi-input output channel; a 4-D kernel is already a
+    conv2d weight.
+
+    Examples
+    --------
+    >>> lift_to_conv2d((3, 3), (2, 2))
+    ((1, 3, 3), (1, 1, 2, 2))
+    >>> lift_to_conv2d((2, 3, 3), (2, 2, 2))
+    ((2, 3, 3), (1, 2, 2, 2))
+    """
+    if len(kernel_shape) == 2:
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"a 2-D kernel (k_h, k_w) needs a 2-D input (n_h, n_w), got {len(input_shape)}-D"
+            )
+        return (1, *input_shape), (1, 1, *kernel_shape)
+    if len(kernel_shape) == 3:
+        return input_shape, (1, *kernel_shape)
+    if len(kernel_shape) == 4:
+        return input_shape, kernel_shape
+    raise ValueError(
+        f"kernel must be 2-D, 3-D or 4-D (c_o, c_i, k_h, k_w), got {len(kernel_shape)}-D"
+    )
+
+
+@dataclass(frozen=True)
+class LayerShapes:
+    """Shapes, geometry and cost of one conv2d layer."""
+
+    input_shape: Shape
+    kernel_shape: Shape
+    bias_shape: Shape | None
+    output_shape: Shape
+    groups: int
+    geometry: ConvGeometry
+
+    @property
+    def batch(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 4 else 1
+
+    @property
+    def weight_params(self) -> int:
+        c_o, c_per_group, k_h, k_w = self.kernel_shape
+        return c_o * c_per_group * k_h * k_w
+
+    @property
+    def bias_params(self) -> int:
+        return self.bias_shape[0] if self.bias_shape else 0
+
+    @property
+    def params(self) -> int:
+        return self.weight_params + self.bias_params
+
+    @property
+    def outputs(self) -> int:
+        """Output values over all batch items."""
+        m_h, m_w = self.geometry.out_size
+        return self.batch * self.kernel_shape[0] * m_h * m_w
+
+    @property
+    def macs(self) -> int:
+        """Weight multiply-accumulates over all batch items (bias excluded)."""
+        _c_o, c_per_group, k_h, k_w = self.kernel_shape
+        return self.outputs * c_per_group * k_h * k_w
+
+    @property
+    def flops(self) -> int:
+        """2 FLOPs per MAC plus one addition per output for the bias."""
+        return 2 * self.macs + (self.outputs if self.bias_shape else 0)
+
+
+def describe_layer(
+    input_shape: Shape,
+    kernel_shape: Shape,
+    *,
+    bias: bool = True,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> LayerShapes:
+    """Check a layer's shapes and compute its output shape, parameters and cost.
+
+    Examples
+    --------
+    >>> layer = describe_layer((2, 3, 3), (3, 2, 2, 2))
+    >>> layer.output_shape, layer.params, layer.macs
+    ((3, 2, 2), 27, 96)
+    >>> layer = describe_layer((1, 28, 28), (10, 1, 5, 5))
+    >>> layer.output_shape, layer.params, layer.macs
+    ((10, 24, 24), 260, 144000)
+    """
+    c_o = kernel_shape[0] if len(kernel_shape) == 4 else 0
+    bias_shape = (c_o,) if bias else None
+    check_conv_shapes(input_shape, kernel_shape, bias_shape, groups)
+    geometry = resolve_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[2], kernel_shape[3]),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
+    output_shape = (*input_shape[:-3], c_o, *geometry.out_size)
+    return LayerShapes(
+        input_shape=tuple(input_shape),
+        kernel_shape=tuple(kernel_shape),
+        bias_shape=bias_shape,
+        output_shape=output_shape,
+        groups=groups,
+        geometry=geometry,
+    )
