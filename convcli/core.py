@@ -7,6 +7,8 @@ Pure numpy: no printing, no files. Shapes follow the lesson: an input ``X`` is
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
@@ -29,7 +31,7 @@ __all__ = [
     "corr2d_multi_in_out_1x1",
 ]
 
-Array = npt.NDArray[np.generic]
+Array = npt.NDArray[Any]
 
 
 def corr2d(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
@@ -54,7 +56,8 @@ def corr2d(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     _check_fits(x.shape, k.shape)
     acc = _accumulation(x, k, None, k.size)
     windows = sliding_window_view(x.astype(acc.acc, copy=False), k.shape)
-    return np.einsum("ijkl,kl->ij", windows, k.astype(acc.acc, copy=False)).astype(acc.out)
+    products: Array = np.einsum("ijkl,kl->ij", windows, k.astype(acc.acc, copy=False))
+    return products.astype(acc.out)
 
 
 def corr2d_multi_in(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
@@ -82,7 +85,7 @@ def corr2d_multi_in(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     _check_fits(x.shape[1:], k.shape[1:])
     acc = _accumulation(x, k, None, k.size)
     total = np.zeros(_valid_size(x.shape[1:], k.shape[1:]), dtype=acc.acc)
-    for x_channel, k_channel in zip(x, k):
+    for x_channel, k_channel in zip(x, k, strict=True):
         total += corr2d(x_channel.astype(acc.acc), k_channel.astype(acc.acc))
     return total.astype(acc.out)
 
@@ -192,9 +195,7 @@ def conv2d(
     acc = _accumulation(xb, w, b, c_per_group * k_h * k_w)
     compute = _compute_dtype(acc, xb, w, b, c_per_group * k_h * k_w)
     top, bottom, left, right = geom.padding
-    xp = np.pad(
-        xb.astype(compute, copy=False), ((0, 0), (0, 0), (top, bottom), (left, right))
-    )
+    xp = np.pad(xb.astype(compute, copy=False), ((0, 0), (0, 0), (top, bottom), (left, right)))
     (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
     m_h, m_w = geom.out_size
     eff_h, eff_w = geom.effective_kernel

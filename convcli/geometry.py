@@ -7,17 +7,17 @@ Pure Python: no numpy arrays, no I/O. Every function here works on shapes only, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 Pair = tuple[int, int]
-IntOrPair = Union[int, tuple[int, int]]
-PaddingArg = Union[int, tuple[int, int], Literal["same", "valid"]]
+IntOrPair = int | tuple[int, int]
+PaddingArg = int | tuple[int, int] | Literal["same", "valid"]
 
 __all__ = [
     "ConvGeometry",
     "IntOrPair",
-    "Pair",
     "PaddingArg",
+    "Pair",
     "as_pair",
     "output_size",
     "resolve_geometry",

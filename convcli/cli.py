@@ -1,0 +1,442 @@
+"""The ``convcli`` command line: parse options, call the core and I/O, hand results to rendering.
+
+Errors become exit codes here and only here: 0 success, 1 a check disagreed, 2 a usage
+or input error, 70 an internal error (traceback with ``--debug``), 130 interrupted.
+Heavy modules (numpy, rich) are imported inside the commands that need them, so
+``convcli --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+from typer.core import TyperGroup
+
+from convcli import __version__
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from rich.console import Console
+
+    from convcli.modes import ConvOptions
+    from convcli.render import Renderable
+
+EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+_STATE = {"debug": False}
+T = TypeVar("T")
+
+
+class _OneLineErrors(TyperGroup):
+    """Click's usage errors as one line on stderr, exit 2; everything else as typer does."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except Exception as err:
+            if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+                raise
+            ctx = getattr(err, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _say(f"error: {err.format_message()}{hint}")
+            code = err.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="convcli",
+    help="A calculator for multi-channel 2-D convolution with PyTorch's exact semantics.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _say(message: str) -> None:
+    """One line on stderr: messages never spread over several lines."""
+    sys.stderr.write("convcli: " + " ".join(message.split()) + "\n")
+    sys.stderr.flush()
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    _say(message)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn domain errors into exit codes; hide tracebacks unless ``--debug``."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ValueError as err:
+        _fail(f"error: {err}")
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except MemoryError:
+        _fail("error: not enough memory for this run")
+    except Exception as err:
+        if _STATE["debug"]:
+            traceback.print_exc()
+        _fail(
+            f"internal error ({type(err).__name__}: {err}); please report it with the command "
+            "you ran (rerun with --debug for the traceback)",
+            EXIT_INTERNAL,
+        )
+
+
+def _option(name: str, parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+
+
+def _conv_options(stride: str, padding: str, dilation: str, groups: int) -> ConvOptions:
+    from convcli.modes import ConvOptions
+    from convcli.options import parse_int_or_pair, parse_padding
+
+    if groups < 1:
+        raise ValueError(f"--groups: must be >= 1, got {groups}")
+    return ConvOptions(
+        stride=_option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
+        padding=_option("--padding", parse_padding, padding),
+        dilation=_option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
+        groups=groups,
+    )
+
+
+def _stdout() -> Console:
+    from convcli.render import make_console
+
+    return make_console()
+
+
+def _print(*renderables: Renderable) -> None:
+    console = _stdout()
+    for renderable in renderables:
+        console.print(renderable)
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"convcli {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an internal error.")
+    ] = False,
+) -> None:
+    """Compute, check and explain multi-channel 2-D convolutions.
+
+    \b
+    Examples:
+      convcli demo
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json
+      convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
+    """
+    _STATE["debug"] = debug or os.environ.get("CONVCLI_DEBUG", "") not in ("", "0")
+
+
+# Options shared by the commands that convolve.
+StrideOpt = Annotated[str, typer.Option("--stride", "-s", help="N or H,W (>= 1).")]
+PaddingOpt = Annotated[
+    str, typer.Option("--padding", "-p", help="N, H,W, 'same' (stride 1) or 'valid'.")
+]
+DilationOpt = Annotated[str, typer.Option("--dilation", "-d", help="N or H,W (>= 1).")]
+GroupsOpt = Annotated[
+    int, typer.Option("--groups", "-g", help="Channel groups; must divide c_i and c_o.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
+
+
+def _load(spec: str, role: str) -> npt.NDArray[np.generic]:
+    from convcli.tensorio import load_tensor
+
+    try:
+        return load_tensor(spec)
+    except ValueError as err:
+        raise ValueError(f"{role} {err}") from None
+
+
+def _check_stdin_once(specs: Sequence[str | None]) -> None:
+    if sum(spec == "-" for spec in specs) > 1:
+        raise ValueError("only one tensor can be read from stdin ('-')")
+
+
+@app.command()
+def run(
+    input_file: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Input tensor: .npy, .npz[:NAME], .json or -.")
+    ],
+    kernel_file: Annotated[str, typer.Argument(metavar="KERNEL", help="Kernel tensor file.")],
+    bias_file: Annotated[
+        str | None, typer.Option("--bias", "-b", help="Bias file: one value per output channel.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", "-m", help="auto | multi-in | multi-out | 1x1.")
+    ] = "auto",
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the result to FILE (.npy or .json).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute a convolution and print its shapes and result.
+
+    \b
+    --mode auto reads the kernel by its rank: 2-D corr2d, 3-D multi-in (per-channel
+    cross-correlations summed), 4-D multi-out (conv2d, every option applies).
+    --mode multi-in | multi-out | 1x1 run the lesson's own functions.
+
+    \b
+    Examples:
+      convcli run samples/lesson_X.json samples/lesson_K_multi_in.json
+      convcli run samples/lesson_X.npy samples/lesson_K_multi_out.npy --padding 1 --stride 2
+      convcli run x.npy w.npy --bias b.npy --groups 2 --output y.npy --json
+    """
+    with _guard():
+        from convcli.modes import MODES, run_convolution
+        from convcli.tensorio import check_output_path, save_tensor, tensor_to_json
+
+        if mode not in MODES:
+            raise ValueError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+        options = _conv_options(stride, padding, dilation, groups)
+        _check_stdin_once([input_file, kernel_file, bias_file])
+        inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+        if output is not None:
+            check_output_path(output, force=force, inputs=inputs)
+        x = _load(input_file, "input")
+        kernel = _load(kernel_file, "kernel")
+        bias = None if bias_file is None else _load(bias_file, "bias")
+        result = run_convolution(x, kernel, bias, mode=mode, options=options)
+        if output is not None:
+            save_tensor(output, result.output, force=force, inputs=inputs)
+        if as_json:
+            _print_json(tensor_to_json(result.output))
+            return
+        _print(*_run_report(result, x, kernel, bias, (input_file, kernel_file, bias_file), full))
+        if output is not None:
+            _say(f"wrote {output}")
+
+
+def _run_report(
+    result: Any,
+    x: npt.NDArray[np.generic],
+    kernel: npt.NDArray[np.generic],
+    bias: npt.NDArray[np.generic] | None,
+    sources: tuple[str, str, str | None],
+    full: bool,
+) -> list[Renderable]:
+    import numpy as np
+
+    from convcli.render import TensorRow, render_array, render_line, render_shapes, render_stats
+
+    rows = [
+        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
+        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
+        TensorRow(
+            "bias",
+            None if bias is None else bias.shape,
+            ("c_o",),
+            sources[2] or "",
+            "" if bias is None else str(bias.dtype),
+        ),
+        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+    ]
+    report: list[Renderable] = [
+        render_shapes(rows),
+        render_line(f"computed with {result.method}"),
+        render_array(result.output, result.output_axes, full=full),
+    ]
+    for label, array in (("input", x), ("kernel", kernel), ("result", result.output)):
+        if array.dtype.kind in "fc" and not bool(np.isfinite(array).all()):
+            report.append(render_stats(array, label=label))
+    report.append(render_stats(result.output))
+    return report
+
+
+@app.command()
+def shapes(
+    input_file: Annotated[
+        str | None, typer.Argument(metavar="[INPUT]", help="Input tensor file (optional).")
+    ] = None,
+    kernel_file: Annotated[
+        str | None, typer.Argument(metavar="[KERNEL]", help="Kernel tensor file (optional).")
+    ] = None,
+    input_shape: Annotated[
+        str | None, typer.Option("--input-shape", help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW).")
+    ] = None,
+    kernel_shape: Annotated[
+        str | None, typer.Option("--kernel-shape", help="c_o x c_i x k_h x k_w, e.g. 3x2x2x2.")
+    ] = None,
+    bias: Annotated[
+        bool, typer.Option("--bias/--no-bias", help="Count a bias (c_o,) in the parameters.")
+    ] = True,
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain every dimension: named axes, output-size formula, parameters and cost.
+
+    Without files or shapes it explains the lesson's layer (2x3x3 input, 3x2x2x2 kernel).
+
+    \b
+    Examples:
+      convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
+      convcli shapes samples/lesson_X.json samples/lesson_K_multi_out.json --padding 1
+      convcli shapes --input-shape 8x64x56x56 --kernel-shape 128x64x3x3 -s 2 -p 1 --json
+    """
+    with _guard():
+        from convcli.options import parse_shape
+        from convcli.reports import explain_shapes, shapes_payload, shapes_report
+
+        options = _conv_options(stride, padding, dilation, groups)
+        if (input_file is None) != (kernel_file is None):
+            raise ValueError("give both INPUT and KERNEL files, or neither")
+        if input_file is not None and kernel_file is not None:
+            if input_shape or kernel_shape:
+                raise ValueError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+            _check_stdin_once([input_file, kernel_file])
+            in_shape = _load(input_file, "input").shape
+            k_shape = _load(kernel_file, "kernel").shape
+        else:
+            in_shape = _option(
+                "--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape or "2x3x3"
+            )
+            k_shape = _option(
+                "--kernel-shape",
+                lambda t: parse_shape(t, ndims=(2, 3, 4)),
+                kernel_shape or "3x2x2x2",
+            )
+        explained = explain_shapes(in_shape, k_shape, bias=bias, options=options)
+        if as_json:
+            _print_json(shapes_payload(explained))
+            return
+        _print(*shapes_report(explained))
+
+
+@app.command("verify-1x1")
+def verify_1x1(
+    input_file: Annotated[
+        str | None, typer.Argument(metavar="[INPUT]", help="Input (c_i, h, w) file (optional).")
+    ] = None,
+    kernel_file: Annotated[
+        str | None, typer.Argument(metavar="[KERNEL]", help="Kernel (c_o, c_i, 1, 1) file.")
+    ] = None,
+    input_shape: Annotated[
+        str, typer.Option("--input-shape", help="c_i x h x w of the random input.")
+    ] = "3x3x3",
+    out_channels: Annotated[
+        int, typer.Option("--out-channels", help="c_o of the random kernel.")
+    ] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the standard-normal draws.")] = 0,
+    atol: Annotated[
+        float | None, typer.Option("--atol", help="Absolute tolerance (default: from the dtype).")
+    ] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")] = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove that a 1x1 convolution is a fully connected layer over channels.
+
+    Computes the 1x1 convolution per channel (corr2d_multi_in_out) and as one matrix
+    product K (c_o, c_i) @ X (c_i, h*w), then compares. Exit 0 when they agree
+    within the tolerance, 1 when they do not. Without files it draws float32
+    standard-normal X and K from --seed.
+
+    \b
+    Examples:
+      convcli verify-1x1
+      convcli verify-1x1 --input-shape 64x28x28 --out-channels 32 --seed 7
+      convcli verify-1x1 samples/lesson_1x1_X.json samples/lesson_1x1_K.json --json
+    """
+    with _guard():
+        import numpy as np
+
+        from convcli.checks import verify_1x1 as check_1x1
+        from convcli.options import parse_shape
+        from convcli.reports import verify_1x1_payload, verify_1x1_report
+
+        if (input_file is None) != (kernel_file is None):
+            raise ValueError("give both INPUT and KERNEL files, or neither")
+        for name, value in (("--atol", atol), ("--rtol", rtol)):
+            if value is not None and not (value >= 0 and np.isfinite(value)):
+                raise ValueError(f"{name}: must be a finite number >= 0, got {value}")
+        if input_file is not None and kernel_file is not None:
+            _check_stdin_once([input_file, kernel_file])
+            x = _load(input_file, "input")
+            kernel = _load(kernel_file, "kernel")
+        else:
+            if out_channels < 1:
+                raise ValueError(f"--out-channels: must be >= 1, got {out_channels}")
+            shape = _option("--input-shape", lambda t: parse_shape(t, ndims=(3,)), input_shape)
+            rng = np.random.default_rng(seed)
+            x = rng.standard_normal(shape, dtype=np.float32)
+            kernel = rng.standard_normal((out_channels, shape[0], 1, 1), dtype=np.float32)
+        check = check_1x1(x, kernel, atol=atol, rtol=rtol)
+        if as_json:
+            _print_json(verify_1x1_payload(check))
+        else:
+            _print(*verify_1x1_report(check))
+        if not check.comparison.agree:
+            raise typer.Exit(EXIT_DISAGREE)
+
+
+@app.command()
+def demo() -> None:
+    """Replay the lesson: multi-in, multi-out with K, K+1, K+2, and the 1x1 check.
+
+    Uses the lesson's tensors built into convcli, so no files are needed.
+
+    \b
+    Example:
+      convcli demo
+    """
+    with _guard():
+        from convcli.reports import demo_report
+
+        _print(*demo_report())
+
+
+def main() -> None:
+    """Entry point of the ``convcli`` script and ``python -m convcli``."""
+    app()

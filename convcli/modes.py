@@ -1,0 +1,172 @@
+"""What ``convcli run`` computes: the lesson's correlations or the general conv2d.
+
+``auto`` reads the kernel by its rank (2-D: corr2d, 3-D: multi-in, 4-D: multi-out)
+and computes through ``conv2d``, so every option applies. The named modes run the
+lesson's own functions, which have no stride, padding, dilation or groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.core import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from convcli.geometry import IntOrPair, PaddingArg
+from convcli.layer import lift_to_conv2d
+
+__all__ = ["MODES", "ConvOptions", "RunResult", "axis_names", "run_convolution"]
+
+MODES = ("auto", "multi-in", "multi-out", "1x1")
+Array = npt.NDArray[Any]
+
+
+@dataclass(frozen=True)
+class ConvOptions:
+    """conv2d's options, with PyTorch's defaults."""
+
+    stride: IntOrPair = 1
+    padding: PaddingArg = 0
+    dilation: IntOrPair = 1
+    groups: int = 1
+
+    def changed(self) -> list[str]:
+        """The options that differ from the defaults, as command-line flags."""
+        names = []
+        if self.stride not in (1, (1, 1)):
+            names.append("--stride")
+        if self.padding not in (0, (0, 0), "valid"):
+            names.append("--padding")
+        if self.dilation not in (1, (1, 1)):
+            names.append("--dilation")
+        if self.groups != 1:
+            names.append("--groups")
+        return names
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A computed result and how it was computed."""
+
+    output: Array
+    method: str
+    input_axes: tuple[str, ...]
+    kernel_axes: tuple[str, ...]
+    output_axes: tuple[str, ...]
+
+
+def axis_names(role: str, ndim: int, *, groups: int = 1) -> tuple[str, ...]:
+    """The lesson's names for the axes of an input, kernel or output of rank ``ndim``.
+
+    Examples
+    --------
+    >>> axis_names("input", 3)
+    ('c_i', 'n_h', 'n_w')
+    >>> axis_names("kernel", 4, groups=2)
+    ('c_o', 'c_i/g', 'k_h', 'k_w')
+    """
+    per_group = "c_i/g" if groups > 1 else "c_i"
+    names = {
+        "input": {2: ("n_h", "n_w"), 3: ("c_i", "n_h", "n_w"), 4: ("n", "c_i", "n_h", "n_w")},
+        "kernel": {
+            2: ("k_h", "k_w"),
+            3: ("c_i", "k_h", "k_w"),
+            4: ("c_o", per_group, "k_h", "k_w"),
+        },
+        "output": {2: ("m_h", "m_w"), 3: ("c_o", "m_h", "m_w"), 4: ("n", "c_o", "m_h", "m_w")},
+    }
+    return names[role].get(ndim, tuple(f"d{i}" for i in range(ndim)))
+
+
+def run_convolution(
+    x: Array,
+    kernel: Array,
+    bias: Array | None = None,
+    *,
+    mode: str = "auto",
+    options: ConvOptions | None = None,
+) -> RunResult:
+    """Compute ``mode`` on ``x`` with ``kernel`` (and ``bias``), as ``convcli run`` does.
+
+    Examples
+    --------
+    >>> from convcli.lesson import lesson_input, lesson_kernel_multi_in
+    >>> r = run_convolution(lesson_input(), lesson_kernel_multi_in(), mode="multi-in")
+    >>> r.output.astype(int).tolist(), r.output_axes
+    ([[56, 72], [104, 120]], ('m_h', 'm_w'))
+    """
+    options = options or ConvOptions()
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "auto":
+        return _run_auto(x, kernel, bias, options)
+    if options.changed():
+        raise ValueError(
+            f"--mode {mode} runs the lesson's function, which has no "
+            f"{', '.join(options.changed())}: use --mode auto (conv2d) for them"
+        )
+    expected_rank = 3 if mode == "multi-in" else 4
+    if kernel.ndim != expected_rank:
+        raise ValueError(
+            f"--mode {mode} needs a {expected_rank}-D kernel, got {kernel.ndim}-D {kernel.shape}"
+        )
+    if x.ndim not in (3, 4):
+        raise ValueError(f"--mode {mode} needs a 3-D or 4-D input, got {x.ndim}-D {x.shape}")
+    function, method = {
+        "multi-in": (corr2d_multi_in, "corr2d_multi_in: per-channel cross-correlations, summed"),
+        "multi-out": (corr2d_multi_in_out, "corr2d_multi_in_out: multi-in per output channel"),
+        "1x1": (corr2d_multi_in_out_1x1, "corr2d_multi_in_out_1x1: one matrix product"),
+    }[mode]
+    items = x if x.ndim == 4 else x[None]
+    output = np.stack([function(item, kernel) for item in items])
+    if bias is not None:
+        c_o = 1 if mode == "multi-in" else kernel.shape[0]
+        if bias.shape != (c_o,):
+            raise ValueError(
+                f"bias must have shape ({c_o},), one per output channel, got {bias.shape}"
+            )
+        shape = (1, 1, 1) if mode == "multi-in" else (1, c_o, 1, 1)
+        output = output + bias.reshape(shape).astype(output.dtype)
+    if x.ndim == 3:
+        output = output[0]
+    return RunResult(
+        output=output,
+        method=method,
+        input_axes=axis_names("input", x.ndim),
+        kernel_axes=axis_names("kernel", kernel.ndim),
+        output_axes=_output_axes(x.ndim, kernel.ndim),
+    )
+
+
+def _run_auto(x: Array, kernel: Array, bias: Array | None, options: ConvOptions) -> RunResult:
+    input_shape, weight_shape = lift_to_conv2d(x.shape, kernel.shape)
+    output = conv2d(
+        x.reshape(input_shape),
+        kernel.reshape(weight_shape),
+        bias,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+        groups=options.groups,
+    )
+    if kernel.ndim < 4:
+        output = output[..., 0, :, :]  # the single output channel of corr2d / multi-in
+    method = "conv2d" if kernel.ndim == 4 else {2: "corr2d", 3: "corr2d_multi_in"}[kernel.ndim]
+    if kernel.ndim < 4:
+        method += " (through conv2d)"
+    return RunResult(
+        output=output,
+        method=method,
+        input_axes=axis_names("input", x.ndim),
+        kernel_axes=axis_names("kernel", kernel.ndim, groups=options.groups),
+        output_axes=_output_axes(x.ndim, kernel.ndim),
+    )
+
+
+def _output_axes(input_ndim: int, kernel_ndim: int) -> tuple[str, ...]:
+    spatial = ("m_h", "m_w")
+    batch = ("n",) if input_ndim == 4 else ()
+    channels = ("c_o",) if kernel_ndim == 4 else ()
+    return (*batch, *channels, *spatial)

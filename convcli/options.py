@@ -1,0 +1,77 @@
+"""Parsing of the command line's text values: ``2,3``, ``same``, ``2x3x3``.
+
+Pure functions that raise ``ValueError`` naming what was received; the CLI adds
+the option's name.
+"""
+
+from __future__ import annotations
+
+from convcli.geometry import IntOrPair, PaddingArg
+
+__all__ = ["parse_int_or_pair", "parse_padding", "parse_shape"]
+
+
+def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
+    """``"2"`` -> 2, ``"2,3"`` -> (2, 3); each value at least ``minimum``.
+
+    Examples
+    --------
+    >>> parse_int_or_pair("2", minimum=1)
+    2
+    >>> parse_int_or_pair("1, 3", minimum=1)
+    (1, 3)
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) not in (1, 2):
+        raise ValueError(f"expected N or H,W, got {text!r}")
+    values = [_parse_int(part, text) for part in parts]
+    for value in values:
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}, got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def parse_padding(text: str) -> PaddingArg:
+    """``"1"``, ``"1,2"``, ``"same"`` or ``"valid"``.
+
+    Examples
+    --------
+    >>> parse_padding("same")
+    'same'
+    >>> parse_padding("0,2")
+    (0, 2)
+    """
+    word = text.strip().lower()
+    if word == "same":
+        return "same"
+    if word == "valid":
+        return "valid"
+    try:
+        return parse_int_or_pair(word, minimum=0)
+    except ValueError:
+        raise ValueError(f"expected N, H,W, 'same' or 'valid', got {text!r}") from None
+
+
+def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
+    """``"2x3x3"`` -> (2, 3, 3); the number of dimensions must be one of ``ndims``.
+
+    Examples
+    --------
+    >>> parse_shape("2x3x3", ndims=(3, 4))
+    (2, 3, 3)
+    """
+    parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
+    shape = tuple(_parse_int(part, text) for part in parts)
+    if len(shape) not in ndims:
+        allowed = " or ".join(str(n) for n in ndims)
+        raise ValueError(f"expected {allowed} sizes like 2x3x3, got {text!r}")
+    if any(size < 1 for size in shape):
+        raise ValueError(f"sizes must be >= 1, got {text!r}")
+    return shape
+
+
+def _parse_int(part: str, text: str) -> int:
+    # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
+    if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
+        raise ValueError(f"expected whole numbers, got {text!r}")
+    return int(part)

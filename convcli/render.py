@@ -1,0 +1,278 @@
+"""Rich renderables for convcli's output. Builds and returns; never prints.
+
+Every string that comes from the user (file names, npz keys) goes into a ``Text``,
+so it is shown literally and never read as rich markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+import numpy.typing as npt
+from rich import box
+from rich.columns import Columns
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+__all__ = [
+    "EDGE_ITEMS",
+    "SUMMARY_THRESHOLD",
+    "Renderable",
+    "TensorRow",
+    "array_formatter",
+    "format_value",
+    "make_console",
+    "render_array",
+    "render_columns",
+    "render_key_values",
+    "render_line",
+    "render_shapes",
+    "render_stats",
+    "render_title",
+]
+
+Renderable = RenderableType
+
+# numpy's print options: arrays over 1000 values show 3 items at each edge.
+SUMMARY_THRESHOLD = 1000
+EDGE_ITEMS = 3
+
+
+def make_console(
+    *, stderr: bool = False, file: IO[str] | None = None, width: int | None = None
+) -> Console:
+    """The console every command writes to; ``file`` and ``width`` make tests deterministic.
+
+    rich itself honours ``NO_COLOR`` and drops escape sequences when not writing to a
+    terminal; markup and emoji codes are off so file names print as they are.
+    """
+    return Console(
+        stderr=stderr,
+        file=file,
+        width=width,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+@dataclass(frozen=True)
+class TensorRow:
+    """One tensor in the shapes table: its role, shape, axis names and origin."""
+
+    role: str
+    shape: tuple[int, ...] | None
+    axes: tuple[str, ...]
+    source: str = ""
+    dtype: str = ""
+
+
+def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
+    """A table of tensors with each axis named (``c_i=2  n_h=3  n_w=3``)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("tensor")
+    table.add_column("shape", justify="right")
+    table.add_column("axes")
+    table.add_column("dtype")
+    table.add_column("from", overflow="fold")
+    for row in rows:
+        if row.shape is None:
+            shape, axes = "-", "none"
+        else:
+            shape = "x".join(str(size) for size in row.shape)
+            axes = "  ".join(
+                f"{name}={size}" for name, size in zip(row.axes, row.shape, strict=False)
+            )
+        table.add_row(row.role, shape, axes, row.dtype, Text(row.source))
+    return table
+
+
+def format_value(value: np.generic) -> str:
+    """One number as the tables show it: integers exactly, floats to 4 decimals.
+
+    Examples
+    --------
+    >>> format_value(np.float32(56.0)), format_value(np.float64(-2.81954))
+    ('56', '-2.8195')
+    >>> format_value(np.int64(7))
+    '7'
+    """
+    if isinstance(value, np.complexfloating):
+        sign = "+" if value.imag >= 0 else "-"
+        return f"{format_value(value.real)}{sign}{format_value(abs(value.imag))}j"
+    if isinstance(value, np.floating):
+        if not np.isfinite(value):
+            return str(float(value))
+        text = np.format_float_positional(value, precision=4, unique=True, trim="-")
+        return "0" if text == "-0" else text
+    return str(value)
+
+
+def array_formatter(array: npt.NDArray[np.generic]) -> Callable[[np.generic], str]:
+    """One format for every value of an array, so the columns line up (as numpy does).
+
+    Integer-valued floats print as integers, other floats with 4 decimals, or in
+    scientific notation when their magnitudes are very large or small.
+
+    Examples
+    --------
+    >>> fmt = array_formatter(np.array([0.5781, -2.81954]))
+    >>> fmt(np.float64(0.5781)), fmt(np.float64(-2.81954))
+    ('0.5781', '-2.8195')
+    """
+    if array.dtype.kind != "f":
+        return format_value
+    finite = array[np.isfinite(array)]
+    if finite.size == 0:
+        return format_value
+    largest = float(np.max(np.abs(finite)))
+    if largest < 1e15 and bool(np.all(finite == np.round(finite))):
+        return lambda v: format_value(v) if not np.isfinite(v) else str(int(v))
+    smallest = float(np.min(np.abs(finite[finite != 0]))) if np.any(finite != 0) else 1.0
+    if largest >= 1e8 or smallest < 1e-4:
+        return lambda v: f"{float(v):.4e}"
+    return lambda v: f"{float(v):.4f}" if np.isfinite(v) else format_value(v)
+
+
+def _edge(n: int, summarise: bool) -> list[int | None]:
+    """Indices to show along an axis of length n; ``None`` marks the ellipsis."""
+    if not summarise or n <= 2 * EDGE_ITEMS:
+        return list(range(n))
+    return [*range(EDGE_ITEMS), None, *range(n - EDGE_ITEMS, n)]
+
+
+def _matrix_table(matrix: npt.NDArray[np.generic], title: str, summarise: bool) -> Group:
+    rows = _edge(matrix.shape[0], summarise)
+    cols = _edge(matrix.shape[1], summarise)
+    table = Table(box=box.ROUNDED, show_header=True)
+    fmt = array_formatter(matrix)
+    table.add_column("", style="dim", justify="right")
+    for j in cols:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for i in rows:
+        if i is None:
+            table.add_row("…", *["…" for _ in cols])
+            continue
+        cells = ["…" if j is None else fmt(matrix[i, j]) for j in cols]
+        table.add_row(str(i), *cells)
+    return Group(Text(title, style="bold"), table)
+
+
+def render_array(
+    array: npt.NDArray[np.generic],
+    axes: Sequence[str],
+    *,
+    name: str = "Y",
+    full: bool = False,
+) -> Columns:
+    """One table per 2-D slice of ``array`` (e.g. per batch item and output channel),
+    side by side as the width allows.
+
+    Arrays over ``SUMMARY_THRESHOLD`` values are summarised as numpy prints them:
+    ``EDGE_ITEMS`` slices, rows and columns at each edge, an ellipsis between,
+    unless ``full``.
+    """
+    summarise = not full and array.size > SUMMARY_THRESHOLD
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+        axes = ("", *axes)
+    lead_shape = array.shape[:-2]
+    lead_axes = list(axes[: len(lead_shape)])
+    items: list[RenderableType] = []
+    for index in _lead_indices(lead_shape, summarise):
+        if index is None:
+            items.append(Text("…", style="dim"))
+            continue
+        label = ", ".join(f"{axis}={i}" for axis, i in zip(lead_axes, index, strict=False))
+        title = f"{name}[{label}]" if label else name
+        items.append(_matrix_table(array[index], title, summarise))
+    return Columns(items, padding=(0, 2))
+
+
+def _lead_indices(shape: tuple[int, ...], summarise: bool) -> list[tuple[int, ...] | None]:
+    indices: list[tuple[int, ...] | None] = [()]
+    for n in shape:
+        expanded: list[tuple[int, ...] | None] = []
+        for prefix in indices:
+            if prefix is None:
+                expanded.append(None)
+                continue
+            for i in _edge(n, summarise):
+                expanded.append(None if i is None else (*prefix, i))
+        indices = _collapse_gaps(expanded)
+    return indices
+
+
+def _collapse_gaps(indices: list[tuple[int, ...] | None]) -> list[tuple[int, ...] | None]:
+    out: list[tuple[int, ...] | None] = []
+    for item in indices:
+        if item is None and out and out[-1] is None:
+            continue
+        out.append(item)
+    return out
+
+
+def render_stats(array: npt.NDArray[np.generic], *, label: str = "result") -> Text:
+    """``min``, ``max``, ``mean`` and the count of non-finite values of ``array``."""
+    parts = [f"{label}: {'x'.join(map(str, array.shape))} {array.dtype}"]
+    if array.dtype.kind == "c":
+        finite = np.isfinite(array)
+        values = array[finite]
+        if values.size:
+            parts.append(f"mean {format_value(values.mean())}")
+    elif array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        values = array[finite]
+        if values.size:
+            parts += [
+                f"min {format_value(values.min())}",
+                f"max {format_value(values.max())}",
+                f"mean {format_value(values.mean(dtype=np.float64))}",
+            ]
+    else:
+        finite = np.ones(array.shape, dtype=bool)
+        parts += [
+            f"min {format_value(array.min())}",
+            f"max {format_value(array.max())}",
+            f"mean {format_value(array.mean(dtype=np.float64))}",
+        ]
+    bad = int(array.size - np.count_nonzero(finite))
+    if bad:
+        parts.append(f"{bad} non-finite")
+    return Text("  ".join(parts))
+
+
+def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> Table:
+    """A two-column table of labelled values (formulas, counts, checks)."""
+    table = Table(title=title or None, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in pairs:
+        table.add_row(Text(key), Text(value))
+    return table
+
+
+def render_line(text: str, *, style: str = "") -> Text:
+    """A line of plain text, shown literally (never read as markup)."""
+    return Text(text, style=style)
+
+
+def render_title(text: str) -> Text:
+    """A section heading."""
+    return Text(text, style="bold underline")
+
+
+def render_columns(*renderables: RenderableType) -> Columns:
+    """Renderables side by side, as many as fit the width (columns are flattened)."""
+    items: list[RenderableType] = []
+    for renderable in renderables:
+        if isinstance(renderable, Columns):
+            items.extend(renderable.renderables)
+        else:
+            items.append(renderable)
+    return Columns(items, padding=(0, 2))

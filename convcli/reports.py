@@ -1,0 +1,299 @@
+"""What ``shapes``, ``verify-1x1`` and ``demo`` show: JSON payloads and report layouts.
+
+Payloads are plain dicts (the ``--json`` contract); reports are lists of renderables
+built from ``convcli.render``'s pieces. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.checks import OneByOneCheck, verify_1x1
+from convcli.core import corr2d, corr2d_multi_in, corr2d_multi_in_out
+from convcli.layer import LayerShapes, describe_layer, lift_to_conv2d
+from convcli.lesson import (
+    lesson_1x1_input,
+    lesson_1x1_kernel,
+    lesson_1x1_printed_output,
+    lesson_input,
+    lesson_kernel_multi_in,
+    lesson_kernel_multi_out,
+)
+from convcli.modes import ConvOptions, axis_names
+from convcli.render import (
+    Renderable,
+    TensorRow,
+    format_value,
+    render_array,
+    render_columns,
+    render_key_values,
+    render_line,
+    render_shapes,
+    render_title,
+)
+
+__all__ = [
+    "ShapesExplanation",
+    "demo_report",
+    "explain_shapes",
+    "shapes_payload",
+    "shapes_report",
+    "verify_1x1_payload",
+    "verify_1x1_report",
+]
+
+Shape = tuple[int, ...]
+BIAS_NOTE = (
+    "bias is (c_o,): one number per output channel. "
+    "(The lesson note's 'c_o x c_i' for the bias is a mistake.)"
+)
+
+
+@dataclass(frozen=True)
+class ShapesExplanation:
+    """A layer as the user gave it (kernel of rank 2, 3 or 4) and as conv2d sees it."""
+
+    input_shape: Shape
+    kernel_shape: Shape
+    output_shape: Shape
+    layer: LayerShapes
+    options: ConvOptions
+
+
+def explain_shapes(
+    input_shape: Shape, kernel_shape: Shape, *, bias: bool, options: ConvOptions
+) -> ShapesExplanation:
+    """Check a layer's shapes and work out everything ``convcli shapes`` explains.
+
+    Examples
+    --------
+    >>> e = explain_shapes((2, 3, 3), (2, 2, 2), bias=False, options=ConvOptions())
+    >>> e.output_shape, e.layer.macs
+    ((2, 2), 32)
+    """
+    lifted_input, lifted_kernel = lift_to_conv2d(tuple(input_shape), tuple(kernel_shape))
+    layer = describe_layer(
+        lifted_input,
+        lifted_kernel,
+        bias=bias,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+        groups=options.groups,
+    )
+    output_shape = layer.output_shape
+    if len(kernel_shape) < 4:  # corr2d and multi-in have no output-channel axis
+        output_shape = (*output_shape[:-3], *output_shape[-2:])
+        if len(kernel_shape) == 2:
+            output_shape = output_shape[-2:]
+    return ShapesExplanation(
+        input_shape=tuple(input_shape),
+        kernel_shape=tuple(kernel_shape),
+        output_shape=tuple(output_shape),
+        layer=layer,
+        options=options,
+    )
+
+
+def shapes_payload(e: ShapesExplanation) -> dict[str, Any]:
+    """The ``shapes --json`` object."""
+    layer, g = e.layer, e.layer.geometry
+    return {
+        "input_shape": list(e.input_shape),
+        "kernel_shape": list(e.kernel_shape),
+        "bias_shape": list(layer.bias_shape) if layer.bias_shape else None,
+        "output_shape": list(e.output_shape),
+        "conv2d_weight_shape": list(layer.kernel_shape),
+        "stride": list(g.stride),
+        "padding": {
+            "top": g.padding[0],
+            "bottom": g.padding[1],
+            "left": g.padding[2],
+            "right": g.padding[3],
+        },
+        "dilation": list(g.dilation),
+        "groups": layer.groups,
+        "params": layer.params,
+        "weight_params": layer.weight_params,
+        "bias_params": layer.bias_params,
+        "macs": layer.macs,
+        "flops": layer.flops,
+        "conventions": {
+            "macs": "weight multiply-accumulates over all batch items; bias excluded",
+            "flops": "2 per MAC, plus 1 per output value for the bias when present",
+        },
+    }
+
+
+def _formula(axis: str, e: ShapesExplanation, index: int) -> tuple[str, str]:
+    g = e.layer.geometry
+    n, k = g.in_size[index], g.kernel_size[index]
+    s, d = g.stride[index], g.dilation[index]
+    before, after = g.padding[2 * index], g.padding[2 * index + 1]
+    if before == after:
+        pad_symbol, pad_value = f"2p_{axis}", f"2*{before}"
+    else:
+        pad_symbol, pad_value = f"p_{axis}0 + p_{axis}1", f"{before} + {after}"
+    general = f"floor((n_{axis} + {pad_symbol} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
+    numbers = f"floor(({n} + {pad_value} - {d}*({k}-1) - 1)/{s}) + 1"
+    return (f"m_{axis}", f"{general} = {numbers} = {g.out_size[index]}")
+
+
+def shapes_report(e: ShapesExplanation) -> list[Renderable]:
+    """The ``shapes`` report: tensors with named axes, formulas, parameters, cost."""
+    layer = e.layer
+    groups = e.options.groups
+    rows = [
+        TensorRow("input", e.input_shape, axis_names("input", len(e.input_shape))),
+        TensorRow(
+            "kernel", e.kernel_shape, axis_names("kernel", len(e.kernel_shape), groups=groups)
+        ),
+        TensorRow("bias", layer.bias_shape, ("c_o",)),
+        TensorRow("output", e.output_shape, _output_axes(e)),
+    ]
+    c_o, c_per_group, k_h, k_w = layer.kernel_shape
+    m_h, m_w = layer.geometry.out_size
+    batch = f"{layer.batch} x " if layer.batch > 1 else ""
+    cost = [
+        _formula("h", e, 0),
+        _formula("w", e, 1),
+        (
+            "params",
+            f"weights c_o*(c_i/g)*k_h*k_w = {c_o}*{c_per_group}*{k_h}*{k_w} = {layer.weight_params}"
+            f" + bias {layer.bias_params} = {layer.params}",
+        ),
+        (
+            "MACs",
+            f"{batch}c_o*m_h*m_w*(c_i/g)*k_h*k_w = "
+            f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,}"
+            " (weights only, bias excluded)",
+        ),
+        ("FLOPs", f"2*MACs + bias adds = {layer.flops:,}"),
+    ]
+    report: list[Renderable] = [
+        render_shapes(rows),
+        render_key_values(cost, title="output size and cost"),
+        render_line(BIAS_NOTE),
+    ]
+    if (k_h, k_w) == (1, 1):
+        report.append(render_line(_fully_connected(layer)))
+    return report
+
+
+def _output_axes(e: ShapesExplanation) -> tuple[str, ...]:
+    names = axis_names("output", len(e.layer.output_shape))
+    if len(e.kernel_shape) < 4:
+        names = tuple(name for name in names if name != "c_o")
+    return names
+
+
+def _fully_connected(layer: LayerShapes) -> str:
+    c_o, c_per_group, _, _ = layer.kernel_shape
+    m_h, m_w = layer.geometry.out_size
+    positions = m_h * m_w
+    text = (
+        f"1x1 kernel: a fully connected layer over channels, the same weight matrix "
+        f"W ({c_o}, {c_per_group}) at each of the {m_h}*{m_w} = {positions} positions: "
+        f"Y ({c_o}, {positions}) = W ({c_o}, {c_per_group}) @ X ({c_per_group}, {positions})"
+    )
+    if layer.groups > 1:
+        text += f", block-diagonal over {layer.groups} groups"
+    return text
+
+
+def _array_payload(array: npt.NDArray[np.generic]) -> dict[str, Any]:
+    from convcli.tensorio import tensor_to_json
+
+    return tensor_to_json(array)
+
+
+def verify_1x1_payload(check: OneByOneCheck) -> dict[str, Any]:
+    """The ``verify-1x1 --json`` object."""
+    c = check.comparison
+    return {
+        "agree": c.agree,
+        "max_abs_diff": c.max_abs_diff,
+        "max_rel_diff": c.max_rel_diff,
+        "atol": c.atol,
+        "rtol": c.rtol,
+        "input_shape": list(check.x.shape),
+        "kernel_shape": list(check.kernel.shape),
+        "input_matrix_shape": list(check.x_matrix_shape),
+        "kernel_matrix_shape": list(check.kernel_matrix_shape),
+        "per_channel": _array_payload(check.per_channel),
+        "matrix_product": _array_payload(check.matrix_product),
+    }
+
+
+def verify_1x1_report(check: OneByOneCheck) -> list[Renderable]:
+    """The ``verify-1x1`` report: the reshapes, both results, the differences."""
+    c_i, h, w = check.x.shape
+    c_o = check.kernel.shape[0]
+    c = check.comparison
+    steps = [
+        ("X", f"({c_i}, {h}, {w}) -> reshape -> ({c_i}, {h * w})"),
+        ("K", f"({c_o}, {c_i}, 1, 1) -> reshape -> ({c_o}, {c_i})"),
+        ("Y = K @ X", f"({c_o}, {c_i}) @ ({c_i}, {h * w}) = ({c_o}, {h * w}) -> ({c_o}, {h}, {w})"),
+        ("per channel", f"corr2d_multi_in_out: {c_o} x {c_i} cross-correlations with 1x1 kernels"),
+    ]
+    verdict = "AGREE" if c.agree else "DISAGREE"
+    diffs = [
+        ("max |difference|", f"{c.max_abs_diff:.3g}"),
+        ("max relative difference", f"{c.max_rel_diff:.3g}"),
+        ("tolerance", f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
+        (
+            "verdict",
+            f"{verdict}: a 1x1 convolution is a fully connected layer over channels"
+            if c.agree
+            else f"{verdict}",
+        ),
+    ]
+    axes = axis_names("output", 3)
+    return [
+        render_key_values(steps, title="1x1 convolution as a matrix product"),
+        render_array(check.per_channel, axes, name="Y per channel"),
+        render_array(check.matrix_product, axes, name="Y matrix product"),
+        render_key_values(diffs, title="comparison"),
+    ]
+
+
+def demo_report() -> list[Renderable]:
+    """The lesson, replayed from the tensors built into convcli."""
+    x, k = lesson_input(), lesson_kernel_multi_in()
+    per_channel = [corr2d(x_c, k_c) for x_c, k_c in zip(x, k, strict=True)]
+    multi_in = corr2d_multi_in(x, k)
+    k3 = lesson_kernel_multi_out()
+    multi_out = corr2d_multi_in_out(x, k3)
+    parts = " + ".join(format_value(p[0, 0]) for p in per_channel)
+    check = verify_1x1(lesson_1x1_input(), lesson_1x1_kernel())
+    gap = check.matrix_product.astype(np.float64) - lesson_1x1_printed_output()
+    printed_gap = float(np.max(np.abs(gap)))
+    in_axes, k_axes = axis_names("input", 3), axis_names("kernel", 3)
+    return [
+        render_title("1. Multiple input channels: one kernel per channel, results summed"),
+        render_array(x, in_axes, name="X"),
+        render_array(k, k_axes, name="K"),
+        render_line("corr2d of each channel with its kernel, then the sum corr2d_multi_in(X, K):"),
+        render_columns(
+            *[
+                render_array(p, ("m_h", "m_w"), name=f"corr2d(X[{i}], K[{i}])")
+                for i, p in enumerate(per_channel)
+            ],
+            render_array(multi_in, ("m_h", "m_w"), name="Y = sum"),
+        ),
+        render_line(f"Y[0,0] = {parts} = {format_value(multi_in[0, 0])}"),
+        render_title("2. Multiple output channels: K, K+1, K+2 stacked (3x2x2x2)"),
+        render_line("Y = corr2d_multi_in_out(X, K): one multi-in result per output channel"),
+        render_array(multi_out, axis_names("output", 3), name="Y"),
+        render_title("3. A 1x1 convolution is a fully connected layer over channels"),
+        *verify_1x1_report(check),
+        render_line(
+            f"The note printed Y to 4 decimals from X and K printed to 4 decimals; "
+            f"this Y is within {printed_gap:.1e} of it."
+        ),
+        render_line(BIAS_NOTE),
+    ]
