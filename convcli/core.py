@@ -14,6 +14,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.kernels import DEFAULT_WORKSPACE_BYTES, conv2d_into
 from convcli.layer import check_conv_shapes
 from convcli.numerics import (
     FLOAT64_EXACT,
@@ -154,6 +155,9 @@ def conv2d(
     padding: PaddingArg = 0,
     dilation: IntOrPair = 1,
     groups: int = 1,
+    *,
+    out: Array | None = None,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
 ) -> Array:
     """2-D convolution (cross-correlation) with ``torch.nn.functional.conv2d`` semantics.
 
@@ -167,6 +171,12 @@ def conv2d(
         ``"same"`` needs stride 1; an odd total goes bottom/right, as in PyTorch.
     groups : int
         Must divide both c_i and c_o.
+    out : ndarray, optional
+        A C-contiguous, writable array (a ``numpy.memmap`` works) of the result's shape
+        and dtype (``kernels.estimate_memory`` gives both). The result is written into
+        it tile by tile and it is returned.
+    workspace_bytes : int
+        Upper bound on the scratch memory of the tiles (default 64 MiB).
 
     Returns
     -------
@@ -188,32 +198,35 @@ def conv2d(
     b = None if bias is None else _operand(bias, "bias", 1)
     batched = xa.ndim == 4
     xb = xa if batched else xa[None]
-    _n, _c_i, h, wd = xb.shape
+    n, _c_i, h, wd = xb.shape
     c_o, c_per_group, k_h, k_w = w.shape
     check_conv_shapes(xb.shape, w.shape, None if b is None else b.shape, groups)
     geom = resolve_geometry((h, wd), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
     acc = _accumulation(xb, w, b, c_per_group * k_h * k_w)
     compute = _compute_dtype(acc, xb, w, b, c_per_group * k_h * k_w)
-    top, bottom, left, right = geom.padding
-    xp = np.pad(xb.astype(compute, copy=False), ((0, 0), (0, 0), (top, bottom), (left, right)))
-    (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
-    m_h, m_w = geom.out_size
-    eff_h, eff_w = geom.effective_kernel
-    windows = sliding_window_view(xp, (eff_h, eff_w), axis=(2, 3))
-    windows = windows[:, :, : (m_h - 1) * s_h + 1 : s_h, : (m_w - 1) * s_w + 1 : s_w, ::d_h, ::d_w]
-    wc = w.astype(compute, copy=False)
-    c_o_per_group = c_o // groups
-    outs = []
-    for g in range(groups):
-        xg = windows[:, g * c_per_group : (g + 1) * c_per_group]
-        wg = wc[g * c_o_per_group : (g + 1) * c_o_per_group]
-        # (n, cg, m_h, m_w, k_h, k_w) x (og, cg, k_h, k_w) -> (n, m_h, m_w, og)
-        outs.append(np.tensordot(xg, wg, axes=([1, 4, 5], [1, 2, 3])))
-    y = np.concatenate(outs, axis=3).transpose(0, 3, 1, 2)
-    if b is not None:
-        y = y + b.astype(compute).reshape(1, c_o, 1, 1)
-    y = np.ascontiguousarray(y.astype(acc.out, copy=False))
+    shape = (n, c_o, *geom.out_size)
+    if out is None:
+        y: Array = np.empty(shape, dtype=acc.out)
+    else:
+        _check_out(out, shape if batched else shape[1:], acc.out, xb)
+        y = out if batched else out[None]
+    conv2d_into(y, xb, w, b, geom, groups, compute, workspace_bytes=workspace_bytes)
+    if out is not None:
+        return out
     return y if batched else y[0]
+
+
+def _check_out(out: Array, shape: tuple[int, ...], dtype: np.dtype[Any], x: Array) -> None:
+    if not isinstance(out, np.ndarray):
+        raise ValueError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("out must be C-contiguous and writable")
+    if np.may_share_memory(out, x):
+        raise ValueError("out must not overlap the input")
 
 
 def _operand(value: npt.ArrayLike, name: str, ndim: int | None) -> Array:

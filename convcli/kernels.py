@@ -1,0 +1,655 @@
+"""The compute kernels behind ``conv2d``: one algorithm per shape, in tiles, into ``out``.
+
+``core.conv2d`` validates, resolves the geometry and picks the dtypes; this module only
+computes. Every kernel writes the result tile by tile into a caller-supplied C-contiguous
+``out`` of shape ``(n, c_o, m_h, m_w)`` (an ndarray or a writable ``numpy.memmap``), using
+a workspace bounded by ``workspace_bytes`` whatever the input size.
+
+The algorithms (``choose_algorithm`` decides, by shape alone):
+
+``"tiny"``
+    The lesson-sized problems: one im2col of the whole input and one matrix product,
+    with as few numpy calls as possible (there, Python overhead is the cost).
+``"gemm_1x1"``
+    A 1x1 kernel, stride 1, no padding, one group: ``W (c_o, c_i) @ x[n] (c_i, h*w)``,
+    straight on the input, one GEMM per sample and no copy.
+``"im2col_gemm"``
+    Everything dense or grouped: im2col of a tile of output rows (several samples
+    folded into the GEMM's columns when an image is small) into a cache-sized buffer,
+    then one GEMM per tile (a stacked GEMM per group when ``groups > 1``). At stride 1
+    the tile is built on the padded width, so every tap is one contiguous copy per
+    channel; the spare columns are dropped when the tile is written out.
+``"depthwise_direct"``
+    One input channel per group (depthwise, any channel multiplier): no GEMM at all,
+    per-tap multiply-adds over blocks of whole channel planes that stay in L2,
+    split over the machine's cores.
+
+Integer inputs arrive here already mapped to an exact compute dtype (float64 or int64);
+float16 computes in float32; the tile is cast to ``out.dtype`` only when written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
+from convcli.numerics import accumulation_for
+
+__all__ = [
+    "DEFAULT_WORKSPACE_BYTES",
+    "Algorithm",
+    "MemoryEstimate",
+    "TilePlan",
+    "choose_algorithm",
+    "conv2d_into",
+    "estimate_memory",
+    "plan_tiles",
+]
+
+Array = npt.NDArray[Any]
+Shape = tuple[int, ...]
+Algorithm = Literal["tiny", "gemm_1x1", "im2col_gemm", "depthwise_direct"]
+
+DEFAULT_WORKSPACE_BYTES = 64 * 2**20
+# Measured on a 2-core AVX-512 machine: the GEMM runs fastest on column blocks of
+# about 2-3 MiB (the B panel stays in L2/L3); elementwise passes want their operands
+# in L2 (2 MiB per core), hence smaller depthwise tiles.
+_GEMM_TILE_BYTES = 5 * 2**19
+_DIRECT_TILE_BYTES = 2**18
+# Below this many multiply-adds the whole problem is one im2col + one GEMM.
+_TINY_MACS = 2**15
+_MIN_THREADED_OUTPUTS = 2**16
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How a convolution is cut into tiles, and the workspace that needs.
+
+    ``samples``, ``rows``, ``cols`` and ``channels`` are the tile's extent in output
+    samples, output rows, output columns and (depthwise only) input channels.
+    ``flat`` marks the padded-width im2col (stride 1). ``workspace_bytes`` counts every
+    buffer the kernel allocates, for all worker threads.
+    """
+
+    algorithm: Algorithm
+    samples: int
+    rows: int
+    cols: int
+    channels: int
+    flat: bool
+    threads: int
+    workspace_bytes: int
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What one ``conv2d`` call holds at its peak, in bytes, decided before allocating."""
+
+    algorithm: Algorithm
+    output_shape: Shape
+    output_dtype: np.dtype[Any]
+    input_bytes: int
+    output_bytes: int
+    workspace_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.input_bytes + self.output_bytes + self.workspace_bytes
+
+
+@dataclass(frozen=True)
+class _Problem:
+    n: int
+    c_i: int
+    c_o: int
+    c_per_group: int
+    kernel: tuple[int, int]
+    groups: int
+    geom: ConvGeometry
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def macs(self) -> int:
+        m_h, m_w = self.geom.out_size
+        return self.n * self.c_o * m_h * m_w * self.c_per_group * self.taps
+
+
+def choose_algorithm(
+    input_shape: Shape,
+    weight_shape: Shape,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> Algorithm:
+    """The algorithm ``conv2d`` runs for these shapes and options.
+
+    Examples
+    --------
+    >>> choose_algorithm((2, 3, 3), (3, 2, 2, 2))
+    'tiny'
+    >>> choose_algorithm((1, 256, 56, 56), (64, 256, 1, 1))
+    'gemm_1x1'
+    >>> choose_algorithm((1, 64, 56, 56), (64, 64, 3, 3), padding=1)
+    'im2col_gemm'
+    >>> choose_algorithm((1, 128, 56, 56), (128, 1, 3, 3), padding=1, groups=128)
+    'depthwise_direct'
+    """
+    return _choose(_problem(input_shape, weight_shape, stride, padding, dilation, groups))
+
+
+def estimate_memory(
+    input_shape: Shape,
+    weight_shape: Shape,
+    *,
+    input_dtype: npt.DTypeLike = np.float32,
+    weight_dtype: npt.DTypeLike | None = None,
+    bias_dtype: npt.DTypeLike | None = None,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> MemoryEstimate:
+    """Input, output and workspace bytes of one ``conv2d``, from shapes and dtypes only.
+
+    ``weight_dtype`` defaults to ``input_dtype``; ``bias_dtype=None`` means no bias.
+    The workspace is exactly what the kernel will allocate (``plan_tiles``), and never
+    more than ``workspace_bytes`` unless a single output column needs more. The input
+    is counted once: a C-contiguous input is never copied whole.
+
+    Examples
+    --------
+    >>> e = estimate_memory((1, 64, 1024, 1024), (64, 64, 3, 3), padding=1)
+    >>> e.output_shape, e.output_dtype, e.input_bytes // 2**20, e.output_bytes // 2**20
+    ((1, 64, 1024, 1024), dtype('float32'), 256, 256)
+    >>> e.workspace_bytes <= 64 * 2**20
+    True
+    """
+    x_dtype = np.dtype(input_dtype)
+    w_dtype = x_dtype if weight_dtype is None else np.dtype(weight_dtype)
+    operands = [np.empty(0, x_dtype), np.empty(0, w_dtype)]
+    if bias_dtype is not None:
+        operands.append(np.empty(0, np.dtype(bias_dtype)))
+    acc = accumulation_for(*operands)
+    # Integers compute exactly in float64 or int64: both 8 bytes.
+    compute = np.dtype(np.float64) if acc.is_integer else acc.acc
+    prob = _problem(input_shape, weight_shape, stride, padding, dilation, groups)
+    plan = plan_tiles(prob, compute.itemsize, workspace_bytes)
+    m_h, m_w = prob.geom.out_size
+    out_shape: Shape = (prob.c_o, m_h, m_w)
+    if len(input_shape) == 4:
+        out_shape = (prob.n, *out_shape)
+    return MemoryEstimate(
+        algorithm=plan.algorithm,
+        output_shape=out_shape,
+        output_dtype=acc.out,
+        input_bytes=int(np.prod(input_shape)) * x_dtype.itemsize,
+        output_bytes=int(np.prod(out_shape)) * acc.out.itemsize,
+        workspace_bytes=plan.workspace_bytes,
+    )
+
+
+def plan_tiles(prob: _Problem, itemsize: int, workspace_bytes: int) -> TilePlan:
+    """Tile sizes for ``prob`` at ``itemsize`` bytes per compute element (pure)."""
+    algorithm = _choose(prob)
+    if algorithm == "tiny":
+        return _plan_tiny(prob, itemsize)
+    if algorithm == "gemm_1x1":
+        return _plan_1x1(prob, itemsize, workspace_bytes)
+    if algorithm == "depthwise_direct":
+        return _plan_direct(prob, itemsize, workspace_bytes)
+    return _plan_im2col(prob, itemsize, workspace_bytes)
+
+
+def conv2d_into(
+    out: Array,
+    x: Array,
+    weight: Array,
+    bias: Array | None,
+    geom: ConvGeometry,
+    groups: int,
+    compute: np.dtype[Any],
+    *,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> Algorithm:
+    """Compute ``conv2d`` of validated operands into ``out``; return the algorithm used.
+
+    ``x`` is ``(n, c_i, h, w)`` (any numeric dtype, cast tile by tile), ``weight``
+    ``(c_o, c_i/groups, k_h, k_w)``, ``out`` a C-contiguous ``(n, c_o, m_h, m_w)``.
+    ``geom`` gives zero padding only: other padding modes pad ``x`` first and pass a
+    geometry with ``padding=0``.
+    """
+    n, c_i = x.shape[:2]
+    c_o, c_per_group, k_h, k_w = weight.shape
+    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
+    plan = plan_tiles(prob, compute.itemsize, workspace_bytes)
+    w = np.ascontiguousarray(weight, dtype=compute)
+    b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
+    if plan.algorithm == "tiny":
+        _run_tiny(out, x, w, b, prob, compute)
+    elif plan.algorithm == "gemm_1x1":
+        _run_1x1(out, x, w, b, prob, plan, compute)
+    elif plan.algorithm == "depthwise_direct":
+        _run_direct(out, x, w, b, prob, plan, compute)
+    else:
+        _run_im2col(out, x, w, b, prob, plan, compute)
+    return plan.algorithm
+
+
+# --- choosing and planning -------------------------------------------------------------
+
+
+def _problem(
+    input_shape: Shape,
+    weight_shape: Shape,
+    stride: IntOrPair,
+    padding: PaddingArg,
+    dilation: IntOrPair,
+    groups: int,
+) -> _Problem:
+    if len(input_shape) not in (3, 4) or len(weight_shape) != 4:
+        raise ValueError(
+            f"need a 3-D or 4-D input shape and a 4-D weight shape, got {input_shape} "
+            f"and {weight_shape}"
+        )
+    n = input_shape[0] if len(input_shape) == 4 else 1
+    c_i, h, w = input_shape[-3:]
+    c_o, c_per_group, k_h, k_w = weight_shape
+    if groups < 1 or c_per_group * groups != c_i or c_o % groups:
+        raise ValueError(
+            f"weight {weight_shape} with groups={groups} does not fit input {input_shape}"
+        )
+    geom = resolve_geometry((h, w), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
+    return _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
+
+
+def _choose(prob: _Problem) -> Algorithm:
+    if prob.macs <= _TINY_MACS:
+        return "tiny"
+    if prob.groups > 1 and prob.c_per_group == 1:
+        return "depthwise_direct"
+    plain = prob.geom.stride == (1, 1) and prob.geom.padding == (0, 0, 0, 0)
+    if prob.kernel == (1, 1) and plain and prob.groups == 1:
+        return "gemm_1x1"
+    return "im2col_gemm"
+
+
+def _plan_tiny(prob: _Problem, itemsize: int) -> TilePlan:
+    m_h, m_w = prob.geom.out_size
+    p_h, p_w = prob.geom.padded_size
+    elements = prob.n * (prob.c_i * p_h * p_w + (prob.c_i * prob.taps + prob.c_o) * m_h * m_w)
+    return TilePlan("tiny", prob.n, m_h, m_w, prob.c_i, False, 1, elements * itemsize)
+
+
+def _plan_1x1(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
+    # Straight on the input when its dtype is the compute dtype; otherwise the input rows
+    # and the result rows go through cache-sized buffers (counted here as an upper bound).
+    m_h, m_w = prob.geom.out_size
+    per_row = (prob.c_i + prob.c_o) * m_w * itemsize
+    rows = _fit(min(budget, _GEMM_TILE_BYTES) // per_row, 1, m_h)
+    return TilePlan("gemm_1x1", 1, rows, m_w, prob.c_i, False, 1, rows * per_row)
+
+
+def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
+    m_h, m_w = prob.geom.out_size
+    flat = prob.geom.stride == (1, 1)
+    width = prob.geom.padded_size[1] if flat else m_w
+    per_row = prob.c_i * prob.taps * width * itemsize
+    target = min(budget, _GEMM_TILE_BYTES)
+    rows = _fit(target // per_row, 1, m_h)
+    samples = _fit(target // (per_row * m_h), 1, prob.n) if rows == m_h else 1
+    cols = m_w
+    while rows > 1 and _im2col_bytes(prob, samples, rows, cols, flat, itemsize) > budget:
+        rows -= 1
+    if _im2col_bytes(prob, samples, rows, cols, flat, itemsize) > budget:
+        # One output row is over budget: drop to the strided im2col on column blocks.
+        flat = False
+        per_col = (prob.c_i * prob.taps + prob.c_o) * itemsize
+        cols = _fit(budget // (2 * per_col), 1, m_w)
+        while cols > 1 and _im2col_bytes(prob, 1, 1, cols, False, itemsize) > budget:
+            cols = max(1, cols // 2)
+    workspace = _im2col_bytes(prob, samples, rows, cols, flat, itemsize)
+    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, 1, workspace)
+
+
+def _im2col_bytes(
+    prob: _Problem, samples: int, rows: int, cols: int, flat: bool, itemsize: int
+) -> int:
+    in_rows, in_cols = _input_extent(prob.geom, rows, cols, flat)
+    slack = prob.geom.effective_kernel[1] if flat else 0
+    width = in_cols if flat else cols
+    buffer = samples * prob.c_i * (in_rows * in_cols + slack)
+    columns = samples * rows * width * (prob.c_i * prob.taps + prob.c_o)
+    return (buffer + columns) * itemsize
+
+
+def _plan_direct(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
+    m_h, m_w = prob.geom.out_size
+    flat = prob.geom.stride == (1, 1)
+    width = prob.geom.padded_size[1] if flat else m_w
+    threads = _threads() if prob.n * prob.c_o * m_h * m_w >= _MIN_THREADED_OUTPUTS else 1
+    target = max(1, min(budget // (3 * threads), _DIRECT_TILE_BYTES))
+    rows = _fit(target // (width * itemsize), 1, m_h)
+    channels = _fit(target // (rows * width * itemsize), 1, prob.n * prob.c_i)
+
+    def workspace(rows: int, channels: int) -> int:
+        in_rows, in_cols = _input_extent(prob.geom, rows, m_w, flat)
+        slack = prob.geom.effective_kernel[1] if flat else 0
+        per_thread = channels * (in_rows * in_cols + slack + 2 * rows * width)
+        return threads * per_thread * itemsize
+
+    while rows > 1 and workspace(rows, channels) > budget:
+        rows = max(1, rows // 2)
+    return TilePlan(
+        "depthwise_direct", 1, rows, m_w, channels, flat, threads, workspace(rows, channels)
+    )
+
+
+def _input_extent(geom: ConvGeometry, rows: int, cols: int, flat: bool) -> tuple[int, int]:
+    """Padded input rows and columns one tile of ``rows`` x ``cols`` outputs reads."""
+    (s_h, s_w), (eff_h, eff_w) = geom.stride, geom.effective_kernel
+    in_rows = (rows - 1) * s_h + eff_h
+    in_cols = geom.padded_size[1] if flat else (cols - 1) * s_w + eff_w
+    return in_rows, in_cols
+
+
+def _fit(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _threads() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 8))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, min(os.cpu_count() or 1, 8))
+
+
+# --- the kernels -------------------------------------------------------------------------
+
+
+def _run_tiny(
+    out: Array, x: Array, w: Array, b: Array | None, prob: _Problem, compute: np.dtype[Any]
+) -> None:
+    geom = prob.geom
+    top, bottom, left, right = geom.padding
+    xc = x.astype(compute, copy=False)
+    if top or bottom or left or right:
+        xc = np.pad(xc, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    else:
+        xc = np.ascontiguousarray(xc)
+    (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
+    m_h, m_w = geom.out_size
+    k_h, k_w = prob.kernel
+    st = xc.strides
+    windows: Array = np.ndarray(
+        (prob.n, prob.c_i, k_h, k_w, m_h, m_w),
+        dtype=compute,
+        buffer=xc,
+        strides=(st[0], st[1], st[2] * d_h, st[3] * d_w, st[2] * s_h, st[3] * s_w),
+    )
+    g = prob.groups
+    cols = windows.reshape(prob.n, g, prob.c_per_group * prob.taps, m_h * m_w)
+    y = np.matmul(w.reshape(g, prob.c_o // g, -1), cols)
+    y = y.reshape(prob.n, prob.c_o, m_h, m_w)
+    if b is not None:
+        y += b.reshape(-1, 1, 1)
+    out[...] = y
+
+
+def _run_1x1(
+    out: Array,
+    x: Array,
+    w: Array,
+    b: Array | None,
+    prob: _Problem,
+    plan: TilePlan,
+    compute: np.dtype[Any],
+) -> None:
+    n, c_i, h, wd = x.shape
+    c_o = prob.c_o
+    w2 = w.reshape(c_o, c_i)
+    direct_in = (
+        x.dtype == compute and x.strides[3] == x.itemsize and x.strides[2] == wd * x.itemsize
+    )
+    direct_out = out.dtype == compute
+    rows = h if direct_in and direct_out else plan.rows
+    x_buf = None if direct_in else np.empty((c_i, rows * wd), compute)
+    y_buf = None if direct_out else np.empty((c_o, rows * wd), compute)
+    bias = None if b is None else b.reshape(c_o, 1)
+    for i in range(n):
+        x_rows = x[i].reshape(c_i, h * wd) if direct_in else None
+        out_rows = out[i].reshape(c_o, h * wd)
+        for r0 in range(0, h, rows):
+            p0, p1 = r0 * wd, min(h, r0 + rows) * wd
+            if x_rows is not None:
+                src = x_rows[:, p0:p1]
+            else:
+                assert x_buf is not None
+                src = x_buf[:, : p1 - p0]
+                src.reshape(c_i, -1, wd)[...] = x[i, :, r0 : r0 + rows]
+            dst = out_rows[:, p0:p1]
+            if y_buf is None:
+                np.matmul(w2, src, out=dst)
+                if bias is not None:
+                    dst += bias
+            else:
+                y = y_buf[:, : p1 - p0]
+                np.matmul(w2, src, out=y)
+                _store(dst, y, bias)
+
+
+def _store(dst: Array, y: Array, bias: Array | None) -> None:
+    """Write a finished tile, adding the bias and casting to ``dst.dtype`` in one pass."""
+    if bias is None:
+        np.copyto(dst, y, casting="unsafe")
+    else:
+        np.add(y, bias, out=dst, casting="unsafe")
+
+
+def _padded_tiles(prob: _Problem, plan: TilePlan) -> Iterator[tuple[int, int, int, int]]:
+    """``(n0, n1, r0, r1)`` blocks of samples and output rows, in output order."""
+    m_h = prob.geom.out_size[0]
+    for n0 in range(0, prob.n, plan.samples):
+        for r0 in range(0, m_h, plan.rows):
+            yield n0, min(prob.n, n0 + plan.samples), r0, min(m_h, r0 + plan.rows)
+
+
+def _fill_padded(buf: Array, x: Array, row0: int, col0: int, top: int, left: int) -> None:
+    """Copy the zero-padded input window starting at padded (row0, col0) into ``buf``.
+
+    ``buf`` is ``(..., rows, cols)`` over the leading axes of ``x`` (already sliced).
+    """
+    rows, cols = buf.shape[-2:]
+    h, w = x.shape[-2:]
+    s0, s1 = max(row0 - top, 0), min(row0 + rows - top, h)
+    c0, c1 = max(col0 - left, 0), min(col0 + cols - left, w)
+    d0, e0 = s0 - (row0 - top), c0 - (col0 - left)
+    if s1 <= s0 or c1 <= c0:
+        buf[...] = 0
+        return
+    d1, e1 = d0 + s1 - s0, e0 + c1 - c0
+    buf[..., :d0, :] = 0
+    buf[..., d1:, :] = 0
+    buf[..., d0:d1, :e0] = 0
+    buf[..., d0:d1, e1:] = 0
+    buf[..., d0:d1, e0:e1] = x[..., s0:s1, c0:c1]
+
+
+def _run_im2col(
+    out: Array,
+    x: Array,
+    w: Array,
+    b: Array | None,
+    prob: _Problem,
+    plan: TilePlan,
+    compute: np.dtype[Any],
+) -> None:
+    geom = prob.geom
+    (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
+    top, _, left, _ = geom.padding
+    m_w = geom.out_size[1]
+    k_h, k_w = prob.kernel
+    c_i, c_o, g = prob.c_i, prob.c_o, prob.groups
+    taps = prob.taps
+    in_rows_max, in_cols = _input_extent(geom, plan.rows, plan.cols, plan.flat)
+    width = in_cols if plan.flat else plan.cols
+    slack = geom.effective_kernel[1] if plan.flat else 0
+    plane = in_rows_max * in_cols + slack
+    buf = np.zeros((plan.samples, c_i, plane), compute)
+    cols_buf = np.empty(c_i * taps * plan.samples * plan.rows * width, compute)
+    y_buf = np.empty(c_o * plan.samples * plan.rows * width, compute)
+    w_groups = w.reshape(g, c_o // g, prob.c_per_group * taps)
+    bias = None if b is None else b.reshape(1, c_o, 1, 1)
+    for n0, n1, r0, r1 in _padded_tiles(prob, plan):
+        nb, rows = n1 - n0, r1 - r0
+        in_rows = (rows - 1) * s_h + geom.effective_kernel[0]
+        for j0 in range(0, m_w, plan.cols):
+            j1 = min(m_w, j0 + plan.cols)
+            ncols = j1 - j0
+            span = in_cols if plan.flat else (ncols - 1) * s_w + geom.effective_kernel[1]
+            tile = buf[:nb, :, : in_rows * span].reshape(nb, c_i, in_rows, span)
+            _fill_padded(tile, x[n0:n1], r0 * s_h, j0 * s_w, top, left)
+            wid = span if plan.flat else ncols
+            count = nb * rows * wid
+            cols = cols_buf[: c_i * taps * count].reshape(c_i, taps, nb, rows, wid)
+            for a in range(k_h):
+                for bb in range(k_w):
+                    t = a * k_w + bb
+                    if plan.flat:
+                        off = a * d_h * span + bb * d_w
+                        src = buf[:nb, :, off : off + rows * span]
+                        cols[:, t].reshape(c_i, nb, rows * span)[...] = src.transpose(1, 0, 2)
+                    else:
+                        src = tile[
+                            :,
+                            :,
+                            a * d_h : a * d_h + (rows - 1) * s_h + 1 : s_h,
+                            bb * d_w : bb * d_w + (ncols - 1) * s_w + 1 : s_w,
+                        ]
+                        cols[:, t] = src.transpose(1, 0, 2, 3)
+            y = y_buf[: c_o * count].reshape(g, c_o // g, count)
+            np.matmul(w_groups, cols.reshape(g, -1, count), out=y)
+            result = y.reshape(c_o, nb, rows, wid)[..., :ncols].transpose(1, 0, 2, 3)
+            _store(out[n0:n1, :, r0:r1, j0:j1], result, bias)
+
+
+def _run_direct(
+    out: Array,
+    x: Array,
+    w: Array,
+    b: Array | None,
+    prob: _Problem,
+    plan: TilePlan,
+    compute: np.dtype[Any],
+) -> None:
+    """Depthwise: each output plane is a weighted sum of shifted views of one input plane."""
+    n, c_i, h, wd = x.shape
+    geom = prob.geom
+    m_h, m_w = geom.out_size
+    mult = prob.c_o // prob.groups
+    planes_in = x.reshape(n * c_i, h, wd)
+    # out[n, c*mult + j] comes from input plane (n, c): view out as (n*c_i, mult, m_h, m_w).
+    planes_out = out.reshape(n * c_i, mult, m_h, m_w)
+    taps = w.reshape(c_i, mult, prob.taps)
+    bias = None if b is None else b.reshape(c_i, mult)
+    blocks = [
+        (q0, min(n * c_i, q0 + plan.channels), r0, min(m_h, r0 + plan.rows))
+        for q0 in range(0, n * c_i, plan.channels)
+        for r0 in range(0, m_h, plan.rows)
+    ]
+
+    def work(my_blocks: list[tuple[int, int, int, int]]) -> None:
+        kernel = _DirectTile(prob, plan, compute)
+        with np.errstate(all="ignore"):
+            for block in my_blocks:
+                kernel.run(planes_in, planes_out, taps, bias, block)
+
+    _run_parallel(work, blocks, plan.threads)
+
+
+def _run_parallel(
+    work: Callable[[list[tuple[int, int, int, int]]], None],
+    blocks: list[tuple[int, int, int, int]],
+    threads: int,
+) -> None:
+    threads = min(threads, len(blocks))
+    if threads <= 1:
+        work(blocks)
+        return
+    # numpy releases the GIL inside its loops, so plain threads use every core.
+    shares = [blocks[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(work, share) for share in shares]:
+            future.result()
+
+
+class _DirectTile:
+    """One thread's buffers for depthwise tiles: a padded input block and two accumulators."""
+
+    def __init__(self, prob: _Problem, plan: TilePlan, compute: np.dtype[Any]) -> None:
+        self.prob, self.plan = prob, plan
+        geom = prob.geom
+        in_rows, in_cols = _input_extent(geom, plan.rows, geom.out_size[1], plan.flat)
+        slack = geom.effective_kernel[1] if plan.flat else 0
+        width = in_cols if plan.flat else geom.out_size[1]
+        self.buf = np.zeros((plan.channels, in_rows * in_cols + slack), compute)
+        self.acc = np.empty(plan.channels * plan.rows * width, compute)
+        self.tmp = np.empty_like(self.acc)
+
+    def run(
+        self,
+        planes_in: Array,
+        planes_out: Array,
+        taps: Array,
+        bias: Array | None,
+        block: tuple[int, int, int, int],
+    ) -> None:
+        q0, q1, r0, r1 = block
+        prob, geom = self.prob, self.prob.geom
+        (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
+        top, _, left, _ = geom.padding
+        m_w = geom.out_size[1]
+        k_w = prob.kernel[1]
+        c_i = prob.c_i
+        nq, rows = q1 - q0, r1 - r0
+        in_rows, in_cols = _input_extent(geom, rows, m_w, self.plan.flat)
+        tile = self.buf[:nq, : in_rows * in_cols].reshape(nq, in_rows, in_cols)
+        _fill_padded(tile, planes_in[q0:q1], r0 * s_h, 0, top, left)
+        width = in_cols if self.plan.flat else m_w
+        acc = self.acc[: nq * rows * width].reshape(nq, rows, width)
+        tmp = self.tmp[: nq * rows * width].reshape(nq, rows, width)
+        channel = np.arange(q0, q1) % c_i
+        weights = taps[channel]  # (nq, mult, taps)
+        for j in range(weights.shape[1]):
+            for t in range(prob.taps):
+                a, bb = divmod(t, k_w)
+                if self.plan.flat:
+                    off = a * d_h * in_cols + bb * d_w
+                    src = self.buf[:nq, off : off + rows * in_cols].reshape(nq, rows, width)
+                else:
+                    src = tile[
+                        :,
+                        a * d_h : a * d_h + (rows - 1) * s_h + 1 : s_h,
+                        bb * d_w : bb * d_w + (m_w - 1) * s_w + 1 : s_w,
+                    ]
+                wt = weights[:, j, t].reshape(nq, 1, 1)
+                if t == 0:
+                    np.multiply(src, wt, out=acc)
+                else:
+                    np.multiply(src, wt, out=tmp)
+                    acc += tmp
+            dst = planes_out[q0:q1, j, r0:r1]
+            b = None if bias is None else bias[channel, j].reshape(nq, 1, 1)
+            _store(dst, acc[..., :m_w], b)
