@@ -73,13 +73,20 @@ class TensorRow:
 
 
 def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
-    """A table of tensors with each axis named (``c_i=2  n_h=3  n_w=3``)."""
+    """A table of tensors with each axis named (``c_i=2  n_h=3  n_w=3``).
+
+    The dtype and file columns appear only when some tensor has them.
+    """
+    show_dtype = any(row.dtype for row in rows)
+    show_source = any(row.source for row in rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("tensor")
-    table.add_column("shape", justify="right")
-    table.add_column("axes")
-    table.add_column("dtype")
-    table.add_column("from", overflow="fold")
+    table.add_column("tensor", no_wrap=True)
+    table.add_column("shape", justify="right", no_wrap=True)
+    table.add_column("axes", no_wrap=True)
+    if show_dtype:
+        table.add_column("dtype", no_wrap=True)
+    if show_source:
+        table.add_column("from", overflow="fold")
     for row in rows:
         if row.shape is None:
             shape, axes = "-", "none"
@@ -88,7 +95,12 @@ def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
             axes = "  ".join(
                 f"{name}={size}" for name, size in zip(row.axes, row.shape, strict=False)
             )
-        table.add_row(row.role, shape, axes, row.dtype, Text(row.source))
+        cells: list[RenderableType] = [row.role, shape, axes]
+        if show_dtype:
+            cells.append(row.dtype)
+        if show_source:
+            cells.append(Text(row.source))
+        table.add_row(*cells)
     return table
 
 

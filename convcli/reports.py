@@ -140,7 +140,7 @@ def _formula(axis: str, e: ShapesExplanation, index: int) -> tuple[str, str]:
         pad_symbol, pad_value = f"p_{axis}0 + p_{axis}1", f"{before} + {after}"
     general = f"floor((n_{axis} + {pad_symbol} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
     numbers = f"floor(({n} + {pad_value} - {d}*({k}-1) - 1)/{s}) + 1"
-    return (f"m_{axis}", f"{general} = {numbers} = {g.out_size[index]}")
+    return (f"m_{axis}", f"{general}\n= {numbers} = {g.out_size[index]}")
 
 
 def shapes_report(e: ShapesExplanation) -> list[Renderable]:
