@@ -172,14 +172,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _to_array(value: object) -> npt.NDArray[Any]:
-    dtype, shape = None, None
+    dtype: np.dtype[Any] | None = None
+    shape: list[int] | None = None
     if isinstance(value, dict):
         unknown = [key for key in value if key not in _KEYS]
         if unknown:
             raise ValueError(f"unknown key {_shorten(repr(unknown[0]))}: allowed are {_KEYS}")
         if "data" not in value:
             raise ValueError('an object without "data": expected {"data": [...]}')
-        dtype, shape, value = value.get("dtype"), value.get("shape"), value["data"]
+        if "dtype" in value:
+            dtype = _requested_dtype(value["dtype"])
+        if "shape" in value:
+            shape = value["shape"]
+            if type(shape) is not list or any(type(n) is not int for n in shape):
+                raise ValueError(f'"shape" {_shorten(repr(shape))} is not a list of integers')
+        value = value["data"]
     if not isinstance(value, list):
         if _is_number(value):
             raise ValueError("holds a scalar, expected a tensor (a list of numbers)")
@@ -187,7 +194,7 @@ def _to_array(value: object) -> npt.NDArray[Any]:
     found, leaves, types = _walk(value)
     if shape is not None and shape != list(found):
         raise ValueError(f'"shape" is {_shorten(repr(shape))} but the data has shape {found}')
-    return _convert(leaves, found, types, _requested_dtype(dtype))
+    return _convert(leaves, found, types, dtype)
 
 
 def _walk(data: list[Any]) -> tuple[tuple[int, ...], list[Any], set[type]]:
@@ -267,9 +274,7 @@ def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     return array.astype(dtype)
 
 
-def _requested_dtype(name: object) -> np.dtype[Any] | None:
-    if name is None:
-        return None
+def _requested_dtype(name: object) -> np.dtype[Any]:
     if not isinstance(name, str) or name not in _DTYPES:
         raise ValueError(
             f'unsupported "dtype" {_shorten(repr(name))}: expected one of {", ".join(_DTYPES)}'

@@ -19,8 +19,9 @@ import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,8 @@ import numpy.typing as npt
 __all__ = [
     "MAX_HEADER_BYTES",
     "NpyHeader",
+    "check_npy",
+    "check_npz",
     "describe_content",
     "read_npy",
     "read_npz",
@@ -43,6 +46,7 @@ _HEADER_KEYS = {"descr", "fortran_order", "shape"}
 # structured ('f8,i4', lists), subarray ('(2,)f8') and unit ('M8[ns]') dtypes up front.
 _PLAIN_DESCR = re.compile(r"[<>|=]?[A-Za-z?][A-Za-z0-9]*")
 _CHUNK = 1 << 24
+T = TypeVar("T")
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -104,6 +108,25 @@ def read_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> npt.NDArray[Any
     >>> read_npy(io.BytesIO(buffer.getvalue()), size=len(buffer.getvalue()), max_bytes=100)
     array([0, 1, 2], dtype=int16)
     """
+    header = check_npy(stream, size=size)
+    expected = header.data_bytes
+    if expected > max_bytes:
+        raise ValueError(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
+    flat = np.empty(math.prod(header.shape), dtype=header.dtype)
+    _read_into(stream, flat.view(np.uint8))
+    array = flat.reshape(header.shape, order="F" if header.fortran_order else "C")
+    if header.dtype.kind == "b":
+        # A bool byte other than 0 or 1 would make an array that compares oddly.
+        array = array.view(np.uint8) != 0
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+
+
+def check_npy(stream: IO[bytes], *, size: int) -> NpyHeader:
+    """Read the header of a ``.npy`` file of ``size`` bytes and check it against the size.
+
+    Everything ``read_npy`` checks except the byte budget, without reading any data: a
+    forged shape is refused here, so the header alone can size a computation.
+    """
     header = read_npy_header(stream)
     if header.shape == ():
         raise ValueError("holds a scalar, expected a tensor of at least one dimension")
@@ -114,15 +137,7 @@ def read_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> npt.NDArray[Any
         raise ValueError(f"file incomplete: expected {expected} bytes of data, found {found}")
     if found > expected:
         raise ValueError(f"{found - expected} unexpected bytes after the {expected} bytes of data")
-    if expected > max_bytes:
-        raise ValueError(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
-    flat = np.empty(math.prod(header.shape), dtype=header.dtype)
-    _read_into(stream, flat.view(np.uint8))
-    array = flat.reshape(header.shape, order="F" if header.fortran_order else "C")
-    if header.dtype.kind == "b":
-        # A bool byte other than 0 or 1 would make an array that compares oddly.
-        array = array.view(np.uint8) != 0
-    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+    return header
 
 
 def read_npy_header(stream: IO[bytes]) -> NpyHeader:
@@ -162,18 +177,36 @@ def read_npy_header(stream: IO[bytes]) -> NpyHeader:
 
 def read_npz(stream: IO[bytes], member: str | None, *, max_bytes: int) -> npt.NDArray[Any]:
     """Read the single array of an ``.npz`` file, or the array ``member``."""
+    return _in_npz(stream, lambda archive: _read_member(archive, member, max_bytes))
+
+
+def check_npz(stream: IO[bytes], member: str | None) -> NpyHeader:
+    """The checked header of an ``.npz`` file's array (as ``check_npy``), reading no data."""
+
+    def peek(archive: zipfile.ZipFile) -> NpyHeader:
+        info, name = _select_member(archive, member)
+        with archive.open(info) as data:
+            try:
+                return check_npy(data, size=info.file_size)
+            except ValueError as err:
+                raise ValueError(f"array {name!r}: {err}") from err
+
+    return _in_npz(stream, peek)
+
+
+def _in_npz(stream: IO[bytes], action: Callable[[zipfile.ZipFile], T]) -> T:
     kind = describe_content(stream.read(8))
     stream.seek(0)
     if kind != "a .npz (zip) file":
         raise ValueError(f"looks like {kind}, not a .npz file" if kind else "not a .npz (zip) file")
     try:
         with zipfile.ZipFile(stream) as archive:
-            return _read_member(archive, member, max_bytes)
+            return action(archive)
     except _ZIP_ERRORS as err:
         raise ValueError(f"damaged .npz file: {err}") from err
 
 
-def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -> npt.NDArray[Any]:
+def _select_member(archive: zipfile.ZipFile, member: str | None) -> tuple[zipfile.ZipInfo, str]:
     infos = [info for info in archive.infolist() if not info.is_dir()]
     names = [info.filename.removesuffix(".npy") for info in infos]
     if not infos:
@@ -189,7 +222,11 @@ def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -
         if not matches:
             raise ValueError(f"has no array {member!r}; it holds {_listing(names)}")
         info = matches[0]
-    name = info.filename.removesuffix(".npy")
+    return info, info.filename.removesuffix(".npy")
+
+
+def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -> npt.NDArray[Any]:
+    info, name = _select_member(archive, member)
     # The zip's own declared size bounds a zip bomb before anything is decompressed.
     if info.file_size > max_bytes + len(MAGIC) + 6 + MAX_HEADER_BYTES:
         raise ValueError(

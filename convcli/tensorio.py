@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.jsonfile import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
-from convcli.npyfile import read_npy, read_npz, read_upto
+from convcli.npyfile import check_npy, check_npz, read_npy, read_npz, read_upto
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -33,6 +33,7 @@ __all__ = [
     "check_output_path",
     "load_tensor",
     "npy_writer",
+    "peek_tensor",
     "save_tensor",
     "tensor_to_json",
 ]
@@ -114,6 +115,34 @@ def load_tensor(
         return parse_json_tensor(raw)
 
 
+def peek_tensor(spec: str) -> tuple[tuple[int, ...], np.dtype[Any]] | None:
+    """The shape and dtype of a ``.npy``/``.npz`` tensor from its checked header alone.
+
+    Reads no data, so a run can be sized before anything is allocated. ``None`` for JSON
+    and stdin, whose shape is only known once parsed (their text is capped anyway).
+    Raises ``TensorFileError`` for what ``load_tensor`` would refuse from the header.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "x.npy"
+    >>> np.save(target, np.zeros((2, 3), dtype=">f4"))
+    >>> peek_tensor(str(target))
+    ((2, 3), dtype('float32'))
+    >>> folder.cleanup()
+    """
+    if spec == "-":
+        return None
+    path, member = split_spec(spec)
+    suffix = _suffix(path)
+    if suffix not in (".npy", ".npz"):
+        return None
+    with _named(spec), _open_input(path) as (stream, size):
+        header = check_npy(stream, size=size) if suffix == ".npy" else check_npz(stream, member)
+    return header.shape, header.dtype.newbyteorder("=")
+
+
 def split_spec(spec: str) -> tuple[str, str | None]:
     """``("x.npz", "w")`` for ``"x.npz:w"``; other specs are a path as they are.
 
@@ -137,8 +166,9 @@ def save_tensor(
 ) -> None:
     """Write ``array`` to a ``.npy`` or ``.json`` file, atomically.
 
-    Checks ``check_output_path`` first. A ``.json`` file cannot hold NaN or infinities
-    (``load_tensor`` would refuse them): such arrays are refused, suggesting ``.npy``.
+    Checks ``check_output_path`` first. A ``.json`` file is refused, suggesting ``.npy``,
+    when ``load_tensor`` could not read it back: NaN or infinite values, a dtype JSON
+    cannot hold exactly (float128), or text over ``MAX_JSON_BYTES``.
 
     Examples
     --------
@@ -157,19 +187,9 @@ def save_tensor(
     target = os.fspath(path)
     check_output_path(target, force=force, inputs=inputs)
     with _named(target):
-        if _suffix(target) == ".json":
-            if array.dtype.kind in "fc" and not np.isfinite(array).all():
-                count = int(np.count_nonzero(~np.isfinite(array)))
-                raise ValueError(
-                    f"{count} NaN or infinite values cannot be written to JSON: use .npy"
-                )
-            payload: bytes | None = (
-                json.dumps(tensor_to_json(array), allow_nan=False) + "\n"
-            ).encode()
-        elif array.dtype.kind not in "biufc" or array.dtype.fields is not None:
+        payload = _json_text(array) if _suffix(target) == ".json" else None
+        if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
             raise ValueError(f"unsupported dtype {array.dtype}: expected numbers")
-        else:
-            payload = None
         with _replacing(target, force=force) as temporary:
             try:
                 with open(temporary, "wb") as stream:
@@ -179,6 +199,20 @@ def save_tensor(
                         np.lib.format.write_array(stream, array, allow_pickle=False)
             except OSError as err:
                 raise ValueError(f"cannot write: {_reason(err)}") from err
+
+
+def _json_text(array: npt.NDArray[Any]) -> bytes:
+    """The text of a ``.json`` file, refused when ``load_tensor`` could not read it back."""
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        count = int(np.count_nonzero(~np.isfinite(array)))
+        raise ValueError(f"{count} NaN or infinite values cannot be written to JSON: use .npy")
+    text = (json.dumps(tensor_to_json(array), allow_nan=False) + "\n").encode()
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError(
+            f"JSON text of {len(text)} bytes is over the limit of {MAX_JSON_BYTES} bytes "
+            "that can be read back: use .npy"
+        )
+    return text
 
 
 @contextlib.contextmanager
@@ -322,7 +356,8 @@ def _commit(temporary: str, target: str, *, force: bool) -> None:
             raise ValueError("already exists; use --force to replace it") from None
         os.replace(temporary, target)
         return
-    os.unlink(temporary)
+    with contextlib.suppress(OSError):  # the output is in place; a stray name is harmless
+        os.unlink(temporary)
 
 
 def _fsync(path: str) -> None:

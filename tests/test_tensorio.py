@@ -135,6 +135,17 @@ def test_save_json_refuses_non_finite_values(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_json_refuses_text_it_could_not_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(convcli.tensorio, "MAX_JSON_BYTES", 100)
+    with refuses("x.json: JSON text of", "over the limit of 100 bytes", "use .npy"):
+        save_tensor(tmp_path / "x.json", np.arange(100))
+    with refuses("y.json: dtype float128 cannot be written as JSON"):
+        save_tensor(tmp_path / "y.json", np.ones(2, dtype=np.longdouble))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_npy_keeps_non_finite_values(tmp_path: Path) -> None:
     save_tensor(tmp_path / "x.npy", np.array([np.nan, np.inf]))
     assert str(load_tensor(str(tmp_path / "x.npy")).tolist()) == "[nan, inf]"
