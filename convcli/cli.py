@@ -8,6 +8,7 @@ Heavy modules (numpy, rich) are imported inside the commands that need them, so
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -113,17 +114,31 @@ def _option(name: str, parse: Callable[[str], T], text: str) -> T:
         raise ValueError(f"{name}: {err}") from None
 
 
-def _conv_options(stride: str, padding: str, dilation: str, groups: int) -> ConvOptions:
+def _conv_options(
+    stride: str,
+    padding: str,
+    dilation: str,
+    groups: int,
+    padding_mode: str = "zeros",
+    flip: bool = False,
+) -> ConvOptions:
     from convcli.modes import ConvOptions
     from convcli.options import parse_int_or_pair, parse_padding
+    from convcli.padding import PADDING_MODES
 
     if groups < 1:
         raise ValueError(f"--groups: must be >= 1, got {groups}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(
+            f"--padding-mode: expected one of {', '.join(PADDING_MODES)}, got {padding_mode!r}"
+        )
     return ConvOptions(
         stride=_option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
         padding=_option("--padding", parse_padding, padding),
         dilation=_option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
         groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
     )
 
 
@@ -180,6 +195,28 @@ GroupsOpt = Annotated[
     int, typer.Option("--groups", "-g", help="Channel groups; must divide c_i and c_o.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
+MaxMemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Refuse a run estimated to need more memory: 512M, 2G, 1.5GiB or bytes "
+        "(default: half the available RAM).",
+    ),
+]
+PaddingModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--padding-mode",
+        help="zeros | reflect | replicate | circular: how the padding is filled (PyTorch's).",
+    ),
+]
+FlipOpt = Annotated[
+    bool,
+    typer.Option(
+        "--flip", help="True convolution: rotate the kernel 180 degrees (scipy's convolve2d)."
+    ),
+]
 
 
 def _load(spec: str, role: str) -> npt.NDArray[np.generic]:
@@ -194,6 +231,105 @@ def _load(spec: str, role: str) -> npt.NDArray[np.generic]:
 def _check_stdin_once(specs: Sequence[str | None]) -> None:
     if sum(spec == "-" for spec in specs) > 1:
         raise ValueError("only one tensor can be read from stdin ('-')")
+
+
+TensorInfo = tuple[tuple[int, ...], "np.dtype[Any]"]
+
+
+def _peek(spec: str | None, role: str) -> TensorInfo | None:
+    """Shape and dtype from a file's header, before any data is read (None: not known)."""
+    from convcli.tensorio import peek_tensor
+
+    if spec is None:
+        return None
+    try:
+        return peek_tensor(spec)
+    except ValueError as err:
+        raise ValueError(f"{role} {err}") from None
+
+
+def _shape_of(spec: str, role: str) -> tuple[int, ...]:
+    """A tensor's shape: from the header of a .npy/.npz file (no data read), else loaded."""
+    info = _peek(spec, role)
+    return info[0] if info is not None else _load(spec, role).shape
+
+
+def _budget(text: str | None) -> int:
+    from convcli.budget import default_budget, parse_size
+
+    return default_budget() if text is None else _option("--max-memory", parse_size, text)
+
+
+def _check_memory(
+    budget: int,
+    tensors: Sequence[TensorInfo | None],
+    options: ConvOptions,
+    *,
+    results: int = 1,
+    as_json: bool = False,
+) -> None:
+    """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone.
+
+    Called with the headers' shapes before loading, and with the loaded tensors' (JSON
+    has no header) before computing; unknown shapes are checked at the second call.
+    """
+    from convcli.budget import check_budget, estimate_run
+
+    x, kernel, bias = (*tensors, None)[:3]
+    if x is None or kernel is None:
+        return
+    try:
+        estimate = estimate_run(
+            x[0],
+            x[1],
+            kernel[0],
+            kernel[1],
+            None if bias is None else bias[0],
+            None if bias is None else bias[1],
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+            groups=options.groups,
+            results=results,
+            as_json=as_json,
+        )
+    except ValueError:
+        return  # shapes that do not fit: the computation says why, in its own words
+    check_budget(estimate, budget)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a bar on stderr once a run passes half a second.
+
+    Only when stderr is a terminal: piped, redirected or ``--json`` runs get ``None``
+    and compute in one piece.
+    """
+    import time
+
+    from convcli.render import make_console, make_progress
+
+    console = make_console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield None
+        return
+    started = time.monotonic()
+    shown: list[Any] = []
+
+    def report(done: int, total: int) -> None:
+        if not shown:
+            if time.monotonic() - started < 0.5 or done >= total:
+                return
+            bar = make_progress(console)
+            bar.start()
+            shown.extend((bar, bar.add_task("computing", total=total)))
+        shown[0].update(shown[1], completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        if shown:
+            shown[0].stop()
 
 
 @app.command()
@@ -212,12 +348,15 @@ def run(
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
     groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write the result to FILE (.npy or .json).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
     as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
@@ -231,6 +370,8 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json
       convcli run samples/lesson_X.npy samples/lesson_K_multi_out.npy --padding 1 --stride 2
       convcli run x.npy w.npy --bias b.npy --groups 2 --output y.npy --json
+      convcli run samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 --padding-mode reflect
+      convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
     """
     with _guard():
         from convcli.modes import MODES, run_convolution
@@ -238,15 +379,22 @@ def run(
 
         if mode not in MODES:
             raise ValueError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
-        options = _conv_options(stride, padding, dilation, groups)
+        options = _conv_options(stride, padding, dilation, groups, padding_mode, flip)
         _check_stdin_once([input_file, kernel_file, bias_file])
         inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
         if output is not None:
             check_output_path(output, force=force, inputs=inputs)
+        budget = _budget(max_memory)
+        as_text = as_json or (output or "").lower().endswith(".json")
+        infos = [_peek(input_file, "input"), _peek(kernel_file, "kernel"), _peek(bias_file, "bias")]
+        _check_memory(budget, infos, options, as_json=as_text)
         x = _load(input_file, "input")
         kernel = _load(kernel_file, "kernel")
         bias = None if bias_file is None else _load(bias_file, "bias")
-        result = run_convolution(x, kernel, bias, mode=mode, options=options)
+        loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
+        _check_memory(budget, loaded, options, as_json=as_text)
+        with _progress(not as_json) as progress:
+            result = run_convolution(x, kernel, bias, mode=mode, options=options, progress=progress)
         if output is not None:
             save_tensor(output, result.output, force=force, inputs=inputs)
         if as_json:
@@ -286,8 +434,9 @@ def _run_report(
         render_line(f"computed with {result.method}"),
         render_array(result.output, result.output_axes, full=full),
     ]
-    for label, array in (("input", x), ("kernel", kernel), ("result", result.output)):
-        if array.dtype.kind in "fc" and not bool(np.isfinite(array).all()):
+    # Non-finite values coming in are counted too: the result's count hides their origin.
+    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
+        if array is not None and array.dtype.kind in "fc" and not bool(np.isfinite(array).all()):
             report.append(render_stats(array, label=label))
     report.append(render_stats(result.output))
     return report
@@ -337,8 +486,8 @@ def shapes(
             if input_shape or kernel_shape:
                 raise ValueError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
             _check_stdin_once([input_file, kernel_file])
-            in_shape = _load(input_file, "input").shape
-            k_shape = _load(kernel_file, "kernel").shape
+            in_shape = _shape_of(input_file, "input")
+            k_shape = _shape_of(kernel_file, "kernel")
         else:
             in_shape = _option(
                 "--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape or "2x3x3"
@@ -375,6 +524,7 @@ def verify_1x1(
     ] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")] = 0.0,
     as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Prove that a 1x1 convolution is a fully connected layer over channels.
 
@@ -393,6 +543,7 @@ def verify_1x1(
         import numpy as np
 
         from convcli.checks import verify_1x1 as check_1x1
+        from convcli.modes import ConvOptions
         from convcli.options import parse_shape
         from convcli.reports import verify_1x1_payload, verify_1x1_report
 
@@ -401,14 +552,26 @@ def verify_1x1(
         for name, value in (("--atol", atol), ("--rtol", rtol)):
             if value is not None and not (value >= 0 and np.isfinite(value)):
                 raise ValueError(f"{name}: must be a finite number >= 0, got {value}")
+        budget = _budget(max_memory)
+        # Two results (per channel and as a matrix product) are held and compared.
+        sizing = functools.partial(
+            _check_memory, budget, options=ConvOptions(), results=2, as_json=as_json
+        )
         if input_file is not None and kernel_file is not None:
             _check_stdin_once([input_file, kernel_file])
+            infos = (_peek(input_file, "input"), _peek(kernel_file, "kernel"))
+            sizing(infos)
             x = _load(input_file, "input")
             kernel = _load(kernel_file, "kernel")
+            loaded = ((x.shape, x.dtype), (kernel.shape, kernel.dtype))
+            sizing(loaded)
         else:
             if out_channels < 1:
                 raise ValueError(f"--out-channels: must be >= 1, got {out_channels}")
             shape = _option("--input-shape", lambda t: parse_shape(t, ndims=(3,)), input_shape)
+            f32 = np.dtype(np.float32)
+            drawn = ((shape, f32), ((out_channels, shape[0], 1, 1), f32))
+            sizing(drawn)
             rng = np.random.default_rng(seed)
             x = rng.standard_normal(shape, dtype=np.float32)
             kernel = rng.standard_normal((out_channels, shape[0], 1, 1), dtype=np.float32)

@@ -7,12 +7,15 @@ lesson's own functions, which have no stride, padding, dilation or groups.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from convcli.chunked import conv2d_chunked
 from convcli.core import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.geometry import IntOrPair, PaddingArg
 from convcli.layer import lift_to_conv2d
@@ -25,12 +28,14 @@ Array = npt.NDArray[Any]
 
 @dataclass(frozen=True)
 class ConvOptions:
-    """conv2d's options, with PyTorch's defaults."""
+    """conv2d's options, with PyTorch's defaults (``flip``: true convolution)."""
 
     stride: IntOrPair = 1
     padding: PaddingArg = 0
     dilation: IntOrPair = 1
     groups: int = 1
+    padding_mode: str = "zeros"
+    flip: bool = False
 
     def changed(self) -> list[str]:
         """The options that differ from the defaults, as command-line flags."""
@@ -43,6 +48,10 @@ class ConvOptions:
             names.append("--dilation")
         if self.groups != 1:
             names.append("--groups")
+        if self.padding_mode != "zeros":
+            names.append("--padding-mode")
+        if self.flip:
+            names.append("--flip")
         return names
 
 
@@ -87,8 +96,12 @@ def run_convolution(
     *,
     mode: str = "auto",
     options: ConvOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Compute ``mode`` on ``x`` with ``kernel`` (and ``bias``), as ``convcli run`` does.
+
+    ``progress(done, total)``, when given, is called as chunks of a long ``auto`` run
+    finish (``convcli.chunked``).
 
     Examples
     --------
@@ -101,7 +114,7 @@ def run_convolution(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "auto":
-        return _run_auto(x, kernel, bias, options)
+        return _run_auto(x, kernel, bias, options, progress)
     if options.changed():
         raise ValueError(
             f"--mode {mode} runs the lesson's function, which has no "
@@ -140,9 +153,18 @@ def run_convolution(
     )
 
 
-def _run_auto(x: Array, kernel: Array, bias: Array | None, options: ConvOptions) -> RunResult:
+def _run_auto(
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    options: ConvOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
     input_shape, weight_shape = lift_to_conv2d(x.shape, kernel.shape)
-    output = conv2d(
+    compute: Callable[..., Array] = conv2d
+    if progress is not None:
+        compute = functools.partial(conv2d_chunked, progress=progress)
+    output = compute(
         x.reshape(input_shape),
         kernel.reshape(weight_shape),
         bias,
@@ -150,12 +172,18 @@ def _run_auto(x: Array, kernel: Array, bias: Array | None, options: ConvOptions)
         padding=options.padding,
         dilation=options.dilation,
         groups=options.groups,
+        padding_mode=options.padding_mode,
+        flip=options.flip,
     )
     if kernel.ndim < 4:
         output = output[..., 0, :, :]  # the single output channel of corr2d / multi-in
     method = "conv2d" if kernel.ndim == 4 else {2: "corr2d", 3: "corr2d_multi_in"}[kernel.ndim]
     if kernel.ndim < 4:
         method += " (through conv2d)"
+    if options.padding_mode != "zeros":
+        method += f", {options.padding_mode} padding"
+    if options.flip:
+        method += ", kernel flipped 180 degrees (true convolution)"
     return RunResult(
         output=output,
         method=method,

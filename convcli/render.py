@@ -15,6 +15,7 @@ import numpy.typing as npt
 from rich import box
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -26,6 +27,7 @@ __all__ = [
     "array_formatter",
     "format_value",
     "make_console",
+    "make_progress",
     "render_array",
     "render_columns",
     "render_key_values",
@@ -58,6 +60,18 @@ def make_console(
         emoji=False,
         highlight=False,
         soft_wrap=False,
+    )
+
+
+def make_progress(console: Console, *, description: str = "computing") -> Progress:
+    """A progress bar for a long computation, on ``console`` (stderr), erased when done."""
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
 
 

@@ -1,0 +1,193 @@
+"""The memory a run may use: ``--max-memory`` sizes, the default budget, the estimate.
+
+Pure Python and shapes: nothing here allocates a tensor. A run is sized from the
+tensors' shapes and dtypes (``.npy`` headers give them before any data is read) with
+``convcli.kernels.estimate_memory``, which knows the workspace its tiles allocate, and
+refused when the total is over the budget, so a huge request fails in a millisecond
+with the estimate instead of exhausting the machine.
+
+The default budget is half of the memory the kernel reports as available
+(``MemAvailable`` in ``/proc/meminfo``; else free physical pages), or 2 GiB when
+neither is known.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from convcli.geometry import IntOrPair, PaddingArg
+from convcli.kernels import estimate_memory
+from convcli.layer import lift_to_conv2d
+
+__all__ = [
+    "DEFAULT_SHARE",
+    "FALLBACK_BUDGET",
+    "JSON_BYTES_PER_VALUE",
+    "RunEstimate",
+    "available_memory",
+    "check_budget",
+    "default_budget",
+    "estimate_run",
+    "format_bytes",
+    "parse_size",
+]
+
+DEFAULT_SHARE = 0.5
+FALLBACK_BUDGET = 2 * 1024**3
+# A value printed as JSON: a Python float in a list (~32 bytes) plus its text (~24).
+JSON_BYTES_PER_VALUE = 56
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE)
+_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+_EXPECTED = "expected a size like 512M, 2G, 1.5GiB or a number of bytes"
+Shape = tuple[int, ...]
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``512M``, ``2G``, ``1.5GiB``, ``800MB`` or ``1000000``.
+
+    ``K``, ``M``, ``G``, ``T`` and ``KiB``... are powers of 1024; ``kB``, ``MB``... are
+    powers of 1000.
+
+    Examples
+    --------
+    >>> parse_size("512M"), parse_size("1.5GiB"), parse_size("2GB"), parse_size("4096")
+    (536870912, 1610612736, 2000000000, 4096)
+    """
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{_EXPECTED}, got {text!r}")
+    number, prefix, binary, unit_b = match.groups()
+    if (binary and not prefix) or (not unit_b and binary):
+        raise ValueError(f"{_EXPECTED}, got {text!r}")
+    base = 1000 if (unit_b and not binary and prefix) else 1024
+    size = int(float(number) * base ** _POWERS[prefix.lower()])
+    if size < 1:
+        raise ValueError(f"must be at least 1 byte, got {text!r}")
+    return size
+
+
+def available_memory(meminfo: str = "/proc/meminfo") -> int | None:
+    """The memory the operating system can give a new process, in bytes, if known."""
+    try:
+        with open(meminfo, encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def default_budget() -> int:
+    """``DEFAULT_SHARE`` of the available memory, or ``FALLBACK_BUDGET`` when unknown."""
+    available = available_memory()
+    if not available or available <= 0:
+        return FALLBACK_BUDGET
+    return max(1, int(available * DEFAULT_SHARE))
+
+
+def format_bytes(size: int) -> str:
+    """A byte count for people: ``17.2 GiB``, ``512.0 MiB``, ``36 B``.
+
+    Examples
+    --------
+    >>> format_bytes(36), format_bytes(3 * 2**29), format_bytes(17_200_000_000)
+    ('36 B', '1.5 GiB', '16.0 GiB')
+    """
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024
+        if value < 1024 or unit == "PiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """The bytes one run holds at its peak, by part (input, kernel, output, ...)."""
+
+    parts: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(size for _, size in self.parts)
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{name} {format_bytes(size)}" for name, size in self.parts if size)
+        return f"about {format_bytes(self.total)} ({shown})"
+
+
+def estimate_run(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None = None,
+    bias_dtype: np.dtype[Any] | None = None,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    results: int = 1,
+    as_json: bool = False,
+) -> RunEstimate:
+    """What ``convcli run`` (or a check computing ``results`` outputs) will hold at once.
+
+    The kernel's rank is read as ``convcli run --mode auto`` reads it. Raises
+    ``ValueError`` when the shapes do not form a convolution (the run itself then says
+    why, with its own words).
+
+    Examples
+    --------
+    >>> e = estimate_run((1, 1024, 1024), np.dtype("f4"), (65536, 1, 3, 3), np.dtype("f4"))
+    >>> dict(e.parts)["output"] // 2**30
+    255
+    """
+    x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
+    memory = estimate_memory(
+        x_shape,
+        w_shape,
+        input_dtype=input_dtype,
+        weight_dtype=kernel_dtype,
+        bias_dtype=bias_dtype,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+    )
+    # Python ints: shapes from --input-shape can have 18-digit sizes, beyond int64.
+    output_values = math.prod(memory.output_shape)
+    parts = [
+        ("input", _bytes(input_shape, input_dtype)),
+        ("kernel", _bytes(kernel_shape, kernel_dtype)),
+        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        ("output", output_values * memory.output_dtype.itemsize * results),
+        ("workspace", memory.workspace_bytes),
+        ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
+    ]
+    return RunEstimate(tuple(parts))
+
+
+def check_budget(estimate: RunEstimate, budget: int) -> None:
+    """Raise ``ValueError`` naming the estimate when it is over ``budget`` bytes."""
+    if estimate.total > budget:
+        raise ValueError(
+            f"this run needs {estimate.describe()}, over the --max-memory budget of "
+            f"{format_bytes(budget)}: make the run smaller or raise --max-memory"
+        )
+
+
+def _bytes(shape: Shape, dtype: np.dtype[Any]) -> int:
+    return math.prod(shape) * dtype.itemsize
