@@ -21,6 +21,7 @@ from convcli.tensorio import (
     check_output_path,
     load_tensor,
     npy_writer,
+    peek_tensor,
     save_tensor,
     tensor_to_json,
 )
@@ -459,3 +460,39 @@ def test_npy_writer_refuses_non_tensor_shapes_and_dtypes(
     with refuses(words), npy_writer(tmp_path / "x.npy", shape, dtype):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+# peek_tensor -----------------------------------------------------------------------------
+
+
+def test_peek_tensor_reads_the_checked_header_only(tmp_path: Path) -> None:
+    path = tmp_path / "big.npy"
+    np.save(path, np.zeros((8, 1024, 1024), dtype=">f8"))  # 64 MiB
+    tracemalloc.start()
+    try:
+        assert peek_tensor(str(path)) == ((8, 1024, 1024), np.dtype(np.float64))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024**2
+
+
+def test_peek_tensor_npz_member_and_refusals(tmp_path: Path) -> None:
+    np.savez_compressed(tmp_path / "m.npz", weight=np.ones((2, 3), np.int16), bias=np.ones(2))
+    assert peek_tensor(f"{tmp_path}/m.npz:weight") == ((2, 3), np.dtype(np.int16))
+    with refuses("m.npz: holds 2 arrays"):
+        peek_tensor(str(tmp_path / "m.npz"))
+    forged = tmp_path / "forged.npy"
+    forged.write_bytes(
+        b"\x93NUMPY\x01\x00\x76\x00"
+        + b"{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }".ljust(117)
+        + b"\n"
+    )
+    with refuses("forged.npy: file incomplete: expected 8796093022208 bytes of data, found 0"):
+        peek_tensor(str(forged))
+
+
+def test_peek_tensor_is_none_for_json_and_stdin(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("[1]")
+    assert peek_tensor(str(tmp_path / "x.json")) is None
+    assert peek_tensor("-") is None
