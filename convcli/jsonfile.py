@@ -177,7 +177,9 @@ def _to_array(value: object) -> npt.NDArray[Any]:
     if isinstance(value, dict):
         unknown = [key for key in value if key not in _KEYS]
         if unknown:
-            raise ValueError(f"unknown key {_shorten(repr(unknown[0]))}: allowed are {_KEYS}")
+            raise ValueError(
+                f"unknown key {_shorten(repr(unknown[0]))}: allowed keys are {', '.join(_KEYS)}"
+            )
         if "data" not in value:
             raise ValueError('an object without "data": expected {"data": [...]}')
         if "dtype" in value:

@@ -139,7 +139,10 @@ def test_item15_four_levels_accepted(tmp_path: Path) -> None:
         ("null", "expected a list of numbers, got null"),
         ('{"dtype": "float32"}', 'an object without "data"'),
         ('{"data": [1], "data": [2]}', "duplicate key 'data'"),
-        ('{"data": [1], "dtpye": "int8"}', "unknown key 'dtpye'"),
+        (
+            '{"data": [1], "dtpye": "int8"}',
+            "unknown key 'dtpye': allowed keys are data, dtype, shape",
+        ),
         ('{"data": [1], "dtype": "object"}', "unsupported \"dtype\" 'object'"),
         ('{"data": [1], "dtype": ["f4"]}', "unsupported \"dtype\" ['f4']"),
         ('{"data": [1, 2], "shape": [3]}', '"shape" is [3] but the data has shape (2,)'),
