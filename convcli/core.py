@@ -23,6 +23,7 @@ from convcli.numerics import (
     check_numeric,
     exact_integer_bound,
 )
+from convcli.padding import flip_kernel, pad_for_conv
 
 __all__ = [
     "conv2d",
@@ -158,6 +159,8 @@ def conv2d(
     *,
     out: Array | None = None,
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+    padding_mode: str = "zeros",
+    flip: bool = False,
 ) -> Array:
     """2-D convolution (cross-correlation) with ``torch.nn.functional.conv2d`` semantics.
 
@@ -177,6 +180,10 @@ def conv2d(
         it tile by tile and it is returned.
     workspace_bytes : int
         Upper bound on the scratch memory of the tiles (default 64 MiB).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        How the padding is filled, as ``torch.nn.Conv2d(padding_mode=...)``.
+    flip : bool
+        Rotate the kernel by 180 degrees first: true convolution, not cross-correlation.
 
     Returns
     -------
@@ -191,6 +198,19 @@ def conv2d(
     >>> conv2d(x, np.ones((2, 1, 1, 1), dtype=int), bias=[0, 100], padding=1)[1, 0]
     array([100, 100, 100, 100, 100, 100])
     """
+    if flip:
+        weight = flip_kernel(weight)
+    if padding_mode != "zeros":  # pad here, as torch.nn.Conv2d does: the kernels see zeros only
+        x = pad_for_conv(
+            x,
+            weight,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            mode=padding_mode,
+        )
+        padding = 0
     xa = _operand(x, "input", None)
     w = _operand(weight, "weight", 4)
     if xa.ndim not in (3, 4):
