@@ -115,12 +115,15 @@ def load_tensor(
         return parse_json_tensor(raw)
 
 
-def peek_tensor(spec: str) -> tuple[tuple[int, ...], np.dtype[Any]] | None:
+def peek_tensor(
+    spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[tuple[int, ...], np.dtype[Any]] | None:
     """The shape and dtype of a ``.npy``/``.npz`` tensor from its checked header alone.
 
     Reads no data, so a run can be sized before anything is allocated. ``None`` for JSON
     and stdin, whose shape is only known once parsed (their text is capped anyway).
-    Raises ``TensorFileError`` for what ``load_tensor`` would refuse from the header.
+    Raises ``TensorFileError`` for what ``load_tensor`` would refuse from the header
+    (``max_bytes`` as there).
 
     Examples
     --------
@@ -139,7 +142,10 @@ def peek_tensor(spec: str) -> tuple[tuple[int, ...], np.dtype[Any]] | None:
     if suffix not in (".npy", ".npz"):
         return None
     with _named(spec), _open_input(path) as (stream, size):
-        header = check_npy(stream, size=size) if suffix == ".npy" else check_npz(stream, member)
+        if suffix == ".npy":
+            header = check_npy(stream, size=size, max_bytes=max_bytes)
+        else:
+            header = check_npz(stream, member, max_bytes=max_bytes)
     return header.shape, header.dtype.newbyteorder("=")
 
 
@@ -369,6 +375,7 @@ def _fsync(path: str) -> None:
 
 
 def _umask() -> int:
+    # os offers no way to read the umask but setting it; put it straight back.
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
