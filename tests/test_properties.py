@@ -7,6 +7,7 @@ the hypothesis profile in conftest.py (1,000 under CI=true).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,11 +202,21 @@ def test_conv2d_matches_the_definition(conv: Conv) -> None:
     assert_matches_reference(conv, out)
 
 
-@pytest.mark.torch
-@given(convolutions(dtypes=("float32", "float64")))
-def test_conv2d_matches_pytorch(conv: Conv) -> None:
+@pytest.fixture(scope="module")
+def torch_single_thread() -> Iterator[Any]:
+    """torch, on one thread: for tensors this small, threads only contend on a 2-core box."""
     torch = pytest.importorskip("torch")
-    functional = pytest.importorskip("torch.nn.functional")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.torch
+@given(conv=convolutions(dtypes=("float32", "float64")))
+def test_conv2d_matches_pytorch(conv: Conv, torch_single_thread: Any) -> None:
+    torch = torch_single_thread
+    functional = torch.nn.functional
 
     def tensor(a: Array | None) -> Any:
         return None if a is None else torch.from_numpy(a)
