@@ -108,10 +108,7 @@ def read_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> npt.NDArray[Any
     >>> read_npy(io.BytesIO(buffer.getvalue()), size=len(buffer.getvalue()), max_bytes=100)
     array([0, 1, 2], dtype=int16)
     """
-    header = check_npy(stream, size=size)
-    expected = header.data_bytes
-    if expected > max_bytes:
-        raise ValueError(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
+    header = check_npy(stream, size=size, max_bytes=max_bytes)
     flat = np.empty(math.prod(header.shape), dtype=header.dtype)
     _read_into(stream, flat.view(np.uint8))
     array = flat.reshape(header.shape, order="F" if header.fortran_order else "C")
@@ -121,11 +118,11 @@ def read_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> npt.NDArray[Any
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
 
 
-def check_npy(stream: IO[bytes], *, size: int) -> NpyHeader:
+def check_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> NpyHeader:
     """Read the header of a ``.npy`` file of ``size`` bytes and check it against the size.
 
-    Everything ``read_npy`` checks except the byte budget, without reading any data: a
-    forged shape is refused here, so the header alone can size a computation.
+    Everything ``read_npy`` checks, without reading any data: a forged shape is refused
+    here, so the header alone can size a computation.
     """
     header = read_npy_header(stream)
     if header.shape == ():
@@ -137,6 +134,8 @@ def check_npy(stream: IO[bytes], *, size: int) -> NpyHeader:
         raise ValueError(f"file incomplete: expected {expected} bytes of data, found {found}")
     if found > expected:
         raise ValueError(f"{found - expected} unexpected bytes after the {expected} bytes of data")
+    if expected > max_bytes:
+        raise ValueError(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
     return header
 
 
@@ -180,14 +179,14 @@ def read_npz(stream: IO[bytes], member: str | None, *, max_bytes: int) -> npt.ND
     return _in_npz(stream, lambda archive: _read_member(archive, member, max_bytes))
 
 
-def check_npz(stream: IO[bytes], member: str | None) -> NpyHeader:
+def check_npz(stream: IO[bytes], member: str | None, *, max_bytes: int) -> NpyHeader:
     """The checked header of an ``.npz`` file's array (as ``check_npy``), reading no data."""
 
     def peek(archive: zipfile.ZipFile) -> NpyHeader:
-        info, name = _select_member(archive, member)
+        info, name = _select_member(archive, member, max_bytes)
         with archive.open(info) as data:
             try:
-                return check_npy(data, size=info.file_size)
+                return check_npy(data, size=info.file_size, max_bytes=max_bytes)
             except ValueError as err:
                 raise ValueError(f"array {name!r}: {err}") from err
 
@@ -206,7 +205,9 @@ def _in_npz(stream: IO[bytes], action: Callable[[zipfile.ZipFile], T]) -> T:
         raise ValueError(f"damaged .npz file: {err}") from err
 
 
-def _select_member(archive: zipfile.ZipFile, member: str | None) -> tuple[zipfile.ZipInfo, str]:
+def _select_member(
+    archive: zipfile.ZipFile, member: str | None, max_bytes: int
+) -> tuple[zipfile.ZipInfo, str]:
     infos = [info for info in archive.infolist() if not info.is_dir()]
     names = [info.filename.removesuffix(".npy") for info in infos]
     if not infos:
@@ -222,17 +223,18 @@ def _select_member(archive: zipfile.ZipFile, member: str | None) -> tuple[zipfil
         if not matches:
             raise ValueError(f"has no array {member!r}; it holds {_listing(names)}")
         info = matches[0]
-    return info, info.filename.removesuffix(".npy")
-
-
-def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -> npt.NDArray[Any]:
-    info, name = _select_member(archive, member)
+    name = info.filename.removesuffix(".npy")
     # The zip's own declared size bounds a zip bomb before anything is decompressed.
     if info.file_size > max_bytes + len(MAGIC) + 6 + MAX_HEADER_BYTES:
         raise ValueError(
             f"array {name!r} would decompress to {info.file_size} bytes, "
             f"over the limit of {max_bytes} bytes"
         )
+    return info, name
+
+
+def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -> npt.NDArray[Any]:
+    info, name = _select_member(archive, member, max_bytes)
     with archive.open(info) as stream:
         try:
             return read_npy(stream, size=info.file_size, max_bytes=max_bytes)
