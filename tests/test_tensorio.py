@@ -496,3 +496,12 @@ def test_peek_tensor_is_none_for_json_and_stdin(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("[1]")
     assert peek_tensor(str(tmp_path / "x.json")) is None
     assert peek_tensor("-") is None
+
+
+def test_peek_tensor_applies_the_byte_budget(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros(1000))
+    with refuses("x.npy: data of 8000 bytes is over the limit of 4000 bytes"):
+        peek_tensor(str(tmp_path / "x.npy"), max_bytes=4000)
+    np.savez_compressed(tmp_path / "bomb.npz", x=np.zeros(1024**2))
+    with refuses("bomb.npz: array 'x' would decompress to 8388736 bytes"):
+        peek_tensor(str(tmp_path / "bomb.npz"), max_bytes=4000)
