@@ -463,6 +463,7 @@ def shapes(
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
     groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
     as_json: JsonOpt = False,
 ) -> None:
     """Explain every dimension: named axes, output-size formula, parameters and cost.
@@ -474,12 +475,19 @@ def shapes(
       convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
       convcli shapes samples/lesson_X.json samples/lesson_K_multi_out.json --padding 1
       convcli shapes --input-shape 8x64x56x56 --kernel-shape 128x64x3x3 -s 2 -p 1 --json
+      convcli shapes --input-shape 1x7x7 --kernel-shape 1x1x3x3 --dilation 2
+      convcli shapes --input-shape 3x5x5 --kernel-shape 8x3x3x3 -p 2 --padding-mode reflect
+
+    \b
+    Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
+    alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
+    MACs and ratio 1/c_o + 1/(k_h*k_w); --json adds receptive_field and separable.
     """
     with _guard():
         from convcli.options import parse_shape
         from convcli.reports import explain_shapes, shapes_payload, shapes_report
 
-        options = _conv_options(stride, padding, dilation, groups)
+        options = _conv_options(stride, padding, dilation, groups, padding_mode)
         if (input_file is None) != (kernel_file is None):
             raise ValueError("give both INPUT and KERNEL files, or neither")
         if input_file is not None and kernel_file is not None:

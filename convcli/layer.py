@@ -8,10 +8,18 @@ bias fit together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
 
-__all__ = ["LayerShapes", "check_conv_shapes", "describe_layer", "lift_to_conv2d"]
+__all__ = [
+    "LayerShapes",
+    "SeparableCost",
+    "check_conv_shapes",
+    "describe_layer",
+    "lift_to_conv2d",
+    "separable_cost",
+]
 
 Shape = tuple[int, ...]
 
@@ -133,6 +141,74 @@ class LayerShapes:
     def flops(self) -> int:
         """2 FLOPs per MAC plus one addition per output for the bias."""
         return 2 * self.macs + (self.outputs if self.bias_shape else 0)
+
+    @property
+    def receptive_field(self) -> tuple[int, int]:
+        """The input span one output value sees, ``(k-1)d+1`` per axis (the dilated kernel)."""
+        return self.geometry.effective_kernel
+
+
+@dataclass(frozen=True)
+class SeparableCost:
+    """The depthwise-separable alternative of a layer (the lesson's Q&A, MobileNet).
+
+    A depthwise ``k_h x k_w`` convolution per input channel (``groups = c_i``, same
+    stride, padding and dilation), then a pointwise ``1x1`` convolution ``c_i -> c_o``.
+    Parameters: ``c_i*k_h*k_w`` + ``c_i*c_o`` weights, plus ``c_i + c_o`` biases when
+    the layer has a bias. MACs and FLOPs follow ``LayerShapes``' conventions.
+    """
+
+    depthwise_params: int
+    pointwise_params: int
+    bias_params: int
+    depthwise_macs: int
+    pointwise_macs: int
+    bias_adds: int
+    macs_ratio: Fraction
+    params_ratio: Fraction
+
+    @property
+    def params(self) -> int:
+        return self.depthwise_params + self.pointwise_params + self.bias_params
+
+    @property
+    def macs(self) -> int:
+        return self.depthwise_macs + self.pointwise_macs
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs + self.bias_adds
+
+
+def separable_cost(layer: LayerShapes) -> SeparableCost:
+    """Parameters and MACs of the depthwise-separable alternative, and the ratios to ``layer``.
+
+    For an ungrouped layer the MAC ratio is exactly ``1/c_o + 1/(k_h k_w)``.
+
+    Examples
+    --------
+    >>> layer = describe_layer((3, 32, 32), (64, 3, 3, 3), bias=False, padding=1)
+    >>> cost = separable_cost(layer)
+    >>> cost.params, layer.params, cost.macs_ratio == Fraction(1, 64) + Fraction(1, 9)
+    (219, 1728, True)
+    """
+    c_o, c_per_group, k_h, k_w = layer.kernel_shape
+    c_i = c_per_group * layer.groups
+    positions = layer.batch * layer.geometry.out_size[0] * layer.geometry.out_size[1]
+    depthwise_macs = positions * c_i * k_h * k_w
+    pointwise_macs = positions * c_o * c_i
+    has_bias = layer.bias_shape is not None
+    params = c_i * k_h * k_w + c_i * c_o + (c_i + c_o if has_bias else 0)
+    return SeparableCost(
+        depthwise_params=c_i * k_h * k_w,
+        pointwise_params=c_i * c_o,
+        bias_params=c_i + c_o if has_bias else 0,
+        depthwise_macs=depthwise_macs,
+        pointwise_macs=pointwise_macs,
+        bias_adds=positions * (c_i + c_o) if has_bias else 0,
+        macs_ratio=Fraction(depthwise_macs + pointwise_macs, layer.macs),
+        params_ratio=Fraction(params, layer.params),
+    )
 
 
 def describe_layer(

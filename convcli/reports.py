@@ -14,7 +14,13 @@ import numpy.typing as npt
 
 from convcli.checks import OneByOneCheck, verify_1x1
 from convcli.core import corr2d, corr2d_multi_in, corr2d_multi_in_out
-from convcli.layer import LayerShapes, describe_layer, lift_to_conv2d
+from convcli.layer import (
+    LayerShapes,
+    SeparableCost,
+    describe_layer,
+    lift_to_conv2d,
+    separable_cost,
+)
 from convcli.lesson import (
     lesson_1x1_input,
     lesson_1x1_kernel,
@@ -24,6 +30,7 @@ from convcli.lesson import (
     lesson_kernel_multi_out,
 )
 from convcli.modes import ConvOptions, axis_names
+from convcli.padding import check_padding_mode
 from convcli.render import (
     Renderable,
     TensorRow,
@@ -85,6 +92,7 @@ def explain_shapes(
         dilation=options.dilation,
         groups=options.groups,
     )
+    check_padding_mode(options.padding_mode, layer.geometry.in_size, layer.geometry.padding)
     output_shape = layer.output_shape
     if len(kernel_shape) < 4:  # corr2d and multi-in have no output-channel axis
         output_shape = (*output_shape[:-3], *output_shape[-2:])
@@ -125,7 +133,26 @@ def shapes_payload(e: ShapesExplanation) -> dict[str, Any]:
         "conventions": {
             "macs": "weight multiply-accumulates over all batch items; bias excluded",
             "flops": "2 per MAC, plus 1 per output value for the bias when present",
+            "separable": "depthwise k_h x k_w per input channel (groups=c_i, same stride, "
+            "padding, dilation), then pointwise 1x1 c_i -> c_o; biases c_i + c_o when "
+            "--bias; ratio = separable MACs / this layer's MACs",
         },
+        "padding_mode": e.options.padding_mode,
+        "receptive_field": list(layer.receptive_field),
+        "separable": _separable_payload(separable_cost(layer)),
+    }
+
+
+def _separable_payload(cost: SeparableCost) -> dict[str, Any]:
+    return {
+        "params": cost.params,
+        "macs": cost.macs,
+        "ratio": float(cost.macs_ratio),
+        "params_ratio": float(cost.params_ratio),
+        "flops": cost.flops,
+        "depthwise": {"params": cost.depthwise_params, "macs": cost.depthwise_macs},
+        "pointwise": {"params": cost.pointwise_params, "macs": cost.pointwise_macs},
+        "bias_params": cost.bias_params,
     }
 
 
@@ -172,16 +199,80 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
             f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,}"
             " (weights only, bias excluded)",
         ),
-        ("FLOPs", f"2*MACs + bias adds = {layer.flops:,}"),
+        ("FLOPs", _flops(layer)),
+        _receptive_field(layer),
     ]
+    if e.options.padding_mode != "zeros":
+        cost.append(
+            (
+                "padding mode",
+                f"{e.options.padding_mode}: the padding copies input cells instead of zeros; "
+                "sizes and cost are unchanged",
+            )
+        )
     report: list[Renderable] = [
         render_shapes(rows),
         render_key_values(cost, title="output size and cost"),
+        render_key_values(_separable_rows(layer), title="depthwise-separable alternative"),
         render_line(BIAS_NOTE),
     ]
     if (k_h, k_w) == (1, 1):
         report.append(render_line(_fully_connected(layer)))
     return report
+
+
+def _flops(layer: LayerShapes) -> str:
+    if layer.bias_shape is None:
+        return f"2*MACs (a multiply and an add each; no bias) = {layer.flops:,}"
+    return (
+        f"2*MACs (a multiply and an add each) + 1 bias add per output value = "
+        f"2*{layer.macs:,} + {layer.outputs:,} = {layer.flops:,}"
+    )
+
+
+def _receptive_field(layer: LayerShapes) -> tuple[str, str]:
+    (k_h, k_w), (d_h, d_w) = layer.geometry.kernel_size, layer.geometry.dilation
+    r_h, r_w = layer.receptive_field
+    return (
+        "receptive field",
+        f"(k-1)d+1 per axis = ({k_h}-1)*{d_h}+1, ({k_w}-1)*{d_w}+1 = {r_h}x{r_w}: "
+        "the input cells one output value sees",
+    )
+
+
+def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
+    """The lesson's Q&A: depthwise per channel, then a 1x1 convolution to mix channels."""
+    cost = separable_cost(layer)
+    c_o, c_per_group, k_h, k_w = layer.kernel_shape
+    c_i = c_per_group * layer.groups
+    m_h, m_w = layer.geometry.out_size
+    batch = f"{layer.batch}*" if layer.batch > 1 else ""
+    bias = f" + bias c_i+c_o = {cost.bias_params}" if cost.bias_params else ""
+    ratio = cost.macs_ratio
+    if layer.groups == 1:
+        formula = f"1/c_o + 1/(k_h*k_w) = 1/{c_o} + 1/{k_h * k_w} = {ratio} = {float(ratio):.4g}"
+    else:
+        formula = f"{cost.macs:,} / {layer.macs:,} = {float(ratio):.4g} (grouped layer)"
+    return [
+        (
+            "depthwise",
+            f"{k_h}x{k_w} per input channel: params c_i*k_h*k_w = {c_i}*{k_h}*{k_w} = "
+            f"{cost.depthwise_params}; MACs {batch}c_i*m_h*m_w*k_h*k_w = "
+            f"{batch}{c_i}*{m_h}*{m_w}*{k_h}*{k_w} = {cost.depthwise_macs:,}",
+        ),
+        (
+            "pointwise",
+            f"1x1 c_i -> c_o: params c_i*c_o = {c_i}*{c_o} = {cost.pointwise_params}; "
+            f"MACs {batch}c_o*m_h*m_w*c_i = {batch}{c_o}*{m_h}*{m_w}*{c_i} = "
+            f"{cost.pointwise_macs:,}",
+        ),
+        (
+            "total",
+            f"params {cost.depthwise_params} + {cost.pointwise_params}{bias} = {cost.params:,} "
+            f"(this layer: {layer.params:,}); MACs {cost.macs:,} (this layer: {layer.macs:,})",
+        ),
+        ("MACs ratio", formula),
+    ]
 
 
 def _output_axes(e: ShapesExplanation) -> tuple[str, ...]:
