@@ -294,12 +294,13 @@ def _plan_tiny(prob: _Problem, itemsize: int) -> TilePlan:
 
 
 def _plan_1x1(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
-    # Straight on the input when its dtype is the compute dtype; otherwise the input rows
-    # and the result rows go through cache-sized buffers (counted here as an upper bound).
+    # Straight on the input when its dtype is the compute dtype (no workspace at all);
+    # otherwise input and result pixels go through cache-sized buffers, counted here.
     m_h, m_w = prob.geom.out_size
-    per_row = (prob.c_i + prob.c_o) * m_w * itemsize
-    rows = _fit(min(budget, _GEMM_TILE_BYTES) // per_row, 1, m_h)
-    return TilePlan("gemm_1x1", 1, rows, m_w, prob.c_i, False, 1, rows * per_row)
+    per_pixel = (prob.c_i + prob.c_o) * itemsize
+    pixels = _fit(min(budget, _GEMM_TILE_BYTES) // per_pixel, 1, m_h * m_w)
+    rows, cols = (pixels // m_w, m_w) if pixels >= m_w else (1, pixels)
+    return TilePlan("gemm_1x1", 1, rows, cols, prob.c_i, False, 1, rows * cols * per_pixel)
 
 
 def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
@@ -337,24 +338,31 @@ def _im2col_bytes(
 
 def _plan_direct(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
     m_h, m_w = prob.geom.out_size
-    flat = prob.geom.stride == (1, 1)
-    width = prob.geom.padded_size[1] if flat else m_w
+    planes = prob.n * prob.c_i
     threads = _threads() if prob.n * prob.c_o * m_h * m_w >= _MIN_THREADED_OUTPUTS else 1
-    target = max(1, min(budget // (3 * threads), _DIRECT_TILE_BYTES))
-    rows = _fit(target // (width * itemsize), 1, m_h)
-    channels = _fit(target // (rows * width * itemsize), 1, prob.n * prob.c_i)
 
-    def workspace(rows: int, channels: int) -> int:
-        in_rows, in_cols = _input_extent(prob.geom, rows, m_w, flat)
+    def workspace(threads: int, rows: int, cols: int, channels: int) -> int:
+        flat = cols == m_w and prob.geom.stride == (1, 1)
+        in_rows, in_cols = _input_extent(prob.geom, rows, cols, flat)
+        width = in_cols if flat else cols
         slack = prob.geom.effective_kernel[1] if flat else 0
         per_thread = channels * (in_rows * in_cols + slack + 2 * rows * width)
         return threads * per_thread * itemsize
 
-    while rows > 1 and workspace(rows, channels) > budget:
+    if workspace(threads, 1, m_w, 1) > budget:
+        threads = 1
+    target = max(1, min(budget // (3 * threads), _DIRECT_TILE_BYTES))
+    cols = m_w
+    width = prob.geom.padded_size[1] if prob.geom.stride == (1, 1) else m_w
+    rows = _fit(target // (width * itemsize), 1, m_h)
+    channels = _fit(target // (rows * width * itemsize), 1, planes)
+    while rows > 1 and workspace(threads, rows, cols, channels) > budget:
         rows = max(1, rows // 2)
-    return TilePlan(
-        "depthwise_direct", 1, rows, m_w, channels, flat, threads, workspace(rows, channels)
-    )
+    while cols > 1 and workspace(threads, rows, cols, channels) > budget:
+        cols = max(1, cols // 2)
+    flat = cols == m_w and prob.geom.stride == (1, 1)
+    size = workspace(threads, rows, cols, channels)
+    return TilePlan("depthwise_direct", 1, rows, cols, channels, flat, threads, size)
 
 
 def _input_extent(geom: ConvGeometry, rows: int, cols: int, flat: bool) -> tuple[int, int]:
@@ -420,34 +428,31 @@ def _run_1x1(
     n, c_i, h, wd = x.shape
     c_o = prob.c_o
     w2 = w.reshape(c_o, c_i)
-    direct_in = (
-        x.dtype == compute and x.strides[3] == x.itemsize and x.strides[2] == wd * x.itemsize
-    )
-    direct_out = out.dtype == compute
-    rows = h if direct_in and direct_out else plan.rows
-    x_buf = None if direct_in else np.empty((c_i, rows * wd), compute)
-    y_buf = None if direct_out else np.empty((c_o, rows * wd), compute)
     bias = None if b is None else b.reshape(c_o, 1)
+    rows_contiguous = x.strides[3] == x.itemsize and x.strides[2] == wd * x.itemsize
+    if x.dtype == compute and out.dtype == compute and rows_contiguous:
+        # One GEMM per sample, reading the input and writing the output in place.
+        for i in range(n):
+            dst = out[i].reshape(c_o, h * wd)
+            np.matmul(w2, x[i].reshape(c_i, h * wd), out=dst)
+            if bias is not None:
+                dst += bias
+        return
+    rows, cols = plan.rows, plan.cols
+    x_buf = np.empty(c_i * rows * cols, compute)
+    y_buf = np.empty(c_o * rows * cols, compute)
     for i in range(n):
-        x_rows = x[i].reshape(c_i, h * wd) if direct_in else None
-        out_rows = out[i].reshape(c_o, h * wd)
         for r0 in range(0, h, rows):
-            p0, p1 = r0 * wd, min(h, r0 + rows) * wd
-            if x_rows is not None:
-                src = x_rows[:, p0:p1]
-            else:
-                assert x_buf is not None
-                src = x_buf[:, : p1 - p0]
-                src.reshape(c_i, -1, wd)[...] = x[i, :, r0 : r0 + rows]
-            dst = out_rows[:, p0:p1]
-            if y_buf is None:
-                np.matmul(w2, src, out=dst)
-                if bias is not None:
-                    dst += bias
-            else:
-                y = y_buf[:, : p1 - p0]
-                np.matmul(w2, src, out=y)
-                _store(dst, y, bias)
+            r1 = min(h, r0 + rows)
+            for j0 in range(0, wd, cols):
+                j1 = min(wd, j0 + cols)
+                pixels = (r1 - r0) * (j1 - j0)
+                src = x_buf[: c_i * pixels].reshape(c_i, r1 - r0, j1 - j0)
+                src[...] = x[i, :, r0:r1, j0:j1]
+                y = y_buf[: c_o * pixels].reshape(c_o, pixels)
+                np.matmul(w2, src.reshape(c_i, pixels), out=y)
+                tile = y.reshape(c_o, r1 - r0, j1 - j0)
+                _store(out[i, :, r0:r1, j0:j1], tile, None if b is None else b.reshape(c_o, 1, 1))
 
 
 def _store(dst: Array, y: Array, bias: Array | None) -> None:
@@ -556,21 +561,22 @@ def _run_direct(
 ) -> None:
     """Depthwise: each output plane is a weighted sum of shifted views of one input plane."""
     n, c_i, h, wd = x.shape
-    geom = prob.geom
-    m_h, m_w = geom.out_size
+    m_h, m_w = prob.geom.out_size
     mult = prob.c_o // prob.groups
     planes_in = x.reshape(n * c_i, h, wd)
     # out[n, c*mult + j] comes from input plane (n, c): view out as (n*c_i, mult, m_h, m_w).
     planes_out = out.reshape(n * c_i, mult, m_h, m_w)
-    taps = w.reshape(c_i, mult, prob.taps)
-    bias = None if b is None else b.reshape(c_i, mult)
+    # Per input plane: its mult x taps weights and mult biases (planes cycle over c_i).
+    taps = np.tile(w.reshape(c_i, mult, prob.taps), (n, 1, 1))
+    bias = None if b is None else np.tile(b.reshape(c_i, mult), (n, 1))
     blocks = [
-        (q0, min(n * c_i, q0 + plan.channels), r0, min(m_h, r0 + plan.rows))
+        (q0, min(n * c_i, q0 + plan.channels), r0, min(m_h, r0 + plan.rows), j0)
         for q0 in range(0, n * c_i, plan.channels)
         for r0 in range(0, m_h, plan.rows)
+        for j0 in range(0, m_w, plan.cols)
     ]
 
-    def work(my_blocks: list[tuple[int, int, int, int]]) -> None:
+    def work(my_blocks: list[tuple[int, int, int, int, int]]) -> None:
         kernel = _DirectTile(prob, plan, compute)
         with np.errstate(all="ignore"):
             for block in my_blocks:
@@ -580,8 +586,8 @@ def _run_direct(
 
 
 def _run_parallel(
-    work: Callable[[list[tuple[int, int, int, int]]], None],
-    blocks: list[tuple[int, int, int, int]],
+    work: Callable[[list[tuple[int, int, int, int, int]]], None],
+    blocks: list[tuple[int, int, int, int, int]],
     threads: int,
 ) -> None:
     threads = min(threads, len(blocks))
@@ -600,10 +606,9 @@ class _DirectTile:
 
     def __init__(self, prob: _Problem, plan: TilePlan, compute: np.dtype[Any]) -> None:
         self.prob, self.plan = prob, plan
-        geom = prob.geom
-        in_rows, in_cols = _input_extent(geom, plan.rows, geom.out_size[1], plan.flat)
-        slack = geom.effective_kernel[1] if plan.flat else 0
-        width = in_cols if plan.flat else geom.out_size[1]
+        in_rows, in_cols = _input_extent(prob.geom, plan.rows, plan.cols, plan.flat)
+        slack = prob.geom.effective_kernel[1] if plan.flat else 0
+        width = in_cols if plan.flat else plan.cols
         self.buf = np.zeros((plan.channels, in_rows * in_cols + slack), compute)
         self.acc = np.empty(plan.channels * plan.rows * width, compute)
         self.tmp = np.empty_like(self.acc)
@@ -614,42 +619,44 @@ class _DirectTile:
         planes_out: Array,
         taps: Array,
         bias: Array | None,
-        block: tuple[int, int, int, int],
+        block: tuple[int, int, int, int, int],
     ) -> None:
-        q0, q1, r0, r1 = block
-        prob, geom = self.prob, self.prob.geom
+        q0, q1, r0, r1, j0 = block
+        prob, geom, flat = self.prob, self.prob.geom, self.plan.flat
         (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
         top, _, left, _ = geom.padding
-        m_w = geom.out_size[1]
+        j1 = min(geom.out_size[1], j0 + self.plan.cols)
         k_w = prob.kernel[1]
-        c_i = prob.c_i
-        nq, rows = q1 - q0, r1 - r0
-        in_rows, in_cols = _input_extent(geom, rows, m_w, self.plan.flat)
+        nq, rows, ncols = q1 - q0, r1 - r0, j1 - j0
+        in_rows, in_cols = _input_extent(geom, rows, ncols, flat)
         tile = self.buf[:nq, : in_rows * in_cols].reshape(nq, in_rows, in_cols)
-        _fill_padded(tile, planes_in[q0:q1], r0 * s_h, 0, top, left)
-        width = in_cols if self.plan.flat else m_w
-        acc = self.acc[: nq * rows * width].reshape(nq, rows, width)
-        tmp = self.tmp[: nq * rows * width].reshape(nq, rows, width)
-        channel = np.arange(q0, q1) % c_i
-        weights = taps[channel]  # (nq, mult, taps)
+        _fill_padded(tile, planes_in[q0:q1], r0 * s_h, j0 * s_w, top, left)
+        width = in_cols if flat else ncols
+        # Flat (stride 1, whole rows): each tap is one 2-D view at an offset of the
+        # padded planes, so every multiply-add runs over long contiguous rows.
+        shape = (nq, rows * width) if flat else (nq, rows, width)
+        acc = self.acc[: nq * rows * width].reshape(shape)
+        tmp = self.tmp[: nq * rows * width].reshape(shape)
+        weights = taps[q0:q1]  # (nq, mult, taps)
+        scale = (nq, 1) if flat else (nq, 1, 1)
         for j in range(weights.shape[1]):
             for t in range(prob.taps):
                 a, bb = divmod(t, k_w)
-                if self.plan.flat:
+                if flat:
                     off = a * d_h * in_cols + bb * d_w
-                    src = self.buf[:nq, off : off + rows * in_cols].reshape(nq, rows, width)
+                    src = self.buf[:nq, off : off + rows * in_cols]
                 else:
                     src = tile[
                         :,
                         a * d_h : a * d_h + (rows - 1) * s_h + 1 : s_h,
-                        bb * d_w : bb * d_w + (m_w - 1) * s_w + 1 : s_w,
+                        bb * d_w : bb * d_w + (ncols - 1) * s_w + 1 : s_w,
                     ]
-                wt = weights[:, j, t].reshape(nq, 1, 1)
+                wt = weights[:, j, t].reshape(scale)
                 if t == 0:
                     np.multiply(src, wt, out=acc)
                 else:
                     np.multiply(src, wt, out=tmp)
                     acc += tmp
-            dst = planes_out[q0:q1, j, r0:r1]
-            b = None if bias is None else bias[channel, j].reshape(nq, 1, 1)
-            _store(dst, acc[..., :m_w], b)
+            result = acc.reshape(nq, rows, width)[..., :ncols]
+            b = None if bias is None else bias[q0:q1, j].reshape(nq, 1, 1)
+            _store(planes_out[q0:q1, j, r0:r1, j0:j1], result, b)

@@ -1,0 +1,223 @@
+"""Benchmark ``convcli.conv2d`` against ``torch.nn.functional.conv2d`` (float32, CPU).
+
+Run it with the machine's own OpenBLAS defaults (users do not set these)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /work/venv/bin/python benchmarks/bench_conv.py
+
+Timing is in blocks, never call-by-call alternation: a block is several calls of one
+library, then a short pause, then a block of the other. After a call each library's
+idle worker threads keep spinning for a while and take the cores from the other one,
+which distorts alternated timings by 2-5x. A case's time is the best block median over
+a few rounds. The GEMM peak is a float32 1024x1024x1024 numpy matmul timed the same way
+in the same run; "% peak" is the case's GFLOP/s (2 x multiply-adds / time) over it.
+
+``--quick`` runs fewer rounds (about a third of the time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import convcli
+from convcli.kernels import choose_algorithm
+
+Array = npt.NDArray[Any]
+Options = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    input_shape: tuple[int, ...]
+    weight_shape: tuple[int, int, int, int]
+    options: Options = field(default_factory=dict)
+
+    @property
+    def macs(self) -> int:
+        c_o, c_per_group, k_h, k_w = self.weight_shape
+        m_h, m_w = _out_size(self)
+        n = self.input_shape[0] if len(self.input_shape) == 4 else 1
+        return n * c_o * m_h * m_w * c_per_group * k_h * k_w
+
+
+SUITE = [
+    Case("resnet 3x3", (1, 64, 56, 56), (64, 64, 3, 3), {"padding": 1}),
+    Case("1x1", (1, 256, 56, 56), (64, 256, 1, 1)),
+    Case("rgb k5", (1, 3, 512, 512), (16, 3, 5, 5), {"padding": 2}),
+    Case("batch", (8, 32, 64, 64), (32, 32, 3, 3), {"padding": 1}),
+    Case("depthwise", (1, 128, 56, 56), (128, 1, 3, 3), {"padding": 1, "groups": 128}),
+    Case(
+        "strided dilated",
+        (1, 32, 128, 128),
+        (64, 32, 3, 3),
+        {"stride": 2, "padding": 2, "dilation": 2},
+    ),
+    Case("lesson", (2, 3, 3), (3, 2, 2, 2)),
+]
+DENSE_LARGE = ("resnet 3x3", "1x1", "batch", "strided dilated")
+
+
+def _out_size(case: Case) -> tuple[int, int]:
+    geom = convcli.resolve_geometry(
+        case.input_shape[-2:],  # type: ignore[arg-type]
+        case.weight_shape[2:],
+        stride=case.options.get("stride", 1),
+        padding=case.options.get("padding", 0),
+        dilation=case.options.get("dilation", 1),
+    )
+    return geom.out_size
+
+
+def time_block(fn: Callable[[], object], calls: int) -> float:
+    """Median seconds per call over one block of ``calls`` back-to-back calls."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def calls_for(seconds_per_call: float) -> int:
+    """Enough calls for a block of about 50 ms (at least 3, at most 200)."""
+    return max(3, min(200, int(0.05 / max(seconds_per_call, 1e-7))))
+
+
+def best_of_blocks(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Each round runs one block per library (a pause between); best median per library."""
+    calls = {}
+    for name, fn in fns.items():
+        fn()  # warm up: first-call allocations, thread start
+        start = time.perf_counter()
+        fn()
+        calls[name] = calls_for(time.perf_counter() - start)
+    best = dict.fromkeys(fns, math.inf)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            time.sleep(0.05)
+            best[name] = min(best[name], time_block(fn, calls[name]))
+    return best
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    parts = []
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            parts.append(
+                f"{pool.get('internal_api')} {pool.get('version')} "
+                f"kernel={pool.get('architecture') or pool.get('corename')} "
+                f"threads={pool.get('num_threads')}"
+            )
+    return "; ".join(parts) or "no BLAS found by threadpoolctl"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def gemm_peak(rounds: int) -> float:
+    """GFLOP/s of a float32 1024^3 numpy matmul, timed in blocks like the cases."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024), dtype=np.float32)
+    b = rng.standard_normal((1024, 1024), dtype=np.float32)
+    c = np.empty((1024, 1024), dtype=np.float32)
+    seconds = best_of_blocks({"numpy": lambda: np.matmul(a, b, out=c)}, rounds)["numpy"]
+    return 2 * 1024**3 / seconds / 1e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else 7
+
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        torch = None  # type: ignore[assignment]
+    print(
+        f"python {platform.python_version()}  numpy {np.__version__}  convcli {convcli.__version__}"
+    )
+    print(f"BLAS: {blas_info()}")
+    if torch is not None:
+        print(f"torch {torch.__version__} (threads={torch.get_num_threads()})")
+    else:
+        print("torch: not importable, convcli timings only")
+    print(f"CPU: {cpu_model()}")
+    peak = gemm_peak(rounds)
+    print(f"numpy float32 GEMM peak (1024^3): {peak:.1f} GFLOP/s")
+    print()
+
+    header = (
+        f"{'case':<16} {'algorithm':<17} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6} "
+        f"{'GFLOP/s':>8} {'% peak':>7}  agrees"
+    )
+    print(header)
+    print("-" * len(header))
+    ratios: list[float] = []
+    rng = np.random.default_rng(0)
+    all_agree = True
+    for case in SUITE:
+        x = rng.standard_normal(case.input_shape, dtype=np.float32)
+        w = rng.standard_normal(case.weight_shape, dtype=np.float32)
+        fns: dict[str, Callable[[], object]] = {
+            "convcli": partial(convcli.conv2d, x, w, **case.options)
+        }
+        ours = convcli.conv2d(x, w, **case.options)
+        assert ours.dtype == np.float32
+        agrees = "-"
+        if torch is not None:
+            tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+            fns["torch"] = partial(F.conv2d, tx, tw, **case.options)
+            theirs = F.conv2d(tx, tw, **case.options).numpy()
+            ok = bool(np.allclose(ours, theirs, rtol=1e-4, atol=1e-4))
+            all_agree &= ok
+            agrees = "yes" if ok else "NO"
+        best = best_of_blocks(fns, rounds)
+        gflops = 2 * case.macs / best["convcli"] / 1e9
+        algorithm = choose_algorithm(case.input_shape, case.weight_shape, **case.options)
+        torch_ms, ratio_text = "-", "-"
+        if "torch" in best:
+            ratio = best["convcli"] / best["torch"]
+            ratios.append(ratio)
+            torch_ms, ratio_text = f"{best['torch'] * 1e3:.3f}", f"{ratio:.2f}"
+        print(
+            f"{case.name:<16} {algorithm:<17} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} "
+            f"{ratio_text:>6} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%  {agrees}"
+        )
+    if ratios:
+        geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print("-" * len(header))
+        print(f"geometric mean ratio (convcli/torch): {geomean:.2f}   worst: {max(ratios):.2f}")
+        print(
+            f"results agree with torch (allclose, rtol=atol=1e-4): {'yes' if all_agree else 'NO'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
