@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from reference import Padding, conv2d_reference
+from reference import Padding, conv2d_reference, resolve_padding
 
 from convcli import conv2d, corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 
@@ -238,6 +238,108 @@ def test_conv2d_matches_pytorch(conv: Conv, torch_single_thread: Any) -> None:
     assert out.dtype == conv.x.dtype
     # Both sides round: allow twice the error of one.
     assert_close(out, expected.numpy().astype(np.float64), 2 * magnitude.numpy(), conv.terms)
+
+
+# Above this many multiply-adds conv2d leaves its one-shot path for tiled kernels
+# (pointwise GEMM, im2col, depthwise direct); small examples alone would never get there.
+TINY_MACS = 2**15
+
+
+@dataclass(frozen=True)
+class LargeConv:
+    conv: Conv
+    workspace_bytes: int | None
+
+
+@st.composite
+def large_convolutions(draw: st.DrawFn) -> LargeConv:
+    """Just over TINY_MACS, with integer values that every dtype holds and sums exactly.
+
+    Values come from a drawn seed (the inputs are too big to draw element by element);
+    a small ``workspace_bytes`` cuts the work into many tiles, down to single columns.
+    """
+    family = draw(st.sampled_from(["dense", "grouped", "depthwise", "pointwise"]))
+    dtype = draw(st.sampled_from((*ALL_DTYPES, "int64 wide")))
+    if family == "pointwise":
+        groups, c_i, c_o, k = 1, draw(st.integers(2, 12)), draw(st.integers(2, 12)), (1, 1)
+    elif family == "dense":
+        groups, c_i, c_o = 1, draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    elif family == "grouped":
+        groups = draw(st.integers(2, 3))
+        c_i, c_o = groups * draw(st.integers(2, 3)), groups * draw(st.integers(1, 2))
+    else:
+        groups = c_i = draw(st.integers(2, 6))
+        c_o = c_i * draw(st.integers(1, 2))
+    if family != "pointwise":
+        k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    plain = st.just(1)
+    dilation = draw(plain | int_or_pair(1, 2))
+    padding: Padding = draw(
+        st.one_of(
+            st.just(0),
+            st.sampled_from(["same", "valid"]),
+            st.integers(0, 2),
+            st.tuples(st.integers(0, 2), st.integers(0, 2)),
+        )
+    )
+    stride = 1 if padding == "same" else draw(plain | int_or_pair(1, 3))
+    n = draw(st.sampled_from([0, 1, 2]))  # 0: unbatched
+    (s_h, s_w), (d_h, d_w) = _pair(stride), _pair(dilation)
+    top, bottom, left, right = resolve_padding(padding, k, (d_h, d_w))
+    # Output pixels to pass TINY_MACS by up to 50%, in a drawn aspect ratio.
+    per_pixel = max(n, 1) * c_o * (c_i // groups) * k[0] * k[1]
+    pixels = (TINY_MACS // per_pixel + 1) * draw(st.sampled_from([1.0, 1.2, 1.5]))
+    m_w = max(1, int(pixels**0.5 * draw(st.sampled_from([1.0, 0.5, 2.0, 0.1]))))
+    m_h = max(1, int(-(-pixels // m_w)))
+    h = max(1, (m_h - 1) * s_h + d_h * (k[0] - 1) + 1 - top - bottom)
+    w = max(1, (m_w - 1) * s_w + d_w * (k[1] - 1) + 1 - left - right)
+
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    name = "int64" if dtype == "int64 wide" else dtype
+    limit = 2**26 if dtype == "int64 wide" else 3
+
+    def values(shape: tuple[int, ...]) -> Array:
+        if name == "bool":
+            return rng.integers(0, 2, shape).astype(bool)
+        low = 0 if name == "uint8" else -limit
+        real = rng.integers(low, limit, shape, endpoint=True)
+        if name.startswith("complex"):
+            return (real + 1j * rng.integers(-limit, limit, shape, endpoint=True)).astype(name)
+        return real.astype(name)
+
+    batch = (n,) if n else ()
+    x, weight = values((*batch, c_i, h, w)), values((c_o, c_i // groups, *k))
+    bias = values((c_o,)) if draw(st.booleans()) else None
+    layout = draw(st.sampled_from(list(LAYOUTS)))
+    x, weight = LAYOUTS[layout](x), LAYOUTS[layout](weight)
+    workspace = draw(st.sampled_from([None, 1, 2**12, 2**16]))
+    return LargeConv(Conv(x, weight, bias, stride, padding, dilation, groups), workspace)
+
+
+# The same values in other memory layouts: kernels must not assume C order or native bytes.
+LAYOUTS: dict[str, Any] = {
+    "C": lambda a: a,
+    "Fortran": np.asfortranarray,
+    "big-endian": lambda a: a.astype(a.dtype.newbyteorder(">")),
+    "strided view": lambda a: np.repeat(a, 2, axis=-1)[..., ::2],
+    "negative strides": lambda a: a[..., ::-1].copy()[..., ::-1],
+}
+
+
+@given(large_convolutions())
+def test_tiled_conv2d_matches_the_definition_exactly(large: LargeConv) -> None:
+    conv = large.conv
+    options = conv.options()
+    if large.workspace_bytes is not None:
+        options["workspace_bytes"] = large.workspace_bytes
+    out: Array = conv2d(conv.x, conv.weight, conv.bias, **options)
+    assert out.dtype == contract_dtype(conv.x, conv.weight, conv.bias)
+    # Integer values and exact sums (float16 included: every |sum| <= 9 * 75 + 3 < 2048).
+    expected = conv.reference()
+    assert out.shape == expected.shape
+    assert np.array_equal(out, expected), (
+        f"{np.count_nonzero(out != expected)} of {out.size} outputs differ"
+    )
 
 
 @st.composite
