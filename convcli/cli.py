@@ -512,6 +512,72 @@ def shapes(
         _print(*shapes_report(explained))
 
 
+@app.command()
+def explain(
+    input_file: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Input tensor: .npy, .npz[:NAME], .json or -.")
+    ],
+    kernel_file: Annotated[str, typer.Argument(metavar="KERNEL", help="Kernel tensor file.")],
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="Output position: i,j (2-D/3-D kernel), n,i,j (3-D kernel, batched input), "
+            "o,i,j (4-D kernel) or n,o,i,j (batched).",
+        ),
+    ],
+    bias_file: Annotated[
+        str | None, typer.Option("--bias", "-b", help="Bias file: one value per output channel.")
+    ] = None,
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Show every channel and every value.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show where one output value comes from, number by number.
+
+    For each input channel (of the output channel's group): the window of the
+    (padded) input under the kernel, the kernel slice, their elementwise products and
+    the channel's sum; then the total, + bias, = the value convcli run prints there.
+    The kernel is read by its rank, as run --mode auto reads it.
+
+    \b
+    Examples:
+      convcli explain samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0
+      convcli explain samples/lesson_X.json samples/lesson_K_multi_out.json --at 2,1,1 \\
+          --bias samples/lesson_bias.json
+      convcli explain samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0 \\
+          -p 1 --padding-mode reflect --flip --json
+    """
+    with _guard():
+        from convcli.explain import explain_output
+        from convcli.options import parse_position
+        from convcli.teach_reports import explain_payload, explain_report
+
+        options = _conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        position = _option("--at", parse_position, at)
+        _check_stdin_once([input_file, kernel_file, bias_file])
+        x = _load(input_file, "input")
+        kernel = _load(kernel_file, "kernel")
+        bias = None if bias_file is None else _load(bias_file, "bias")
+        try:
+            explained = explain_output(x, kernel, bias, position, options)
+        except ValueError as err:
+            if str(err).startswith("position"):
+                raise ValueError(f"--at: {err}") from None
+            raise
+        if as_json:
+            _print_json(explain_payload(explained))
+            return
+        _print(*explain_report(explained, full=full))
+
+
 @app.command("verify-1x1")
 def verify_1x1(
     input_file: Annotated[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from convcli.geometry import IntOrPair, PaddingArg
 
-__all__ = ["parse_int_or_pair", "parse_padding", "parse_shape"]
+__all__ = ["parse_int_or_pair", "parse_padding", "parse_position", "parse_shape"]
 
 
 def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
@@ -75,3 +75,20 @@ def _parse_int(part: str, text: str) -> int:
     if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
         raise ValueError(f"expected whole numbers, got {text!r}")
     return int(part)
+
+
+def parse_position(text: str) -> tuple[int, ...]:
+    """``"0,1,1"`` -> (0, 1, 1): an index into an output, each value >= 0.
+
+    Examples
+    --------
+    >>> parse_position("0, 1,1")
+    (0, 1, 1)
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if not 2 <= len(parts) <= 4:
+        raise ValueError(f"expected 2 to 4 indices like i,j or o,i,j, got {text!r}")
+    values = tuple(_parse_int(part, text) for part in parts)
+    if any(value < 0 for value in values):
+        raise ValueError(f"indices must be >= 0, got {text!r}")
+    return values

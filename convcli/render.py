@@ -32,6 +32,7 @@ __all__ = [
     "render_columns",
     "render_key_values",
     "render_line",
+    "render_matrix",
     "render_shapes",
     "render_stats",
     "render_title",
@@ -218,6 +219,47 @@ def render_array(
         title = f"{name}[{label}]" if label else name
         items.append(_matrix_table(array[index], title, summarise))
     return Columns(items, padding=(0, 2))
+
+
+def render_matrix(
+    matrix: npt.NDArray[np.generic],
+    title: str,
+    *,
+    row_labels: Sequence[int] | None = None,
+    col_labels: Sequence[int] | None = None,
+    marked: npt.NDArray[np.bool_] | None = None,
+    full: bool = False,
+) -> Group:
+    """One 2-D matrix as a table, rows and columns labelled (e.g. by input coordinates).
+
+    ``marked`` cells (e.g. padding) are shown dim with a ``*`` after the number, so
+    they stand out in plain text too. Over ``SUMMARY_THRESHOLD`` values the matrix is
+    summarised as ``render_array`` summarises, unless ``full``.
+    """
+    summarise = not full and matrix.size > SUMMARY_THRESHOLD
+    rows = _edge(matrix.shape[0], summarise)
+    cols = _edge(matrix.shape[1], summarise)
+    row_names = list(row_labels) if row_labels is not None else list(range(matrix.shape[0]))
+    col_names = list(col_labels) if col_labels is not None else list(range(matrix.shape[1]))
+    table = Table(box=box.ROUNDED, show_header=True)
+    fmt = array_formatter(matrix)
+    table.add_column("", style="dim", justify="right")
+    for j in cols:
+        table.add_column("…" if j is None else str(col_names[j]), justify="right")
+    for i in rows:
+        if i is None:
+            table.add_row("…", *["…" for _ in cols])
+            continue
+        cells: list[Text] = []
+        for j in cols:
+            if j is None:
+                cells.append(Text("…"))
+            elif marked is not None and bool(marked[i, j]):
+                cells.append(Text(fmt(matrix[i, j]) + "*", style="dim"))
+            else:
+                cells.append(Text(fmt(matrix[i, j])))
+        table.add_row(str(row_names[i]), *cells)
+    return Group(Text(title, style="bold"), table)
 
 
 def _lead_indices(shape: tuple[int, ...], summarise: bool) -> list[tuple[int, ...] | None]:

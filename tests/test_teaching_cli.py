@@ -182,3 +182,106 @@ def test_shapes_padding_mode_reflect() -> None:
     too_much = invoke("shapes", *args[:-1], "5", "--padding-mode", "reflect")
     assert_usage_error(too_much, "reflect padding 5 must be < input height 5")
     assert_usage_error(invoke("shapes", "--padding-mode", "mirror"), "--padding-mode")
+
+
+# --- explain ---------------------------------------------------------------------
+
+
+def test_explain_lesson_output_0_0_is_19_plus_37() -> None:
+    result = invoke("explain", X_JSON, K_IN, "--at", "0,0")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "c_i=0: 0*0 + 1*1 + 3*2 + 4*3 = 19" in text
+    assert "c_i=1: 1*1 + 2*2 + 4*3 + 5*4 = 37" in text
+    assert "total 19 + 37 = 56" in text
+    assert "Y[0, 0] = 56, as convcli run prints it" in text
+
+
+def test_explain_json_has_every_number() -> None:
+    payload = json_of(invoke("explain", X_JSON, K_IN, "--at", "0,0", "--json"))
+    assert payload["value"] == 56 and payload["total"] == 56 and payload["bias"] is None
+    assert [c["sum"] for c in payload["channels"]] == [19, 37]
+    first = payload["channels"][0]
+    assert first["window"]["data"] == [[0, 1], [3, 4]]
+    assert first["kernel"]["data"] == [[0, 1], [2, 3]]
+    assert first["products"]["data"] == [[0, 1], [6, 12]]
+    assert first["padding_mask"] == [[False, False], [False, False]]
+    assert payload["output_axes"] == ["m_h", "m_w"] and payload["output_shape"] == [2, 2]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["-p", "1"],
+        ["-p", "1", "--padding-mode", "reflect", "--flip"],
+        ["-p", "2", "-s", "2", "--padding-mode", "circular"],
+        ["-p", "same", "-d", "2", "--padding-mode", "replicate"],
+    ],
+)
+def test_explain_value_is_what_run_prints_everywhere(options: list[str]) -> None:
+    bias = ["--bias", f"{SAMPLES}/lesson_bias.json"]
+    run = json_of(invoke("run", X_JSON, K_OUT, *bias, *options, "--json"))
+    y = np.array(run["data"])
+    for position in np.ndindex(*y.shape):
+        at = ",".join(map(str, position))
+        payload = json_of(invoke("explain", X_JSON, K_OUT, *bias, *options, "--at", at, "--json"))
+        assert payload["value"] == y[position], at
+        assert payload["total"] + payload["bias"] == payload["value"]
+
+
+def test_explain_batched_grouped_dilated(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.integers(-5, 6, (2, 4, 6, 6))
+    w = rng.integers(-5, 6, (4, 2, 2, 2))
+    args = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", w), "-g", "2", "-d", "2"]
+    payload = json_of(invoke("explain", *args, "--at", "1,3,2,0", "--json"))
+    assert [c["c_i"] for c in payload["channels"]] == [2, 3]
+    assert payload["group"] == 1
+    assert payload["input_rows"] == [2, 4] and payload["input_cols"] == [0, 2]
+    expected = conv2d(x, w, groups=2, dilation=2)[1, 3, 2, 0]
+    assert payload["value"] == expected
+    text = invoke("explain", *args, "--at", "1,3,2,0").stdout
+    assert "X[n=1, c_i=2] window" in text and "K[c_o=3, c_i/g=0]" in text
+    assert "group 1 of 2" in text
+
+
+def test_explain_marks_padding_cells() -> None:
+    result = invoke("explain", X_JSON, K_IN, "--at", "0,0", "-p", "1")
+    assert result.exit_code == 0, result.output
+    assert "0*" in result.stdout
+    assert "3 of 4 taps per channel read zeros" in result.stdout
+
+
+def test_explain_many_channels_are_summarised_unless_full(tmp_path: Path) -> None:
+    x = save(tmp_path / "x.npy", np.ones((10, 3, 3), dtype=int))
+    w = save(tmp_path / "w.npy", np.ones((10, 2, 2), dtype=int))
+    short = invoke("explain", x, w, "--at", "1,1")
+    assert short.exit_code == 0, short.output
+    assert "… 4 more channels" in short.stdout and "c_i=9:" in short.stdout
+    assert "c_i=5:" not in short.stdout
+    assert "c_i=5:" in invoke("explain", x, w, "--at", "1,1", "--full").stdout
+
+
+@pytest.mark.parametrize(
+    ("kernel", "at", "words"),
+    [
+        (K_OUT, "3,0,0", ["--at", "c_o=3", "0..2"]),
+        (K_OUT, "0,0", ["--at", "3 indices o,i,j"]),
+        (K_IN, "0,2", ["--at", "m_w=2"]),
+        (K_IN, "0,-1", ["--at", ">= 0"]),
+        (K_IN, "a,b", ["--at", "whole numbers"]),
+        (K_IN, "1", ["--at", "2 to 4 indices"]),
+    ],
+)
+def test_explain_bad_positions(kernel: str, at: str, words: list[str]) -> None:
+    assert_usage_error(invoke("explain", X_JSON, kernel, "--at", at), *words)
+
+
+def test_explain_other_errors() -> None:
+    assert_usage_error(invoke("explain", X_JSON, K_IN), "--at")
+    assert_usage_error(
+        invoke("explain", X_JSON, K_IN, "--at", "0,0", "-p", "3", "--padding-mode", "reflect"),
+        "reflect padding 3 must be < input height 3",
+    )
+    assert_usage_error(invoke("explain", X_JSON, "nope.json", "--at", "0,0"), "nope.json")

@@ -1,0 +1,209 @@
+"""What ``explain`` and ``verify`` show: JSON payloads and report layouts.
+
+As ``convcli.reports``: payloads are plain dicts (the ``--json`` contract), reports are
+lists of renderables built from ``convcli.render``'s pieces. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.explain import ChannelTerm, Explanation
+from convcli.render import (
+    EDGE_ITEMS,
+    Renderable,
+    format_value,
+    render_columns,
+    render_key_values,
+    render_line,
+    render_matrix,
+)
+
+__all__ = ["explain_payload", "explain_report"]
+
+# Up to this many taps, a channel's sum is written out product by product.
+MAX_WRITTEN_TERMS = 16
+
+
+def _scalar(value: Any) -> Any:
+    """A number as JSON writes it (non-finite as strings, complex as real/imag)."""
+    from convcli.jsonfile import tensor_to_json
+
+    return tensor_to_json(np.asarray(value))["data"]
+
+
+def _array(array: npt.NDArray[Any]) -> dict[str, object]:
+    from convcli.jsonfile import tensor_to_json
+
+    return tensor_to_json(array)
+
+
+def _geometry_payload(e: Explanation) -> dict[str, Any]:
+    g = e.geometry
+    top, bottom, left, right = g.padding
+    return {
+        "stride": list(g.stride),
+        "padding": {"top": top, "bottom": bottom, "left": left, "right": right},
+        "dilation": list(g.dilation),
+        "groups": e.options.groups,
+        "padding_mode": e.options.padding_mode,
+        "flip": e.options.flip,
+    }
+
+
+def explain_payload(e: Explanation) -> dict[str, Any]:
+    """The ``explain --json`` object: every number of the explanation."""
+    return {
+        "position": list(e.position),
+        "output_axes": list(e.output_axes),
+        "output_shape": list(e.output_shape),
+        "index": dict(zip(e.output_axes, e.position, strict=True)),
+        "group": e.group,
+        "input_rows": list(e.input_rows),
+        "input_cols": list(e.input_cols),
+        **_geometry_payload(e),
+        "channels": [_term_payload(term) for term in e.terms],
+        "total": _scalar(e.total),
+        "bias": None if e.bias is None else _scalar(e.bias),
+        "value": _scalar(e.value),
+        "dtype": str(np.asarray(e.value).dtype),
+    }
+
+
+def _term_payload(term: ChannelTerm) -> dict[str, Any]:
+    return {
+        "c_i": term.channel,
+        "kernel_index": list(term.kernel_index),
+        "window": _array(term.window),
+        "padding_mask": term.padding.tolist(),
+        "source_rows": list(term.source_rows),
+        "source_cols": list(term.source_cols),
+        "kernel": _array(term.kernel),
+        "products": _array(term.products),
+        "sum": _scalar(term.total),
+    }
+
+
+def _span(coords: tuple[int, ...]) -> str:
+    if len(coords) == 1:
+        return str(coords[0])
+    step = coords[1] - coords[0]
+    text = f"{coords[0]}..{coords[-1]}"
+    return text if step == 1 else f"{text} step {step}"
+
+
+def _value(value: Any) -> str:
+    text = format_value(np.asarray(value).reshape(1)[0])
+    return f"({text})" if text.startswith("-") else text
+
+
+def _written_sum(term: ChannelTerm) -> str:
+    if term.products.size > MAX_WRITTEN_TERMS:
+        return f"sum of {term.products.size} products = {format_value(term.total)}"
+    pairs = [
+        f"{_value(w)}*{_value(k)}"
+        for w, k in zip(term.window.ravel(), term.kernel.ravel(), strict=True)
+    ]
+    return " + ".join(pairs) + f" = {format_value(term.total)}"
+
+
+def _input_name(e: Explanation, channel: int, batched: bool, has_channels: bool) -> str:
+    parts = ([f"n={e.batch}"] if batched else []) + ([f"c_i={channel}"] if has_channels else [])
+    return f"X[{', '.join(parts)}]" if parts else "X"
+
+
+def _kernel_name(e: Explanation, term: ChannelTerm) -> str:
+    names = {4: ("c_o", "c_i/g" if e.options.groups > 1 else "c_i"), 3: ("c_i",), 2: ()}
+    parts = [f"{axis}={i}" for axis, i in zip(names[e.kernel_ndim], term.kernel_index, strict=True)]
+    name = f"K[{', '.join(parts)}]" if parts else "K"
+    return name + (" flipped" if e.options.flip else "")
+
+
+def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
+    """The ``explain`` report: per channel the window, kernel, products and sum; the total."""
+    g = e.geometry
+    label = ", ".join(f"{axis}={i}" for axis, i in zip(e.output_axes, e.position, strict=True))
+    top, bottom, left, right = g.padding
+    channels = [term.channel for term in e.terms]
+    batched = "n" in e.output_axes
+    has_channels = e.kernel_ndim > 2
+    mode = e.options.padding_mode
+    how = [
+        (
+            "reads",
+            f"input rows {_span(e.input_rows)}, cols {_span(e.input_cols)}: "
+            f"row = i*s_h - top + a*d_h = {e.row}*{g.stride[0]} - {top} + a*{g.dilation[0]}, "
+            f"col = j*s_w - left + b*d_w = {e.col}*{g.stride[1]} - {left} + b*{g.dilation[1]} "
+            f"for the taps a < {g.kernel_size[0]}, b < {g.kernel_size[1]}",
+        ),
+        (
+            "channels",
+            f"c_i {_span(tuple(channels))}"
+            + (f" (group {e.group} of {e.options.groups})" if e.options.groups > 1 else ""),
+        ),
+        ("padding", f"top {top}, bottom {bottom}, left {left}, right {right}, mode {mode}"),
+    ]
+    if e.options.flip:
+        how.append(("kernel", "flipped 180 degrees: true convolution"))
+    report: list[Renderable] = [
+        render_key_values(how, title=f"Y[{label}]: where the number comes from"),
+    ]
+    shown = _shown_terms(len(e.terms), full)
+    for index in shown:
+        if index is None:
+            hidden = len(e.terms) - 2 * EDGE_ITEMS
+            report.append(render_line(f"… {hidden} more channels (--full shows them)"))
+            continue
+        term = e.terms[index]
+        marked = term.padding if term.padding.any() else None
+        name = _input_name(e, term.channel, batched, has_channels)
+        report.append(
+            render_columns(
+                render_matrix(
+                    term.window,
+                    f"{name} window",
+                    row_labels=e.input_rows,
+                    col_labels=e.input_cols,
+                    marked=marked,
+                    full=full,
+                ),
+                render_matrix(term.kernel, _kernel_name(e, term), full=full),
+                render_matrix(term.products, "products", marked=marked, full=full),
+            )
+        )
+        prefix = f"c_i={term.channel}: " if has_channels else ""
+        report.append(render_line(prefix + _written_sum(term)))
+    if e.padded_taps:
+        what = "zeros" if mode == "zeros" else f"{mode} copies of input cells"
+        per_channel, taps = int(e.terms[0].padding.sum()), e.terms[0].padding.size
+        report.append(
+            render_line(f"* padding: {per_channel} of {taps} taps per channel read {what}")
+        )
+    report.append(render_key_values(_sums(e), title="sum"))
+    return report
+
+
+def _shown_terms(count: int, full: bool) -> list[int | None]:
+    if full or count <= 2 * EDGE_ITEMS:
+        return list(range(count))
+    return [*range(EDGE_ITEMS), None, *range(count - EDGE_ITEMS, count)]
+
+
+def _sums(e: Explanation) -> list[tuple[str, str]]:
+    sums = [format_value(term.total) for term in e.terms]
+    if len(sums) == 1:
+        total = f"{sums[0]} (one input channel)"
+    elif len(sums) <= MAX_WRITTEN_TERMS:
+        total = " + ".join(f"({s})" if s.startswith("-") else s for s in sums)
+        total += f" = {format_value(e.total)}"
+    else:
+        total = f"sum of {len(sums)} channel sums = {format_value(e.total)}"
+    rows = [("total", total)]
+    if e.bias is not None:
+        rows.append(("+ bias", f"{format_value(e.bias)} = {format_value(e.total + e.bias)}"))
+    index = ", ".join(map(str, e.position))
+    rows.append(("= value", f"Y[{index}] = {format_value(e.value)}, as convcli run prints it"))
+    return rows
