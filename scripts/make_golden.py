@@ -14,7 +14,10 @@ The configurations come from a fixed seed and cycle through the option space so 
 category is well covered: stride (int and pair), padding (default 0, int, pair,
 "same" with odd and even kernels, "valid"), dilation, groups (1, grouped, depthwise),
 bias or not, batched or not, and the dtypes float32, float64, bool, int8, uint8, int16,
-int32 and int64.
+int32 and int64. The last ``LARGE_CASES`` have more than 2**15 multiply-adds (many
+channels and taps on small images: pointwise, dense, grouped and depthwise), so that
+``conv2d``'s tiled kernels are checked against torch too; they come from their own
+random stream, so the small cases stay the same when they change.
 
 Integer and bool cases: torch's CPU conv2d computes int64 tensors, so integer inputs are
 recorded as their own dtype and the expected int64 result comes from torch in int64.
@@ -37,6 +40,10 @@ import torch.nn.functional as F
 
 SEED = 20261126
 CASES = 220
+# Cases with more than 2**15 multiply-adds (many channels and taps, few pixels, so still
+# small files): conv2d computes those with its tiled kernels, not its one-shot path.
+LARGE_CASES = 36
+LARGE_MACS = 2**15
 DTYPES = (
     "float32",
     "float64",
@@ -64,8 +71,11 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     arrays: dict[str, Any] = {}
     cases = []
-    for index in range(CASES):
-        case, tensors = record_case(index, rng)
+    large_rng = np.random.default_rng(SEED + 1)  # its own stream: the small cases stay put
+    drawn = [(index, rng, False) for index in range(CASES)]
+    drawn += [(CASES + index, large_rng, True) for index in range(LARGE_CASES)]
+    for index, generator, large in drawn:
+        case, tensors = record_case(index, generator, large=large)
         cases.append(case)
         arrays.update({f"{case['id']}_{name}": value for name, value in tensors.items()})
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +86,9 @@ def main() -> None:
     print(f"wrote {len(cases)} cases to {args.out_dir}")
 
 
-def record_case(index: int, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+def record_case(
+    index: int, rng: np.random.Generator, *, large: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Draw configuration number ``index`` and record torch's answer for it."""
     dtype = DTYPES[index % len(DTYPES)]
     padding_kind = PADDINGS[index % len(PADDINGS)]
@@ -84,7 +96,12 @@ def record_case(index: int, rng: np.random.Generator) -> tuple[dict[str, Any], d
     batched = bool(rng.integers(2))
     with_bias = bool(rng.integers(2))
 
-    if grouping == "single":
+    pointwise = large and index % 4 == 0  # a plain 1x1 convolution is one GEMM
+    if pointwise:
+        grouping, padding_kind = "single", "default"
+    if large:
+        groups, c_i, c_o, k = _large_shape(rng, grouping, pointwise)
+    elif grouping == "single":
         groups, c_i, c_o = 1, int(rng.integers(1, 5)), int(rng.integers(1, 5))
     elif grouping == "grouped":
         groups = int(rng.integers(2, 4))
@@ -92,7 +109,8 @@ def record_case(index: int, rng: np.random.Generator) -> tuple[dict[str, Any], d
     else:
         groups = c_i = int(rng.integers(2, 5))
         c_o = c_i * int(rng.integers(1, 3))
-    k = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+    if not large:
+        k = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
     if padding_kind == "same" and index % 2:
         k = (k[0] + k[0] % 2, k[1])  # an even kernel: the extra padding goes bottom/right
     dilation = _int_or_pair(rng, 1, 3, chance_one=0.5)
@@ -112,6 +130,11 @@ def record_case(index: int, rng: np.random.Generator) -> tuple[dict[str, Any], d
     # Just big enough for the dilated kernel, plus 0..5 (0: the kernel just fits).
     size = [max(1, d[a] * (k[a] - 1) + 1 - p[a]) + int(rng.integers(0, 6)) for a in (0, 1)]
     n = int(rng.integers(1, 4))
+    if large:
+        # Small strides and images: the channels and taps supply the multiply-adds.
+        stride = 1 if pointwise or stride == 1 else [min(s, 2) for s in _as_list(stride)]
+        while _macs(n if batched else 1, c_o, c_i // groups, k, size, stride, d, p) <= LARGE_MACS:
+            size = [size[0] + 1, size[1] + 1]
     x_shape = (n, c_i, *size) if batched else (c_i, *size)
     w_shape = (c_o, c_i // groups, *k)
 
@@ -142,6 +165,34 @@ def record_case(index: int, rng: np.random.Generator) -> tuple[dict[str, Any], d
     if bias is not None:
         tensors["bias"] = bias
     return case, tensors
+
+
+def _large_shape(
+    rng: np.random.Generator, grouping: str, pointwise: bool
+) -> tuple[int, int, int, tuple[int, int]]:
+    """groups, c_i, c_o and kernel of a large case: channels and taps, not pixels, add up."""
+    if pointwise:
+        return 1, int(rng.integers(8, 17)), int(rng.integers(8, 17)), (1, 1)
+    k = (int(rng.integers(2, 4)), int(rng.integers(2, 4)))
+    if grouping == "single":
+        return 1, int(rng.integers(4, 9)), int(rng.integers(4, 9)), k
+    if grouping == "grouped":
+        groups = int(rng.integers(2, 4))
+        return groups, groups * int(rng.integers(2, 5)), groups * int(rng.integers(2, 5)), k
+    c_i, k = int(rng.integers(6, 11)), (int(rng.integers(3, 6)), int(rng.integers(3, 6)))
+    return c_i, c_i, c_i * int(rng.integers(2, 4)), k
+
+
+def _macs(
+    n: int, c_o: int, c_per_group: int, k: tuple[int, int], size: Any, stride: Any, d: Any, p: Any
+) -> int:
+    s = (stride, stride) if isinstance(stride, int) else stride
+    out = [(size[a] + p[a] - d[a] * (k[a] - 1) - 1) // s[a] + 1 for a in (0, 1)]
+    return int(n * c_o * out[0] * out[1] * c_per_group * k[0] * k[1])
+
+
+def _as_list(value: Any) -> list[int]:
+    return [value, value] if isinstance(value, int) else list(value)
 
 
 def _int_or_pair(rng: np.random.Generator, low: int, high: int, chance_one: float) -> Any:

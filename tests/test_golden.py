@@ -49,8 +49,20 @@ CATEGORIES = (
     "depthwise",
     "kernel just fits",
     "even kernel",
+    "large",
+    "large, pointwise",
+    "large, depthwise",
     *(f"dtype {name}" for name in ("float32", "float64", *INTEGER_DTYPES)),
 )
+
+
+# Beyond this many multiply-adds conv2d runs its tiled kernels, not its one-shot path.
+LARGE_MACS = 2**15
+
+
+def _multiply_adds(case: dict[str, Any]) -> int:
+    _c_o, c_per_group, k_h, k_w = case["weight_shape"]
+    return int(np.prod(case["out_shape"]) * c_per_group * k_h * k_w)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +116,12 @@ def categories(case: dict[str, Any]) -> set[str]:
         found.add("depthwise" if groups == c_i else "grouped")
     if any(size % 2 == 0 for size in k):
         found.add("even kernel")
+    if _multiply_adds(case) > LARGE_MACS:
+        found.add("large")
+        if k == [1, 1] and groups == 1:
+            found.add("large, pointwise")
+        if groups == c_i > 1:
+            found.add("large, depthwise")
     total = [2 * p for p in _pair(padding)] if not isinstance(padding, str) else None
     if padding == "valid" or total is not None:
         pads = total or [0, 0]
