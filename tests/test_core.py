@@ -415,3 +415,18 @@ def test_invalid_arguments_say_what_was_received(
 def test_string_inputs_are_refused_not_parsed() -> None:
     with pytest.raises(ValueError, match="<U1"):
         conv2d([[["1", "2"], ["3", "4"]]], [[[["1"]]]])
+
+
+# --- a problem big enough for conv2d to split over threads --------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_depthwise_over_2_16_outputs_matches_the_definition(dtype: str) -> None:
+    # 16 channels of 64x64 outputs: enough outputs for conv2d to share the work out.
+    rng = np.random.default_rng(3)
+    x = rng.integers(-3, 4, (1, 16, 64, 64)).astype(dtype)
+    weight = rng.integers(-3, 4, (16, 1, 3, 3)).astype(dtype)
+    bias = rng.integers(-3, 4, 16).astype(dtype)
+    out = conv2d(x, weight, bias, padding="same", groups=16)
+    # Integer values: every sum is exact, so the comparison is too.
+    np.testing.assert_array_equal(out, conv2d_reference(x, weight, bias, padding="same", groups=16))
