@@ -1,4 +1,4 @@
-"""Checks that compute one thing two ways and compare: ``convcli verify-1x1``.
+"""Checks that compute one thing two ways and compare: ``verify-1x1`` and ``verify``.
 
 Pure numpy. A check returns both results, their differences and whether they agree
 within a tolerance that follows the dtype.
@@ -11,11 +11,26 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.core import corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from convcli.explain import output_axes_of
+from convcli.geometry import ConvGeometry, resolve_geometry
+from convcli.layer import check_conv_shapes, lift_to_conv2d
+from convcli.modes import ConvOptions, run_convolution
 from convcli.numerics import accumulation_for
+from convcli.padding import flip_kernel, pad_input
 
-__all__ = ["Comparison", "OneByOneCheck", "compare", "default_atol", "verify_1x1"]
+__all__ = [
+    "Comparison",
+    "Im2colCheck",
+    "OneByOneCheck",
+    "compare",
+    "default_atol",
+    "unfold",
+    "verify_1x1",
+    "verify_im2col",
+]
 
 Array = npt.NDArray[Any]
 
@@ -121,4 +136,143 @@ def verify_1x1(
         per_channel=per_channel,
         matrix_product=matrix_product,
         comparison=compare(per_channel, matrix_product, atol=tolerance, rtol=rtol),
+    )
+
+
+# The unfolded matrices of ``verify`` are shown and compared in full: refuse the runs
+# where they alone would take more than about 1 GiB of float64.
+MAX_UNFOLDED_VALUES = 2**27
+
+
+@dataclass(frozen=True)
+class Im2colCheck:
+    """A convolution computed directly and as matrix products on unfolded patches.
+
+    ``columns`` is ``(n, groups, c_i/g*k_h*k_w, m_h*m_w)``: per batch item and group,
+    one column per output position holding the window the kernel sees there, row
+    ``c*k_h*k_w + a*k_w + b`` for channel ``c`` of the group and tap ``(a, b)``.
+    ``weights`` is ``(groups, c_o/g, c_i/g*k_h*k_w)``: each output channel's kernel as
+    a row. ``matrix_product`` and ``direct`` have the shape ``convcli run`` prints.
+    """
+
+    columns: Array
+    weights: Array
+    matrix_product: Array
+    direct: Array
+    comparison: Comparison
+    geometry: ConvGeometry
+    options: ConvOptions
+    output_axes: tuple[str, ...]
+
+    @property
+    def column_matrix_shape(self) -> tuple[int, int]:
+        return (self.columns.shape[2], self.columns.shape[3])
+
+    @property
+    def weight_matrix_shape(self) -> tuple[int, int]:
+        return (self.weights.shape[1], self.weights.shape[2])
+
+
+def unfold(x: Array, kernel_size: tuple[int, int], geometry: ConvGeometry, groups: int) -> Array:
+    """im2col: the (already padded) ``x`` (n, c_i, H, W) as ``(n, groups, rows, m_h*m_w)``.
+
+    Examples
+    --------
+    >>> from convcli.geometry import resolve_geometry
+    >>> x = np.arange(9).reshape(1, 1, 3, 3)
+    >>> unfold(x, (2, 2), resolve_geometry((3, 3), (2, 2)), 1)[0, 0]
+    array([[0, 1, 3, 4],
+           [1, 2, 4, 5],
+           [3, 4, 6, 7],
+           [4, 5, 7, 8]])
+    """
+    n, c_i = x.shape[:2]
+    k_h, k_w = kernel_size
+    (s_h, s_w), (d_h, d_w) = geometry.stride, geometry.dilation
+    m_h, m_w = geometry.out_size
+    windows = sliding_window_view(x, geometry.effective_kernel, axis=(2, 3))
+    windows = windows[:, :, : (m_h - 1) * s_h + 1 : s_h, : (m_w - 1) * s_w + 1 : s_w, ::d_h, ::d_w]
+    # (n, c_i, m_h, m_w, k_h, k_w) -> (n, g, c_i/g * k_h * k_w, m_h * m_w)
+    per_group = c_i // groups
+    columns = windows.transpose(0, 1, 4, 5, 2, 3).reshape(
+        n, groups, per_group * k_h * k_w, m_h * m_w
+    )
+    return np.ascontiguousarray(columns)
+
+
+def verify_im2col(
+    x: Array,
+    kernel: Array,
+    bias: Array | None = None,
+    options: ConvOptions | None = None,
+    *,
+    atol: float | None = None,
+    rtol: float = 0.0,
+) -> Im2colCheck:
+    """Compute a convolution directly (``convcli run``) and as im2col matrix products.
+
+    Any convolution is a matrix product: unfold the padded input into one column per
+    output position, write each output channel's kernel as a row, multiply. The 1x1
+    case is ``verify_1x1``. The kernel is read by its rank, as ``run`` reads it.
+
+    Examples
+    --------
+    >>> X = np.stack([np.arange(9).reshape(3, 3), np.arange(1, 10).reshape(3, 3)])
+    >>> K = np.array([[[0, 1], [2, 3]], [[1, 2], [3, 4]]])
+    >>> check = verify_im2col(X, K)
+    >>> check.column_matrix_shape, check.weight_matrix_shape, check.comparison.agree
+    ((8, 4), (1, 8), True)
+    >>> check.matrix_product.tolist()
+    [[56, 72], [104, 120]]
+    """
+    options = options or ConvOptions()
+    input_shape, weight_shape = lift_to_conv2d(x.shape, kernel.shape)
+    check_conv_shapes(
+        input_shape, weight_shape, None if bias is None else bias.shape, options.groups
+    )
+    xb = x.reshape(input_shape)
+    xb = xb if xb.ndim == 4 else xb[None]
+    w = kernel.reshape(weight_shape)
+    if options.flip:
+        w = flip_kernel(w)
+    c_o, c_per_group, k_h, k_w = w.shape
+    groups = options.groups
+    geometry = resolve_geometry(
+        (xb.shape[2], xb.shape[3]),
+        (k_h, k_w),
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+    )
+    m_h, m_w = geometry.out_size
+    values = xb.shape[0] * xb.shape[1] * k_h * k_w * m_h * m_w
+    if values > MAX_UNFOLDED_VALUES:
+        raise ValueError(
+            f"the unfolded input would hold {values:,} values (more than "
+            f"{MAX_UNFOLDED_VALUES:,}): verify a smaller input"
+        )
+    direct = run_convolution(x, kernel, bias, options=options).output
+    acc = accumulation_for(xb, w, bias)
+    padded = pad_input(xb, geometry.padding, options.padding_mode).astype(acc.acc)
+    columns = unfold(padded, (k_h, k_w), geometry, groups)
+    weights = w.astype(acc.acc).reshape(groups, c_o // groups, c_per_group * k_h * k_w)
+    # (g, og, r) @ (n, g, r, m) -> (n, g, og, m) -> (n, c_o, m_h, m_w)
+    product = np.matmul(weights[None], columns).reshape(xb.shape[0], c_o, m_h, m_w)
+    if bias is not None:
+        product = product + bias.astype(acc.acc).reshape(1, c_o, 1, 1)
+    product = product.astype(acc.out)
+    if kernel.ndim < 4:
+        product = product[:, 0]
+    if x.ndim < 4:
+        product = product[0]
+    tolerance = default_atol(xb, w, c_per_group * k_h * k_w) if atol is None else atol
+    return Im2colCheck(
+        columns=columns,
+        weights=weights,
+        matrix_product=product,
+        direct=direct,
+        comparison=compare(direct, product, atol=tolerance, rtol=rtol),
+        geometry=geometry,
+        options=options,
+        output_axes=output_axes_of(x.ndim, kernel.ndim),
     )

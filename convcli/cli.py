@@ -578,6 +578,66 @@ def explain(
         _print(*explain_report(explained, full=full))
 
 
+@app.command()
+def verify(
+    input_file: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Input tensor: .npy, .npz[:NAME], .json or -.")
+    ],
+    kernel_file: Annotated[str, typer.Argument(metavar="KERNEL", help="Kernel tensor file.")],
+    bias_file: Annotated[
+        str | None, typer.Option("--bias", "-b", help="Bias file: one value per output channel.")
+    ] = None,
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
+    atol: Annotated[
+        float | None, typer.Option("--atol", help="Absolute tolerance (default: from the dtype).")
+    ] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")] = 0.0,
+    full: Annotated[
+        bool, typer.Option("--full", help="Print every value of big matrices.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove that any convolution is a matrix product on unfolded patches (im2col).
+
+    Unfolds the (padded) input into one column per output position (c_i/g*k_h*k_w
+    rows, m_h*m_w columns, per group), writes each output channel's kernel as a row,
+    multiplies, and compares with the convolution computed directly. Exit 0 when
+    they agree within the tolerance, 1 when they do not. verify-1x1 is the 1x1 case.
+
+    \b
+    Examples:
+      convcli verify samples/lesson_X.json samples/lesson_K_multi_in.json
+      convcli verify samples/lesson_X.npy samples/lesson_K_multi_out.npy -p 1 -s 2 --json
+      convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
+    """
+    with _guard():
+        import numpy as np
+
+        from convcli.checks import verify_im2col
+        from convcli.teach_reports import verify_payload, verify_report
+
+        options = _conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        for name, value in (("--atol", atol), ("--rtol", rtol)):
+            if value is not None and not (value >= 0 and np.isfinite(value)):
+                raise ValueError(f"{name}: must be a finite number >= 0, got {value}")
+        _check_stdin_once([input_file, kernel_file, bias_file])
+        x = _load(input_file, "input")
+        kernel = _load(kernel_file, "kernel")
+        bias = None if bias_file is None else _load(bias_file, "bias")
+        check = verify_im2col(x, kernel, bias, options, atol=atol, rtol=rtol)
+        if as_json:
+            _print_json(verify_payload(check))
+        else:
+            _print(*verify_report(check, full=full))
+        if not check.comparison.agree:
+            raise typer.Exit(EXIT_DISAGREE)
+
+
 @app.command("verify-1x1")
 def verify_1x1(
     input_file: Annotated[

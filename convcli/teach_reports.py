@@ -11,18 +11,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.checks import Im2colCheck
 from convcli.explain import ChannelTerm, Explanation
 from convcli.render import (
     EDGE_ITEMS,
     Renderable,
     format_value,
+    render_array,
     render_columns,
     render_key_values,
     render_line,
     render_matrix,
 )
 
-__all__ = ["explain_payload", "explain_report"]
+__all__ = ["explain_payload", "explain_report", "verify_payload", "verify_report"]
 
 # Up to this many taps, a channel's sum is written out product by product.
 MAX_WRITTEN_TERMS = 16
@@ -207,3 +209,90 @@ def _sums(e: Explanation) -> list[tuple[str, str]]:
     index = ", ".join(map(str, e.position))
     rows.append(("= value", f"Y[{index}] = {format_value(e.value)}, as convcli run prints it"))
     return rows
+
+
+def verify_payload(check: Im2colCheck) -> dict[str, Any]:
+    """The ``verify --json`` object."""
+    c = check.comparison
+    n, groups, rows, cols = check.columns.shape
+    return {
+        "agree": c.agree,
+        "max_abs_diff": c.max_abs_diff,
+        "max_rel_diff": c.max_rel_diff,
+        "atol": c.atol,
+        "rtol": c.rtol,
+        "batch": n,
+        "groups": groups,
+        "column_matrix_shape": [rows, cols],
+        "weight_matrix_shape": list(check.weight_matrix_shape),
+        "padding_mode": check.options.padding_mode,
+        "flip": check.options.flip,
+        "output_axes": list(check.output_axes),
+        "columns": _array(check.columns),
+        "weights": _array(check.weights),
+        "matrix_product": _array(check.matrix_product),
+        "direct": _array(check.direct),
+    }
+
+
+def verify_report(check: Im2colCheck, *, full: bool = False) -> list[Renderable]:
+    """The ``verify`` report: the unfolded input, the weight matrix, both results."""
+    n, groups, rows, cols = check.columns.shape
+    c_o_g, _ = check.weight_matrix_shape
+    k_h, k_w = check.geometry.kernel_size
+    m_h, m_w = check.geometry.out_size
+    c_g = rows // (k_h * k_w)
+    per = " per batch item and group" if n * groups > 1 else ""
+    mode = check.options.padding_mode
+    steps = [
+        (
+            "unfold X (im2col)",
+            f"each output position's window of the {mode}-padded input becomes a column: "
+            f"X_cols (c_i/g*k_h*k_w, m_h*m_w) = ({c_g}*{k_h}*{k_w}, {m_h}*{m_w}) = "
+            f"({rows}, {cols}){per}; row c*k_h*k_w + a*k_w + b holds channel c, tap (a, b)",
+        ),
+        (
+            "reshape K",
+            f"each output channel's kernel{' (flipped)' if check.options.flip else ''} "
+            f"becomes a row: W (c_o/g, c_i/g*k_h*k_w) = ({c_o_g}, {rows})"
+            + (" per group" if groups > 1 else ""),
+        ),
+        (
+            "Y = W @ X_cols",
+            f"({c_o_g}, {rows}) @ ({rows}, {cols}) = ({c_o_g}, {cols}) -> "
+            f"({c_o_g}, {m_h}, {m_w})" + (f", {groups} groups stacked" if groups > 1 else ""),
+        ),
+        ("directly", "the convolution as convcli run computes it"),
+    ]
+    c = check.comparison
+    verdict = "AGREE" if c.agree else "DISAGREE"
+    diffs = [
+        ("max |difference|", f"{c.max_abs_diff:.3g}"),
+        ("max relative difference", f"{c.max_rel_diff:.3g}"),
+        ("tolerance", f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
+        (
+            "verdict",
+            f"{verdict}: the convolution is a matrix product on unfolded patches"
+            if c.agree
+            else verdict,
+        ),
+    ]
+    columns, column_axes = _squeeze(check.columns, ("n", "g", "row", "col"))
+    weights, weight_axes = _squeeze(check.weights, ("g", "c_o/g", "row"))
+    return [
+        render_key_values(steps, title="a convolution as a matrix product (im2col)"),
+        render_array(columns, column_axes, name="X_cols", full=full),
+        render_array(weights, weight_axes, name="W", full=full),
+        render_array(check.matrix_product, check.output_axes, name="Y matrix product", full=full),
+        render_array(check.direct, check.output_axes, name="Y directly", full=full),
+        render_key_values(diffs, title="comparison"),
+    ]
+
+
+def _squeeze(
+    array: npt.NDArray[Any], axes: tuple[str, ...]
+) -> tuple[npt.NDArray[Any], tuple[str, ...]]:
+    """Drop leading axes of length 1 (one batch item, one group), keeping two at least."""
+    while array.ndim > 2 and array.shape[0] == 1:
+        array, axes = array[0], axes[1:]
+    return array, axes

@@ -285,3 +285,71 @@ def test_explain_other_errors() -> None:
         "reflect padding 3 must be < input height 3",
     )
     assert_usage_error(invoke("explain", X_JSON, "nope.json", "--at", "0,0"), "nope.json")
+
+
+# --- verify (im2col) -------------------------------------------------------------
+
+
+def test_verify_lesson_agrees_and_shows_the_matrices() -> None:
+    result = invoke("verify", X_JSON, K_OUT)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "(2*2*2, 2*2) = (8, 4)" in text
+    assert "W (c_o/g, c_i/g*k_h*k_w) = (3, 8)" in text
+    assert "(3, 8) @ (8, 4) = (3, 4) -> (3, 2, 2)" in text
+    assert "AGREE" in text and "X_cols" in text and "Y directly" in text
+
+
+def test_verify_json(tmp_path: Path) -> None:
+    payload = json_of(invoke("verify", X_JSON, K_IN, "--json"))
+    assert payload["agree"] is True and payload["max_abs_diff"] == 0
+    assert payload["column_matrix_shape"] == [8, 4] and payload["weight_matrix_shape"] == [1, 8]
+    assert payload["columns"]["shape"] == [1, 1, 8, 4]
+    assert payload["matrix_product"]["data"] == [[56, 72], [104, 120]]
+    assert payload["direct"] == payload["matrix_product"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-g", "2", "-p", "1", "--padding-mode", "circular", "--flip"],
+        ["-s", "2", "-d", "2", "-p", "2", "--padding-mode", "reflect"],
+        ["-p", "same", "--padding-mode", "replicate"],
+    ],
+)
+def test_verify_options_agree(tmp_path: Path, options: list[str]) -> None:
+    rng = np.random.default_rng(6)
+    x = save(tmp_path / "x.npy", rng.standard_normal((2, 4, 7, 6)))
+    w = save(tmp_path / "w.npy", rng.standard_normal((6, 2 if "-g" in options else 4, 3, 2)))
+    b = save(tmp_path / "b.npy", rng.standard_normal(6))
+    payload = json_of(invoke("verify", x, w, "--bias", b, *options, "--json"))
+    assert payload["agree"] is True
+    assert payload["batch"] == 2
+    if "-g" in options:
+        assert payload["groups"] == 2 and payload["column_matrix_shape"][0] == 2 * 3 * 2
+
+
+def test_verify_exit_1_when_the_tolerance_is_not_met(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = save(tmp_path / "x.npy", rng.standard_normal((64, 8, 8), dtype=np.float32))
+    w = save(tmp_path / "w.npy", rng.standard_normal((8, 64, 3, 3), dtype=np.float32))
+    assert invoke("verify", x, w).exit_code == 0
+    strict = invoke("verify", x, w, "--atol", "0", "--json")
+    assert strict.exit_code == 1
+    assert json.loads(strict.stdout)["agree"] is False
+    text = invoke("verify", x, w, "--atol", "0")
+    assert text.exit_code == 1 and "DISAGREE" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--atol", "-1"], ["--atol"]),
+        (["--rtol", "nan"], ["--rtol"]),
+        (["-p", "3", "--padding-mode", "reflect"], ["reflect padding 3"]),
+        (["-g", "2"], ["groups=2"]),
+        (["--padding-mode", "mirror"], ["--padding-mode"]),
+    ],
+)
+def test_verify_errors(args: list[str], words: list[str]) -> None:
+    assert_usage_error(invoke("verify", X_JSON, K_OUT, *args), *words)
