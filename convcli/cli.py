@@ -355,6 +355,14 @@ def run(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    heatmap: Annotated[
+        bool,
+        typer.Option(
+            "--heatmap",
+            help="Colour the result's cells by value (diverging around 0 when signed); "
+            "plain under NO_COLOR or when not a terminal.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
@@ -372,6 +380,7 @@ def run(
       convcli run x.npy w.npy --bias b.npy --groups 2 --output y.npy --json
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 --padding-mode reflect
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
     """
     with _guard():
         from convcli.modes import MODES, run_convolution
@@ -400,7 +409,8 @@ def run(
         if as_json:
             _print_json(tensor_to_json(result.output))
             return
-        _print(*_run_report(result, x, kernel, bias, (input_file, kernel_file, bias_file), full))
+        files = (input_file, kernel_file, bias_file)
+        _print(*_run_report(result, x, kernel, bias, files, full, heatmap))
         if output is not None:
             _say(f"wrote {output}")
 
@@ -412,10 +422,18 @@ def _run_report(
     bias: npt.NDArray[np.generic] | None,
     sources: tuple[str, str, str | None],
     full: bool,
+    heatmap: bool = False,
 ) -> list[Renderable]:
     import numpy as np
 
-    from convcli.render import TensorRow, render_array, render_line, render_shapes, render_stats
+    from convcli.render import (
+        TensorRow,
+        render_array,
+        render_heat_legend,
+        render_line,
+        render_shapes,
+        render_stats,
+    )
 
     rows = [
         TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
@@ -432,8 +450,10 @@ def _run_report(
     report: list[Renderable] = [
         render_shapes(rows),
         render_line(f"computed with {result.method}"),
-        render_array(result.output, result.output_axes, full=full),
+        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
     ]
+    if heatmap:
+        report.append(render_heat_legend(result.output))
     # Non-finite values coming in are counted too: the result's count hides their origin.
     for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
         if array is not None and array.dtype.kind in "fc" and not bool(np.isfinite(array).all()):

@@ -13,23 +13,28 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 from rich import box
+from rich.color import Color
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
 __all__ = [
     "EDGE_ITEMS",
     "SUMMARY_THRESHOLD",
+    "HeatScale",
     "Renderable",
     "TensorRow",
     "array_formatter",
     "format_value",
+    "heat_scale",
     "make_console",
     "make_progress",
     "render_array",
     "render_columns",
+    "render_heat_legend",
     "render_key_values",
     "render_line",
     "render_matrix",
@@ -173,7 +178,12 @@ def _edge(n: int, summarise: bool) -> list[int | None]:
     return [*range(EDGE_ITEMS), None, *range(n - EDGE_ITEMS, n)]
 
 
-def _matrix_table(matrix: npt.NDArray[np.generic], title: str, summarise: bool) -> Group:
+def _matrix_table(
+    matrix: npt.NDArray[np.generic],
+    title: str,
+    summarise: bool,
+    scale: HeatScale | None = None,
+) -> Group:
     rows = _edge(matrix.shape[0], summarise)
     cols = _edge(matrix.shape[1], summarise)
     table = Table(box=box.ROUNDED, show_header=True)
@@ -185,7 +195,10 @@ def _matrix_table(matrix: npt.NDArray[np.generic], title: str, summarise: bool) 
         if i is None:
             table.add_row("…", *["…" for _ in cols])
             continue
-        cells = ["…" if j is None else fmt(matrix[i, j]) for j in cols]
+        cells = [
+            Text("…") if j is None else _heat_cell(fmt(matrix[i, j]), matrix[i, j], scale)
+            for j in cols
+        ]
         table.add_row(str(i), *cells)
     return Group(Text(title, style="bold"), table)
 
@@ -196,14 +209,17 @@ def render_array(
     *,
     name: str = "Y",
     full: bool = False,
+    heatmap: bool = False,
 ) -> Columns:
     """One table per 2-D slice of ``array`` (e.g. per batch item and output channel),
     side by side as the width allows.
 
     Arrays over ``SUMMARY_THRESHOLD`` values are summarised as numpy prints them:
     ``EDGE_ITEMS`` slices, rows and columns at each edge, an ellipsis between,
-    unless ``full``.
+    unless ``full``. With ``heatmap`` each cell's background shows its value on one
+    scale for the whole array (``heat_scale``); the numbers stay.
     """
+    scale = heat_scale(array) if heatmap else None
     summarise = not full and array.size > SUMMARY_THRESHOLD
     if array.ndim == 1:
         array = array.reshape(1, -1)
@@ -217,8 +233,119 @@ def render_array(
             continue
         label = ", ".join(f"{axis}={i}" for axis, i in zip(lead_axes, index, strict=False))
         title = f"{name}[{label}]" if label else name
-        items.append(_matrix_table(array[index], title, summarise))
+        items.append(_matrix_table(array[index], title, summarise, scale))
     return Columns(items, padding=(0, 2))
+
+
+RGB = tuple[int, int, int]
+# ColorBrewer's RdBu (diverging: blue below 0, white at 0, red above) and YlOrRd
+# (sequential: light for the minimum, dark red for the maximum).
+_DIVERGING: tuple[RGB, ...] = ((33, 102, 172), (247, 247, 247), (178, 24, 43))
+_SEQUENTIAL: tuple[RGB, ...] = ((255, 255, 204), (253, 141, 60), (189, 0, 38))
+LEGEND_STEPS = 5
+
+
+@dataclass(frozen=True)
+class HeatScale:
+    """How values map to colours: diverging around 0 when some value is negative,
+    sequential from the minimum to the maximum otherwise."""
+
+    low: float
+    high: float
+    diverging: bool
+
+    def position(self, value: float) -> float:
+        """Where ``value`` sits on the colour ramp, 0 (first stop) to 1 (last stop)."""
+        if self.diverging:
+            bound = max(abs(self.low), abs(self.high)) or 1.0
+            return min(max(0.5 + 0.5 * value / bound, 0.0), 1.0)
+        if self.high == self.low:
+            return 0.5
+        return min(max((value - self.low) / (self.high - self.low), 0.0), 1.0)
+
+    def rgb(self, value: float) -> RGB:
+        """The background colour of ``value``.
+
+        Examples
+        --------
+        >>> HeatScale(-2.0, 4.0, diverging=True).rgb(0.0)
+        (247, 247, 247)
+        >>> HeatScale(1.0, 3.0, diverging=False).rgb(3.0)
+        (189, 0, 38)
+        """
+        stops = _DIVERGING if self.diverging else _SEQUENTIAL
+        t = self.position(value) * (len(stops) - 1)
+        i = min(int(t), len(stops) - 2)
+        f = t - i
+        a, b = stops[i], stops[i + 1]
+        return (
+            round(a[0] + (b[0] - a[0]) * f),
+            round(a[1] + (b[1] - a[1]) * f),
+            round(a[2] + (b[2] - a[2]) * f),
+        )
+
+
+def heat_scale(array: npt.NDArray[np.generic]) -> HeatScale | None:
+    """The colour scale of an array, or ``None`` when it has no finite real values.
+
+    Examples
+    --------
+    >>> heat_scale(np.array([-1, 3]))
+    HeatScale(low=-1.0, high=3.0, diverging=True)
+    >>> heat_scale(np.array([2.0, 5.0, np.nan]))
+    HeatScale(low=2.0, high=5.0, diverging=False)
+    """
+    if array.dtype.kind not in "biuf" or array.size == 0:
+        return None
+    values = array.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    low, high = float(finite.min()), float(finite.max())
+    return HeatScale(low=low, high=high, diverging=low < 0)
+
+
+def _heat_style(rgb: RGB) -> Style:
+    luminance = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) / 255
+    foreground = Color.from_rgb(0, 0, 0) if luminance > 0.5 else Color.from_rgb(255, 255, 255)
+    return Style(color=foreground, bgcolor=Color.from_rgb(*rgb))
+
+
+def _heat_cell(text: str, value: np.generic, scale: HeatScale | None) -> Text:
+    if scale is None:
+        return Text(text)
+    number = float(value)
+    if not np.isfinite(number):
+        return Text(text)
+    return Text(text, style=_heat_style(scale.rgb(number)))
+
+
+def render_heat_legend(array: npt.NDArray[np.generic]) -> Text:
+    """The heatmap's legend: ``min [swatches] 0 [swatches] max`` and what the colours mean."""
+    scale = heat_scale(array)
+    if scale is None:
+        return Text("heatmap: no finite real values to colour")
+    legend = Text("heatmap: ")
+    if scale.diverging:
+        bound = max(abs(scale.low), abs(scale.high))
+        stops = [
+            (format_value(np.float64(scale.low)), -bound, 0.0),
+            ("0", 0.0, bound),
+        ]
+        for label, start, stop in stops:
+            legend.append(f"{label} ")
+            for value in np.linspace(start, stop, LEGEND_STEPS):
+                legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
+            legend.append(" ")
+        legend.append(format_value(np.float64(scale.high)))
+        legend.append("  (diverging: blue below 0, white at 0, red above)")
+        return legend
+    legend.append(f"{format_value(np.float64(scale.low))} ")
+    for value in np.linspace(scale.low, scale.high, 2 * LEGEND_STEPS):
+        legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
+    legend.append(f" {format_value(np.float64(scale.high))}")
+    legend.append("  (sequential: light for the minimum, dark red for the maximum)")
+    return legend
 
 
 def render_matrix(
