@@ -23,6 +23,9 @@ __all__ = ["CHUNK_MACS", "Progress", "conv2d_chunked"]
 
 # About a tenth of a second of multiply-adds: a bar that moves, few extra calls.
 CHUNK_MACS = 2**27
+# Each block of output channels repeats the im2col of its input: with blocks of at
+# least this many channels that costs a few percent, not a multiple.
+MIN_BLOCK_CHANNELS = 32
 Progress = Callable[[int, int], None]
 Array = npt.NDArray[Any]
 
@@ -49,10 +52,10 @@ def conv2d_chunked(
     Examples
     --------
     >>> seen = []
-    >>> y = conv2d_chunked(np.ones((2, 1, 3, 3)), np.ones((4, 1, 2, 2)), None,
+    >>> y = conv2d_chunked(np.ones((3, 1, 3, 3)), np.ones((64, 1, 2, 2)), None,
     ...                    progress=lambda done, total: seen.append((done, total)), chunk_macs=16)
     >>> y.shape, float(y.sum()), seen[-1]
-    ((2, 4, 2, 2), 128.0, (8, 8))
+    ((3, 64, 2, 2), 3072.0, (6, 6))
     """
     options: dict[str, Any] = {"stride": stride, "padding": padding, "dilation": dilation}
     try:
@@ -76,7 +79,7 @@ def conv2d_chunked(
     # A block is whole groups: output channels of one group read the same input channels.
     c_o_per_group = c_o // groups
     unit = c_o_per_group if groups > 1 else 1
-    step = max(1, chunk_macs // (unit * per_channel))
+    step = max(1, chunk_macs // (unit * per_channel), -(-MIN_BLOCK_CHANNELS // unit))
     units = groups if groups > 1 else c_o
     blocks = [(start, min(units, start + step)) for start in range(0, units, step)]
     y = np.empty((n, c_o, m_h, m_w), dtype=accumulation.out)

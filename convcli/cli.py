@@ -79,6 +79,11 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+def _shown(name: str) -> str:
+    """A file name as printed: quoted when it holds line breaks or other control characters."""
+    return name if name.isprintable() else repr(name)
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     _say(message)
     raise typer.Exit(code)
@@ -303,7 +308,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A progress callback drawing a bar on stderr once a run passes half a second.
 
     Only when stderr is a terminal: piped, redirected or ``--json`` runs get ``None``
-    and compute in one piece.
+    and compute in one piece. ``CONVCLI_PROGRESS_DELAY`` (seconds) moves the half second.
     """
     import time
 
@@ -313,12 +318,16 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not (enabled and console.is_terminal):
         yield None
         return
+    try:
+        delay = float(os.environ.get("CONVCLI_PROGRESS_DELAY", "0.5"))
+    except ValueError:
+        delay = 0.5
     started = time.monotonic()
     shown: list[Any] = []
 
     def report(done: int, total: int) -> None:
         if not shown:
-            if time.monotonic() - started < 0.5 or done >= total:
+            if time.monotonic() - started < delay or done >= total:
                 return
             bar = make_progress(console)
             bar.start()
@@ -403,7 +412,15 @@ def run(
         loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
         _check_memory(budget, loaded, options, as_json=as_text)
         with _progress(not as_json) as progress:
-            result = run_convolution(x, kernel, bias, mode=mode, options=options, progress=progress)
+            try:
+                result = run_convolution(
+                    x, kernel, bias, mode=mode, options=options, progress=progress
+                )
+            except ValueError as err:  # shapes or values that do not fit: say which files
+                specs = (input_file, kernel_file, bias_file)
+                sources = zip(("input", "kernel", "bias"), specs, strict=True)
+                named = ", ".join(f"{role} {_shown(spec)}" for role, spec in sources if spec)
+                raise ValueError(f"{err} ({named})") from None
         if output is not None:
             save_tensor(output, result.output, force=force, inputs=inputs)
         if as_json:

@@ -6,6 +6,7 @@ so it is shown literally and never read as rich markup.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -55,11 +56,15 @@ def make_console(
 ) -> Console:
     """The console every command writes to; ``file`` and ``width`` make tests deterministic.
 
-    rich itself honours ``NO_COLOR`` and drops escape sequences when not writing to a
-    terminal; markup and emoji codes are off so file names print as they are.
+    rich drops escape sequences when not writing to a terminal. It reads ``NO_COLOR``
+    as "no colours" but still writes bold and underline, so here a non-empty
+    ``NO_COLOR`` means no escape sequences at all. Markup and emoji codes are off so file
+    names print as they are.
     """
+    no_color = os.environ.get("NO_COLOR", "") != ""
     return Console(
         stderr=stderr,
+        color_system=None if no_color else "auto",
         file=file,
         width=width,
         markup=False,

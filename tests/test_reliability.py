@@ -1,0 +1,1143 @@
+"""The hostile-input catalogue (../shared/RELIABILITY.md), item by item, at the command line.
+
+Each ``test_itemNN_...`` drives convcli as a user does: through typer's CliRunner, or a
+real process where one matters (pipes, terminals, signals). Unless the item says
+otherwise a refusal is: exit 2, exactly one line on stderr naming the file or option and
+the problem, no traceback, nothing on stdout, and no output or temporary file left.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pickle
+import pty
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hostile import forge_zip_size, header, npy_bytes, npz_bytes, saved
+from numpy.lib.stride_tricks import sliding_window_view
+from reference import conv2d_reference
+from typer.testing import CliRunner, Result
+
+import convcli.tensorio
+from convcli import conv2d
+from convcli.cli import app
+
+runner = CliRunner()
+PYTHON = sys.executable
+# What must never reach a user: Python's and numpy's own words for a crash.
+INTERNAL_WORDS = (
+    "Traceback",
+    "MemoryError",
+    "OverflowError",
+    "RecursionError",
+    "IndexError",
+    "TypeError",
+    "KeyError",
+    "UnicodeDecodeError",
+    "numpy.core",
+    "numpy._core",
+)
+Array = npt.NDArray[Any]
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def invoke(*args: str, input: str | bytes | None = None, **env: str) -> Result:
+    return runner.invoke(app, list(args), input=input, env=env or None)
+
+
+def refused(result: Result, *words: str) -> str:
+    """Exit 2, one line on stderr holding ``words``, no traceback, nothing on stdout."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("convcli: "), line
+    for word in INTERNAL_WORDS:
+        assert word not in result.output, result.output
+    for word in words:
+        assert word in line, (word, line)
+    assert result.stdout == ""
+    return line
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def save(path: Path, array: Array) -> str:
+    np.save(path, array, allow_pickle=False)
+    return str(path)
+
+
+def write(path: Path, content: bytes | str) -> str:
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return str(path)
+
+
+def json_of(result: Result) -> Any:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout)
+
+
+def from_json(payload: dict[str, Any]) -> Array:
+    """The array of a ``tensor_to_json`` payload (complex and non-finite included)."""
+    dtype = np.dtype(payload["dtype"])
+
+    def leaf(value: Any) -> Any:
+        if isinstance(value, list):
+            return [leaf(item) for item in value]
+        if isinstance(value, dict):
+            return complex(leaf(value["real"]), leaf(value["imag"]))
+        if isinstance(value, str):
+            return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}[value]
+        return value
+
+    return np.array(leaf(payload["data"]), dtype=dtype).reshape(payload["shape"])
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> str:
+    """A valid 4-D kernel for a 2-channel input."""
+    return save(tmp_path / "k.npy", np.ones((1, 2, 1, 1)))
+
+
+@pytest.fixture
+def good_input(tmp_path: Path) -> str:
+    return save(tmp_path / "x.npy", np.arange(18.0).reshape(2, 3, 3))
+
+
+def run_refused(
+    tmp_path: Path, args: Sequence[str], *words: str, input: bytes | None = None
+) -> str:
+    """``convcli run ARGS -o out/y.npy`` is refused and leaves every folder as it was."""
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    before = files_in(tmp_path)
+    line = refused(invoke("run", *args, "-o", str(out / "y.npy"), input=input), *words)
+    assert files_in(out) == []
+    assert files_in(tmp_path) == before
+    return line
+
+
+def refused_as_input_and_kernel(
+    tmp_path: Path, spec: str, *words: str, good: str, kernel: str
+) -> None:
+    """A hostile file is refused whether it is the input, the kernel or the bias."""
+    name = spec.rsplit("/", 1)[-1]
+    run_refused(tmp_path, [spec, kernel], "input", name, *words)
+    run_refused(tmp_path, [good, spec], "kernel", name, *words)
+    run_refused(tmp_path, [good, kernel, "--bias", spec], "bias", name, *words)
+
+
+# --- .npy / .npz files -----------------------------------------------------------------
+
+
+def test_item01_pickled_object_array_refused_without_unpickling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, good_input: str, kernel: str
+) -> None:
+    def no_unpickling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pickle was loaded")
+
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    content = saved(np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    spec = write(tmp_path / "objects.npy", content)
+    refused_as_input_and_kernel(tmp_path, spec, "unsupported dtype", good=good_input, kernel=kernel)
+    npz = write(tmp_path / "objects.npz", npz_bytes({"w.npy": content}))
+    run_refused(tmp_path, [good_input, npz], "objects.npz", "'w'", "unsupported dtype")
+    refused(invoke("shapes", spec, kernel), "objects.npy", "unsupported dtype")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [pickle.dumps([1.0, 2.0]), pickle.dumps([1.0], protocol=0), b"hello, world", b"\x00" * 64],
+    ids=["pickle", "pickle-protocol-0", "text", "zeros"],
+)
+def test_item02_raw_pickle_or_other_bytes_named_npy(
+    tmp_path: Path, content: bytes, good_input: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "fake.npy", content)
+    refused_as_input_and_kernel(tmp_path, spec, "not a .npy file", good=good_input, kernel=kernel)
+
+
+def test_item03_header_over_numpy_limit(tmp_path: Path, good_input: str, kernel: str) -> None:
+    text = header()[:-1] + " " * 20_000 + "\n"
+    spec = write(tmp_path / "big-header.npy", npy_bytes(text, b"\0" * 16, version=(2, 0)))
+    refused_as_input_and_kernel(tmp_path, spec, "10000-byte limit", good=good_input, kernel=kernel)
+
+
+@pytest.mark.parametrize("command", ["run", "shapes", "verify-1x1"])
+def test_item04_forged_shape_refused_from_the_header(
+    tmp_path: Path, command: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "forged.npy", npy_bytes(header(shape=(2**40,))))
+    assert Path(spec).stat().st_size <= 128
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        result = invoke(command, spec, kernel)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    refused(result, "forged.npy", "file incomplete: expected 8796093022208 bytes")
+    assert peak < 8 * 1024**2
+    assert time.perf_counter() - started < 5.0
+
+
+def test_item04_forged_4d_shape_with_data_budget(tmp_path: Path, good_input: str) -> None:
+    # An honest-looking header of 2**33 float64 values: refused before any allocation.
+    spec = write(tmp_path / "w.npy", npy_bytes(header(shape=(2**10, 2**10, 2**7, 2**6))))
+    run_refused(tmp_path, [good_input, spec], "w.npy", "file incomplete")
+
+
+@pytest.mark.parametrize(
+    ("descr", "shape", "words"),
+    [
+        ("<f8", (2**64,), "2**63 elements or more"),
+        ("<f8", (2**32, 2**32), "2**63 elements or more"),
+        ("<f8", (2.0,), "not a tuple of integers"),
+        ("<f8", (2, None), "not a tuple of integers"),
+        ("<f8", "2", "not a tuple of integers"),
+        ("<f8", (-2,), "negative dimension"),
+        (("<f8",), (2,), "unsupported dtype ('<f8',)"),
+        ([("a", "<f8")], (2,), "unsupported dtype"),
+        (8, (2,), "unsupported dtype 8"),
+    ],
+    ids=["2**64", "2**64-product", "float", "none", "string", "negative", "tuple", "list", "int"],
+)
+def test_item05_bad_shape_or_tuple_descr(
+    tmp_path: Path, descr: object, shape: object, words: str, good_input: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "bad.npy", npy_bytes(header(descr, False, shape), b"\0" * 16))
+    refused_as_input_and_kernel(tmp_path, spec, words, good=good_input, kernel=kernel)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"\x93NUMPY", "truncated header"),
+        (npy_bytes(header(), length=200), "truncated header: declares 200 bytes"),
+        (npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,\n"), "unterminated"),
+        (b"\x93NUMPX\x01\x00" + npy_bytes(header())[8:], "not a .npy file"),
+        (npy_bytes(header(), b"\0" * 16, version=(4, 0)), "unsupported .npy format version 4.0"),
+        (npy_bytes("{" * 5000 + "}" * 5000), "not a valid dict literal"),
+    ],
+    ids=["magic-only", "cut-in-header", "unterminated", "bad-magic", "version-4", "deep-braces"],
+)
+def test_item06_truncated_unterminated_bad_magic_or_version(
+    tmp_path: Path, content: bytes, words: str, good_input: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "broken.npy", content)
+    refused_as_input_and_kernel(tmp_path, spec, words, good=good_input, kernel=kernel)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (saved(np.arange(18.0).reshape(2, 3, 3))[:-40], "file incomplete: expected 144 bytes"),
+        (b"", "empty file (0 bytes)"),
+    ],
+    ids=["truncated-data", "zero-bytes"],
+)
+def test_item07_truncated_data_or_zero_byte_file(
+    tmp_path: Path, content: bytes, words: str, good_input: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "short.npy", content)
+    refused_as_input_and_kernel(tmp_path, spec, words, good=good_input, kernel=kernel)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array(["ab", "c"]),
+        np.array([b"ab", b"c"]),
+        np.array(["2020-01-01"], dtype="M8[D]"),
+        np.array([1], dtype="m8[s]"),
+        np.zeros(2, dtype="V4"),
+        np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")]),
+    ],
+    ids=["str", "bytes", "datetime", "timedelta", "void", "structured"],
+)
+def test_item08_unsupported_dtypes(
+    tmp_path: Path, array: Array, good_input: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "odd.npy", saved(array))
+    refused_as_input_and_kernel(tmp_path, spec, "unsupported dtype", good=good_input, kernel=kernel)
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4", ">i4", ">i2", ">c16", "<f2"])
+@pytest.mark.parametrize("fortran", [False, True])
+def test_item09_big_endian_and_fortran_arrays_give_the_right_numbers(
+    tmp_path: Path, dtype: str, fortran: bool
+) -> None:
+    rng = np.random.default_rng(9)
+    x = rng.integers(-9, 9, (2, 3, 6, 5)).astype(dtype)
+    w = rng.integers(-3, 3, (4, 3, 3, 2)).astype(dtype)
+    b = rng.integers(-5, 5, 4).astype(dtype)
+    if x.dtype.kind == "c":
+        x = x + 1j * x[..., ::-1]
+    layout = np.asfortranarray if fortran else np.ascontiguousarray
+    files = [save(tmp_path / f"{name}.npy", layout(a)) for name, a in (("x", x), ("w", w))]
+    files.append(save(tmp_path / "b.npy", b))
+    assert (f"'fortran_order': {fortran}").encode() in Path(files[0]).read_bytes()
+    xn, wn, bn = (a.astype(a.dtype.newbyteorder("=")) for a in (x, w, b))
+    expected = conv2d(xn, wn, bn, padding=1, stride=(2, 1))
+    args = [files[0], files[1], "--bias", files[2], "-p", "1", "-s", "2,1"]
+    payload = json_of(invoke("run", *args, "--json"))
+    np.testing.assert_array_equal(from_json(payload), expected)
+    assert payload["dtype"] == expected.dtype.name
+    out = tmp_path / "y.npy"
+    assert invoke("run", *args, "-o", str(out)).exit_code == 0
+    np.testing.assert_array_equal(np.load(out, allow_pickle=False), expected)
+
+
+def test_item10_npz_member_that_is_not_npy(tmp_path: Path, good_input: str) -> None:
+    content = npz_bytes({"readme.txt": b"hello", "w.npy": saved(np.ones((1, 2, 1, 1)))})
+    npz = write(tmp_path / "notes.npz", content)
+    run_refused(tmp_path, [good_input, f"{npz}:readme.txt"], "notes.npz", "not a .npy file")
+
+
+def test_item10_npz_with_several_arrays_and_none_chosen(tmp_path: Path, good_input: str) -> None:
+    npz = tmp_path / "layer.npz"
+    np.savez(npz, weight=np.ones((1, 2, 1, 1)), bias=np.zeros(1))
+    run_refused(tmp_path, [good_input, str(npz)], "layer.npz", "holds 2 arrays", "FILE.npz:NAME")
+    ok = invoke("run", good_input, f"{npz}:weight", "--bias", f"{npz}:bias", "--json")
+    assert json_of(ok)["shape"] == [1, 3, 3]
+
+
+def test_item10_npz_missing_name(tmp_path: Path, good_input: str) -> None:
+    npz = tmp_path / "layer.npz"
+    np.savez(npz, weight=np.ones((1, 2, 1, 1)), bias=np.zeros(1))
+    run_refused(tmp_path, [good_input, f"{npz}:kernel"], "has no array 'kernel'", "'weight'")
+
+
+def test_item11_npz_zip_bomb_refused_before_decompressing(tmp_path: Path, good_input: str) -> None:
+    bomb = npz_bytes({"w.npy": saved(np.zeros(8 * 1024**2))}, zipfile.ZIP_DEFLATED)
+    # Declared 4 GiB (over the 2 GiB data limit) for 64 MiB of deflated zeros.
+    spec = write(tmp_path / "bomb.npz", forge_zip_size(bomb, 2**32 - 16))
+    tracemalloc.start()
+    try:
+        line = run_refused(tmp_path, [good_input, spec], "bomb.npz", "would decompress to")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "4294967280 bytes" in line
+    assert peak < 8 * 1024**2
+
+
+def test_item11_npz_member_with_forged_npy_header(tmp_path: Path, good_input: str) -> None:
+    content = npy_bytes(header(shape=(1, 2, 1024, 4096)), b"\0" * 72)
+    spec = write(tmp_path / "forged.npz", npz_bytes({"w.npy": content}, zipfile.ZIP_DEFLATED))
+    run_refused(tmp_path, [good_input, spec], "forged.npz", "array 'w'", "file incomplete")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("json.npy", b'{"data": [[1, 2]]}', "looks like JSON, not a .npy file"),
+        ("npy.json", saved(np.ones((1, 2, 1, 1))), "looks like a .npy file, not JSON"),
+        ("zip.npy", npz_bytes({"w.npy": saved(np.ones(2))}), "looks like a .npz (zip) file"),
+        ("npy.npz", saved(np.ones((1, 2, 1, 1))), "looks like a .npy file, not a .npz file"),
+    ],
+)
+def test_item12_misnamed_file_says_what_it_really_is(
+    tmp_path: Path, name: str, content: bytes, words: str, good_input: str
+) -> None:
+    spec = write(tmp_path / name, content)
+    run_refused(tmp_path, [good_input, spec], name, words)
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def json_refused(tmp_path: Path, text: str | bytes, *words: str, kernel: str) -> None:
+    """Refused from a .json file (named) and from stdin (named 'stdin')."""
+    raw = text.encode() if isinstance(text, str) else text
+    spec = write(tmp_path / "hostile.json", raw)
+    run_refused(tmp_path, [spec, kernel], "hostile.json", *words)
+    run_refused(tmp_path, ["-", kernel], "stdin", *words, input=raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[[[1, NaN]]]", "NaN is not a number"),
+        ("[[[Infinity]]]", "Infinity is not a number"),
+        ("[[[-Infinity, 2]]]", "-Infinity is not a number"),
+        ("[[[1e400]]]", "number 1e400 overflows to infinity"),
+    ],
+)
+def test_item13_json_nan_infinity_and_overflow(
+    tmp_path: Path, text: str, words: str, kernel: str
+) -> None:
+    json_refused(tmp_path, text, words, kernel=kernel)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[[[" + "7" * 5000 + "]]]", "has more than 19 digits"),
+        ("[[[9223372036854775808]]]", "outside int64"),
+        ("[[[-9223372036854775809]]]", "outside int64"),
+    ],
+    ids=["5000-digits", "2**63", "-2**63-1"],
+)
+def test_item14_json_huge_integers(tmp_path: Path, text: str, words: str, kernel: str) -> None:
+    json_refused(tmp_path, text, words, kernel=kernel)
+
+
+@pytest.mark.parametrize("depth", [5, 100, 100_000])
+def test_item15_json_nesting_too_deep(tmp_path: Path, depth: int, kernel: str) -> None:
+    json_refused(
+        tmp_path, "[" * depth + "1" + "]" * depth, "nested more than 4 levels", kernel=kernel
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[[[1, 2], [3]]]", "ragged"),
+        ('[[["a"]]]', "a string"),
+        ("[[[null]]]", "null"),
+        ("[[[true]]]", "a boolean"),
+        ('{"shape": [1, 1, 1]}', 'without "data"'),
+        ('{"data": [[[1]]], "data": [[[2]]]}', "duplicate key"),
+        (b"\xef\xbb\xbf[[[1]]]", "BOM"),
+        ("[[[1]]] x", "invalid JSON at line 1"),
+        ("", "empty"),
+    ],
+    ids=["ragged", "string", "null", "bool", "no-data", "duplicate", "bom", "junk", "empty"],
+)
+def test_item16_json_not_a_tensor(
+    tmp_path: Path, text: str | bytes, words: str, kernel: str
+) -> None:
+    json_refused(tmp_path, text, words, kernel=kernel)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"), [("[]", "empty"), ("[[]]", "empty"), ("[[[]]]", "empty"), ("7", "scalar")]
+)
+def test_item17_json_empty_or_scalar(tmp_path: Path, text: str, words: str, kernel: str) -> None:
+    json_refused(tmp_path, text, words, kernel=kernel)
+
+
+@pytest.mark.parametrize(
+    ("array", "words"),
+    [(np.zeros((0, 3, 3)), "empty tensor"), (np.float64(1.0), "scalar")],
+    ids=["zero-channels", "scalar"],
+)
+def test_item17_npy_zero_channels_or_scalar(
+    tmp_path: Path, array: Array, words: str, good_input: str, kernel: str
+) -> None:
+    spec = write(tmp_path / "odd.npy", saved(np.asarray(array)))
+    refused_as_input_and_kernel(tmp_path, spec, words, good=good_input, kernel=kernel)
+
+
+def test_item18_empty_stdin(tmp_path: Path, kernel: str) -> None:
+    run_refused(tmp_path, ["-", kernel], "stdin", "empty", input=b"")
+    run_refused(tmp_path, ["-", kernel], "stdin", "empty", input=b"  \n")
+
+
+def test_item18_stdin_over_the_size_cap(tmp_path: Path, kernel: str) -> None:
+    cap = convcli.tensorio.MAX_JSON_BYTES
+    run_refused(tmp_path, ["-", kernel], "stdin", f"limit of {cap} bytes", input=b" " * (cap + 1))
+
+
+def test_item18_stdin_cap_reads_no_more_than_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str
+) -> None:
+    monkeypatch.setattr(convcli.tensorio, "MAX_JSON_BYTES", 1000)
+    text = ("[[[" + ", ".join(["1"] * 2000) + "]]]").encode()
+    run_refused(tmp_path, ["-", kernel], "stdin", "over the limit of 1000 bytes", input=text)
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dtype", "low", "high"),
+    [
+        ("int8", -128, 127),
+        ("uint8", 0, 255),
+        ("int32", -(2**24), 2**24),
+        ("int64", -(2**26), 2**26),
+    ],
+)
+def test_item19_integer_sums_that_overflow_the_dtype_are_exact(
+    tmp_path: Path, dtype: str, low: int, high: int
+) -> None:
+    rng = np.random.default_rng(19)
+    x = rng.integers(low, high, (16, 4, 4), endpoint=True).astype(dtype)
+    w = rng.integers(low, high, (2, 16, 3, 3), endpoint=True).astype(dtype)
+    x[0], w[0] = high, high  # the largest sum: every product at the top of the range
+    spec = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", w)]
+    payload = json_of(invoke("run", *spec, "--json"))
+    expected = conv2d_reference(x, w, exact_ints=True)
+    assert payload["dtype"] == "int64"
+    assert payload["data"] == expected.tolist()  # Python ints: exact
+    # Beyond the input dtype (it would wrap), or for int64 beyond float64's exact 2**53.
+    limit = 2**53 if dtype == "int64" else int(np.iinfo(dtype).max)
+    assert max(abs(v) for v in np.ravel(payload["data"])) > limit
+    out = tmp_path / "y.npy"
+    assert invoke("run", *spec, "-o", str(out)).exit_code == 0
+    assert np.load(out).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"), [("int32", 2**31 - 1), ("int64", 2**40), ("uint64", 2**40)]
+)
+def test_item19_integer_sums_beyond_int64_refused_suggesting_float64(
+    tmp_path: Path, dtype: str, value: int
+) -> None:
+    x = save(tmp_path / "x.npy", np.full((4, 2, 2), value, dtype=dtype))
+    w = save(tmp_path / "w.npy", np.full((1, 4, 2, 2), value, dtype=dtype))
+    run_refused(tmp_path, [x, w], "beyond int64", "float64", "x.npy", "w.npy")
+
+
+def test_item20_float16_accumulates_in_float32(tmp_path: Path) -> None:
+    x = save(tmp_path / "x.npy", np.ones((4096, 1, 1), dtype=np.float16))
+    w = save(tmp_path / "w.npy", np.ones((1, 4096, 1, 1), dtype=np.float16))
+    payload = json_of(invoke("run", x, w, "--json"))
+    assert payload == {"shape": [1, 1, 1], "dtype": "float16", "data": [[[4096.0]]]}
+    square = save(tmp_path / "s.npy", np.ones((1, 64, 64), dtype=np.float16))
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 64, 64), dtype=np.float16))
+    assert json_of(invoke("run", square, k, "--json"))["data"] == [[[4096.0]]]
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_item21_complex_inputs_computed_correctly(tmp_path: Path, dtype: str) -> None:
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((3, 5, 4)) + 1j * rng.standard_normal((3, 5, 4))).astype(dtype)
+    w = (rng.standard_normal((2, 3, 2, 2)) + 1j * rng.standard_normal((2, 3, 2, 2))).astype(dtype)
+    spec = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", w), "-p", "1"]
+    payload = json_of(invoke("run", *spec, "--json"))
+    expected = conv2d_reference(x, w, padding=1)
+    assert payload["dtype"] == dtype
+    assert set(np.ravel(payload["data"])[0]) == {"real", "imag"}
+    tolerance = 1e-5 if dtype == "complex64" else 1e-12
+    np.testing.assert_allclose(from_json(payload), expected, rtol=tolerance, atol=tolerance)
+    out = tmp_path / "y.npy"
+    assert invoke("run", *spec, "-o", str(out)).exit_code == 0
+    np.testing.assert_allclose(np.load(out), expected, rtol=tolerance, atol=tolerance)
+
+
+def ieee_conv(x: Array, w: Array) -> Array:
+    """Valid cross-correlation with plain IEEE products and sums (no BLAS)."""
+    windows = sliding_window_view(x, w.shape[2:], axis=(1, 2))  # (c_i, m_h, m_w, k_h, k_w)
+    products = windows[None] * w[:, :, None, None]  # (c_o, c_i, m_h, m_w, k_h, k_w)
+    result: Array = products.sum(axis=(1, 4, 5))
+    return result
+
+
+def test_item22_nan_and_inf_in_npy_data_give_ieee_results_and_are_counted(
+    tmp_path: Path,
+) -> None:
+    x = np.ones((2, 5, 5))
+    x[0, 1, 1], x[1, 3, 3], x[1, 0, 4] = np.nan, np.inf, -np.inf
+    w = np.ones((2, 2, 2, 2))
+    w[1, 0, 0, 0] = 0.0  # 0 * inf is NaN
+    spec = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", w)]
+    expected = ieee_conv(x, w)
+    bad = int(np.count_nonzero(~np.isfinite(expected)))
+    assert 0 < bad < expected.size
+    payload = json_of(invoke("run", *spec, "--json"))
+    np.testing.assert_array_equal(from_json(payload), expected)
+    assert "NaN" in json.dumps(payload) and "Infinity" in json.dumps(payload)
+    shown = invoke("run", *spec)
+    assert shown.exit_code == 0, shown.output
+    lines = [" ".join(line.split()) for line in shown.stdout.splitlines()]
+    assert any(line.startswith("input: 2x5x5 float64") and "3 non-finite" in line for line in lines)
+    result_line = "result: 2x4x4 float64"
+    assert any(line.startswith(result_line) and f"{bad} non-finite" in line for line in lines)
+    out = tmp_path / "y.npy"
+    assert invoke("run", *spec, "-o", str(out)).exit_code == 0
+    np.testing.assert_array_equal(np.load(out), expected)
+
+
+def test_item22_non_finite_results_cannot_go_to_a_json_file(tmp_path: Path) -> None:
+    x = np.ones((1, 3, 3))
+    x[0, 0, 0] = np.nan
+    spec = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", np.ones((1, 1, 2, 2)))]
+    (tmp_path / "out").mkdir()
+    result = invoke("run", *spec, "-o", str(tmp_path / "out" / "y.json"))
+    refused(result, "y.json", "1 NaN or infinite values cannot be written to JSON", ".npy")
+    assert files_in(tmp_path / "out") == []
+
+
+# --- convolution arguments ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ([], ["larger than the padded input"]),
+        (["--padding", "1", "--dilation", "3"], ["dilated to 10", "larger than the padded input"]),
+        (["--padding", "valid"], ["larger than the padded input"]),
+    ],
+)
+def test_item23_kernel_larger_than_the_padded_input(
+    tmp_path: Path, options: list[str], words: list[str]
+) -> None:
+    x = save(tmp_path / "x.npy", np.ones((1, 3, 3)))
+    w = save(tmp_path / "w.npy", np.ones((1, 1, 4, 4)))
+    run_refused(tmp_path, [x, w, *options], *words)
+    refused(invoke("shapes", x, w, *options), *words)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--stride", "0"], ["--stride", ">= 1"]),
+        (["--stride", "-1"], ["--stride"]),
+        (["--padding", "-1"], ["--padding", "-1"]),
+        (["--dilation", "0"], ["--dilation", ">= 1"]),
+        (["--groups", "0"], ["--groups", ">= 1"]),
+        (["--groups", "-2"], ["--groups", ">= 1"]),
+        (["--stride", "1,2,3"], ["--stride", "1,2,3"]),
+        (["--padding", "sideways"], ["--padding", "sideways"]),
+        (["--dilation", "1.5"], ["--dilation", "1.5"]),
+        (["--groups", "two"], ["--groups", "two"]),
+        (["--max-memory", "lots"], ["--max-memory", "lots"]),
+    ],
+)
+def test_item24_bad_or_malformed_option_values(
+    tmp_path: Path, options: list[str], words: list[str], good_input: str, kernel: str
+) -> None:
+    run_refused(tmp_path, [good_input, kernel, *options], *words)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "options", "words"),
+    [
+        ((3, 4, 4), (2, 1, 1, 1), ["--groups", "2"], ["groups=2", "3 input channels"]),
+        ((4, 4, 4), (3, 2, 1, 1), ["--groups", "2"], ["groups=2", "3 output channels"]),
+        ((2, 5, 5), (1, 2, 3, 3), ["--padding", "same", "--stride", "2"], ["same", "stride 1"]),
+        ((2, 5, 5), (1, 2, 3, 3), ["--mode", "1x1"], ["1x1 kernel", "3x3"]),
+    ],
+    ids=["groups-c_i", "groups-c_o", "same-stride-2", "1x1-mode"],
+)
+def test_item25_groups_same_padding_and_1x1_mode_mismatches(
+    tmp_path: Path,
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    options: list[str],
+    words: list[str],
+) -> None:
+    x = save(tmp_path / "x.npy", np.ones(x_shape))
+    w = save(tmp_path / "w.npy", np.ones(w_shape))
+    run_refused(tmp_path, [x, w, *options], *words)
+
+
+def test_item25_verify_1x1_with_a_non_1x1_kernel(tmp_path: Path) -> None:
+    x = save(tmp_path / "x.npy", np.ones((2, 5, 5)))
+    w = save(tmp_path / "w.npy", np.ones((1, 2, 3, 3)))
+    refused(invoke("verify-1x1", x, w), "(c_o, c_i, 1, 1)")
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "b_shape", "words"),
+    [
+        ((2, 5, 5), (1, 1, 2, 2, 2), None, ["kernel must be 2-D, 3-D or 4-D", "got 5-D"]),
+        ((2, 5, 5), (3,), None, ["kernel must be", "got 1-D"]),
+        ((1, 1, 2, 5, 5), (1, 2, 2, 2), None, ["input must be 3-D", "got 5-D"]),
+        ((2, 5, 5), (1, 3, 2, 2), None, ["kernel expects 3 input channels, input has 2"]),
+        ((2, 5, 5), (3, 2, 2, 2), (3, 1), ["bias must be 1-D"]),
+        ((2, 5, 5), (3, 2, 2, 2), (4,), ["bias must have shape (3,)", "got (4,)"]),
+    ],
+    ids=["kernel-5d", "kernel-1d", "input-5d", "channels", "bias-2d", "bias-length"],
+)
+def test_item26_wrong_ranks_channels_and_bias(
+    tmp_path: Path,
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    b_shape: tuple[int, ...] | None,
+    words: list[str],
+) -> None:
+    args = [save(tmp_path / "x.npy", np.ones(x_shape)), save(tmp_path / "w.npy", np.ones(w_shape))]
+    if b_shape is not None:
+        args += ["--bias", save(tmp_path / "b.npy", np.ones(b_shape))]
+    line = run_refused(tmp_path, args, *words)
+    assert "x.npy" in line and "w.npy" in line  # which files did not fit
+
+
+@contextmanager
+def nothing_loaded_or_computed(monkeypatch: pytest.MonkeyPatch, *, loads: bool) -> Iterator[None]:
+    """Fail the test if tensor data is loaded (unless ``loads``) or anything is computed."""
+    import convcli.modes
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("allocated before the memory check")
+
+    if not loads:
+        monkeypatch.setattr(convcli.tensorio, "load_tensor", forbidden)
+    monkeypatch.setattr(convcli.modes, "run_convolution", forbidden)
+    yield
+
+
+def test_item27_65536_output_channels_on_1024x1024_refused_before_allocating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = save(tmp_path / "x.npy", np.zeros((1, 1024, 1024), dtype=np.float32))
+    w = save(tmp_path / "w.npy", np.zeros((65536, 1, 3, 3), dtype=np.float32))
+    started = time.perf_counter()
+    with nothing_loaded_or_computed(monkeypatch, loads=False):
+        line = run_refused(tmp_path, [x, w], "needs about", "output 255.0 GiB", "--max-memory")
+    assert "input 4.0 MiB" in line and "workspace" in line
+    assert time.perf_counter() - started < 5.0
+
+
+def test_item27_json_kernel_is_sized_after_parsing_before_computing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = save(tmp_path / "x.npy", np.zeros((1, 512, 512), dtype=np.float32))
+    w = write(tmp_path / "w.json", json.dumps({"data": [[[[1]]]] * 4096}))
+    with nothing_loaded_or_computed(monkeypatch, loads=True):
+        run_refused(tmp_path, [x, w, "--max-memory", "1G"], "needs about", "budget of 1.0 GiB")
+
+
+@pytest.mark.parametrize(
+    ("budget", "refuse"), [("100", True), ("0.1K", True), ("1MiB", False), ("1.5GiB", False)]
+)
+def test_item27_max_memory_sizes(
+    tmp_path: Path, budget: str, refuse: bool, good_input: str, kernel: str
+) -> None:
+    args = [good_input, kernel, "--max-memory", budget]
+    if refuse:
+        run_refused(tmp_path, args, "needs about", "--max-memory budget")
+    else:
+        assert invoke("run", *args, "--json").exit_code == 0
+
+
+def test_item27_verify_1x1_huge_random_shape_refused_before_drawing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("drew the tensors before the memory check")
+
+    monkeypatch.setattr(np.random, "default_rng", forbidden)
+    for shape in ("100000x1000x1000", "999999999999999999x999999999999999999x9"):
+        result = invoke("verify-1x1", "--input-shape", shape, "--out-channels", "64")
+        refused(result, "needs about", "--max-memory budget")
+
+
+def test_item27_default_budget_is_half_the_available_memory() -> None:
+    from convcli.budget import available_memory, default_budget
+
+    available = available_memory()
+    if available is None:
+        pytest.skip("available memory unknown here")
+    assert abs(default_budget() - available // 2) < 256 * 1024**2  # it moves between reads
+
+
+# --- output files ---------------------------------------------------------------------
+
+
+def lesson_files(folder: Path) -> tuple[str, str]:
+    x = save(folder / "x.npy", np.arange(18.0).reshape(2, 3, 3))
+    return x, save(folder / "k.npy", np.ones((1, 2, 2, 2)))
+
+
+@pytest.mark.parametrize("link", ["same", "hard", "symbolic", "symbolic-to-kernel", "dotdot"])
+def test_item28_output_is_an_input_refused_even_with_force(tmp_path: Path, link: str) -> None:
+    x, k = lesson_files(tmp_path)
+    (tmp_path / "sub").mkdir()
+    target = {
+        "same": x,
+        "hard": str(tmp_path / "hard.npy"),
+        "symbolic": str(tmp_path / "soft.npy"),
+        "symbolic-to-kernel": str(tmp_path / "soft.npy"),
+        "dotdot": str(tmp_path / "sub" / ".." / "x.npy"),
+    }[link]
+    if link == "hard":
+        os.link(x, target)
+    elif link.startswith("symbolic"):
+        os.symlink(k if link.endswith("kernel") else x, target)
+    before = {name: (tmp_path / name).read_bytes() for name in ("x.npy", "k.npy")}
+    listing = files_in(tmp_path)
+    line = refused(invoke("run", x, k, "-o", target, "--force"), "never overwriting an input")
+    assert "--force" in line
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    assert files_in(tmp_path) == listing
+
+
+def test_item28_output_is_an_npz_input(tmp_path: Path) -> None:
+    npz = tmp_path / "layer.npz"
+    np.savez(npz, x=np.ones((2, 3, 3)), w=np.ones((1, 2, 2, 2)))
+    before = npz.read_bytes()
+    result = invoke("run", f"{npz}:x", f"{npz}:w", "-o", str(npz), "--force")
+    refused(result, "unsupported output type '.npz'")
+    assert npz.read_bytes() == before
+
+
+def test_item29_existing_output_needs_force(tmp_path: Path) -> None:
+    x, k = lesson_files(tmp_path)
+    out = tmp_path / "y.npy"
+    out.write_bytes(b"old")
+    refused(invoke("run", x, k, "-o", str(out)), "y.npy", "already exists", "--force")
+    assert out.read_bytes() == b"old"
+    assert sorted(files_in(tmp_path)) == ["k.npy", "x.npy", "y.npy"]
+    assert invoke("run", x, k, "-o", str(out), "--force").exit_code == 0
+    assert np.load(out).shape == (1, 2, 2)
+
+
+def test_item30_missing_output_folder(tmp_path: Path) -> None:
+    x, k = lesson_files(tmp_path)
+    refused(invoke("run", x, k, "-o", str(tmp_path / "nope" / "y.npy")), "nope", "does not exist")
+    refused(invoke("run", x, k, "-o", f"{x}/y.npy"), "x.npy", "does not exist")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_item30_read_only_output_folder(tmp_path: Path) -> None:
+    x, k = lesson_files(tmp_path)
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir()
+        folder.chmod(0o555)
+        try:
+            refused(invoke("run", x, k, "-o", str(folder / "y.npy")), "locked", "not writable")
+        finally:
+            folder.chmod(0o755)
+        assert files_in(folder) == []
+        return
+    # root writes anywhere it has permissions for; sysfs refuses new files even to root.
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("no read-only folder to try as root")
+    refused(invoke("run", x, k, "-o", "/sys/kernel/y.npy"), "/sys/kernel", "cannot create")
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "words"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), 2, ["out/y.", "no space left"]),
+        (KeyboardInterrupt(), 130, ["interrupted"]),
+    ],
+    ids=["disk-full", "ctrl-c"],
+)
+@pytest.mark.parametrize("ext", ["npy", "json"])
+def test_item31_failure_mid_write_keeps_the_old_file_and_no_temp_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: BaseException,
+    code: int,
+    words: list[str],
+    ext: str,
+) -> None:
+    x, k = lesson_files(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / f"y.{ext}"
+    old.write_bytes(b"old contents")
+
+    def write_half_then_fail(stream: Any, data: Any, *args: Any, **kwargs: Any) -> None:
+        stream.write(b"partial")
+        raise failure
+
+    def fsync_fails(path: str) -> None:
+        raise failure
+
+    if ext == "npy":
+        monkeypatch.setattr(np.lib.format, "write_array", write_half_then_fail)
+    else:
+        monkeypatch.setattr(convcli.tensorio, "_fsync", fsync_fails)
+    result = invoke("run", x, k, "-o", str(old), "--force")
+    assert result.exit_code == code, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and all(word in lines[0] for word in words), result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert old.read_bytes() == b"old contents"
+    assert files_in(out) == [f"y.{ext}"]
+
+
+# --- terminal -------------------------------------------------------------------------
+
+
+MARKUP = "[red]x[bold]"
+
+
+def test_item32_markup_in_file_names_printed_literally(tmp_path: Path) -> None:
+    x = save(tmp_path / f"{MARKUP}.npy", np.ones((2, 3, 3)))
+    k = save(tmp_path / "[link=https:example.com]k.npy", np.ones((1, 2, 2, 2)))
+    result = invoke("run", x, k, COLUMNS="400")
+    assert result.exit_code == 0, result.output
+    assert f"{MARKUP}.npy" in result.stdout
+    assert "[link=https:example.com]k.npy" in result.stdout
+    assert invoke("shapes", x, k).exit_code == 0
+    missing = str(tmp_path / "[bold]missing[/bold].npy")
+    refused(invoke("run", missing, k), "[bold]missing[/bold].npy", "no such file")
+    bad = write(tmp_path / f"{MARKUP}.json", "[[[1, NaN]]]")
+    refused(invoke("run", bad, k), f"{MARKUP}.json", "NaN")
+
+
+def test_item32_markup_in_npz_keys_printed_literally(tmp_path: Path) -> None:
+    npz = write(
+        tmp_path / "layer.npz",
+        npz_bytes({"w[/].npy": saved(np.ones((1, 2, 2, 2))), "[red]b.npy": saved(np.ones(1))}),
+    )
+    x = save(tmp_path / "x.npy", np.ones((2, 3, 3)))
+    result = invoke("run", x, f"{npz}:w[/]", "--bias", f"{npz}:[red]b", COLUMNS="400")
+    assert result.exit_code == 0, result.output
+    assert "layer.npz:w[/]" in result.stdout and "layer.npz:[red]b" in result.stdout
+    line = refused(invoke("run", x, f"{npz}:[bold]nope"), "has no array '[bold]nope'")
+    assert "'w[/]'" in line and "'[red]b'" in line
+    refused(invoke("run", x, npz), "holds 2 arrays", "'w[/]'", "'[red]b'")
+
+
+def run_process(
+    args: Sequence[str], *, tty: Sequence[str] = (), env: dict[str, str] | None = None
+) -> tuple[int, bytes, bytes]:
+    """Run ``python -m convcli ARGS``; the streams named in ``tty`` ("stdout", "stderr")
+    are one pseudo-terminal, the others pipes. Returns (exit code, stdout, stderr);
+    what the terminal showed is returned in place of its stream(s)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    full_env.update({"COLUMNS": "100", "TERM": "xterm-256color", **(env or {})})
+    master, slave = pty.openpty() if tty else (-1, -1)
+    streams = {name: (slave if name in tty else subprocess.PIPE) for name in ("stdout", "stderr")}
+    process = subprocess.Popen(
+        [PYTHON, "-m", "convcli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=streams["stdout"],
+        stderr=streams["stderr"],
+        env=full_env,
+    )
+    # The pipes are drained while the terminal is read, so a big output cannot block.
+    piped: dict[str, bytes] = {}
+    drain = threading.Thread(
+        target=lambda: piped.update(
+            zip(("stdout", "stderr"), process.communicate(timeout=120), strict=True)
+        )
+    )
+    drain.start()
+    shown = b""
+    if tty:
+        os.close(slave)
+        shown = read_terminal(master, process)
+    drain.join()
+    out, err = piped["stdout"], piped["stderr"]
+    return (
+        process.returncode,
+        shown if "stdout" in tty else out,
+        shown if "stderr" in tty else err,
+    )
+
+
+def read_terminal(master: int, process: subprocess.Popen[bytes]) -> bytes:
+    shown = b""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the terminal closed: the process is done
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif process.poll() is not None:
+                break
+    finally:
+        os.close(master)
+    return shown
+
+
+LESSON = str(Path(__file__).resolve().parent.parent / "samples")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo"],
+        ["run", "LESSON/lesson_X.npy", "LESSON/lesson_K_multi_out.npy"],
+        ["shapes"],
+        ["verify-1x1"],
+    ],
+)
+def test_item33_no_escape_sequences_when_piped_or_no_color(command: list[str]) -> None:
+    args = [arg.replace("LESSON", LESSON) for arg in command]
+    code, out, err = run_process(args)
+    assert code == 0, err
+    assert b"\x1b" not in out and b"\x1b" not in err and out
+    code, shown, _ = run_process(args, tty=["stdout"], env={"NO_COLOR": "1"})
+    assert code == 0
+    assert b"\x1b" not in shown and shown
+
+
+def test_item33_a_terminal_without_no_color_does_get_styles() -> None:
+    # The control: the same command on a terminal is styled, so the tests above do test.
+    code, shown, _ = run_process(["demo"], tty=["stdout"])
+    assert code == 0 and b"\x1b[" in shown
+
+
+def long_run_files(folder: Path, batch: int) -> list[str]:
+    """A run of roughly batch * 0.4 s of multiply-adds on small files."""
+    x = np.ones((batch, 16, 128, 128), dtype=np.float32)
+    w = np.ones((128, 16, 5, 5), dtype=np.float32)
+    return [save(folder / "x.npy", x), save(folder / "w.npy", w)]
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the run start")
+def test_item34_ctrl_c_during_a_computation_exit_130_nothing_written(tmp_path: Path) -> None:
+    files = long_run_files(tmp_path, batch=32)
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "convcli", "run", *files, "-o", str(out / "y.npy")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Computing: the 32 MiB input is loaded and output pages are being written.
+    deadline = time.monotonic() + 60
+    while rss_bytes(process.pid) < 160 * 1024**2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out_text, err_text = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10, "Ctrl-C took too long to stop the computation"
+    assert process.returncode == 130, err_text
+    assert err_text.decode().splitlines() == ["convcli: interrupted"]
+    assert out_text == b""
+    assert files_in(out) == []
+    assert files_in(tmp_path) == ["out", "w.npy", "x.npy"]
+
+
+def test_item34_ctrl_c_inside_conv2d_via_cli_runner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convcli.modes
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convcli.modes, "conv2d", interrupted)
+    x, k = lesson_files(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    for as_json in ([], ["--json"]):
+        result = invoke("run", x, k, "-o", str(out / "y.npy"), *as_json)
+        assert result.exit_code == 130
+        assert result.stderr == "convcli: interrupted\n" and result.stdout == ""
+        assert files_in(out) == []
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+@pytest.mark.parametrize("where", ["run", "verify-1x1", "shapes"])
+def test_item35_internal_bug_exit_70_traceback_only_with_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: list[str], where: str
+) -> None:
+    import convcli.checks
+    import convcli.modes
+    import convcli.reports
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    x, k = lesson_files(tmp_path)
+    args = {"run": ["run", x, k], "verify-1x1": ["verify-1x1"], "shapes": ["shapes"]}[where]
+    module, name = {
+        "run": (convcli.modes, "conv2d"),
+        "verify-1x1": (convcli.checks, "corr2d_multi_in_out"),
+        "shapes": (convcli.reports, "explain_shapes"),
+    }[where]
+    monkeypatch.setattr(module, name, broken)
+    result = invoke(*debug, *args)
+    assert result.exit_code == 70, result.output
+    assert result.stdout == ""
+    if debug:
+        assert "Traceback" in result.stderr and "RuntimeError: boom" in result.stderr
+        assert result.stderr.rstrip().splitlines()[-1].startswith("convcli: internal error")
+    else:
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr
+        assert "internal error (RuntimeError: boom)" in lines[0]
+        assert "please report it" in lines[0] and "--debug" in lines[0]
+
+
+def test_item35_convcli_debug_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convcli.modes
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(convcli.modes, "conv2d", broken)
+    x, k = lesson_files(tmp_path)
+    result = invoke("run", x, k, CONVCLI_DEBUG="1")
+    assert result.exit_code == 70 and "Traceback" in result.stderr
+
+
+def progress_files(folder: Path) -> list[str]:
+    """Eight chunks of 2**26 multiply-adds (a 1x1 GEMM each) into only 131072 outputs."""
+    x = np.ones((8, 4096, 16, 16), dtype=np.float32)
+    w = np.ones((64, 4096, 1, 1), dtype=np.float32)
+    return [save(folder / "x.npy", x), save(folder / "w.npy", w)]
+
+
+# The bar appears at once rather than after half a second: the test does not race the clock.
+AT_ONCE = {"CONVCLI_PROGRESS_DELAY": "0"}
+
+
+def test_item36_progress_bar_on_a_terminal_stderr(tmp_path: Path) -> None:
+    files = progress_files(tmp_path)
+    code, out, shown = run_process(["run", *files], tty=["stderr"], env=AT_ONCE)
+    assert code == 0, shown
+    assert b"computing" in shown and b"\xe2\x94\x81" in shown  # the bar's line character
+    assert b"computing" not in out and b"\x1b" not in out
+    assert b"mean 4096" in out
+
+
+def test_item36_no_progress_for_a_short_run_on_a_terminal() -> None:
+    args = ["run", f"{LESSON}/lesson_X.npy", f"{LESSON}/lesson_K_multi_out.npy"]
+    code, _, shown = run_process(args, tty=["stderr"], env=AT_ONCE)
+    assert code == 0 and shown == b""
+
+
+def test_item36_no_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    files = progress_files(tmp_path)
+    code, out, err = run_process(["run", *files], env=AT_ONCE)
+    assert code == 0
+    assert err == b""
+    assert b"mean 4096" in out
+
+
+def test_item36_nothing_extra_with_json_even_on_a_terminal(tmp_path: Path) -> None:
+    files = progress_files(tmp_path)
+    code, out, shown = run_process(["run", *files, "--json"], tty=["stderr"], env=AT_ONCE)
+    assert code == 0
+    assert shown == b""
+    payload = json.loads(out)
+    assert payload["shape"] == [8, 64, 16, 16]
+    assert np.all(np.array(payload["data"]) == 4096)
