@@ -10,11 +10,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Accumulation", "accumulation_for", "check_numeric", "exact_integer_bound"]
+__all__ = [
+    "Accumulation",
+    "ArrayStats",
+    "accumulation_for",
+    "array_stats",
+    "check_numeric",
+    "exact_integer_bound",
+]
 
 _NUMERIC_KINDS = frozenset("biufc")
 INT64_MAX = 2**63 - 1
@@ -86,3 +94,57 @@ def _max_abs(array: npt.NDArray[np.generic]) -> int:
     if array.size == 0:
         return 0
     return max(abs(int(array.max())), abs(int(array.min())))
+
+
+@dataclass(frozen=True)
+class ArrayStats:
+    """Summary of an array's values; min/max/mean over the finite values only."""
+
+    size: int
+    non_finite: int
+    minimum: float | None
+    maximum: float | None
+    mean: complex | float | None
+
+
+def array_stats(array: npt.NDArray[Any], *, chunk_bytes: int = 16 * 1024**2) -> ArrayStats:
+    """min, max, mean and the count of non-finite values, in bounded memory.
+
+    Works through the array a block of rows at a time, so a 256 MiB result (or a
+    memory-mapped one) needs no full-size temporaries. min and max are ``None`` for
+    complex arrays, everything is ``None`` when no value is finite.
+
+    Examples
+    --------
+    >>> s = array_stats(np.array([1.0, np.nan, 3.0, np.inf]))
+    >>> s.minimum, s.maximum, s.mean, s.non_finite
+    (1.0, 3.0, 2.0, 2)
+    """
+    flat = array.reshape(-1) if array.flags.c_contiguous else np.ravel(array, order="K")
+    step = max(1, chunk_bytes // max(1, array.dtype.itemsize))
+    inexact = array.dtype.kind in "fc"
+    is_complex = array.dtype.kind == "c"
+    lo: float | None = None
+    hi: float | None = None
+    total: complex | float = 0j if is_complex else 0.0
+    finite_count = 0
+    for start in range(0, flat.size, step):
+        block = flat[start : start + step]
+        if inexact:
+            block = block[np.isfinite(block)]
+        if block.size == 0:
+            continue
+        finite_count += block.size
+        wide = np.complex128 if is_complex else np.float64
+        total += block.sum(dtype=wide).item()
+        if not is_complex:
+            block_lo, block_hi = block.min().item(), block.max().item()
+            lo = block_lo if lo is None else min(lo, block_lo)
+            hi = block_hi if hi is None else max(hi, block_hi)
+    return ArrayStats(
+        size=int(array.size),
+        non_finite=int(array.size - finite_count),
+        minimum=lo,
+        maximum=hi,
+        mean=(total / finite_count) if finite_count else None,
+    )
