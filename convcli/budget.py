@@ -142,10 +142,12 @@ def estimate_run(
     groups: int = 1,
     results: int = 1,
     as_json: bool = False,
+    unfolded: bool = False,
 ) -> RunEstimate:
     """What ``convcli run`` (or a check computing ``results`` outputs) will hold at once.
 
-    The kernel's rank is read as ``convcli run --mode auto`` reads it. Raises
+    ``unfolded`` adds the whole im2col matrix that ``convcli verify`` builds. The
+    kernel's rank is read as ``convcli run --mode auto`` reads it. Raises
     ``ValueError`` when the shapes do not form a convolution (the run itself then says
     why, with its own words).
 
@@ -177,6 +179,11 @@ def estimate_run(
         ("workspace", memory.workspace_bytes),
         ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
     ]
+    if unfolded:
+        n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+        taps = w_shape[2] * w_shape[3]
+        columns = n * math.prod(memory.output_shape[-2:])
+        parts.append(("unfolded input", c_i * taps * columns * memory.output_dtype.itemsize))
     return RunEstimate(tuple(parts))
 
 

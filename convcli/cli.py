@@ -272,6 +272,7 @@ def _check_memory(
     *,
     results: int = 1,
     as_json: bool = False,
+    unfolded: bool = False,
 ) -> None:
     """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone.
 
@@ -297,6 +298,7 @@ def _check_memory(
             groups=options.groups,
             results=results,
             as_json=as_json,
+            unfolded=unfolded,
         )
     except ValueError:
         return  # shapes that do not fit: the computation says why, in its own words
@@ -638,6 +640,7 @@ def verify(
         bool, typer.Option("--full", help="Print every value of big matrices.")
     ] = False,
     as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Prove that any convolution is a matrix product on unfolded patches (im2col).
 
@@ -663,9 +666,20 @@ def verify(
             if value is not None and not (value >= 0 and np.isfinite(value)):
                 raise ValueError(f"{name}: must be a finite number >= 0, got {value}")
         _check_stdin_once([input_file, kernel_file, bias_file])
+        # Both results and the unfolded input are held at once.
+        sizing = functools.partial(
+            _check_memory,
+            _budget(max_memory),
+            options=options,
+            results=2,
+            as_json=as_json,
+            unfolded=True,
+        )
+        sizing([_peek(input_file, "input"), _peek(kernel_file, "kernel"), _peek(bias_file, "bias")])
         x = _load(input_file, "input")
         kernel = _load(kernel_file, "kernel")
         bias = None if bias_file is None else _load(bias_file, "bias")
+        sizing([None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)])
         check = verify_im2col(x, kernel, bias, options, atol=atol, rtol=rtol)
         if as_json:
             _print_json(verify_payload(check))

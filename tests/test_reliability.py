@@ -700,7 +700,9 @@ def test_item27_65536_output_channels_on_1024x1024_refused_before_allocating(
     started = time.perf_counter()
     with nothing_loaded_or_computed(monkeypatch, loads=False):
         line = run_refused(tmp_path, [x, w], "needs about", "output 255.0 GiB", "--max-memory")
-    assert "input 4.0 MiB" in line and "workspace" in line
+        assert "input 4.0 MiB" in line and "workspace" in line
+        # verify holds two results and the unfolded input.
+        line = refused(invoke("verify", x, w), "needs about", "output 510.0 GiB", "unfolded")
     assert time.perf_counter() - started < 5.0
 
 
