@@ -62,8 +62,14 @@ def default_atol(x: Array, k: Array, terms: int) -> float:
     if acc.is_integer:
         return 0.0
     eps = float(np.finfo(acc.acc).eps)  # type: ignore[type-var]
-    scale = float(np.max(np.abs(x))) * float(np.max(np.abs(k))) * terms
+    scale = _finite_max_abs(x) * _finite_max_abs(k) * terms
     return 2.0 * terms * eps * max(scale, 1.0)
+
+
+def _finite_max_abs(array: Array) -> float:
+    """The largest finite magnitude (non-finite values carry no rounding error to allow for)."""
+    finite = np.abs(array[np.isfinite(array)])
+    return float(finite.max()) if finite.size else 0.0
 
 
 def compare(expected: Array, actual: Array, *, atol: float, rtol: float) -> Comparison:
@@ -74,21 +80,31 @@ def compare(expected: Array, actual: Array, *, atol: float, rtol: float) -> Comp
     >>> c = compare(np.array([1.0, 2.0]), np.array([1.0, 2.5]), atol=0.1, rtol=0.0)
     >>> c.max_abs_diff, c.agree
     (0.5, False)
+    >>> compare(np.array([np.nan, np.inf]), np.array([np.nan, np.inf]), atol=0, rtol=0).agree
+    True
+    >>> compare(np.array([np.nan]), np.array([1.0]), atol=1, rtol=0).max_abs_diff
+    inf
     """
     if expected.shape != actual.shape:
         raise ValueError(f"results have different shapes {expected.shape} and {actual.shape}")
     wide = np.complex128 if "c" in (expected.dtype.kind, actual.dtype.kind) else np.float64
     e, a = expected.astype(wide), actual.astype(wide)
-    diff = np.abs(e - a)
+    # NaN where both have NaN, and equal infinities, are the same result (IEEE in, IEEE out).
+    same = (e == a) | (np.isnan(e) & np.isnan(a))
+    one_nan = np.isnan(e) | np.isnan(a)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.where(one_nan, np.inf, np.abs(e - a)))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / np.abs(e))
+        rel = np.where(np.isnan(rel), np.inf, rel)  # a NaN on one side only, or inf vs -inf
+        # numpy.isclose's rule, element by element: |a - e| <= atol + rtol * |e|.
+        agree = bool(np.all(same | (diff <= atol + rtol * np.abs(e))))
     return Comparison(
         max_abs_diff=float(np.nanmax(diff)) if diff.size else 0.0,
         max_rel_diff=float(np.nanmax(rel)) if rel.size else 0.0,
         atol=atol,
         rtol=rtol,
-        # numpy.isclose's rule, element by element: |a - e| <= atol + rtol * |e|.
-        agree=bool(np.all(diff <= atol + rtol * np.abs(e))),
+        agree=agree,
     )
 
 

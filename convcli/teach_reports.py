@@ -217,8 +217,8 @@ def verify_payload(check: Im2colCheck) -> dict[str, Any]:
     n, groups, rows, cols = check.columns.shape
     return {
         "agree": c.agree,
-        "max_abs_diff": c.max_abs_diff,
-        "max_rel_diff": c.max_rel_diff,
+        "max_abs_diff": _scalar(c.max_abs_diff),
+        "max_rel_diff": _scalar(c.max_rel_diff),
         "atol": c.atol,
         "rtol": c.rtol,
         "batch": n,

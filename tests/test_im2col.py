@@ -74,3 +74,12 @@ def test_float_disagreement_beyond_a_zero_tolerance() -> None:
 def test_too_big_to_unfold() -> None:
     with pytest.raises(ValueError, match="unfolded input would hold"):
         verify_im2col(np.zeros((64, 256, 256), np.int8), np.zeros((1, 64, 9, 9), np.int8))
+
+
+def test_non_finite_inputs_agree_where_both_ways_give_the_same_ieee_values() -> None:
+    x = np.arange(18.0).reshape(2, 3, 3)
+    x[0, 0, 0], x[1, 2, 2] = np.nan, np.inf
+    check = verify_im2col(x, np.ones((1, 2, 2, 2)), None, ConvOptions(padding=1))
+    assert check.comparison.agree
+    assert np.isnan(check.direct).any() and np.isinf(check.direct).any()
+    assert check.comparison.max_abs_diff == 0.0

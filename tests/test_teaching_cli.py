@@ -353,3 +353,14 @@ def test_verify_exit_1_when_the_tolerance_is_not_met(tmp_path: Path) -> None:
 )
 def test_verify_errors(args: list[str], words: list[str]) -> None:
     assert_usage_error(invoke("verify", X_JSON, K_OUT, *args), *words)
+
+
+def test_verify_and_explain_json_with_non_finite_inputs(tmp_path: Path) -> None:
+    x = np.arange(18.0).reshape(2, 3, 3)
+    x[0, 0, 0] = np.nan
+    args = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", np.ones((2, 2, 2)))]
+    verified = json_of(invoke("verify", *args, "--json"))
+    assert verified["agree"] is True and verified["direct"]["data"][0][0] == "NaN"
+    explained = json_of(invoke("explain", *args, "--at", "0,0", "--json"))
+    assert explained["value"] == "NaN" and explained["channels"][0]["sum"] == "NaN"
+    assert json_of(invoke("explain", *args, "--at", "1,1", "--json"))["value"] == 84.0
