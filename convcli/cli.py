@@ -305,6 +305,32 @@ def _check_memory(
     check_budget(estimate, budget)
 
 
+def _check_mixed_integers(*arrays: npt.NDArray[Any] | None) -> None:
+    """Refuse integer inputs that numpy's promotion sends to float64 when sums could round.
+
+    int64 with uint64 promotes to float64 (the core follows numpy): exact only while every
+    partial sum stays below 2**53. Beyond that the result would be silently rounded.
+    """
+    import numpy as np
+
+    from convcli.numerics import FLOAT64_EXACT
+
+    present = [a for a in arrays if a is not None]
+    if not all(a.dtype.kind in "biu" for a in present):
+        return
+    if np.result_type(*present).kind in "biu":
+        return  # int64 accumulation, checked against overflow by the core
+    largest = [max(abs(int(a.max())), abs(int(a.min()))) for a in present]
+    # Every kernel value as a term: an upper bound on the terms of one output, any rank.
+    bound = largest[0] * largest[1] * present[1].size + sum(largest[2:])
+    if bound >= FLOAT64_EXACT:
+        raise ValueError(
+            f"int64 and uint64 inputs compute in float64, whose sums are exact only below "
+            f"2**53 and could reach {bound} here: convert the inputs to one integer dtype "
+            "(int64 if the values fit) or to float64 knowingly"
+        )
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A progress callback drawing a bar on stderr once a run passes half a second.
@@ -415,6 +441,7 @@ def run(
         _check_memory(budget, loaded, options, as_json=as_text)
         with _progress(not as_json) as progress:
             try:
+                _check_mixed_integers(x, kernel, bias)
                 result = run_convolution(
                     x, kernel, bias, mode=mode, options=options, progress=progress
                 )

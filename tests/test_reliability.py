@@ -512,6 +512,16 @@ def test_item19_integer_sums_beyond_int64_refused_suggesting_float64(
     run_refused(tmp_path, [x, w], "beyond int64", "float64", "x.npy", "w.npy")
 
 
+def test_item19_int64_with_uint64_never_rounds_silently(tmp_path: Path) -> None:
+    # numpy promotes int64 with uint64 to float64: exact below 2**53, refused beyond.
+    x = save(tmp_path / "x.npy", np.full((1, 2, 2), 2**60 + 1, dtype=np.uint64))
+    w = save(tmp_path / "w.npy", np.ones((1, 1, 1, 1), dtype=np.int64))
+    run_refused(tmp_path, [x, w], "int64 and uint64", "2**53", "x.npy", "w.npy")
+    small = save(tmp_path / "s.npy", np.full((1, 2, 2), 2**40 + 1, dtype=np.uint64))
+    payload = json_of(invoke("run", small, w, "--json"))
+    assert payload["data"] == [[[2**40 + 1] * 2] * 2]
+
+
 def test_item20_float16_accumulates_in_float32(tmp_path: Path) -> None:
     x = save(tmp_path / "x.npy", np.ones((4096, 1, 1), dtype=np.float16))
     w = save(tmp_path / "w.npy", np.ones((1, 4096, 1, 1), dtype=np.float16))
