@@ -29,12 +29,17 @@ _EXPORTS = {
     "resolve_geometry": "convcli.geometry",
     "LayerShapes": "convcli.layer",
     "describe_layer": "convcli.layer",
+    "separable_cost": "convcli.layer",
+    "explain_output": "convcli.explain",
+    "verify_im2col": "convcli.checks",
+    "pad_input": "convcli.padding",
     "TensorFileError": "convcli.tensorio",
     "load_tensor": "convcli.tensorio",
     "save_tensor": "convcli.tensorio",
 }
 
 if TYPE_CHECKING:
+    from convcli.checks import verify_im2col
     from convcli.core import (
         conv2d,
         corr2d,
@@ -42,8 +47,10 @@ if TYPE_CHECKING:
         corr2d_multi_in_out,
         corr2d_multi_in_out_1x1,
     )
+    from convcli.explain import explain_output
     from convcli.geometry import ConvGeometry, output_size, resolve_geometry
-    from convcli.layer import LayerShapes, describe_layer
+    from convcli.layer import LayerShapes, describe_layer, separable_cost
+    from convcli.padding import pad_input
     from convcli.tensorio import TensorFileError, load_tensor, save_tensor
 
 __all__ = [
@@ -57,10 +64,14 @@ __all__ = [
     "corr2d_multi_in_out",
     "corr2d_multi_in_out_1x1",
     "describe_layer",
+    "explain_output",
     "load_tensor",
     "output_size",
+    "pad_input",
     "resolve_geometry",
     "save_tensor",
+    "separable_cost",
+    "verify_im2col",
 ]
 
 
