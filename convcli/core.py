@@ -7,13 +7,14 @@ Pure numpy: no printing, no files. Shapes follow the lesson: an input ``X`` is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
 from convcli.kernels import DEFAULT_WORKSPACE_BYTES, conv2d_into
 from convcli.layer import check_conv_shapes
 from convcli.numerics import (
@@ -221,9 +222,12 @@ def conv2d(
     n, _c_i, h, wd = xb.shape
     c_o, c_per_group, k_h, k_w = w.shape
     check_conv_shapes(xb.shape, w.shape, None if b is None else b.shape, groups)
-    geom = resolve_geometry((h, wd), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
-    acc = _accumulation(xb, w, b, c_per_group * k_h * k_w)
-    compute = _compute_dtype(acc, xb, w, b, c_per_group * k_h * k_w)
+    geom = _geometry((h, wd), (k_h, k_w), stride, padding, dilation)
+    acc = _dtype_rule(xb.dtype, w.dtype, None if b is None else b.dtype)
+    compute = acc.acc
+    if acc.is_integer and exact_integer_bound(xb, w, b, c_per_group * k_h * k_w) < FLOAT64_EXACT:
+        # Integers whose every partial sum stays below 2**53 run exactly in float64 (BLAS).
+        compute = np.dtype(np.float64)
     shape = (n, c_o, *geom.out_size)
     if out is None:
         y: Array = np.empty(shape, dtype=acc.out)
@@ -234,6 +238,46 @@ def conv2d(
     if out is not None:
         return out
     return y if batched else y[0]
+
+
+def _geometry(
+    in_size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: IntOrPair,
+    padding: PaddingArg,
+    dilation: IntOrPair,
+) -> ConvGeometry:
+    """``resolve_geometry``, remembered for plain int/str arguments (small calls are all
+    overhead); anything else (bools, numpy ints, lists) goes through its checks again."""
+    if _plain(stride) and _plain(padding) and _plain(dilation):
+        return _cached_geometry(in_size, kernel, stride, padding, dilation)
+    return resolve_geometry(in_size, kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+def _plain(value: object) -> bool:
+    kind = type(value)
+    if kind is int or kind is str:
+        return True
+    return kind is tuple and all(type(item) is int for item in value)  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_geometry(
+    in_size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: IntOrPair,
+    padding: PaddingArg,
+    dilation: IntOrPair,
+) -> ConvGeometry:
+    return resolve_geometry(in_size, kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+@functools.lru_cache(maxsize=256)
+def _dtype_rule(x: np.dtype[Any], w: np.dtype[Any], bias: np.dtype[Any] | None) -> Accumulation:
+    operands = [np.empty(0, x), np.empty(0, w)]
+    if bias is not None:
+        operands.append(np.empty(0, bias))
+    return accumulation_for(*operands)
 
 
 def _check_out(out: Array, shape: tuple[int, ...], dtype: np.dtype[Any], x: Array) -> None:
@@ -264,15 +308,6 @@ def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumul
     if acc.is_integer:
         exact_integer_bound(x, k, bias, terms)
     return acc
-
-
-def _compute_dtype(
-    acc: Accumulation, x: Array, w: Array, bias: Array | None, terms: int
-) -> np.dtype[np.generic]:
-    """Integers whose every partial sum stays below 2**53 run exactly in float64 (BLAS)."""
-    if acc.is_integer and exact_integer_bound(x, w, bias, terms) < FLOAT64_EXACT:
-        return np.dtype(np.float64)
-    return acc.acc
 
 
 def _check_channels(kernel_channels: int, input_channels: int) -> None:

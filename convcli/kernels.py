@@ -30,6 +30,7 @@ float16 computes in float32; the tile is cast to ``out.dtype`` only when written
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -201,8 +202,9 @@ def estimate_memory(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def plan_tiles(prob: _Problem, itemsize: int, workspace_bytes: int) -> TilePlan:
-    """Tile sizes for ``prob`` at ``itemsize`` bytes per compute element (pure)."""
+    """Tile sizes for ``prob`` at ``itemsize`` bytes per compute element (pure, cached)."""
     algorithm = _choose(prob)
     if algorithm == "tiny":
         return _plan_tiny(prob, itemsize)
@@ -392,28 +394,36 @@ def _run_tiny(
 ) -> None:
     geom = prob.geom
     top, bottom, left, right = geom.padding
-    xc = x.astype(compute, copy=False)
+    n, c_i, h, wd = x.shape
     if top or bottom or left or right:
-        xc = np.pad(xc, ((0, 0), (0, 0), (top, bottom), (left, right)))
+        xc = np.zeros((n, c_i, h + top + bottom, wd + left + right), compute)
+        xc[:, :, top : top + h, left : left + wd] = x
     else:
-        xc = np.ascontiguousarray(xc)
+        xc = np.ascontiguousarray(x, dtype=compute)
     (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
     m_h, m_w = geom.out_size
     k_h, k_w = prob.kernel
     st = xc.strides
     windows: Array = np.ndarray(
-        (prob.n, prob.c_i, k_h, k_w, m_h, m_w),
+        (n, c_i, k_h, k_w, m_h, m_w),
         dtype=compute,
         buffer=xc,
         strides=(st[0], st[1], st[2] * d_h, st[3] * d_w, st[2] * s_h, st[3] * s_w),
     )
     g = prob.groups
-    cols = windows.reshape(prob.n, g, prob.c_per_group * prob.taps, m_h * m_w)
-    y = np.matmul(w.reshape(g, prob.c_o // g, -1), cols)
-    y = y.reshape(prob.n, prob.c_o, m_h, m_w)
-    if b is not None:
-        y += b.reshape(-1, 1, 1)
-    out[...] = y
+    cols = windows.reshape(n, g, prob.c_per_group * prob.taps, m_h * m_w)
+    w_groups = w.reshape(g, prob.c_o // g, -1)
+    if out.dtype == compute:
+        y = out.reshape(n, g, prob.c_o // g, m_h * m_w)
+        np.matmul(w_groups, cols, out=y)
+        if b is not None:
+            out += b.reshape(-1, 1, 1)
+    else:
+        _store(out, np.matmul(w_groups, cols).reshape(out.shape), _bias4(b))
+
+
+def _bias4(b: Array | None) -> Array | None:
+    return None if b is None else b.reshape(1, -1, 1, 1)
 
 
 def _run_1x1(
