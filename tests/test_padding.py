@@ -203,3 +203,28 @@ def test_convolving_an_impulse_gives_back_the_kernel() -> None:
     k = np.array([[[[1, 2], [3, 4]]]])
     assert conv2d(impulse, k, padding=1, flip=True)[0, 1:3, 1:3].tolist() == [[1, 2], [3, 4]]
     assert conv2d(impulse, k, padding=1)[0, 1:3, 1:3].tolist() == [[4, 3], [2, 1]]
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize("groups", [1, 2])
+def test_chunked_runs_pad_and_flip_as_conv2d_does(mode: str, groups: int) -> None:
+    from convcli.chunked import conv2d_chunked
+
+    rng = np.random.default_rng(groups)
+    x = rng.integers(-3, 4, (3, 8, 10, 9))
+    w = rng.integers(-3, 4, (8, 8 // groups, 3, 2))
+    b = rng.integers(-3, 4, 8)
+    for flip in (False, True):
+        chunked = conv2d_chunked(
+            x,
+            w,
+            b,
+            padding=(2, 1),
+            groups=groups,
+            progress=lambda done, total: None,
+            chunk_macs=50,
+            padding_mode=mode,
+            flip=flip,
+        )
+        whole = conv2d(x, w, b, padding=(2, 1), groups=groups, padding_mode=mode, flip=flip)
+        np.testing.assert_array_equal(chunked, whole)
