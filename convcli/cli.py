@@ -787,7 +787,13 @@ def verify_1x1(
             rng = np.random.default_rng(seed)
             x = rng.standard_normal(shape, dtype=np.float32)
             kernel = rng.standard_normal((out_channels, shape[0], 1, 1), dtype=np.float32)
-        check = check_1x1(x, kernel, atol=atol, rtol=rtol)
+        try:
+            check = check_1x1(x, kernel, atol=atol, rtol=rtol)
+        except ValueError as err:
+            if input_file is None or kernel_file is None:
+                raise
+            files = f"input {_shown(input_file)}, kernel {_shown(kernel_file)}"
+            raise ValueError(f"{err} ({files})") from None
         if as_json:
             _print_json(verify_1x1_payload(check))
         else:

@@ -184,16 +184,18 @@ def test_item03_header_over_numpy_limit(tmp_path: Path, good_input: str, kernel:
     refused_as_input_and_kernel(tmp_path, spec, "10000-byte limit", good=good_input, kernel=kernel)
 
 
-@pytest.mark.parametrize("command", ["run", "shapes", "verify-1x1"])
+@pytest.mark.parametrize(
+    "command", [["run"], ["shapes"], ["verify-1x1"], ["verify"], ["explain", "--at", "0,0,0"]]
+)
 def test_item04_forged_shape_refused_from_the_header(
-    tmp_path: Path, command: str, kernel: str
+    tmp_path: Path, command: list[str], kernel: str
 ) -> None:
     spec = write(tmp_path / "forged.npy", npy_bytes(header(shape=(2**40,))))
     assert Path(spec).stat().st_size <= 128
     tracemalloc.start()
     started = time.perf_counter()
     try:
-        result = invoke(command, spec, kernel)
+        result = invoke(*command, spec, kernel)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -659,7 +661,7 @@ def test_item25_groups_same_padding_and_1x1_mode_mismatches(
 def test_item25_verify_1x1_with_a_non_1x1_kernel(tmp_path: Path) -> None:
     x = save(tmp_path / "x.npy", np.ones((2, 5, 5)))
     w = save(tmp_path / "w.npy", np.ones((1, 2, 3, 3)))
-    refused(invoke("verify-1x1", x, w), "(c_o, c_i, 1, 1)")
+    refused(invoke("verify-1x1", x, w), "(c_o, c_i, 1, 1)", "x.npy", "w.npy")
 
 
 @pytest.mark.parametrize(
