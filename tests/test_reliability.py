@@ -1025,7 +1025,8 @@ def test_item34_ctrl_c_during_a_computation_exit_130_nothing_written(tmp_path: P
     out = tmp_path / "out"
     out.mkdir()
     process = subprocess.Popen(
-        [PYTHON, "-m", "convcli", "run", *files, "-o", str(out / "y.npy")],
+        # An explicit budget: the default (half the free memory) depends on the machine.
+        [PYTHON, "-m", "convcli", "run", *files, "-o", str(out / "y.npy"), "--max-memory", "4G"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
