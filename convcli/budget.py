@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from convcli.geometry import IntOrPair, PaddingArg
+from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.kernels import estimate_memory
 from convcli.layer import lift_to_conv2d
 
@@ -143,10 +143,12 @@ def estimate_run(
     results: int = 1,
     as_json: bool = False,
     unfolded: bool = False,
+    padding_mode: str = "zeros",
 ) -> RunEstimate:
     """What ``convcli run`` (or a check computing ``results`` outputs) will hold at once.
 
-    ``unfolded`` adds the whole im2col matrix that ``convcli verify`` builds. The
+    ``unfolded`` adds the whole im2col matrix that ``convcli verify`` builds; a
+    ``padding_mode`` other than zeros adds the padded copy of the input. The
     kernel's rank is read as ``convcli run --mode auto`` reads it. Raises
     ``ValueError`` when the shapes do not form a convolution (the run itself then says
     why, with its own words).
@@ -179,8 +181,18 @@ def estimate_run(
         ("workspace", memory.workspace_bytes),
         ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
     ]
+    n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+    if padding_mode != "zeros":
+        geometry = resolve_geometry(
+            (x_shape[-2], x_shape[-1]),
+            (w_shape[-2], w_shape[-1]),
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+        )
+        padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
+        parts.append(("padded input", padded))
     if unfolded:
-        n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
         taps = w_shape[2] * w_shape[3]
         columns = n * math.prod(memory.output_shape[-2:])
         parts.append(("unfolded input", c_i * taps * columns * memory.output_dtype.itemsize))

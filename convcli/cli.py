@@ -299,6 +299,7 @@ def _check_memory(
             results=results,
             as_json=as_json,
             unfolded=unfolded,
+            padding_mode=options.padding_mode,
         )
     except ValueError:
         return  # shapes that do not fit: the computation says why, in its own words

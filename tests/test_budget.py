@@ -76,6 +76,8 @@ def test_estimate_counts_every_part_and_refuses_with_it() -> None:
     assert both["output"] == 2 * parts["output"] and both["JSON text"] > 0
     unfolded = dict(estimate_run((3, 8, 8), f4, (4, 3, 3, 3), f4, unfolded=True).parts)
     assert unfolded["unfolded input"] == 27 * 36 * 4
+    reflect = estimate_run((3, 8, 8), f4, (4, 3, 3, 3), f4, padding=1, padding_mode="reflect")
+    assert dict(reflect.parts)["padded input"] == 3 * 10 * 10 * 4
     check_budget(plain, plain.total)
     with pytest.raises(ValueError, match=r"needs about .* over the --max-memory budget of 1 B"):
         check_budget(plain, 1)
