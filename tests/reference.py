@@ -78,22 +78,24 @@ def conv2d_reference(
     for image in images:
         planes = []
         for o in range(c_o):
-            first_channel = (o // outs_per_group) * c_per_group
+            # The input channels of output channel o's group, each with its kernel slice.
+            first = (o // outs_per_group) * c_per_group
+            pairs = [(image[first + c], kernel[o][c]) for c in range(c_per_group)]
             plane = []
             for i in range(m_h):
+                # Kernel rows u that land inside the input (the rest read zero padding).
+                rows = [(u, r) for u in range(k_h) if 0 <= (r := i * s_h - top + u * d_h) < h]
                 row = []
                 for j in range(m_w):
-                    terms = [] if offsets is None else [offsets[o]]
-                    for c in range(c_per_group):
-                        channel = image[first_channel + c]
-                        for u in range(k_h):
-                            r = i * s_h - top + u * d_h
-                            if not 0 <= r < h:
-                                continue
-                            for v in range(k_w):
-                                q = j * s_w - left + v * d_w
-                                if 0 <= q < w:
-                                    terms.append(channel[r][q] * kernel[o][c][u][v])
+                    cols = [(v, q) for v in range(k_w) if 0 <= (q := j * s_w - left + v * d_w) < w]
+                    terms = [
+                        channel[r][q] * taps[u][v]
+                        for channel, taps in pairs
+                        for u, r in rows
+                        for v, q in cols
+                    ]
+                    if offsets is not None:
+                        terms.append(offsets[o])
                     row.append(add_up(terms))
                 plane.append(row)
             planes.append(plane)
