@@ -37,7 +37,6 @@ LAYOUTS: dict[str, Callable[[Array], Any]] = {
     "Fortran order": np.asfortranarray,
     "Fortran big-endian float32": lambda a: np.asfortranarray(a.astype(">f4")),
     "strided view": lambda a: np.repeat(a, 2, axis=-1)[..., ::2],
-    "read-only": lambda a: _read_only(a),
 }
 
 
@@ -45,6 +44,9 @@ def _read_only(a: Array) -> Array:
     b = a.copy()
     b.flags.writeable = False
     return b
+
+
+LAYOUTS["read-only"] = _read_only
 
 
 # --- the lesson ---------------------------------------------------------------------
@@ -84,6 +86,35 @@ def test_lesson_1x1_equals_corr2d_multi_in_out() -> None:
     y1, y2 = corr2d_multi_in_out_1x1(x, k), corr2d_multi_in_out(x, k)
     assert y1.shape == y2.shape == (2, 3, 3)
     assert float(np.abs(y1 - y2).sum()) < 1e-6
+
+
+# --- padding="same" ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("axis", [0, 1], ids=["rows", "columns"])
+@pytest.mark.parametrize(("k", "dilation"), [(2, 1), (4, 1), (2, 3), (3, 2), (4, 2)])
+def test_same_padding_puts_the_extra_row_or_column_bottom_right(
+    axis: int, k: int, dilation: int
+) -> None:
+    # A one-hot kernel at tap t reads x shifted by t*d - before, where PyTorch pads
+    # before = total // 2 at the top/left and the rest (one more when odd) bottom/right.
+    x = np.arange(1, 1 + 6 * 7).reshape(1, 6, 7)
+    before = dilation * (k - 1) // 2
+    for t in range(k):
+        shape = [1, 1, 1, 1]
+        shape[2 + axis] = k
+        weight = np.zeros(shape, int)
+        weight.flat[t] = 1
+        out = conv2d(x, weight, padding="same", dilation=dilation)
+        shift = t * dilation - before
+        expected = np.zeros_like(x)
+        n = x.shape[1 + axis]
+        src = [slice(None)] * 3
+        dst = [slice(None)] * 3
+        src[1 + axis] = slice(max(shift, 0), n + min(shift, 0))
+        dst[1 + axis] = slice(max(-shift, 0), n + min(-shift, 0))
+        expected[tuple(dst)] = x[tuple(src)]
+        assert out.tolist() == expected.tolist(), f"tap {t}"
 
 
 # --- the dtype contract -------------------------------------------------------------

@@ -184,18 +184,26 @@ def assert_close(
 
 def magnitude_of(conv: Conv) -> Array:
     """sum |x||w| + |bias| per output, by the reference."""
-    absolute = [None if a is None else np.abs(a).astype(np.float64) for a in (conv.x, conv.weight)]
-    bias = None if conv.bias is None else np.abs(conv.bias).astype(np.float64)
-    return conv2d_reference(absolute[0], absolute[1], bias, **conv.options())
+    x, weight = np.abs(conv.x.astype(np.complex128)), np.abs(conv.weight.astype(np.complex128))
+    bias = None if conv.bias is None else np.abs(conv.bias.astype(np.complex128))
+    return conv2d_reference(x, weight, bias, **conv.options())
 
 
 def assert_matches_reference(conv: Conv, out: Array) -> None:
+    """Equal for integers, within ``tolerance`` for floats; a batch also sample by sample."""
     expected = conv.reference()
-    if conv.x.dtype.kind in "biu":
-        assert out.shape == expected.shape
-        np.testing.assert_array_equal(out, expected, strict=True)
-    else:
-        assert_close(out, expected, magnitude_of(conv), conv.terms)
+    magnitude = None if conv.x.dtype.kind in "biu" else magnitude_of(conv)
+    results = [(out, expected, magnitude)]
+    if conv.x.ndim == 4:
+        for i, sample in enumerate(conv.x):
+            single = conv2d(sample, conv.weight, conv.bias, **conv.options())
+            results.append((single, expected[i], None if magnitude is None else magnitude[i]))
+    for got, want, scale in results:
+        assert got.shape == want.shape
+        if scale is None:
+            np.testing.assert_array_equal(got, want, strict=True)
+        else:
+            assert_close(got, want, scale, conv.terms)
 
 
 @given(convolutions())
