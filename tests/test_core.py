@@ -288,6 +288,29 @@ def test_memory_layout_does_not_change_the_numbers(
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
+# numpy integers are ints: torch takes them too (they often come from shapes or files).
+NUMPY_INTEGERS: dict[str, dict[str, Any]] = {
+    "stride": {"stride": np.int64(2)},
+    "stride pair": {"stride": (np.int32(2), 1)},
+    "padding": {"padding": np.int64(1)},
+    "padding pair": {"padding": (np.int64(1), np.int64(0))},
+    "dilation": {"dilation": np.int64(2)},
+    "groups": {"groups": np.int64(2)},
+}
+
+
+@pytest.mark.parametrize("options", NUMPY_INTEGERS.values(), ids=NUMPY_INTEGERS.keys())
+def test_numpy_integer_arguments_count_as_ints(options: dict[str, Any]) -> None:
+    rng = np.random.default_rng(4)
+    x, weight = rng.integers(-3, 4, (2, 6, 6)), rng.integers(-3, 4, (2, 1, 2, 2))
+    as_python: dict[str, Any] = {
+        name: tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)
+        for name, value in {"groups": 2, **options}.items()
+    }
+    out = conv2d(x, weight, **{"groups": 2, **options})
+    assert out.tolist() == conv2d_reference(x, weight, **as_python).tolist()
+
+
 # --- invalid arguments --------------------------------------------------------------
 
 ONES_X = np.ones((2, 5, 5))
