@@ -199,7 +199,7 @@ def magnitude_of(conv: Conv) -> Array:
 def assert_matches_reference(conv: Conv, out: Array) -> None:
     """Equal for integers, within ``tolerance`` for floats; a batch also sample by sample."""
     expected = conv.reference()
-    magnitude = None if conv.x.dtype.kind in "biu" else magnitude_of(conv)
+    magnitude = None if out.dtype.kind in "iu" else magnitude_of(conv)
     results = [(out, expected, magnitude)]
     if conv.x.ndim == 4:
         for i, sample in enumerate(conv.x):
@@ -275,7 +275,8 @@ class LargeConv:
 
 @st.composite
 def large_convolutions(draw: st.DrawFn) -> LargeConv:
-    """Just over TINY_MACS, with integer values that every dtype holds and sums exactly.
+    """Just over TINY_MACS, with integer values that every dtype holds and sums exactly
+    (or, for floats, sometimes fractional values).
 
     Values come from a drawn seed (the inputs are too big to draw element by element);
     a small ``workspace_bytes`` cuts the work into many tiles, down to single columns.
@@ -323,27 +324,34 @@ def large_convolutions(draw: st.DrawFn) -> LargeConv:
     # Floats also get fractional values: then rounding shows, and a tolerance applies.
     exact = np.dtype(name).kind in "biu" or draw(st.booleans())
 
-    def values(shape: tuple[int, ...]) -> Array:
-        if name == "bool":
+    def values(shape: tuple[int, ...], dtype: str, limit: int) -> Array:
+        if dtype == "bool":
             return rng.integers(0, 2, shape).astype(bool)
-        low = 0 if name == "uint8" else -limit
+        low = 0 if dtype == "uint8" else -limit
 
         def real() -> Array:
             if exact:
                 return rng.integers(low, limit, shape, endpoint=True)
             return rng.uniform(-limit, limit, shape)
 
-        if name.startswith("complex"):
-            return (real() + 1j * real()).astype(name)
-        return real().astype(name)
+        if dtype.startswith("complex"):
+            return (real() + 1j * real()).astype(dtype)
+        return real().astype(dtype)
 
+    # Mostly one dtype; sometimes the weight or the bias has another (numpy promotion).
+    w_name, b_name = (draw(st.sampled_from((name, name, name, *ALL_DTYPES))) for _ in "wb")
     batch = (n,) if n else ()
-    x, weight = values((*batch, c_i, h, w)), values((c_o, c_i // groups, *k))
-    bias = values((c_o,)) if draw(st.booleans()) else None
+    x = values((*batch, c_i, h, w), name, limit)
+    weight = values((c_o, c_i // groups, *k), w_name, limit if w_name == name else 3)
+    bias = values((c_o,), b_name, limit if b_name == name else 3) if draw(st.booleans()) else None
     layout = draw(st.sampled_from(list(LAYOUTS)))
     x, weight = LAYOUTS[layout](x), LAYOUTS[layout](weight)
     # 1 byte: one output column per tile, the extreme (and slowest) case, so drawn less.
     workspace = draw(st.sampled_from([None, None, 2**12, 2**12, 2**16, 1]))
+    # Wide int64 values promoted to a float (a float weight or bias) leave float64's exact
+    # range: then a tolerance applies too.
+    if dtype == "int64 wide" and contract_dtype(x, weight, bias).kind in "fc":
+        exact = False
     return LargeConv(Conv(x, weight, bias, stride, padding, dilation, groups), workspace, exact)
 
 
