@@ -6,6 +6,7 @@ Pure Python: no numpy arrays, no I/O. Every function here works on shapes only, 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +19,7 @@ __all__ = [
     "IntOrPair",
     "PaddingArg",
     "Pair",
+    "as_int",
     "as_pair",
     "output_size",
     "resolve_geometry",
@@ -48,20 +50,36 @@ def as_pair(value: IntOrPair, name: str, *, minimum: int) -> Pair:
     >>> as_pair((1, 3), "dilation", minimum=1)
     (1, 3)
     """
-    if isinstance(value, bool):
+    items = value if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        pair = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        pair = (value[0], value[1])
-    else:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    for item in pair:
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        if item < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return (int(pair[0]), int(pair[1]))
+    pair = (as_int(items[0], name, value), as_int(items[1], name, value))
+    if min(pair) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def as_int(item: object, name: str, shown: object = None) -> int:
+    """``item`` as a Python int: ints and numpy integers, never bools or floats.
+
+    Examples
+    --------
+    >>> as_int(3, "groups")
+    3
+    >>> as_int(2.0, "groups")
+    Traceback (most recent call last):
+    ...
+    ValueError: groups must be an int or a pair of ints, got 2.0
+    """
+    # operator.index takes exactly the integer types (numpy's too), not 2.0 or "2".
+    if not isinstance(item, bool):
+        try:
+            return operator.index(item)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise ValueError(
+        f"{name} must be an int or a pair of ints, got {item if shown is None else shown!r}"
+    )
 
 
 def output_size(n: int, k: int, *, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:

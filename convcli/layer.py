@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
+from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
 
 __all__ = [
     "LayerShapes",
@@ -47,8 +47,9 @@ def check_conv_shapes(
         raise ValueError(
             f"weight must be 4-D (c_o, c_i/groups, k_h, k_w), got {len(weight_shape)}-D"
         )
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+    if as_int(groups, "groups") < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
+    groups = int(groups)
     c_i = input_shape[-3]
     c_o, c_per_group = weight_shape[0], weight_shape[1]
     if c_i % groups:
