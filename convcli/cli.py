@@ -471,8 +471,7 @@ def _run_report(
     full: bool,
     heatmap: bool = False,
 ) -> list[Renderable]:
-    import numpy as np
-
+    from convcli.numerics import array_stats
     from convcli.render import (
         TensorRow,
         render_array,
@@ -503,7 +502,7 @@ def _run_report(
         report.append(render_heat_legend(result.output))
     # Non-finite values coming in are counted too: the result's count hides their origin.
     for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
-        if array is not None and array.dtype.kind in "fc" and not bool(np.isfinite(array).all()):
+        if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
             report.append(render_stats(array, label=label))
     report.append(render_stats(result.output))
     return report

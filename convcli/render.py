@@ -22,6 +22,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from convcli.numerics import array_stats
+
 __all__ = [
     "EDGE_ITEMS",
     "SUMMARY_THRESHOLD",
@@ -154,7 +156,7 @@ def array_formatter(array: npt.NDArray[np.generic]) -> Callable[[np.generic], st
     """One format for every value of an array, so the columns line up (as numpy does).
 
     Integer-valued floats print as integers, other floats with 4 decimals, or in
-    scientific notation when their magnitudes are very large or small.
+    scientific notation when the largest magnitude is 1e8 or more, or below 1e-4.
 
     Examples
     --------
@@ -170,10 +172,18 @@ def array_formatter(array: npt.NDArray[np.generic]) -> Callable[[np.generic], st
     largest = float(np.max(np.abs(finite)))
     if largest < 1e15 and bool(np.all(finite == np.round(finite))):
         return lambda v: format_value(v) if not np.isfinite(v) else str(int(v))
-    smallest = float(np.min(np.abs(finite[finite != 0]))) if np.any(finite != 0) else 1.0
-    if largest >= 1e8 or smallest < 1e-4:
+    if largest >= 1e8 or largest < 1e-4:
         return lambda v: f"{float(v):.4e}"
     return lambda v: f"{float(v):.4f}" if np.isfinite(v) else format_value(v)
+
+
+def _shown(
+    matrix: npt.NDArray[np.generic], rows: Sequence[int | None], cols: Sequence[int | None]
+) -> npt.NDArray[np.generic]:
+    """The cells a summarised table shows: its format follows them, as numpy's does."""
+    kept_rows = [i for i in rows if i is not None]
+    kept_cols = [j for j in cols if j is not None]
+    return matrix[np.ix_(kept_rows, kept_cols)]
 
 
 def _edge(n: int, summarise: bool) -> list[int | None]:
@@ -192,7 +202,7 @@ def _matrix_table(
     rows = _edge(matrix.shape[0], summarise)
     cols = _edge(matrix.shape[1], summarise)
     table = Table(box=box.ROUNDED, show_header=True)
-    fmt = array_formatter(matrix)
+    fmt = array_formatter(_shown(matrix, rows, cols))
     table.add_column("", style="dim", justify="right")
     for j in cols:
         table.add_column("…" if j is None else str(j), justify="right")
@@ -374,7 +384,7 @@ def render_matrix(
     row_names = list(row_labels) if row_labels is not None else list(range(matrix.shape[0]))
     col_names = list(col_labels) if col_labels is not None else list(range(matrix.shape[1]))
     table = Table(box=box.ROUNDED, show_header=True)
-    fmt = array_formatter(matrix)
+    fmt = array_formatter(_shown(matrix, rows, cols))
     table.add_column("", style="dim", justify="right")
     for j in cols:
         table.add_column("…" if j is None else str(col_names[j]), justify="right")
@@ -418,32 +428,22 @@ def _collapse_gaps(indices: list[tuple[int, ...] | None]) -> list[tuple[int, ...
 
 
 def render_stats(array: npt.NDArray[np.generic], *, label: str = "result") -> Text:
-    """``min``, ``max``, ``mean`` and the count of non-finite values of ``array``."""
+    """``min``, ``max``, ``mean`` and the count of non-finite values of ``array``.
+
+    Computed block by block (``numerics.array_stats``): no full-size temporaries.
+    """
+    stats = array_stats(array)
     parts = [f"{label}: {'x'.join(map(str, array.shape))} {array.dtype}"]
-    if array.dtype.kind == "c":
-        finite = np.isfinite(array)
-        values = array[finite]
-        if values.size:
-            parts.append(f"mean {format_value(values.mean())}")
-    elif array.dtype.kind == "f":
-        finite = np.isfinite(array)
-        values = array[finite]
-        if values.size:
-            parts += [
-                f"min {format_value(values.min())}",
-                f"max {format_value(values.max())}",
-                f"mean {format_value(values.mean(dtype=np.float64))}",
-            ]
-    else:
-        finite = np.ones(array.shape, dtype=bool)
-        parts += [
-            f"min {format_value(array.min())}",
-            f"max {format_value(array.max())}",
-            f"mean {format_value(array.mean(dtype=np.float64))}",
-        ]
-    bad = int(array.size - np.count_nonzero(finite))
-    if bad:
-        parts.append(f"{bad} non-finite")
+    as_value = np.int64 if array.dtype.kind in "biu" else np.float64
+    if stats.minimum is not None and stats.maximum is not None:
+        parts.append(f"min {format_value(as_value(stats.minimum))}")
+        parts.append(f"max {format_value(as_value(stats.maximum))}")
+    if isinstance(stats.mean, complex):
+        parts.append(f"mean {format_value(np.complex128(stats.mean))}")
+    elif stats.mean is not None:
+        parts.append(f"mean {format_value(np.float64(stats.mean))}")
+    if stats.non_finite:
+        parts.append(f"{stats.non_finite} non-finite")
     return Text("  ".join(parts))
 
 
