@@ -25,9 +25,9 @@ Array = npt.NDArray[Any]
 Pair = tuple[int, int]
 INT64_MAX = 2**63 - 1
 
-# Element ranges keep every sum inside int64 (at most 2 * 7 * 7 = 98 products, and
-# 2**27 * 2**27 * 98 < 2**63); values near 2**27 are drawn often so that products of
-# about 2**54 leave float64's exact range and an inexact integer path shows.
+# Element ranges keep every sum inside int64 (at most 3 * 7 * 7 = 147 products, and
+# 2**27 * 2**27 * 147 + 2**27 < 2**63); values near 2**27 are drawn often so that
+# products of about 2**54 leave float64's exact range and an inexact integer path shows.
 WIDE_INTEGERS = st.one_of(
     st.integers(-(2**27), 2**27),
     st.integers(2**27 - 64, 2**27),
