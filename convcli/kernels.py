@@ -21,8 +21,7 @@ The algorithms (``choose_algorithm`` decides, by shape alone):
     channel; the spare columns are dropped when the tile is written out.
 ``"depthwise_direct"``
     One input channel per group (depthwise, any channel multiplier): no GEMM at all,
-    per-tap multiply-adds over blocks of whole channel planes that stay in L2,
-    split over the machine's cores.
+    per-tap multiply-adds over blocks of whole channel planes that stay in L2.
 
 Integer inputs arrive here already mapped to an exact compute dtype (float64 or int64);
 float16 computes in float32; the tile is cast to ``out.dtype`` only when written.
@@ -31,9 +30,7 @@ float16 computes in float32; the tile is cast to ``out.dtype`` only when written
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -66,7 +63,6 @@ _GEMM_TILE_BYTES = 5 * 2**19
 _DIRECT_TILE_BYTES = 2**18
 # Below this many multiply-adds the whole problem is one im2col + one GEMM.
 _TINY_MACS = 2**15
-_MIN_THREADED_OUTPUTS = 2**16
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ class TilePlan:
     ``samples``, ``rows``, ``cols`` and ``channels`` are the tile's extent in output
     samples, output rows, output columns and (depthwise only) input channels.
     ``flat`` marks the padded-width im2col (stride 1). ``workspace_bytes`` counts every
-    buffer the kernel allocates, for all worker threads.
+    buffer the kernel allocates.
     """
 
     algorithm: Algorithm
@@ -85,7 +81,6 @@ class TilePlan:
     cols: int
     channels: int
     flat: bool
-    threads: int
     workspace_bytes: int
 
 
@@ -292,7 +287,7 @@ def _plan_tiny(prob: _Problem, itemsize: int) -> TilePlan:
     m_h, m_w = prob.geom.out_size
     p_h, p_w = prob.geom.padded_size
     elements = prob.n * (prob.c_i * p_h * p_w + (prob.c_i * prob.taps + prob.c_o) * m_h * m_w)
-    return TilePlan("tiny", prob.n, m_h, m_w, prob.c_i, False, 1, elements * itemsize)
+    return TilePlan("tiny", prob.n, m_h, m_w, prob.c_i, False, elements * itemsize)
 
 
 def _plan_1x1(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
@@ -302,7 +297,7 @@ def _plan_1x1(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
     per_pixel = (prob.c_i + prob.c_o) * itemsize
     pixels = _fit(min(budget, _GEMM_TILE_BYTES) // per_pixel, 1, m_h * m_w)
     rows, cols = (pixels // m_w, m_w) if pixels >= m_w else (1, pixels)
-    return TilePlan("gemm_1x1", 1, rows, cols, prob.c_i, False, 1, rows * cols * per_pixel)
+    return TilePlan("gemm_1x1", 1, rows, cols, prob.c_i, False, rows * cols * per_pixel)
 
 
 def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
@@ -324,7 +319,7 @@ def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
         while cols > 1 and _im2col_bytes(prob, 1, 1, cols, False, itemsize) > budget:
             cols = max(1, cols // 2)
     workspace = _im2col_bytes(prob, samples, rows, cols, flat, itemsize)
-    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, 1, workspace)
+    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, workspace)
 
 
 def _im2col_bytes(
@@ -341,30 +336,26 @@ def _im2col_bytes(
 def _plan_direct(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
     m_h, m_w = prob.geom.out_size
     planes = prob.n * prob.c_i
-    threads = _threads() if prob.n * prob.c_o * m_h * m_w >= _MIN_THREADED_OUTPUTS else 1
 
-    def workspace(threads: int, rows: int, cols: int, channels: int) -> int:
+    def workspace(rows: int, cols: int, channels: int) -> int:
         flat = cols == m_w and prob.geom.stride == (1, 1)
         in_rows, in_cols = _input_extent(prob.geom, rows, cols, flat)
         width = in_cols if flat else cols
         slack = prob.geom.effective_kernel[1] if flat else 0
-        per_thread = channels * (in_rows * in_cols + slack + 2 * rows * width)
-        return threads * per_thread * itemsize
+        return channels * (in_rows * in_cols + slack + 2 * rows * width) * itemsize
 
-    if workspace(threads, 1, m_w, 1) > budget:
-        threads = 1
-    target = max(1, min(budget // (3 * threads), _DIRECT_TILE_BYTES))
+    target = max(1, min(budget // 3, _DIRECT_TILE_BYTES))
     cols = m_w
     width = prob.geom.padded_size[1] if prob.geom.stride == (1, 1) else m_w
     rows = _fit(target // (width * itemsize), 1, m_h)
     channels = _fit(target // (rows * width * itemsize), 1, planes)
-    while rows > 1 and workspace(threads, rows, cols, channels) > budget:
+    while rows > 1 and workspace(rows, cols, channels) > budget:
         rows = max(1, rows // 2)
-    while cols > 1 and workspace(threads, rows, cols, channels) > budget:
+    while cols > 1 and workspace(rows, cols, channels) > budget:
         cols = max(1, cols // 2)
     flat = cols == m_w and prob.geom.stride == (1, 1)
-    size = workspace(threads, rows, cols, channels)
-    return TilePlan("depthwise_direct", 1, rows, cols, channels, flat, threads, size)
+    size = workspace(rows, cols, channels)
+    return TilePlan("depthwise_direct", 1, rows, cols, channels, flat, size)
 
 
 def _input_extent(geom: ConvGeometry, rows: int, cols: int, flat: bool) -> tuple[int, int]:
@@ -377,13 +368,6 @@ def _input_extent(geom: ConvGeometry, rows: int, cols: int, flat: bool) -> tuple
 
 def _fit(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
-
-
-def _threads() -> int:
-    try:
-        return max(1, min(len(os.sched_getaffinity(0)), 8))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, min(os.cpu_count() or 1, 8))
 
 
 # --- the kernels -------------------------------------------------------------------------
@@ -485,6 +469,9 @@ def _fill_padded(buf: Array, x: Array, row0: int, col0: int, top: int, left: int
     """Copy the zero-padded input window starting at padded (row0, col0) into ``buf``.
 
     ``buf`` is ``(..., rows, cols)`` over the leading axes of ``x`` (already sliced).
+    When a tile spans the whole padded width its side columns sit at the same place
+    in every tile, were zeroed when the buffer was allocated and are never written,
+    so only the top and bottom padding rows (contiguous) are cleared again.
     """
     rows, cols = buf.shape[-2:]
     h, w = x.shape[-2:]
@@ -497,8 +484,9 @@ def _fill_padded(buf: Array, x: Array, row0: int, col0: int, top: int, left: int
     d1, e1 = d0 + s1 - s0, e0 + c1 - c0
     buf[..., :d0, :] = 0
     buf[..., d1:, :] = 0
-    buf[..., d0:d1, :e0] = 0
-    buf[..., d0:d1, e1:] = 0
+    if col0 != 0 or cols < left + w:
+        buf[..., d0:d1, :e0] = 0
+        buf[..., d0:d1, e1:] = 0
     buf[..., d0:d1, e0:e1] = x[..., s0:s1, c0:c1]
 
 
@@ -586,33 +574,16 @@ def _run_direct(
         for j0 in range(0, m_w, plan.cols)
     ]
 
-    def work(my_blocks: list[tuple[int, int, int, int, int]]) -> None:
-        kernel = _DirectTile(prob, plan, compute)
-        with np.errstate(all="ignore"):
-            for block in my_blocks:
-                kernel.run(planes_in, planes_out, taps, bias, block)
-
-    _run_parallel(work, blocks, plan.threads)
-
-
-def _run_parallel(
-    work: Callable[[list[tuple[int, int, int, int, int]]], None],
-    blocks: list[tuple[int, int, int, int, int]],
-    threads: int,
-) -> None:
-    threads = min(threads, len(blocks))
-    if threads <= 1:
-        work(blocks)
-        return
-    # numpy releases the GIL inside its loops, so plain threads use every core.
-    shares = [blocks[i::threads] for i in range(threads)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for future in [pool.submit(work, share) for share in shares]:
-            future.result()
+    # One thread: numpy's elementwise loops on L2-sized tiles did not scale over two
+    # Python threads here (measured 0.8-1.1x), so the tiles simply run in order.
+    kernel = _DirectTile(prob, plan, compute)
+    with np.errstate(all="ignore"):  # spare columns may hold inf * 0
+        for block in blocks:
+            kernel.run(planes_in, planes_out, taps, bias, block)
 
 
 class _DirectTile:
-    """One thread's buffers for depthwise tiles: a padded input block and two accumulators."""
+    """Buffers for depthwise tiles: a padded input block and two accumulators."""
 
     def __init__(self, prob: _Problem, plan: TilePlan, compute: np.dtype[Any]) -> None:
         self.prob, self.plan = prob, plan

@@ -199,7 +199,7 @@ CASES: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], str, in
         DEFAULT_WORKSPACE_BYTES,
     ),
     (
-        "depthwise threaded",
+        "depthwise batch",
         (2, 64, 48, 45),
         (64, 1, 3, 3),
         {"padding": 1, "groups": 64},
@@ -326,7 +326,6 @@ def test_tiling_paths_really_tile() -> None:
     assert plan("dense 3x3 one tile").flat is True
     assert plan("batch folded").samples == 9
     assert 1 < plan("batch folded, odd groups of samples").samples < 7
-    assert plan("depthwise threaded").threads >= 1
     assert plan("depthwise row tiles").rows < 41
     assert plan("depthwise column tiles").cols < 90
     assert plan("1x1 pixel tiles when casting").cols < 70
