@@ -465,13 +465,15 @@ def _padded_tiles(prob: _Problem, plan: TilePlan) -> Iterator[tuple[int, int, in
             yield n0, min(prob.n, n0 + plan.samples), r0, min(m_h, r0 + plan.rows)
 
 
-def _fill_padded(buf: Array, x: Array, row0: int, col0: int, top: int, left: int) -> None:
+def _fill_padded(
+    buf: Array, x: Array, row0: int, col0: int, top: int, left: int, whole_width: bool
+) -> None:
     """Copy the zero-padded input window starting at padded (row0, col0) into ``buf``.
 
     ``buf`` is ``(..., rows, cols)`` over the leading axes of ``x`` (already sliced).
-    When a tile spans the whole padded width its side columns sit at the same place
-    in every tile, were zeroed when the buffer was allocated and are never written,
-    so only the top and bottom padding rows (contiguous) are cleared again.
+    When every tile spans the whole padded width (``whole_width``) the side columns sit
+    at the same place in every tile, were zeroed when the buffer was allocated and are
+    never written, so only the top and bottom padding rows (contiguous) are cleared.
     """
     rows, cols = buf.shape[-2:]
     h, w = x.shape[-2:]
@@ -484,7 +486,7 @@ def _fill_padded(buf: Array, x: Array, row0: int, col0: int, top: int, left: int
     d1, e1 = d0 + s1 - s0, e0 + c1 - c0
     buf[..., :d0, :] = 0
     buf[..., d1:, :] = 0
-    if col0 != 0 or cols < left + w:
+    if not whole_width:
         buf[..., d0:d1, :e0] = 0
         buf[..., d0:d1, e1:] = 0
     buf[..., d0:d1, e0:e1] = x[..., s0:s1, c0:c1]
@@ -523,7 +525,7 @@ def _run_im2col(
             ncols = j1 - j0
             span = in_cols if plan.flat else (ncols - 1) * s_w + geom.effective_kernel[1]
             tile = buf[:nb, :, : in_rows * span].reshape(nb, c_i, in_rows, span)
-            _fill_padded(tile, x[n0:n1], r0 * s_h, j0 * s_w, top, left)
+            _fill_padded(tile, x[n0:n1], r0 * s_h, j0 * s_w, top, left, plan.cols == m_w)
             wid = span if plan.flat else ncols
             count = nb * rows * wid
             cols = cols_buf[: c_i * taps * count].reshape(c_i, taps, nb, rows, wid)
@@ -607,11 +609,12 @@ class _DirectTile:
         (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
         top, _, left, _ = geom.padding
         j1 = min(geom.out_size[1], j0 + self.plan.cols)
+        whole = self.plan.cols == geom.out_size[1]
         k_w = prob.kernel[1]
         nq, rows, ncols = q1 - q0, r1 - r0, j1 - j0
         in_rows, in_cols = _input_extent(geom, rows, ncols, flat)
         tile = self.buf[:nq, : in_rows * in_cols].reshape(nq, in_rows, in_cols)
-        _fill_padded(tile, planes_in[q0:q1], r0 * s_h, j0 * s_w, top, left)
+        _fill_padded(tile, planes_in[q0:q1], r0 * s_h, j0 * s_w, top, left, whole)
         width = in_cols if flat else ncols
         # Flat (stride 1, whole rows): each tap is one 2-D view at an offset of the
         # padded planes, so every multiply-add runs over long contiguous rows.

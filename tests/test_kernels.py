@@ -143,6 +143,14 @@ CASES: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], str, in
     ),
     ("dense column tiles", (1, 8, 13, 50), (4, 8, 3, 3), {"padding": 1}, "im2col_gemm", 4_000),
     (
+        "column tiles across samples, padded both sides",
+        (2, 16, 12, 3),
+        (12, 4, 4, 3),
+        {"padding": "same", "dilation": 2, "groups": 4},
+        "im2col_gemm",
+        1_024,
+    ),
+    (
         "batch folded",
         (9, 6, 11, 13),
         (10, 6, 3, 3),
