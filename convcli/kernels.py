@@ -56,10 +56,12 @@ Shape = tuple[int, ...]
 Algorithm = Literal["tiny", "gemm_1x1", "im2col_gemm", "depthwise_direct"]
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
-# Measured on a 2-core AVX-512 machine: the GEMM runs fastest on column blocks of
-# about 2-3 MiB (the B panel stays in L2/L3); elementwise passes want their operands
-# in L2 (2 MiB per core), hence smaller depthwise tiles.
-_GEMM_TILE_BYTES = 5 * 2**19
+# Measured on a 2-core AVX-512 machine (2 MiB L2 per core, 32 MiB L3): whole conv2d
+# calls ran fastest with im2col column blocks of about 8 MiB (1 MiB blocks: 10-60%
+# slower, 16 MiB: slower again). Fewer, larger GEMMs also mean fewer hand-overs between
+# numpy's copies and OpenBLAS, whose idle workers spin for a while after each call.
+# Elementwise passes want their operands in L2, hence smaller depthwise tiles.
+_GEMM_TILE_BYTES = 8 * 2**20
 _DIRECT_TILE_BYTES = 2**18
 # Below this many multiply-adds the whole problem is one im2col + one GEMM.
 _TINY_MACS = 2**15
