@@ -538,21 +538,27 @@ def _run_im2col(
             wid = span if plan.flat else ncols
             count = nb * rows * wid
             cols = cols_buf[: c_i * taps * count].reshape(c_i, taps, nb, rows, wid)
-            for a in range(k_h):
-                for bb in range(k_w):
-                    t = a * k_w + bb
-                    if plan.flat:
-                        off = a * d_h * span + bb * d_w
-                        src = buf[:nb, :, off : off + rows * span]
-                        cols[:, t].reshape(c_i, nb, rows * span)[...] = src.transpose(1, 0, 2)
-                    else:
+            if plan.flat:
+                # Every tap is a contiguous run of each padded plane, at offsets on a
+                # regular (a*d_h rows, b*d_w columns) grid: one strided view, one copy.
+                step = buf.itemsize
+                taps_view = as_strided(
+                    buf,
+                    shape=(c_i, k_h, k_w, nb, rows * span),
+                    strides=(buf.strides[1], d_h * span * step, d_w * step, buf.strides[0], step),
+                    writeable=False,
+                )
+                cols.reshape(taps_view.shape)[...] = taps_view
+            else:
+                for a in range(k_h):
+                    for bb in range(k_w):
                         src = tile[
                             :,
                             :,
                             a * d_h : a * d_h + (rows - 1) * s_h + 1 : s_h,
                             bb * d_w : bb * d_w + (ncols - 1) * s_w + 1 : s_w,
                         ]
-                        cols[:, t] = src.transpose(1, 0, 2, 3)
+                        cols[:, a * k_w + bb] = src.transpose(1, 0, 2, 3)
             y = y_buf[: c_o * count].reshape(g, c_o // g, count)
             np.matmul(w_groups, cols.reshape(g, -1, count), out=y)
             result = y.reshape(c_o, nb, rows, wid)[..., :ncols].transpose(1, 0, 2, 3)
