@@ -213,6 +213,9 @@ def plan_tiles(prob: _Problem, itemsize: int, workspace_bytes: int) -> TilePlan:
         return _plan_tiny(prob, itemsize)
     if algorithm == "gemm_1x1":
         return _plan_1x1(prob, itemsize, workspace_bytes)
+    reduced = _stride_one(prob)
+    if reduced is not None:
+        prob = reduced[0]
     if algorithm == "depthwise_direct":
         return _plan_direct(prob, itemsize, workspace_bytes)
     return _plan_im2col(prob, itemsize, workspace_bytes)
@@ -244,9 +247,16 @@ def conv2d_into(
     b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
     if plan.algorithm == "tiny":
         _run_tiny(out, x, w, b, prob, compute)
-    elif plan.algorithm == "gemm_1x1":
+        return plan.algorithm
+    if plan.algorithm == "gemm_1x1":
         _run_1x1(out, x, w, b, prob, plan, compute)
-    elif plan.algorithm == "depthwise_direct":
+        return plan.algorithm
+    reduced = _stride_one(prob)
+    if reduced is not None:
+        prob, (o_h, o_w) = reduced
+        (s_h, s_w), (h, wd) = geom.stride, prob.geom.in_size
+        x = x[:, :, o_h : o_h + (h - 1) * s_h + 1 : s_h, o_w : o_w + (wd - 1) * s_w + 1 : s_w]
+    if plan.algorithm == "depthwise_direct":
         _run_direct(out, x, w, b, prob, plan, compute)
     else:
         _run_im2col(out, x, w, b, prob, plan, compute)
@@ -278,6 +288,54 @@ def _problem(
         )
     geom = resolve_geometry((h, w), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
     return _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
+
+
+def _stride_one(prob: _Problem) -> tuple[_Problem, tuple[int, int]] | None:
+    """A strided convolution whose taps all fall on the stride's grid, at stride 1.
+
+    When the dilation is a multiple of the stride (or the kernel is 1 wide) on both
+    axes, every tap reads padded rows and columns that are multiples of the stride: the
+    same convolution runs at stride 1 and dilation ``d / s`` on the input subsampled
+    from offset ``o`` (a strided view, no copy), so the fast stride-1 im2col applies.
+    Returns the new problem and ``(o_h, o_w)``, or ``None``.
+    """
+    geom = prob.geom
+    if geom.stride == (1, 1):
+        return None
+    top, _, left, _ = geom.padding
+    axes = []
+    for n, k, s, d, low, m in zip(
+        geom.in_size,
+        prob.kernel,
+        geom.stride,
+        geom.dilation,
+        (top, left),
+        geom.out_size,
+        strict=True,
+    ):
+        if k > 1 and d % s:
+            return None
+        offset = -low % s
+        new_low = (low + s - 1) // s
+        new_d = d // s if k > 1 else 1
+        length = max(0, (n - offset + s - 1) // s)
+        high = m + new_d * (k - 1) - new_low - length
+        length += min(high, 0)
+        if length <= 0:
+            return None
+        axes.append((offset, new_low, max(high, 0), new_d, length))
+    (o_h, t, b, d_h, h), (o_w, lft, rgt, d_w, w) = axes
+    reduced = ConvGeometry(
+        in_size=(h, w),
+        kernel_size=geom.kernel_size,
+        stride=(1, 1),
+        padding=(t, b, lft, rgt),
+        dilation=(d_h, d_w),
+        out_size=geom.out_size,
+    )
+    return _Problem(
+        prob.n, prob.c_i, prob.c_o, prob.c_per_group, prob.kernel, prob.groups, reduced
+    ), (o_h, o_w)
 
 
 def _choose(prob: _Problem) -> Algorithm:

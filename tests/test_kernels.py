@@ -25,6 +25,7 @@ from convcli.kernels import (
     plan_tiles,
 )
 from convcli.kernels import _problem as problem
+from convcli.kernels import _stride_one as stride_one
 
 Array = npt.NDArray[Any]
 
@@ -191,6 +192,22 @@ CASES: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], str, in
         9_000,
     ),
     (
+        "stride-one reduction, odd offsets",
+        (2, 6, 37, 31),
+        (5, 6, 3, 2),
+        {"stride": 2, "padding": 3, "dilation": (4, 2)},
+        "im2col_gemm",
+        DEFAULT_WORKSPACE_BYTES,
+    ),
+    (
+        "stride-one reduction, stride 3, small tiles",
+        (2, 5, 70, 65),
+        (4, 5, 2, 3),
+        {"stride": 3, "padding": (1, 2), "dilation": 3},
+        "im2col_gemm",
+        6_000,
+    ),
+    (
         "grouped GEMM",
         (2, 12, 21, 22),
         (9, 4, 3, 3),
@@ -318,6 +335,28 @@ def test_every_path_matches_torch(
     assert expected is not None
     y = conv2d(x, w, b, **options, workspace_bytes=workspace)
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("case_name", "reduced"),
+    [
+        ("strided dilated padded", True),
+        ("stride-one reduction, odd offsets", True),
+        ("stride-one reduction, stride 3, small tiles", True),
+        ("1x1 strided -> im2col", True),
+        ("depthwise strided dilated", False),
+        ("strided dilated, small tiles", False),
+        ("dense 3x3 one tile", False),
+    ],
+)
+def test_strided_taps_on_the_stride_grid_run_at_stride_one(case_name: str, reduced: bool) -> None:
+    _, x_shape, w_shape, options, _, _ = next(c for c in CASES if c[0] == case_name)
+    prob = _resolved(x_shape, w_shape, options)
+    result = stride_one(prob)
+    assert (result is not None) == reduced
+    if result is not None:
+        assert result[0].geom.stride == (1, 1)
+        assert result[0].geom.out_size == prob.geom.out_size
 
 
 def test_tiling_paths_really_tile() -> None:
