@@ -17,8 +17,10 @@ The algorithms (``choose_algorithm`` decides, by shape alone):
     Everything dense or grouped: im2col of a tile of output rows (several samples
     folded into the GEMM's columns when an image is small) into a cache-sized buffer,
     then one GEMM per tile (a stacked GEMM per group when ``groups > 1``). At stride 1
-    the tile is built on the padded width, so every tap is one contiguous copy per
-    channel; the spare columns are dropped when the tile is written out.
+    the tile is built on the padded width, so all taps are one strided copy of
+    contiguous runs; the spare columns are dropped when the tile is written out. A
+    stride whose taps all fall on its grid (dilation a multiple of the stride, or a
+    1-wide kernel) first becomes stride 1 on a subsampled view of the input.
 ``"depthwise_direct"``
     One input channel per group (depthwise, any channel multiplier): no dense GEMM
     over zeros. A block of channel planes is padded once, its taps gathered (one
