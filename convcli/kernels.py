@@ -23,9 +23,9 @@ The algorithms (``choose_algorithm`` decides, by shape alone):
     1-wide kernel) first becomes stride 1 on a subsampled view of the input.
 ``"depthwise_direct"``
     One input channel per group (depthwise, any channel multiplier): no dense GEMM
-    over zeros. A block of channel planes is padded once, its taps gathered (one
-    contiguous copy per tap at stride 1), and one (1, taps) x (taps, pixels) product
-    per plane sums them.
+    over zeros. A block of channel planes is padded once, its taps gathered (at
+    stride 1 all of them in one strided copy), and one (1, taps) x (taps, pixels)
+    product per plane sums them.
 
 Integer inputs arrive here already mapped to an exact compute dtype (float64 or int64);
 float16 computes in float32; the tile is cast to ``out.dtype`` only when written.
