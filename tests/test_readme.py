@@ -41,7 +41,7 @@ def test_readme_output_blocks_are_what_the_tool_prints() -> None:
 def test_readme_top_has_the_two_fresh_machine_commands() -> None:
     shell_blocks = re.findall(r"```sh\n(.*?)```", README, re.DOTALL)
     assert "pip install . && convcli run samples/" in shell_blocks[0]
-    assert "pip install '.[test]' && pytest" in shell_blocks[1]
+    assert "pip install -e '.[test]' && pytest" in shell_blocks[1]
     sample = shell_blocks[0].split("convcli run ")[1].split()
     for name in sample:
         assert (ROOT / name).is_file(), name
@@ -62,5 +62,5 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
 
 def test_ci_runs_the_readmes_test_command() -> None:
     ci = (ROOT / ".ci/run").read_text(encoding="utf-8")
-    assert "pip install --quiet '.[test]'" in ci
+    assert "pip install --quiet -e '.[test]'" in ci
     assert re.search(r"^pytest$", ci, re.MULTILINE)
