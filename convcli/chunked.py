@@ -41,6 +41,7 @@ def conv2d_chunked(
     groups: int = 1,
     progress: Progress,
     chunk_macs: int = CHUNK_MACS,
+    out: Array | None = None,
     **more: Any,
 ) -> Array:
     """``conv2d(x, weight, bias, ...)``, calling ``progress(done, total)`` per chunk.
@@ -48,6 +49,8 @@ def conv2d_chunked(
     Problems of at most two chunks run in one call. Invalid arguments are left to
     ``conv2d``, so the messages are the same as without progress. ``more`` goes to
     ``conv2d`` as it is (options that act per channel and per item, like a padding mode).
+    ``out``, as for ``conv2d``, receives the result chunk by chunk (e.g. a memory-mapped
+    ``.npy`` file being written).
 
     Examples
     --------
@@ -69,11 +72,11 @@ def conv2d_chunked(
         if accumulation.is_integer:  # refused as a whole, as conv2d would
             exact_integer_bound(xb, weight, bias, c_per_group * k_h * k_w)
     except ValueError:
-        return conv2d(x, weight, bias, groups=groups, **options, **more)
+        return conv2d(x, weight, bias, groups=groups, out=out, **options, **more)
     m_h, m_w = geometry.out_size
     per_channel = m_h * m_w * c_per_group * k_h * k_w  # MACs of one output channel, one item
     if n * c_o * per_channel <= 2 * chunk_macs:
-        result = conv2d(x, weight, bias, groups=groups, **options, **more)
+        result = conv2d(x, weight, bias, groups=groups, out=out, **options, **more)
         progress(1, 1)
         return result
     # A block is whole groups: output channels of one group read the same input channels.
@@ -82,22 +85,27 @@ def conv2d_chunked(
     step = max(1, chunk_macs // (unit * per_channel), -(-MIN_BLOCK_CHANNELS // unit))
     units = groups if groups > 1 else c_o
     blocks = [(start, min(units, start + step)) for start in range(0, units, step)]
-    y = np.empty((n, c_o, m_h, m_w), dtype=accumulation.out)
+    if out is None:
+        y = np.empty((n, c_o, m_h, m_w), dtype=accumulation.out)
+    else:
+        y = out if batched else out[None]
     total, done = n * len(blocks), 0
     progress(0, total)
     for item in range(n):
         for first, last in blocks:
-            out = slice(first * unit, last * unit)
+            block = slice(first * unit, last * unit)
             if groups > 1:
                 channels = xb[item : item + 1, first * c_per_group : last * c_per_group]
                 block_groups = last - first
             else:
                 channels, block_groups = xb[item : item + 1], 1
-            y[item : item + 1, out] = conv2d(
+            # A block of whole output channels of one item is contiguous in y: written in place.
+            conv2d(
                 channels,
-                weight[out],
-                None if bias is None else bias[out],
+                weight[block],
+                None if bias is None else bias[block],
                 groups=block_groups,
+                out=y[item : item + 1, block],
                 **options,
                 **more,
             )

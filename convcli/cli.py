@@ -421,8 +421,8 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
     """
     with _guard():
-        from convcli.modes import MODES, run_convolution
-        from convcli.tensorio import check_output_path, save_tensor, tensor_to_json
+        from convcli.modes import MODES, planned_output, run_convolution
+        from convcli.tensorio import check_output_path, npy_writer, save_tensor, tensor_to_json
 
         if mode not in MODES:
             raise ValueError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
@@ -440,26 +440,45 @@ def run(
         bias = None if bias_file is None else _load(bias_file, "bias")
         loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
         _check_memory(budget, loaded, options, as_json=as_text)
-        with _progress(not as_json) as progress:
-            try:
-                _check_mixed_integers(x, kernel, bias)
-                result = run_convolution(
-                    x, kernel, bias, mode=mode, options=options, progress=progress
-                )
-            except ValueError as err:  # shapes or values that do not fit: say which files
-                specs = (input_file, kernel_file, bias_file)
-                sources = zip(("input", "kernel", "bias"), specs, strict=True)
-                named = ", ".join(f"{role} {_shown(spec)}" for role, spec in sources if spec)
-                raise ValueError(f"{err} ({named})") from None
-        if output is not None:
+        files = (input_file, kernel_file, bias_file)
+        compute = functools.partial(run_convolution, x, kernel, bias, mode=mode, options=options)
+        streaming = output is not None and output.lower().endswith(".npy") and mode == "auto"
+        with _naming_inputs(files):
+            _check_mixed_integers(x, kernel, bias)
+            if output is not None and streaming:
+                # Written as it is computed: the result is never held twice in memory.
+                shape, dtype = planned_output(x, kernel, bias, options)
+                with (
+                    npy_writer(output, shape, dtype, force=force, inputs=inputs) as out,
+                    _progress(not as_json) as progress,
+                ):
+                    result = compute(progress=progress, out=out)
+            else:
+                with _progress(not as_json) as progress:
+                    result = compute(progress=progress)
+        if output is not None and not streaming:
             save_tensor(output, result.output, force=force, inputs=inputs)
         if as_json:
             _print_json(tensor_to_json(result.output))
             return
-        files = (input_file, kernel_file, bias_file)
         _print(*_run_report(result, x, kernel, bias, files, full, heatmap))
         if output is not None:
             _say(f"wrote {output}")
+
+
+@contextmanager
+def _naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
+    """Shape and value errors end with the files they come from; file errors name theirs."""
+    from convcli.tensorio import TensorFileError
+
+    try:
+        yield
+    except TensorFileError:
+        raise
+    except ValueError as err:
+        sources = zip(("input", "kernel", "bias"), specs, strict=True)
+        named = ", ".join(f"{role} {_shown(spec)}" for role, spec in sources if spec)
+        raise ValueError(f"{err} ({named})") from None
 
 
 def _run_report(

@@ -18,9 +18,17 @@ import numpy.typing as npt
 from convcli.chunked import conv2d_chunked
 from convcli.core import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.geometry import IntOrPair, PaddingArg
-from convcli.layer import lift_to_conv2d
+from convcli.layer import describe_layer, lift_to_conv2d
+from convcli.numerics import accumulation_for
 
-__all__ = ["MODES", "ConvOptions", "RunResult", "axis_names", "run_convolution"]
+__all__ = [
+    "MODES",
+    "ConvOptions",
+    "RunResult",
+    "axis_names",
+    "planned_output",
+    "run_convolution",
+]
 
 MODES = ("auto", "multi-in", "multi-out", "1x1")
 Array = npt.NDArray[Any]
@@ -97,11 +105,13 @@ def run_convolution(
     mode: str = "auto",
     options: ConvOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    out: Array | None = None,
 ) -> RunResult:
     """Compute ``mode`` on ``x`` with ``kernel`` (and ``bias``), as ``convcli run`` does.
 
     ``progress(done, total)``, when given, is called as chunks of a long ``auto`` run
-    finish (``convcli.chunked``).
+    finish (``convcli.chunked``). ``out``, of the shape and dtype ``planned_output``
+    gives, receives the result as it is computed (e.g. a memory-mapped ``.npy`` file).
 
     Examples
     --------
@@ -114,7 +124,7 @@ def run_convolution(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "auto":
-        return _run_auto(x, kernel, bias, options, progress)
+        return _run_auto(x, kernel, bias, options, progress, out)
     if options.changed():
         raise ValueError(
             f"--mode {mode} runs the lesson's function, which has no "
@@ -144,6 +154,9 @@ def run_convolution(
         output = output + bias.reshape(shape).astype(output.dtype)
     if x.ndim == 3:
         output = output[0]
+    if out is not None:
+        out[...] = output
+        output = out
     return RunResult(
         output=output,
         method=method,
@@ -159,6 +172,7 @@ def _run_auto(
     bias: Array | None,
     options: ConvOptions,
     progress: Callable[[int, int], None] | None = None,
+    out: Array | None = None,
 ) -> RunResult:
     input_shape, weight_shape = lift_to_conv2d(x.shape, kernel.shape)
     compute: Callable[..., Array] = conv2d
@@ -174,6 +188,7 @@ def _run_auto(
         groups=options.groups,
         padding_mode=options.padding_mode,
         flip=options.flip,
+        out=None if out is None else out.reshape(_conv2d_shape(out.shape, x.ndim, kernel.ndim)),
     )
     if kernel.ndim < 4:
         output = output[..., 0, :, :]  # the single output channel of corr2d / multi-in
@@ -191,6 +206,41 @@ def _run_auto(
         kernel_axes=axis_names("kernel", kernel.ndim, groups=options.groups),
         output_axes=_output_axes(x.ndim, kernel.ndim),
     )
+
+
+def planned_output(
+    x: Array, kernel: Array, bias: Array | None, options: ConvOptions
+) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype of ``run_convolution``'s result in ``auto`` mode, before computing.
+
+    Examples
+    --------
+    >>> from convcli.lesson import lesson_input, lesson_kernel_multi_in
+    >>> planned_output(lesson_input(), lesson_kernel_multi_in(), None, ConvOptions(padding=1))
+    ((4, 4), dtype('float32'))
+    """
+    input_shape, weight_shape = lift_to_conv2d(x.shape, kernel.shape)
+    layer = describe_layer(
+        input_shape,
+        weight_shape,
+        bias=bias is not None,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+        groups=options.groups,
+    )
+    shape = layer.output_shape
+    if kernel.ndim < 4:
+        shape = (*shape[:-3], *shape[-2:])
+    return tuple(shape), accumulation_for(x, kernel, bias).out
+
+
+def _conv2d_shape(shape: tuple[int, ...], input_ndim: int, kernel_ndim: int) -> tuple[int, ...]:
+    """A ``run`` result's shape as conv2d computes it (with the single output channel)."""
+    if kernel_ndim == 4:
+        return shape
+    lead = shape[:-2] if input_ndim == 4 else ()
+    return (*lead, 1, *shape[-2:])
 
 
 def _output_axes(input_ndim: int, kernel_ndim: int) -> tuple[str, ...]:

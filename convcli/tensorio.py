@@ -12,6 +12,7 @@ An output is never one of the inputs, not even with ``force``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -260,6 +261,7 @@ def npy_writer(
         with _named(target):
             try:
                 out = np.lib.format.open_memmap(temporary, "w+", dtype=resolved, shape=shape)
+                _reserve(temporary)
             except OSError as err:
                 raise ValueError(f"cannot write: {_reason(err)}") from err
         yield out
@@ -364,6 +366,19 @@ def _commit(temporary: str, target: str, *, force: bool) -> None:
         return
     with contextlib.suppress(OSError):  # the output is in place; a stray name is harmless
         os.unlink(temporary)
+
+
+def _reserve(path: str) -> None:
+    """Allocate a mapped file's blocks now: a full disk is then an error here, not a
+    SIGBUS when a page of the map is first written."""
+    handle = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(handle, 0, os.fstat(handle).st_size)
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # no fallocate here: carry on
+            raise
+    finally:
+        os.close(handle)
 
 
 def _fsync(path: str) -> None:

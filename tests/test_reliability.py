@@ -860,17 +860,11 @@ def test_item31_failure_mid_write_keeps_the_old_file_and_no_temp_file(
     old = out / f"y.{ext}"
     old.write_bytes(b"old contents")
 
-    def write_half_then_fail(stream: Any, data: Any, *args: Any, **kwargs: Any) -> None:
-        stream.write(b"partial")
-        raise failure
-
     def fsync_fails(path: str) -> None:
         raise failure
 
-    if ext == "npy":
-        monkeypatch.setattr(np.lib.format, "write_array", write_half_then_fail)
-    else:
-        monkeypatch.setattr(convcli.tensorio, "_fsync", fsync_fails)
+    # .npy results are written through a memory map (npy_writer), .json ones at the end.
+    monkeypatch.setattr(convcli.tensorio, "_fsync", fsync_fails)
     result = invoke("run", x, k, "-o", str(old), "--force")
     assert result.exit_code == code, result.output
     lines = result.stderr.splitlines()
@@ -1156,3 +1150,22 @@ def test_item36_nothing_extra_with_json_even_on_a_terminal(tmp_path: Path) -> No
     payload = json.loads(out)
     assert payload["shape"] == [8, 64, 16, 16]
     assert np.all(np.array(payload["data"]) == 4096)
+
+
+def test_item31_full_disk_when_reserving_the_mapped_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory-mapped .npy output reserves its blocks first: no SIGBUS on a full disk."""
+    x, k = lesson_files(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def disk_full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", disk_full)
+    result = invoke("run", x, k, "-o", str(out / "y.npy"))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "y.npy" in lines[0] and "no space left" in lines[0], result.stderr
+    assert files_in(out) == []
