@@ -21,6 +21,7 @@ from convcli.numerics import (
     FLOAT64_EXACT,
     Accumulation,
     accumulation_for,
+    check_mixed_integers,
     check_numeric,
     exact_integer_bound,
 )
@@ -225,9 +226,12 @@ def conv2d(
     geom = _geometry((h, wd), (k_h, k_w), stride, padding, dilation)
     acc = _dtype_rule(xb.dtype, w.dtype, None if b is None else b.dtype)
     compute = acc.acc
-    if acc.is_integer and exact_integer_bound(xb, w, b, c_per_group * k_h * k_w) < FLOAT64_EXACT:
+    terms = c_per_group * k_h * k_w
+    if acc.is_integer and exact_integer_bound(xb, w, b, terms) < FLOAT64_EXACT:
         # Integers whose every partial sum stays below 2**53 run exactly in float64 (BLAS).
         compute = np.dtype(np.float64)
+    elif not acc.is_integer:
+        check_mixed_integers(xb, w, b, terms)
     shape = (n, c_o, *geom.out_size)
     if out is None:
         y: Array = np.empty(shape, dtype=acc.out)
@@ -307,6 +311,8 @@ def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumul
     acc = accumulation_for(x, k, bias)
     if acc.is_integer:
         exact_integer_bound(x, k, bias, terms)
+    else:
+        check_mixed_integers(x, k, bias, terms)
     return acc
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "ArrayStats",
     "accumulation_for",
     "array_stats",
+    "check_mixed_integers",
     "check_numeric",
     "exact_integer_bound",
 ]
@@ -88,6 +89,39 @@ def exact_integer_bound(
             f"integer result could reach {bound}, beyond int64: convert the inputs to float64"
         )
     return bound
+
+
+def check_mixed_integers(
+    x: npt.NDArray[np.generic],
+    weight: npt.NDArray[np.generic],
+    bias: npt.NDArray[np.generic] | None,
+    terms: int,
+) -> None:
+    """Refuse integer inputs that numpy's promotion sends to float64 when sums could round.
+
+    int64 with uint64 promotes to float64: exact only while every partial sum stays below
+    2**53. Beyond that the result would be silently rounded, so it is refused instead.
+
+    Examples
+    --------
+    >>> check_mixed_integers(np.array([2**60], np.uint64), np.array([1]), None, 1)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: int64 and uint64 inputs compute in float64, whose sums are exact only below 2**53...
+    """
+    present = [a for a in (x, weight, bias) if a is not None]
+    if not all(a.dtype.kind in "biu" for a in present):
+        return
+    if np.result_type(*present).kind in "biu":
+        return  # int64 accumulation, checked against overflow by exact_integer_bound
+    bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
+    if bound >= FLOAT64_EXACT:
+        raise ValueError(
+            f"int64 and uint64 inputs compute in float64, whose sums are exact only below "
+            f"2**53 and could reach {bound} here: convert the inputs to one integer dtype "
+            "(int64 if the values fit) or to float64 knowingly"
+        )
 
 
 def _max_abs(array: npt.NDArray[np.generic]) -> int:

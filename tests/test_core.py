@@ -484,3 +484,14 @@ def test_depthwise_over_2_16_outputs_matches_the_definition(dtype: str) -> None:
     out = conv2d(x, weight, bias, padding="same", groups=16)
     # Integer values: every sum is exact, so the comparison is too.
     np.testing.assert_array_equal(out, conv2d_reference(x, weight, bias, padding="same", groups=16))
+
+
+def test_int64_with_uint64_is_exact_or_refused() -> None:
+    """numpy sends int64 with uint64 to float64: exact below 2**53, refused beyond."""
+    w = np.ones((1, 1, 1, 1), dtype=np.int64)
+    small = np.full((1, 2, 2), 2**40 + 1, dtype=np.uint64)
+    assert conv2d(small, w).tolist() == [[[2**40 + 1] * 2] * 2]
+    with pytest.raises(ValueError, match=r"2\*\*53"):
+        conv2d(np.full((1, 2, 2), 2**60 + 1, dtype=np.uint64), w)
+    with pytest.raises(ValueError, match=r"2\*\*53"):
+        corr2d_multi_in_out(np.full((1, 2, 2), 2**60 + 1, dtype=np.uint64), w)

@@ -1,0 +1,145 @@
+"""The typer application: exit codes, one-line errors, the root options.
+
+Errors become exit codes here and only here: 0 success, 1 a check disagreed, 2 a usage
+or input error, 70 an internal error (traceback with ``--debug``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from convcli import __version__
+
+__all__ = [
+    "EXIT_DISAGREE",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "app",
+    "fail",
+    "guard",
+    "main",
+    "say",
+    "shown",
+]
+
+EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+STATE = {"debug": False}
+
+
+class _OneLineErrors(TyperGroup):
+    """Click's usage errors as one line on stderr, exit 2; everything else as typer does."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except Exception as err:
+            if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+                raise
+            ctx = getattr(err, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            say(f"error: {err.format_message()}{hint}")
+            code = err.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="convcli",
+    help="A calculator for multi-channel 2-D convolution with PyTorch's exact semantics.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def say(message: str) -> None:
+    """One line on stderr: messages never spread over several lines."""
+    sys.stderr.write("convcli: " + " ".join(message.split()) + "\n")
+    sys.stderr.flush()
+
+
+def shown(name: str) -> str:
+    """A file name as printed: quoted when it holds line breaks or other control characters."""
+    return name if name.isprintable() else repr(name)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    say(message)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Turn domain errors into exit codes; hide tracebacks unless ``--debug``."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ValueError as err:
+        fail(f"error: {err}")
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+    except MemoryError:
+        fail("error: not enough memory for this run")
+    except Exception as err:
+        if STATE["debug"]:
+            traceback.print_exc()
+        fail(
+            f"internal error ({type(err).__name__}: {err}); please report it with the command "
+            "you ran (rerun with --debug for the traceback)",
+            EXIT_INTERNAL,
+        )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"convcli {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an internal error.")
+    ] = False,
+) -> None:
+    """Compute, check and explain multi-channel 2-D convolutions.
+
+    \b
+    Examples:
+      convcli demo
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json
+      convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
+    """
+    STATE["debug"] = debug or os.environ.get("CONVCLI_DEBUG", "") not in ("", "0")
+
+
+def main() -> None:
+    """Entry point of the ``convcli`` script and ``python -m convcli``."""
+    app()

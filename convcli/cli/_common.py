@@ -1,0 +1,274 @@
+"""What the commands share: option types, option parsing, loading, memory and progress."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from convcli.cli._app import shown
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from rich.console import Console
+
+    from convcli.modes import ConvOptions
+    from convcli.render import Renderable
+
+T = TypeVar("T")
+
+
+def option(name: str, parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+
+
+def conv_options(
+    stride: str,
+    padding: str,
+    dilation: str,
+    groups: int,
+    padding_mode: str = "zeros",
+    flip: bool = False,
+) -> ConvOptions:
+    from convcli.modes import ConvOptions
+    from convcli.options import parse_int_or_pair, parse_padding
+    from convcli.padding import PADDING_MODES
+
+    if groups < 1:
+        raise ValueError(f"--groups: must be >= 1, got {groups}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(
+            f"--padding-mode: expected one of {', '.join(PADDING_MODES)}, got {padding_mode!r}"
+        )
+    return ConvOptions(
+        stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
+        padding=option("--padding", parse_padding, padding),
+        dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+    )
+
+
+def stdout() -> Console:
+    from convcli.render import make_console
+
+    return make_console()
+
+
+def show(*renderables: Renderable) -> None:
+    console = stdout()
+    for renderable in renderables:
+        console.print(renderable)
+
+
+def show_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
+
+
+# Options shared by the commands that convolve.
+StrideOpt = Annotated[str, typer.Option("--stride", "-s", help="N or H,W (>= 1).")]
+PaddingOpt = Annotated[
+    str, typer.Option("--padding", "-p", help="N, H,W, 'same' (stride 1) or 'valid'.")
+]
+DilationOpt = Annotated[str, typer.Option("--dilation", "-d", help="N or H,W (>= 1).")]
+GroupsOpt = Annotated[
+    int, typer.Option("--groups", "-g", help="Channel groups; must divide c_i and c_o.")
+]
+InputArg = Annotated[
+    str, typer.Argument(metavar="INPUT", help="Input tensor: .npy, .npz[:NAME], .json or -.")
+]
+KernelArg = Annotated[str, typer.Argument(metavar="KERNEL", help="Kernel tensor file.")]
+BiasOpt = Annotated[
+    str | None, typer.Option("--bias", "-b", help="Bias file: one value per output channel.")
+]
+AtolOpt = Annotated[
+    float | None, typer.Option("--atol", help="Absolute tolerance (default: from the dtype).")
+]
+RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
+MaxMemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Refuse a run estimated to need more memory: 512M, 2G, 1.5GiB or bytes "
+        "(default: half the available RAM).",
+    ),
+]
+PaddingModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--padding-mode",
+        help="zeros | reflect | replicate | circular: how the padding is filled (PyTorch's).",
+    ),
+]
+FlipOpt = Annotated[
+    bool,
+    typer.Option(
+        "--flip", help="True convolution: rotate the kernel 180 degrees (scipy's convolve2d)."
+    ),
+]
+
+
+def load(spec: str, role: str) -> npt.NDArray[np.generic]:
+    from convcli.tensorio import load_tensor
+
+    try:
+        return load_tensor(spec)
+    except ValueError as err:
+        raise ValueError(f"{role} {err}") from None
+
+
+def load_tensors(
+    input_file: str, kernel_file: str, bias_file: str | None
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any] | None]:
+    """The input, the kernel and the bias (if given), each error naming its role."""
+    x = load(input_file, "input")
+    kernel = load(kernel_file, "kernel")
+    return x, kernel, None if bias_file is None else load(bias_file, "bias")
+
+
+def check_tolerances(atol: float | None, rtol: float) -> None:
+    """--atol and --rtol must be finite and not negative."""
+    for name, value in (("--atol", atol), ("--rtol", rtol)):
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"{name}: must be a finite number >= 0, got {value}")
+
+
+def check_stdin_once(specs: Sequence[str | None]) -> None:
+    if sum(spec == "-" for spec in specs) > 1:
+        raise ValueError("only one tensor can be read from stdin ('-')")
+
+
+TensorInfo = tuple[tuple[int, ...], "np.dtype[Any]"]
+
+
+def peek(spec: str | None, role: str) -> TensorInfo | None:
+    """Shape and dtype from a file's header, before any data is read (None: not known)."""
+    from convcli.tensorio import peek_tensor
+
+    if spec is None:
+        return None
+    try:
+        return peek_tensor(spec)
+    except ValueError as err:
+        raise ValueError(f"{role} {err}") from None
+
+
+def shape_of(spec: str, role: str) -> tuple[int, ...]:
+    """A tensor's shape: from the header of a .npy/.npz file (no data read), else loaded."""
+    info = peek(spec, role)
+    return info[0] if info is not None else load(spec, role).shape
+
+
+def memory_budget(text: str | None) -> int:
+    from convcli.budget import default_budget, parse_size
+
+    return default_budget() if text is None else option("--max-memory", parse_size, text)
+
+
+def check_memory(
+    budget: int,
+    tensors: Sequence[TensorInfo | None],
+    options: ConvOptions,
+    *,
+    results: int = 1,
+    as_json: bool = False,
+    unfolded: bool = False,
+) -> None:
+    """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone.
+
+    Called with the headers' shapes before loading, and with the loaded tensors' (JSON
+    has no header) before computing; unknown shapes are checked at the second call.
+    """
+    from convcli.budget import check_budget, estimate_run
+
+    x, kernel, bias = (*tensors, None)[:3]
+    if x is None or kernel is None:
+        return
+    try:
+        estimate = estimate_run(
+            x[0],
+            x[1],
+            kernel[0],
+            kernel[1],
+            None if bias is None else bias[0],
+            None if bias is None else bias[1],
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+            groups=options.groups,
+            results=results,
+            as_json=as_json,
+            unfolded=unfolded,
+            padding_mode=options.padding_mode,
+        )
+    except ValueError:
+        return  # shapes that do not fit: the computation says why, in its own words
+    check_budget(estimate, budget)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a bar on stderr once a run passes half a second.
+
+    Only when stderr is a terminal: piped, redirected or ``--json`` runs get ``None``
+    and compute in one piece. ``CONVCLI_PROGRESS_DELAY`` (seconds) moves the half second.
+    """
+    import time
+
+    from convcli.render import make_console, make_progress
+
+    console = make_console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield None
+        return
+    try:
+        delay = float(os.environ.get("CONVCLI_PROGRESS_DELAY", "0.5"))
+    except ValueError:
+        delay = 0.5
+    started = time.monotonic()
+    shown: list[Any] = []
+
+    def report(done: int, total: int) -> None:
+        if not shown:
+            if time.monotonic() - started < delay or done >= total:
+                return
+            bar = make_progress(console)
+            bar.start()
+            shown.extend((bar, bar.add_task("computing", total=total)))
+        shown[0].update(shown[1], completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        if shown:
+            shown[0].stop()
+
+
+@contextmanager
+def naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
+    """Shape and value errors end with the files they come from; file errors name theirs."""
+    from convcli.tensorio import TensorFileError
+
+    try:
+        yield
+    except TensorFileError:
+        raise
+    except ValueError as err:
+        sources = zip(("input", "kernel", "bias"), specs, strict=True)
+        named = ", ".join(f"{role} {shown(spec)}" for role, spec in sources if spec)
+        if not named:
+            raise
+        raise ValueError(f"{err} ({named})") from None

@@ -1,0 +1,190 @@
+"""`convcli run` and `convcli demo`: compute, and replay the lesson."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from convcli.cli._app import app, guard, say
+from convcli.cli._common import (
+    BiasOpt,
+    DilationOpt,
+    FlipOpt,
+    GroupsOpt,
+    InputArg,
+    JsonOpt,
+    KernelArg,
+    MaxMemoryOpt,
+    PaddingModeOpt,
+    PaddingOpt,
+    StrideOpt,
+    check_memory,
+    check_stdin_once,
+    conv_options,
+    load_tensors,
+    memory_budget,
+    naming_inputs,
+    peek,
+    progress_bar,
+    show,
+    show_json,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from convcli.render import Renderable
+
+
+@app.command()
+def run(
+    input_file: InputArg,
+    kernel_file: KernelArg,
+    bias_file: BiasOpt = None,
+    mode: Annotated[
+        str, typer.Option("--mode", "-m", help="auto | multi-in | multi-out | 1x1.")
+    ] = "auto",
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the result to FILE (.npy or .json).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    heatmap: Annotated[
+        bool,
+        typer.Option(
+            "--heatmap",
+            help="Colour the result's cells by value (diverging around 0 when signed); "
+            "plain under NO_COLOR or when not a terminal.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
+) -> None:
+    """Compute a convolution and print its shapes and result.
+
+    \b
+    --mode auto reads the kernel by its rank: 2-D corr2d, 3-D multi-in (per-channel
+    cross-correlations summed), 4-D multi-out (conv2d, every option applies).
+    --mode multi-in | multi-out | 1x1 run the lesson's own functions.
+
+    \b
+    Examples:
+      convcli run samples/lesson_X.json samples/lesson_K_multi_in.json
+      convcli run samples/lesson_X.npy samples/lesson_K_multi_out.npy --padding 1 --stride 2
+      convcli run x.npy w.npy --bias b.npy --groups 2 --output y.npy --json
+      convcli run samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 --padding-mode reflect
+      convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
+    """
+    with guard():
+        from convcli.modes import MODES, planned_output, run_convolution
+        from convcli.tensorio import check_output_path, npy_writer, save_tensor, tensor_to_json
+
+        if mode not in MODES:
+            raise ValueError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+        options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        check_stdin_once([input_file, kernel_file, bias_file])
+        inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+        if output is not None:
+            check_output_path(output, force=force, inputs=inputs)
+        budget = memory_budget(max_memory)
+        as_text = as_json or (output or "").lower().endswith(".json")
+        infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
+        check_memory(budget, infos, options, as_json=as_text)
+        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+        loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
+        check_memory(budget, loaded, options, as_json=as_text)
+        files = (input_file, kernel_file, bias_file)
+        compute = functools.partial(run_convolution, x, kernel, bias, mode=mode, options=options)
+        streaming = output is not None and output.lower().endswith(".npy") and mode == "auto"
+        with naming_inputs(files):
+            if output is not None and streaming:
+                # Written as it is computed: the result is never held twice in memory.
+                shape, dtype = planned_output(x, kernel, bias, options)
+                with (
+                    npy_writer(output, shape, dtype, force=force, inputs=inputs) as out,
+                    progress_bar(not as_json) as progress,
+                ):
+                    result = compute(progress=progress, out=out)
+            else:
+                with progress_bar(not as_json) as progress:
+                    result = compute(progress=progress)
+        if output is not None and not streaming:
+            save_tensor(output, result.output, force=force, inputs=inputs)
+        if as_json:
+            show_json(tensor_to_json(result.output))
+            return
+        show(*_run_report(result, x, kernel, bias, files, full, heatmap))
+        if output is not None:
+            say(f"wrote {output}")
+
+
+def _run_report(
+    result: Any,
+    x: npt.NDArray[np.generic],
+    kernel: npt.NDArray[np.generic],
+    bias: npt.NDArray[np.generic] | None,
+    sources: tuple[str, str, str | None],
+    full: bool,
+    heatmap: bool = False,
+) -> list[Renderable]:
+    from convcli.numerics import array_stats
+    from convcli.render import (
+        TensorRow,
+        render_array,
+        render_heat_legend,
+        render_line,
+        render_shapes,
+        render_stats,
+    )
+
+    rows = [
+        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
+        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
+        TensorRow(
+            "bias",
+            None if bias is None else bias.shape,
+            ("c_o",),
+            sources[2] or "",
+            "" if bias is None else str(bias.dtype),
+        ),
+        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+    ]
+    report: list[Renderable] = [
+        render_shapes(rows),
+        render_line(f"computed with {result.method}"),
+        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
+    ]
+    if heatmap:
+        report.append(render_heat_legend(result.output))
+    # Non-finite values coming in are counted too: the result's count hides their origin.
+    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
+        if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
+            report.append(render_stats(array, label=label))
+    report.append(render_stats(result.output))
+    return report
+
+
+@app.command()
+def demo() -> None:
+    """Replay the lesson: multi-in, multi-out with K, K+1, K+2, and the 1x1 check.
+
+    Uses the lesson's tensors built into convcli, so no files are needed.
+
+    \b
+    Example:
+      convcli demo
+    """
+    with guard():
+        from convcli.reports import demo_report
+
+        show(*demo_report())

@@ -1,0 +1,161 @@
+"""`convcli shapes` and `convcli explain`: every dimension, and where one value comes from."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from convcli.cli._app import app, guard
+from convcli.cli._common import (
+    BiasOpt,
+    DilationOpt,
+    FlipOpt,
+    GroupsOpt,
+    InputArg,
+    JsonOpt,
+    KernelArg,
+    PaddingModeOpt,
+    PaddingOpt,
+    StrideOpt,
+    check_stdin_once,
+    conv_options,
+    load_tensors,
+    option,
+    shape_of,
+    show,
+    show_json,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@app.command()
+def shapes(
+    input_file: Annotated[
+        str | None, typer.Argument(metavar="[INPUT]", help="Input tensor file (optional).")
+    ] = None,
+    kernel_file: Annotated[
+        str | None, typer.Argument(metavar="[KERNEL]", help="Kernel tensor file (optional).")
+    ] = None,
+    input_shape: Annotated[
+        str | None, typer.Option("--input-shape", help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW).")
+    ] = None,
+    kernel_shape: Annotated[
+        str | None, typer.Option("--kernel-shape", help="c_o x c_i x k_h x k_w, e.g. 3x2x2x2.")
+    ] = None,
+    bias: Annotated[
+        bool, typer.Option("--bias/--no-bias", help="Count a bias (c_o,) in the parameters.")
+    ] = True,
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain every dimension: named axes, output-size formula, parameters and cost.
+
+    Without files or shapes it explains the lesson's layer (2x3x3 input, 3x2x2x2 kernel).
+
+    \b
+    Examples:
+      convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
+      convcli shapes samples/lesson_X.json samples/lesson_K_multi_out.json --padding 1
+      convcli shapes --input-shape 8x64x56x56 --kernel-shape 128x64x3x3 -s 2 -p 1 --json
+      convcli shapes --input-shape 1x7x7 --kernel-shape 1x1x3x3 --dilation 2
+      convcli shapes --input-shape 3x5x5 --kernel-shape 8x3x3x3 -p 2 --padding-mode reflect
+
+    \b
+    Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
+    alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
+    MACs and ratio 1/c_o + 1/(k_h*k_w); --json adds receptive_field and separable.
+    """
+    with guard():
+        from convcli.options import parse_shape
+        from convcli.reports import explain_shapes, shapes_payload, shapes_report
+
+        options = conv_options(stride, padding, dilation, groups, padding_mode)
+        if (input_file is None) != (kernel_file is None):
+            raise ValueError("give both INPUT and KERNEL files, or neither")
+        if input_file is not None and kernel_file is not None:
+            if input_shape or kernel_shape:
+                raise ValueError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+            check_stdin_once([input_file, kernel_file])
+            in_shape = shape_of(input_file, "input")
+            k_shape = shape_of(kernel_file, "kernel")
+        else:
+            in_shape = option(
+                "--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape or "2x3x3"
+            )
+            k_shape = option(
+                "--kernel-shape",
+                lambda t: parse_shape(t, ndims=(2, 3, 4)),
+                kernel_shape or "3x2x2x2",
+            )
+        explained = explain_shapes(in_shape, k_shape, bias=bias, options=options)
+        if as_json:
+            show_json(shapes_payload(explained))
+            return
+        show(*shapes_report(explained))
+
+
+@app.command()
+def explain(
+    input_file: InputArg,
+    kernel_file: KernelArg,
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="Output position: i,j (2-D/3-D kernel), n,i,j (3-D kernel, batched input), "
+            "o,i,j (4-D kernel) or n,o,i,j (batched).",
+        ),
+    ],
+    bias_file: BiasOpt = None,
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Show every channel and every value.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show where one output value comes from, number by number.
+
+    For each input channel (of the output channel's group): the window of the
+    (padded) input under the kernel, the kernel slice, their elementwise products and
+    the channel's sum; then the total, + bias, = the value convcli run prints there.
+    The kernel is read by its rank, as run --mode auto reads it.
+
+    \b
+    Examples:
+      convcli explain samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0
+      convcli explain samples/lesson_X.json samples/lesson_K_multi_out.json --at 2,1,1 \\
+          --bias samples/lesson_bias.json
+      convcli explain samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0 \\
+          -p 1 --padding-mode reflect --flip --json
+    """
+    with guard():
+        from convcli.explain import explain_output
+        from convcli.options import parse_position
+        from convcli.teach_reports import explain_payload, explain_report
+
+        options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        position = option("--at", parse_position, at)
+        check_stdin_once([input_file, kernel_file, bias_file])
+        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+        try:
+            explained = explain_output(x, kernel, bias, position, options)
+        except ValueError as err:
+            if str(err).startswith("position"):
+                raise ValueError(f"--at: {err}") from None
+            raise
+        if as_json:
+            show_json(explain_payload(explained))
+            return
+        show(*explain_report(explained, full=full))

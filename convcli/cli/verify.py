@@ -1,0 +1,175 @@
+"""`convcli verify` and `convcli verify-1x1`: one convolution computed two ways."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from convcli.cli._app import EXIT_DISAGREE, app, guard
+from convcli.cli._common import (
+    AtolOpt,
+    BiasOpt,
+    DilationOpt,
+    FlipOpt,
+    GroupsOpt,
+    InputArg,
+    JsonOpt,
+    KernelArg,
+    MaxMemoryOpt,
+    PaddingModeOpt,
+    PaddingOpt,
+    RtolOpt,
+    StrideOpt,
+    check_memory,
+    check_stdin_once,
+    check_tolerances,
+    conv_options,
+    load_tensors,
+    memory_budget,
+    naming_inputs,
+    option,
+    peek,
+    show,
+    show_json,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@app.command()
+def verify(
+    input_file: InputArg,
+    kernel_file: KernelArg,
+    bias_file: BiasOpt = None,
+    stride: StrideOpt = "1",
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = 1,
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
+    atol: AtolOpt = None,
+    rtol: RtolOpt = 0.0,
+    full: Annotated[
+        bool, typer.Option("--full", help="Print every value of big matrices.")
+    ] = False,
+    as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
+) -> None:
+    """Prove that any convolution is a matrix product on unfolded patches (im2col).
+
+    Unfolds the (padded) input into one column per output position (c_i/g*k_h*k_w
+    rows, m_h*m_w columns, per group), writes each output channel's kernel as a row,
+    multiplies, and compares with the convolution computed directly. Exit 0 when
+    they agree within the tolerance, 1 when they do not. verify-1x1 is the 1x1 case.
+
+    \b
+    Examples:
+      convcli verify samples/lesson_X.json samples/lesson_K_multi_in.json
+      convcli verify samples/lesson_X.npy samples/lesson_K_multi_out.npy -p 1 -s 2 --json
+      convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
+    """
+    with guard():
+        from convcli.checks import verify_im2col
+        from convcli.teach_reports import verify_payload, verify_report
+
+        options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        check_tolerances(atol, rtol)
+        check_stdin_once([input_file, kernel_file, bias_file])
+        # Both results and the unfolded input are held at once.
+        sizing = functools.partial(
+            check_memory,
+            memory_budget(max_memory),
+            options=options,
+            results=2,
+            as_json=as_json,
+            unfolded=True,
+        )
+        sizing([peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")])
+        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+        sizing([None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)])
+        check = verify_im2col(x, kernel, bias, options, atol=atol, rtol=rtol)
+        if as_json:
+            show_json(verify_payload(check))
+        else:
+            show(*verify_report(check, full=full))
+        if not check.comparison.agree:
+            raise typer.Exit(EXIT_DISAGREE)
+
+
+@app.command("verify-1x1")
+def verify_1x1(
+    input_file: Annotated[
+        str | None, typer.Argument(metavar="[INPUT]", help="Input (c_i, h, w) file (optional).")
+    ] = None,
+    kernel_file: Annotated[
+        str | None, typer.Argument(metavar="[KERNEL]", help="Kernel (c_o, c_i, 1, 1) file.")
+    ] = None,
+    input_shape: Annotated[
+        str, typer.Option("--input-shape", help="c_i x h x w of the random input.")
+    ] = "3x3x3",
+    out_channels: Annotated[
+        int, typer.Option("--out-channels", help="c_o of the random kernel.")
+    ] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the standard-normal draws.")] = 0,
+    atol: AtolOpt = None,
+    rtol: RtolOpt = 0.0,
+    as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
+) -> None:
+    """Prove that a 1x1 convolution is a fully connected layer over channels.
+
+    Computes the 1x1 convolution per channel (corr2d_multi_in_out) and as one matrix
+    product K (c_o, c_i) @ X (c_i, h*w), then compares. Exit 0 when they agree
+    within the tolerance, 1 when they do not. Without files it draws float32
+    standard-normal X and K from --seed.
+
+    \b
+    Examples:
+      convcli verify-1x1
+      convcli verify-1x1 --input-shape 64x28x28 --out-channels 32 --seed 7
+      convcli verify-1x1 samples/lesson_1x1_X.json samples/lesson_1x1_K.json --json
+    """
+    with guard():
+        import numpy as np
+
+        from convcli.checks import verify_1x1 as check_1x1
+        from convcli.modes import ConvOptions
+        from convcli.options import parse_shape
+        from convcli.reports import verify_1x1_payload, verify_1x1_report
+
+        if (input_file is None) != (kernel_file is None):
+            raise ValueError("give both INPUT and KERNEL files, or neither")
+        check_tolerances(atol, rtol)
+        budget = memory_budget(max_memory)
+        # Two results (per channel and as a matrix product) are held and compared.
+        sizing = functools.partial(
+            check_memory, budget, options=ConvOptions(), results=2, as_json=as_json
+        )
+        if input_file is not None and kernel_file is not None:
+            check_stdin_once([input_file, kernel_file])
+            infos = (peek(input_file, "input"), peek(kernel_file, "kernel"))
+            sizing(infos)
+            x, kernel, _ = load_tensors(input_file, kernel_file, None)
+            loaded = ((x.shape, x.dtype), (kernel.shape, kernel.dtype))
+            sizing(loaded)
+        else:
+            if out_channels < 1:
+                raise ValueError(f"--out-channels: must be >= 1, got {out_channels}")
+            shape = option("--input-shape", lambda t: parse_shape(t, ndims=(3,)), input_shape)
+            f32 = np.dtype(np.float32)
+            drawn = ((shape, f32), ((out_channels, shape[0], 1, 1), f32))
+            sizing(drawn)
+            rng = np.random.default_rng(seed)
+            x = rng.standard_normal(shape, dtype=np.float32)
+            kernel = rng.standard_normal((out_channels, shape[0], 1, 1), dtype=np.float32)
+        with naming_inputs((input_file, kernel_file, None)):
+            check = check_1x1(x, kernel, atol=atol, rtol=rtol)
+        if as_json:
+            show_json(verify_1x1_payload(check))
+        else:
+            show(*verify_1x1_report(check))
+        if not check.comparison.agree:
+            raise typer.Exit(EXIT_DISAGREE)
