@@ -7,42 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
-from typer.testing import CliRunner, Result
+from clitools import SAMPLES, assert_usage_error, invoke, json_of, save
 
 from convcli import conv2d, corr2d_multi_in_out
-from convcli.cli import app
 from convcli.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
-
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-runner = CliRunner()
-
-
-def invoke(*args: str, input: str | bytes | None = None) -> Result:
-    return runner.invoke(app, list(args), input=input)
-
-
-def json_of(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def assert_usage_error(result: Result, *words: str) -> None:
-    """Exit 2, one line on stderr that says what is wrong, no traceback, nothing on stdout."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert result.stdout == ""
-
-
-def save(path: Path, array: npt.NDArray[Any]) -> str:
-    np.save(path, array, allow_pickle=False)
-    return str(path)
-
 
 # --- run: the lesson -----------------------------------------------------------
 

@@ -18,26 +18,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from clitools import invoke, json_of
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner, Result
 
 from convcli import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.cli import app
 from convcli.tensorio import tensor_to_json
 
-runner = CliRunner()
 Array = npt.NDArray[Any]
 FORMATS = ["npy", "npz", "json", "stdin"]
-
-
-def invoke(*args: str, input: str | None = None) -> Result:
-    return runner.invoke(app, list(args), input=input)
-
-
-def json_of(result: Result) -> Any:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)
 
 
 def array_of(payload: dict[str, Any]) -> Array:

@@ -5,48 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
-from typer.testing import CliRunner, Result
+from clitools import SAMPLES, assert_usage_error, invoke, json_of, save
 
 from convcli import conv2d
-from convcli.cli import app
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 X_JSON, K_IN, K_OUT = (
     f"{SAMPLES}/lesson_X.json",
     f"{SAMPLES}/lesson_K_multi_in.json",
     f"{SAMPLES}/lesson_K_multi_out.json",
 )
-runner = CliRunner()
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    return runner.invoke(app, list(args), env=env)
-
-
-def json_of(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def assert_usage_error(result: Result, *words: str) -> None:
-    """Exit 2, one line on stderr that says what is wrong, no traceback, nothing on stdout."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert result.stdout == ""
-
-
-def save(path: Path, array: npt.NDArray[Any]) -> str:
-    np.save(path, array, allow_pickle=False)
-    return str(path)
 
 
 # --- run --padding-mode / --flip ------------------------------------------------

@@ -13,27 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hostile import MAGIC, header, npy_bytes, npz_bytes, saved
 
 from convcli.tensorio import TensorFileError, load_tensor
-
-MAGIC = b"\x93NUMPY"
-
-
-def npy_bytes(
-    header: str | bytes,
-    data: bytes = b"",
-    *,
-    version: tuple[int, int] = (1, 0),
-    length: int | None = None,
-) -> bytes:
-    """A .npy file by hand: magic, version, header length, header text, data."""
-    text = header.encode("latin-1") if isinstance(header, str) else header
-    size = struct.pack("<H" if version[0] == 1 else "<I", len(text) if length is None else length)
-    return MAGIC + bytes(version) + size + text + data
-
-
-def header(descr: object = "<f8", fortran_order: object = False, shape: object = (2,)) -> str:
-    return f"{{'descr': {descr!r}, 'fortran_order': {fortran_order!r}, 'shape': {shape!r}, }}\n"
 
 
 def write(folder: Path, name: str, content: bytes) -> Path:
@@ -52,20 +34,6 @@ def refused(spec: str | Path, *words: str, **options: Any) -> str:
     for word in words:
         assert word in message
     return message
-
-
-def npz_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
-def saved(array: np.ndarray[Any, Any]) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 def test_item01_pickled_object_array_refused(

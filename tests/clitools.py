@@ -1,0 +1,46 @@
+"""Helpers of the CLI tests: invoke a command in-process and check its contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from typer.testing import CliRunner, Result
+
+from convcli.cli import app
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+runner = CliRunner()
+
+
+def invoke(
+    *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+) -> Result:
+    """``convcli ARGS`` through typer's CliRunner (stdout and stderr kept apart)."""
+    return runner.invoke(app, list(args), input=input, env=env)
+
+
+def json_of(result: Result) -> Any:
+    """The JSON object a successful ``--json`` command printed."""
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def assert_usage_error(result: Result, *words: str) -> None:
+    """Exit 2, one line on stderr that says what is wrong, no traceback, nothing on stdout."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert result.stdout == ""
+
+
+def save(path: Path, array: npt.NDArray[Any]) -> str:
+    """``array`` as a .npy file at ``path``; its path as a command-line argument."""
+    np.save(path, array, allow_pickle=False)
+    return str(path)
