@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.checks import OneByOneCheck, verify_1x1
+from convcli.checks import Comparison, OneByOneCheck, verify_1x1
 from convcli.core import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convcli.layer import (
     LayerShapes,
@@ -45,6 +45,7 @@ from convcli.render import (
 
 __all__ = [
     "ShapesExplanation",
+    "comparison_rows",
     "demo_report",
     "explain_shapes",
     "shapes_payload",
@@ -320,6 +321,17 @@ def verify_1x1_payload(check: OneByOneCheck) -> dict[str, Any]:
     }
 
 
+def comparison_rows(c: Comparison, claim: str) -> list[tuple[str, str]]:
+    """How far apart two results are, the tolerance, and the verdict on ``claim``."""
+    verdict = f"AGREE: {claim}" if c.agree else "DISAGREE"
+    return [
+        ("max |difference|", f"{c.max_abs_diff:.3g}"),
+        ("max relative difference", f"{c.max_rel_diff:.3g}"),
+        ("tolerance", f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
+        ("verdict", verdict),
+    ]
+
+
 def verify_1x1_report(check: OneByOneCheck) -> list[Renderable]:
     """The ``verify-1x1`` report: the reshapes, both results, the differences."""
     c_i, h, w = check.x.shape
@@ -331,18 +343,7 @@ def verify_1x1_report(check: OneByOneCheck) -> list[Renderable]:
         ("Y = K @ X", f"({c_o}, {c_i}) @ ({c_i}, {h * w}) = ({c_o}, {h * w}) -> ({c_o}, {h}, {w})"),
         ("per channel", f"corr2d_multi_in_out: {c_o} x {c_i} cross-correlations with 1x1 kernels"),
     ]
-    verdict = "AGREE" if c.agree else "DISAGREE"
-    diffs = [
-        ("max |difference|", f"{c.max_abs_diff:.3g}"),
-        ("max relative difference", f"{c.max_rel_diff:.3g}"),
-        ("tolerance", f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
-        (
-            "verdict",
-            f"{verdict}: a 1x1 convolution is a fully connected layer over channels"
-            if c.agree
-            else f"{verdict}",
-        ),
-    ]
+    diffs = comparison_rows(c, "a 1x1 convolution is a fully connected layer over channels")
     axes = axis_names("output", 3)
     return [
         render_key_values(steps, title="1x1 convolution as a matrix product"),

@@ -23,6 +23,7 @@ from convcli.render import (
     render_line,
     render_matrix,
 )
+from convcli.reports import comparison_rows
 
 __all__ = ["explain_payload", "explain_report", "verify_payload", "verify_report"]
 
@@ -265,18 +266,7 @@ def verify_report(check: Im2colCheck, *, full: bool = False) -> list[Renderable]
         ("directly", "the convolution as convcli run computes it"),
     ]
     c = check.comparison
-    verdict = "AGREE" if c.agree else "DISAGREE"
-    diffs = [
-        ("max |difference|", f"{c.max_abs_diff:.3g}"),
-        ("max relative difference", f"{c.max_rel_diff:.3g}"),
-        ("tolerance", f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
-        (
-            "verdict",
-            f"{verdict}: the convolution is a matrix product on unfolded patches"
-            if c.agree
-            else verdict,
-        ),
-    ]
+    diffs = comparison_rows(c, "the convolution is a matrix product on unfolded patches")
     columns, column_axes = _squeeze(check.columns, ("n", "g", "row", "col"))
     weights, weight_axes = _squeeze(check.weights, ("g", "c_o/g", "row"))
     return [
