@@ -77,25 +77,28 @@ def show_json(payload: dict[str, Any]) -> None:
 
 
 # Options shared by the commands that convolve.
-StrideOpt = Annotated[str, typer.Option("--stride", "-s", help="N or H,W (>= 1).")]
+StrideOpt = Annotated[str, typer.Option("--stride", "-s", metavar="S", help="N or H,W (>= 1).")]
 PaddingOpt = Annotated[
-    str, typer.Option("--padding", "-p", help="N, H,W, 'same' (stride 1) or 'valid'.")
+    str, typer.Option("--padding", "-p", metavar="P", help="N, H,W, 'same' (stride 1) or 'valid'.")
 ]
-DilationOpt = Annotated[str, typer.Option("--dilation", "-d", help="N or H,W (>= 1).")]
+DilationOpt = Annotated[str, typer.Option("--dilation", "-d", metavar="D", help="N or H,W (>= 1).")]
 GroupsOpt = Annotated[
-    int, typer.Option("--groups", "-g", help="Channel groups; must divide c_i and c_o.")
+    int,
+    typer.Option("--groups", "-g", metavar="G", help="Channel groups; must divide c_i and c_o."),
 ]
 InputArg = Annotated[
     str, typer.Argument(metavar="INPUT", help="Input tensor: .npy, .npz[:NAME], .json or -.")
 ]
 KernelArg = Annotated[str, typer.Argument(metavar="KERNEL", help="Kernel tensor file.")]
 BiasOpt = Annotated[
-    str | None, typer.Option("--bias", "-b", help="Bias file: one value per output channel.")
+    str | None,
+    typer.Option("--bias", "-b", metavar="FILE", help="Bias file: one value per output channel."),
 ]
 AtolOpt = Annotated[
-    float | None, typer.Option("--atol", help="Absolute tolerance (default: from the dtype).")
+    float | None,
+    typer.Option("--atol", metavar="A", help="Absolute tolerance (default: from the dtype)."),
 ]
-RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance.")]
+RtolOpt = Annotated[float, typer.Option("--rtol", metavar="R", help="Relative tolerance.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
 MaxMemoryOpt = Annotated[
     str | None,
@@ -110,6 +113,7 @@ PaddingModeOpt = Annotated[
     str,
     typer.Option(
         "--padding-mode",
+        metavar="MODE",
         help="zeros | reflect | replicate | circular: how the padding is filled (PyTorch's).",
     ),
 ]

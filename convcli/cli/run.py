@@ -45,7 +45,7 @@ def run(
     kernel_file: KernelArg,
     bias_file: BiasOpt = None,
     mode: Annotated[
-        str, typer.Option("--mode", "-m", help="auto | multi-in | multi-out | 1x1.")
+        str, typer.Option("--mode", "-m", metavar="MODE", help="auto | multi-in | multi-out | 1x1.")
     ] = "auto",
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
@@ -54,7 +54,10 @@ def run(
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write the result to FILE (.npy or .json).")
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the result to FILE (.npy or .json)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,

@@ -40,10 +40,16 @@ def shapes(
         str | None, typer.Argument(metavar="[KERNEL]", help="Kernel tensor file (optional).")
     ] = None,
     input_shape: Annotated[
-        str | None, typer.Option("--input-shape", help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW).")
+        str | None,
+        typer.Option(
+            "--input-shape", metavar="SHAPE", help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW)."
+        ),
     ] = None,
     kernel_shape: Annotated[
-        str | None, typer.Option("--kernel-shape", help="c_o x c_i x k_h x k_w, e.g. 3x2x2x2.")
+        str | None,
+        typer.Option(
+            "--kernel-shape", metavar="SHAPE", help="c_o x c_i x k_h x k_w, e.g. 3x2x2x2."
+        ),
     ] = None,
     bias: Annotated[
         bool, typer.Option("--bias/--no-bias", help="Count a bias (c_o,) in the parameters.")
@@ -109,6 +115,7 @@ def explain(
         str,
         typer.Option(
             "--at",
+            metavar="POS",
             help="Output position: i,j (2-D/3-D kernel), n,i,j (3-D kernel, batched input), "
             "o,i,j (4-D kernel) or n,o,i,j (batched).",
         ),

@@ -108,12 +108,14 @@ def verify_1x1(
         str | None, typer.Argument(metavar="[KERNEL]", help="Kernel (c_o, c_i, 1, 1) file.")
     ] = None,
     input_shape: Annotated[
-        str, typer.Option("--input-shape", help="c_i x h x w of the random input.")
+        str, typer.Option("--input-shape", metavar="SHAPE", help="c_i x h x w of the random input.")
     ] = "3x3x3",
     out_channels: Annotated[
-        int, typer.Option("--out-channels", help="c_o of the random kernel.")
+        int, typer.Option("--out-channels", metavar="N", help="c_o of the random kernel.")
     ] = 2,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the standard-normal draws.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="S", help="Seed of the standard-normal draws.")
+    ] = 0,
     atol: AtolOpt = None,
     rtol: RtolOpt = 0.0,
     as_json: JsonOpt = False,
