@@ -29,14 +29,18 @@ The algorithms (``choose_algorithm`` decides, by shape alone):
 
 Integer inputs arrive here already mapped to an exact compute dtype (float64 or int64);
 float16 computes in float32; the tile is cast to ``out.dtype`` only when written.
+
+Each calling thread keeps the buffers of its last im2col or depthwise plan (up to 16 MiB)
+for its next call with the same plan: large fresh buffers cost a page fault per 4 KiB.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -172,7 +176,8 @@ def estimate_memory(
 
     ``weight_dtype`` defaults to ``input_dtype``; ``bias_dtype=None`` means no bias.
     The workspace is exactly what the kernel will allocate (``plan_tiles``), and never
-    more than ``workspace_bytes`` unless a single output column needs more. The input
+    more than ``workspace_bytes`` unless a single output column needs more; a thread
+    that repeats a plan reuses its buffers and allocates none. The input
     is counted once: a C-contiguous input is never copied whole.
 
     Examples
@@ -526,6 +531,30 @@ def _store(dst: Array, y: Array, bias: Array | None) -> None:
         np.add(y, bias, out=dst, casting="unsafe")
 
 
+# Each calling thread keeps the buffers of its last im2col or depthwise plan for its next
+# call of the same plan, when they are small: fresh buffers cost a page fault per 4 KiB on
+# first touch (glibc hands large blocks back to the system when they are freed), which
+# measured 1-9 ms a call on the benchmark's batch case (8, 32, 64, 64), whose arithmetic
+# takes 5 ms. The peak of a call is unchanged: a kept set is dropped before a new one is
+# allocated, and the buffers are never handed out (results are copied into ``out``).
+_KEEP_BYTES = 16 * 2**20
+_KEPT = threading.local()
+_T = TypeVar("_T")
+
+
+def _kept(key: object, nbytes: int, make: Callable[[], _T]) -> _T:
+    """The buffers ``make()`` returns, reused when this thread's last plan was ``key``."""
+    entry: tuple[object, Any] | None = getattr(_KEPT, "entry", None)
+    if entry is not None and entry[0] == key:
+        kept: _T = entry[1]
+        return kept
+    _KEPT.entry = None
+    value = make()
+    if nbytes <= _KEEP_BYTES:
+        _KEPT.entry = (key, value)
+    return value
+
+
 def _padded_tiles(prob: _Problem, plan: TilePlan) -> Iterator[tuple[int, int, int, int]]:
     """``(n0, n1, r0, r1)`` blocks of samples and output rows, in output order."""
     m_h = prob.geom.out_size[0]
@@ -581,9 +610,15 @@ def _run_im2col(
     width = in_cols if plan.flat else plan.cols
     slack = geom.effective_kernel[1] if plan.flat else 0
     plane = in_rows_max * in_cols + slack
-    buf = np.zeros((plan.samples, c_i, plane), compute)
-    cols_buf = np.empty(c_i * taps * plan.samples * plan.rows * width, compute)
-    y_buf = np.empty(c_o * plan.samples * plan.rows * width, compute)
+    buf, cols_buf, y_buf = _kept(
+        (prob, plan, compute),
+        plan.workspace_bytes,
+        lambda: (
+            np.zeros((plan.samples, c_i, plane), compute),
+            np.empty(c_i * taps * plan.samples * plan.rows * width, compute),
+            np.empty(c_o * plan.samples * plan.rows * width, compute),
+        ),
+    )
     w_groups = w.reshape(g, c_o // g, prob.c_per_group * taps)
     bias = None if b is None else b.reshape(1, c_o, 1, 1)
     for n0, n1, r0, r1 in _padded_tiles(prob, plan):
@@ -652,8 +687,12 @@ def _run_direct(
     ]
 
     # One thread: numpy's elementwise loops did not scale over two Python threads here
-    # (measured 0.8-1.1x), so the blocks simply run in order.
-    kernel = _DirectTile(prob, plan, compute)
+    # (measured 0.8-1.1x), nor did these blocks shared with a helper thread (its own
+    # buffers; 0.72-0.96 ms against 0.67-0.94 ms, OpenBLAS's workers spinning between
+    # the products), so the blocks simply run in order.
+    kernel = _kept(
+        (prob, plan, compute), plan.workspace_bytes, lambda: _DirectTile(prob, plan, compute)
+    )
     with np.errstate(all="ignore"):  # inf and nan propagate silently, as in PyTorch
         for block in blocks:
             kernel.run(planes_in, planes_out, taps, bias, block)

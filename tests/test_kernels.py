@@ -562,3 +562,57 @@ def test_non_finite_values_do_not_warn() -> None:
     y = conv2d(x, w, padding=1, groups=32)
     assert np.isnan(y[0, 7, 0, 0])
     assert np.isfinite(y[0, 10]).all()
+
+
+@pytest.mark.parametrize(
+    "case_name",
+    ["dense odd row tiles", "dense column tiles", "batch folded", "depthwise row tiles"],
+)
+def test_kept_buffers_give_fresh_results(case_name: str) -> None:
+    """A repeated plan reuses its buffers: nothing from the last call leaks into the next."""
+    _, x_shape, w_shape, options, _, workspace = next(c for c in CASES if c[0] == case_name)
+    x1, w, b = _operands(x_shape, w_shape, seed=5)
+    conv2d(1e6 * x1, w, b, **options, workspace_bytes=workspace)  # leaves large values behind
+    x2, _, _ = _operands(x_shape, w_shape, seed=6)
+    y = conv2d(x2, w, b, **options, workspace_bytes=workspace)
+    np.testing.assert_allclose(y, _reference(x2, w, b, options), rtol=1e-4, atol=1e-4)
+
+
+def test_kept_buffers_are_per_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, x_shape, w_shape, options, _, workspace = next(c for c in CASES if c[0] == "grouped GEMM")
+    w = _operands(x_shape, w_shape)[1]
+    inputs = [_operands(x_shape, w_shape, seed=10 + k)[0] for k in range(8)]
+
+    def run(x: Array) -> Array:
+        return conv2d(x, w, **options, workspace_bytes=workspace)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, inputs * 3))
+    for x, y in zip(inputs * 3, results, strict=True):
+        np.testing.assert_allclose(y, _reference(x, w, None, options), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c[4] != "tiny"], ids=[c[0] for c in CASES if c[4] != "tiny"]
+)
+def test_first_call_allocations_stay_within_the_estimate(case: Any) -> None:
+    """With no kept buffers (another plan ran last), the call allocates its workspace."""
+    import convcli.kernels as kernels
+
+    _, x_shape, w_shape, options, _, workspace = case
+    x, w, b = _operands(x_shape, w_shape)
+    e = estimate_memory(
+        x_shape, w_shape, bias_dtype=np.float32, workspace_bytes=workspace, **options
+    )
+    out = np.empty(e.output_shape, e.output_dtype)
+    conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)  # imports, first-call set-up
+    kernels._KEPT.entry = None
+    tracemalloc.start()
+    try:
+        conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= e.workspace_bytes + 2 * (w.nbytes + b.nbytes) + 128 * 1024
