@@ -533,10 +533,11 @@ def _store(dst: Array, y: Array, bias: Array | None) -> None:
 
 # Each calling thread keeps the buffers of its last im2col or depthwise plan for its next
 # call of the same plan, when they are small: fresh buffers cost a page fault per 4 KiB on
-# first touch (glibc hands large blocks back to the system when they are freed), which
-# measured 1-9 ms a call on the benchmark's batch case (8, 32, 64, 64), whose arithmetic
-# takes 5 ms. The peak of a call is unchanged: a kept set is dropped before a new one is
-# allocated, and the buffers are never handed out (results are copied into ``out``).
+# first touch (glibc hands large blocks back to the system when they are freed). On the
+# benchmark's batch case (8, 32, 64, 64), 5.5 ms when warm, repeated calls measured 8-18 ms
+# with ~500 faults a call in some allocation histories (none in bench_conv.py's own run).
+# The peak of a call is unchanged: a kept set is dropped before a new one is allocated,
+# and the buffers are never handed out (results are copied into ``out``).
 _KEEP_BYTES = 16 * 2**20
 _KEPT = threading.local()
 _T = TypeVar("_T")
