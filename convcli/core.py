@@ -60,7 +60,8 @@ def corr2d(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     _check_fits(x.shape, k.shape)
     acc = _accumulation(x, k, None, k.size)
     windows = sliding_window_view(x.astype(acc.acc, copy=False), k.shape)
-    products: Array = np.einsum("ijkl,kl->ij", windows, k.astype(acc.acc, copy=False))
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
+        products: Array = np.einsum("ijkl,kl->ij", windows, k.astype(acc.acc, copy=False))
     return products.astype(acc.out)
 
 
@@ -89,8 +90,9 @@ def corr2d_multi_in(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     _check_fits(x.shape[1:], k.shape[1:])
     acc = _accumulation(x, k, None, k.size)
     total = np.zeros(_valid_size(x.shape[1:], k.shape[1:]), dtype=acc.acc)
-    for x_channel, k_channel in zip(x, k, strict=True):
-        total += corr2d(x_channel.astype(acc.acc), k_channel.astype(acc.acc))
+    with np.errstate(all="ignore"):  # inf + -inf is NaN, as IEEE says, without a warning
+        for x_channel, k_channel in zip(x, k, strict=True):
+            total += corr2d(x_channel.astype(acc.acc), k_channel.astype(acc.acc))
     return total.astype(acc.out)
 
 
@@ -146,7 +148,8 @@ def corr2d_multi_in_out_1x1(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     c_i, h, w = x.shape
     c_o = k.shape[0]
     acc = _accumulation(x, k, None, c_i)
-    y = k.reshape(c_o, c_i).astype(acc.acc) @ x.reshape(c_i, h * w).astype(acc.acc)
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
+        y = k.reshape(c_o, c_i).astype(acc.acc) @ x.reshape(c_i, h * w).astype(acc.acc)
     return y.reshape(c_o, h, w).astype(acc.out)
 
 
@@ -238,7 +241,8 @@ def conv2d(
     else:
         _check_out(out, shape if batched else shape[1:], acc.out, xb)
         y = out if batched else out[None]
-    conv2d_into(y, xb, w, b, geom, groups, compute, workspace_bytes=workspace_bytes)
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
+        conv2d_into(y, xb, w, b, geom, groups, compute, workspace_bytes=workspace_bytes)
     if out is not None:
         return out
     return y if batched else y[0]

@@ -171,32 +171,34 @@ def explain_output(
     padding = ~np.outer(inside_rows, inside_cols)
 
     group = out_channel // (c_o // options.groups)
-    terms = []
-    for local in range(c_per_group):
-        channel = group * c_per_group + local
-        window = np.zeros((k_h, k_w), dtype=acc.acc)
-        for a, r in enumerate(source_rows):
-            for b, c in enumerate(source_cols):
-                if r is not None and c is not None:
-                    window[a, b] = xb[batch, channel, r, c]
-        k_slice = kernel[out_channel, local].astype(acc.acc)
-        products = window * k_slice
-        terms.append(
-            ChannelTerm(
-                channel=channel,
-                kernel_index=_kernel_index(wa.ndim, out_channel, local),
-                window=window,
-                padding=padding,
-                source_rows=source_rows,
-                source_cols=source_cols,
-                kernel=k_slice,
-                products=products,
-                total=products.sum(dtype=acc.acc),
+    # IEEE results for inf and NaN inputs (inf * 0 is NaN), without warnings.
+    with np.errstate(all="ignore"):
+        terms = []
+        for local in range(c_per_group):
+            channel = group * c_per_group + local
+            window = np.zeros((k_h, k_w), dtype=acc.acc)
+            for a, r in enumerate(source_rows):
+                for b, c in enumerate(source_cols):
+                    if r is not None and c is not None:
+                        window[a, b] = xb[batch, channel, r, c]
+            k_slice = kernel[out_channel, local].astype(acc.acc)
+            products = window * k_slice
+            terms.append(
+                ChannelTerm(
+                    channel=channel,
+                    kernel_index=_kernel_index(wa.ndim, out_channel, local),
+                    window=window,
+                    padding=padding,
+                    source_rows=source_rows,
+                    source_cols=source_cols,
+                    kernel=k_slice,
+                    products=products,
+                    total=products.sum(dtype=acc.acc),
+                )
             )
-        )
-    total = np.sum([term.total for term in terms], dtype=acc.acc)
-    bias_value = None if ba is None else ba[out_channel].astype(acc.acc)
-    value = total if bias_value is None else total + bias_value
+        total = np.sum([term.total for term in terms], dtype=acc.acc)
+        bias_value = None if ba is None else ba[out_channel].astype(acc.acc)
+        value = total if bias_value is None else total + bias_value
     return Explanation(
         position=tuple(position),
         output_shape=output_shape,

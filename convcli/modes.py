@@ -151,7 +151,8 @@ def run_convolution(
                 f"bias must have shape ({c_o},), one per output channel, got {bias.shape}"
             )
         shape = (1, 1, 1) if mode == "multi-in" else (1, c_o, 1, 1)
-        output = output + bias.reshape(shape).astype(output.dtype)
+        with np.errstate(all="ignore"):  # IEEE: inf + -inf is NaN, without a warning
+            output = output + bias.reshape(shape).astype(output.dtype)
     if x.ndim == 3:
         output = output[0]
     if out is not None:

@@ -1169,3 +1169,29 @@ def test_item31_full_disk_when_reserving_the_mapped_output(
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "y.npy" in lines[0] and "no space left" in lines[0], result.stderr
     assert files_in(out) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "-p", "1"],
+        ["run", "--mode", "multi-out"],
+        ["verify", "-p", "1"],
+        ["explain", "--at", "0,1,1", "-p", "1"],
+    ],
+    ids=["run", "run-multi-out", "verify", "explain"],
+)
+def test_item22_inf_times_zero_gives_nan_without_warnings(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """inf * 0 and inf - inf are NaN (IEEE); numpy's RuntimeWarnings never reach stderr."""
+    x = np.ones((2, 6, 6))
+    x[0, 1, 1], x[1, 2, 2] = np.inf, -np.inf
+    w = np.ones((3, 2, 3, 3))
+    w[:, 0, 1, 1] = 0.0  # inf * 0
+    b = np.array([np.inf, 0.0, -np.inf])
+    files = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", w)]
+    result = invoke(command[0], *files, *command[1:], "--bias", save(tmp_path / "b.npy", b))
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr and result.stderr == "", result.stderr
+    assert "non-finite" in result.stdout or command[0] != "run"
