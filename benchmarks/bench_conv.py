@@ -2,7 +2,7 @@
 
 Run it with the machine's own OpenBLAS defaults (users do not set these)::
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /work/venv/bin/python benchmarks/bench_conv.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_conv.py
 
 Timing is in blocks, never call-by-call alternation: a block is several calls of one
 library, then a short pause, then a block of the other. After a call each library's
