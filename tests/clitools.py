@@ -44,3 +44,18 @@ def save(path: Path, array: npt.NDArray[Any]) -> str:
     """``array`` as a .npy file at ``path``; its path as a command-line argument."""
     np.save(path, array, allow_pickle=False)
     return str(path)
+
+
+def array_of(payload: dict[str, Any]) -> npt.NDArray[Any]:
+    """The array of a ``tensor_to_json`` payload (complex and non-finite included)."""
+
+    def leaf(value: Any) -> Any:
+        if isinstance(value, list):
+            return [leaf(item) for item in value]
+        if isinstance(value, dict):
+            return complex(leaf(value["real"]), leaf(value["imag"]))
+        if isinstance(value, str):
+            return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}[value]
+        return value
+
+    return np.array(leaf(payload["data"]), dtype=payload["dtype"]).reshape(payload["shape"])

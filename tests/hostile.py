@@ -11,6 +11,16 @@ import numpy as np
 
 MAGIC = b"\x93NUMPY"
 
+# Arrays of every dtype kind convcli refuses (RELIABILITY.md item 8), by name.
+UNSUPPORTED_DTYPES: dict[str, np.ndarray[Any, Any]] = {
+    "str": np.array(["ab", "c"]),
+    "bytes": np.array([b"ab", b"c"]),
+    "datetime": np.array(["2020-01-01"], dtype="M8[D]"),
+    "timedelta": np.array([1], dtype="m8[s]"),
+    "void": np.zeros(2, dtype="V4"),
+    "structured": np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")]),
+}
+
 
 def npy_bytes(
     header: str | bytes,

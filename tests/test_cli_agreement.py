@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from clitools import invoke, json_of
+from clitools import array_of, invoke, json_of
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,21 +27,6 @@ from convcli.tensorio import tensor_to_json
 
 Array = npt.NDArray[Any]
 FORMATS = ["npy", "npz", "json", "stdin"]
-
-
-def array_of(payload: dict[str, Any]) -> Array:
-    """The array of a ``tensor_to_json`` payload (complex and non-finite included)."""
-
-    def leaf(value: Any) -> Any:
-        if isinstance(value, list):
-            return [leaf(item) for item in value]
-        if isinstance(value, dict):
-            return complex(leaf(value["real"]), leaf(value["imag"]))
-        if isinstance(value, str):
-            return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}[value]
-        return value
-
-    return np.array(leaf(payload["data"]), dtype=payload["dtype"]).reshape(payload["shape"])
 
 
 def assert_same(actual: Array, expected: Array) -> None:

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from hostile import forge_zip_size, header, npy_bytes, npz_bytes, saved
+from clitools import array_of
+from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_bytes, saved
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
 from typer.testing import CliRunner, Result
@@ -95,22 +96,6 @@ def write(path: Path, content: bytes | str) -> str:
 def json_of(result: Result) -> Any:
     assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout)
-
-
-def from_json(payload: dict[str, Any]) -> Array:
-    """The array of a ``tensor_to_json`` payload (complex and non-finite included)."""
-    dtype = np.dtype(payload["dtype"])
-
-    def leaf(value: Any) -> Any:
-        if isinstance(value, list):
-            return [leaf(item) for item in value]
-        if isinstance(value, dict):
-            return complex(leaf(value["real"]), leaf(value["imag"]))
-        if isinstance(value, str):
-            return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}[value]
-        return value
-
-    return np.array(leaf(payload["data"]), dtype=dtype).reshape(payload["shape"])
 
 
 @pytest.fixture
@@ -268,15 +253,8 @@ def test_item07_truncated_data_or_zero_byte_file(
 
 @pytest.mark.parametrize(
     "array",
-    [
-        np.array(["ab", "c"]),
-        np.array([b"ab", b"c"]),
-        np.array(["2020-01-01"], dtype="M8[D]"),
-        np.array([1], dtype="m8[s]"),
-        np.zeros(2, dtype="V4"),
-        np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")]),
-    ],
-    ids=["str", "bytes", "datetime", "timedelta", "void", "structured"],
+    UNSUPPORTED_DTYPES.values(),
+    ids=UNSUPPORTED_DTYPES.keys(),
 )
 def test_item08_unsupported_dtypes(
     tmp_path: Path, array: Array, good_input: str, kernel: str
@@ -304,7 +282,7 @@ def test_item09_big_endian_and_fortran_arrays_give_the_right_numbers(
     expected = conv2d(xn, wn, bn, padding=1, stride=(2, 1))
     args = [files[0], files[1], "--bias", files[2], "-p", "1", "-s", "2,1"]
     payload = json_of(invoke("run", *args, "--json"))
-    np.testing.assert_array_equal(from_json(payload), expected)
+    np.testing.assert_array_equal(array_of(payload), expected)
     assert payload["dtype"] == expected.dtype.name
     out = tmp_path / "y.npy"
     assert invoke("run", *args, "-o", str(out)).exit_code == 0
@@ -545,7 +523,7 @@ def test_item21_complex_inputs_computed_correctly(tmp_path: Path, dtype: str) ->
     assert payload["dtype"] == dtype
     assert set(np.ravel(payload["data"])[0]) == {"real", "imag"}
     tolerance = 1e-5 if dtype == "complex64" else 1e-12
-    np.testing.assert_allclose(from_json(payload), expected, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(array_of(payload), expected, rtol=tolerance, atol=tolerance)
     out = tmp_path / "y.npy"
     assert invoke("run", *spec, "-o", str(out)).exit_code == 0
     np.testing.assert_allclose(np.load(out), expected, rtol=tolerance, atol=tolerance)
@@ -571,7 +549,7 @@ def test_item22_nan_and_inf_in_npy_data_give_ieee_results_and_are_counted(
     bad = int(np.count_nonzero(~np.isfinite(expected)))
     assert 0 < bad < expected.size
     payload = json_of(invoke("run", *spec, "--json"))
-    np.testing.assert_array_equal(from_json(payload), expected)
+    np.testing.assert_array_equal(array_of(payload), expected)
     assert "NaN" in json.dumps(payload) and "Infinity" in json.dumps(payload)
     shown = invoke("run", *spec)
     assert shown.exit_code == 0, shown.output

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hostile import MAGIC, header, npy_bytes, npz_bytes, saved
+from hostile import MAGIC, UNSUPPORTED_DTYPES, header, npy_bytes, npz_bytes, saved
 
 from convcli.tensorio import TensorFileError, load_tensor
 
@@ -178,15 +178,8 @@ def test_item07_trailing_bytes_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "array",
-    [
-        np.array(["ab", "c"]),
-        np.array([b"ab", b"c"]),
-        np.array(["2020-01-01"], dtype="M8[D]"),
-        np.array([1], dtype="m8[s]"),
-        np.zeros(2, dtype="V4"),
-        np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")]),
-    ],
-    ids=["str", "bytes", "datetime", "timedelta", "void", "structured"],
+    UNSUPPORTED_DTYPES.values(),
+    ids=UNSUPPORTED_DTYPES.keys(),
 )
 def test_item08_unsupported_dtypes_refused(tmp_path: Path, array: np.ndarray[Any, Any]) -> None:
     refused(write(tmp_path, "odd.npy", saved(array)), "unsupported dtype")
