@@ -257,9 +257,10 @@ def _geometry(
 ) -> ConvGeometry:
     """``resolve_geometry``, remembered for plain int/str arguments (small calls are all
     overhead); anything else (bools, numpy ints, lists) goes through its checks again."""
-    if _plain(stride) and _plain(padding) and _plain(dilation):
-        return _cached_geometry(in_size, kernel, stride, padding, dilation)
-    return resolve_geometry(in_size, kernel, stride=stride, padding=padding, dilation=dilation)
+    resolve = (
+        _cached_geometry if all(map(_plain, (stride, padding, dilation))) else resolve_geometry
+    )
+    return resolve(in_size, kernel, stride=stride, padding=padding, dilation=dilation)
 
 
 def _plain(value: object) -> bool:
@@ -269,15 +270,7 @@ def _plain(value: object) -> bool:
     return kind is tuple and all(type(item) is int for item in value)  # type: ignore[attr-defined]
 
 
-@functools.lru_cache(maxsize=512)
-def _cached_geometry(
-    in_size: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: IntOrPair,
-    padding: PaddingArg,
-    dilation: IntOrPair,
-) -> ConvGeometry:
-    return resolve_geometry(in_size, kernel, stride=stride, padding=padding, dilation=dilation)
+_cached_geometry = functools.lru_cache(maxsize=512)(resolve_geometry)
 
 
 @functools.lru_cache(maxsize=256)

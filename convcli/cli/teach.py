@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -26,9 +26,6 @@ from convcli.cli._common import (
     show,
     show_json,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @app.command()

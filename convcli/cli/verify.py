@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -34,9 +34,6 @@ from convcli.cli._common import (
     show,
     show_json,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @app.command()
