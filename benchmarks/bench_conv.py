@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 import convcli
-from convcli.kernels import choose_algorithm
+from convcli.ops.algorithms import choose_algorithm
 
 Array = npt.NDArray[Any]
 Options = dict[str, Any]

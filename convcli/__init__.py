@@ -19,42 +19,45 @@ __version__ = "0.1.0"
 
 # Exports load on first use, so `convcli --help` does not pay for numpy.
 _EXPORTS = {
-    "conv2d": "convcli.core",
-    "corr2d": "convcli.core",
-    "corr2d_multi_in": "convcli.core",
-    "corr2d_multi_in_out": "convcli.core",
-    "corr2d_multi_in_out_1x1": "convcli.core",
-    "ConvGeometry": "convcli.geometry",
-    "output_size": "convcli.geometry",
-    "resolve_geometry": "convcli.geometry",
-    "LayerShapes": "convcli.layer",
-    "describe_layer": "convcli.layer",
-    "separable_cost": "convcli.layer",
-    "explain_output": "convcli.explain",
-    "verify_im2col": "convcli.checks",
-    "pad_input": "convcli.padding",
-    "TensorFileError": "convcli.tensorio",
-    "load_tensor": "convcli.tensorio",
-    "save_tensor": "convcli.tensorio",
+    "conv2d": "convcli.ops.conv",
+    "corr2d": "convcli.ops.conv",
+    "corr2d_multi_in": "convcli.ops.conv",
+    "corr2d_multi_in_out": "convcli.ops.conv",
+    "corr2d_multi_in_out_1x1": "convcli.ops.conv",
+    "ConvGeometry": "convcli.shapes.geometry",
+    "output_size": "convcli.shapes.geometry",
+    "resolve_geometry": "convcli.shapes.geometry",
+    "LayerShapes": "convcli.shapes.layer",
+    "describe_layer": "convcli.shapes.layer",
+    "separable_cost": "convcli.shapes.layer",
+    "explain_output": "convcli.ops.explain",
+    "verify_im2col": "convcli.ops.verify",
+    "pad_input": "convcli.ops.padding",
+    "ConvcliError": "convcli.errors",
+    "TensorFileError": "convcli.errors",
+    "load_tensor": "convcli.tensorio.files",
+    "save_tensor": "convcli.tensorio.files",
 }
 
 if TYPE_CHECKING:
-    from convcli.checks import verify_im2col
-    from convcli.core import (
+    from convcli.errors import ConvcliError, TensorFileError
+    from convcli.ops.conv import (
         conv2d,
         corr2d,
         corr2d_multi_in,
         corr2d_multi_in_out,
         corr2d_multi_in_out_1x1,
     )
-    from convcli.explain import explain_output
-    from convcli.geometry import ConvGeometry, output_size, resolve_geometry
-    from convcli.layer import LayerShapes, describe_layer, separable_cost
-    from convcli.padding import pad_input
-    from convcli.tensorio import TensorFileError, load_tensor, save_tensor
+    from convcli.ops.explain import explain_output
+    from convcli.ops.padding import pad_input
+    from convcli.ops.verify import verify_im2col
+    from convcli.shapes.geometry import ConvGeometry, output_size, resolve_geometry
+    from convcli.shapes.layer import LayerShapes, describe_layer, separable_cost
+    from convcli.tensorio.files import load_tensor, save_tensor
 
 __all__ = [
     "ConvGeometry",
+    "ConvcliError",
     "LayerShapes",
     "TensorFileError",
     "__version__",

@@ -2,7 +2,7 @@
 
     python scripts/make_samples.py
 
-tests/test_samples.py checks that the files still equal convcli.lesson's tensors.
+tests/test_samples.py checks that the files still equal convcli.ops.lesson's tensors.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convcli.lesson import (
+from convcli.ops.lesson import (
     lesson_1x1_input,
     lesson_1x1_kernel,
     lesson_input,

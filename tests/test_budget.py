@@ -1,4 +1,4 @@
-"""The memory budget (convcli.budget) and the chunked conv2d behind the progress bar."""
+"""The memory budget (convcli.ops.budget) and the chunked conv2d behind the progress bar."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import convcli.budget
+import convcli.ops.budget
 from convcli import conv2d
-from convcli.budget import (
+from convcli.ops.budget import (
     FALLBACK_BUDGET,
     available_memory,
     check_budget,
@@ -19,7 +19,7 @@ from convcli.budget import (
     format_bytes,
     parse_size,
 )
-from convcli.chunked import conv2d_chunked
+from convcli.ops.chunked import conv2d_chunked
 
 
 @pytest.mark.parametrize(
@@ -59,9 +59,9 @@ def test_available_memory_falls_back_without_meminfo(tmp_path: Path) -> None:
 
 
 def test_default_budget_is_half_or_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(convcli.budget, "available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(convcli.ops.budget, "available_memory", lambda: 8 * 2**30)
     assert default_budget() == 4 * 2**30
-    monkeypatch.setattr(convcli.budget, "available_memory", lambda: None)
+    monkeypatch.setattr(convcli.ops.budget, "available_memory", lambda: None)
     assert default_budget() == FALLBACK_BUDGET
 
 

@@ -11,7 +11,7 @@ import pytest
 from clitools import SAMPLES, assert_usage_error, invoke, json_of, save
 
 from convcli import conv2d, corr2d_multi_in_out
-from convcli.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
+from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
 
 # --- run: the lesson -----------------------------------------------------------
 
@@ -240,12 +240,12 @@ def test_file_names_are_not_read_as_markup(tmp_path: Path) -> None:
 def test_internal_error_is_exit_70_with_traceback_only_under_debug(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import convcli.modes
+    import convcli.ops.modes
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(convcli.modes, "run_convolution", broken)
+    monkeypatch.setattr(convcli.ops.modes, "run_convolution", broken)
     args = ["run", f"{SAMPLES}/lesson_X.npy", f"{SAMPLES}/lesson_K_multi_in.npy"]
     quiet = invoke(*args)
     assert quiet.exit_code == 70
@@ -257,12 +257,12 @@ def test_internal_error_is_exit_70_with_traceback_only_under_debug(
 
 
 def test_keyboard_interrupt_is_exit_130(monkeypatch: pytest.MonkeyPatch) -> None:
-    import convcli.modes
+    import convcli.ops.modes
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(convcli.modes, "run_convolution", interrupted)
+    monkeypatch.setattr(convcli.ops.modes, "run_convolution", interrupted)
     result = invoke("run", f"{SAMPLES}/lesson_X.npy", f"{SAMPLES}/lesson_K_multi_in.npy")
     assert result.exit_code == 130
     assert "interrupted" in result.stderr

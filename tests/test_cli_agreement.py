@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convcli import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.tensorio import tensor_to_json
+from convcli.tensorio.files import tensor_to_json
 
 Array = npt.NDArray[Any]
 FORMATS = ["npy", "npz", "json", "stdin"]

@@ -14,7 +14,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from convcli.cli import app
-from convcli.render import HeatScale, heat_scale, render_array, render_heat_legend
+from convcli.render.widgets import HeatScale, heat_scale, render_array, render_heat_legend
 
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 X = "samples/lesson_X.json"

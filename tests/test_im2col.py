@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from test_explain import random_case
 
-from convcli.checks import unfold, verify_im2col
-from convcli.geometry import resolve_geometry
-from convcli.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
-from convcli.modes import ConvOptions
+from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
+from convcli.ops.modes import ConvOptions
+from convcli.ops.verify import unfold, verify_im2col
+from convcli.shapes.geometry import resolve_geometry
 
 
 def test_lesson_columns_are_the_windows() -> None:

@@ -1,7 +1,7 @@
 """The kernels behind conv2d: every algorithm and tiling path against a plain im2col.
 
 The reference below is the textbook computation (pad, gather every window, one matrix
-product per group) written independently of ``convcli.kernels``; where PyTorch is
+product per group) written independently of ``convcli.ops.algorithms``; where PyTorch is
 importable the same cases are also checked against ``torch.nn.functional.conv2d``.
 Each case asserts which algorithm ``choose_algorithm`` picks, so every path is hit.
 """
@@ -18,14 +18,14 @@ import numpy.typing as npt
 import pytest
 
 from convcli import conv2d
-from convcli.kernels import (
+from convcli.ops.algorithms import (
     DEFAULT_WORKSPACE_BYTES,
     choose_algorithm,
     estimate_memory,
     plan_tiles,
 )
-from convcli.kernels import _problem as problem
-from convcli.kernels import _stride_one as stride_one
+from convcli.ops.algorithms import _problem as problem
+from convcli.ops.algorithms import _stride_one as stride_one
 
 Array = npt.NDArray[Any]
 
@@ -599,7 +599,7 @@ def test_kept_buffers_are_per_thread() -> None:
 )
 def test_first_call_allocations_stay_within_the_estimate(case: Any) -> None:
     """With no kept buffers (another plan ran last), the call allocates its workspace."""
-    import convcli.kernels as kernels
+    import convcli.ops.algorithms as kernels
 
     _, x_shape, w_shape, options, _, workspace = case
     x, w, b = _operands(x_shape, w_shape)

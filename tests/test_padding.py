@@ -11,7 +11,7 @@ import pytest
 from reference import conv2d_reference
 
 from convcli import conv2d
-from convcli.padding import (
+from convcli.ops.padding import (
     PADDING_MODES,
     check_padding_mode,
     flip_kernel,
@@ -208,7 +208,7 @@ def test_convolving_an_impulse_gives_back_the_kernel() -> None:
 @pytest.mark.parametrize("mode", PADDING_MODES)
 @pytest.mark.parametrize("groups", [1, 2])
 def test_chunked_runs_pad_and_flip_as_conv2d_does(mode: str, groups: int) -> None:
-    from convcli.chunked import conv2d_chunked
+    from convcli.ops.chunked import conv2d_chunked
 
     rng = np.random.default_rng(groups)
     x = rng.integers(-3, 4, (3, 8, 10, 9))

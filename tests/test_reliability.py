@@ -35,7 +35,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
 from typer.testing import CliRunner, Result
 
-import convcli.tensorio
+import convcli.tensorio.files
 from convcli import conv2d
 from convcli.cli import app
 
@@ -437,14 +437,14 @@ def test_item18_empty_stdin(tmp_path: Path, kernel: str) -> None:
 
 
 def test_item18_stdin_over_the_size_cap(tmp_path: Path, kernel: str) -> None:
-    cap = convcli.tensorio.MAX_JSON_BYTES
+    cap = convcli.tensorio.files.MAX_JSON_BYTES
     run_refused(tmp_path, ["-", kernel], "stdin", f"limit of {cap} bytes", input=b" " * (cap + 1))
 
 
 def test_item18_stdin_cap_reads_no_more_than_the_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str
 ) -> None:
-    monkeypatch.setattr(convcli.tensorio, "MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr(convcli.tensorio.files, "MAX_JSON_BYTES", 1000)
     text = ("[[[" + ", ".join(["1"] * 2000) + "]]]").encode()
     run_refused(tmp_path, ["-", kernel], "stdin", "over the limit of 1000 bytes", input=text)
 
@@ -671,14 +671,14 @@ def test_item26_wrong_ranks_channels_and_bias(
 @contextmanager
 def nothing_loaded_or_computed(monkeypatch: pytest.MonkeyPatch, *, loads: bool) -> Iterator[None]:
     """Fail the test if tensor data is loaded (unless ``loads``) or anything is computed."""
-    import convcli.modes
+    import convcli.ops.modes
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("allocated before the memory check")
 
     if not loads:
-        monkeypatch.setattr(convcli.tensorio, "load_tensor", forbidden)
-    monkeypatch.setattr(convcli.modes, "run_convolution", forbidden)
+        monkeypatch.setattr(convcli.tensorio.files, "load_tensor", forbidden)
+    monkeypatch.setattr(convcli.ops.modes, "run_convolution", forbidden)
     yield
 
 
@@ -731,7 +731,7 @@ def test_item27_verify_1x1_huge_random_shape_refused_before_drawing(
 
 
 def test_item27_default_budget_is_half_the_available_memory() -> None:
-    from convcli.budget import available_memory, default_budget
+    from convcli.ops.budget import available_memory, default_budget
 
     available = available_memory()
     if available is None:
@@ -842,7 +842,7 @@ def test_item31_failure_mid_write_keeps_the_old_file_and_no_temp_file(
         raise failure
 
     # .npy results are written through a memory map (npy_writer), .json ones at the end.
-    monkeypatch.setattr(convcli.tensorio, "_fsync", fsync_fails)
+    monkeypatch.setattr(convcli.tensorio.files, "_fsync", fsync_fails)
     result = invoke("run", x, k, "-o", str(old), "--force")
     assert result.exit_code == code, result.output
     lines = result.stderr.splitlines()
@@ -1023,12 +1023,12 @@ def test_item34_ctrl_c_during_a_computation_exit_130_nothing_written(tmp_path: P
 def test_item34_ctrl_c_inside_conv2d_via_cli_runner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import convcli.modes
+    import convcli.ops.modes
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(convcli.modes, "conv2d", interrupted)
+    monkeypatch.setattr(convcli.ops.modes, "conv2d", interrupted)
     x, k = lesson_files(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
@@ -1044,9 +1044,9 @@ def test_item34_ctrl_c_inside_conv2d_via_cli_runner(
 def test_item35_internal_bug_exit_70_traceback_only_with_debug(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: list[str], where: str
 ) -> None:
-    import convcli.checks
-    import convcli.modes
-    import convcli.reports
+    import convcli.ops.modes
+    import convcli.ops.verify
+    import convcli.render.reports
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -1054,9 +1054,9 @@ def test_item35_internal_bug_exit_70_traceback_only_with_debug(
     x, k = lesson_files(tmp_path)
     args = {"run": ["run", x, k], "verify-1x1": ["verify-1x1"], "shapes": ["shapes"]}[where]
     module, name = {
-        "run": (convcli.modes, "conv2d"),
-        "verify-1x1": (convcli.checks, "corr2d_multi_in_out"),
-        "shapes": (convcli.reports, "explain_shapes"),
+        "run": (convcli.ops.modes, "conv2d"),
+        "verify-1x1": (convcli.ops.verify, "corr2d_multi_in_out"),
+        "shapes": (convcli.render.reports, "explain_shapes"),
     }[where]
     monkeypatch.setattr(module, name, broken)
     result = invoke(*debug, *args)
@@ -1075,12 +1075,12 @@ def test_item35_internal_bug_exit_70_traceback_only_with_debug(
 def test_item35_convcli_debug_environment_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import convcli.modes
+    import convcli.ops.modes
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(convcli.modes, "conv2d", broken)
+    monkeypatch.setattr(convcli.ops.modes, "conv2d", broken)
     x, k = lesson_files(tmp_path)
     result = invoke("run", x, k, CONVCLI_DEBUG="1")
     assert result.exit_code == 70 and "Traceback" in result.stderr

@@ -1,4 +1,4 @@
-"""samples/ holds the lesson's tensors, as JSON and .npy, equal to convcli.lesson's."""
+"""samples/ holds the lesson's tensors, as JSON and .npy, equal to convcli.ops.lesson's."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy.typing as npt
 import pytest
 from clitools import SAMPLES
 
-from convcli.lesson import (
+from convcli.ops.lesson import (
     lesson_1x1_input,
     lesson_1x1_kernel,
     lesson_input,
     lesson_kernel_multi_in,
     lesson_kernel_multi_out,
 )
-from convcli.tensorio import load_tensor
+from convcli.tensorio.files import load_tensor
 
 LESSON: dict[str, Callable[[], npt.NDArray[Any]]] = {
     "lesson_X": lesson_input,

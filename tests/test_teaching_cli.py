@@ -78,7 +78,7 @@ CONV_ARITHMETIC = [
 def test_conv_arithmetic_examples_in_geometry(
     i: int, k: int, s: int, p: int, d: int, o: int
 ) -> None:
-    from convcli.geometry import output_size, resolve_geometry
+    from convcli.shapes.geometry import output_size, resolve_geometry
 
     assert output_size(i, k, stride=s, padding=p, dilation=d) == o
     geometry = resolve_geometry((i, i), (k, k), stride=s, padding=p, dilation=d)

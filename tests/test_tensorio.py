@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import convcli.tensorio
-from convcli.tensorio import (
+import convcli.tensorio.files
+from convcli.tensorio.files import (
     TensorFileError,
     check_output_path,
     load_tensor,
@@ -139,7 +139,7 @@ def test_save_json_refuses_non_finite_values(tmp_path: Path) -> None:
 def test_save_json_refuses_text_it_could_not_read_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(convcli.tensorio, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(convcli.tensorio.files, "MAX_JSON_BYTES", 100)
     with refuses("x.json: JSON text of", "over the limit of 100 bytes", "use .npy"):
         save_tensor(tmp_path / "x.json", np.arange(100))
     with refuses("y.json: dtype float128 cannot be written as JSON"):
@@ -230,7 +230,7 @@ def test_unreadable_file_refused_as_any_user(
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(convcli.tensorio, "open", denied, raising=False)
+    monkeypatch.setattr(convcli.tensorio.files, "open", denied, raising=False)
     with refuses(f"{path}: permission denied"):
         load_tensor(str(path))
 
@@ -313,7 +313,7 @@ def test_item29_output_created_meanwhile_is_not_replaced(
     old_output: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Another process creates the output between the check and the rename.
-    monkeypatch.setattr(convcli.tensorio, "_check_output", lambda *args, **kwargs: None)
+    monkeypatch.setattr(convcli.tensorio.files, "_check_output", lambda *args, **kwargs: None)
     with refuses("out.npy: already exists"):
         save_tensor(old_output, np.ones(3))
     assert load_tensor(str(old_output)).tolist() == [1.0, 2.0]

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import convcli.tensorio
-from convcli.tensorio import TensorFileError, load_tensor
+import convcli.tensorio.files
+from convcli.tensorio.files import TensorFileError, load_tensor
 
 
 def refused_json(tmp_path: Path, text: str | bytes, *words: str, **options: Any) -> str:
@@ -253,7 +253,7 @@ def test_item18_empty_stdin_refused() -> None:
 def test_item18_stdin_over_the_cap_refused_without_reading_it_all(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(convcli.tensorio, "MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr(convcli.tensorio.files, "MAX_JSON_BYTES", 1000)
     stream = CountingStream(b"[" + b"1, " * 1_000_000 + b"1]")
     refused_stdin(stream, "JSON text over the limit of 1000 bytes")
     assert stream.handed_out == 1001
@@ -268,7 +268,7 @@ def test_item18_stdin_over_max_bytes_refused() -> None:
 def test_item18_json_file_over_the_cap_refused_from_its_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(convcli.tensorio, "MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr(convcli.tensorio.files, "MAX_JSON_BYTES", 1000)
     refused_json(tmp_path, "[" + "1, " * 1000 + "1]", "JSON text of 3003 bytes is over the limit")
 
 

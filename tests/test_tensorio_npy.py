@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hostile import MAGIC, UNSUPPORTED_DTYPES, header, npy_bytes, npz_bytes, saved
 
-from convcli.tensorio import TensorFileError, load_tensor
+from convcli.tensorio.files import TensorFileError, load_tensor
 
 
 def write(folder: Path, name: str, content: bytes) -> Path:

@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli import __version__
+from convcli.errors import ConvcliError
 
 __all__ = [
     "EXIT_DISAGREE",
@@ -92,13 +93,18 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 @contextmanager
 def guard() -> Iterator[None]:
-    """Turn domain errors into exit codes; hide tracebacks unless ``--debug``."""
+    """Turn convcli's domain errors into their exit codes and anything else into 70.
+
+    Routed by type, never by message: a ``ConvcliError`` is a refusal (its class's exit
+    code); any other exception, ``ValueError`` included, is a bug. Tracebacks only with
+    ``--debug``.
+    """
     try:
         yield
     except typer.Exit:
         raise
-    except ValueError as err:
-        fail(f"error: {err}")
+    except ConvcliError as err:
+        fail(f"error: {err}", err.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
     except MemoryError:

@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from convcli.cli._app import shown
+from convcli.errors import ConvcliError, OptionError, TensorFileError
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     from rich.console import Console
 
-    from convcli.modes import ConvOptions
-    from convcli.render import Renderable
+    from convcli.ops.modes import ConvOptions
+    from convcli.render.widgets import Renderable
 
 T = TypeVar("T")
 
@@ -28,8 +29,8 @@ T = TypeVar("T")
 def option(name: str, parse: Callable[[str], T], text: str) -> T:
     try:
         return parse(text)
-    except ValueError as err:
-        raise ValueError(f"{name}: {err}") from None
+    except ConvcliError as err:
+        raise err.with_context(name) from None
 
 
 def conv_options(
@@ -40,14 +41,14 @@ def conv_options(
     padding_mode: str = "zeros",
     flip: bool = False,
 ) -> ConvOptions:
-    from convcli.modes import ConvOptions
-    from convcli.options import parse_int_or_pair, parse_padding
-    from convcli.padding import PADDING_MODES
+    from convcli.ops.modes import ConvOptions
+    from convcli.ops.padding import PADDING_MODES
+    from convcli.shapes.parsing import parse_int_or_pair, parse_padding
 
     if groups < 1:
-        raise ValueError(f"--groups: must be >= 1, got {groups}")
+        raise OptionError(f"--groups: must be >= 1, got {groups}")
     if padding_mode not in PADDING_MODES:
-        raise ValueError(
+        raise OptionError(
             f"--padding-mode: expected one of {', '.join(PADDING_MODES)}, got {padding_mode!r}"
         )
     return ConvOptions(
@@ -61,7 +62,7 @@ def conv_options(
 
 
 def stdout() -> Console:
-    from convcli.render import make_console
+    from convcli.render.widgets import make_console
 
     return make_console()
 
@@ -126,12 +127,12 @@ FlipOpt = Annotated[
 
 
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:
-    from convcli.tensorio import load_tensor
+    from convcli.tensorio.files import load_tensor
 
     try:
         return load_tensor(spec)
-    except ValueError as err:
-        raise ValueError(f"{role} {err}") from None
+    except ConvcliError as err:
+        raise type(err)(f"{role} {err}") from None
 
 
 def load_tensors(
@@ -147,12 +148,12 @@ def check_tolerances(atol: float | None, rtol: float) -> None:
     """--atol and --rtol must be finite and not negative."""
     for name, value in (("--atol", atol), ("--rtol", rtol)):
         if value is not None and not (value >= 0 and math.isfinite(value)):
-            raise ValueError(f"{name}: must be a finite number >= 0, got {value}")
+            raise OptionError(f"{name}: must be a finite number >= 0, got {value}")
 
 
 def check_stdin_once(specs: Sequence[str | None]) -> None:
     if sum(spec == "-" for spec in specs) > 1:
-        raise ValueError("only one tensor can be read from stdin ('-')")
+        raise OptionError("only one tensor can be read from stdin ('-')")
 
 
 TensorInfo = tuple[tuple[int, ...], "np.dtype[Any]"]
@@ -160,14 +161,14 @@ TensorInfo = tuple[tuple[int, ...], "np.dtype[Any]"]
 
 def peek(spec: str | None, role: str) -> TensorInfo | None:
     """Shape and dtype from a file's header, before any data is read (None: not known)."""
-    from convcli.tensorio import peek_tensor
+    from convcli.tensorio.files import peek_tensor
 
     if spec is None:
         return None
     try:
         return peek_tensor(spec)
-    except ValueError as err:
-        raise ValueError(f"{role} {err}") from None
+    except ConvcliError as err:
+        raise type(err)(f"{role} {err}") from None
 
 
 def shape_of(spec: str, role: str) -> tuple[int, ...]:
@@ -177,7 +178,7 @@ def shape_of(spec: str, role: str) -> tuple[int, ...]:
 
 
 def memory_budget(text: str | None) -> int:
-    from convcli.budget import default_budget, parse_size
+    from convcli.ops.budget import default_budget, parse_size
 
     return default_budget() if text is None else option("--max-memory", parse_size, text)
 
@@ -196,7 +197,7 @@ def check_memory(
     Called with the headers' shapes before loading, and with the loaded tensors' (JSON
     has no header) before computing; unknown shapes are checked at the second call.
     """
-    from convcli.budget import check_budget, estimate_run
+    from convcli.ops.budget import check_budget, estimate_run
 
     x, kernel, bias = (*tensors, None)[:3]
     if x is None or kernel is None:
@@ -218,7 +219,7 @@ def check_memory(
             unfolded=unfolded,
             padding_mode=options.padding_mode,
         )
-    except ValueError:
+    except ConvcliError:
         return  # shapes that do not fit: the computation says why, in its own words
     check_budget(estimate, budget)
 
@@ -232,7 +233,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """
     import time
 
-    from convcli.render import make_console, make_progress
+    from convcli.render.widgets import make_console, make_progress
 
     console = make_console(stderr=True)
     if not (enabled and console.is_terminal):
@@ -264,15 +265,13 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 @contextmanager
 def naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
     """Shape and value errors end with the files they come from; file errors name theirs."""
-    from convcli.tensorio import TensorFileError
-
     try:
         yield
     except TensorFileError:
         raise
-    except ValueError as err:
+    except ConvcliError as err:
         sources = zip(("input", "kernel", "bias"), specs, strict=True)
         named = ", ".join(f"{role} {shown(spec)}" for role, spec in sources if spec)
         if not named:
             raise
-        raise ValueError(f"{err} ({named})") from None
+        raise err.with_suffix(f"({named})") from None

@@ -31,12 +31,13 @@ from convcli.cli._common import (
     show,
     show_json,
 )
+from convcli.errors import OptionError
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from convcli.render import Renderable
+    from convcli.render.widgets import Renderable
 
 
 @app.command()
@@ -89,11 +90,16 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
     """
     with guard():
-        from convcli.modes import MODES, planned_output, run_convolution
-        from convcli.tensorio import check_output_path, npy_writer, save_tensor, tensor_to_json
+        from convcli.ops.modes import MODES, planned_output, run_convolution
+        from convcli.tensorio.files import (
+            check_output_path,
+            npy_writer,
+            save_tensor,
+            tensor_to_json,
+        )
 
         if mode not in MODES:
-            raise ValueError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+            raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
         check_stdin_once([input_file, kernel_file, bias_file])
         inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
@@ -140,8 +146,8 @@ def _run_report(
     full: bool,
     heatmap: bool = False,
 ) -> list[Renderable]:
-    from convcli.numerics import array_stats
-    from convcli.render import (
+    from convcli.ops.numerics import array_stats
+    from convcli.render.widgets import (
         TensorRow,
         render_array,
         render_heat_legend,
@@ -188,6 +194,6 @@ def demo() -> None:
       convcli demo
     """
     with guard():
-        from convcli.reports import demo_report
+        from convcli.render.reports import demo_report
 
         show(*demo_report())

@@ -26,6 +26,7 @@ from convcli.cli._common import (
     show,
     show_json,
 )
+from convcli.errors import OptionError, PositionError
 
 
 @app.command()
@@ -76,15 +77,15 @@ def shapes(
     MACs and ratio 1/c_o + 1/(k_h*k_w); --json adds receptive_field and separable.
     """
     with guard():
-        from convcli.options import parse_shape
-        from convcli.reports import explain_shapes, shapes_payload, shapes_report
+        from convcli.render.reports import explain_shapes, shapes_payload, shapes_report
+        from convcli.shapes.parsing import parse_shape
 
         options = conv_options(stride, padding, dilation, groups, padding_mode)
         if (input_file is None) != (kernel_file is None):
-            raise ValueError("give both INPUT and KERNEL files, or neither")
+            raise OptionError("give both INPUT and KERNEL files, or neither")
         if input_file is not None and kernel_file is not None:
             if input_shape or kernel_shape:
-                raise ValueError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+                raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
             check_stdin_once([input_file, kernel_file])
             in_shape = shape_of(input_file, "input")
             k_shape = shape_of(kernel_file, "kernel")
@@ -145,9 +146,9 @@ def explain(
           -p 1 --padding-mode reflect --flip --json
     """
     with guard():
-        from convcli.explain import explain_output
-        from convcli.options import parse_position
-        from convcli.teach_reports import explain_payload, explain_report
+        from convcli.ops.explain import explain_output
+        from convcli.render.teach import explain_payload, explain_report
+        from convcli.shapes.parsing import parse_position
 
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
         position = option("--at", parse_position, at)
@@ -155,10 +156,8 @@ def explain(
         x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
         try:
             explained = explain_output(x, kernel, bias, position, options)
-        except ValueError as err:
-            if str(err).startswith("position"):
-                raise ValueError(f"--at: {err}") from None
-            raise
+        except PositionError as err:
+            raise err.with_context("--at") from None
         if as_json:
             show_json(explain_payload(explained))
             return

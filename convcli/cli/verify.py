@@ -34,6 +34,7 @@ from convcli.cli._common import (
     show,
     show_json,
 )
+from convcli.errors import OptionError
 
 
 @app.command()
@@ -69,8 +70,8 @@ def verify(
       convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
     """
     with guard():
-        from convcli.checks import verify_im2col
-        from convcli.teach_reports import verify_payload, verify_report
+        from convcli.ops.verify import verify_im2col
+        from convcli.render.teach import verify_payload, verify_report
 
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
         check_tolerances(atol, rtol)
@@ -134,13 +135,13 @@ def verify_1x1(
     with guard():
         import numpy as np
 
-        from convcli.checks import verify_1x1 as check_1x1
-        from convcli.modes import ConvOptions
-        from convcli.options import parse_shape
-        from convcli.reports import verify_1x1_payload, verify_1x1_report
+        from convcli.ops.modes import ConvOptions
+        from convcli.ops.verify import verify_1x1 as check_1x1
+        from convcli.render.reports import verify_1x1_payload, verify_1x1_report
+        from convcli.shapes.parsing import parse_shape
 
         if (input_file is None) != (kernel_file is None):
-            raise ValueError("give both INPUT and KERNEL files, or neither")
+            raise OptionError("give both INPUT and KERNEL files, or neither")
         check_tolerances(atol, rtol)
         budget = memory_budget(max_memory)
         # Two results (per channel and as a matrix product) are held and compared.
@@ -156,7 +157,7 @@ def verify_1x1(
             sizing(loaded)
         else:
             if out_channels < 1:
-                raise ValueError(f"--out-channels: must be >= 1, got {out_channels}")
+                raise OptionError(f"--out-channels: must be >= 1, got {out_channels}")
             shape = option("--input-shape", lambda t: parse_shape(t, ndims=(3,)), input_shape)
             f32 = np.dtype(np.float32)
             drawn = ((shape, f32), ((out_channels, shape[0], 1, 1), f32))

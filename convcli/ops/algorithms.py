@@ -46,8 +46,9 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
-from convcli.numerics import accumulation_for
+from convcli.errors import ShapeError
+from convcli.ops.numerics import accumulation_for
+from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
 
 __all__ = [
     "DEFAULT_WORKSPACE_BYTES",
@@ -282,7 +283,7 @@ def _problem(
     groups: int,
 ) -> _Problem:
     if len(input_shape) not in (3, 4) or len(weight_shape) != 4:
-        raise ValueError(
+        raise ShapeError(
             f"need a 3-D or 4-D input shape and a 4-D weight shape, got {input_shape} "
             f"and {weight_shape}"
         )
@@ -290,7 +291,7 @@ def _problem(
     c_i, h, w = input_shape[-3:]
     c_o, c_per_group, k_h, k_w = weight_shape
     if groups < 1 or c_per_group * groups != c_i or c_o % groups:
-        raise ValueError(
+        raise ShapeError(
             f"weight {weight_shape} with groups={groups} does not fit input {input_shape}"
         )
     geom = resolve_geometry((h, w), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)

@@ -2,7 +2,7 @@
 
 Pure Python and shapes: nothing here allocates a tensor. A run is sized from the
 tensors' shapes and dtypes (``.npy`` headers give them before any data is read) with
-``convcli.kernels.estimate_memory``, which knows the workspace its tiles allocate, and
+``convcli.ops.algorithms.estimate_memory``, which knows the workspace its tiles allocate, and
 refused when the total is over the budget, so a huge request fails in a millisecond
 with the estimate instead of exhausting the machine.
 
@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
-from convcli.kernels import estimate_memory
-from convcli.layer import lift_to_conv2d
+from convcli.errors import BudgetError, OptionError
+from convcli.ops.algorithms import estimate_memory
+from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.shapes.layer import lift_to_conv2d
 
 __all__ = [
     "DEFAULT_SHARE",
@@ -61,14 +62,14 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{_EXPECTED}, got {text!r}")
+        raise OptionError(f"{_EXPECTED}, got {text!r}")
     number, prefix, binary, unit_b = match.groups()
     if (binary and not prefix) or (not unit_b and binary):
-        raise ValueError(f"{_EXPECTED}, got {text!r}")
+        raise OptionError(f"{_EXPECTED}, got {text!r}")
     base = 1000 if (unit_b and not binary and prefix) else 1024
     size = int(float(number) * base ** _POWERS[prefix.lower()])
     if size < 1:
-        raise ValueError(f"must be at least 1 byte, got {text!r}")
+        raise OptionError(f"must be at least 1 byte, got {text!r}")
     return size
 
 
@@ -202,7 +203,7 @@ def estimate_run(
 def check_budget(estimate: RunEstimate, budget: int) -> None:
     """Raise ``ValueError`` naming the estimate when it is over ``budget`` bytes."""
     if estimate.total > budget:
-        raise ValueError(
+        raise BudgetError(
             f"this run needs {estimate.describe()}, over the --max-memory budget of "
             f"{format_bytes(budget)}: make the run smaller or raise --max-memory"
         )

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core import conv2d
-from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
-from convcli.layer import check_conv_shapes
-from convcli.numerics import accumulation_for, exact_integer_bound
+from convcli.errors import ConvcliError
+from convcli.ops.conv import conv2d
+from convcli.ops.numerics import accumulation_for, exact_integer_bound
+from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.shapes.layer import check_conv_shapes
 
 __all__ = ["CHUNK_MACS", "Progress", "conv2d_chunked"]
 
@@ -71,7 +72,7 @@ def conv2d_chunked(
         accumulation = accumulation_for(xb, weight, bias)
         if accumulation.is_integer:  # refused as a whole, as conv2d would
             exact_integer_bound(xb, weight, bias, c_per_group * k_h * k_w)
-    except ValueError:
+    except ConvcliError:
         return conv2d(x, weight, bias, groups=groups, out=out, **options, **more)
     m_h, m_w = geometry.out_size
     per_channel = m_h * m_w * c_per_group * k_h * k_w  # MACs of one output channel, one item

@@ -14,10 +14,9 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
-from convcli.kernels import DEFAULT_WORKSPACE_BYTES, conv2d_into
-from convcli.layer import check_conv_shapes
-from convcli.numerics import (
+from convcli.errors import OptionError, ShapeError
+from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, conv2d_into
+from convcli.ops.numerics import (
     FLOAT64_EXACT,
     Accumulation,
     accumulation_for,
@@ -25,7 +24,9 @@ from convcli.numerics import (
     check_numeric,
     exact_integer_bound,
 )
-from convcli.padding import flip_kernel, pad_for_conv
+from convcli.ops.padding import flip_kernel, pad_for_conv
+from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
+from convcli.shapes.layer import check_conv_shapes
 
 __all__ = [
     "conv2d",
@@ -143,7 +144,7 @@ def corr2d_multi_in_out_1x1(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     """
     x, k = _operand(X, "X", 3), _operand(K, "K", 4)
     if k.shape[2:] != (1, 1):
-        raise ValueError(f"a 1x1 convolution needs a 1x1 kernel, got {k.shape[2]}x{k.shape[3]}")
+        raise ShapeError(f"a 1x1 convolution needs a 1x1 kernel, got {k.shape[2]}x{k.shape[3]}")
     _check_channels(k.shape[1], x.shape[0])
     c_i, h, w = x.shape
     c_o = k.shape[0]
@@ -219,7 +220,7 @@ def conv2d(
     xa = _operand(x, "input", None)
     w = _operand(weight, "weight", 4)
     if xa.ndim not in (3, 4):
-        raise ValueError(f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {xa.ndim}-D")
+        raise ShapeError(f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {xa.ndim}-D")
     b = None if bias is None else _operand(bias, "bias", 1)
     batched = xa.ndim == 4
     xb = xa if batched else xa[None]
@@ -283,24 +284,24 @@ def _dtype_rule(x: np.dtype[Any], w: np.dtype[Any], bias: np.dtype[Any] | None) 
 
 def _check_out(out: Array, shape: tuple[int, ...], dtype: np.dtype[Any], x: Array) -> None:
     if not isinstance(out, np.ndarray):
-        raise ValueError(f"out must be a numpy array, got {type(out).__name__}")
+        raise OptionError(f"out must be a numpy array, got {type(out).__name__}")
     if out.shape != shape:
-        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+        raise OptionError(f"out must have shape {shape}, got {out.shape}")
     if out.dtype != dtype:
-        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
+        raise OptionError(f"out must have dtype {dtype}, got {out.dtype}")
     if not (out.flags.c_contiguous and out.flags.writeable):
-        raise ValueError("out must be C-contiguous and writable")
+        raise OptionError("out must be C-contiguous and writable")
     if np.may_share_memory(out, x):
-        raise ValueError("out must not overlap the input")
+        raise OptionError("out must not overlap the input")
 
 
 def _operand(value: npt.ArrayLike, name: str, ndim: int | None) -> Array:
     array = np.asarray(value)
     check_numeric(array, name)
     if ndim is not None and array.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got {array.ndim}-D with shape {array.shape}")
+        raise ShapeError(f"{name} must be {ndim}-D, got {array.ndim}-D with shape {array.shape}")
     if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
+        raise ShapeError(f"{name} is empty (shape {array.shape})")
     return array
 
 
@@ -315,14 +316,14 @@ def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumul
 
 def _check_channels(kernel_channels: int, input_channels: int) -> None:
     if kernel_channels != input_channels:
-        raise ValueError(
+        raise ShapeError(
             f"kernel expects {kernel_channels} input channels, input has {input_channels}"
         )
 
 
 def _check_fits(in_size: tuple[int, ...], k_size: tuple[int, ...]) -> None:
     if k_size[0] > in_size[0] or k_size[1] > in_size[1]:
-        raise ValueError(
+        raise ShapeError(
             f"kernel {k_size[0]}x{k_size[1]} is larger than the input {in_size[0]}x{in_size[1]}"
         )
 

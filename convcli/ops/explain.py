@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.geometry import ConvGeometry, resolve_geometry
-from convcli.layer import check_conv_shapes, lift_to_conv2d
-from convcli.modes import ConvOptions
-from convcli.numerics import accumulation_for, check_numeric, exact_integer_bound
-from convcli.padding import check_padding_mode, flip_kernel, source_index
+from convcli.errors import PositionError
+from convcli.ops.modes import ConvOptions
+from convcli.ops.numerics import accumulation_for, check_numeric, exact_integer_bound
+from convcli.ops.padding import check_padding_mode, flip_kernel, source_index
+from convcli.shapes.geometry import ConvGeometry, resolve_geometry
+from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 
 __all__ = ["ChannelTerm", "Explanation", "explain_output", "output_axes_of"]
 
@@ -132,7 +133,7 @@ def explain_output(
         if array is not None:
             check_numeric(array, name)
             if array.size == 0:
-                raise ValueError(f"{name} is empty (shape {array.shape})")
+                raise PositionError(f"{name} is empty (shape {array.shape})")
     input_shape, weight_shape = lift_to_conv2d(xa.shape, wa.shape)
     xb = xa.reshape(input_shape)
     xb = xb if xb.ndim == 4 else xb[None]
@@ -226,13 +227,13 @@ def _check_position(
     if len(position) != len(axes):
         names = ",".join({"n": "n", "c_o": "o", "m_h": "i", "m_w": "j"}[a] for a in axes)
         shown = "x".join(map(str, shape))
-        raise ValueError(
+        raise PositionError(
             f"position needs {len(axes)} indices {names} for an output of shape {shown} "
             f"({' '.join(axes)}), got {len(position)}"
         )
     for axis, size, i in zip(axes, shape, position, strict=True):
         if not 0 <= i < size:
-            raise ValueError(
+            raise PositionError(
                 f"position {','.join(map(str, position))} is out of range: {axis}={i} but the "
                 f"output has {axis} in 0..{size - 1}"
             )

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.chunked import conv2d_chunked
-from convcli.core import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.geometry import IntOrPair, PaddingArg
-from convcli.layer import describe_layer, lift_to_conv2d
-from convcli.numerics import accumulation_for
+from convcli.errors import OptionError, ShapeError
+from convcli.ops.chunked import conv2d_chunked
+from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from convcli.ops.numerics import accumulation_for
+from convcli.shapes.geometry import IntOrPair, PaddingArg
+from convcli.shapes.layer import describe_layer, lift_to_conv2d
 
 __all__ = [
     "MODES",
@@ -110,33 +111,33 @@ def run_convolution(
     """Compute ``mode`` on ``x`` with ``kernel`` (and ``bias``), as ``convcli run`` does.
 
     ``progress(done, total)``, when given, is called as chunks of a long ``auto`` run
-    finish (``convcli.chunked``). ``out``, of the shape and dtype ``planned_output``
+    finish (``convcli.ops.chunked``). ``out``, of the shape and dtype ``planned_output``
     gives, receives the result as it is computed (e.g. a memory-mapped ``.npy`` file).
 
     Examples
     --------
-    >>> from convcli.lesson import lesson_input, lesson_kernel_multi_in
+    >>> from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in
     >>> r = run_convolution(lesson_input(), lesson_kernel_multi_in(), mode="multi-in")
     >>> r.output.astype(int).tolist(), r.output_axes
     ([[56, 72], [104, 120]], ('m_h', 'm_w'))
     """
     options = options or ConvOptions()
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise OptionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "auto":
         return _run_auto(x, kernel, bias, options, progress, out)
     if options.changed():
-        raise ValueError(
+        raise OptionError(
             f"--mode {mode} runs the lesson's function, which has no "
             f"{', '.join(options.changed())}: use --mode auto (conv2d) for them"
         )
     expected_rank = 3 if mode == "multi-in" else 4
     if kernel.ndim != expected_rank:
-        raise ValueError(
+        raise ShapeError(
             f"--mode {mode} needs a {expected_rank}-D kernel, got {kernel.ndim}-D {kernel.shape}"
         )
     if x.ndim not in (3, 4):
-        raise ValueError(f"--mode {mode} needs a 3-D or 4-D input, got {x.ndim}-D {x.shape}")
+        raise ShapeError(f"--mode {mode} needs a 3-D or 4-D input, got {x.ndim}-D {x.shape}")
     function, method = {
         "multi-in": (corr2d_multi_in, "corr2d_multi_in: per-channel cross-correlations, summed"),
         "multi-out": (corr2d_multi_in_out, "corr2d_multi_in_out: multi-in per output channel"),
@@ -147,7 +148,7 @@ def run_convolution(
     if bias is not None:
         c_o = 1 if mode == "multi-in" else kernel.shape[0]
         if bias.shape != (c_o,):
-            raise ValueError(
+            raise ShapeError(
                 f"bias must have shape ({c_o},), one per output channel, got {bias.shape}"
             )
         shape = (1, 1, 1) if mode == "multi-in" else (1, c_o, 1, 1)
@@ -216,7 +217,7 @@ def planned_output(
 
     Examples
     --------
-    >>> from convcli.lesson import lesson_input, lesson_kernel_multi_in
+    >>> from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in
     >>> planned_output(lesson_input(), lesson_kernel_multi_in(), None, ConvOptions(padding=1))
     ((4, 4), dtype('float32'))
     """

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.errors import NumericError
+
 __all__ = [
     "Accumulation",
     "ArrayStats",
@@ -47,7 +49,7 @@ class Accumulation:
 def check_numeric(array: npt.NDArray[np.generic], name: str) -> None:
     """Raise ``ValueError`` unless ``array`` holds bool, int, uint, float or complex values."""
     if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
-        raise ValueError(f"{name} has unsupported dtype {array.dtype}: expected numbers")
+        raise NumericError(f"{name} has unsupported dtype {array.dtype}: expected numbers")
 
 
 def accumulation_for(*arrays: npt.NDArray[np.generic] | None) -> Accumulation:
@@ -85,7 +87,7 @@ def exact_integer_bound(
     """
     bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
     if bound > INT64_MAX:
-        raise ValueError(
+        raise NumericError(
             f"integer result could reach {bound}, beyond int64: convert the inputs to float64"
         )
     return bound
@@ -108,7 +110,7 @@ def check_mixed_integers(
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: int64 and uint64 inputs compute in float64, whose sums are exact only below 2**53...
+    convcli.errors.NumericError: int64 and uint64 inputs compute in float64, whose sums are ...
     """
     present = [a for a in (x, weight, bias) if a is not None]
     if not all(a.dtype.kind in "biu" for a in present):
@@ -117,7 +119,7 @@ def check_mixed_integers(
         return  # int64 accumulation, checked against overflow by exact_integer_bound
     bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
     if bound >= FLOAT64_EXACT:
-        raise ValueError(
+        raise NumericError(
             f"int64 and uint64 inputs compute in float64, whose sums are exact only below "
             f"2**53 and could reach {bound} here: convert the inputs to one integer dtype "
             "(int64 if the values fit) or to float64 knowingly"

@@ -13,9 +13,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from convcli.geometry import IntOrPair, PaddingArg, resolve_geometry
-from convcli.layer import check_conv_shapes
-from convcli.numerics import check_numeric
+from convcli.errors import OptionError
+from convcli.ops.numerics import check_numeric
+from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
+from convcli.shapes.layer import check_conv_shapes
 
 __all__ = [
     "PADDING_MODES",
@@ -52,18 +53,18 @@ def check_padding_mode(
     >>> check_padding_mode("reflect", (3, 5), (3, 3, 0, 0))
     Traceback (most recent call last):
     ...
-    ValueError: reflect padding 3 must be < input height 3
+    convcli.errors.OptionError: reflect padding 3 must be < input height 3
     """
     if mode not in PADDING_MODES:
-        raise ValueError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+        raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
     for pad, axis, name in zip(
         padding, (0, 0, 1, 1), ("height",) * 2 + ("width",) * 2, strict=True
     ):
         n = in_size[axis]
         if mode == "reflect" and pad >= n:
-            raise ValueError(f"reflect padding {pad} must be < input {name} {n}")
+            raise OptionError(f"reflect padding {pad} must be < input {name} {n}")
         if mode == "circular" and pad > n:
-            raise ValueError(
+            raise OptionError(
                 f"circular padding {pad} must be <= input {name} {n} (it wraps around once)"
             )
 
@@ -82,7 +83,7 @@ def pad_input(x: npt.ArrayLike, padding: tuple[int, int, int, int], mode: str = 
     """
     array = np.asarray(x)
     if array.ndim < 2:
-        raise ValueError(f"padding needs at least 2 axes, got {array.ndim}-D {array.shape}")
+        raise OptionError(f"padding needs at least 2 axes, got {array.ndim}-D {array.shape}")
     check_padding_mode(mode, (array.shape[-2], array.shape[-1]), padding)
     top, bottom, left, right = padding
     widths = [(0, 0)] * (array.ndim - 2) + [(top, bottom), (left, right)]
@@ -115,7 +116,7 @@ def source_index(index: int, n: int, before: int, mode: str) -> int | None:
         return u % n
     if mode == "reflect":
         return -u if u < 0 else 2 * (n - 1) - u
-    raise ValueError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+    raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
 
 
 def flip_kernel(weight: npt.ArrayLike) -> Array:
@@ -157,13 +158,13 @@ def pad_for_conv(
     [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
     """
     if mode not in PADDING_MODES:
-        raise ValueError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+        raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
     xa, w = np.asarray(x), np.asarray(weight)
     check_numeric(xa, "input")
     check_numeric(w, "weight")
     check_conv_shapes(xa.shape, w.shape, None, groups)
     if xa.size == 0 or w.size == 0:
-        raise ValueError(f"input {xa.shape} and weight {w.shape} must not be empty")
+        raise OptionError(f"input {xa.shape} and weight {w.shape} must not be empty")
     geometry = resolve_geometry(
         (xa.shape[-2], xa.shape[-1]),
         (w.shape[-2], w.shape[-1]),

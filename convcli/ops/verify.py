@@ -13,13 +13,14 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from convcli.core import corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.explain import output_axes_of
-from convcli.geometry import ConvGeometry, resolve_geometry
-from convcli.layer import check_conv_shapes, lift_to_conv2d
-from convcli.modes import ConvOptions, run_convolution
-from convcli.numerics import accumulation_for
-from convcli.padding import flip_kernel, pad_input
+from convcli.errors import BudgetError, ShapeError
+from convcli.ops.conv import corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from convcli.ops.explain import output_axes_of
+from convcli.ops.modes import ConvOptions, run_convolution
+from convcli.ops.numerics import accumulation_for
+from convcli.ops.padding import flip_kernel, pad_input
+from convcli.shapes.geometry import ConvGeometry, resolve_geometry
+from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 
 __all__ = [
     "Comparison",
@@ -140,9 +141,9 @@ def verify_1x1(
     (True, (3, 4), (2, 3))
     """
     if x.ndim != 3:
-        raise ValueError(f"input must be 3-D (c_i, h, w), got {x.ndim}-D {x.shape}")
+        raise ShapeError(f"input must be 3-D (c_i, h, w), got {x.ndim}-D {x.shape}")
     if kernel.ndim != 4 or kernel.shape[2:] != (1, 1):
-        raise ValueError(f"kernel must be (c_o, c_i, 1, 1), got shape {kernel.shape}")
+        raise ShapeError(f"kernel must be (c_o, c_i, 1, 1), got shape {kernel.shape}")
     per_channel = corr2d_multi_in_out(x, kernel)
     matrix_product = corr2d_multi_in_out_1x1(x, kernel)
     tolerance = default_atol(x, kernel, x.shape[0]) if atol is None else atol
@@ -194,7 +195,7 @@ def unfold(x: Array, kernel_size: tuple[int, int], geometry: ConvGeometry, group
 
     Examples
     --------
-    >>> from convcli.geometry import resolve_geometry
+    >>> from convcli.shapes.geometry import resolve_geometry
     >>> x = np.arange(9).reshape(1, 1, 3, 3)
     >>> unfold(x, (2, 2), resolve_geometry((3, 3), (2, 2)), 1)[0, 0]
     array([[0, 1, 3, 4],
@@ -263,7 +264,7 @@ def verify_im2col(
     m_h, m_w = geometry.out_size
     values = xb.shape[0] * xb.shape[1] * k_h * k_w * m_h * m_w
     if values > MAX_UNFOLDED_VALUES:
-        raise ValueError(
+        raise BudgetError(
             f"the unfolded input would hold {values:,} values (more than "
             f"{MAX_UNFOLDED_VALUES:,}): verify a smaller input"
         )

@@ -1,7 +1,7 @@
 """What ``shapes``, ``verify-1x1`` and ``demo`` show: JSON payloads and report layouts.
 
 Payloads are plain dicts (the ``--json`` contract); reports are lists of renderables
-built from ``convcli.render``'s pieces. Nothing here prints.
+built from ``convcli.render.widgets``'s pieces. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -12,16 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.checks import Comparison, OneByOneCheck, verify_1x1
-from convcli.core import corr2d, corr2d_multi_in, corr2d_multi_in_out
-from convcli.layer import (
-    LayerShapes,
-    SeparableCost,
-    describe_layer,
-    lift_to_conv2d,
-    separable_cost,
-)
-from convcli.lesson import (
+from convcli.ops.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out
+from convcli.ops.lesson import (
     lesson_1x1_input,
     lesson_1x1_kernel,
     lesson_1x1_printed_output,
@@ -29,9 +21,10 @@ from convcli.lesson import (
     lesson_kernel_multi_in,
     lesson_kernel_multi_out,
 )
-from convcli.modes import ConvOptions, axis_names
-from convcli.padding import check_padding_mode
-from convcli.render import (
+from convcli.ops.modes import ConvOptions, axis_names
+from convcli.ops.padding import check_padding_mode
+from convcli.ops.verify import Comparison, OneByOneCheck, verify_1x1
+from convcli.render.widgets import (
     Renderable,
     TensorRow,
     format_value,
@@ -41,6 +34,13 @@ from convcli.render import (
     render_line,
     render_shapes,
     render_title,
+)
+from convcli.shapes.layer import (
+    LayerShapes,
+    SeparableCost,
+    describe_layer,
+    lift_to_conv2d,
+    separable_cost,
 )
 
 __all__ = [
@@ -298,7 +298,7 @@ def _fully_connected(layer: LayerShapes) -> str:
 
 
 def _array_payload(array: npt.NDArray[np.generic]) -> dict[str, Any]:
-    from convcli.tensorio import tensor_to_json
+    from convcli.tensorio.files import tensor_to_json
 
     return tensor_to_json(array)
 

@@ -1,7 +1,7 @@
 """What ``explain`` and ``verify`` show: JSON payloads and report layouts.
 
-As ``convcli.reports``: payloads are plain dicts (the ``--json`` contract), reports are
-lists of renderables built from ``convcli.render``'s pieces. Nothing here prints.
+As ``convcli.render.reports``: payloads are plain dicts (the ``--json`` contract), reports are
+lists of renderables built from ``convcli.render.widgets``'s pieces. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.checks import Im2colCheck
-from convcli.explain import ChannelTerm, Explanation
-from convcli.render import (
+from convcli.ops.explain import ChannelTerm, Explanation
+from convcli.ops.verify import Im2colCheck
+from convcli.render.reports import comparison_rows
+from convcli.render.widgets import (
     EDGE_ITEMS,
     Renderable,
     format_value,
@@ -23,7 +24,6 @@ from convcli.render import (
     render_line,
     render_matrix,
 )
-from convcli.reports import comparison_rows
 
 __all__ = ["explain_payload", "explain_report", "verify_payload", "verify_report"]
 
@@ -33,13 +33,13 @@ MAX_WRITTEN_TERMS = 16
 
 def _scalar(value: Any) -> Any:
     """A number as JSON writes it (non-finite as strings, complex as real/imag)."""
-    from convcli.jsonfile import tensor_to_json
+    from convcli.tensorio.jsontext import tensor_to_json
 
     return tensor_to_json(np.asarray(value))["data"]
 
 
 def _array(array: npt.NDArray[Any]) -> dict[str, object]:
-    from convcli.jsonfile import tensor_to_json
+    from convcli.tensorio.jsontext import tensor_to_json
 
     return tensor_to_json(array)
 

@@ -22,7 +22,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from convcli.numerics import array_stats
+from convcli.ops.numerics import array_stats
 
 __all__ = [
     "EDGE_ITEMS",

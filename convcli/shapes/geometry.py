@@ -10,6 +10,8 @@ import operator
 from dataclasses import dataclass
 from typing import Literal
 
+from convcli.errors import OptionError, ShapeError
+
 Pair = tuple[int, int]
 IntOrPair = int | tuple[int, int]
 PaddingArg = int | tuple[int, int] | Literal["same", "valid"]
@@ -52,10 +54,10 @@ def as_pair(value: IntOrPair, name: str, *, minimum: int) -> Pair:
     """
     items = value if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise OptionError(f"{name} must be an int or a pair of ints, got {value!r}")
     pair = (as_int(items[0], name, value), as_int(items[1], name, value))
     if min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise OptionError(f"{name} must be >= {minimum}, got {value!r}")
     return pair
 
 
@@ -69,7 +71,7 @@ def as_int(item: object, name: str, shown: object = None) -> int:
     >>> as_int(2.0, "groups")
     Traceback (most recent call last):
     ...
-    ValueError: groups must be an int or a pair of ints, got 2.0
+    convcli.errors.OptionError: groups must be an int or a pair of ints, got 2.0
     """
     # operator.index takes exactly the integer types (numpy's too), not 2.0 or "2".
     if not isinstance(item, bool):
@@ -77,7 +79,7 @@ def as_int(item: object, name: str, shown: object = None) -> int:
             return operator.index(item)  # type: ignore[arg-type]
         except TypeError:
             pass
-    raise ValueError(
+    raise OptionError(
         f"{name} must be an int or a pair of ints, got {item if shown is None else shown!r}"
     )
 
@@ -163,7 +165,7 @@ def resolve_geometry(
     effective = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     for axis, name in enumerate(("height", "width")):
         if effective[axis] > padded[axis]:
-            raise ValueError(
+            raise ShapeError(
                 f"kernel {name} {k[axis]} (dilated to {effective[axis]}) is larger than the "
                 f"padded input {name} {padded[axis]}"
             )
@@ -184,7 +186,7 @@ def _resolve_padding(
             return (0, 0, 0, 0)
         if padding == "same":
             if stride != (1, 1):
-                raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+                raise OptionError(f"padding='same' needs stride 1, got stride {stride}")
             totals = [dilation[i] * (kernel[i] - 1) for i in range(2)]
             return (
                 totals[0] // 2,
@@ -192,6 +194,6 @@ def _resolve_padding(
                 totals[1] // 2,
                 totals[1] - totals[1] // 2,
             )
-        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        raise OptionError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
     p = as_pair(padding, "padding", minimum=0)
     return (p[0], p[0], p[1], p[1])

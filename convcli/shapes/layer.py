@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from convcli.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
+from convcli.errors import ShapeError
+from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
 
 __all__ = [
     "LayerShapes",
@@ -37,34 +38,34 @@ def check_conv_shapes(
     >>> check_conv_shapes((2, 3, 3), (3, 3, 2, 2), None, 1)
     Traceback (most recent call last):
     ...
-    ValueError: kernel expects 3 input channels, input has 2
+    convcli.errors.ShapeError: kernel expects 3 input channels, input has 2
     """
     if len(input_shape) not in (3, 4):
-        raise ValueError(
+        raise ShapeError(
             f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len(input_shape)}-D"
         )
     if len(weight_shape) != 4:
-        raise ValueError(
+        raise ShapeError(
             f"weight must be 4-D (c_o, c_i/groups, k_h, k_w), got {len(weight_shape)}-D"
         )
     if as_int(groups, "groups") < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+        raise ShapeError(f"groups must be a positive int, got {groups!r}")
     groups = int(groups)
     c_i = input_shape[-3]
     c_o, c_per_group = weight_shape[0], weight_shape[1]
     if c_i % groups:
-        raise ValueError(f"groups={groups} does not divide the {c_i} input channels")
+        raise ShapeError(f"groups={groups} does not divide the {c_i} input channels")
     if c_o % groups:
-        raise ValueError(f"groups={groups} does not divide the {c_o} output channels")
+        raise ShapeError(f"groups={groups} does not divide the {c_o} output channels")
     if c_per_group * groups != c_i:
         if groups == 1:
-            raise ValueError(f"kernel expects {c_per_group} input channels, input has {c_i}")
-        raise ValueError(
+            raise ShapeError(f"kernel expects {c_per_group} input channels, input has {c_i}")
+        raise ShapeError(
             f"kernel expects {c_per_group * groups} input channels "
             f"({c_per_group} per group x {groups} groups), input has {c_i}"
         )
     if bias_shape is not None and tuple(bias_shape) != (c_o,):
-        raise ValueError(
+        raise ShapeError(
             f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
         )
 
@@ -85,7 +86,7 @@ def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shap
     """
     if len(kernel_shape) == 2:
         if len(input_shape) != 2:
-            raise ValueError(
+            raise ShapeError(
                 f"a 2-D kernel (k_h, k_w) needs a 2-D input (n_h, n_w), got {len(input_shape)}-D"
             )
         return (1, *input_shape), (1, 1, *kernel_shape)
@@ -93,7 +94,7 @@ def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shap
         return input_shape, (1, *kernel_shape)
     if len(kernel_shape) == 4:
         return input_shape, kernel_shape
-    raise ValueError(
+    raise ShapeError(
         f"kernel must be 2-D, 3-D or 4-D (c_o, c_i, k_h, k_w), got {len(kernel_shape)}-D"
     )
 

@@ -6,7 +6,8 @@ the option's name.
 
 from __future__ import annotations
 
-from convcli.geometry import IntOrPair, PaddingArg
+from convcli.errors import OptionError
+from convcli.shapes.geometry import IntOrPair, PaddingArg
 
 __all__ = ["parse_int_or_pair", "parse_padding", "parse_position", "parse_shape"]
 
@@ -23,11 +24,11 @@ def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
     """
     parts = [part.strip() for part in text.split(",")]
     if len(parts) not in (1, 2):
-        raise ValueError(f"expected N or H,W, got {text!r}")
+        raise OptionError(f"expected N or H,W, got {text!r}")
     values = [_parse_int(part, text) for part in parts]
     for value in values:
         if value < minimum:
-            raise ValueError(f"must be >= {minimum}, got {text!r}")
+            raise OptionError(f"must be >= {minimum}, got {text!r}")
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
@@ -48,8 +49,8 @@ def parse_padding(text: str) -> PaddingArg:
         return "valid"
     try:
         return parse_int_or_pair(word, minimum=0)
-    except ValueError:
-        raise ValueError(f"expected N, H,W, 'same' or 'valid', got {text!r}") from None
+    except OptionError:
+        raise OptionError(f"expected N, H,W, 'same' or 'valid', got {text!r}") from None
 
 
 def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
@@ -64,16 +65,16 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
-        raise ValueError(f"expected {allowed} sizes like 2x3x3, got {text!r}")
+        raise OptionError(f"expected {allowed} sizes like 2x3x3, got {text!r}")
     if any(size < 1 for size in shape):
-        raise ValueError(f"sizes must be >= 1, got {text!r}")
+        raise OptionError(f"sizes must be >= 1, got {text!r}")
     return shape
 
 
 def _parse_int(part: str, text: str) -> int:
     # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
     if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
-        raise ValueError(f"expected whole numbers, got {text!r}")
+        raise OptionError(f"expected whole numbers, got {text!r}")
     return int(part)
 
 
@@ -87,8 +88,8 @@ def parse_position(text: str) -> tuple[int, ...]:
     """
     parts = [part.strip() for part in text.split(",")]
     if not 2 <= len(parts) <= 4:
-        raise ValueError(f"expected 2 to 4 indices like i,j or o,i,j, got {text!r}")
+        raise OptionError(f"expected 2 to 4 indices like i,j or o,i,j, got {text!r}")
     values = tuple(_parse_int(part, text) for part in parts)
     if any(value < 0 for value in values):
-        raise ValueError(f"indices must be >= 0, got {text!r}")
+        raise OptionError(f"indices must be >= 0, got {text!r}")
     return values

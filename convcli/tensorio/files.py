@@ -2,7 +2,7 @@
 
 Every input is untrusted: ``load_tensor`` returns a non-empty numeric array of at least
 one dimension, or raises ``TensorFileError`` whose one-line message names the file and the
-problem (the formats' own rules live in ``convcli.npyfile`` and ``convcli.jsonfile``).
+problem (the formats' own rules live in ``convcli.tensorio.npy`` and ``convcli.tensorio.jsontext``).
 
 Every output is written atomically: a temporary file beside the destination, fsync,
 then a rename, so an interrupted write leaves any old file intact and no temporary file.
@@ -24,8 +24,9 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.jsonfile import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
-from convcli.npyfile import check_npy, check_npz, read_npy, read_npz, read_upto
+from convcli.errors import FileProblem, TensorFileError
+from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
+from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_upto
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -43,10 +44,6 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 INPUT_SUFFIXES = (".npy", ".npz", ".json")
 OUTPUT_SUFFIXES = (".npy", ".json")
 PathArg = str | os.PathLike[str]
-
-
-class TensorFileError(ValueError):
-    """An input or output file problem; ``str(err)`` is one line naming the file."""
 
 
 def load_tensor(
@@ -80,7 +77,7 @@ def load_tensor(
     >>> load_tensor("-", stdin=io.BytesIO(b"[1, NaN]"))
     Traceback (most recent call last):
     ...
-    convcli.tensorio.TensorFileError: stdin: NaN is not a number: strict JSON has no NaN or Infinity
+    convcli.errors.TensorFileError: stdin: NaN is not a number: strict JSON has no NaN or Infinity
     """
     if spec == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
@@ -89,11 +86,11 @@ def load_tensor(
             try:
                 raw = read_upto(stream, limit + 1)
             except OSError as err:
-                raise ValueError(f"cannot read: {_reason(err)}") from err
+                raise FileProblem(f"cannot read: {_reason(err)}") from err
             if not raw:
-                raise ValueError("empty input, expected JSON")
+                raise FileProblem("empty input, expected JSON")
             if len(raw) > limit:
-                raise ValueError(f"JSON text over the limit of {limit} bytes")
+                raise FileProblem(f"JSON text over the limit of {limit} bytes")
             return parse_json_tensor(raw)
     path, member = split_spec(spec)
     suffix = _suffix(path)
@@ -109,10 +106,10 @@ def load_tensor(
             return read_npz(stream, member, max_bytes=max_bytes)
         limit = min(max_bytes, MAX_JSON_BYTES)
         if size > limit:
-            raise ValueError(f"JSON text of {size} bytes is over the limit of {limit} bytes")
+            raise FileProblem(f"JSON text of {size} bytes is over the limit of {limit} bytes")
         raw = read_upto(stream, limit + 1)
         if len(raw) > limit:
-            raise ValueError(f"JSON text over the limit of {limit} bytes")
+            raise FileProblem(f"JSON text over the limit of {limit} bytes")
         return parse_json_tensor(raw)
 
 
@@ -188,7 +185,7 @@ def save_tensor(
     >>> save_tensor(target, np.array([[3, 4]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    convcli.tensorio.TensorFileError: ...x.json: already exists; use --force to replace it
+    convcli.errors.TensorFileError: ...x.json: already exists; use --force to replace it
     >>> folder.cleanup()
     """
     target = os.fspath(path)
@@ -196,7 +193,7 @@ def save_tensor(
     with _named(target):
         payload = _json_text(array) if _suffix(target) == ".json" else None
         if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
-            raise ValueError(f"unsupported dtype {array.dtype}: expected numbers")
+            raise FileProblem(f"unsupported dtype {array.dtype}: expected numbers")
         with _replacing(target, force=force) as temporary:
             try:
                 with open(temporary, "wb") as stream:
@@ -205,17 +202,17 @@ def save_tensor(
                     else:
                         np.lib.format.write_array(stream, array, allow_pickle=False)
             except OSError as err:
-                raise ValueError(f"cannot write: {_reason(err)}") from err
+                raise FileProblem(f"cannot write: {_reason(err)}") from err
 
 
 def _json_text(array: npt.NDArray[Any]) -> bytes:
     """The text of a ``.json`` file, refused when ``load_tensor`` could not read it back."""
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         count = int(np.count_nonzero(~np.isfinite(array)))
-        raise ValueError(f"{count} NaN or infinite values cannot be written to JSON: use .npy")
+        raise FileProblem(f"{count} NaN or infinite values cannot be written to JSON: use .npy")
     text = (json.dumps(tensor_to_json(array), allow_nan=False) + "\n").encode()
     if len(text) > MAX_JSON_BYTES:
-        raise ValueError(
+        raise FileProblem(
             f"JSON text of {len(text)} bytes is over the limit of {MAX_JSON_BYTES} bytes "
             "that can be read back: use .npy"
         )
@@ -254,16 +251,16 @@ def npy_writer(
     resolved = np.dtype(dtype)
     with _named(target):
         if resolved.kind not in "biufc" or resolved.fields is not None:
-            raise ValueError(f"unsupported dtype {resolved}: expected numbers")
+            raise FileProblem(f"unsupported dtype {resolved}: expected numbers")
         if not all(type(n) is int and n > 0 for n in shape) or not shape:
-            raise ValueError(f"shape {shape} is not a tensor's: expected positive sizes")
+            raise FileProblem(f"shape {shape} is not a tensor's: expected positive sizes")
     with _replacing(target, force=force) as temporary:
         with _named(target):
             try:
                 out = np.lib.format.open_memmap(temporary, "w+", dtype=resolved, shape=shape)
                 _reserve(temporary)
             except OSError as err:
-                raise ValueError(f"cannot write: {_reason(err)}") from err
+                raise FileProblem(f"cannot write: {_reason(err)}") from err
         yield out
         out.flush()
 
@@ -279,7 +276,7 @@ def check_output_path(path: PathArg, *, force: bool, inputs: Sequence[PathArg] =
     >>> check_output_path("x.csv", force=True)
     Traceback (most recent call last):
     ...
-    convcli.tensorio.TensorFileError: x.csv: unsupported output type '.csv': expected .npy or .json
+    convcli.errors.TensorFileError: x.csv: unsupported output type '.csv': expected .npy or .json
     """
     _check_output(os.fspath(path), force=force, inputs=inputs, suffixes=OUTPUT_SUFFIXES)
 
@@ -290,24 +287,24 @@ def _check_output(
     with _named(target):
         suffix = _suffix(target)
         if suffix not in suffixes:
-            raise ValueError(
+            raise FileProblem(
                 f"unsupported output type {suffix or '(none)'!r}: expected {' or '.join(suffixes)}"
             )
         folder = os.path.dirname(os.path.abspath(target))
         if not os.path.isdir(folder):
-            raise ValueError(f"folder {_shown(folder)} does not exist")
+            raise FileProblem(f"folder {_shown(folder)} does not exist")
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise ValueError(f"folder {_shown(folder)} is not writable")
+            raise FileProblem(f"folder {_shown(folder)} is not writable")
         for spec in inputs:
             source = split_spec(os.fspath(spec))[0]
             if source != "-" and _same_file(target, source):
-                raise ValueError(
+                raise FileProblem(
                     f"is the input {_shown(source)}: never overwriting an input, even with --force"
                 )
         if os.path.isdir(target):
-            raise ValueError("is a folder")
+            raise FileProblem("is a folder")
         if os.path.lexists(target) and not force:
-            raise ValueError("already exists; use --force to replace it")
+            raise FileProblem("already exists; use --force to replace it")
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -328,7 +325,7 @@ def _replacing(target: str, *, force: bool) -> Iterator[str]:
                 dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
             )
         except OSError as err:
-            raise ValueError(f"cannot create a file in {_shown(folder)}: {_reason(err)}") from err
+            raise FileProblem(f"cannot create a file in {_shown(folder)}: {_reason(err)}") from err
     try:
         try:
             # mkstemp makes 0600 files; give the output the mode a plain open() would.
@@ -341,7 +338,7 @@ def _replacing(target: str, *, force: bool) -> Iterator[str]:
                 _fsync(temporary)
                 _commit(temporary, target, force=force)
             except OSError as err:
-                raise ValueError(f"cannot write: {_reason(err)}") from err
+                raise FileProblem(f"cannot write: {_reason(err)}") from err
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -358,10 +355,10 @@ def _commit(temporary: str, target: str, *, force: bool) -> None:
         # Unlike a rename, a link fails if another process created target since the check.
         os.link(temporary, target)
     except FileExistsError:
-        raise ValueError("already exists; use --force to replace it") from None
+        raise FileProblem("already exists; use --force to replace it") from None
     except OSError:  # a file system without hard links
         if os.path.lexists(target):
-            raise ValueError("already exists; use --force to replace it") from None
+            raise FileProblem("already exists; use --force to replace it") from None
         os.replace(temporary, target)
         return
     with contextlib.suppress(OSError):  # the output is in place; a stray name is harmless
@@ -402,35 +399,33 @@ def _open_input(path: str) -> Iterator[tuple[IO[bytes], int]]:
     try:
         info = os.stat(path)
         if stat.S_ISDIR(info.st_mode):
-            raise ValueError("is a folder, not a file")
+            raise FileProblem("is a folder, not a file")
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError("is not a regular file")
+            raise FileProblem("is not a regular file")
         stream = open(path, "rb")  # noqa: SIM115 - closed below, after the size is read
     except FileNotFoundError:
-        raise ValueError("no such file") from None
+        raise FileProblem("no such file") from None
     except PermissionError:
-        raise ValueError("permission denied: cannot read it") from None
+        raise FileProblem("permission denied: cannot read it") from None
     except OSError as err:
-        raise ValueError(f"cannot open: {_reason(err)}") from None
+        raise FileProblem(f"cannot open: {_reason(err)}") from None
     with stream:
         try:
             size = os.fstat(stream.fileno()).st_size
         except OSError as err:
-            raise ValueError(f"cannot read: {_reason(err)}") from None
+            raise FileProblem(f"cannot read: {_reason(err)}") from None
         try:
             yield stream, size
         except OSError as err:
-            raise ValueError(f"cannot read: {_reason(err)}") from err
+            raise FileProblem(f"cannot read: {_reason(err)}") from err
 
 
 @contextlib.contextmanager
 def _named(name: str) -> Iterator[None]:
-    """Turn the format modules' ``ValueError`` into a one-line ``TensorFileError``."""
+    """Name the file in the format modules' ``FileProblem``: a one-line ``TensorFileError``."""
     try:
         yield
-    except TensorFileError:
-        raise
-    except ValueError as err:
+    except FileProblem as err:
         problem = " ".join(str(err).split())
         raise TensorFileError(f"{_shown(name)}: {problem}") from err
 

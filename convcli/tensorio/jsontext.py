@@ -18,7 +18,7 @@ Choices, consistent between reading and writing:
   float64; any complex makes complex128; ``"dtype"`` converts, refusing values that do not
   fit it (300 as uint8, 1.5 as int32, 1e300 as float32) instead of wrapping them.
 
-Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio`` adds the
+Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio.files`` adds the
 file's name.
 """
 
@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.npyfile import describe_content
+from convcli.errors import FileProblem
+from convcli.tensorio.npy import describe_content
 
 __all__ = ["MAX_DATA_DEPTH", "MAX_JSON_BYTES", "parse_json_tensor", "tensor_to_json"]
 
@@ -62,16 +63,16 @@ def parse_json_tensor(raw: bytes) -> npt.NDArray[Any]:
     array([1, 2], dtype=uint8)
     """
     if not raw.strip():
-        raise ValueError("empty text, expected JSON")
+        raise FileProblem("empty text, expected JSON")
     if raw.startswith(codecs.BOM_UTF8):
-        raise ValueError("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without BOM")
+        raise FileProblem("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without BOM")
     kind = describe_content(raw[:8])
     if kind not in (None, "JSON"):
-        raise ValueError(f"looks like {kind}, not JSON")
+        raise FileProblem(f"looks like {kind}, not JSON")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(
+        raise FileProblem(
             f"not UTF-8 text: byte 0x{raw[err.start]:02x} at offset {err.start}"
         ) from None
     _check_nesting(text)
@@ -84,11 +85,11 @@ def parse_json_tensor(raw: bytes) -> npt.NDArray[Any]:
             object_pairs_hook=_unique_keys,
         )
     except json.JSONDecodeError as err:
-        raise ValueError(
+        raise FileProblem(
             f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
         ) from None
     except RecursionError:
-        raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep") from None
+        raise FileProblem(f"nested more than {MAX_DATA_DEPTH} levels deep") from None
     return _to_array(value)
 
 
@@ -109,7 +110,7 @@ def tensor_to_json(array: npt.NDArray[Any]) -> dict[str, object]:
     """
     dtype = array.dtype
     if dtype.fields is not None or dtype.name not in _DTYPES:
-        raise ValueError(
+        raise FileProblem(
             f"dtype {dtype} cannot be written as JSON: expected one of {', '.join(_DTYPES)}"
         )
     data: object
@@ -137,28 +138,28 @@ def _check_nesting(text: str) -> None:
         chunk = brackets[start : start + _CHUNK]
         running = depth + np.cumsum(np.where((chunk == ord("[")) | (chunk == ord("{")), 1, -1))
         if running.max() > MAX_DATA_DEPTH + 2:
-            raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep")
+            raise FileProblem(f"nested more than {MAX_DATA_DEPTH} levels deep")
         depth = int(running[-1])
 
 
 def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number: strict JSON has no NaN or Infinity")
+    raise FileProblem(f"{name} is not a number: strict JSON has no NaN or Infinity")
 
 
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number {_shorten(text)} overflows to infinity")
+        raise FileProblem(f"number {_shorten(text)} overflows to infinity")
     return value
 
 
 def _parse_int(text: str) -> int:
     # Checked before int(): thousands of digits are slow to convert (and Python limits it).
     if len(text.lstrip("-")) > 19:
-        raise ValueError(f"integer {_shorten(text)} has more than 19 digits: beyond int64")
+        raise FileProblem(f"integer {_shorten(text)} has more than 19 digits: beyond int64")
     value = int(text)
     if not -(2**63) <= value < 2**63:
-        raise ValueError(f"integer {text} is outside int64")
+        raise FileProblem(f"integer {text} is outside int64")
     return value
 
 
@@ -166,7 +167,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {_shorten(repr(key))}")
+            raise FileProblem(f"duplicate key {_shorten(repr(key))}")
         result[key] = value
     return result
 
@@ -177,25 +178,25 @@ def _to_array(value: object) -> npt.NDArray[Any]:
     if isinstance(value, dict):
         unknown = [key for key in value if key not in _KEYS]
         if unknown:
-            raise ValueError(
+            raise FileProblem(
                 f"unknown key {_shorten(repr(unknown[0]))}: allowed keys are {', '.join(_KEYS)}"
             )
         if "data" not in value:
-            raise ValueError('an object without "data": expected {"data": [...]}')
+            raise FileProblem('an object without "data": expected {"data": [...]}')
         if "dtype" in value:
             dtype = _requested_dtype(value["dtype"])
         if "shape" in value:
             shape = value["shape"]
             if type(shape) is not list or any(type(n) is not int for n in shape):
-                raise ValueError(f'"shape" {_shorten(repr(shape))} is not a list of integers')
+                raise FileProblem(f'"shape" {_shorten(repr(shape))} is not a list of integers')
         value = value["data"]
     if not isinstance(value, list):
         if _is_number(value):
-            raise ValueError("holds a scalar, expected a tensor (a list of numbers)")
-        raise ValueError(f"expected a list of numbers, got {_kind(value)}")
+            raise FileProblem("holds a scalar, expected a tensor (a list of numbers)")
+        raise FileProblem(f"expected a list of numbers, got {_kind(value)}")
     found, leaves, types = _walk(value)
     if shape is not None and shape != list(found):
-        raise ValueError(f'"shape" is {_shorten(repr(shape))} but the data has shape {found}')
+        raise FileProblem(f'"shape" is {_shorten(repr(shape))} but the data has shape {found}')
     return _convert(leaves, found, types, dtype)
 
 
@@ -210,23 +211,23 @@ def _walk(data: list[Any]) -> tuple[tuple[int, ...], list[Any], set[type]]:
         elif type(level[0]) is list:
             bad = next((i for i, node in enumerate(level) if type(node) is not list), None)
             if bad is None:
-                raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep")
-            raise ValueError(f"{_at(bad, shape)} is {_kind(level[bad])}, expected a list")
+                raise FileProblem(f"nested more than {MAX_DATA_DEPTH} levels deep")
+            raise FileProblem(f"{_at(bad, shape)} is {_kind(level[bad])}, expected a list")
         else:
             for index, node in enumerate(level):
                 if not (_is_number(node) or _is_complex(node)):
-                    raise ValueError(f"{_at(index, shape)} is {_kind(node)}, expected a number")
+                    raise FileProblem(f"{_at(index, shape)} is {_kind(node)}, expected a number")
         if list not in types:
             return tuple(shape), level, types
         lengths = list(map(len, level))
         for index, length in enumerate(lengths):
             if length != lengths[0]:
-                raise ValueError(
+                raise FileProblem(
                     f"ragged: {_at(index, shape)} has {length} items, "
                     f"{_at(0, shape)} has {lengths[0]}"
                 )
         if lengths[0] == 0:
-            raise ValueError(f"empty tensor: {_at(0, shape)} is an empty list")
+            raise FileProblem(f"empty tensor: {_at(0, shape)} is an empty list")
         shape.append(lengths[0])
         level = [child for node in level for child in node]
 
@@ -248,7 +249,7 @@ def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     if array.dtype.kind == "c" and dtype.kind != "c":
         bad = array.imag != 0
         if bad.any():
-            raise ValueError(f"{_first(bad)} is complex but dtype is {dtype}")
+            raise FileProblem(f"{_first(bad)} is complex but dtype is {dtype}")
         array = array.real
     if dtype.kind in "biu":
         if dtype.kind == "b":
@@ -259,26 +260,26 @@ def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
         if array.dtype.kind == "f":
             bad = array != np.trunc(array)
             if bad.any():
-                raise ValueError(f"{_first(bad)} is not an integer, as dtype {dtype} needs")
+                raise FileProblem(f"{_first(bad)} is not an integer, as dtype {dtype} needs")
             # Bounds as floats are exact here: high + 1 and low are 0 or powers of two.
             bad = (array < float(low)) | (array >= float(high + 1))
         else:
             bad = (array < max(low, -(2**63))) | (array > min(high, 2**63 - 1))
         if bad.any():
-            raise ValueError(f"{_first(bad)} does not fit dtype {dtype} ({low} to {high})")
+            raise FileProblem(f"{_first(bad)} does not fit dtype {dtype} ({low} to {high})")
     elif dtype.kind in "fc":
         limit = np.finfo(dtype).max
         parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
         for part in parts:
             bad = np.abs(part.astype(np.float64)) > limit
             if bad.any():
-                raise ValueError(f"{_first(bad)} overflows dtype {dtype}")
+                raise FileProblem(f"{_first(bad)} overflows dtype {dtype}")
     return array.astype(dtype)
 
 
 def _requested_dtype(name: object) -> np.dtype[Any]:
     if not isinstance(name, str) or name not in _DTYPES:
-        raise ValueError(
+        raise FileProblem(
             f'unsupported "dtype" {_shorten(repr(name))}: expected one of {", ".join(_DTYPES)}'
         )
     return _DTYPES[name]

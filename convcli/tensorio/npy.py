@@ -5,7 +5,7 @@ noticed, and an object array unpickles. Here the header is parsed by hand and ev
 declared size is checked against the real file and a byte budget before one data byte is
 read; only bool, integer, float and complex dtypes exist, so nothing is ever unpickled.
 
-Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio`` adds the
+Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio.files`` adds the
 file's name.
 """
 
@@ -25,6 +25,8 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from convcli.errors import FileProblem
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -126,16 +128,16 @@ def check_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> NpyHeader:
     """
     header = read_npy_header(stream)
     if header.shape == ():
-        raise ValueError("holds a scalar, expected a tensor of at least one dimension")
+        raise FileProblem("holds a scalar, expected a tensor of at least one dimension")
     if 0 in header.shape:
-        raise ValueError(f"empty tensor: shape {header.shape}")
+        raise FileProblem(f"empty tensor: shape {header.shape}")
     expected, found = header.data_bytes, size - header.offset
     if found < expected:
-        raise ValueError(f"file incomplete: expected {expected} bytes of data, found {found}")
+        raise FileProblem(f"file incomplete: expected {expected} bytes of data, found {found}")
     if found > expected:
-        raise ValueError(f"{found - expected} unexpected bytes after the {expected} bytes of data")
+        raise FileProblem(f"{found - expected} unexpected bytes after the {expected} bytes of data")
     if expected > max_bytes:
-        raise ValueError(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
+        raise FileProblem(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
     return header
 
 
@@ -143,33 +145,33 @@ def read_npy_header(stream: IO[bytes]) -> NpyHeader:
     """Parse and check a ``.npy`` header, reading at most its declared bytes."""
     prefix = read_upto(stream, len(MAGIC) + 2)
     if not prefix:
-        raise ValueError("empty file (0 bytes), not a .npy file")
+        raise FileProblem("empty file (0 bytes), not a .npy file")
     if not prefix.startswith(MAGIC):
         kind = describe_content(prefix)
         if kind is None:
-            raise ValueError("not a .npy file (it does not start with the .npy magic bytes)")
-        raise ValueError(f"looks like {kind}, not a .npy file")
+            raise FileProblem("not a .npy file (it does not start with the .npy magic bytes)")
+        raise FileProblem(f"looks like {kind}, not a .npy file")
     if len(prefix) < len(MAGIC) + 2:
-        raise ValueError(f"truncated header: the file ends after {len(prefix)} bytes")
+        raise FileProblem(f"truncated header: the file ends after {len(prefix)} bytes")
     version = (prefix[-2], prefix[-1])
     if version not in _VERSIONS:
-        raise ValueError(
+        raise FileProblem(
             f"unsupported .npy format version {version[0]}.{version[1]}: expected 1.0, 2.0 or 3.0"
         )
     length_format = _VERSIONS[version]
     length_bytes = read_upto(stream, struct.calcsize(length_format))
     if len(length_bytes) < struct.calcsize(length_format):
-        raise ValueError("truncated header: the file ends inside the header length")
+        raise FileProblem("truncated header: the file ends inside the header length")
     (length,) = struct.unpack(length_format, length_bytes)
     if length > MAX_HEADER_BYTES:
-        raise ValueError(f"header of {length} bytes is over numpy's {MAX_HEADER_BYTES}-byte limit")
+        raise FileProblem(f"header of {length} bytes is over numpy's {MAX_HEADER_BYTES}-byte limit")
     raw = read_upto(stream, length)
     if len(raw) < length:
-        raise ValueError(f"truncated header: declares {length} bytes, the file has {len(raw)}")
+        raise FileProblem(f"truncated header: declares {length} bytes, the file has {len(raw)}")
     try:
         text = raw.decode("utf-8" if version == (3, 0) else "latin-1")
     except UnicodeDecodeError:
-        raise ValueError("header is not valid UTF-8 text") from None
+        raise FileProblem("header is not valid UTF-8 text") from None
     dtype, shape, fortran_order = _parse_header(text)
     return NpyHeader(dtype, shape, fortran_order, len(prefix) + len(length_bytes) + length)
 
@@ -187,8 +189,8 @@ def check_npz(stream: IO[bytes], member: str | None, *, max_bytes: int) -> NpyHe
         with archive.open(info) as data:
             try:
                 return check_npy(data, size=info.file_size, max_bytes=max_bytes)
-            except ValueError as err:
-                raise ValueError(f"array {name!r}: {err}") from err
+            except FileProblem as err:
+                raise FileProblem(f"array {name!r}: {err}") from err
 
     return _in_npz(stream, peek)
 
@@ -197,12 +199,14 @@ def _in_npz(stream: IO[bytes], action: Callable[[zipfile.ZipFile], T]) -> T:
     kind = describe_content(stream.read(8))
     stream.seek(0)
     if kind != "a .npz (zip) file":
-        raise ValueError(f"looks like {kind}, not a .npz file" if kind else "not a .npz (zip) file")
+        raise FileProblem(
+            f"looks like {kind}, not a .npz file" if kind else "not a .npz (zip) file"
+        )
     try:
         with zipfile.ZipFile(stream) as archive:
             return action(archive)
     except _ZIP_ERRORS as err:
-        raise ValueError(f"damaged .npz file: {err}") from err
+        raise FileProblem(f"damaged .npz file: {err}") from err
 
 
 def _select_member(
@@ -211,22 +215,22 @@ def _select_member(
     infos = [info for info in archive.infolist() if not info.is_dir()]
     names = [info.filename.removesuffix(".npy") for info in infos]
     if not infos:
-        raise ValueError("holds no arrays")
+        raise FileProblem("holds no arrays")
     if member is None:
         if len(infos) > 1:
-            raise ValueError(
+            raise FileProblem(
                 f"holds {len(infos)} arrays ({_listing(names)}): choose one as FILE.npz:NAME"
             )
         info = infos[0]
     else:
         matches = [i for i in infos if member in (i.filename, i.filename.removesuffix(".npy"))]
         if not matches:
-            raise ValueError(f"has no array {member!r}; it holds {_listing(names)}")
+            raise FileProblem(f"has no array {member!r}; it holds {_listing(names)}")
         info = matches[0]
     name = info.filename.removesuffix(".npy")
     # The zip's own declared size bounds a zip bomb before anything is decompressed.
     if info.file_size > max_bytes + len(MAGIC) + 6 + MAX_HEADER_BYTES:
-        raise ValueError(
+        raise FileProblem(
             f"array {name!r} would decompress to {info.file_size} bytes, "
             f"over the limit of {max_bytes} bytes"
         )
@@ -238,32 +242,32 @@ def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -
     with archive.open(info) as stream:
         try:
             return read_npy(stream, size=info.file_size, max_bytes=max_bytes)
-        except ValueError as err:
-            raise ValueError(f"array {name!r}: {err}") from err
+        except FileProblem as err:
+            raise FileProblem(f"array {name!r}: {err}") from err
 
 
 def _parse_header(text: str) -> tuple[np.dtype[Any], tuple[int, ...], bool]:
     literal = text.strip()
     if not (literal.startswith("{") and literal.endswith("}")):
-        raise ValueError("header is not a dict literal (truncated or unterminated header)")
+        raise FileProblem("header is not a dict literal (truncated or unterminated header)")
     try:
         header = ast.literal_eval(literal)
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-        raise ValueError("header is not a valid dict literal") from None
+        raise FileProblem("header is not a valid dict literal") from None
     if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
         keys = sorted(map(repr, header)) if isinstance(header, dict) else []
-        raise ValueError(
+        raise FileProblem(
             f"header keys are {_shorten(', '.join(keys))}: expected descr, fortran_order, shape"
         )
     fortran_order = header["fortran_order"]
     if type(fortran_order) is not bool:
-        raise ValueError(f"header fortran_order is {_shorten(repr(fortran_order))}, not a bool")
+        raise FileProblem(f"header fortran_order is {_shorten(repr(fortran_order))}, not a bool")
     return _parse_descr(header["descr"]), _parse_shape(header["shape"]), fortran_order
 
 
 def _parse_descr(descr: object) -> np.dtype[Any]:
     if not isinstance(descr, str):
-        raise ValueError(f"unsupported dtype {_shorten(repr(descr))}: a structured dtype")
+        raise FileProblem(f"unsupported dtype {_shorten(repr(descr))}: a structured dtype")
     dtype = None
     if _PLAIN_DESCR.fullmatch(descr):
         try:
@@ -273,7 +277,7 @@ def _parse_descr(descr: object) -> np.dtype[Any]:
         except (TypeError, ValueError, Warning):
             dtype = None
     if dtype is None or dtype.kind not in "biufc" or dtype.fields is not None:
-        raise ValueError(
+        raise FileProblem(
             f"unsupported dtype {_shorten(repr(descr))}: expected bool, int, uint, float or complex"
         )
     return dtype
@@ -281,13 +285,13 @@ def _parse_descr(descr: object) -> np.dtype[Any]:
 
 def _parse_shape(shape: object) -> tuple[int, ...]:
     if type(shape) is not tuple or any(type(n) is not int for n in shape):
-        raise ValueError(f"header shape {_shorten(repr(shape))} is not a tuple of integers")
+        raise FileProblem(f"header shape {_shorten(repr(shape))} is not a tuple of integers")
     if any(n < 0 for n in shape):
-        raise ValueError(f"header shape {_shorten(repr(shape))} has a negative dimension")
+        raise FileProblem(f"header shape {_shorten(repr(shape))} has a negative dimension")
     if len(shape) > MAX_DIMS:
-        raise ValueError(f"header shape has {len(shape)} dimensions, more than {MAX_DIMS}")
+        raise FileProblem(f"header shape has {len(shape)} dimensions, more than {MAX_DIMS}")
     if math.prod(shape) >= 2**63:
-        raise ValueError(f"header shape {_shorten(repr(shape))} has 2**63 elements or more")
+        raise FileProblem(f"header shape {_shorten(repr(shape))} has 2**63 elements or more")
     return shape
 
 
@@ -308,7 +312,9 @@ def _read_into(stream: IO[bytes], buffer: npt.NDArray[np.uint8]) -> None:
     while done < buffer.size:
         part = stream.read(min(buffer.size - done, _CHUNK))
         if not part:
-            raise ValueError(f"file incomplete: expected {buffer.size} bytes of data, found {done}")
+            raise FileProblem(
+                f"file incomplete: expected {buffer.size} bytes of data, found {done}"
+            )
         buffer[done : done + len(part)] = np.frombuffer(part, dtype=np.uint8)
         done += len(part)
 
