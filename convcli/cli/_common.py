@@ -14,6 +14,7 @@ import typer
 
 from convcli.cli._app import shown
 from convcli.errors import ConvcliError, OptionError, TensorFileError
+from convcli.i18n import N_, _
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,10 +47,12 @@ def conv_options(
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
 
     if groups < 1:
-        raise OptionError(f"--groups: must be >= 1, got {groups}")
+        raise OptionError(_("--groups: must be >= 1, got {groups}").format(groups=groups))
     if padding_mode not in PADDING_MODES:
         raise OptionError(
-            f"--padding-mode: expected one of {', '.join(PADDING_MODES)}, got {padding_mode!r}"
+            _("--padding-mode: expected one of {join_PADDING_MODES}, got {padding_mode!r}").format(
+                join_PADDING_MODES=", ".join(PADDING_MODES), padding_mode=padding_mode
+            )
         )
     return ConvOptions(
         stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
@@ -132,7 +135,7 @@ def load(spec: str, role: str) -> npt.NDArray[np.generic]:
     try:
         return load_tensor(spec)
     except ConvcliError as err:
-        raise type(err)(f"{role} {err}") from None
+        raise type(err)(f"{_(role)} {err}") from None
 
 
 def load_tensors(
@@ -148,12 +151,16 @@ def check_tolerances(atol: float | None, rtol: float) -> None:
     """--atol and --rtol must be finite and not negative."""
     for name, value in (("--atol", atol), ("--rtol", rtol)):
         if value is not None and not (value >= 0 and math.isfinite(value)):
-            raise OptionError(f"{name}: must be a finite number >= 0, got {value}")
+            raise OptionError(
+                _("{name}: must be a finite number >= 0, got {value}").format(
+                    name=name, value=value
+                )
+            )
 
 
 def check_stdin_once(specs: Sequence[str | None]) -> None:
     if sum(spec == "-" for spec in specs) > 1:
-        raise OptionError("only one tensor can be read from stdin ('-')")
+        raise OptionError(_("only one tensor can be read from stdin ('-')"))
 
 
 TensorInfo = tuple[tuple[int, ...], "np.dtype[Any]"]
@@ -168,7 +175,7 @@ def peek(spec: str | None, role: str) -> TensorInfo | None:
     try:
         return peek_tensor(spec)
     except ConvcliError as err:
-        raise type(err)(f"{role} {err}") from None
+        raise type(err)(f"{_(role)} {err}") from None
 
 
 def shape_of(spec: str, role: str) -> tuple[int, ...]:
@@ -270,8 +277,8 @@ def naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
     except TensorFileError:
         raise
     except ConvcliError as err:
-        sources = zip(("input", "kernel", "bias"), specs, strict=True)
-        named = ", ".join(f"{role} {shown(spec)}" for role, spec in sources if spec)
+        sources = zip((N_("input"), N_("kernel"), N_("bias")), specs, strict=True)
+        named = ", ".join(f"{_(role)} {shown(spec)}" for role, spec in sources if spec)
         if not named:
             raise
         raise err.with_suffix(f"({named})") from None

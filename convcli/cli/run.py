@@ -32,6 +32,7 @@ from convcli.cli._common import (
     show_json,
 )
 from convcli.errors import OptionError
+from convcli.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,7 +100,11 @@ def run(
         )
 
         if mode not in MODES:
-            raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+            raise OptionError(
+                _("--mode: expected one of {join_MODES}, got {mode!r}").format(
+                    join_MODES=", ".join(MODES), mode=mode
+                )
+            )
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
         check_stdin_once([input_file, kernel_file, bias_file])
         inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
@@ -134,7 +139,7 @@ def run(
             return
         show(*_run_report(result, x, kernel, bias, files, full, heatmap))
         if output is not None:
-            say(f"wrote {output}")
+            say(_("wrote {file}").format(file=output))
 
 
 def _run_report(
@@ -157,26 +162,28 @@ def _run_report(
     )
 
     rows = [
-        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
-        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
+        TensorRow(_("input"), x.shape, result.input_axes, sources[0], str(x.dtype)),
+        TensorRow(_("kernel"), kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
         TensorRow(
-            "bias",
+            _("bias"),
             None if bias is None else bias.shape,
             ("c_o",),
             sources[2] or "",
             "" if bias is None else str(bias.dtype),
         ),
-        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+        TensorRow(
+            _("output"), result.output.shape, result.output_axes, "", str(result.output.dtype)
+        ),
     ]
     report: list[Renderable] = [
         render_shapes(rows),
-        render_line(f"computed with {result.method}"),
+        render_line(_("computed with {method}").format(method=result.method)),
         render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
     ]
     if heatmap:
         report.append(render_heat_legend(result.output))
     # Non-finite values coming in are counted too: the result's count hides their origin.
-    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
+    for label, array in ((_("input"), x), (_("kernel"), kernel), (_("bias"), bias)):
         if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
             report.append(render_stats(array, label=label))
     report.append(render_stats(result.output))

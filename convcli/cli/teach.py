@@ -27,6 +27,7 @@ from convcli.cli._common import (
     show_json,
 )
 from convcli.errors import OptionError, PositionError
+from convcli.i18n import _
 
 
 @app.command()
@@ -82,10 +83,12 @@ def shapes(
 
         options = conv_options(stride, padding, dilation, groups, padding_mode)
         if (input_file is None) != (kernel_file is None):
-            raise OptionError("give both INPUT and KERNEL files, or neither")
+            raise OptionError(_("give both INPUT and KERNEL files, or neither"))
         if input_file is not None and kernel_file is not None:
             if input_shape or kernel_shape:
-                raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+                raise OptionError(
+                    _("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+                )
             check_stdin_once([input_file, kernel_file])
             in_shape = shape_of(input_file, "input")
             k_shape = shape_of(kernel_file, "kernel")

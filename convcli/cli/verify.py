@@ -35,6 +35,7 @@ from convcli.cli._common import (
     show_json,
 )
 from convcli.errors import OptionError
+from convcli.i18n import _
 
 
 @app.command()
@@ -141,7 +142,7 @@ def verify_1x1(
         from convcli.shapes.parsing import parse_shape
 
         if (input_file is None) != (kernel_file is None):
-            raise OptionError("give both INPUT and KERNEL files, or neither")
+            raise OptionError(_("give both INPUT and KERNEL files, or neither"))
         check_tolerances(atol, rtol)
         budget = memory_budget(max_memory)
         # Two results (per channel and as a matrix product) are held and compared.
@@ -152,12 +153,16 @@ def verify_1x1(
             check_stdin_once([input_file, kernel_file])
             infos = (peek(input_file, "input"), peek(kernel_file, "kernel"))
             sizing(infos)
-            x, kernel, _ = load_tensors(input_file, kernel_file, None)
+            x, kernel = load_tensors(input_file, kernel_file, None)[:2]
             loaded = ((x.shape, x.dtype), (kernel.shape, kernel.dtype))
             sizing(loaded)
         else:
             if out_channels < 1:
-                raise OptionError(f"--out-channels: must be >= 1, got {out_channels}")
+                raise OptionError(
+                    _("--out-channels: must be >= 1, got {out_channels}").format(
+                        out_channels=out_channels
+                    )
+                )
             shape = option("--input-shape", lambda t: parse_shape(t, ndims=(3,)), input_shape)
             f32 = np.dtype(np.float32)
             drawn = ((shape, f32), ((out_channels, shape[0], 1, 1), f32))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import BudgetError, OptionError
+from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import lift_to_conv2d
@@ -45,7 +46,7 @@ FALLBACK_BUDGET = 2 * 1024**3
 JSON_BYTES_PER_VALUE = 56
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
-_EXPECTED = "expected a size like 512M, 2G, 1.5GiB or a number of bytes"
+_EXPECTED = N_("expected a size like 512M, 2G, 1.5GiB or a number of bytes")
 Shape = tuple[int, ...]
 
 
@@ -62,14 +63,14 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.fullmatch(text.strip())
     if match is None:
-        raise OptionError(f"{_EXPECTED}, got {text!r}")
+        raise OptionError(_("{EXPECTED}, got {text!r}").format(EXPECTED=_(_EXPECTED), text=text))
     number, prefix, binary, unit_b = match.groups()
     if (binary and not prefix) or (not unit_b and binary):
-        raise OptionError(f"{_EXPECTED}, got {text!r}")
+        raise OptionError(_("{EXPECTED}, got {text!r}").format(EXPECTED=_(_EXPECTED), text=text))
     base = 1000 if (unit_b and not binary and prefix) else 1024
     size = int(float(number) * base ** _POWERS[prefix.lower()])
     if size < 1:
-        raise OptionError(f"must be at least 1 byte, got {text!r}")
+        raise OptionError(_("must be at least 1 byte, got {text!r}").format(text=text))
     return size
 
 
@@ -125,8 +126,8 @@ class RunEstimate:
         return sum(size for _, size in self.parts)
 
     def describe(self) -> str:
-        shown = ", ".join(f"{name} {format_bytes(size)}" for name, size in self.parts if size)
-        return f"about {format_bytes(self.total)} ({shown})"
+        shown = ", ".join(f"{_(name)} {format_bytes(size)}" for name, size in self.parts if size)
+        return _("about {total} ({parts})").format(total=format_bytes(self.total), parts=shown)
 
 
 def estimate_run(
@@ -175,12 +176,15 @@ def estimate_run(
     # Python ints: shapes from --input-shape can have 18-digit sizes, beyond int64.
     output_values = math.prod(memory.output_shape)
     parts = [
-        ("input", _bytes(input_shape, input_dtype)),
-        ("kernel", _bytes(kernel_shape, kernel_dtype)),
-        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
-        ("output", output_values * memory.output_dtype.itemsize * results),
-        ("workspace", memory.workspace_bytes),
-        ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
+        (N_("input"), _bytes(input_shape, input_dtype)),
+        (N_("kernel"), _bytes(kernel_shape, kernel_dtype)),
+        (
+            N_("bias"),
+            0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype),
+        ),
+        (N_("output"), output_values * memory.output_dtype.itemsize * results),
+        (N_("workspace"), memory.workspace_bytes),
+        (N_("JSON text"), output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
     ]
     n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
     if padding_mode != "zeros":
@@ -192,11 +196,11 @@ def estimate_run(
             dilation=dilation,
         )
         padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
-        parts.append(("padded input", padded))
+        parts.append((N_("padded input"), padded))
     if unfolded:
         taps = w_shape[2] * w_shape[3]
         columns = n * math.prod(memory.output_shape[-2:])
-        parts.append(("unfolded input", c_i * taps * columns * memory.output_dtype.itemsize))
+        parts.append((N_("unfolded input"), c_i * taps * columns * memory.output_dtype.itemsize))
     return RunEstimate(tuple(parts))
 
 
@@ -204,8 +208,12 @@ def check_budget(estimate: RunEstimate, budget: int) -> None:
     """Raise ``ValueError`` naming the estimate when it is over ``budget`` bytes."""
     if estimate.total > budget:
         raise BudgetError(
-            f"this run needs {estimate.describe()}, over the --max-memory budget of "
-            f"{format_bytes(budget)}: make the run smaller or raise --max-memory"
+            _(
+                "this run needs {estimate_describe}, over the --max-memory budget of "
+                "{format_bytes_budget}: make the run smaller or raise --max-memory"
+            ).format(
+                estimate_describe=estimate.describe(), format_bytes_budget=format_bytes(budget)
+            )
         )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _
 from convcli.ops.chunked import conv2d_chunked
 from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.ops.numerics import accumulation_for
@@ -123,25 +124,45 @@ def run_convolution(
     """
     options = options or ConvOptions()
     if mode not in MODES:
-        raise OptionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise OptionError(
+            _("mode must be one of {join_MODES}, got {mode!r}").format(
+                join_MODES=", ".join(MODES), mode=mode
+            )
+        )
     if mode == "auto":
         return _run_auto(x, kernel, bias, options, progress, out)
     if options.changed():
         raise OptionError(
-            f"--mode {mode} runs the lesson's function, which has no "
-            f"{', '.join(options.changed())}: use --mode auto (conv2d) for them"
+            _(
+                "--mode {mode} runs the lesson's function, which has no {join_options_changed}: "
+                "use --mode auto (conv2d) for them"
+            ).format(mode=mode, join_options_changed=", ".join(options.changed()))
         )
     expected_rank = 3 if mode == "multi-in" else 4
     if kernel.ndim != expected_rank:
         raise ShapeError(
-            f"--mode {mode} needs a {expected_rank}-D kernel, got {kernel.ndim}-D {kernel.shape}"
+            _(
+                "--mode {mode} needs a {expected_rank}-D kernel, got {kernel_ndim}-D {kernel_shape}"
+            ).format(
+                mode=mode,
+                expected_rank=expected_rank,
+                kernel_ndim=kernel.ndim,
+                kernel_shape=kernel.shape,
+            )
         )
     if x.ndim not in (3, 4):
-        raise ShapeError(f"--mode {mode} needs a 3-D or 4-D input, got {x.ndim}-D {x.shape}")
+        raise ShapeError(
+            _("--mode {mode} needs a 3-D or 4-D input, got {x_ndim}-D {x_shape}").format(
+                mode=mode, x_ndim=x.ndim, x_shape=x.shape
+            )
+        )
     function, method = {
-        "multi-in": (corr2d_multi_in, "corr2d_multi_in: per-channel cross-correlations, summed"),
-        "multi-out": (corr2d_multi_in_out, "corr2d_multi_in_out: multi-in per output channel"),
-        "1x1": (corr2d_multi_in_out_1x1, "corr2d_multi_in_out_1x1: one matrix product"),
+        "multi-in": (
+            corr2d_multi_in,
+            _("corr2d_multi_in: per-channel cross-correlations, summed"),
+        ),
+        "multi-out": (corr2d_multi_in_out, _("corr2d_multi_in_out: multi-in per output channel")),
+        "1x1": (corr2d_multi_in_out_1x1, _("corr2d_multi_in_out_1x1: one matrix product")),
     }[mode]
     items = x if x.ndim == 4 else x[None]
     output = np.stack([function(item, kernel) for item in items])
@@ -149,7 +170,9 @@ def run_convolution(
         c_o = 1 if mode == "multi-in" else kernel.shape[0]
         if bias.shape != (c_o,):
             raise ShapeError(
-                f"bias must have shape ({c_o},), one per output channel, got {bias.shape}"
+                _("bias must have shape ({c_o},), one per output channel, got {bias_shape}").format(
+                    c_o=c_o, bias_shape=bias.shape
+                )
             )
         shape = (1, 1, 1) if mode == "multi-in" else (1, c_o, 1, 1)
         with np.errstate(all="ignore"):  # IEEE: inf + -inf is NaN, without a warning
@@ -196,11 +219,11 @@ def _run_auto(
         output = output[..., 0, :, :]  # the single output channel of corr2d / multi-in
     method = "conv2d" if kernel.ndim == 4 else {2: "corr2d", 3: "corr2d_multi_in"}[kernel.ndim]
     if kernel.ndim < 4:
-        method += " (through conv2d)"
+        method += " " + _("(through conv2d)")
     if options.padding_mode != "zeros":
-        method += f", {options.padding_mode} padding"
+        method += ", " + _("{mode} padding").format(mode=options.padding_mode)
     if options.flip:
-        method += ", kernel flipped 180 degrees (true convolution)"
+        method += ", " + _("kernel flipped 180 degrees (true convolution)")
     return RunResult(
         output=output,
         method=method,

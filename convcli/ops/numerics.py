@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import NumericError
+from convcli.i18n import _
 
 __all__ = [
     "Accumulation",
@@ -49,7 +50,11 @@ class Accumulation:
 def check_numeric(array: npt.NDArray[np.generic], name: str) -> None:
     """Raise ``ValueError`` unless ``array`` holds bool, int, uint, float or complex values."""
     if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
-        raise NumericError(f"{name} has unsupported dtype {array.dtype}: expected numbers")
+        raise NumericError(
+            _("{name} has unsupported dtype {array_dtype}: expected numbers").format(
+                name=name, array_dtype=array.dtype
+            )
+        )
 
 
 def accumulation_for(*arrays: npt.NDArray[np.generic] | None) -> Accumulation:
@@ -88,7 +93,9 @@ def exact_integer_bound(
     bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
     if bound > INT64_MAX:
         raise NumericError(
-            f"integer result could reach {bound}, beyond int64: convert the inputs to float64"
+            _(
+                "integer result could reach {bound}, beyond int64: convert the inputs to float64"
+            ).format(bound=bound)
         )
     return bound
 
@@ -120,9 +127,11 @@ def check_mixed_integers(
     bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
     if bound >= FLOAT64_EXACT:
         raise NumericError(
-            f"int64 and uint64 inputs compute in float64, whose sums are exact only below "
-            f"2**53 and could reach {bound} here: convert the inputs to one integer dtype "
-            "(int64 if the values fit) or to float64 knowingly"
+            _(
+                "int64 and uint64 inputs compute in float64, whose sums are exact only below "
+                "2**53 and could reach {bound} here: convert the inputs to one integer dtype "
+                "(int64 if the values fit) or to float64 knowingly"
+            ).format(bound=bound)
         )
 
 

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.errors import BudgetError, ShapeError
+from convcli.i18n import _
 from convcli.ops.conv import corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.ops.explain import output_axes_of
 from convcli.ops.modes import ConvOptions, run_convolution
@@ -87,7 +88,11 @@ def compare(expected: Array, actual: Array, *, atol: float, rtol: float) -> Comp
     inf
     """
     if expected.shape != actual.shape:
-        raise ValueError(f"results have different shapes {expected.shape} and {actual.shape}")
+        raise ValueError(
+            _("results have different shapes {expected_shape} and {actual_shape}").format(
+                expected_shape=expected.shape, actual_shape=actual.shape
+            )
+        )
     wide = np.complex128 if "c" in (expected.dtype.kind, actual.dtype.kind) else np.float64
     e, a = expected.astype(wide), actual.astype(wide)
     # NaN where both have NaN, and equal infinities, are the same result (IEEE in, IEEE out).
@@ -141,9 +146,17 @@ def verify_1x1(
     (True, (3, 4), (2, 3))
     """
     if x.ndim != 3:
-        raise ShapeError(f"input must be 3-D (c_i, h, w), got {x.ndim}-D {x.shape}")
+        raise ShapeError(
+            _("input must be 3-D (c_i, h, w), got {x_ndim}-D {x_shape}").format(
+                x_ndim=x.ndim, x_shape=x.shape
+            )
+        )
     if kernel.ndim != 4 or kernel.shape[2:] != (1, 1):
-        raise ShapeError(f"kernel must be (c_o, c_i, 1, 1), got shape {kernel.shape}")
+        raise ShapeError(
+            _("kernel must be (c_o, c_i, 1, 1), got shape {kernel_shape}").format(
+                kernel_shape=kernel.shape
+            )
+        )
     per_channel = corr2d_multi_in_out(x, kernel)
     matrix_product = corr2d_multi_in_out_1x1(x, kernel)
     tolerance = default_atol(x, kernel, x.shape[0]) if atol is None else atol
@@ -265,8 +278,10 @@ def verify_im2col(
     values = xb.shape[0] * xb.shape[1] * k_h * k_w * m_h * m_w
     if values > MAX_UNFOLDED_VALUES:
         raise BudgetError(
-            f"the unfolded input would hold {values:,} values (more than "
-            f"{MAX_UNFOLDED_VALUES:,}): verify a smaller input"
+            _(
+                "the unfolded input would hold {values:,} values (more than "
+                "{MAX_UNFOLDED_VALUES:,}): verify a smaller input"
+            ).format(values=values, MAX_UNFOLDED_VALUES=MAX_UNFOLDED_VALUES)
         )
     direct = run_convolution(x, kernel, bias, options=options).output
     acc = accumulation_for(xb, w, bias)

@@ -22,6 +22,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from convcli.i18n import _, ngettext
 from convcli.ops.numerics import array_stats
 
 __all__ = [
@@ -76,10 +77,10 @@ def make_console(
     )
 
 
-def make_progress(console: Console, *, description: str = "computing") -> Progress:
+def make_progress(console: Console, *, description: str | None = None) -> Progress:
     """A progress bar for a long computation, on ``console`` (stderr), erased when done."""
     return Progress(
-        TextColumn(description),
+        TextColumn(_("computing") if description is None else description),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -90,7 +91,10 @@ def make_progress(console: Console, *, description: str = "computing") -> Progre
 
 @dataclass(frozen=True)
 class TensorRow:
-    """One tensor in the shapes table: its role, shape, axis names and origin."""
+    """One tensor in the shapes table: its role, shape, axis names and origin.
+
+    ``role`` is shown as written: callers pass it in the reader's language.
+    """
 
     role: str
     shape: tuple[int, ...] | None
@@ -99,24 +103,26 @@ class TensorRow:
     dtype: str = ""
 
 
-def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
+def render_shapes(rows: Sequence[TensorRow], *, title: str | None = None) -> Table:
     """A table of tensors with each axis named (``c_i=2  n_h=3  n_w=3``).
 
     The dtype and file columns appear only when some tensor has them.
     """
     show_dtype = any(row.dtype for row in rows)
     show_source = any(row.source for row in rows)
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("tensor", no_wrap=True)
-    table.add_column("shape", justify="right", no_wrap=True)
-    table.add_column("axes", no_wrap=True)
+    table = Table(
+        title=_("shapes") if title is None else title, box=box.SIMPLE_HEAD, title_justify="left"
+    )
+    table.add_column(_("tensor"), no_wrap=True)
+    table.add_column(_("shape"), justify="right", no_wrap=True)
+    table.add_column(_("axes"), no_wrap=True)
     if show_dtype:
-        table.add_column("dtype", no_wrap=True)
+        table.add_column(_("dtype"), no_wrap=True)
     if show_source:
-        table.add_column("from", overflow="fold")
+        table.add_column(_("from"), overflow="fold")
     for row in rows:
         if row.shape is None:
-            shape, axes = "-", "none"
+            shape, axes = "-", _("none")
         else:
             shape = "x".join(str(size) for size in row.shape)
             axes = "  ".join(
@@ -339,8 +345,8 @@ def render_heat_legend(array: npt.NDArray[np.generic]) -> Text:
     """The heatmap's legend: ``min [swatches] 0 [swatches] max`` and what the colours mean."""
     scale = heat_scale(array)
     if scale is None:
-        return Text("heatmap: no finite real values to colour")
-    legend = Text("heatmap: ")
+        return Text(_("heatmap: no finite real values to colour"))
+    legend = Text(_("heatmap: "))
     if scale.diverging:
         bound = max(abs(scale.low), abs(scale.high))
         stops = [
@@ -353,13 +359,13 @@ def render_heat_legend(array: npt.NDArray[np.generic]) -> Text:
                 legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
             legend.append(" ")
         legend.append(format_value(np.float64(scale.high)))
-        legend.append("  (diverging: blue below 0, white at 0, red above)")
+        legend.append("  " + _("(diverging: blue below 0, white at 0, red above)"))
         return legend
     legend.append(f"{format_value(np.float64(scale.low))} ")
     for value in np.linspace(scale.low, scale.high, 2 * LEGEND_STEPS):
         legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
     legend.append(f" {format_value(np.float64(scale.high))}")
-    legend.append("  (sequential: light for the minimum, dark red for the maximum)")
+    legend.append("  " + _("(sequential: light for the minimum, dark red for the maximum)"))
     return legend
 
 
@@ -427,23 +433,25 @@ def _collapse_gaps(indices: list[tuple[int, ...] | None]) -> list[tuple[int, ...
     return out
 
 
-def render_stats(array: npt.NDArray[np.generic], *, label: str = "result") -> Text:
+def render_stats(array: npt.NDArray[np.generic], *, label: str | None = None) -> Text:
     """``min``, ``max``, ``mean`` and the count of non-finite values of ``array``.
 
     Computed block by block (``numerics.array_stats``): no full-size temporaries.
     """
     stats = array_stats(array)
+    label = _("result") if label is None else label
     parts = [f"{label}: {'x'.join(map(str, array.shape))} {array.dtype}"]
     as_value = np.int64 if array.dtype.kind in "biu" else np.float64
     if stats.minimum is not None and stats.maximum is not None:
-        parts.append(f"min {format_value(as_value(stats.minimum))}")
-        parts.append(f"max {format_value(as_value(stats.maximum))}")
+        parts.append(_("min {value}").format(value=format_value(as_value(stats.minimum))))
+        parts.append(_("max {value}").format(value=format_value(as_value(stats.maximum))))
     if isinstance(stats.mean, complex):
-        parts.append(f"mean {format_value(np.complex128(stats.mean))}")
+        parts.append(_("mean {value}").format(value=format_value(np.complex128(stats.mean))))
     elif stats.mean is not None:
-        parts.append(f"mean {format_value(np.float64(stats.mean))}")
+        parts.append(_("mean {value}").format(value=format_value(np.float64(stats.mean))))
     if stats.non_finite:
-        parts.append(f"{stats.non_finite} non-finite")
+        count = stats.non_finite
+        parts.append(ngettext("{n} non-finite", "{n} non-finite", count).format(n=count))
     return Text("  ".join(parts))
 
 

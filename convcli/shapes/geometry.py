@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _
 
 Pair = tuple[int, int]
 IntOrPair = int | tuple[int, int]
@@ -54,10 +55,18 @@ def as_pair(value: IntOrPair, name: str, *, minimum: int) -> Pair:
     """
     items = value if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2:
-        raise OptionError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise OptionError(
+            _("{name} must be an int or a pair of ints, got {value!r}").format(
+                name=name, value=value
+            )
+        )
     pair = (as_int(items[0], name, value), as_int(items[1], name, value))
     if min(pair) < minimum:
-        raise OptionError(f"{name} must be >= {minimum}, got {value!r}")
+        raise OptionError(
+            _("{name} must be >= {minimum}, got {value!r}").format(
+                name=name, minimum=minimum, value=value
+            )
+        )
     return pair
 
 
@@ -80,7 +89,9 @@ def as_int(item: object, name: str, shown: object = None) -> int:
         except TypeError:
             pass
     raise OptionError(
-        f"{name} must be an int or a pair of ints, got {item if shown is None else shown!r}"
+        _(
+            "{name} must be an int or a pair of ints, got {item_if_shown_is_None_else_shown!r}"
+        ).format(name=name, item_if_shown_is_None_else_shown=item if shown is None else shown)
     )
 
 
@@ -166,8 +177,15 @@ def resolve_geometry(
     for axis, name in enumerate(("height", "width")):
         if effective[axis] > padded[axis]:
             raise ShapeError(
-                f"kernel {name} {k[axis]} (dilated to {effective[axis]}) is larger than the "
-                f"padded input {name} {padded[axis]}"
+                _(
+                    "kernel {name} {k_axis} (dilated to {effective_axis}) is larger than the "
+                    "padded input {name} {padded_axis}"
+                ).format(
+                    name=name,
+                    k_axis=k[axis],
+                    effective_axis=effective[axis],
+                    padded_axis=padded[axis],
+                )
             )
     out = (
         _axis_output(in_size[0], k[0], s[0], top + bottom, d[0]),
@@ -186,7 +204,9 @@ def _resolve_padding(
             return (0, 0, 0, 0)
         if padding == "same":
             if stride != (1, 1):
-                raise OptionError(f"padding='same' needs stride 1, got stride {stride}")
+                raise OptionError(
+                    _("padding='same' needs stride 1, got stride {stride}").format(stride=stride)
+                )
             totals = [dilation[i] * (kernel[i] - 1) for i in range(2)]
             return (
                 totals[0] // 2,
@@ -194,6 +214,10 @@ def _resolve_padding(
                 totals[1] // 2,
                 totals[1] - totals[1] // 2,
             )
-        raise OptionError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        raise OptionError(
+            _("padding must be an int, a pair, 'same' or 'valid', got {padding!r}").format(
+                padding=padding
+            )
+        )
     p = as_pair(padding, "padding", minimum=0)
     return (p[0], p[0], p[1], p[1])

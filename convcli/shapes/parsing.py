@@ -7,6 +7,7 @@ the option's name.
 from __future__ import annotations
 
 from convcli.errors import OptionError
+from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, PaddingArg
 
 __all__ = ["parse_int_or_pair", "parse_padding", "parse_position", "parse_shape"]
@@ -24,11 +25,13 @@ def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
     """
     parts = [part.strip() for part in text.split(",")]
     if len(parts) not in (1, 2):
-        raise OptionError(f"expected N or H,W, got {text!r}")
+        raise OptionError(_("expected N or H,W, got {text!r}").format(text=text))
     values = [_parse_int(part, text) for part in parts]
     for value in values:
         if value < minimum:
-            raise OptionError(f"must be >= {minimum}, got {text!r}")
+            raise OptionError(
+                _("must be >= {minimum}, got {text!r}").format(minimum=minimum, text=text)
+            )
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
@@ -50,7 +53,9 @@ def parse_padding(text: str) -> PaddingArg:
     try:
         return parse_int_or_pair(word, minimum=0)
     except OptionError:
-        raise OptionError(f"expected N, H,W, 'same' or 'valid', got {text!r}") from None
+        raise OptionError(
+            _("expected N, H,W, 'same' or 'valid', got {text!r}").format(text=text)
+        ) from None
 
 
 def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
@@ -64,17 +69,21 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
     shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
-        allowed = " or ".join(str(n) for n in ndims)
-        raise OptionError(f"expected {allowed} sizes like 2x3x3, got {text!r}")
+        allowed = _(" or ").join(str(n) for n in ndims)
+        raise OptionError(
+            _("expected {allowed} sizes like 2x3x3, got {text!r}").format(
+                allowed=allowed, text=text
+            )
+        )
     if any(size < 1 for size in shape):
-        raise OptionError(f"sizes must be >= 1, got {text!r}")
+        raise OptionError(_("sizes must be >= 1, got {text!r}").format(text=text))
     return shape
 
 
 def _parse_int(part: str, text: str) -> int:
     # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
     if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
-        raise OptionError(f"expected whole numbers, got {text!r}")
+        raise OptionError(_("expected whole numbers, got {text!r}").format(text=text))
     return int(part)
 
 
@@ -88,8 +97,10 @@ def parse_position(text: str) -> tuple[int, ...]:
     """
     parts = [part.strip() for part in text.split(",")]
     if not 2 <= len(parts) <= 4:
-        raise OptionError(f"expected 2 to 4 indices like i,j or o,i,j, got {text!r}")
+        raise OptionError(
+            _("expected 2 to 4 indices like i,j or o,i,j, got {text!r}").format(text=text)
+        )
     values = tuple(_parse_int(part, text) for part in parts)
     if any(value < 0 for value in values):
-        raise OptionError(f"indices must be >= 0, got {text!r}")
+        raise OptionError(_("indices must be >= 0, got {text!r}").format(text=text))
     return values

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import FileProblem, TensorFileError
+from convcli.i18n import _
 from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
 from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_upto
 
@@ -86,18 +87,24 @@ def load_tensor(
             try:
                 raw = read_upto(stream, limit + 1)
             except OSError as err:
-                raise FileProblem(f"cannot read: {_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot read: {reason_err}").format(reason_err=_reason(err))
+                ) from err
             if not raw:
-                raise FileProblem("empty input, expected JSON")
+                raise FileProblem(_("empty input, expected JSON"))
             if len(raw) > limit:
-                raise FileProblem(f"JSON text over the limit of {limit} bytes")
+                raise FileProblem(
+                    _("JSON text over the limit of {limit} bytes").format(limit=limit)
+                )
             return parse_json_tensor(raw)
     path, member = split_spec(spec)
     suffix = _suffix(path)
     if suffix not in INPUT_SUFFIXES:
         raise TensorFileError(
-            f"{_shown(spec)}: unsupported file type {suffix or '(none)'!r}: "
-            "expected .npy, .npz or .json (or - for JSON on stdin)"
+            _(
+                "{shown_spec}: unsupported file type {suffix_or_none!r}: expected .npy, .npz or "
+                ".json (or - for JSON on stdin)"
+            ).format(shown_spec=_shown(spec), suffix_or_none=suffix or _("(none)"))
         )
     with _named(spec), _open_input(path) as (stream, size):
         if suffix == ".npy":
@@ -106,10 +113,14 @@ def load_tensor(
             return read_npz(stream, member, max_bytes=max_bytes)
         limit = min(max_bytes, MAX_JSON_BYTES)
         if size > limit:
-            raise FileProblem(f"JSON text of {size} bytes is over the limit of {limit} bytes")
+            raise FileProblem(
+                _("JSON text of {size} bytes is over the limit of {limit} bytes").format(
+                    size=size, limit=limit
+                )
+            )
         raw = read_upto(stream, limit + 1)
         if len(raw) > limit:
-            raise FileProblem(f"JSON text over the limit of {limit} bytes")
+            raise FileProblem(_("JSON text over the limit of {limit} bytes").format(limit=limit))
         return parse_json_tensor(raw)
 
 
@@ -193,7 +204,11 @@ def save_tensor(
     with _named(target):
         payload = _json_text(array) if _suffix(target) == ".json" else None
         if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
-            raise FileProblem(f"unsupported dtype {array.dtype}: expected numbers")
+            raise FileProblem(
+                _("unsupported dtype {array_dtype}: expected numbers").format(
+                    array_dtype=array.dtype
+                )
+            )
         with _replacing(target, force=force) as temporary:
             try:
                 with open(temporary, "wb") as stream:
@@ -202,19 +217,27 @@ def save_tensor(
                     else:
                         np.lib.format.write_array(stream, array, allow_pickle=False)
             except OSError as err:
-                raise FileProblem(f"cannot write: {_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
+                ) from err
 
 
 def _json_text(array: npt.NDArray[Any]) -> bytes:
     """The text of a ``.json`` file, refused when ``load_tensor`` could not read it back."""
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         count = int(np.count_nonzero(~np.isfinite(array)))
-        raise FileProblem(f"{count} NaN or infinite values cannot be written to JSON: use .npy")
+        raise FileProblem(
+            _("{count} NaN or infinite values cannot be written to JSON: use .npy").format(
+                count=count
+            )
+        )
     text = (json.dumps(tensor_to_json(array), allow_nan=False) + "\n").encode()
     if len(text) > MAX_JSON_BYTES:
         raise FileProblem(
-            f"JSON text of {len(text)} bytes is over the limit of {MAX_JSON_BYTES} bytes "
-            "that can be read back: use .npy"
+            _(
+                "JSON text of {len_text} bytes is over the limit of {MAX_JSON_BYTES} bytes that "
+                "can be read back: use .npy"
+            ).format(len_text=len(text), MAX_JSON_BYTES=MAX_JSON_BYTES)
         )
     return text
 
@@ -251,16 +274,22 @@ def npy_writer(
     resolved = np.dtype(dtype)
     with _named(target):
         if resolved.kind not in "biufc" or resolved.fields is not None:
-            raise FileProblem(f"unsupported dtype {resolved}: expected numbers")
+            raise FileProblem(
+                _("unsupported dtype {resolved}: expected numbers").format(resolved=resolved)
+            )
         if not all(type(n) is int and n > 0 for n in shape) or not shape:
-            raise FileProblem(f"shape {shape} is not a tensor's: expected positive sizes")
+            raise FileProblem(
+                _("shape {shape} is not a tensor's: expected positive sizes").format(shape=shape)
+            )
     with _replacing(target, force=force) as temporary:
         with _named(target):
             try:
                 out = np.lib.format.open_memmap(temporary, "w+", dtype=resolved, shape=shape)
                 _reserve(temporary)
             except OSError as err:
-                raise FileProblem(f"cannot write: {_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
+                ) from err
         yield out
         out.flush()
 
@@ -288,23 +317,31 @@ def _check_output(
         suffix = _suffix(target)
         if suffix not in suffixes:
             raise FileProblem(
-                f"unsupported output type {suffix or '(none)'!r}: expected {' or '.join(suffixes)}"
+                _("unsupported output type {suffix_or_none!r}: expected {or_join_suffixes}").format(
+                    suffix_or_none=suffix or _("(none)"), or_join_suffixes=_(" or ").join(suffixes)
+                )
             )
         folder = os.path.dirname(os.path.abspath(target))
         if not os.path.isdir(folder):
-            raise FileProblem(f"folder {_shown(folder)} does not exist")
+            raise FileProblem(
+                _("folder {shown_folder} does not exist").format(shown_folder=_shown(folder))
+            )
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise FileProblem(f"folder {_shown(folder)} is not writable")
+            raise FileProblem(
+                _("folder {shown_folder} is not writable").format(shown_folder=_shown(folder))
+            )
         for spec in inputs:
             source = split_spec(os.fspath(spec))[0]
             if source != "-" and _same_file(target, source):
                 raise FileProblem(
-                    f"is the input {_shown(source)}: never overwriting an input, even with --force"
+                    _(
+                        "is the input {shown_source}: never overwriting an input, even with --force"
+                    ).format(shown_source=_shown(source))
                 )
         if os.path.isdir(target):
-            raise FileProblem("is a folder")
+            raise FileProblem(_("is a folder"))
         if os.path.lexists(target) and not force:
-            raise FileProblem("already exists; use --force to replace it")
+            raise FileProblem(_("already exists; use --force to replace it"))
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -325,7 +362,11 @@ def _replacing(target: str, *, force: bool) -> Iterator[str]:
                 dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
             )
         except OSError as err:
-            raise FileProblem(f"cannot create a file in {_shown(folder)}: {_reason(err)}") from err
+            raise FileProblem(
+                _("cannot create a file in {shown_folder}: {reason_err}").format(
+                    shown_folder=_shown(folder), reason_err=_reason(err)
+                )
+            ) from err
     try:
         try:
             # mkstemp makes 0600 files; give the output the mode a plain open() would.
@@ -338,7 +379,9 @@ def _replacing(target: str, *, force: bool) -> Iterator[str]:
                 _fsync(temporary)
                 _commit(temporary, target, force=force)
             except OSError as err:
-                raise FileProblem(f"cannot write: {_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
+                ) from err
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -355,10 +398,10 @@ def _commit(temporary: str, target: str, *, force: bool) -> None:
         # Unlike a rename, a link fails if another process created target since the check.
         os.link(temporary, target)
     except FileExistsError:
-        raise FileProblem("already exists; use --force to replace it") from None
+        raise FileProblem(_("already exists; use --force to replace it")) from None
     except OSError:  # a file system without hard links
         if os.path.lexists(target):
-            raise FileProblem("already exists; use --force to replace it") from None
+            raise FileProblem(_("already exists; use --force to replace it")) from None
         os.replace(temporary, target)
         return
     with contextlib.suppress(OSError):  # the output is in place; a stray name is harmless
@@ -399,25 +442,29 @@ def _open_input(path: str) -> Iterator[tuple[IO[bytes], int]]:
     try:
         info = os.stat(path)
         if stat.S_ISDIR(info.st_mode):
-            raise FileProblem("is a folder, not a file")
+            raise FileProblem(_("is a folder, not a file"))
         if not stat.S_ISREG(info.st_mode):
-            raise FileProblem("is not a regular file")
+            raise FileProblem(_("is not a regular file"))
         stream = open(path, "rb")  # noqa: SIM115 - closed below, after the size is read
     except FileNotFoundError:
-        raise FileProblem("no such file") from None
+        raise FileProblem(_("no such file")) from None
     except PermissionError:
-        raise FileProblem("permission denied: cannot read it") from None
+        raise FileProblem(_("permission denied: cannot read it")) from None
     except OSError as err:
-        raise FileProblem(f"cannot open: {_reason(err)}") from None
+        raise FileProblem(_("cannot open: {reason_err}").format(reason_err=_reason(err))) from None
     with stream:
         try:
             size = os.fstat(stream.fileno()).st_size
         except OSError as err:
-            raise FileProblem(f"cannot read: {_reason(err)}") from None
+            raise FileProblem(
+                _("cannot read: {reason_err}").format(reason_err=_reason(err))
+            ) from None
         try:
             yield stream, size
         except OSError as err:
-            raise FileProblem(f"cannot read: {_reason(err)}") from err
+            raise FileProblem(
+                _("cannot read: {reason_err}").format(reason_err=_reason(err))
+            ) from err
 
 
 @contextlib.contextmanager
@@ -427,7 +474,9 @@ def _named(name: str) -> Iterator[None]:
         yield
     except FileProblem as err:
         problem = " ".join(str(err).split())
-        raise TensorFileError(f"{_shown(name)}: {problem}") from err
+        raise TensorFileError(
+            _("{shown_name}: {problem}").format(shown_name=_shown(name), problem=problem)
+        ) from err
 
 
 def _suffix(path: str) -> str:
