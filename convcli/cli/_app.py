@@ -91,7 +91,7 @@ class _OneLineErrors(TyperGroup):
             hint = ""
             if ctx is not None:
                 hint = " " + _("(see '{command} --help')").format(command=ctx.command_path)
-            say(_("error: {message}").format(message=click_message(err) + hint))
+            say(_("error: {message}").format(message=click_message(err, self) + hint))
             return err.exit_code
 
 

@@ -94,9 +94,13 @@ def localize_command(command: _click.Command) -> None:
         cmd.context_class = _LocalizedContext
 
 
-def click_message(err: Exception) -> str:
+def click_message(err: Exception, root: _click.Command | None = None) -> str:
     """A click usage error's message, in the selected language where click's error says
-    what it is (its class and fields); click's own English text otherwise."""
+    what it is (its class and fields); click's own English text otherwise.
+
+    ``root`` (the application's group) tells a flag given a value (``--json=1``) from an
+    option given none: click's error does not say which.
+    """
     english: str = err.format_message()  # type: ignore[attr-defined]
     if i18n.current_language() == "en":
         return english
@@ -123,11 +127,13 @@ def click_message(err: Exception) -> str:
         return english
     if isinstance(err, exceptions.BadParameter) and hint:
         return _("Invalid value for {name}: {message}").format(name=hint, message=err.message)
-    if isinstance(err, exceptions.BadOptionUsage):
+    if isinstance(err, exceptions.BadOptionUsage) and root is not None:
         option = err.option_name
+        commands = [root, *getattr(root, "commands", {}).values()]
         takes_value = any(
-            option in p.opts and not getattr(p, "is_flag", False)
-            for p in (err.ctx.command.params if err.ctx is not None else [])
+            option in param.opts and not getattr(param, "is_flag", False)
+            for command in commands
+            for param in command.params
         )
         if takes_value:
             return _("Option {name!r} requires an argument.").format(name=option)

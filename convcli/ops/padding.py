@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 from convcli.ops.numerics import check_numeric
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes
@@ -63,20 +63,20 @@ def check_padding_mode(
             )
         )
     for pad, axis, name in zip(
-        padding, (0, 0, 1, 1), ("height",) * 2 + ("width",) * 2, strict=True
+        padding, (0, 0, 1, 1), (N_("height"),) * 2 + (N_("width"),) * 2, strict=True
     ):
         n = in_size[axis]
         if mode == "reflect" and pad >= n:
             raise OptionError(
                 _("reflect padding {pad} must be < input {name} {n}").format(
-                    pad=pad, name=name, n=n
+                    pad=pad, name=_(name), n=n
                 )
             )
         if mode == "circular" and pad > n:
             raise OptionError(
                 _(
                     "circular padding {pad} must be <= input {name} {n} (it wraps around once)"
-                ).format(pad=pad, name=name, n=n)
+                ).format(pad=pad, name=_(name), n=n)
             )
 
 

@@ -459,7 +459,8 @@ def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> T
     """A two-column table of labelled values (formulas, counts, checks)."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    # Folded, never cut with an ellipsis: a long unbroken run (a Chinese clause) still shows whole.
+    table.add_column(overflow="fold")
     for key, value in pairs:
         table.add_row(Text(key), Text(value))
     return table

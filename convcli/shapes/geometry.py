@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from convcli.errors import OptionError, ShapeError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 
 Pair = tuple[int, int]
 IntOrPair = int | tuple[int, int]
@@ -57,14 +57,14 @@ def as_pair(value: IntOrPair, name: str, *, minimum: int) -> Pair:
     if len(items) != 2:
         raise OptionError(
             _("{name} must be an int or a pair of ints, got {value!r}").format(
-                name=name, value=value
+                name=_(name), value=value
             )
         )
     pair = (as_int(items[0], name, value), as_int(items[1], name, value))
     if min(pair) < minimum:
         raise OptionError(
             _("{name} must be >= {minimum}, got {value!r}").format(
-                name=name, minimum=minimum, value=value
+                name=_(name), minimum=minimum, value=value
             )
         )
     return pair
@@ -91,7 +91,7 @@ def as_int(item: object, name: str, shown: object = None) -> int:
     raise OptionError(
         _(
             "{name} must be an int or a pair of ints, got {item_if_shown_is_None_else_shown!r}"
-        ).format(name=name, item_if_shown_is_None_else_shown=item if shown is None else shown)
+        ).format(name=_(name), item_if_shown_is_None_else_shown=item if shown is None else shown)
     )
 
 
@@ -167,21 +167,21 @@ def resolve_geometry(
     >>> resolve_geometry((5, 5), (4, 4), padding="same").padding
     (1, 2, 1, 2)
     """
-    s = as_pair(stride, "stride", minimum=1)
-    d = as_pair(dilation, "dilation", minimum=1)
-    k = as_pair(kernel_size, "kernel size", minimum=1)
+    s = as_pair(stride, N_("stride"), minimum=1)
+    d = as_pair(dilation, N_("dilation"), minimum=1)
+    k = as_pair(kernel_size, N_("kernel size"), minimum=1)
     pads = _resolve_padding(padding, s, d, k)
     top, bottom, left, right = pads
     padded = (in_size[0] + top + bottom, in_size[1] + left + right)
     effective = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
-    for axis, name in enumerate(("height", "width")):
+    for axis, name in enumerate((N_("height"), N_("width"))):
         if effective[axis] > padded[axis]:
             raise ShapeError(
                 _(
                     "kernel {name} {k_axis} (dilated to {effective_axis}) is larger than the "
                     "padded input {name} {padded_axis}"
                 ).format(
-                    name=name,
+                    name=_(name),
                     k_axis=k[axis],
                     effective_axis=effective[axis],
                     padded_axis=padded[axis],
@@ -219,5 +219,5 @@ def _resolve_padding(
                 padding=padding
             )
         )
-    p = as_pair(padding, "padding", minimum=0)
+    p = as_pair(padding, N_("padding"), minimum=0)
     return (p[0], p[0], p[1], p[1])
