@@ -26,6 +26,7 @@ from convcli.cli._common import (
     load_tensors,
     memory_budget,
     naming_inputs,
+    option_flags,
     peek,
     progress_bar,
     show,
@@ -91,6 +92,11 @@ def run(
         if mode not in MODES:
             raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        if mode != "auto" and options.changed():
+            raise OptionError(
+                f"--mode {mode} runs the lesson's function, which has no "
+                f"{', '.join(option_flags(options))}: use --mode auto (conv2d) for them"
+            )
         check_stdin_once([input_file, kernel_file, bias_file])
         inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
         if output is not None:
