@@ -22,7 +22,6 @@ from convcli.ops.lesson import (
     lesson_kernel_multi_in,
     lesson_kernel_multi_out,
 )
-from convcli.ops.modes import ConvOptions, axis_names
 from convcli.ops.padding import check_padding_mode
 from convcli.ops.verify import Comparison, OneByOneCheck, verify_1x1
 from convcli.render.widgets import (
@@ -36,6 +35,7 @@ from convcli.render.widgets import (
     render_shapes,
     render_title,
 )
+from convcli.shapes.axes import axis_names, output_axes
 from convcli.shapes.layer import (
     LayerShapes,
     SeparableCost,
@@ -43,6 +43,7 @@ from convcli.shapes.layer import (
     lift_to_conv2d,
     separable_cost,
 )
+from convcli.shapes.options import ConvOptions
 
 __all__ = [
     "ShapesExplanation",
@@ -184,7 +185,7 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
             _(KERNEL), e.kernel_shape, axis_names("kernel", len(e.kernel_shape), groups=groups)
         ),
         TensorRow(_(BIAS), layer.bias_shape, ("c_o",)),
-        TensorRow(_(OUTPUT), e.output_shape, _output_axes(e)),
+        TensorRow(_(OUTPUT), e.output_shape, output_axes(len(e.input_shape), len(e.kernel_shape))),
     ]
     c_o, c_per_group, k_h, k_w = layer.kernel_shape
     m_h, m_w = layer.geometry.out_size
@@ -325,13 +326,6 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
         ),
         (_("MACs ratio"), formula),
     ]
-
-
-def _output_axes(e: ShapesExplanation) -> tuple[str, ...]:
-    names = axis_names("output", len(e.layer.output_shape))
-    if len(e.kernel_shape) < 4:
-        names = tuple(name for name in names if name != "c_o")
-    return names
 
 
 def _fully_connected(layer: LayerShapes) -> str:
