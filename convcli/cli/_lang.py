@@ -15,9 +15,9 @@ cells a character) stay within the width.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -170,11 +170,14 @@ _WIDE = ("W", "F")
 # forms are the point: RUF001 would have them ASCII).
 _CLOSING = "，。、；：！？）」』》】,.;:!?)"  # noqa: RUF001
 _OPENING = "（「『《【"  # noqa: RUF001
-_TOKEN = re.compile(
-    r"\s+"
-    rf"|[{_OPENING}]*(?:[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+)"
-    rf"[{_CLOSING}]*"
-)
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+
+
+@functools.cache
+def _tokens() -> re.Pattern[str]:
+    """Spaces, one CJK character, or one run of other characters; punctuation kept on the
+    side it belongs to. Compiled on first use: only help in another language needs it."""
+    return re.compile(rf"\s+|[{_OPENING}]*(?:[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*")
 
 
 def cells(text: str) -> int:
@@ -183,10 +186,12 @@ def cells(text: str) -> int:
     >>> cells("卷积核 K")
     8
     """
-    return sum(2 if unicodedata.east_asian_width(ch) in _WIDE else 1 for ch in text)
+    return sum(2 if _is_wide(ch) else 1 for ch in text)
 
 
 def _is_wide(ch: str) -> bool:
+    import unicodedata
+
     return unicodedata.east_asian_width(ch) in _WIDE
 
 
@@ -211,7 +216,7 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
     lines: list[str] = []
     line, used, space = initial_indent, cells(initial_indent), False
     fresh = True
-    for token in _TOKEN.findall(text):
+    for token in _tokens().findall(text):
         if token.isspace():
             space = not fresh
             continue

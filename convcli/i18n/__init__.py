@@ -25,9 +25,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from convcli.errors import OptionError
+
+if TYPE_CHECKING:
+    from gettext import GNUTranslations
 
 __all__ = [
     "DOMAIN",
@@ -51,13 +54,8 @@ LANGUAGES = ("en", "zh")
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
-class _Catalogue(Protocol):
-    def gettext(self, message: str, /) -> str: ...
-    def ngettext(self, singular: str, plural: str, n: int, /) -> str: ...
-
-
 _state: dict[str, str] = {"language": "en"}
-_catalogue: list[_Catalogue] = []  # empty for English; the loaded catalogue otherwise
+_catalogue: list[GNUTranslations] = []  # empty for English; the loaded catalogue otherwise
 
 
 def N_(message: str) -> str:
