@@ -3,6 +3,7 @@ compiled catalogue in step with its source, JSON unchanged, 80-column layout."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import unicodedata
@@ -13,7 +14,7 @@ import pytest
 from clitools import SAMPLES, invoke, save
 from typer.main import get_command
 
-from convcli import i18n
+from convcli import errors, i18n
 from convcli.cli import app
 from convcli.cli._lang import select_language, wrap_cells
 from convcli.errors import OptionError
@@ -83,6 +84,44 @@ def test_a_stale_mo_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert changed != text
     (copy / "convcli.po").write_text(changed, encoding="utf-8")
     assert any("not the compiled .po" in line for line in tool.problems("zh", fresh))
+
+
+DOMAIN_ERRORS = {
+    name for name, value in vars(errors).items() if isinstance(value, type) and name[0] != "_"
+}
+# Calls whose text argument a person reads (the render layer's widgets and rich's tables).
+SHOWN = re.compile(r"render_\w+|add_column|add_row|Table|Text|append|add_task")
+TEXT_KEYWORDS = {"title", "name", "label", "description", "caption", "header"}
+WORD = re.compile(r"(?<![\w/.-])[A-Za-z]{3,}(?![\w/.(-])")
+
+
+def _unmarked(node: ast.expr) -> bool:
+    """A literal (or f-string) holding English words, not inside ``_()`` or ``N_()``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return bool(english_words(node.value) & set(WORD.findall(node.value)))
+    if isinstance(node, ast.JoinedStr):
+        return any(_unmarked(part) for part in node.values if isinstance(part, ast.Constant))
+    return False
+
+
+def test_source_marks_what_people_read() -> None:
+    """Refusals raised with a literal message, and literal text handed to the widgets, go
+    through ``_()``: a new English string cannot skip the catalogue unnoticed."""
+    found = []
+    for path in sorted((ROOT / "convcli").rglob("*.py")):
+        where = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            shown = name in DOMAIN_ERRORS or (
+                where.parts[1] in ("render", "draw") and SHOWN.fullmatch(name)
+            )
+            texts = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS)]
+            if shown and any(_unmarked(text) for text in texts):
+                found.append(f"{where}:{node.lineno} {name}")
+    assert found == []
 
 
 # --- choosing the language -----------------------------------------------------------------
