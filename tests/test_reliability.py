@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from clitools import array_of
+from clitools import array_of, files_in
 from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_bytes, saved
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
@@ -77,10 +77,6 @@ def refused(result: Result, *words: str) -> str:
         assert word in line, (word, line)
     assert result.stdout == ""
     return line
-
-
-def files_in(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
 
 
 def save(path: Path, array: Array) -> str:
