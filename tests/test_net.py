@@ -543,3 +543,64 @@ def test_presets_default_to_the_books_input_shapes() -> None:
         assert payload["output_shape"] == [1, 10]
         assert math.prod(payload["output_shape"]) == 10
         assert json.dumps(payload)
+
+
+# -- hostile specs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "conv(6, k=3, padding_mode='\x1b[31m')",
+        "conv(6,\x1b k=3)",
+        "relu > \x07",
+        "foo\x1b[2J",
+    ],
+)
+def test_control_characters_in_a_spec_are_escaped_in_the_error(spec: str) -> None:
+    result = invoke("net", spec, "--input-shape", "1x1x8x8")
+    assert_usage_error(result, "spec column")
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "(" * 500 + "relu" + ")" * 500,
+        "-" * 100_000 + "1",
+        "residual(" * 300 + "relu" + ")" * 300,
+        "relu > " * 40_000 + "relu",
+        "conv(" + "9" * 5000 + ", k=3)",
+    ],
+)
+def test_huge_or_deep_specs_are_refused_or_read_quickly(spec: str) -> None:
+    result = invoke("net", spec, "--input-shape", "1x1x8x8", "--json")
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        assert_usage_error(result)
+
+
+def test_huge_sizes_stay_arithmetic() -> None:
+    net = walk_network(parse_spec("adaptiveavgpool((1000000000, 3))"), (1, 1, 7, 7))
+    assert net.rows[0].output_shape == (1, 1, 10**9, 3)
+    trace = trace_cell(net, (10**9 - 1, 1))
+    assert trace.rows == (6, 6) and trace.cols == (2, 4)
+    net = walk_network(parse_spec("convT(1, k=100000, d=3)"), (1, 1, 2, 2))
+    assert trace_cell(net, (150_000, 0)).rows == (0, 1)
+    net = walk_network(parse_spec("conv(1, k=1000000000000)"), (1, 1, 4, 4))
+    assert "smaller than the 1000000000000x1000000000000 window" in str(net.error)
+
+
+@pytest.mark.parametrize(("n_in", "n_out"), [(5, 3), (7, 7), (7, 1), (3, 8), (12, 5), (1, 4)])
+def test_adaptive_cells_closed_form_matches_the_windows(n_in: int, n_out: int) -> None:
+    from convcli.shapes.pooling import adaptive_window
+
+    net = walk_network(parse_spec(f"adaptiveavgpool(({n_out}, 1))"), (1, 1, n_in, 1))
+    windows = [adaptive_window(i, n_in, n_out) for i in range(n_out)]
+    assert net.rows[0].flops == sum(end - start for start, end in windows)
+
+
+def test_without_at_a_nonuniform_network_traces_its_centre_cell() -> None:
+    result = invoke("net", "convT(2, k=3, s=2) > relu", "--input-shape", "1x1x4x4")
+    assert result.exit_code == 0, result.output
+    assert "output cell (4, 4) of layer 2: input rows 1..2, columns 1..2" in result.stdout

@@ -12,6 +12,7 @@ from convcli.errors import OptionError
 
 if TYPE_CHECKING:
     from convcli.shapes.netspec import LayerSpec
+    from convcli.shapes.network import Network
 
 
 @app.command()
@@ -54,7 +55,7 @@ def net(
             "--at",
             metavar="[LAYER:]I,J",
             help="Trace output cell I,J of LAYER (default: the last spatial layer) back to the "
-            "exact input rows and columns it is computed from.",
+            "input rows and columns it is computed from.",
         ),
     ] = None,
     emit: Annotated[
@@ -118,6 +119,11 @@ def net(
                 show(net_table(network))
             raise network.error
         trace = None if cell is None else trace_cell(network, cell[1], cell[0])
+        if trace is None and not as_json and _nonuniform(network):
+            # Fields differ from cell to cell: state one, the centre cell's.
+            last = [row for row in network.rows if row.spatial][-1]
+            centre = ((last.output_shape[2] - 1) // 2, (last.output_shape[3] - 1) // 2)
+            trace = trace_cell(network, centre)
         if emit is not None:
             typer.echo(torch_script(network), nl=False)
             return
@@ -125,6 +131,10 @@ def net(
             show_json(net_payload(network, dtype, trace))
             return
         show(*net_report(network, dtype, trace))
+
+
+def _nonuniform(network: Network) -> bool:
+    return any(row.spatial and None in row.fields for row in network.rows)
 
 
 def _layers(

@@ -26,12 +26,13 @@ FIELD_NOTE = (
 )
 NONUNIFORM_NOTE = (
     "-: not one field for all cells (strided transposed conv, adaptive pooling that does not "
-    "divide); --at I,J traces one cell exactly."
+    "divide); --at I,J traces one cell back to the input."
 )
 FLAT_NOTE = "-: after flatten or linear the output is no longer an image."
 COST_NOTE = (
-    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
-    "pooling 1 per window cell; activations 1, BatchNorm 2, residual sum 1 per value."
+    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; per "
+    "output, max pooling window-1 comparisons, average pooling window-1 additions + 1 division; "
+    "activations 1, BatchNorm 2, residual sum 1 per value."
 )
 
 
@@ -194,9 +195,9 @@ def trace_text(trace: CellTrace) -> str:
         return f"{where}: no input cell reaches it (only biases)"
     (r0, r1), (c0, c1) = trace.rows, trace.cols
     return (
-        f"{where}: input rows {r0}..{r1}, columns {c0}..{c1} "
-        f"({r1 - r0 + 1}x{c1 - c0 + 1} cells; exact, carried back layer by layer, "
-        "inside the input, padding excluded)"
+        f"{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({r1 - r0 + 1}x{c1 - c0 + 1}): "
+        "the first to the last input cell that reaches it, carried back layer by layer "
+        "(padding is not a cell)"
     )
 
 

@@ -202,7 +202,7 @@ def parse_spec(text: str, *, source: str = "spec") -> tuple[LayerSpec, ...]:
 def _syntax_message(err: SyntaxError, flat: str) -> str:
     if flat.rstrip().endswith(">"):
         return "a '>' with no layer after it"
-    message = err.msg
+    message = _printable(err.msg)
     return f"not a layer spec ({message}); write layers like conv(16, k=3) joined by '>'"
 
 
@@ -327,7 +327,7 @@ class _Reader:
 
     def _segment(self, node: ast.AST) -> str:
         start, end = self._offset(node), self._offset(node, "end_col_offset")
-        return " ".join(self.flat[start:end].split())
+        return _printable(" ".join(self.flat[start:end].split()))
 
     def chain(self, node: ast.expr) -> tuple[LayerSpec, ...]:
         if isinstance(node, ast.Compare):
@@ -462,6 +462,15 @@ class _Reader:
         if value is _BAD:
             raise OptionError(f"{where}: {layer}: {param.name} must be {wanted}, got {shown}")
         return value  # type: ignore[return-value]
+
+
+def _printable(text: str) -> str:
+    r"""``text`` with control characters escaped: a spec never writes escape codes to a terminal.
+
+    >>> print(_printable("zeros\x1b[31m"))
+    zeros\x1b[31m
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _known() -> str:

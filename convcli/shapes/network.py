@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convcli.errors import ConvcliError, OptionError, ShapeError
-from convcli.shapes.geometry import as_pair, resolve_geometry
+from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
-from convcli.shapes.pooling import adaptive_output_size, adaptive_window, resolve_pool_geometry
+from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back, compose, union
 from convcli.shapes.transposed import resolve_transposed_geometry
 
@@ -185,8 +185,6 @@ def _apply(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerR
 
 
 def _replace(row: LayerRow, **changes: object) -> LayerRow:
-    from dataclasses import replace
-
     return replace(row, **changes)  # type: ignore[arg-type]
 
 
@@ -210,151 +208,182 @@ def _show(shape: Sequence[int]) -> str:
     return "x".join(str(size) for size in shape)
 
 
+@dataclass(frozen=True)
+class _Mapped:
+    """What a spatial layer does to one batch item: channels, size, axis maps and cost."""
+
+    channels: int
+    size: tuple[int, int]
+    steps: tuple[AxisStep, AxisStep]
+    params: int = 0
+    macs: int = 0
+    flops: int = 0
+
+
 def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRow:
     n, c, h, w = shape
-    args = layer.args
-    kind = layer.kind
-    params = macs = 0
-    if kind == "conv":
-        out_c, out_hw, steps, params, macs = _conv(args, c, (h, w))
-    elif kind == "convT":
-        out_c, out_hw, steps, params, macs = _conv_transposed(args, c, (h, w))
-    elif kind in ("maxpool", "avgpool"):
-        out_c = c
-        out_hw, steps, window = _pool(args, kind, (h, w))
-        flops = n * c * out_hw[0] * out_hw[1] * (window - 1 if kind == "maxpool" else window)
+    if layer.kind == "conv":
+        mapped = _conv(layer, c, (h, w))
+    elif layer.kind == "convT":
+        mapped = _conv_transposed(layer, c, (h, w))
+    elif layer.kind in ("maxpool", "avgpool"):
+        mapped = _pool(layer, c, (h, w))
     else:
-        out_c = c
-        target = (1, 1) if kind == "gap" else args["output_size"]
-        out_hw = adaptive_output_size((h, w), target)  # type: ignore[arg-type]
-        steps = (
-            AxisStep("adaptive", h, out_hw[0]),
-            AxisStep("adaptive", w, out_hw[1]),
-        )
-        cells = _adaptive_cells(h, out_hw[0]) * _adaptive_cells(w, out_hw[1])
-        outputs = out_hw[0] * out_hw[1]
-        per_channel = cells - outputs if kind == "adaptivemaxpool" else cells
-        flops = n * c * per_channel
-    if kind in ("conv", "convT"):
-        macs *= n
-        flops = 2 * macs + (n * out_c * out_hw[0] * out_hw[1] if args["bias"] else 0)
+        mapped = _adaptive(layer, c, (h, w))
+    steps = mapped.steps
     return LayerRow(
         index=index,
         spec=layer,
         input_shape=shape,
-        output_shape=(n, out_c, *out_hw),
-        params=params,
-        macs=macs,
-        flops=flops,
+        output_shape=(n, mapped.channels, *mapped.size),
+        params=mapped.params,
+        macs=n * mapped.macs,
+        flops=n * mapped.flops,
         fields=(compose(fields[0], steps[0]), compose(fields[1], steps[1])),
         steps=steps,
     )
 
 
-def _adaptive_cells(n_in: int, n_out: int) -> int:
-    """Input cells read by all of one axis's adaptive windows together (overlaps counted)."""
-    if n_in % n_out == 0:
-        return n_in
-    total = 0
-    for i in range(n_out):
-        start, end = adaptive_window(i, n_in, n_out)
-        total += end - start
-    return total
+def _check_groups(groups: int, c_in: int, c_out: int) -> None:
+    for count, side in ((c_in, "input"), (c_out, "output")):
+        if count % groups:
+            raise ShapeError(f"groups={groups} does not divide the {count} {side} channels")
 
 
-def _conv(
-    args: object, c: int, size: tuple[int, int]
-) -> tuple[int, tuple[int, int], tuple[AxisStep, AxisStep], int, int]:
-    a = dict(args)  # type: ignore[call-overload]
-    out_c, groups = a["out_channels"], a["groups"]
-    k = as_pair(a["kernel_size"], "kernel_size", minimum=1)
-    d = as_pair(a["dilation"], "dilation", minimum=1)
-    s = as_pair(a["stride"], "stride", minimum=1)
-    if a["padding"] == "same" and s != (1, 1):
-        raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
-    if c % groups or out_c % groups:
-        which = c if c % groups else out_c
-        side = "input" if c % groups else "output"
-        raise ShapeError(f"groups={groups} does not divide the {which} {side} channels")
-    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
-    probe = resolve_geometry((span[0], span[1]), k, stride=s, padding=a["padding"], dilation=d)
-    top, bottom, left, right = probe.padding
-    padded = (size[0] + top + bottom, size[1] + left + right)
+def _check_window_fits(size: Pair, padded: Pair, span: Pair) -> None:
     if padded[0] < span[0] or padded[1] < span[1]:
         shown = _show(size) + (f" (padded {_show(padded)})" if padded != size else "")
         raise ShapeError(f"input {shown} is smaller than the {_show(span)} window")
-    geometry = resolve_geometry(size, k, stride=s, padding=a["padding"], dilation=d)
-    out = geometry.out_size
-    steps = (
-        AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0]),
-        AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1]),
-    )
+
+
+def _weighted_cost(layer: LayerSpec, out_c: int, size: Pair, macs: int) -> tuple[int, int]:
+    """MACs and FLOPs: 2 per MAC, plus one addition per output value for the bias."""
+    bias = out_c * size[0] * size[1] if layer.args["bias"] else 0
+    return macs, 2 * macs + bias
+
+
+def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    a = layer.args
+    out_c, groups = _int(layer, "out_channels"), _int(layer, "groups")
+    k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
+    d = as_pair(_pair_arg(layer, "dilation"), "dilation", minimum=1)
+    s = as_pair(_pair_arg(layer, "stride"), "stride", minimum=1)
+    padding = a["padding"]
+    assert isinstance(padding, int | tuple | str), padding
+    if padding == "same" and s != (1, 1):
+        raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
+    _check_groups(groups, c, out_c)
+    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    # The padding alone (resolved on an input the window fits), to say what did not fit.
+    pads = resolve_geometry(span, k, stride=s, padding=padding, dilation=d).padding  # type: ignore[arg-type]
+    top, bottom, left, right = pads
+    _check_window_fits(size, (size[0] + top + bottom, size[1] + left + right), span)
+    out = resolve_geometry(size, k, stride=s, padding=padding, dilation=d).out_size  # type: ignore[arg-type]
     per_group = c // groups
-    params = out_c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0)
-    macs = out_c * out[0] * out[1] * per_group * k[0] * k[1]
-    return out_c, out, steps, params, macs
+    macs, flops = _weighted_cost(
+        layer, out_c, out, out_c * out[0] * out[1] * per_group * k[0] * k[1]
+    )
+    return _Mapped(
+        channels=out_c,
+        size=out,
+        steps=(
+            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0]),
+            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1]),
+        ),
+        params=out_c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0),
+        macs=macs,
+        flops=flops,
+    )
 
 
-def _conv_transposed(
-    args: object, c: int, size: tuple[int, int]
-) -> tuple[int, tuple[int, int], tuple[AxisStep, AxisStep], int, int]:
-    a = dict(args)  # type: ignore[call-overload]
-    out_c, groups = a["out_channels"], a["groups"]
-    if c % groups or out_c % groups:
-        which = c if c % groups else out_c
-        side = "input" if c % groups else "output"
-        raise ShapeError(f"groups={groups} does not divide the {which} {side} channels")
+def _conv_transposed(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    out_c, groups = _int(layer, "out_channels"), _int(layer, "groups")
+    _check_groups(groups, c, out_c)
     geometry = resolve_transposed_geometry(
         size,
-        a["kernel_size"],
-        stride=a["stride"],
-        padding=a["padding"],
-        output_padding=a["output_padding"],
-        dilation=a["dilation"],
+        _pair_arg(layer, "kernel_size"),
+        stride=_pair_arg(layer, "stride"),
+        padding=_pair_arg(layer, "padding"),
+        output_padding=_pair_arg(layer, "output_padding"),
+        dilation=_pair_arg(layer, "dilation"),
     )
     k, s, p, d = geometry.kernel_size, geometry.stride, geometry.padding, geometry.dilation
-    out = geometry.out_size
-    steps = (
-        AxisStep(
-            "transposed", size[0], out[0], geometry.effective_kernel[0], s[0], p[0], k[0], d[0]
-        ),
-        AxisStep(
-            "transposed", size[1], out[1], geometry.effective_kernel[1], s[1], p[1], k[1], d[1]
-        ),
-    )
+    span, out = geometry.effective_kernel, geometry.out_size
     per_group = out_c // groups
-    params = c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0)
-    macs = c * size[0] * size[1] * per_group * k[0] * k[1]
-    return out_c, out, steps, params, macs
+    # Every input value times every tap of its group's kernels.
+    macs, flops = _weighted_cost(layer, out_c, out, c * size[0] * size[1] * per_group * k[0] * k[1])
+    return _Mapped(
+        channels=out_c,
+        size=out,
+        steps=(
+            AxisStep("transposed", size[0], out[0], span[0], s[0], p[0], k[0], d[0]),
+            AxisStep("transposed", size[1], out[1], span[1], s[1], p[1], k[1], d[1]),
+        ),
+        params=c * per_group * k[0] * k[1] + (out_c if layer.args["bias"] else 0),
+        macs=macs,
+        flops=flops,
+    )
 
 
-def _pool(
-    args: object, kind: str, size: tuple[int, int]
-) -> tuple[tuple[int, int], tuple[AxisStep, AxisStep], int]:
-    a = dict(args)  # type: ignore[call-overload]
-    dilation = a.get("dilation", 1)
-    k = as_pair(a["kernel_size"], "kernel_size", minimum=1)
-    d = as_pair(dilation, "dilation", minimum=1)
+def _pool(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
+    d = as_pair(
+        _pair_arg(layer, "dilation") if "dilation" in layer.args else 1, "dilation", minimum=1
+    )
+    p = as_pair(_pair_arg(layer, "padding"), "padding", minimum=0)
     span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
-    p = as_pair(a["padding"], "padding", minimum=0)
-    padded = (size[0] + 2 * p[0], size[1] + 2 * p[1])
-    if (padded[0] < span[0] or padded[1] < span[1]) and p[0] <= k[0] // 2 and p[1] <= k[1] // 2:
-        shown = _show(size) + (f" (padded {_show(padded)})" if padded != size else "")
-        raise ShapeError(f"input {shown} is smaller than the {_show(span)} window")
+    if p[0] <= k[0] // 2 and p[1] <= k[1] // 2:
+        _check_window_fits(size, (size[0] + 2 * p[0], size[1] + 2 * p[1]), span)
+    stride = layer.args["stride"]
     geometry = resolve_pool_geometry(
         size,
-        a["kernel_size"],
-        stride=a["stride"],
-        padding=a["padding"],
-        dilation=dilation,
-        ceil_mode=a["ceil_mode"],
+        k,
+        stride=None if stride is None else _pair_arg(layer, "stride"),
+        padding=p,
+        dilation=d,
+        ceil_mode=bool(layer.args["ceil_mode"]),
     )
     s, out = geometry.stride, geometry.out_size
-    steps = (
-        AxisStep("window", size[0], out[0], span[0], s[0], p[0], k[0], d[0]),
-        AxisStep("window", size[1], out[1], span[1], s[1], p[1], k[1], d[1]),
+    window = k[0] * k[1]
+    # Max: window - 1 comparisons per output; average: window - 1 additions and a division.
+    per_output = window - 1 if layer.kind == "maxpool" else window
+    return _Mapped(
+        channels=c,
+        size=out,
+        steps=(
+            AxisStep("window", size[0], out[0], span[0], s[0], p[0], k[0], d[0]),
+            AxisStep("window", size[1], out[1], span[1], s[1], p[1], k[1], d[1]),
+        ),
+        flops=c * out[0] * out[1] * per_output,
     )
-    return out, steps, k[0] * k[1]
+
+
+def _adaptive(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    target = (1, 1) if layer.kind == "gap" else layer.args["output_size"]
+    out = adaptive_output_size(size, target)  # type: ignore[arg-type]
+    cells = _adaptive_cells(size[0], out[0]) * _adaptive_cells(size[1], out[1])
+    outputs = out[0] * out[1]
+    return _Mapped(
+        channels=c,
+        size=out,
+        steps=(AxisStep("adaptive", size[0], out[0]), AxisStep("adaptive", size[1], out[1])),
+        flops=c * (cells - outputs if layer.kind == "adaptivemaxpool" else cells),
+    )
+
+
+def _adaptive_cells(n_in: int, n_out: int) -> int:
+    """Input cells read by all of one axis's adaptive windows together, overlaps counted.
+
+    The windows ``[floor(i*n/m), ceil((i+1)*n/m))`` add up to ``n + m - gcd(n, m)`` cells
+    (``n`` when ``m`` divides ``n``): closed form, so a huge ``m`` costs nothing.
+    """
+    return n_in + n_out - math.gcd(n_in, n_out)
+
+
+def _pair_arg(layer: LayerSpec, name: str) -> IntOrPair:
+    value = layer.args[name]
+    assert isinstance(value, int | tuple), (name, value)
+    return value  # type: ignore[return-value]
 
 
 def _pair_text(pair: tuple[int, int]) -> str:

@@ -14,8 +14,10 @@ Two conventions, each stated where a number is shown:
 
 - **Carried intervals**: after a transposed convolution with stride > 1 or an adaptive
   pooling whose sizes do not divide, fields differ from cell to cell, so the field of one
-  chosen output cell is computed exactly, by carrying an interval of indices back through
-  every layer, clipped to each layer's input (the cells whose values can reach it).
+  chosen output cell is computed by carrying an interval of indices back through every
+  layer, clipped to each layer's input: the first and last cell whose value reaches it
+  (exact for each layer; through a chain, exact when no layer is dilated, else it may
+  also span cells between dilated taps).
 """
 
 from __future__ import annotations
