@@ -236,13 +236,15 @@ def _figure(
             line = []
             for c in range(pw):
                 inside = top <= r < top + h and left <= c < left + w
-                state = "tap" if seen and (r, c) in taps else ("input" if inside else "pad")
+                state = "input" if inside else "pad"
+                if seen and (r, c) in taps:
+                    state = "tap" if inside else "tap_pad"
                 if not seen:
                     state = "faded"
                 if values is not None:
                     text = value_text(values.padded[batch, channel, r, c])
                 else:  # from shapes alone only zero padding has known values
-                    text = "0" if state == "pad" and o.padding_mode == "zeros" else ""
+                    text = "0" if not inside and o.padding_mode == "zeros" else ""
                 line.append(Cell(text, state))
             grid_cells.append(tuple(line))
         name = "input" if len(problem.input_shape) == 2 else f"input channel {channel}"

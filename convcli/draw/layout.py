@@ -23,7 +23,9 @@ TITLE_FONT = 15
 LINE_FONT = 13
 MARGIN = 16
 GAP = 14
-THICK = {"tap", "current", "winner"}
+THICK = {"tap", "tap_pad", "current", "winner"}
+DASHED = {"pad", "tap_pad", "inserted", "outside"}
+ITALIC = {"pad", "tap_pad", "inserted"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def _draw_grid(items: list[Rect | Line | Text], grid: Grid, x: float, y: float, 
                     fill,
                     stroke,
                     width=2.5 if thick else 1.0,
-                    dash=cell.state in ("pad", "inserted", "outside"),
+                    dash=cell.state in DASHED,
                 )
             )
     for r, row in enumerate(grid.cells):  # text after every fill: thick borders never cover it
@@ -130,7 +132,7 @@ def _draw_grid(items: list[Rect | Line | Text], grid: Grid, x: float, y: float, 
                         CELL_FONT,
                         colour,
                         bold=cell.bold or cell.state in THICK,
-                        italic=cell.state in ("pad", "inserted"),
+                        italic=cell.state in ITALIC,
                     )
                 )
     if grid.box is not None:

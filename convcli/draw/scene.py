@@ -21,6 +21,7 @@ PALETTE: dict[str, tuple[str, str, str]] = {
     "outside": ("#F4F4F4", "#BBBBBB", "#888888"),  # ceil-mode overhang, cropped cells
     "faded": ("#EEEEEE", "#C8C8C8", "#999999"),  # channels a kernel does not see
     "tap": ("#77AADD", "#004488", "#000000"),  # under the kernel: mid blue, thick border
+    "tap_pad": ("#77AADD", "#004488", "#333333"),  # under the kernel, in the padding: dashed
     "kernel": ("#EEDD88", "#997700", "#000000"),  # light yellow
     "product": ("#FFF5CC", "#997700", "#000000"),
     "winner": ("#EE8866", "#994455", "#000000"),  # max pooling's chosen value
