@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from rich.console import Console
 
-    from convcli.ops.modes import ConvOptions
     from convcli.render.widgets import Renderable
+    from convcli.shapes.options import ConvOptions
 
 T = TypeVar("T")
 
@@ -41,8 +41,8 @@ def conv_options(
     padding_mode: str = "zeros",
     flip: bool = False,
 ) -> ConvOptions:
-    from convcli.ops.modes import ConvOptions
     from convcli.ops.padding import PADDING_MODES
+    from convcli.shapes.options import ConvOptions
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
 
     if groups < 1:
@@ -59,6 +59,14 @@ def conv_options(
         padding_mode=padding_mode,
         flip=flip,
     )
+
+
+def option_flags(options: ConvOptions) -> list[str]:
+    """The command-line flags of the options that differ from the defaults.
+
+    Each ``ConvOptions`` field is the flag's name: ``padding_mode`` is ``--padding-mode``.
+    """
+    return ["--" + name.replace("_", "-") for name in options.changed()]
 
 
 def stdout() -> Console:
