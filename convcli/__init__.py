@@ -20,6 +20,11 @@ __version__ = "0.1.0"
 # Exports load on first use, so `convcli --help` does not pay for numpy.
 _EXPORTS = {
     "conv2d": "convcli.ops.conv",
+    "conv_transpose2d": "convcli.ops.transposed",
+    "max_pool2d": "convcli.ops.pooling",
+    "avg_pool2d": "convcli.ops.pooling",
+    "adaptive_avg_pool2d": "convcli.ops.pooling",
+    "adaptive_max_pool2d": "convcli.ops.pooling",
     "corr2d": "convcli.ops.conv",
     "corr2d_multi_in": "convcli.ops.conv",
     "corr2d_multi_in_out": "convcli.ops.conv",
@@ -50,6 +55,13 @@ if TYPE_CHECKING:
     )
     from convcli.ops.explain import explain_output
     from convcli.ops.padding import pad_input
+    from convcli.ops.pooling import (
+        adaptive_avg_pool2d,
+        adaptive_max_pool2d,
+        avg_pool2d,
+        max_pool2d,
+    )
+    from convcli.ops.transposed import conv_transpose2d
     from convcli.ops.verify import verify_im2col
     from convcli.shapes.geometry import ConvGeometry, output_size, resolve_geometry
     from convcli.shapes.layer import LayerShapes, describe_layer, separable_cost
@@ -61,7 +73,11 @@ __all__ = [
     "LayerShapes",
     "TensorFileError",
     "__version__",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
     "conv2d",
+    "conv_transpose2d",
     "corr2d",
     "corr2d_multi_in",
     "corr2d_multi_in_out",
@@ -69,6 +85,7 @@ __all__ = [
     "describe_layer",
     "explain_output",
     "load_tensor",
+    "max_pool2d",
     "output_size",
     "pad_input",
     "resolve_geometry",
