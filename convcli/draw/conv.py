@@ -19,11 +19,13 @@ import numpy.typing as npt
 
 from convcli.draw.common import check_position, check_size, pair_text, positions, value_text
 from convcli.draw.layout import Cell, Figure, Grid, Item
-from convcli.ops.explain import explain_output, output_axes_of
-from convcli.ops.modes import ConvOptions, run_convolution
+from convcli.ops.explain import explain_output
+from convcli.ops.modes import run_convolution
 from convcli.ops.padding import check_padding_mode, flip_kernel, pad_input
+from convcli.shapes.axes import output_axes
 from convcli.shapes.geometry import ConvGeometry, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
 
 __all__ = ["ConvProblem", "conv_figures", "conv_formula", "plan_conv"]
 
@@ -146,7 +148,7 @@ def plan_conv(
         (h, w), (k_h, k_w), stride=o.stride, padding=o.padding, dilation=o.dilation
     )
     check_padding_mode(o.padding_mode, (h, w), g.padding)
-    axes = output_axes_of(len(problem.input_shape), len(problem.kernel_shape))
+    axes = output_axes(len(problem.input_shape), len(problem.kernel_shape))
     sizes = {"n": n, "c_o": c_o, "m_h": g.out_size[0], "m_w": g.out_size[1]}
     out_shape = tuple(sizes[a] for a in axes)
     frames = 1

@@ -24,7 +24,7 @@ PALETTE: dict[str, tuple[str, str, str]] = {
     "tap_pad": ("#77AADD", "#004488", "#333333"),  # under the kernel, in the padding: dashed
     "kernel": ("#EEDD88", "#997700", "#000000"),  # light yellow
     "product": ("#FFF5CC", "#997700", "#000000"),
-    "winner": ("#EE8866", "#994455", "#000000"),  # max pooling's chosen value
+    "winner": ("#AA4499", "#552255", "#FFFFFF"),  # max pooling's chosen value: dark purple
     "done": ("#CCEEDD", "#44AA88", "#000000"),  # computed output: pale mint
     "current": ("#44BB99", "#004433", "#000000"),  # being computed: mid green
     "pending": ("#FFFFFF", "#BBBBBB", "#000000"),
