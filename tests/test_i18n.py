@@ -115,9 +115,8 @@ def test_source_marks_what_people_read() -> None:
                 continue
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            shown = name in DOMAIN_ERRORS or (
-                where.parts[1] in ("render", "draw") and SHOWN.fullmatch(name)
-            )
+            # Pictures (convcli/draw) keep English text: their fonts have no Chinese glyphs.
+            shown = name in DOMAIN_ERRORS or (where.parts[1] == "render" and SHOWN.fullmatch(name))
             texts = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS)]
             if shown and any(_unmarked(text) for text in texts):
                 found.append(f"{where}:{node.lineno} {name}")
@@ -227,6 +226,11 @@ SYMBOLS = {
     "bias", "KiB", "MiB", "GiB", "GB", "int", "uint", "float", "complex", "bool",
     "row", "col", "top", "left",  # the variables of explain's index formulas
     "inf", "nan", "groups", "data", "separable",  # values, keywords, JSON keys
+    "svg", "png", "gif", "py", "txt", "pip", "install", "Pillow", "max", "avg", "torch",
+    # net's layers as a spec writes them, and the citation of its receptive-field arithmetic
+    "conv", "convT", "bn", "relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu", "flatten",
+    "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",
+    "lenet", "alexnet", "nin", "Araujo", "Distill",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -237,12 +241,22 @@ _REMOVED = re.compile(
 )
 
 
-def english_words(text: str) -> set[str]:
-    """Latin words of two letters or more that are not symbols, options or paths.
+_CODE = re.compile(
+    r"^\s*convcli .*$"  # help's example command lines
+    r"|\b\w+\((?:[^()]|\([^()]*\))*\)"  # calls and signatures: conv(6, k=5), print(model)
+    r"|\b\w*[A-Z]\w*[A-Z]\w*"  # metavars, shapes and acronyms: SHAPE, CxHxW, ReLU
+    r"|\S+\.(?:svg|png|gif|py|txt)\b",  # file names
+    re.MULTILINE,
+)
 
-    >>> sorted(english_words("张量 c_i=2 --full samples/x.json floor stride 用法"))
+
+def english_words(text: str) -> set[str]:
+    """Latin words of two letters or more that are not symbols, options, paths or code.
+
+    >>> sorted(english_words("张量 c_i=2 --full samples/x.json floor stride 用法 conv(6, k=5)"))
     ['stride']
     """
+    text = _CODE.sub(" ", _CODE.sub(" ", text))
     return set(re.findall(r"[A-Za-z]{2,}", _REMOVED.sub(" ", text))) - SYMBOLS
 
 
@@ -287,6 +301,14 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["verify", X, K_OUT, "-p", "1", "-s", "2", "--flip"],
         ["verify-1x1"],
         ["verify-1x1", "--input-shape", "4x3x3", "--out-channels", "3", "--seed", "7"],
+        ["net", "--preset", "lenet", "--at", "6:0,0"],
+        ["net", "--preset", "resnet18"],
+        ["net", "conv(8, k=3, s=2) > bn > relu > flatten > linear(10)", "--input-shape", "1x3x9x9"],
+        ["net", "convT(4, k=4, s=2, p=1) > adaptiveavgpool(3)", "--input-shape", "1x2x5x5",
+         "--at", "1,1"],
+        ["draw", "--input-shape", "5x5", "--kernel-shape", "3x3", "-o", str(tmp / "d.svg")],
+        ["draw", "--input-shape", "3x3", "--kernel-shape", "2x2", "--transposed", "-s", "2",
+         "-o", str(tmp / "t.gif")],
         *_npy_cases(tmp),
     ]  # fmt: skip
 
@@ -322,12 +344,21 @@ def _errors(tmp: Path) -> list[list[str]]:
         ["verify", X, K_IN, "--atol", "-1"],
         ["verify-1x1", "--out-channels", "0"],
         ["verify-1x1", "--input-shape", "2x2"],
+        ["net", "conv(8) > nonsense", "--input-shape", "1x3x9x9"],
+        ["net", "conv(8, k=3)", "--input-shape", "1x3x2x2"],
+        ["net", "--preset", "lenet", "--at", "99:0,0"],
+        ["net", "conv(8, k=3"],
+        ["draw", "--input-shape", "5x5", "--kernel-shape", "3x3"],
+        ["draw", "--pool", "max", "--input-shape", "4x4", "-o", str(tmp / "p.svg")],
     ]
 
 
+COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+SYMBOLS |= set(COMMANDS)
+
+
 def _help() -> list[list[str]]:
-    group = get_command(app)
-    return [["--help"], *([name, "--help"] for name in group.commands)]  # type: ignore[attr-defined]
+    return [["--help"], *([name, "--help"] for name in COMMANDS)]
 
 
 # click's own words that cannot be translated cleanly (the vendored click writes them as

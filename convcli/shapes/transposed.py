@@ -21,6 +21,7 @@ from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
     "TransposedGeometry",
+    "check_transposed_shapes",
     "output_padding_for",
     "resolve_transposed_geometry",
     "transposed_output_size",
@@ -275,3 +276,64 @@ def resolve_transposed_geometry(
         dilation=d,
         out_size=(out[0], out[1]),
     )
+
+
+def check_transposed_shapes(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    bias_shape: Sequence[int] | None,
+    groups: int,
+) -> int:
+    """Check that the shapes form a ``conv_transpose2d``; return the output channels.
+
+    ``input_shape`` is ``(c_i, h, w)`` or ``(n, c_i, h, w)``; ``weight_shape`` is
+    ``(c_i, c_o / groups, k_h, k_w)``, the reverse of ``conv2d``'s channel order;
+    ``bias_shape`` is ``(c_o,)`` or ``None``.
+
+    Examples
+    --------
+    >>> check_transposed_shapes((4, 5, 5), (4, 3, 2, 2), None, 2)
+    6
+    >>> check_transposed_shapes((3, 5, 5), (4, 3, 2, 2), None, 1)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: weight (4, 3, 2, 2) expects 4 input channels, input has 3
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            _(
+                "input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len_input_shape}-D"
+            ).format(len_input_shape=len(input_shape))
+        )
+    if len(weight_shape) != 4:
+        raise ShapeError(
+            _("weight must be 4-D (c_i, c_o/groups, k_h, k_w), got {len_weight_shape}-D").format(
+                len_weight_shape=len(weight_shape)
+            )
+        )
+    groups = as_int(groups, "groups")
+    if groups < 1:
+        raise OptionError(_("groups must be >= 1, got {groups}").format(groups=groups))
+    weight = tuple(weight_shape)
+    c_i = input_shape[-3]
+    if weight[0] % groups:
+        raise ShapeError(
+            _(
+                "groups={groups} does not divide the weight's first axis ({weight_0} input "
+                "channels) of weight {weight}"
+            ).format(groups=groups, weight_0=weight[0], weight=weight)
+        )
+    if weight[0] != c_i:
+        raise ShapeError(
+            _("weight {weight} expects {weight_0} input channels, input has {c_i}").format(
+                weight=weight, weight_0=weight[0], c_i=c_i
+            )
+        )
+    c_o = weight[1] * groups
+    if bias_shape is not None and tuple(bias_shape) != (c_o,):
+        raise ShapeError(
+            _(
+                "bias must have shape ({c_o},), one per output channel, got {tuple_bias_shape}"
+            ).format(c_o=c_o, tuple_bias_shape=tuple(bias_shape))
+        )
+    return c_o
