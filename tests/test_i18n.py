@@ -404,17 +404,30 @@ def test_chinese_output_fits_80_columns(tmp_path: Path) -> None:
 
 
 def test_tables_stay_aligned_with_wide_characters() -> None:
-    """Each table's rows end in the same terminal column, as their borders do."""
+    """Under wide-character headings and roles, the right-aligned shapes end in one terminal
+    column and the axes start in one, as in English; no row is wider than the rule."""
     for args in (
         ["shapes", "--input-shape", "1x28x28", "--kernel-shape", "10x1x5x5"],
         ["run", X, K_IN],
     ):
         _, out, _ = zh(*args)
         lines = out.splitlines()
-        end = next(i for i in range(4, len(lines)) if not lines[i].strip())
-        table = lines[: end + 1]  # title, blank, heading, rule, the tensors, blank
-        assert "输出" in table[-2]
-        assert len({cells(line) for line in table}) == 1, table
+        rule = next(i for i, line in enumerate(lines) if "───" in line)
+        roles = ("输入", "卷积核", "偏置", "输出")
+        rows = [line for line in lines[rule + 1 :] if line.strip().startswith(roles)][:4]
+        assert [row.split()[0] for row in rows] == list(roles), rows
+        ends, starts = set(), set()
+        for row in rows:
+            shape = re.search(r"(?<=\s)(?:\d+(?:x\d+)*|-)(?=\s)", row)
+            assert shape is not None, row
+            ends.add(cells(row[: shape.end()]))
+            starts.add(
+                cells(row[: shape.end()])
+                + len(row[shape.end() :])
+                - len(row[shape.end() :].lstrip())
+            )
+            assert cells(row.rstrip()) <= cells(lines[rule]), row
+        assert len(ends) == 1 and len(starts) == 1, rows
 
 
 @pytest.mark.parametrize("width", [6, 11, 20, 37])
