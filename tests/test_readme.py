@@ -47,9 +47,22 @@ def test_readme_top_has_the_two_fresh_machine_commands() -> None:
         assert (ROOT / name).is_file(), name
 
 
+def mentions(text: str, name: str) -> bool:
+    """Whether ``text`` shows ``convcli NAME`` whole (``verify`` is not in ``verify-1x1``)."""
+    return re.search(rf"\bconvcli {re.escape(name)}(?![\w-])", text) is not None
+
+
+def test_mentions_matches_whole_command_names_only() -> None:
+    assert mentions("run `convcli verify x.npy w.npy`", "verify")
+    assert mentions("convcli verify\n", "verify") and mentions("(convcli verify)", "verify")
+    assert not mentions("convcli verify-1x1", "verify")
+    assert not mentions("convcli verifying", "verify")
+    assert not mentions("myconvcli verify", "verify")
+
+
 @pytest.mark.parametrize("name", command_names())
 def test_every_command_is_in_the_readme(name: str) -> None:
-    assert f"convcli {name}" in README
+    assert mentions(README, name)
 
 
 @pytest.mark.parametrize("name", command_names())
@@ -57,7 +70,7 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
     result = CliRunner().invoke(app, [name, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.stdout
-    assert f"convcli {name}" in result.stdout
+    assert mentions(result.stdout, name)
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
