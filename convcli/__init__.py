@@ -25,6 +25,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.errors": (
         "BudgetError",
         "ConvcliError",
+        "DependencyError",
         "NumericError",
         "OptionError",
         "PositionError",
@@ -43,6 +44,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "convcli.ops.explain": ("explain_output",),
     "convcli.ops.padding": ("pad_input",),
+    "convcli.ops.pooling": (
+        "adaptive_avg_pool2d",
+        "adaptive_max_pool2d",
+        "avg_pool2d",
+        "max_pool2d",
+    ),
+    "convcli.ops.transposed": ("conv_transpose2d",),
     "convcli.ops.verify": ("verify_im2col",),
     "convcli.tensorio.files": ("load_tensor", "save_tensor"),
 }
@@ -53,6 +61,7 @@ __all__ = ["__version__", *sorted(_MODULE_OF)]
 if TYPE_CHECKING:
     from convcli.errors import BudgetError as BudgetError
     from convcli.errors import ConvcliError as ConvcliError
+    from convcli.errors import DependencyError as DependencyError
     from convcli.errors import NumericError as NumericError
     from convcli.errors import OptionError as OptionError
     from convcli.errors import PositionError as PositionError
@@ -65,6 +74,11 @@ if TYPE_CHECKING:
     from convcli.ops.conv import corr2d_multi_in_out_1x1 as corr2d_multi_in_out_1x1
     from convcli.ops.explain import explain_output as explain_output
     from convcli.ops.padding import pad_input as pad_input
+    from convcli.ops.pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
+    from convcli.ops.pooling import adaptive_max_pool2d as adaptive_max_pool2d
+    from convcli.ops.pooling import avg_pool2d as avg_pool2d
+    from convcli.ops.pooling import max_pool2d as max_pool2d
+    from convcli.ops.transposed import conv_transpose2d as conv_transpose2d
     from convcli.ops.verify import verify_im2col as verify_im2col
     from convcli.shapes.geometry import ConvGeometry as ConvGeometry
     from convcli.shapes.geometry import output_size as output_size

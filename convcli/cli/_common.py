@@ -129,6 +129,38 @@ FlipOpt = Annotated[
 ]
 
 
+PlotOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE",
+        help="Also draw the result as heatmaps (one per channel, shared colour bar) to a .png "
+        "or .svg; needs pip install 'convcli[draw]'.",
+    ),
+]
+
+
+def check_plot(path: str, *, force: bool, inputs: Sequence[str]) -> None:
+    """Refuse a --plot file before any work: type, folder, existing file, missing library."""
+    from convcli.draw.deps import require
+    from convcli.draw.plot import PLOT_SUFFIXES
+    from convcli.tensorio.files import check_output_path
+
+    try:
+        check_output_path(path, force=force, inputs=inputs, suffixes=PLOT_SUFFIXES)
+    except ConvcliError as err:
+        raise err.with_context("--plot") from None
+    require("matplotlib", "matplotlib")
+
+
+def write_plot(
+    path: str, array: Any, axes: Sequence[str], *, force: bool, inputs: Sequence[str]
+) -> None:
+    from convcli.draw.plot import plot_result
+
+    plot_result(array, axes, path, force=force, inputs=inputs)
+
+
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:
     from convcli.tensorio.files import load_tensor
 
