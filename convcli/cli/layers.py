@@ -1,0 +1,345 @@
+"""What the commands share for transposed convolution and pooling: options, sizing, results.
+
+``run --transposed`` and ``convcli pool`` go through here, so ``run`` itself only adds
+its flags and dispatches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from convcli.cli._app import say
+from convcli.cli._common import (
+    TensorInfo,
+    check_stdin_once,
+    load,
+    load_tensors,
+    memory_budget,
+    naming_inputs,
+    option,
+    peek,
+    show,
+    show_json,
+)
+from convcli.errors import ConvcliError, OptionError
+
+if TYPE_CHECKING:
+    from convcli.shapes.pooling import PoolOptions
+    from convcli.shapes.transposed import TransposedOptions
+
+TransposedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--transposed",
+        help="Transposed convolution (conv_transpose2d): the kernel is (c_i, c_o/groups, "
+        "k_h, k_w) and each input value stamps it, stride apart.",
+    ),
+]
+OutputPaddingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-padding",
+        metavar="OP",
+        help="With --transposed: N or H,W extra bottom/right rows and columns, each "
+        "smaller than the stride or the dilation.",
+    ),
+]
+OutputSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-size",
+        metavar="H,W",
+        help="With --transposed: the wanted output size; picks --output-padding as "
+        "nn.ConvTranspose2d(output_size=...) does.",
+    ),
+]
+
+
+def transposed_options(
+    stride: str,
+    padding: str,
+    dilation: str,
+    groups: int,
+    output_padding: str | None,
+    output_size: str | None,
+) -> TransposedOptions:
+    """Parse the flags of a transposed convolution (each error names its flag)."""
+    from convcli.shapes.parsing import parse_int_or_pair, parse_padding
+    from convcli.shapes.transposed import TransposedOptions
+
+    if groups < 1:
+        raise OptionError(f"--groups: must be >= 1, got {groups}")
+    if output_padding is not None and output_size is not None:
+        raise OptionError("give --output-padding or --output-size, not both")
+    pad = option("--padding", parse_padding, padding)
+    if pad == "valid":
+        pad = 0
+    if isinstance(pad, str):
+        raise OptionError(
+            "--padding: 'same' has no meaning for a transposed convolution (PyTorch refuses "
+            "it): give N or H,W"
+        )
+    size = None
+    if output_size is not None:
+        parsed = option("--output-size", lambda t: parse_int_or_pair(t, minimum=1), output_size)
+        size = (parsed, parsed) if isinstance(parsed, int) else parsed
+    return TransposedOptions(
+        stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
+        padding=pad,
+        output_padding=option(
+            "--output-padding", lambda t: parse_int_or_pair(t, minimum=0), output_padding or "0"
+        ),
+        groups=groups,
+        dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
+        output_size=size,
+    )
+
+
+def resolve_output_padding(
+    x_shape: tuple[int, ...], kernel_shape: tuple[int, ...], options: TransposedOptions
+) -> TransposedOptions:
+    """``options`` with ``output_padding`` checked, or chosen from ``--output-size``: a
+    refusal names the flag it is about. Other shape problems are left to the computation."""
+    from dataclasses import replace
+
+    from convcli.shapes.transposed import check_output_padding, output_padding_for
+
+    if len(kernel_shape) != 4 or len(x_shape) not in (3, 4):
+        return options
+    if options.output_size is None:
+        try:
+            check_output_padding(
+                options.output_padding, stride=options.stride, dilation=options.dilation
+            )
+        except ConvcliError as err:
+            raise err.with_context("--output-padding") from None
+        return options
+    try:
+        chosen = output_padding_for(
+            (x_shape[-2], x_shape[-1]),
+            (kernel_shape[2], kernel_shape[3]),
+            options.output_size,
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+        )
+    except ConvcliError as err:
+        raise err.with_context("--output-size") from None
+    return replace(options, output_padding=chosen, output_size=None)
+
+
+def check_transposed_memory(
+    budget: int,
+    tensors: Sequence[TensorInfo | None],
+    options: TransposedOptions,
+    *,
+    results: int = 1,
+    as_json: bool = False,
+    direct: bool = False,
+) -> None:
+    """Refuse a transposed run over the budget, from the (input, kernel, bias) shapes."""
+    from convcli.ops.budget import check_budget, estimate_transposed_run
+
+    x, kernel, bias = (*tensors, None)[:3]
+    if x is None or kernel is None:
+        return
+    try:
+        estimate = estimate_transposed_run(
+            x[0],
+            x[1],
+            kernel[0],
+            kernel[1],
+            None if bias is None else bias[0],
+            None if bias is None else bias[1],
+            options,
+            results=results,
+            as_json=as_json,
+            direct=direct,
+        )
+    except ConvcliError:
+        return  # shapes that do not fit: the computation says why, in its own words
+    check_budget(estimate, budget)
+
+
+def run_transposed_command(
+    input_file: str,
+    kernel_file: str,
+    bias_file: str | None,
+    options: TransposedOptions,
+    *,
+    output: str | None,
+    force: bool,
+    full: bool,
+    heatmap: bool,
+    as_json: bool,
+    max_memory: str | None,
+) -> None:
+    """``convcli run --transposed``: size, load, compute, write and show."""
+    from convcli.ops.transposed import run_transposed
+    from convcli.render.run import run_payload, run_report
+    from convcli.tensorio.files import check_output_path
+
+    check_stdin_once([input_file, kernel_file, bias_file])
+    inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+    if output is not None:
+        check_output_path(output, force=force, inputs=inputs)
+    budget = memory_budget(max_memory)
+    as_text = as_json or (output or "").lower().endswith(".json")
+    infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
+    check_transposed_memory(budget, infos, options, as_json=as_text)
+    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
+    check_transposed_memory(budget, loaded, options, as_json=as_text)
+    files = (input_file, kernel_file, bias_file)
+    options = resolve_output_padding(x.shape, kernel.shape, options)
+    with naming_inputs(files):
+        result = run_transposed(x, kernel, bias, options)
+    finish(result, output, force, inputs, as_json, lambda: run_report(
+        result, x, kernel, bias, files, full=full, heatmap=heatmap
+    ), run_payload)  # fmt: skip
+
+
+def finish(
+    result: Any,
+    output: str | None,
+    force: bool,
+    inputs: Sequence[str],
+    as_json: bool,
+    report: Any,
+    payload: Any,
+) -> None:
+    """Write ``--output`` (atomically), then print the JSON payload or the report."""
+    from convcli.tensorio.files import save_tensor
+
+    if output is not None:
+        save_tensor(output, result.output, force=force, inputs=inputs)
+    if as_json:
+        show_json(payload(result))
+        return
+    show(*report())
+    if output is not None:
+        say(f"wrote {output}")
+
+
+def pool_options(
+    kind: str,
+    kernel_size: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    ceil_mode: bool,
+    count_include_pad: bool | None,
+    divisor_override: int | None,
+    output_size: str | None,
+) -> PoolOptions:
+    """Parse ``convcli pool``'s flags, refusing those the kind has no use for."""
+    from convcli.shapes.geometry import as_pair
+    from convcli.shapes.parsing import parse_int_or_pair
+    from convcli.shapes.pooling import POOL_KINDS, PoolOptions
+
+    if kind not in POOL_KINDS:
+        raise OptionError(f"--kind: expected one of {', '.join(POOL_KINDS)}, got {kind!r}")
+    adaptive = kind.startswith("adaptive")
+    given = {
+        "--kernel-size": kernel_size is not None,
+        "--stride": stride is not None,
+        "--padding": padding != "0",
+        "--dilation": dilation != "1",
+        "--ceil-mode": ceil_mode,
+        "--count-include-pad/--no-count-include-pad": count_include_pad is not None,
+        "--divisor-override": divisor_override is not None,
+        "--output-size": output_size is not None,
+    }
+    allowed = {
+        "max": {"--kernel-size", "--stride", "--padding", "--dilation", "--ceil-mode"},
+        "avg": {
+            "--kernel-size",
+            "--stride",
+            "--padding",
+            "--ceil-mode",
+            "--count-include-pad/--no-count-include-pad",
+            "--divisor-override",
+        },
+    }.get(kind, {"--output-size"})
+    unused = [flag for flag, present in given.items() if present and flag not in allowed]
+    if unused:
+        raise OptionError(f"--kind {kind} takes no {', '.join(unused)}")
+    if adaptive:
+        if output_size is None:
+            raise OptionError(f"--kind {kind} needs --output-size H,W (or N)")
+        return PoolOptions(
+            kind,
+            output_size=option(
+                "--output-size", lambda t: parse_int_or_pair(t, minimum=1), output_size
+            ),
+        )
+    if kernel_size is None:
+        raise OptionError(f"--kind {kind} needs --kernel-size N or H,W")
+    window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
+    pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
+    k, p = as_pair(window, "kernel_size", minimum=1), as_pair(pad, "padding", minimum=0)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise OptionError(
+            f"--padding: at most half the window (--kernel-size {kernel_size} // 2), got {padding}"
+        )
+    return PoolOptions(
+        kind,
+        kernel_size=window,
+        stride=None
+        if stride is None
+        else option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
+        padding=pad,
+        dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
+        ceil_mode=ceil_mode,
+        count_include_pad=True if count_include_pad is None else count_include_pad,
+        divisor_override=divisor_override,
+    )
+
+
+def check_pool_memory(
+    budget: int, info: TensorInfo | None, options: PoolOptions, *, as_json: bool
+) -> None:
+    from convcli.ops.budget import check_budget, estimate_pool_run
+
+    if info is None:
+        return
+    try:
+        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
+    except ConvcliError:
+        return  # the computation says why, in its own words
+    check_budget(estimate, budget)
+
+
+def run_pool_command(
+    input_file: str,
+    options: PoolOptions,
+    *,
+    output: str | None,
+    force: bool,
+    full: bool,
+    heatmap: bool,
+    as_json: bool,
+    max_memory: str | None,
+) -> None:
+    """``convcli pool``: size, load, compute, write and show."""
+    from convcli.ops.pooling import run_pool
+    from convcli.render.layers import pool_report
+    from convcli.render.run import run_payload
+    from convcli.tensorio.files import check_output_path
+
+    inputs = [input_file] if input_file != "-" else []
+    if output is not None:
+        check_output_path(output, force=force, inputs=inputs)
+    budget = memory_budget(max_memory)
+    as_text = as_json or (output or "").lower().endswith(".json")
+    check_pool_memory(budget, peek(input_file, "input"), options, as_json=as_text)
+    x = load(input_file, "input")
+    check_pool_memory(budget, (x.shape, x.dtype), options, as_json=as_text)
+    with naming_inputs((input_file, None, None)):
+        result = run_pool(x, options)
+    finish(result, output, force, inputs, as_json, lambda: pool_report(
+        result, x, input_file, options, full=full, heatmap=heatmap
+    ), run_payload)  # fmt: skip
