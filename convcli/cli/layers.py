@@ -21,6 +21,7 @@ from convcli.cli._common import (
     naming_inputs,
     option,
     peek,
+    shape_of,
     show,
     show_json,
 )
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     from convcli.shapes.pooling import PoolOptions
     from convcli.shapes.transposed import TransposedOptions
 
+OptionalStrideOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stride", "-s", metavar="S", help="N or H,W (>= 1; default 1, with --pool the window)."
+    ),
+]
 TransposedOpt = Annotated[
     bool,
     typer.Option(
@@ -343,3 +350,90 @@ def run_pool_command(
     finish(result, output, force, inputs, as_json, lambda: pool_report(
         result, x, input_file, options, full=full, heatmap=heatmap
     ), run_payload)  # fmt: skip
+
+
+def layer_shapes_command(
+    sources: tuple[str | None, str | None, str | None, str | None],
+    conv_flags: tuple[str | None, str, str, int, str, bool],
+    *,
+    transposed: bool,
+    output_padding: str | None,
+    output_size: str | None,
+    pool: str | None,
+    kernel_size: str | None,
+    ceil_mode: bool,
+    as_json: bool,
+) -> None:
+    """``convcli shapes --transposed`` and ``convcli shapes --pool``."""
+    from convcli.render import layers
+    from convcli.shapes.parsing import parse_shape
+
+    input_file, kernel_file, input_shape, kernel_shape = sources
+    stride, padding, dilation, groups, padding_mode, bias = conv_flags
+    if padding_mode != "zeros":
+        raise OptionError("--padding-mode: transposed convolution and pooling pad with zeros only")
+    if pool is not None:
+        if transposed or output_padding is not None or output_size is not None:
+            raise OptionError("give --pool or --transposed, not both")
+        if kernel_file is not None or kernel_shape is not None:
+            raise OptionError("--pool takes an input only: give --kernel-size, not a kernel")
+        if pool not in ("max", "avg"):
+            raise OptionError(f"--pool: expected max or avg, got {pool!r}")
+        if groups != 1:
+            raise OptionError("--pool takes no --groups")
+        options = pool_options(
+            pool,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            None,
+            None,
+            None,
+        )
+        if input_file is not None:
+            if input_shape is not None:
+                raise OptionError("give either an INPUT file or --input-shape")
+            in_shape = shape_of(input_file, "input")
+        else:
+            in_shape = option(
+                "--input-shape", lambda t: parse_shape(t, ndims=(3, 4)), input_shape or "1x4x4"
+            )
+        pooled = layers.explain_pool_shapes(in_shape, options)
+        if as_json:
+            show_json(layers.pool_shapes_payload(pooled))
+        else:
+            show(*layers.pool_shapes_report(pooled))
+        return
+    if not transposed:
+        raise OptionError(
+            "--output-padding and --output-size need --transposed; --kernel-size and "
+            "--ceil-mode need --pool"
+        )
+    if kernel_size is not None or ceil_mode:
+        raise OptionError("--kernel-size and --ceil-mode are --pool's: the kernel gives the size")
+    options_t = transposed_options(
+        stride or "1", padding, dilation, groups, output_padding, output_size
+    )
+    if (input_file is None) != (kernel_file is None):
+        raise OptionError("give both INPUT and KERNEL files, or neither")
+    if input_file is not None and kernel_file is not None:
+        if input_shape or kernel_shape:
+            raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+        check_stdin_once([input_file, kernel_file])
+        in_shape = shape_of(input_file, "input")
+        k_shape = shape_of(kernel_file, "kernel")
+    else:
+        in_shape = option(
+            "--input-shape", lambda t: parse_shape(t, ndims=(3, 4)), input_shape or "2x3x3"
+        )
+        k_shape = option(
+            "--kernel-shape", lambda t: parse_shape(t, ndims=(4,)), kernel_shape or "2x1x2x2"
+        )
+    options_t = resolve_output_padding(in_shape, k_shape, options_t)
+    explained = layers.explain_transposed_shapes(in_shape, k_shape, bias=bias, options=options_t)
+    if as_json:
+        show_json(layers.transposed_shapes_payload(explained))
+    else:
+        show(*layers.transposed_shapes_report(explained))

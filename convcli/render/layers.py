@@ -6,9 +6,14 @@ here prints.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
+from convcli.errors import OptionError, ShapeError
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
 from convcli.render.widgets import (
@@ -16,13 +21,32 @@ from convcli.render.widgets import (
     TensorRow,
     render_array,
     render_heat_legend,
+    render_key_values,
     render_line,
     render_shapes,
     render_stats,
 )
-from convcli.shapes.pooling import PoolOptions
+from convcli.shapes.pooling import PoolGeometry, PoolOptions, resolve_pool_geometry
+from convcli.shapes.transposed import (
+    TransposedGeometry,
+    TransposedOptions,
+    check_transposed_shapes,
+    resolve_transposed_geometry,
+)
 
-__all__ = ["pool_report"]
+__all__ = [
+    "PoolShapes",
+    "TransposedShapes",
+    "explain_pool_shapes",
+    "explain_transposed_shapes",
+    "pool_report",
+    "pool_shapes_payload",
+    "pool_shapes_report",
+    "transposed_shapes_payload",
+    "transposed_shapes_report",
+]
+
+Shape = tuple[int, ...]
 
 
 def _describe_pool(options: PoolOptions) -> str:
@@ -73,3 +97,306 @@ def pool_report(
         report.append(render_stats(x, label="input"))
     report.append(render_stats(result.output))
     return report
+
+
+# --- shapes --transposed -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransposedShapes:
+    """A transposed-convolution layer described by its shapes alone."""
+
+    input_shape: Shape
+    kernel_shape: Shape
+    bias: bool
+    geometry: TransposedGeometry
+    groups: int
+
+    @property
+    def batch(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 4 else 1
+
+    @property
+    def c_o(self) -> int:
+        return self.kernel_shape[1] * self.groups
+
+    @property
+    def output_shape(self) -> Shape:
+        lead = self.input_shape[:1] if len(self.input_shape) == 4 else ()
+        return (*lead, self.c_o, *self.geometry.out_size)
+
+    @property
+    def weight_params(self) -> int:
+        return math.prod(self.kernel_shape)
+
+    @property
+    def bias_params(self) -> int:
+        return self.c_o if self.bias else 0
+
+    @property
+    def macs(self) -> int:
+        """Every input value times every tap of its group's kernel (the GEMM's products)."""
+        c_i, c_og, k_h, k_w = self.kernel_shape
+        h, w = self.geometry.in_size
+        return self.batch * c_i * h * w * c_og * k_h * k_w
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs + (math.prod(self.output_shape) if self.bias else 0)
+
+
+def explain_transposed_shapes(
+    input_shape: Shape, kernel_shape: Shape, *, bias: bool, options: TransposedOptions
+) -> TransposedShapes:
+    """Check a transposed layer's shapes and work out what ``shapes --transposed`` shows.
+
+    Examples
+    --------
+    >>> from convcli.shapes.transposed import TransposedOptions
+    >>> e = explain_transposed_shapes((256, 16, 16), (256, 128, 4, 4), bias=False,
+    ...                               options=TransposedOptions(stride=2, padding=1))
+    >>> e.output_shape, e.macs
+    ((128, 32, 32), 134217728)
+    """
+    check_transposed_shapes(input_shape, kernel_shape, None, options.groups)
+    geometry = resolve_transposed_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[2], kernel_shape[3]),
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+    return TransposedShapes(
+        tuple(input_shape), tuple(kernel_shape), bias, geometry, int(options.groups)
+    )
+
+
+def transposed_shapes_payload(e: TransposedShapes) -> dict[str, Any]:
+    """The ``shapes --transposed --json`` object: ``shapes --json``'s keys, and its own."""
+    g = e.geometry
+    return {
+        "operation": "conv_transpose2d",
+        "input_shape": list(e.input_shape),
+        "kernel_shape": list(e.kernel_shape),
+        "bias_shape": [e.c_o] if e.bias else None,
+        "output_shape": list(e.output_shape),
+        "conv2d_weight_shape": None,
+        "stride": list(g.stride),
+        "padding": {
+            "top": g.padding[0],
+            "bottom": g.padding[0],
+            "left": g.padding[1],
+            "right": g.padding[1],
+        },
+        "output_padding": list(g.output_padding),
+        "dilation": list(g.dilation),
+        "groups": e.groups,
+        "params": e.weight_params + e.bias_params,
+        "weight_params": e.weight_params,
+        "bias_params": e.bias_params,
+        "macs": e.macs,
+        "flops": e.flops,
+        "conventions": {
+            "macs": "every input value times every kernel tap of its group (c_o/g*k_h*k_w "
+            "per input value), over all batch items, also the taps that land in the cropped "
+            "padding; bias excluded",
+            "flops": "2 per MAC, plus 1 per output value for the bias when present",
+        },
+        "padding_mode": "zeros",
+        "receptive_field": list(g.effective_kernel),
+        "separable": None,
+    }
+
+
+def _transposed_formula(e: TransposedShapes, index: int) -> tuple[str, str]:
+    g, axis = e.geometry, "hw"[index]
+    n, k, s = g.in_size[index], g.kernel_size[index], g.stride[index]
+    p, d, op = g.padding[index], g.dilation[index], g.output_padding[index]
+    general = f"(n_{axis}-1)*s_{axis} - 2p_{axis} + d_{axis}(k_{axis}-1) + op_{axis} + 1"
+    numbers = f"({n}-1)*{s} - 2*{p} + {d}*({k}-1) + {op} + 1"
+    return (f"m_{axis}", f"{general}\n= {numbers} = {g.out_size[index]}")
+
+
+def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
+    """The ``shapes --transposed`` report: tensors, the size formula, parameters, cost."""
+    batch_axes = ("n",) if len(e.input_shape) == 4 else ()
+    per_group = "c_o/g" if e.groups > 1 else "c_o"
+    rows = [
+        TensorRow("input", e.input_shape, (*batch_axes, "c_i", "n_h", "n_w")),
+        TensorRow("kernel", e.kernel_shape, ("c_i", per_group, "k_h", "k_w")),
+        TensorRow("bias", (e.c_o,) if e.bias else None, ("c_o",)),
+        TensorRow("output", e.output_shape, (*batch_axes, "c_o", "m_h", "m_w")),
+    ]
+    c_i, c_og, k_h, k_w = e.kernel_shape
+    h, w = e.geometry.in_size
+    batch = f"{e.batch} x " if e.batch > 1 else ""
+    g = e.geometry
+    s_h, s_w = g.stride
+    rows_kv = [
+        _transposed_formula(e, 0),
+        _transposed_formula(e, 1),
+        (
+            "params",
+            f"weights c_i*(c_o/g)*k_h*k_w = {c_i}*{c_og}*{k_h}*{k_w} = {e.weight_params}"
+            f" + bias {e.bias_params} = {e.weight_params + e.bias_params}",
+        ),
+        (
+            "MACs",
+            f"{batch}c_i*n_h*n_w*(c_o/g)*k_h*k_w = {batch}{c_i}*{h}*{w}*{c_og}*{k_h}*{k_w} = "
+            f"{e.macs:,} (every input value times every tap; bias excluded)",
+        ),
+        ("FLOPs", f"2*MACs{' + 1 bias add per output value' if e.bias else ''} = {e.flops:,}"),
+        (
+            "direct form",
+            f"conv2d of the input with {s_h - 1},{s_w - 1} zeros inserted between values and "
+            f"d(k-1)-p = {_direct(g, 0)},{_direct(g, 1)} around them, kernel flipped, channel "
+            f"axes swapped: {s_h * s_w}x the products (never how convcli computes it)",
+        ),
+    ]
+    if g.output_padding != (0, 0):
+        rows_kv.append(
+            (
+                "output_padding",
+                f"{g.output_padding[0]},{g.output_padding[1]} extra rows/columns at the "
+                "bottom/right: a strided conv2d maps several input sizes onto this input's "
+                "size, output_padding picks one",
+            )
+        )
+    return [render_shapes(rows), render_key_values(rows_kv, title="output size and cost")]
+
+
+def _direct(g: TransposedGeometry, index: int) -> int:
+    return g.dilation[index] * (g.kernel_size[index] - 1) - g.padding[index]
+
+
+# --- shapes --pool -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolShapes:
+    """A pooling layer described by its shapes alone."""
+
+    input_shape: Shape
+    geometry: PoolGeometry
+    kind: str
+
+    @property
+    def output_shape(self) -> Shape:
+        return (*self.input_shape[:-2], *self.geometry.out_size)
+
+    @property
+    def operations(self) -> int:
+        """Comparisons (max) or additions (avg): window size - 1 per output value."""
+        k_h, k_w = self.geometry.kernel_size
+        return math.prod(self.output_shape) * (k_h * k_w - 1)
+
+
+def explain_pool_shapes(input_shape: Shape, options: PoolOptions) -> PoolShapes:
+    """Check a pooling's arguments and work out what ``shapes --pool`` shows.
+
+    Examples
+    --------
+    >>> e = explain_pool_shapes((64, 112, 112), PoolOptions("max", 3, 2, 1))
+    >>> e.output_shape, e.operations
+    ((64, 56, 56), 1605632)
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len(input_shape)}-D"
+        )
+    if options.kernel_size is None:
+        raise OptionError(f"{options.kind} pooling needs a kernel size")
+    geometry = resolve_pool_geometry(
+        (input_shape[-2], input_shape[-1]),
+        options.kernel_size,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation if options.kind == "max" else 1,
+        ceil_mode=options.ceil_mode,
+    )
+    return PoolShapes(tuple(input_shape), geometry, options.kind)
+
+
+def pool_shapes_payload(e: PoolShapes) -> dict[str, Any]:
+    """The ``shapes --pool --json`` object: ``shapes --json``'s keys, and its own."""
+    g = e.geometry
+    word = "comparisons" if e.kind == "max" else "additions"
+    return {
+        "operation": f"{e.kind}_pool2d",
+        "input_shape": list(e.input_shape),
+        "kernel_shape": list(g.kernel_size),
+        "bias_shape": None,
+        "output_shape": list(e.output_shape),
+        "conv2d_weight_shape": None,
+        "stride": list(g.stride),
+        "padding": {
+            "top": g.padding[0],
+            "bottom": g.padding[0],
+            "left": g.padding[1],
+            "right": g.padding[1],
+        },
+        "dilation": list(g.dilation),
+        "groups": None,
+        "params": 0,
+        "weight_params": 0,
+        "bias_params": 0,
+        "macs": 0,
+        "flops": e.operations,
+        word: e.operations,
+        "ceil_mode": g.ceil_mode,
+        "ceil_mode_dropped_window": list(g.dropped),
+        "conventions": {
+            "macs": "pooling multiplies nothing: 0",
+            "flops": f"{word}: k_h*k_w - 1 per output value, over all batch items and "
+            "channels (padding taps included)"
+            + ("; the division by the divisor not counted" if e.kind == "avg" else ""),
+        },
+        "padding_mode": "-inf" if e.kind == "max" else "zeros",
+        "receptive_field": list(g.effective_kernel),
+        "separable": None,
+    }
+
+
+def _pool_formula(e: PoolShapes, index: int) -> tuple[str, str]:
+    g, axis = e.geometry, "hw"[index]
+    n, k, s = g.in_size[index], g.kernel_size[index], g.stride[index]
+    p, d = g.padding[index], g.dilation[index]
+    rounding = "ceil" if g.ceil_mode else "floor"
+    general = f"{rounding}((n_{axis} + 2p_{axis} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
+    span = n + 2 * p - d * (k - 1) - 1
+    raw = (-(-span // s) if g.ceil_mode else span // s) + 1
+    text = f"{general}\n= {rounding}(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1 = {raw}"
+    if g.dropped[index]:
+        text += (
+            f"\n- 1: ceil mode's last window would start at ({raw}-1)*{s} = {(raw - 1) * s}, "
+            f"in the right padding (>= n + p = {n + p}), so PyTorch drops it = {g.out_size[index]}"
+        )
+    return (f"m_{axis}", text)
+
+
+def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
+    """The ``shapes --pool`` report: tensors, the size formula, no parameters, the cost."""
+    batch_axes = ("n",) if len(e.input_shape) == 4 else ()
+    rows = [
+        TensorRow("input", e.input_shape, (*batch_axes, "c", "n_h", "n_w")),
+        TensorRow("window", e.geometry.kernel_size, ("k_h", "k_w")),
+        TensorRow("output", e.output_shape, (*batch_axes, "c", "m_h", "m_w")),
+    ]
+    k_h, k_w = e.geometry.kernel_size
+    word = "comparisons" if e.kind == "max" else "additions"
+    outputs = math.prod(e.output_shape)
+    pairs = [
+        _pool_formula(e, 0),
+        _pool_formula(e, 1),
+        ("params", "0: pooling has no weights"),
+        (word, f"(k_h*k_w - 1) per output value = {k_h * k_w - 1}*{outputs:,} = {e.operations:,}"),
+        (
+            "stride",
+            "the window, PyTorch's default"
+            if e.geometry.stride == e.geometry.kernel_size
+            else f"{e.geometry.stride[0]},{e.geometry.stride[1]}",
+        ),
+    ]
+    return [render_shapes(rows), render_key_values(pairs, title="output size and cost")]
