@@ -437,3 +437,37 @@ def layer_shapes_command(
         show_json(layers.transposed_shapes_payload(explained))
     else:
         show(*layers.transposed_shapes_report(explained))
+
+
+def verify_transposed_command(
+    input_file: str,
+    kernel_file: str,
+    bias_file: str | None,
+    options: TransposedOptions,
+    *,
+    atol: float | None,
+    rtol: float,
+    full: bool,
+    as_json: bool,
+    max_memory: str | None,
+) -> bool:
+    """``convcli verify --transposed``; returns True when a check disagreed."""
+    from convcli.ops.verify_transposed import verify_transposed
+    from convcli.render.layers import verify_transposed_payload, verify_transposed_report
+
+    check_stdin_once([input_file, kernel_file, bias_file])
+    budget = memory_budget(max_memory)
+    infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
+    # Both results, the zero-inserted input and the adjoint check are held at once.
+    check_transposed_memory(budget, infos, options, results=2, as_json=as_json, direct=True)
+    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
+    check_transposed_memory(budget, loaded, options, results=2, as_json=as_json, direct=True)
+    options = resolve_output_padding(x.shape, kernel.shape, options)
+    with naming_inputs((input_file, kernel_file, bias_file)):
+        check = verify_transposed(x, kernel, bias, options, atol=atol, rtol=rtol)
+    if as_json:
+        show_json(verify_transposed_payload(check))
+    else:
+        show(*verify_transposed_report(check, full=full))
+    return not check.agree

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from convcli.errors import OptionError, ShapeError
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
+from convcli.ops.verify_transposed import TransposedCheck
 from convcli.render.widgets import (
     Renderable,
     TensorRow,
@@ -44,6 +45,8 @@ __all__ = [
     "pool_shapes_report",
     "transposed_shapes_payload",
     "transposed_shapes_report",
+    "verify_transposed_payload",
+    "verify_transposed_report",
 ]
 
 Shape = tuple[int, ...]
@@ -400,3 +403,100 @@ def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
         ),
     ]
     return [render_shapes(rows), render_key_values(pairs, title="output size and cost")]
+
+
+# --- verify --transposed -------------------------------------------------------------------
+
+
+def verify_transposed_payload(check: TransposedCheck) -> dict[str, Any]:
+    """The ``verify --transposed --json`` object."""
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    c, a = check.comparison, check.adjoint
+    return {
+        "agree": check.agree,
+        "max_abs_diff": c.max_abs_diff,
+        "max_rel_diff": c.max_rel_diff,
+        "atol": c.atol,
+        "rtol": c.rtol,
+        "zero_inserted_input_shape": list(check.inserted_shape),
+        "conv2d_weight_shape": list(check.conv_weight.shape),
+        "output_padding": list(check.geometry.output_padding),
+        "groups": check.groups,
+        "output_axes": list(check.output_axes),
+        "adjoint": {
+            "agree": a.agree,
+            "conv2d_side": _number(check.adjoint_conv2d_side),
+            "transposed_side": _number(check.adjoint_transposed_side),
+            "abs_diff": a.max_abs_diff,
+            "atol": a.atol,
+        },
+        "direct": tensor_to_json(check.direct),
+        "zero_inserted": tensor_to_json(check.zero_inserted),
+    }
+
+
+def _number(value: float | complex) -> Any:
+    if isinstance(value, complex):
+        return {"real": value.real, "imag": value.imag}
+    return value
+
+
+def verify_transposed_report(check: TransposedCheck, *, full: bool = False) -> list[Renderable]:
+    """The ``verify --transposed`` report: the two computations, the adjoint identity."""
+    from convcli.render.reports import comparison_rows
+
+    g = check.geometry
+    (s_h, s_w), (p_h, p_w) = g.stride, g.padding
+    top, bottom, left, right = g.direct_padding
+    inserted = "x".join(map(str, check.inserted_shape))
+    steps = [
+        (
+            "directly",
+            "each input value stamps the kernel, stride apart (convcli run --transposed)",
+        ),
+        (
+            "insert zeros",
+            f"{s_h - 1},{s_w - 1} zeros between input values, then d(k-1)-p zeros around "
+            f"(top {top}, bottom {bottom}, left {left}, right {right}; output_padding "
+            f"{g.output_padding[0]},{g.output_padding[1]} at the bottom/right; negative "
+            f"crops): {inserted}",
+        ),
+        (
+            "flip and swap",
+            "the kernel rotated 180 degrees, its channel axes swapped per group: "
+            f"conv2d weight {'x'.join(map(str, check.conv_weight.shape))}",
+        ),
+        (
+            "conv2d",
+            f"stride 1, no padding, dilation {g.dilation[0]},{g.dilation[1]}"
+            + (f", {check.groups} groups" if check.groups > 1 else "")
+            + f" (padding p = {p_h},{p_w} of the transposed layer became the crop above)",
+        ),
+    ]
+    a = check.adjoint
+    adjoint_rows = [
+        ("<conv2d(z, w), x>", f"{check.adjoint_conv2d_side:.12g}"),
+        ("<z, conv_transpose2d(x, w)>", f"{check.adjoint_transposed_side:.12g}"),
+        ("|difference|", f"{a.max_abs_diff:.3g} (tolerance {a.atol:.3g})"),
+        (
+            "verdict",
+            "AGREE: conv_transpose2d is the adjoint (transpose) of conv2d with the same weight"
+            if a.agree
+            else "DISAGREE",
+        ),
+    ]
+    return [
+        render_key_values(steps, title="a transposed convolution computed two ways"),
+        render_array(check.direct, check.output_axes, name="Y directly", full=full),
+        render_array(
+            check.zero_inserted, check.output_axes, name="Y via zero-inserted conv2d", full=full
+        ),
+        render_key_values(
+            comparison_rows(check.comparison, "the direct and zero-inserted forms are one map"),
+            title="comparison",
+        ),
+        render_key_values(
+            adjoint_rows, title="adjoint identity, random x and z of the layer's shapes"
+        ),
+    ]
