@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli._app import say
+from convcli.cli._app import say, shown
 from convcli.cli._common import (
     TensorInfo,
+    check_plot,
     check_stdin_once,
     load,
     load_tensors,
@@ -24,6 +25,7 @@ from convcli.cli._common import (
     shape_of,
     show,
     show_json,
+    write_plot,
 )
 from convcli.errors import ConvcliError, OptionError
 
@@ -183,6 +185,7 @@ def run_transposed_command(
     heatmap: bool,
     as_json: bool,
     max_memory: str | None,
+    plot: str | None = None,
 ) -> None:
     """``convcli run --transposed``: size, load, compute, write and show."""
     from convcli.ops.transposed import run_transposed
@@ -193,6 +196,8 @@ def run_transposed_command(
     inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
     if output is not None:
         check_output_path(output, force=force, inputs=inputs)
+    if plot is not None:
+        check_plot(plot, force=force, inputs=inputs)
     budget = memory_budget(max_memory)
     as_text = as_json or (output or "").lower().endswith(".json")
     infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
@@ -206,7 +211,7 @@ def run_transposed_command(
         result = run_transposed(x, kernel, bias, options)
     finish(result, output, force, inputs, as_json, lambda: run_report(
         result, x, kernel, bias, files, full=full, heatmap=heatmap
-    ), run_payload)  # fmt: skip
+    ), run_payload, plot)  # fmt: skip
 
 
 def finish(
@@ -217,18 +222,23 @@ def finish(
     as_json: bool,
     report: Any,
     payload: Any,
+    plot: str | None = None,
 ) -> None:
-    """Write ``--output`` (atomically), then print the JSON payload or the report."""
+    """Write ``--output`` and ``--plot`` (atomically), then print the JSON payload or the
+    report."""
     from convcli.tensorio.files import save_tensor
 
     if output is not None:
         save_tensor(output, result.output, force=force, inputs=inputs)
+    if plot is not None:
+        write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
     if as_json:
         show_json(payload(result))
         return
     show(*report())
-    if output is not None:
-        say(f"wrote {output}")
+    for written in (output, plot):
+        if written is not None:
+            say(f"wrote {shown(written)}")
 
 
 def pool_options(
@@ -330,6 +340,7 @@ def run_pool_command(
     heatmap: bool,
     as_json: bool,
     max_memory: str | None,
+    plot: str | None = None,
 ) -> None:
     """``convcli pool``: size, load, compute, write and show."""
     from convcli.ops.pooling import run_pool
@@ -340,6 +351,8 @@ def run_pool_command(
     inputs = [input_file] if input_file != "-" else []
     if output is not None:
         check_output_path(output, force=force, inputs=inputs)
+    if plot is not None:
+        check_plot(plot, force=force, inputs=inputs)
     budget = memory_budget(max_memory)
     as_text = as_json or (output or "").lower().endswith(".json")
     check_pool_memory(budget, peek(input_file, "input"), options, as_json=as_text)
@@ -349,7 +362,7 @@ def run_pool_command(
         result = run_pool(x, options)
     finish(result, output, force, inputs, as_json, lambda: pool_report(
         result, x, input_file, options, full=full, heatmap=heatmap
-    ), run_payload)  # fmt: skip
+    ), run_payload, plot)  # fmt: skip
 
 
 def layer_shapes_command(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from convcli.cli._app import app, guard
-from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt
+from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt, PlotOpt
 
 
 @app.command()
@@ -71,6 +71,7 @@ def pool(
     ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Pool a (c, h, w) or (n, c, h, w) tensor: PyTorch's max_pool2d, avg_pool2d and
     adaptive forms, with their exact rules.
@@ -111,4 +112,5 @@ def pool(
             heatmap=heatmap,
             as_json=as_json,
             max_memory=max_memory,
+            plot=plot,
         )
