@@ -484,3 +484,56 @@ def verify_transposed_command(
     else:
         show(*verify_transposed_report(check, full=full))
     return not check.agree
+
+
+def explain_transposed_command(
+    input_file: str,
+    kernel_file: str,
+    bias_file: str | None,
+    options: TransposedOptions,
+    *,
+    at: str,
+    full: bool,
+    as_json: bool,
+) -> None:
+    """``convcli explain --transposed --at POS``."""
+    from convcli.errors import PositionError
+    from convcli.ops.explain_layers import explain_transposed
+    from convcli.render.layers import explain_transposed_payload, explain_transposed_report
+    from convcli.shapes.parsing import parse_position
+
+    position = option("--at", parse_position, at)
+    check_stdin_once([input_file, kernel_file, bias_file])
+    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    options = resolve_output_padding(x.shape, kernel.shape, options)
+    with naming_inputs((input_file, kernel_file, bias_file)):
+        try:
+            explained = explain_transposed(x, kernel, bias, position, options)
+        except PositionError as err:
+            raise err.with_context("--at") from None
+    if as_json:
+        show_json(explain_transposed_payload(explained))
+    else:
+        show(*explain_transposed_report(explained, full=full))
+
+
+def explain_pool_command(
+    input_file: str, options: PoolOptions, *, at: str, full: bool, as_json: bool
+) -> None:
+    """``convcli pool ... --at POS``: one pooled output explained."""
+    from convcli.errors import PositionError
+    from convcli.ops.explain_layers import explain_pool
+    from convcli.render.layers import explain_pool_payload, explain_pool_report
+    from convcli.shapes.parsing import parse_position
+
+    position = option("--at", parse_position, at)
+    x = load(input_file, "input")
+    with naming_inputs((input_file, None, None)):
+        try:
+            explained = explain_pool(x, options, position)
+        except PositionError as err:
+            raise err.with_context("--at") from None
+    if as_json:
+        show_json(explain_pool_payload(explained))
+    else:
+        show(*explain_pool_report(explained, full=full))

@@ -8,6 +8,7 @@ import typer
 
 from convcli.cli._app import app, guard
 from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt, PlotOpt
+from convcli.errors import OptionError
 
 
 @app.command()
@@ -72,6 +73,15 @@ def pool(
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
     plot: PlotOpt = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="POS",
+            help="Explain one output, c,i,j (or n,c,i,j): its window, the cells, the winner "
+            "or the sum and divisor.",
+        ),
+    ] = None,
 ) -> None:
     """Pool a (c, h, w) or (n, c, h, w) tensor: PyTorch's max_pool2d, avg_pool2d and
     adaptive forms, with their exact rules.
@@ -88,6 +98,7 @@ def pool(
       convcli pool samples/lesson_X.json --kind max --kernel-size 2 --stride 1
       convcli pool x.npy --kind avg -k 3 -s 2 -p 1 --ceil-mode --no-count-include-pad
       convcli pool x.npy --kind adaptive-avg --output-size 1 --json
+      convcli pool samples/lesson_X.json --kind avg -k 2 -p 1 --at 0,0,0
     """
     with guard():
         from convcli.cli.layers import pool_options, run_pool_command
@@ -103,6 +114,13 @@ def pool(
             divisor_override,
             output_size,
         )
+        if at is not None:
+            from convcli.cli.layers import explain_pool_command
+
+            if output is not None or plot is not None:
+                raise OptionError("--at explains one output: it writes no --output or --plot")
+            explain_pool_command(input_file, options, at=at, full=full, as_json=as_json)
+            return
         run_pool_command(
             input_file,
             options,

@@ -170,6 +170,9 @@ def explain(
         bool, typer.Option("--full", help="Show every channel and every value.")
     ] = False,
     as_json: JsonOpt = False,
+    transposed: TransposedOpt = False,
+    output_padding: OutputPaddingOpt = None,
+    output_size: OutputSizeOpt = None,
 ) -> None:
     """Show where one output value comes from, number by number.
 
@@ -185,8 +188,31 @@ def explain(
           --bias samples/lesson_bias.json
       convcli explain samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0 \\
           -p 1 --padding-mode reflect --flip --json
+      convcli explain x.npy w.npy --transposed --stride 2 --at 0,3,2
+
+    \b
+    --transposed: which input values and kernel taps reach the output (each input value
+    stamps the kernel), and the same sum as a window of the zero-inserted input under
+    the flipped kernel. Pooling: convcli pool ... --at POS.
     """
     with guard():
+        if transposed or output_padding is not None or output_size is not None:
+            from convcli.cli.layers import explain_transposed_command, transposed_options
+
+            if not transposed:
+                raise OptionError("--output-padding and --output-size need --transposed")
+            if padding_mode != "zeros" or flip:
+                raise OptionError("--transposed has no --padding-mode or --flip")
+            explain_transposed_command(
+                input_file,
+                kernel_file,
+                bias_file,
+                transposed_options(stride, padding, dilation, groups, output_padding, output_size),
+                at=at,
+                full=full,
+                as_json=as_json,
+            )
+            return
         from convcli.ops.explain import explain_output
         from convcli.render.teach import explain_payload, explain_report
         from convcli.shapes.parsing import parse_position

@@ -14,16 +14,20 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
+from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
 from convcli.ops.verify_transposed import TransposedCheck
 from convcli.render.widgets import (
     Renderable,
     TensorRow,
+    format_value,
     render_array,
+    render_columns,
     render_heat_legend,
     render_key_values,
     render_line,
+    render_matrix,
     render_shapes,
     render_stats,
 )
@@ -38,7 +42,11 @@ from convcli.shapes.transposed import (
 __all__ = [
     "PoolShapes",
     "TransposedShapes",
+    "explain_pool_payload",
+    "explain_pool_report",
     "explain_pool_shapes",
+    "explain_transposed_payload",
+    "explain_transposed_report",
     "explain_transposed_shapes",
     "pool_report",
     "pool_shapes_payload",
@@ -436,10 +444,11 @@ def verify_transposed_payload(check: TransposedCheck) -> dict[str, Any]:
     }
 
 
-def _number(value: float | complex) -> Any:
-    if isinstance(value, complex):
-        return {"real": value.real, "imag": value.imag}
-    return value
+def _number(value: Any) -> Any:
+    """A number as JSON writes it (non-finite as strings, complex as real/imag)."""
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    return tensor_to_json(np.asarray(value))["data"]
 
 
 def verify_transposed_report(check: TransposedCheck, *, full: bool = False) -> list[Renderable]:
@@ -500,3 +509,175 @@ def verify_transposed_report(check: TransposedCheck, *, full: bool = False) -> l
             adjoint_rows, title="adjoint identity, random x and z of the layer's shapes"
         ),
     ]
+
+
+# --- explain --transposed and pool --at ---------------------------------------------------
+
+MAX_LISTED_STAMPS = 32
+
+
+def _label(position: tuple[int, ...], axes: tuple[str, ...]) -> str:
+    return ", ".join(f"{axis}={i}" for axis, i in zip(axes, position, strict=True))
+
+
+def explain_transposed_payload(e: TransposedExplanation) -> dict[str, Any]:
+    """The ``explain --transposed --json`` object."""
+    return {
+        "position": list(e.position),
+        "output_axes": list(e.output_axes),
+        "group": e.group,
+        "stamps": [
+            {
+                "input": [s.channel, s.row, s.col],
+                "tap": list(s.tap),
+                "input_value": _number(s.value),
+                "weight": _number(s.weight),
+                "product": _number(s.product),
+            }
+            for s in e.stamps
+        ],
+        "total": _number(e.total),
+        "bias": None if e.bias is None else _number(e.bias),
+        "value": _number(e.value),
+        "direct": {
+            "rows": list(e.direct_rows),
+            "cols": list(e.direct_cols),
+            "windows": [
+                {"channel": c, "window": _number(window), "flipped_kernel": _number(kernel)}
+                for c, window, kernel in e.direct_windows
+            ],
+        },
+    }
+
+
+def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -> list[Renderable]:
+    """The scatter view (which input values and taps reach the output), the direct view
+    (a window of the zero-inserted input under the flipped kernel), and the sum."""
+    g = e.geometry
+    (s_h, s_w), (p_h, p_w), (d_h, d_w) = g.stride, g.padding, g.dilation
+    how = [
+        (
+            "scatter",
+            f"input (c, a, b) stamps tap (u, v) at row a*{s_h} - {p_h} + u*{d_h}, col "
+            f"b*{s_w} - {p_w} + v*{d_w}: these reach row {e.row}, col {e.col}",
+        ),
+        ("channels", f"c_i of group {e.group} of {e.groups}" if e.groups > 1 else "all c_i"),
+    ]
+    report: list[Renderable] = [
+        render_key_values(how, title=f"Y[{_label(e.position, e.output_axes)}]: the stamps"),
+    ]
+    stamps = e.stamps if full else e.stamps[:MAX_LISTED_STAMPS]
+    rows = [
+        (
+            f"x[{s.channel},{s.row},{s.col}] * w[{s.channel},{e.kernel_out},{s.tap[0]},{s.tap[1]}]",
+            f"{_show_number(s.value)} * {_show_number(s.weight)} = {_show_number(s.product)}",
+        )
+        for s in stamps
+    ]
+    if not rows:
+        rows = [("none", "no input value reaches this output: only the bias, if any")]
+    if len(e.stamps) > len(stamps):
+        rows.append(("…", f"{len(e.stamps) - len(stamps)} more (--full shows them)"))
+    report.append(render_key_values(rows, title="input value x tap = product"))
+    top, bottom, left, right = g.direct_padding
+    report.append(
+        render_line(
+            f"the same sum directly: rows {_span(e.direct_rows)}, cols {_span(e.direct_cols)} of "
+            f"the input with {s_h - 1},{s_w - 1} zeros inserted and padded top {top}, left "
+            f"{left} (bottom {bottom}, right {right}), under the kernel flipped 180 degrees"
+        )
+    )
+    windows = e.direct_windows if full else e.direct_windows[:2]
+    for channel, window, kernel in windows:
+        report.append(
+            render_columns(
+                render_matrix(
+                    window,
+                    f"c_i={channel} zero-inserted window",
+                    row_labels=e.direct_rows,
+                    col_labels=e.direct_cols,
+                    full=full,
+                ),
+                render_matrix(kernel, f"flipped kernel[{channel}, {e.kernel_out}]", full=full),
+            )
+        )
+    if len(e.direct_windows) > len(windows):
+        report.append(
+            render_line(f"… {len(e.direct_windows) - len(windows)} more channels (--full)")
+        )
+    sums = [("total", f"{len(e.stamps)} products = {_show_number(e.total)}")]
+    if e.bias is not None:
+        sums.append(("+ bias", f"{_show_number(e.bias)}"))
+    index = ", ".join(map(str, e.position))
+    sums.append(
+        ("= value", f"Y[{index}] = {_show_number(e.value)}, as convcli run --transposed prints")
+    )
+    report.append(render_key_values(sums, title="sum"))
+    return report
+
+
+def _span(values: tuple[int, ...]) -> str:
+    if not values:
+        return "-"
+    return str(values[0]) if len(values) == 1 else f"{values[0]}..{values[-1]}"
+
+
+def _show_number(value: Any) -> str:
+    scalar: Any = np.asarray(value)[()]
+    return format_value(scalar)
+
+
+def explain_pool_payload(e: PoolExplanation) -> dict[str, Any]:
+    """The ``pool --at --json`` object."""
+    return {
+        "position": list(e.position),
+        "output_axes": list(e.output_axes),
+        "kind": e.kind,
+        "rows": list(e.rows),
+        "cols": list(e.cols),
+        "cells": _number(e.cells),
+        "inside": e.inside.tolist(),
+        "winner": None if e.winner is None else list(e.winner),
+        "sum": None if e.total is None else _number(e.total),
+        "divisor": e.divisor,
+        "padding_counted": e.padding_counted,
+        "value": _number(e.value),
+    }
+
+
+def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Renderable]:
+    """The window (padding marked), then the winner or the sum over the divisor."""
+    outside = ~e.inside
+    title = f"Y[{_label(e.position, e.output_axes)}]: window rows {_span(e.rows)}, cols "
+    title += _span(e.cols)
+    report: list[Renderable] = [
+        render_matrix(
+            e.cells,
+            title,
+            row_labels=e.rows,
+            col_labels=e.cols,
+            marked=outside if outside.any() else None,
+            full=full,
+        )
+    ]
+    if outside.any():
+        fill = "-inf (never wins)" if e.kind.endswith("max") else "0"
+        report.append(render_line(f"* {int(outside.sum())} taps in the padding: {fill}"))
+    index = ", ".join(map(str, e.position))
+    if e.kind.endswith("max"):
+        winner = "none" if e.winner is None else f"input ({e.winner[0]}, {e.winner[1]})"
+        rows = [("winner", f"{winner}: the largest value (a NaN wins)")]
+    else:
+        counted = {
+            True: "the window including its padding taps (count_include_pad)",
+            False: "the input cells it covers",
+        }[e.padding_counted]
+        if e.kind == "adaptive-avg":
+            counted = "the cells of the adaptive window"
+        rows = [
+            ("sum", _show_number(e.total)),
+            ("divisor", f"{e.divisor}: {counted}"),
+        ]
+    rows.append(("= value", f"Y[{index}] = {_show_number(e.value)}, as convcli pool prints it"))
+    report.append(render_key_values(rows, title=e.kind + " pooling"))
+    return report
