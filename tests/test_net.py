@@ -167,6 +167,8 @@ def test_a_layer_that_does_not_fit_stops_the_walk_and_names_itself() -> None:
         ("flatten > BatchNorm2d(8)", (1, 2, 2, 2), "BatchNorm2d needs a 4-D input"),
         ("maxpool(2, p=2)", (1, 1, 8, 8), "at most half the window"),
         ("convT(2, k=3, s=2, output_padding=2)", (1, 1, 4, 4), "output padding must be smaller"),
+        ("conv(2, k=3, p=3, padding_mode='reflect')", (1, 1, 3, 3), "reflect padding 3 must be <"),
+        ("conv(2, k=3, p=4, padding_mode='circular')", (1, 1, 3, 3), "wraps around once"),
     ],
 )
 def test_layers_that_do_not_fit_say_why(spec: str, shape: tuple[int, ...], words: str) -> None:
@@ -422,6 +424,49 @@ def _inside_at_every_layer(net: Network, cell: tuple[int, int], axis: int) -> bo
         if lo < 0 or hi > step.n_in - 1:
             return False
     return True
+
+
+@pytest.mark.torch
+@settings(max_examples=40, deadline=None)
+@given(
+    chain=st.lists(
+        st.tuples(
+            st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+            st.integers(1, 4),
+            st.integers(1, 2),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    data=st.data(),
+)
+def test_padding_modes_reach_the_cells_they_copy(
+    chain: list[tuple[str, int, int, int]], data: st.DataObject
+) -> None:
+    pytest.importorskip("torch")
+    spec = " > ".join(
+        f"conv(2, k={k}, s={s}, p={p}, padding_mode={mode!r})" for mode, k, s, p in chain
+    )
+    net = walk_network(parse_spec(spec), (1, 2, 7, 6))
+    assume(net.error is None)
+    last = net.rows[-1]
+    cell = (
+        data.draw(st.integers(0, last.output_shape[2] - 1)),
+        data.draw(st.integers(0, last.output_shape[3] - 1)),
+    )
+    trace = trace_cell(net, cell)
+    support = gradient_support(net, cell, len(net.rows))
+    if trace.rows is None or trace.cols is None:
+        assert support == [None, None]
+        return
+    # A cell copied into the padding is reached through it: the trace holds every such cell.
+    for axis, span in enumerate((trace.rows, trace.cols)):
+        found = support[axis]
+        assert found is not None
+        assert span[0] <= found[0] and found[1] <= span[1]
+    if len(chain) == 1:
+        assert support == [trace.rows, trace.cols]
 
 
 upsampling_strategy = st.one_of(

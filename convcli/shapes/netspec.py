@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from convcli.errors import OptionError
+from convcli.shapes.padding_modes import PADDING_MODES
 
 __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
 
@@ -161,7 +162,6 @@ _TORCH: dict[str, tuple[str, str | None, tuple[_Param, ...]]] = {
     "Identity": ("identity", None, ()),
 }
 _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 LAYER_NAMES = (*_SHORT, "residual")
 
@@ -491,7 +491,7 @@ _WANTED = {
     "float": "a number",
     "optfloat": "None or a number",
     "prob": "a probability between 0 and 1",
-    "mode": f"one of {', '.join(_PADDING_MODES)}",
+    "mode": f"one of {', '.join(PADDING_MODES)}",
     "zerosonly": "'zeros'",
     "approximate": "'none' or 'tanh'",
     "size": "an int >= 1 or a pair (h, w) of ints or None",
@@ -563,7 +563,7 @@ def _check(raw: object, kind: str) -> object:
             return raw
         return _BAD
     if kind == "mode":
-        return raw if raw in _PADDING_MODES else _BAD
+        return raw if raw in PADDING_MODES else _BAD
     if kind == "zerosonly":
         return raw if raw == "zeros" else _BAD
     if kind == "approximate":

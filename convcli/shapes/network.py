@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from convcli.errors import ConvcliError, OptionError, ShapeError
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
+from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back, compose, union
 from convcli.shapes.transposed import resolve_transposed_geometry
@@ -268,7 +269,7 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
     d = as_pair(_pair_arg(layer, "dilation"), "dilation", minimum=1)
     s = as_pair(_pair_arg(layer, "stride"), "stride", minimum=1)
-    padding = a["padding"]
+    padding, mode = a["padding"], str(a["padding_mode"])
     assert isinstance(padding, int | tuple | str), padding
     if padding == "same" and s != (1, 1):
         raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
@@ -278,6 +279,7 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     pads = resolve_geometry(span, k, stride=s, padding=padding, dilation=d).padding  # type: ignore[arg-type]
     top, bottom, left, right = pads
     _check_window_fits(size, (size[0] + top + bottom, size[1] + left + right), span)
+    check_padding_mode(mode, size, pads)
     out = resolve_geometry(size, k, stride=s, padding=padding, dilation=d).out_size  # type: ignore[arg-type]
     per_group = c // groups
     macs, flops = _weighted_cost(
@@ -287,8 +289,8 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         channels=out_c,
         size=out,
         steps=(
-            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0]),
-            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1]),
+            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0], mode),
+            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1], mode),
         ),
         params=out_c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0),
         macs=macs,
