@@ -18,7 +18,6 @@ from convcli.errors import ConvcliError, OptionError, TensorFileError
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    from rich.console import Console
 
     from convcli.render.widgets import Renderable
     from convcli.shapes.options import ConvOptions
@@ -69,14 +68,10 @@ def option_flags(options: ConvOptions) -> list[str]:
     return ["--" + name.replace("_", "-") for name in options.changed()]
 
 
-def stdout() -> Console:
+def show(*renderables: Renderable) -> None:
     from convcli.render.widgets import make_console
 
-    return make_console()
-
-
-def show(*renderables: Renderable) -> None:
-    console = stdout()
+    console = make_console()
     for renderable in renderables:
         console.print(renderable)
 
@@ -132,6 +127,38 @@ FlipOpt = Annotated[
         "--flip", help="True convolution: rotate the kernel 180 degrees (scipy's convolve2d)."
     ),
 ]
+
+
+PlotOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE",
+        help="Also draw the result as heatmaps (one per channel, shared colour bar) to a .png "
+        "or .svg; needs pip install 'convcli[draw]'.",
+    ),
+]
+
+
+def check_plot(path: str, *, force: bool, inputs: Sequence[str]) -> None:
+    """Refuse a --plot file before any work: type, folder, existing file, missing library."""
+    from convcli.draw.deps import require
+    from convcli.draw.plot import PLOT_SUFFIXES
+    from convcli.tensorio.files import check_output_path
+
+    try:
+        check_output_path(path, force=force, inputs=inputs, suffixes=PLOT_SUFFIXES)
+    except ConvcliError as err:
+        raise err.with_context("--plot") from None
+    require("matplotlib", "matplotlib")
+
+
+def write_plot(
+    path: str, array: Any, axes: Sequence[str], *, force: bool, inputs: Sequence[str]
+) -> None:
+    from convcli.draw.plot import plot_result
+
+    plot_result(array, axes, path, force=force, inputs=inputs)
 
 
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from convcli.cli._app import app, guard, say
+from convcli.cli._app import app, guard, say, shown
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -19,8 +19,10 @@ from convcli.cli._common import (
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
+    PlotOpt,
     StrideOpt,
     check_memory,
+    check_plot,
     check_stdin_once,
     conv_options,
     load_tensors,
@@ -31,6 +33,7 @@ from convcli.cli._common import (
     progress_bar,
     show,
     show_json,
+    write_plot,
 )
 from convcli.errors import OptionError
 
@@ -67,6 +70,7 @@ def run(
     ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
@@ -83,6 +87,7 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 --padding-mode reflect
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json --plot y.png
     """
     with guard():
         from convcli.ops.modes import MODES, planned_output, run_convolution
@@ -101,6 +106,8 @@ def run(
         inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
         if output is not None:
             check_output_path(output, force=force, inputs=inputs)
+        if plot is not None:
+            check_plot(plot, force=force, inputs=inputs)
         budget = memory_budget(max_memory)
         as_text = as_json or (output or "").lower().endswith(".json")
         infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
@@ -125,12 +132,16 @@ def run(
                     result = compute(progress=progress)
         if output is not None and not streaming:
             save_tensor(output, result.output, force=force, inputs=inputs)
+        if plot is not None:
+            write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
         if as_json:
             show_json(run_payload(result))
             return
         show(*run_report(result, x, kernel, bias, files, full=full, heatmap=heatmap))
         if output is not None:
             say(f"wrote {output}")
+        if plot is not None:
+            say(f"wrote {shown(plot)}")
 
 
 @app.command()

@@ -20,6 +20,7 @@ from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
     "TransposedGeometry",
+    "check_transposed_shapes",
     "output_padding_for",
     "resolve_transposed_geometry",
     "transposed_output_size",
@@ -255,3 +256,52 @@ def resolve_transposed_geometry(
         dilation=d,
         out_size=(out[0], out[1]),
     )
+
+
+def check_transposed_shapes(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    bias_shape: Sequence[int] | None,
+    groups: int,
+) -> int:
+    """Check that the shapes form a ``conv_transpose2d``; return the output channels.
+
+    ``input_shape`` is ``(c_i, h, w)`` or ``(n, c_i, h, w)``; ``weight_shape`` is
+    ``(c_i, c_o / groups, k_h, k_w)``, the reverse of ``conv2d``'s channel order;
+    ``bias_shape`` is ``(c_o,)`` or ``None``.
+
+    Examples
+    --------
+    >>> check_transposed_shapes((4, 5, 5), (4, 3, 2, 2), None, 2)
+    6
+    >>> check_transposed_shapes((3, 5, 5), (4, 3, 2, 2), None, 1)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: weight (4, 3, 2, 2) expects 4 input channels, input has 3
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len(input_shape)}-D"
+        )
+    if len(weight_shape) != 4:
+        raise ShapeError(
+            f"weight must be 4-D (c_i, c_o/groups, k_h, k_w), got {len(weight_shape)}-D"
+        )
+    groups = as_int(groups, "groups")
+    if groups < 1:
+        raise OptionError(f"groups must be >= 1, got {groups}")
+    weight = tuple(weight_shape)
+    c_i = input_shape[-3]
+    if weight[0] % groups:
+        raise ShapeError(
+            f"groups={groups} does not divide the weight's first axis ({weight[0]} input "
+            f"channels) of weight {weight}"
+        )
+    if weight[0] != c_i:
+        raise ShapeError(f"weight {weight} expects {weight[0]} input channels, input has {c_i}")
+    c_o = weight[1] * groups
+    if bias_shape is not None and tuple(bias_shape) != (c_o,):
+        raise ShapeError(
+            f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
+        )
+    return c_o
