@@ -10,6 +10,7 @@ are layers too. Every refusal is an ``OptionError`` that names the position in t
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from convcli.shapes.padding_modes import PADDING_MODES
 __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
 
 # Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
-MAX_SPEC_CHARS = 200_000
+MAX_SPEC_CHARS = 100_000
 MAX_INT = 2**62
 
 Value = int | float | bool | str | None | tuple[int, int] | tuple[int | None, int | None]
@@ -219,13 +220,19 @@ class _Reader:
         self.source = source
         self.lead = 0
         self.flat = text
+        self._byte_chars: list[int] | None = None
+        self._line_starts: list[int] | None = None
+        self._one_line = "\n" not in text.rstrip("\n")
 
     def where(self, offset: int) -> str:
         """``spec column 5`` or ``arch.txt line 3, column 5`` (1-based) for a character offset."""
         offset = min(max(offset, 0), len(self.text))
-        line = self.text.count("\n", 0, offset) + 1
-        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        if "\n" not in self.text.rstrip("\n"):
+        if self._line_starts is None:
+            starts = [0] + [i + 1 for i, char in enumerate(self.text) if char == "\n"]
+            self._line_starts = starts
+        line = bisect.bisect_right(self._line_starts, offset)
+        column = offset - self._line_starts[line - 1] + 1
+        if self._one_line:
             return f"{self.source} column {column}"
         return f"{self.source} line {line}, column {column}"
 
@@ -300,6 +307,20 @@ class _Reader:
 
     @staticmethod
     def _join_lines(chars: list[str]) -> None:
+        """Line breaks outside parentheses become '>' between two layers, else spaces."""
+        # Last non-blank character before each position and first one after it, in two passes.
+        before: list[str] = []
+        last = ""
+        for char in chars:
+            before.append(last)
+            if not char.isspace():
+                last = char
+        after = [""] * len(chars)
+        following = ""
+        for i in range(len(chars) - 1, -1, -1):
+            after[i] = following
+            if not chars[i].isspace():
+                following = chars[i]
         depth = 0
         for i, char in enumerate(chars):
             if char in "([":
@@ -307,12 +328,8 @@ class _Reader:
             elif char in ")]":
                 depth -= 1
             elif char in "\r\n":
-                chars[i] = " "
-                if depth == 0:
-                    before = "".join(chars[:i]).rstrip()
-                    after = "".join(chars[i + 1 :]).lstrip()
-                    if before and after and not before.endswith(">") and not after.startswith(">"):
-                        chars[i] = ">"
+                joins = depth == 0 and before[i] not in ("", ">") and after[i] not in ("", ">")
+                chars[i] = ">" if joins else " "
 
     # -- the tree ----------------------------------------------------------------------------
 
@@ -320,10 +337,23 @@ class _Reader:
         return self.where(self._offset(node))
 
     def _offset(self, node: ast.AST, attribute: str = "col_offset") -> int:
-        # ast's columns count UTF-8 bytes of the parsed (stripped) line; positions count characters.
         col = getattr(node, attribute, None) or 0
-        parsed = self.flat.strip().encode()
-        return len(parsed[:col].decode(errors="ignore")) + self.lead
+        return self._char_of_byte(col) + self.lead
+
+    def _char_of_byte(self, col: int) -> int:
+        """ast's columns count UTF-8 bytes of the parsed line; positions count characters."""
+        if self._byte_chars is None:
+            parsed = self.flat.strip()
+            if parsed.isascii():
+                self._byte_chars = []
+            else:
+                self._byte_chars = [
+                    index for index, char in enumerate(parsed) for _ in char.encode()
+                ]
+                self._byte_chars.append(len(parsed))
+        if not self._byte_chars:
+            return col
+        return self._byte_chars[min(col, len(self._byte_chars) - 1)]
 
     def _segment(self, node: ast.AST) -> str:
         start, end = self._offset(node), self._offset(node, "end_col_offset")
