@@ -649,3 +649,23 @@ def test_without_at_a_nonuniform_network_traces_its_centre_cell() -> None:
     result = invoke("net", "convT(2, k=3, s=2) > relu", "--input-shape", "1x1x4x4")
     assert result.exit_code == 0, result.output
     assert "output cell (4, 4) of layer 2: input rows 1..2, columns 1..2" in result.stdout
+
+
+@pytest.mark.torch
+def test_print_of_nested_lazy_modules_reads_like_the_initialised_model() -> None:
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    def block(channels: int) -> Any:
+        return nn.Sequential(nn.LazyConv2d(channels, kernel_size=3, padding=1), nn.ReLU())
+
+    model = nn.Sequential(
+        block(4), nn.LazyBatchNorm2d(), block(8), nn.MaxPool2d(2), nn.Flatten(), nn.LazyLinear(3)
+    )
+    printed_lazy = str(model)  # input sizes not known yet: print(model) writes 0
+    model(torch.zeros(2, 3, 6, 6))
+    for text in (printed_lazy, str(model)):
+        net = walk_network(parse_spec(text), (2, 3, 6, 6))
+        assert net.error is None
+        assert net.params == sum(p.numel() for p in model.parameters())
+        assert net.output_shape == (2, 3)

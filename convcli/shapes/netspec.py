@@ -162,6 +162,14 @@ _TORCH: dict[str, tuple[str, str | None, tuple[_Param, ...]]] = {
     ),
     "Identity": ("identity", None, ()),
 }
+# Lazy modules state no input size: print(model) writes 0 for it until their first call.
+_LAZY = {
+    "LazyConv2d": "Conv2d",
+    "LazyConvTranspose2d": "ConvTranspose2d",
+    "LazyLinear": "Linear",
+    "LazyBatchNorm2d": "BatchNorm2d",
+    "LazyBatchNorm1d": "BatchNorm1d",
+}
 _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
 
 LAYER_NAMES = (*_SHORT, "residual")
@@ -251,7 +259,11 @@ class _Reader:
             elif depth == 0 and body.strip() == ")" and containers:
                 containers -= 1
                 chars[offset : offset + len(body)] = " " * len(body)
-            elif depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, "residual"):
+            elif (
+                depth == 0
+                and opener
+                and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, "residual")
+            ):
                 raise OptionError(
                     f"{self.where(offset + body.index(opener.group(1)))}: "
                     f"'{opener.group(1)}(' is a module with layers inside that convcli cannot "
@@ -308,13 +320,8 @@ class _Reader:
     @staticmethod
     def _join_lines(chars: list[str]) -> None:
         """Line breaks outside parentheses become '>' between two layers, else spaces."""
-        # Last non-blank character before each position and first one after it, in two passes.
-        before: list[str] = []
-        last = ""
-        for char in chars:
-            before.append(last)
-            if not char.isspace():
-                last = char
+        # The first non-blank character after each position, in one backward pass; the last
+        # one before it is tracked going forward, joins included.
         after = [""] * len(chars)
         following = ""
         for i in range(len(chars) - 1, -1, -1):
@@ -322,14 +329,17 @@ class _Reader:
             if not chars[i].isspace():
                 following = chars[i]
         depth = 0
+        last = ""
         for i, char in enumerate(chars):
             if char in "([":
                 depth += 1
             elif char in ")]":
                 depth -= 1
             elif char in "\r\n":
-                joins = depth == 0 and before[i] not in ("", ">") and after[i] not in ("", ">")
+                joins = depth == 0 and last not in ("", ">") and after[i] not in ("", ">")
                 chars[i] = ">" if joins else " "
+            if not chars[i].isspace():
+                last = chars[i]
 
     # -- the tree ----------------------------------------------------------------------------
 
@@ -389,11 +399,11 @@ class _Reader:
             and node.value.id == "nn"
         ):
             name = node.attr
-            if name not in _TORCH:
+            if name not in _TORCH and name not in _LAZY:
                 raise OptionError(f"{self.at(node)}: unknown layer 'nn.{name}'{_known()}")
         else:
             raise OptionError(f"{self.at(node)}: unknown layer {self._segment(node)!r}{_known()}")
-        if name not in _SHORT and name not in _TORCH and name != "residual":
+        if name not in _SHORT and name not in _TORCH and name not in _LAZY and name != "residual":
             raise OptionError(f"{self.at(node)}: unknown layer {name!r}{_known()}")
         return name
 
@@ -425,7 +435,11 @@ class _Reader:
     ) -> LayerSpec:
         if name == "residual":
             raise OptionError(f"{self.at(node)}: residual needs a block: residual(conv(...) > ...)")
-        if name in _TORCH and name not in _SHORT:
+        if name in _LAZY:
+            kind, lazy_stated, params = _TORCH[_LAZY[name]]
+            stated_name, torch_name = None, _LAZY[name]
+            args, keywords = self._unstated(args, keywords, lazy_stated)
+        elif name in _TORCH and name not in _SHORT:
             kind, stated_name, params = _TORCH[name]
             torch_name = name
         else:
@@ -476,6 +490,20 @@ class _Reader:
             stated=stated,
             torch_name=torch_name,
         )
+
+    @staticmethod
+    def _unstated(
+        args: Sequence[ast.expr], keywords: list[ast.keyword], stated: str | None
+    ) -> tuple[Sequence[ast.expr], list[ast.keyword]]:
+        """A lazy module's arguments without the 0 that print(model) writes for its input size."""
+
+        def is_zero(node: ast.expr) -> bool:
+            return isinstance(node, ast.Constant) and node.value == 0 and node.value is not False
+
+        if args and is_zero(args[0]) and (len(args) > 1 or stated == "num_features"):
+            args = args[1:]
+        keywords = [kw for kw in keywords if not (kw.arg == stated and is_zero(kw.value))]
+        return args, keywords
 
     def _value(self, node: ast.expr, param: _Param, layer: str) -> Value:
         where = self.at(node)
