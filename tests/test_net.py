@@ -246,6 +246,8 @@ def assert_matches_torch(net: Network) -> None:
     assert [macs for _, macs in rows] == [row.macs for row in net.rows]
     assert sum(p.numel() for p in module.parameters()) == net.params
     assert sum(b.numel() for b in module.buffers()) == net.buffers
+    tensors = [*module.parameters(), *module.buffers()]
+    assert net.param_bytes(4) == sum(t.numel() * t.element_size() for t in tensors)
     for layer, row in zip(module, net.rows, strict=True):
         assert sum(p.numel() for p in layer.parameters()) == row.params
 

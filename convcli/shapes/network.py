@@ -9,10 +9,10 @@ Conventions (stated again where the numbers are shown):
 - MACs: weight multiply-accumulates over all batch items, as ``convcli shapes`` counts
   them (convolution, transposed convolution: every input value times every kernel tap it
   meets, linear); bias additions are not MACs.
-- FLOPs: 2 per MAC plus 1 per bias addition; pooling counts one operation per window cell
-  read (max: comparisons, average: additions and the division); activations 1 per value;
-  BatchNorm 2 per value (scale and shift, as at inference); a residual sum 1 per value;
-  dropout, flatten and identity 0.
+- FLOPs: 2 per MAC plus 1 per bias addition; per output value, max pooling ``window - 1``
+  comparisons and average pooling ``window - 1`` additions and a division (adaptive
+  pooling: its own window's cells); activations 1 per value; BatchNorm 2 per value (scale
+  and shift, as at inference); a residual sum 1 per value; dropout, flatten and identity 0.
 """
 
 from __future__ import annotations
