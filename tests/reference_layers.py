@@ -159,8 +159,19 @@ def max_pool2d_reference(
                                     best = value
                                 if not integer and math.isnan(best):
                                     break
-                    out[b, ch, i, j] = -math.inf if best is None else best
+                    if best is None:  # no tap inside the input: the padding's value
+                        best = _lowest(xb.dtype)
+                    out[b, ch, i, j] = best
     return out if batched else out[0]
+
+
+def _lowest(dtype: np.dtype[Any]) -> Any:
+    """The smallest value of ``dtype`` (PyTorch's ``lowest()``): what an empty window gives."""
+    if dtype.kind == "b":
+        return 0
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min)
+    return -math.inf
 
 
 def avg_pool2d_reference(

@@ -18,7 +18,6 @@ from convcli.errors import ConvcliError, OptionError, TensorFileError
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    from rich.console import Console
 
     from convcli.render.widgets import Renderable
     from convcli.shapes.options import ConvOptions
@@ -69,14 +68,10 @@ def option_flags(options: ConvOptions) -> list[str]:
     return ["--" + name.replace("_", "-") for name in options.changed()]
 
 
-def stdout() -> Console:
+def show(*renderables: Renderable) -> None:
     from convcli.render.widgets import make_console
 
-    return make_console()
-
-
-def show(*renderables: Renderable) -> None:
-    console = stdout()
+    console = make_console()
     for renderable in renderables:
         console.print(renderable)
 

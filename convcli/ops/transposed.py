@@ -52,6 +52,7 @@ class TransposedPlan:
     accumulation: Accumulation
     compute: np.dtype[Any]
     rows: int
+    samples: int
     workspace_bytes: int
 
 
@@ -103,18 +104,24 @@ def plan_transposed(
     c_ig = c_i // int(groups)
     h, w = in_size
     row_bytes = c_og * k_h * k_w * w * item
+    n = input_shape[0] if len(input_shape) == 4 else 1
     rows = max(1, min(h, workspace_bytes // max(1, row_bytes)))
     full = c_o * (geom.out_size[0] + 2 * geom.padding[0]) * (geom.out_size[1] + 2 * geom.padding[1])
+    # Whole samples fit: several share one product (fewer, larger GEMMs), while the
+    # block and the samples' uncropped outputs stay within the workspace.
+    per_sample = h * row_bytes + full * item
+    samples = max(1, min(n, workspace_bytes // max(1, per_sample))) if rows >= h else 1
     workspace = (
-        rows * row_bytes  # the product block
-        + full * item  # one sample's uncropped output
-        + c_ig * rows * w * item  # one block of the input, cast
+        samples * rows * row_bytes  # the product block
+        + samples * full * item  # the samples' uncropped outputs
+        + samples * c_ig * rows * w * item  # one block of the input, cast
         + c_i * c_og * k_h * k_w * item  # the weight, cast and transposed
+        + (samples * full * item if bias_shape is not None else 0)  # cropped + bias
     )
     out_shape: Shape = (c_o, *geom.out_size)
     if len(input_shape) == 4:
         out_shape = (input_shape[0], *out_shape)
-    return TransposedPlan(geom, out_shape, acc, compute, rows, workspace)
+    return TransposedPlan(geom, out_shape, acc, compute, rows, samples, workspace)
 
 
 def conv_transpose2d(
@@ -198,7 +205,17 @@ def conv_transpose2d(
         check_mixed_integers(xb, w, b, terms)
     y: Array = np.empty((xb.shape[0], *plan.output_shape[-3:]), dtype=plan.accumulation.out)
     with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
-        transposed_into(y, xb, w, b, plan.geometry, int(groups), compute, rows=plan.rows)
+        transposed_into(
+            y,
+            xb,
+            w,
+            b,
+            plan.geometry,
+            int(groups),
+            compute,
+            rows=plan.rows,
+            samples=plan.samples,
+        )
     return y if batched else y[0]
 
 
@@ -212,11 +229,13 @@ def transposed_into(
     compute: np.dtype[Any],
     *,
     rows: int,
+    samples: int = 1,
 ) -> None:
     """Compute a validated ``conv_transpose2d`` into ``out`` ``(n, c_o, m_h, m_w)``.
 
-    Per sample, group and block of ``rows`` input rows: ``cols = W_g^T @ X_g`` holds every
-    input value times every tap, then each tap's plane is added at its strided place.
+    Per group and block of ``samples`` samples (or of ``rows`` input rows of one sample):
+    ``cols = W_g^T @ X_g`` holds every input value times every tap, then each tap's plane
+    is added at its strided place in the uncropped output.
     """
     n, c_i, h, w = x.shape
     _, c_og, k_h, k_w = weight.shape
@@ -226,30 +245,35 @@ def transposed_into(
     full_h, full_w = m_h + 2 * p_h, m_w + 2 * p_w
     # (c_og * k_h * k_w, c_ig) per group: the product's left operand.
     w_t = [
-        np.ascontiguousarray(
-            weight[g * c_ig : (g + 1) * c_ig].reshape(c_ig, -1).T,
-            dtype=compute,
-        )
+        np.ascontiguousarray(weight[g * c_ig : (g + 1) * c_ig].reshape(c_ig, -1).T, dtype=compute)
         for g in range(groups)
     ]
     b = None if bias is None else bias.astype(compute).reshape(-1, 1, 1)
-    full = np.empty((groups * c_og, full_h, full_w), dtype=compute)
-    for sample in range(n):
-        full.fill(0)
+    samples = samples if rows >= h else 1
+    full = np.empty((samples, groups * c_og, full_h, full_w), dtype=compute)
+    for n0 in range(0, n, samples):
+        n1 = min(n, n0 + samples)
+        block_full = full[: n1 - n0]
+        block_full.fill(0)
         for g in range(groups):
-            plane = full[g * c_og : (g + 1) * c_og]
+            plane = block_full[:, g * c_og : (g + 1) * c_og]
             for r0 in range(0, h, rows):
                 r1 = min(h, r0 + rows)
-                block = x[sample, g * c_ig : (g + 1) * c_ig, r0:r1].astype(compute)
-                cols = (w_t[g] @ block.reshape(c_ig, -1)).reshape(c_og, k_h, k_w, r1 - r0, w)
-                top = r0 * s_h
+                # (c_ig, samples, rows, w): the product's right operand, cast once.
+                block = np.ascontiguousarray(
+                    x[n0:n1, g * c_ig : (g + 1) * c_ig, r0:r1].transpose(1, 0, 2, 3),
+                    dtype=compute,
+                )
+                cols = (w_t[g] @ block.reshape(c_ig, -1)).reshape(
+                    c_og, k_h, k_w, n1 - n0, r1 - r0, w
+                )
                 span_h, span_w = (r1 - r0 - 1) * s_h + 1, (w - 1) * s_w + 1
                 for u in range(k_h):
                     for v in range(k_w):
-                        i0, j0 = top + u * d_h, v * d_w
-                        target = plane[:, i0 : i0 + span_h : s_h, j0 : j0 + span_w : s_w]
-                        np.add(target, cols[:, u, v], out=target)
-        result = full[:, p_h : p_h + m_h, p_w : p_w + m_w]
+                        i0, j0 = r0 * s_h + u * d_h, v * d_w
+                        target = plane[:, :, i0 : i0 + span_h : s_h, j0 : j0 + span_w : s_w]
+                        np.add(target, cols[:, u, v].transpose(1, 0, 2, 3), out=target)
+        result = block_full[:, :, p_h : p_h + m_h, p_w : p_w + m_w]
         if b is not None:
             result = result + b
-        out[sample] = result
+        out[n0:n1] = result
