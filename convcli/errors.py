@@ -20,6 +20,7 @@ from typing import ClassVar
 __all__ = [
     "BudgetError",
     "ConvcliError",
+    "DependencyError",
     "FileProblem",
     "NumericError",
     "OptionError",
@@ -69,3 +70,7 @@ class TensorFileError(ConvcliError):
 
 class FileProblem(TensorFileError):
     """A file problem not yet named: the file layer adds the file's name."""
+
+
+class DependencyError(ConvcliError):
+    """An optional library that a command needs is not installed (the message names the extra)."""

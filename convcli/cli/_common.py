@@ -18,10 +18,9 @@ from convcli.errors import ConvcliError, OptionError, TensorFileError
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    from rich.console import Console
 
-    from convcli.ops.modes import ConvOptions
     from convcli.render.widgets import Renderable
+    from convcli.shapes.options import ConvOptions
 
 T = TypeVar("T")
 
@@ -41,8 +40,8 @@ def conv_options(
     padding_mode: str = "zeros",
     flip: bool = False,
 ) -> ConvOptions:
-    from convcli.ops.modes import ConvOptions
     from convcli.ops.padding import PADDING_MODES
+    from convcli.shapes.options import ConvOptions
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
 
     if groups < 1:
@@ -61,14 +60,18 @@ def conv_options(
     )
 
 
-def stdout() -> Console:
-    from convcli.render.widgets import make_console
+def option_flags(options: ConvOptions) -> list[str]:
+    """The command-line flags of the options that differ from the defaults.
 
-    return make_console()
+    Each ``ConvOptions`` field is the flag's name: ``padding_mode`` is ``--padding-mode``.
+    """
+    return ["--" + name.replace("_", "-") for name in options.changed()]
 
 
 def show(*renderables: Renderable) -> None:
-    console = stdout()
+    from convcli.render.widgets import make_console
+
+    console = make_console()
     for renderable in renderables:
         console.print(renderable)
 
@@ -124,6 +127,38 @@ FlipOpt = Annotated[
         "--flip", help="True convolution: rotate the kernel 180 degrees (scipy's convolve2d)."
     ),
 ]
+
+
+PlotOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE",
+        help="Also draw the result as heatmaps (one per channel, shared colour bar) to a .png "
+        "or .svg; needs pip install 'convcli[draw]'.",
+    ),
+]
+
+
+def check_plot(path: str, *, force: bool, inputs: Sequence[str]) -> None:
+    """Refuse a --plot file before any work: type, folder, existing file, missing library."""
+    from convcli.draw.deps import require
+    from convcli.draw.plot import PLOT_SUFFIXES
+    from convcli.tensorio.files import check_output_path
+
+    try:
+        check_output_path(path, force=force, inputs=inputs, suffixes=PLOT_SUFFIXES)
+    except ConvcliError as err:
+        raise err.with_context("--plot") from None
+    require("matplotlib", "matplotlib")
+
+
+def write_plot(
+    path: str, array: Any, axes: Sequence[str], *, force: bool, inputs: Sequence[str]
+) -> None:
+    from convcli.draw.plot import plot_result
+
+    plot_result(array, axes, path, force=force, inputs=inputs)
 
 
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from convcli.cli._app import app, guard, say
+from convcli.cli._app import app, guard, say, shown
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -19,25 +19,23 @@ from convcli.cli._common import (
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
+    PlotOpt,
     StrideOpt,
     check_memory,
+    check_plot,
     check_stdin_once,
     conv_options,
     load_tensors,
     memory_budget,
     naming_inputs,
+    option_flags,
     peek,
     progress_bar,
     show,
     show_json,
+    write_plot,
 )
 from convcli.errors import OptionError
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    from convcli.render.widgets import Renderable
 
 
 @app.command()
@@ -72,6 +70,7 @@ def run(
     ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
@@ -88,23 +87,27 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 --padding-mode reflect
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json --plot y.png
     """
     with guard():
         from convcli.ops.modes import MODES, planned_output, run_convolution
-        from convcli.tensorio.files import (
-            check_output_path,
-            npy_writer,
-            save_tensor,
-            tensor_to_json,
-        )
+        from convcli.render.run import run_payload, run_report
+        from convcli.tensorio.files import check_output_path, npy_writer, save_tensor
 
         if mode not in MODES:
             raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        if mode != "auto" and options.changed():
+            raise OptionError(
+                f"--mode {mode} runs the lesson's function, which has no "
+                f"{', '.join(option_flags(options))}: use --mode auto (conv2d) for them"
+            )
         check_stdin_once([input_file, kernel_file, bias_file])
         inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
         if output is not None:
             check_output_path(output, force=force, inputs=inputs)
+        if plot is not None:
+            check_plot(plot, force=force, inputs=inputs)
         budget = memory_budget(max_memory)
         as_text = as_json or (output or "").lower().endswith(".json")
         infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
@@ -129,58 +132,16 @@ def run(
                     result = compute(progress=progress)
         if output is not None and not streaming:
             save_tensor(output, result.output, force=force, inputs=inputs)
+        if plot is not None:
+            write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
         if as_json:
-            show_json(tensor_to_json(result.output))
+            show_json(run_payload(result))
             return
-        show(*_run_report(result, x, kernel, bias, files, full, heatmap))
+        show(*run_report(result, x, kernel, bias, files, full=full, heatmap=heatmap))
         if output is not None:
             say(f"wrote {output}")
-
-
-def _run_report(
-    result: Any,
-    x: npt.NDArray[np.generic],
-    kernel: npt.NDArray[np.generic],
-    bias: npt.NDArray[np.generic] | None,
-    sources: tuple[str, str, str | None],
-    full: bool,
-    heatmap: bool = False,
-) -> list[Renderable]:
-    from convcli.ops.numerics import array_stats
-    from convcli.render.widgets import (
-        TensorRow,
-        render_array,
-        render_heat_legend,
-        render_line,
-        render_shapes,
-        render_stats,
-    )
-
-    rows = [
-        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
-        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
-        TensorRow(
-            "bias",
-            None if bias is None else bias.shape,
-            ("c_o",),
-            sources[2] or "",
-            "" if bias is None else str(bias.dtype),
-        ),
-        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
-    ]
-    report: list[Renderable] = [
-        render_shapes(rows),
-        render_line(f"computed with {result.method}"),
-        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
-    ]
-    if heatmap:
-        report.append(render_heat_legend(result.output))
-    # Non-finite values coming in are counted too: the result's count hides their origin.
-    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
-        if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
-            report.append(render_stats(array, label=label))
-    report.append(render_stats(result.output))
-    return report
+        if plot is not None:
+            say(f"wrote {shown(plot)}")
 
 
 @app.command()

@@ -36,6 +36,7 @@ __all__ = [
     "load_tensor",
     "npy_writer",
     "peek_tensor",
+    "replacing_output",
     "save_tensor",
     "tensor_to_json",
 ]
@@ -265,7 +266,44 @@ def npy_writer(
         out.flush()
 
 
-def check_output_path(path: PathArg, *, force: bool, inputs: Sequence[PathArg] = ()) -> None:
+@contextlib.contextmanager
+def replacing_output(
+    path: PathArg, *, suffixes: tuple[str, ...], force: bool = False, inputs: Sequence[PathArg] = ()
+) -> Iterator[str]:
+    """An output of another kind (a picture): checked as tensor outputs are, written atomically.
+
+    Yields a temporary path beside ``path`` for the caller to write; on success it is
+    renamed to ``path``, on any error removed (an old ``path`` stays intact). An
+    ``OSError`` while writing becomes a one-line ``TensorFileError`` naming ``path``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "a.svg"
+    >>> with replacing_output(target, suffixes=(".svg",)) as temporary:
+    ...     _ = pathlib.Path(temporary).write_text("<svg/>")
+    >>> target.read_text()
+    '<svg/>'
+    >>> folder.cleanup()
+    """
+    target = os.fspath(path)
+    _check_output(target, force=force, inputs=inputs, suffixes=suffixes)
+    with _replacing(target, force=force) as temporary:
+        try:
+            yield temporary
+        except OSError as err:
+            with _named(target):
+                raise FileProblem(f"cannot write: {_reason(err)}") from err
+
+
+def check_output_path(
+    path: PathArg,
+    *,
+    force: bool,
+    inputs: Sequence[PathArg] = (),
+    suffixes: tuple[str, ...] = OUTPUT_SUFFIXES,
+) -> None:
     """Refuse an output before any work: extension, folder, existing file, an input.
 
     An output that is the same file as an input (same path, a hard link, a symbolic link)
@@ -278,7 +316,7 @@ def check_output_path(path: PathArg, *, force: bool, inputs: Sequence[PathArg] =
     ...
     convcli.errors.TensorFileError: x.csv: unsupported output type '.csv': expected .npy or .json
     """
-    _check_output(os.fspath(path), force=force, inputs=inputs, suffixes=OUTPUT_SUFFIXES)
+    _check_output(os.fspath(path), force=force, inputs=inputs, suffixes=suffixes)
 
 
 def _check_output(
