@@ -19,11 +19,10 @@ def peak_allocation(call: Callable[[], T]) -> tuple[T, int]:
     the call that crosses their threshold happens to be: after some test histories a
     1.9 MB table growth landed in numpy's ``as_strided`` (``dict(x.__array_interface__)``)
     inside a depthwise plan of 3 KB. Such growth is kept after the call, so what the call
-    still holds in Python's domain (not numpy's data) is subtracted from the peak; the
-    garbage collector is run before and paused during the call, so no finalizer of an
-    earlier test's objects runs inside it.
+    still holds in Python's domain (not numpy's data) is subtracted from the peak. The
+    garbage collector is paused during the call, so no finalizer of an earlier test's
+    objects runs inside it.
     """
-    gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     tracemalloc.start()
