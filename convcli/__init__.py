@@ -25,6 +25,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.errors": (
         "BudgetError",
         "ConvcliError",
+        "DependencyError",
         "NumericError",
         "OptionError",
         "PositionError",
@@ -60,6 +61,7 @@ __all__ = ["__version__", *sorted(_MODULE_OF)]
 if TYPE_CHECKING:
     from convcli.errors import BudgetError as BudgetError
     from convcli.errors import ConvcliError as ConvcliError
+    from convcli.errors import DependencyError as DependencyError
     from convcli.errors import NumericError as NumericError
     from convcli.errors import OptionError as OptionError
     from convcli.errors import PositionError as PositionError
