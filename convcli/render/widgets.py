@@ -662,8 +662,9 @@ def render_stats(array: npt.NDArray[np.generic], *, label: str = "result") -> Te
 def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> Table:
     """A two-column table of labelled values (formulas, counts, checks)."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    # A word wider than its column folds onto the next line: nothing is cut.
+    table.add_column(style="bold", overflow="fold")
+    table.add_column(overflow="fold")
     for key, value in pairs:
         table.add_row(Text(key), Text(value))
     return table
