@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ from clitools import (
 from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_bytes, saved
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
+from tracing import peak_allocation
 
 import convcli.tensorio.files
 from convcli import conv2d
@@ -136,13 +136,8 @@ def test_item04_forged_shape_refused_from_the_header(
 ) -> None:
     spec = write(tmp_path / "forged.npy", npy_bytes(header(shape=(2**40,))))
     assert Path(spec).stat().st_size <= 128
-    tracemalloc.start()
     started = time.perf_counter()
-    try:
-        result = invoke(*command, spec, kernel)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, peak = peak_allocation(lambda: invoke(*command, spec, kernel))
     assert_usage_error(result, "forged.npy", "file incomplete: expected 8796093022208 bytes")
     assert peak < 8 * 1024**2
     assert time.perf_counter() - started < 5.0
@@ -272,12 +267,9 @@ def test_item11_npz_zip_bomb_refused_before_decompressing(tmp_path: Path, good_i
     bomb = npz_bytes({"w.npy": saved(np.zeros(8 * 1024**2))}, zipfile.ZIP_DEFLATED)
     # Declared 4 GiB (over the 2 GiB data limit) for 64 MiB of deflated zeros.
     spec = write(tmp_path / "bomb.npz", forge_zip_size(bomb, 2**32 - 16))
-    tracemalloc.start()
-    try:
-        line = run_refused(tmp_path, [good_input, spec], "bomb.npz", "would decompress to")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    line, peak = peak_allocation(
+        lambda: run_refused(tmp_path, [good_input, spec], "bomb.npz", "would decompress to")
+    )
     assert "4294967280 bytes" in line
     assert peak < 8 * 1024**2
 
