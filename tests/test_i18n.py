@@ -230,7 +230,7 @@ SYMBOLS = {
     # net's layers as a spec writes them, and the citation of its receptive-field arithmetic
     "conv", "convT", "bn", "relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu", "flatten",
     "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",
-    "lenet", "alexnet", "nin", "Araujo", "Distill",
+    "lenet", "alexnet", "nin", "Araujo", "Distill", "nn", "adaptive", "ceil",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -264,11 +264,29 @@ def _npy_cases(tmp: Path) -> list[list[str]]:
     import numpy as np
 
     rng = np.random.default_rng(3)
+    (tmp / "b4.json").write_text('{"data": [1, 2, 3, 4]}', encoding="utf-8")
     x8 = save(tmp / "x8.npy", rng.standard_normal((2, 8, 5, 5)))
     k8 = save(tmp / "k8.npy", rng.standard_normal((4, 4, 3, 3)))
     inf = save(tmp / "inf.npy", np.array([[[np.inf, 1.0], [2.0, 3.0]]]))
     k1 = save(tmp / "k1.npy", np.ones((1, 1, 1, 1)))
+    kt = save(tmp / "kt.npy", rng.standard_normal((8, 2, 3, 3)))
     return [
+        ["run", x8, kt, "--transposed", "-s", "2", "-g", "2", "--bias", str(tmp / "b4.json")],
+        ["explain", x8, kt, "--transposed", "--at", "1,3,4,2", "-s", "2", "-g", "2"],
+        [
+            "verify",
+            x8,
+            kt,
+            "--transposed",
+            "-s",
+            "2",
+            "-p",
+            "1",
+            "--output-padding",
+            "1",
+            "-g",
+            "2",
+        ],
         ["explain", x8, k8, "--at", "1,3,1,1", "--groups", "2", "-p", "1"],
         ["explain", x8, k8, "--at", "0,1,0,0", "--groups", "2", "--full"],
         ["verify", x8, k8, "--groups", "2", "-s", "2", "--flip", "--padding-mode", "circular"],
@@ -301,6 +319,14 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["verify", X, K_OUT, "-p", "1", "-s", "2", "--flip"],
         ["verify-1x1"],
         ["verify-1x1", "--input-shape", "4x3x3", "--out-channels", "3", "--seed", "7"],
+        ["pool", X, "--kind", "max", "--kernel-size", "2", "--stride", "1"],
+        ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--ceil-mode", "--at", "0,0,0"],
+        ["pool", X, "--kind", "max", "-k", "2", "-p", "1", "--at", "1,1,1"],
+        ["pool", X, "--kind", "adaptive-avg", "--output-size", "1", "--at", "0,0,0"],
+        ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2",
+         "-p", "1", "--ceil-mode"],
+        ["shapes", "--transposed", "--input-shape", "4x16x16", "--kernel-shape", "4x2x4x4",
+         "-s", "2", "-p", "1", "--output-padding", "1", "-g", "2"],
         ["net", "--preset", "lenet", "--at", "6:0,0"],
         ["net", "--preset", "resnet18"],
         ["net", "conv(8, k=3, s=2) > bn > relu > flatten > linear(10)", "--input-shape", "1x3x9x9"],

@@ -23,13 +23,16 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import NumericError, OptionError, ShapeError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 from convcli.ops.conv import _operand
+from convcli.ops.modes import RunResult
 from convcli.ops.numerics import INT64_MAX
 from convcli.shapes.geometry import IntOrPair, as_int
 from convcli.shapes.pooling import (
+    POOL_KINDS,
     AdaptiveSize,
     PoolGeometry,
+    PoolOptions,
     adaptive_output_size,
     adaptive_window,
     resolve_pool_geometry,
@@ -43,7 +46,9 @@ __all__ = [
     "avg_pool2d",
     "max_pool2d",
     "plan_pool",
+    "pool",
     "pool_dtypes",
+    "run_pool",
 ]
 
 Array = npt.NDArray[Any]
@@ -102,8 +107,8 @@ def plan_pool(
     """Output shape, dtype and workspace of a pooling (``kind``: max, avg, adaptive-max,
     adaptive-avg), checking every argument first.
 
-    The workspace is the padded input copy plus the row-reduced intermediate, both in
-    the accumulation dtype (an upper bound).
+    The workspace is the padded input copy, the row-reduced intermediate and the window
+    sums, all in the accumulation dtype (an upper bound).
 
     Examples
     --------
@@ -142,7 +147,9 @@ def plan_pool(
                 kind=kind
             )
         )
-    workspace = planes * (padded[0] * padded[1] + size[0] * padded[1]) * acc.itemsize
+    # The padded (or cast) copy, the row-reduced intermediate, the sums before dividing.
+    per_plane = padded[0] * padded[1] + size[0] * padded[1] + size[0] * size[1]
+    workspace = planes * per_plane * acc.itemsize
     return PoolPlan((*input_shape[:-2], *size), out, workspace)
 
 
@@ -431,3 +438,76 @@ def _check_sum(x: Array, terms: int) -> None:
                     "float64"
                 ).format(bound=bound)
             )
+
+
+def pool(x: npt.ArrayLike, options: PoolOptions) -> Array:
+    """The pooling ``options`` describe (its ``kind`` picks the function).
+
+    Examples
+    --------
+    >>> pool(np.arange(16).reshape(1, 4, 4), PoolOptions("max", kernel_size=2)).tolist()
+    [[[5, 7], [13, 15]]]
+    """
+    if options.kind in ("adaptive-max", "adaptive-avg"):
+        adaptive = adaptive_max_pool2d if options.kind == "adaptive-max" else adaptive_avg_pool2d
+        return adaptive(x, options.output_size)
+    if options.kernel_size is None:
+        raise OptionError(
+            _("{options_kind} pooling needs a kernel size").format(options_kind=options.kind)
+        )
+    if options.kind == "max":
+        return max_pool2d(
+            x,
+            options.kernel_size,
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+            ceil_mode=options.ceil_mode,
+        )
+    if options.kind == "avg":
+        return avg_pool2d(
+            x,
+            options.kernel_size,
+            stride=options.stride,
+            padding=options.padding,
+            ceil_mode=options.ceil_mode,
+            count_include_pad=options.count_include_pad,
+            divisor_override=options.divisor_override,
+        )
+    raise OptionError(
+        _("pooling kind must be one of {join_POOL_KINDS}, got {options_kind!r}").format(
+            join_POOL_KINDS=", ".join(POOL_KINDS), options_kind=options.kind
+        )
+    )
+
+
+def run_pool(x: Array, options: PoolOptions) -> RunResult:
+    """``pool`` as ``convcli pool`` computes and describes it.
+
+    Examples
+    --------
+    >>> r = run_pool(np.ones((2, 4, 4)), PoolOptions("adaptive-avg", output_size=1))
+    >>> r.output.shape, r.output_axes
+    ((2, 1, 1), ('c', 'm_h', 'm_w'))
+    """
+    output = pool(x, options)
+    methods = {
+        "max": N_("max_pool2d: the largest value of each window (NaN wins)"),
+        "avg": N_("avg_pool2d: the sum of each window over its divisor"),
+        "adaptive-max": N_("adaptive_max_pool2d: the largest value of each adaptive window"),
+        "adaptive-avg": N_("adaptive_avg_pool2d: the mean of each adaptive window"),
+    }
+    method = _(methods[options.kind])
+    if options.kind == "avg":
+        if options.divisor_override is not None:
+            method += " " + _("(divisor {n}, overridden)").format(n=options.divisor_override)
+        elif not options.count_include_pad:
+            method += " " + _("(the padding not counted)")
+    batch = ("n",) if x.ndim == 4 else ()
+    return RunResult(
+        output=output,
+        method=method,
+        input_axes=(*batch, "c", "n_h", "n_w"),
+        kernel_axes=(),
+        output_axes=(*batch, "c", "m_h", "m_w"),
+    )

@@ -21,11 +21,28 @@ from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
     "TransposedGeometry",
+    "TransposedOptions",
+    "check_output_padding",
     "check_transposed_shapes",
     "output_padding_for",
     "resolve_transposed_geometry",
     "transposed_output_size",
 ]
+
+
+@dataclass(frozen=True)
+class TransposedOptions:
+    """``conv_transpose2d``'s options, with PyTorch's defaults.
+
+    ``output_size`` (``(h, w)``), when set, chooses ``output_padding``.
+    """
+
+    stride: IntOrPair = 1
+    padding: IntOrPair = 0
+    output_padding: IntOrPair = 0
+    groups: int = 1
+    dilation: IntOrPair = 1
+    output_size: tuple[int, int] | None = None
 
 
 def transposed_output_size(
@@ -216,6 +233,34 @@ class TransposedGeometry:
         return (top, top + self.output_padding[0], left, left + self.output_padding[1])
 
 
+def check_output_padding(
+    output_padding: IntOrPair, *, stride: IntOrPair = 1, dilation: IntOrPair = 1
+) -> Pair:
+    """``output_padding`` as a pair, each smaller than its axis's stride or dilation.
+
+    Examples
+    --------
+    >>> check_output_padding(1, stride=2)
+    (1, 1)
+    >>> check_output_padding((0, 2), stride=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: output padding must be smaller than either stride or dilation, ...
+    """
+    op = as_pair(output_padding, "output_padding", minimum=0)
+    s = as_pair(stride, "stride", minimum=1)
+    d = as_pair(dilation, "dilation", minimum=1)
+    if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
+        raise OptionError(
+            _(
+                "output padding must be smaller than either stride or dilation, but got "
+                "output_padding_height: {op_0} output_padding_width: {op_1} stride_height: {s_0} "
+                "stride_width: {s_1} dilation_height: {d_0} dilation_width: {d_1}"
+            ).format(op_0=op[0], op_1=op[1], s_0=s[0], s_1=s[1], d_0=d[0], d_1=d[1])
+        )
+    return op
+
+
 def resolve_transposed_geometry(
     in_size: Pair,
     kernel_size: IntOrPair,
@@ -253,14 +298,7 @@ def resolve_transposed_geometry(
                 ).format(output_padding=output_padding, tuple_output_size=tuple(output_size))
             )
         op = output_padding_for(in_size, k, output_size, stride=s, padding=p, dilation=d)
-    if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
-        raise OptionError(
-            _(
-                "output padding must be smaller than either stride or dilation, but got "
-                "output_padding_height: {op_0} output_padding_width: {op_1} stride_height: {s_0} "
-                "stride_width: {s_1} dilation_height: {d_0} dilation_width: {d_1}"
-            ).format(op_0=op[0], op_1=op[1], s_0=s[0], s_1=s[1], d_0=d[0], d_1=d[1])
-        )
+    check_output_padding(op, stride=s, dilation=d)
     out = tuple(
         transposed_output_size(
             in_size[i], k[i], stride=s[i], padding=p[i], output_padding=op[i], dilation=d[i]
