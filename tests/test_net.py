@@ -709,3 +709,19 @@ def test_a_residual_field_is_the_union_of_its_paths(
     assert first >= 0 and first + field.size - 1 <= 39
     support = gradient_support(net, cell, len(net.rows))
     assert support[0] == (int(first), int(first + field.size - 1))
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 200])
+@pytest.mark.parametrize("name", ["lenet", "resnet18"])
+def test_no_net_table_is_cut(width: int, name: str) -> None:
+    from rich.cells import cell_len
+
+    result = invoke("net", "--preset", name, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(cell_len(line) <= width for line in lines)
+    assert "…" not in result.stdout
+    # Folded or not, every layer's output shape is there, whole.
+    text = "".join(result.stdout.split())
+    for row in preset_network(name).rows:
+        assert "x".join(map(str, row.output_shape)) in text or width < 80

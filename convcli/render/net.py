@@ -92,12 +92,8 @@ def net_table(network: Network) -> Table:
         ("jump", "right"),
         ("start", "right"),
     ):
-        table.add_column(
-            name,
-            justify=justify,  # type: ignore[arg-type]
-            no_wrap=name != "layer",
-            overflow="fold",
-        )
+        # Nothing is ever cut: on a narrow terminal a cell folds onto a second line.
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     table.add_row("", "input", _shape(network.input_shape), "", "", "", "1", "1", "0")
     for row, depth, role in _flat_rows(network.rows):
         indent = "  " * depth
