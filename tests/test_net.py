@@ -644,7 +644,8 @@ def test_adaptive_cells_closed_form_matches_the_windows(n_in: int, n_out: int) -
 
     net = walk_network(parse_spec(f"adaptiveavgpool(({n_out}, 1))"), (1, 1, n_in, 1))
     windows = [adaptive_window(i, n_in, n_out) for i in range(n_out)]
-    assert net.rows[0].flops == sum(end - start for start, end in windows)
+    # window - 1 additions per output value
+    assert net.rows[0].flops == sum(end - start - 1 for start, end in windows)
 
 
 def test_without_at_a_nonuniform_network_traces_its_centre_cell() -> None:
@@ -725,3 +726,16 @@ def test_no_net_table_is_cut(width: int, name: str) -> None:
     text = "".join(result.stdout.split())
     for row in preset_network(name).rows:
         assert "x".join(map(str, row.output_shape)) in text or width < 80
+
+
+def test_spec_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"conv(6, k=5) # caf\xe9\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing but a comment\n", encoding="utf-8")
+    for spec, words in (
+        (f"@{latin}", "not UTF-8"),
+        (f"@{tmp_path}", "is a folder"),
+        (f"@{empty}", "no layers"),
+    ):
+        assert_usage_error(invoke("net", spec, "--input-shape", "1x1x8x8"), words)

@@ -30,9 +30,9 @@ NONUNIFORM_NOTE = (
 )
 FLAT_NOTE = "-: after flatten or linear the output is no longer an image."
 COST_NOTE = (
-    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; per "
-    "output, max pooling window-1 comparisons, average pooling window-1 additions + 1 division; "
-    "activations 1, BatchNorm 2, residual sum 1 per value."
+    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
+    "pooling window-1 comparisons or additions per output (no division); activations 1, "
+    "BatchNorm 2, residual sum 1 per value."
 )
 
 
