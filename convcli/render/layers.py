@@ -43,9 +43,9 @@ from convcli.shapes.transposed import (
 # The book's names of the pooling layers (汇聚层), by --kind.
 POOLING_NAMES = {
     "max": N_("max pooling"),
-    "avg": N_("average pooling"),
-    "adaptive-max": N_("adaptive max pooling"),
-    "adaptive-avg": N_("adaptive average pooling"),
+    "avg": N_("avg pooling"),
+    "adaptive-max": N_("adaptive-max pooling"),
+    "adaptive-avg": N_("adaptive-avg pooling"),
 }
 
 __all__ = [

@@ -31,9 +31,9 @@ NONUNIFORM_NOTE = N_(
 )
 FLAT_NOTE = N_("-: after flatten or linear the output is no longer an image.")
 COST_NOTE = N_(
-    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; per "
-    "output, max pooling window-1 comparisons, average pooling window-1 additions + 1 division; "
-    "activations 1, BatchNorm 2, residual sum 1 per value."
+    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
+    "pooling window-1 comparisons or additions per output (no division); activations 1, "
+    "BatchNorm 2, residual sum 1 per value."
 )
 
 
@@ -93,10 +93,10 @@ def net_table(network: Network) -> Table:
         (N_("jump"), "right"),
         (N_("start"), "right"),
     ):
+        # Nothing is ever cut: on a narrow terminal a cell folds onto a second line.
         table.add_column(
             name if name in ("#", "MACs", "FLOPs") else _(name),
             justify=justify,  # type: ignore[arg-type]
-            no_wrap=name != "layer",
             overflow="fold",
         )
     table.add_row("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
