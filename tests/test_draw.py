@@ -454,18 +454,3 @@ def test_start_up_and_svg_drawings_import_no_drawing_library(tmp_path: Path) -> 
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
-
-
-def test_the_draw_layer_imports_neither_cli_nor_render() -> None:
-    folder = Path(__file__).resolve().parent.parent / "convcli" / "draw"
-    for module in folder.glob("*.py"):
-        source = module.read_text(encoding="utf-8")
-        for banned in (
-            "convcli.cli",
-            "convcli.render",
-            "import typer",
-            "import rich",
-            "from rich",
-            "from typer",
-        ):
-            assert banned not in source, f"{module.name} imports {banned}"

@@ -104,8 +104,8 @@ def draw(
         typer.Option(
             "--at",
             metavar="POS",
-            help="Draw the step of this output cell only (i,j / o,i,j / n,o,i,j); "
-            "a .gif then has one frame.",
+            help="Draw this step only: an output cell i,j / o,i,j / n,o,i,j (with --scatter: an "
+            "input cell); a .gif then has one frame.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
