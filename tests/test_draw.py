@@ -454,3 +454,44 @@ def test_start_up_and_svg_drawings_import_no_drawing_library(tmp_path: Path) -> 
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_big_drawing_is_refused_from_the_header_before_any_data_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convcli.cli.draw
+
+    def no_loading(spec: str, role: str) -> Any:
+        raise AssertionError(f"{role} {spec} was loaded")
+
+    monkeypatch.setattr(convcli.cli.draw, "load", no_loading)
+    x = save(tmp_path / "x.npy", np.zeros((1, 64, 64)))
+    w = save(tmp_path / "w.npy", np.ones((1, 1, 3, 3)))
+    result = invoke("draw", x, w, "-o", str(tmp_path / "a.gif"))
+    assert_usage_error(result, "more than 400")
+    assert not (tmp_path / "a.gif").exists()
+
+
+def test_the_input_can_come_from_stdin(tmp_path: Path) -> None:
+    target = tmp_path / "a.svg"
+    text = Path(LESSON_X).read_text(encoding="utf-8")
+    result = invoke("draw", "-", LESSON_K, "--at", "0,0", "-o", str(target), input=text)
+    assert result.exit_code == 0, result.output
+    assert "output[0,0] = 19 + 37 = 56" in svg_text(target)
+
+
+def test_a_batched_input_draws_the_batch_items_own_values(tmp_path: Path) -> None:
+    x = RNG.integers(0, 5, size=(2, 2, 3, 3))
+    w = RNG.integers(-2, 3, size=(2, 2, 2, 2))
+    target = drawn(
+        tmp_path,
+        "a.svg",
+        save(tmp_path / "x.npy", x),
+        save(tmp_path / "w.npy", w),
+        "--at",
+        "1,1,0,1",
+    )
+    text = svg_text(target)
+    value = run_convolution(x, w, None, mode="auto", options=ConvOptions()).output[1, 1, 0, 1]
+    assert "output[1,1,0,1] = " in text and text.count(f"= {value_text(value)}") >= 1
+    assert "input[1] channel 0" in text
