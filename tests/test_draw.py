@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -495,3 +496,21 @@ def test_a_batched_input_draws_the_batch_items_own_values(tmp_path: Path) -> Non
     value = run_convolution(x, w, None, mode="auto", options=ConvOptions()).output[1, 1, 0, 1]
     assert "output[1,1,0,1] = " in text and text.count(f"= {value_text(value)}") >= 1
     assert "input[1] channel 0" in text
+
+
+def test_the_draw_layer_imports_neither_cli_nor_render() -> None:
+    folder = Path(__file__).resolve().parent.parent / "convcli" / "draw"
+    banned = ("convcli.cli", "convcli.render", "typer", "rich")
+    for module in folder.glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert not any(name == b or name.startswith(b + ".") for b in banned), (
+                    f"{module.name} imports {name}"
+                )
