@@ -18,6 +18,7 @@ from convcli.draw.common import MAX_FRAMES, value_text
 from convcli.draw.conv import ConvProblem, conv_figures
 from convcli.draw.layout import Figure, Grid
 from convcli.draw.pool import PoolProblem, pool_figures
+from convcli.draw.scene import PALETTE
 from convcli.draw.transposed import TransposedProblem, transposed_figures
 from convcli.ops.modes import run_convolution
 from convcli.ops.pooling import avg_pool2d, max_pool2d
@@ -514,3 +515,34 @@ def test_the_draw_layer_imports_neither_cli_nor_render() -> None:
                 assert not any(name == b or name.startswith(b + ".") for b in banned), (
                     f"{module.name} imports {name}"
                 )
+
+
+def luminance(colour: str) -> float:
+    """WCAG's relative luminance of ``#RRGGBB``: what is left of a colour printed in grey."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize(
+    ("marked", "plain"),
+    [
+        ("tap", "input"),
+        ("tap", "pad"),
+        ("current", "done"),
+        ("current", "pending"),
+        ("winner", "tap"),
+        ("winner", "input"),
+    ],
+)
+def test_marked_cells_stand_out_in_grey(marked: str, plain: str) -> None:
+    assert abs(luminance(PALETTE[marked][0]) - luminance(PALETTE[plain][0])) >= 0.2
+
+
+@pytest.mark.parametrize("state", sorted(PALETTE))
+def test_cell_text_is_readable_on_its_fill(state: str) -> None:
+    fill, _stroke, text = PALETTE[state]
+    light, dark = sorted((luminance(fill), luminance(text)), reverse=True)
+    ratio = (light + 0.05) / (dark + 0.05)
+    # WCAG AA for text; the muted states (not seen, outside the input) are meant to recede.
+    assert ratio >= (2.0 if state in ("faded", "outside") else 4.5), f"{state}: {ratio:.2f}"
