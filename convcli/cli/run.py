@@ -74,9 +74,9 @@ def run(
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
-    \b
     --mode auto reads the kernel by its rank: 2-D corr2d, 3-D multi-in (per-channel
     cross-correlations summed), 4-D multi-out (conv2d, every option applies).
+
     --mode multi-in | multi-out | 1x1 run the lesson's own functions.
 
     \b
@@ -145,16 +145,40 @@ def run(
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    write: Annotated[
+        str | None,
+        typer.Option(
+            "--write",
+            metavar="DIR",
+            help="Instead of the replay, write the sample files the examples use "
+            "(samples/lesson_*.json and .npy) into DIR.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --write: overwrite existing sample files.")
+    ] = False,
+) -> None:
     """Replay the lesson: multi-in, multi-out with K, K+1, K+2, and the 1x1 check.
 
-    Uses the lesson's tensors built into convcli, so no files are needed.
+    Uses the lesson's tensors built into convcli, so no files are needed. The
+    examples' samples/ files come with the repository; --write DIR writes the same
+    files anywhere, e.g. --write samples to run the examples from an installed convcli.
 
     \b
-    Example:
+    Examples:
       convcli demo
+      convcli demo --write samples
     """
     with guard():
+        if write is not None:
+            from convcli.tensorio.samples import write_samples
+
+            paths = write_samples(write, force=force)
+            say(f"wrote {len(paths)} sample files to {shown(write)}")
+            return
+        if force:
+            raise OptionError("--force: only with --write DIR")
         from convcli.render.reports import demo_report
 
         show(*demo_report())

@@ -71,7 +71,6 @@ def shapes(
       convcli shapes --input-shape 1x7x7 --kernel-shape 1x1x3x3 --dilation 2
       convcli shapes --input-shape 3x5x5 --kernel-shape 8x3x3x3 -p 2 --padding-mode reflect
 
-    \b
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
     alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
     MACs and ratio 1/c_o + 1/(k_h*k_w); --json adds receptive_field and separable.

@@ -21,7 +21,14 @@ from rich.color import Color
 from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -123,13 +130,20 @@ class _NoTrailingSpaces(io.TextIOBase):
         return getattr(self._stream, "encoding", None) or "utf-8"
 
 
-def make_progress(console: Console, *, description: str = "computing") -> Progress:
-    """A progress bar for a long computation, on ``console`` (stderr), erased when done."""
+def make_progress(
+    console: Console, *, description: str = "computing", unit: str = "chunks"
+) -> Progress:
+    """A progress bar for a long computation, on ``console`` (stderr), erased when done:
+    ``computing ━━━━━━━━━━╸━━━━━━ 5/8 chunks  0:00:03 elapsed  0:00:02 left``."""
     return Progress(
         TextColumn(description),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn(unit),
         TimeElapsedColumn(),
+        TextColumn("elapsed"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
         console=console,
         transient=True,
     )
