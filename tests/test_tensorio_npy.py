@@ -162,6 +162,21 @@ def test_item06_truncated_unterminated_or_bad_header_refused(
     refused(write(tmp_path, "broken.npy", content), words)
 
 
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_every_npy_format_version_is_read(tmp_path: Path, version: tuple[int, int]) -> None:
+    """numpy's 2.0 reader reads 3.0 headers too: they differ only by UTF-8 text."""
+    expected = np.arange(6, dtype="<i4").reshape(2, 3)
+    content = npy_bytes(header("<i4", False, (2, 3)), expected.tobytes(), version=version)
+    loaded = load_tensor(str(write(tmp_path, "v.npy", content)))
+    assert loaded.dtype == expected.dtype and np.array_equal(loaded, expected)
+
+
+def test_a_3_0_header_with_non_ascii_field_names_is_refused(tmp_path: Path) -> None:
+    text = header([("é", "<f8")], False, (2,)).encode("utf-8")
+    path = write(tmp_path, "named.npy", npy_bytes(text, b"\0" * 16, version=(3, 0)))
+    refused(path, "unsupported dtype", "structured")
+
+
 def test_item07_truncated_data_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "short.npy", saved(np.arange(10.0))[:-40])
     refused(path, "file incomplete: expected 80 bytes of data, found 40")

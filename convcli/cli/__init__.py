@@ -6,7 +6,7 @@ modules (numpy, rich) are imported inside the commands that need them, so
 ``convcli --help`` starts fast.
 """
 
-from convcli.cli import draw, net, run, teach, verify
+from convcli.cli import draw, net, pool, run, teach, verify
 from convcli.cli._app import app, main
 
-__all__ = ["app", "draw", "main", "net", "run", "teach", "verify"]
+__all__ = ["app", "draw", "main", "net", "pool", "run", "teach", "verify"]

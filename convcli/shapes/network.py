@@ -9,10 +9,10 @@ Conventions (stated again where the numbers are shown):
 - MACs: weight multiply-accumulates over all batch items, as ``convcli shapes`` counts
   them (convolution, transposed convolution: every input value times every kernel tap it
   meets, linear); bias additions are not MACs.
-- FLOPs: 2 per MAC plus 1 per bias addition; pooling counts one operation per window cell
-  read (max: comparisons, average: additions and the division); activations 1 per value;
-  BatchNorm 2 per value (scale and shift, as at inference); a residual sum 1 per value;
-  dropout, flatten and identity 0.
+- FLOPs: 2 per MAC plus 1 per bias addition; per output value, max pooling ``window - 1``
+  comparisons and average pooling ``window - 1`` additions and a division (adaptive
+  pooling: its own window's cells); activations 1 per value; BatchNorm 2 per value (scale
+  and shift, as at inference); a residual sum 1 per value; dropout, flatten and identity 0.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from convcli.errors import ConvcliError, OptionError, ShapeError
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
+from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back, compose, union
 from convcli.shapes.transposed import resolve_transposed_geometry
@@ -268,7 +269,7 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
     d = as_pair(_pair_arg(layer, "dilation"), "dilation", minimum=1)
     s = as_pair(_pair_arg(layer, "stride"), "stride", minimum=1)
-    padding = a["padding"]
+    padding, mode = a["padding"], str(a["padding_mode"])
     assert isinstance(padding, int | tuple | str), padding
     if padding == "same" and s != (1, 1):
         raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
@@ -278,6 +279,7 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     pads = resolve_geometry(span, k, stride=s, padding=padding, dilation=d).padding  # type: ignore[arg-type]
     top, bottom, left, right = pads
     _check_window_fits(size, (size[0] + top + bottom, size[1] + left + right), span)
+    check_padding_mode(mode, size, pads)
     out = resolve_geometry(size, k, stride=s, padding=padding, dilation=d).out_size  # type: ignore[arg-type]
     per_group = c // groups
     macs, flops = _weighted_cost(
@@ -287,8 +289,8 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         channels=out_c,
         size=out,
         steps=(
-            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0]),
-            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1]),
+            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0], mode),
+            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1], mode),
         ),
         params=out_c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0),
         macs=macs,
