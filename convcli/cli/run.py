@@ -61,6 +61,17 @@ def run(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Print only the shapes table and the result's statistics (min, max, mean); "
+            "the default with --output.",
+        ),
+    ] = False,
+    show_values: Annotated[
+        bool, typer.Option("--show", help="With --output: print the result's values too.")
+    ] = False,
     heatmap: Annotated[
         bool,
         typer.Option(
@@ -117,6 +128,7 @@ def run(
                 as_json=as_json,
                 max_memory=max_memory,
                 plot=plot,
+                stats_only=stats or (output is not None and not show_values),
             )
             return
         from convcli.ops.modes import MODES, planned_output, run_convolution
@@ -166,7 +178,21 @@ def run(
         if as_json:
             show_json(run_payload(result))
             return
-        show(*run_report(result, x, kernel, bias, files, full=full, heatmap=heatmap))
+        # --output implies --stats: the values went to the file, unless --show asks for them.
+        quiet = stats or (output is not None and not show_values)
+        show(
+            *run_report(
+                result,
+                x,
+                kernel,
+                bias,
+                files,
+                full=full,
+                heatmap=heatmap,
+                options=options,
+                stats_only=quiet,
+            )
+        )
         if output is not None:
             say(f"wrote {output}")
         if plot is not None:
