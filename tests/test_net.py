@@ -644,7 +644,8 @@ def test_adaptive_cells_closed_form_matches_the_windows(n_in: int, n_out: int) -
 
     net = walk_network(parse_spec(f"adaptiveavgpool(({n_out}, 1))"), (1, 1, n_in, 1))
     windows = [adaptive_window(i, n_in, n_out) for i in range(n_out)]
-    assert net.rows[0].flops == sum(end - start for start, end in windows)
+    # window - 1 additions per output value
+    assert net.rows[0].flops == sum(end - start - 1 for start, end in windows)
 
 
 def test_without_at_a_nonuniform_network_traces_its_centre_cell() -> None:
@@ -676,31 +677,65 @@ def test_print_of_nested_lazy_modules_reads_like_the_initialised_model() -> None
 @pytest.mark.torch
 @settings(max_examples=30, deadline=None)
 @given(
-    main=st.tuples(st.integers(1, 4), st.integers(0, 2), st.integers(1, 2)),
-    skip=st.tuples(st.integers(1, 3), st.integers(0, 1)),
+    main=st.tuples(st.integers(1, 4), st.integers(1, 2)),
+    skip=st.tuples(st.integers(0, 2), st.integers(0, 2)),
     stride=st.integers(1, 2),
     before=st.tuples(st.integers(1, 3), st.integers(1, 2)),
 )
 def test_a_residual_field_is_the_union_of_its_paths(
-    main: tuple[int, int, int],
+    main: tuple[int, int],
     skip: tuple[int, int],
     stride: int,
     before: tuple[int, int],
 ) -> None:
     pytest.importorskip("torch")
-    k, p, d = main
+    k, d = main
+    # A shortcut whose output has the main path's size: equal 2p - d(k-1) on both paths.
+    k_skip = 1 + 2 * skip[0] + (d * (k - 1)) % 2
+    p_skip = skip[1]
+    p_main = (2 * p_skip - (k_skip - 1) + d * (k - 1)) // 2
+    assume(p_main >= 0)
     spec = (
         f"conv(2, k={before[0]}, s={before[1]}) > "
-        f"residual(conv(2, k={k}, p={p}, d={d}, s={stride}) > relu, "
-        f"shortcut=conv(2, k={skip[0]}, p={skip[1]}, s={stride}))"
+        f"residual(conv(2, k={k}, p={p_main}, d={d}, s={stride}) > relu, "
+        f"shortcut=conv(2, k={k_skip}, p={p_skip}, s={stride}))"
     )
     net = walk_network(parse_spec(spec), (1, 2, 40, 40))
-    assume(net.error is None)
+    assert net.error is None, net.error
     block = net.rows[-1]
     field = block.fields[0]
     assert field is not None
     cell = ((block.output_shape[2] - 1) // 2, (block.output_shape[3] - 1) // 2)
     first = field.start + cell[0] * field.jump - (field.size - 1) / 2
-    assume(first >= 0 and first + field.size - 1 <= 39)
+    assert first >= 0 and first + field.size - 1 <= 39
     support = gradient_support(net, cell, len(net.rows))
     assert support[0] == (int(first), int(first + field.size - 1))
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 200])
+@pytest.mark.parametrize("name", ["lenet", "resnet18"])
+def test_no_net_table_is_cut(width: int, name: str) -> None:
+    from rich.cells import cell_len
+
+    result = invoke("net", "--preset", name, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(cell_len(line) <= width for line in lines)
+    assert "…" not in result.stdout
+    # Folded or not, every layer's output shape is there, whole.
+    text = "".join(result.stdout.split())
+    for row in preset_network(name).rows:
+        assert "x".join(map(str, row.output_shape)) in text or width < 80
+
+
+def test_spec_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"conv(6, k=5) # caf\xe9\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing but a comment\n", encoding="utf-8")
+    for spec, words in (
+        (f"@{latin}", "not UTF-8"),
+        (f"@{tmp_path}", "is a folder"),
+        (f"@{empty}", "no layers"),
+    ):
+        assert_usage_error(invoke("net", spec, "--input-shape", "1x1x8x8"), words)

@@ -296,7 +296,12 @@ def adaptive_avg_pool2d(x: npt.ArrayLike, output_size: AdaptiveSize) -> Array:
     h, w = xa.shape[-2:]
     _check_sum(xa, (-(-h // size[0]) + 1) * (-(-w // size[1]) + 1))
     with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
-        total = _adaptive(xa.astype(acc, copy=False), size, np.sum)
+        if size == (1, 1):
+            # Global pooling: one matrix-vector product sums each plane (BLAS for floats).
+            flat = xa.astype(acc, copy=False).reshape(*xa.shape[:-2], h * w)
+            total = (flat @ np.ones(h * w, dtype=acc))[..., None, None]
+        else:
+            total = _adaptive(xa.astype(acc, copy=False), size, np.sum)
         counts = np.multiply.outer(_adaptive_lengths(h, size[0]), _adaptive_lengths(w, size[1]))
         counts = counts.astype(_divide_dtype(acc, out))
         result: Array = (total / counts).astype(out, copy=False)

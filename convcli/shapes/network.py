@@ -9,10 +9,11 @@ Conventions (stated again where the numbers are shown):
 - MACs: weight multiply-accumulates over all batch items, as ``convcli shapes`` counts
   them (convolution, transposed convolution: every input value times every kernel tap it
   meets, linear); bias additions are not MACs.
-- FLOPs: 2 per MAC plus 1 per bias addition; per output value, max pooling ``window - 1``
-  comparisons and average pooling ``window - 1`` additions and a division (adaptive
-  pooling: its own window's cells); activations 1 per value; BatchNorm 2 per value (scale
-  and shift, as at inference); a residual sum 1 per value; dropout, flatten and identity 0.
+- FLOPs: 2 per MAC plus 1 per bias addition; per output value, pooling ``window - 1``
+  comparisons (max) or additions (average, the division not counted), as ``convcli shapes
+  --pool`` counts them (adaptive pooling: its own window's size); activations 1 per value;
+  BatchNorm 2 per value (scale and shift, as at inference); a residual sum 1 per value;
+  dropout, flatten and identity 0.
 """
 
 from __future__ import annotations
@@ -346,9 +347,9 @@ def _pool(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         ceil_mode=bool(layer.args["ceil_mode"]),
     )
     s, out = geometry.stride, geometry.out_size
-    window = k[0] * k[1]
-    # Max: window - 1 comparisons per output; average: window - 1 additions and a division.
-    per_output = window - 1 if layer.kind == "maxpool" else window
+    # Window - 1 comparisons (max) or additions (average) per output, as `shapes --pool`
+    # counts them; the average's division is not counted.
+    per_output = k[0] * k[1] - 1
     return _Mapped(
         channels=c,
         size=out,
@@ -369,7 +370,7 @@ def _adaptive(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         channels=c,
         size=out,
         steps=(AxisStep("adaptive", size[0], out[0]), AxisStep("adaptive", size[1], out[1])),
-        flops=c * (cells - outputs if layer.kind == "adaptivemaxpool" else cells),
+        flops=c * (cells - outputs),
     )
 
 
