@@ -65,8 +65,8 @@ def run(
         bool,
         typer.Option(
             "--stats",
-            help="Print only the shapes table and the result's statistics (min, max, mean); "
-            "the default with --output.",
+            help="Print the shapes, the geometry and the result's statistics (min, max, "
+            "mean), not its values; the default with --output.",
         ),
     ] = False,
     show_values: Annotated[

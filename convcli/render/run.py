@@ -61,7 +61,7 @@ def run_report(
 
     ``sources`` names the input, kernel and bias files (the bias's ``None``: no bias).
     With ``options`` the geometry they resolve to is shown (padding per side, stride,
-    dilation, groups); ``stats_only`` leaves out the method and the result's values.
+    dilation, groups); ``stats_only`` leaves out the result's values.
     Inputs holding NaN or infinity get statistics of their own: the result's count hides
     where they came from.
 
@@ -89,8 +89,8 @@ def run_report(
     report: list[Renderable] = [render_shapes(rows)]
     if options is not None:
         report.append(render_line(geometry_line(x.shape, kernel.shape, options)))
+    report.append(render_line(f"computed with {result.method}"))
     if not stats_only:
-        report.append(render_line(f"computed with {result.method}"))
         report.append(render_array(result.output, result.output_axes, full=full, heatmap=heatmap))
         if heatmap:
             report.append(render_heat_legend(result.output))
