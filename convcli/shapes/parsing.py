@@ -74,7 +74,12 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
 def _parse_int(part: str, text: str) -> int:
     # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
     if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
-        raise OptionError(f"expected whole numbers, got {text!r}")
+        hint = ""
+        if "," in text and all(p.strip().isdecimal() for p in text.split(",")):
+            hint = (
+                f": shapes are written with x, e.g. {'x'.join(p.strip() for p in text.split(','))}"
+            )
+        raise OptionError(f"expected whole numbers, got {text!r}{hint}")
     return int(part)
 
 
