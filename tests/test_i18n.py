@@ -225,7 +225,7 @@ SYMBOLS = {
     "COMMAND", "ARGS", "SHAPE", "MODE", "FILE", "SIZE", "POS", "LANG", "LANGUAGE", "NAME",
     "bias", "KiB", "MiB", "GiB", "GB", "int", "uint", "float", "complex", "bool",
     "row", "col", "top", "left",  # the variables of explain's index formulas
-    "inf", "nan", "groups", "data", "separable",  # values, keywords, JSON keys
+    "inf", "nan", "groups", "data", "separable", "shell", "samples",  # values, keys, names
     "svg", "png", "gif", "py", "txt", "pip", "install", "Pillow", "max", "avg", "torch",
     # net's layers as a spec writes them, and the citation of its receptive-field arithmetic
     "conv", "convT", "bn", "relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu", "flatten",
@@ -245,7 +245,9 @@ _CODE = re.compile(
     r"^\s*convcli .*$"  # help's example command lines
     r"|\b\w+\((?:[^()]|\([^()]*\))*\)"  # calls and signatures: conv(6, k=5), print(model)
     r"|\b\w*[A-Z]\w*[A-Z]\w*"  # metavars, shapes and acronyms: SHAPE, CxHxW, ReLU
-    r"|\S+\.(?:svg|png|gif|py|txt)\b",  # file names
+    r"|\S+\.(?:svg|png|gif|py|txt)\b"  # file names
+    r"|\b\w+=\w*"  # keyword arguments: padding=, bias=True
+    r"|\b\w+(?:-\w+)+",  # option values: no-bias, adaptive-max, multi-in
     re.MULTILINE,
 )
 

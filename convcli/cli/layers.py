@@ -189,6 +189,7 @@ def run_transposed_command(
     as_json: bool,
     max_memory: str | None,
     plot: str | None = None,
+    stats_only: bool = False,
 ) -> None:
     """``convcli run --transposed``: size, load, compute, write and show."""
     from convcli.ops.transposed import run_transposed
@@ -213,7 +214,7 @@ def run_transposed_command(
     with naming_inputs(files):
         result = run_transposed(x, kernel, bias, options)
     finish(result, output, force, inputs, as_json, lambda: run_report(
-        result, x, kernel, bias, files, full=full, heatmap=heatmap
+        result, x, kernel, bias, files, full=full, heatmap=heatmap, stats_only=stats_only
     ), run_payload, plot)  # fmt: skip
 
 
@@ -241,7 +242,7 @@ def finish(
     show(*report())
     for written in (output, plot):
         if written is not None:
-            say(f"wrote {shown(written)}")
+            say(_("wrote {file}").format(file=shown(written)))
 
 
 def pool_options(

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.errors import OptionError, ShapeError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, conv2d_into
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
@@ -344,9 +344,11 @@ def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumul
 def _check_channels(kernel_channels: int, input_channels: int) -> None:
     if kernel_channels != input_channels:
         raise ShapeError(
-            _("kernel expects {kernel_channels} input channels, input has {input_channels}").format(
-                kernel_channels=kernel_channels, input_channels=input_channels
-            )
+            ngettext(
+                "kernel expects {n} input channel, input has {input_channels}",
+                "kernel expects {n} input channels, input has {input_channels}",
+                kernel_channels,
+            ).format(n=kernel_channels, input_channels=input_channels)
         )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from convcli.errors import ShapeError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
 
 __all__ = [
@@ -71,22 +71,25 @@ def check_conv_shapes(
             )
         )
     if c_per_group * groups != c_i:
+        hint = channel_hint(tuple(input_shape), tuple(weight_shape), groups)
         if groups == 1:
             raise ShapeError(
-                _("kernel expects {c_per_group} input channels, input has {c_i}").format(
-                    c_per_group=c_per_group, c_i=c_i
+                _("kernel expects {channels}, input has {c_i}").format(
+                    channels=channels(c_per_group), c_i=c_i
                 )
+                + hint
             )
         raise ShapeError(
             _(
-                "kernel expects {c_per_group_groups} input channels ({c_per_group} per group x "
-                "{groups} groups), input has {c_i}"
+                "kernel expects {channels} ({c_per_group} per group x {groups} groups), "
+                "input has {c_i}"
             ).format(
-                c_per_group_groups=c_per_group * groups,
+                channels=channels(c_per_group * groups),
                 c_per_group=c_per_group,
                 groups=groups,
                 c_i=c_i,
             )
+            + hint
         )
     if bias_shape is not None and tuple(bias_shape) != (c_o,):
         raise ShapeError(
@@ -94,6 +97,49 @@ def check_conv_shapes(
                 "bias must have shape ({c_o},), one per output channel, got {tuple_bias_shape}"
             ).format(c_o=c_o, tuple_bias_shape=tuple(bias_shape))
         )
+
+
+def channels(count: int) -> str:
+    """``1 input channel``, ``2 input channels``.
+
+    Examples
+    --------
+    >>> channels(1), channels(3)
+    ('1 input channel', '3 input channels')
+    """
+    return ngettext("{n} input channel", "{n} input channels", count).format(n=count)
+
+
+def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> str:
+    """The likely fix when the kernel's input channels and the input's disagree, as
+    ``": hint"`` (empty when none is likely).
+
+    Examples
+    --------
+    >>> channel_hint((32, 32, 3), (8, 3, 3, 3), 1)
+    ': the input looks channels-last (h, w, c): transpose it to (c, h, w)'
+    >>> channel_hint((2, 9, 9), (4, 1, 3, 3), 1)
+    ': a kernel made for --groups 2? try --groups 2'
+    >>> channel_hint((1, 28, 28), (1, 10, 5, 5), 1)
+    ': a 3-D kernel is (c_i, k_h, k_w); for 10 filters of one channel use (10, 1, 5, 5)'
+    """
+    c_i = input_shape[-3]
+    c_o, c_per_group, k_h, k_w = weight_shape
+    expected = c_per_group * groups
+    if input_shape[-1] == expected and c_i > expected:
+        return ": " + _("the input looks channels-last (h, w, c): transpose it to (c, h, w)")
+    if groups == 1 and c_o == 1 and c_per_group > c_i:
+        filters = ngettext(
+            "for {n} filters of one channel", "for {n} filters of {c} channels", c_i
+        ).format(n=c_per_group, c=c_i)
+        return ": " + _("a 3-D kernel is (c_i, k_h, k_w); {filters} use {shape}").format(
+            filters=filters, shape=f"({c_per_group}, {c_i}, {k_h}, {k_w})"
+        )
+    if groups == 1 and c_per_group < c_i and c_i % c_per_group == 0:
+        g = c_i // c_per_group
+        if c_o % g == 0:
+            return ": " + _("a kernel made for --groups {g}? try --groups {g}").format(g=g)
+    return ""
 
 
 def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shape]:

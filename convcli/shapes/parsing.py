@@ -83,7 +83,13 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
 def _parse_int(part: str, text: str) -> int:
     # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
     if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
-        raise OptionError(_("expected whole numbers, got {text!r}").format(text=text))
+        hint = ""
+        if "," in text and all(p.strip().isdecimal() for p in text.split(",")):
+            example = "x".join(p.strip() for p in text.split(","))
+            hint = ": " + _("shapes are written with x, e.g. {example}").format(example=example)
+        raise OptionError(
+            _("expected whole numbers, got {text!r}{hint}").format(text=text, hint=hint)
+        )
     return int(part)
 
 

@@ -101,11 +101,17 @@ def load_tensor(
     path, member = split_spec(spec)
     suffix = _suffix(path)
     if suffix not in INPUT_SUFFIXES:
+        torch_file = suffix in (".pt", ".pth")
         raise TensorFileError(
             _(
                 "{shown_spec}: unsupported file type {suffix_or_none!r}: expected .npy, .npz or "
                 ".json (or - for JSON on stdin)"
             ).format(shown_spec=_shown(spec), suffix_or_none=suffix or _("(none)"))
+            + (
+                ": " + _("save the tensor with numpy.save(path, tensor.numpy())")
+                if torch_file
+                else ""
+            )
         )
     with _named(spec), _open_input(path) as (stream, size):
         if suffix == ".npy":
