@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli._app import app, guard, say
+from convcli.cli._app import app, guard, say, shown, written
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -20,17 +22,18 @@ from convcli.cli._common import (
     PaddingModeOpt,
     PaddingOpt,
     StrideOpt,
+    TensorInfo,
     check_memory,
-    check_stdin_once,
     conv_options,
-    load_tensors,
+    json_text,
     memory_budget,
     naming_inputs,
-    peek,
     progress_bar,
     show,
-    show_json,
+    stdout_open,
+    write_stdout,
 )
+from convcli.cli._loading import load_checked
 from convcli.errors import OptionError
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from convcli.render.widgets import Renderable
+    from convcli.tensorio.files import StagedOutput
 
 
 @app.command()
@@ -51,7 +55,7 @@ def run(
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
-    groups: GroupsOpt = 1,
+    groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
     output: Annotated[
@@ -90,51 +94,75 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
     """
     with guard():
-        from convcli.ops.modes import MODES, planned_output, run_convolution
-        from convcli.tensorio.files import (
-            check_output_path,
-            npy_writer,
-            save_tensor,
-            tensor_to_json,
-        )
+        from convcli.ops.modes import MODES, check_mode_shapes, planned_output, run_convolution
+        from convcli.tensorio.files import check_output_path, tensor_to_json
 
         if mode not in MODES:
             raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
-        check_stdin_once([input_file, kernel_file, bias_file])
-        inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+        files = (input_file, kernel_file, bias_file)
+        inputs = [spec for spec in files if spec is not None]
         if output is not None:
             check_output_path(output, force=force, inputs=inputs)
+        if as_json:
+            stdout_open()
         budget = memory_budget(max_memory)
         as_text = as_json or (output or "").lower().endswith(".json")
-        infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
-        check_memory(budget, infos, options, as_json=as_text)
-        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
-        loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
-        check_memory(budget, loaded, options, as_json=as_text)
-        files = (input_file, kernel_file, bias_file)
+
+        def sizing(infos: Sequence[TensorInfo | None]) -> None:
+            x_info, k_info, b_info = infos
+            if x_info is not None and k_info is not None:
+                bias_shape = None if b_info is None else b_info[0]
+                check_mode_shapes(mode, x_info[0], k_info[0], bias_shape, options)
+            check_memory(budget, infos, options, as_json=as_text)
+
+        x, kernel, bias = load_checked(files, budget, sizing)
+        assert x is not None and kernel is not None
         compute = functools.partial(run_convolution, x, kernel, bias, mode=mode, options=options)
         streaming = output is not None and output.lower().endswith(".npy") and mode == "auto"
-        with naming_inputs(files):
-            if output is not None and streaming:
-                # Written as it is computed: the result is never held twice in memory.
-                shape, dtype = planned_output(x, kernel, bias, options)
-                with (
-                    npy_writer(output, shape, dtype, force=force, inputs=inputs) as out,
-                    progress_bar(not as_json) as progress,
-                ):
-                    result = compute(progress=progress, out=out)
+        # Everything that can fail happens before the output is renamed into place: the
+        # computation, writing, building the report. After the rename, only printing.
+        with staged(output, force=force, inputs=inputs) as target:
+            with naming_inputs(files):
+                if target is not None and streaming:
+                    # Written as it is computed: the result is never held twice in memory.
+                    shape, dtype = planned_output(x, kernel, bias, options)
+                    out = target.memory_map(shape, dtype)
+                    with progress_bar(not as_json) as progress:
+                        result = compute(progress=progress, out=out)
+                    out.flush()
+                else:
+                    with progress_bar(not as_json) as progress:
+                        result = compute(progress=progress)
+            if target is not None and not streaming:
+                target.write(result.output)
+            if as_json:
+                report: list[Renderable] = []
+                text = json_text(tensor_to_json(result.output))
             else:
-                with progress_bar(not as_json) as progress:
-                    result = compute(progress=progress)
-        if output is not None and not streaming:
-            save_tensor(output, result.output, force=force, inputs=inputs)
+                names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
+                report = _run_report(result, x, kernel, bias, names, full, heatmap)
+            if target is not None:
+                target.commit()
+                written(output)  # type: ignore[arg-type]
         if as_json:
-            show_json(tensor_to_json(result.output))
+            write_stdout(text)
             return
-        show(*_run_report(result, x, kernel, bias, files, full, heatmap))
+        show(*report)
         if output is not None:
-            say(f"wrote {output}")
+            say(f"wrote {shown(output)}")
+
+
+@contextlib.contextmanager
+def staged(output: str | None, **checks: Any) -> Iterator[StagedOutput | None]:
+    """The staged output file, or ``None`` when the result is not written."""
+    from convcli.tensorio.files import staged_output
+
+    if output is None:
+        yield None
+        return
+    with staged_output(output, **checks) as target:
+        yield target
 
 
 def _run_report(

@@ -22,6 +22,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from convcli.errors import shown_name
 from convcli.ops.numerics import array_stats
 
 __all__ = [
@@ -126,7 +127,7 @@ def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
         if show_dtype:
             cells.append(row.dtype)
         if show_source:
-            cells.append(Text(row.source))
+            cells.append(Text(shown_name(row.source)))
         table.add_row(*cells)
     return table
 
@@ -138,8 +139,8 @@ def format_value(value: np.generic) -> str:
     --------
     >>> format_value(np.float32(56.0)), format_value(np.float64(-2.81954))
     ('56', '-2.8195')
-    >>> format_value(np.int64(7))
-    '7'
+    >>> format_value(np.int64(7)), format_value(np.float64(1e308))
+    ('7', '1e+308')
     """
     if isinstance(value, np.complexfloating):
         sign = "+" if value.imag >= 0 else "-"
@@ -147,6 +148,8 @@ def format_value(value: np.generic) -> str:
     if isinstance(value, np.floating):
         if not np.isfinite(value):
             return str(float(value))
+        if abs(value) >= 1e16:  # scientific, not the 309 digits of 1e308
+            return np.format_float_scientific(value, precision=4, unique=True, trim="-")
         text = np.format_float_positional(value, precision=4, unique=True, trim="-")
         return "0" if text == "-0" else text
     return str(value)

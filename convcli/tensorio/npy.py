@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import FileProblem
+from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -276,10 +277,8 @@ def _parse_descr(descr: object) -> np.dtype[Any]:
                 dtype = np.dtype(descr)
         except (TypeError, ValueError, Warning):
             dtype = None
-    if dtype is None or dtype.kind not in "biufc" or dtype.fields is not None:
-        raise FileProblem(
-            f"unsupported dtype {_shorten(repr(descr))}: expected bool, int, uint, float or complex"
-        )
+    if dtype is None or not is_supported(dtype):
+        raise FileProblem(f"unsupported dtype {_shorten(repr(descr))}: {SUPPORTED_TEXT}")
     return dtype
 
 
