@@ -1411,8 +1411,9 @@ ESC_NAME = "red\x1b[31mRED\x1b[0m\nline.npy"
 
 def test_item42_names_are_printed_the_same_safe_way_everywhere(tmp_path: Path) -> None:
     x = save(tmp_path / ESC_NAME, np.arange(18.0).reshape(2, 3, 3))
-    npz = str(tmp_path / "layer.npz")
-    np.savez(npz, **{"w\x1b[2Jkey": np.ones((1, 2, 2, 2))})
+    npz = write(
+        tmp_path / "layer.npz", npz_bytes({"w\x1b[2Jkey.npy": saved(np.ones((1, 2, 2, 2)))})
+    )
     out = tmp_path / "out\x1b[31mRED.npy"
     result = invoke("run", x, f"{npz}:w\x1b[2Jkey", "-o", str(out), COLUMNS="400")
     assert result.exit_code == 0, result.output
