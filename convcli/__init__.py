@@ -17,69 +17,84 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# Exports load on first use, so `convcli --help` does not pay for numpy.
-_EXPORTS = {
-    "conv2d": "convcli.ops.conv",
-    "corr2d": "convcli.ops.conv",
-    "corr2d_multi_in": "convcli.ops.conv",
-    "corr2d_multi_in_out": "convcli.ops.conv",
-    "corr2d_multi_in_out_1x1": "convcli.ops.conv",
-    "ConvGeometry": "convcli.shapes.geometry",
-    "output_size": "convcli.shapes.geometry",
-    "resolve_geometry": "convcli.shapes.geometry",
-    "LayerShapes": "convcli.shapes.layer",
-    "describe_layer": "convcli.shapes.layer",
-    "separable_cost": "convcli.shapes.layer",
-    "explain_output": "convcli.ops.explain",
-    "verify_im2col": "convcli.ops.verify",
-    "pad_input": "convcli.ops.padding",
-    "ConvcliError": "convcli.errors",
-    "TensorFileError": "convcli.errors",
-    "load_tensor": "convcli.tensorio.files",
-    "save_tensor": "convcli.tensorio.files",
+# The public names, by the module that defines them: the one list. They load on first use,
+# so `convcli --help` does not pay for numpy, and __all__ derives from it. The TYPE_CHECKING
+# imports repeat it for type checkers (`name as name`: an explicit re-export);
+# tests/test_api.py checks that the two agree.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "convcli.errors": (
+        "BudgetError",
+        "ConvcliError",
+        "DependencyError",
+        "EnvironmentFailureError",
+        "NumericError",
+        "OptionError",
+        "PositionError",
+        "ShapeError",
+        "TensorFileError",
+    ),
+    "convcli.shapes.geometry": ("ConvGeometry", "output_size", "resolve_geometry"),
+    "convcli.shapes.layer": ("LayerShapes", "describe_layer", "separable_cost"),
+    "convcli.shapes.options": ("ConvOptions",),
+    "convcli.ops.conv": (
+        "conv2d",
+        "corr2d",
+        "corr2d_multi_in",
+        "corr2d_multi_in_out",
+        "corr2d_multi_in_out_1x1",
+    ),
+    "convcli.ops.explain": ("explain_output",),
+    "convcli.ops.padding": ("pad_input",),
+    "convcli.ops.pooling": (
+        "adaptive_avg_pool2d",
+        "adaptive_max_pool2d",
+        "avg_pool2d",
+        "max_pool2d",
+    ),
+    "convcli.ops.transposed": ("conv_transpose2d",),
+    "convcli.ops.verify": ("verify_im2col",),
+    "convcli.tensorio.files": ("load_tensor", "save_tensor"),
 }
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["__version__", *sorted(_MODULE_OF)]
 
 if TYPE_CHECKING:
-    from convcli.errors import ConvcliError, TensorFileError
-    from convcli.ops.conv import (
-        conv2d,
-        corr2d,
-        corr2d_multi_in,
-        corr2d_multi_in_out,
-        corr2d_multi_in_out_1x1,
-    )
-    from convcli.ops.explain import explain_output
-    from convcli.ops.padding import pad_input
-    from convcli.ops.verify import verify_im2col
-    from convcli.shapes.geometry import ConvGeometry, output_size, resolve_geometry
-    from convcli.shapes.layer import LayerShapes, describe_layer, separable_cost
-    from convcli.tensorio.files import load_tensor, save_tensor
-
-__all__ = [
-    "ConvGeometry",
-    "ConvcliError",
-    "LayerShapes",
-    "TensorFileError",
-    "__version__",
-    "conv2d",
-    "corr2d",
-    "corr2d_multi_in",
-    "corr2d_multi_in_out",
-    "corr2d_multi_in_out_1x1",
-    "describe_layer",
-    "explain_output",
-    "load_tensor",
-    "output_size",
-    "pad_input",
-    "resolve_geometry",
-    "save_tensor",
-    "separable_cost",
-    "verify_im2col",
-]
+    from convcli.errors import BudgetError as BudgetError
+    from convcli.errors import ConvcliError as ConvcliError
+    from convcli.errors import DependencyError as DependencyError
+    from convcli.errors import EnvironmentFailureError as EnvironmentFailureError
+    from convcli.errors import NumericError as NumericError
+    from convcli.errors import OptionError as OptionError
+    from convcli.errors import PositionError as PositionError
+    from convcli.errors import ShapeError as ShapeError
+    from convcli.errors import TensorFileError as TensorFileError
+    from convcli.ops.conv import conv2d as conv2d
+    from convcli.ops.conv import corr2d as corr2d
+    from convcli.ops.conv import corr2d_multi_in as corr2d_multi_in
+    from convcli.ops.conv import corr2d_multi_in_out as corr2d_multi_in_out
+    from convcli.ops.conv import corr2d_multi_in_out_1x1 as corr2d_multi_in_out_1x1
+    from convcli.ops.explain import explain_output as explain_output
+    from convcli.ops.padding import pad_input as pad_input
+    from convcli.ops.pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
+    from convcli.ops.pooling import adaptive_max_pool2d as adaptive_max_pool2d
+    from convcli.ops.pooling import avg_pool2d as avg_pool2d
+    from convcli.ops.pooling import max_pool2d as max_pool2d
+    from convcli.ops.transposed import conv_transpose2d as conv_transpose2d
+    from convcli.ops.verify import verify_im2col as verify_im2col
+    from convcli.shapes.geometry import ConvGeometry as ConvGeometry
+    from convcli.shapes.geometry import output_size as output_size
+    from convcli.shapes.geometry import resolve_geometry as resolve_geometry
+    from convcli.shapes.layer import LayerShapes as LayerShapes
+    from convcli.shapes.layer import describe_layer as describe_layer
+    from convcli.shapes.layer import separable_cost as separable_cost
+    from convcli.shapes.options import ConvOptions as ConvOptions
+    from convcli.tensorio.files import load_tensor as load_tensor
+    from convcli.tensorio.files import save_tensor as save_tensor
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'convcli' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -20,14 +20,14 @@ from typing import ClassVar
 __all__ = [
     "BudgetError",
     "ConvcliError",
-    "EnvironmentFailure",
+    "DependencyError",
+    "EnvironmentFailureError",
     "FileProblem",
     "NumericError",
     "OptionError",
     "PositionError",
     "ShapeError",
     "TensorFileError",
-    "shown_name",
 ]
 
 
@@ -73,7 +73,7 @@ class FileProblem(TensorFileError):
     """A file problem not yet named: the file layer adds the file's name."""
 
 
-class EnvironmentFailure(ConvcliError):
+class EnvironmentFailureError(ConvcliError):
     """The environment failed the run, not the input: stdout full or closed, stdin closed.
 
     Exit 74 (sysexits' ``EX_IOERR``), beside the 70 of an internal error: nothing is
@@ -91,3 +91,7 @@ def shown_name(name: str) -> str:
     ('x.npy', "'red\\\\x1b[31m.npy'", "'a\\\\nb'")
     """
     return name if name.isprintable() else repr(name)
+
+
+class DependencyError(ConvcliError):
+    """An optional library that a command needs is not installed (the message names the extra)."""

@@ -46,6 +46,11 @@ def save(path: Path, array: npt.NDArray[Any]) -> str:
     return str(path)
 
 
+def files_in(folder: Path) -> list[str]:
+    """The names in ``folder``, hidden ones (temporary files) included, sorted."""
+    return sorted(p.name for p in folder.iterdir())
+
+
 def array_of(payload: dict[str, Any]) -> npt.NDArray[Any]:
     """The array of a ``tensor_to_json`` payload (complex and non-finite included)."""
 

@@ -495,3 +495,26 @@ def test_int64_with_uint64_is_exact_or_refused() -> None:
         conv2d(np.full((1, 2, 2), 2**60 + 1, dtype=np.uint64), w)
     with pytest.raises(ValueError, match=r"2\*\*53"):
         corr2d_multi_in_out(np.full((1, 2, 2), 2**60 + 1, dtype=np.uint64), w)
+
+
+@pytest.mark.parametrize(
+    ("options", "fields"),
+    [
+        ({"stride": 2}, ["stride"]),
+        ({"padding": 1, "flip": True}, ["padding", "flip"]),
+        ({"padding_mode": "reflect", "groups": 2}, ["groups", "padding_mode"]),
+    ],
+)
+def test_named_modes_refuse_options_in_the_library_s_words(
+    options: dict[str, Any], fields: list[str]
+) -> None:
+    """The core names ConvOptions fields, never a command-line flag (the CLI maps them)."""
+    from convcli.errors import OptionError
+    from convcli.ops.modes import run_convolution
+    from convcli.shapes.options import ConvOptions
+
+    assert ConvOptions(**options).changed() == fields
+    with pytest.raises(OptionError) as caught:
+        run_convolution(X, K3, mode="multi-out", options=ConvOptions(**options))
+    assert ", ".join(fields) in str(caught.value)
+    assert "--" not in str(caught.value)

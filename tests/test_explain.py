@@ -10,8 +10,9 @@ import pytest
 
 from convcli.ops.explain import explain_output
 from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
-from convcli.ops.modes import ConvOptions, run_convolution
+from convcli.ops.modes import run_convolution
 from convcli.ops.padding import PADDING_MODES
+from convcli.shapes.options import ConvOptions
 
 
 def test_lesson_output_0_0_is_19_plus_37() -> None:

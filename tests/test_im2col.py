@@ -7,9 +7,9 @@ import pytest
 from test_explain import random_case
 
 from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in, lesson_kernel_multi_out
-from convcli.ops.modes import ConvOptions
 from convcli.ops.verify import unfold, verify_im2col
 from convcli.shapes.geometry import resolve_geometry
+from convcli.shapes.options import ConvOptions
 
 
 def test_lesson_columns_are_the_windows() -> None:

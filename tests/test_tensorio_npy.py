@@ -91,18 +91,21 @@ def test_item04_data_over_the_byte_budget_refused(tmp_path: Path) -> None:
     [
         ("<f8", False, (2**64,), "2**63 elements or more"),
         ("<f8", False, (2**32, 2**32), "2**63 elements or more"),
-        ("<f8", False, (2.0,), "not a tuple of integers"),
-        ("<f8", False, (True, 2), "not a tuple of integers"),
-        ("<f8", False, [2], "not a tuple of integers"),
-        ("<f8", False, "2", "not a tuple of integers"),
-        ("<f8", False, (2, None), "not a tuple of integers"),
+        # Refused by numpy's header reader, in its words:
+        ("<f8", False, (2.0,), "invalid .npy header: shape is not valid: (2.0,)"),
+        ("<f8", False, [2], "invalid .npy header: shape is not valid: [2]"),
+        ("<f8", False, "2", "invalid .npy header: shape is not valid: '2'"),
+        ("<f8", False, (2, None), "invalid .npy header: shape is not valid: (2, None)"),
+        (8, False, (2,), "invalid .npy header: descr is not a valid dtype descriptor: 8"),
+        ("<f8", "no", (2,), "invalid .npy header: fortran_order is not a valid bool: 'no'"),
+        ("<f8", 0, (2,), "invalid .npy header: fortran_order is not a valid bool: 0"),
+        # numpy's reader breaks on it (an IndexError): still a refusal of the file.
+        (("<f8",), False, (2,), "invalid .npy header: numpy's own reader cannot parse it"),
+        # What numpy lets through, refused here:
+        ("<f8", False, (True, 2), "header shape (True, 2) is not a tuple of integers"),
         ("<f8", False, (-2,), "negative dimension"),
         ("<f8", False, (1,) * 33, "33 dimensions"),
-        (("<f8",), False, (2,), "unsupported dtype ('<f8',)"),
         ([("a", "<f8")], False, (2,), "unsupported dtype [('a', '<f8')]"),
-        (8, False, (2,), "unsupported dtype 8"),
-        ("<f8", "no", (2,), "fortran_order is 'no', not a bool"),
-        ("<f8", 0, (2,), "fortran_order is 0, not a bool"),
     ],
 )
 def test_item05_bad_shape_or_descr_refused(
@@ -122,7 +125,7 @@ def test_item05_bad_shape_or_descr_refused(
     ids=["missing-key", "extra-key", "non-string-key"],
 )
 def test_item05_header_keys_must_be_exact(tmp_path: Path, text: str) -> None:
-    refused(write(tmp_path, "keys.npy", npy_bytes(text, b"\0" * 16)), "header keys are")
+    refused(write(tmp_path, "keys.npy", npy_bytes(text, b"\0" * 16)), "invalid .npy header")
 
 
 @pytest.mark.parametrize(
@@ -132,10 +135,10 @@ def test_item05_header_keys_must_be_exact(tmp_path: Path, text: str) -> None:
         (MAGIC + b"\x01\x00\x76", "truncated header"),
         (npy_bytes(header(), length=200), "truncated header: declares 200 bytes, the file has 58"),
         (npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,\n"), "unterminated"),
-        (npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,}\n"), "valid dict"),
-        (npy_bytes("{'descr': __import__('os').getcwd(), }\n"), "not a valid dict literal"),
+        (npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,}\n"), "invalid .npy"),
+        (npy_bytes("{'descr': __import__('os').getcwd(), }\n"), "invalid .npy header: malformed"),
         (npy_bytes("[1, 2]\n"), "not a dict literal"),
-        (npy_bytes("{" * 5000 + "}" * 5000), "not a valid dict literal"),
+        (npy_bytes("{" * 5000 + "}" * 5000), "invalid .npy header: Cannot parse header"),
         (b"\x93NUMPX\x01\x00" + npy_bytes(header())[8:], "not a .npy file"),
         (npy_bytes(header(), b"\0" * 16, version=(4, 0)), "unsupported .npy format version 4.0"),
         (npy_bytes(header(), b"\0" * 16, version=(1, 1)), "unsupported .npy format version 1.1"),
@@ -185,10 +188,27 @@ def test_item08_unsupported_dtypes_refused(tmp_path: Path, array: np.ndarray[Any
     refused(write(tmp_path, "odd.npy", saved(array)), "unsupported dtype")
 
 
-@pytest.mark.parametrize("descr", ["f8,i4", "(2,)f8", "a", "O", "Float64", "<M8[ns]"])
-def test_item08_unsupported_descr_strings_refused(tmp_path: Path, descr: str) -> None:
+@pytest.mark.parametrize(
+    ("descr", "words"),
+    [
+        ("f8,i4", "unsupported dtype [('f0', '<f8'), ('f1', '<i4')]"),
+        ("(2,)f8", "unsupported dtype ('<f8', (2,))"),
+        ("O", "unsupported dtype '|O'"),
+        ("<M8[ns]", "unsupported dtype '<M8[ns]'"),
+        # Deprecated aliases are refused, not warned about (numpy 1.x reads 'a' as bytes);
+        # unknown names are numpy's refusal.
+        (
+            "a",
+            "invalid .npy header: Data type alias 'a' was deprecated"
+            if np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+            else "unsupported dtype '|S",
+        ),
+        ("Float64", "invalid .npy header: descr is not a valid dtype descriptor: 'Float64'"),
+    ],
+)
+def test_item08_unsupported_descr_strings_refused(tmp_path: Path, descr: str, words: str) -> None:
     path = write(tmp_path, "odd.npy", npy_bytes(header(descr), b"\0" * 32))
-    refused(path, f"unsupported dtype {descr!r}")
+    refused(path, words)
 
 
 @pytest.mark.parametrize("dtype", [">f8", ">f4", ">i4", ">u2", ">c16", ">i8", "<f2"])

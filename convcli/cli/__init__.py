@@ -16,16 +16,17 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from convcli.cli import run, teach, verify
+    from convcli.cli import draw, net, run, teach, verify
     from convcli.cli._app import app
 
-__all__ = ["app", "main", "run", "teach", "verify"]
+__all__ = ["app", "draw", "main", "net", "run", "teach", "verify"]
+COMMANDS = ("draw", "net", "run", "teach", "verify")
 
 
 def main() -> None:
     """Entry point of the ``convcli`` script and ``python -m convcli``."""
     try:
-        from convcli.cli import run, teach, verify  # noqa: F401 - registers the commands
+        from convcli.cli import draw, net, run, teach, verify  # noqa: F401 - registers them
         from convcli.cli._app import catch_signals
         from convcli.cli._app import main as run_app
     except KeyboardInterrupt:
@@ -36,10 +37,10 @@ def main() -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run", "teach", "verify", "app"):
+    if name in (*COMMANDS, "app"):
         import importlib
 
-        for module in ("run", "teach", "verify"):
+        for module in COMMANDS:
             importlib.import_module(f"convcli.cli.{module}")
         if name == "app":
             from convcli.cli._app import app

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcli import __version__
-from convcli.errors import ConvcliError, EnvironmentFailure
+from convcli.errors import ConvcliError, EnvironmentFailureError
 
 __all__ = [
     "EXIT_DISAGREE",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
-EXIT_IOERR = EnvironmentFailure.exit_code
+EXIT_IOERR = EnvironmentFailureError.exit_code
 STATE = {"debug": False}
 # Outputs already renamed into place by this command: an interrupt after that says so.
 WRITTEN: list[str] = []

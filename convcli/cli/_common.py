@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from convcli.cli._app import shown
-from convcli.errors import ConvcliError, EnvironmentFailure, OptionError, TensorFileError
+from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    from rich.console import Console
 
-    from convcli.ops.modes import ConvOptions
     from convcli.render.widgets import Renderable
+    from convcli.shapes.options import ConvOptions
 
 T = TypeVar("T")
 
@@ -40,8 +39,8 @@ def conv_options(
     padding_mode: str = "zeros",
     flip: bool = False,
 ) -> ConvOptions:
-    from convcli.ops.modes import ConvOptions
     from convcli.ops.padding import PADDING_MODES
+    from convcli.shapes.options import ConvOptions
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
 
     if padding_mode not in PADDING_MODES:
@@ -72,16 +71,20 @@ def number(name: str, text: str | None) -> float | None:
     return None if text is None else option(name, parse_number, text)
 
 
-def stdout() -> Console:
-    from convcli.render.widgets import make_console
+def option_flags(options: ConvOptions) -> list[str]:
+    """The command-line flags of the options that differ from the defaults.
 
-    return make_console()
+    Each ``ConvOptions`` field is the flag's name: ``padding_mode`` is ``--padding-mode``.
+    """
+    return ["--" + name.replace("_", "-") for name in options.changed()]
 
 
 def show(*renderables: Renderable) -> None:
-    """Print ``renderables`` on stdout; a full or closed stdout is ``EnvironmentFailure``."""
+    """Print ``renderables`` on stdout; a full or closed stdout is ``EnvironmentFailureError``."""
+    from convcli.render.widgets import make_console
+
     with writing_stdout():
-        console = stdout()
+        console = make_console()
         for renderable in renderables:
             console.print(renderable)
 
@@ -103,13 +106,13 @@ def write_stdout(text: str) -> None:
 def stdout_open() -> None:
     """Refuse to start a run whose stdout is closed (``>&-``): nothing could be printed."""
     if sys.stdout is None or getattr(sys.stdout, "closed", False):
-        raise EnvironmentFailure("cannot write to stdout: it is closed")
+        raise EnvironmentFailureError("cannot write to stdout: it is closed")
 
 
 @contextmanager
 def writing_stdout() -> Iterator[None]:
     """Writing to stdout, flushed at the end: an OS error (``/dev/full``, a closed pipe)
-    or a closed stdout becomes ``EnvironmentFailure``, exit 74, one line."""
+    or a closed stdout becomes ``EnvironmentFailureError``, exit 74, one line."""
     from convcli.cli._app import describe_io_error
 
     stdout_open()
@@ -119,7 +122,7 @@ def writing_stdout() -> Iterator[None]:
     except (OSError, ValueError) as err:
         if isinstance(err, ValueError) and not getattr(sys.stdout, "closed", False):
             raise
-        raise EnvironmentFailure(f"cannot write to stdout: {describe_io_error(err)}") from err
+        raise EnvironmentFailureError(f"cannot write to stdout: {describe_io_error(err)}") from err
 
 
 # Options shared by the commands that convolve.
@@ -169,6 +172,38 @@ FlipOpt = Annotated[
         "--flip", help="True convolution: rotate the kernel 180 degrees (scipy's convolve2d)."
     ),
 ]
+
+
+PlotOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE",
+        help="Also draw the result as heatmaps (one per channel, shared colour bar) to a .png "
+        "or .svg; needs pip install 'convcli[draw]'.",
+    ),
+]
+
+
+def check_plot(path: str, *, force: bool, inputs: Sequence[str]) -> None:
+    """Refuse a --plot file before any work: type, folder, existing file, missing library."""
+    from convcli.draw.deps import require
+    from convcli.draw.plot import PLOT_SUFFIXES
+    from convcli.tensorio.files import check_output_path
+
+    try:
+        check_output_path(path, force=force, inputs=inputs, suffixes=PLOT_SUFFIXES)
+    except ConvcliError as err:
+        raise err.with_context("--plot") from None
+    require("matplotlib", "matplotlib")
+
+
+def write_plot(
+    path: str, array: Any, axes: Sequence[str], *, force: bool, inputs: Sequence[str]
+) -> None:
+    from convcli.draw.plot import plot_result
+
+    plot_result(array, axes, path, force=force, inputs=inputs)
 
 
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:

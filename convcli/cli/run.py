@@ -21,25 +21,26 @@ from convcli.cli._common import (
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
+    PlotOpt,
     StrideOpt,
     TensorInfo,
     check_memory,
+    check_plot,
     conv_options,
     json_text,
     memory_budget,
     naming_inputs,
+    option_flags,
     progress_bar,
     show,
     stdout_open,
+    write_plot,
     write_stdout,
 )
 from convcli.cli._loading import load_checked
 from convcli.errors import OptionError
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
     from convcli.render.widgets import Renderable
     from convcli.tensorio.files import StagedOutput
 
@@ -76,6 +77,7 @@ def run(
     ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
@@ -92,18 +94,27 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 --padding-mode reflect
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
+      convcli run samples/lesson_X.json samples/lesson_K_multi_out.json --plot y.png
     """
     with guard():
         from convcli.ops.modes import MODES, check_mode_shapes, planned_output, run_convolution
-        from convcli.tensorio.files import check_output_path, tensor_to_json
+        from convcli.render.run import run_payload, run_report
+        from convcli.tensorio.files import check_output_path
 
         if mode not in MODES:
             raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
+        if mode != "auto" and options.changed():
+            raise OptionError(
+                f"--mode {mode} runs the lesson's function, which has no "
+                f"{', '.join(option_flags(options))}: use --mode auto (conv2d) for them"
+            )
         files = (input_file, kernel_file, bias_file)
         inputs = [spec for spec in files if spec is not None]
         if output is not None:
             check_output_path(output, force=force, inputs=inputs)
+        if plot is not None:
+            check_plot(plot, force=force, inputs=inputs)
         if as_json:
             stdout_open()
         budget = memory_budget(max_memory)
@@ -136,12 +147,14 @@ def run(
                         result = compute(progress=progress)
             if target is not None and not streaming:
                 target.write(result.output)
+            if plot is not None:  # a picture beside the result: written before the rename
+                write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
             if as_json:
                 report: list[Renderable] = []
-                text = json_text(tensor_to_json(result.output))
+                text = json_text(run_payload(result))
             else:
                 names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
-                report = _run_report(result, x, kernel, bias, names, full, heatmap)
+                report = run_report(result, x, kernel, bias, names, full=full, heatmap=heatmap)
             if target is not None:
                 target.commit()
                 written(output)  # type: ignore[arg-type]
@@ -151,6 +164,8 @@ def run(
         show(*report)
         if output is not None:
             say(f"wrote {shown(output)}")
+        if plot is not None:
+            say(f"wrote {shown(plot)}")
 
 
 @contextlib.contextmanager
@@ -163,52 +178,6 @@ def staged(output: str | None, **checks: Any) -> Iterator[StagedOutput | None]:
         return
     with staged_output(output, **checks) as target:
         yield target
-
-
-def _run_report(
-    result: Any,
-    x: npt.NDArray[np.generic],
-    kernel: npt.NDArray[np.generic],
-    bias: npt.NDArray[np.generic] | None,
-    sources: tuple[str, str, str | None],
-    full: bool,
-    heatmap: bool = False,
-) -> list[Renderable]:
-    from convcli.ops.numerics import array_stats
-    from convcli.render.widgets import (
-        TensorRow,
-        render_array,
-        render_heat_legend,
-        render_line,
-        render_shapes,
-        render_stats,
-    )
-
-    rows = [
-        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
-        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
-        TensorRow(
-            "bias",
-            None if bias is None else bias.shape,
-            ("c_o",),
-            sources[2] or "",
-            "" if bias is None else str(bias.dtype),
-        ),
-        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
-    ]
-    report: list[Renderable] = [
-        render_shapes(rows),
-        render_line(f"computed with {result.method}"),
-        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
-    ]
-    if heatmap:
-        report.append(render_heat_legend(result.output))
-    # Non-finite values coming in are counted too: the result's count hides their origin.
-    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
-        if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
-            report.append(render_stats(array, label=label))
-    report.append(render_stats(result.output))
-    return report
 
 
 @app.command()

@@ -130,10 +130,10 @@ def verify_1x1(
     with guard():
         import numpy as np
 
-        from convcli.ops.modes import ConvOptions
         from convcli.ops.verify import check_1x1_shapes
         from convcli.ops.verify import verify_1x1 as check_1x1
         from convcli.render.reports import verify_1x1_payload, verify_1x1_report
+        from convcli.shapes.options import ConvOptions
         from convcli.shapes.parsing import parse_shape
 
         if (input_file is None) != (kernel_file is None):

@@ -67,14 +67,12 @@ Shape = tuple[int, ...]
 Algorithm = Literal["tiny", "gemm_1x1", "im2col_gemm", "depthwise_direct"]
 
 DEFAULT_WORKSPACE_BYTES = 64 * 2**20
-# Measured on a 2-core AVX-512 machine (2 MiB L2 per core, 32 MiB L3): whole conv2d
-# calls ran fastest with im2col column blocks of about 8 MiB (1 MiB blocks: 10-60%
-# slower, 16 MiB: slower again). Fewer, larger GEMMs also mean fewer hand-overs between
-# numpy's copies and OpenBLAS, whose idle workers spin for a while after each call.
-# Depthwise: gathering all taps of a block of planes with one strided copy, then one
-# product per plane, measured 0.67 ms on the benchmark's case with ~4 MiB blocks (1 MiB:
-# 0.83, 16 MiB: 1.1), against 0.95 ms for per-tap multiply and add passes on L2-sized
-# tiles (numpy has no fused multiply-add) and 1.0 ms for two threads of those.
+# Tile sizes chosen by timing whole conv2d calls (the numbers: benchmarks/README.md,
+# "Tuning measurements"). Smaller im2col blocks mean more, smaller GEMMs and more
+# hand-overs between numpy's copies and OpenBLAS, whose idle workers spin for a while after
+# each call; much larger ones fall out of the caches. Depthwise gathers all taps of a block
+# of planes with one strided copy, then one product per plane: faster than per-tap multiply
+# and add passes on L2-sized tiles (numpy has no fused multiply-add), even on two threads.
 _GEMM_TILE_BYTES = 8 * 2**20
 _DIRECT_TILE_BYTES = 4 * 2**20
 # Below this many multiply-adds the whole problem is one im2col + one GEMM.
@@ -556,9 +554,8 @@ def _store(dst: Array, y: Array, bias: Array | None) -> None:
 
 # Each calling thread keeps the buffers of its last im2col or depthwise plan for its next
 # call of the same plan, when they are small: fresh buffers cost a page fault per 4 KiB on
-# first touch (glibc hands large blocks back to the system when they are freed). On the
-# benchmark's batch case (8, 32, 64, 64), 5.5 ms when warm, repeated calls measured 8-18 ms
-# with ~500 faults a call in some allocation histories (none in bench_conv.py's own run).
+# first touch (glibc hands large blocks back to the system when they are freed), which
+# slowed repeated calls severalfold in some allocation histories (benchmarks/README.md).
 # The peak of a call is unchanged: a kept set is dropped before a new one is allocated,
 # and the buffers are never handed out (results are copied into ``out``).
 _KEEP_BYTES = 16 * 2**20
@@ -710,10 +707,9 @@ def _run_direct(
         for j0 in range(0, m_w, plan.cols)
     ]
 
-    # One thread: numpy's elementwise loops did not scale over two Python threads here
-    # (measured 0.8-1.1x), nor did these blocks shared with a helper thread (its own
-    # buffers; 0.72-0.96 ms against 0.67-0.94 ms, OpenBLAS's workers spinning between
-    # the products), so the blocks simply run in order.
+    # One thread: numpy's elementwise loops did not scale over two Python threads here, nor
+    # did these blocks shared with a helper thread (OpenBLAS's workers spin between the
+    # products; benchmarks/README.md), so the blocks simply run in order.
     kernel = _kept(
         (prob, plan, compute), plan.workspace_bytes, lambda: _DirectTile(prob, plan, compute)
     )

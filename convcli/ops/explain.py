@@ -18,13 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import PositionError
-from convcli.ops.modes import ConvOptions
 from convcli.ops.numerics import check_numeric, checked_accumulation
 from convcli.ops.padding import check_padding_mode, flip_kernel, source_index
+from convcli.shapes.axes import output_axes
 from convcli.shapes.geometry import ConvGeometry, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
 
-__all__ = ["ChannelTerm", "Explanation", "explain_output", "output_axes_of"]
+__all__ = ["ChannelTerm", "Explanation", "explain_output"]
 
 Array = npt.NDArray[Any]
 
@@ -76,19 +77,6 @@ class Explanation:
     def padded_taps(self) -> int:
         """How many of the taps read padding (over all channels)."""
         return sum(int(term.padding.sum()) for term in self.terms)
-
-
-def output_axes_of(input_ndim: int, kernel_ndim: int) -> tuple[str, ...]:
-    """The axes of ``run``'s output, which a position indexes.
-
-    Examples
-    --------
-    >>> output_axes_of(3, 4), output_axes_of(3, 3), output_axes_of(4, 3)
-    (('c_o', 'm_h', 'm_w'), ('m_h', 'm_w'), ('n', 'm_h', 'm_w'))
-    """
-    batch = ("n",) if input_ndim == 4 else ()
-    channels = ("c_o",) if kernel_ndim == 4 else ()
-    return (*batch, *channels, "m_h", "m_w")
 
 
 def explain_output(
@@ -150,7 +138,7 @@ def explain_output(
         dilation=options.dilation,
     )
     check_padding_mode(options.padding_mode, (h, wd), geometry.padding)
-    axes = output_axes_of(xa.ndim, wa.ndim)
+    axes = output_axes(xa.ndim, wa.ndim)
     sizes = {"n": xb.shape[0], "c_o": c_o, "m_h": geometry.out_size[0], "m_w": geometry.out_size[1]}
     output_shape = tuple(sizes[axis] for axis in axes)
     index = _check_position(tuple(position), axes, output_shape)

@@ -20,14 +20,13 @@ from convcli.errors import OptionError, ShapeError
 from convcli.ops.chunked import conv2d_chunked
 from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.ops.numerics import accumulation_for, check_numeric, checked_accumulation
-from convcli.shapes.geometry import IntOrPair, PaddingArg
+from convcli.shapes.axes import axis_names, output_axes
 from convcli.shapes.layer import describe_layer, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
 
 __all__ = [
     "MODES",
-    "ConvOptions",
     "RunResult",
-    "axis_names",
     "check_mode_shapes",
     "planned_output",
     "run_convolution",
@@ -35,35 +34,6 @@ __all__ = [
 
 MODES = ("auto", "multi-in", "multi-out", "1x1")
 Array = npt.NDArray[Any]
-
-
-@dataclass(frozen=True)
-class ConvOptions:
-    """conv2d's options, with PyTorch's defaults (``flip``: true convolution)."""
-
-    stride: IntOrPair = 1
-    padding: PaddingArg = 0
-    dilation: IntOrPair = 1
-    groups: int = 1
-    padding_mode: str = "zeros"
-    flip: bool = False
-
-    def changed(self) -> list[str]:
-        """The options that differ from the defaults, as command-line flags."""
-        names = []
-        if self.stride not in (1, (1, 1)):
-            names.append("--stride")
-        if self.padding not in (0, (0, 0), "valid"):
-            names.append("--padding")
-        if self.dilation not in (1, (1, 1)):
-            names.append("--dilation")
-        if self.groups != 1:
-            names.append("--groups")
-        if self.padding_mode != "zeros":
-            names.append("--padding-mode")
-        if self.flip:
-            names.append("--flip")
-        return names
 
 
 @dataclass(frozen=True)
@@ -75,29 +45,6 @@ class RunResult:
     input_axes: tuple[str, ...]
     kernel_axes: tuple[str, ...]
     output_axes: tuple[str, ...]
-
-
-def axis_names(role: str, ndim: int, *, groups: int = 1) -> tuple[str, ...]:
-    """The lesson's names for the axes of an input, kernel or output of rank ``ndim``.
-
-    Examples
-    --------
-    >>> axis_names("input", 3)
-    ('c_i', 'n_h', 'n_w')
-    >>> axis_names("kernel", 4, groups=2)
-    ('c_o', 'c_i/g', 'k_h', 'k_w')
-    """
-    per_group = "c_i/g" if groups > 1 else "c_i"
-    names = {
-        "input": {2: ("n_h", "n_w"), 3: ("c_i", "n_h", "n_w"), 4: ("n", "c_i", "n_h", "n_w")},
-        "kernel": {
-            2: ("k_h", "k_w"),
-            3: ("c_i", "k_h", "k_w"),
-            4: ("c_o", per_group, "k_h", "k_w"),
-        },
-        "output": {2: ("m_h", "m_w"), 3: ("c_o", "m_h", "m_w"), 4: ("n", "c_o", "m_h", "m_w")},
-    }
-    return names[role].get(ndim, tuple(f"d{i}" for i in range(ndim)))
 
 
 def run_convolution(
@@ -159,7 +106,7 @@ def run_convolution(
         method=method,
         input_axes=axis_names("input", x.ndim),
         kernel_axes=axis_names("kernel", kernel.ndim),
-        output_axes=_output_axes(x.ndim, kernel.ndim),
+        output_axes=output_axes(x.ndim, kernel.ndim),
     )
 
 
@@ -181,23 +128,23 @@ def check_mode_shapes(
     >>> check_mode_shapes("multi-out", (2, 3, 3), (3, 2, 2), None, ConvOptions())
     Traceback (most recent call last):
     ...
-    convcli.errors.ShapeError: --mode multi-out needs a 4-D kernel, got 3-D (3, 2, 2)
+    convcli.errors.ShapeError: mode multi-out needs a 4-D kernel, got 3-D (3, 2, 2)
     """
     if mode == "auto":
         return
     if options.changed():
         raise OptionError(
-            f"--mode {mode} runs the lesson's function, which has no "
-            f"{', '.join(options.changed())}: use --mode auto (conv2d) for them"
+            f"mode {mode} runs the lesson's function, which has no "
+            f"{', '.join(options.changed())}: use mode auto (conv2d) for them"
         )
     expected_rank = 3 if mode == "multi-in" else 4
     if len(kernel_shape) != expected_rank:
         raise ShapeError(
-            f"--mode {mode} needs a {expected_rank}-D kernel, got {len(kernel_shape)}-D "
+            f"mode {mode} needs a {expected_rank}-D kernel, got {len(kernel_shape)}-D "
             f"{kernel_shape}"
         )
     if len(x_shape) not in (3, 4):
-        raise ShapeError(f"--mode {mode} needs a 3-D or 4-D input, got {len(x_shape)}-D {x_shape}")
+        raise ShapeError(f"mode {mode} needs a 3-D or 4-D input, got {len(x_shape)}-D {x_shape}")
     if mode == "1x1" and kernel_shape[2:] != (1, 1):
         raise ShapeError(
             f"a 1x1 convolution needs a 1x1 kernel, got {kernel_shape[2]}x{kernel_shape[3]}"
@@ -245,7 +192,7 @@ def _run_auto(
         method=method,
         input_axes=axis_names("input", x.ndim),
         kernel_axes=axis_names("kernel", kernel.ndim, groups=options.groups),
-        output_axes=_output_axes(x.ndim, kernel.ndim),
+        output_axes=output_axes(x.ndim, kernel.ndim),
     )
 
 
@@ -282,10 +229,3 @@ def _conv2d_shape(shape: tuple[int, ...], input_ndim: int, kernel_ndim: int) -> 
         return shape
     lead = shape[:-2] if input_ndim == 4 else ()
     return (*lead, 1, *shape[-2:])
-
-
-def _output_axes(input_ndim: int, kernel_ndim: int) -> tuple[str, ...]:
-    spatial = ("m_h", "m_w")
-    batch = ("n",) if input_ndim == 4 else ()
-    channels = ("c_o",) if kernel_ndim == 4 else ()
-    return (*batch, *channels, *spatial)

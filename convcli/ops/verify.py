@@ -15,12 +15,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.errors import BudgetError, ShapeError
 from convcli.ops.conv import corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.ops.explain import output_axes_of
-from convcli.ops.modes import ConvOptions, run_convolution
+from convcli.ops.modes import run_convolution
 from convcli.ops.numerics import accumulation_for
 from convcli.ops.padding import flip_kernel, pad_input
+from convcli.shapes.axes import output_axes
 from convcli.shapes.geometry import ConvGeometry, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
 
 __all__ = [
     "Comparison",
@@ -306,5 +307,5 @@ def verify_im2col(
         comparison=compare(direct, product, atol=tolerance, rtol=rtol),
         geometry=geometry,
         options=options,
-        output_axes=output_axes_of(x.ndim, kernel.ndim),
+        output_axes=output_axes(x.ndim, kernel.ndim),
     )

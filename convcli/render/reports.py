@@ -21,7 +21,6 @@ from convcli.ops.lesson import (
     lesson_kernel_multi_in,
     lesson_kernel_multi_out,
 )
-from convcli.ops.modes import ConvOptions, axis_names
 from convcli.ops.padding import check_padding_mode
 from convcli.ops.verify import Comparison, OneByOneCheck, verify_1x1
 from convcli.render.widgets import (
@@ -35,6 +34,7 @@ from convcli.render.widgets import (
     render_shapes,
     render_title,
 )
+from convcli.shapes.axes import axis_names, output_axes
 from convcli.shapes.layer import (
     LayerShapes,
     SeparableCost,
@@ -42,6 +42,7 @@ from convcli.shapes.layer import (
     lift_to_conv2d,
     separable_cost,
 )
+from convcli.shapes.options import ConvOptions
 
 __all__ = [
     "ShapesExplanation",
@@ -181,7 +182,7 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
             "kernel", e.kernel_shape, axis_names("kernel", len(e.kernel_shape), groups=groups)
         ),
         TensorRow("bias", layer.bias_shape, ("c_o",)),
-        TensorRow("output", e.output_shape, _output_axes(e)),
+        TensorRow("output", e.output_shape, output_axes(len(e.input_shape), len(e.kernel_shape))),
     ]
     c_o, c_per_group, k_h, k_w = layer.kernel_shape
     m_h, m_w = layer.geometry.out_size
@@ -274,13 +275,6 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
         ),
         ("MACs ratio", formula),
     ]
-
-
-def _output_axes(e: ShapesExplanation) -> tuple[str, ...]:
-    names = axis_names("output", len(e.layer.output_shape))
-    if len(e.kernel_shape) < 4:
-        names = tuple(name for name in names if name != "c_o")
-    return names
 
 
 def _fully_connected(layer: LayerShapes) -> str:

@@ -25,7 +25,7 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import EnvironmentFailure, FileProblem, TensorFileError, shown_name
+from convcli.errors import EnvironmentFailureError, FileProblem, TensorFileError, shown_name
 from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
 from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_upto
@@ -40,6 +40,7 @@ __all__ = [
     "npy_writer",
     "peek_tensor",
     "read_stdin",
+    "replacing_output",
     "save_tensor",
     "staged_output",
     "tensor_to_json",
@@ -160,7 +161,7 @@ def json_text_size(spec: str) -> int | None:
 def read_stdin(limit: int, *, stdin: BinaryIO | None = None) -> bytes:
     """Up to ``limit`` bytes of JSON text from stdin (``sys.stdin.buffer`` by default).
 
-    Raises ``TensorFileError`` when there is more, ``EnvironmentFailure`` when stdin is
+    Raises ``TensorFileError`` when there is more, ``EnvironmentFailureError`` when stdin is
     closed (``<&-``): then no input was given at all, and that is not a usage error.
 
     Examples
@@ -172,14 +173,14 @@ def read_stdin(limit: int, *, stdin: BinaryIO | None = None) -> bytes:
     with _named("stdin"):
         if stdin is None:
             if sys.stdin is None:
-                raise EnvironmentFailure("stdin: is closed: give the JSON text on stdin")
+                raise EnvironmentFailureError("stdin: is closed: give the JSON text on stdin")
             stdin = sys.stdin.buffer
         try:
             raw = read_upto(stdin, limit + 1)
         except (OSError, ValueError) as err:  # ValueError: a closed file object
             if isinstance(err, OSError) and err.errno != errno.EBADF:
                 raise FileProblem(f"cannot read: {_reason(err)}") from err
-            raise EnvironmentFailure("stdin: is closed: give the JSON text on stdin") from err
+            raise EnvironmentFailureError("stdin: is closed: give the JSON text on stdin") from err
         if len(raw) > limit:
             raise FileProblem(f"JSON text over the limit of {limit} bytes")
         return raw
@@ -398,7 +399,43 @@ def npy_writer(
         staged.commit()
 
 
-def check_output_path(path: PathArg, *, force: bool, inputs: Sequence[PathArg] = ()) -> None:
+@contextlib.contextmanager
+def replacing_output(
+    path: PathArg, *, suffixes: tuple[str, ...], force: bool = False, inputs: Sequence[PathArg] = ()
+) -> Iterator[str]:
+    """An output of another kind (a picture): checked as tensor outputs are, written atomically.
+
+    Yields a temporary path beside ``path`` for the caller to write; on success it is
+    renamed to ``path``, on any error removed (an old ``path`` stays intact). An
+    ``OSError`` while writing becomes a one-line ``TensorFileError`` naming ``path``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "a.svg"
+    >>> with replacing_output(target, suffixes=(".svg",)) as temporary:
+    ...     _ = pathlib.Path(temporary).write_text("<svg/>")
+    >>> target.read_text()
+    '<svg/>'
+    >>> folder.cleanup()
+    """
+    with staged_output(path, force=force, inputs=inputs, suffixes=suffixes) as staged:
+        try:
+            yield staged.temporary
+        except OSError as err:
+            with _named(staged.target):
+                raise FileProblem(f"cannot write: {_write_reason(err)}") from err
+        staged.commit()
+
+
+def check_output_path(
+    path: PathArg,
+    *,
+    force: bool,
+    inputs: Sequence[PathArg] = (),
+    suffixes: tuple[str, ...] = OUTPUT_SUFFIXES,
+) -> None:
     """Refuse an output before any work: extension, folder, existing file, an input.
 
     An output that is the same file as an input (same path, a hard link, a symbolic link)
@@ -411,7 +448,7 @@ def check_output_path(path: PathArg, *, force: bool, inputs: Sequence[PathArg] =
     ...
     convcli.errors.TensorFileError: x.csv: unsupported output type '.csv': expected .npy or .json
     """
-    _check_output(os.fspath(path), force=force, inputs=inputs, suffixes=OUTPUT_SUFFIXES)
+    _check_output(os.fspath(path), force=force, inputs=inputs, suffixes=suffixes)
 
 
 def _check_output(

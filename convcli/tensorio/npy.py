@@ -1,20 +1,20 @@
 """Reading ``.npy`` and ``.npz`` files without trusting them.
 
 ``numpy.load`` believes a file's header: a forged shape allocates before the short file is
-noticed, and an object array unpickles. Here the header is parsed by hand and every
-declared size is checked against the real file and a byte budget before one data byte is
-read; only bool, integer, float and complex dtypes exist, so nothing is ever unpickled.
+noticed, and an object array unpickles. Here numpy's own header readers parse the header,
+and what they do not check is checked before one data byte is read: the header's length,
+every declared size against the real file and a byte budget, and the dtype (only bool,
+integer, float and complex exist, so nothing is ever unpickled).
 
-Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio.files`` adds the
-file's name.
+Problems raise ``FileProblem`` with a one-line description; ``convcli.tensorio.files`` adds
+the file's name.
 """
 
 from __future__ import annotations
 
-import ast
+import io
 import lzma
 import math
-import re
 import struct
 import warnings
 import zipfile
@@ -43,11 +43,12 @@ __all__ = [
 MAGIC = b"\x93NUMPY"
 MAX_HEADER_BYTES = 10_000  # numpy's own limit on the header text (numpy.lib.format)
 MAX_DIMS = 32  # numpy 1.x's limit: a file beyond it cannot be loaded everywhere
-_VERSIONS = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}
-_HEADER_KEYS = {"descr", "fortran_order", "shape"}
-# One type code with an optional byte order ('<f8', '|b1', 'float64'): this refuses
-# structured ('f8,i4', lists), subarray ('(2,)f8') and unit ('M8[ns]') dtypes up front.
-_PLAIN_DESCR = re.compile(r"[<>|=]?[A-Za-z?][A-Za-z0-9]*")
+_VERSIONS = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}  # the header length's struct format
+_HEADER_READERS = {
+    1: np.lib.format.read_array_header_1_0,
+    2: np.lib.format.read_array_header_2_0,
+    3: np.lib.format.read_array_header_2_0,
+}
 _CHUNK = 1 << 24
 T = TypeVar("T")
 _ZIP_ERRORS = (
@@ -143,7 +144,23 @@ def check_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> NpyHeader:
 
 
 def read_npy_header(stream: IO[bytes]) -> NpyHeader:
-    """Parse and check a ``.npy`` header, reading at most its declared bytes."""
+    """Read and check a ``.npy`` header, reading at most its declared bytes.
+
+    numpy's own readers (``numpy.lib.format.read_magic``, ``read_array_header_1_0`` and
+    ``_2_0``) parse it. Checked here, what they do not check: the declared header length
+    before the header is read (numpy reads it all, then compares), what a file that is not
+    a ``.npy`` file is, a plain numeric dtype, and a shape of true ints within numpy 1.x's
+    32 dimensions and 2**63 elements.
+
+    Examples
+    --------
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> np.save(buffer, np.zeros((2, 3), dtype=">i2"))
+    >>> _ = buffer.seek(0)
+    >>> read_npy_header(buffer)
+    NpyHeader(dtype=dtype('>i2'), shape=(2, 3), fortran_order=False, offset=128)
+    """
     prefix = read_upto(stream, len(MAGIC) + 2)
     if not prefix:
         raise FileProblem("empty file (0 bytes), not a .npy file")
@@ -154,7 +171,7 @@ def read_npy_header(stream: IO[bytes]) -> NpyHeader:
         raise FileProblem(f"looks like {kind}, not a .npy file")
     if len(prefix) < len(MAGIC) + 2:
         raise FileProblem(f"truncated header: the file ends after {len(prefix)} bytes")
-    version = (prefix[-2], prefix[-1])
+    version = np.lib.format.read_magic(io.BytesIO(prefix))
     if version not in _VERSIONS:
         raise FileProblem(
             f"unsupported .npy format version {version[0]}.{version[1]}: expected 1.0, 2.0 or 3.0"
@@ -169,11 +186,24 @@ def read_npy_header(stream: IO[bytes]) -> NpyHeader:
     raw = read_upto(stream, length)
     if len(raw) < length:
         raise FileProblem(f"truncated header: declares {length} bytes, the file has {len(raw)}")
+    if version == (3, 0):
+        _check_utf8(raw)
+    literal = raw.decode("latin-1").strip()
+    if not (literal.startswith("{") and literal.endswith("}")):
+        # Checked first: numpy's message for a cut header is a tokenizer's.
+        raise FileProblem("header is not a dict literal (truncated or unterminated header)")
     try:
-        text = raw.decode("utf-8" if version == (3, 0) else "latin-1")
-    except UnicodeDecodeError:
-        raise FileProblem("header is not valid UTF-8 text") from None
-    dtype, shape, fortran_order = _parse_header(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # deprecated dtype aliases are refused, not warned
+            # 3.0 differs from 2.0 only by UTF-8 text, which _check_utf8 kept to ASCII.
+            read = _HEADER_READERS[version[0]]
+            shape, fortran_order, dtype = read(
+                io.BytesIO(length_bytes + raw), max_header_size=MAX_HEADER_BYTES
+            )
+    except Exception as err:  # numpy's reader on the file's own bytes: the file is at fault
+        raise FileProblem(f"invalid .npy header: {_numpy_says(err)}") from None
+    _check_dtype(dtype)
+    _check_shape(shape)
     return NpyHeader(dtype, shape, fortran_order, len(prefix) + len(length_bytes) + length)
 
 
@@ -247,43 +277,43 @@ def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -
             raise FileProblem(f"array {name!r}: {err}") from err
 
 
-def _parse_header(text: str) -> tuple[np.dtype[Any], tuple[int, ...], bool]:
-    literal = text.strip()
-    if not (literal.startswith("{") and literal.endswith("}")):
-        raise FileProblem("header is not a dict literal (truncated or unterminated header)")
+def _check_utf8(raw: bytes) -> None:
     try:
-        header = ast.literal_eval(literal)
-    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-        raise FileProblem("header is not a valid dict literal") from None
-    if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
-        keys = sorted(map(repr, header)) if isinstance(header, dict) else []
-        raise FileProblem(
-            f"header keys are {_shorten(', '.join(keys))}: expected descr, fortran_order, shape"
-        )
-    fortran_order = header["fortran_order"]
-    if type(fortran_order) is not bool:
-        raise FileProblem(f"header fortran_order is {_shorten(repr(fortran_order))}, not a bool")
-    return _parse_descr(header["descr"]), _parse_shape(header["shape"]), fortran_order
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FileProblem("header is not valid UTF-8 text") from None
+    if not text.isascii():
+        # Only a structured dtype's field names can need more than ASCII.
+        raise FileProblem("unsupported dtype: a structured dtype with non-ASCII field names")
 
 
-def _parse_descr(descr: object) -> np.dtype[Any]:
-    if not isinstance(descr, str):
-        raise FileProblem(f"unsupported dtype {_shorten(repr(descr))}: a structured dtype")
-    dtype = None
-    if _PLAIN_DESCR.fullmatch(descr):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")  # deprecated aliases are refused, not warned
-                dtype = np.dtype(descr)
-        except (TypeError, ValueError, Warning):
-            dtype = None
-    if dtype is None or not is_supported(dtype):
-        raise FileProblem(f"unsupported dtype {_shorten(repr(descr))}: {SUPPORTED_TEXT}")
-    return dtype
+def _numpy_says(err: Exception) -> str:
+    """numpy's reason on one line: its own refusal (a ValueError or a warning).
+
+    Anything else is numpy's reader breaking on the header (an IndexError, a tokenizer
+    error): those words would read as convcli's crash, so they are not shown.
+    """
+    if not isinstance(err, (ValueError, Warning)):
+        return "numpy's own reader cannot parse it"
+    lines = str(err).splitlines()
+    return _shorten(lines[0] if lines else type(err).__name__, 100)
 
 
-def _parse_shape(shape: object) -> tuple[int, ...]:
-    if type(shape) is not tuple or any(type(n) is not int for n in shape):
+def _check_dtype(dtype: np.dtype[Any]) -> None:
+    """Only bool, integer, float16/32/64 and complex64/128 (``numerics.is_supported``):
+    nothing to unpickle, no structures, no float128."""
+    if dtype.subdtype is None and is_supported(dtype):
+        return
+    if dtype.subdtype is not None:
+        shown: object = (np.lib.format.dtype_to_descr(dtype.subdtype[0]), dtype.subdtype[1])
+    else:
+        shown = np.lib.format.dtype_to_descr(dtype)
+    raise FileProblem(f"unsupported dtype {_shorten(repr(shown))}: {SUPPORTED_TEXT}")
+
+
+def _check_shape(shape: tuple[int, ...]) -> None:
+    """What numpy lets through: bools as sizes, negative sizes, too many or too big."""
+    if any(type(n) is not int for n in shape):
         raise FileProblem(f"header shape {_shorten(repr(shape))} is not a tuple of integers")
     if any(n < 0 for n in shape):
         raise FileProblem(f"header shape {_shorten(repr(shape))} has a negative dimension")
@@ -291,7 +321,6 @@ def _parse_shape(shape: object) -> tuple[int, ...]:
         raise FileProblem(f"header shape has {len(shape)} dimensions, more than {MAX_DIMS}")
     if math.prod(shape) >= 2**63:
         raise FileProblem(f"header shape {_shorten(repr(shape))} has 2**63 elements or more")
-    return shape
 
 
 def read_upto(stream: IO[bytes], size: int) -> bytes:

@@ -1,0 +1,115 @@
+"""Benchmark convcli's pooling and transposed convolution against torch (float32, CPU).
+
+Run it with the machine's own OpenBLAS defaults (users do not set these)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_layers.py
+
+Timed in blocks exactly as ``bench_conv.py`` (its ``best_of_blocks``): a case's time is
+the best block median over 15 rounds (5 with ``--quick``), and the ratio is
+convcli/torch measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+from bench_conv import best_of_blocks, blas_info, cpu_model
+
+import convcli
+
+Options = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    op: str
+    input_shape: tuple[int, ...]
+    weight_shape: tuple[int, ...] | None
+    options: Options = field(default_factory=dict)
+
+
+UP = {"stride": 2, "padding": 1}
+SUITE = [
+    Case("resnet stem pool", "max_pool2d", (1, 64, 112, 112), None, {"kernel_size": 3, **UP}),
+    Case("batch avg pool", "avg_pool2d", (8, 64, 56, 56), None, {"kernel_size": 2}),
+    Case("global pool", "adaptive_avg_pool2d", (8, 512, 7, 7), None, {"output_size": 1}),
+    Case("DCGAN up", "conv_transpose2d", (1, 256, 16, 16), (256, 128, 4, 4), UP),
+    Case("batch up", "conv_transpose2d", (8, 64, 32, 32), (64, 32, 4, 4), UP),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args(argv)
+    rounds = 5 if args.quick else 15
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        torch = None  # type: ignore[assignment]
+    print(
+        f"python {platform.python_version()}  numpy {np.__version__}  convcli {convcli.__version__}"
+    )
+    print(f"BLAS: {blas_info()}")
+    if torch is not None:
+        print(f"torch {torch.__version__} (threads={torch.get_num_threads()})")
+    print(f"CPU: {cpu_model()}")
+    print()
+    header = f"{'case':<17} {'op':<20} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6}  agrees"
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    ratios: list[float] = []
+    all_agree = True
+    for case in SUITE:
+        x = rng.standard_normal(case.input_shape, dtype=np.float32)
+        operands: list[Any] = [x]
+        if case.weight_shape is not None:
+            operands.append(rng.standard_normal(case.weight_shape, dtype=np.float32))
+        ours_fn = getattr(convcli, case.op)
+        fns: dict[str, Callable[[], object]] = {
+            "convcli": partial(ours_fn, *operands, **case.options)
+        }
+        ours = ours_fn(*operands, **case.options)
+        assert ours.dtype == np.float32
+        agrees = "-"
+        if torch is not None:
+            tensors = [torch.from_numpy(a) for a in operands]
+            theirs_fn = getattr(F, case.op)
+            fns["torch"] = partial(theirs_fn, *tensors, **case.options)
+            theirs = theirs_fn(*tensors, **case.options).numpy()
+            ok = bool(np.allclose(ours, theirs, rtol=1e-4, atol=1e-4))
+            all_agree &= ok
+            agrees = "yes" if ok else "NO"
+        best = best_of_blocks(fns, rounds)
+        torch_ms, ratio_text = "-", "-"
+        if "torch" in best:
+            ratio = best["convcli"] / best["torch"]
+            ratios.append(ratio)
+            torch_ms, ratio_text = f"{best['torch'] * 1e3:.3f}", f"{ratio:.2f}"
+        print(
+            f"{case.name:<17} {case.op:<20} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} "
+            f"{ratio_text:>6}  {agrees}"
+        )
+    if ratios:
+        geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print("-" * len(header))
+        print(f"geometric mean ratio (convcli/torch): {geomean:.2f}   worst: {max(ratios):.2f}")
+        print(
+            f"results agree with torch (allclose, rtol=atol=1e-4): {'yes' if all_agree else 'NO'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""`convcli draw`: the convolution drawn step by step, as a picture or an animation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from convcli.cli._app import app, guard, say, shown
+from convcli.cli._common import (
+    BiasOpt,
+    DilationOpt,
+    FlipOpt,
+    GroupsOpt,
+    PaddingModeOpt,
+    PaddingOpt,
+    check_stdin_once,
+    conv_options,
+    load,
+    option,
+    shape_of,
+    whole,
+)
+from convcli.errors import OptionError
+
+if TYPE_CHECKING:
+    from convcli.draw.layout import Figure
+
+PICTURE_HELP = "Picture to write: .svg or .png (one step), .gif (one frame per output cell)."
+
+
+@app.command()
+def draw(
+    input_file: Annotated[
+        str | None,
+        typer.Argument(metavar="[INPUT]", help="Input tensor file (cells show its values)."),
+    ] = None,
+    kernel_file: Annotated[
+        str | None, typer.Argument(metavar="[KERNEL]", help="Kernel tensor file.")
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help=PICTURE_HELP)] = "",
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--input-shape", metavar="SHAPE", help="Without files: HxW, CxHxW or NxCxHxW."
+        ),
+    ] = None,
+    kernel_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--kernel-shape", metavar="SHAPE", help="Without files: KHxKW, CxKHxKW or OxCxKHxKW."
+        ),
+    ] = None,
+    bias_file: BiasOpt = None,
+    stride: Annotated[
+        str | None,
+        typer.Option(
+            "--stride", "-s", metavar="S", help="N or H,W (>= 1); pooling: the window's by default."
+        ),
+    ] = None,
+    padding: PaddingOpt = "0",
+    dilation: DilationOpt = "1",
+    groups: GroupsOpt = "1",
+    padding_mode: PaddingModeOpt = "zeros",
+    flip: FlipOpt = False,
+    transposed: Annotated[
+        bool,
+        typer.Option(
+            "--transposed",
+            help="Transposed convolution (kernel KHxKW or c_i x c_o/g x KH x KW), drawn as the "
+            "direct convolution over the input with zeros inserted.",
+        ),
+    ] = False,
+    output_padding: Annotated[
+        str,
+        typer.Option(
+            "--output-padding",
+            metavar="OP",
+            help="--transposed: extra rows/columns at the "
+            "bottom/right, N or H,W (< stride or dilation).",
+        ),
+    ] = "0",
+    scatter: Annotated[
+        bool,
+        typer.Option(
+            "--scatter",
+            help="--transposed: draw the scatter view instead (each input value stamps the "
+            "kernel; one frame per input cell).",
+        ),
+    ] = False,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", metavar="KIND", help="Draw max or avg pooling instead."),
+    ] = None,
+    kernel_size: Annotated[
+        str | None,
+        typer.Option("--kernel-size", "-k", metavar="K", help="--pool: the window, N or H,W."),
+    ] = None,
+    ceil_mode: Annotated[
+        bool,
+        typer.Option("--ceil-mode", help="--pool: round the output size up (PyTorch's ceil_mode)."),
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="POS",
+            help="Draw the step of this output cell only (i,j / o,i,j / n,o,i,j); "
+            "a .gif then has one frame.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
+) -> None:
+    """Draw a convolution: the padded input, the kernel's window, the output filling in.
+
+    From shapes alone (--input-shape, --kernel-shape) or from tensor files, whose
+    values, products, per-channel sums and output value the cells then show. Every
+    option of run that changes the geometry is drawn. Titles give the configuration
+    and the output size with the formula's numbers.
+
+    \b
+    .svg needs no extra library; .png and .gif need Pillow: pip install 'convcli[draw]'.
+
+    \b
+    Examples:
+      convcli draw --input-shape 5x5 --kernel-shape 3x3 --stride 2 --padding 1 --output conv.gif
+      convcli draw samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0 --output step.svg
+      convcli draw --input-shape 7x7 --kernel-shape 3x3 --dilation 2 --output dilated.png
+      convcli draw samples/lesson_X.json samples/lesson_K_multi_in.json -p 1 \\
+          --padding-mode reflect --at 0,0 --output reflect.svg
+      convcli draw --transposed --input-shape 2x2 --kernel-shape 3x3 --stride 2 --output up.gif
+      convcli draw --transposed --scatter --input-shape 2x2 --kernel-shape 3x3 -s 2 -o sc.gif
+      convcli draw --pool max --input-shape 4x4 --kernel-size 2 --output pool.gif
+      convcli draw --pool avg --input-shape 5x5 --kernel-size 2 -p 1 --ceil-mode -o ceil.png
+    """
+    with guard():
+        from convcli.draw.output import PICTURE_SUFFIXES, is_animation, write_figures
+        from convcli.shapes.parsing import parse_position
+        from convcli.tensorio.files import check_output_path
+
+        if not output:
+            raise OptionError("--output FILE is required: a .svg, .png or .gif to write")
+        files = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+        check_output_path(output, force=force, inputs=files, suffixes=PICTURE_SUFFIXES)
+        if output.lower().endswith((".png", ".gif")):
+            from convcli.draw.deps import require
+
+            require("PIL", "Pillow")
+        position = None if at is None else option("--at", parse_position, at)
+        animate = is_animation(output)
+        _check_applies(
+            pool=pool,
+            transposed=transposed,
+            given={
+                "--output-padding": output_padding not in ("0", "0,0"),
+                "--scatter": scatter,
+                "--kernel-size": kernel_size is not None,
+                "--ceil-mode": ceil_mode,
+                "KERNEL": kernel_file is not None,
+                "--kernel-shape": kernel_shape is not None,
+                "--bias": bias_file is not None,
+                "--groups": whole("--groups", groups, minimum=1) != 1,
+                "--padding-mode": padding_mode != "zeros",
+                "--flip": flip,
+                "--dilation": dilation.strip() not in ("1", "1,1") and pool == "avg",
+            },
+        )
+        figures: list[Figure]
+        if pool is not None:
+            figures = _pool_figures(
+                pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
+                position, animate,
+            )  # fmt: skip
+        elif transposed:
+            figures = _transposed_figures(
+                input_file, kernel_file, bias_file, input_shape, kernel_shape,
+                (stride or "1", padding, output_padding, dilation, groups), scatter, position,
+                animate,
+            )  # fmt: skip
+        else:
+            options = conv_options(stride or "1", padding, dilation, groups, padding_mode, flip)
+            figures = _conv_figures(
+                input_file, kernel_file, bias_file, input_shape, kernel_shape, options, position,
+                animate,
+            )  # fmt: skip
+        write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
+        steps = f"{len(figures)} frames" if animate else "one step"
+        say(f"wrote {shown(output)} ({steps})")
+
+
+def _conv_figures(
+    input_file: str | None,
+    kernel_file: str | None,
+    bias_file: str | None,
+    input_shape: str | None,
+    kernel_shape: str | None,
+    options: object,
+    position: tuple[int, ...] | None,
+    animate: bool,
+) -> list[Figure]:
+    from convcli.draw.conv import ConvProblem, conv_figures, plan_conv
+    from convcli.errors import PositionError
+    from convcli.shapes.options import ConvOptions
+    from convcli.shapes.parsing import parse_shape
+
+    assert isinstance(options, ConvOptions)
+    from_files = input_file is not None or kernel_file is not None
+    if from_files and (input_shape or kernel_shape):
+        raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+    try:
+        if from_files:
+            if input_file is None or kernel_file is None:
+                raise OptionError("give both INPUT and KERNEL files")
+            check_stdin_once([input_file, kernel_file, bias_file])
+            shapes = (shape_of(input_file, "input"), shape_of(kernel_file, "kernel"))
+            plan_conv(ConvProblem(*shapes, options), position, animate=animate)
+            x, kernel = load(input_file, "input"), load(kernel_file, "kernel")
+            bias = None if bias_file is None else load(bias_file, "bias")
+            problem = ConvProblem(x.shape, kernel.shape, options, x, kernel, bias)
+        else:
+            if bias_file is not None:
+                raise OptionError("--bias needs INPUT and KERNEL files (values)")
+            if not input_shape or not kernel_shape:
+                raise OptionError(
+                    "give INPUT KERNEL files, or --input-shape and --kernel-shape "
+                    "(e.g. 5x5 and 3x3)"
+                )
+            problem = ConvProblem(
+                option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape),
+                option("--kernel-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), kernel_shape),
+                options,
+            )
+        return conv_figures(problem, position, animate=animate)
+    except PositionError as err:
+        raise err.with_context("--at") from None
+
+
+# Which options each kind of drawing takes (the others are refused, not ignored).
+_APPLIES = {
+    "conv": {"KERNEL", "--kernel-shape", "--bias", "--groups", "--padding-mode", "--flip"},
+    "transposed": {
+        "KERNEL", "--kernel-shape", "--bias", "--groups", "--output-padding", "--scatter",
+    },
+    "pool": {"--kernel-size", "--ceil-mode"},
+}  # fmt: skip
+
+
+def _check_applies(*, pool: str | None, transposed: bool, given: dict[str, bool]) -> None:
+    if pool is not None and transposed:
+        raise OptionError("--pool and --transposed: choose one")
+    kind = "pool" if pool is not None else ("transposed" if transposed else "conv")
+    for name, present in given.items():
+        if present and name not in _APPLIES[kind]:
+            if name == "--dilation":
+                raise OptionError("--dilation: average pooling has none (max pooling has)")
+            needs = [k for k, names in _APPLIES.items() if name in names]
+            flags = {"pool": "--pool", "transposed": "--transposed", "conv": "a convolution"}
+            raise OptionError(f"{name} applies to {' or '.join(flags[k] for k in needs)} only")
+
+
+def _pool_figures(
+    kind: str,
+    input_file: str | None,
+    input_shape: str | None,
+    kernel_size: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    ceil_mode: bool,
+    position: tuple[int, ...] | None,
+    animate: bool,
+) -> list[Figure]:
+    from convcli.draw.pool import POOL_KINDS, PoolProblem, plan_pool_drawing, pool_figures
+    from convcli.errors import PositionError
+    from convcli.shapes.parsing import parse_int_or_pair, parse_shape
+
+    if kind not in POOL_KINDS:
+        raise OptionError(f"--pool: expected max or avg, got {kind!r}")
+    if kernel_size is None:
+        raise OptionError("--pool needs --kernel-size K (the window, N or H,W)")
+    window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
+    steps = (
+        None
+        if stride is None
+        else option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride)
+    )
+    pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
+    dil = option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation)
+    if (input_file is None) == (input_shape is None):
+        raise OptionError("--pool: give an INPUT file or --input-shape (e.g. 4x4), one of them")
+    try:
+        if input_file is not None:
+            shape = shape_of(input_file, "input")
+            planned = PoolProblem(kind, shape, window, steps, pad, dil, ceil_mode)
+            plan_pool_drawing(planned, position, animate=animate)
+            x = load(input_file, "input")
+            problem = PoolProblem(kind, x.shape, window, steps, pad, dil, ceil_mode, x)
+        else:
+            text = input_shape or ""
+            shape = option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), text)
+            problem = PoolProblem(kind, shape, window, steps, pad, dil, ceil_mode)
+        return pool_figures(problem, position, animate=animate)
+    except PositionError as err:
+        raise err.with_context("--at") from None
+
+
+def _transposed_figures(
+    input_file: str | None,
+    kernel_file: str | None,
+    bias_file: str | None,
+    input_shape: str | None,
+    kernel_shape: str | None,
+    settings: tuple[str, str, str, str, str],
+    scatter: bool,
+    position: tuple[int, ...] | None,
+    animate: bool,
+) -> list[Figure]:
+    from convcli.draw.transposed import (
+        TransposedProblem,
+        plan_transposed_drawing,
+        transposed_figures,
+    )
+    from convcli.errors import PositionError
+    from convcli.shapes.parsing import parse_int_or_pair, parse_shape
+
+    stride_text, padding_text, output_padding_text, dilation_text, groups_text = settings
+    groups = whole("--groups", groups_text, minimum=1)
+    stride = option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride_text)
+    padding = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding_text)
+    output_padding = option(
+        "--output-padding", lambda t: parse_int_or_pair(t, minimum=0), output_padding_text
+    )
+    dilation = option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation_text)
+
+    def problem_of(shapes: tuple[tuple[int, ...], tuple[int, ...]], *tensors: Any) -> Any:
+        x, weight, bias = (*tensors, None, None, None)[:3]
+        return TransposedProblem(
+            shapes[0], shapes[1], stride, padding, output_padding, dilation, groups, x, weight, bias
+        )
+
+    from_files = input_file is not None or kernel_file is not None
+    if from_files and (input_shape or kernel_shape):
+        raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+    try:
+        if from_files:
+            if input_file is None or kernel_file is None:
+                raise OptionError("give both INPUT and KERNEL files")
+            check_stdin_once([input_file, kernel_file, bias_file])
+            shapes = (shape_of(input_file, "input"), shape_of(kernel_file, "kernel"))
+            plan_transposed_drawing(problem_of(shapes), position, animate=animate, scatter=scatter)
+            x, kernel = load(input_file, "input"), load(kernel_file, "kernel")
+            bias = None if bias_file is None else load(bias_file, "bias")
+            problem = problem_of((x.shape, kernel.shape), x, kernel, bias)
+        else:
+            if bias_file is not None:
+                raise OptionError("--bias needs INPUT and KERNEL files (values)")
+            if not input_shape or not kernel_shape:
+                raise OptionError(
+                    "give INPUT KERNEL files, or --input-shape and --kernel-shape "
+                    "(e.g. 2x2 and 3x3)"
+                )
+            problem = problem_of(
+                (
+                    option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape),
+                    option("--kernel-shape", lambda t: parse_shape(t, ndims=(2, 4)), kernel_shape),
+                )
+            )
+        return transposed_figures(problem, position, animate=animate, scatter=scatter)
+    except PositionError as err:
+        raise err.with_context("--at") from None

@@ -1,0 +1,193 @@
+"""`convcli net`: shapes, parameters, cost and receptive field through a stack of layers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from convcli.cli._app import app, guard, shown
+from convcli.cli._common import JsonOpt, option, show, show_json
+from convcli.errors import OptionError
+
+if TYPE_CHECKING:
+    from convcli.shapes.netspec import LayerSpec
+    from convcli.shapes.network import Network
+
+
+@app.command()
+def net(
+    spec: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[SPEC]",
+            help="Layers joined by '>', e.g. \"conv(6, k=5) > relu > maxpool(2)\", or @FILE.",
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help="One of d2l's networks: lenet, alexnet, vgg11, nin, resnet18.",
+        ),
+    ] = None,
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--input-shape",
+            metavar="SHAPE",
+            help="NxCxHxW (CxHxW means N=1; NxF for linear layers only); a preset's default "
+            "is the book's.",
+        ),
+    ] = None,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            metavar="DTYPE",
+            help="float32 | float16 | bfloat16 | float64: memory totals.",
+        ),
+    ] = "float32",
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="[LAYER:]I,J",
+            help="Trace output cell I,J of LAYER (default: the last spatial layer) back to the "
+            "input rows and columns it is computed from.",
+        ),
+    ] = None,
+    emit: Annotated[
+        str | None,
+        typer.Option(
+            "--emit", metavar="torch", help="Print a PyTorch script that builds the same network."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
+
+    \b
+    Layers: conv(out_channels, kernel_size, stride, padding, dilation, groups, bias,
+    padding_mode) with short keys k s p d g; convT(out_channels, kernel_size, stride,
+    padding, output_padding, groups, bias, dilation); maxpool(kernel_size, stride, padding,
+    dilation, ceil_mode); avgpool(kernel_size, stride, padding, ceil_mode,
+    count_include_pad); adaptiveavgpool(output_size), adaptivemaxpool(output_size), gap;
+    bn; relu, sigmoid, tanh, gelu, silu, leakyrelu, dropout(p); flatten; linear(out_features);
+    residual(BLOCK, shortcut=BLOCK). Lines of print(model) (Conv2d(3, 16, kernel_size=(3, 3)),
+    ReLU(), ...) are layers too. Nothing in a spec is evaluated.
+
+    \b
+    Examples:
+      convcli net --preset lenet
+      convcli net "conv(6, k=5, p=2) > sigmoid > avgpool(2) > flatten > linear(10)" \\
+          --input-shape 1x1x28x28
+      convcli net @arch.txt --input-shape 1x3x224x224 --json
+      convcli net "residual(conv(64, k=3, p=1) > bn > relu > conv(64, k=3, p=1) > bn) > relu" \\
+          --input-shape 1x64x56x56
+      convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" --input-shape 1x16x8x8 --at 5,5
+      convcli net --preset resnet18 --emit torch > resnet18.py
+    """
+    with guard():
+        from convcli.render.net import net_payload, net_report, net_table
+        from convcli.render.torchcode import torch_script
+        from convcli.shapes.network import DTYPE_SIZES, trace_cell, walk_network
+        from convcli.shapes.parsing import parse_shape
+
+        if dtype not in DTYPE_SIZES:
+            raise OptionError(f"--dtype: expected one of {', '.join(DTYPE_SIZES)}, got {dtype!r}")
+        if emit is not None and emit != "torch":
+            raise OptionError(f"--emit: only 'torch' is known, got {emit!r}")
+        if emit is not None and (as_json or at is not None):
+            raise OptionError("--emit prints a script: give it without --json and --at")
+        layers, default_shape = _layers(spec, preset)
+        if input_shape is None and default_shape is None:
+            raise OptionError("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec")
+        shape = (
+            option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape)
+            if input_shape is not None
+            else default_shape
+        )
+        assert shape is not None
+        if len(shape) == 3:
+            shape = (1, *shape)
+        cell = None if at is None else option("--at", _parse_at, at)
+        network = walk_network(layers, shape)
+        if network.error is not None:
+            if not as_json and emit is None and network.rows:
+                show(net_table(network))
+            raise network.error
+        trace = None if cell is None else trace_cell(network, cell[1], cell[0])
+        if trace is None and not as_json and _nonuniform(network):
+            # Fields differ from cell to cell: state one, the centre cell's.
+            last = [row for row in network.rows if row.spatial][-1]
+            centre = ((last.output_shape[2] - 1) // 2, (last.output_shape[3] - 1) // 2)
+            trace = trace_cell(network, centre)
+        if emit is not None:
+            typer.echo(torch_script(network), nl=False)
+            return
+        if as_json:
+            show_json(net_payload(network, dtype, trace))
+            return
+        show(*net_report(network, dtype, trace))
+
+
+def _nonuniform(network: Network) -> bool:
+    return any(row.spatial and None in row.fields for row in network.rows)
+
+
+def _layers(
+    spec: str | None, preset: str | None
+) -> tuple[tuple[LayerSpec, ...], tuple[int, ...] | None]:
+    from convcli.shapes.netspec import parse_spec
+    from convcli.shapes.presets import PRESETS
+
+    if (spec is None) == (preset is None):
+        raise OptionError(
+            "give a SPEC (layers joined by '>', or @FILE) or --preset NAME, one of them"
+        )
+    if preset is not None:
+        if preset not in PRESETS:
+            raise OptionError(f"--preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
+        chosen = PRESETS[preset]
+        return parse_spec(chosen.spec, source=f"preset {preset}"), chosen.input_shape
+    assert spec is not None
+    if spec.startswith("@"):
+        path = spec[1:]
+        return parse_spec(_read_spec_file(path), source=shown(path)), None
+    return parse_spec(spec), None
+
+
+def _read_spec_file(path: str) -> str:
+    from convcli.shapes.netspec import MAX_SPEC_CHARS
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(MAX_SPEC_CHARS + 1)
+    except FileNotFoundError:
+        raise OptionError(f"{shown(path)}: no such spec file") from None
+    except IsADirectoryError:
+        raise OptionError(f"{shown(path)}: is a folder, not a spec file") from None
+    except UnicodeDecodeError:
+        raise OptionError(f"{shown(path)}: not UTF-8 text") from None
+    except OSError as err:
+        raise OptionError(f"{shown(path)}: cannot read ({err.strerror})") from None
+    return text
+
+
+def _parse_at(text: str) -> tuple[int | None, tuple[int, int]]:
+    from convcli.shapes.parsing import parse_int_or_pair, parse_position
+
+    layer: int | None = None
+    cell_text = text
+    if ":" in text:
+        layer_text, cell_text = text.split(":", 1)
+        number = parse_int_or_pair(layer_text, minimum=1)
+        if not isinstance(number, int):
+            raise OptionError(f"expected LAYER:I,J with one layer number, got {text!r}")
+        layer = number
+    cell = parse_position(cell_text)
+    if len(cell) != 2:
+        raise OptionError(f"expected I,J (a row and a column), got {text!r}")
+    return layer, (cell[0], cell[1])

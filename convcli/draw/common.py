@@ -1,0 +1,118 @@
+"""What every drawing shares: value text, titles' option text, positions and the size limits."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from convcli.errors import BudgetError, PositionError
+
+__all__ = [
+    "MAX_CELLS",
+    "MAX_FRAMES",
+    "check_position",
+    "check_size",
+    "pair_text",
+    "positions",
+    "value_text",
+]
+
+# A GIF frame per output cell: a few hundred frames is a long animation already.
+MAX_FRAMES = 400
+# Cells drawn in one picture (all grids): past this no cell is readable anyway.
+MAX_CELLS = 3000
+
+
+def value_text(value: Any) -> str:
+    """A number as a cell shows it: integers whole, others to 3 significant digits.
+
+    Examples
+    --------
+    >>> [value_text(v) for v in (56, 2.0, -0.125, 1/3, float("nan"), float("-inf"))]
+    ['56', '2', '-0.125', '0.333', 'NaN', '-inf']
+    """
+    if isinstance(value, complex) or (hasattr(value, "dtype") and value.dtype.kind == "c"):
+        z = complex(value)
+        return f"{value_text(z.real)}{'+' if z.imag >= 0 else '-'}{value_text(abs(z.imag))}j"
+    if hasattr(value, "dtype") and value.dtype.kind in "iub":
+        return str(int(value))
+    if isinstance(value, (bool, int)):
+        return str(int(value))
+    number = float(value)
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "inf" if number > 0 else "-inf"
+    if number.is_integer() and abs(number) < 1e6:
+        return str(int(number))
+    return f"{number:.3g}"
+
+
+def pair_text(pair: Sequence[int]) -> str:
+    """``(2, 2)`` -> ``"2"``, ``(1, 2)`` -> ``"1,2"``.
+
+    Examples
+    --------
+    >>> pair_text((2, 2)), pair_text((1, 2))
+    ('2', '1,2')
+    """
+    return str(pair[0]) if len(set(pair)) == 1 else ",".join(map(str, pair))
+
+
+def positions(shape: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """Every index of an array of ``shape``, in row-major order.
+
+    Examples
+    --------
+    >>> list(positions((2, 2)))
+    [(0, 0), (0, 1), (1, 0), (1, 1)]
+    """
+    return itertools.product(*(range(n) for n in shape))
+
+
+def check_position(position: Sequence[int], axes: Sequence[str], shape: Sequence[int]) -> None:
+    """Raise ``PositionError`` unless ``position`` indexes an output of ``shape``.
+
+    Examples
+    --------
+    >>> check_position((0, 3), ("m_h", "m_w"), (2, 2))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.PositionError: position 0,3 is out of range: m_w=3 but the output has m_w in 0..1
+    """
+    if len(position) != len(axes):
+        shown = "x".join(map(str, shape))
+        raise PositionError(
+            f"position needs {len(axes)} indices ({' '.join(axes)}) for an output of shape "
+            f"{shown}, got {len(position)}"
+        )
+    for axis, size, i in zip(axes, shape, position, strict=True):
+        if not 0 <= i < size:
+            raise PositionError(
+                f"position {','.join(map(str, position))} is out of range: {axis}={i} but the "
+                f"output has {axis} in 0..{size - 1}"
+            )
+
+
+def check_size(frames: int, cells: int, *, still: bool) -> None:
+    """Refuse an animation of more than ``MAX_FRAMES`` frames or a picture of too many cells.
+
+    Examples
+    --------
+    >>> check_size(9, 50, still=False)
+    >>> check_size(900, 50, still=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.BudgetError: an animation of 900 frames (one per output cell) is more than ...
+    """
+    if not still and frames > MAX_FRAMES:
+        raise BudgetError(
+            f"an animation of {frames} frames (one per output cell) is more than {MAX_FRAMES}: "
+            "draw one step with --at POS, or a smaller configuration"
+        )
+    if cells > MAX_CELLS:
+        raise BudgetError(
+            f"a picture of {cells} cells is more than {MAX_CELLS}, too many to read: "
+            "draw a smaller configuration (fewer channels, a smaller input)"
+        )

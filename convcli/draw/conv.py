@@ -1,0 +1,368 @@
+"""The figures of a convolution: one per output cell, as conv_arithmetic draws them.
+
+Each figure shows, for one output cell, every input channel (padded, the padding
+cells dashed and showing the values the padding mode puts there), the kernel's taps
+on it, the kernel slice, and with tensor files the products, each channel's sum and
+the output value (the lesson's ``56 = 19 + 37``). Channels the output channel's group
+does not see are drawn faded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.draw.common import check_position, check_size, pair_text, positions, value_text
+from convcli.draw.layout import Cell, Figure, Grid, Item
+from convcli.ops.explain import explain_output
+from convcli.ops.modes import run_convolution
+from convcli.ops.padding import check_padding_mode, flip_kernel, pad_input
+from convcli.shapes.axes import output_axes
+from convcli.shapes.geometry import ConvGeometry, resolve_geometry
+from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
+
+__all__ = ["ConvProblem", "conv_figures", "conv_formula", "plan_conv"]
+
+Array = npt.NDArray[Any]
+
+
+@dataclass(frozen=True)
+class ConvProblem:
+    """What to draw: shapes as the user gave them, ``run``'s options, tensors if any."""
+
+    input_shape: tuple[int, ...]
+    kernel_shape: tuple[int, ...]
+    options: ConvOptions = field(default_factory=ConvOptions)
+    x: Array | None = None
+    weight: Array | None = None
+    bias: Array | None = None
+
+
+def conv_formula(g: ConvGeometry, index: int) -> str:
+    """The output-size formula of one axis with the geometry's numbers.
+
+    Examples
+    --------
+    >>> g = resolve_geometry((5, 5), (3, 3), stride=2, padding=1)
+    >>> conv_formula(g, 0)
+    'm_h = floor((n_h + 2p_h - d_h(k_h-1) - 1)/s_h) + 1 = floor((5 + 2*1 - 1*(3-1) - 1)/2) + 1 = 3'
+    """
+    axis = "hw"[index]
+    n, k = g.in_size[index], g.kernel_size[index]
+    s, d = g.stride[index], g.dilation[index]
+    before, after = g.padding[2 * index], g.padding[2 * index + 1]
+    if before == after:
+        pad_symbol, pad_value = f"2p_{axis}", f"2*{before}"
+    else:
+        pad_symbol, pad_value = f"p_{axis}0 + p_{axis}1", f"{before} + {after}"
+    general = f"floor((n_{axis} + {pad_symbol} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
+    numbers = f"floor(({n} + {pad_value} - {d}*({k}-1) - 1)/{s}) + 1"
+    return f"m_{axis} = {general} = {numbers} = {g.out_size[index]}"
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _padding_text(g: ConvGeometry, options: ConvOptions) -> str:
+    top, bottom, left, right = g.padding
+    if top == bottom and left == right:
+        text = pair_text((top, left))
+    else:
+        text = f"{top},{bottom} (top,bottom) {left},{right} (left,right)"
+    return f"same = {text}" if options.padding == "same" else text
+
+
+def _title(problem: ConvProblem, g: ConvGeometry, out_shape: tuple[int, ...]) -> tuple[str, ...]:
+    o = problem.options
+    first = (
+        f"conv2d: input {_shape_text(problem.input_shape)}, kernel "
+        f"{_shape_text(problem.kernel_shape)} -> output {_shape_text(out_shape)}"
+    )
+    settings = (
+        f"stride {pair_text(g.stride)}, padding {_padding_text(g, o)}, "
+        f"dilation {pair_text(g.dilation)}, groups {o.groups}"
+    )
+    if o.padding_mode != "zeros":
+        settings += f", padding mode {o.padding_mode}"
+    if o.flip:
+        settings += ", kernel flipped 180 degrees (true convolution)"
+    return (first, settings, conv_formula(g, 0), conv_formula(g, 1))
+
+
+def conv_figures(
+    problem: ConvProblem, at: Sequence[int] | None = None, *, animate: bool = False
+) -> list[Figure]:
+    """The figures to draw: every output cell (``animate``), or the one at ``at``.
+
+    A still without ``at`` shows the first output cell with the whole output filled in.
+
+    Examples
+    --------
+    >>> figures = conv_figures(ConvProblem((5, 5), (3, 3), ConvOptions(stride=2, padding=1)),
+    ...                        animate=True)
+    >>> len(figures), figures[0].title[2][-1]
+    (9, '3')
+    """
+    g, axes, out_shape, chosen = plan_conv(problem, at, animate=animate)
+    has_values = problem.x is not None and problem.weight is not None
+    input4, weight4 = lift_to_conv2d(problem.input_shape, problem.kernel_shape)
+    batched = input4 if len(input4) == 4 else (1, *input4)
+    values = _Values.of(problem, batched, weight4, g) if has_values else None
+    title = _title(problem, g, out_shape)
+    return [
+        _figure(problem, g, axes, out_shape, pos, title, values, progressive=animate and at is None)
+        for pos in chosen
+    ]
+
+
+def plan_conv(
+    problem: ConvProblem, at: Sequence[int] | None = None, *, animate: bool = False
+) -> tuple[ConvGeometry, tuple[str, ...], tuple[int, ...], list[tuple[int, ...]]]:
+    """Check a drawing from the shapes alone: geometry, output axes and shape, the steps.
+
+    Raises the shape and option errors ``run`` raises, ``PositionError`` for a bad
+    ``at`` and ``BudgetError`` for a drawing too big to read, before any tensor data is
+    needed.
+
+    Examples
+    --------
+    >>> g, axes, shape, steps = plan_conv(ConvProblem((2, 3, 3), (2, 2, 2)), animate=True)
+    >>> axes, shape, steps[-1]
+    (('m_h', 'm_w'), (2, 2), (1, 1))
+    """
+    o = problem.options
+    input4, weight4 = lift_to_conv2d(problem.input_shape, problem.kernel_shape)
+    batched = input4 if len(input4) == 4 else (1, *input4)
+    bias_shape = None if problem.bias is None else tuple(problem.bias.shape)
+    check_conv_shapes(batched, weight4, bias_shape, o.groups)
+    n, c_i, h, w = batched
+    c_o, per_group, k_h, k_w = weight4
+    g = resolve_geometry(
+        (h, w), (k_h, k_w), stride=o.stride, padding=o.padding, dilation=o.dilation
+    )
+    check_padding_mode(o.padding_mode, (h, w), g.padding)
+    axes = output_axes(len(problem.input_shape), len(problem.kernel_shape))
+    sizes = {"n": n, "c_o": c_o, "m_h": g.out_size[0], "m_w": g.out_size[1]}
+    out_shape = tuple(sizes[a] for a in axes)
+    frames = 1
+    for size in out_shape:
+        frames *= size
+    if at is not None:
+        check_position(tuple(at), axes, out_shape)
+    ph, pw = g.padded_size
+    cells = c_i * ph * pw + 2 * per_group * k_h * k_w  # kernel and products
+    check_size(frames, cells + g.out_size[0] * g.out_size[1], still=not animate or at is not None)
+    if at is not None:
+        chosen = [tuple(at)]
+    else:
+        everything = positions(out_shape)
+        chosen = list(everything) if animate else [next(everything)]
+    return g, axes, out_shape, chosen
+
+
+@dataclass(frozen=True)
+class _Values:
+    padded: Array  # (n, c_i, ph, pw): the input as the padding mode pads it
+    kernel: Array  # (c_o, c_i/g, k_h, k_w), flipped when --flip
+    output: Array  # (n, c_o, m_h, m_w)
+
+    @staticmethod
+    def of(
+        problem: ConvProblem, batched: tuple[int, ...], weight4: tuple[int, ...], g: ConvGeometry
+    ) -> _Values:
+        assert problem.x is not None and problem.weight is not None
+        x = np.asarray(problem.x).reshape(batched)
+        weight = np.asarray(problem.weight).reshape(weight4)
+        result = run_convolution(
+            problem.x, problem.weight, problem.bias, mode="auto", options=problem.options
+        )
+        output = result.output.reshape((batched[0], weight4[0], *g.out_size))
+        padded = pad_input(x, g.padding, problem.options.padding_mode)
+        kernel = flip_kernel(weight) if problem.options.flip else weight
+        return _Values(padded, kernel, output)
+
+
+def _figure(
+    problem: ConvProblem,
+    g: ConvGeometry,
+    axes: tuple[str, ...],
+    out_shape: tuple[int, ...],
+    position: tuple[int, ...],
+    title: tuple[str, ...],
+    values: _Values | None,
+    *,
+    progressive: bool,
+) -> Figure:
+    o = problem.options
+    index = dict(zip(axes, position, strict=True))
+    batch, out_channel, row, col = (
+        index.get("n", 0),
+        index.get("c_o", 0),
+        index["m_h"],
+        index["m_w"],
+    )
+    input4, weight4 = lift_to_conv2d(problem.input_shape, problem.kernel_shape)
+    c_i = input4[-3]
+    c_o, per_group, k_h, k_w = weight4
+    group = out_channel // (c_o // o.groups)
+    (s_h, s_w), (d_h, d_w) = g.stride, g.dilation
+    tap_rows = [row * s_h + a * d_h for a in range(k_h)]
+    tap_cols = [col * s_w + b * d_w for b in range(k_w)]
+    taps = {(r, c) for r in tap_rows for c in tap_cols}
+    top, _bottom, left, _right = g.padding
+    h, w = g.in_size
+    ph, pw = g.padded_size
+    explained = (
+        explain_output(problem.x, problem.weight, problem.bias, position, o)  # type: ignore[arg-type]
+        if values is not None
+        else None
+    )
+    box = (
+        (tap_rows[0], tap_cols[0], tap_rows[-1] + 1, tap_cols[-1] + 1)
+        if g.dilation != (1, 1)
+        else None
+    )
+    pad_word = f" padded ({o.padding_mode})" if any(g.padding) else ""
+    rows: list[tuple[Item, ...]] = []
+    for channel in range(c_i):
+        seen = channel // per_group == group
+        grid_cells = []
+        for r in range(ph):
+            line = []
+            for c in range(pw):
+                inside = top <= r < top + h and left <= c < left + w
+                state = "input" if inside else "pad"
+                if seen and (r, c) in taps:
+                    state = "tap" if inside else "tap_pad"
+                if not seen:
+                    state = "faded"
+                if values is not None:
+                    text = value_text(values.padded[batch, channel, r, c])
+                else:  # from shapes alone only zero padding has known values
+                    text = "0" if not inside and o.padding_mode == "zeros" else ""
+                line.append(Cell(text, state))
+            grid_cells.append(tuple(line))
+        name = "input" if len(problem.input_shape) == 2 else f"input channel {channel}"
+        if len(problem.input_shape) == 4:
+            name = f"input[{batch}] channel {channel}"
+        if not seen:
+            caption = f"{name}: not seen by output channel {out_channel} (group {group})"
+            rows.append((Grid(caption, tuple(grid_cells)),))
+            continue
+        local = channel - group * per_group
+        rows.append(
+            (
+                Grid(name + pad_word, tuple(grid_cells), box=box),
+                "x",
+                *_kernel_items(problem, values, explained, out_channel, local, k_h, k_w),
+            )
+        )
+    result = _output_grid(problem, axes, out_shape, position, values, progressive)
+    return Figure(
+        title, tuple(rows), ("->", result), _footer(position, explained, tap_rows, tap_cols, g)
+    )
+
+
+def _kernel_items(
+    problem: ConvProblem,
+    values: _Values | None,
+    explained: Any,
+    out_channel: int,
+    local: int,
+    k_h: int,
+    k_w: int,
+) -> tuple[Item, ...]:
+    flip = problem.options.flip
+    rank = len(problem.kernel_shape)
+    name = {4: f"kernel[{out_channel},{local}]", 3: f"kernel[{local}]"}.get(rank, "kernel")
+    name += " flipped" if flip else ""
+    cells = []
+    for a in range(k_h):
+        line = []
+        for b in range(k_w):
+            if values is not None:
+                text = value_text(values.kernel[out_channel, local, a, b])
+            else:  # the tap's index in the kernel as given: --flip shows it rotated
+                text = f"{k_h - 1 - a},{k_w - 1 - b}" if flip else f"{a},{b}"
+            line.append(Cell(text, "kernel"))
+        cells.append(tuple(line))
+    kernel = Grid(name, tuple(cells))
+    if explained is None:
+        return (kernel,)
+    term = explained.terms[local]
+    products = tuple(
+        tuple(Cell(value_text(term.products[a, b]), "product") for b in range(k_w))
+        for a in range(k_h)
+    )
+    return (kernel, "=", Grid("products", products, note=f"sum = {value_text(term.total)}"))
+
+
+def _output_grid(
+    problem: ConvProblem,
+    axes: tuple[str, ...],
+    out_shape: tuple[int, ...],
+    position: tuple[int, ...],
+    values: _Values | None,
+    progressive: bool,
+) -> Grid:
+    index = dict(zip(axes, position, strict=True))
+    batch, out_channel = index.get("n", 0), index.get("c_o", 0)
+    m_h, m_w = out_shape[-2], out_shape[-1]
+    here = (index["m_h"], index["m_w"])
+    cells = []
+    for r in range(m_h):
+        line = []
+        for c in range(m_w):
+            if (r, c) == here:
+                state = "current"
+            elif progressive and (r, c) > here:
+                state = "pending"
+            else:
+                state = "done"
+            text = ""
+            if values is not None and state != "pending":
+                text = value_text(values.output[batch, out_channel, r, c])
+            line.append(Cell(text, state))
+        cells.append(tuple(line))
+    name = "output"
+    if "c_o" in index:
+        name = f"output channel {out_channel}"
+    if "n" in index:
+        name = f"output[{batch}]" + (f" channel {out_channel}" if "c_o" in index else "")
+    return Grid(name, tuple(cells))
+
+
+def _footer(
+    position: tuple[int, ...],
+    explained: Any,
+    tap_rows: list[int],
+    tap_cols: list[int],
+    g: ConvGeometry,
+) -> tuple[str, ...]:
+    where = ",".join(map(str, position))
+    if explained is None:
+        return (
+            f"output[{where}]: the kernel's taps on padded rows {_span(tap_rows)} and columns "
+            f"{_span(tap_cols)}",
+        )
+    sums = " + ".join(value_text(term.total) for term in explained.terms)
+    if len(explained.terms) > 1 or explained.bias is not None:
+        line = f"output[{where}] = {sums}"
+        if explained.bias is not None:
+            line += f" + bias {value_text(explained.bias)}"
+        return (f"{line} = {value_text(explained.value)}",)
+    return (f"output[{where}] = sum of the products = {value_text(explained.value)}",)
+
+
+def _span(indices: list[int]) -> str:
+    if len(indices) > 1 and len({b - a for a, b in itertools.pairwise(indices)}) == 1:
+        step = indices[1] - indices[0]
+        return f"{indices[0]}..{indices[-1]}" + (f" (every {step})" if step > 1 else "")
+    return ",".join(map(str, indices))

@@ -1,0 +1,169 @@
+"""A ``Scene`` as pixels with Pillow: PNG stills and animated GIFs.
+
+Pillow is imported here only, by the commands that write .png or .gif; it comes with
+``pip install 'convcli[draw]'``. Text uses DejaVu Sans (the font matplotlib ships, so
+it is there with the extra; a system copy is used too), else Pillow's own font.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from convcli.draw.deps import require
+from convcli.draw.scene import Line, Rect, Scene, Text
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFont
+
+__all__ = ["render_scene", "write_gif", "write_png"]
+
+FRAME_MS = 700
+_FONT_FILES = {
+    (False, False): "DejaVuSans.ttf",
+    (True, False): "DejaVuSans-Bold.ttf",
+    (False, True): "DejaVuSans-Oblique.ttf",
+    (True, True): "DejaVuSans-BoldOblique.ttf",
+}
+
+
+def _font_dirs() -> list[Path]:
+    dirs = []
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            dirs.append(Path(location) / "mpl-data" / "fonts" / "ttf")
+    dirs.append(Path("/usr/share/fonts/truetype/dejavu"))
+    return dirs
+
+
+@functools.lru_cache(maxsize=64)
+def _font(size: int, bold: bool, italic: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
+    name = _FONT_FILES[(bold, italic)]
+    for folder in _font_dirs():
+        path = folder / name
+        if path.is_file():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size)
+
+
+def _dashed(draw: Any, x1: float, y1: float, x2: float, y2: float, colour: str, w: int) -> None:
+    length = max(abs(x2 - x1), abs(y2 - y1))
+    step, on = 7.0, 4.0
+    t = 0.0
+    while t < length:
+        a, b = t / length, min(t + on, length) / length
+        draw.line(
+            [(x1 + (x2 - x1) * a, y1 + (y2 - y1) * a), (x1 + (x2 - x1) * b, y1 + (y2 - y1) * b)],
+            fill=colour,
+            width=w,
+        )
+        t += step
+
+
+def _outline(draw: Any, box: tuple[float, float, float, float], item: Rect, w: int) -> None:
+    x0, y0, x1, y1 = box
+    if item.fill != "none":
+        draw.rectangle(box, fill=item.fill)
+    for a, b, c, d in ((x0, y0, x1, y0), (x1, y0, x1, y1), (x1, y1, x0, y1), (x0, y1, x0, y0)):
+        _dashed(draw, a, b, c, d, item.stroke, w)
+
+
+@functools.lru_cache(maxsize=256)
+def _tile(width: int, height: int, item: Rect, scale: float) -> Image.Image:
+    """One cell drawn once: the frames of an animation paste the same few cells many times."""
+    from PIL import Image, ImageDraw
+
+    tile = Image.new("RGB", (width + 1, height + 1), item.fill)
+    draw = ImageDraw.Draw(tile)
+    w = max(1, round(item.width * scale))
+    if item.dash:
+        _outline(draw, (0, 0, width, height), item, w)
+    else:
+        draw.rectangle([0, 0, width, height], fill=item.fill, outline=item.stroke, width=w)
+    return tile
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_mask(text: str, size: int, bold: bool, italic: bool, anchor: str) -> tuple[Any, int, int]:
+    """The text's coverage as an "L" image and its offset from the anchor point."""
+    from PIL import Image, ImageDraw
+
+    font = _font(size, bold, italic)
+    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(
+        (0, 0), text, font=font, anchor=anchor
+    )
+    left, top = int(left) - 1, int(top) - 1
+    mask = Image.new("L", (int(right) - left + 2, int(bottom) - top + 2), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor=anchor)
+    return mask, left, top
+
+
+def render_scene(scene: Scene, *, scale: float = 1.0) -> Image.Image:
+    """The scene drawn on an RGB image, ``scale`` pixels per scene unit."""
+    require("PIL", "Pillow")
+    from PIL import Image, ImageDraw
+
+    size = (round(scene.width * scale), round(scene.height * scale))
+    image = Image.new("RGB", size, scene.background)
+    draw = ImageDraw.Draw(image)
+    for item in scene.items:
+        if isinstance(item, Rect):
+            x0, y0 = round(item.x * scale), round(item.y * scale)
+            x1, y1 = round((item.x + item.w) * scale), round((item.y + item.h) * scale)
+            if item.fill == "none":
+                _outline(draw, (x0, y0, x1, y1), item, max(1, round(item.width * scale)))
+            else:
+                image.paste(_tile(x1 - x0, y1 - y0, item, scale), (x0, y0))
+        elif isinstance(item, Line):
+            w = max(1, round(item.width * scale))
+            points = (item.x1 * scale, item.y1 * scale, item.x2 * scale, item.y2 * scale)
+            if item.dash:
+                _dashed(draw, *points, item.stroke, w)
+            else:
+                draw.line([points[:2], points[2:]], fill=item.stroke, width=w)
+        elif isinstance(item, Text):
+            anchor = "mm" if item.anchor == "middle" else "lm"
+            mask, left, top = _text_mask(
+                item.text, max(1, round(item.size * scale)), item.bold, item.italic, anchor
+            )
+            image.paste(
+                item.colour, (round(item.x * scale) + left, round(item.y * scale) + top), mask
+            )
+    return image
+
+
+def write_png(scene: Scene, path: str | Path) -> None:
+    """Write the scene as a PNG at twice its size (crisp on screens and in slides)."""
+    render_scene(scene, scale=2.0).save(path, format="PNG", optimize=False)
+
+
+def write_gif(scenes: Sequence[Scene], path: str | Path, *, frame_ms: int = FRAME_MS) -> None:
+    """Write the scenes as an animated GIF, one frame each, looping forever."""
+    from PIL import Image
+
+    width = max(scene.width for scene in scenes)
+    height = max(scene.height for scene in scenes)
+    images = [render_scene(Scene(width, height, scene.items, scene.background)) for scene in scenes]
+    # One palette for every frame, from the first and the last (between them every cell
+    # state appears): quantizing each frame on its own costs 100 ms a frame.
+    both = Image.new("RGB", (width, 2 * height))
+    both.paste(images[0], (0, 0))
+    both.paste(images[-1], (0, height))
+    palette = both.quantize(colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    frames[0].save(
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=frame_ms,
+        loop=0,
+        disposal=1,
+        optimize=False,
+    )

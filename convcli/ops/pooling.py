@@ -1,0 +1,418 @@
+"""2-D pooling with PyTorch's semantics: max, average and their adaptive forms.
+
+Pure numpy. A window's maximum (or sum) is taken a row of taps at a time, then a
+column of taps at a time, each a strided view of the (padded) input: ``k_h + k_w``
+whole-array passes instead of ``k_h * k_w``, and no window is ever materialised.
+
+dtype rules:
+
+- max pooling keeps the input's dtype (bool, integers, floats: a maximum is exact) and
+  propagates NaN, as PyTorch does; complex numbers have no maximum and are refused;
+- average pooling sums in the accumulation dtype (int64 for bools and integers, exactly;
+  float32 for float16) and divides once: integer inputs give float64 (PyTorch divides
+  in the integer dtype and truncates), float16 gives float16, complex gives complex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import NumericError, OptionError, ShapeError
+from convcli.ops.conv import _operand
+from convcli.ops.numerics import INT64_MAX
+from convcli.shapes.geometry import IntOrPair, as_int
+from convcli.shapes.pooling import (
+    AdaptiveSize,
+    PoolGeometry,
+    adaptive_output_size,
+    adaptive_window,
+    resolve_pool_geometry,
+)
+
+__all__ = [
+    "PoolPlan",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_divisors",
+    "avg_pool2d",
+    "max_pool2d",
+    "plan_pool",
+    "pool_dtypes",
+]
+
+Array = npt.NDArray[Any]
+Shape = tuple[int, ...]
+Reduce = Callable[..., Array]
+
+
+def pool_dtypes(dtype: npt.DTypeLike, kind: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """``(accumulation, result)`` dtypes of pooling ``kind`` ("max"/"avg") over ``dtype``.
+
+    Examples
+    --------
+    >>> pool_dtypes(np.int8, "max"), pool_dtypes(np.int8, "avg")
+    ((dtype('int8'), dtype('int8')), (dtype('int64'), dtype('float64')))
+    >>> pool_dtypes(np.float16, "avg")
+    (dtype('float32'), dtype('float16'))
+    """
+    dt = np.dtype(dtype).newbyteorder("=")
+    if kind == "max":
+        if dt.kind == "c":
+            raise NumericError(
+                f"max pooling needs ordered values: input has dtype {dt}, and complex numbers "
+                "have no maximum (pool the real part or the magnitude)"
+            )
+        return dt, dt
+    if dt.kind in "biu":
+        return np.dtype(np.int64), np.dtype(np.float64)
+    if dt == np.float16:
+        return np.dtype(np.float32), dt
+    return dt, dt
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """One pooling sized from shapes and dtype before anything is allocated."""
+
+    output_shape: Shape
+    output_dtype: np.dtype[Any]
+    workspace_bytes: int
+
+
+def plan_pool(
+    input_shape: Shape,
+    dtype: npt.DTypeLike,
+    kind: str,
+    *,
+    kernel_size: IntOrPair | None = None,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
+    output_size: AdaptiveSize = None,
+) -> PoolPlan:
+    """Output shape, dtype and workspace of a pooling (``kind``: max, avg, adaptive-max,
+    adaptive-avg), checking every argument first.
+
+    The workspace is the padded input copy plus the row-reduced intermediate, both in
+    the accumulation dtype (an upper bound).
+
+    Examples
+    --------
+    >>> p = plan_pool((1, 64, 112, 112), np.float32, "max", kernel_size=3, stride=2, padding=1)
+    >>> p.output_shape, p.output_dtype
+    ((1, 64, 56, 56), dtype('float32'))
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len(input_shape)}-D"
+        )
+    in_size = (input_shape[-2], input_shape[-1])
+    planes = int(np.prod(input_shape[:-2]))
+    acc, out = pool_dtypes(dtype, "max" if kind.endswith("max") else "avg")
+    if kind in ("adaptive-max", "adaptive-avg"):
+        size = adaptive_output_size(in_size, output_size)
+        padded = in_size
+    elif kind in ("max", "avg"):
+        if kernel_size is None:
+            raise OptionError(f"{kind} pooling needs a kernel_size")
+        geom = resolve_pool_geometry(
+            in_size,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation if kind == "max" else 1,
+            ceil_mode=ceil_mode,
+        )
+        size = geom.out_size
+        padded = _padded_extent(geom)
+    else:
+        raise OptionError(f"pooling kind must be max, avg, adaptive-max or adaptive-avg: {kind!r}")
+    workspace = planes * (padded[0] * padded[1] + size[0] * padded[1]) * acc.itemsize
+    return PoolPlan((*input_shape[:-2], *size), out, workspace)
+
+
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
+) -> Array:
+    """2-D max pooling with ``torch.nn.functional.max_pool2d`` semantics.
+
+    Parameters
+    ----------
+    x : array_like, shape (c, h, w) or (n, c, h, w)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    padding : int or (int, int)
+        Implicit ``-inf`` padding on each side, at most ``kernel_size // 2``.
+    dilation : int or (int, int)
+    ceil_mode : bool
+        Round the output size up; a window that would start in the right padding is
+        dropped.
+
+    Returns
+    -------
+    ndarray, the input's dtype
+        A NaN in a window makes that output NaN.
+
+    Examples
+    --------
+    >>> x = np.arange(16).reshape(1, 4, 4)
+    >>> max_pool2d(x, 2)
+    array([[[ 5,  7],
+            [13, 15]]])
+    >>> max_pool2d(x, 3, stride=2, padding=1)
+    array([[[ 5,  7],
+            [13, 15]]])
+    """
+    xa = _pool_operand(x)
+    acc, _ = pool_dtypes(xa.dtype, "max")
+    geom = resolve_pool_geometry(
+        xa.shape[-2:], kernel_size, stride=stride, padding=padding, dilation=dilation,
+        ceil_mode=ceil_mode,
+    )  # fmt: skip
+    padded = _pad(xa, geom, _lowest(acc), acc)
+    return _reduce_windows(padded, geom, np.maximum)
+
+
+def avg_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Array:
+    """2-D average pooling with ``torch.nn.functional.avg_pool2d`` semantics.
+
+    Parameters
+    ----------
+    x : array_like, shape (c, h, w) or (n, c, h, w)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    padding : int or (int, int)
+        Implicit zero padding on each side, at most ``kernel_size // 2``.
+    ceil_mode : bool
+        Round the output size up; a window that would start in the right padding is
+        dropped.
+    count_include_pad : bool
+        Divide by the window's size including the explicit padding (never the part of a
+        ceil-mode window beyond it), or only by the input cells it covers.
+    divisor_override : int, optional
+        Divide every sum by this instead (not zero).
+
+    Returns
+    -------
+    ndarray
+        float64 for bool and integer inputs, else the input's dtype.
+
+    Examples
+    --------
+    >>> x = np.arange(16).reshape(1, 4, 4)
+    >>> avg_pool2d(x, 2)
+    array([[[ 2.5,  4.5],
+            [10.5, 12.5]]])
+    >>> avg_pool2d(np.ones((1, 2, 2)), 2, padding=1)
+    array([[[0.25, 0.25],
+            [0.25, 0.25]]])
+    >>> avg_pool2d(np.ones((1, 2, 2)), 2, padding=1, count_include_pad=False)
+    array([[[1., 1.],
+            [1., 1.]]])
+    """
+    xa = _pool_operand(x)
+    acc, out = pool_dtypes(xa.dtype, "avg")
+    geom = resolve_pool_geometry(
+        xa.shape[-2:], kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode
+    )
+    if divisor_override is not None:
+        divisor_override = as_int(divisor_override, "divisor_override")
+        if divisor_override == 0:
+            raise OptionError("divisor_override must not be zero, got 0")
+    _check_sum(xa, geom.kernel_size[0] * geom.kernel_size[1])
+    padded = _pad(xa, geom, 0, acc)
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
+        total = _reduce_windows(padded, geom, np.add)
+        if divisor_override is not None:
+            divisors: Array = np.array(divisor_override, dtype=_divide_dtype(acc, out))
+        else:
+            divisors = avg_divisors(geom, count_include_pad).astype(_divide_dtype(acc, out))
+        result: Array = (total / divisors).astype(out, copy=False)
+    return result
+
+
+def adaptive_max_pool2d(x: npt.ArrayLike, output_size: AdaptiveSize) -> Array:
+    """2-D adaptive max pooling, ``torch.nn.functional.adaptive_max_pool2d`` (values only).
+
+    Output index ``i`` of an axis of ``n`` values covers ``floor(i*n/m)`` to
+    ``ceil((i+1)*n/m)``.
+
+    Examples
+    --------
+    >>> adaptive_max_pool2d(np.arange(25).reshape(1, 5, 5), 2)
+    array([[[12, 14],
+            [22, 24]]])
+    """
+    xa = _pool_operand(x)
+    pool_dtypes(xa.dtype, "max")
+    size = adaptive_output_size(xa.shape[-2:], output_size)
+    return _adaptive(xa, size, np.max)
+
+
+def adaptive_avg_pool2d(x: npt.ArrayLike, output_size: AdaptiveSize) -> Array:
+    """2-D adaptive average pooling, ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    Examples
+    --------
+    >>> adaptive_avg_pool2d(np.arange(25).reshape(1, 5, 5), 2)
+    array([[[ 6.,  8.],
+            [16., 18.]]])
+    >>> adaptive_avg_pool2d(np.arange(8).reshape(2, 2, 2), 1)
+    array([[[1.5]],
+    <BLANKLINE>
+           [[5.5]]])
+    """
+    xa = _pool_operand(x)
+    acc, out = pool_dtypes(xa.dtype, "avg")
+    size = adaptive_output_size(xa.shape[-2:], output_size)
+    h, w = xa.shape[-2:]
+    _check_sum(xa, (-(-h // size[0]) + 1) * (-(-w // size[1]) + 1))
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
+        total = _adaptive(xa.astype(acc, copy=False), size, np.sum)
+        counts = np.multiply.outer(_adaptive_lengths(h, size[0]), _adaptive_lengths(w, size[1]))
+        counts = counts.astype(_divide_dtype(acc, out))
+        result: Array = (total / counts).astype(out, copy=False)
+    return result
+
+
+def avg_divisors(geom: PoolGeometry, count_include_pad: bool) -> npt.NDArray[np.int64]:
+    """The divisor of every output of ``avg_pool2d`` (PyTorch's ``pool_size`` rule).
+
+    A window from ``start = i*s - p`` counts up to ``min(start + k, n + p)``: the explicit
+    padding when ``count_include_pad``, never a ceil-mode overhang beyond it.
+
+    Examples
+    --------
+    >>> from convcli.shapes.pooling import resolve_pool_geometry
+    >>> g = resolve_pool_geometry((3, 3), 2, padding=1, ceil_mode=True)
+    >>> avg_divisors(g, True).tolist(), avg_divisors(g, False).tolist()
+    ([[4, 4], [4, 4]], [[1, 2], [2, 4]])
+    """
+    per_axis = []
+    for axis in range(2):
+        n, k = geom.in_size[axis], geom.kernel_size[axis]
+        s, p = geom.stride[axis], geom.padding[axis]
+        sizes = []
+        for i in range(geom.out_size[axis]):
+            start = i * s - p
+            end = min(start + k, n + p)
+            sizes.append(end - start if count_include_pad else min(end, n) - max(start, 0))
+        per_axis.append(np.array(sizes, dtype=np.int64))
+    return np.multiply.outer(per_axis[0], per_axis[1])
+
+
+# --- the strided reductions ----------------------------------------------------------------
+
+
+def _pool_operand(x: npt.ArrayLike) -> Array:
+    xa = _operand(x, "input", None)
+    if xa.ndim not in (3, 4):
+        raise ShapeError(f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {xa.ndim}-D")
+    return xa
+
+
+def _padded_extent(geom: PoolGeometry) -> tuple[int, int]:
+    """Rows/columns from the first window's start to the last window's last tap."""
+    return (
+        (geom.out_size[0] - 1) * geom.stride[0] + geom.effective_kernel[0],
+        (geom.out_size[1] - 1) * geom.stride[1] + geom.effective_kernel[1],
+    )
+
+
+def _pad(x: Array, geom: PoolGeometry, fill: Any, dtype: np.dtype[Any]) -> Array:
+    """``x`` in ``dtype``, padded with ``fill`` to exactly cover every window's taps."""
+    ext_h, ext_w = _padded_extent(geom)
+    p_h, p_w = geom.padding
+    h, w = x.shape[-2:]
+    if (p_h, p_w) == (0, 0) and ext_h <= h and ext_w <= w:
+        return x.astype(dtype, copy=False)  # every window lies inside: no copy
+    padded = np.full((*x.shape[:-2], ext_h, ext_w), fill, dtype=dtype)
+    rows, cols = min(h, ext_h - p_h), min(w, ext_w - p_w)
+    padded[..., p_h : p_h + rows, p_w : p_w + cols] = x[..., :rows, :cols]
+    return padded
+
+
+def _reduce_windows(padded: Array, geom: PoolGeometry, op: np.ufunc) -> Array:
+    """``op``-reduce every window: over its rows of taps, then over its columns of taps."""
+    (k_h, k_w), (s_h, s_w), (d_h, d_w) = geom.kernel_size, geom.stride, geom.dilation
+    m_h, m_w = geom.out_size
+    span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
+    rows = padded[..., 0:span_h:s_h, :].copy()
+    for u in range(1, k_h):
+        op(rows, padded[..., u * d_h : u * d_h + span_h : s_h, :], out=rows)
+    result: Array = rows[..., 0:span_w:s_w].copy()
+    for v in range(1, k_w):
+        op(result, rows[..., v * d_w : v * d_w + span_w : s_w], out=result)
+    return result
+
+
+def _adaptive(x: Array, size: tuple[int, int], reduce: Reduce) -> Array:
+    """Reduce adaptive windows: whole rows of windows first, then columns."""
+    h, w = x.shape[-2:]
+    rows = _adaptive_axis(x, h, size[0], -2, reduce)
+    return _adaptive_axis(rows, w, size[1], -1, reduce)
+
+
+def _adaptive_axis(x: Array, n: int, m: int, axis: int, reduce: Reduce) -> Array:
+    if n % m == 0:  # equal windows: one reshape and one reduction
+        k = n // m
+        shape = list(x.shape)
+        shape[axis : axis + 1 if axis != -1 else None] = [m, k]
+        return reduce(x.reshape(shape), axis=axis)
+    parts = []
+    for i in range(m):
+        start, end = adaptive_window(i, n, m)
+        window = x[..., start:end, :] if axis == -2 else x[..., start:end]
+        parts.append(reduce(window, axis=axis, keepdims=True))
+    return np.concatenate(parts, axis=axis)
+
+
+def _adaptive_lengths(n: int, m: int) -> npt.NDArray[np.int64]:
+    return np.array([end - start for start, end in (adaptive_window(i, n, m) for i in range(m))])
+
+
+def _lowest(dtype: np.dtype[Any]) -> Any:
+    if dtype.kind == "b":
+        return False
+    if dtype.kind in "iu":
+        return np.iinfo(dtype).min
+    return -np.inf
+
+
+def _divide_dtype(acc: np.dtype[Any], out: np.dtype[Any]) -> np.dtype[Any]:
+    if acc.kind in "iu":
+        return np.dtype(np.float64)
+    if acc.kind == "c":  # a real divisor: complex division by x+0j mangles inf parts
+        return np.dtype(np.float32 if acc == np.complex64 else np.float64)
+    return acc
+
+
+def _check_sum(x: Array, terms: int) -> None:
+    if x.dtype.kind in "iu" and x.size:
+        bound = max(abs(int(x.max())), abs(int(x.min()))) * terms
+        if bound > INT64_MAX:
+            raise NumericError(
+                f"integer window sums could reach {bound}, beyond int64: convert the input "
+                "to float64"
+            )

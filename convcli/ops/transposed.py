@@ -1,0 +1,279 @@
+"""Transposed convolution (``torch.nn.functional.conv_transpose2d``): each input stamps the kernel.
+
+Pure numpy. The definition is a scatter: input value ``x[c, i, j]`` adds
+``x[c, i, j] * w[c, o, u, v]`` to output ``(o, i*s - p + u*d, j*s - p + v*d)``. It runs
+as one matrix product per group and block of input rows (every value times every tap,
+``W^T @ X``) followed by ``k_h * k_w`` strided additions into the output (col2im). No
+zeros are inserted and multiplied: that direct form (``convcli verify --transposed``)
+costs ``s_h * s_w`` times the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES
+from convcli.ops.conv import _operand
+from convcli.ops.numerics import (
+    FLOAT64_EXACT,
+    Accumulation,
+    accumulation_for,
+    check_mixed_integers,
+    exact_integer_bound,
+)
+from convcli.shapes.geometry import IntOrPair
+from convcli.shapes.transposed import (
+    TransposedGeometry,
+    check_transposed_shapes,
+    resolve_transposed_geometry,
+)
+
+__all__ = ["TransposedPlan", "conv_transpose2d", "plan_transposed"]
+
+Array = npt.NDArray[Any]
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TransposedPlan:
+    """A transposed convolution sized from shapes and dtypes, before anything is allocated.
+
+    ``rows`` is how many input rows one product covers; ``workspace_bytes`` counts the
+    product's block, the per-sample uncropped output and the cast copies of the operands.
+    """
+
+    geometry: TransposedGeometry
+    output_shape: Shape
+    accumulation: Accumulation
+    compute: np.dtype[Any]
+    rows: int
+    samples: int
+    workspace_bytes: int
+
+
+def plan_transposed(
+    input_shape: Shape,
+    weight_shape: Shape,
+    *,
+    input_dtype: npt.DTypeLike = np.float32,
+    weight_dtype: npt.DTypeLike | None = None,
+    bias_shape: Shape | None = None,
+    bias_dtype: npt.DTypeLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+    groups: int = 1,
+    dilation: IntOrPair = 1,
+    output_size: Sequence[int] | None = None,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> TransposedPlan:
+    """Check the shapes and arguments of a ``conv_transpose2d`` and size its memory.
+
+    Examples
+    --------
+    >>> p = plan_transposed((1, 256, 16, 16), (256, 128, 4, 4), stride=2, padding=1)
+    >>> p.output_shape, p.compute
+    ((1, 128, 32, 32), dtype('float32'))
+    """
+    c_o = check_transposed_shapes(input_shape, weight_shape, bias_shape, groups)
+    in_size = (input_shape[-2], input_shape[-1])
+    geom = resolve_transposed_geometry(
+        in_size,
+        (weight_shape[2], weight_shape[3]),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        output_size=output_size,
+    )
+    x_dtype = np.dtype(input_dtype)
+    w_dtype = x_dtype if weight_dtype is None else np.dtype(weight_dtype)
+    operands = [np.empty(0, x_dtype), np.empty(0, w_dtype)]
+    if bias_dtype is not None:
+        operands.append(np.empty(0, np.dtype(bias_dtype)))
+    acc = accumulation_for(*operands)
+    # Integers compute exactly in float64 (sums below 2**53) or int64: both 8 bytes.
+    compute = np.dtype(np.float64) if acc.is_integer else acc.acc
+    item = compute.itemsize
+    c_i, c_og, k_h, k_w = weight_shape
+    c_ig = c_i // int(groups)
+    h, w = in_size
+    row_bytes = c_og * k_h * k_w * w * item
+    n = input_shape[0] if len(input_shape) == 4 else 1
+    rows = max(1, min(h, workspace_bytes // max(1, row_bytes)))
+    full = c_o * (geom.out_size[0] + 2 * geom.padding[0]) * (geom.out_size[1] + 2 * geom.padding[1])
+    # Whole samples fit: several share one product (fewer, larger GEMMs), while the
+    # block and the samples' uncropped outputs stay within the workspace.
+    per_sample = h * row_bytes + full * item
+    samples = max(1, min(n, workspace_bytes // max(1, per_sample))) if rows >= h else 1
+    workspace = (
+        samples * rows * row_bytes  # the product block
+        + samples * full * item  # the samples' uncropped outputs
+        + samples * c_ig * rows * w * item  # one block of the input, cast
+        + c_i * c_og * k_h * k_w * item  # the weight, cast and transposed
+        + (samples * full * item if bias_shape is not None else 0)  # cropped + bias
+    )
+    out_shape: Shape = (c_o, *geom.out_size)
+    if len(input_shape) == 4:
+        out_shape = (input_shape[0], *out_shape)
+    return TransposedPlan(geom, out_shape, acc, compute, rows, samples, workspace)
+
+
+def conv_transpose2d(
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+    groups: int = 1,
+    dilation: IntOrPair = 1,
+    output_size: Sequence[int] | None = None,
+    *,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> Array:
+    """2-D transposed convolution with ``torch.nn.functional.conv_transpose2d`` semantics.
+
+    Parameters
+    ----------
+    x : array_like, shape (c_i, h, w) or (n, c_i, h, w)
+    weight : array_like, shape (c_i, c_o / groups, k_h, k_w)
+        Note the channel order: the reverse of ``conv2d``'s.
+    bias : array_like, shape (c_o,), optional
+    stride, padding, dilation : int or (int, int)
+    output_padding : int or (int, int)
+        Extra rows/columns at the bottom/right; each must be smaller than the stride or
+        the dilation of its axis.
+    groups : int
+        Must divide c_i.
+    output_size : sequence of int, optional
+        The wanted ``(h, w)`` (or the whole shape): chooses ``output_padding`` as
+        ``nn.ConvTranspose2d.forward(output_size=...)`` does.
+    workspace_bytes : int
+        Upper bound on the product block (default 64 MiB).
+
+    Returns
+    -------
+    ndarray, shape (c_o, m_h, m_w) or (n, c_o, m_h, m_w)
+        ``m = (h-1)*s - 2p + d*(k-1) + output_padding + 1`` per axis. Integers and bools
+        give exact int64, float16 accumulates in float32.
+
+    Examples
+    --------
+    >>> conv_transpose2d(np.array([[[1, 2], [3, 4]]]), np.ones((1, 1, 2, 2), dtype=int))
+    array([[[ 1,  3,  2],
+            [ 4, 10,  6],
+            [ 3,  7,  4]]])
+    >>> conv_transpose2d(np.ones((1, 2, 2), dtype=int), np.ones((1, 1, 2, 2), dtype=int),
+    ...                  stride=2).shape
+    (1, 4, 4)
+    >>> conv_transpose2d(np.ones((1, 2, 2)), np.ones((1, 1, 3, 3)), stride=2,
+    ...                  output_size=(6, 5)).shape
+    (1, 6, 5)
+    """
+    xa = _operand(x, "input", None)
+    w = _operand(weight, "weight", 4)
+    b = None if bias is None else _operand(bias, "bias", 1)
+    plan = plan_transposed(
+        xa.shape,
+        w.shape,
+        input_dtype=xa.dtype,
+        weight_dtype=w.dtype,
+        bias_shape=None if b is None else b.shape,
+        bias_dtype=None if b is None else b.dtype,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        output_size=output_size,
+        workspace_bytes=workspace_bytes,
+    )
+    batched = xa.ndim == 4
+    xb = xa if batched else xa[None]
+    terms = xb.shape[1] // int(groups) * w.shape[2] * w.shape[3]
+    compute = plan.compute
+    if plan.accumulation.is_integer:
+        if exact_integer_bound(xb, w, b, terms) >= FLOAT64_EXACT:
+            compute = np.dtype(np.int64)
+    else:
+        check_mixed_integers(xb, w, b, terms)
+    y: Array = np.empty((xb.shape[0], *plan.output_shape[-3:]), dtype=plan.accumulation.out)
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
+        transposed_into(
+            y,
+            xb,
+            w,
+            b,
+            plan.geometry,
+            int(groups),
+            compute,
+            rows=plan.rows,
+            samples=plan.samples,
+        )
+    return y if batched else y[0]
+
+
+def transposed_into(
+    out: Array,
+    x: Array,
+    weight: Array,
+    bias: Array | None,
+    geom: TransposedGeometry,
+    groups: int,
+    compute: np.dtype[Any],
+    *,
+    rows: int,
+    samples: int = 1,
+) -> None:
+    """Compute a validated ``conv_transpose2d`` into ``out`` ``(n, c_o, m_h, m_w)``.
+
+    Per group and block of ``samples`` samples (or of ``rows`` input rows of one sample):
+    ``cols = W_g^T @ X_g`` holds every input value times every tap, then each tap's plane
+    is added at its strided place in the uncropped output.
+    """
+    n, c_i, h, w = x.shape
+    _, c_og, k_h, k_w = weight.shape
+    c_ig = c_i // groups
+    (s_h, s_w), (d_h, d_w), (p_h, p_w) = geom.stride, geom.dilation, geom.padding
+    m_h, m_w = geom.out_size
+    full_h, full_w = m_h + 2 * p_h, m_w + 2 * p_w
+    # (c_og * k_h * k_w, c_ig) per group: the product's left operand.
+    w_t = [
+        np.ascontiguousarray(weight[g * c_ig : (g + 1) * c_ig].reshape(c_ig, -1).T, dtype=compute)
+        for g in range(groups)
+    ]
+    b = None if bias is None else bias.astype(compute).reshape(-1, 1, 1)
+    samples = samples if rows >= h else 1
+    full = np.empty((samples, groups * c_og, full_h, full_w), dtype=compute)
+    for n0 in range(0, n, samples):
+        n1 = min(n, n0 + samples)
+        block_full = full[: n1 - n0]
+        block_full.fill(0)
+        for g in range(groups):
+            plane = block_full[:, g * c_og : (g + 1) * c_og]
+            for r0 in range(0, h, rows):
+                r1 = min(h, r0 + rows)
+                # (c_ig, samples, rows, w): the product's right operand, cast once.
+                block = np.ascontiguousarray(
+                    x[n0:n1, g * c_ig : (g + 1) * c_ig, r0:r1].transpose(1, 0, 2, 3),
+                    dtype=compute,
+                )
+                cols = (w_t[g] @ block.reshape(c_ig, -1)).reshape(
+                    c_og, k_h, k_w, n1 - n0, r1 - r0, w
+                )
+                span_h, span_w = (r1 - r0 - 1) * s_h + 1, (w - 1) * s_w + 1
+                for u in range(k_h):
+                    for v in range(k_w):
+                        i0, j0 = r0 * s_h + u * d_h, v * d_w
+                        target = plane[:, :, i0 : i0 + span_h : s_h, j0 : j0 + span_w : s_w]
+                        np.add(target, cols[:, u, v].transpose(1, 0, 2, 3), out=target)
+        result = block_full[:, :, p_h : p_h + m_h, p_w : p_w + m_w]
+        if b is not None:
+            result = result + b
+        out[n0:n1] = result

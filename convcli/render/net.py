@@ -1,0 +1,258 @@
+"""What ``convcli net`` shows: the layer table, the totals, the conventions, the JSON payload.
+
+Builds renderables and plain dicts; never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from convcli.render.widgets import Renderable, render_key_values, render_line
+from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
+from convcli.shapes.receptive import Field
+
+__all__ = ["net_payload", "net_report", "net_table"]
+
+FIELD_NOTE = (
+    "field, jump, start (Araujo et al., Distill 2019): input span of one output cell, padding "
+    "included; input step between neighbouring cells; centre of cell (0, 0)'s field, 0-based. "
+    "One number when H and W agree."
+)
+NONUNIFORM_NOTE = (
+    "-: not one field for all cells (strided transposed conv, adaptive pooling that does not "
+    "divide); --at I,J traces one cell back to the input."
+)
+FLAT_NOTE = "-: after flatten or linear the output is no longer an image."
+COST_NOTE = (
+    "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; per "
+    "output, max pooling window-1 comparisons, average pooling window-1 additions + 1 division; "
+    "activations 1, BatchNorm 2, residual sum 1 per value."
+)
+
+
+def _pair(values: tuple[object, object]) -> str:
+    first, second = (_number(value) for value in values)
+    return first if first == second else f"{first}x{second}"
+
+
+def _number(value: object) -> str:
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else str(float(value))
+    return str(value)
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "x".join(str(size) for size in shape)
+
+
+def _field_cells(fields: tuple[Field | None, Field | None]) -> tuple[str, str, str]:
+    first, second = fields
+    if first is None or second is None:
+        return "-", "-", "-"
+    return (
+        _pair((first.size, second.size)),
+        _pair((first.jump, second.jump)),
+        _pair((first.start, second.start)),
+    )
+
+
+def _flat_rows(rows: Sequence[LayerRow], depth: int = 0) -> Iterator[tuple[LayerRow, int, str]]:
+    for row in rows:
+        if row.spec.kind == "residual":
+            yield row, depth, "residual"
+            for inner in row.main:
+                yield from _flat_rows([inner], depth + 1)
+            if row.shortcut:
+                yield row, depth + 1, "shortcut"
+                for inner in row.shortcut:
+                    yield from _flat_rows([inner], depth + 2)
+            else:
+                yield row, depth + 1, "identity"
+        else:
+            yield row, depth, ""
+
+
+def net_table(network: Network) -> Table:
+    """One row per layer; a residual block's layers indented under it, then its shortcut."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for name, justify in (
+        ("#", "right"),
+        ("layer", "left"),
+        ("output", "right"),
+        ("params", "right"),
+        ("MACs", "right"),
+        ("FLOPs", "right"),
+        ("field", "right"),
+        ("jump", "right"),
+        ("start", "right"),
+    ):
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=name != "layer",
+            overflow="fold",
+        )
+    table.add_row("", "input", _shape(network.input_shape), "", "", "", "1", "1", "0")
+    for row, depth, role in _flat_rows(network.rows):
+        indent = "  " * depth
+        if role in ("shortcut", "identity"):
+            label = indent + ("+ shortcut" if role == "shortcut" else "+ identity")
+            table.add_row("", Text(label), "", "", "", "", "", "", "")
+            continue
+        text = "residual" if role == "residual" else row.spec.text
+        field, jump, start = _field_cells(row.fields)
+        if role == "residual":
+            table.add_row(
+                row.index,
+                Text(indent + text),
+                _shape(row.output_shape),
+                _compact(row.params),
+                _compact(row.macs),
+                _compact(row.flops),
+                field,
+                jump,
+                start,
+            )
+            continue
+        table.add_row(
+            row.index,
+            Text(indent + text),
+            _shape(row.output_shape),
+            _compact(row.params) if row.params else "-",
+            _compact(row.macs) if row.macs else "-",
+            _compact(row.flops) if row.flops else "-",
+            field,
+            jump,
+            start,
+        )
+    return table
+
+
+def _compact(count: int) -> str:
+    """Exact below 10,000, else three significant digits and K, M, G or T (totals stay exact)."""
+    if count < 10_000:
+        return str(count)
+    for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= scale:
+            value = count / scale
+            digits = 0 if value >= 100 else 1 if value >= 10 else 2
+            return f"{value:.{digits}f}{unit}"
+    return str(count)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.2f} {unit}"
+    return f"{count} B"
+
+
+def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> list[Renderable]:
+    """The table, the totals and the notes that say which convention each number follows."""
+    itemsize = DTYPE_SIZES[dtype]
+    totals = [
+        ("input", _shape(network.input_shape)),
+        ("output", _shape(network.output_shape)),
+        ("params", f"{network.params:,} trainable"),
+        ("MACs", f"{network.macs:,}"),
+        ("FLOPs", f"{network.flops:,}"),
+        ("param memory", f"{_size(network.param_bytes(itemsize))} ({dtype})"),
+        (
+            "activation memory",
+            f"{_size(network.activation_bytes(itemsize))} ({dtype}, every layer's output)",
+        ),
+    ]
+    if network.buffers:
+        totals.insert(
+            3, ("BatchNorm buffers", f"{network.buffers:,} (running mean and variance, counter)")
+        )
+    report: list[Renderable] = [net_table(network), render_key_values(totals, title="total")]
+    if trace is not None:
+        report.append(render_line(trace_text(trace)))
+    report.append(render_line(FIELD_NOTE, style="dim"))
+    if _nonuniform(network.rows):
+        report.append(render_line(NONUNIFORM_NOTE, style="dim"))
+    elif any(not row.spatial for row in network.rows):
+        report.append(render_line(FLAT_NOTE, style="dim"))
+    report.append(render_line(COST_NOTE, style="dim"))
+    return report
+
+
+def _nonuniform(rows: Sequence[LayerRow]) -> bool:
+    return any(row.spatial and None in row.fields for row in rows)
+
+
+def trace_text(trace: CellTrace) -> str:
+    """One line: the input rows and columns that output cell ``trace.cell`` can be reached from."""
+    where = f"output cell ({trace.cell[0]}, {trace.cell[1]}) of layer {trace.index}"
+    if trace.rows is None or trace.cols is None:
+        return f"{where}: no input cell reaches it (only biases)"
+    (r0, r1), (c0, c1) = trace.rows, trace.cols
+    return (
+        f"{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({r1 - r0 + 1}x{c1 - c0 + 1}): "
+        "the first to the last input cell that reaches it, carried back layer by layer "
+        "(padding is not a cell)"
+    )
+
+
+def _json_number(value: Fraction | int) -> int | float:
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else float(value)
+    return value
+
+
+def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
+    first, second = row.fields
+    uniform = first is not None and second is not None
+    entry: dict[str, Any] = {
+        "index": number,
+        "layer": row.spec.text,
+        "output_shape": list(row.output_shape),
+        "params": row.params,
+        "macs": row.macs,
+        "flops": row.flops,
+        "receptive_field": [first.size, second.size] if first and second else None,
+        "jump": [first.jump, second.jump] if first and second else None,
+        "start": (
+            [_json_number(first.start), _json_number(second.start)]
+            if uniform and first and second
+            else None
+        ),
+    }
+    if row.spec.kind == "residual":
+        entry["layers"] = [_layer_payload(inner, i) for i, inner in enumerate(row.main, 1)]
+        entry["shortcut"] = [_layer_payload(inner, i) for i, inner in enumerate(row.shortcut, 1)]
+    return entry
+
+
+def net_payload(network: Network, dtype: str, trace: CellTrace | None = None) -> dict[str, Any]:
+    """The ``--json`` object: input and output shapes, one entry per layer, the totals."""
+    itemsize = DTYPE_SIZES[dtype]
+    payload: dict[str, Any] = {
+        "input_shape": list(network.input_shape),
+        "output_shape": list(network.output_shape),
+        "layers": [_layer_payload(row, i) for i, row in enumerate(network.rows, start=1)],
+        "total": {
+            "params": network.params,
+            "buffers": network.buffers,
+            "macs": network.macs,
+            "flops": network.flops,
+            "dtype": dtype,
+            "param_bytes": network.param_bytes(itemsize),
+            "activation_bytes": network.activation_bytes(itemsize),
+        },
+    }
+    if trace is not None:
+        payload["at"] = {
+            "layer": int(trace.index),
+            "cell": list(trace.cell),
+            "input_rows": list(trace.rows) if trace.rows else None,
+            "input_cols": list(trace.cols) if trace.cols else None,
+        }
+    return payload

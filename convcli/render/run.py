@@ -1,0 +1,93 @@
+"""What ``run`` shows: its ``--json`` payload and its report layout.
+
+As ``convcli.render.reports``: the payload is a plain dict (the ``--json`` contract), the
+report a list of renderables built from ``convcli.render.widgets``'s pieces. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.ops.modes import RunResult
+from convcli.ops.numerics import array_stats
+from convcli.render.widgets import (
+    Renderable,
+    TensorRow,
+    render_array,
+    render_heat_legend,
+    render_line,
+    render_shapes,
+    render_stats,
+)
+
+__all__ = ["run_payload", "run_report"]
+
+
+def run_payload(result: RunResult) -> dict[str, Any]:
+    """The ``run --json`` object: the result tensor in convcli's JSON form.
+
+    Examples
+    --------
+    >>> from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in
+    >>> from convcli.ops.modes import run_convolution
+    >>> r = run_convolution(lesson_input(), lesson_kernel_multi_in())
+    >>> run_payload(r)["shape"]
+    [2, 2]
+    """
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    return tensor_to_json(result.output)
+
+
+def run_report(
+    result: RunResult,
+    x: npt.NDArray[np.generic],
+    kernel: npt.NDArray[np.generic],
+    bias: npt.NDArray[np.generic] | None,
+    sources: tuple[str, str, str | None],
+    *,
+    full: bool = False,
+    heatmap: bool = False,
+) -> list[Renderable]:
+    """The ``run`` report: the tensors with named axes, the method, the result, its statistics.
+
+    ``sources`` names the input, kernel and bias files (the bias's ``None``: no bias).
+    Inputs holding NaN or infinity get statistics of their own: the result's count hides
+    where they came from.
+
+    Examples
+    --------
+    >>> from convcli.ops.lesson import lesson_input, lesson_kernel_multi_in
+    >>> from convcli.ops.modes import run_convolution
+    >>> x, k = lesson_input(), lesson_kernel_multi_in()
+    >>> report = run_report(run_convolution(x, k), x, k, None, ("x.json", "k.json", None))
+    >>> len(report)
+    4
+    """
+    rows = [
+        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
+        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
+        TensorRow(
+            "bias",
+            None if bias is None else bias.shape,
+            ("c_o",),
+            sources[2] or "",
+            "" if bias is None else str(bias.dtype),
+        ),
+        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+    ]
+    report: list[Renderable] = [
+        render_shapes(rows),
+        render_line(f"computed with {result.method}"),
+        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
+    ]
+    if heatmap:
+        report.append(render_heat_legend(result.output))
+    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
+        if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
+            report.append(render_stats(array, label=label))
+    report.append(render_stats(result.output))
+    return report

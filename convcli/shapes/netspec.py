@@ -1,0 +1,573 @@
+"""The text of a network: ``conv(6, k=5, p=2) > sigmoid > avgpool(2) > flatten > linear(10)``.
+
+Read with Python's ``ast`` and a whitelist: a layer is a name or a call whose arguments are
+literals (numbers, booleans, strings, ``None``, tuples); ``residual(...)`` takes chains.
+Nothing is evaluated or imported. Lines that ``print(model)`` writes for torch.nn modules
+(``Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2))``, ``(0): ReLU()``, ``Sequential(``)
+are layers too. Every refusal is an ``OptionError`` that names the position in the text.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from convcli.errors import OptionError
+
+__all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
+
+# Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
+MAX_SPEC_CHARS = 200_000
+MAX_INT = 2**62
+
+Value = int | float | bool | str | None | tuple[int, int] | tuple[int | None, int | None]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer as written: its kind, its arguments by torch.nn's names, where it stands.
+
+    ``stated`` holds the sizes a torch.nn form states about its input (``in_channels``,
+    ``in_features``, ``num_features``), checked against what arrives. ``main`` and
+    ``shortcut`` are a residual block's two paths (``shortcut`` empty: identity).
+    """
+
+    kind: str
+    args: Mapping[str, Value]
+    text: str
+    where: str
+    stated: Mapping[str, int] = field(default_factory=dict)
+    main: tuple[LayerSpec, ...] = ()
+    shortcut: tuple[LayerSpec, ...] = ()
+    torch_name: str = ""
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+    kind: str  # int, pos (int >= 1), pair, pair0 (>= 0), padding, bool, float, str, size, any
+    default: object = ...
+
+
+def _p(name: str, kind: str, default: object = ...) -> _Param:
+    return _Param(name, kind, default)
+
+
+_CONV = (
+    _p("out_channels", "pos"),
+    _p("kernel_size", "pair"),
+    _p("stride", "pair", 1),
+    _p("padding", "padding", 0),
+    _p("dilation", "pair", 1),
+    _p("groups", "pos", 1),
+    _p("bias", "bool", True),
+    _p("padding_mode", "mode", "zeros"),
+)
+_CONVT = (
+    _p("out_channels", "pos"),
+    _p("kernel_size", "pair"),
+    _p("stride", "pair", 1),
+    _p("padding", "pair0", 0),
+    _p("output_padding", "pair0", 0),
+    _p("groups", "pos", 1),
+    _p("bias", "bool", True),
+    _p("dilation", "pair", 1),
+)
+_MAXPOOL = (
+    _p("kernel_size", "pair"),
+    _p("stride", "optpair", None),
+    _p("padding", "pair0", 0),
+    _p("dilation", "pair", 1),
+    _p("ceil_mode", "bool", False),
+)
+_AVGPOOL = (
+    _p("kernel_size", "pair"),
+    _p("stride", "optpair", None),
+    _p("padding", "pair0", 0),
+    _p("ceil_mode", "bool", False),
+    _p("count_include_pad", "bool", True),
+    _p("divisor_override", "optpos", None),
+)
+_BN = (
+    _p("eps", "float", 1e-05),
+    _p("momentum", "optfloat", 0.1),
+    _p("affine", "bool", True),
+    _p("track_running_stats", "bool", True),
+    # Keyword-only in torch.nn (2.x), after device and dtype.
+    _p("bias", "bool", True),
+)
+_INPLACE = (_p("inplace", "bool", False),)
+
+# Short names: (kind, parameters in torch.nn's order after the stated input size).
+_SHORT: dict[str, tuple[str, tuple[_Param, ...]]] = {
+    "conv": ("conv", _CONV),
+    "convT": ("convT", _CONVT),
+    "maxpool": ("maxpool", _MAXPOOL),
+    "avgpool": ("avgpool", _AVGPOOL),
+    "adaptiveavgpool": ("adaptiveavgpool", (_p("output_size", "size"),)),
+    "adaptivemaxpool": ("adaptivemaxpool", (_p("output_size", "size"),)),
+    "gap": ("gap", ()),
+    "bn": ("bn", _BN),
+    "relu": ("relu", _INPLACE),
+    "sigmoid": ("sigmoid", ()),
+    "tanh": ("tanh", ()),
+    "gelu": ("gelu", (_p("approximate", "approximate", "none"),)),
+    "silu": ("silu", _INPLACE),
+    "leakyrelu": ("leakyrelu", (_p("negative_slope", "float", 0.01), *_INPLACE)),
+    "dropout": ("dropout", (_p("p", "prob", 0.5), *_INPLACE)),
+    "flatten": ("flatten", (_p("start_dim", "int", 1), _p("end_dim", "int", -1))),
+    "linear": ("linear", (_p("out_features", "pos"), _p("bias", "bool", True))),
+    "identity": ("identity", ()),
+}
+_TORCH_EXTRA = (_p("device", "none", None), _p("dtype", "none", None))
+
+# torch.nn's class names, as print(model) writes them: (short name, stated input size).
+_TORCH: dict[str, tuple[str, str | None, tuple[_Param, ...]]] = {
+    "Conv2d": ("conv", "in_channels", (*_CONV, *_TORCH_EXTRA)),
+    "ConvTranspose2d": (
+        "convT",
+        "in_channels",
+        (*_CONVT, _p("padding_mode", "zerosonly", "zeros"), *_TORCH_EXTRA),
+    ),
+    "MaxPool2d": (
+        "maxpool",
+        None,
+        (*_MAXPOOL[:4], _p("return_indices", "false", False), _MAXPOOL[4]),
+    ),
+    "AvgPool2d": ("avgpool", None, _AVGPOOL),
+    "AdaptiveAvgPool2d": ("adaptiveavgpool", None, (_p("output_size", "size"),)),
+    "AdaptiveMaxPool2d": (
+        "adaptivemaxpool",
+        None,
+        (_p("output_size", "size"), _p("return_indices", "false", False)),
+    ),
+    "BatchNorm2d": ("bn", "num_features", (*_BN[:4], *_TORCH_EXTRA, _BN[4])),
+    "BatchNorm1d": ("bn", "num_features", (*_BN[:4], *_TORCH_EXTRA, _BN[4])),
+    "ReLU": ("relu", None, _INPLACE),
+    "Sigmoid": ("sigmoid", None, ()),
+    "Tanh": ("tanh", None, ()),
+    "GELU": ("gelu", None, (_p("approximate", "approximate", "none"),)),
+    "SiLU": ("silu", None, _INPLACE),
+    "LeakyReLU": ("leakyrelu", None, (_p("negative_slope", "float", 0.01), *_INPLACE)),
+    "Dropout": ("dropout", None, (_p("p", "prob", 0.5), *_INPLACE)),
+    "Flatten": ("flatten", None, (_p("start_dim", "int", 1), _p("end_dim", "int", -1))),
+    "Linear": (
+        "linear",
+        "in_features",
+        (_p("out_features", "pos"), _p("bias", "bool", True), *_TORCH_EXTRA),
+    ),
+    "Identity": ("identity", None, ()),
+}
+_SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+LAYER_NAMES = (*_SHORT, "residual")
+
+
+def parse_spec(text: str, *, source: str = "spec") -> tuple[LayerSpec, ...]:
+    """The layers of a network spec, in order.
+
+    ``source`` names the text in error messages (``spec``, or a file's name).
+
+    Examples
+    --------
+    >>> layers = parse_spec("conv(6, k=5, p=2) > sigmoid > avgpool(2)")
+    >>> [(layer.kind, layer.args.get("padding")) for layer in layers]
+    [('conv', 2), ('sigmoid', None), ('avgpool', 0)]
+    >>> parse_spec("conv(6, k=5) > __import__('os')")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: spec column 16: unknown layer '__import__' ...
+    """
+    if len(text) > MAX_SPEC_CHARS:
+        raise OptionError(f"{source}: longer than {MAX_SPEC_CHARS:,} characters")
+    reader = _Reader(text, source)
+    line = reader.normalise()
+    if not line.strip():
+        raise OptionError(f"{source}: no layers (write them joined by '>')")
+    try:
+        tree = ast.parse(line.strip(), mode="eval")
+    except SyntaxError as err:
+        offset = max((err.offset or 1) - 1, 0) + reader.lead
+        if line.rstrip().endswith(">"):
+            offset = line.rstrip().rindex(">")
+        raise OptionError(f"{reader.where(offset)}: {_syntax_message(err, line)}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise OptionError(f"{source}: nested too deeply to read") from None
+    return reader.chain(tree.body)
+
+
+def _syntax_message(err: SyntaxError, flat: str) -> str:
+    if flat.rstrip().endswith(">"):
+        return "a '>' with no layer after it"
+    message = _printable(err.msg)
+    return f"not a layer spec ({message}); write layers like conv(16, k=3) joined by '>'"
+
+
+_CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(Sequential|ModuleList)\(\s*$")
+_MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
+_OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
+
+
+class _Reader:
+    """Turns the text into one Python expression of the same length, then reads its tree."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+        self.lead = 0
+        self.flat = text
+
+    def where(self, offset: int) -> str:
+        """``spec column 5`` or ``arch.txt line 3, column 5`` (1-based) for a character offset."""
+        offset = min(max(offset, 0), len(self.text))
+        line = self.text.count("\n", 0, offset) + 1
+        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        if "\n" not in self.text.rstrip("\n"):
+            return f"{self.source} column {column}"
+        return f"{self.source} line {line}, column {column}"
+
+    def normalise(self) -> str:
+        """Comments and print(model)'s structure blanked, line breaks between layers as '>'."""
+        chars = list(self.text)
+        offset = 0
+        containers = 0
+        depth = 0
+        for line in self.text.splitlines(keepends=True):
+            body = line.rstrip("\r\n")
+            opener = _OPENER.match(body)
+            if depth == 0 and _CONTAINER.match(body):
+                containers += 1
+                chars[offset : offset + len(body)] = " " * len(body)
+            elif depth == 0 and body.strip() == ")" and containers:
+                containers -= 1
+                chars[offset : offset + len(body)] = " " * len(body)
+            elif depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, "residual"):
+                raise OptionError(
+                    f"{self.where(offset + body.index(opener.group(1)))}: "
+                    f"'{opener.group(1)}(' is a module with layers inside that convcli cannot "
+                    "read; write its layers (residual(...) for a skip connection)"
+                )
+            else:
+                index = _MODULE_INDEX.match(body)
+                if depth == 0 and index:
+                    start = offset + len(index.group(1))
+                    chars[start : start + len(index.group(2))] = " " * len(index.group(2))
+                depth = self._scan(chars, offset, offset + len(body), depth)
+            offset += len(line)
+        if depth > 0:
+            raise OptionError(f"{self.where(self._last_open)}: '(' is never closed")
+        self._join_lines(chars)
+        self.flat = "".join(chars)
+        self.lead = len(self.flat) - len(self.flat.lstrip())
+        return self.flat
+
+    _opens: list[int]
+    _last_open = 0
+
+    def _scan(self, chars: list[str], start: int, end: int, depth: int) -> int:
+        """Blank comments, track parentheses over ``chars[start:end]``; the new depth."""
+        if depth == 0:
+            self._opens = []
+        quote = ""
+        i = start
+        while i < end:
+            char = chars[i]
+            if quote:
+                if char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                chars[i:end] = " " * (end - i)
+                break
+            elif char in "([":
+                depth += 1
+                self._opens.append(i)
+            elif char in ")]":
+                depth -= 1
+                if depth < 0:
+                    raise OptionError(f"{self.where(i)}: '{char}' without a matching opening")
+                self._opens.pop()
+            i += 1
+        if quote:
+            raise OptionError(f"{self.where(end - 1)}: a quoted string is never closed")
+        if self._opens:
+            self._last_open = self._opens[-1]
+        return depth
+
+    @staticmethod
+    def _join_lines(chars: list[str]) -> None:
+        depth = 0
+        for i, char in enumerate(chars):
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            elif char in "\r\n":
+                chars[i] = " "
+                if depth == 0:
+                    before = "".join(chars[:i]).rstrip()
+                    after = "".join(chars[i + 1 :]).lstrip()
+                    if before and after and not before.endswith(">") and not after.startswith(">"):
+                        chars[i] = ">"
+
+    # -- the tree ----------------------------------------------------------------------------
+
+    def at(self, node: ast.AST) -> str:
+        return self.where(self._offset(node))
+
+    def _offset(self, node: ast.AST, attribute: str = "col_offset") -> int:
+        # ast's columns count UTF-8 bytes of the parsed (stripped) line; positions count characters.
+        col = getattr(node, attribute, None) or 0
+        parsed = self.flat.strip().encode()
+        return len(parsed[:col].decode(errors="ignore")) + self.lead
+
+    def _segment(self, node: ast.AST) -> str:
+        start, end = self._offset(node), self._offset(node, "end_col_offset")
+        return _printable(" ".join(self.flat[start:end].split()))
+
+    def chain(self, node: ast.expr) -> tuple[LayerSpec, ...]:
+        if isinstance(node, ast.Compare):
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                if not isinstance(op, ast.Gt):
+                    raise OptionError(f"{self.at(right)}: layers are joined by '>' only")
+            return tuple(self.layer(item) for item in (node.left, *node.comparators))
+        return (self.layer(node),)
+
+    def layer(self, node: ast.expr) -> LayerSpec:
+        if isinstance(node, ast.Name | ast.Attribute):
+            return self._build(node, self._name(node), [], [])
+        if isinstance(node, ast.Call):
+            name = self._name(node.func)
+            if name == "residual":
+                return self._residual(node)
+            return self._build(node, name, node.args, node.keywords)
+        raise OptionError(
+            f"{self.at(node)}: not a layer: {self._segment(node)!r} "
+            "(a layer is a name like relu or a call like conv(16, k=3))"
+        )
+
+    def _name(self, node: ast.expr) -> str:
+        if isinstance(node, ast.Name):
+            name = node.id
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "nn"
+        ):
+            name = node.attr
+            if name not in _TORCH:
+                raise OptionError(f"{self.at(node)}: unknown layer 'nn.{name}'{_known()}")
+        else:
+            raise OptionError(f"{self.at(node)}: unknown layer {self._segment(node)!r}{_known()}")
+        if name not in _SHORT and name not in _TORCH and name != "residual":
+            raise OptionError(f"{self.at(node)}: unknown layer {name!r}{_known()}")
+        return name
+
+    def _residual(self, node: ast.Call) -> LayerSpec:
+        if len(node.args) != 1:
+            raise OptionError(
+                f"{self.at(node)}: residual takes one block and an optional shortcut=BLOCK, "
+                f"got {len(node.args)} positional arguments"
+            )
+        shortcut: tuple[LayerSpec, ...] = ()
+        for keyword in node.keywords:
+            if keyword.arg != "shortcut":
+                raise OptionError(
+                    f"{self.at(keyword)}: residual has no argument "
+                    f"{keyword.arg or '**'!r} (only shortcut=BLOCK)"
+                )
+            shortcut = self.chain(keyword.value)
+        return LayerSpec(
+            kind="residual",
+            args={},
+            text=self._segment(node),
+            where=self.at(node),
+            main=self.chain(node.args[0]),
+            shortcut=shortcut,
+        )
+
+    def _build(
+        self, node: ast.expr, name: str, args: Sequence[ast.expr], keywords: list[ast.keyword]
+    ) -> LayerSpec:
+        if name == "residual":
+            raise OptionError(f"{self.at(node)}: residual needs a block: residual(conv(...) > ...)")
+        if name in _TORCH and name not in _SHORT:
+            kind, stated_name, params = _TORCH[name]
+            torch_name = name
+        else:
+            kind, params = _SHORT[name]
+            stated_name, torch_name = None, ""
+        order = ([_Param(stated_name, "pos")] if stated_name else []) + list(params)
+        values: dict[str, Value] = {}
+        for index, arg in enumerate(args):
+            if isinstance(arg, ast.Starred):
+                raise OptionError(f"{self.at(arg)}: '*' arguments are not layer arguments")
+            if index >= len(order):
+                raise OptionError(
+                    f"{self.at(arg)}: {name} takes at most {len(order)} positional "
+                    f"arguments, got {len(args)}"
+                )
+            values[order[index].name] = self._value(arg, order[index], name)
+        by_name = {param.name: param for param in order}
+        for keyword in keywords:
+            if keyword.arg is None:
+                raise OptionError(f"{self.at(keyword)}: '**' arguments are not layer arguments")
+            key = _SHORT_KEYS.get(keyword.arg, keyword.arg) if not torch_name else keyword.arg
+            if key not in by_name:
+                accepted = ", ".join(by_name) or "no arguments"
+                raise OptionError(
+                    f"{self.at(keyword)}: {name} has no argument {keyword.arg!r} "
+                    f"(it takes {accepted})"
+                )
+            if key in values:
+                raise OptionError(f"{self.at(keyword)}: {name}: {key} is given twice")
+            values[key] = self._value(keyword.value, by_name[key], name)
+        for param in order:
+            if param.name not in values:
+                if param.default is ...:
+                    raise OptionError(f"{self.at(node)}: {name} needs {param.name}")
+                values[param.name] = param.default  # type: ignore[assignment]
+        stated = {}
+        if stated_name:
+            stated[stated_name] = int(values.pop(stated_name))  # type: ignore[arg-type]
+        for extra in ("device", "dtype", "inplace", "return_indices"):
+            values.pop(extra, None)
+        if torch_name in ("BatchNorm1d", "BatchNorm2d"):
+            stated["ndim"] = 2 if torch_name == "BatchNorm1d" else 4
+        return LayerSpec(
+            kind=kind,
+            args=values,
+            text=self._segment(node),
+            where=self.at(node),
+            stated=stated,
+            torch_name=torch_name,
+        )
+
+    def _value(self, node: ast.expr, param: _Param, layer: str) -> Value:
+        where = self.at(node)
+        shown = self._segment(node)
+        wanted = _WANTED[param.kind]
+        try:
+            raw = _literal(node)
+        except ValueError:
+            raise OptionError(
+                f"{where}: {layer}: {param.name} must be {wanted}, got {shown} "
+                "(only literal values are read)"
+            ) from None
+        value = _check(raw, param.kind)
+        if value is _BAD:
+            raise OptionError(f"{where}: {layer}: {param.name} must be {wanted}, got {shown}")
+        return value  # type: ignore[return-value]
+
+
+def _printable(text: str) -> str:
+    r"""``text`` with control characters escaped: a spec never writes escape codes to a terminal.
+
+    >>> print(_printable("zeros\x1b[31m"))
+    zeros\x1b[31m
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _known() -> str:
+    return f" (known: {', '.join(LAYER_NAMES)}, or torch.nn names such as Conv2d)"
+
+
+_BAD = object()
+_WANTED = {
+    "int": "an int",
+    "pos": "an int >= 1",
+    "optpos": "None or an int >= 1",
+    "pair": "an int >= 1 or a pair (h, w)",
+    "pair0": "an int >= 0 or a pair (h, w)",
+    "optpair": "None, an int >= 1 or a pair (h, w)",
+    "padding": "an int >= 0, a pair (h, w), 'same' or 'valid'",
+    "bool": "True or False",
+    "false": "False",
+    "float": "a number",
+    "optfloat": "None or a number",
+    "prob": "a probability between 0 and 1",
+    "mode": f"one of {', '.join(_PADDING_MODES)}",
+    "zerosonly": "'zeros'",
+    "approximate": "'none' or 'tanh'",
+    "size": "an int >= 1 or a pair (h, w) of ints or None",
+    "none": "None",
+}
+
+
+def _literal(node: ast.expr) -> object:
+    """A literal's value, read from the tree; anything that is not a literal raises."""
+    if isinstance(node, ast.Constant) and isinstance(
+        node.value, int | float | str | bool | type(None)
+    ):
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub | ast.UAdd)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    ):
+        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
+    if isinstance(node, ast.Tuple | ast.List):
+        return tuple(_literal(item) for item in node.elts)
+    raise ValueError("not a literal")
+
+
+def _is_int(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= MAX_INT
+
+
+def _check(raw: object, kind: str) -> object:
+    if kind in ("int",):
+        return raw if _is_int(raw, -MAX_INT) else _BAD
+    if kind == "pos":
+        return raw if _is_int(raw, 1) else _BAD
+    if kind == "optpos":
+        return raw if raw is None or _is_int(raw, 1) else _BAD
+    if kind in ("pair", "pair0", "optpair", "padding"):
+        if kind == "optpair" and raw is None:
+            return None
+        if kind == "padding" and raw in ("same", "valid"):
+            return raw
+        minimum = 0 if kind in ("pair0", "padding") else 1
+        if _is_int(raw, minimum):
+            return raw
+        if isinstance(raw, tuple) and len(raw) == 2 and all(_is_int(v, minimum) for v in raw):
+            return raw if raw[0] != raw[1] else raw[0]
+        return _BAD
+    if kind == "size":
+        if _is_int(raw, 1):
+            return raw
+        if (
+            isinstance(raw, tuple)
+            and len(raw) == 2
+            and all(v is None or _is_int(v, 1) for v in raw)
+        ):
+            return raw
+        return _BAD
+    if kind == "bool":
+        return raw if isinstance(raw, bool) else _BAD
+    if kind == "false":
+        return raw if raw is False else _BAD
+    if kind in ("float", "optfloat", "prob"):
+        if kind == "optfloat" and raw is None:
+            return None
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            if kind == "prob" and not 0 <= raw <= 1:
+                return _BAD
+            return raw
+        return _BAD
+    if kind == "mode":
+        return raw if raw in _PADDING_MODES else _BAD
+    if kind == "zerosonly":
+        return raw if raw == "zeros" else _BAD
+    if kind == "approximate":
+        return raw if raw in ("none", "tanh") else _BAD
+    if kind == "none":
+        return raw if raw is None else _BAD
+    raise AssertionError(kind)

@@ -1,0 +1,562 @@
+"""A stack of layers worked through by shapes alone: output shapes, parameters, cost, fields.
+
+Pure Python. ``walk_network`` takes the layers ``parse_spec`` read and an input shape and
+returns one ``LayerRow`` per layer (residual blocks with their inner rows). A layer that
+does not fit stops the walk: the rows before it are kept and the error names the layer.
+
+Conventions (stated again where the numbers are shown):
+
+- MACs: weight multiply-accumulates over all batch items, as ``convcli shapes`` counts
+  them (convolution, transposed convolution: every input value times every kernel tap it
+  meets, linear); bias additions are not MACs.
+- FLOPs: 2 per MAC plus 1 per bias addition; pooling counts one operation per window cell
+  read (max: comparisons, average: additions and the division); activations 1 per value;
+  BatchNorm 2 per value (scale and shift, as at inference); a residual sum 1 per value;
+  dropout, flatten and identity 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from convcli.errors import ConvcliError, OptionError, ShapeError
+from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
+from convcli.shapes.netspec import LayerSpec
+from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
+from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back, compose, union
+from convcli.shapes.transposed import resolve_transposed_geometry
+
+__all__ = ["DTYPE_SIZES", "CellTrace", "LayerRow", "Network", "trace_cell", "walk_network"]
+
+Shape = tuple[int, ...]
+Fields = tuple[Field | None, Field | None]
+DTYPE_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+# BatchNorm's num_batches_tracked counter is an int64 whatever the dtype.
+COUNTER_BYTES = 8
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu")
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer worked through: shapes, parameters, cost and receptive field.
+
+    ``fields`` is Araujo's field per spatial axis (``None``: not uniform, or no longer
+    spatial); ``steps`` how the layer maps each spatial axis (``None`` when the layer's
+    output is not spatial). ``counters`` is the number of BatchNorm ``num_batches_tracked``
+    counters among ``buffers``.
+    """
+
+    index: str
+    spec: LayerSpec
+    input_shape: Shape
+    output_shape: Shape
+    params: int = 0
+    buffers: int = 0
+    counters: int = 0
+    macs: int = 0
+    flops: int = 0
+    fields: Fields = (None, None)
+    steps: tuple[AxisStep, AxisStep] | None = None
+    main: tuple[LayerRow, ...] = ()
+    shortcut: tuple[LayerRow, ...] = ()
+
+    @property
+    def spatial(self) -> bool:
+        return self.steps is not None
+
+    @property
+    def outputs(self) -> int:
+        return math.prod(self.output_shape)
+
+    def activations(self) -> int:
+        """Values of this layer's output and, for a block, of every layer inside it."""
+        inner = sum(row.activations() for row in (*self.main, *self.shortcut))
+        return self.outputs + inner
+
+
+@dataclass(frozen=True)
+class Network:
+    """Every layer that fitted, and the error of the first that did not (if any)."""
+
+    input_shape: Shape
+    rows: tuple[LayerRow, ...]
+    error: ConvcliError | None = None
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.rows[-1].output_shape if self.rows else self.input_shape
+
+    @property
+    def params(self) -> int:
+        return sum(row.params for row in self.rows)
+
+    @property
+    def buffers(self) -> int:
+        return sum(row.buffers for row in self.rows)
+
+    @property
+    def macs(self) -> int:
+        return sum(row.macs for row in self.rows)
+
+    @property
+    def flops(self) -> int:
+        return sum(row.flops for row in self.rows)
+
+    def param_bytes(self, itemsize: int) -> int:
+        """Parameters and BatchNorm running statistics, at ``itemsize`` bytes each."""
+        counters = sum(_counters(row) for row in self.rows)
+        return (self.params + self.buffers - counters) * itemsize + counters * COUNTER_BYTES
+
+    def activation_bytes(self, itemsize: int) -> int:
+        """Every layer's output (kept for a backward pass), at ``itemsize`` bytes each."""
+        return sum(row.activations() for row in self.rows) * itemsize
+
+
+def _counters(row: LayerRow) -> int:
+    return row.counters + sum(_counters(inner) for inner in (*row.main, *row.shortcut))
+
+
+def walk_network(layers: Sequence[LayerSpec], input_shape: Shape) -> Network:
+    """Work ``layers`` through from ``input_shape`` (``N x C x H x W``, or ``N x F``).
+
+    Examples
+    --------
+    >>> from convcli.shapes.netspec import parse_spec
+    >>> net = walk_network(parse_spec("conv(6, k=5, p=2) > avgpool(2)"), (1, 1, 28, 28))
+    >>> [(row.output_shape, row.params, row.macs) for row in net.rows]
+    [((1, 6, 28, 28), 156, 117600), ((1, 6, 14, 14), 0, 0)]
+    >>> net = walk_network(parse_spec("conv(8, k=7)"), (1, 1, 4, 4))
+    >>> str(net.error)
+    'layer 1 conv(8, k=7): input 4x4 is smaller than the 7x7 window'
+    """
+    rows, error = _walk(layers, input_shape, (INPUT_FIELD, INPUT_FIELD), prefix="")
+    return Network(input_shape=input_shape, rows=rows, error=error)
+
+
+def _walk(
+    layers: Sequence[LayerSpec], shape: Shape, fields: Fields, prefix: str
+) -> tuple[tuple[LayerRow, ...], ConvcliError | None]:
+    rows: list[LayerRow] = []
+    for number, layer in enumerate(layers, start=1):
+        index = f"{prefix}{number}"
+        try:
+            row = _apply(layer, index, shape, fields)
+        except _InnerError as inner:
+            return tuple(rows), inner.error
+        except ConvcliError as err:
+            return tuple(rows), ShapeError(f"layer {index} {layer.text}: {err}")
+        rows.append(row)
+        shape, fields = row.output_shape, row.fields
+    return tuple(rows), None
+
+
+class _InnerError(Exception):
+    """A layer inside a residual block did not fit (its error already names it)."""
+
+    def __init__(self, error: ConvcliError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _apply(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRow:
+    kind = layer.kind
+    if kind == "residual":
+        return _residual(layer, index, shape, fields)
+    if kind in ("conv", "convT", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap"):
+        return _spatial(layer, index, _need_spatial(layer, shape), fields)
+    row = LayerRow(index=index, spec=layer, input_shape=shape, output_shape=shape)
+    values = math.prod(shape)
+    spatial = len(shape) == 4
+    keep = (_identity(shape, 0), _identity(shape, 1)) if spatial else None
+    kept = fields if spatial else (None, None)
+    if kind in ACTIVATIONS:
+        return _replace(row, flops=values, steps=keep, fields=kept)
+    if kind in ("dropout", "identity"):
+        return _replace(row, steps=keep, fields=kept)
+    if kind == "bn":
+        return _batch_norm(layer, row, keep, kept)
+    if kind == "flatten":
+        return _replace(row, output_shape=_flatten(layer, shape))
+    if kind == "linear":
+        return _linear(layer, row)
+    raise AssertionError(kind)
+
+
+def _replace(row: LayerRow, **changes: object) -> LayerRow:
+    return replace(row, **changes)  # type: ignore[arg-type]
+
+
+def _identity(shape: Shape, axis: int) -> AxisStep:
+    return AxisStep("identity", shape[2 + axis], shape[2 + axis])
+
+
+def _need_spatial(layer: LayerSpec, shape: Shape) -> Shape:
+    if len(shape) != 4:
+        raise ShapeError(
+            f"needs a 4-D input (N, C, H, W), got {_show(shape)} "
+            "(put it before flatten, or give --input-shape as NxCxHxW)"
+        )
+    stated = layer.stated.get("in_channels")
+    if stated is not None and stated != shape[1]:
+        raise ShapeError(f"states {stated} input channels, {shape[1]} arrive")
+    return shape
+
+
+def _show(shape: Sequence[int]) -> str:
+    return "x".join(str(size) for size in shape)
+
+
+@dataclass(frozen=True)
+class _Mapped:
+    """What a spatial layer does to one batch item: channels, size, axis maps and cost."""
+
+    channels: int
+    size: tuple[int, int]
+    steps: tuple[AxisStep, AxisStep]
+    params: int = 0
+    macs: int = 0
+    flops: int = 0
+
+
+def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRow:
+    n, c, h, w = shape
+    if layer.kind == "conv":
+        mapped = _conv(layer, c, (h, w))
+    elif layer.kind == "convT":
+        mapped = _conv_transposed(layer, c, (h, w))
+    elif layer.kind in ("maxpool", "avgpool"):
+        mapped = _pool(layer, c, (h, w))
+    else:
+        mapped = _adaptive(layer, c, (h, w))
+    steps = mapped.steps
+    return LayerRow(
+        index=index,
+        spec=layer,
+        input_shape=shape,
+        output_shape=(n, mapped.channels, *mapped.size),
+        params=mapped.params,
+        macs=n * mapped.macs,
+        flops=n * mapped.flops,
+        fields=(compose(fields[0], steps[0]), compose(fields[1], steps[1])),
+        steps=steps,
+    )
+
+
+def _check_groups(groups: int, c_in: int, c_out: int) -> None:
+    for count, side in ((c_in, "input"), (c_out, "output")):
+        if count % groups:
+            raise ShapeError(f"groups={groups} does not divide the {count} {side} channels")
+
+
+def _check_window_fits(size: Pair, padded: Pair, span: Pair) -> None:
+    if padded[0] < span[0] or padded[1] < span[1]:
+        shown = _show(size) + (f" (padded {_show(padded)})" if padded != size else "")
+        raise ShapeError(f"input {shown} is smaller than the {_show(span)} window")
+
+
+def _weighted_cost(layer: LayerSpec, out_c: int, size: Pair, macs: int) -> tuple[int, int]:
+    """MACs and FLOPs: 2 per MAC, plus one addition per output value for the bias."""
+    bias = out_c * size[0] * size[1] if layer.args["bias"] else 0
+    return macs, 2 * macs + bias
+
+
+def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    a = layer.args
+    out_c, groups = _int(layer, "out_channels"), _int(layer, "groups")
+    k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
+    d = as_pair(_pair_arg(layer, "dilation"), "dilation", minimum=1)
+    s = as_pair(_pair_arg(layer, "stride"), "stride", minimum=1)
+    padding = a["padding"]
+    assert isinstance(padding, int | tuple | str), padding
+    if padding == "same" and s != (1, 1):
+        raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
+    _check_groups(groups, c, out_c)
+    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    # The padding alone (resolved on an input the window fits), to say what did not fit.
+    pads = resolve_geometry(span, k, stride=s, padding=padding, dilation=d).padding  # type: ignore[arg-type]
+    top, bottom, left, right = pads
+    _check_window_fits(size, (size[0] + top + bottom, size[1] + left + right), span)
+    out = resolve_geometry(size, k, stride=s, padding=padding, dilation=d).out_size  # type: ignore[arg-type]
+    per_group = c // groups
+    macs, flops = _weighted_cost(
+        layer, out_c, out, out_c * out[0] * out[1] * per_group * k[0] * k[1]
+    )
+    return _Mapped(
+        channels=out_c,
+        size=out,
+        steps=(
+            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0]),
+            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1]),
+        ),
+        params=out_c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0),
+        macs=macs,
+        flops=flops,
+    )
+
+
+def _conv_transposed(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    out_c, groups = _int(layer, "out_channels"), _int(layer, "groups")
+    _check_groups(groups, c, out_c)
+    geometry = resolve_transposed_geometry(
+        size,
+        _pair_arg(layer, "kernel_size"),
+        stride=_pair_arg(layer, "stride"),
+        padding=_pair_arg(layer, "padding"),
+        output_padding=_pair_arg(layer, "output_padding"),
+        dilation=_pair_arg(layer, "dilation"),
+    )
+    k, s, p, d = geometry.kernel_size, geometry.stride, geometry.padding, geometry.dilation
+    span, out = geometry.effective_kernel, geometry.out_size
+    per_group = out_c // groups
+    # Every input value times every tap of its group's kernels.
+    macs, flops = _weighted_cost(layer, out_c, out, c * size[0] * size[1] * per_group * k[0] * k[1])
+    return _Mapped(
+        channels=out_c,
+        size=out,
+        steps=(
+            AxisStep("transposed", size[0], out[0], span[0], s[0], p[0], k[0], d[0]),
+            AxisStep("transposed", size[1], out[1], span[1], s[1], p[1], k[1], d[1]),
+        ),
+        params=c * per_group * k[0] * k[1] + (out_c if layer.args["bias"] else 0),
+        macs=macs,
+        flops=flops,
+    )
+
+
+def _pool(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
+    d = as_pair(
+        _pair_arg(layer, "dilation") if "dilation" in layer.args else 1, "dilation", minimum=1
+    )
+    p = as_pair(_pair_arg(layer, "padding"), "padding", minimum=0)
+    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    if p[0] <= k[0] // 2 and p[1] <= k[1] // 2:
+        _check_window_fits(size, (size[0] + 2 * p[0], size[1] + 2 * p[1]), span)
+    stride = layer.args["stride"]
+    geometry = resolve_pool_geometry(
+        size,
+        k,
+        stride=None if stride is None else _pair_arg(layer, "stride"),
+        padding=p,
+        dilation=d,
+        ceil_mode=bool(layer.args["ceil_mode"]),
+    )
+    s, out = geometry.stride, geometry.out_size
+    window = k[0] * k[1]
+    # Max: window - 1 comparisons per output; average: window - 1 additions and a division.
+    per_output = window - 1 if layer.kind == "maxpool" else window
+    return _Mapped(
+        channels=c,
+        size=out,
+        steps=(
+            AxisStep("window", size[0], out[0], span[0], s[0], p[0], k[0], d[0]),
+            AxisStep("window", size[1], out[1], span[1], s[1], p[1], k[1], d[1]),
+        ),
+        flops=c * out[0] * out[1] * per_output,
+    )
+
+
+def _adaptive(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    target = (1, 1) if layer.kind == "gap" else layer.args["output_size"]
+    out = adaptive_output_size(size, target)  # type: ignore[arg-type]
+    cells = _adaptive_cells(size[0], out[0]) * _adaptive_cells(size[1], out[1])
+    outputs = out[0] * out[1]
+    return _Mapped(
+        channels=c,
+        size=out,
+        steps=(AxisStep("adaptive", size[0], out[0]), AxisStep("adaptive", size[1], out[1])),
+        flops=c * (cells - outputs if layer.kind == "adaptivemaxpool" else cells),
+    )
+
+
+def _adaptive_cells(n_in: int, n_out: int) -> int:
+    """Input cells read by all of one axis's adaptive windows together, overlaps counted.
+
+    The windows ``[floor(i*n/m), ceil((i+1)*n/m))`` add up to ``n + m - gcd(n, m)`` cells
+    (``n`` when ``m`` divides ``n``): closed form, so a huge ``m`` costs nothing.
+    """
+    return n_in + n_out - math.gcd(n_in, n_out)
+
+
+def _pair_arg(layer: LayerSpec, name: str) -> IntOrPair:
+    value = layer.args[name]
+    assert isinstance(value, int | tuple), (name, value)
+    return value  # type: ignore[return-value]
+
+
+def _pair_text(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def _batch_norm(
+    layer: LayerSpec,
+    row: LayerRow,
+    steps: tuple[AxisStep, AxisStep] | None,
+    fields: Fields,
+) -> LayerRow:
+    shape = row.input_shape
+    wanted = layer.stated.get("ndim")
+    if wanted == 4 and len(shape) != 4:
+        raise ShapeError(f"BatchNorm2d needs a 4-D input (N, C, H, W), got {_show(shape)}")
+    if wanted == 2 and len(shape) not in (2, 3):
+        raise ShapeError(
+            f"BatchNorm1d needs a 2-D (N, C) or 3-D (N, C, L) input, got {_show(shape)}"
+        )
+    if len(shape) < 2:
+        raise ShapeError(f"BatchNorm needs a batch and a channel axis, got {_show(shape)}")
+    channels = shape[1]
+    stated = layer.stated.get("num_features")
+    if stated is not None and stated != channels:
+        raise ShapeError(f"states {stated} features, {channels} arrive")
+    affine = bool(layer.args["affine"])
+    tracked = bool(layer.args["track_running_stats"])
+    return _replace(
+        row,
+        params=(channels + (channels if layer.args["bias"] else 0)) if affine else 0,
+        buffers=2 * channels + 1 if tracked else 0,
+        counters=1 if tracked else 0,
+        flops=2 * math.prod(shape),
+        steps=steps,
+        fields=fields,
+    )
+
+
+def _flatten(layer: LayerSpec, shape: Shape) -> Shape:
+    start, end = _int(layer, "start_dim"), _int(layer, "end_dim")
+    rank = len(shape)
+    first = start + rank if start < 0 else start
+    last = end + rank if end < 0 else end
+    if not (0 <= first < rank and 0 <= last < rank):
+        raise ShapeError(f"dimensions {start}..{end} are outside a {rank}-D input {_show(shape)}")
+    if first > last:
+        raise ShapeError(f"start_dim {start} comes after end_dim {end}")
+    return (*shape[:first], math.prod(shape[first : last + 1]), *shape[last + 1 :])
+
+
+def _int(layer: LayerSpec, name: str) -> int:
+    value = layer.args[name]
+    assert isinstance(value, int), (name, value)
+    return value
+
+
+def _linear(layer: LayerSpec, row: LayerRow) -> LayerRow:
+    shape = row.input_shape
+    features = shape[-1]
+    stated = layer.stated.get("in_features")
+    if stated is not None and stated != features:
+        raise ShapeError(f"states in_features={stated}, {features} arrive (input {_show(shape)})")
+    out = _int(layer, "out_features")
+    bias = bool(layer.args["bias"])
+    lead = math.prod(shape[:-1])
+    macs = lead * features * out
+    return _replace(
+        row,
+        output_shape=(*shape[:-1], out),
+        params=features * out + (out if bias else 0),
+        macs=macs,
+        flops=2 * macs + (lead * out if bias else 0),
+    )
+
+
+def _residual(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRow:
+    main, error = _walk(layer.main, shape, fields, prefix=f"{index}.")
+    if error is not None:
+        raise _InnerError(error)
+    shortcut, error = _walk(layer.shortcut, shape, fields, prefix=f"{index}.s")
+    if error is not None:
+        raise _InnerError(error)
+    main_shape = main[-1].output_shape if main else shape
+    short_shape = shortcut[-1].output_shape if shortcut else shape
+    if main_shape != short_shape:
+        path = "shortcut" if shortcut else "identity shortcut"
+        raise ShapeError(
+            f"the block gives {_show(main_shape)}, the {path} {_show(short_shape)}; "
+            "they must agree to be added"
+            + ("" if shortcut else " (add shortcut=conv(C, k=1, s=S))")
+        )
+    main_fields = main[-1].fields if main else fields
+    short_fields = shortcut[-1].fields if shortcut else fields
+    spatial = len(main_shape) == 4
+    inner = (*main, *shortcut)
+    return LayerRow(
+        index=index,
+        spec=layer,
+        input_shape=shape,
+        output_shape=main_shape,
+        params=sum(row.params for row in inner),
+        buffers=sum(row.buffers for row in inner),
+        macs=sum(row.macs for row in inner),
+        flops=sum(row.flops for row in inner) + math.prod(main_shape),
+        fields=(
+            (union(main_fields[0], short_fields[0]), union(main_fields[1], short_fields[1]))
+            if spatial
+            else (None, None)
+        ),
+        steps=(_identity(shape, 0), _identity(shape, 1)) if spatial else None,
+        main=main,
+        shortcut=shortcut,
+    )
+
+
+@dataclass(frozen=True)
+class CellTrace:
+    """The input cells one output cell can be reached from, per axis (``None``: none)."""
+
+    index: str
+    cell: tuple[int, int]
+    rows: tuple[int, int] | None
+    cols: tuple[int, int] | None
+
+
+def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None) -> CellTrace:
+    """Carry output cell ``cell`` of top-level layer ``layer`` back to the input.
+
+    ``layer`` is the 1-based row number (default: the last layer with a spatial output).
+    Each layer maps the interval of its output cells to the first and last input cell they
+    read (``receptive.back``), clipped to its input; a residual block joins its two paths.
+
+    Examples
+    --------
+    >>> from convcli.shapes.netspec import parse_spec
+    >>> net = walk_network(parse_spec("convT(1, k=3, s=2) > conv(1, k=3)"), (1, 1, 4, 4))
+    >>> trace_cell(net, (2, 0))
+    CellTrace(index='2', cell=(2, 0), rows=(0, 2), cols=(0, 1))
+    """
+    spatial = [number for number, row in enumerate(network.rows, start=1) if row.spatial]
+    if not spatial:
+        raise OptionError("--at: no layer has a spatial (N, C, H, W) output")
+    number = spatial[-1] if layer is None else layer
+    if not 1 <= number <= len(network.rows):
+        raise OptionError(f"--at: there is no layer {number} (layers 1 to {len(network.rows)})")
+    row = network.rows[number - 1]
+    if not row.spatial:
+        raise OptionError(
+            f"--at: layer {number} {row.spec.text} has no spatial output "
+            f"({_show(row.output_shape)})"
+        )
+    height, width = row.output_shape[2], row.output_shape[3]
+    if not (0 <= cell[0] < height and 0 <= cell[1] < width):
+        raise OptionError(
+            f"--at: cell {cell[0]},{cell[1]} is outside layer {number}'s {height}x{width} output"
+        )
+    spans: list[tuple[int, int] | None] = []
+    for axis in range(2):
+        spans.append(_carry(network.rows[:number], axis, (cell[axis], cell[axis])))
+    return CellTrace(index=str(number), cell=cell, rows=spans[0], cols=spans[1])
+
+
+def _carry(
+    rows: Sequence[LayerRow], axis: int, span: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    for row in reversed(rows):
+        if span is None:
+            return None
+        if row.spec.kind == "residual":
+            paths = [_carry(row.main, axis, span), _carry(row.shortcut, axis, span)]
+            reached = [path for path in paths if path is not None]
+            span = (min(p[0] for p in reached), max(p[1] for p in reached)) if reached else None
+        elif row.steps is not None:
+            span = back(row.steps[axis], *span)
+    return span

@@ -1,0 +1,200 @@
+"""Receptive fields through a stack of layers, one axis at a time.
+
+Two conventions, each stated where a number is shown:
+
+- **Araujo et al.**, "Computing Receptive Fields of Convolutional Neural Networks"
+  (Distill, 2019): a chain of windowed layers (convolution, pooling) gives every output
+  cell a field of the same size ``r``, cells ``jump`` input pixels apart (the effective
+  stride ``S``), cell 0's field centred at ``start`` (0-based input coordinates; may be
+  negative or a half, because the field is counted through the padding). Per layer with
+  a window spanning ``k`` pixels (``d(k-1)+1`` when dilated), stride ``s`` and top/left
+  padding ``p``::
+
+      r' = r + (k - 1) * jump        jump' = jump * s        start' = start + ((k-1)/2 - p) * jump
+
+- **Carried intervals**: after a transposed convolution with stride > 1 or an adaptive
+  pooling whose sizes do not divide, fields differ from cell to cell, so the field of one
+  chosen output cell is computed by carrying an interval of indices back through every
+  layer, clipped to each layer's input: the first and last cell whose value reaches it
+  (exact for each layer; through a chain, exact when no layer is dilated, else it may
+  also span cells between dilated taps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+__all__ = ["INPUT_FIELD", "AxisStep", "Field", "as_window", "back", "compose", "union"]
+
+
+@dataclass(frozen=True)
+class AxisStep:
+    """How one layer maps one spatial axis of its input to its output.
+
+    ``window``: output cell ``o`` reads inputs ``o*stride - padding`` ... ``+ span - 1``
+    (convolution, pooling; ``span`` is the dilated window). ``transposed``: output ``o``
+    receives input ``i`` when ``i*stride - padding + dilation*t == o`` for a tap ``t``.
+    ``adaptive``: output ``o`` reads ``floor(o*n_in/n_out)`` ... ``ceil((o+1)*n_in/n_out) - 1``.
+    ``identity``: cell ``o`` reads cell ``o``.
+    """
+
+    kind: Literal["window", "transposed", "adaptive", "identity"]
+    n_in: int
+    n_out: int
+    span: int = 1
+    stride: int = 1
+    padding: int = 0
+    kernel: int = 1
+    dilation: int = 1
+
+
+@dataclass(frozen=True)
+class Field:
+    """Araujo's receptive field on one axis: size ``r``, ``jump`` and cell 0's centre."""
+
+    size: int
+    jump: int
+    start: Fraction
+
+    @property
+    def first(self) -> Fraction:
+        """The first input index of cell 0's field (``start - (r-1)/2``)."""
+        return self.start - Fraction(self.size - 1, 2)
+
+
+INPUT_FIELD = Field(size=1, jump=1, start=Fraction(0))
+
+
+def compose(field: Field | None, step: AxisStep) -> Field | None:
+    """The field after ``step``, given the field of its input (``None``: not uniform).
+
+    Examples
+    --------
+    >>> f = compose(INPUT_FIELD, AxisStep("window", 28, 28, span=5, padding=2))
+    >>> f.size, f.jump, f.start
+    (5, 1, Fraction(0, 1))
+    >>> f = compose(f, AxisStep("window", 28, 14, span=2, stride=2))
+    >>> f.size, f.jump, f.start
+    (6, 2, Fraction(1, 2))
+    """
+    if field is None:
+        return None
+    if step.kind == "identity":
+        return field
+    window = as_window(step)
+    if window is None:
+        return None
+    return Field(
+        size=field.size + (window.span - 1) * field.jump,
+        jump=field.jump * window.stride,
+        start=field.start + (Fraction(window.span - 1, 2) - window.padding) * field.jump,
+    )
+
+
+def as_window(step: AxisStep) -> AxisStep | None:
+    """``step`` as an equivalent window, when there is one (else ``None``).
+
+    A transposed convolution with stride 1 is a convolution padded with
+    ``d(k-1) - p``; an adaptive pooling whose output size divides its input size is a
+    pooling with window and stride ``n_in / n_out``.
+    """
+    if step.kind == "window":
+        return step
+    if step.kind == "transposed" and step.stride == 1:
+        span = step.dilation * (step.kernel - 1) + 1
+        return AxisStep(
+            "window",
+            step.n_in,
+            step.n_out,
+            span=span,
+            padding=span - 1 - step.padding,
+            kernel=step.kernel,
+            dilation=step.dilation,
+        )
+    if step.kind == "adaptive" and step.n_in % step.n_out == 0:
+        size = step.n_in // step.n_out
+        return AxisStep("window", step.n_in, step.n_out, span=size, stride=size, kernel=size)
+    return None
+
+
+def union(a: Field | None, b: Field | None) -> Field | None:
+    """The field of a sum of two paths: the smallest interval holding both fields.
+
+    Uniform only when both are and their jumps agree (else the union's size changes
+    from cell to cell).
+
+    Examples
+    --------
+    >>> u = union(Field(5, 2, Fraction(1)), Field(1, 2, Fraction(0)))
+    >>> u.size, u.jump, u.start
+    (5, 2, Fraction(1, 1))
+    """
+    if a is None or b is None or a.jump != b.jump:
+        return None
+    first = min(a.first, b.first)
+    last = max(a.first + a.size - 1, b.first + b.size - 1)
+    return Field(size=int(last - first) + 1, jump=a.jump, start=(first + last) / 2)
+
+
+def back(step: AxisStep, lo: int, hi: int) -> tuple[int, int] | None:
+    """The first and last input index that output cells ``lo`` ... ``hi`` read.
+
+    Only cells inside the input count (padding is not a cell). ``None`` when no input
+    cell reaches them (a transposed convolution's gaps). Exact for one layer: dilated
+    taps that land in the padding are skipped tap by tap.
+
+    Examples
+    --------
+    >>> back(AxisStep("window", 7, 3, span=3, kernel=3, stride=2, padding=1), 0, 0)
+    (0, 1)
+    >>> back(AxisStep("window", 3, 1, span=5, kernel=3, dilation=2, padding=1), 0, 0)
+    (1, 1)
+    >>> back(AxisStep("transposed", 3, 7, kernel=3, stride=2), 3, 3)
+    (1, 1)
+    >>> back(AxisStep("adaptive", 5, 3), 1, 1)
+    (1, 3)
+    """
+    if step.kind == "identity":
+        return _clipped(lo, hi, step.n_in)
+    if step.kind == "adaptive":
+        return _clipped(
+            lo * step.n_in // step.n_out, -((-(hi + 1) * step.n_in) // step.n_out) - 1, step.n_in
+        )
+    s, p, d, n = step.stride, step.padding, step.dilation, step.n_in
+    if step.kernel > MAX_TAPS or (step.kernel == 1 and step.span > 1):
+        # A window given by its span alone, or too many taps to walk: the span, clipped.
+        if step.kind == "window":
+            return _clipped(lo * s - p, hi * s - p + step.span - 1, n)
+        reach = step.dilation * (step.kernel - 1)
+        return _clipped(_ceil_div(lo + p - reach, s), (hi + p) // s, n)
+    reached: list[tuple[int, int]] = []
+    for tap in range(step.kernel):
+        if step.kind == "window":
+            # Input o*s - p + d*tap for o in [lo, hi], kept inside [0, n - 1].
+            o_first = max(lo, _ceil_div(p - d * tap, s))
+            o_last = min(hi, (n - 1 + p - d * tap) // s)
+            if o_first <= o_last:
+                reached.append((o_first * s - p + d * tap, o_last * s - p + d * tap))
+        else:
+            # Input i reaches output i*s - p + d*tap: i*s in [lo + p - d*tap, hi + p - d*tap].
+            first = max(0, _ceil_div(lo + p - d * tap, s))
+            last = min(n - 1, (hi + p - d * tap) // s)
+            if first <= last:
+                reached.append((first, last))
+    if not reached:
+        return None
+    return min(first for first, _ in reached), max(last for _, last in reached)
+
+
+MAX_TAPS = 4096
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def _clipped(first: int, last: int, n: int) -> tuple[int, int] | None:
+    first, last = max(first, 0), min(last, n - 1)
+    return (first, last) if first <= last else None

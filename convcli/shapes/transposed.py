@@ -1,0 +1,307 @@
+"""Output sizes of a 2-D transposed convolution, with PyTorch's rules.
+
+Pure Python. Per axis the output length is
+
+    (h - 1) * s - 2p + d(k - 1) + output_padding + 1
+
+``output_padding`` only adds rows/columns at the bottom/right, to pick one of the ``s``
+input sizes a strided ``conv2d`` maps onto the same output size; PyTorch requires it
+to be smaller than the stride or the dilation. ``output_padding_for`` chooses it from a
+requested output size as ``nn.ConvTranspose2d.forward(output_size=...)`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from convcli.errors import OptionError, ShapeError
+from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
+
+__all__ = [
+    "TransposedGeometry",
+    "check_transposed_shapes",
+    "output_padding_for",
+    "resolve_transposed_geometry",
+    "transposed_output_size",
+]
+
+
+def transposed_output_size(
+    n: int,
+    k: int,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    output_padding: int = 0,
+    dilation: int = 1,
+) -> int:
+    """Length of one output axis of ``conv_transpose2d``: ``(n-1)s - 2p + d(k-1) + op + 1``.
+
+    Parameters
+    ----------
+    n : int
+        Input length on this axis.
+    k : int
+        Kernel length (before dilation).
+    stride, padding, output_padding, dilation : int
+        As ``torch.nn.functional.conv_transpose2d``, for this axis.
+
+    Returns
+    -------
+    int
+        The output length, at least 1.
+
+    Raises
+    ------
+    OptionError
+        An argument out of range, or ``output_padding`` not smaller than the stride or
+        the dilation.
+    ShapeError
+        An output length below 1 (padding larger than what the kernel adds).
+
+    Examples
+    --------
+    >>> transposed_output_size(16, 4, stride=2, padding=1)
+    32
+    >>> transposed_output_size(5, 3, stride=2, output_padding=1)
+    12
+    >>> transposed_output_size(5, 3, stride=2, output_padding=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: output padding must be smaller than either stride or dilation, ...
+    """
+    n, k, s, p, op, d = _check_axis(n, k, stride, padding, output_padding, dilation)
+    if not (op < s or op < d):
+        raise OptionError(
+            "output padding must be smaller than either stride or dilation, but got "
+            f"output_padding {op}, stride {s}, dilation {d}"
+        )
+    out = _min_size(n, k, s, p, d) + op
+    if out < 1:
+        raise ShapeError(
+            f"transposed convolution output length would be {out}: padding {p} removes more "
+            f"than the (n-1)*s + d*(k-1) + 1 = {out + 2 * p - op} values it makes"
+        )
+    return out
+
+
+def _check_axis(
+    n: int, k: int, stride: int, padding: int, output_padding: int, dilation: int
+) -> tuple[int, ...]:
+    values = (
+        as_int(n, "input size"),
+        as_int(k, "kernel size"),
+        as_int(stride, "stride"),
+        as_int(padding, "padding"),
+        as_int(output_padding, "output_padding"),
+        as_int(dilation, "dilation"),
+    )
+    names = ("input size", "kernel size", "stride", "padding", "output_padding", "dilation")
+    minimums = (1, 1, 1, 0, 0, 1)
+    for value, name, minimum in zip(values, names, minimums, strict=True):
+        if value < minimum:
+            raise OptionError(f"{name} must be >= {minimum}, got {value}")
+    return values
+
+
+def _min_size(n: int, k: int, s: int, p: int, d: int) -> int:
+    return (n - 1) * s - 2 * p + d * (k - 1) + 1
+
+
+def output_padding_for(
+    in_size: Pair,
+    kernel_size: IntOrPair,
+    output_size: Sequence[int],
+    *,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+) -> Pair:
+    """The ``output_padding`` that makes ``conv_transpose2d`` produce ``output_size``.
+
+    As ``nn.ConvTranspose2d.forward(output_size=...)``: ``output_size`` is ``(h, w)``,
+    or the whole shape (its last two values are used); per axis it must lie between
+    the smallest size (``output_padding`` 0) and that plus ``stride - 1``.
+
+    Parameters
+    ----------
+    in_size : (int, int)
+        Input height and width.
+    kernel_size, stride, padding, dilation : int or (int, int)
+    output_size : sequence of int
+        The wanted ``(h, w)``, or ``(c, h, w)`` / ``(n, c, h, w)``.
+
+    Returns
+    -------
+    (int, int)
+        ``output_padding`` per axis.
+
+    Raises
+    ------
+    OptionError
+        No ``output_padding`` reaches ``output_size``; the message gives the valid range.
+
+    Examples
+    --------
+    >>> output_padding_for((5, 5), 3, (12, 11), stride=2)
+    (1, 0)
+    >>> output_padding_for((5, 5), 3, (8, 12), stride=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: requested an output size of (8, 12), but valid sizes range ...
+    """
+    wanted = tuple(as_int(v, "output_size", output_size) for v in output_size)
+    if len(wanted) not in (2, 3, 4):
+        raise OptionError(f"output_size must have 2 values (h, w), got {len(wanted)}: {wanted}")
+    target = wanted[-2:]
+    k = as_pair(kernel_size, "kernel size", minimum=1)
+    s = as_pair(stride, "stride", minimum=1)
+    p = as_pair(padding, "padding", minimum=0)
+    d = as_pair(dilation, "dilation", minimum=1)
+    smallest = tuple(_min_size(in_size[i], k[i], s[i], p[i], d[i]) for i in range(2))
+    largest = tuple(smallest[i] + s[i] - 1 for i in range(2))
+    if any(not smallest[i] <= target[i] <= largest[i] for i in range(2)):
+        raise OptionError(
+            f"requested an output size of {target}, but valid sizes range from {smallest} "
+            f"to {largest} (for an input of {tuple(in_size)})"
+        )
+    return target[0] - smallest[0], target[1] - smallest[1]
+
+
+@dataclass(frozen=True)
+class TransposedGeometry:
+    """The resolved geometry of one transposed convolution: every field is ``(h, w)``."""
+
+    in_size: Pair
+    kernel_size: Pair
+    stride: Pair
+    padding: Pair
+    output_padding: Pair
+    dilation: Pair
+    out_size: Pair
+
+    @property
+    def effective_kernel(self) -> Pair:
+        """The span of the dilated kernel, ``d(k-1)+1`` per axis."""
+        return (
+            self.dilation[0] * (self.kernel_size[0] - 1) + 1,
+            self.dilation[1] * (self.kernel_size[1] - 1) + 1,
+        )
+
+    @property
+    def direct_padding(self) -> tuple[int, int, int, int]:
+        """``(top, bottom, left, right)`` zeros around the zero-inserted input for the
+        equivalent direct convolution: ``d(k-1) - p`` each side, plus ``output_padding``
+        at the bottom/right (negative means crop)."""
+        eff = self.effective_kernel
+        top, left = eff[0] - 1 - self.padding[0], eff[1] - 1 - self.padding[1]
+        return (top, top + self.output_padding[0], left, left + self.output_padding[1])
+
+
+def resolve_transposed_geometry(
+    in_size: Pair,
+    kernel_size: IntOrPair,
+    *,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    output_size: Sequence[int] | None = None,
+) -> TransposedGeometry:
+    """Normalise transposed-convolution arguments and compute the output size per axis.
+
+    ``output_size``, when given, chooses ``output_padding`` (``output_padding_for``); giving
+    both a non-zero ``output_padding`` and ``output_size`` is refused.
+
+    Examples
+    --------
+    >>> resolve_transposed_geometry((16, 16), 4, stride=2, padding=1).out_size
+    (32, 32)
+    >>> g = resolve_transposed_geometry((5, 5), 3, stride=2, output_size=(12, 11))
+    >>> g.output_padding, g.out_size
+    ((1, 0), (12, 11))
+    """
+    k = as_pair(kernel_size, "kernel size", minimum=1)
+    s = as_pair(stride, "stride", minimum=1)
+    p = as_pair(padding, "padding", minimum=0)
+    d = as_pair(dilation, "dilation", minimum=1)
+    op = as_pair(output_padding, "output_padding", minimum=0)
+    if output_size is not None:
+        if op != (0, 0):
+            raise OptionError(
+                f"give output_padding or output_size, not both (got output_padding "
+                f"{output_padding!r} and output_size {tuple(output_size)!r})"
+            )
+        op = output_padding_for(in_size, k, output_size, stride=s, padding=p, dilation=d)
+    if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
+        raise OptionError(
+            "output padding must be smaller than either stride or dilation, but got "
+            f"output_padding_height: {op[0]} output_padding_width: {op[1]} "
+            f"stride_height: {s[0]} stride_width: {s[1]} "
+            f"dilation_height: {d[0]} dilation_width: {d[1]}"
+        )
+    out = tuple(
+        transposed_output_size(
+            in_size[i], k[i], stride=s[i], padding=p[i], output_padding=op[i], dilation=d[i]
+        )
+        for i in range(2)
+    )
+    return TransposedGeometry(
+        in_size=in_size,
+        kernel_size=k,
+        stride=s,
+        padding=p,
+        output_padding=op,
+        dilation=d,
+        out_size=(out[0], out[1]),
+    )
+
+
+def check_transposed_shapes(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    bias_shape: Sequence[int] | None,
+    groups: int,
+) -> int:
+    """Check that the shapes form a ``conv_transpose2d``; return the output channels.
+
+    ``input_shape`` is ``(c_i, h, w)`` or ``(n, c_i, h, w)``; ``weight_shape`` is
+    ``(c_i, c_o / groups, k_h, k_w)``, the reverse of ``conv2d``'s channel order;
+    ``bias_shape`` is ``(c_o,)`` or ``None``.
+
+    Examples
+    --------
+    >>> check_transposed_shapes((4, 5, 5), (4, 3, 2, 2), None, 2)
+    6
+    >>> check_transposed_shapes((3, 5, 5), (4, 3, 2, 2), None, 1)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: weight (4, 3, 2, 2) expects 4 input channels, input has 3
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len(input_shape)}-D"
+        )
+    if len(weight_shape) != 4:
+        raise ShapeError(
+            f"weight must be 4-D (c_i, c_o/groups, k_h, k_w), got {len(weight_shape)}-D"
+        )
+    groups = as_int(groups, "groups")
+    if groups < 1:
+        raise OptionError(f"groups must be >= 1, got {groups}")
+    weight = tuple(weight_shape)
+    c_i = input_shape[-3]
+    if weight[0] % groups:
+        raise ShapeError(
+            f"groups={groups} does not divide the weight's first axis ({weight[0]} input "
+            f"channels) of weight {weight}"
+        )
+    if weight[0] != c_i:
+        raise ShapeError(f"weight {weight} expects {weight[0]} input channels, input has {c_i}")
+    c_o = weight[1] * groups
+    if bias_shape is not None and tuple(bias_shape) != (c_o,):
+        raise ShapeError(
+            f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
+        )
+    return c_o
