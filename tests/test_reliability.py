@@ -704,7 +704,8 @@ def test_item27_json_kernel_is_sized_after_parsing_before_computing(
 
 
 @pytest.mark.parametrize(
-    ("budget", "refuse"), [("100", True), ("0.1K", True), ("1MiB", False), ("1.5GiB", False)]
+    ("budget", "refuse"),
+    [("100", True), ("0.1K", True), ("1MiB", True), ("8MiB", False), ("1.5GiB", False)],
 )
 def test_item27_max_memory_sizes(
     tmp_path: Path, budget: str, refuse: bool, good_input: str, kernel: str
@@ -1294,7 +1295,7 @@ def test_item38_json_text_is_budgeted_before_it_is_parsed(
         line = run_refused(tmp_path, [x, k, "--max-memory", budget], input=text.encode())
     assert "JSON text" in line and "pars" in line and "--max-memory" in line
     # The same text with room to parse it runs.
-    enough = str(len(text) * JSON_PARSE_EXPANSION * 2)
+    enough = str(len(text) * JSON_PARSE_EXPANSION * 2 + 8 * 1024**2)  # + the report's
     assert invoke("run", x, k, "--max-memory", enough, "--json", input=text).exit_code == 0
 
 
@@ -1673,3 +1674,80 @@ def test_item49_a_long_valid_output_name_works(tmp_path: Path) -> None:
     assert sorted(files_in(out)) == sorted(
         ("y" * 246 + ".npy", "\u00e9" * 123 + ".npy", "y" * 245 + ".json")
     )
+
+
+MEASURED = {
+    "run": ["run", "X", "K"],
+    "run --json": ["run", "X", "K", "--json"],
+    "run -o y.json": ["run", "X", "K1", "-o", "OUT/y.json", "--force"],
+    "run -o y.npy": ["run", "X", "K", "-o", "OUT/y.npy", "--force"],
+    "run complex --json": ["run", "XC", "KC", "--json"],
+    "run int64": ["run", "XI", "KI"],
+    "run --mode multi-out": ["run", "X3", "K", "--mode", "multi-out"],
+    "run --mode 1x1 --json": ["run", "X3", "K1", "--mode", "1x1", "--json"],
+    "run reflect padding": ["run", "X", "K", "-p", "1", "--padding-mode", "reflect"],
+    "verify": ["verify", "X", "K"],
+    "verify --json": ["verify", "X", "K", "--json"],
+    "verify-1x1 files": ["verify-1x1", "X3", "K1"],
+    "verify-1x1 drawn --json": [
+        "verify-1x1",
+        "--input-shape",
+        "8x96x96",
+        "--out-channels",
+        "8",
+        "--json",
+    ],
+    "explain --json": ["explain", "X", "K", "--at", "0,0,0,0", "--json"],
+    "explain --full": ["explain", "X", "K", "--at", "0,1,2,3", "--full"],
+}
+
+
+@pytest.fixture(scope="module")
+def measured_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("measured")
+    rng = np.random.default_rng(39)
+    arrays = {
+        "X": rng.standard_normal((1, 8, 64, 64)).astype(np.float32),
+        "X3": rng.standard_normal((8, 64, 64)).astype(np.float32),
+        "K": rng.standard_normal((8, 8, 3, 3)).astype(np.float32),
+        "K1": rng.standard_normal((8, 8, 1, 1)).astype(np.float32),
+        "XC": rng.standard_normal((1, 2, 64, 64)) + 1j,
+        "KC": np.ones((2, 2, 1, 1), np.complex128),
+        "XI": rng.integers(-9, 9, (1, 8, 64, 64)),
+        "KI": rng.integers(-9, 9, (8, 8, 3, 3)),
+    }
+    files = {name: save(folder / f"{name}.npy", array) for name, array in arrays.items()}
+    files["OUT"] = str(folder)
+    return files
+
+
+@pytest.mark.parametrize("case", MEASURED, ids=list(MEASURED))
+def test_item39_the_estimate_covers_the_measured_peak_memory(
+    monkeypatch: pytest.MonkeyPatch, measured_files: dict[str, str], case: str
+) -> None:
+    import convcli.ops.budget
+
+    estimates: list[int] = []
+    real = convcli.ops.budget.check_budget
+
+    def record(estimate: Any, budget: int) -> None:
+        estimates.append(estimate.total)
+        real(estimate, budget)
+
+    monkeypatch.setattr(convcli.ops.budget, "check_budget", record)
+    args = [measured_files.get(arg.split("/")[0], arg.split("/")[0]) for arg in MEASURED[case]]
+    args = [
+        a + "/" + arg.split("/")[1] if "/" in arg else a
+        for a, arg in zip(args, MEASURED[case], strict=True)
+    ]
+    assert invoke(*args).exit_code == 0  # imports and caches warmed up, outside the measure
+    estimates.clear()
+    tracemalloc.start()
+    try:
+        result = invoke(*args, "--max-memory", "4G")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert estimates, "no estimate was made"
+    assert peak <= max(estimates), (case, peak, max(estimates))

@@ -45,8 +45,15 @@ __all__ = [
 
 DEFAULT_SHARE = 0.5
 FALLBACK_BUDGET = 2 * 1024**3
-# A value printed as JSON: a Python float in a list (~32 bytes) plus its text (~24).
-JSON_BYTES_PER_VALUE = 56
+# A value printed as JSON: a Python float in a list (~32 bytes) plus its text (~24),
+# measured at 56 with tracemalloc; a complex value is a dict of two floats (~280).
+JSON_BYTES_PER_VALUE = 64
+JSON_BYTES_PER_COMPLEX = 320
+# The report: rich's objects and the summary's statistics (blocks of 16 MiB at most).
+REPORT_BYTES = 4 * 1024**2
+STATS_BLOCK_BYTES = 16 * 1024**2
+# Arrays of the output's size that comparing two results holds at its peak (float64).
+COMPARE_WIDE_ARRAYS = 6
 # A value printed in a rich table (--full): its text, its Text and Segment objects.
 REPORT_BYTES_PER_VALUE = 1024
 # Parsing JSON text holds Python objects for every number and list: the peak, measured
@@ -190,15 +197,36 @@ def estimate_run(
     )
     # Python ints: shapes from --input-shape can have 18-digit sizes, beyond int64.
     output_values = math.prod(memory.output_shape)
+    out_size = memory.output_dtype.itemsize
+    complex_out = memory.output_dtype.kind == "c"
+    n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+    taps = w_shape[2] * w_shape[3]
+    unfolded_values = c_i * taps * n * math.prod(memory.output_shape[-2:]) if unfolded else 0
+    # --json prints every result (verify: also the unfolded input and the weight matrix).
+    json_values = (
+        output_values * results + unfolded_values + (math.prod(w_shape) if unfolded else 0)
+    )
+    per_value = JSON_BYTES_PER_COMPLEX if complex_out else JSON_BYTES_PER_VALUE
+    if results > 1:
+        per_value *= 2  # a check's payload holds several arrays as lists at once
     parts = [
         ("input", _bytes(input_shape, input_dtype)),
         ("kernel", _bytes(kernel_shape, kernel_dtype)),
         ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
-        ("output", output_values * memory.output_dtype.itemsize * results),
+        ("output", output_values * out_size * results),
         ("workspace", memory.workspace_bytes),
-        ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
+        ("JSON text", json_values * per_value if as_json else 0),
+        # The summary's statistics work a block at a time; the report's own objects.
+        ("report", REPORT_BYTES + 2 * min(output_values * out_size, STATS_BLOCK_BYTES)),
     ]
-    n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+    if results > 1:
+        # Comparing two results: both widened to float64/complex128, their differences and
+        # masks (compare()), and the copies each way of computing makes on its way.
+        wide = 16 if complex_out else 8
+        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
+        parts.append(
+            ("working copies", _bytes(input_shape, input_dtype) + 2 * output_values * out_size)
+        )
     if padding_mode != "zeros":
         geometry = resolve_geometry(
             (x_shape[-2], x_shape[-1]),
@@ -210,9 +238,7 @@ def estimate_run(
         padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
         parts.append(("padded input", padded))
     if unfolded:
-        taps = w_shape[2] * w_shape[3]
-        columns = n * math.prod(memory.output_shape[-2:])
-        parts.append(("unfolded input", c_i * taps * columns * memory.output_dtype.itemsize))
+        parts.append(("unfolded input", unfolded_values * out_size))
     return RunEstimate(tuple(parts))
 
 
@@ -236,7 +262,7 @@ def estimate_explain(
     --------
     >>> e = estimate_explain((1, 4000, 4000), np.dtype("f8"), (1, 4000, 4000), np.dtype("f8"))
     >>> format_bytes(e.total)
-    '610.4 MiB'
+    '614.4 MiB'
     """
     x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
     if bias_shape is not None and len(bias_shape) != 1:
@@ -255,7 +281,7 @@ def estimate_explain(
         ("kernel", _bytes(kernel_shape, kernel_dtype)),
         ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
         ("windows and products", values * max(acc.itemsize, 8)),
-        ("JSON text" if as_json else "report", values * shown),
+        ("JSON text" if as_json else "report", REPORT_BYTES + values * shown),
     )
     return RunEstimate(parts)
 
