@@ -36,6 +36,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.shapes.geometry": ("ConvGeometry", "output_size", "resolve_geometry"),
     "convcli.shapes.layer": ("LayerShapes", "describe_layer", "separable_cost"),
     "convcli.shapes.options": ("ConvOptions",),
+    "convcli.shapes.netspec": ("parse_spec",),
+    "convcli.shapes.network": ("trace_cell", "walk_network"),
     "convcli.ops.conv": (
         "conv2d",
         "corr2d",
@@ -88,6 +90,9 @@ if TYPE_CHECKING:
     from convcli.shapes.layer import LayerShapes as LayerShapes
     from convcli.shapes.layer import describe_layer as describe_layer
     from convcli.shapes.layer import separable_cost as separable_cost
+    from convcli.shapes.netspec import parse_spec as parse_spec
+    from convcli.shapes.network import trace_cell as trace_cell
+    from convcli.shapes.network import walk_network as walk_network
     from convcli.shapes.options import ConvOptions as ConvOptions
     from convcli.tensorio.files import load_tensor as load_tensor
     from convcli.tensorio.files import save_tensor as save_tensor

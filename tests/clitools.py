@@ -14,6 +14,19 @@ from convcli.cli import app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 runner = CliRunner()
+# What must never reach a user: Python's and numpy's own words for a crash.
+INTERNAL_WORDS = (
+    "Traceback",
+    "MemoryError",
+    "OverflowError",
+    "RecursionError",
+    "IndexError",
+    "TypeError",
+    "KeyError",
+    "UnicodeDecodeError",
+    "numpy.core",
+    "numpy._core",
+)
 
 
 def invoke(
@@ -25,25 +38,38 @@ def invoke(
 
 def json_of(result: Result) -> Any:
     """The JSON object a successful ``--json`` command printed."""
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout)
 
 
-def assert_usage_error(result: Result, *words: str) -> None:
-    """Exit 2, one line on stderr that says what is wrong, no traceback, nothing on stdout."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
+def assert_usage_error(result: Result, *words: str) -> str:
+    """Exit 2, one ``convcli: `` line on stderr holding ``words``, nothing on stdout.
+
+    No traceback and none of Python's or numpy's words for a crash; returns the line.
+    """
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
+    line = lines[0]
+    assert line.startswith("convcli: "), line
+    for word in INTERNAL_WORDS:
+        assert word not in result.output, result.output
     for word in words:
-        assert word in lines[0], lines[0]
+        assert word in line, (word, line)
     assert result.stdout == ""
+    return line
 
 
 def save(path: Path, array: npt.NDArray[Any]) -> str:
     """``array`` as a .npy file at ``path``; its path as a command-line argument."""
     np.save(path, array, allow_pickle=False)
     return str(path)
+
+
+def lesson_files(folder: Path) -> tuple[str, str]:
+    """A (2, 3, 3) input and a (1, 2, 2, 2) kernel saved as .npy in ``folder``: their paths."""
+    x = save(folder / "x.npy", np.arange(18.0).reshape(2, 3, 3))
+    return x, save(folder / "k.npy", np.ones((1, 2, 2, 2)))
 
 
 def files_in(folder: Path) -> list[str]:

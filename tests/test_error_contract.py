@@ -15,7 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from clitools import assert_usage_error, files_in, invoke, save
+from clitools import assert_usage_error, files_in, invoke, lesson_files
 from typer.testing import Result
 
 import convcli
@@ -38,11 +38,6 @@ def inject(
         raise error(FAULT)
 
     monkeypatch.setattr(module, name, broken)
-
-
-def lesson_files(folder: Path) -> list[str]:
-    x = save(folder / "x.npy", np.arange(18.0).reshape(2, 3, 3))
-    return [x, save(folder / "k.npy", np.ones((1, 2, 2, 2)))]
 
 
 def assert_internal_error(result: Result, *, debug: bool, error: str = "ValueError") -> None:

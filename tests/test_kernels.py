@@ -8,7 +8,6 @@ Each case asserts which algorithm ``choose_algorithm`` picks, so every path is h
 
 from __future__ import annotations
 
-import tracemalloc
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from tracing import peak_allocation
 
 from convcli import conv2d
 from convcli.ops.algorithms import (
@@ -530,12 +530,9 @@ def test_allocations_stay_within_the_estimate(case: Any) -> None:
     )
     out = np.empty(e.output_shape, e.output_dtype)
     conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)  # warm up
-    tracemalloc.start()
-    try:
-        conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = peak_allocation(
+        lambda: conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)
+    )
     # Small fixed extras: the weight and bias (tiled per plane for depthwise), and
     # numpy's iterator buffers for strided operands (8192 elements each).
     assert peak <= e.workspace_bytes + 2 * (w.nbytes + b.nbytes) + 128 * 1024
@@ -609,10 +606,7 @@ def test_first_call_allocations_stay_within_the_estimate(case: Any) -> None:
     out = np.empty(e.output_shape, e.output_dtype)
     conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)  # imports, first-call set-up
     kernels._KEPT.entry = None
-    tracemalloc.start()
-    try:
-        conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = peak_allocation(
+        lambda: conv2d(x, w, b, **options, out=out, workspace_bytes=workspace)
+    )
     assert peak <= e.workspace_bytes + 2 * (w.nbytes + b.nbytes) + 128 * 1024

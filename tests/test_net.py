@@ -167,6 +167,8 @@ def test_a_layer_that_does_not_fit_stops_the_walk_and_names_itself() -> None:
         ("flatten > BatchNorm2d(8)", (1, 2, 2, 2), "BatchNorm2d needs a 4-D input"),
         ("maxpool(2, p=2)", (1, 1, 8, 8), "at most half the window"),
         ("convT(2, k=3, s=2, output_padding=2)", (1, 1, 4, 4), "output padding must be smaller"),
+        ("conv(2, k=3, p=3, padding_mode='reflect')", (1, 1, 3, 3), "reflect padding 3 must be <"),
+        ("conv(2, k=3, p=4, padding_mode='circular')", (1, 1, 3, 3), "wraps around once"),
     ],
 )
 def test_layers_that_do_not_fit_say_why(spec: str, shape: tuple[int, ...], words: str) -> None:
@@ -244,6 +246,8 @@ def assert_matches_torch(net: Network) -> None:
     assert [macs for _, macs in rows] == [row.macs for row in net.rows]
     assert sum(p.numel() for p in module.parameters()) == net.params
     assert sum(b.numel() for b in module.buffers()) == net.buffers
+    tensors = [*module.parameters(), *module.buffers()]
+    assert net.param_bytes(4) == sum(t.numel() * t.element_size() for t in tensors)
     for layer, row in zip(module, net.rows, strict=True):
         assert sum(p.numel() for p in layer.parameters()) == row.params
 
@@ -424,6 +428,49 @@ def _inside_at_every_layer(net: Network, cell: tuple[int, int], axis: int) -> bo
     return True
 
 
+@pytest.mark.torch
+@settings(max_examples=40, deadline=None)
+@given(
+    chain=st.lists(
+        st.tuples(
+            st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+            st.integers(1, 4),
+            st.integers(1, 2),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    data=st.data(),
+)
+def test_padding_modes_reach_the_cells_they_copy(
+    chain: list[tuple[str, int, int, int]], data: st.DataObject
+) -> None:
+    pytest.importorskip("torch")
+    spec = " > ".join(
+        f"conv(2, k={k}, s={s}, p={p}, padding_mode={mode!r})" for mode, k, s, p in chain
+    )
+    net = walk_network(parse_spec(spec), (1, 2, 7, 6))
+    assume(net.error is None)
+    last = net.rows[-1]
+    cell = (
+        data.draw(st.integers(0, last.output_shape[2] - 1)),
+        data.draw(st.integers(0, last.output_shape[3] - 1)),
+    )
+    trace = trace_cell(net, cell)
+    support = gradient_support(net, cell, len(net.rows))
+    if trace.rows is None or trace.cols is None:
+        assert support == [None, None]
+        return
+    # A cell copied into the padding is reached through it: the trace holds every such cell.
+    for axis, span in enumerate((trace.rows, trace.cols)):
+        found = support[axis]
+        assert found is not None
+        assert span[0] <= found[0] and found[1] <= span[1]
+    if len(chain) == 1:
+        assert support == [trace.rows, trace.cols]
+
+
 upsampling_strategy = st.one_of(
     st.tuples(st.just("convT"), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2)),
     st.tuples(st.just("adaptive"), st.integers(1, 7), st.integers(1, 7), st.just(0)),
@@ -597,10 +644,98 @@ def test_adaptive_cells_closed_form_matches_the_windows(n_in: int, n_out: int) -
 
     net = walk_network(parse_spec(f"adaptiveavgpool(({n_out}, 1))"), (1, 1, n_in, 1))
     windows = [adaptive_window(i, n_in, n_out) for i in range(n_out)]
-    assert net.rows[0].flops == sum(end - start for start, end in windows)
+    # window - 1 additions per output value
+    assert net.rows[0].flops == sum(end - start - 1 for start, end in windows)
 
 
 def test_without_at_a_nonuniform_network_traces_its_centre_cell() -> None:
     result = invoke("net", "convT(2, k=3, s=2) > relu", "--input-shape", "1x1x4x4")
     assert result.exit_code == 0, result.output
     assert "output cell (4, 4) of layer 2: input rows 1..2, columns 1..2" in result.stdout
+
+
+@pytest.mark.torch
+def test_print_of_nested_lazy_modules_reads_like_the_initialised_model() -> None:
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    def block(channels: int) -> Any:
+        return nn.Sequential(nn.LazyConv2d(channels, kernel_size=3, padding=1), nn.ReLU())
+
+    model = nn.Sequential(
+        block(4), nn.LazyBatchNorm2d(), block(8), nn.MaxPool2d(2), nn.Flatten(), nn.LazyLinear(3)
+    )
+    printed_lazy = str(model)  # input sizes not known yet: print(model) writes 0
+    model(torch.zeros(2, 3, 6, 6))
+    for text in (printed_lazy, str(model)):
+        net = walk_network(parse_spec(text), (2, 3, 6, 6))
+        assert net.error is None
+        assert net.params == sum(p.numel() for p in model.parameters())
+        assert net.output_shape == (2, 3)
+
+
+@pytest.mark.torch
+@settings(max_examples=30, deadline=None)
+@given(
+    main=st.tuples(st.integers(1, 4), st.integers(1, 2)),
+    skip=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    stride=st.integers(1, 2),
+    before=st.tuples(st.integers(1, 3), st.integers(1, 2)),
+)
+def test_a_residual_field_is_the_union_of_its_paths(
+    main: tuple[int, int],
+    skip: tuple[int, int],
+    stride: int,
+    before: tuple[int, int],
+) -> None:
+    pytest.importorskip("torch")
+    k, d = main
+    # A shortcut whose output has the main path's size: equal 2p - d(k-1) on both paths.
+    k_skip = 1 + 2 * skip[0] + (d * (k - 1)) % 2
+    p_skip = skip[1]
+    p_main = (2 * p_skip - (k_skip - 1) + d * (k - 1)) // 2
+    assume(p_main >= 0)
+    spec = (
+        f"conv(2, k={before[0]}, s={before[1]}) > "
+        f"residual(conv(2, k={k}, p={p_main}, d={d}, s={stride}) > relu, "
+        f"shortcut=conv(2, k={k_skip}, p={p_skip}, s={stride}))"
+    )
+    net = walk_network(parse_spec(spec), (1, 2, 40, 40))
+    assert net.error is None, net.error
+    block = net.rows[-1]
+    field = block.fields[0]
+    assert field is not None
+    cell = ((block.output_shape[2] - 1) // 2, (block.output_shape[3] - 1) // 2)
+    first = field.start + cell[0] * field.jump - (field.size - 1) / 2
+    assert first >= 0 and first + field.size - 1 <= 39
+    support = gradient_support(net, cell, len(net.rows))
+    assert support[0] == (int(first), int(first + field.size - 1))
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 200])
+@pytest.mark.parametrize("name", ["lenet", "resnet18"])
+def test_no_net_table_is_cut(width: int, name: str) -> None:
+    from rich.cells import cell_len
+
+    result = invoke("net", "--preset", name, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(cell_len(line) <= width for line in lines)
+    assert "…" not in result.stdout
+    # Folded or not, every layer's output shape is there, whole.
+    text = "".join(result.stdout.split())
+    for row in preset_network(name).rows:
+        assert "x".join(map(str, row.output_shape)) in text or width < 80
+
+
+def test_spec_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"conv(6, k=5) # caf\xe9\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing but a comment\n", encoding="utf-8")
+    for spec, words in (
+        (f"@{latin}", "not UTF-8"),
+        (f"@{tmp_path}", "is a folder"),
+        (f"@{empty}", "no layers"),
+    ):
+        assert_usage_error(invoke("net", spec, "--input-shape", "1x1x8x8"), words)

@@ -36,6 +36,10 @@ from convcli import (
     max_pool2d,
 )
 from convcli.errors import ConvcliError
+from convcli.ops.explain_layers import explain_pool, explain_transposed
+from convcli.ops.verify_transposed import verify_transposed
+from convcli.shapes.pooling import PoolOptions
+from convcli.shapes.transposed import TransposedOptions
 
 __all__ = ["torch_single_thread"]  # the fixture, shared with test_properties
 
@@ -392,3 +396,39 @@ def test_pooling_refuses_where_pytorch_refuses(
             ours(x, **options)
     else:
         np.testing.assert_allclose(ours(x, **options), expected)
+
+
+# --- the two independent computations and the explanations ---------------------------------
+
+
+@given(transposed_convolutions(dtypes=("float64", "int64", "int16", "complex128", "float32")))
+def test_transposed_direct_and_zero_inserted_forms_agree(case: Transposed) -> None:
+    check = verify_transposed(
+        case.x, case.weight, case.bias, TransposedOptions(**case.options), seed=1
+    )
+    assert check.comparison.agree, check.comparison
+    assert check.adjoint.agree, (check.adjoint_conv2d_side, check.adjoint_transposed_side)
+    assert check.direct.dtype == check.zero_inserted.dtype
+
+
+@given(transposed_convolutions(dtypes=("int64", "int8")), st.data())
+def test_explained_stamps_sum_to_the_output(case: Transposed, data: st.DataObject) -> None:
+    out = case.run()
+    position = tuple(data.draw(st.integers(0, size - 1)) for size in out.shape)
+    explained = explain_transposed(
+        case.x, case.weight, case.bias, position, TransposedOptions(**case.options)
+    )
+    bias = 0 if explained.bias is None else explained.bias
+    assert sum(stamp.product for stamp in explained.stamps) + bias == out[position]
+    direct = sum(int(np.sum(w.astype(np.int64) * k)) for _, w, k in explained.direct_windows)
+    assert direct + bias == out[position]
+
+
+@given(poolings("avg", ("int64", "float64"), special=False), st.data())
+def test_explained_pool_window_gives_the_output(pool: Pool, data: st.DataObject) -> None:
+    options = PoolOptions("avg", **pool.options)
+    out = avg_pool2d(pool.x, **pool.options)
+    position = tuple(data.draw(st.integers(0, size - 1)) for size in out.shape)
+    explained = explain_pool(pool.x, options, position)
+    assert explained.divisor is not None
+    np.testing.assert_allclose(explained.total / explained.divisor, out[position], rtol=1e-12)

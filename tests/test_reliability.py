@@ -31,69 +31,34 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from clitools import array_of, files_in
+from clitools import (
+    array_of,
+    assert_usage_error,
+    files_in,
+    invoke,
+    json_of,
+    lesson_files,
+    save,
+)
 from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_bytes, saved
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
-from typer.testing import CliRunner, Result
+from tracing import peak_allocation
+from typer.testing import Result
 
 import convcli.tensorio.files
 from convcli import conv2d
-from convcli.cli import app
 
-runner = CliRunner()
 PYTHON = sys.executable
-# What must never reach a user: Python's and numpy's own words for a crash.
-INTERNAL_WORDS = (
-    "Traceback",
-    "MemoryError",
-    "OverflowError",
-    "RecursionError",
-    "IndexError",
-    "TypeError",
-    "KeyError",
-    "UnicodeDecodeError",
-    "numpy.core",
-    "numpy._core",
-)
 Array = npt.NDArray[Any]
 
 
 # --- helpers -------------------------------------------------------------------------
 
 
-def invoke(*args: str, input: str | bytes | None = None, **env: str) -> Result:
-    return runner.invoke(app, list(args), input=input, env=env or None)
-
-
-def refused(result: Result, *words: str) -> str:
-    """Exit 2, one line on stderr holding ``words``, no traceback, nothing on stdout."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    line = lines[0]
-    assert line.startswith("convcli: "), line
-    for word in INTERNAL_WORDS:
-        assert word not in result.output, result.output
-    for word in words:
-        assert word in line, (word, line)
-    assert result.stdout == ""
-    return line
-
-
-def save(path: Path, array: Array) -> str:
-    np.save(path, array, allow_pickle=False)
-    return str(path)
-
-
 def write(path: Path, content: bytes | str) -> str:
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     return str(path)
-
-
-def json_of(result: Result) -> Any:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)
 
 
 @pytest.fixture
@@ -114,7 +79,7 @@ def run_refused(
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     before = files_in(tmp_path)
-    line = refused(invoke("run", *args, "-o", str(out / "y.npy"), input=input), *words)
+    line = assert_usage_error(invoke("run", *args, "-o", str(out / "y.npy"), input=input), *words)
     assert files_in(out) == []
     assert files_in(tmp_path) == before
     return line
@@ -146,7 +111,7 @@ def test_item01_pickled_object_array_refused_without_unpickling(
     refused_as_input_and_kernel(tmp_path, spec, "unsupported dtype", good=good_input, kernel=kernel)
     npz = write(tmp_path / "objects.npz", npz_bytes({"w.npy": content}))
     run_refused(tmp_path, [good_input, npz], "objects.npz", "'w'", "unsupported dtype")
-    refused(invoke("shapes", spec, kernel), "objects.npy", "unsupported dtype")
+    assert_usage_error(invoke("shapes", spec, kernel), "objects.npy", "unsupported dtype")
 
 
 @pytest.mark.parametrize(
@@ -175,14 +140,9 @@ def test_item04_forged_shape_refused_from_the_header(
 ) -> None:
     spec = write(tmp_path / "forged.npy", npy_bytes(header(shape=(2**40,))))
     assert Path(spec).stat().st_size <= 128
-    tracemalloc.start()
     started = time.perf_counter()
-    try:
-        result = invoke(*command, spec, kernel)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    refused(result, "forged.npy", "file incomplete: expected 8796093022208 bytes")
+    result, peak = peak_allocation(lambda: invoke(*command, spec, kernel))
+    assert_usage_error(result, "forged.npy", "file incomplete: expected 8796093022208 bytes")
     assert peak < 8 * 1024**2
     assert time.perf_counter() - started < 5.0
 
@@ -311,12 +271,9 @@ def test_item11_npz_zip_bomb_refused_before_decompressing(tmp_path: Path, good_i
     bomb = npz_bytes({"w.npy": saved(np.zeros(8 * 1024**2))}, zipfile.ZIP_DEFLATED)
     # Declared 4 GiB (over the 2 GiB data limit) for 64 MiB of deflated zeros.
     spec = write(tmp_path / "bomb.npz", forge_zip_size(bomb, 2**32 - 16))
-    tracemalloc.start()
-    try:
-        line = run_refused(tmp_path, [good_input, spec], "bomb.npz", "would decompress to")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    line, peak = peak_allocation(
+        lambda: run_refused(tmp_path, [good_input, spec], "bomb.npz", "would decompress to")
+    )
     assert "4294967280 bytes" in line
     assert peak < 8 * 1024**2
 
@@ -566,7 +523,9 @@ def test_item22_non_finite_results_cannot_go_to_a_json_file(tmp_path: Path) -> N
     spec = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", np.ones((1, 1, 2, 2)))]
     (tmp_path / "out").mkdir()
     result = invoke("run", *spec, "-o", str(tmp_path / "out" / "y.json"))
-    refused(result, "y.json", "1 NaN or infinite values cannot be written to JSON", ".npy")
+    assert_usage_error(
+        result, "y.json", "1 NaN or infinite values cannot be written to JSON", ".npy"
+    )
     assert files_in(tmp_path / "out") == []
 
 
@@ -587,7 +546,7 @@ def test_item23_kernel_larger_than_the_padded_input(
     x = save(tmp_path / "x.npy", np.ones((1, 3, 3)))
     w = save(tmp_path / "w.npy", np.ones((1, 1, 4, 4)))
     run_refused(tmp_path, [x, w, *options], *words)
-    refused(invoke("shapes", x, w, *options), *words)
+    assert_usage_error(invoke("shapes", x, w, *options), *words)
 
 
 @pytest.mark.parametrize(
@@ -637,7 +596,7 @@ def test_item25_groups_same_padding_and_1x1_mode_mismatches(
 def test_item25_verify_1x1_with_a_non_1x1_kernel(tmp_path: Path) -> None:
     x = save(tmp_path / "x.npy", np.ones((2, 5, 5)))
     w = save(tmp_path / "w.npy", np.ones((1, 2, 3, 3)))
-    refused(invoke("verify-1x1", x, w), "(c_o, c_i, 1, 1)", "x.npy", "w.npy")
+    assert_usage_error(invoke("verify-1x1", x, w), "(c_o, c_i, 1, 1)", "x.npy", "w.npy")
 
 
 @pytest.mark.parametrize(
@@ -690,7 +649,9 @@ def test_item27_65536_output_channels_on_1024x1024_refused_before_allocating(
         line = run_refused(tmp_path, [x, w], "needs about", "output 255.0 GiB", "--max-memory")
         assert "input 4.0 MiB" in line and "workspace" in line
         # verify holds two results and the unfolded input.
-        line = refused(invoke("verify", x, w), "needs about", "output 510.0 GiB", "unfolded")
+        line = assert_usage_error(
+            invoke("verify", x, w), "needs about", "output 510.0 GiB", "unfolded"
+        )
     assert time.perf_counter() - started < 5.0
 
 
@@ -726,7 +687,7 @@ def test_item27_verify_1x1_huge_random_shape_refused_before_drawing(
     monkeypatch.setattr(np.random, "default_rng", forbidden)
     for shape in ("100000x1000x1000", "999999999999999999x999999999999999999x9"):
         result = invoke("verify-1x1", "--input-shape", shape, "--out-channels", "64")
-        refused(result, "needs about", "--max-memory budget")
+        assert_usage_error(result, "needs about", "--max-memory budget")
 
 
 def test_item27_default_budget_is_half_the_available_memory() -> None:
@@ -739,11 +700,6 @@ def test_item27_default_budget_is_half_the_available_memory() -> None:
 
 
 # --- output files ---------------------------------------------------------------------
-
-
-def lesson_files(folder: Path) -> tuple[str, str]:
-    x = save(folder / "x.npy", np.arange(18.0).reshape(2, 3, 3))
-    return x, save(folder / "k.npy", np.ones((1, 2, 2, 2)))
 
 
 @pytest.mark.parametrize("link", ["same", "hard", "symbolic", "symbolic-to-kernel", "dotdot"])
@@ -763,7 +719,9 @@ def test_item28_output_is_an_input_refused_even_with_force(tmp_path: Path, link:
         os.symlink(k if link.endswith("kernel") else x, target)
     before = {name: (tmp_path / name).read_bytes() for name in ("x.npy", "k.npy")}
     listing = files_in(tmp_path)
-    line = refused(invoke("run", x, k, "-o", target, "--force"), "never overwriting an input")
+    line = assert_usage_error(
+        invoke("run", x, k, "-o", target, "--force"), "never overwriting an input"
+    )
     assert "--force" in line
     assert {name: (tmp_path / name).read_bytes() for name in before} == before
     assert files_in(tmp_path) == listing
@@ -774,7 +732,7 @@ def test_item28_output_is_an_npz_input(tmp_path: Path) -> None:
     np.savez(npz, x=np.ones((2, 3, 3)), w=np.ones((1, 2, 2, 2)))
     before = npz.read_bytes()
     result = invoke("run", f"{npz}:x", f"{npz}:w", "-o", str(npz), "--force")
-    refused(result, "unsupported output type '.npz'")
+    assert_usage_error(result, "unsupported output type '.npz'")
     assert npz.read_bytes() == before
 
 
@@ -782,7 +740,7 @@ def test_item29_existing_output_needs_force(tmp_path: Path) -> None:
     x, k = lesson_files(tmp_path)
     out = tmp_path / "y.npy"
     out.write_bytes(b"old")
-    refused(invoke("run", x, k, "-o", str(out)), "y.npy", "already exists", "--force")
+    assert_usage_error(invoke("run", x, k, "-o", str(out)), "y.npy", "already exists", "--force")
     assert out.read_bytes() == b"old"
     assert sorted(files_in(tmp_path)) == ["k.npy", "x.npy", "y.npy"]
     assert invoke("run", x, k, "-o", str(out), "--force").exit_code == 0
@@ -791,8 +749,10 @@ def test_item29_existing_output_needs_force(tmp_path: Path) -> None:
 
 def test_item30_missing_output_folder(tmp_path: Path) -> None:
     x, k = lesson_files(tmp_path)
-    refused(invoke("run", x, k, "-o", str(tmp_path / "nope" / "y.npy")), "nope", "does not exist")
-    refused(invoke("run", x, k, "-o", f"{x}/y.npy"), "x.npy", "does not exist")
+    assert_usage_error(
+        invoke("run", x, k, "-o", str(tmp_path / "nope" / "y.npy")), "nope", "does not exist"
+    )
+    assert_usage_error(invoke("run", x, k, "-o", f"{x}/y.npy"), "x.npy", "does not exist")
     assert not (tmp_path / "nope").exists()
 
 
@@ -803,7 +763,9 @@ def test_item30_read_only_output_folder(tmp_path: Path) -> None:
         folder.mkdir()
         folder.chmod(0o555)
         try:
-            refused(invoke("run", x, k, "-o", str(folder / "y.npy")), "locked", "not writable")
+            assert_usage_error(
+                invoke("run", x, k, "-o", str(folder / "y.npy")), "locked", "not writable"
+            )
         finally:
             folder.chmod(0o755)
         assert files_in(folder) == []
@@ -811,7 +773,9 @@ def test_item30_read_only_output_folder(tmp_path: Path) -> None:
     # root writes anywhere it has permissions for; sysfs refuses new files even to root.
     if not os.path.isdir("/sys/kernel"):
         pytest.skip("no read-only folder to try as root")
-    refused(invoke("run", x, k, "-o", "/sys/kernel/y.npy"), "/sys/kernel", "cannot create")
+    assert_usage_error(
+        invoke("run", x, k, "-o", "/sys/kernel/y.npy"), "/sys/kernel", "cannot create"
+    )
 
 
 @pytest.mark.parametrize(
@@ -860,15 +824,15 @@ MARKUP = "[red]x[bold]"
 def test_item32_markup_in_file_names_printed_literally(tmp_path: Path) -> None:
     x = save(tmp_path / f"{MARKUP}.npy", np.ones((2, 3, 3)))
     k = save(tmp_path / "[link=https:example.com]k.npy", np.ones((1, 2, 2, 2)))
-    result = invoke("run", x, k, COLUMNS="400")
+    result = invoke("run", x, k, env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert f"{MARKUP}.npy" in result.stdout
     assert "[link=https:example.com]k.npy" in result.stdout
     assert invoke("shapes", x, k).exit_code == 0
     missing = str(tmp_path / "[bold]missing[/bold].npy")
-    refused(invoke("run", missing, k), "[bold]missing[/bold].npy", "no such file")
+    assert_usage_error(invoke("run", missing, k), "[bold]missing[/bold].npy", "no such file")
     bad = write(tmp_path / f"{MARKUP}.json", "[[[1, NaN]]]")
-    refused(invoke("run", bad, k), f"{MARKUP}.json", "NaN")
+    assert_usage_error(invoke("run", bad, k), f"{MARKUP}.json", "NaN")
 
 
 def test_item32_markup_in_npz_keys_printed_literally(tmp_path: Path) -> None:
@@ -877,12 +841,12 @@ def test_item32_markup_in_npz_keys_printed_literally(tmp_path: Path) -> None:
         npz_bytes({"w[/].npy": saved(np.ones((1, 2, 2, 2))), "[red]b.npy": saved(np.ones(1))}),
     )
     x = save(tmp_path / "x.npy", np.ones((2, 3, 3)))
-    result = invoke("run", x, f"{npz}:w[/]", "--bias", f"{npz}:[red]b", COLUMNS="400")
+    result = invoke("run", x, f"{npz}:w[/]", "--bias", f"{npz}:[red]b", env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "layer.npz:w[/]" in result.stdout and "layer.npz:[red]b" in result.stdout
-    line = refused(invoke("run", x, f"{npz}:[bold]nope"), "has no array '[bold]nope'")
+    line = assert_usage_error(invoke("run", x, f"{npz}:[bold]nope"), "has no array '[bold]nope'")
     assert "'w[/]'" in line and "'[red]b'" in line
-    refused(invoke("run", x, npz), "holds 2 arrays", "'w[/]'", "'[red]b'")
+    assert_usage_error(invoke("run", x, npz), "holds 2 arrays", "'w[/]'", "'[red]b'")
 
 
 def run_process(
@@ -1081,7 +1045,7 @@ def test_item35_convcli_debug_environment_variable(
 
     monkeypatch.setattr(convcli.ops.modes, "conv2d", broken)
     x, k = lesson_files(tmp_path)
-    result = invoke("run", x, k, CONVCLI_DEBUG="1")
+    result = invoke("run", x, k, env={"CONVCLI_DEBUG": "1"})
     assert result.exit_code == 70 and "Traceback" in result.stderr
 
 
@@ -1175,6 +1139,8 @@ def test_item22_inf_times_zero_gives_nan_without_warnings(
 
 
 # --- second round (issue 9) -------------------------------------------------------------
+
+refused = assert_usage_error
 
 
 def cli_payload(result: Result) -> tuple[str, Any]:
@@ -1412,7 +1378,7 @@ def test_item42_names_are_printed_the_same_safe_way_everywhere(tmp_path: Path) -
         tmp_path / "layer.npz", npz_bytes({"w\x1b[2Jkey.npy": saved(np.ones((1, 2, 2, 2)))})
     )
     out = tmp_path / "out\x1b[31mRED.npy"
-    result = invoke("run", x, f"{npz}:w\x1b[2Jkey", "-o", str(out), COLUMNS="400")
+    result = invoke("run", x, f"{npz}:w\x1b[2Jkey", "-o", str(out), env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout and "\x1b" not in result.stderr
     assert repr(ESC_NAME)[1:-1] in result.stdout  # shown quoted, as errors show it

@@ -7,13 +7,13 @@ import errno
 import json
 import os
 import tempfile
-import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tracing import peak_allocation
 
 import convcli.tensorio.files
 from convcli.tensorio.files import (
@@ -429,14 +429,13 @@ def test_item31_npy_writer_interrupted_keeps_old_file_and_no_temp(
 
 def test_npy_writer_builds_a_big_result_tile_by_tile_without_holding_it(tmp_path: Path) -> None:
     shape = (64, 256, 256)  # 16 MiB of float32
-    tracemalloc.start()
-    try:
+
+    def write() -> None:
         with npy_writer(tmp_path / "big.npy", shape, np.float32) as out:
             for channel in range(shape[0]):
                 out[channel] = channel
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+
+    _, peak = peak_allocation(write)
     assert peak < 2 * 1024**2
     assert leftovers(tmp_path) == []
     loaded = np.load(tmp_path / "big.npy", mmap_mode="r")
@@ -468,12 +467,10 @@ def test_npy_writer_refuses_non_tensor_shapes_and_dtypes(
 def test_peek_tensor_reads_the_checked_header_only(tmp_path: Path) -> None:
     path = tmp_path / "big.npy"
     np.save(path, np.zeros((8, 1024, 1024), dtype=">f8"))  # 64 MiB
-    tracemalloc.start()
-    try:
-        assert peek_tensor(str(path)) == ((8, 1024, 1024), np.dtype(np.float64))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    ok, peak = peak_allocation(
+        lambda: peek_tensor(str(path)) == ((8, 1024, 1024), np.dtype(np.float64))
+    )
+    assert ok
     assert peak < 1024**2
 
 

@@ -6,7 +6,6 @@ import io
 import pickle
 import struct
 import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hostile import MAGIC, UNSUPPORTED_DTYPES, header, npy_bytes, npz_bytes, saved
+from tracing import peak_allocation
 
 from convcli.tensorio.files import TensorFileError, load_tensor
 
@@ -70,13 +70,10 @@ def test_item03_header_over_numpy_limit_refused(tmp_path: Path) -> None:
 def test_item04_forged_shape_refused_before_allocating(tmp_path: Path) -> None:
     path = write(tmp_path, "forged.npy", npy_bytes(header(shape=(2**40,))))
     assert path.stat().st_size <= 128
-    tracemalloc.start()
     started = time.perf_counter()
-    try:
-        refused(path, "file incomplete: expected 8796093022208 bytes of data, found 0")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = peak_allocation(
+        lambda: refused(path, "file incomplete: expected 8796093022208 bytes of data, found 0")
+    )
     assert peak < 1024**2
     assert time.perf_counter() - started < 1.0
 
@@ -163,6 +160,21 @@ def test_item06_truncated_unterminated_or_bad_header_refused(
     tmp_path: Path, content: bytes, words: str
 ) -> None:
     refused(write(tmp_path, "broken.npy", content), words)
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_every_npy_format_version_is_read(tmp_path: Path, version: tuple[int, int]) -> None:
+    """numpy's 2.0 reader reads 3.0 headers too: they differ only by UTF-8 text."""
+    expected = np.arange(6, dtype="<i4").reshape(2, 3)
+    content = npy_bytes(header("<i4", False, (2, 3)), expected.tobytes(), version=version)
+    loaded = load_tensor(str(write(tmp_path, "v.npy", content)))
+    assert loaded.dtype == expected.dtype and np.array_equal(loaded, expected)
+
+
+def test_a_3_0_header_with_non_ascii_field_names_is_refused(tmp_path: Path) -> None:
+    text = header([("é", "<f8")], False, (2,)).encode("utf-8")
+    path = write(tmp_path, "named.npy", npy_bytes(text, b"\0" * 16, version=(3, 0)))
+    refused(path, "unsupported dtype", "structured")
 
 
 def test_item07_truncated_data_refused(tmp_path: Path) -> None:
@@ -269,12 +281,9 @@ def test_item11_npz_zip_bomb_refused(tmp_path: Path) -> None:
     bomb = npz_bytes({"x.npy": saved(np.zeros(8 * 1024**2))}, zipfile.ZIP_DEFLATED)
     assert len(bomb) < 1024**2  # 64 MiB of zeros, deflated
     path = write(tmp_path, "bomb.npz", bomb)
-    tracemalloc.start()
-    try:
-        refused(path, "array 'x' would decompress to 67108992 bytes", max_bytes=1024**2)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = peak_allocation(
+        lambda: refused(path, "array 'x' would decompress to 67108992 bytes", max_bytes=1024**2)
+    )
     assert peak < 4 * 1024**2
 
 
@@ -291,12 +300,7 @@ def test_item11_npz_member_with_forged_zip_size_refused(tmp_path: Path) -> None:
     directory = content.index(b"PK\x01\x02")
     forged = content[: directory + 24] + struct.pack("<I", 200) + content[directory + 28 :]
     path = write(tmp_path, "forged.npz", forged)
-    tracemalloc.start()
-    try:
-        refused(path, "damaged .npz file", "Bad CRC-32")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = peak_allocation(lambda: refused(path, "damaged .npz file", "Bad CRC-32"))
     assert peak < 4 * 1024**2
 
 

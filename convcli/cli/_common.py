@@ -215,6 +215,19 @@ def load(spec: str, role: str) -> npt.NDArray[np.generic]:
         raise type(err)(f"{role} {err}") from None
 
 
+def load_tensors(
+    input_file: str, kernel_file: str, bias_file: str | None
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any] | None]:
+    """The input, the kernel and the bias (if given), each error naming its role.
+
+    No budget: ``convcli.cli._loading.load_checked`` is the sequence that checks every
+    header and the memory first (run, verify, verify-1x1 and explain use it).
+    """
+    x = load(input_file, "input")
+    kernel = load(kernel_file, "kernel")
+    return x, kernel, None if bias_file is None else load(bias_file, "bias")
+
+
 def tolerances(atol: str | None, rtol: str) -> tuple[float | None, float]:
     """--atol and --rtol: finite numbers >= 0 (the one number parser's spelling)."""
     values = number("--atol", atol), number("--rtol", rtol)

@@ -38,6 +38,7 @@ from convcli.cli._common import (
     write_stdout,
 )
 from convcli.cli._loading import load_checked
+from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
 
 if TYPE_CHECKING:
@@ -78,6 +79,9 @@ def run(
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
     plot: PlotOpt = None,
+    transposed: TransposedOpt = False,
+    output_padding: OutputPaddingOpt = None,
+    output_size: OutputSizeOpt = None,
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
@@ -95,8 +99,33 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_in.json --flip
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --heatmap
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json --plot y.png
+      convcli run x.npy w.npy --transposed --stride 2 --padding 1 --output-size 32,32
     """
     with guard():
+        if transposed or output_padding is not None or output_size is not None:
+            from convcli.cli.layers import run_transposed_command, transposed_options
+
+            if not transposed:
+                raise OptionError("--output-padding and --output-size need --transposed")
+            if mode != "auto" or padding_mode != "zeros" or flip:
+                raise OptionError(
+                    "--transposed computes conv_transpose2d, which has no --mode, "
+                    "--padding-mode or --flip"
+                )
+            run_transposed_command(
+                input_file,
+                kernel_file,
+                bias_file,
+                transposed_options(stride, padding, dilation, groups, output_padding, output_size),
+                output=output,
+                force=force,
+                full=full,
+                heatmap=heatmap,
+                as_json=as_json,
+                max_memory=max_memory,
+                plot=plot,
+            )
+            return
         from convcli.ops.modes import MODES, check_mode_shapes, planned_output, run_convolution
         from convcli.render.run import run_payload, run_report
         from convcli.tensorio.files import check_output_path

@@ -30,6 +30,12 @@ from convcli.cli._common import (
     show_json,
 )
 from convcli.cli._loading import load_checked
+from convcli.cli.layers import (
+    OptionalStrideOpt,
+    OutputPaddingOpt,
+    OutputSizeOpt,
+    TransposedOpt,
+)
 from convcli.errors import OptionError, PositionError
 
 
@@ -56,12 +62,28 @@ def shapes(
     bias: Annotated[
         bool, typer.Option("--bias/--no-bias", help="Count a bias (c_o,) in the parameters.")
     ] = True,
-    stride: StrideOpt = "1",
+    stride: OptionalStrideOpt = None,
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
     groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     as_json: JsonOpt = False,
+    transposed: TransposedOpt = False,
+    output_padding: OutputPaddingOpt = None,
+    output_size: OutputSizeOpt = None,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            "--pool", metavar="KIND", help="max | avg: a pooling layer (with --kernel-size)."
+        ),
+    ] = None,
+    kernel_size: Annotated[
+        str | None,
+        typer.Option("--kernel-size", metavar="K", help="With --pool: the window, N or H,W."),
+    ] = None,
+    ceil_mode: Annotated[
+        bool, typer.Option("--ceil-mode", help="With --pool: round the output size up.")
+    ] = False,
 ) -> None:
     """Explain every dimension: named axes, output-size formula, parameters and cost.
 
@@ -74,6 +96,8 @@ def shapes(
       convcli shapes --input-shape 8x64x56x56 --kernel-shape 128x64x3x3 -s 2 -p 1 --json
       convcli shapes --input-shape 1x7x7 --kernel-shape 1x1x3x3 --dilation 2
       convcli shapes --input-shape 3x5x5 --kernel-shape 8x3x3x3 -p 2 --padding-mode reflect
+      convcli shapes --transposed --input-shape 256x16x16 --kernel-shape 256x128x4x4 -s 2 -p 1
+      convcli shapes --pool max --input-shape 64x112x112 --kernel-size 3 -s 2 -p 1
 
     \b
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
@@ -84,7 +108,24 @@ def shapes(
         from convcli.render.reports import explain_shapes, shapes_payload, shapes_report
         from convcli.shapes.parsing import parse_shape
 
-        options = conv_options(stride, padding, dilation, groups, padding_mode)
+        layer_flags = (transposed, output_padding, output_size, pool, kernel_size, ceil_mode)
+        if any(flag not in (None, False) for flag in layer_flags):
+            from convcli.cli.layers import layer_shapes_command
+
+            layer_shapes_command(
+                (input_file, kernel_file, input_shape, kernel_shape),
+                (stride, padding, dilation, groups, padding_mode, bias),  # stride None: default
+                transposed=transposed,
+                output_padding=output_padding,
+                output_size=output_size,
+                pool=pool,
+                kernel_size=kernel_size,
+                ceil_mode=ceil_mode,
+                as_json=as_json,
+            )
+            return
+
+        options = conv_options(stride or "1", padding, dilation, groups, padding_mode)
         if (input_file is None) != (kernel_file is None):
             raise OptionError("give both INPUT and KERNEL files, or neither")
         if input_file is not None and kernel_file is not None:
@@ -134,6 +175,9 @@ def explain(
     ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    transposed: TransposedOpt = False,
+    output_padding: OutputPaddingOpt = None,
+    output_size: OutputSizeOpt = None,
 ) -> None:
     """Show where one output value comes from, number by number.
 
@@ -149,8 +193,31 @@ def explain(
           --bias samples/lesson_bias.json
       convcli explain samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0 \\
           -p 1 --padding-mode reflect --flip --json
+      convcli explain x.npy w.npy --transposed --stride 2 --at 0,3,2
+
+    \b
+    --transposed: which input values and kernel taps reach the output (each input value
+    stamps the kernel), and the same sum as a window of the zero-inserted input under
+    the flipped kernel. Pooling: convcli pool ... --at POS.
     """
     with guard():
+        if transposed or output_padding is not None or output_size is not None:
+            from convcli.cli.layers import explain_transposed_command, transposed_options
+
+            if not transposed:
+                raise OptionError("--output-padding and --output-size need --transposed")
+            if padding_mode != "zeros" or flip:
+                raise OptionError("--transposed has no --padding-mode or --flip")
+            explain_transposed_command(
+                input_file,
+                kernel_file,
+                bias_file,
+                transposed_options(stride, padding, dilation, groups, output_padding, output_size),
+                at=at,
+                full=full,
+                as_json=as_json,
+            )
+            return
         from convcli.ops.explain import explain_output
         from convcli.render.teach import explain_payload, explain_report
         from convcli.shapes.parsing import parse_position

@@ -35,6 +35,7 @@ from convcli.cli._common import (
     whole,
 )
 from convcli.cli._loading import load_checked
+from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
 
 
@@ -56,6 +57,9 @@ def verify(
     ] = False,
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    transposed: TransposedOpt = False,
+    output_padding: OutputPaddingOpt = None,
+    output_size: OutputSizeOpt = None,
 ) -> None:
     """Prove that any convolution is a matrix product on unfolded patches (im2col).
 
@@ -69,8 +73,36 @@ def verify(
       convcli verify samples/lesson_X.json samples/lesson_K_multi_in.json
       convcli verify samples/lesson_X.npy samples/lesson_K_multi_out.npy -p 1 -s 2 --json
       convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
+
+    \b
+    --transposed checks conv_transpose2d instead: directly, and as conv2d over the
+    input with stride-1 zeros inserted and d(k-1)-p around, the kernel flipped and its
+    channel axes swapped; and the adjoint identity <conv2d(z, w), x> = <z, convT(x, w)>.
+      convcli verify x.npy w.npy --transposed --stride 2 --padding 1 --output-padding 1
     """
     with guard():
+        if transposed or output_padding is not None or output_size is not None:
+            from convcli.cli.layers import transposed_options, verify_transposed_command
+
+            if not transposed:
+                raise OptionError("--output-padding and --output-size need --transposed")
+            if padding_mode != "zeros" or flip:
+                raise OptionError("--transposed has no --padding-mode or --flip")
+            tolerance, relative = tolerances(atol, rtol)
+            failed = verify_transposed_command(
+                input_file,
+                kernel_file,
+                bias_file,
+                transposed_options(stride, padding, dilation, groups, output_padding, output_size),
+                atol=tolerance,
+                rtol=relative,
+                full=full,
+                as_json=as_json,
+                max_memory=max_memory,
+            )
+            if failed:
+                raise typer.Exit(EXIT_DISAGREE)
+            return
         from convcli.ops.verify import verify_im2col
         from convcli.render.teach import verify_payload, verify_report
 

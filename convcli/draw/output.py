@@ -34,8 +34,10 @@ def scenes_of(figures: Sequence[Figure]) -> list[Scene]:
     """Lay out every figure with one cell width and one canvas size: nothing moves."""
     cw = cell_width(figures)
     scenes = [layout(figure, cw) for figure in figures]
-    size = (max(s.width for s in scenes), max(s.height for s in scenes))
-    return [layout(figure, cw, min_size=size) for figure in figures]
+    width, height = max(s.width for s in scenes), max(s.height for s in scenes)
+    for scene in scenes:  # everything is placed from the top left: a larger canvas is enough
+        scene.width, scene.height = width, height
+    return scenes
 
 
 def write_figures(

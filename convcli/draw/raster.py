@@ -75,17 +75,18 @@ def _outline(draw: Any, box: tuple[float, float, float, float], item: Rect, w: i
 
 
 @functools.lru_cache(maxsize=256)
-def _tile(width: int, height: int, item: Rect, scale: float) -> Image.Image:
+def _tile(width: int, height: int, fill: str, stroke: str, line: int, dash: bool) -> Image.Image:
     """One cell drawn once: the frames of an animation paste the same few cells many times."""
     from PIL import Image, ImageDraw
 
-    tile = Image.new("RGB", (width + 1, height + 1), item.fill)
+    tile = Image.new("RGB", (width + 1, height + 1), fill)
     draw = ImageDraw.Draw(tile)
-    w = max(1, round(item.width * scale))
-    if item.dash:
-        _outline(draw, (0, 0, width, height), item, w)
+    if dash:
+        edges = ((0, 0, width, 0), (width, 0, width, height), (width, height, 0, height))
+        for a, b, c, d in (*edges, (0, height, 0, 0)):
+            _dashed(draw, a, b, c, d, stroke, line)
     else:
-        draw.rectangle([0, 0, width, height], fill=item.fill, outline=item.stroke, width=w)
+        draw.rectangle([0, 0, width, height], fill=fill, outline=stroke, width=line)
     return tile
 
 
@@ -119,7 +120,9 @@ def render_scene(scene: Scene, *, scale: float = 1.0) -> Image.Image:
             if item.fill == "none":
                 _outline(draw, (x0, y0, x1, y1), item, max(1, round(item.width * scale)))
             else:
-                image.paste(_tile(x1 - x0, y1 - y0, item, scale), (x0, y0))
+                line = max(1, round(item.width * scale))
+                tile = _tile(x1 - x0, y1 - y0, item.fill, item.stroke, line, item.dash)
+                image.paste(tile, (x0, y0))
         elif isinstance(item, Line):
             w = max(1, round(item.width * scale))
             points = (item.x1 * scale, item.y1 * scale, item.x2 * scale, item.y2 * scale)

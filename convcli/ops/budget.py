@@ -26,6 +26,8 @@ from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 from convcli.shapes.parsing import shorten
+from convcli.shapes.pooling import PoolOptions
+from convcli.shapes.transposed import TransposedOptions
 
 __all__ = [
     "DEFAULT_SHARE",
@@ -38,7 +40,9 @@ __all__ = [
     "check_inputs_budget",
     "default_budget",
     "estimate_explain",
+    "estimate_pool_run",
     "estimate_run",
+    "estimate_transposed_run",
     "format_bytes",
     "parse_size",
 ]
@@ -321,3 +325,111 @@ def check_inputs_budget(parts: list[tuple[str, int]], budget: int) -> None:
 
 def _bytes(shape: Shape, dtype: np.dtype[Any]) -> int:
     return math.prod(shape) * dtype.itemsize
+
+
+def estimate_transposed_run(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None,
+    bias_dtype: np.dtype[Any] | None,
+    options: TransposedOptions,
+    *,
+    results: int = 1,
+    as_json: bool = False,
+    direct: bool = False,
+) -> RunEstimate:
+    """What ``convcli run --transposed`` (or ``verify --transposed``, ``results=2`` and
+    ``direct``) holds at once, from shapes and dtypes alone.
+
+    ``direct`` adds the zero-inserted, padded input of the direct computation and the
+    adjoint check's second tensors.
+
+    Examples
+    --------
+    >>> from convcli.shapes.transposed import TransposedOptions
+    >>> e = estimate_transposed_run((1, 256, 16, 16), np.dtype("f4"), (256, 128, 4, 4),
+    ...                             np.dtype("f4"), None, None, TransposedOptions(2, 1))
+    >>> dict(e.parts)["output"] // 1024
+    512
+    """
+    from convcli.ops.transposed import plan_transposed
+
+    plan = plan_transposed(
+        input_shape,
+        kernel_shape,
+        input_dtype=input_dtype,
+        weight_dtype=kernel_dtype,
+        bias_shape=bias_shape,
+        bias_dtype=bias_dtype,
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        groups=options.groups,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+    output_values = math.prod(plan.output_shape)
+    out_item = plan.accumulation.out.itemsize
+    parts = [
+        ("input", _bytes(input_shape, input_dtype)),
+        ("kernel", _bytes(kernel_shape, kernel_dtype)),
+        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        ("output", output_values * out_item * results),
+        ("workspace", plan.workspace_bytes),
+        ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
+    ]
+    if direct:
+        geom = plan.geometry
+        n_c = math.prod(input_shape[:-2])
+        top, bottom, left, right = (max(0, side) for side in geom.direct_padding)
+        inserted = (
+            (geom.in_size[0] - 1) * geom.stride[0] + 1 + top + bottom,
+            (geom.in_size[1] - 1) * geom.stride[1] + 1 + left + right,
+        )
+        item = plan.compute.itemsize
+        parts.append(("zero-inserted input", n_c * math.prod(inserted) * item))
+        # The adjoint identity: a random y like the output, conv2d(y) like the input.
+        parts.append(("adjoint check", (output_values + math.prod(input_shape)) * 2 * item))
+    return RunEstimate(tuple(parts))
+
+
+def estimate_pool_run(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    options: PoolOptions,
+    *,
+    as_json: bool = False,
+) -> RunEstimate:
+    """What ``convcli pool`` holds at once, from the input's shape and dtype alone.
+
+    Examples
+    --------
+    >>> from convcli.shapes.pooling import PoolOptions
+    >>> e = estimate_pool_run((1, 64, 112, 112), np.dtype("f4"),
+    ...                       PoolOptions("max", kernel_size=3, stride=2, padding=1))
+    >>> dict(e.parts)["output"] // 1024
+    784
+    """
+    from convcli.ops.pooling import plan_pool
+
+    plan = plan_pool(
+        input_shape,
+        input_dtype,
+        options.kind,
+        kernel_size=options.kernel_size,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+        ceil_mode=options.ceil_mode,
+        output_size=options.output_size,
+    )
+    output_values = math.prod(plan.output_shape)
+    parts = [
+        ("input", _bytes(input_shape, input_dtype)),
+        ("output", output_values * plan.output_dtype.itemsize),
+        ("workspace", plan.workspace_bytes),
+        ("JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0),
+    ]
+    return RunEstimate(tuple(parts))

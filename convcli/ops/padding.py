@@ -17,6 +17,7 @@ from convcli.errors import OptionError
 from convcli.ops.numerics import check_numeric
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes
+from convcli.shapes.padding_modes import PADDING_MODES, check_padding_mode
 
 __all__ = [
     "PADDING_MODES",
@@ -28,7 +29,6 @@ __all__ = [
 ]
 
 Array = npt.NDArray[Any]
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 NumpyPadMode = Literal["constant", "reflect", "edge", "wrap"]
 _NUMPY_MODES: dict[str, NumpyPadMode] = {
     "zeros": "constant",
@@ -36,37 +36,6 @@ _NUMPY_MODES: dict[str, NumpyPadMode] = {
     "replicate": "edge",
     "circular": "wrap",
 }
-
-
-def check_padding_mode(
-    mode: str, in_size: tuple[int, int], padding: tuple[int, int, int, int]
-) -> None:
-    """Raise ``ValueError`` unless ``mode`` can pad an ``in_size`` input by ``padding``.
-
-    ``padding`` is ``(top, bottom, left, right)``. As in PyTorch, ``reflect`` needs
-    each pad smaller than the input size along its axis (the edge is not repeated),
-    and ``circular`` may wrap around at most once (pad <= input size).
-
-    Examples
-    --------
-    >>> check_padding_mode("reflect", (3, 3), (2, 2, 2, 2))
-    >>> check_padding_mode("reflect", (3, 5), (3, 3, 0, 0))
-    Traceback (most recent call last):
-    ...
-    convcli.errors.OptionError: reflect padding 3 must be < input height 3
-    """
-    if mode not in PADDING_MODES:
-        raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
-    for pad, axis, name in zip(
-        padding, (0, 0, 1, 1), ("height",) * 2 + ("width",) * 2, strict=True
-    ):
-        n = in_size[axis]
-        if mode == "reflect" and pad >= n:
-            raise OptionError(f"reflect padding {pad} must be < input {name} {n}")
-        if mode == "circular" and pad > n:
-            raise OptionError(
-                f"circular padding {pad} must be <= input {name} {n} (it wraps around once)"
-            )
 
 
 def pad_input(x: npt.ArrayLike, padding: tuple[int, int, int, int], mode: str = "zeros") -> Array:

@@ -24,11 +24,14 @@ import numpy.typing as npt
 
 from convcli.errors import NumericError, OptionError, ShapeError
 from convcli.ops.conv import _operand
+from convcli.ops.modes import RunResult
 from convcli.ops.numerics import INT64_MAX
 from convcli.shapes.geometry import IntOrPair, as_int
 from convcli.shapes.pooling import (
+    POOL_KINDS,
     AdaptiveSize,
     PoolGeometry,
+    PoolOptions,
     adaptive_output_size,
     adaptive_window,
     resolve_pool_geometry,
@@ -42,7 +45,9 @@ __all__ = [
     "avg_pool2d",
     "max_pool2d",
     "plan_pool",
+    "pool",
     "pool_dtypes",
+    "run_pool",
 ]
 
 Array = npt.NDArray[Any]
@@ -99,8 +104,8 @@ def plan_pool(
     """Output shape, dtype and workspace of a pooling (``kind``: max, avg, adaptive-max,
     adaptive-avg), checking every argument first.
 
-    The workspace is the padded input copy plus the row-reduced intermediate, both in
-    the accumulation dtype (an upper bound).
+    The workspace is the padded input copy, the row-reduced intermediate and the window
+    sums, all in the accumulation dtype (an upper bound).
 
     Examples
     --------
@@ -133,7 +138,9 @@ def plan_pool(
         padded = _padded_extent(geom)
     else:
         raise OptionError(f"pooling kind must be max, avg, adaptive-max or adaptive-avg: {kind!r}")
-    workspace = planes * (padded[0] * padded[1] + size[0] * padded[1]) * acc.itemsize
+    # The padded (or cast) copy, the row-reduced intermediate, the sums before dividing.
+    per_plane = padded[0] * padded[1] + size[0] * padded[1] + size[0] * size[1]
+    workspace = planes * per_plane * acc.itemsize
     return PoolPlan((*input_shape[:-2], *size), out, workspace)
 
 
@@ -289,7 +296,12 @@ def adaptive_avg_pool2d(x: npt.ArrayLike, output_size: AdaptiveSize) -> Array:
     h, w = xa.shape[-2:]
     _check_sum(xa, (-(-h // size[0]) + 1) * (-(-w // size[1]) + 1))
     with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
-        total = _adaptive(xa.astype(acc, copy=False), size, np.sum)
+        if size == (1, 1):
+            # Global pooling: one matrix-vector product sums each plane (BLAS for floats).
+            flat = xa.astype(acc, copy=False).reshape(*xa.shape[:-2], h * w)
+            total = (flat @ np.ones(h * w, dtype=acc))[..., None, None]
+        else:
+            total = _adaptive(xa.astype(acc, copy=False), size, np.sum)
         counts = np.multiply.outer(_adaptive_lengths(h, size[0]), _adaptive_lengths(w, size[1]))
         counts = counts.astype(_divide_dtype(acc, out))
         result: Array = (total / counts).astype(out, copy=False)
@@ -416,3 +428,70 @@ def _check_sum(x: Array, terms: int) -> None:
                 f"integer window sums could reach {bound}, beyond int64: convert the input "
                 "to float64"
             )
+
+
+def pool(x: npt.ArrayLike, options: PoolOptions) -> Array:
+    """The pooling ``options`` describe (its ``kind`` picks the function).
+
+    Examples
+    --------
+    >>> pool(np.arange(16).reshape(1, 4, 4), PoolOptions("max", kernel_size=2)).tolist()
+    [[[5, 7], [13, 15]]]
+    """
+    if options.kind in ("adaptive-max", "adaptive-avg"):
+        adaptive = adaptive_max_pool2d if options.kind == "adaptive-max" else adaptive_avg_pool2d
+        return adaptive(x, options.output_size)
+    if options.kernel_size is None:
+        raise OptionError(f"{options.kind} pooling needs a kernel size")
+    if options.kind == "max":
+        return max_pool2d(
+            x,
+            options.kernel_size,
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+            ceil_mode=options.ceil_mode,
+        )
+    if options.kind == "avg":
+        return avg_pool2d(
+            x,
+            options.kernel_size,
+            stride=options.stride,
+            padding=options.padding,
+            ceil_mode=options.ceil_mode,
+            count_include_pad=options.count_include_pad,
+            divisor_override=options.divisor_override,
+        )
+    raise OptionError(f"pooling kind must be one of {', '.join(POOL_KINDS)}, got {options.kind!r}")
+
+
+def run_pool(x: Array, options: PoolOptions) -> RunResult:
+    """``pool`` as ``convcli pool`` computes and describes it.
+
+    Examples
+    --------
+    >>> r = run_pool(np.ones((2, 4, 4)), PoolOptions("adaptive-avg", output_size=1))
+    >>> r.output.shape, r.output_axes
+    ((2, 1, 1), ('c', 'm_h', 'm_w'))
+    """
+    output = pool(x, options)
+    methods = {
+        "max": "max_pool2d: the largest value of each window (NaN wins)",
+        "avg": "avg_pool2d: the sum of each window over its divisor",
+        "adaptive-max": "adaptive_max_pool2d: the largest value of each adaptive window",
+        "adaptive-avg": "adaptive_avg_pool2d: the mean of each adaptive window",
+    }
+    method = methods[options.kind]
+    if options.kind == "avg":
+        if options.divisor_override is not None:
+            method += f" (divisor {options.divisor_override}, overridden)"
+        elif not options.count_include_pad:
+            method += " (the padding not counted)"
+    batch = ("n",) if x.ndim == 4 else ()
+    return RunResult(
+        output=output,
+        method=method,
+        input_axes=(*batch, "c", "n_h", "n_w"),
+        kernel_axes=(),
+        output_axes=(*batch, "c", "m_h", "m_w"),
+    )

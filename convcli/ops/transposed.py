@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.errors import ShapeError
 from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES
 from convcli.ops.conv import _operand
+from convcli.ops.modes import RunResult
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     Accumulation,
@@ -29,11 +31,12 @@ from convcli.ops.numerics import (
 from convcli.shapes.geometry import IntOrPair
 from convcli.shapes.transposed import (
     TransposedGeometry,
+    TransposedOptions,
     check_transposed_shapes,
     resolve_transposed_geometry,
 )
 
-__all__ = ["TransposedPlan", "conv_transpose2d", "plan_transposed"]
+__all__ = ["TransposedPlan", "conv_transpose2d", "plan_transposed", "run_transposed"]
 
 Array = npt.NDArray[Any]
 Shape = tuple[int, ...]
@@ -277,3 +280,54 @@ def transposed_into(
         if b is not None:
             result = result + b
         out[n0:n1] = result
+
+
+def run_transposed(
+    x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
+) -> RunResult:
+    """``conv_transpose2d`` as ``convcli run --transposed`` computes and describes it.
+
+    Examples
+    --------
+    >>> r = run_transposed(np.ones((1, 2, 2)), np.ones((1, 2, 3, 3)), None,
+    ...                    TransposedOptions(stride=2, output_size=(6, 6)))
+    >>> r.output.shape, r.kernel_axes
+    ((2, 6, 6), ('c_i', 'c_o', 'k_h', 'k_w'))
+    """
+    if kernel.ndim != 4:
+        raise ShapeError(
+            f"a transposed convolution needs a 4-D kernel (c_i, c_o/groups, k_h, k_w), "
+            f"got {kernel.ndim}-D {kernel.shape}"
+        )
+    output = conv_transpose2d(
+        x,
+        kernel,
+        bias,
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        groups=options.groups,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+    geom = resolve_transposed_geometry(
+        (x.shape[-2], x.shape[-1]),
+        (kernel.shape[2], kernel.shape[3]),
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+    method = "conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)"
+    if geom.output_padding != (0, 0):
+        method += f", output_padding {geom.output_padding[0]},{geom.output_padding[1]}"
+    batch = ("n",) if x.ndim == 4 else ()
+    groups = int(options.groups)
+    return RunResult(
+        output=output,
+        method=method,
+        input_axes=(*batch, "c_i", "n_h", "n_w"),
+        kernel_axes=("c_i", "c_o/g" if groups > 1 else "c_o", "k_h", "k_w"),
+        output_axes=(*batch, "c_o", "m_h", "m_w"),
+    )

@@ -17,6 +17,7 @@ from convcli.render.reports import comparison_rows
 from convcli.render.widgets import (
     EDGE_ITEMS,
     Renderable,
+    edge_indices,
     format_value,
     render_array,
     render_columns,
@@ -154,7 +155,7 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
     report: list[Renderable] = [
         render_key_values(how, title=f"Y[{label}]: where the number comes from"),
     ]
-    shown = _shown_terms(len(e.terms), full)
+    shown = edge_indices(len(e.terms), not full)
     for index in shown:
         if index is None:
             hidden = len(e.terms) - 2 * EDGE_ITEMS
@@ -187,12 +188,6 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
         )
     report.append(render_key_values(_sums(e), title="sum"))
     return report
-
-
-def _shown_terms(count: int, full: bool) -> list[int | None]:
-    if full or count <= 2 * EDGE_ITEMS:
-        return list(range(count))
-    return [*range(EDGE_ITEMS), None, *range(count - EDGE_ITEMS, count)]
 
 
 def _sums(e: Explanation) -> list[tuple[str, str]]:

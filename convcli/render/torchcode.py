@@ -55,7 +55,11 @@ def torch_script(network: Network) -> str:
     uses_residual = _has_residual(network.rows)
     shape = ", ".join(str(size) for size in network.input_shape)
     lines = [
-        '"""Written by `convcli net --emit torch`: the same network, built with torch.nn."""',
+        '"""Written by `convcli net --emit torch`: the same network, built with torch.nn.',
+        "",
+        f"convcli counts {network.params} parameters, {network.buffers} buffer values and an",
+        f"output of shape {network.output_shape}; running this prints torch's numbers.",
+        '"""',
         "",
         "import torch",
         "from torch import nn",

@@ -6,17 +6,21 @@ so it is shown literally and never read as rich markup.
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 import numpy.typing as npt
 from rich import box
+from rich.cells import cell_len
 from rich.color import Color
 from rich.columns import Columns
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.style import Style
 from rich.table import Table
@@ -28,14 +32,18 @@ from convcli.ops.numerics import array_stats
 __all__ = [
     "EDGE_ITEMS",
     "SUMMARY_THRESHOLD",
+    "Fitting",
     "HeatScale",
+    "MatrixTable",
     "Renderable",
     "TensorRow",
     "array_formatter",
+    "edge_indices",
     "format_value",
     "heat_scale",
     "make_console",
     "make_progress",
+    "matrix_table",
     "render_array",
     "render_columns",
     "render_heat_legend",
@@ -45,6 +53,7 @@ __all__ = [
     "render_shapes",
     "render_stats",
     "render_title",
+    "slice_title",
 ]
 
 Renderable = RenderableType
@@ -62,9 +71,12 @@ def make_console(
     rich drops escape sequences when not writing to a terminal. It reads ``NO_COLOR``
     as "no colours" but still writes bold and underline, so here a non-empty
     ``NO_COLOR`` means no escape sequences at all. Markup and emoji codes are off so file
-    names print as they are.
+    names print as they are. Standard output loses the spaces that pad lines to the
+    width of a table (``_NoTrailingSpaces``), so piped output diffs and greps cleanly.
     """
     no_color = os.environ.get("NO_COLOR", "") != ""
+    if file is None and not stderr:
+        file = cast("IO[str]", _NoTrailingSpaces(sys.stdout))
     return Console(
         stderr=stderr,
         color_system=None if no_color else "auto",
@@ -75,6 +87,41 @@ def make_console(
         highlight=False,
         soft_wrap=False,
     )
+
+
+class _NoTrailingSpaces(io.TextIOBase):
+    """A text stream that drops the spaces at the end of every line written to it.
+
+    Spaces at the end of a write are held back until more text shows they are not at
+    the end of a line. Everything else (``isatty``, ``fileno``, ``encoding``) is the
+    wrapped stream's, so rich still sees a terminal as a terminal.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._held = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._held + text).split("\n")
+        last = lines.pop()
+        body = "".join(line.rstrip(" ") + "\n" for line in lines)
+        kept = last.rstrip(" ")
+        self._held = last[len(kept) :]
+        self._stream.write(body + kept)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
 
 
 def make_progress(console: Console, *, description: str = "computing") -> Progress:
@@ -100,13 +147,60 @@ class TensorRow:
     dtype: str = ""
 
 
-def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
+class Fitting:
+    """The first of ``layouts`` that fits the width it is given at its natural width
+    (nothing wrapped or cut), else the last."""
+
+    def __init__(self, *layouts: RenderableType) -> None:
+        self.layouts = layouts
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update(max_width=10**6)
+        for layout in self.layouts[:-1]:
+            if Measurement.get(console, unbounded, layout).maximum <= options.max_width:
+                yield layout
+                return
+        yield self.layouts[-1]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.layouts[0])
+
+
+def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Fitting:
     """A table of tensors with each axis named (``c_i=2  n_h=3  n_w=3``).
 
-    The dtype and file columns appear only when some tensor has them.
+    The dtype and file columns appear only when some tensor has them. Nothing is cut:
+    where the table does not fit the width, the files are listed under it, and where
+    that does not fit either, each tensor is listed on lines of its own.
     """
+    cells = [_shape_cells(row) for row in rows]
     show_dtype = any(row.dtype for row in rows)
-    show_source = any(row.source for row in rows)
+    sources = [(row.role, row.source) for row in rows if row.source]
+    files = Text()
+    for role, source in sources:
+        files.append(f"{role} from " if not files else f"\n{role} from ")
+        files.append(source)
+    lines = Text(title, style="bold underline")
+    for row, (role, shape, axes, dtype) in zip(rows, cells, strict=True):
+        lines.append(f"\n{role} {shape}" + (f" {dtype}" if dtype else ""))
+        lines.append(f"\n  {axes}")
+        if row.source:
+            lines.append("\n  from ")
+            lines.append(row.source)
+    return Fitting(
+        _shapes_table(rows, cells, title, show_dtype, bool(sources)),
+        Group(_shapes_table(rows, cells, title, show_dtype, False), files),
+        lines,
+    )
+
+
+def _shapes_table(
+    rows: Sequence[TensorRow],
+    cells: Sequence[tuple[str, str, str, str]],
+    title: str,
+    show_dtype: bool,
+    show_source: bool,
+) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("tensor", no_wrap=True)
     table.add_column("shape", justify="right", no_wrap=True)
@@ -114,22 +208,23 @@ def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Table:
     if show_dtype:
         table.add_column("dtype", no_wrap=True)
     if show_source:
-        table.add_column("from", overflow="fold")
-    for row in rows:
-        if row.shape is None:
-            shape, axes = "-", "none"
-        else:
-            shape = "x".join(str(size) for size in row.shape)
-            axes = "  ".join(
-                f"{name}={size}" for name, size in zip(row.axes, row.shape, strict=False)
-            )
-        cells: list[RenderableType] = [row.role, shape, axes]
+        table.add_column("from", no_wrap=True)
+    for row, (role, shape, axes, dtype) in zip(rows, cells, strict=True):
+        table_cells: list[RenderableType] = [role, shape, axes]
         if show_dtype:
-            cells.append(row.dtype)
+            table_cells.append(dtype)
         if show_source:
-            cells.append(Text(shown_name(row.source)))
-        table.add_row(*cells)
+            table_cells.append(Text(shown_name(row.source)))
+        table.add_row(*table_cells)
     return table
+
+
+def _shape_cells(row: TensorRow) -> tuple[str, str, str, str]:
+    if row.shape is None:
+        return row.role, "-", "none", row.dtype
+    shape = "x".join(str(size) for size in row.shape)
+    axes = "  ".join(f"{name}={size}" for name, size in zip(row.axes, row.shape, strict=False))
+    return row.role, shape, axes, row.dtype
 
 
 def format_value(value: np.generic) -> str:
@@ -160,6 +255,7 @@ def array_formatter(array: npt.NDArray[np.generic]) -> Callable[[np.generic], st
 
     Integer-valued floats print as integers, other floats with 4 decimals, or in
     scientific notation when the largest magnitude is 1e8 or more, or below 1e-4.
+    A value that rounds to zero prints without a sign.
 
     Examples
     --------
@@ -176,49 +272,180 @@ def array_formatter(array: npt.NDArray[np.generic]) -> Callable[[np.generic], st
     if largest < 1e15 and bool(np.all(finite == np.round(finite))):
         return lambda v: format_value(v) if not np.isfinite(v) else str(int(v))
     if largest >= 1e8 or largest < 1e-4:
-        return lambda v: f"{float(v):.4e}"
-    return lambda v: f"{float(v):.4f}" if np.isfinite(v) else format_value(v)
+        return lambda v: _unsigned_zero(f"{float(v):.4e}")
+    return lambda v: _unsigned_zero(f"{float(v):.4f}") if np.isfinite(v) else format_value(v)
 
 
-def _shown(
-    matrix: npt.NDArray[np.generic], rows: Sequence[int | None], cols: Sequence[int | None]
-) -> npt.NDArray[np.generic]:
-    """The cells a summarised table shows: its format follows them, as numpy's does."""
-    kept_rows = [i for i in rows if i is not None]
-    kept_cols = [j for j in cols if j is not None]
-    return matrix[np.ix_(kept_rows, kept_cols)]
+def _unsigned_zero(text: str) -> str:
+    """``-0.0000`` (a tiny negative number, or -0.0, rounded) prints as ``0.0000``.
+
+    Examples
+    --------
+    >>> _unsigned_zero("-0.0000"), _unsigned_zero("-0.0000e+00"), _unsigned_zero("-0.5000")
+    ('0.0000', '0.0000e+00', '-0.5000')
+    """
+    if text.startswith("-") and not any(ch in "123456789" for ch in text.split("e")[0]):
+        return text[1:]
+    return text
 
 
-def _edge(n: int, summarise: bool) -> list[int | None]:
-    """Indices to show along an axis of length n; ``None`` marks the ellipsis."""
-    if not summarise or n <= 2 * EDGE_ITEMS:
+def edge_indices(n: int, summarise: bool) -> list[int | None]:
+    """Indices to show along an axis of length ``n``; ``None`` marks the ellipsis.
+
+    Summarised as numpy summarises (``EDGE_ITEMS`` at each end), but only when that
+    saves something: the ellipsis stands for two items at least.
+
+    Examples
+    --------
+    >>> edge_indices(9, True)
+    [0, 1, 2, None, 6, 7, 8]
+    >>> edge_indices(7, True)  # hiding one item behind an ellipsis saves nothing
+    [0, 1, 2, 3, 4, 5, 6]
+    """
+    if not summarise or n <= 2 * EDGE_ITEMS + 1:
         return list(range(n))
     return [*range(EDGE_ITEMS), None, *range(n - EDGE_ITEMS, n)]
 
 
-def _matrix_table(
+# The borders and padding of a ROUNDED table: one bar per column plus one, and a
+# space either side of every cell.
+def _table_width(widths: Sequence[int]) -> int:
+    return 1 + sum(width + 3 for width in widths)
+
+
+class MatrixTable:
+    """A labelled matrix that never cuts a number: when its columns do not fit the width
+    it is given, it is printed in blocks of whole columns ("columns 0 to 9 of 28"), as
+    numpy and pandas wrap wide arrays, each block repeating the row labels.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        row_names: Sequence[str],
+        col_names: Sequence[str],
+        cells: Sequence[Sequence[Text]],
+        col_count: int,
+    ) -> None:
+        self.title = title
+        self.row_names = list(row_names)
+        self.col_names = list(col_names)
+        self.cells = [list(row) for row in cells]
+        self.col_count = col_count
+        label = max((cell_len(name) for name in self.row_names), default=0)
+        self.label_width = label
+        self.widths = [
+            max([cell_len(name)] + [row[j].cell_len for row in self.cells])
+            for j, name in enumerate(self.col_names)
+        ]
+
+    def blocks(self, width: int) -> list[range]:
+        """Runs of columns that fit ``width`` with the row labels, at least one each."""
+        blocks: list[range] = []
+        start = 0
+        while start < len(self.widths) or not blocks:
+            stop = start + 1
+            while (
+                stop < len(self.widths)
+                and _table_width([self.label_width, *self.widths[start : stop + 1]]) <= width
+            ):
+                stop += 1
+            blocks.append(range(start, min(stop, len(self.widths))))
+            start = stop
+        return blocks
+
+    def _block_title(self, block: range, count: int) -> Text:
+        if count == 1:
+            return Text(self.title, style="bold")
+        names = [self.col_names[j] for j in block if self.col_names[j] != "…"]
+        span = f"{names[0]} to {names[-1]}" if len(names) > 1 else (names[0] if names else "…")
+        return Text(f"{self.title}, columns {span} of {self.col_count}", style="bold")
+
+    def _table(self, block: range) -> Table:
+        table = Table(box=box.ROUNDED, show_header=True)
+        table.add_column("", style="dim", justify="right", no_wrap=True, min_width=self.label_width)
+        for j in block:
+            table.add_column(
+                self.col_names[j], justify="right", no_wrap=True, min_width=self.widths[j]
+            )
+        for name, row in zip(self.row_names, self.cells, strict=True):
+            table.add_row(name, *[row[j] for j in block])
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        blocks = self.blocks(options.max_width)
+        for block in blocks:
+            yield self._block_title(block, len(blocks))
+            yield self._table(block)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max(self.widths, default=0)
+        title = cell_len(self.title)
+        whole = _table_width([self.label_width, *self.widths])
+        narrowest = _table_width([self.label_width, widest])
+        return Measurement(narrowest, max(whole, title)).clamp(max_width=options.max_width)
+
+
+def matrix_table(
     matrix: npt.NDArray[np.generic],
     title: str,
-    summarise: bool,
+    *,
+    summarise: bool = False,
+    row_labels: Sequence[int] | None = None,
+    col_labels: Sequence[int] | None = None,
+    marked: npt.NDArray[np.bool_] | None = None,
     scale: HeatScale | None = None,
-) -> Group:
-    rows = _edge(matrix.shape[0], summarise)
-    cols = _edge(matrix.shape[1], summarise)
-    table = Table(box=box.ROUNDED, show_header=True)
-    fmt = array_formatter(_shown(matrix, rows, cols))
-    table.add_column("", style="dim", justify="right")
-    for j in cols:
-        table.add_column("…" if j is None else str(j), justify="right")
+) -> MatrixTable:
+    """One 2-D matrix as a ``MatrixTable``: the one builder of every matrix convcli prints.
+
+    ``summarise`` shows ``EDGE_ITEMS`` rows and columns at each edge with an ellipsis
+    between (``edge_indices``); the format follows the cells shown, as numpy's does.
+    ``marked`` cells (e.g. padding) are dim with a ``*`` after the number; ``scale``
+    colours each cell's background by its value.
+    """
+    rows = edge_indices(matrix.shape[0], summarise)
+    cols = edge_indices(matrix.shape[1], summarise)
+    row_names = list(row_labels) if row_labels is not None else list(range(matrix.shape[0]))
+    col_names = list(col_labels) if col_labels is not None else list(range(matrix.shape[1]))
+    kept_rows = [i for i in rows if i is not None]
+    kept_cols = [j for j in cols if j is not None]
+    fmt = array_formatter(matrix[np.ix_(kept_rows, kept_cols)])
+    cells: list[list[Text]] = []
     for i in rows:
         if i is None:
-            table.add_row("…", *["…" for _ in cols])
+            cells.append([Text("…") for _ in cols])
             continue
-        cells = [
-            Text("…") if j is None else _heat_cell(fmt(matrix[i, j]), matrix[i, j], scale)
-            for j in cols
-        ]
-        table.add_row(str(i), *cells)
-    return Group(Text(title, style="bold"), table)
+        row: list[Text] = []
+        for j in cols:
+            if j is None:
+                row.append(Text("…"))
+            elif marked is not None and bool(marked[i, j]):
+                row.append(Text(fmt(matrix[i, j]) + "*", style="dim"))
+            else:
+                row.append(_heat_cell(fmt(matrix[i, j]), matrix[i, j], scale))
+        cells.append(row)
+    return MatrixTable(
+        title,
+        ["…" if i is None else str(row_names[i]) for i in rows],
+        ["…" if j is None else str(col_names[j]) for j in cols],
+        cells,
+        matrix.shape[1],
+    )
+
+
+def slice_title(name: str, label: str) -> str:
+    """The title of one slice: ``Y[c_o=0]``, or ``Y directly [c_o=0]`` for a name of words.
+
+    Examples
+    --------
+    >>> slice_title("Y", "c_o=0"), slice_title("Y matrix product", "c_o=0")
+    ('Y[c_o=0]', 'Y matrix product [c_o=0]')
+    >>> slice_title("K", "")
+    'K'
+    """
+    if not label:
+        return name
+    return f"{name} [{label}]" if " " in name else f"{name}[{label}]"
 
 
 def render_array(
@@ -230,7 +457,8 @@ def render_array(
     heatmap: bool = False,
 ) -> Columns:
     """One table per 2-D slice of ``array`` (e.g. per batch item and output channel),
-    side by side as the width allows.
+    side by side as the width allows; a slice wider than the width wraps into blocks
+    of whole columns (``MatrixTable``).
 
     Arrays over ``SUMMARY_THRESHOLD`` values are summarised as numpy prints them:
     ``EDGE_ITEMS`` slices, rows and columns at each edge, an ellipsis between,
@@ -250,8 +478,8 @@ def render_array(
             items.append(Text("…", style="dim"))
             continue
         label = ", ".join(f"{axis}={i}" for axis, i in zip(lead_axes, index, strict=False))
-        title = f"{name}[{label}]" if label else name
-        items.append(_matrix_table(array[index], title, summarise, scale))
+        title = slice_title(name, label)
+        items.append(matrix_table(array[index], title, summarise=summarise, scale=scale))
     return Columns(items, padding=(0, 2))
 
 
@@ -374,37 +602,21 @@ def render_matrix(
     col_labels: Sequence[int] | None = None,
     marked: npt.NDArray[np.bool_] | None = None,
     full: bool = False,
-) -> Group:
+) -> MatrixTable:
     """One 2-D matrix as a table, rows and columns labelled (e.g. by input coordinates).
 
     ``marked`` cells (e.g. padding) are shown dim with a ``*`` after the number, so
     they stand out in plain text too. Over ``SUMMARY_THRESHOLD`` values the matrix is
     summarised as ``render_array`` summarises, unless ``full``.
     """
-    summarise = not full and matrix.size > SUMMARY_THRESHOLD
-    rows = _edge(matrix.shape[0], summarise)
-    cols = _edge(matrix.shape[1], summarise)
-    row_names = list(row_labels) if row_labels is not None else list(range(matrix.shape[0]))
-    col_names = list(col_labels) if col_labels is not None else list(range(matrix.shape[1]))
-    table = Table(box=box.ROUNDED, show_header=True)
-    fmt = array_formatter(_shown(matrix, rows, cols))
-    table.add_column("", style="dim", justify="right")
-    for j in cols:
-        table.add_column("…" if j is None else str(col_names[j]), justify="right")
-    for i in rows:
-        if i is None:
-            table.add_row("…", *["…" for _ in cols])
-            continue
-        cells: list[Text] = []
-        for j in cols:
-            if j is None:
-                cells.append(Text("…"))
-            elif marked is not None and bool(marked[i, j]):
-                cells.append(Text(fmt(matrix[i, j]) + "*", style="dim"))
-            else:
-                cells.append(Text(fmt(matrix[i, j])))
-        table.add_row(str(row_names[i]), *cells)
-    return Group(Text(title, style="bold"), table)
+    return matrix_table(
+        matrix,
+        title,
+        summarise=not full and matrix.size > SUMMARY_THRESHOLD,
+        row_labels=row_labels,
+        col_labels=col_labels,
+        marked=marked,
+    )
 
 
 def _lead_indices(shape: tuple[int, ...], summarise: bool) -> list[tuple[int, ...] | None]:
@@ -415,7 +627,7 @@ def _lead_indices(shape: tuple[int, ...], summarise: bool) -> list[tuple[int, ..
             if prefix is None:
                 expanded.append(None)
                 continue
-            for i in _edge(n, summarise):
+            for i in edge_indices(n, summarise):
                 expanded.append(None if i is None else (*prefix, i))
         indices = _collapse_gaps(expanded)
     return indices
@@ -453,8 +665,9 @@ def render_stats(array: npt.NDArray[np.generic], *, label: str = "result") -> Te
 def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> Table:
     """A two-column table of labelled values (formulas, counts, checks)."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    # A word wider than its column folds onto the next line: nothing is cut.
+    table.add_column(style="bold", overflow="fold")
+    table.add_column(overflow="fold")
     for key, value in pairs:
         table.add_row(Text(key), Text(value))
     return table

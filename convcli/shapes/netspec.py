@@ -10,16 +10,18 @@ are layers too. Every refusal is an ``OptionError`` that names the position in t
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from convcli.errors import OptionError
+from convcli.shapes.padding_modes import PADDING_MODES
 
 __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
 
 # Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
-MAX_SPEC_CHARS = 200_000
+MAX_SPEC_CHARS = 100_000
 MAX_INT = 2**62
 
 Value = int | float | bool | str | None | tuple[int, int] | tuple[int | None, int | None]
@@ -160,8 +162,15 @@ _TORCH: dict[str, tuple[str, str | None, tuple[_Param, ...]]] = {
     ),
     "Identity": ("identity", None, ()),
 }
+# Lazy modules state no input size: print(model) writes 0 for it until their first call.
+_LAZY = {
+    "LazyConv2d": "Conv2d",
+    "LazyConvTranspose2d": "ConvTranspose2d",
+    "LazyLinear": "Linear",
+    "LazyBatchNorm2d": "BatchNorm2d",
+    "LazyBatchNorm1d": "BatchNorm1d",
+}
 _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 LAYER_NAMES = (*_SHORT, "residual")
 
@@ -219,13 +228,19 @@ class _Reader:
         self.source = source
         self.lead = 0
         self.flat = text
+        self._byte_chars: list[int] | None = None
+        self._line_starts: list[int] | None = None
+        self._one_line = "\n" not in text.rstrip("\n")
 
     def where(self, offset: int) -> str:
         """``spec column 5`` or ``arch.txt line 3, column 5`` (1-based) for a character offset."""
         offset = min(max(offset, 0), len(self.text))
-        line = self.text.count("\n", 0, offset) + 1
-        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        if "\n" not in self.text.rstrip("\n"):
+        if self._line_starts is None:
+            starts = [0] + [i + 1 for i, char in enumerate(self.text) if char == "\n"]
+            self._line_starts = starts
+        line = bisect.bisect_right(self._line_starts, offset)
+        column = offset - self._line_starts[line - 1] + 1
+        if self._one_line:
             return f"{self.source} column {column}"
         return f"{self.source} line {line}, column {column}"
 
@@ -244,7 +259,11 @@ class _Reader:
             elif depth == 0 and body.strip() == ")" and containers:
                 containers -= 1
                 chars[offset : offset + len(body)] = " " * len(body)
-            elif depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, "residual"):
+            elif (
+                depth == 0
+                and opener
+                and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, "residual")
+            ):
                 raise OptionError(
                     f"{self.where(offset + body.index(opener.group(1)))}: "
                     f"'{opener.group(1)}(' is a module with layers inside that convcli cannot "
@@ -300,19 +319,27 @@ class _Reader:
 
     @staticmethod
     def _join_lines(chars: list[str]) -> None:
+        """Line breaks outside parentheses become '>' between two layers, else spaces."""
+        # The first non-blank character after each position, in one backward pass; the last
+        # one before it is tracked going forward, joins included.
+        after = [""] * len(chars)
+        following = ""
+        for i in range(len(chars) - 1, -1, -1):
+            after[i] = following
+            if not chars[i].isspace():
+                following = chars[i]
         depth = 0
+        last = ""
         for i, char in enumerate(chars):
             if char in "([":
                 depth += 1
             elif char in ")]":
                 depth -= 1
             elif char in "\r\n":
-                chars[i] = " "
-                if depth == 0:
-                    before = "".join(chars[:i]).rstrip()
-                    after = "".join(chars[i + 1 :]).lstrip()
-                    if before and after and not before.endswith(">") and not after.startswith(">"):
-                        chars[i] = ">"
+                joins = depth == 0 and last not in ("", ">") and after[i] not in ("", ">")
+                chars[i] = ">" if joins else " "
+            if not chars[i].isspace():
+                last = chars[i]
 
     # -- the tree ----------------------------------------------------------------------------
 
@@ -320,10 +347,23 @@ class _Reader:
         return self.where(self._offset(node))
 
     def _offset(self, node: ast.AST, attribute: str = "col_offset") -> int:
-        # ast's columns count UTF-8 bytes of the parsed (stripped) line; positions count characters.
         col = getattr(node, attribute, None) or 0
-        parsed = self.flat.strip().encode()
-        return len(parsed[:col].decode(errors="ignore")) + self.lead
+        return self._char_of_byte(col) + self.lead
+
+    def _char_of_byte(self, col: int) -> int:
+        """ast's columns count UTF-8 bytes of the parsed line; positions count characters."""
+        if self._byte_chars is None:
+            parsed = self.flat.strip()
+            if parsed.isascii():
+                self._byte_chars = []
+            else:
+                self._byte_chars = [
+                    index for index, char in enumerate(parsed) for _ in char.encode()
+                ]
+                self._byte_chars.append(len(parsed))
+        if not self._byte_chars:
+            return col
+        return self._byte_chars[min(col, len(self._byte_chars) - 1)]
 
     def _segment(self, node: ast.AST) -> str:
         start, end = self._offset(node), self._offset(node, "end_col_offset")
@@ -359,11 +399,11 @@ class _Reader:
             and node.value.id == "nn"
         ):
             name = node.attr
-            if name not in _TORCH:
+            if name not in _TORCH and name not in _LAZY:
                 raise OptionError(f"{self.at(node)}: unknown layer 'nn.{name}'{_known()}")
         else:
             raise OptionError(f"{self.at(node)}: unknown layer {self._segment(node)!r}{_known()}")
-        if name not in _SHORT and name not in _TORCH and name != "residual":
+        if name not in _SHORT and name not in _TORCH and name not in _LAZY and name != "residual":
             raise OptionError(f"{self.at(node)}: unknown layer {name!r}{_known()}")
         return name
 
@@ -395,7 +435,11 @@ class _Reader:
     ) -> LayerSpec:
         if name == "residual":
             raise OptionError(f"{self.at(node)}: residual needs a block: residual(conv(...) > ...)")
-        if name in _TORCH and name not in _SHORT:
+        if name in _LAZY:
+            kind, lazy_stated, params = _TORCH[_LAZY[name]]
+            stated_name, torch_name = None, _LAZY[name]
+            args, keywords = self._unstated(args, keywords, lazy_stated)
+        elif name in _TORCH and name not in _SHORT:
             kind, stated_name, params = _TORCH[name]
             torch_name = name
         else:
@@ -447,6 +491,20 @@ class _Reader:
             torch_name=torch_name,
         )
 
+    @staticmethod
+    def _unstated(
+        args: Sequence[ast.expr], keywords: list[ast.keyword], stated: str | None
+    ) -> tuple[Sequence[ast.expr], list[ast.keyword]]:
+        """A lazy module's arguments without the 0 that print(model) writes for its input size."""
+
+        def is_zero(node: ast.expr) -> bool:
+            return isinstance(node, ast.Constant) and node.value == 0 and node.value is not False
+
+        if args and is_zero(args[0]) and (len(args) > 1 or stated == "num_features"):
+            args = args[1:]
+        keywords = [kw for kw in keywords if not (kw.arg == stated and is_zero(kw.value))]
+        return args, keywords
+
     def _value(self, node: ast.expr, param: _Param, layer: str) -> Value:
         where = self.at(node)
         shown = self._segment(node)
@@ -491,7 +549,7 @@ _WANTED = {
     "float": "a number",
     "optfloat": "None or a number",
     "prob": "a probability between 0 and 1",
-    "mode": f"one of {', '.join(_PADDING_MODES)}",
+    "mode": f"one of {', '.join(PADDING_MODES)}",
     "zerosonly": "'zeros'",
     "approximate": "'none' or 'tanh'",
     "size": "an int >= 1 or a pair (h, w) of ints or None",
@@ -563,7 +621,7 @@ def _check(raw: object, kind: str) -> object:
             return raw
         return _BAD
     if kind == "mode":
-        return raw if raw in _PADDING_MODES else _BAD
+        return raw if raw in PADDING_MODES else _BAD
     if kind == "zerosonly":
         return raw if raw == "zeros" else _BAD
     if kind == "approximate":

@@ -9,8 +9,9 @@ Conventions (stated again where the numbers are shown):
 - MACs: weight multiply-accumulates over all batch items, as ``convcli shapes`` counts
   them (convolution, transposed convolution: every input value times every kernel tap it
   meets, linear); bias additions are not MACs.
-- FLOPs: 2 per MAC plus 1 per bias addition; pooling counts one operation per window cell
-  read (max: comparisons, average: additions and the division); activations 1 per value;
+- FLOPs: 2 per MAC plus 1 per bias addition; per output value, pooling ``window - 1``
+  comparisons (max) or additions (average, the division not counted), as ``convcli shapes
+  --pool`` counts them (adaptive pooling: its own window's size); activations 1 per value;
   BatchNorm 2 per value (scale and shift, as at inference); a residual sum 1 per value;
   dropout, flatten and identity 0.
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from convcli.errors import ConvcliError, OptionError, ShapeError
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
+from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back, compose, union
 from convcli.shapes.transposed import resolve_transposed_geometry
@@ -268,7 +270,7 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     k = as_pair(_pair_arg(layer, "kernel_size"), "kernel_size", minimum=1)
     d = as_pair(_pair_arg(layer, "dilation"), "dilation", minimum=1)
     s = as_pair(_pair_arg(layer, "stride"), "stride", minimum=1)
-    padding = a["padding"]
+    padding, mode = a["padding"], str(a["padding_mode"])
     assert isinstance(padding, int | tuple | str), padding
     if padding == "same" and s != (1, 1):
         raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
@@ -278,6 +280,7 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     pads = resolve_geometry(span, k, stride=s, padding=padding, dilation=d).padding  # type: ignore[arg-type]
     top, bottom, left, right = pads
     _check_window_fits(size, (size[0] + top + bottom, size[1] + left + right), span)
+    check_padding_mode(mode, size, pads)
     out = resolve_geometry(size, k, stride=s, padding=padding, dilation=d).out_size  # type: ignore[arg-type]
     per_group = c // groups
     macs, flops = _weighted_cost(
@@ -287,8 +290,8 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         channels=out_c,
         size=out,
         steps=(
-            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0]),
-            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1]),
+            AxisStep("window", size[0], out[0], span[0], s[0], top, k[0], d[0], mode),
+            AxisStep("window", size[1], out[1], span[1], s[1], left, k[1], d[1], mode),
         ),
         params=out_c * per_group * k[0] * k[1] + (out_c if a["bias"] else 0),
         macs=macs,
@@ -344,9 +347,9 @@ def _pool(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         ceil_mode=bool(layer.args["ceil_mode"]),
     )
     s, out = geometry.stride, geometry.out_size
-    window = k[0] * k[1]
-    # Max: window - 1 comparisons per output; average: window - 1 additions and a division.
-    per_output = window - 1 if layer.kind == "maxpool" else window
+    # Window - 1 comparisons (max) or additions (average) per output, as `shapes --pool`
+    # counts them; the average's division is not counted.
+    per_output = k[0] * k[1] - 1
     return _Mapped(
         channels=c,
         size=out,
@@ -367,7 +370,7 @@ def _adaptive(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
         channels=c,
         size=out,
         steps=(AxisStep("adaptive", size[0], out[0]), AxisStep("adaptive", size[1], out[1])),
-        flops=c * (cells - outputs if layer.kind == "adaptivemaxpool" else cells),
+        flops=c * (cells - outputs),
     )
 
 

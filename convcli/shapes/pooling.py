@@ -20,7 +20,9 @@ from convcli.errors import OptionError, ShapeError
 from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
+    "POOL_KINDS",
     "PoolGeometry",
+    "PoolOptions",
     "adaptive_output_size",
     "adaptive_window",
     "ceil_mode_drops",
@@ -29,6 +31,26 @@ __all__ = [
 ]
 
 AdaptiveSize = int | None | tuple[int | None, int | None]
+POOL_KINDS = ("max", "avg", "adaptive-max", "adaptive-avg")
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """One pooling: its ``kind`` (one of ``POOL_KINDS``) and PyTorch's arguments for it.
+
+    ``kernel_size`` is for max/avg, ``output_size`` for the adaptive kinds; ``dilation``
+    is max pooling's, ``count_include_pad`` and ``divisor_override`` average pooling's.
+    """
+
+    kind: str = "max"
+    kernel_size: IntOrPair | None = None
+    stride: IntOrPair | None = None
+    padding: IntOrPair = 0
+    dilation: IntOrPair = 1
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    divisor_override: int | None = None
+    output_size: AdaptiveSize = None
 
 
 def pool_output_size(

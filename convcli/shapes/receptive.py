@@ -37,7 +37,8 @@ class AxisStep:
     (convolution, pooling; ``span`` is the dilated window). ``transposed``: output ``o``
     receives input ``i`` when ``i*stride - padding + dilation*t == o`` for a tap ``t``.
     ``adaptive``: output ``o`` reads ``floor(o*n_in/n_out)`` ... ``ceil((o+1)*n_in/n_out) - 1``.
-    ``identity``: cell ``o`` reads cell ``o``.
+    ``identity``: cell ``o`` reads cell ``o``. ``padding_mode`` (a window's) says what the
+    padding holds: zeros, or input cells seen again (reflect, replicate, circular).
     """
 
     kind: Literal["window", "transposed", "adaptive", "identity"]
@@ -48,6 +49,7 @@ class AxisStep:
     padding: int = 0
     kernel: int = 1
     dilation: int = 1
+    padding_mode: str = "zeros"
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def back(step: AxisStep, lo: int, hi: int) -> tuple[int, int] | None:
             lo * step.n_in // step.n_out, -((-(hi + 1) * step.n_in) // step.n_out) - 1, step.n_in
         )
     s, p, d, n = step.stride, step.padding, step.dilation, step.n_in
+    if step.kind == "window" and step.padding_mode != "zeros":
+        return _through_padding(step.padding_mode, lo * s - p, hi * s - p + step.span - 1, n)
     if step.kernel > MAX_TAPS or (step.kernel == 1 and step.span > 1):
         # A window given by its span alone, or too many taps to walk: the span, clipped.
         if step.kind == "window":
@@ -193,6 +197,43 @@ MAX_TAPS = 4096
 
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
+
+
+def _through_padding(mode: str, first: int, last: int, n: int) -> tuple[int, int]:
+    """The first and last input cell that positions ``first`` ... ``last`` of a padded axis show.
+
+    Reflect shows cell ``j`` at position ``-j`` (and ``n-1-j`` at ``n-1+j``), replicate the
+    edge cells, circular wraps around (PyTorch keeps the padding below ``n``). The positions
+    are taken as one interval: a dilated window's gaps are not followed.
+
+    Examples
+    --------
+    >>> _through_padding("reflect", -2, 0, 5), _through_padding("circular", -1, 1, 5)
+    ((0, 2), (0, 4))
+    """
+    right = n - 1
+    pieces: list[tuple[int, int]] = []
+    if max(first, 0) <= min(last, right):
+        pieces.append((max(first, 0), min(last, right)))
+    if first < 0:
+        left_end = min(last, -1)
+        pieces.append(
+            {
+                "reflect": (-left_end, -first),
+                "replicate": (0, 0),
+                "circular": (first + n, left_end + n),
+            }[mode]
+        )
+    if last > right:
+        right_start = max(first, n)
+        pieces.append(
+            {
+                "reflect": (2 * right - last, 2 * right - right_start),
+                "replicate": (right, right),
+                "circular": (right_start - n, last - n),
+            }[mode]
+        )
+    return min(a for a, _ in pieces), max(b for _, b in pieces)
 
 
 def _clipped(first: int, last: int, n: int) -> tuple[int, int] | None:

@@ -20,11 +20,28 @@ from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
     "TransposedGeometry",
+    "TransposedOptions",
+    "check_output_padding",
     "check_transposed_shapes",
     "output_padding_for",
     "resolve_transposed_geometry",
     "transposed_output_size",
 ]
+
+
+@dataclass(frozen=True)
+class TransposedOptions:
+    """``conv_transpose2d``'s options, with PyTorch's defaults.
+
+    ``output_size`` (``(h, w)``), when set, chooses ``output_padding``.
+    """
+
+    stride: IntOrPair = 1
+    padding: IntOrPair = 0
+    output_padding: IntOrPair = 0
+    groups: int = 1
+    dilation: IntOrPair = 1
+    output_size: tuple[int, int] | None = None
 
 
 def transposed_output_size(
@@ -199,6 +216,33 @@ class TransposedGeometry:
         return (top, top + self.output_padding[0], left, left + self.output_padding[1])
 
 
+def check_output_padding(
+    output_padding: IntOrPair, *, stride: IntOrPair = 1, dilation: IntOrPair = 1
+) -> Pair:
+    """``output_padding`` as a pair, each smaller than its axis's stride or dilation.
+
+    Examples
+    --------
+    >>> check_output_padding(1, stride=2)
+    (1, 1)
+    >>> check_output_padding((0, 2), stride=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: output padding must be smaller than either stride or dilation, ...
+    """
+    op = as_pair(output_padding, "output_padding", minimum=0)
+    s = as_pair(stride, "stride", minimum=1)
+    d = as_pair(dilation, "dilation", minimum=1)
+    if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
+        raise OptionError(
+            "output padding must be smaller than either stride or dilation, but got "
+            f"output_padding_height: {op[0]} output_padding_width: {op[1]} "
+            f"stride_height: {s[0]} stride_width: {s[1]} "
+            f"dilation_height: {d[0]} dilation_width: {d[1]}"
+        )
+    return op
+
+
 def resolve_transposed_geometry(
     in_size: Pair,
     kernel_size: IntOrPair,
@@ -234,13 +278,7 @@ def resolve_transposed_geometry(
                 f"{output_padding!r} and output_size {tuple(output_size)!r})"
             )
         op = output_padding_for(in_size, k, output_size, stride=s, padding=p, dilation=d)
-    if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
-        raise OptionError(
-            "output padding must be smaller than either stride or dilation, but got "
-            f"output_padding_height: {op[0]} output_padding_width: {op[1]} "
-            f"stride_height: {s[0]} stride_width: {s[1]} "
-            f"dilation_height: {d[0]} dilation_width: {d[1]}"
-        )
+    check_output_padding(op, stride=s, dilation=d)
     out = tuple(
         transposed_output_size(
             in_size[i], k[i], stride=s[i], padding=p[i], output_padding=op[i], dilation=d[i]

@@ -1,0 +1,539 @@
+"""What the commands share for transposed convolution and pooling: options, sizing, results.
+
+``run --transposed`` and ``convcli pool`` go through here, so ``run`` itself only adds
+its flags and dispatches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from convcli.cli._app import say, shown
+from convcli.cli._common import (
+    TensorInfo,
+    check_plot,
+    check_stdin_once,
+    load,
+    load_tensors,
+    memory_budget,
+    naming_inputs,
+    option,
+    peek,
+    shape_of,
+    show,
+    show_json,
+    whole,
+    write_plot,
+)
+from convcli.errors import ConvcliError, OptionError
+
+if TYPE_CHECKING:
+    from convcli.shapes.pooling import PoolOptions
+    from convcli.shapes.transposed import TransposedOptions
+
+OptionalStrideOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stride", "-s", metavar="S", help="N or H,W (>= 1; default 1, with --pool the window)."
+    ),
+]
+TransposedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--transposed",
+        help="Transposed convolution (conv_transpose2d): the kernel is (c_i, c_o/groups, "
+        "k_h, k_w) and each input value stamps it, stride apart.",
+    ),
+]
+OutputPaddingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-padding",
+        metavar="OP",
+        help="With --transposed: N or H,W extra bottom/right rows and columns, each "
+        "smaller than the stride or the dilation.",
+    ),
+]
+OutputSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-size",
+        metavar="H,W",
+        help="With --transposed: the wanted output size; picks --output-padding as "
+        "nn.ConvTranspose2d(output_size=...) does.",
+    ),
+]
+
+
+def transposed_options(
+    stride: str,
+    padding: str,
+    dilation: str,
+    groups: str,
+    output_padding: str | None,
+    output_size: str | None,
+) -> TransposedOptions:
+    """Parse the flags of a transposed convolution (each error names its flag)."""
+    from convcli.shapes.parsing import parse_int_or_pair, parse_padding
+    from convcli.shapes.transposed import TransposedOptions
+
+    count = whole("--groups", groups, minimum=1)
+    if output_padding is not None and output_size is not None:
+        raise OptionError("give --output-padding or --output-size, not both")
+    pad = option("--padding", parse_padding, padding)
+    if pad == "valid":
+        pad = 0
+    if isinstance(pad, str):
+        raise OptionError(
+            "--padding: 'same' has no meaning for a transposed convolution (PyTorch refuses "
+            "it): give N or H,W"
+        )
+    size = None
+    if output_size is not None:
+        parsed = option("--output-size", lambda t: parse_int_or_pair(t, minimum=1), output_size)
+        size = (parsed, parsed) if isinstance(parsed, int) else parsed
+    return TransposedOptions(
+        stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
+        padding=pad,
+        output_padding=option(
+            "--output-padding", lambda t: parse_int_or_pair(t, minimum=0), output_padding or "0"
+        ),
+        groups=count,
+        dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
+        output_size=size,
+    )
+
+
+def resolve_output_padding(
+    x_shape: tuple[int, ...], kernel_shape: tuple[int, ...], options: TransposedOptions
+) -> TransposedOptions:
+    """``options`` with ``output_padding`` checked, or chosen from ``--output-size``: a
+    refusal names the flag it is about. Other shape problems are left to the computation."""
+    from dataclasses import replace
+
+    from convcli.shapes.transposed import check_output_padding, output_padding_for
+
+    if len(kernel_shape) != 4 or len(x_shape) not in (3, 4):
+        return options
+    if options.output_size is None:
+        try:
+            check_output_padding(
+                options.output_padding, stride=options.stride, dilation=options.dilation
+            )
+        except ConvcliError as err:
+            raise err.with_context("--output-padding") from None
+        return options
+    try:
+        chosen = output_padding_for(
+            (x_shape[-2], x_shape[-1]),
+            (kernel_shape[2], kernel_shape[3]),
+            options.output_size,
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+        )
+    except ConvcliError as err:
+        raise err.with_context("--output-size") from None
+    return replace(options, output_padding=chosen, output_size=None)
+
+
+def check_transposed_memory(
+    budget: int,
+    tensors: Sequence[TensorInfo | None],
+    options: TransposedOptions,
+    *,
+    results: int = 1,
+    as_json: bool = False,
+    direct: bool = False,
+) -> None:
+    """Refuse a transposed run over the budget, from the (input, kernel, bias) shapes."""
+    from convcli.ops.budget import check_budget, estimate_transposed_run
+
+    x, kernel, bias = (*tensors, None)[:3]
+    if x is None or kernel is None:
+        return
+    try:
+        estimate = estimate_transposed_run(
+            x[0],
+            x[1],
+            kernel[0],
+            kernel[1],
+            None if bias is None else bias[0],
+            None if bias is None else bias[1],
+            options,
+            results=results,
+            as_json=as_json,
+            direct=direct,
+        )
+    except ConvcliError:
+        return  # shapes that do not fit: the computation says why, in its own words
+    check_budget(estimate, budget)
+
+
+def run_transposed_command(
+    input_file: str,
+    kernel_file: str,
+    bias_file: str | None,
+    options: TransposedOptions,
+    *,
+    output: str | None,
+    force: bool,
+    full: bool,
+    heatmap: bool,
+    as_json: bool,
+    max_memory: str | None,
+    plot: str | None = None,
+) -> None:
+    """``convcli run --transposed``: size, load, compute, write and show."""
+    from convcli.ops.transposed import run_transposed
+    from convcli.render.run import run_payload, run_report
+    from convcli.tensorio.files import check_output_path
+
+    check_stdin_once([input_file, kernel_file, bias_file])
+    inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+    if output is not None:
+        check_output_path(output, force=force, inputs=inputs)
+    if plot is not None:
+        check_plot(plot, force=force, inputs=inputs)
+    budget = memory_budget(max_memory)
+    as_text = as_json or (output or "").lower().endswith(".json")
+    infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
+    check_transposed_memory(budget, infos, options, as_json=as_text)
+    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
+    check_transposed_memory(budget, loaded, options, as_json=as_text)
+    files = (input_file, kernel_file, bias_file)
+    options = resolve_output_padding(x.shape, kernel.shape, options)
+    with naming_inputs(files):
+        result = run_transposed(x, kernel, bias, options)
+    finish(result, output, force, inputs, as_json, lambda: run_report(
+        result, x, kernel, bias, files, full=full, heatmap=heatmap
+    ), run_payload, plot)  # fmt: skip
+
+
+def finish(
+    result: Any,
+    output: str | None,
+    force: bool,
+    inputs: Sequence[str],
+    as_json: bool,
+    report: Any,
+    payload: Any,
+    plot: str | None = None,
+) -> None:
+    """Write ``--output`` and ``--plot`` (atomically), then print the JSON payload or the
+    report."""
+    from convcli.tensorio.files import save_tensor
+
+    if output is not None:
+        save_tensor(output, result.output, force=force, inputs=inputs)
+    if plot is not None:
+        write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
+    if as_json:
+        show_json(payload(result))
+        return
+    show(*report())
+    for written in (output, plot):
+        if written is not None:
+            say(f"wrote {shown(written)}")
+
+
+def pool_options(
+    kind: str,
+    kernel_size: str | None,
+    stride: str | None,
+    padding: str,
+    dilation: str,
+    ceil_mode: bool,
+    count_include_pad: bool | None,
+    divisor_override: int | None,
+    output_size: str | None,
+) -> PoolOptions:
+    """Parse ``convcli pool``'s flags, refusing those the kind has no use for."""
+    from convcli.shapes.geometry import as_pair
+    from convcli.shapes.parsing import parse_int_or_pair
+    from convcli.shapes.pooling import POOL_KINDS, PoolOptions
+
+    if kind not in POOL_KINDS:
+        raise OptionError(f"--kind: expected one of {', '.join(POOL_KINDS)}, got {kind!r}")
+    adaptive = kind.startswith("adaptive")
+    given = {
+        "--kernel-size": kernel_size is not None,
+        "--stride": stride is not None,
+        "--padding": padding != "0",
+        "--dilation": dilation != "1",
+        "--ceil-mode": ceil_mode,
+        "--count-include-pad/--no-count-include-pad": count_include_pad is not None,
+        "--divisor-override": divisor_override is not None,
+        "--output-size": output_size is not None,
+    }
+    allowed = {
+        "max": {"--kernel-size", "--stride", "--padding", "--dilation", "--ceil-mode"},
+        "avg": {
+            "--kernel-size",
+            "--stride",
+            "--padding",
+            "--ceil-mode",
+            "--count-include-pad/--no-count-include-pad",
+            "--divisor-override",
+        },
+    }.get(kind, {"--output-size"})
+    unused = [flag for flag, present in given.items() if present and flag not in allowed]
+    if unused:
+        raise OptionError(f"--kind {kind} takes no {', '.join(unused)}")
+    if adaptive:
+        if output_size is None:
+            raise OptionError(f"--kind {kind} needs --output-size H,W (or N)")
+        return PoolOptions(
+            kind,
+            output_size=option(
+                "--output-size", lambda t: parse_int_or_pair(t, minimum=1), output_size
+            ),
+        )
+    if kernel_size is None:
+        raise OptionError(f"--kind {kind} needs --kernel-size N or H,W")
+    window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
+    pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
+    k, p = as_pair(window, "kernel_size", minimum=1), as_pair(pad, "padding", minimum=0)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise OptionError(
+            f"--padding: at most half the window (--kernel-size {kernel_size} // 2), got {padding}"
+        )
+    return PoolOptions(
+        kind,
+        kernel_size=window,
+        stride=None
+        if stride is None
+        else option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
+        padding=pad,
+        dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
+        ceil_mode=ceil_mode,
+        count_include_pad=True if count_include_pad is None else count_include_pad,
+        divisor_override=divisor_override,
+    )
+
+
+def check_pool_memory(
+    budget: int, info: TensorInfo | None, options: PoolOptions, *, as_json: bool
+) -> None:
+    from convcli.ops.budget import check_budget, estimate_pool_run
+
+    if info is None:
+        return
+    try:
+        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
+    except ConvcliError:
+        return  # the computation says why, in its own words
+    check_budget(estimate, budget)
+
+
+def run_pool_command(
+    input_file: str,
+    options: PoolOptions,
+    *,
+    output: str | None,
+    force: bool,
+    full: bool,
+    heatmap: bool,
+    as_json: bool,
+    max_memory: str | None,
+    plot: str | None = None,
+) -> None:
+    """``convcli pool``: size, load, compute, write and show."""
+    from convcli.ops.pooling import run_pool
+    from convcli.render.layers import pool_report
+    from convcli.render.run import run_payload
+    from convcli.tensorio.files import check_output_path
+
+    inputs = [input_file] if input_file != "-" else []
+    if output is not None:
+        check_output_path(output, force=force, inputs=inputs)
+    if plot is not None:
+        check_plot(plot, force=force, inputs=inputs)
+    budget = memory_budget(max_memory)
+    as_text = as_json or (output or "").lower().endswith(".json")
+    check_pool_memory(budget, peek(input_file, "input"), options, as_json=as_text)
+    x = load(input_file, "input")
+    check_pool_memory(budget, (x.shape, x.dtype), options, as_json=as_text)
+    with naming_inputs((input_file, None, None)):
+        result = run_pool(x, options)
+    finish(result, output, force, inputs, as_json, lambda: pool_report(
+        result, x, input_file, options, full=full, heatmap=heatmap
+    ), run_payload, plot)  # fmt: skip
+
+
+def layer_shapes_command(
+    sources: tuple[str | None, str | None, str | None, str | None],
+    conv_flags: tuple[str | None, str, str, str, str, bool],
+    *,
+    transposed: bool,
+    output_padding: str | None,
+    output_size: str | None,
+    pool: str | None,
+    kernel_size: str | None,
+    ceil_mode: bool,
+    as_json: bool,
+) -> None:
+    """``convcli shapes --transposed`` and ``convcli shapes --pool``."""
+    from convcli.render import layers
+    from convcli.shapes.parsing import parse_shape
+
+    input_file, kernel_file, input_shape, kernel_shape = sources
+    stride, padding, dilation, groups, padding_mode, bias = conv_flags
+    if padding_mode != "zeros":
+        raise OptionError("--padding-mode: transposed convolution and pooling pad with zeros only")
+    if pool is not None:
+        if transposed or output_padding is not None or output_size is not None:
+            raise OptionError("give --pool or --transposed, not both")
+        if kernel_file is not None or kernel_shape is not None:
+            raise OptionError("--pool takes an input only: give --kernel-size, not a kernel")
+        if pool not in ("max", "avg"):
+            raise OptionError(f"--pool: expected max or avg, got {pool!r}")
+        if whole("--groups", groups, minimum=1) != 1:
+            raise OptionError("--pool takes no --groups")
+        options = pool_options(
+            pool,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            None,
+            None,
+            None,
+        )
+        if input_file is not None:
+            if input_shape is not None:
+                raise OptionError("give either an INPUT file or --input-shape")
+            in_shape = shape_of(input_file, "input")
+        else:
+            in_shape = option(
+                "--input-shape", lambda t: parse_shape(t, ndims=(3, 4)), input_shape or "1x4x4"
+            )
+        pooled = layers.explain_pool_shapes(in_shape, options)
+        if as_json:
+            show_json(layers.pool_shapes_payload(pooled))
+        else:
+            show(*layers.pool_shapes_report(pooled))
+        return
+    if not transposed:
+        raise OptionError(
+            "--output-padding and --output-size need --transposed; --kernel-size and "
+            "--ceil-mode need --pool"
+        )
+    if kernel_size is not None or ceil_mode:
+        raise OptionError("--kernel-size and --ceil-mode are --pool's: the kernel gives the size")
+    options_t = transposed_options(
+        stride or "1", padding, dilation, groups, output_padding, output_size
+    )
+    if (input_file is None) != (kernel_file is None):
+        raise OptionError("give both INPUT and KERNEL files, or neither")
+    if input_file is not None and kernel_file is not None:
+        if input_shape or kernel_shape:
+            raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+        check_stdin_once([input_file, kernel_file])
+        in_shape = shape_of(input_file, "input")
+        k_shape = shape_of(kernel_file, "kernel")
+    else:
+        in_shape = option(
+            "--input-shape", lambda t: parse_shape(t, ndims=(3, 4)), input_shape or "2x3x3"
+        )
+        k_shape = option(
+            "--kernel-shape", lambda t: parse_shape(t, ndims=(4,)), kernel_shape or "2x1x2x2"
+        )
+    options_t = resolve_output_padding(in_shape, k_shape, options_t)
+    explained = layers.explain_transposed_shapes(in_shape, k_shape, bias=bias, options=options_t)
+    if as_json:
+        show_json(layers.transposed_shapes_payload(explained))
+    else:
+        show(*layers.transposed_shapes_report(explained))
+
+
+def verify_transposed_command(
+    input_file: str,
+    kernel_file: str,
+    bias_file: str | None,
+    options: TransposedOptions,
+    *,
+    atol: float | None,
+    rtol: float,
+    full: bool,
+    as_json: bool,
+    max_memory: str | None,
+) -> bool:
+    """``convcli verify --transposed``; returns True when a check disagreed."""
+    from convcli.ops.verify_transposed import verify_transposed
+    from convcli.render.layers import verify_transposed_payload, verify_transposed_report
+
+    check_stdin_once([input_file, kernel_file, bias_file])
+    budget = memory_budget(max_memory)
+    infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
+    # Both results, the zero-inserted input and the adjoint check are held at once.
+    check_transposed_memory(budget, infos, options, results=2, as_json=as_json, direct=True)
+    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
+    check_transposed_memory(budget, loaded, options, results=2, as_json=as_json, direct=True)
+    options = resolve_output_padding(x.shape, kernel.shape, options)
+    with naming_inputs((input_file, kernel_file, bias_file)):
+        check = verify_transposed(x, kernel, bias, options, atol=atol, rtol=rtol)
+    if as_json:
+        show_json(verify_transposed_payload(check))
+    else:
+        show(*verify_transposed_report(check, full=full))
+    return not check.agree
+
+
+def explain_transposed_command(
+    input_file: str,
+    kernel_file: str,
+    bias_file: str | None,
+    options: TransposedOptions,
+    *,
+    at: str,
+    full: bool,
+    as_json: bool,
+) -> None:
+    """``convcli explain --transposed --at POS``."""
+    from convcli.errors import PositionError
+    from convcli.ops.explain_layers import explain_transposed
+    from convcli.render.layers import explain_transposed_payload, explain_transposed_report
+    from convcli.shapes.parsing import parse_position
+
+    position = option("--at", parse_position, at)
+    check_stdin_once([input_file, kernel_file, bias_file])
+    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    options = resolve_output_padding(x.shape, kernel.shape, options)
+    with naming_inputs((input_file, kernel_file, bias_file)):
+        try:
+            explained = explain_transposed(x, kernel, bias, position, options)
+        except PositionError as err:
+            raise err.with_context("--at") from None
+    if as_json:
+        show_json(explain_transposed_payload(explained))
+    else:
+        show(*explain_transposed_report(explained, full=full))
+
+
+def explain_pool_command(
+    input_file: str, options: PoolOptions, *, at: str, full: bool, as_json: bool
+) -> None:
+    """``convcli pool ... --at POS``: one pooled output explained."""
+    from convcli.errors import PositionError
+    from convcli.ops.explain_layers import explain_pool
+    from convcli.render.layers import explain_pool_payload, explain_pool_report
+    from convcli.shapes.parsing import parse_position
+
+    position = option("--at", parse_position, at)
+    x = load(input_file, "input")
+    with naming_inputs((input_file, None, None)):
+        try:
+            explained = explain_pool(x, options, position)
+        except PositionError as err:
+            raise err.with_context("--at") from None
+    if as_json:
+        show_json(explain_pool_payload(explained))
+    else:
+        show(*explain_pool_report(explained, full=full))

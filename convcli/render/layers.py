@@ -1,0 +1,683 @@
+"""What ``pool`` shows, and the ``shapes --transposed`` / ``shapes --pool`` explanations.
+
+Builds renderables and JSON payloads from ``convcli.render.widgets``'s pieces; nothing
+here prints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import OptionError, ShapeError
+from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
+from convcli.ops.modes import RunResult
+from convcli.ops.numerics import array_stats
+from convcli.ops.verify_transposed import TransposedCheck
+from convcli.render.widgets import (
+    Renderable,
+    TensorRow,
+    format_value,
+    render_array,
+    render_columns,
+    render_heat_legend,
+    render_key_values,
+    render_line,
+    render_matrix,
+    render_shapes,
+    render_stats,
+)
+from convcli.shapes.pooling import PoolGeometry, PoolOptions, resolve_pool_geometry
+from convcli.shapes.transposed import (
+    TransposedGeometry,
+    TransposedOptions,
+    check_transposed_shapes,
+    resolve_transposed_geometry,
+)
+
+__all__ = [
+    "PoolShapes",
+    "TransposedShapes",
+    "explain_pool_payload",
+    "explain_pool_report",
+    "explain_pool_shapes",
+    "explain_transposed_payload",
+    "explain_transposed_report",
+    "explain_transposed_shapes",
+    "pool_report",
+    "pool_shapes_payload",
+    "pool_shapes_report",
+    "transposed_shapes_payload",
+    "transposed_shapes_report",
+    "verify_transposed_payload",
+    "verify_transposed_report",
+]
+
+Shape = tuple[int, ...]
+
+
+def _describe_pool(options: PoolOptions) -> str:
+    if options.kind.startswith("adaptive"):
+        return f"output size {options.output_size}"
+    parts = [f"kernel {options.kernel_size}"]
+    parts.append("stride = kernel" if options.stride is None else f"stride {options.stride}")
+    if options.padding not in (0, (0, 0)):
+        parts.append(f"padding {options.padding}")
+    if options.kind == "max" and options.dilation not in (1, (1, 1)):
+        parts.append(f"dilation {options.dilation}")
+    if options.ceil_mode:
+        parts.append("ceil mode")
+    return ", ".join(parts)
+
+
+def pool_report(
+    result: RunResult,
+    x: npt.NDArray[np.generic],
+    source: str,
+    options: PoolOptions,
+    *,
+    full: bool = False,
+    heatmap: bool = False,
+) -> list[Renderable]:
+    """The ``pool`` report: input and output with named axes, the method, the result, stats.
+
+    Examples
+    --------
+    >>> from convcli.ops.pooling import run_pool
+    >>> x = np.arange(16.0).reshape(1, 4, 4)
+    >>> options = PoolOptions("max", kernel_size=2)
+    >>> len(pool_report(run_pool(x, options), x, "x.npy", options))
+    4
+    """
+    rows = [
+        TensorRow("input", x.shape, result.input_axes, source, str(x.dtype)),
+        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+    ]
+    report: list[Renderable] = [
+        render_shapes(rows),
+        render_line(f"computed with {result.method}; {_describe_pool(options)}"),
+        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
+    ]
+    if heatmap:
+        report.append(render_heat_legend(result.output))
+    if x.dtype.kind in "fc" and array_stats(x).non_finite:
+        report.append(render_stats(x, label="input"))
+    report.append(render_stats(result.output))
+    return report
+
+
+# --- shapes --transposed -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransposedShapes:
+    """A transposed-convolution layer described by its shapes alone."""
+
+    input_shape: Shape
+    kernel_shape: Shape
+    bias: bool
+    geometry: TransposedGeometry
+    groups: int
+
+    @property
+    def batch(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 4 else 1
+
+    @property
+    def c_o(self) -> int:
+        return self.kernel_shape[1] * self.groups
+
+    @property
+    def output_shape(self) -> Shape:
+        lead = self.input_shape[:1] if len(self.input_shape) == 4 else ()
+        return (*lead, self.c_o, *self.geometry.out_size)
+
+    @property
+    def weight_params(self) -> int:
+        return math.prod(self.kernel_shape)
+
+    @property
+    def bias_params(self) -> int:
+        return self.c_o if self.bias else 0
+
+    @property
+    def macs(self) -> int:
+        """Every input value times every tap of its group's kernel (the GEMM's products)."""
+        c_i, c_og, k_h, k_w = self.kernel_shape
+        h, w = self.geometry.in_size
+        return self.batch * c_i * h * w * c_og * k_h * k_w
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs + (math.prod(self.output_shape) if self.bias else 0)
+
+
+def explain_transposed_shapes(
+    input_shape: Shape, kernel_shape: Shape, *, bias: bool, options: TransposedOptions
+) -> TransposedShapes:
+    """Check a transposed layer's shapes and work out what ``shapes --transposed`` shows.
+
+    Examples
+    --------
+    >>> from convcli.shapes.transposed import TransposedOptions
+    >>> e = explain_transposed_shapes((256, 16, 16), (256, 128, 4, 4), bias=False,
+    ...                               options=TransposedOptions(stride=2, padding=1))
+    >>> e.output_shape, e.macs
+    ((128, 32, 32), 134217728)
+    """
+    check_transposed_shapes(input_shape, kernel_shape, None, options.groups)
+    geometry = resolve_transposed_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[2], kernel_shape[3]),
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+    return TransposedShapes(
+        tuple(input_shape), tuple(kernel_shape), bias, geometry, int(options.groups)
+    )
+
+
+def transposed_shapes_payload(e: TransposedShapes) -> dict[str, Any]:
+    """The ``shapes --transposed --json`` object: ``shapes --json``'s keys, and its own."""
+    g = e.geometry
+    return {
+        "operation": "conv_transpose2d",
+        "input_shape": list(e.input_shape),
+        "kernel_shape": list(e.kernel_shape),
+        "bias_shape": [e.c_o] if e.bias else None,
+        "output_shape": list(e.output_shape),
+        "conv2d_weight_shape": None,
+        "stride": list(g.stride),
+        "padding": {
+            "top": g.padding[0],
+            "bottom": g.padding[0],
+            "left": g.padding[1],
+            "right": g.padding[1],
+        },
+        "output_padding": list(g.output_padding),
+        "dilation": list(g.dilation),
+        "groups": e.groups,
+        "params": e.weight_params + e.bias_params,
+        "weight_params": e.weight_params,
+        "bias_params": e.bias_params,
+        "macs": e.macs,
+        "flops": e.flops,
+        "conventions": {
+            "macs": "every input value times every kernel tap of its group (c_o/g*k_h*k_w "
+            "per input value), over all batch items, also the taps that land in the cropped "
+            "padding; bias excluded",
+            "flops": "2 per MAC, plus 1 per output value for the bias when present",
+        },
+        "padding_mode": "zeros",
+        "receptive_field": list(g.effective_kernel),
+        "separable": None,
+    }
+
+
+def _transposed_formula(e: TransposedShapes, index: int) -> tuple[str, str]:
+    g, axis = e.geometry, "hw"[index]
+    n, k, s = g.in_size[index], g.kernel_size[index], g.stride[index]
+    p, d, op = g.padding[index], g.dilation[index], g.output_padding[index]
+    general = f"(n_{axis}-1)*s_{axis} - 2p_{axis} + d_{axis}(k_{axis}-1) + op_{axis} + 1"
+    numbers = f"({n}-1)*{s} - 2*{p} + {d}*({k}-1) + {op} + 1"
+    return (f"m_{axis}", f"{general}\n= {numbers} = {g.out_size[index]}")
+
+
+def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
+    """The ``shapes --transposed`` report: tensors, the size formula, parameters, cost."""
+    batch_axes = ("n",) if len(e.input_shape) == 4 else ()
+    per_group = "c_o/g" if e.groups > 1 else "c_o"
+    rows = [
+        TensorRow("input", e.input_shape, (*batch_axes, "c_i", "n_h", "n_w")),
+        TensorRow("kernel", e.kernel_shape, ("c_i", per_group, "k_h", "k_w")),
+        TensorRow("bias", (e.c_o,) if e.bias else None, ("c_o",)),
+        TensorRow("output", e.output_shape, (*batch_axes, "c_o", "m_h", "m_w")),
+    ]
+    c_i, c_og, k_h, k_w = e.kernel_shape
+    h, w = e.geometry.in_size
+    batch = f"{e.batch} x " if e.batch > 1 else ""
+    g = e.geometry
+    s_h, s_w = g.stride
+    rows_kv = [
+        _transposed_formula(e, 0),
+        _transposed_formula(e, 1),
+        (
+            "params",
+            f"weights c_i*(c_o/g)*k_h*k_w = {c_i}*{c_og}*{k_h}*{k_w} = {e.weight_params}"
+            f" + bias {e.bias_params} = {e.weight_params + e.bias_params}",
+        ),
+        (
+            "MACs",
+            f"{batch}c_i*n_h*n_w*(c_o/g)*k_h*k_w = {batch}{c_i}*{h}*{w}*{c_og}*{k_h}*{k_w} = "
+            f"{e.macs:,} (every input value times every tap; bias excluded)",
+        ),
+        ("FLOPs", f"2*MACs{' + 1 bias add per output value' if e.bias else ''} = {e.flops:,}"),
+        (
+            "direct form",
+            f"conv2d of the input with {s_h - 1},{s_w - 1} zeros inserted between values and "
+            f"d(k-1)-p = {_direct(g, 0)},{_direct(g, 1)} around them, kernel flipped, channel "
+            f"axes swapped: {s_h * s_w}x the products (never how convcli computes it)",
+        ),
+    ]
+    if g.output_padding != (0, 0):
+        rows_kv.append(
+            (
+                "output_padding",
+                f"{g.output_padding[0]},{g.output_padding[1]} extra rows/columns at the "
+                "bottom/right: a strided conv2d maps several input sizes onto this input's "
+                "size, output_padding picks one",
+            )
+        )
+    return [render_shapes(rows), render_key_values(rows_kv, title="output size and cost")]
+
+
+def _direct(g: TransposedGeometry, index: int) -> int:
+    return g.dilation[index] * (g.kernel_size[index] - 1) - g.padding[index]
+
+
+# --- shapes --pool -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolShapes:
+    """A pooling layer described by its shapes alone."""
+
+    input_shape: Shape
+    geometry: PoolGeometry
+    kind: str
+
+    @property
+    def output_shape(self) -> Shape:
+        return (*self.input_shape[:-2], *self.geometry.out_size)
+
+    @property
+    def operations(self) -> int:
+        """Comparisons (max) or additions (avg): window size - 1 per output value."""
+        k_h, k_w = self.geometry.kernel_size
+        return math.prod(self.output_shape) * (k_h * k_w - 1)
+
+
+def explain_pool_shapes(input_shape: Shape, options: PoolOptions) -> PoolShapes:
+    """Check a pooling's arguments and work out what ``shapes --pool`` shows.
+
+    Examples
+    --------
+    >>> e = explain_pool_shapes((64, 112, 112), PoolOptions("max", 3, 2, 1))
+    >>> e.output_shape, e.operations
+    ((64, 56, 56), 1605632)
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len(input_shape)}-D"
+        )
+    if options.kernel_size is None:
+        raise OptionError(f"{options.kind} pooling needs a kernel size")
+    geometry = resolve_pool_geometry(
+        (input_shape[-2], input_shape[-1]),
+        options.kernel_size,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation if options.kind == "max" else 1,
+        ceil_mode=options.ceil_mode,
+    )
+    return PoolShapes(tuple(input_shape), geometry, options.kind)
+
+
+def pool_shapes_payload(e: PoolShapes) -> dict[str, Any]:
+    """The ``shapes --pool --json`` object: ``shapes --json``'s keys, and its own."""
+    g = e.geometry
+    word = "comparisons" if e.kind == "max" else "additions"
+    return {
+        "operation": f"{e.kind}_pool2d",
+        "input_shape": list(e.input_shape),
+        "kernel_shape": list(g.kernel_size),
+        "bias_shape": None,
+        "output_shape": list(e.output_shape),
+        "conv2d_weight_shape": None,
+        "stride": list(g.stride),
+        "padding": {
+            "top": g.padding[0],
+            "bottom": g.padding[0],
+            "left": g.padding[1],
+            "right": g.padding[1],
+        },
+        "dilation": list(g.dilation),
+        "groups": None,
+        "params": 0,
+        "weight_params": 0,
+        "bias_params": 0,
+        "macs": 0,
+        "flops": e.operations,
+        word: e.operations,
+        "ceil_mode": g.ceil_mode,
+        "ceil_mode_dropped_window": list(g.dropped),
+        "conventions": {
+            "macs": "pooling multiplies nothing: 0",
+            "flops": f"{word}: k_h*k_w - 1 per output value, over all batch items and "
+            "channels (padding taps included)"
+            + ("; the division by the divisor not counted" if e.kind == "avg" else ""),
+        },
+        "padding_mode": "-inf" if e.kind == "max" else "zeros",
+        "receptive_field": list(g.effective_kernel),
+        "separable": None,
+    }
+
+
+def _pool_formula(e: PoolShapes, index: int) -> tuple[str, str]:
+    g, axis = e.geometry, "hw"[index]
+    n, k, s = g.in_size[index], g.kernel_size[index], g.stride[index]
+    p, d = g.padding[index], g.dilation[index]
+    rounding = "ceil" if g.ceil_mode else "floor"
+    general = f"{rounding}((n_{axis} + 2p_{axis} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
+    span = n + 2 * p - d * (k - 1) - 1
+    raw = (-(-span // s) if g.ceil_mode else span // s) + 1
+    text = f"{general}\n= {rounding}(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1 = {raw}"
+    if g.dropped[index]:
+        text += (
+            f"\n- 1: ceil mode's last window would start at ({raw}-1)*{s} = {(raw - 1) * s}, "
+            f"in the right padding (>= n + p = {n + p}), so PyTorch drops it = {g.out_size[index]}"
+        )
+    return (f"m_{axis}", text)
+
+
+def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
+    """The ``shapes --pool`` report: tensors, the size formula, no parameters, the cost."""
+    batch_axes = ("n",) if len(e.input_shape) == 4 else ()
+    rows = [
+        TensorRow("input", e.input_shape, (*batch_axes, "c", "n_h", "n_w")),
+        TensorRow("window", e.geometry.kernel_size, ("k_h", "k_w")),
+        TensorRow("output", e.output_shape, (*batch_axes, "c", "m_h", "m_w")),
+    ]
+    k_h, k_w = e.geometry.kernel_size
+    word = "comparisons" if e.kind == "max" else "additions"
+    outputs = math.prod(e.output_shape)
+    pairs = [
+        _pool_formula(e, 0),
+        _pool_formula(e, 1),
+        ("params", "0: pooling has no weights"),
+        (word, f"(k_h*k_w - 1) per output value = {k_h * k_w - 1}*{outputs:,} = {e.operations:,}"),
+        (
+            "stride",
+            "the window, PyTorch's default"
+            if e.geometry.stride == e.geometry.kernel_size
+            else f"{e.geometry.stride[0]},{e.geometry.stride[1]}",
+        ),
+    ]
+    return [render_shapes(rows), render_key_values(pairs, title="output size and cost")]
+
+
+# --- verify --transposed -------------------------------------------------------------------
+
+
+def verify_transposed_payload(check: TransposedCheck) -> dict[str, Any]:
+    """The ``verify --transposed --json`` object."""
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    c, a = check.comparison, check.adjoint
+    return {
+        "agree": check.agree,
+        "max_abs_diff": c.max_abs_diff,
+        "max_rel_diff": c.max_rel_diff,
+        "atol": c.atol,
+        "rtol": c.rtol,
+        "zero_inserted_input_shape": list(check.inserted_shape),
+        "conv2d_weight_shape": list(check.conv_weight.shape),
+        "output_padding": list(check.geometry.output_padding),
+        "groups": check.groups,
+        "output_axes": list(check.output_axes),
+        "adjoint": {
+            "agree": a.agree,
+            "conv2d_side": _number(check.adjoint_conv2d_side),
+            "transposed_side": _number(check.adjoint_transposed_side),
+            "abs_diff": a.max_abs_diff,
+            "atol": a.atol,
+        },
+        "direct": tensor_to_json(check.direct),
+        "zero_inserted": tensor_to_json(check.zero_inserted),
+    }
+
+
+def _number(value: Any) -> Any:
+    """A number as JSON writes it (non-finite as strings, complex as real/imag)."""
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    return tensor_to_json(np.asarray(value))["data"]
+
+
+def verify_transposed_report(check: TransposedCheck, *, full: bool = False) -> list[Renderable]:
+    """The ``verify --transposed`` report: the two computations, the adjoint identity."""
+    from convcli.render.reports import comparison_rows
+
+    g = check.geometry
+    (s_h, s_w), (p_h, p_w) = g.stride, g.padding
+    top, bottom, left, right = g.direct_padding
+    inserted = "x".join(map(str, check.inserted_shape))
+    steps = [
+        (
+            "directly",
+            "each input value stamps the kernel, stride apart (convcli run --transposed)",
+        ),
+        (
+            "insert zeros",
+            f"{s_h - 1},{s_w - 1} zeros between input values, then d(k-1)-p zeros around "
+            f"(top {top}, bottom {bottom}, left {left}, right {right}; output_padding "
+            f"{g.output_padding[0]},{g.output_padding[1]} at the bottom/right; negative "
+            f"crops): {inserted}",
+        ),
+        (
+            "flip and swap",
+            "the kernel rotated 180 degrees, its channel axes swapped per group: "
+            f"conv2d weight {'x'.join(map(str, check.conv_weight.shape))}",
+        ),
+        (
+            "conv2d",
+            f"stride 1, no padding, dilation {g.dilation[0]},{g.dilation[1]}"
+            + (f", {check.groups} groups" if check.groups > 1 else "")
+            + f" (padding p = {p_h},{p_w} of the transposed layer became the crop above)",
+        ),
+    ]
+    a = check.adjoint
+    adjoint_rows = [
+        ("<conv2d(z, w), x>", f"{check.adjoint_conv2d_side:.12g}"),
+        ("<z, conv_transpose2d(x, w)>", f"{check.adjoint_transposed_side:.12g}"),
+        ("|difference|", f"{a.max_abs_diff:.3g} (tolerance {a.atol:.3g})"),
+        (
+            "verdict",
+            "AGREE: conv_transpose2d is the adjoint (transpose) of conv2d with the same weight"
+            if a.agree
+            else "DISAGREE",
+        ),
+    ]
+    return [
+        render_key_values(steps, title="a transposed convolution computed two ways"),
+        render_array(check.direct, check.output_axes, name="Y directly", full=full),
+        render_array(
+            check.zero_inserted, check.output_axes, name="Y via zero-inserted conv2d", full=full
+        ),
+        render_key_values(
+            comparison_rows(check.comparison, "the direct and zero-inserted forms are one map"),
+            title="comparison",
+        ),
+        render_key_values(
+            adjoint_rows, title="adjoint identity, random x and z of the layer's shapes"
+        ),
+    ]
+
+
+# --- explain --transposed and pool --at ---------------------------------------------------
+
+MAX_LISTED_STAMPS = 32
+
+
+def _label(position: tuple[int, ...], axes: tuple[str, ...]) -> str:
+    return ", ".join(f"{axis}={i}" for axis, i in zip(axes, position, strict=True))
+
+
+def explain_transposed_payload(e: TransposedExplanation) -> dict[str, Any]:
+    """The ``explain --transposed --json`` object."""
+    return {
+        "position": list(e.position),
+        "output_axes": list(e.output_axes),
+        "group": e.group,
+        "stamps": [
+            {
+                "input": [s.channel, s.row, s.col],
+                "tap": list(s.tap),
+                "input_value": _number(s.value),
+                "weight": _number(s.weight),
+                "product": _number(s.product),
+            }
+            for s in e.stamps
+        ],
+        "total": _number(e.total),
+        "bias": None if e.bias is None else _number(e.bias),
+        "value": _number(e.value),
+        "direct": {
+            "rows": list(e.direct_rows),
+            "cols": list(e.direct_cols),
+            "windows": [
+                {"channel": c, "window": _number(window), "flipped_kernel": _number(kernel)}
+                for c, window, kernel in e.direct_windows
+            ],
+        },
+    }
+
+
+def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -> list[Renderable]:
+    """The scatter view (which input values and taps reach the output), the direct view
+    (a window of the zero-inserted input under the flipped kernel), and the sum."""
+    g = e.geometry
+    (s_h, s_w), (p_h, p_w), (d_h, d_w) = g.stride, g.padding, g.dilation
+    how = [
+        (
+            "scatter",
+            f"input (c, a, b) stamps tap (u, v) at row a*{s_h} - {p_h} + u*{d_h}, col "
+            f"b*{s_w} - {p_w} + v*{d_w}: these reach row {e.row}, col {e.col}",
+        ),
+        ("channels", f"c_i of group {e.group} of {e.groups}" if e.groups > 1 else "all c_i"),
+    ]
+    report: list[Renderable] = [
+        render_key_values(how, title=f"Y[{_label(e.position, e.output_axes)}]: the stamps"),
+    ]
+    stamps = e.stamps if full else e.stamps[:MAX_LISTED_STAMPS]
+    rows = [
+        (
+            f"x[{s.channel},{s.row},{s.col}] * w[{s.channel},{e.kernel_out},{s.tap[0]},{s.tap[1]}]",
+            f"{_show_number(s.value)} * {_show_number(s.weight)} = {_show_number(s.product)}",
+        )
+        for s in stamps
+    ]
+    if not rows:
+        rows = [("none", "no input value reaches this output: only the bias, if any")]
+    if len(e.stamps) > len(stamps):
+        rows.append(("…", f"{len(e.stamps) - len(stamps)} more (--full shows them)"))
+    report.append(render_key_values(rows, title="input value x tap = product"))
+    top, bottom, left, right = g.direct_padding
+    report.append(
+        render_line(
+            f"the same sum directly: rows {_span(e.direct_rows)}, cols {_span(e.direct_cols)} of "
+            f"the input with {s_h - 1},{s_w - 1} zeros inserted and padded top {top}, left "
+            f"{left} (bottom {bottom}, right {right}), under the kernel flipped 180 degrees"
+        )
+    )
+    windows = e.direct_windows if full else e.direct_windows[:2]
+    for channel, window, kernel in windows:
+        report.append(
+            render_columns(
+                render_matrix(
+                    window,
+                    f"c_i={channel} zero-inserted window",
+                    row_labels=e.direct_rows,
+                    col_labels=e.direct_cols,
+                    full=full,
+                ),
+                render_matrix(kernel, f"flipped kernel[{channel}, {e.kernel_out}]", full=full),
+            )
+        )
+    if len(e.direct_windows) > len(windows):
+        report.append(
+            render_line(f"… {len(e.direct_windows) - len(windows)} more channels (--full)")
+        )
+    sums = [("total", f"{len(e.stamps)} products = {_show_number(e.total)}")]
+    if e.bias is not None:
+        sums.append(("+ bias", f"{_show_number(e.bias)}"))
+    index = ", ".join(map(str, e.position))
+    sums.append(
+        ("= value", f"Y[{index}] = {_show_number(e.value)}, as convcli run --transposed prints")
+    )
+    report.append(render_key_values(sums, title="sum"))
+    return report
+
+
+def _span(values: tuple[int, ...]) -> str:
+    if not values:
+        return "-"
+    return str(values[0]) if len(values) == 1 else f"{values[0]}..{values[-1]}"
+
+
+def _show_number(value: Any) -> str:
+    scalar: Any = np.asarray(value)[()]
+    return format_value(scalar)
+
+
+def explain_pool_payload(e: PoolExplanation) -> dict[str, Any]:
+    """The ``pool --at --json`` object."""
+    return {
+        "position": list(e.position),
+        "output_axes": list(e.output_axes),
+        "kind": e.kind,
+        "rows": list(e.rows),
+        "cols": list(e.cols),
+        "cells": _number(e.cells),
+        "inside": e.inside.tolist(),
+        "winner": None if e.winner is None else list(e.winner),
+        "sum": None if e.total is None else _number(e.total),
+        "divisor": e.divisor,
+        "padding_counted": e.padding_counted,
+        "value": _number(e.value),
+    }
+
+
+def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Renderable]:
+    """The window (padding marked), then the winner or the sum over the divisor."""
+    outside = ~e.inside
+    title = f"Y[{_label(e.position, e.output_axes)}]: window rows {_span(e.rows)}, cols "
+    title += _span(e.cols)
+    report: list[Renderable] = [
+        render_matrix(
+            e.cells,
+            title,
+            row_labels=e.rows,
+            col_labels=e.cols,
+            marked=outside if outside.any() else None,
+            full=full,
+        )
+    ]
+    if outside.any():
+        fill = "-inf (never wins)" if e.kind.endswith("max") else "0"
+        report.append(render_line(f"* {int(outside.sum())} taps in the padding: {fill}"))
+    index = ", ".join(map(str, e.position))
+    if e.kind.endswith("max"):
+        winner = "none" if e.winner is None else f"input ({e.winner[0]}, {e.winner[1]})"
+        rows = [("winner", f"{winner}: the largest value (a NaN wins)")]
+    else:
+        counted = {
+            True: "the window including its padding taps (count_include_pad)",
+            False: "the input cells it covers",
+        }[e.padding_counted]
+        if e.kind == "adaptive-avg":
+            counted = "the cells of the adaptive window"
+        rows = [
+            ("sum", _show_number(e.total)),
+            ("divisor", f"{e.divisor}: {counted}"),
+        ]
+    rows.append(("= value", f"Y[{index}] = {_show_number(e.value)}, as convcli pool prints it"))
+    report.append(render_key_values(rows, title=e.kind + " pooling"))
+    return report
