@@ -206,7 +206,7 @@ def test_pool_at_explains_the_window() -> None:
 def test_shapes_transposed_json() -> None:
     payload = json_of(invoke(
         "shapes", "--transposed", "--input-shape", "256x16x16", "--kernel-shape",
-        "256x128x4x4", "-s", "2", "-p", "1", "--json",
+        "256x128x4x4", "-s", "2", "-p", "1", "--bias", "--json",
     ))  # fmt: skip
     assert payload["output_shape"] == [128, 32, 32]
     assert payload["macs"] == 256 * 16 * 16 * 128 * 4 * 4

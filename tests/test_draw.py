@@ -18,6 +18,7 @@ from convcli.draw.common import MAX_FRAMES, value_text
 from convcli.draw.conv import ConvProblem, conv_figures
 from convcli.draw.layout import Figure, Grid
 from convcli.draw.pool import PoolProblem, pool_figures
+from convcli.draw.scene import PALETTE
 from convcli.draw.transposed import TransposedProblem, transposed_figures
 from convcli.ops.modes import run_convolution
 from convcli.ops.pooling import avg_pool2d, max_pool2d
@@ -457,6 +458,47 @@ def test_start_up_and_svg_drawings_import_no_drawing_library(tmp_path: Path) -> 
     assert result.stdout.strip() == "[]"
 
 
+def test_a_big_drawing_is_refused_from_the_header_before_any_data_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convcli.cli.draw
+
+    def no_loading(spec: str, role: str) -> Any:
+        raise AssertionError(f"{role} {spec} was loaded")
+
+    monkeypatch.setattr(convcli.cli.draw, "load", no_loading)
+    x = save(tmp_path / "x.npy", np.zeros((1, 64, 64)))
+    w = save(tmp_path / "w.npy", np.ones((1, 1, 3, 3)))
+    result = invoke("draw", x, w, "-o", str(tmp_path / "a.gif"))
+    assert_usage_error(result, "more than 400")
+    assert not (tmp_path / "a.gif").exists()
+
+
+def test_the_input_can_come_from_stdin(tmp_path: Path) -> None:
+    target = tmp_path / "a.svg"
+    text = Path(LESSON_X).read_text(encoding="utf-8")
+    result = invoke("draw", "-", LESSON_K, "--at", "0,0", "-o", str(target), input=text)
+    assert result.exit_code == 0, result.output
+    assert "output[0,0] = 19 + 37 = 56" in svg_text(target)
+
+
+def test_a_batched_input_draws_the_batch_items_own_values(tmp_path: Path) -> None:
+    x = RNG.integers(0, 5, size=(2, 2, 3, 3))
+    w = RNG.integers(-2, 3, size=(2, 2, 2, 2))
+    target = drawn(
+        tmp_path,
+        "a.svg",
+        save(tmp_path / "x.npy", x),
+        save(tmp_path / "w.npy", w),
+        "--at",
+        "1,1,0,1",
+    )
+    text = svg_text(target)
+    value = run_convolution(x, w, None, mode="auto", options=ConvOptions()).output[1, 1, 0, 1]
+    assert "output[1,1,0,1] = " in text and text.count(f"= {value_text(value)}") >= 1
+    assert "input[1] channel 0" in text
+
+
 def test_the_draw_layer_imports_neither_cli_nor_render() -> None:
     folder = Path(__file__).resolve().parent.parent / "convcli" / "draw"
     banned = ("convcli.cli", "convcli.render", "typer", "rich")
@@ -473,3 +515,34 @@ def test_the_draw_layer_imports_neither_cli_nor_render() -> None:
                 assert not any(name == b or name.startswith(b + ".") for b in banned), (
                     f"{module.name} imports {name}"
                 )
+
+
+def luminance(colour: str) -> float:
+    """WCAG's relative luminance of ``#RRGGBB``: what is left of a colour printed in grey."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize(
+    ("marked", "plain"),
+    [
+        ("tap", "input"),
+        ("tap", "pad"),
+        ("current", "done"),
+        ("current", "pending"),
+        ("winner", "tap"),
+        ("winner", "input"),
+    ],
+)
+def test_marked_cells_stand_out_in_grey(marked: str, plain: str) -> None:
+    assert abs(luminance(PALETTE[marked][0]) - luminance(PALETTE[plain][0])) >= 0.2
+
+
+@pytest.mark.parametrize("state", sorted(PALETTE))
+def test_cell_text_is_readable_on_its_fill(state: str) -> None:
+    fill, _stroke, text = PALETTE[state]
+    light, dark = sorted((luminance(fill), luminance(text)), reverse=True)
+    ratio = (light + 0.05) / (dark + 0.05)
+    # WCAG AA for text; the muted states (not seen, outside the input) are meant to recede.
+    assert ratio >= (2.0 if state in ("faded", "outside") else 4.5), f"{state}: {ratio:.2f}"

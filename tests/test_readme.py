@@ -76,7 +76,11 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
 def test_ci_runs_the_readmes_test_command() -> None:
     ci = (ROOT / ".ci/run").read_text(encoding="utf-8")
     assert "pip install --quiet -e '.[test]'" in ci
-    assert re.search(r"^pytest$", ci, re.MULTILINE)
+    assert re.search(r"^\s*pytest$", ci, re.MULTILINE)
+    # twice: with torch, and in a fresh venv without it, as the README's command runs
+    with_torch, without = ci.split("without torch", 1)
+    assert "torch==2.13.0" in with_torch and "readme_tests" in with_torch
+    assert "torch==" not in without and "readme_tests" in without
 
 
 def resolves(dotted: str) -> bool:

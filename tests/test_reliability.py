@@ -1065,6 +1065,7 @@ def test_item36_progress_bar_on_a_terminal_stderr(tmp_path: Path) -> None:
     code, out, shown = run_process(["run", *files], tty=["stderr"], env=AT_ONCE)
     assert code == 0, shown
     assert b"computing" in shown and b"\xe2\x94\x81" in shown  # the bar's line character
+    assert b"8/8\x1b[0m chunks" in shown and b"elapsed" in shown and b"left" in shown
     assert b"computing" not in out and b"\x1b" not in out
     assert b"mean 4096" in out
 

@@ -119,7 +119,8 @@ def test_shapes_separable_ratio_is_one_over_c_o_plus_one_over_kernel_area(
 
 
 def test_shapes_separable_lesson_numbers() -> None:
-    payload = json_of(invoke("shapes", "--json"))  # the lesson: 2x3x3 input, 3x2x2x2 kernel
+    # the lesson: 2x3x3 input, 3x2x2x2 kernel, with a bias
+    payload = json_of(invoke("shapes", "--bias", "--json"))
     assert payload["receptive_field"] == [2, 2]
     separable = payload["separable"]
     # depthwise 2*2*2 = 8, pointwise 2*3 = 6, biases 2 + 3 = 5
@@ -136,7 +137,8 @@ def test_shapes_separable_lesson_numbers() -> None:
 
 
 def test_shapes_text_shows_receptive_field_and_separable_ratio() -> None:
-    result = invoke("shapes", "--input-shape", "1x7x7", "--kernel-shape", "1x1x3x3", "-d", "2")
+    args = ["--input-shape", "2x7x7", "--kernel-shape", "1x2x3x3", "-d", "2", "--bias"]
+    result = invoke("shapes", *args)
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
     assert "(3-1)*2+1, (3-1)*2+1 = 5x5" in text

@@ -127,3 +127,16 @@ def test_a_shapes_table_that_does_not_fit_lists_the_tensors(tmp_path: Path) -> N
 def test_rounded_tiny_values_print_without_a_sign(files: dict[str, str]) -> None:
     text = run_at(80, "run", files["tiny"], files["tiny"], "--mode", "multi-in")
     assert "-0.0000" not in text
+
+
+def test_a_summarised_matrix_gives_up_edge_columns_before_it_wraps(tmp_path: Path) -> None:
+    """Summarised by width as by count: fewer edge columns, then blocks only if needed."""
+    rng = np.random.default_rng(3)
+    x = save(tmp_path / "x.npy", rng.standard_normal((2, 8, 20, 20)).astype(np.float32))
+    w = save(tmp_path / "w.npy", rng.standard_normal((8, 8, 3, 3)).astype(np.float32))
+    wide, narrow = run_at(120, "run", x, w, "-p", "1"), run_at(60, "run", x, w, "-p", "1")
+    assert "columns" not in wide + narrow  # no blocks: fewer edge columns instead
+    first = next(line for line in wide.splitlines() if "│ …" in line and "0 │" in line)
+    assert [c.strip() for c in first.split("│")[2:9]] == ["0", "1", "2", "…", "17", "18", "19"]
+    header = next(line for line in narrow.splitlines() if "│ …" in line and "0 │" in line)
+    assert [c.strip() for c in header.split("│")[2:-1]] == ["0", "1", "…", "18", "19"]

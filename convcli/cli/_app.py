@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import textwrap
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from convcli import __version__
 from convcli.errors import ConvcliError, EnvironmentFailureError
@@ -67,8 +68,91 @@ def written(path: str) -> None:
     WRITTEN.append(path)
 
 
+def fit_lines(text: str, width: int) -> str:
+    """Help text whose every line fits ``width``: click keeps the lines of a ``\\b`` block
+    (the examples) as they are, and a terminal would break them mid-word.
+
+    An example command breaks at a space with a shell continuation (``\\``), so it can
+    still be copied; any other line wraps at spaces, indented as it was.
+
+    Examples
+    --------
+    >>> print(fit_lines("  convcli run samples/x.json samples/k.json --padding 1", 36))
+      convcli run samples/x.json \\
+          samples/k.json --padding 1
+    """
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        if not line.lstrip().startswith("convcli "):
+            lines.extend(
+                textwrap.wrap(
+                    line.strip(),
+                    width,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+            continue
+        current = indent
+        for word in line.split():
+            if current.strip() and len(current) + 1 + len(word) > width - 2:
+                lines.append(current + " \\")
+                current = indent + "    " + word
+            else:
+                current = current + (" " if current.strip() else "") + word
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def _fit_help(formatter: Any, write: Callable[[], None]) -> None:
+    """What ``write`` adds to ``formatter``, fitted to its width (``fit_lines``)."""
+    start = len(formatter.buffer)
+    write()
+    text = "".join(formatter.buffer[start:])
+    del formatter.buffer[start:]
+    formatter.buffer.append(fit_lines(text, formatter.width))
+
+
+class _Command(TyperCommand):
+    """typer's command with click's usage line (``INPUT KERNEL``, not ``{INPUT} {KERNEL}``)
+    and its help fitted to the width."""
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        _fit_help(formatter, lambda: super(_Command, self).format_help_text(ctx, formatter))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # click's Context (typer's own copy)
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
 class _OneLineErrors(TyperGroup):
     """Click's usage errors as one line on stderr, exit 2; everything else as typer does."""
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        _fit_help(formatter, lambda: super(_OneLineErrors, self).format_help_text(ctx, formatter))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if type(command) is TyperCommand:
+                command.__class__ = _Command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list with each summary whole (click cuts it to fit one line)."""
+        rows = [
+            (name, command.get_short_help_str(limit=200))
+            for name in self.list_commands(ctx)
+            if (command := self.get_command(ctx, name)) is not None and not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def main(
         self,
@@ -97,8 +181,7 @@ app = typer.Typer(
     cls=_OneLineErrors,
     name="convcli",
     help="A calculator for multi-channel 2-D convolution with PyTorch's exact semantics.",
-    add_completion=False,
-    no_args_is_help=True,
+    invoke_without_command=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -169,6 +252,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -186,6 +270,9 @@ def _root(
       convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
     """
     STATE["debug"] = debug or os.environ.get("CONVCLI_DEBUG", "") not in ("", "0")
+    if ctx.invoked_subcommand is None:  # bare ``convcli``: the help, as ``--help`` prints it
+        typer.echo(ctx.get_help())
+        raise typer.Exit(EXIT_OK)
 
 
 def catch_signals() -> None:
@@ -197,7 +284,13 @@ def catch_signals() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``convcli`` script and ``python -m convcli``."""
+    """Entry point of the ``convcli`` script and ``python -m convcli``.
+
+    A reader that closes the pipe early (``convcli run ... | head -3``) ends convcli
+    as it ends ``cat``: by SIGPIPE, silently, instead of a BrokenPipeError traceback.
+    """
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     catch_signals()
     code: int | str | None = EXIT_OK
     try:

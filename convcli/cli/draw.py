@@ -18,7 +18,7 @@ from convcli.cli._common import (
     conv_options,
     load,
     option,
-    shape_of,
+    peek,
     whole,
 )
 from convcli.errors import OptionError
@@ -105,8 +105,8 @@ def draw(
         typer.Option(
             "--at",
             metavar="POS",
-            help="Draw the step of this output cell only (i,j / o,i,j / n,o,i,j); "
-            "a .gif then has one frame.",
+            help="Draw this step only: an output cell i,j / o,i,j / n,o,i,j (with --scatter: an "
+            "input cell); a .gif then has one frame.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
@@ -212,8 +212,9 @@ def _conv_figures(
             if input_file is None or kernel_file is None:
                 raise OptionError("give both INPUT and KERNEL files")
             check_stdin_once([input_file, kernel_file, bias_file])
-            shapes = (shape_of(input_file, "input"), shape_of(kernel_file, "kernel"))
-            plan_conv(ConvProblem(*shapes, options), position, animate=animate)
+            shapes = (_header_shape(input_file, "input"), _header_shape(kernel_file, "kernel"))
+            if shapes[0] is not None and shapes[1] is not None:
+                plan_conv(ConvProblem(shapes[0], shapes[1], options), position, animate=animate)
             x, kernel = load(input_file, "input"), load(kernel_file, "kernel")
             bias = None if bias_file is None else load(bias_file, "bias")
             problem = ConvProblem(x.shape, kernel.shape, options, x, kernel, bias)
@@ -233,6 +234,14 @@ def _conv_figures(
         return conv_figures(problem, position, animate=animate)
     except PositionError as err:
         raise err.with_context("--at") from None
+
+
+def _header_shape(spec: str, role: str) -> tuple[int, ...] | None:
+    """A .npy/.npz tensor's shape from its header, no data read: a drawing too big to
+    read is refused before loading. None for JSON and stdin (checked once parsed; their
+    text is capped)."""
+    info = peek(spec, role)
+    return None if info is None else info[0]
 
 
 # Which options each kind of drawing takes (the others are refused, not ignored).
@@ -290,9 +299,10 @@ def _pool_figures(
         raise OptionError("--pool: give an INPUT file or --input-shape (e.g. 4x4), one of them")
     try:
         if input_file is not None:
-            shape = shape_of(input_file, "input")
-            planned = PoolProblem(kind, shape, window, steps, pad, dil, ceil_mode)
-            plan_pool_drawing(planned, position, animate=animate)
+            shape = _header_shape(input_file, "input")
+            if shape is not None:
+                planned = PoolProblem(kind, shape, window, steps, pad, dil, ceil_mode)
+                plan_pool_drawing(planned, position, animate=animate)
             x = load(input_file, "input")
             problem = PoolProblem(kind, x.shape, window, steps, pad, dil, ceil_mode, x)
         else:
@@ -346,8 +356,10 @@ def _transposed_figures(
             if input_file is None or kernel_file is None:
                 raise OptionError("give both INPUT and KERNEL files")
             check_stdin_once([input_file, kernel_file, bias_file])
-            shapes = (shape_of(input_file, "input"), shape_of(kernel_file, "kernel"))
-            plan_transposed_drawing(problem_of(shapes), position, animate=animate, scatter=scatter)
+            shapes = (_header_shape(input_file, "input"), _header_shape(kernel_file, "kernel"))
+            if shapes[0] is not None and shapes[1] is not None:
+                planned = problem_of((shapes[0], shapes[1]))
+                plan_transposed_drawing(planned, position, animate=animate, scatter=scatter)
             x, kernel = load(input_file, "input"), load(kernel_file, "kernel")
             bias = None if bias_file is None else load(bias_file, "bias")
             problem = problem_of((x.shape, kernel.shape), x, kernel, bias)

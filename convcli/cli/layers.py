@@ -186,6 +186,7 @@ def run_transposed_command(
     as_json: bool,
     max_memory: str | None,
     plot: str | None = None,
+    stats_only: bool = False,
 ) -> None:
     """``convcli run --transposed``: size, load, compute, write and show."""
     from convcli.ops.transposed import run_transposed
@@ -210,7 +211,7 @@ def run_transposed_command(
     with naming_inputs(files):
         result = run_transposed(x, kernel, bias, options)
     finish(result, output, force, inputs, as_json, lambda: run_report(
-        result, x, kernel, bias, files, full=full, heatmap=heatmap
+        result, x, kernel, bias, files, full=full, heatmap=heatmap, stats_only=stats_only
     ), run_payload, plot)  # fmt: skip
 
 

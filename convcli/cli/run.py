@@ -68,6 +68,17 @@ def run(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Print the shapes, the geometry and the result's statistics (min, max, "
+            "mean), not its values; the default with --output.",
+        ),
+    ] = False,
+    show_values: Annotated[
+        bool, typer.Option("--show", help="With --output: print the result's values too.")
+    ] = False,
     heatmap: Annotated[
         bool,
         typer.Option(
@@ -85,9 +96,9 @@ def run(
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
-    \b
     --mode auto reads the kernel by its rank: 2-D corr2d, 3-D multi-in (per-channel
     cross-correlations summed), 4-D multi-out (conv2d, every option applies).
+
     --mode multi-in | multi-out | 1x1 run the lesson's own functions.
 
     \b
@@ -124,6 +135,7 @@ def run(
                 as_json=as_json,
                 max_memory=max_memory,
                 plot=plot,
+                stats_only=stats or (output is not None and not show_values),
             )
             return
         from convcli.ops.modes import MODES, check_mode_shapes, planned_output, run_convolution
@@ -183,7 +195,19 @@ def run(
                 text = json_text(run_payload(result))
             else:
                 names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
-                report = run_report(result, x, kernel, bias, names, full=full, heatmap=heatmap)
+                # --output implies --stats: the values went to the file, unless --show asks.
+                quiet = stats or (output is not None and not show_values)
+                report = run_report(
+                    result,
+                    x,
+                    kernel,
+                    bias,
+                    names,
+                    full=full,
+                    heatmap=heatmap,
+                    options=options,
+                    stats_only=quiet,
+                )
             if target is not None:
                 target.commit()
                 written(output)  # type: ignore[arg-type]
@@ -210,16 +234,40 @@ def staged(output: str | None, **checks: Any) -> Iterator[StagedOutput | None]:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    write: Annotated[
+        str | None,
+        typer.Option(
+            "--write",
+            metavar="DIR",
+            help="Instead of the replay, write the sample files the examples use "
+            "(samples/lesson_*.json and .npy) into DIR.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --write: overwrite existing sample files.")
+    ] = False,
+) -> None:
     """Replay the lesson: multi-in, multi-out with K, K+1, K+2, and the 1x1 check.
 
-    Uses the lesson's tensors built into convcli, so no files are needed.
+    Uses the lesson's tensors built into convcli, so no files are needed. The
+    examples' samples/ files come with the repository; --write DIR writes the same
+    files anywhere, e.g. --write samples to run the examples from an installed convcli.
 
     \b
-    Example:
+    Examples:
       convcli demo
+      convcli demo --write samples
     """
     with guard():
+        if write is not None:
+            from convcli.tensorio.samples import write_samples
+
+            paths = write_samples(write, force=force)
+            say(f"wrote {len(paths)} sample files to {shown(write)}")
+            return
+        if force:
+            raise OptionError("--force: only with --write DIR")
         from convcli.render.reports import demo_report
 
         show(*demo_report())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from convcli.cli._app import app, guard
+from convcli.cli._app import app, guard, say
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -36,7 +36,7 @@ from convcli.cli.layers import (
     OutputSizeOpt,
     TransposedOpt,
 )
-from convcli.errors import OptionError, PositionError
+from convcli.errors import OptionError, PositionError, ShapeError
 
 
 @app.command()
@@ -60,8 +60,13 @@ def shapes(
         ),
     ] = None,
     bias: Annotated[
-        bool, typer.Option("--bias/--no-bias", help="Count a bias (c_o,) in the parameters.")
-    ] = True,
+        bool,
+        typer.Option(
+            "--bias/--no-bias",
+            help="Count a bias (c_o,) in the parameters, as nn.Conv2d's bias=True does. "
+            "Off by default, as run without --bias.",
+        ),
+    ] = False,
     stride: OptionalStrideOpt = None,
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
@@ -99,7 +104,6 @@ def shapes(
       convcli shapes --transposed --input-shape 256x16x16 --kernel-shape 256x128x4x4 -s 2 -p 1
       convcli shapes --pool max --input-shape 64x112x112 --kernel-size 3 -s 2 -p 1
 
-    \b
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
     alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
     MACs and ratio 1/c_o + 1/(k_h*k_w); --json adds receptive_field and separable.
@@ -143,7 +147,22 @@ def shapes(
                 lambda t: parse_shape(t, ndims=(2, 3, 4)),
                 kernel_shape or "3x2x2x2",
             )
-        explained = explain_shapes(in_shape, k_shape, bias=bias, options=options)
+        assumed = ""
+        if input_file is None and (input_shape is None) != (kernel_shape is None):
+            missing, lesson = (
+                ("--kernel-shape", "3x2x2x2 kernel")
+                if kernel_shape is None
+                else ("--input-shape", "2x3x3 input")
+            )
+            assumed = f"no {missing}: the lesson's {lesson} was assumed"
+        try:
+            explained = explain_shapes(in_shape, k_shape, bias=bias, options=options)
+        except ShapeError as err:
+            if not assumed:
+                raise
+            raise err.with_suffix(f"({assumed}; give {missing})") from None
+        if assumed:
+            say(f"note: {assumed}")
         if as_json:
             show_json(shapes_payload(explained))
             return

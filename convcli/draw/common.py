@@ -15,6 +15,7 @@ __all__ = [
     "check_size",
     "pair_text",
     "positions",
+    "sum_text",
     "value_text",
 ]
 
@@ -47,6 +48,26 @@ def value_text(value: Any) -> str:
     if number.is_integer() and abs(number) < 1e6:
         return str(int(number))
     return f"{number:.3g}"
+
+
+def sum_text(values: Sequence[Any]) -> str:
+    """Terms of a sum as written by hand: a negative term is subtracted.
+
+    Examples
+    --------
+    >>> sum_text([19, 37]), sum_text([-19, -21, 2.5])
+    ('19 + 37', '-19 - 21 + 2.5')
+    """
+    text = ""
+    for number, value in enumerate(values):
+        shown = value_text(value)
+        if number == 0:
+            text = shown
+        elif shown.startswith("-") and "j" not in shown:
+            text += " - " + shown[1:]
+        else:
+            text += " + " + shown
+    return text
 
 
 def pair_text(pair: Sequence[int]) -> str:

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.draw.common import check_position, check_size, pair_text, positions, value_text
+from convcli.draw.common import (
+    check_position,
+    check_size,
+    pair_text,
+    positions,
+    sum_text,
+    value_text,
+)
 from convcli.draw.layout import Cell, Figure, Grid, Item
 from convcli.ops.explain import explain_output
 from convcli.ops.modes import run_convolution
@@ -352,11 +359,15 @@ def _footer(
             f"output[{where}]: the kernel's taps on padded rows {_span(tap_rows)} and columns "
             f"{_span(tap_cols)}",
         )
-    sums = " + ".join(value_text(term.total) for term in explained.terms)
+    sums = sum_text([term.total for term in explained.terms])
     if len(explained.terms) > 1 or explained.bias is not None:
         line = f"output[{where}] = {sums}"
         if explained.bias is not None:
-            line += f" + bias {value_text(explained.bias)}"
+            line += (
+                f" + bias ({value_text(explained.bias)})"
+                if explained.bias < 0
+                else (f" + bias {value_text(explained.bias)}")
+            )
         return (f"{line} = {value_text(explained.value)}",)
     return (f"output[{where}] = sum of the products = {value_text(explained.value)}",)
 

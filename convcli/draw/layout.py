@@ -178,7 +178,27 @@ def _row_size(row: Sequence[Item], cw: int) -> tuple[float, float]:
 
 
 def layout(figure: Figure, cw: int, *, min_size: tuple[int, int] = (0, 0)) -> Scene:
-    """Place ``figure`` with cells ``cw`` pixels wide; the scene is at least ``min_size``."""
+    """Place ``figure`` with cells ``cw`` pixels wide; the scene is at least ``min_size``.
+
+    Parameters
+    ----------
+    figure : Figure
+    cw : int
+        The width of every cell (``cell_width`` of all the frames), in pixels.
+    min_size : (int, int)
+        The smallest ``(width, height)``: every frame of an animation the same.
+
+    Returns
+    -------
+    Scene
+
+    Examples
+    --------
+    >>> grid = Grid("output", ((Cell("56", "current"),),))
+    >>> scene = layout(Figure(("conv2d",), ((grid,),)), 30)
+    >>> [item.text for item in scene.items if isinstance(item, Text)]
+    ['conv2d', 'output', '56']
+    """
     items: list[Rect | Line | Text] = []
     y: float = MARGIN + 4
     widest = 0.0

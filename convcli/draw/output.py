@@ -48,7 +48,22 @@ def write_figures(
     inputs: Sequence[PathArg] = (),
     title: str = "",
 ) -> None:
-    """Write ``figures`` to ``path``: the first as a still (.svg, .png), all as a .gif."""
+    """Write ``figures`` to ``path``: the first as a still (.svg, .png), all as a .gif.
+
+    Checked and written as tensor outputs are (``replacing_output``): an existing file
+    needs ``force``, an input is never overwritten, an error leaves no file behind.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from convcli.draw.layout import Cell, Grid
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "a.svg"
+    >>> write_figures(target, [Figure(("conv2d",), ((Grid("output", ((Cell("56"),),)),),))])
+    >>> ">56</text>" in target.read_text()
+    True
+    >>> folder.cleanup()
+    """
     target = os.fspath(path)
     suffix = os.path.splitext(target)[1].lower()
     if suffix in (".png", ".gif"):

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.draw.common import check_position, check_size, pair_text, positions, value_text
+from convcli.draw.common import (
+    check_position,
+    check_size,
+    pair_text,
+    positions,
+    sum_text,
+    value_text,
+)
 from convcli.draw.layout import Cell, Figure, Grid, Item
 from convcli.errors import OptionError, ShapeError
 from convcli.ops.pooling import avg_divisors, avg_pool2d, max_pool2d
@@ -270,7 +277,7 @@ def _figure(
         listed = ", ".join(value_text(v) for _, _, v in window_values)
         footer = (f"output[{where}] = max({listed}) = {value_text(output[plane, row, col])}",)
     else:
-        listed = " + ".join(value_text(v) for _, _, v in window_values) or "0"
+        listed = sum_text([v for _, _, v in window_values]) or "0"
         footer = (
             f"output[{where}] = ({listed}) / {int(divisors[row, col])} = "
             f"{value_text(output[plane, row, col])}",

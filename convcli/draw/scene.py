@@ -17,7 +17,7 @@ __all__ = ["PALETTE", "Line", "Rect", "Scene", "Text", "text_width"]
 PALETTE: dict[str, tuple[str, str, str]] = {
     "input": ("#E1ECF7", "#6B8FB3", "#000000"),  # pale blue
     "pad": ("#FFFFFF", "#6B8FB3", "#555555"),  # white, dashed border, grey values
-    "inserted": ("#FFFFFF", "#9E9E9E", "#777777"),  # zeros between values (transposed)
+    "inserted": ("#FFFFFF", "#9E9E9E", "#666666"),  # zeros between values (transposed)
     "outside": ("#F4F4F4", "#BBBBBB", "#888888"),  # ceil-mode overhang, cropped cells
     "faded": ("#EEEEEE", "#C8C8C8", "#999999"),  # channels a kernel does not see
     "tap": ("#77AADD", "#004488", "#000000"),  # under the kernel: mid blue, thick border

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.draw.common import check_position, check_size, pair_text, positions, value_text
+from convcli.draw.common import (
+    check_position,
+    check_size,
+    pair_text,
+    positions,
+    sum_text,
+    value_text,
+)
 from convcli.draw.layout import Cell, Figure, Grid, Item
 from convcli.errors import ShapeError
 from convcli.ops.transposed import conv_transpose2d
@@ -374,7 +381,7 @@ def _direct_figure(
             if values[2].ndim == 4
             else values[2][(out_channel, row, col)]
         )
-        terms = " + ".join(value_text(s) for s in sums)
+        terms = sum_text(sums)
         bias = (
             ""
             if problem.bias is None

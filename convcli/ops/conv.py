@@ -312,8 +312,9 @@ def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumul
 
 def _check_channels(kernel_channels: int, input_channels: int) -> None:
     if kernel_channels != input_channels:
+        plural = "" if kernel_channels == 1 else "s"
         raise ShapeError(
-            f"kernel expects {kernel_channels} input channels, input has {input_channels}"
+            f"kernel expects {kernel_channels} input channel{plural}, input has {input_channels}"
         )
 
 

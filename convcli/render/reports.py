@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
+PADDING_NOTE = (
+    "p_h is the padding on each side (PyTorch's padding=); "
+    "d2l's floor((n_h - k_h + p_h + s_h)/s_h) counts both sides in p_h: 2p_h here."
+)
 BIAS_NOTE = (
     "bias is (c_o,): one number per output channel. "
     "(The lesson note's 'c_o x c_i' for the bias is a mistake.)"
@@ -215,12 +219,42 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
     report: list[Renderable] = [
         render_shapes(rows),
         render_key_values(cost, title="output size and cost"),
-        render_key_values(_separable_rows(layer), title="depthwise-separable alternative"),
-        render_line(BIAS_NOTE),
+        render_line(PADDING_NOTE),
     ]
+    why_not = separable_not_shown(layer)
+    if why_not is None:
+        report.append(
+            render_key_values(_separable_rows(layer), title="depthwise-separable alternative")
+        )
+    else:
+        report.append(render_line(f"depthwise-separable alternative: not shown: {why_not}"))
     if (k_h, k_w) == (1, 1):
         report.append(render_line(_fully_connected(layer)))
     return report
+
+
+def separable_not_shown(layer: LayerShapes) -> str | None:
+    """Why a depthwise-separable alternative makes no sense for ``layer`` (None: it does).
+
+    Examples
+    --------
+    >>> from convcli.shapes.layer import describe_layer
+    >>> separable_not_shown(describe_layer((1, 8, 9, 9), (16, 8, 3, 3))) is None
+    True
+    >>> separable_not_shown(describe_layer((1, 8, 9, 9), (16, 8, 1, 1)))
+    'a 1x1 kernel has no spatial part to split off'
+    """
+    _, c_per_group, k_h, k_w = layer.kernel_shape
+    c_i = c_per_group * layer.groups
+    if (k_h, k_w) == (1, 1):
+        return "a 1x1 kernel has no spatial part to split off"
+    if c_i == 1:
+        return "with one input channel there are no channels to mix separately"
+    if layer.groups == c_i:
+        return f"the layer is already depthwise (groups = c_i = {c_i})"
+    if layer.groups > 1:
+        return f"a grouped layer (groups {layer.groups}) already splits its channels"
+    return None
 
 
 def _flops(layer: LayerShapes) -> str:

@@ -22,8 +22,10 @@ from convcli.render.widgets import (
     render_shapes,
     render_stats,
 )
+from convcli.shapes.geometry import resolve_geometry
+from convcli.shapes.options import ConvOptions
 
-__all__ = ["run_payload", "run_report"]
+__all__ = ["geometry_line", "run_payload", "run_report"]
 
 
 def run_payload(result: RunResult) -> dict[str, Any]:
@@ -51,10 +53,15 @@ def run_report(
     *,
     full: bool = False,
     heatmap: bool = False,
+    options: ConvOptions | None = None,
+    stats_only: bool = False,
 ) -> list[Renderable]:
-    """The ``run`` report: the tensors with named axes, the method, the result, its statistics.
+    """The ``run`` report: the tensors with named axes, the geometry used, the method, the
+    result, its statistics.
 
     ``sources`` names the input, kernel and bias files (the bias's ``None``: no bias).
+    With ``options`` the geometry they resolve to is shown (padding per side, stride,
+    dilation, groups); ``stats_only`` leaves out the result's values.
     Inputs holding NaN or infinity get statistics of their own: the result's count hides
     where they came from.
 
@@ -79,15 +86,45 @@ def run_report(
         ),
         TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
     ]
-    report: list[Renderable] = [
-        render_shapes(rows),
-        render_line(f"computed with {result.method}"),
-        render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
-    ]
-    if heatmap:
-        report.append(render_heat_legend(result.output))
+    report: list[Renderable] = [render_shapes(rows)]
+    if options is not None:
+        report.append(render_line(geometry_line(x.shape, kernel.shape, options)))
+    report.append(render_line(f"computed with {result.method}"))
+    if not stats_only:
+        report.append(render_array(result.output, result.output_axes, full=full, heatmap=heatmap))
+        if heatmap:
+            report.append(render_heat_legend(result.output))
     for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
         if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
             report.append(render_stats(array, label=label))
     report.append(render_stats(result.output))
     return report
+
+
+def geometry_line(
+    input_shape: tuple[int, ...], kernel_shape: tuple[int, ...], options: ConvOptions
+) -> str:
+    """The geometry a run used, resolved: padding per side (``same`` worked out), stride,
+    dilation, groups, padding mode.
+
+    Examples
+    --------
+    >>> print(geometry_line((1, 4, 4), (1, 1, 2, 2), ConvOptions(padding="same")))
+    padding top 0, bottom 1, left 0, right 1 (zeros)
+    stride 1x1, dilation 1x1, groups 1
+    """
+    g = resolve_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[-2], kernel_shape[-1]),
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+    )
+    top, bottom, left, right = g.padding
+    (s_h, s_w), (d_h, d_w) = g.stride, g.dilation
+    flip = ", kernel flipped (true convolution)" if options.flip else ""
+    return (
+        f"padding top {top}, bottom {bottom}, left {left}, right {right} "
+        f"({options.padding_mode})\nstride {s_h}x{s_w}, dilation {d_h}x{d_w}, "
+        f"groups {options.groups}{flip}"
+    )

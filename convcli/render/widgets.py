@@ -21,7 +21,14 @@ from rich.color import Color
 from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -124,13 +131,20 @@ class _NoTrailingSpaces(io.TextIOBase):
         return getattr(self._stream, "encoding", None) or "utf-8"
 
 
-def make_progress(console: Console, *, description: str = "computing") -> Progress:
-    """A progress bar for a long computation, on ``console`` (stderr), erased when done."""
+def make_progress(
+    console: Console, *, description: str = "computing", unit: str = "chunks"
+) -> Progress:
+    """A progress bar for a long computation, on ``console`` (stderr), erased when done:
+    ``computing ━━━━━━━━━━╸━━━━━━ 5/8 chunks  0:00:03 elapsed  0:00:02 left``."""
     return Progress(
         TextColumn(description),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn(unit),
         TimeElapsedColumn(),
+        TextColumn("elapsed"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
         console=console,
         transient=True,
     )
@@ -339,29 +353,51 @@ class MatrixTable:
             for j, name in enumerate(self.col_names)
         ]
 
-    def blocks(self, width: int) -> list[range]:
-        """Runs of columns that fit ``width`` with the row labels, at least one each."""
-        blocks: list[range] = []
+    def columns(self, width: int) -> list[int]:
+        """The columns to show at ``width``: all of them, but a summarised matrix (one with
+        an ellipsis column) that does not fit gives up edge columns next to its ellipsis,
+        down to one each side, before it is wrapped into blocks (summarised by width)."""
+        shown = list(range(len(self.widths)))
+        if "…" not in self.col_names:
+            return shown
+        gap = self.col_names.index("…")
+        left, right = shown[:gap], shown[gap + 1 :]
+
+        def fits() -> bool:
+            used = [self.widths[j] for j in (*left, gap, *right)]
+            return _table_width([self.label_width, *used]) <= width
+
+        while not fits() and (len(left) > 1 or len(right) > 1):
+            if len(left) >= len(right):
+                left.pop()
+            else:
+                right.pop(0)
+        return [*left, gap, *right]
+
+    def blocks(self, width: int) -> list[list[int]]:
+        """Runs of the shown columns that fit ``width`` with the row labels, one at least."""
+        shown = self.columns(width)
+        blocks: list[list[int]] = []
         start = 0
-        while start < len(self.widths) or not blocks:
+        while start < len(shown) or not blocks:
             stop = start + 1
-            while (
-                stop < len(self.widths)
-                and _table_width([self.label_width, *self.widths[start : stop + 1]]) <= width
+            while stop < len(shown) and (
+                _table_width([self.label_width, *(self.widths[j] for j in shown[start : stop + 1])])
+                <= width
             ):
                 stop += 1
-            blocks.append(range(start, min(stop, len(self.widths))))
+            blocks.append(shown[start:stop])
             start = stop
         return blocks
 
-    def _block_title(self, block: range, count: int) -> Text:
+    def _block_title(self, block: list[int], count: int) -> Text:
         if count == 1:
             return Text(self.title, style="bold")
         names = [self.col_names[j] for j in block if self.col_names[j] != "…"]
         span = f"{names[0]} to {names[-1]}" if len(names) > 1 else (names[0] if names else "…")
         return Text(f"{self.title}, columns {span} of {self.col_count}", style="bold")
 
-    def _table(self, block: range) -> Table:
+    def _table(self, block: list[int]) -> Table:
         table = Table(box=box.ROUNDED, show_header=True)
         table.add_column("", style="dim", justify="right", no_wrap=True, min_width=self.label_width)
         for j in block:

@@ -159,15 +159,22 @@ def resolve_geometry(
     s = as_pair(stride, "stride", minimum=1)
     d = as_pair(dilation, "dilation", minimum=1)
     k = as_pair(kernel_size, "kernel size", minimum=1)
-    pads = _resolve_padding(padding, s, d, k)
+    try:
+        pads = _resolve_padding(padding, s, d, k)
+    except OptionError as err:
+        if padding != "same":
+            raise
+        raise OptionError(f"{err}{_same_with_stride(in_size, k, s, d)}") from None
     top, bottom, left, right = pads
     padded = (in_size[0] + top + bottom, in_size[1] + left + right)
     effective = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     for axis, name in enumerate(("height", "width")):
         if effective[axis] > padded[axis]:
+            swapped = k[0] >= in_size[0] and k[1] >= in_size[1] and in_size != k
             raise ShapeError(
                 f"kernel {name} {k[axis]} (dilated to {effective[axis]}) is larger than the "
                 f"padded input {name} {padded[axis]}"
+                + (": did you swap INPUT and KERNEL?" if swapped else "")
             )
     out = (
         _axis_output(in_size[0], k[0], s[0], top + bottom, d[0]),
@@ -175,6 +182,27 @@ def resolve_geometry(
     )
     return ConvGeometry(
         in_size=in_size, kernel_size=k, stride=s, padding=pads, dilation=d, out_size=out
+    )
+
+
+def _same_with_stride(in_size: Pair, k: Pair, s: Pair, d: Pair) -> str:
+    """What to use instead of 'same' with a stride: the padding that gives ceil(n/s).
+
+    Examples
+    --------
+    >>> print(_same_with_stride((28, 28), (3, 3), (2, 2), (1, 1))[2:])
+    PyTorch refuses it too; for ceil(n/s) = 14x14 pad 0+1 rows, 0+1 columns: --padding 1 gives 14x14
+    """
+    want = [-(-in_size[i] // s[i]) for i in range(2)]
+    totals = [max((want[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - in_size[i], 0) for i in range(2)]
+    per_side = [-(-t // 2) for t in totals]
+    got = [(in_size[i] + 2 * per_side[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2)]
+    option = str(per_side[0]) if per_side[0] == per_side[1] else f"{per_side[0]},{per_side[1]}"
+    return (
+        f": PyTorch refuses it too; for ceil(n/s) = {want[0]}x{want[1]} pad "
+        f"{totals[0] // 2}+{totals[0] - totals[0] // 2} rows, "
+        f"{totals[1] // 2}+{totals[1] - totals[1] // 2} columns: "
+        f"--padding {option} gives {got[0]}x{got[1]}"
     )
 
 

@@ -58,16 +58,59 @@ def check_conv_shapes(
     if c_o % groups:
         raise ShapeError(f"groups={groups} does not divide the {c_o} output channels")
     if c_per_group * groups != c_i:
+        hint = channel_hint(tuple(input_shape), tuple(weight_shape), groups)
         if groups == 1:
-            raise ShapeError(f"kernel expects {c_per_group} input channels, input has {c_i}")
+            raise ShapeError(f"kernel expects {channels(c_per_group)}, input has {c_i}" + hint)
         raise ShapeError(
-            f"kernel expects {c_per_group * groups} input channels "
-            f"({c_per_group} per group x {groups} groups), input has {c_i}"
+            f"kernel expects {channels(c_per_group * groups)} "
+            f"({c_per_group} per group x {groups} groups), input has {c_i}" + hint
         )
     if bias_shape is not None and tuple(bias_shape) != (c_o,):
         raise ShapeError(
             f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
         )
+
+
+def channels(count: int) -> str:
+    """``1 input channel``, ``2 input channels``.
+
+    Examples
+    --------
+    >>> channels(1), channels(3)
+    ('1 input channel', '3 input channels')
+    """
+    return f"{count} input channel" + ("" if count == 1 else "s")
+
+
+def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> str:
+    """The likely fix when the kernel's input channels and the input's disagree, as
+    ``": hint"`` (empty when none is likely).
+
+    Examples
+    --------
+    >>> channel_hint((32, 32, 3), (8, 3, 3, 3), 1)
+    ': the input looks channels-last (h, w, c): transpose it to (c, h, w)'
+    >>> channel_hint((2, 9, 9), (4, 1, 3, 3), 1)
+    ': a kernel made for --groups 2? try --groups 2'
+    >>> channel_hint((1, 28, 28), (1, 10, 5, 5), 1)
+    ': a 3-D kernel is (c_i, k_h, k_w); for 10 filters of one channel use (10, 1, 5, 5)'
+    """
+    c_i = input_shape[-3]
+    c_o, c_per_group, k_h, k_w = weight_shape
+    expected = c_per_group * groups
+    if input_shape[-1] == expected and c_i > expected:
+        return ": the input looks channels-last (h, w, c): transpose it to (c, h, w)"
+    if groups == 1 and c_o == 1 and c_per_group > c_i:
+        return (
+            f": a 3-D kernel is (c_i, k_h, k_w); for {c_per_group} filters of "
+            f"{'one channel' if c_i == 1 else f'{c_i} channels'} use "
+            f"({c_per_group}, {c_i}, {k_h}, {k_w})"
+        )
+    if groups == 1 and c_per_group < c_i and c_i % c_per_group == 0:
+        g = c_i // c_per_group
+        if c_o % g == 0:
+            return f": a kernel made for --groups {g}? try --groups {g}"
+    return ""
 
 
 def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shape]:

@@ -147,7 +147,12 @@ def _parse_int(part: str, text: str) -> int:
     try:
         return parse_whole(part)
     except OptionError:
-        raise OptionError(f"expected whole numbers, got {shorten(text)}") from None
+        hint = ""
+        if "," in text and all(p.strip().isdecimal() for p in text.split(",")):
+            hint = (
+                f": shapes are written with x, e.g. {'x'.join(p.strip() for p in text.split(','))}"
+            )
+        raise OptionError(f"expected whole numbers, got {shorten(text)}{hint}") from None
 
 
 def parse_position(text: str) -> tuple[int, ...]:

@@ -94,9 +94,11 @@ def load_tensor(
     path, member = split_spec(spec)
     suffix = _suffix(path)
     if suffix not in INPUT_SUFFIXES:
+        torch_file = suffix in (".pt", ".pth")
         raise TensorFileError(
             f"{_shown(spec)}: unsupported file type {suffix or '(none)'!r}: "
             "expected .npy, .npz or .json (or - for JSON on stdin)"
+            + (": save the tensor with numpy.save(path, tensor.numpy())" if torch_file else "")
         )
     with _named(spec), _open_input(path) as (stream, size):
         if suffix == ".npy":

@@ -1,0 +1,79 @@
+"""The lesson's tensors as the sample files the README's examples use.
+
+``convcli demo --write DIR`` writes them, so an installed convcli can run every example
+without the repository; ``scripts/make_samples.py`` writes the repository's ``samples/``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import OptionError
+from convcli.ops.lesson import (
+    lesson_1x1_input,
+    lesson_1x1_kernel,
+    lesson_input,
+    lesson_kernel_multi_in,
+    lesson_kernel_multi_out,
+)
+
+__all__ = ["sample_arrays", "sample_names", "write_samples"]
+
+
+def sample_arrays() -> dict[str, npt.NDArray[Any]]:
+    """The sample tensors by file stem (each is written as ``.json`` and ``.npy``).
+
+    Examples
+    --------
+    >>> sorted(sample_arrays())[:2], sample_arrays()["lesson_X"].shape
+    (['lesson_1x1_K', 'lesson_1x1_X'], (2, 3, 3))
+    """
+    return {
+        "lesson_X": lesson_input(),
+        "lesson_K_multi_in": lesson_kernel_multi_in(),
+        "lesson_K_multi_out": lesson_kernel_multi_out(),
+        "lesson_1x1_X": lesson_1x1_input(),
+        "lesson_1x1_K": lesson_1x1_kernel(),
+        "lesson_bias": np.array([0.5, -1.0, 2.0], dtype=np.float32),
+    }
+
+
+def sample_names() -> list[str]:
+    """The file names ``write_samples`` writes.
+
+    Examples
+    --------
+    >>> len(sample_names()), sample_names()[:2]
+    (12, ['lesson_X.json', 'lesson_X.npy'])
+    """
+    return [f"{stem}.{ext}" for stem in sample_arrays() for ext in ("json", "npy")]
+
+
+def write_samples(folder: str | Path, *, force: bool = False) -> list[Path]:
+    """Write the sample files into ``folder`` (created if missing); returns their paths.
+
+    Refuses, writing nothing, when one of them exists, unless ``force``.
+    """
+    folder = Path(folder)
+    paths = [folder / name for name in sample_names()]
+    if folder.exists() and not folder.is_dir():
+        raise OptionError(f"{folder}: not a directory")
+    existing = [path for path in paths if path.exists()]
+    if existing and not force:
+        raise OptionError(
+            f"{existing[0]} exists ({len(existing)} of the {len(paths)} sample files do): "
+            "use --force to overwrite them, or write to another directory"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, array in sample_arrays().items():
+        np.save(folder / f"{stem}.npy", array, allow_pickle=False)
+        # Four decimals are what the lesson printed; float32 holds them to within 1e-7.
+        data = np.round(array.astype(np.float64), 4).tolist()
+        text = json.dumps({"dtype": str(array.dtype), "data": data})
+        (folder / f"{stem}.json").write_text(text + "\n", encoding="utf-8")
+    return paths
