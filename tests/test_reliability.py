@@ -1718,3 +1718,32 @@ def test_item39_the_estimate_covers_the_measured_peak_memory(
     assert result.exit_code == 0, result.output
     assert estimates, "no estimate was made"
     assert peak <= max(estimates), (case, peak, max(estimates))
+
+
+def test_item33_no_color_means_no_progress_bar_controls_either(tmp_path: Path) -> None:
+    files = progress_files(tmp_path)
+    code, _, shown = run_process(["run", *files], tty=["stderr"], env={**AT_ONCE, "NO_COLOR": "1"})
+    assert code == 0
+    assert b"\x1b" not in shown
+
+
+def test_issue9_messages_name_what_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convcli.ops.explain import explain_output
+
+    x5 = save(tmp_path / "x5.npy", np.ones((1, 1, 2, 3, 3)))
+    k = save(tmp_path / "k.npy", np.ones((1, 2, 1, 1)))
+    refused(invoke("explain", x5, k, "--at", "0,0,0"), "got 5-D")
+    # explain follows run's exactness rule: int64 x uint64 beyond 2**53 is refused.
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        explain_output(np.array([[2**60]]), np.array([[3]], dtype=np.uint64), None, (0, 0))
+
+    # A short write without an errno (numpy's tofile on a full disk) says so.
+    def short_write(*args: object, **kwargs: object) -> None:
+        raise OSError("4096 requested and 0 written")
+
+    x, kk = lesson_files(tmp_path)
+    monkeypatch.setattr(np.lib.format, "write_array", short_write)
+    line = refused(invoke("run", x, kk, "--mode", "multi-out", "-o", str(tmp_path / "y.npy")))
+    assert "is the disk full?" in line and "oserror" not in line
