@@ -25,6 +25,7 @@ from convcli.cli._common import (
     shape_of,
     show,
     show_json,
+    whole,
     write_plot,
 )
 from convcli.errors import ConvcliError, OptionError
@@ -71,7 +72,7 @@ def transposed_options(
     stride: str,
     padding: str,
     dilation: str,
-    groups: int,
+    groups: str,
     output_padding: str | None,
     output_size: str | None,
 ) -> TransposedOptions:
@@ -79,8 +80,7 @@ def transposed_options(
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
     from convcli.shapes.transposed import TransposedOptions
 
-    if groups < 1:
-        raise OptionError(f"--groups: must be >= 1, got {groups}")
+    count = whole("--groups", groups, minimum=1)
     if output_padding is not None and output_size is not None:
         raise OptionError("give --output-padding or --output-size, not both")
     pad = option("--padding", parse_padding, padding)
@@ -101,7 +101,7 @@ def transposed_options(
         output_padding=option(
             "--output-padding", lambda t: parse_int_or_pair(t, minimum=0), output_padding or "0"
         ),
-        groups=groups,
+        groups=count,
         dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
         output_size=size,
     )
@@ -368,7 +368,7 @@ def run_pool_command(
 
 def layer_shapes_command(
     sources: tuple[str | None, str | None, str | None, str | None],
-    conv_flags: tuple[str | None, str, str, int, str, bool],
+    conv_flags: tuple[str | None, str, str, str, str, bool],
     *,
     transposed: bool,
     output_padding: str | None,
@@ -393,7 +393,7 @@ def layer_shapes_command(
             raise OptionError("--pool takes an input only: give --kernel-size, not a kernel")
         if pool not in ("max", "avg"):
             raise OptionError(f"--pool: expected max or avg, got {pool!r}")
-        if groups != 1:
+        if whole("--groups", groups, minimum=1) != 1:
             raise OptionError("--pool takes no --groups")
         options = pool_options(
             pool,

@@ -8,6 +8,7 @@ lesson's own functions, which have no stride, padding, dilation or groups.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import numpy.typing as npt
 from convcli.errors import OptionError, ShapeError
 from convcli.ops.chunked import conv2d_chunked
 from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.ops.numerics import accumulation_for
+from convcli.ops.numerics import accumulation_for, check_numeric, checked_accumulation
 from convcli.shapes.axes import axis_names, output_axes
 from convcli.shapes.layer import describe_layer, lift_to_conv2d
 from convcli.shapes.options import ConvOptions
@@ -26,6 +27,7 @@ from convcli.shapes.options import ConvOptions
 __all__ = [
     "MODES",
     "RunResult",
+    "check_mode_shapes",
     "planned_output",
     "run_convolution",
 ]
@@ -73,34 +75,27 @@ def run_convolution(
         raise OptionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "auto":
         return _run_auto(x, kernel, bias, options, progress, out)
-    if options.changed():
-        raise OptionError(
-            f"mode {mode} runs the lesson's function, which has no "
-            f"{', '.join(options.changed())}: use mode auto (conv2d) for them"
-        )
-    expected_rank = 3 if mode == "multi-in" else 4
-    if kernel.ndim != expected_rank:
-        raise ShapeError(
-            f"mode {mode} needs a {expected_rank}-D kernel, got {kernel.ndim}-D {kernel.shape}"
-        )
-    if x.ndim not in (3, 4):
-        raise ShapeError(f"mode {mode} needs a 3-D or 4-D input, got {x.ndim}-D {x.shape}")
+    check_mode_shapes(mode, x.shape, kernel.shape, None if bias is None else bias.shape, options)
     function, method = {
         "multi-in": (corr2d_multi_in, "corr2d_multi_in: per-channel cross-correlations, summed"),
         "multi-out": (corr2d_multi_in_out, "corr2d_multi_in_out: multi-in per output channel"),
         "1x1": (corr2d_multi_in_out_1x1, "corr2d_multi_in_out_1x1: one matrix product"),
     }[mode]
-    items = x if x.ndim == 4 else x[None]
-    output = np.stack([function(item, kernel) for item in items])
+    # One dtype rule for every mode, conv2d's: the inputs and the bias decide the
+    # accumulation and the result's dtype, and exactness is checked with the bias in.
+    for array, name in ((x, "input"), (kernel, "kernel"), (bias, "bias")):
+        if array is not None:
+            check_numeric(array, name)
+    terms = math.prod(kernel.shape[-3:])
+    acc = checked_accumulation(x, kernel, bias, terms)
+    items = (x if x.ndim == 4 else x[None]).astype(acc.acc, copy=False)
+    wide = kernel.astype(acc.acc, copy=False)
+    output = np.stack([function(item, wide) for item in items])
     if bias is not None:
-        c_o = 1 if mode == "multi-in" else kernel.shape[0]
-        if bias.shape != (c_o,):
-            raise ShapeError(
-                f"bias must have shape ({c_o},), one per output channel, got {bias.shape}"
-            )
-        shape = (1, 1, 1) if mode == "multi-in" else (1, c_o, 1, 1)
+        shape = (1, 1, 1) if mode == "multi-in" else (1, -1, 1, 1)
         with np.errstate(all="ignore"):  # IEEE: inf + -inf is NaN, without a warning
-            output = output + bias.reshape(shape).astype(output.dtype)
+            output = output + bias.astype(acc.acc).reshape(shape)
+    output = output.astype(acc.out, copy=False)
     if x.ndim == 3:
         output = output[0]
     if out is not None:
@@ -113,6 +108,50 @@ def run_convolution(
         kernel_axes=axis_names("kernel", kernel.ndim),
         output_axes=output_axes(x.ndim, kernel.ndim),
     )
+
+
+def check_mode_shapes(
+    mode: str,
+    x_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    bias_shape: tuple[int, ...] | None,
+    options: ConvOptions,
+) -> None:
+    """Refuse, from the shapes alone, what a named ``mode`` cannot compute.
+
+    The named modes run the lesson's functions: no options, a kernel of the mode's rank,
+    a 3-D or 4-D input, one bias value per output channel. ``auto`` takes everything
+    ``conv2d`` takes (checked there).
+
+    Examples
+    --------
+    >>> check_mode_shapes("multi-out", (2, 3, 3), (3, 2, 2), None, ConvOptions())
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: mode multi-out needs a 4-D kernel, got 3-D (3, 2, 2)
+    """
+    if mode == "auto":
+        return
+    if options.changed():
+        raise OptionError(
+            f"mode {mode} runs the lesson's function, which has no "
+            f"{', '.join(options.changed())}: use mode auto (conv2d) for them"
+        )
+    expected_rank = 3 if mode == "multi-in" else 4
+    if len(kernel_shape) != expected_rank:
+        raise ShapeError(
+            f"mode {mode} needs a {expected_rank}-D kernel, got {len(kernel_shape)}-D "
+            f"{kernel_shape}"
+        )
+    if len(x_shape) not in (3, 4):
+        raise ShapeError(f"mode {mode} needs a 3-D or 4-D input, got {len(x_shape)}-D {x_shape}")
+    if mode == "1x1" and kernel_shape[2:] != (1, 1):
+        raise ShapeError(
+            f"a 1x1 convolution needs a 1x1 kernel, got {kernel_shape[2]}x{kernel_shape[3]}"
+        )
+    c_o = 1 if mode == "multi-in" else kernel_shape[0]
+    if bias_shape is not None and bias_shape != (c_o,):
+        raise ShapeError(f"bias must have shape ({c_o},), one per output channel, got {bias_shape}")
 
 
 def _run_auto(

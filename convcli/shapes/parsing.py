@@ -6,10 +6,82 @@ the option's name.
 
 from __future__ import annotations
 
+import math
+import re
+
 from convcli.errors import OptionError
 from convcli.shapes.geometry import IntOrPair, PaddingArg
 
-__all__ = ["parse_int_or_pair", "parse_padding", "parse_position", "parse_shape"]
+__all__ = [
+    "parse_int_or_pair",
+    "parse_number",
+    "parse_padding",
+    "parse_position",
+    "parse_shape",
+    "parse_whole",
+    "shorten",
+]
+
+# The one spelling of numbers on the command line: ASCII digits only (int() and float()
+# also take Arabic-Indic or full-width digits, which --stride never did).
+_REAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_MAX_DIGITS = 18
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` quoted as ``repr`` does, cut after ``limit`` characters in messages.
+
+    Examples
+    --------
+    >>> shorten("2x3"), shorten("9" * 4000, limit=5)
+    ("'2x3'", "'99999'... (4000 characters)")
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def parse_whole(text: str, *, minimum: int | None = None) -> int:
+    """A whole number of ASCII digits (``-`` allowed), at least ``minimum``.
+
+    The parser of every integer option (``--groups``, ``--seed``, ``--out-channels``),
+    as ``--stride``'s values: ``+1``, ``1.0``, ``1e3`` and non-ASCII digits are refused.
+
+    Examples
+    --------
+    >>> parse_whole(" 12 "), parse_whole("-3")
+    (12, -3)
+    >>> parse_whole("\u0661")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: expected a whole number, got '\u0661'
+    """
+    part = text.strip()
+    digits = part[1:] if part.startswith("-") else part
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DIGITS:
+        raise OptionError(f"expected a whole number, got {shorten(text)}")
+    value = int(part)
+    if minimum is not None and value < minimum:
+        raise OptionError(f"must be >= {minimum}, got {shorten(text)}")
+    return value
+
+
+def parse_number(text: str) -> float:
+    """A finite decimal number of ASCII digits: ``0.5``, ``1e-9``, ``3``.
+
+    Examples
+    --------
+    >>> parse_number("1e-9"), parse_number("2")
+    (1e-09, 2.0)
+    >>> parse_number("nan")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: expected a finite number like 0.5 or 1e-9, got 'nan'
+    """
+    part = text.strip()
+    if not _REAL.fullmatch(part) or not math.isfinite(value := float(part)):
+        raise OptionError(f"expected a finite number like 0.5 or 1e-9, got {shorten(text)}")
+    return value
 
 
 def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
@@ -24,11 +96,11 @@ def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
     """
     parts = [part.strip() for part in text.split(",")]
     if len(parts) not in (1, 2):
-        raise OptionError(f"expected N or H,W, got {text!r}")
+        raise OptionError(f"expected N or H,W, got {shorten(text)}")
     values = [_parse_int(part, text) for part in parts]
     for value in values:
         if value < minimum:
-            raise OptionError(f"must be >= {minimum}, got {text!r}")
+            raise OptionError(f"must be >= {minimum}, got {shorten(text)}")
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
@@ -50,7 +122,7 @@ def parse_padding(text: str) -> PaddingArg:
     try:
         return parse_int_or_pair(word, minimum=0)
     except OptionError:
-        raise OptionError(f"expected N, H,W, 'same' or 'valid', got {text!r}") from None
+        raise OptionError(f"expected N, H,W, 'same' or 'valid', got {shorten(text)}") from None
 
 
 def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
@@ -65,22 +137,22 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
-        raise OptionError(f"expected {allowed} sizes like 2x3x3, got {text!r}")
+        raise OptionError(f"expected {allowed} sizes like 2x3x3, got {shorten(text)}")
     if any(size < 1 for size in shape):
-        raise OptionError(f"sizes must be >= 1, got {text!r}")
+        raise OptionError(f"sizes must be >= 1, got {shorten(text)}")
     return shape
 
 
 def _parse_int(part: str, text: str) -> int:
-    # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
-    if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
+    try:
+        return parse_whole(part)
+    except OptionError:
         hint = ""
         if "," in text and all(p.strip().isdecimal() for p in text.split(",")):
             hint = (
                 f": shapes are written with x, e.g. {'x'.join(p.strip() for p in text.split(','))}"
             )
-        raise OptionError(f"expected whole numbers, got {text!r}{hint}")
-    return int(part)
+        raise OptionError(f"expected whole numbers, got {shorten(text)}{hint}") from None
 
 
 def parse_position(text: str) -> tuple[int, ...]:
@@ -93,8 +165,8 @@ def parse_position(text: str) -> tuple[int, ...]:
     """
     parts = [part.strip() for part in text.split(",")]
     if not 2 <= len(parts) <= 4:
-        raise OptionError(f"expected 2 to 4 indices like i,j or o,i,j, got {text!r}")
+        raise OptionError(f"expected 2 to 4 indices like i,j or o,i,j, got {shorten(text)}")
     values = tuple(_parse_int(part, text) for part in parts)
     if any(value < 0 for value in values):
-        raise OptionError(f"indices must be >= 0, got {text!r}")
+        raise OptionError(f"indices must be >= 0, got {shorten(text)}")
     return values

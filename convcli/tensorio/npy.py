@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import FileProblem
+from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -299,16 +300,15 @@ def _numpy_says(err: Exception) -> str:
 
 
 def _check_dtype(dtype: np.dtype[Any]) -> None:
-    """Only bool, integer, float and complex dtypes: nothing to unpickle, no structures."""
-    if dtype.kind in "biufc" and dtype.fields is None and dtype.subdtype is None:
+    """Only bool, integer, float16/32/64 and complex64/128 (``numerics.is_supported``):
+    nothing to unpickle, no structures, no float128."""
+    if dtype.subdtype is None and is_supported(dtype):
         return
     if dtype.subdtype is not None:
         shown: object = (np.lib.format.dtype_to_descr(dtype.subdtype[0]), dtype.subdtype[1])
     else:
         shown = np.lib.format.dtype_to_descr(dtype)
-    raise FileProblem(
-        f"unsupported dtype {_shorten(repr(shown))}: expected bool, int, uint, float or complex"
-    )
+    raise FileProblem(f"unsupported dtype {_shorten(repr(shown))}: {SUPPORTED_TEXT}")
 
 
 def _check_shape(shape: tuple[int, ...]) -> None:
