@@ -26,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "BudgetError",
         "ConvcliError",
         "DependencyError",
+        "EnvironmentFailureError",
         "NumericError",
         "OptionError",
         "PositionError",
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from convcli.errors import BudgetError as BudgetError
     from convcli.errors import ConvcliError as ConvcliError
     from convcli.errors import DependencyError as DependencyError
+    from convcli.errors import EnvironmentFailureError as EnvironmentFailureError
     from convcli.errors import NumericError as NumericError
     from convcli.errors import OptionError as OptionError
     from convcli.errors import PositionError as PositionError

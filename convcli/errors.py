@@ -21,6 +21,7 @@ __all__ = [
     "BudgetError",
     "ConvcliError",
     "DependencyError",
+    "EnvironmentFailureError",
     "FileProblem",
     "NumericError",
     "OptionError",
@@ -70,6 +71,26 @@ class TensorFileError(ConvcliError):
 
 class FileProblem(TensorFileError):
     """A file problem not yet named: the file layer adds the file's name."""
+
+
+class EnvironmentFailureError(ConvcliError):
+    """The environment failed the run, not the input: stdout full or closed, stdin closed.
+
+    Exit 74 (sysexits' ``EX_IOERR``), beside the 70 of an internal error: nothing is
+    wrong with convcli or with what was asked, the machine could not carry it out.
+    """
+
+    exit_code: ClassVar[int] = 74
+
+
+def shown_name(name: str) -> str:
+    """A file name or key as convcli prints it everywhere: quoted (``repr``) when it holds
+    a line break, an escape or any other non-printable character, else as it is.
+
+    >>> shown_name("x.npy"), shown_name("red\\x1b[31m.npy"), shown_name("a\\nb")
+    ('x.npy', "'red\\\\x1b[31m.npy'", "'a\\\\nb'")
+    """
+    return name if name.isprintable() else repr(name)
 
 
 class DependencyError(ConvcliError):

@@ -117,12 +117,21 @@ def test_any_other_exception_is_a_bug(
 def test_every_domain_error_is_a_refusal_by_its_type(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    """Routed by type, whatever the message says: exit 2, one line, nothing written."""
+    """Routed by type, whatever the message says: exit 2 (74 for the environment's
+    failures, ``EnvironmentFailureError``), one line, nothing written."""
     error = getattr(convcli, name)
     assert issubclass(error, convcli.ConvcliError) and issubclass(error, ValueError)
     inject(monkeypatch, convcli.ops.modes, "conv2d", error)
     out = tmp_path / "out"
     out.mkdir()
     result = invoke("run", *lesson_files(tmp_path), "-o", str(out / "y.npy"))
-    assert_usage_error(result, f"error: {FAULT}")
+    expected = 74 if error is convcli.EnvironmentFailureError else 2
+    assert error.exit_code == expected
+    if expected == 2:
+        assert_usage_error(result, f"error: {FAULT}")
+    else:
+        assert result.exit_code == 74 and result.stdout == ""
+        assert (
+            result.stderr.startswith(f"convcli: error: {FAULT}") and result.stderr.count("\n") == 1
+        )
     assert files_in(out) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -712,20 +713,75 @@ def test_a_residual_field_is_the_union_of_its_paths(
     assert support[0] == (int(first), int(first + field.size - 1))
 
 
-@pytest.mark.parametrize("width", [40, 60, 80, 200])
-@pytest.mark.parametrize("name", ["lenet", "resnet18"])
-def test_no_net_table_is_cut(width: int, name: str) -> None:
+NET_CASES = {
+    "lenet": ("--preset", "lenet"),
+    "resnet18": ("--preset", "resnet18"),
+    "residual": (
+        "conv(8, k=3, p=1) > residual(conv(16, k=3, s=2, p=1) > bn > relu > conv(16, k=3, p=1)"
+        " > bn, shortcut=conv(16, k=1, s=2) > bn) > relu > gap > flatten > linear(10)",
+        "--input-shape",
+        "1x3x32x32",
+    ),
+    "transposed": ("convT(8, k=4, s=2, p=1) > conv(1, k=3)", "--input-shape", "1x16x8x8"),
+    "printed": (f"@{SAMPLES / 'printed_model.txt'}", "--input-shape", "1x3x32x32"),
+}
+# A whole number, K/M/G/T count or shape ("1x16x10x10", "4.5", "48.1K", "-0.5x1.5").
+NUMERIC = re.compile(r"-?\d+(\.\d+)?(x-?\d+(\.\d+)?)*[KMGT]?")
+INDEX = re.compile(r"\d+(\.\d+)*")
+
+
+def _table_part(text: str) -> list[str]:
+    lines = text.splitlines()
+    return lines[: lines.index("total")]
+
+
+def _numeric_tokens(lines: list[str]) -> list[str]:
+    """Every number or shape printed, each layer's index (the first word of its line) left out."""
+    tokens: list[str] = []
+    for line in lines:
+        words = line.split()
+        if words and INDEX.fullmatch(words[0]):
+            words = words[1:]
+        tokens += [word for word in words if NUMERIC.fullmatch(word)]
+    return tokens
+
+
+def _shapes_in_order(layers: list[dict[str, Any]]) -> list[str]:
+    shapes: list[str] = []
+    for layer in layers:
+        shapes.append("x".join(map(str, layer["output_shape"])))
+        shapes += _shapes_in_order(layer.get("layers", []))
+        shapes += _shapes_in_order(layer.get("shortcut", []))
+    return shapes
+
+
+@pytest.mark.parametrize("name", sorted(NET_CASES))
+def test_no_net_table_cuts_a_number(name: str) -> None:
+    """At 40, 60, 80 and 200 columns every number and shape is printed whole (issue 10's rule).
+
+    Whatever the layout (one table, the fields in a second table, one layer per few lines),
+    the numbers printed are the ones the 200-column table prints, and the output shapes
+    are every layer's, whole, in order.
+    """
     from rich.cells import cell_len
 
-    result = invoke("net", "--preset", name, env={"COLUMNS": str(width), "NO_COLOR": "1"})
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert all(cell_len(line) <= width for line in lines)
-    assert "…" not in result.stdout
-    # Folded or not, every layer's output shape is there, whole.
-    text = "".join(result.stdout.split())
-    for row in preset_network(name).rows:
-        assert "x".join(map(str, row.output_shape)) in text or width < 80
+    args = NET_CASES[name]
+    payload = json_of(invoke("net", *args, "--json"))
+    shapes = ["x".join(map(str, payload["input_shape"])), *_shapes_in_order(payload["layers"])]
+    tokens: dict[int, list[str]] = {}
+    for width in (200, 80, 60, 40):
+        result = invoke("net", *args, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.stdout
+        for line in result.stdout.splitlines():
+            assert cell_len(line) <= width, (width, line)
+        lines = _table_part(result.stdout)
+        tokens[width] = _numeric_tokens(lines)
+        assert sorted(tokens[width]) == sorted(tokens[200]), width
+        printed_shapes = [t for t in tokens[width] if "x" in t and t in shapes]
+        assert printed_shapes == shapes, width
+    # At 200 columns it is one table, one line per layer.
+    assert len(_table_part(invoke("net", *args, env={"COLUMNS": "200"}).stdout)) >= len(shapes) + 2
 
 
 def test_spec_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:

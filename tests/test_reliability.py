@@ -8,8 +8,10 @@ the problem, no traceback, nothing on stdout, and no output or temporary file le
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
+import math
 import os
 import pickle
 import pty
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +44,7 @@ from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_b
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
 from tracing import peak_allocation
+from typer.testing import Result
 
 import convcli.tensorio.files
 from convcli import conv2d
@@ -661,7 +665,8 @@ def test_item27_json_kernel_is_sized_after_parsing_before_computing(
 
 
 @pytest.mark.parametrize(
-    ("budget", "refuse"), [("100", True), ("0.1K", True), ("1MiB", False), ("1.5GiB", False)]
+    ("budget", "refuse"),
+    [("100", True), ("0.1K", True), ("1MiB", True), ("8MiB", False), ("1.5GiB", False)],
 )
 def test_item27_max_memory_sizes(
     tmp_path: Path, budget: str, refuse: bool, good_input: str, kernel: str
@@ -1132,3 +1137,613 @@ def test_item22_inf_times_zero_gives_nan_without_warnings(
     assert result.exit_code == 0, result.output
     assert "Warning" not in result.stderr and result.stderr == "", result.stderr
     assert "non-finite" in result.stdout or command[0] != "run"
+
+
+# --- second round (issue 9) -------------------------------------------------------------
+
+refused = assert_usage_error
+
+
+def cli_payload(result: Result) -> tuple[str, Any]:
+    """("ok", the JSON payload) of a successful run, ("refused", None) of a refusal."""
+    if result.exit_code == 0:
+        return "ok", json.loads(result.stdout)
+    refused(result)
+    return "refused", None
+
+
+BIASES = {
+    "int64-max": np.array([2**63 - 1], dtype=np.int64),
+    "uint64-max": np.array([2**64 - 1], dtype=np.uint64),
+    "uint64-small": np.array([3], dtype=np.uint64),
+    "half": np.array([0.5]),
+    "nan": np.array([np.nan]),
+    "huge": np.array([1e30]),
+    "complex": np.array([0.5 + 2j]),
+    "float64-with-float32": np.array([0.1]),
+}
+
+
+@pytest.mark.parametrize("bias", BIASES, ids=list(BIASES))
+@pytest.mark.parametrize("mode", ["multi-in", "multi-out", "1x1"])
+def test_item37_every_mode_follows_the_dtype_and_exactness_rule_of_auto(
+    tmp_path: Path, mode: str, bias: str
+) -> None:
+    dtype = np.float32 if bias == "float64-with-float32" else np.int64
+    x = save(tmp_path / "x.npy", np.array([[[127, 3], [5, 7]]], dtype=dtype))
+    shape = (1, 1, 1) if mode == "multi-in" else (1, 1, 1, 1)
+    k = save(tmp_path / "k.npy", np.full(shape, 127, dtype=dtype))
+    b = save(tmp_path / "b.npy", BIASES[bias])
+    named = cli_payload(invoke("run", x, k, "--bias", b, "--mode", mode, "--json"))
+    auto = cli_payload(invoke("run", x, k, "--bias", b, "--json"))
+    assert named[0] == auto[0], (named, auto)
+    if named[0] == "ok":
+        got, want = array_of(named[1]), array_of(auto[1])
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    if bias in ("int64-max", "uint64-max"):
+        assert named[0] == "refused"  # never wrapped
+    if bias == "half":
+        assert array_of(named[1]).reshape(-1)[0] == 16129.5  # the fraction is kept
+
+
+def test_item37_the_dtype_rule_in_the_api_too() -> None:
+    from convcli.ops.modes import run_convolution
+
+    x = np.array([[[127]]], dtype=np.int64)
+    k = np.array([[[[127]]]], dtype=np.int64)
+    with pytest.raises(ValueError, match="beyond int64"):
+        run_convolution(x, k, np.array([2**63 - 1]), mode="multi-out")
+    result = run_convolution(x, k, np.array([0.5 + 1j]), mode="1x1")
+    assert result.output.dtype == np.complex128 and result.output[0, 0, 0] == 16129.5 + 1j
+
+
+@contextmanager
+def no_tensor_data_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if any .npy/.npz data is read or any JSON text is parsed."""
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tensor data read before every check was made")
+
+    with monkeypatch.context() as patch:
+        for name in ("read_npy", "read_npz", "parse_json_tensor"):
+            patch.setattr(convcli.tensorio.files, name, forbidden)
+        yield
+
+
+def sparse_npy(path: Path, descr: str, shape: tuple[int, ...]) -> str:
+    """A .npy file whose header says ``shape``, its data a hole: big, yet nothing on disk."""
+    content = npy_bytes(header(descr, shape=shape))
+    size = len(content) + math.prod(shape) * np.dtype(descr).itemsize
+    with open(path, "wb") as stream:
+        stream.write(content)
+        stream.truncate(size)
+    return str(path)
+
+
+def test_item38_shapes_that_do_not_fit_are_refused_from_the_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = str(tmp_path / "x.npz")  # 64 MiB of zeros in a few kilobytes
+    np.savez_compressed(x, x=np.zeros((1, 1, 4096, 4096), dtype=np.float32))
+    k = save(tmp_path / "k.npy", np.ones((1, 3, 3, 3), dtype=np.float32))
+    sparse = sparse_npy(tmp_path / "s.npy", "<f4", (7, 2048, 2048))
+    with no_tensor_data_read(monkeypatch):
+        run_refused(tmp_path, [x, k, "--max-memory", "100M"], "kernel expects 3 input channels")
+        run_refused(tmp_path, [sparse, k], "kernel expects 3 input channels")
+        refused(invoke("verify", sparse, k), "kernel expects 3 input channels")
+        refused(invoke("explain", sparse, k, "--at", "0,0,0"), "kernel expects 3 input channels")
+        refused(invoke("verify-1x1", sparse, k), "kernel must be (c_o, c_i, 1, 1)")
+
+
+@pytest.mark.parametrize("kernel_as", ["json", "stdin"])
+def test_item38_a_json_kernel_does_not_let_an_npy_input_load_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_as: str
+) -> None:
+    x = sparse_npy(tmp_path / "x.npy", "<f8", (1, 4096, 4096))  # 128 MiB
+    text = json.dumps([[[[1.0]]]])
+    k = write(tmp_path / "k.json", text) if kernel_as == "json" else "-"
+    with no_tensor_data_read(monkeypatch):
+        line = run_refused(tmp_path, [x, k, "--max-memory", "32M"], input=text.encode())
+    assert "input" in line and "128.0 MiB" in line and "budget of 32.0 MiB" in line
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_item38_json_text_is_budgeted_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    from convcli.ops.budget import JSON_PARSE_EXPANSION
+
+    text = json.dumps([[[0.0] * 100] * 100])  # ~50 KiB of text
+    x = write(tmp_path / "x.json", text) if source == "file" else "-"
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 1, 1)))
+    budget = str(len(text) * JSON_PARSE_EXPANSION // 2)
+    with no_tensor_data_read(monkeypatch):
+        line = run_refused(tmp_path, [x, k, "--max-memory", budget], input=text.encode())
+    assert "JSON text" in line and "pars" in line and "--max-memory" in line
+    # The same text with room to parse it runs.
+    enough = str(len(text) * JSON_PARSE_EXPANSION * 2 + 8 * 1024**2)  # + the report's
+    assert invoke("run", x, k, "--max-memory", enough, "--json", input=text).exit_code == 0
+
+
+def test_item38_the_measured_json_expansion_covers_the_parser() -> None:
+    from convcli.ops.budget import JSON_PARSE_EXPANSION
+    from convcli.tensorio.jsontext import parse_json_tensor
+
+    texts = [
+        json.dumps([[0] * 20000]).replace(" ", ""),
+        json.dumps([[[0]]] * 20000).replace(" ", ""),  # the worst: rows of one value
+        json.dumps({"data": [[1.5] * 20000], "dtype": "float32"}),
+        json.dumps([[{"real": 0, "imag": 1}] * 5000]).replace(" ", ""),
+    ]
+    for text in texts:
+        raw = text.encode()
+        tracemalloc.start()
+        try:
+            parse_json_tensor(raw)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak <= len(raw) * JSON_PARSE_EXPANSION, (text[:30], peak / len(raw))
+
+
+def test_item38_explain_has_a_memory_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = sparse_npy(tmp_path / "x.npy", "<f8", (4000, 4000))
+    with no_tensor_data_read(monkeypatch):
+        line = refused(invoke("explain", x, x, "--at", "0,0", "--max-memory", "100M"))
+    assert "--max-memory" in line and "122.1 MiB" in line
+
+
+@pytest.mark.parametrize("mode", ["auto", "multi-out"], ids=["streamed", "in-memory"])
+@pytest.mark.parametrize("failure", ["json-out-of-memory", "report-fails"])
+def test_item40_nothing_after_the_rename_can_fail_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, failure: str
+) -> None:
+    import convcli.render.run
+
+    x, k = lesson_files(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = save(out / "y.npy", np.array([42.0]))
+    before = Path(old).read_bytes()
+
+    def no_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    if failure == "json-out-of-memory":
+        monkeypatch.setattr(convcli.render.run, "run_payload", no_memory)
+        args = ["--json"]
+    else:
+        monkeypatch.setattr(convcli.render.run, "run_report", no_memory)
+        args = []
+    result = invoke("run", x, k, "--mode", mode, "-o", old, "--force", *args)
+    refused(result, "not enough memory")
+    assert Path(old).read_bytes() == before  # the old file is intact
+    assert files_in(out) == ["y.npy"]  # and no temporary file is left
+
+
+def test_item40_an_interrupt_after_the_rename_says_the_file_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convcli.cli.run
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convcli.cli.run, "show", interrupted)
+    x, k = lesson_files(tmp_path)
+    target = tmp_path / "y.npy"
+    result = invoke("run", x, k, "-o", str(target))
+    assert result.exit_code == 130
+    assert result.stderr == f"convcli: interrupted; {target} was written\n"
+    np.testing.assert_array_equal(np.load(target), conv2d(np.load(x), np.load(k)))
+
+
+def test_item41_an_input_read_through_stdin_is_never_overwritten(tmp_path: Path) -> None:
+    text = json.dumps([[[1.0, 2.0], [3.0, 4.0]]])
+    source = tmp_path / "in.json"
+    source.write_text(text)
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 1, 1)))
+    for target in (source, tmp_path / "link.json"):
+        if target != source:
+            os.link(source, target)  # the same file under another name
+        with open(source, "rb") as stdin:
+            done = subprocess.run(
+                [PYTHON, "-m", "convcli", "run", "-", k, "-o", str(target), "--force"],
+                stdin=stdin,
+                capture_output=True,
+                timeout=60,
+            )
+        assert done.returncode == 2, done.stderr
+        assert b"stdin" in done.stderr and len(done.stderr.splitlines()) == 1
+        assert source.read_text() == text
+    # A different output from the same stdin is fine.
+    with open(source, "rb") as stdin:
+        done = subprocess.run(
+            [PYTHON, "-m", "convcli", "run", "-", k, "-o", str(tmp_path / "y.json")],
+            stdin=stdin,
+            capture_output=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+
+
+ESC_NAME = "red\x1b[31mRED\x1b[0m\nline.npy"
+
+
+def test_item42_names_are_printed_the_same_safe_way_everywhere(tmp_path: Path) -> None:
+    x = save(tmp_path / ESC_NAME, np.arange(18.0).reshape(2, 3, 3))
+    npz = write(
+        tmp_path / "layer.npz", npz_bytes({"w\x1b[2Jkey.npy": saved(np.ones((1, 2, 2, 2)))})
+    )
+    out = tmp_path / "out\x1b[31mRED.npy"
+    result = invoke("run", x, f"{npz}:w\x1b[2Jkey", "-o", str(out), env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x1b" not in result.stderr
+    assert repr(ESC_NAME)[1:-1] in result.stdout  # shown quoted, as errors show it
+    assert "\\x1b[2Jkey" in result.stdout
+    assert result.stderr == f"convcli: wrote {str(out)!r}\n"
+    assert out.exists()
+    line = refused(invoke("run", x, str(tmp_path / "missing\x1b[31m.npy")))
+    assert "\x1b" not in line and "missing\\x1b[31m.npy" in line
+    line = refused(invoke("shapes", x, str(tmp_path / "missing\x1b[31m.npy")))
+    assert "\x1b" not in line
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "groups"),
+    [
+        ((2, 3, 3), (3, 2, 2, 2), 1),  # tiny
+        ((64, 40, 40), (64, 1, 3, 3), 64),  # depthwise
+        ((64, 40, 40), (32, 64, 1, 1), 1),  # 1x1
+        ((64, 40, 40), (32, 64, 3, 3), 1),  # im2col
+    ],
+    ids=["tiny", "depthwise", "1x1", "im2col"],
+)
+def test_item43_a_stride_of_10_to_the_17_computes(
+    tmp_path: Path, x_shape: tuple[int, ...], w_shape: tuple[int, ...], groups: int
+) -> None:
+    rng = np.random.default_rng(43)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    files = [save(tmp_path / "x.npy", x), save(tmp_path / "w.npy", w)]
+    for stride in ("999999999999999999", "1,999999999999999999", "999999999999999999,2"):
+        pair = tuple(int(s) for s in stride.split(","))
+        want = conv2d_reference(
+            x, w, None, stride=pair if len(pair) == 2 else pair[0], groups=groups
+        )
+        result = invoke("run", *files, "--stride", stride, "--groups", str(groups), "--json")
+        np.testing.assert_allclose(array_of(json_of(result)), want, rtol=1e-9, atol=1e-9)
+    dilated = conv2d(x, w[..., :1, :], dilation=(10**17, 1), groups=groups)  # a 1-tall kernel
+    np.testing.assert_allclose(dilated, conv2d(x, w[..., :1, :], groups=groups))
+
+
+def test_item44_stdout_full_or_closed_and_stdin_closed_are_exit_74(tmp_path: Path) -> None:
+    x, k = lesson_files(tmp_path)
+    y = tmp_path / "y.npy"
+    commands = {
+        "stdout full": (f"run {x} {k} > /dev/full", 1),
+        "stdout full, --json": (f"run {x} {k} --json > /dev/full", 1),
+        "stdout closed": (f"run {x} {k} >&-", 1),
+        "stdout closed, --json -o": (f"run {x} {k} --json -o {y} >&-", 1),
+        "stdin closed": (f"run - {k} <&-", 1),
+        "shapes, stdout full": ("shapes --json > /dev/full", 1),
+    }
+    for name, (command, lines) in commands.items():
+        done = subprocess.run(
+            ["bash", "-c", f"{PYTHON} -m convcli {command}"],
+            capture_output=True,
+            timeout=60,
+        )
+        err = done.stderr.decode()
+        assert done.returncode == 74, (name, done.returncode, err)
+        assert len(err.splitlines()) == lines and err.startswith("convcli: error: "), (name, err)
+        assert "Traceback" not in err and "internal error" not in err, (name, err)
+    assert not y.exists()  # nothing half-done: stdout was closed before anything ran
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the run start")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_item45_every_catchable_signal_cleans_up_the_temporary_file(
+    tmp_path: Path, signum: int
+) -> None:
+    files = long_run_files(tmp_path, batch=32)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = save(out / "y.npy", np.array([7.0]))
+    before = Path(old).read_bytes()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "convcli", "run", *files, "-o", old, "--force", "--max-memory", "4G"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # The temporary output is there and being written.
+    deadline = time.monotonic() + 60
+    while rss_bytes(process.pid) < 160 * 1024**2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before the signal"
+    assert len(files_in(out)) == 2  # y.npy and its temporary
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, err
+    assert err.decode().splitlines() == ["convcli: interrupted"]
+    assert files_in(out) == ["y.npy"] and Path(old).read_bytes() == before
+
+
+@pytest.mark.parametrize("module", ["typer", "convcli.cli._app", "numpy", "rich"])
+def test_item45_ctrl_c_while_importing_is_exit_130_in_one_line(module: str) -> None:
+    # Ctrl-C arrives while ``module`` is being imported, as it does in the first 0.1 s.
+    hook = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def importing(name, *args, **kwargs):\n"
+        f"    if name == {module!r}:\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = importing\n"
+        "sys.argv = ['convcli', 'run', sys.argv[1], sys.argv[2]]\n"
+        "import runpy\n"
+        "runpy.run_module('convcli', run_name='__main__')\n"
+    )
+    args = [f"{LESSON}/lesson_X.npy", f"{LESSON}/lesson_K_multi_out.npy"]
+    done = subprocess.run(
+        [PYTHON, "-c", hook, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=60
+    )
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert done.stderr.decode().splitlines() == ["convcli: interrupted"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the imports")
+def test_item45_ctrl_c_during_the_real_imports_is_exit_130_in_one_line() -> None:
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "convcli",
+            "run",
+            f"{LESSON}/lesson_X.npy",
+            f"{LESSON}/lesson_K_multi_out.npy",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Python is running convcli's code once numpy's extension is being loaded.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError):
+            if "_multiarray_umath" in Path(f"/proc/{process.pid}/maps").read_text():
+                break
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode != 0:  # 0: it finished before the signal came
+        assert process.returncode == 130, (process.returncode, err)
+        assert err.decode().splitlines() == ["convcli: interrupted"]
+
+
+UNICODE_DIGITS = ["\u0661", "\uff11", "\u0967", "\U0001d7d9"]  # Arabic-Indic, full-width, ...
+
+
+@pytest.mark.parametrize("digit", UNICODE_DIGITS)
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("run", "--groups", "D"),
+        ("run", "--stride", "D"),
+        ("run", "--padding", "D"),
+        ("run", "--dilation", "D"),
+        ("run", "--max-memory", "DG"),
+        ("verify", "--atol", "D"),
+        ("verify", "--rtol", "D"),
+        ("verify-1x1", "--seed", "D"),
+        ("verify-1x1", "--out-channels", "D"),
+        ("verify-1x1", "--input-shape", "Dx3x3"),
+        ("explain", "--at", "0,0,D"),
+        ("shapes", "--input-shape", "Dx3x3"),
+    ],
+)
+def test_item46_one_number_parser_refuses_non_ascii_digits_everywhere(
+    tmp_path: Path, digit: str, command: str, option: str, value: str
+) -> None:
+    x, k = lesson_files(tmp_path)
+    files = [] if command in ("verify-1x1", "shapes") else [x, k]
+    extra = ["--at", "0,0,0"] if command == "explain" and option != "--at" else []
+    refused(invoke(command, *files, *extra, option, value.replace("D", digit)), option)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--max-memory", "1" + "0" * 400),  # float() would give inf
+        ("--max-memory", "1e400"),
+        ("--seed", "-1"),
+        ("--seed", "1" * 30),
+        ("--out-channels", "0"),
+        ("--atol", "nan"),
+        ("--rtol", "-1"),
+        ("--input-shape", "9" * 4000 + "x3x3"),
+    ],
+)
+def test_item46_extreme_option_values_are_one_short_line_naming_the_option(
+    option: str, value: str
+) -> None:
+    line = refused(invoke("verify-1x1", option, value), option)
+    assert len(line) < 300, line
+
+
+def test_item47_float128_and_complex256_are_refused_everywhere(tmp_path: Path) -> None:
+    x, k = lesson_files(tmp_path)
+    for dtype in ("longdouble", "clongdouble"):
+        wide = save(tmp_path / f"{dtype}.npy", np.ones((2, 3, 3), dtype=dtype))
+        run_refused(tmp_path, [wide, k], f"{dtype}.npy", "unsupported dtype")
+        run_refused(tmp_path, [x, k, "--bias", save(tmp_path / "b.npy", np.ones(1, dtype))])
+        for api in (conv2d, convcli.corr2d_multi_in):
+            with pytest.raises(ValueError, match="unsupported dtype"):
+                api(np.ones((2, 3, 3), dtype=dtype), np.ones((2, 2, 2)))
+        with pytest.raises(ValueError, match="unsupported dtype"):
+            convcli.tensorio.files.save_tensor(tmp_path / "w.npy", np.ones(2, dtype=dtype))
+
+
+def test_item47_statistics_of_huge_finite_values_neither_overflow_nor_warn(
+    tmp_path: Path,
+) -> None:
+    x = save(tmp_path / "x.npy", np.full((1, 4, 4), 1e308))
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 1, 1)))
+    result = invoke("run", x, k)
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert "mean 1e+308" in result.stdout and "min 1e+308" in result.stdout
+    assert "inf" not in result.stdout and "0" * 30 not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"data": [[[16777217]]], "dtype": "float32"}',
+        "[[[9007199254740993, 0.5]]]",
+        '{"data": [[[2049]]], "dtype": "float16"}',
+        '[[[{"real": 9007199254740993, "imag": 0}]]]',
+        '{"data": [[[{"real": 1, "imag": 16777217}]]], "dtype": "complex64"}',
+    ],
+)
+def test_item48_json_integers_the_dtype_cannot_hold_exactly_are_refused(
+    tmp_path: Path, text: str, kernel: str
+) -> None:
+    json_refused(tmp_path, text, "cannot hold exactly", kernel=kernel)
+
+
+def test_item48_json_integers_that_fit_exactly_still_load(tmp_path: Path) -> None:
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 1, 1)))
+    for text, want in (
+        ('{"data": [[[16777216]]], "dtype": "float32"}', 16777216.0),
+        ("[[[9007199254740992, 0.5]]]", 9007199254740992.0),
+        ('{"data": [[[2048]]], "dtype": "float16"}', 2048.0),
+    ):
+        x = write(tmp_path / "x.json", text)
+        assert array_of(json_of(invoke("run", x, k, "--json"))).reshape(-1)[0] == want
+
+
+def test_item49_a_long_valid_output_name_works(tmp_path: Path) -> None:
+    x, k = lesson_files(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("y" * 246 + ".npy", "\u00e9" * 123 + ".npy", "y" * 245 + ".json"):
+        target = out / name
+        assert len(os.fsencode(name)) <= 255
+        result = invoke("run", x, k, "-o", str(target))
+        assert result.exit_code == 0, result.output
+        assert target.exists()
+    with convcli.tensorio.files.staged_output(out / ("z" * 251 + ".npy")) as staged:
+        assert len(os.fsencode(Path(staged.temporary).name)) <= 255
+    assert sorted(files_in(out)) == sorted(
+        ("y" * 246 + ".npy", "\u00e9" * 123 + ".npy", "y" * 245 + ".json")
+    )
+
+
+MEASURED = {
+    "run": ["run", "X", "K"],
+    "run --json": ["run", "X", "K", "--json"],
+    "run -o y.json": ["run", "X", "K1", "-o", "OUT/y.json", "--force"],
+    "run -o y.npy": ["run", "X", "K", "-o", "OUT/y.npy", "--force"],
+    "run complex --json": ["run", "XC", "KC", "--json"],
+    "run int64": ["run", "XI", "KI"],
+    "run --mode multi-out": ["run", "X3", "K", "--mode", "multi-out"],
+    "run --mode 1x1 --json": ["run", "X3", "K1", "--mode", "1x1", "--json"],
+    "run reflect padding": ["run", "X", "K", "-p", "1", "--padding-mode", "reflect"],
+    "verify": ["verify", "X", "K"],
+    "verify --json": ["verify", "X", "K", "--json"],
+    "verify-1x1 files": ["verify-1x1", "X3", "K1"],
+    "verify-1x1 drawn --json": [
+        "verify-1x1",
+        "--input-shape",
+        "8x96x96",
+        "--out-channels",
+        "8",
+        "--json",
+    ],
+    "explain --json": ["explain", "X", "K", "--at", "0,0,0,0", "--json"],
+    "explain --full": ["explain", "X", "K", "--at", "0,1,2,3", "--full"],
+}
+
+
+@pytest.fixture(scope="module")
+def measured_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("measured")
+    rng = np.random.default_rng(39)
+    arrays = {
+        "X": rng.standard_normal((1, 8, 64, 64)).astype(np.float32),
+        "X3": rng.standard_normal((8, 64, 64)).astype(np.float32),
+        "K": rng.standard_normal((8, 8, 3, 3)).astype(np.float32),
+        "K1": rng.standard_normal((8, 8, 1, 1)).astype(np.float32),
+        "XC": rng.standard_normal((1, 2, 64, 64)) + 1j,
+        "KC": np.ones((2, 2, 1, 1), np.complex128),
+        "XI": rng.integers(-9, 9, (1, 8, 64, 64)),
+        "KI": rng.integers(-9, 9, (8, 8, 3, 3)),
+    }
+    files = {name: save(folder / f"{name}.npy", array) for name, array in arrays.items()}
+    files["OUT"] = str(folder)
+    return files
+
+
+@pytest.mark.parametrize("case", MEASURED, ids=list(MEASURED))
+def test_item39_the_estimate_covers_the_measured_peak_memory(
+    monkeypatch: pytest.MonkeyPatch, measured_files: dict[str, str], case: str
+) -> None:
+    import convcli.ops.budget
+
+    estimates: list[int] = []
+    real = convcli.ops.budget.check_budget
+
+    def record(estimate: Any, budget: int) -> None:
+        estimates.append(estimate.total)
+        real(estimate, budget)
+
+    monkeypatch.setattr(convcli.ops.budget, "check_budget", record)
+    args = [measured_files.get(arg.split("/")[0], arg.split("/")[0]) for arg in MEASURED[case]]
+    args = [
+        a + "/" + arg.split("/")[1] if "/" in arg else a
+        for a, arg in zip(args, MEASURED[case], strict=True)
+    ]
+    assert invoke(*args).exit_code == 0  # imports and caches warmed up, outside the measure
+    estimates.clear()
+    tracemalloc.start()
+    try:
+        result = invoke(*args, "--max-memory", "4G")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert estimates, "no estimate was made"
+    assert peak <= max(estimates), (case, peak, max(estimates))
+
+
+def test_item33_no_color_means_no_progress_bar_controls_either(tmp_path: Path) -> None:
+    files = progress_files(tmp_path)
+    code, _, shown = run_process(["run", *files], tty=["stderr"], env={**AT_ONCE, "NO_COLOR": "1"})
+    assert code == 0
+    assert b"\x1b" not in shown
+
+
+def test_issue9_messages_name_what_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convcli.ops.explain import explain_output
+
+    x5 = save(tmp_path / "x5.npy", np.ones((1, 1, 2, 3, 3)))
+    k = save(tmp_path / "k.npy", np.ones((1, 2, 1, 1)))
+    refused(invoke("explain", x5, k, "--at", "0,0,0"), "got 5-D")
+    # explain follows run's exactness rule: int64 x uint64 beyond 2**53 is refused.
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        explain_output(np.array([[2**60]]), np.array([[3]], dtype=np.uint64), None, (0, 0))
+
+    # A short write without an errno (numpy's tofile on a full disk) says so.
+    def short_write(*args: object, **kwargs: object) -> None:
+        raise OSError("4096 requested and 0 written")
+
+    x, kk = lesson_files(tmp_path)
+    monkeypatch.setattr(np.lib.format, "write_array", short_write)
+    line = refused(invoke("run", x, kk, "--mode", "multi-out", "-o", str(tmp_path / "y.npy")))
+    assert "is the disk full?" in line and "oserror" not in line

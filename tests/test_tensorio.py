@@ -78,7 +78,7 @@ def old_output(tmp_path: Path) -> Iterator[Path]:
 # Round trips ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [*JSON_DTYPES, "longdouble", "clongdouble"])
+@pytest.mark.parametrize("dtype", JSON_DTYPES)
 def test_npy_round_trip_all_numeric_dtypes(tmp_path: Path, dtype: str) -> None:
     array = sample(dtype)
     save_tensor(tmp_path / "x.npy", array)
@@ -142,7 +142,7 @@ def test_save_json_refuses_text_it_could_not_read_back(
     monkeypatch.setattr(convcli.tensorio.files, "MAX_JSON_BYTES", 100)
     with refuses("x.json: JSON text of", "over the limit of 100 bytes", "use .npy"):
         save_tensor(tmp_path / "x.json", np.arange(100))
-    with refuses("y.json: dtype float128 cannot be written as JSON"):
+    with refuses("y.json: unsupported dtype float128"):
         save_tensor(tmp_path / "y.json", np.ones(2, dtype=np.longdouble))
     assert list(tmp_path.iterdir()) == []
 

@@ -1,7 +1,9 @@
 """The typer application: exit codes, one-line errors, the root options.
 
 Errors become exit codes here and only here: 0 success, 1 a check disagreed, 2 a usage
-or input error, 70 an internal error (traceback with ``--debug``), 130 interrupted.
+or input error, 70 an internal error (traceback with ``--debug``), 74 the environment
+failed (stdout full or closed, stdin closed), 130 interrupted (128 + the signal's number
+for SIGTERM and SIGHUP).
 """
 
 from __future__ import annotations
@@ -26,25 +28,52 @@ from convcli.cli._lang import (
     select_language,
     use_language,
 )
-from convcli.errors import ConvcliError, OptionError
+from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError
 from convcli.i18n import _, language_from_environment
 
 __all__ = [
     "EXIT_DISAGREE",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
+    "EXIT_IOERR",
     "EXIT_OK",
     "EXIT_USAGE",
+    "Signalled",
     "app",
     "fail",
     "guard",
     "main",
     "say",
     "shown",
+    "written",
 ]
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_IOERR = EnvironmentFailureError.exit_code
 STATE = {"debug": False}
+# Outputs already renamed into place by this command: an interrupt after that says so.
+WRITTEN: list[str] = []
+
+
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C's ``KeyboardInterrupt`` would be.
+
+    A ``KeyboardInterrupt`` subclass, so every clean-up that runs on Ctrl-C (temporary
+    files removed, old outputs left intact) runs on these signals too.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise Signalled(signum)
+
+
+def written(path: str) -> None:
+    """Record that ``path`` is now in place: an interrupt from here on says so."""
+    WRITTEN.append(path)
 
 
 def fit_lines(text: str, width: int) -> str:
@@ -213,8 +242,17 @@ def say(message: str) -> None:
 
 
 def shown(name: str) -> str:
-    """A file name as printed: quoted when it holds line breaks or other control characters."""
-    return name if name.isprintable() else repr(name)
+    r"""A file name as printed: quoted when it holds line breaks or other control characters.
+
+    The one rule for every name convcli prints (tables, "wrote ...", errors): no control or
+    escape sequence reaches the terminal raw.
+
+    >>> shown("x.npy"), shown("a\x1b[31mb.npy")
+    ('x.npy', "'a\\x1b[31mb.npy'")
+    """
+    from convcli.errors import shown_name
+
+    return shown_name(name)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -230,14 +268,17 @@ def guard() -> Iterator[None]:
     code); any other exception, ``ValueError`` included, is a bug. Tracebacks only with
     ``--debug``.
     """
+    WRITTEN.clear()
     try:
         yield
     except typer.Exit:
         raise
     except ConvcliError as err:
         fail(_("error: {message}").format(message=err), err.exit_code)
-    except KeyboardInterrupt:
-        fail(_("interrupted"), EXIT_INTERRUPTED)
+    except KeyboardInterrupt as err:
+        code = 128 + err.signum if isinstance(err, Signalled) else EXIT_INTERRUPTED
+        done = "".join("; " + _("{file} was written").format(file=shown(path)) for path in WRITTEN)
+        fail(_("interrupted") + done, code)
     except MemoryError:
         fail(_("error: {message}").format(message=_("not enough memory for this run")))
     except Exception as err:
@@ -293,6 +334,14 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
+def catch_signals() -> None:
+    """SIGTERM and SIGHUP interrupt as Ctrl-C does: temporary files are cleaned up."""
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, _raise_signalled)
+
+
 def main() -> None:
     """Entry point of the ``convcli`` script and ``python -m convcli``.
 
@@ -301,4 +350,49 @@ def main() -> None:
     """
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    app()
+    catch_signals()
+    code: int | str | None = EXIT_OK
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code
+    except (KeyboardInterrupt, typer.Abort) as err:
+        # Outside a command's guard (while parsing the command line): one line, no traceback.
+        signalled = err if isinstance(err, Signalled) else err.__context__
+        number = signalled.signum if isinstance(signalled, Signalled) else signal.SIGINT
+        say(_("interrupted"))
+        code = 128 + number
+    # Flush stdout here, where a full or closed stdout is one line and exit 74, instead
+    # of at interpreter exit (a traceback-like "Exception ignored" and exit 120).
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError) as err:
+        _detach_stdout()
+        if code != EXIT_IOERR:  # else the command has said so already
+            say(
+                _("error: {message}").format(
+                    message=_("cannot write to stdout: {reason}").format(
+                        reason=describe_io_error(err)
+                    )
+                )
+            )
+            code = EXIT_IOERR
+    sys.exit(code)
+
+
+def describe_io_error(err: BaseException) -> str:
+    """An OS error's reason in words: ``no space left on device``."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror.lower()
+    return str(err) or type(err).__name__
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit fails no more."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass

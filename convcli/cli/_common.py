@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from convcli.cli._app import shown
-from convcli.errors import ConvcliError, OptionError, TensorFileError
-from convcli.i18n import N_, _
+from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
+from convcli.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +36,7 @@ def conv_options(
     stride: str,
     padding: str,
     dilation: str,
-    groups: int,
+    groups: str,
     padding_mode: str = "zeros",
     flip: bool = False,
 ) -> ConvOptions:
@@ -45,8 +44,6 @@ def conv_options(
     from convcli.shapes.options import ConvOptions
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
 
-    if groups < 1:
-        raise OptionError(_("--groups: must be >= 1, got {groups}").format(groups=groups))
     if padding_mode not in PADDING_MODES:
         raise OptionError(
             _("--padding-mode: expected one of {join_PADDING_MODES}, got {padding_mode!r}").format(
@@ -57,10 +54,24 @@ def conv_options(
         stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
         padding=option("--padding", parse_padding, padding),
         dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
-        groups=groups,
+        groups=whole("--groups", groups, minimum=1),
         padding_mode=padding_mode,
         flip=flip,
     )
+
+
+def whole(name: str, text: str, *, minimum: int | None = None) -> int:
+    """An integer option's value, by the one number parser (``parse_whole``)."""
+    from convcli.shapes.parsing import parse_whole
+
+    return option(name, lambda t: parse_whole(t, minimum=minimum), text)
+
+
+def number(name: str, text: str | None) -> float | None:
+    """A real option's value (``--atol``, ``--rtol``), by the one number parser."""
+    from convcli.shapes.parsing import parse_number
+
+    return None if text is None else option(name, parse_number, text)
 
 
 def option_flags(options: ConvOptions) -> list[str]:
@@ -72,15 +83,53 @@ def option_flags(options: ConvOptions) -> list[str]:
 
 
 def show(*renderables: Renderable) -> None:
+    """Print ``renderables`` on stdout; a full or closed stdout is ``EnvironmentFailureError``."""
     from convcli.render.widgets import make_console
 
-    console = make_console()
-    for renderable in renderables:
-        console.print(renderable)
+    with writing_stdout():
+        console = make_console()
+        for renderable in renderables:
+            console.print(renderable)
 
 
 def show_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
+    write_stdout(json_text(payload))
+
+
+def json_text(payload: dict[str, Any]) -> str:
+    """The line ``--json`` prints: built in full before anything is written."""
+    return json.dumps(payload, allow_nan=False) + "\n"
+
+
+def write_stdout(text: str) -> None:
+    with writing_stdout():
+        sys.stdout.write(text)
+
+
+def stdout_open() -> None:
+    """Refuse to start a run whose stdout is closed (``>&-``): nothing could be printed."""
+    if sys.stdout is None or getattr(sys.stdout, "closed", False):
+        raise EnvironmentFailureError(_("cannot write to stdout: it is closed"))
+
+
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Writing to stdout, flushed at the end: an OS error (``/dev/full``, a closed pipe)
+    or a closed stdout becomes ``EnvironmentFailureError``, exit 74, one line."""
+    from convcli.cli._app import describe_io_error
+
+    stdout_open()
+    try:
+        yield
+        sys.stdout.flush()
+    except (OSError, ValueError) as err:
+        if isinstance(err, ValueError) and not getattr(sys.stdout, "closed", False):
+            raise
+        raise EnvironmentFailureError(
+            _("cannot write to stdout: {describe_io_error_err}").format(
+                describe_io_error_err=describe_io_error(err)
+            )
+        ) from err
 
 
 # Options shared by the commands that convolve.
@@ -90,7 +139,7 @@ PaddingOpt = Annotated[
 ]
 DilationOpt = Annotated[str, typer.Option("--dilation", "-d", metavar="D", help="N or H,W (>= 1).")]
 GroupsOpt = Annotated[
-    int,
+    str,
     typer.Option("--groups", "-g", metavar="G", help="Channel groups; must divide c_i and c_o."),
 ]
 InputArg = Annotated[
@@ -102,10 +151,10 @@ BiasOpt = Annotated[
     typer.Option("--bias", "-b", metavar="FILE", help="Bias file: one value per output channel."),
 ]
 AtolOpt = Annotated[
-    float | None,
+    str | None,
     typer.Option("--atol", metavar="A", help="Absolute tolerance (default: from the dtype)."),
 ]
-RtolOpt = Annotated[float, typer.Option("--rtol", metavar="R", help="Relative tolerance.")]
+RtolOpt = Annotated[str, typer.Option("--rtol", metavar="R", help="Relative tolerance.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
 MaxMemoryOpt = Annotated[
     str | None,
@@ -176,21 +225,27 @@ def load(spec: str, role: str) -> npt.NDArray[np.generic]:
 def load_tensors(
     input_file: str, kernel_file: str, bias_file: str | None
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any] | None]:
-    """The input, the kernel and the bias (if given), each error naming its role."""
+    """The input, the kernel and the bias (if given), each error naming its role.
+
+    No budget: ``convcli.cli._loading.load_checked`` is the sequence that checks every
+    header and the memory first (run, verify, verify-1x1 and explain use it).
+    """
     x = load(input_file, "input")
     kernel = load(kernel_file, "kernel")
     return x, kernel, None if bias_file is None else load(bias_file, "bias")
 
 
-def check_tolerances(atol: float | None, rtol: float) -> None:
-    """--atol and --rtol must be finite and not negative."""
-    for name, value in (("--atol", atol), ("--rtol", rtol)):
-        if value is not None and not (value >= 0 and math.isfinite(value)):
+def tolerances(atol: str | None, rtol: str) -> tuple[float | None, float]:
+    """--atol and --rtol: finite numbers >= 0 (the one number parser's spelling)."""
+    values = number("--atol", atol), number("--rtol", rtol)
+    for name, value in zip(("--atol", "--rtol"), values, strict=True):
+        if value is not None and value < 0:
             raise OptionError(
                 _("{name}: must be a finite number >= 0, got {value}").format(
                     name=name, value=value
                 )
             )
+    return values[0], values[1] or 0.0
 
 
 def check_stdin_once(specs: Sequence[str | None]) -> None:
@@ -236,33 +291,31 @@ def check_memory(
 ) -> None:
     """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone.
 
-    Called with the headers' shapes before loading, and with the loaded tensors' (JSON
-    has no header) before computing; unknown shapes are checked at the second call.
+    ``convcli.cli._loading.load_checked`` calls it once every shape is known, before any
+    tensor data is read. Shapes that do not form a convolution are refused here too
+    (``estimate_run`` says why), so nothing is loaded for a run that cannot work.
     """
     from convcli.ops.budget import check_budget, estimate_run
 
     x, kernel, bias = (*tensors, None)[:3]
     if x is None or kernel is None:
         return
-    try:
-        estimate = estimate_run(
-            x[0],
-            x[1],
-            kernel[0],
-            kernel[1],
-            None if bias is None else bias[0],
-            None if bias is None else bias[1],
-            stride=options.stride,
-            padding=options.padding,
-            dilation=options.dilation,
-            groups=options.groups,
-            results=results,
-            as_json=as_json,
-            unfolded=unfolded,
-            padding_mode=options.padding_mode,
-        )
-    except ConvcliError:
-        return  # shapes that do not fit: the computation says why, in its own words
+    estimate = estimate_run(
+        x[0],
+        x[1],
+        kernel[0],
+        kernel[1],
+        None if bias is None else bias[0],
+        None if bias is None else bias[1],
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+        groups=options.groups,
+        results=results,
+        as_json=as_json,
+        unfolded=unfolded,
+        padding_mode=options.padding_mode,
+    )
     check_budget(estimate, budget)
 
 
@@ -270,15 +323,17 @@ def check_memory(
 def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A progress callback drawing a bar on stderr once a run passes half a second.
 
-    Only when stderr is a terminal: piped, redirected or ``--json`` runs get ``None``
-    and compute in one piece. ``CONVCLI_PROGRESS_DELAY`` (seconds) moves the half second.
+    Only when stderr is a terminal and ``NO_COLOR`` is not set: piped, redirected,
+    ``NO_COLOR`` or ``--json`` runs get ``None`` and compute in one piece.
+    ``CONVCLI_PROGRESS_DELAY`` (seconds) moves the half second.
     """
     import time
 
     from convcli.render.widgets import make_console, make_progress
 
     console = make_console(stderr=True)
-    if not (enabled and console.is_terminal):
+    # NO_COLOR promises no escape sequences, and a live bar is made of cursor controls.
+    if not (enabled and console.is_terminal) or os.environ.get("NO_COLOR", "") != "":
         yield None
         return
     try:
@@ -312,7 +367,7 @@ def naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
     except TensorFileError:
         raise
     except ConvcliError as err:
-        sources = zip((N_("input"), N_("kernel"), N_("bias")), specs, strict=True)
+        sources = zip(("input", "kernel", "bias"), specs, strict=False)
         named = ", ".join(f"{_(role)} {shown(spec)}" for role, spec in sources if spec)
         if not named:
             raise

@@ -19,6 +19,7 @@ from convcli.cli._common import (
     load,
     option,
     peek,
+    whole,
 )
 from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
@@ -60,7 +61,7 @@ def draw(
     ] = None,
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
-    groups: GroupsOpt = 1,
+    groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
     transposed: Annotated[
@@ -159,7 +160,7 @@ def draw(
                 "KERNEL": kernel_file is not None,
                 "--kernel-shape": kernel_shape is not None,
                 "--bias": bias_file is not None,
-                "--groups": groups != 1,
+                "--groups": whole("--groups", groups, minimum=1) != 1,
                 "--padding-mode": padding_mode != "zeros",
                 "--flip": flip,
                 "--dilation": dilation.strip() not in ("1", "1,1") and pool == "avg",
@@ -329,7 +330,7 @@ def _transposed_figures(
     bias_file: str | None,
     input_shape: str | None,
     kernel_shape: str | None,
-    settings: tuple[str, str, str, str, int],
+    settings: tuple[str, str, str, str, str],
     scatter: bool,
     position: tuple[int, ...] | None,
     animate: bool,
@@ -342,9 +343,8 @@ def _transposed_figures(
     from convcli.errors import PositionError
     from convcli.shapes.parsing import parse_int_or_pair, parse_shape
 
-    stride_text, padding_text, output_padding_text, dilation_text, groups = settings
-    if groups < 1:
-        raise OptionError(_("--groups: must be >= 1, got {groups}").format(groups=groups))
+    stride_text, padding_text, output_padding_text, dilation_text, groups_text = settings
+    groups = whole("--groups", groups_text, minimum=1)
     stride = option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride_text)
     padding = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding_text)
     output_padding = option(

@@ -25,6 +25,7 @@ from convcli.cli._common import (
     shape_of,
     show,
     show_json,
+    whole,
     write_plot,
 )
 from convcli.errors import ConvcliError, OptionError
@@ -72,7 +73,7 @@ def transposed_options(
     stride: str,
     padding: str,
     dilation: str,
-    groups: int,
+    groups: str,
     output_padding: str | None,
     output_size: str | None,
 ) -> TransposedOptions:
@@ -80,8 +81,7 @@ def transposed_options(
     from convcli.shapes.parsing import parse_int_or_pair, parse_padding
     from convcli.shapes.transposed import TransposedOptions
 
-    if groups < 1:
-        raise OptionError(_("--groups: must be >= 1, got {groups}").format(groups=groups))
+    count = whole("--groups", groups, minimum=1)
     if output_padding is not None and output_size is not None:
         raise OptionError(_("give --output-padding or --output-size, not both"))
     pad = option("--padding", parse_padding, padding)
@@ -104,7 +104,7 @@ def transposed_options(
         output_padding=option(
             "--output-padding", lambda t: parse_int_or_pair(t, minimum=0), output_padding or "0"
         ),
-        groups=groups,
+        groups=count,
         dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
         output_size=size,
     )
@@ -382,7 +382,7 @@ def run_pool_command(
 
 def layer_shapes_command(
     sources: tuple[str | None, str | None, str | None, str | None],
-    conv_flags: tuple[str | None, str, str, int, str, bool],
+    conv_flags: tuple[str | None, str, str, str, str, bool],
     *,
     transposed: bool,
     output_padding: str | None,
@@ -409,7 +409,7 @@ def layer_shapes_command(
             raise OptionError(_("--pool takes an input only: give --kernel-size, not a kernel"))
         if pool not in ("max", "avg"):
             raise OptionError(_("--pool: expected max or avg, got {pool!r}").format(pool=pool))
-        if groups != 1:
+        if whole("--groups", groups, minimum=1) != 1:
             raise OptionError(_("--pool takes no --groups"))
         options = pool_options(
             pool,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Annotated
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli._app import app, guard, say, shown
+from convcli.cli._app import app, guard, say, shown, written
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -21,23 +23,28 @@ from convcli.cli._common import (
     PaddingOpt,
     PlotOpt,
     StrideOpt,
+    TensorInfo,
     check_memory,
     check_plot,
-    check_stdin_once,
     conv_options,
-    load_tensors,
+    json_text,
     memory_budget,
     naming_inputs,
     option_flags,
-    peek,
     progress_bar,
     show,
-    show_json,
+    stdout_open,
     write_plot,
+    write_stdout,
 )
+from convcli.cli._loading import load_checked
 from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
+
+if TYPE_CHECKING:
+    from convcli.render.widgets import Renderable
+    from convcli.tensorio.files import StagedOutput
 
 
 @app.command()
@@ -51,7 +58,7 @@ def run(
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
-    groups: GroupsOpt = 1,
+    groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
     output: Annotated[
@@ -134,9 +141,9 @@ def run(
                 stats_only=stats or (output is not None and not show_values),
             )
             return
-        from convcli.ops.modes import MODES, planned_output, run_convolution
+        from convcli.ops.modes import MODES, check_mode_shapes, planned_output, run_convolution
         from convcli.render.run import run_payload, run_report
-        from convcli.tensorio.files import check_output_path, npy_writer, save_tensor
+        from convcli.tensorio.files import check_output_path
 
         if mode not in MODES:
             raise OptionError(
@@ -152,60 +159,87 @@ def run(
                     "{join_option_flags_options}: use --mode auto (conv2d) for them"
                 ).format(mode=mode, join_option_flags_options=", ".join(option_flags(options)))
             )
-        check_stdin_once([input_file, kernel_file, bias_file])
-        inputs = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
+        files = (input_file, kernel_file, bias_file)
+        inputs = [spec for spec in files if spec is not None]
         if output is not None:
             check_output_path(output, force=force, inputs=inputs)
         if plot is not None:
             check_plot(plot, force=force, inputs=inputs)
+        if as_json:
+            stdout_open()
         budget = memory_budget(max_memory)
         as_text = as_json or (output or "").lower().endswith(".json")
-        infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
-        check_memory(budget, infos, options, as_json=as_text)
-        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
-        loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
-        check_memory(budget, loaded, options, as_json=as_text)
-        files = (input_file, kernel_file, bias_file)
+
+        def sizing(infos: Sequence[TensorInfo | None]) -> None:
+            x_info, k_info, b_info = infos
+            if x_info is not None and k_info is not None:
+                bias_shape = None if b_info is None else b_info[0]
+                check_mode_shapes(mode, x_info[0], k_info[0], bias_shape, options)
+            check_memory(budget, infos, options, as_json=as_text)
+
+        x, kernel, bias = load_checked(files, budget, sizing)
+        assert x is not None and kernel is not None
         compute = functools.partial(run_convolution, x, kernel, bias, mode=mode, options=options)
         streaming = output is not None and output.lower().endswith(".npy") and mode == "auto"
-        with naming_inputs(files):
-            if output is not None and streaming:
-                # Written as it is computed: the result is never held twice in memory.
-                shape, dtype = planned_output(x, kernel, bias, options)
-                with (
-                    npy_writer(output, shape, dtype, force=force, inputs=inputs) as out,
-                    progress_bar(not as_json) as progress,
-                ):
-                    result = compute(progress=progress, out=out)
+        # Everything that can fail happens before the output is renamed into place: the
+        # computation, writing, building the report. After the rename, only printing.
+        with staged(output, force=force, inputs=inputs) as target:
+            with naming_inputs(files):
+                if target is not None and streaming:
+                    # Written as it is computed: the result is never held twice in memory.
+                    shape, dtype = planned_output(x, kernel, bias, options)
+                    out = target.memory_map(shape, dtype)
+                    with progress_bar(not as_json) as progress:
+                        result = compute(progress=progress, out=out)
+                    out.flush()
+                else:
+                    with progress_bar(not as_json) as progress:
+                        result = compute(progress=progress)
+            if target is not None and not streaming:
+                target.write(result.output)
+            if plot is not None:  # a picture beside the result: written before the rename
+                write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
+            if as_json:
+                report: list[Renderable] = []
+                text = json_text(run_payload(result))
             else:
-                with progress_bar(not as_json) as progress:
-                    result = compute(progress=progress)
-        if output is not None and not streaming:
-            save_tensor(output, result.output, force=force, inputs=inputs)
-        if plot is not None:
-            write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
+                names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
+                # --output implies --stats: the values went to the file, unless --show asks.
+                quiet = stats or (output is not None and not show_values)
+                report = run_report(
+                    result,
+                    x,
+                    kernel,
+                    bias,
+                    names,
+                    full=full,
+                    heatmap=heatmap,
+                    options=options,
+                    stats_only=quiet,
+                )
+            if target is not None:
+                target.commit()
+                written(output)  # type: ignore[arg-type]
         if as_json:
-            show_json(run_payload(result))
+            write_stdout(text)
             return
-        # --output implies --stats: the values went to the file, unless --show asks for them.
-        quiet = stats or (output is not None and not show_values)
-        show(
-            *run_report(
-                result,
-                x,
-                kernel,
-                bias,
-                files,
-                full=full,
-                heatmap=heatmap,
-                options=options,
-                stats_only=quiet,
-            )
-        )
+        show(*report)
         if output is not None:
-            say(_("wrote {file}").format(file=output))
+            say(_("wrote {file}").format(file=shown(output)))
         if plot is not None:
             say(_("wrote {file}").format(file=shown(plot)))
+
+
+@contextlib.contextmanager
+def staged(output: str | None, **checks: Any) -> Iterator[StagedOutput | None]:
+    """The staged output file, or ``None`` when the result is not written."""
+    from convcli.tensorio.files import staged_output
+
+    if output is None:
+        yield None
+        return
+    with staged_output(output, **checks) as target:
+        yield target
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -15,17 +16,20 @@ from convcli.cli._common import (
     InputArg,
     JsonOpt,
     KernelArg,
+    MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
     StrideOpt,
+    TensorInfo,
     check_stdin_once,
     conv_options,
-    load_tensors,
+    memory_budget,
     option,
     shape_of,
     show,
     show_json,
 )
+from convcli.cli._loading import load_checked
 from convcli.cli.layers import (
     OptionalStrideOpt,
     OutputPaddingOpt,
@@ -67,7 +71,7 @@ def shapes(
     stride: OptionalStrideOpt = None,
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
-    groups: GroupsOpt = 1,
+    groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     as_json: JsonOpt = False,
     transposed: TransposedOpt = False,
@@ -189,13 +193,14 @@ def explain(
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
-    groups: GroupsOpt = 1,
+    groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
     full: Annotated[
         bool, typer.Option("--full", help="Show every channel and every value.")
     ] = False,
     as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
     transposed: TransposedOpt = False,
     output_padding: OutputPaddingOpt = None,
     output_size: OutputSizeOpt = None,
@@ -245,8 +250,26 @@ def explain(
 
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
         position = option("--at", parse_position, at)
-        check_stdin_once([input_file, kernel_file, bias_file])
-        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+        budget = memory_budget(max_memory)
+
+        def sizing(infos: Sequence[TensorInfo | None]) -> None:
+            from convcli.ops.budget import check_budget, estimate_explain
+
+            x_info, k_info, b_info = infos
+            if x_info is None or k_info is None:
+                return
+            estimate = estimate_explain(
+                *x_info,
+                *k_info,
+                *(b_info or (None, None)),
+                groups=options.groups,
+                as_json=as_json,
+                full=full,
+            )
+            check_budget(estimate, budget)
+
+        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
+        assert x is not None and kernel is not None
         try:
             explained = explain_output(x, kernel, bias, position, options)
         except PositionError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -22,18 +23,18 @@ from convcli.cli._common import (
     PaddingOpt,
     RtolOpt,
     StrideOpt,
+    TensorInfo,
     check_memory,
-    check_stdin_once,
-    check_tolerances,
     conv_options,
-    load_tensors,
     memory_budget,
     naming_inputs,
     option,
-    peek,
     show,
     show_json,
+    tolerances,
+    whole,
 )
+from convcli.cli._loading import load_checked
 from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
 from convcli.i18n import _
@@ -47,11 +48,11 @@ def verify(
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
-    groups: GroupsOpt = 1,
+    groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
     atol: AtolOpt = None,
-    rtol: RtolOpt = 0.0,
+    rtol: RtolOpt = "0",
     full: Annotated[
         bool, typer.Option("--full", help="Print every value of big matrices.")
     ] = False,
@@ -88,14 +89,14 @@ def verify(
                 raise OptionError(_("--output-padding and --output-size need --transposed"))
             if padding_mode != "zeros" or flip:
                 raise OptionError(_("--transposed has no --padding-mode or --flip"))
-            check_tolerances(atol, rtol)
+            tolerance, relative = tolerances(atol, rtol)
             failed = verify_transposed_command(
                 input_file,
                 kernel_file,
                 bias_file,
                 transposed_options(stride, padding, dilation, groups, output_padding, output_size),
-                atol=atol,
-                rtol=rtol,
+                atol=tolerance,
+                rtol=relative,
                 full=full,
                 as_json=as_json,
                 max_memory=max_memory,
@@ -107,21 +108,15 @@ def verify(
         from convcli.render.teach import verify_payload, verify_report
 
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
-        check_tolerances(atol, rtol)
-        check_stdin_once([input_file, kernel_file, bias_file])
+        tolerance, relative = tolerances(atol, rtol)
+        budget = memory_budget(max_memory)
         # Both results and the unfolded input are held at once.
         sizing = functools.partial(
-            check_memory,
-            memory_budget(max_memory),
-            options=options,
-            results=2,
-            as_json=as_json,
-            unfolded=True,
+            check_memory, budget, options=options, results=2, as_json=as_json, unfolded=True
         )
-        sizing([peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")])
-        x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
-        sizing([None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)])
-        check = verify_im2col(x, kernel, bias, options, atol=atol, rtol=rtol)
+        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
+        assert x is not None and kernel is not None
+        check = verify_im2col(x, kernel, bias, options, atol=tolerance, rtol=relative)
         if as_json:
             show_json(verify_payload(check))
         else:
@@ -142,13 +137,13 @@ def verify_1x1(
         str, typer.Option("--input-shape", metavar="SHAPE", help="c_i x h x w of the random input.")
     ] = "3x3x3",
     out_channels: Annotated[
-        int, typer.Option("--out-channels", metavar="N", help="c_o of the random kernel.")
-    ] = 2,
+        str, typer.Option("--out-channels", metavar="N", help="c_o of the random kernel.")
+    ] = "2",
     seed: Annotated[
-        int, typer.Option("--seed", metavar="S", help="Seed of the standard-normal draws.")
-    ] = 0,
+        str, typer.Option("--seed", metavar="S", help="Seed of the standard-normal draws (>= 0).")
+    ] = "0",
     atol: AtolOpt = None,
-    rtol: RtolOpt = 0.0,
+    rtol: RtolOpt = "0",
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
@@ -168,6 +163,7 @@ def verify_1x1(
     with guard():
         import numpy as np
 
+        from convcli.ops.verify import check_1x1_shapes
         from convcli.ops.verify import verify_1x1 as check_1x1
         from convcli.render.reports import verify_1x1_payload, verify_1x1_report
         from convcli.shapes.options import ConvOptions
@@ -175,35 +171,31 @@ def verify_1x1(
 
         if (input_file is None) != (kernel_file is None):
             raise OptionError(_("give both INPUT and KERNEL files, or neither"))
-        check_tolerances(atol, rtol)
+        tolerance, relative = tolerances(atol, rtol)
         budget = memory_budget(max_memory)
+
         # Two results (per channel and as a matrix product) are held and compared.
-        sizing = functools.partial(
-            check_memory, budget, options=ConvOptions(), results=2, as_json=as_json
-        )
+        def sizing(infos: Sequence[TensorInfo | None]) -> None:
+            x_info, k_info = infos[:2]
+            if x_info is not None and k_info is not None:
+                check_1x1_shapes(x_info[0], k_info[0])
+            check_memory(budget, infos, ConvOptions(), results=2, as_json=as_json)
+
         if input_file is not None and kernel_file is not None:
-            check_stdin_once([input_file, kernel_file])
-            infos = (peek(input_file, "input"), peek(kernel_file, "kernel"))
-            sizing(infos)
-            x, kernel = load_tensors(input_file, kernel_file, None)[:2]
-            loaded = ((x.shape, x.dtype), (kernel.shape, kernel.dtype))
-            sizing(loaded)
+            x, kernel = load_checked((input_file, kernel_file), budget, sizing)
+            assert x is not None and kernel is not None
         else:
-            if out_channels < 1:
-                raise OptionError(
-                    _("--out-channels: must be >= 1, got {out_channels}").format(
-                        out_channels=out_channels
-                    )
-                )
+            c_o = whole("--out-channels", out_channels, minimum=1)
+            draws = whole("--seed", seed, minimum=0)
             shape = option("--input-shape", lambda t: parse_shape(t, ndims=(3,)), input_shape)
             f32 = np.dtype(np.float32)
-            drawn = ((shape, f32), ((out_channels, shape[0], 1, 1), f32))
+            drawn = ((shape, f32), ((c_o, shape[0], 1, 1), f32))
             sizing(drawn)
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(draws)
             x = rng.standard_normal(shape, dtype=np.float32)
-            kernel = rng.standard_normal((out_channels, shape[0], 1, 1), dtype=np.float32)
+            kernel = rng.standard_normal((c_o, shape[0], 1, 1), dtype=np.float32)
         with naming_inputs((input_file, kernel_file, None)):
-            check = check_1x1(x, kernel, atol=atol, rtol=rtol)
+            check = check_1x1(x, kernel, atol=tolerance, rtol=relative)
         if as_json:
             show_json(verify_1x1_payload(check))
         else:

@@ -36,6 +36,7 @@ for its next call with the same plan: large fresh buffers cost a page fault per 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -248,6 +249,7 @@ def conv2d_into(
     """
     n, c_i = x.shape[:2]
     c_o, c_per_group, k_h, k_w = weight.shape
+    geom = canonical_geometry(geom)
     prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
     plan = plan_tiles(prob, compute.itemsize, workspace_bytes)
     w = np.ascontiguousarray(weight, dtype=compute)
@@ -268,6 +270,26 @@ def conv2d_into(
     else:
         _run_im2col(out, x, w, b, prob, plan, compute)
     return plan.algorithm
+
+
+def canonical_geometry(geom: ConvGeometry) -> ConvGeometry:
+    """The same convolution with stride 1 on an axis of one output, dilation 1 on an
+    axis of a one-wide kernel: neither changes a value there, and a stride or dilation
+    of 10**17 would overflow the strides of numpy's views (every path uses views).
+
+    Examples
+    --------
+    >>> from convcli.shapes.geometry import resolve_geometry
+    >>> canonical_geometry(resolve_geometry((5, 5), (1, 3), stride=10**17, dilation=(7, 1))).stride
+    (1, 1)
+    """
+    stride = tuple(1 if m == 1 else s for m, s in zip(geom.out_size, geom.stride, strict=True))
+    dilation = tuple(
+        1 if k == 1 else d for k, d in zip(geom.kernel_size, geom.dilation, strict=True)
+    )
+    if stride == geom.stride and dilation == geom.dilation:
+        return geom
+    return dataclasses.replace(geom, stride=stride, dilation=dilation)  # type: ignore[arg-type]
 
 
 # --- choosing and planning -------------------------------------------------------------
@@ -354,7 +376,7 @@ def _choose(prob: _Problem) -> Algorithm:
         return "tiny"
     if prob.groups > 1 and prob.c_per_group == 1:
         return "depthwise_direct"
-    plain = prob.geom.stride == (1, 1) and prob.geom.padding == (0, 0, 0, 0)
+    plain = prob.geom.out_size == prob.geom.in_size and prob.geom.padding == (0, 0, 0, 0)
     if prob.kernel == (1, 1) and plain and prob.groups == 1:
         return "gemm_1x1"
     return "im2col_gemm"

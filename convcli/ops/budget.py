@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from convcli.errors import BudgetError, OptionError
+from convcli.errors import BudgetError, OptionError, ShapeError
 from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
-from convcli.shapes.layer import lift_to_conv2d
+from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.parsing import shorten
 from convcli.shapes.pooling import PoolOptions
 from convcli.shapes.transposed import TransposedOptions
 
@@ -33,10 +34,13 @@ __all__ = [
     "DEFAULT_SHARE",
     "FALLBACK_BUDGET",
     "JSON_BYTES_PER_VALUE",
+    "JSON_PARSE_EXPANSION",
     "RunEstimate",
     "available_memory",
     "check_budget",
+    "check_inputs_budget",
     "default_budget",
+    "estimate_explain",
     "estimate_pool_run",
     "estimate_run",
     "estimate_transposed_run",
@@ -46,9 +50,22 @@ __all__ = [
 
 DEFAULT_SHARE = 0.5
 FALLBACK_BUDGET = 2 * 1024**3
-# A value printed as JSON: a Python float in a list (~32 bytes) plus its text (~24).
-JSON_BYTES_PER_VALUE = 56
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE)
+# A value printed as JSON: a Python float in a list (~32 bytes) plus its text (~24),
+# measured at 56 with tracemalloc; a complex value is a dict of two floats (~280).
+JSON_BYTES_PER_VALUE = 64
+JSON_BYTES_PER_COMPLEX = 320
+# The report: rich's objects and the summary's statistics (blocks of 16 MiB at most).
+REPORT_BYTES = 4 * 1024**2
+STATS_BLOCK_BYTES = 16 * 1024**2
+# Arrays of the output's size that comparing two results holds at its peak (float64).
+COMPARE_WIDE_ARRAYS = 6
+# A value printed in a rich table (--full): its text, its Text and Segment objects.
+REPORT_BYTES_PER_VALUE = 1024
+# Parsing JSON text holds Python objects for every number and list: the peak, measured
+# with tracemalloc over parse_json_tensor, is 6-17x the text for lists of numbers and up
+# to 36x for rows of single values ("[[0]],[[0]]..."). Text size x 40 covers them all.
+JSON_PARSE_EXPANSION = 40
+_SIZE = re.compile(r"(\d{1,20}(?:\.\d{1,20})?)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE | re.ASCII)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 _EXPECTED = N_("expected a size like 512M, 2G, 1.5GiB or a number of bytes")
 Shape = tuple[int, ...]
@@ -67,14 +84,24 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.fullmatch(text.strip())
     if match is None:
-        raise OptionError(_("{EXPECTED}, got {text!r}").format(EXPECTED=_(_EXPECTED), text=text))
+        raise OptionError(
+            _("{EXPECTED}, got {shorten_text}").format(
+                EXPECTED=_(_EXPECTED), shorten_text=shorten(text)
+            )
+        )
     number, prefix, binary, unit_b = match.groups()
     if (binary and not prefix) or (not unit_b and binary):
-        raise OptionError(_("{EXPECTED}, got {text!r}").format(EXPECTED=_(_EXPECTED), text=text))
+        raise OptionError(
+            _("{EXPECTED}, got {shorten_text}").format(
+                EXPECTED=_(_EXPECTED), shorten_text=shorten(text)
+            )
+        )
     base = 1000 if (unit_b and not binary and prefix) else 1024
     size = int(float(number) * base ** _POWERS[prefix.lower()])
     if size < 1:
-        raise OptionError(_("must be at least 1 byte, got {text!r}").format(text=text))
+        raise OptionError(
+            _("must be at least 1 byte, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     return size
 
 
@@ -166,6 +193,14 @@ def estimate_run(
     255
     """
     x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
+    # The checks conv2d makes first, so a refusal from shapes alone says what the run would.
+    if bias_shape is not None and len(bias_shape) != 1:
+        raise ShapeError(
+            _("bias must be 1-D, got {len_bias_shape}-D with shape {tuple_bias_shape}").format(
+                len_bias_shape=len(bias_shape), tuple_bias_shape=tuple(bias_shape)
+            )
+        )
+    check_conv_shapes(x_shape, w_shape, bias_shape, groups)
     memory = estimate_memory(
         x_shape,
         w_shape,
@@ -179,18 +214,36 @@ def estimate_run(
     )
     # Python ints: shapes from --input-shape can have 18-digit sizes, beyond int64.
     output_values = math.prod(memory.output_shape)
-    parts = [
-        (N_("input"), _bytes(input_shape, input_dtype)),
-        (N_("kernel"), _bytes(kernel_shape, kernel_dtype)),
-        (
-            N_("bias"),
-            0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype),
-        ),
-        (N_("output"), output_values * memory.output_dtype.itemsize * results),
-        (N_("workspace"), memory.workspace_bytes),
-        (N_("JSON text"), output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
-    ]
+    out_size = memory.output_dtype.itemsize
+    complex_out = memory.output_dtype.kind == "c"
     n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+    taps = w_shape[2] * w_shape[3]
+    unfolded_values = c_i * taps * n * math.prod(memory.output_shape[-2:]) if unfolded else 0
+    # --json prints every result (verify: also the unfolded input and the weight matrix).
+    json_values = (
+        output_values * results + unfolded_values + (math.prod(w_shape) if unfolded else 0)
+    )
+    per_value = JSON_BYTES_PER_COMPLEX if complex_out else JSON_BYTES_PER_VALUE
+    if results > 1:
+        per_value *= 2  # a check's payload holds several arrays as lists at once
+    parts = [
+        ("input", _bytes(input_shape, input_dtype)),
+        ("kernel", _bytes(kernel_shape, kernel_dtype)),
+        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        ("output", output_values * out_size * results),
+        ("workspace", memory.workspace_bytes),
+        ("JSON text", json_values * per_value if as_json else 0),
+        # The summary's statistics work a block at a time; the report's own objects.
+        ("report", REPORT_BYTES + 2 * min(output_values * out_size, STATS_BLOCK_BYTES)),
+    ]
+    if results > 1:
+        # Comparing two results: both widened to float64/complex128, their differences and
+        # masks (compare()), and the copies each way of computing makes on its way.
+        wide = 16 if complex_out else 8
+        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
+        parts.append(
+            ("working copies", _bytes(input_shape, input_dtype) + 2 * output_values * out_size)
+        )
     if padding_mode != "zeros":
         geometry = resolve_geometry(
             (x_shape[-2], x_shape[-1]),
@@ -202,10 +255,54 @@ def estimate_run(
         padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
         parts.append((N_("padded input"), padded))
     if unfolded:
-        taps = w_shape[2] * w_shape[3]
-        columns = n * math.prod(memory.output_shape[-2:])
-        parts.append((N_("unfolded input"), c_i * taps * columns * memory.output_dtype.itemsize))
+        parts.append(("unfolded input", unfolded_values * out_size))
     return RunEstimate(tuple(parts))
+
+
+def estimate_explain(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None = None,
+    bias_dtype: np.dtype[Any] | None = None,
+    *,
+    groups: int = 1,
+    as_json: bool = False,
+    full: bool = False,
+) -> RunEstimate:
+    """What ``convcli explain`` holds: the tensors, and per input channel of the group
+    the window, the kernel slice and the products (each ``k_h x k_w``), printed as JSON
+    text or (with ``--full``) as table cells.
+
+    Examples
+    --------
+    >>> e = estimate_explain((1, 4000, 4000), np.dtype("f8"), (1, 4000, 4000), np.dtype("f8"))
+    >>> format_bytes(e.total)
+    '614.4 MiB'
+    """
+    x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
+    if bias_shape is not None and len(bias_shape) != 1:
+        raise ShapeError(
+            _("bias must be 1-D, got {len_bias_shape}-D with shape {tuple_bias_shape}").format(
+                len_bias_shape=len(bias_shape), tuple_bias_shape=tuple(bias_shape)
+            )
+        )
+    check_conv_shapes(x_shape, w_shape, bias_shape, groups)
+    operands = [np.empty(0, input_dtype), np.empty(0, kernel_dtype)]
+    if bias_dtype is not None:
+        operands.append(np.empty(0, bias_dtype))
+    acc = np.result_type(*operands, np.int64 if input_dtype.kind in "biu" else input_dtype)
+    values = 3 * w_shape[1] * w_shape[2] * w_shape[3]
+    shown = JSON_BYTES_PER_VALUE if as_json else REPORT_BYTES_PER_VALUE if full else 0
+    parts = (
+        ("input", _bytes(input_shape, input_dtype)),
+        ("kernel", _bytes(kernel_shape, kernel_dtype)),
+        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        ("windows and products", values * max(acc.itemsize, 8)),
+        ("JSON text" if as_json else "report", REPORT_BYTES + values * shown),
+    )
+    return RunEstimate(parts)
 
 
 def check_budget(estimate: RunEstimate, budget: int) -> None:
@@ -217,6 +314,36 @@ def check_budget(estimate: RunEstimate, budget: int) -> None:
                 "{format_bytes_budget}: make the run smaller or raise --max-memory"
             ).format(
                 estimate_describe=estimate.describe(), format_bytes_budget=format_bytes(budget)
+            )
+        )
+
+
+def check_inputs_budget(parts: list[tuple[str, int]], budget: int) -> None:
+    """Refuse inputs whose data (from their headers) or JSON parsing (text size x
+    ``JSON_PARSE_EXPANSION``) alone would go over ``budget``, before any is read.
+
+    ``parts`` names each input and the bytes it will take; the message lists them.
+
+    Examples
+    --------
+    >>> check_inputs_budget([("input x.npy", 2**30), ("kernel k.json", 40 * 1000)], 2**29)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.BudgetError: reading the inputs needs about 1.0 GiB (input x.npy 1.0 GiB, ...
+    """
+    estimate = RunEstimate(tuple(parts))
+    if estimate.total > budget:
+        shown = ", ".join(f"{name} {format_bytes(size)}" for name, size in parts if size)
+        raise BudgetError(
+            _(
+                "reading the inputs needs about {format_bytes_estimate_total} ({shown}), over "
+                "the --max-memory budget of {format_bytes_budget}: use smaller inputs (or .npy, "
+                "which needs no parsing) or raise --max-memory"
+            ).format(
+                format_bytes_estimate_total=format_bytes(estimate.total),
+                shown=shown,
+                format_bytes_budget=format_bytes(budget),
             )
         )
 

@@ -23,6 +23,7 @@ from convcli.ops.numerics import (
     accumulation_for,
     check_mixed_integers,
     check_numeric,
+    checked_accumulation,
     exact_integer_bound,
 )
 from convcli.ops.padding import flip_kernel, pad_for_conv
@@ -333,12 +334,7 @@ def _operand(value: npt.ArrayLike, name: str, ndim: int | None) -> Array:
 
 
 def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumulation:
-    acc = accumulation_for(x, k, bias)
-    if acc.is_integer:
-        exact_integer_bound(x, k, bias, terms)
-    else:
-        check_mixed_integers(x, k, bias, terms)
-    return acc
+    return checked_accumulation(x, k, bias, terms)
 
 
 def _check_channels(kernel_channels: int, input_channels: int) -> None:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from convcli.errors import PositionError
 from convcli.i18n import _
-from convcli.ops.numerics import accumulation_for, check_numeric, exact_integer_bound
+from convcli.ops.numerics import check_numeric, checked_accumulation
 from convcli.ops.padding import check_padding_mode, flip_kernel, source_index
 from convcli.shapes.axes import output_axes
 from convcli.shapes.geometry import ConvGeometry, resolve_geometry
@@ -128,10 +128,11 @@ def explain_output(
                     )
                 )
     input_shape, weight_shape = lift_to_conv2d(xa.shape, wa.shape)
+    # Checked as given (3-D or 4-D), before a batch axis is added: a 5-D input is "5-D".
+    check_conv_shapes(input_shape, weight_shape, None if ba is None else ba.shape, options.groups)
     xb = xa.reshape(input_shape)
     xb = xb if xb.ndim == 4 else xb[None]
     w = wa.reshape(weight_shape)
-    check_conv_shapes(xb.shape, w.shape, None if ba is None else ba.shape, options.groups)
     _n, _c_i, h, wd = xb.shape
     c_o, c_per_group, k_h, k_w = w.shape
     geometry = resolve_geometry(
@@ -149,9 +150,8 @@ def explain_output(
     batch, out_channel = index.get("n", 0), index.get("c_o", 0)
     row, col = index["m_h"], index["m_w"]
 
-    acc = accumulation_for(xb, w, ba)
-    if acc.is_integer:
-        exact_integer_bound(xb, w, ba, c_per_group * k_h * k_w)
+    # run's dtype rule and exactness checks (int64 x uint64 past 2**53 is refused).
+    acc = checked_accumulation(xb, w, ba, c_per_group * k_h * k_w)
     kernel = flip_kernel(w) if options.flip else w
     top, _bottom, left, _right = geometry.padding
     (s_h, s_w), (d_h, d_w) = geometry.stride, geometry.dilation

@@ -8,6 +8,7 @@ lesson's own functions, which have no stride, padding, dilation or groups.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from convcli.errors import OptionError, ShapeError
 from convcli.i18n import _
 from convcli.ops.chunked import conv2d_chunked
 from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from convcli.ops.numerics import accumulation_for
+from convcli.ops.numerics import accumulation_for, check_numeric, checked_accumulation
 from convcli.shapes.axes import axis_names, output_axes
 from convcli.shapes.layer import describe_layer, lift_to_conv2d
 from convcli.shapes.options import ConvOptions
@@ -27,6 +28,7 @@ from convcli.shapes.options import ConvOptions
 __all__ = [
     "MODES",
     "RunResult",
+    "check_mode_shapes",
     "planned_output",
     "run_convolution",
 ]
@@ -78,31 +80,7 @@ def run_convolution(
         )
     if mode == "auto":
         return _run_auto(x, kernel, bias, options, progress, out)
-    if options.changed():
-        raise OptionError(
-            _(
-                "mode {mode} runs the lesson's function, which has no {join_options_changed}: "
-                "use mode auto (conv2d) for them"
-            ).format(mode=mode, join_options_changed=", ".join(options.changed()))
-        )
-    expected_rank = 3 if mode == "multi-in" else 4
-    if kernel.ndim != expected_rank:
-        raise ShapeError(
-            _(
-                "mode {mode} needs a {expected_rank}-D kernel, got {kernel_ndim}-D {kernel_shape}"
-            ).format(
-                mode=mode,
-                expected_rank=expected_rank,
-                kernel_ndim=kernel.ndim,
-                kernel_shape=kernel.shape,
-            )
-        )
-    if x.ndim not in (3, 4):
-        raise ShapeError(
-            _("mode {mode} needs a 3-D or 4-D input, got {x_ndim}-D {x_shape}").format(
-                mode=mode, x_ndim=x.ndim, x_shape=x.shape
-            )
-        )
+    check_mode_shapes(mode, x.shape, kernel.shape, None if bias is None else bias.shape, options)
     function, method = {
         "multi-in": (
             corr2d_multi_in,
@@ -111,19 +89,21 @@ def run_convolution(
         "multi-out": (corr2d_multi_in_out, _("corr2d_multi_in_out: multi-in per output channel")),
         "1x1": (corr2d_multi_in_out_1x1, _("corr2d_multi_in_out_1x1: one matrix product")),
     }[mode]
-    items = x if x.ndim == 4 else x[None]
-    output = np.stack([function(item, kernel) for item in items])
+    # One dtype rule for every mode, conv2d's: the inputs and the bias decide the
+    # accumulation and the result's dtype, and exactness is checked with the bias in.
+    for array, name in ((x, "input"), (kernel, "kernel"), (bias, "bias")):
+        if array is not None:
+            check_numeric(array, name)
+    terms = math.prod(kernel.shape[-3:])
+    acc = checked_accumulation(x, kernel, bias, terms)
+    items = (x if x.ndim == 4 else x[None]).astype(acc.acc, copy=False)
+    wide = kernel.astype(acc.acc, copy=False)
+    output = np.stack([function(item, wide) for item in items])
     if bias is not None:
-        c_o = 1 if mode == "multi-in" else kernel.shape[0]
-        if bias.shape != (c_o,):
-            raise ShapeError(
-                _("bias must have shape ({c_o},), one per output channel, got {bias_shape}").format(
-                    c_o=c_o, bias_shape=bias.shape
-                )
-            )
-        shape = (1, 1, 1) if mode == "multi-in" else (1, c_o, 1, 1)
+        shape = (1, 1, 1) if mode == "multi-in" else (1, -1, 1, 1)
         with np.errstate(all="ignore"):  # IEEE: inf + -inf is NaN, without a warning
-            output = output + bias.reshape(shape).astype(output.dtype)
+            output = output + bias.astype(acc.acc).reshape(shape)
+    output = output.astype(acc.out, copy=False)
     if x.ndim == 3:
         output = output[0]
     if out is not None:
@@ -136,6 +116,69 @@ def run_convolution(
         kernel_axes=axis_names("kernel", kernel.ndim),
         output_axes=output_axes(x.ndim, kernel.ndim),
     )
+
+
+def check_mode_shapes(
+    mode: str,
+    x_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    bias_shape: tuple[int, ...] | None,
+    options: ConvOptions,
+) -> None:
+    """Refuse, from the shapes alone, what a named ``mode`` cannot compute.
+
+    The named modes run the lesson's functions: no options, a kernel of the mode's rank,
+    a 3-D or 4-D input, one bias value per output channel. ``auto`` takes everything
+    ``conv2d`` takes (checked there).
+
+    Examples
+    --------
+    >>> check_mode_shapes("multi-out", (2, 3, 3), (3, 2, 2), None, ConvOptions())
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: mode multi-out needs a 4-D kernel, got 3-D (3, 2, 2)
+    """
+    if mode == "auto":
+        return
+    if options.changed():
+        raise OptionError(
+            _(
+                "mode {mode} runs the lesson's function, which has no {join_options_changed}: "
+                "use mode auto (conv2d) for them"
+            ).format(mode=mode, join_options_changed=", ".join(options.changed()))
+        )
+    expected_rank = 3 if mode == "multi-in" else 4
+    if len(kernel_shape) != expected_rank:
+        raise ShapeError(
+            _(
+                "mode {mode} needs a {expected_rank}-D kernel, got {len_kernel_shape}-D "
+                "{kernel_shape}"
+            ).format(
+                mode=mode,
+                expected_rank=expected_rank,
+                len_kernel_shape=len(kernel_shape),
+                kernel_shape=kernel_shape,
+            )
+        )
+    if len(x_shape) not in (3, 4):
+        raise ShapeError(
+            _("mode {mode} needs a 3-D or 4-D input, got {len_x_shape}-D {x_shape}").format(
+                mode=mode, len_x_shape=len(x_shape), x_shape=x_shape
+            )
+        )
+    if mode == "1x1" and kernel_shape[2:] != (1, 1):
+        raise ShapeError(
+            _("a 1x1 convolution needs a 1x1 kernel, got {kernel_shape_2}x{kernel_shape_3}").format(
+                kernel_shape_2=kernel_shape[2], kernel_shape_3=kernel_shape[3]
+            )
+        )
+    c_o = 1 if mode == "multi-in" else kernel_shape[0]
+    if bias_shape is not None and bias_shape != (c_o,):
+        raise ShapeError(
+            _("bias must have shape ({c_o},), one per output channel, got {bias_shape}").format(
+                c_o=c_o, bias_shape=bias_shape
+            )
+        )
 
 
 def _run_auto(

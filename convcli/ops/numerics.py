@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import NumericError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 
 __all__ = [
     "Accumulation",
@@ -25,14 +25,18 @@ __all__ = [
     "array_stats",
     "check_mixed_integers",
     "check_numeric",
+    "checked_accumulation",
     "exact_integer_bound",
+    "is_supported",
 ]
 
 _NUMERIC_KINDS = frozenset("biufc")
+SUPPORTED_TEXT = N_("expected bool, int, uint, float16/32/64 or complex64/128")
 INT64_MAX = 2**63 - 1
 # Every integer of magnitude up to 2**53 is a float64, and so is every partial sum
 # below it: integer convolutions whose worst case stays there can run on BLAS.
 FLOAT64_EXACT = 2**53
+_DOWN = 2.0**-64
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,29 @@ class Accumulation:
 
 
 def check_numeric(array: npt.NDArray[np.generic], name: str) -> None:
-    """Raise ``ValueError`` unless ``array`` holds bool, int, uint, float or complex values."""
-    if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
+    """Raise ``NumericError`` unless ``array`` holds a supported dtype (``is_supported``)."""
+    if not is_supported(array.dtype):
         raise NumericError(
-            _("{name} has unsupported dtype {array_dtype}: expected numbers").format(
-                name=name, array_dtype=array.dtype
+            _("{name} has unsupported dtype {array_dtype}: {SUPPORTED_TEXT}").format(
+                name=name, array_dtype=array.dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
             )
         )
+
+
+def is_supported(dtype: np.dtype[Any]) -> bool:
+    """bool, int/uint up to 64 bits, float16/32/64, complex64/128: what convcli computes with.
+
+    float128 and complex256 (``longdouble``) are not: BLAS has no such type, and their
+    extra precision would be lost silently in a float64 step.
+
+    Examples
+    --------
+    >>> [is_supported(np.dtype(code)) for code in ("f8", "c16", "longdouble", "U3")]
+    [True, True, False, False]
+    """
+    if dtype.fields is not None or dtype.kind not in _NUMERIC_KINDS:
+        return False
+    return dtype.itemsize <= {"f": 8, "c": 16}.get(dtype.kind, 8)
 
 
 def accumulation_for(*arrays: npt.NDArray[np.generic] | None) -> Accumulation:
@@ -77,6 +97,36 @@ def accumulation_for(*arrays: npt.NDArray[np.generic] | None) -> Accumulation:
     if result == np.float16:
         return Accumulation(acc=np.dtype(np.float32), out=result)
     return Accumulation(acc=result, out=result)
+
+
+def checked_accumulation(
+    x: npt.NDArray[np.generic],
+    weight: npt.NDArray[np.generic],
+    bias: npt.NDArray[np.generic] | None,
+    terms: int,
+) -> Accumulation:
+    """``accumulation_for`` the operands, refusing a result that would not be exact.
+
+    The one dtype decision of every product-sum (``conv2d`` and the lesson's modes):
+    integer sums that could leave int64, and int64 with uint64 (computed in float64)
+    beyond 2**53, are refused; the bias takes part in both the dtype and the check.
+
+    Examples
+    --------
+    >>> checked_accumulation(np.ones(1, np.int8), np.ones(1, np.int8), np.ones(1), 1).out
+    dtype('float64')
+    >>> checked_accumulation(np.array([127]), np.array([127]), np.array([2**63 - 1]), 1)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.NumericError: integer result could reach ..., beyond int64: ...
+    """
+    acc = accumulation_for(x, weight, bias)
+    if acc.is_integer:
+        exact_integer_bound(x, weight, bias, terms)
+    else:
+        check_mixed_integers(x, weight, bias, terms)
+    return acc
 
 
 def exact_integer_bound(
@@ -173,6 +223,7 @@ def array_stats(array: npt.NDArray[Any], *, chunk_bytes: int = 16 * 1024**2) -> 
     hi: float | None = None
     total: complex | float = 0j if is_complex else 0.0
     finite_count = 0
+    wide = np.complex128 if is_complex else np.float64
     for start in range(0, flat.size, step):
         block = flat[start : start + step]
         if inexact:
@@ -180,16 +231,26 @@ def array_stats(array: npt.NDArray[Any], *, chunk_bytes: int = 16 * 1024**2) -> 
         if block.size == 0:
             continue
         finite_count += block.size
-        wide = np.complex128 if is_complex else np.float64
-        total += block.sum(dtype=wide).item()
+        with np.errstate(over="ignore", invalid="ignore"):  # huge finite values: see below
+            total += block.sum(dtype=wide).item()
         if not is_complex:
             block_lo, block_hi = block.min().item(), block.max().item()
             lo = block_lo if lo is None else min(lo, block_lo)
             hi = block_hi if hi is None else max(hi, block_hi)
+    mean = (total / finite_count) if finite_count else None
+    if mean is not None and not np.isfinite(mean):
+        # The sum of finite values overflowed (1e308 + 1e308): sum again scaled by
+        # 2**-64, exactly, so the mean (never beyond the largest value) comes out finite.
+        scaled: complex | float = 0j if is_complex else 0.0
+        for start in range(0, flat.size, step):
+            block = flat[start : start + step]
+            block = block[np.isfinite(block)]
+            scaled += (block.astype(wide) * _DOWN).sum().item()
+        mean = scaled / finite_count / _DOWN
     return ArrayStats(
         size=int(array.size),
         non_finite=int(array.size - finite_count),
         minimum=lo,
         maximum=hi,
-        mean=(total / finite_count) if finite_count else None,
+        mean=mean,
     )

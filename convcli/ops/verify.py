@@ -28,6 +28,7 @@ __all__ = [
     "Comparison",
     "Im2colCheck",
     "OneByOneCheck",
+    "check_1x1_shapes",
     "compare",
     "default_atol",
     "unfold",
@@ -135,6 +136,30 @@ class OneByOneCheck:
         return (self.kernel.shape[0], self.kernel.shape[1])
 
 
+def check_1x1_shapes(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]) -> None:
+    """Refuse shapes ``verify_1x1`` cannot take: x ``(c_i, h, w)``, kernel ``(c_o, c_i, 1, 1)``.
+
+    Examples
+    --------
+    >>> check_1x1_shapes((3, 4, 4), (2, 3, 3, 3))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: kernel must be (c_o, c_i, 1, 1), got shape (2, 3, 3, 3)
+    """
+    if len(x_shape) != 3:
+        raise ShapeError(
+            _("input must be 3-D (c_i, h, w), got {len_x_shape}-D {x_shape}").format(
+                len_x_shape=len(x_shape), x_shape=x_shape
+            )
+        )
+    if len(kernel_shape) != 4 or kernel_shape[2:] != (1, 1):
+        raise ShapeError(
+            _("kernel must be (c_o, c_i, 1, 1), got shape {kernel_shape}").format(
+                kernel_shape=kernel_shape
+            )
+        )
+
+
 def verify_1x1(
     x: Array, kernel: Array, *, atol: float | None = None, rtol: float = 0.0
 ) -> OneByOneCheck:
@@ -146,18 +171,7 @@ def verify_1x1(
     >>> check.comparison.agree, check.x_matrix_shape, check.kernel_matrix_shape
     (True, (3, 4), (2, 3))
     """
-    if x.ndim != 3:
-        raise ShapeError(
-            _("input must be 3-D (c_i, h, w), got {x_ndim}-D {x_shape}").format(
-                x_ndim=x.ndim, x_shape=x.shape
-            )
-        )
-    if kernel.ndim != 4 or kernel.shape[2:] != (1, 1):
-        raise ShapeError(
-            _("kernel must be (c_o, c_i, 1, 1), got shape {kernel_shape}").format(
-                kernel_shape=kernel.shape
-            )
-        )
+    check_1x1_shapes(x.shape, kernel.shape)
     per_channel = corr2d_multi_in_out(x, kernel)
     matrix_product = corr2d_multi_in_out_1x1(x, kernel)
     tolerance = default_atol(x, kernel, x.shape[0]) if atol is None else atol

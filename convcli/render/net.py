@@ -10,11 +10,13 @@ from fractions import Fraction
 from typing import Any
 
 from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from convcli.i18n import N_, _
-from convcli.render.widgets import Renderable, render_key_values, render_line
+from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
 from convcli.shapes.receptive import Field
 
@@ -79,60 +81,129 @@ def _flat_rows(rows: Sequence[LayerRow], depth: int = 0) -> Iterator[tuple[Layer
             yield row, depth, ""
 
 
-def net_table(network: Network) -> Table:
-    """One row per layer; a residual block's layers indented under it, then its shortcut."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for name, justify in (
-        ("#", "right"),
-        (N_("layer"), "left"),
-        (N_("output"), "right"),
-        (N_("params"), "right"),
-        ("MACs", "right"),
-        ("FLOPs", "right"),
-        (N_("field"), "right"),
-        (N_("jump"), "right"),
-        (N_("start"), "right"),
-    ):
-        # Nothing is ever cut: on a narrow terminal a cell folds onto a second line.
-        table.add_column(
-            name if name in ("#", "MACs", "FLOPs") else _(name),
-            justify=justify,  # type: ignore[arg-type]
-            overflow="fold",
-        )
-    table.add_row("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
+COLUMNS = (
+    ("#", "right"),
+    (N_("layer"), "left"),
+    (N_("output"), "right"),
+    (N_("params"), "right"),
+    ("MACs", "right"),
+    ("FLOPs", "right"),
+    (N_("field"), "right"),
+    (N_("jump"), "right"),
+    (N_("start"), "right"),
+)
+# Where the whole table does not fit: the layers with their costs, then the fields.
+COST_COLUMNS = (0, 1, 2, 3, 4, 5)
+FIELD_COLUMNS = (0, 1, 6, 7, 8)
+FIELDS_TITLE = N_("receptive field (did not fit beside the costs)")
+
+
+def _table_rows(network: Network) -> list[tuple[str, ...]]:
+    """The cells of every row, residual blocks' layers indented under them."""
+    rows: list[tuple[str, ...]] = [
+        ("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
+    ]
     for row, depth, role in _flat_rows(network.rows):
         indent = "  " * depth
         if role in ("shortcut", "identity"):
             label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
-            table.add_row("", Text(label), "", "", "", "", "", "", "")
+            rows.append(("", label, "", "", "", "", "", "", ""))
             continue
         text = _("residual") if role == "residual" else row.spec.text
         field, jump, start = _field_cells(row.fields)
-        if role == "residual":
-            table.add_row(
-                row.index,
-                Text(indent + text),
-                _shape(row.output_shape),
-                _compact(row.params),
-                _compact(row.macs),
-                _compact(row.flops),
-                field,
-                jump,
-                start,
-            )
-            continue
-        table.add_row(
-            row.index,
-            Text(indent + text),
-            _shape(row.output_shape),
-            _compact(row.params) if row.params else "-",
-            _compact(row.macs) if row.macs else "-",
-            _compact(row.flops) if row.flops else "-",
-            field,
-            jump,
-            start,
+        costs = (row.params, row.macs, row.flops)
+        cells = [_compact(n) if n or role == "residual" else "-" for n in costs]
+        rows.append(
+            (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
+    return rows
+
+
+def _columns_table(
+    rows: Sequence[Sequence[str]],
+    columns: tuple[int, ...],
+    title: str = "",
+    *,
+    wrap_layers: bool = False,
+) -> Table:
+    table = Table(
+        title=title or None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    for column in columns:
+        name, justify = COLUMNS[column]
+        # Nothing is folded: a number or shape is printed whole or the layout changes.
+        # A layer's text may wrap between its words (``Conv2d(3, 16, kernel_size=...``).
+        table.add_column(
+            name if name in ("#", "MACs", "FLOPs") else _(name),
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=not (wrap_layers and name == "layer"),
+        )
+    for cells in rows:
+        if columns != COST_COLUMNS and not any(cells[c] for c in columns[2:]):
+            continue  # a "+ shortcut" line has no field to show
+        table.add_row(*(Text(cells[c]) for c in columns))
     return table
+
+
+class _Narrowest:
+    """A table whose layer column wraps: it fits wherever its narrowest form fits."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.renderable
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        narrowest = Measurement.get(console, options, self.renderable).minimum
+        return Measurement(narrowest, narrowest)
+
+
+def _stacked(rows: Sequence[Sequence[str]]) -> Text:
+    """Each layer on lines of its own: name, then its numbers as ``key value`` pairs."""
+    text = Text()
+    for cells in rows:
+        index, label = cells[0], cells[1]
+        indent = "  " * ((len(label) - len(label.lstrip(" "))) // 2)
+        head = f"{index} {label.strip()}" if index else label.strip()
+        text.append(("\n" if text else "") + indent + head, style="bold" if index else "")
+        if not any(cells[2:]):
+            continue
+        pairs = [f"{COLUMNS[c][0]} {cells[c]}" for c in range(2, len(cells)) if cells[c]]
+        # Three lines at most, so a pair is never split across a line end at 40 columns.
+        for group in (pairs[:2], pairs[2:4], pairs[4:]):
+            if group:
+                text.append("\n" + indent + "    " + "  ".join(group))
+    return text
+
+
+def net_table(network: Network) -> Fitting:
+    """One row per layer; a residual block's layers indented under it, then its shortcut.
+
+    Numbers and shapes are never cut: where the table does not fit the width, the
+    receptive-field columns move to a second table under it, and where that does not
+    fit either, each layer is listed on lines of its own. A layer's text wraps between
+    words before any of that happens.
+    """
+    rows = _table_rows(network)
+    every = tuple(range(len(COLUMNS)))
+    return Fitting(
+        _columns_table(rows, every),
+        _Narrowest(_columns_table(rows, every, wrap_layers=True)),
+        _Narrowest(
+            Group(
+                _columns_table(rows, COST_COLUMNS, wrap_layers=True),
+                Text(),
+                _columns_table(rows, FIELD_COLUMNS, _(FIELDS_TITLE), wrap_layers=True),
+            )
+        ),
+        _stacked(rows),
+    )
 
 
 def _compact(count: int) -> str:

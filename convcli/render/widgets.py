@@ -33,6 +33,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from convcli.errors import shown_name
 from convcli.i18n import _, ngettext
 from convcli.ops.numerics import array_stats
 
@@ -229,7 +230,7 @@ def _shapes_table(
         if show_dtype:
             table_cells.append(dtype)
         if show_source:
-            table_cells.append(Text(row.source))
+            table_cells.append(Text(shown_name(row.source)))
         table.add_row(*table_cells)
     return table
 
@@ -249,8 +250,8 @@ def format_value(value: np.generic) -> str:
     --------
     >>> format_value(np.float32(56.0)), format_value(np.float64(-2.81954))
     ('56', '-2.8195')
-    >>> format_value(np.int64(7))
-    '7'
+    >>> format_value(np.int64(7)), format_value(np.float64(1e308))
+    ('7', '1e+308')
     """
     if isinstance(value, np.complexfloating):
         sign = "+" if value.imag >= 0 else "-"
@@ -258,6 +259,8 @@ def format_value(value: np.generic) -> str:
     if isinstance(value, np.floating):
         if not np.isfinite(value):
             return str(float(value))
+        if abs(value) >= 1e16:  # scientific, not the 309 digits of 1e308
+            return np.format_float_scientific(value, precision=4, unique=True, trim="-")
         text = np.format_float_positional(value, precision=4, unique=True, trim="-")
         return "0" if text == "-0" else text
     return str(value)

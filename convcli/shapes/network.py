@@ -28,7 +28,7 @@ from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
-from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back, compose, union
+from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back_cells, compose, union
 from convcli.shapes.transposed import resolve_transposed_geometry
 
 __all__ = ["DTYPE_SIZES", "CellTrace", "LayerRow", "Network", "trace_cell", "walk_network"]
@@ -565,7 +565,8 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
 
     ``layer`` is the 1-based row number (default: the last layer with a spatial output).
     Each layer maps the interval of its output cells to the first and last input cell they
-    read (``receptive.back``), clipped to its input; a residual block joins its two paths.
+    read, cell by cell (``receptive.back_cells``: the holes a stride leaves and the cells a zero
+    padding shows reach nothing); a residual block joins its two paths.
 
     Examples
     --------
@@ -605,20 +606,17 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
         )
     spans: list[tuple[int, int] | None] = []
     for axis in range(2):
-        spans.append(_carry(network.rows[:number], axis, (cell[axis], cell[axis])))
+        reached = _carry(network.rows[:number], axis, frozenset({cell[axis]}))
+        spans.append((min(reached), max(reached)) if reached else None)
     return CellTrace(index=str(number), cell=cell, rows=spans[0], cols=spans[1])
 
 
-def _carry(
-    rows: Sequence[LayerRow], axis: int, span: tuple[int, int] | None
-) -> tuple[int, int] | None:
+def _carry(rows: Sequence[LayerRow], axis: int, cells: frozenset[int]) -> frozenset[int]:
     for row in reversed(rows):
-        if span is None:
-            return None
+        if not cells:
+            return cells
         if row.spec.kind == "residual":
-            paths = [_carry(row.main, axis, span), _carry(row.shortcut, axis, span)]
-            reached = [path for path in paths if path is not None]
-            span = (min(p[0] for p in reached), max(p[1] for p in reached)) if reached else None
+            cells = _carry(row.main, axis, cells) | _carry(row.shortcut, axis, cells)
         elif row.steps is not None:
-            span = back(row.steps[axis], *span)
-    return span
+            cells = back_cells(row.steps[axis], cells)
+    return cells

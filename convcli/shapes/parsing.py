@@ -6,11 +6,93 @@ the option's name.
 
 from __future__ import annotations
 
+import math
+import re
+
 from convcli.errors import OptionError
 from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, PaddingArg
 
-__all__ = ["parse_int_or_pair", "parse_padding", "parse_position", "parse_shape"]
+__all__ = [
+    "parse_int_or_pair",
+    "parse_number",
+    "parse_padding",
+    "parse_position",
+    "parse_shape",
+    "parse_whole",
+    "shorten",
+]
+
+# The one spelling of numbers on the command line: ASCII digits only (int() and float()
+# also take Arabic-Indic or full-width digits, which --stride never did).
+_REAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_MAX_DIGITS = 18
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` quoted as ``repr`` does, cut after ``limit`` characters in messages.
+
+    Examples
+    --------
+    >>> shorten("2x3"), shorten("9" * 4000, limit=5)
+    ("'2x3'", "'99999'... (4000 characters)")
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def parse_whole(text: str, *, minimum: int | None = None) -> int:
+    """A whole number of ASCII digits (``-`` allowed), at least ``minimum``.
+
+    The parser of every integer option (``--groups``, ``--seed``, ``--out-channels``),
+    as ``--stride``'s values: ``+1``, ``1.0``, ``1e3`` and non-ASCII digits are refused.
+
+    Examples
+    --------
+    >>> parse_whole(" 12 "), parse_whole("-3")
+    (12, -3)
+    >>> parse_whole("\u0661")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: expected a whole number, got '\u0661'
+    """
+    part = text.strip()
+    digits = part[1:] if part.startswith("-") else part
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DIGITS:
+        raise OptionError(
+            _("expected a whole number, got {shorten_text}").format(shorten_text=shorten(text))
+        )
+    value = int(part)
+    if minimum is not None and value < minimum:
+        raise OptionError(
+            _("must be >= {minimum}, got {shorten_text}").format(
+                minimum=minimum, shorten_text=shorten(text)
+            )
+        )
+    return value
+
+
+def parse_number(text: str) -> float:
+    """A finite decimal number of ASCII digits: ``0.5``, ``1e-9``, ``3``.
+
+    Examples
+    --------
+    >>> parse_number("1e-9"), parse_number("2")
+    (1e-09, 2.0)
+    >>> parse_number("nan")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: expected a finite number like 0.5 or 1e-9, got 'nan'
+    """
+    part = text.strip()
+    if not _REAL.fullmatch(part) or not math.isfinite(value := float(part)):
+        raise OptionError(
+            _("expected a finite number like 0.5 or 1e-9, got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        )
+    return value
 
 
 def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
@@ -25,12 +107,16 @@ def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
     """
     parts = [part.strip() for part in text.split(",")]
     if len(parts) not in (1, 2):
-        raise OptionError(_("expected N or H,W, got {text!r}").format(text=text))
+        raise OptionError(
+            _("expected N or H,W, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     values = [_parse_int(part, text) for part in parts]
     for value in values:
         if value < minimum:
             raise OptionError(
-                _("must be >= {minimum}, got {text!r}").format(minimum=minimum, text=text)
+                _("must be >= {minimum}, got {shorten_text}").format(
+                    minimum=minimum, shorten_text=shorten(text)
+                )
             )
     return values[0] if len(values) == 1 else (values[0], values[1])
 
@@ -54,7 +140,9 @@ def parse_padding(text: str) -> PaddingArg:
         return parse_int_or_pair(word, minimum=0)
     except OptionError:
         raise OptionError(
-            _("expected N, H,W, 'same' or 'valid', got {text!r}").format(text=text)
+            _("expected N, H,W, 'same' or 'valid', got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
         ) from None
 
 
@@ -69,28 +157,33 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
     shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
-        allowed = _(" or ").join(str(n) for n in ndims)
+        allowed = " or ".join(str(n) for n in ndims)
         raise OptionError(
-            _("expected {allowed} sizes like 2x3x3, got {text!r}").format(
-                allowed=allowed, text=text
+            _("expected {allowed} sizes like 2x3x3, got {shorten_text}").format(
+                allowed=allowed, shorten_text=shorten(text)
             )
         )
     if any(size < 1 for size in shape):
-        raise OptionError(_("sizes must be >= 1, got {text!r}").format(text=text))
+        raise OptionError(
+            _("sizes must be >= 1, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     return shape
 
 
 def _parse_int(part: str, text: str) -> int:
-    # isdecimal() rejects '+1', '1.5', '1e3' and unicode digits int() would accept.
-    if not part.isascii() or not part.lstrip("-").isdecimal() or len(part) > 18:
+    try:
+        return parse_whole(part)
+    except OptionError:
         hint = ""
         if "," in text and all(p.strip().isdecimal() for p in text.split(",")):
-            example = "x".join(p.strip() for p in text.split(","))
-            hint = ": " + _("shapes are written with x, e.g. {example}").format(example=example)
+            hint = (
+                f": shapes are written with x, e.g. {'x'.join(p.strip() for p in text.split(','))}"
+            )
         raise OptionError(
-            _("expected whole numbers, got {text!r}{hint}").format(text=text, hint=hint)
-        )
-    return int(part)
+            _("expected whole numbers, got {shorten_text}{hint}").format(
+                shorten_text=shorten(text), hint=hint
+            )
+        ) from None
 
 
 def parse_position(text: str) -> tuple[int, ...]:
@@ -104,9 +197,13 @@ def parse_position(text: str) -> tuple[int, ...]:
     parts = [part.strip() for part in text.split(",")]
     if not 2 <= len(parts) <= 4:
         raise OptionError(
-            _("expected 2 to 4 indices like i,j or o,i,j, got {text!r}").format(text=text)
+            _("expected 2 to 4 indices like i,j or o,i,j, got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
         )
     values = tuple(_parse_int(part, text) for part in parts)
     if any(value < 0 for value in values):
-        raise OptionError(_("indices must be >= 0, got {text!r}").format(text=text))
+        raise OptionError(
+            _("indices must be >= 0, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     return values

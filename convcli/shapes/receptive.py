@@ -193,6 +193,71 @@ def back(step: AxisStep, lo: int, hi: int) -> tuple[int, int] | None:
 
 
 MAX_TAPS = 4096
+# Cells times taps walked one by one before ``back_cells`` falls back to ``back``'s interval.
+MAX_CELL_STEPS = 1_000_000
+
+
+def back_cells(step: AxisStep, cells: frozenset[int]) -> frozenset[int]:
+    """The input cells that output ``cells`` read: exact, holes included.
+
+    ``back`` gives the first and last of them; carrying only that interval through several
+    layers counts the holes a stride leaves (and the cells a zero padding shows) as reached.
+    A set keeps them apart. Cells in a zero padding reach nothing; reflect, replicate and
+    circular padding reach the cell they copy. A set too large to walk tap by tap falls back
+    to ``back``'s interval.
+
+    Examples
+    --------
+    >>> sorted(back_cells(AxisStep("window", 5, 3, span=1, kernel=1, stride=2), frozenset({0, 1})))
+    [0, 2]
+    >>> sorted(back_cells(AxisStep("window", 3, 5, span=1, kernel=1, padding=1), frozenset({0, 2})))
+    [1]
+    >>> sorted(back_cells(AxisStep("transposed", 3, 7, kernel=3, stride=2), frozenset({3})))
+    [1]
+    """
+    if not cells:
+        return frozenset()
+    taps = step.kernel if step.kind in ("window", "transposed") else 1
+    if (
+        len(cells) * max(taps, 1) > MAX_CELL_STEPS
+        or step.kernel > MAX_TAPS
+        or (step.kind == "window" and step.kernel == 1 and step.span > 1)
+    ):
+        span = back(step, min(cells), max(cells))
+        return frozenset() if span is None else frozenset(range(span[0], span[1] + 1))
+    n, s, p, d = step.n_in, step.stride, step.padding, step.dilation
+    reached: set[int] = set()
+    if step.kind == "identity":
+        reached = {o for o in cells if 0 <= o < n}
+    elif step.kind == "adaptive":
+        for o in cells:
+            reached.update(range(o * n // step.n_out, -((-(o + 1) * n) // step.n_out)))
+    elif step.kind == "window":
+        for o in cells:
+            for tap in range(step.kernel):
+                source = _source(step.padding_mode, o * s - p + d * tap, n)
+                if source is not None:
+                    reached.add(source)
+    else:
+        for o in cells:
+            for tap in range(step.kernel):
+                shifted = o + p - d * tap
+                if shifted % s == 0 and 0 <= shifted // s < n:
+                    reached.add(shifted // s)
+    return frozenset(reached)
+
+
+def _source(mode: str, position: int, n: int) -> int | None:
+    """The input cell a padded axis shows at ``position`` (``None``: a zero padding cell)."""
+    if 0 <= position < n:
+        return position
+    if mode == "zeros":
+        return None
+    if mode == "replicate":
+        return 0 if position < 0 else n - 1
+    if mode == "circular":
+        return position % n
+    return -position if position < 0 else 2 * (n - 1) - position  # reflect
 
 
 def _ceil_div(a: int, b: int) -> int:

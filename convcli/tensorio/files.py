@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 import stat
@@ -24,8 +25,9 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import FileProblem, TensorFileError
+from convcli.errors import EnvironmentFailureError, FileProblem, TensorFileError, shown_name
 from convcli.i18n import _
+from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
 from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_upto
 
@@ -34,11 +36,14 @@ __all__ = [
     "MAX_JSON_BYTES",
     "TensorFileError",
     "check_output_path",
+    "json_text_size",
     "load_tensor",
     "npy_writer",
     "peek_tensor",
+    "read_stdin",
     "replacing_output",
     "save_tensor",
+    "staged_output",
     "tensor_to_json",
 ]
 
@@ -82,21 +87,10 @@ def load_tensor(
     convcli.errors.TensorFileError: stdin: NaN is not a number: strict JSON has no NaN or Infinity
     """
     if spec == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        limit = min(max_bytes, MAX_JSON_BYTES)
+        raw = read_stdin(min(max_bytes, MAX_JSON_BYTES), stdin=stdin)
         with _named("stdin"):
-            try:
-                raw = read_upto(stream, limit + 1)
-            except OSError as err:
-                raise FileProblem(
-                    _("cannot read: {reason_err}").format(reason_err=_reason(err))
-                ) from err
             if not raw:
                 raise FileProblem(_("empty input, expected JSON"))
-            if len(raw) > limit:
-                raise FileProblem(
-                    _("JSON text over the limit of {limit} bytes").format(limit=limit)
-                )
             return parse_json_tensor(raw)
     path, member = split_spec(spec)
     suffix = _suffix(path)
@@ -165,6 +159,50 @@ def peek_tensor(
     return header.shape, header.dtype.newbyteorder("=")
 
 
+def json_text_size(spec: str) -> int | None:
+    """The size in bytes of a ``.json`` file's text, from the file system alone.
+
+    ``None`` for stdin and the other formats. Raises ``TensorFileError`` for a file
+    ``load_tensor`` could not open (missing, a folder, not a regular file).
+    """
+    if spec == "-" or _suffix(split_spec(spec)[0]) != ".json":
+        return None
+    with _named(spec), _open_input(spec) as (_, size):
+        return size
+
+
+def read_stdin(limit: int, *, stdin: BinaryIO | None = None) -> bytes:
+    """Up to ``limit`` bytes of JSON text from stdin (``sys.stdin.buffer`` by default).
+
+    Raises ``TensorFileError`` when there is more, ``EnvironmentFailureError`` when stdin is
+    closed (``<&-``): then no input was given at all, and that is not a usage error.
+
+    Examples
+    --------
+    >>> import io
+    >>> read_stdin(10, stdin=io.BytesIO(b"[1, 2]"))
+    b'[1, 2]'
+    """
+    with _named("stdin"):
+        if stdin is None:
+            if sys.stdin is None:
+                raise EnvironmentFailureError(_("stdin: is closed: give the JSON text on stdin"))
+            stdin = sys.stdin.buffer
+        try:
+            raw = read_upto(stdin, limit + 1)
+        except (OSError, ValueError) as err:  # ValueError: a closed file object
+            if isinstance(err, OSError) and err.errno != errno.EBADF:
+                raise FileProblem(
+                    _("cannot read: {reason_err}").format(reason_err=_reason(err))
+                ) from err
+            raise EnvironmentFailureError(
+                _("stdin: is closed: give the JSON text on stdin")
+            ) from err
+        if len(raw) > limit:
+            raise FileProblem(_("JSON text over the limit of {limit} bytes").format(limit=limit))
+        return raw
+
+
 def split_spec(spec: str) -> tuple[str, str | None]:
     """``("x.npz", "w")`` for ``"x.npz:w"``; other specs are a path as they are.
 
@@ -189,8 +227,8 @@ def save_tensor(
     """Write ``array`` to a ``.npy`` or ``.json`` file, atomically.
 
     Checks ``check_output_path`` first. A ``.json`` file is refused, suggesting ``.npy``,
-    when ``load_tensor`` could not read it back: NaN or infinite values, a dtype JSON
-    cannot hold exactly (float128), or text over ``MAX_JSON_BYTES``.
+    when ``load_tensor`` could not read it back: NaN or infinite values, or text over
+    ``MAX_JSON_BYTES``. dtypes outside convcli's list (float128, strings) are refused.
 
     Examples
     --------
@@ -206,27 +244,9 @@ def save_tensor(
     convcli.errors.TensorFileError: ...x.json: already exists; use --force to replace it
     >>> folder.cleanup()
     """
-    target = os.fspath(path)
-    check_output_path(target, force=force, inputs=inputs)
-    with _named(target):
-        payload = _json_text(array) if _suffix(target) == ".json" else None
-        if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
-            raise FileProblem(
-                _("unsupported dtype {array_dtype}: expected numbers").format(
-                    array_dtype=array.dtype
-                )
-            )
-        with _replacing(target, force=force) as temporary:
-            try:
-                with open(temporary, "wb") as stream:
-                    if payload is not None:
-                        stream.write(payload)
-                    else:
-                        np.lib.format.write_array(stream, array, allow_pickle=False)
-            except OSError as err:
-                raise FileProblem(
-                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
-                ) from err
+    with staged_output(path, force=force, inputs=inputs) as staged:
+        staged.write(array)
+        staged.commit()
 
 
 def _json_text(array: npt.NDArray[Any]) -> bytes:
@@ -247,6 +267,153 @@ def _json_text(array: npt.NDArray[Any]) -> bytes:
             ).format(len_text=len(text), MAX_JSON_BYTES=MAX_JSON_BYTES)
         )
     return text
+
+
+class StagedOutput:
+    """An output being written: a temporary file beside ``target``, renamed by ``commit``.
+
+    Made by ``staged_output``. Everything that can fail (computing, writing, building
+    the report) happens before ``commit``; the rename is the last step.
+    """
+
+    def __init__(self, target: str, temporary: str, *, force: bool) -> None:
+        self.target = target
+        self.temporary = temporary
+        self.force = force
+        self.committed = False
+
+    def write(self, array: npt.NDArray[Any]) -> None:
+        """Write ``array`` (as ``.npy`` or ``.json``, by the target's name) to the temporary."""
+        with _named(self.target):
+            if not is_supported(array.dtype):
+                raise FileProblem(
+                    _("unsupported dtype {array_dtype}: {SUPPORTED_TEXT}").format(
+                        array_dtype=array.dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+                    )
+                )
+            payload = _json_text(array) if _suffix(self.target) == ".json" else None
+            try:
+                with open(self.temporary, "wb") as stream:
+                    if payload is not None:
+                        stream.write(payload)
+                    else:
+                        np.lib.format.write_array(stream, array, allow_pickle=False)
+            except OSError as err:
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
+
+    def memory_map(
+        self, shape: tuple[int, ...], dtype: np.dtype[Any]
+    ) -> np.memmap[Any, np.dtype[Any]]:
+        """A writable ``.npy`` memory map of the temporary file, its blocks reserved."""
+        with _named(self.target):
+            if not is_supported(dtype):
+                raise FileProblem(
+                    _("unsupported dtype {dtype}: {SUPPORTED_TEXT}").format(
+                        dtype=dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+                    )
+                )
+            if not all(type(n) is int and n > 0 for n in shape) or not shape:
+                raise FileProblem(
+                    _("shape {shape} is not a tensor's: expected positive sizes").format(
+                        shape=shape
+                    )
+                )
+            try:
+                out = np.lib.format.open_memmap(self.temporary, "w+", dtype=dtype, shape=shape)
+                _reserve(self.temporary)
+            except OSError as err:
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
+        return out
+
+    def commit(self) -> None:
+        """Make the temporary file ``target``: fsync, rename, fsync the folder."""
+        with _named(self.target):
+            try:
+                _fsync(self.temporary)
+                _commit(self.temporary, self.target, force=self.force)
+            except OSError as err:
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
+        self.committed = True
+        with contextlib.suppress(OSError):
+            _fsync(os.path.dirname(os.path.abspath(self.target)))  # the rename, durable
+
+
+@contextlib.contextmanager
+def staged_output(
+    path: PathArg,
+    *,
+    force: bool = False,
+    inputs: Sequence[PathArg] = (),
+    suffixes: tuple[str, ...] = OUTPUT_SUFFIXES,
+) -> Iterator[StagedOutput]:
+    """A ``StagedOutput`` for ``path``; its temporary file is removed unless committed.
+
+    Checks as ``check_output_path``. Whatever ends the block before ``commit`` (an
+    error, Ctrl-C, SIGTERM) leaves any old ``path`` intact and no temporary file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "y.npy"
+    >>> with staged_output(target) as staged:
+    ...     staged.write(np.arange(3))
+    >>> sorted(p.name for p in pathlib.Path(folder.name).iterdir())  # not committed
+    []
+    >>> with staged_output(target) as staged:
+    ...     staged.write(np.arange(3))
+    ...     staged.commit()
+    >>> np.load(target)
+    array([0, 1, 2])
+    >>> folder.cleanup()
+    """
+    target = os.fspath(path)
+    _check_output(target, force=force, inputs=inputs, suffixes=suffixes)
+    folder = os.path.dirname(os.path.abspath(target))
+    with _named(target):
+        try:
+            handle, temporary = tempfile.mkstemp(
+                dir=folder, prefix=_temporary_prefix(target), suffix=".tmp"
+            )
+        except OSError as err:
+            raise FileProblem(
+                _("cannot create a file in {shown_folder}: {reason_err}").format(
+                    shown_folder=_shown(folder), reason_err=_reason(err)
+                )
+            ) from err
+    staged = StagedOutput(target, temporary, force=force)
+    try:
+        try:
+            # mkstemp makes 0600 files; give the output the mode a plain open() would.
+            os.fchmod(handle, 0o666 & ~_umask())
+        finally:
+            os.close(handle)
+        yield staged
+    finally:
+        if not staged.committed:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _temporary_prefix(target: str) -> str:
+    """``.NAME.``, NAME cut to 64 bytes: with mkstemp's 8 random letters and ``.tmp`` the
+    temporary name stays far below the 255 bytes a file name may have, however long the
+    output's own name is."""
+    name = os.path.basename(target)
+    short = name.encode("utf-8", "surrogateescape")[:64].decode("utf-8", "ignore")
+    return f".{short}."
 
 
 @contextlib.contextmanager
@@ -276,29 +443,11 @@ def npy_writer(
            [8, 8, 8]], dtype=int32)
     >>> del out; folder.cleanup()
     """
-    target = os.fspath(path)
-    _check_output(target, force=force, inputs=inputs, suffixes=(".npy",))
-    resolved = np.dtype(dtype)
-    with _named(target):
-        if resolved.kind not in "biufc" or resolved.fields is not None:
-            raise FileProblem(
-                _("unsupported dtype {resolved}: expected numbers").format(resolved=resolved)
-            )
-        if not all(type(n) is int and n > 0 for n in shape) or not shape:
-            raise FileProblem(
-                _("shape {shape} is not a tensor's: expected positive sizes").format(shape=shape)
-            )
-    with _replacing(target, force=force) as temporary:
-        with _named(target):
-            try:
-                out = np.lib.format.open_memmap(temporary, "w+", dtype=resolved, shape=shape)
-                _reserve(temporary)
-            except OSError as err:
-                raise FileProblem(
-                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
-                ) from err
+    with staged_output(path, force=force, inputs=inputs, suffixes=(".npy",)) as staged:
+        out = staged.memory_map(tuple(shape), np.dtype(dtype))
         yield out
         out.flush()
+        staged.commit()
 
 
 @contextlib.contextmanager
@@ -322,16 +471,17 @@ def replacing_output(
     '<svg/>'
     >>> folder.cleanup()
     """
-    target = os.fspath(path)
-    _check_output(target, force=force, inputs=inputs, suffixes=suffixes)
-    with _replacing(target, force=force) as temporary:
+    with staged_output(path, force=force, inputs=inputs, suffixes=suffixes) as staged:
         try:
-            yield temporary
+            yield staged.temporary
         except OSError as err:
-            with _named(target):
+            with _named(staged.target):
                 raise FileProblem(
-                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
                 ) from err
+        staged.commit()
 
 
 def check_output_path(
@@ -378,6 +528,10 @@ def _check_output(
             )
         for spec in inputs:
             source = split_spec(os.fspath(spec))[0]
+            if source == "-" and _is_stdin(target):
+                raise FileProblem(
+                    _("is the file read as stdin: never overwriting an input, even with --force")
+                )
             if source != "-" and _same_file(target, source):
                 raise FileProblem(
                     _(
@@ -390,50 +544,25 @@ def _check_output(
             raise FileProblem(_("already exists; use --force to replace it"))
 
 
+def _is_stdin(target: str) -> bool:
+    """Whether ``target`` is the file behind stdin (``< in.json``), compared by identity."""
+    try:
+        handle = sys.stdin.fileno() if sys.stdin is not None else 0
+        source = os.fstat(handle)
+        if not stat.S_ISREG(source.st_mode):
+            return False
+        existing = os.stat(target)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+    return (source.st_dev, source.st_ino) == (existing.st_dev, existing.st_ino)
+
+
 def _same_file(a: str, b: str) -> bool:
     with contextlib.suppress(OSError, ValueError):
         if os.path.samefile(a, b):
             return True
     # A path that does not resolve yet may still name the input once written.
     return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
-@contextlib.contextmanager
-def _replacing(target: str, *, force: bool) -> Iterator[str]:
-    """Yield a temporary path beside ``target``; on success it becomes ``target``."""
-    folder = os.path.dirname(os.path.abspath(target))
-    with _named(target):
-        try:
-            handle, temporary = tempfile.mkstemp(
-                dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
-            )
-        except OSError as err:
-            raise FileProblem(
-                _("cannot create a file in {shown_folder}: {reason_err}").format(
-                    shown_folder=_shown(folder), reason_err=_reason(err)
-                )
-            ) from err
-    try:
-        try:
-            # mkstemp makes 0600 files; give the output the mode a plain open() would.
-            os.fchmod(handle, 0o666 & ~_umask())
-        finally:
-            os.close(handle)
-        yield temporary
-        with _named(target):
-            try:
-                _fsync(temporary)
-                _commit(temporary, target, force=force)
-            except OSError as err:
-                raise FileProblem(
-                    _("cannot write: {reason_err}").format(reason_err=_reason(err))
-                ) from err
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):
-        _fsync(folder)  # make the rename itself durable
 
 
 def _commit(temporary: str, target: str, *, force: bool) -> None:
@@ -529,10 +658,20 @@ def _suffix(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
 
-def _shown(name: str) -> str:
-    """A name as printed: quoted when it holds line breaks or other control characters."""
-    return name if name.isprintable() else repr(name)
+_shown = shown_name
 
 
 def _reason(err: OSError) -> str:
-    return (err.strerror or type(err).__name__).lower()
+    """The system's words for an error (``no space left on device``)."""
+    if err.strerror:
+        return err.strerror.lower()
+    return " ".join(str(err).split()) or "unknown error"
+
+
+def _write_reason(err: OSError) -> str:
+    """``_reason``; a write that stopped short without an errno (numpy's ``tofile``
+    raises ``OSError("N requested and M written")``) is a full disk in practice."""
+    if err.strerror or err.errno is not None:
+        return _reason(err)
+    detail = " ".join(str(err).split())
+    return f"only part was written ({detail}): is the disk full?" if detail else "short write"

@@ -16,7 +16,8 @@ Choices, consistent between reading and writing:
 - A **UTF-8 BOM** is refused, as RFC 8259 says writers must not add one.
 - Integers stay int64 (more than 19 digits, or outside int64, is refused); any float makes
   float64; any complex makes complex128; ``"dtype"`` converts, refusing values that do not
-  fit it (300 as uint8, 1.5 as int32, 1e300 as float32) instead of wrapping them.
+  fit it (300 as uint8, 1.5 as int32, 1e300 as float32) instead of wrapping them, and
+  integers a float type would round (16777217 as float32; 2**53 + 1 beside a float).
 
 Problems raise ``ValueError`` with a one-line description; ``convcli.tensorio.files`` adds the
 file's name.
@@ -297,8 +298,47 @@ def _convert(
         array = np.array(values, dtype=np.complex128)
     else:
         array = np.array(leaves, dtype=np.float64 if float in types else np.int64)
+    target = dtype if dtype is not None else array.dtype
+    if target.kind in "fc":
+        _check_exact_integers(leaves, array, shape, target)
     array = array.reshape(shape)
     return array if dtype is None else _cast(array, dtype)
+
+
+def _check_exact_integers(
+    leaves: list[Any], array: npt.NDArray[Any], shape: tuple[int, ...], target: np.dtype[Any]
+) -> None:
+    """Refuse a JSON integer that ``target`` (a float or complex dtype) would round.
+
+    Integers below 2**(mantissa bits + 1) are exact in any float; only the others are
+    looked at, against the integer the text wrote (``array`` may already be rounded).
+    """
+    real = np.finfo(target).dtype
+    limit = 2 ** (np.finfo(target).nmant + 1)
+    parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
+    large = np.zeros(array.shape, dtype=bool)
+    for part in parts:
+        large |= (part >= limit) | (part <= -limit)
+    for index in np.flatnonzero(large):
+        leaf = leaves[index]
+        for value in (leaf["real"], leaf["imag"]) if type(leaf) is dict else (leaf,):
+            if type(value) is not int:
+                continue
+            with np.errstate(all="ignore"):
+                held = real.type(value)
+            if np.isfinite(held) and int(held) != value:
+                raise FileProblem(
+                    _(
+                        "{at_int_index_shape} is the integer {shorten_str_value}, which {target} "
+                        "cannot hold exactly (it would become {int_held}): use an integer dtype, "
+                        "or write it as a float (e.g. 1.0e18) to accept rounding"
+                    ).format(
+                        at_int_index_shape=_at(int(index), shape),
+                        shorten_str_value=_shorten(str(value)),
+                        target=target,
+                        int_held=int(held),
+                    )
+                )
 
 
 def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from convcli.errors import FileProblem
 from convcli.i18n import _
+from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -340,17 +341,18 @@ def _numpy_says(err: Exception) -> str:
 
 
 def _check_dtype(dtype: np.dtype[Any]) -> None:
-    """Only bool, integer, float and complex dtypes: nothing to unpickle, no structures."""
-    if dtype.kind in "biufc" and dtype.fields is None and dtype.subdtype is None:
+    """Only bool, integer, float16/32/64 and complex64/128 (``numerics.is_supported``):
+    nothing to unpickle, no structures, no float128."""
+    if dtype.subdtype is None and is_supported(dtype):
         return
     if dtype.subdtype is not None:
         shown: object = (np.lib.format.dtype_to_descr(dtype.subdtype[0]), dtype.subdtype[1])
     else:
         shown = np.lib.format.dtype_to_descr(dtype)
     raise FileProblem(
-        _(
-            "unsupported dtype {shorten_repr_shown}: expected bool, int, uint, float or complex"
-        ).format(shorten_repr_shown=_shorten(repr(shown)))
+        _("unsupported dtype {shorten_repr_shown}: {SUPPORTED_TEXT}").format(
+            shorten_repr_shown=_shorten(repr(shown)), SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+        )
     )
 
 

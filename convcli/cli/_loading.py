@@ -1,0 +1,132 @@
+"""The one way every command reads its tensors: all checks first, then the data.
+
+1. Every header is read (``.npy``/``.npz``: shape and dtype), every JSON text measured
+   (a file's size; stdin's text is read, bounded by what the budget lets parse).
+2. What is known is budgeted before anything is parsed or loaded: each header's data,
+   and each JSON text times the parser's measured expansion.
+3. When every shape is known, the command's own check (its shapes and its memory
+   estimate) runs: shapes that do not fit are refused here, before any data.
+4. JSON texts are parsed (their shapes are only known then) and the command's check
+   runs again; only then is any ``.npy``/``.npz`` data loaded.
+
+So a run that cannot work is refused from headers alone, whatever the mix of
+``.npy``, ``.npz``, JSON and stdin.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from convcli.cli._app import shown
+from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
+from convcli.errors import BudgetError, ConvcliError, TensorFileError
+from convcli.i18n import _
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+__all__ = ["ROLES", "load_checked"]
+
+ROLES = ("input", "kernel", "bias")
+T = TypeVar("T")
+R = TypeVar("R")
+SizeCheck = Callable[[Sequence[TensorInfo | None]], None]
+
+
+def load_checked(
+    specs: Sequence[str | None], budget: int, check: SizeCheck
+) -> list[npt.NDArray[Any] | None]:
+    """The tensors of ``specs`` (input, kernel, bias; ``None``: not given), every check first.
+
+    ``check(infos)`` is the command's check on ``(shape, dtype)`` of each tensor: it raises
+    a ``ConvcliError`` (a shape that does not fit, an estimate over ``budget``). It is
+    called once every shape is known and before any ``.npy``/``.npz`` data is read.
+    """
+    from convcli.ops.budget import JSON_PARSE_EXPANSION, check_inputs_budget, format_bytes
+    from convcli.tensorio.files import MAX_JSON_BYTES, json_text_size, read_stdin
+
+    check_stdin_once(specs)
+    roles = ROLES[: len(specs)]
+    infos: list[TensorInfo | None] = []
+    texts: dict[int, int] = {}
+    piped: bytes | None = None
+    parts: list[tuple[str, int]] = []
+    for index, (spec, role) in enumerate(zip(specs, roles, strict=True)):
+        info = peek(spec, role)
+        infos.append(info)
+        if spec is None:
+            continue
+        name = f"{_(role)} {shown(spec) if spec != '-' else _('stdin')}"
+        if info is not None:
+            parts.append((name, _nbytes(info)))
+            continue
+        if spec == "-":
+            limit = max(0, min(MAX_JSON_BYTES, budget // JSON_PARSE_EXPANSION))
+            try:
+                piped = _named(role, read_stdin, limit)
+            except TensorFileError:
+                if limit == MAX_JSON_BYTES:
+                    raise
+                # Over what the budget lets parse (the size cap itself is the other case).
+                raise BudgetError(
+                    _(
+                        "{role} stdin: JSON text over {limit} bytes, the most that parsing (text "
+                        "x {JSON_PARSE_EXPANSION}) fits in the --max-memory budget of "
+                        "{format_bytes_budget}: use .npy or raise --max-memory"
+                    ).format(
+                        role=_(role),
+                        limit=limit,
+                        JSON_PARSE_EXPANSION=JSON_PARSE_EXPANSION,
+                        format_bytes_budget=format_bytes(budget),
+                    )
+                ) from None
+            texts[index] = len(piped)
+        else:
+            size = _named(role, json_text_size, spec)
+            texts[index] = 0 if size is None else size
+        parts.append((name + " " + _("(JSON text to parse)"), texts[index] * JSON_PARSE_EXPANSION))
+    check_inputs_budget(parts, budget)
+    if not texts:
+        with naming_inputs(specs):
+            check(infos)
+    arrays: list[npt.NDArray[Any] | None] = [None] * len(specs)
+    for index in texts:
+        spec = specs[index]
+        assert spec is not None
+        if spec == "-":
+            assert piped is not None
+            array = _named(roles[index], _parse_stdin, piped)
+        else:
+            array = load(spec, roles[index])
+        arrays[index] = array
+        infos[index] = (array.shape, array.dtype)
+    if texts:
+        with naming_inputs(specs):
+            check(infos)
+    for index, spec in enumerate(specs):
+        if spec is not None and arrays[index] is None:
+            arrays[index] = load(spec, roles[index])
+    return arrays
+
+
+def _nbytes(info: TensorInfo) -> int:
+    import math
+
+    shape, dtype = info
+    return math.prod(shape) * dtype.itemsize
+
+
+def _parse_stdin(raw: bytes) -> npt.NDArray[Any]:
+    from convcli.tensorio.files import load_tensor
+
+    return load_tensor("-", stdin=io.BytesIO(raw))
+
+
+def _named(role: str, read: Callable[[T], R], argument: T) -> R:
+    """``read(argument)``, a refusal's message starting with the tensor's role."""
+    try:
+        return read(argument)
+    except ConvcliError as err:
+        raise type(err)(f"{_(role)} {err}") from None
