@@ -138,3 +138,14 @@ def test_piped_output_has_no_trailing_spaces() -> None:
         text = invoke(*args).stdout
         assert text.strip()
         assert not [line for line in text.splitlines() if line.endswith(" ")], args
+
+
+def test_help_lists_the_commands_in_the_lessons_order() -> None:
+    from convcli.cli._app import COMMAND_ORDER
+
+    result = invoke("--help")
+    assert result.exit_code == 0
+    lines = result.stdout.split("Commands:", 1)[1].splitlines()
+    # A command's line starts two spaces in; its summary's continuation lines start further.
+    shown = [line.split()[0] for line in lines if line.startswith("  ") and line[2] != " "]
+    assert shown == list(COMMAND_ORDER)

@@ -139,8 +139,28 @@ class _Command(TyperCommand):
         return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
+# The order `convcli --help` lists the commands in: the lesson first, then the layers after
+# it, then pictures (registration order is import order, which is alphabetical).
+COMMAND_ORDER = (
+    "demo",
+    "run",
+    "shapes",
+    "explain",
+    "verify",
+    "verify-1x1",
+    "pool",
+    "net",
+    "draw",
+)
+
+
 class _OneLineErrors(TyperGroup):
     """Click's usage errors as one line on stderr, exit 2; everything else as typer does."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
     def format_help_text(self, ctx: Any, formatter: Any) -> None:
         _fit_help(formatter, lambda: super(_OneLineErrors, self).format_help_text(ctx, formatter))
