@@ -18,13 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import ShapeError
-from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES
+from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, plan_dtypes
 from convcli.ops.conv import _operand
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     Accumulation,
-    accumulation_for,
     check_mixed_integers,
     exact_integer_bound,
 )
@@ -94,14 +93,7 @@ def plan_transposed(
         dilation=dilation,
         output_size=output_size,
     )
-    x_dtype = np.dtype(input_dtype)
-    w_dtype = x_dtype if weight_dtype is None else np.dtype(weight_dtype)
-    operands = [np.empty(0, x_dtype), np.empty(0, w_dtype)]
-    if bias_dtype is not None:
-        operands.append(np.empty(0, np.dtype(bias_dtype)))
-    acc = accumulation_for(*operands)
-    # Integers compute exactly in float64 (sums below 2**53) or int64: both 8 bytes.
-    compute = np.dtype(np.float64) if acc.is_integer else acc.acc
+    acc, compute = plan_dtypes(input_dtype, weight_dtype, bias_dtype)
     item = compute.itemsize
     c_i, c_og, k_h, k_w = weight_shape
     c_ig = c_i // int(groups)
