@@ -35,7 +35,14 @@ from convcli.shapes.transposed import (
     resolve_transposed_geometry,
 )
 
-__all__ = ["TransposedPlan", "conv_transpose2d", "plan_transposed", "run_transposed"]
+__all__ = [
+    "TransposedPlan",
+    "conv_transpose2d",
+    "conv_transpose_with",
+    "options_geometry",
+    "plan_transposed",
+    "run_transposed",
+]
 
 Array = npt.NDArray[Any]
 Shape = tuple[int, ...]
@@ -274,6 +281,51 @@ def transposed_into(
         out[n0:n1] = result
 
 
+def conv_transpose_with(
+    x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
+) -> Array:
+    """``conv_transpose2d`` with the options of ``options``.
+
+    Examples
+    --------
+    >>> conv_transpose_with(np.ones((1, 2, 2)), np.ones((1, 1, 3, 3)), None,
+    ...                     TransposedOptions(stride=2)).shape
+    (1, 5, 5)
+    """
+    return conv_transpose2d(
+        x,
+        kernel,
+        bias,
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        groups=options.groups,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+
+
+def options_geometry(
+    input_shape: Shape, kernel_shape: Shape, options: TransposedOptions
+) -> TransposedGeometry:
+    """The geometry ``options`` give an input and a kernel of these shapes.
+
+    Examples
+    --------
+    >>> options_geometry((1, 2, 2), (1, 1, 3, 3), TransposedOptions(stride=2)).out_size
+    (5, 5)
+    """
+    return resolve_transposed_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[2], kernel_shape[3]),
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+
+
 def run_transposed(
     x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
 ) -> RunResult:
@@ -291,26 +343,8 @@ def run_transposed(
             f"a transposed convolution needs a 4-D kernel (c_i, c_o/groups, k_h, k_w), "
             f"got {kernel.ndim}-D {kernel.shape}"
         )
-    output = conv_transpose2d(
-        x,
-        kernel,
-        bias,
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        groups=options.groups,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
-    geom = resolve_transposed_geometry(
-        (x.shape[-2], x.shape[-1]),
-        (kernel.shape[2], kernel.shape[3]),
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
+    output = conv_transpose_with(x, kernel, bias, options)
+    geom = options_geometry(x.shape, kernel.shape, options)
     method = "conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)"
     if geom.output_padding != (0, 0):
         method += f", output_padding {geom.output_padding[0]},{geom.output_padding[1]}"
