@@ -23,7 +23,8 @@ from convcli.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCK = re.compile(r"```console\n\$ (convcli [^\n]*)\n(.*?)```", re.DOTALL)
-ENV = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"}
+# English unless a block asks for another language with --lang (the machine's locale aside).
+ENV = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb", "CONVCLI_LANG": "en"}
 
 
 def command_output(command: str) -> str:

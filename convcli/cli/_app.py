@@ -21,7 +21,15 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from convcli import __version__
-from convcli.errors import ConvcliError, EnvironmentFailureError
+from convcli.cli._lang import (
+    click_message,
+    language_scope,
+    localize_command,
+    select_language,
+    use_language,
+)
+from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError
+from convcli.i18n import _, language_from_environment
 
 __all__ = [
     "EXIT_DISAGREE",
@@ -151,7 +159,7 @@ class _OneLineErrors(TyperGroup):
             if (command := self.get_command(ctx, name)) is not None and not command.hidden
         ]
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(_("Commands")):
                 formatter.write_dl(rows)
 
     def main(
@@ -163,18 +171,57 @@ class _OneLineErrors(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        with language_scope():
+            # The locale's language first, so that a bad --lang is refused in its words.
+            use_language(language_from_environment())
+            try:
+                language = select_language(_lang_option(argv))
+            except OptionError as err:
+                say(_("error: {message}").format(message=err))
+                code: Any = EXIT_USAGE
+            else:
+                use_language(language)
+                localize_command(self)
+                code = self._run(argv, prog_name, complete_var, windows_expand_args, **extra)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def _run(
+        self,
+        args: list[str],
+        prog_name: str | None,
+        complete_var: str | None,
+        windows_expand_args: bool,
+        **extra: Any,
+    ) -> Any:
         try:
-            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except Exception as err:
             if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
                 raise
             ctx = getattr(err, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            say(f"error: {err.format_message()}{hint}")
-            code = err.exit_code
-        if not standalone_mode:
-            return code
-        sys.exit(code if isinstance(code, int) else EXIT_OK)
+            hint = ""
+            if ctx is not None:
+                hint = " " + _("(see '{command} --help')").format(command=ctx.command_path)
+            say(_("error: {message}").format(message=click_message(err, self) + hint))
+            return err.exit_code
+
+
+def _lang_option(argv: Sequence[str]) -> str | None:
+    """The value of the global ``--lang``: read before parsing, so help and errors speak it.
+
+    Only the root's options come before the command name, and all but ``--lang`` are flags.
+    """
+    for index, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+        if arg == "--lang":
+            return argv[index + 1] if index + 1 < len(argv) else None
+        if not arg.startswith("-"):
+            return None
+    return None
 
 
 app = typer.Typer(
@@ -227,19 +274,21 @@ def guard() -> Iterator[None]:
     except typer.Exit:
         raise
     except ConvcliError as err:
-        fail(f"error: {err}", err.exit_code)
+        fail(_("error: {message}").format(message=err), err.exit_code)
     except KeyboardInterrupt as err:
         code = 128 + err.signum if isinstance(err, Signalled) else EXIT_INTERRUPTED
-        done = "".join(f"; {shown(path)} was written" for path in WRITTEN)
-        fail(f"interrupted{done}", code)
+        done = "".join("; " + _("{file} was written").format(file=shown(path)) for path in WRITTEN)
+        fail(_("interrupted") + done, code)
     except MemoryError:
-        fail("error: not enough memory for this run")
+        fail(_("error: {message}").format(message=_("not enough memory for this run")))
     except Exception as err:
         if STATE["debug"]:
             traceback.print_exc()
         fail(
-            f"internal error ({type(err).__name__}: {err}); please report it with the command "
-            "you ran (rerun with --debug for the traceback)",
+            _(
+                "internal error ({kind}: {detail}); please report it with the command "
+                "you ran (rerun with --debug for the traceback)"
+            ).format(kind=type(err).__name__, detail=err),
             EXIT_INTERNAL,
         )
 
@@ -260,6 +309,15 @@ def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of an internal error.")
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="LANG",
+            help="Language of the output: en or zh (default: CONVCLI_LANG, else the locale's "
+            "LANGUAGE, LC_ALL, LC_MESSAGES or LANG; else en). --json output is never translated.",
+        ),
+    ] = None,
 ) -> None:
     """Compute, check and explain multi-channel 2-D convolutions.
 
@@ -268,6 +326,7 @@ def _root(
       convcli demo
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json
       convcli shapes --input-shape 1x28x28 --kernel-shape 10x1x5x5
+      convcli --lang zh demo
     """
     STATE["debug"] = debug or os.environ.get("CONVCLI_DEBUG", "") not in ("", "0")
     if ctx.invoked_subcommand is None:  # bare ``convcli``: the help, as ``--help`` prints it
@@ -301,7 +360,7 @@ def main() -> None:
         # Outside a command's guard (while parsing the command line): one line, no traceback.
         signalled = err if isinstance(err, Signalled) else err.__context__
         number = signalled.signum if isinstance(signalled, Signalled) else signal.SIGINT
-        say("interrupted")
+        say(_("interrupted"))
         code = 128 + number
     # Flush stdout here, where a full or closed stdout is one line and exit 74, instead
     # of at interpreter exit (a traceback-like "Exception ignored" and exit 120).
@@ -311,7 +370,13 @@ def main() -> None:
     except (OSError, ValueError) as err:
         _detach_stdout()
         if code != EXIT_IOERR:  # else the command has said so already
-            say(f"error: cannot write to stdout: {describe_io_error(err)}")
+            say(
+                _("error: {message}").format(
+                    message=_("cannot write to stdout: {reason}").format(
+                        reason=describe_io_error(err)
+                    )
+                )
+            )
             code = EXIT_IOERR
     sys.exit(code)
 

@@ -13,6 +13,7 @@ import typer
 
 from convcli.cli._app import shown
 from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
+from convcli.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,7 +46,9 @@ def conv_options(
 
     if padding_mode not in PADDING_MODES:
         raise OptionError(
-            f"--padding-mode: expected one of {', '.join(PADDING_MODES)}, got {padding_mode!r}"
+            _("--padding-mode: expected one of {join_PADDING_MODES}, got {padding_mode!r}").format(
+                join_PADDING_MODES=", ".join(PADDING_MODES), padding_mode=padding_mode
+            )
         )
     return ConvOptions(
         stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
@@ -106,7 +109,7 @@ def write_stdout(text: str) -> None:
 def stdout_open() -> None:
     """Refuse to start a run whose stdout is closed (``>&-``): nothing could be printed."""
     if sys.stdout is None or getattr(sys.stdout, "closed", False):
-        raise EnvironmentFailureError("cannot write to stdout: it is closed")
+        raise EnvironmentFailureError(_("cannot write to stdout: it is closed"))
 
 
 @contextmanager
@@ -122,7 +125,11 @@ def writing_stdout() -> Iterator[None]:
     except (OSError, ValueError) as err:
         if isinstance(err, ValueError) and not getattr(sys.stdout, "closed", False):
             raise
-        raise EnvironmentFailureError(f"cannot write to stdout: {describe_io_error(err)}") from err
+        raise EnvironmentFailureError(
+            _("cannot write to stdout: {describe_io_error_err}").format(
+                describe_io_error_err=describe_io_error(err)
+            )
+        ) from err
 
 
 # Options shared by the commands that convolve.
@@ -212,7 +219,7 @@ def load(spec: str, role: str) -> npt.NDArray[np.generic]:
     try:
         return load_tensor(spec)
     except ConvcliError as err:
-        raise type(err)(f"{role} {err}") from None
+        raise type(err)(f"{_(role)} {err}") from None
 
 
 def load_tensors(
@@ -233,13 +240,17 @@ def tolerances(atol: str | None, rtol: str) -> tuple[float | None, float]:
     values = number("--atol", atol), number("--rtol", rtol)
     for name, value in zip(("--atol", "--rtol"), values, strict=True):
         if value is not None and value < 0:
-            raise OptionError(f"{name}: must be a finite number >= 0, got {value}")
+            raise OptionError(
+                _("{name}: must be a finite number >= 0, got {value}").format(
+                    name=name, value=value
+                )
+            )
     return values[0], values[1] or 0.0
 
 
 def check_stdin_once(specs: Sequence[str | None]) -> None:
     if sum(spec == "-" for spec in specs) > 1:
-        raise OptionError("only one tensor can be read from stdin ('-')")
+        raise OptionError(_("only one tensor can be read from stdin ('-')"))
 
 
 TensorInfo = tuple[tuple[int, ...], "np.dtype[Any]"]
@@ -254,7 +265,7 @@ def peek(spec: str | None, role: str) -> TensorInfo | None:
     try:
         return peek_tensor(spec)
     except ConvcliError as err:
-        raise type(err)(f"{role} {err}") from None
+        raise type(err)(f"{_(role)} {err}") from None
 
 
 def shape_of(spec: str, role: str) -> tuple[int, ...]:
@@ -357,7 +368,7 @@ def naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
         raise
     except ConvcliError as err:
         sources = zip(("input", "kernel", "bias"), specs, strict=False)
-        named = ", ".join(f"{role} {shown(spec)}" for role, spec in sources if spec)
+        named = ", ".join(f"{_(role)} {shown(spec)}" for role, spec in sources if spec)
         if not named:
             raise
         raise err.with_suffix(f"({named})") from None

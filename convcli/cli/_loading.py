@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from convcli.cli._app import shown
 from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
 from convcli.errors import BudgetError, ConvcliError, TensorFileError
+from convcli.i18n import _
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -57,7 +58,7 @@ def load_checked(
         infos.append(info)
         if spec is None:
             continue
-        name = f"{role} {shown(spec) if spec != '-' else 'stdin'}"
+        name = f"{_(role)} {shown(spec) if spec != '-' else _('stdin')}"
         if info is not None:
             parts.append((name, _nbytes(info)))
             continue
@@ -70,15 +71,22 @@ def load_checked(
                     raise
                 # Over what the budget lets parse (the size cap itself is the other case).
                 raise BudgetError(
-                    f"{role} stdin: JSON text over {limit} bytes, the most that parsing "
-                    f"(text x {JSON_PARSE_EXPANSION}) fits in the --max-memory budget of "
-                    f"{format_bytes(budget)}: use .npy or raise --max-memory"
+                    _(
+                        "{role} stdin: JSON text over {limit} bytes, the most that parsing (text "
+                        "x {JSON_PARSE_EXPANSION}) fits in the --max-memory budget of "
+                        "{format_bytes_budget}: use .npy or raise --max-memory"
+                    ).format(
+                        role=_(role),
+                        limit=limit,
+                        JSON_PARSE_EXPANSION=JSON_PARSE_EXPANSION,
+                        format_bytes_budget=format_bytes(budget),
+                    )
                 ) from None
             texts[index] = len(piped)
         else:
             size = _named(role, json_text_size, spec)
             texts[index] = 0 if size is None else size
-        parts.append((f"{name} (JSON text to parse)", texts[index] * JSON_PARSE_EXPANSION))
+        parts.append((name + " " + _("(JSON text to parse)"), texts[index] * JSON_PARSE_EXPANSION))
     check_inputs_budget(parts, budget)
     if not texts:
         with naming_inputs(specs):
@@ -121,4 +129,4 @@ def _named(role: str, read: Callable[[T], R], argument: T) -> R:
     try:
         return read(argument)
     except ConvcliError as err:
-        raise type(err)(f"{role} {err}") from None
+        raise type(err)(f"{_(role)} {err}") from None

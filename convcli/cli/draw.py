@@ -22,6 +22,7 @@ from convcli.cli._common import (
     whole,
 )
 from convcli.errors import OptionError
+from convcli.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from convcli.draw.layout import Figure
@@ -139,7 +140,7 @@ def draw(
         from convcli.tensorio.files import check_output_path
 
         if not output:
-            raise OptionError("--output FILE is required: a .svg, .png or .gif to write")
+            raise OptionError(_("--output FILE is required: a .svg, .png or .gif to write"))
         files = [spec for spec in (input_file, kernel_file, bias_file) if spec not in (None, "-")]
         check_output_path(output, force=force, inputs=files, suffixes=PICTURE_SUFFIXES)
         if output.lower().endswith((".png", ".gif")):
@@ -184,8 +185,11 @@ def draw(
                 animate,
             )  # fmt: skip
         write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
-        steps = f"{len(figures)} frames" if animate else "one step"
-        say(f"wrote {shown(output)} ({steps})")
+        if animate:
+            steps = ngettext("{n} frame", "{n} frames", len(figures)).format(n=len(figures))
+        else:
+            steps = _("one step")
+        say(_("wrote {file} ({steps})").format(file=shown(output), steps=steps))
 
 
 def _conv_figures(
@@ -206,11 +210,11 @@ def _conv_figures(
     assert isinstance(options, ConvOptions)
     from_files = input_file is not None or kernel_file is not None
     if from_files and (input_shape or kernel_shape):
-        raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+        raise OptionError(_("give either INPUT KERNEL files or --input-shape/--kernel-shape"))
     try:
         if from_files:
             if input_file is None or kernel_file is None:
-                raise OptionError("give both INPUT and KERNEL files")
+                raise OptionError(_("give both INPUT and KERNEL files"))
             check_stdin_once([input_file, kernel_file, bias_file])
             shapes = (_header_shape(input_file, "input"), _header_shape(kernel_file, "kernel"))
             if shapes[0] is not None and shapes[1] is not None:
@@ -220,11 +224,13 @@ def _conv_figures(
             problem = ConvProblem(x.shape, kernel.shape, options, x, kernel, bias)
         else:
             if bias_file is not None:
-                raise OptionError("--bias needs INPUT and KERNEL files (values)")
+                raise OptionError(_("--bias needs INPUT and KERNEL files (values)"))
             if not input_shape or not kernel_shape:
                 raise OptionError(
-                    "give INPUT KERNEL files, or --input-shape and --kernel-shape "
-                    "(e.g. 5x5 and 3x3)"
+                    _(
+                        "give INPUT KERNEL files, or --input-shape and --kernel-shape (e.g. 5x5 "
+                        "and 3x3)"
+                    )
                 )
             problem = ConvProblem(
                 option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape),
@@ -256,15 +262,19 @@ _APPLIES = {
 
 def _check_applies(*, pool: str | None, transposed: bool, given: dict[str, bool]) -> None:
     if pool is not None and transposed:
-        raise OptionError("--pool and --transposed: choose one")
+        raise OptionError(_("--pool and --transposed: choose one"))
     kind = "pool" if pool is not None else ("transposed" if transposed else "conv")
     for name, present in given.items():
         if present and name not in _APPLIES[kind]:
             if name == "--dilation":
-                raise OptionError("--dilation: average pooling has none (max pooling has)")
+                raise OptionError(_("--dilation: average pooling has none (max pooling has)"))
             needs = [k for k, names in _APPLIES.items() if name in names]
             flags = {"pool": "--pool", "transposed": "--transposed", "conv": "a convolution"}
-            raise OptionError(f"{name} applies to {' or '.join(flags[k] for k in needs)} only")
+            raise OptionError(
+                _("{name} applies to {or_join_flags_k_for_k_in_needs} only").format(
+                    name=name, or_join_flags_k_for_k_in_needs=" or ".join(flags[k] for k in needs)
+                )
+            )
 
 
 def _pool_figures(
@@ -284,9 +294,9 @@ def _pool_figures(
     from convcli.shapes.parsing import parse_int_or_pair, parse_shape
 
     if kind not in POOL_KINDS:
-        raise OptionError(f"--pool: expected max or avg, got {kind!r}")
+        raise OptionError(_("--pool: expected max or avg, got {kind!r}").format(kind=kind))
     if kernel_size is None:
-        raise OptionError("--pool needs --kernel-size K (the window, N or H,W)")
+        raise OptionError(_("--pool needs --kernel-size K (the window, N or H,W)"))
     window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
     steps = (
         None
@@ -296,7 +306,7 @@ def _pool_figures(
     pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
     dil = option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation)
     if (input_file is None) == (input_shape is None):
-        raise OptionError("--pool: give an INPUT file or --input-shape (e.g. 4x4), one of them")
+        raise OptionError(_("--pool: give an INPUT file or --input-shape (e.g. 4x4), one of them"))
     try:
         if input_file is not None:
             shape = _header_shape(input_file, "input")
@@ -350,11 +360,11 @@ def _transposed_figures(
 
     from_files = input_file is not None or kernel_file is not None
     if from_files and (input_shape or kernel_shape):
-        raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+        raise OptionError(_("give either INPUT KERNEL files or --input-shape/--kernel-shape"))
     try:
         if from_files:
             if input_file is None or kernel_file is None:
-                raise OptionError("give both INPUT and KERNEL files")
+                raise OptionError(_("give both INPUT and KERNEL files"))
             check_stdin_once([input_file, kernel_file, bias_file])
             shapes = (_header_shape(input_file, "input"), _header_shape(kernel_file, "kernel"))
             if shapes[0] is not None and shapes[1] is not None:
@@ -365,11 +375,13 @@ def _transposed_figures(
             problem = problem_of((x.shape, kernel.shape), x, kernel, bias)
         else:
             if bias_file is not None:
-                raise OptionError("--bias needs INPUT and KERNEL files (values)")
+                raise OptionError(_("--bias needs INPUT and KERNEL files (values)"))
             if not input_shape or not kernel_shape:
                 raise OptionError(
-                    "give INPUT KERNEL files, or --input-shape and --kernel-shape "
-                    "(e.g. 2x2 and 3x3)"
+                    _(
+                        "give INPUT KERNEL files, or --input-shape and --kernel-shape (e.g. 2x2 "
+                        "and 3x3)"
+                    )
                 )
             problem = problem_of(
                 (

@@ -29,6 +29,7 @@ from convcli.cli._common import (
     write_plot,
 )
 from convcli.errors import ConvcliError, OptionError
+from convcli.i18n import _
 
 if TYPE_CHECKING:
     from convcli.shapes.pooling import PoolOptions
@@ -82,14 +83,16 @@ def transposed_options(
 
     count = whole("--groups", groups, minimum=1)
     if output_padding is not None and output_size is not None:
-        raise OptionError("give --output-padding or --output-size, not both")
+        raise OptionError(_("give --output-padding or --output-size, not both"))
     pad = option("--padding", parse_padding, padding)
     if pad == "valid":
         pad = 0
     if isinstance(pad, str):
         raise OptionError(
-            "--padding: 'same' has no meaning for a transposed convolution (PyTorch refuses "
-            "it): give N or H,W"
+            _(
+                "--padding: 'same' has no meaning for a transposed convolution (PyTorch refuses "
+                "it): give N or H,W"
+            )
         )
     size = None
     if output_size is not None:
@@ -239,7 +242,7 @@ def finish(
     show(*report())
     for written in (output, plot):
         if written is not None:
-            say(f"wrote {shown(written)}")
+            say(_("wrote {file}").format(file=shown(written)))
 
 
 def pool_options(
@@ -259,7 +262,11 @@ def pool_options(
     from convcli.shapes.pooling import POOL_KINDS, PoolOptions
 
     if kind not in POOL_KINDS:
-        raise OptionError(f"--kind: expected one of {', '.join(POOL_KINDS)}, got {kind!r}")
+        raise OptionError(
+            _("--kind: expected one of {join_POOL_KINDS}, got {kind!r}").format(
+                join_POOL_KINDS=", ".join(POOL_KINDS), kind=kind
+            )
+        )
     adaptive = kind.startswith("adaptive")
     given = {
         "--kernel-size": kernel_size is not None,
@@ -284,10 +291,14 @@ def pool_options(
     }.get(kind, {"--output-size"})
     unused = [flag for flag, present in given.items() if present and flag not in allowed]
     if unused:
-        raise OptionError(f"--kind {kind} takes no {', '.join(unused)}")
+        raise OptionError(
+            _("--kind {kind} takes no {join_unused}").format(
+                kind=kind, join_unused=", ".join(unused)
+            )
+        )
     if adaptive:
         if output_size is None:
-            raise OptionError(f"--kind {kind} needs --output-size H,W (or N)")
+            raise OptionError(_("--kind {kind} needs --output-size H,W (or N)").format(kind=kind))
         return PoolOptions(
             kind,
             output_size=option(
@@ -295,13 +306,16 @@ def pool_options(
             ),
         )
     if kernel_size is None:
-        raise OptionError(f"--kind {kind} needs --kernel-size N or H,W")
+        raise OptionError(_("--kind {kind} needs --kernel-size N or H,W").format(kind=kind))
     window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
     pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
     k, p = as_pair(window, "kernel_size", minimum=1), as_pair(pad, "padding", minimum=0)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise OptionError(
-            f"--padding: at most half the window (--kernel-size {kernel_size} // 2), got {padding}"
+            _(
+                "--padding: at most half the window (--kernel-size {kernel_size} // 2), got "
+                "{padding}"
+            ).format(kernel_size=kernel_size, padding=padding)
         )
     return PoolOptions(
         kind,
@@ -385,16 +399,18 @@ def layer_shapes_command(
     input_file, kernel_file, input_shape, kernel_shape = sources
     stride, padding, dilation, groups, padding_mode, bias = conv_flags
     if padding_mode != "zeros":
-        raise OptionError("--padding-mode: transposed convolution and pooling pad with zeros only")
+        raise OptionError(
+            _("--padding-mode: transposed convolution and pooling pad with zeros only")
+        )
     if pool is not None:
         if transposed or output_padding is not None or output_size is not None:
-            raise OptionError("give --pool or --transposed, not both")
+            raise OptionError(_("give --pool or --transposed, not both"))
         if kernel_file is not None or kernel_shape is not None:
-            raise OptionError("--pool takes an input only: give --kernel-size, not a kernel")
+            raise OptionError(_("--pool takes an input only: give --kernel-size, not a kernel"))
         if pool not in ("max", "avg"):
-            raise OptionError(f"--pool: expected max or avg, got {pool!r}")
+            raise OptionError(_("--pool: expected max or avg, got {pool!r}").format(pool=pool))
         if whole("--groups", groups, minimum=1) != 1:
-            raise OptionError("--pool takes no --groups")
+            raise OptionError(_("--pool takes no --groups"))
         options = pool_options(
             pool,
             kernel_size,
@@ -408,7 +424,7 @@ def layer_shapes_command(
         )
         if input_file is not None:
             if input_shape is not None:
-                raise OptionError("give either an INPUT file or --input-shape")
+                raise OptionError(_("give either an INPUT file or --input-shape"))
             in_shape = shape_of(input_file, "input")
         else:
             in_shape = option(
@@ -422,19 +438,23 @@ def layer_shapes_command(
         return
     if not transposed:
         raise OptionError(
-            "--output-padding and --output-size need --transposed; --kernel-size and "
-            "--ceil-mode need --pool"
+            _(
+                "--output-padding and --output-size need --transposed; --kernel-size and "
+                "--ceil-mode need --pool"
+            )
         )
     if kernel_size is not None or ceil_mode:
-        raise OptionError("--kernel-size and --ceil-mode are --pool's: the kernel gives the size")
+        raise OptionError(
+            _("--kernel-size and --ceil-mode are --pool's: the kernel gives the size")
+        )
     options_t = transposed_options(
         stride or "1", padding, dilation, groups, output_padding, output_size
     )
     if (input_file is None) != (kernel_file is None):
-        raise OptionError("give both INPUT and KERNEL files, or neither")
+        raise OptionError(_("give both INPUT and KERNEL files, or neither"))
     if input_file is not None and kernel_file is not None:
         if input_shape or kernel_shape:
-            raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+            raise OptionError(_("give either INPUT KERNEL files or --input-shape/--kernel-shape"))
         check_stdin_once([input_file, kernel_file])
         in_shape = shape_of(input_file, "input")
         k_shape = shape_of(kernel_file, "kernel")

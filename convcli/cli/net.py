@@ -9,6 +9,7 @@ import typer
 from convcli.cli._app import app, guard, shown
 from convcli.cli._common import JsonOpt, option, show, show_json
 from convcli.errors import OptionError
+from convcli.i18n import _
 
 if TYPE_CHECKING:
     from convcli.shapes.netspec import LayerSpec
@@ -96,14 +97,18 @@ def net(
         from convcli.shapes.parsing import parse_shape
 
         if dtype not in DTYPE_SIZES:
-            raise OptionError(f"--dtype: expected one of {', '.join(DTYPE_SIZES)}, got {dtype!r}")
+            raise OptionError(
+                _("--dtype: expected one of {join_DTYPE_SIZES}, got {dtype!r}").format(
+                    join_DTYPE_SIZES=", ".join(DTYPE_SIZES), dtype=dtype
+                )
+            )
         if emit is not None and emit != "torch":
-            raise OptionError(f"--emit: only 'torch' is known, got {emit!r}")
+            raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
-            raise OptionError("--emit prints a script: give it without --json and --at")
+            raise OptionError(_("--emit prints a script: give it without --json and --at"))
         layers, default_shape = _layers(spec, preset)
         if input_shape is None and default_shape is None:
-            raise OptionError("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec")
+            raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
         shape = (
             option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape)
             if input_shape is not None
@@ -145,13 +150,19 @@ def _layers(
 
     if (spec is None) == (preset is None):
         raise OptionError(
-            "give a SPEC (layers joined by '>', or @FILE) or --preset NAME, one of them"
+            _("give a SPEC (layers joined by '>', or @FILE) or --preset NAME, one of them")
         )
     if preset is not None:
         if preset not in PRESETS:
-            raise OptionError(f"--preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
+            raise OptionError(
+                _("--preset: expected one of {join_PRESETS}, got {preset!r}").format(
+                    join_PRESETS=", ".join(PRESETS), preset=preset
+                )
+            )
         chosen = PRESETS[preset]
-        return parse_spec(chosen.spec, source=f"preset {preset}"), chosen.input_shape
+        return parse_spec(
+            chosen.spec, source=_("preset {name}").format(name=preset)
+        ), chosen.input_shape
     assert spec is not None
     if spec.startswith("@"):
         path = spec[1:]
@@ -166,13 +177,23 @@ def _read_spec_file(path: str) -> str:
         with open(path, encoding="utf-8") as handle:
             text = handle.read(MAX_SPEC_CHARS + 1)
     except FileNotFoundError:
-        raise OptionError(f"{shown(path)}: no such spec file") from None
+        raise OptionError(
+            _("{shown_path}: no such spec file").format(shown_path=shown(path))
+        ) from None
     except IsADirectoryError:
-        raise OptionError(f"{shown(path)}: is a folder, not a spec file") from None
+        raise OptionError(
+            _("{shown_path}: is a folder, not a spec file").format(shown_path=shown(path))
+        ) from None
     except UnicodeDecodeError:
-        raise OptionError(f"{shown(path)}: not UTF-8 text") from None
+        raise OptionError(
+            _("{shown_path}: not UTF-8 text").format(shown_path=shown(path))
+        ) from None
     except OSError as err:
-        raise OptionError(f"{shown(path)}: cannot read ({err.strerror})") from None
+        raise OptionError(
+            _("{shown_path}: cannot read ({err_strerror})").format(
+                shown_path=shown(path), err_strerror=err.strerror
+            )
+        ) from None
     return text
 
 
@@ -185,9 +206,11 @@ def _parse_at(text: str) -> tuple[int | None, tuple[int, int]]:
         layer_text, cell_text = text.split(":", 1)
         number = parse_int_or_pair(layer_text, minimum=1)
         if not isinstance(number, int):
-            raise OptionError(f"expected LAYER:I,J with one layer number, got {text!r}")
+            raise OptionError(
+                _("expected LAYER:I,J with one layer number, got {text!r}").format(text=text)
+            )
         layer = number
     cell = parse_position(cell_text)
     if len(cell) != 2:
-        raise OptionError(f"expected I,J (a row and a column), got {text!r}")
+        raise OptionError(_("expected I,J (a row and a column), got {text!r}").format(text=text))
     return layer, (cell[0], cell[1])

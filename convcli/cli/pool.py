@@ -9,6 +9,7 @@ import typer
 from convcli.cli._app import app, guard
 from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt, PlotOpt
 from convcli.errors import OptionError
+from convcli.i18n import _
 
 
 @app.command()
@@ -118,7 +119,7 @@ def pool(
             from convcli.cli.layers import explain_pool_command
 
             if output is not None or plot is not None:
-                raise OptionError("--at explains one output: it writes no --output or --plot")
+                raise OptionError(_("--at explains one output: it writes no --output or --plot"))
             explain_pool_command(input_file, options, at=at, full=full, as_json=as_json)
             return
         run_pool_command(

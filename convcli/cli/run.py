@@ -40,6 +40,7 @@ from convcli.cli._common import (
 from convcli.cli._loading import load_checked
 from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
+from convcli.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from convcli.render.widgets import Renderable
@@ -117,11 +118,13 @@ def run(
             from convcli.cli.layers import run_transposed_command, transposed_options
 
             if not transposed:
-                raise OptionError("--output-padding and --output-size need --transposed")
+                raise OptionError(_("--output-padding and --output-size need --transposed"))
             if mode != "auto" or padding_mode != "zeros" or flip:
                 raise OptionError(
-                    "--transposed computes conv_transpose2d, which has no --mode, "
-                    "--padding-mode or --flip"
+                    _(
+                        "--transposed computes conv_transpose2d, which has no --mode, "
+                        "--padding-mode or --flip"
+                    )
                 )
             run_transposed_command(
                 input_file,
@@ -143,12 +146,18 @@ def run(
         from convcli.tensorio.files import check_output_path
 
         if mode not in MODES:
-            raise OptionError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+            raise OptionError(
+                _("--mode: expected one of {join_MODES}, got {mode!r}").format(
+                    join_MODES=", ".join(MODES), mode=mode
+                )
+            )
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
         if mode != "auto" and options.changed():
             raise OptionError(
-                f"--mode {mode} runs the lesson's function, which has no "
-                f"{', '.join(option_flags(options))}: use --mode auto (conv2d) for them"
+                _(
+                    "--mode {mode} runs the lesson's function, which has no "
+                    "{join_option_flags_options}: use --mode auto (conv2d) for them"
+                ).format(mode=mode, join_option_flags_options=", ".join(option_flags(options)))
             )
         files = (input_file, kernel_file, bias_file)
         inputs = [spec for spec in files if spec is not None]
@@ -216,9 +225,9 @@ def run(
             return
         show(*report)
         if output is not None:
-            say(f"wrote {shown(output)}")
+            say(_("wrote {file}").format(file=shown(output)))
         if plot is not None:
-            say(f"wrote {shown(plot)}")
+            say(_("wrote {file}").format(file=shown(plot)))
 
 
 @contextlib.contextmanager
@@ -264,10 +273,16 @@ def demo(
             from convcli.tensorio.samples import write_samples
 
             paths = write_samples(write, force=force)
-            say(f"wrote {len(paths)} sample files to {shown(write)}")
+            say(
+                ngettext(
+                    "wrote {n} sample file to {folder}",
+                    "wrote {n} sample files to {folder}",
+                    len(paths),
+                ).format(n=len(paths), folder=shown(write))
+            )
             return
         if force:
-            raise OptionError("--force: only with --write DIR")
+            raise OptionError(_("--force: only with --write DIR"))
         from convcli.render.reports import demo_report
 
         show(*demo_report())

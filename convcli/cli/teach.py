@@ -37,6 +37,7 @@ from convcli.cli.layers import (
     TransposedOpt,
 )
 from convcli.errors import OptionError, PositionError, ShapeError
+from convcli.i18n import _
 
 
 @app.command()
@@ -131,10 +132,12 @@ def shapes(
 
         options = conv_options(stride or "1", padding, dilation, groups, padding_mode)
         if (input_file is None) != (kernel_file is None):
-            raise OptionError("give both INPUT and KERNEL files, or neither")
+            raise OptionError(_("give both INPUT and KERNEL files, or neither"))
         if input_file is not None and kernel_file is not None:
             if input_shape or kernel_shape:
-                raise OptionError("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+                raise OptionError(
+                    _("give either INPUT KERNEL files or --input-shape/--kernel-shape")
+                )
             check_stdin_once([input_file, kernel_file])
             in_shape = shape_of(input_file, "input")
             k_shape = shape_of(kernel_file, "kernel")
@@ -150,19 +153,23 @@ def shapes(
         assumed = ""
         if input_file is None and (input_shape is None) != (kernel_shape is None):
             missing, lesson = (
-                ("--kernel-shape", "3x2x2x2 kernel")
+                ("--kernel-shape", _("3x2x2x2 kernel"))
                 if kernel_shape is None
-                else ("--input-shape", "2x3x3 input")
+                else ("--input-shape", _("2x3x3 input"))
             )
-            assumed = f"no {missing}: the lesson's {lesson} was assumed"
+            assumed = _("no {missing}: the lesson's {lesson} was assumed").format(
+                missing=missing, lesson=lesson
+            )
         try:
             explained = explain_shapes(in_shape, k_shape, bias=bias, options=options)
         except ShapeError as err:
             if not assumed:
                 raise
-            raise err.with_suffix(f"({assumed}; give {missing})") from None
+            raise err.with_suffix(
+                _("({assumed}; give {missing})").format(assumed=assumed, missing=missing)
+            ) from None
         if assumed:
-            say(f"note: {assumed}")
+            say(_("note: {message}").format(message=assumed))
         if as_json:
             show_json(shapes_payload(explained))
             return
@@ -224,9 +231,9 @@ def explain(
             from convcli.cli.layers import explain_transposed_command, transposed_options
 
             if not transposed:
-                raise OptionError("--output-padding and --output-size need --transposed")
+                raise OptionError(_("--output-padding and --output-size need --transposed"))
             if padding_mode != "zeros" or flip:
-                raise OptionError("--transposed has no --padding-mode or --flip")
+                raise OptionError(_("--transposed has no --padding-mode or --flip"))
             explain_transposed_command(
                 input_file,
                 kernel_file,

@@ -37,6 +37,7 @@ from convcli.cli._common import (
 from convcli.cli._loading import load_checked
 from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
+from convcli.i18n import _
 
 
 @app.command()
@@ -85,9 +86,9 @@ def verify(
             from convcli.cli.layers import transposed_options, verify_transposed_command
 
             if not transposed:
-                raise OptionError("--output-padding and --output-size need --transposed")
+                raise OptionError(_("--output-padding and --output-size need --transposed"))
             if padding_mode != "zeros" or flip:
-                raise OptionError("--transposed has no --padding-mode or --flip")
+                raise OptionError(_("--transposed has no --padding-mode or --flip"))
             tolerance, relative = tolerances(atol, rtol)
             failed = verify_transposed_command(
                 input_file,
@@ -169,7 +170,7 @@ def verify_1x1(
         from convcli.shapes.parsing import parse_shape
 
         if (input_file is None) != (kernel_file is None):
-            raise OptionError("give both INPUT and KERNEL files, or neither")
+            raise OptionError(_("give both INPUT and KERNEL files, or neither"))
         tolerance, relative = tolerances(atol, rtol)
         budget = memory_budget(max_memory)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from convcli.errors import BudgetError, PositionError
+from convcli.i18n import _
 
 __all__ = [
     "MAX_CELLS",
@@ -105,14 +106,28 @@ def check_position(position: Sequence[int], axes: Sequence[str], shape: Sequence
     if len(position) != len(axes):
         shown = "x".join(map(str, shape))
         raise PositionError(
-            f"position needs {len(axes)} indices ({' '.join(axes)}) for an output of shape "
-            f"{shown}, got {len(position)}"
+            _(
+                "position needs {len_axes} indices ({join_axes}) for an output of shape {shown}, "
+                "got {len_position}"
+            ).format(
+                len_axes=len(axes),
+                join_axes=" ".join(axes),
+                shown=shown,
+                len_position=len(position),
+            )
         )
     for axis, size, i in zip(axes, shape, position, strict=True):
         if not 0 <= i < size:
             raise PositionError(
-                f"position {','.join(map(str, position))} is out of range: {axis}={i} but the "
-                f"output has {axis} in 0..{size - 1}"
+                _(
+                    "position {join_map_str_position} is out of range: {axis}={i} but the output "
+                    "has {axis} in 0..{size_1}"
+                ).format(
+                    join_map_str_position=",".join(map(str, position)),
+                    axis=axis,
+                    i=i,
+                    size_1=size - 1,
+                )
             )
 
 
@@ -129,11 +144,15 @@ def check_size(frames: int, cells: int, *, still: bool) -> None:
     """
     if not still and frames > MAX_FRAMES:
         raise BudgetError(
-            f"an animation of {frames} frames (one per output cell) is more than {MAX_FRAMES}: "
-            "draw one step with --at POS, or a smaller configuration"
+            _(
+                "an animation of {frames} frames (one per output cell) is more than "
+                "{MAX_FRAMES}: draw one step with --at POS, or a smaller configuration"
+            ).format(frames=frames, MAX_FRAMES=MAX_FRAMES)
         )
     if cells > MAX_CELLS:
         raise BudgetError(
-            f"a picture of {cells} cells is more than {MAX_CELLS}, too many to read: "
-            "draw a smaller configuration (fewer channels, a smaller input)"
+            _(
+                "a picture of {cells} cells is more than {MAX_CELLS}, too many to read: draw a "
+                "smaller configuration (fewer channels, a smaller input)"
+            ).format(cells=cells, MAX_CELLS=MAX_CELLS)
         )

@@ -6,6 +6,7 @@ import importlib
 from types import ModuleType
 
 from convcli.errors import DependencyError
+from convcli.i18n import _
 
 __all__ = ["EXTRA_HINT", "require"]
 
@@ -28,5 +29,7 @@ def require(module: str, package: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise DependencyError(
-            f"drawing needs {package}, which is not installed: {EXTRA_HINT}"
+            _("drawing needs {package}, which is not installed: {EXTRA_HINT}").format(
+                package=package, EXTRA_HINT=EXTRA_HINT
+            )
         ) from None

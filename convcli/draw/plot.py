@@ -20,6 +20,7 @@ import numpy.typing as npt
 from convcli.draw.common import value_text
 from convcli.draw.deps import require
 from convcli.errors import NumericError
+from convcli.i18n import _
 from convcli.tensorio.files import PathArg, replacing_output
 
 __all__ = ["MAX_PANELS", "PLOT_SUFFIXES", "panels_of", "plot_result"]
@@ -59,7 +60,7 @@ def plot_result(
     At most ``MAX_PANELS`` maps are drawn (the first ones, row-major); the title says so.
     """
     if array.dtype.kind == "c":
-        raise NumericError("complex results cannot be drawn as one heatmap: use --json")
+        raise NumericError(_("complex results cannot be drawn as one heatmap: use --json"))
     require("matplotlib", "matplotlib")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize

@@ -26,6 +26,7 @@ from convcli.draw.common import (
 )
 from convcli.draw.layout import Cell, Figure, Grid, Item
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _
 from convcli.ops.pooling import avg_divisors, avg_pool2d, max_pool2d
 from convcli.shapes.geometry import IntOrPair
 from convcli.shapes.pooling import PoolGeometry, resolve_pool_geometry
@@ -97,12 +98,18 @@ def plan_pool_drawing(
     ((2, 2), 4)
     """
     if problem.kind not in POOL_KINDS:
-        raise OptionError(f"pooling kind must be max or avg, got {problem.kind!r}")
+        raise OptionError(
+            _("pooling kind must be max or avg, got {problem_kind!r}").format(
+                problem_kind=problem.kind
+            )
+        )
     if problem.kind == "avg" and problem.dilation not in (1, (1, 1)):
-        raise OptionError("average pooling has no dilation (PyTorch's avg_pool2d)")
+        raise OptionError(_("average pooling has no dilation (PyTorch's avg_pool2d)"))
     shape = tuple(problem.input_shape)
     if len(shape) not in (2, 3, 4):
-        raise ShapeError(f"input must be 2-D, 3-D or 4-D, got {len(shape)}-D")
+        raise ShapeError(
+            _("input must be 2-D, 3-D or 4-D, got {len_shape}-D").format(len_shape=len(shape))
+        )
     g = resolve_pool_geometry(
         (shape[-2], shape[-1]),
         problem.kernel_size,

@@ -29,6 +29,7 @@ from convcli.draw.common import (
 )
 from convcli.draw.layout import Cell, Figure, Grid, Item
 from convcli.errors import ShapeError
+from convcli.i18n import _
 from convcli.ops.transposed import conv_transpose2d
 from convcli.shapes.axes import output_axes
 from convcli.shapes.transposed import (
@@ -85,16 +86,22 @@ def _shapes4(problem: TransposedProblem) -> tuple[tuple[int, ...], tuple[int, ..
     if len(k) == 2:
         if len(x) != 2:
             raise ShapeError(
-                f"a 2-D kernel (k_h, k_w) needs a 2-D input (n_h, n_w), got {len(x)}-D"
+                _("a 2-D kernel (k_h, k_w) needs a 2-D input (n_h, n_w), got {len_x}-D").format(
+                    len_x=len(x)
+                )
             )
         return (1, 1, *x), (1, 1, *k)
     if len(k) != 4:
         raise ShapeError(
-            f"a transposed kernel is 2-D (k_h, k_w) or 4-D (c_i, c_o/groups, k_h, k_w), "
-            f"got {len(k)}-D"
+            _(
+                "a transposed kernel is 2-D (k_h, k_w) or 4-D (c_i, c_o/groups, k_h, k_w), got "
+                "{len_k}-D"
+            ).format(len_k=len(k))
         )
     if len(x) == 2:
-        raise ShapeError(f"a 4-D kernel needs a 3-D or 4-D input, got {len(x)}-D")
+        raise ShapeError(
+            _("a 4-D kernel needs a 3-D or 4-D input, got {len_x}-D").format(len_x=len(x))
+        )
     return (x if len(x) == 4 else (1, *x)), k
 
 

@@ -48,6 +48,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from convcli.errors import ShapeError
+from convcli.i18n import _
 from convcli.ops.numerics import Accumulation, accumulation_for
 from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
 
@@ -326,15 +327,19 @@ def _problem(
 ) -> _Problem:
     if len(input_shape) not in (3, 4) or len(weight_shape) != 4:
         raise ShapeError(
-            f"need a 3-D or 4-D input shape and a 4-D weight shape, got {input_shape} "
-            f"and {weight_shape}"
+            _(
+                "need a 3-D or 4-D input shape and a 4-D weight shape, got {input_shape} and "
+                "{weight_shape}"
+            ).format(input_shape=input_shape, weight_shape=weight_shape)
         )
     n = input_shape[0] if len(input_shape) == 4 else 1
     c_i, h, w = input_shape[-3:]
     c_o, c_per_group, k_h, k_w = weight_shape
     if groups < 1 or c_per_group * groups != c_i or c_o % groups:
         raise ShapeError(
-            f"weight {weight_shape} with groups={groups} does not fit input {input_shape}"
+            _("weight {weight_shape} with groups={groups} does not fit input {input_shape}").format(
+                weight_shape=weight_shape, groups=groups, input_shape=input_shape
+            )
         )
     geom = resolve_geometry((h, w), (k_h, k_w), stride=stride, padding=padding, dilation=dilation)
     return _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import BudgetError, OptionError, ShapeError
+from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
@@ -66,7 +67,7 @@ REPORT_BYTES_PER_VALUE = 1024
 JSON_PARSE_EXPANSION = 40
 _SIZE = re.compile(r"(\d{1,20}(?:\.\d{1,20})?)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE | re.ASCII)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
-_EXPECTED = "expected a size like 512M, 2G, 1.5GiB or a number of bytes"
+_EXPECTED = N_("expected a size like 512M, 2G, 1.5GiB or a number of bytes")
 Shape = tuple[int, ...]
 
 
@@ -83,14 +84,24 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.fullmatch(text.strip())
     if match is None:
-        raise OptionError(f"{_EXPECTED}, got {shorten(text)}")
+        raise OptionError(
+            _("{EXPECTED}, got {shorten_text}").format(
+                EXPECTED=_(_EXPECTED), shorten_text=shorten(text)
+            )
+        )
     number, prefix, binary, unit_b = match.groups()
     if (binary and not prefix) or (not unit_b and binary):
-        raise OptionError(f"{_EXPECTED}, got {shorten(text)}")
+        raise OptionError(
+            _("{EXPECTED}, got {shorten_text}").format(
+                EXPECTED=_(_EXPECTED), shorten_text=shorten(text)
+            )
+        )
     base = 1000 if (unit_b and not binary and prefix) else 1024
     size = int(float(number) * base ** _POWERS[prefix.lower()])
     if size < 1:
-        raise OptionError(f"must be at least 1 byte, got {shorten(text)}")
+        raise OptionError(
+            _("must be at least 1 byte, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     return size
 
 
@@ -146,8 +157,8 @@ class RunEstimate:
         return sum(size for _, size in self.parts)
 
     def describe(self) -> str:
-        shown = ", ".join(f"{name} {format_bytes(size)}" for name, size in self.parts if size)
-        return f"about {format_bytes(self.total)} ({shown})"
+        shown = ", ".join(f"{_(name)} {format_bytes(size)}" for name, size in self.parts if size)
+        return _("about {total} ({parts})").format(total=format_bytes(self.total), parts=shown)
 
 
 def estimate_run(
@@ -185,7 +196,9 @@ def estimate_run(
     # The checks conv2d makes first, so a refusal from shapes alone says what the run would.
     if bias_shape is not None and len(bias_shape) != 1:
         raise ShapeError(
-            f"bias must be 1-D, got {len(bias_shape)}-D with shape {tuple(bias_shape)}"
+            _("bias must be 1-D, got {len_bias_shape}-D with shape {tuple_bias_shape}").format(
+                len_bias_shape=len(bias_shape), tuple_bias_shape=tuple(bias_shape)
+            )
         )
     check_conv_shapes(x_shape, w_shape, bias_shape, groups)
     memory = estimate_memory(
@@ -240,7 +253,7 @@ def estimate_run(
             dilation=dilation,
         )
         padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
-        parts.append(("padded input", padded))
+        parts.append((N_("padded input"), padded))
     if unfolded:
         parts.append(("unfolded input", unfolded_values * out_size))
     return RunEstimate(tuple(parts))
@@ -271,7 +284,9 @@ def estimate_explain(
     x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
     if bias_shape is not None and len(bias_shape) != 1:
         raise ShapeError(
-            f"bias must be 1-D, got {len(bias_shape)}-D with shape {tuple(bias_shape)}"
+            _("bias must be 1-D, got {len_bias_shape}-D with shape {tuple_bias_shape}").format(
+                len_bias_shape=len(bias_shape), tuple_bias_shape=tuple(bias_shape)
+            )
         )
     check_conv_shapes(x_shape, w_shape, bias_shape, groups)
     operands = [np.empty(0, input_dtype), np.empty(0, kernel_dtype)]
@@ -294,8 +309,12 @@ def check_budget(estimate: RunEstimate, budget: int) -> None:
     """Raise ``ValueError`` naming the estimate when it is over ``budget`` bytes."""
     if estimate.total > budget:
         raise BudgetError(
-            f"this run needs {estimate.describe()}, over the --max-memory budget of "
-            f"{format_bytes(budget)}: make the run smaller or raise --max-memory"
+            _(
+                "this run needs {estimate_describe}, over the --max-memory budget of "
+                "{format_bytes_budget}: make the run smaller or raise --max-memory"
+            ).format(
+                estimate_describe=estimate.describe(), format_bytes_budget=format_bytes(budget)
+            )
         )
 
 
@@ -317,9 +336,15 @@ def check_inputs_budget(parts: list[tuple[str, int]], budget: int) -> None:
     if estimate.total > budget:
         shown = ", ".join(f"{name} {format_bytes(size)}" for name, size in parts if size)
         raise BudgetError(
-            f"reading the inputs needs about {format_bytes(estimate.total)} ({shown}), over the "
-            f"--max-memory budget of {format_bytes(budget)}: use smaller inputs (or .npy, "
-            "which needs no parsing) or raise --max-memory"
+            _(
+                "reading the inputs needs about {format_bytes_estimate_total} ({shown}), over "
+                "the --max-memory budget of {format_bytes_budget}: use smaller inputs (or .npy, "
+                "which needs no parsing) or raise --max-memory"
+            ).format(
+                format_bytes_estimate_total=format_bytes(estimate.total),
+                shown=shown,
+                format_bytes_budget=format_bytes(budget),
+            )
         )
 
 

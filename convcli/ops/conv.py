@@ -15,6 +15,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _, ngettext
 from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, conv2d_into
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
@@ -145,7 +146,11 @@ def corr2d_multi_in_out_1x1(X: npt.ArrayLike, K: npt.ArrayLike) -> Array:
     """
     x, k = _operand(X, "X", 3), _operand(K, "K", 4)
     if k.shape[2:] != (1, 1):
-        raise ShapeError(f"a 1x1 convolution needs a 1x1 kernel, got {k.shape[2]}x{k.shape[3]}")
+        raise ShapeError(
+            _("a 1x1 convolution needs a 1x1 kernel, got {k_shape_2}x{k_shape_3}").format(
+                k_shape_2=k.shape[2], k_shape_3=k.shape[3]
+            )
+        )
     _check_channels(k.shape[1], x.shape[0])
     c_i, h, w = x.shape
     c_o = k.shape[0]
@@ -221,7 +226,11 @@ def conv2d(
     xa = _operand(x, "input", None)
     w = _operand(weight, "weight", 4)
     if xa.ndim not in (3, 4):
-        raise ShapeError(f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {xa.ndim}-D")
+        raise ShapeError(
+            _("input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {xa_ndim}-D").format(
+                xa_ndim=xa.ndim
+            )
+        )
     b = None if bias is None else _operand(bias, "bias", 1)
     batched = xa.ndim == 4
     xb = xa if batched else xa[None]
@@ -285,24 +294,42 @@ def _dtype_rule(x: np.dtype[Any], w: np.dtype[Any], bias: np.dtype[Any] | None) 
 
 def _check_out(out: Array, shape: tuple[int, ...], dtype: np.dtype[Any], x: Array) -> None:
     if not isinstance(out, np.ndarray):
-        raise OptionError(f"out must be a numpy array, got {type(out).__name__}")
+        raise OptionError(
+            _("out must be a numpy array, got {type_out___name}").format(
+                type_out___name=type(out).__name__
+            )
+        )
     if out.shape != shape:
-        raise OptionError(f"out must have shape {shape}, got {out.shape}")
+        raise OptionError(
+            _("out must have shape {shape}, got {out_shape}").format(
+                shape=shape, out_shape=out.shape
+            )
+        )
     if out.dtype != dtype:
-        raise OptionError(f"out must have dtype {dtype}, got {out.dtype}")
+        raise OptionError(
+            _("out must have dtype {dtype}, got {out_dtype}").format(
+                dtype=dtype, out_dtype=out.dtype
+            )
+        )
     if not (out.flags.c_contiguous and out.flags.writeable):
-        raise OptionError("out must be C-contiguous and writable")
+        raise OptionError(_("out must be C-contiguous and writable"))
     if np.may_share_memory(out, x):
-        raise OptionError("out must not overlap the input")
+        raise OptionError(_("out must not overlap the input"))
 
 
 def _operand(value: npt.ArrayLike, name: str, ndim: int | None) -> Array:
     array = np.asarray(value)
     check_numeric(array, name)
     if ndim is not None and array.ndim != ndim:
-        raise ShapeError(f"{name} must be {ndim}-D, got {array.ndim}-D with shape {array.shape}")
+        raise ShapeError(
+            _("{name} must be {ndim}-D, got {array_ndim}-D with shape {array_shape}").format(
+                name=name, ndim=ndim, array_ndim=array.ndim, array_shape=array.shape
+            )
+        )
     if array.size == 0:
-        raise ShapeError(f"{name} is empty (shape {array.shape})")
+        raise ShapeError(
+            _("{name} is empty (shape {array_shape})").format(name=name, array_shape=array.shape)
+        )
     return array
 
 
@@ -312,16 +339,23 @@ def _accumulation(x: Array, k: Array, bias: Array | None, terms: int) -> Accumul
 
 def _check_channels(kernel_channels: int, input_channels: int) -> None:
     if kernel_channels != input_channels:
-        plural = "" if kernel_channels == 1 else "s"
         raise ShapeError(
-            f"kernel expects {kernel_channels} input channel{plural}, input has {input_channels}"
+            ngettext(
+                "kernel expects {n} input channel, input has {input_channels}",
+                "kernel expects {n} input channels, input has {input_channels}",
+                kernel_channels,
+            ).format(n=kernel_channels, input_channels=input_channels)
         )
 
 
 def _check_fits(in_size: tuple[int, ...], k_size: tuple[int, ...]) -> None:
     if k_size[0] > in_size[0] or k_size[1] > in_size[1]:
         raise ShapeError(
-            f"kernel {k_size[0]}x{k_size[1]} is larger than the input {in_size[0]}x{in_size[1]}"
+            _(
+                "kernel {k_size_0}x{k_size_1} is larger than the input {in_size_0}x{in_size_1}"
+            ).format(
+                k_size_0=k_size[0], k_size_1=k_size[1], in_size_0=in_size[0], in_size_1=in_size[1]
+            )
         )
 
 

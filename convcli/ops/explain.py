@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import PositionError
+from convcli.i18n import _
 from convcli.ops.numerics import check_numeric, checked_accumulation
 from convcli.ops.padding import check_padding_mode, flip_kernel, source_index
 from convcli.shapes.axes import output_axes
@@ -121,7 +122,11 @@ def explain_output(
         if array is not None:
             check_numeric(array, name)
             if array.size == 0:
-                raise PositionError(f"{name} is empty (shape {array.shape})")
+                raise PositionError(
+                    _("{name} is empty (shape {array_shape})").format(
+                        name=name, array_shape=array.shape
+                    )
+                )
     input_shape, weight_shape = lift_to_conv2d(xa.shape, wa.shape)
     # Checked as given (3-D or 4-D), before a batch axis is added: a 5-D input is "5-D".
     check_conv_shapes(input_shape, weight_shape, None if ba is None else ba.shape, options.groups)
@@ -216,14 +221,29 @@ def _check_position(
         names = ",".join({"n": "n", "c_o": "o", "m_h": "i", "m_w": "j"}[a] for a in axes)
         shown = "x".join(map(str, shape))
         raise PositionError(
-            f"position needs {len(axes)} indices {names} for an output of shape {shown} "
-            f"({' '.join(axes)}), got {len(position)}"
+            _(
+                "position needs {len_axes} indices {names} for an output of shape {shown} "
+                "({join_axes}), got {len_position}"
+            ).format(
+                len_axes=len(axes),
+                names=names,
+                shown=shown,
+                join_axes=" ".join(axes),
+                len_position=len(position),
+            )
         )
     for axis, size, i in zip(axes, shape, position, strict=True):
         if not 0 <= i < size:
             raise PositionError(
-                f"position {','.join(map(str, position))} is out of range: {axis}={i} but the "
-                f"output has {axis} in 0..{size - 1}"
+                _(
+                    "position {join_map_str_position} is out of range: {axis}={i} but the output "
+                    "has {axis} in 0..{size_1}"
+                ).format(
+                    join_map_str_position=",".join(map(str, position)),
+                    axis=axis,
+                    i=i,
+                    size_1=size - 1,
+                )
             )
     return dict(zip(axes, position, strict=True))
 

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import PositionError, ShapeError
+from convcli.i18n import _
 from convcli.ops.numerics import accumulation_for
 from convcli.ops.pooling import avg_divisors, pool
 from convcli.ops.transposed import conv_transpose_with, options_geometry
@@ -42,10 +43,18 @@ def _position(
 ) -> tuple[int, ...]:
     if len(position) != len(shape):
         names = ",".join(axes)
-        raise PositionError(f"expected {len(shape)} indices ({names}), got {len(position)}")
+        raise PositionError(
+            _("expected {len_shape} indices ({names}), got {len_position}").format(
+                len_shape=len(shape), names=names, len_position=len(position)
+            )
+        )
     for index, size, axis in zip(position, shape, axes, strict=True):
         if not 0 <= index < size:
-            raise PositionError(f"{axis}={index} is outside the output ({axis} < {size})")
+            raise PositionError(
+                _("{axis}={index} is outside the output ({axis} < {size})").format(
+                    axis=axis, index=index, size=size
+                )
+            )
     return position
 
 
@@ -221,7 +230,11 @@ def explain_pool(x: Array, options: PoolOptions, position: tuple[int, ...]) -> P
     ((2, 3), (2, 3), (3, 3), 15)
     """
     if x.ndim not in (3, 4):
-        raise ShapeError(f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {x.ndim}-D")
+        raise ShapeError(
+            _("input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {x_ndim}-D").format(
+                x_ndim=x.ndim
+            )
+        )
     output = pool(x, options)
     axes = ("n", "c", "m_h", "m_w") if x.ndim == 4 else ("c", "m_h", "m_w")
     _position(position, output.shape, axes)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _
 from convcli.ops.chunked import conv2d_chunked
 from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.ops.numerics import accumulation_for, check_numeric, checked_accumulation
@@ -72,14 +73,21 @@ def run_convolution(
     """
     options = options or ConvOptions()
     if mode not in MODES:
-        raise OptionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise OptionError(
+            _("mode must be one of {join_MODES}, got {mode!r}").format(
+                join_MODES=", ".join(MODES), mode=mode
+            )
+        )
     if mode == "auto":
         return _run_auto(x, kernel, bias, options, progress, out)
     check_mode_shapes(mode, x.shape, kernel.shape, None if bias is None else bias.shape, options)
     function, method = {
-        "multi-in": (corr2d_multi_in, "corr2d_multi_in: per-channel cross-correlations, summed"),
-        "multi-out": (corr2d_multi_in_out, "corr2d_multi_in_out: multi-in per output channel"),
-        "1x1": (corr2d_multi_in_out_1x1, "corr2d_multi_in_out_1x1: one matrix product"),
+        "multi-in": (
+            corr2d_multi_in,
+            _("corr2d_multi_in: per-channel cross-correlations, summed"),
+        ),
+        "multi-out": (corr2d_multi_in_out, _("corr2d_multi_in_out: multi-in per output channel")),
+        "1x1": (corr2d_multi_in_out_1x1, _("corr2d_multi_in_out_1x1: one matrix product")),
     }[mode]
     # One dtype rule for every mode, conv2d's: the inputs and the bias decide the
     # accumulation and the result's dtype, and exactness is checked with the bias in.
@@ -134,24 +142,43 @@ def check_mode_shapes(
         return
     if options.changed():
         raise OptionError(
-            f"mode {mode} runs the lesson's function, which has no "
-            f"{', '.join(options.changed())}: use mode auto (conv2d) for them"
+            _(
+                "mode {mode} runs the lesson's function, which has no {join_options_changed}: "
+                "use mode auto (conv2d) for them"
+            ).format(mode=mode, join_options_changed=", ".join(options.changed()))
         )
     expected_rank = 3 if mode == "multi-in" else 4
     if len(kernel_shape) != expected_rank:
         raise ShapeError(
-            f"mode {mode} needs a {expected_rank}-D kernel, got {len(kernel_shape)}-D "
-            f"{kernel_shape}"
+            _(
+                "mode {mode} needs a {expected_rank}-D kernel, got {len_kernel_shape}-D "
+                "{kernel_shape}"
+            ).format(
+                mode=mode,
+                expected_rank=expected_rank,
+                len_kernel_shape=len(kernel_shape),
+                kernel_shape=kernel_shape,
+            )
         )
     if len(x_shape) not in (3, 4):
-        raise ShapeError(f"mode {mode} needs a 3-D or 4-D input, got {len(x_shape)}-D {x_shape}")
+        raise ShapeError(
+            _("mode {mode} needs a 3-D or 4-D input, got {len_x_shape}-D {x_shape}").format(
+                mode=mode, len_x_shape=len(x_shape), x_shape=x_shape
+            )
+        )
     if mode == "1x1" and kernel_shape[2:] != (1, 1):
         raise ShapeError(
-            f"a 1x1 convolution needs a 1x1 kernel, got {kernel_shape[2]}x{kernel_shape[3]}"
+            _("a 1x1 convolution needs a 1x1 kernel, got {kernel_shape_2}x{kernel_shape_3}").format(
+                kernel_shape_2=kernel_shape[2], kernel_shape_3=kernel_shape[3]
+            )
         )
     c_o = 1 if mode == "multi-in" else kernel_shape[0]
     if bias_shape is not None and bias_shape != (c_o,):
-        raise ShapeError(f"bias must have shape ({c_o},), one per output channel, got {bias_shape}")
+        raise ShapeError(
+            _("bias must have shape ({c_o},), one per output channel, got {bias_shape}").format(
+                c_o=c_o, bias_shape=bias_shape
+            )
+        )
 
 
 def _run_auto(
@@ -182,11 +209,11 @@ def _run_auto(
         output = output[..., 0, :, :]  # the single output channel of corr2d / multi-in
     method = "conv2d" if kernel.ndim == 4 else {2: "corr2d", 3: "corr2d_multi_in"}[kernel.ndim]
     if kernel.ndim < 4:
-        method += " (through conv2d)"
+        method += " " + _("(through conv2d)")
     if options.padding_mode != "zeros":
-        method += f", {options.padding_mode} padding"
+        method += ", " + _("{mode} padding").format(mode=options.padding_mode)
     if options.flip:
-        method += ", kernel flipped 180 degrees (true convolution)"
+        method += ", " + _("kernel flipped 180 degrees (true convolution)")
     return RunResult(
         output=output,
         method=method,

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import NumericError
+from convcli.i18n import N_, _
 
 __all__ = [
     "Accumulation",
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 _NUMERIC_KINDS = frozenset("biufc")
-SUPPORTED_TEXT = "expected bool, int, uint, float16/32/64 or complex64/128"
+SUPPORTED_TEXT = N_("expected bool, int, uint, float16/32/64 or complex64/128")
 INT64_MAX = 2**63 - 1
 # Every integer of magnitude up to 2**53 is a float64, and so is every partial sum
 # below it: integer convolutions whose worst case stays there can run on BLAS.
@@ -53,7 +54,11 @@ class Accumulation:
 def check_numeric(array: npt.NDArray[np.generic], name: str) -> None:
     """Raise ``NumericError`` unless ``array`` holds a supported dtype (``is_supported``)."""
     if not is_supported(array.dtype):
-        raise NumericError(f"{name} has unsupported dtype {array.dtype}: {SUPPORTED_TEXT}")
+        raise NumericError(
+            _("{name} has unsupported dtype {array_dtype}: {SUPPORTED_TEXT}").format(
+                name=name, array_dtype=array.dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+            )
+        )
 
 
 def is_supported(dtype: np.dtype[Any]) -> bool:
@@ -138,7 +143,9 @@ def exact_integer_bound(
     bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
     if bound > INT64_MAX:
         raise NumericError(
-            f"integer result could reach {bound}, beyond int64: convert the inputs to float64"
+            _(
+                "integer result could reach {bound}, beyond int64: convert the inputs to float64"
+            ).format(bound=bound)
         )
     return bound
 
@@ -170,9 +177,11 @@ def check_mixed_integers(
     bound = _max_abs(x) * _max_abs(weight) * terms + (_max_abs(bias) if bias is not None else 0)
     if bound >= FLOAT64_EXACT:
         raise NumericError(
-            f"int64 and uint64 inputs compute in float64, whose sums are exact only below "
-            f"2**53 and could reach {bound} here: convert the inputs to one integer dtype "
-            "(int64 if the values fit) or to float64 knowingly"
+            _(
+                "int64 and uint64 inputs compute in float64, whose sums are exact only below "
+                "2**53 and could reach {bound} here: convert the inputs to one integer dtype "
+                "(int64 if the values fit) or to float64 knowingly"
+            ).format(bound=bound)
         )
 
 

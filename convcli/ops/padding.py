@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError
+from convcli.i18n import _
 from convcli.ops.numerics import check_numeric
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes
@@ -52,7 +53,11 @@ def pad_input(x: npt.ArrayLike, padding: tuple[int, int, int, int], mode: str = 
     """
     array = np.asarray(x)
     if array.ndim < 2:
-        raise OptionError(f"padding needs at least 2 axes, got {array.ndim}-D {array.shape}")
+        raise OptionError(
+            _("padding needs at least 2 axes, got {array_ndim}-D {array_shape}").format(
+                array_ndim=array.ndim, array_shape=array.shape
+            )
+        )
     check_padding_mode(mode, (array.shape[-2], array.shape[-1]), padding)
     top, bottom, left, right = padding
     widths = [(0, 0)] * (array.ndim - 2) + [(top, bottom), (left, right)]
@@ -85,7 +90,11 @@ def source_index(index: int, n: int, before: int, mode: str) -> int | None:
         return u % n
     if mode == "reflect":
         return -u if u < 0 else 2 * (n - 1) - u
-    raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+    raise OptionError(
+        _("padding mode must be one of {join_PADDING_MODES}, got {mode!r}").format(
+            join_PADDING_MODES=", ".join(PADDING_MODES), mode=mode
+        )
+    )
 
 
 def flip_kernel(weight: npt.ArrayLike) -> Array:
@@ -127,13 +136,21 @@ def pad_for_conv(
     [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
     """
     if mode not in PADDING_MODES:
-        raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+        raise OptionError(
+            _("padding mode must be one of {join_PADDING_MODES}, got {mode!r}").format(
+                join_PADDING_MODES=", ".join(PADDING_MODES), mode=mode
+            )
+        )
     xa, w = np.asarray(x), np.asarray(weight)
     check_numeric(xa, "input")
     check_numeric(w, "weight")
     check_conv_shapes(xa.shape, w.shape, None, groups)
     if xa.size == 0 or w.size == 0:
-        raise OptionError(f"input {xa.shape} and weight {w.shape} must not be empty")
+        raise OptionError(
+            _("input {xa_shape} and weight {w_shape} must not be empty").format(
+                xa_shape=xa.shape, w_shape=w.shape
+            )
+        )
     geometry = resolve_geometry(
         (xa.shape[-2], xa.shape[-1]),
         (w.shape[-2], w.shape[-1]),

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import NumericError, OptionError, ShapeError
+from convcli.i18n import N_, _
 from convcli.ops.conv import _operand
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import INT64_MAX
@@ -69,8 +70,10 @@ def pool_dtypes(dtype: npt.DTypeLike, kind: str) -> tuple[np.dtype[Any], np.dtyp
     if kind == "max":
         if dt.kind == "c":
             raise NumericError(
-                f"max pooling needs ordered values: input has dtype {dt}, and complex numbers "
-                "have no maximum (pool the real part or the magnitude)"
+                _(
+                    "max pooling needs ordered values: input has dtype {dt}, and complex numbers "
+                    "have no maximum (pool the real part or the magnitude)"
+                ).format(dt=dt)
             )
         return dt, dt
     if dt.kind in "biu":
@@ -115,7 +118,9 @@ def plan_pool(
     """
     if len(input_shape) not in (3, 4):
         raise ShapeError(
-            f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len(input_shape)}-D"
+            _("input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len_input_shape}-D").format(
+                len_input_shape=len(input_shape)
+            )
         )
     in_size = (input_shape[-2], input_shape[-1])
     planes = int(np.prod(input_shape[:-2]))
@@ -125,7 +130,7 @@ def plan_pool(
         padded = in_size
     elif kind in ("max", "avg"):
         if kernel_size is None:
-            raise OptionError(f"{kind} pooling needs a kernel_size")
+            raise OptionError(_("{kind} pooling needs a kernel_size").format(kind=kind))
         geom = resolve_pool_geometry(
             in_size,
             kernel_size,
@@ -137,7 +142,11 @@ def plan_pool(
         size = geom.out_size
         padded = _padded_extent(geom)
     else:
-        raise OptionError(f"pooling kind must be max, avg, adaptive-max or adaptive-avg: {kind!r}")
+        raise OptionError(
+            _("pooling kind must be max, avg, adaptive-max or adaptive-avg: {kind!r}").format(
+                kind=kind
+            )
+        )
     # The padded (or cast) copy, the row-reduced intermediate, the sums before dividing.
     per_plane = padded[0] * padded[1] + size[0] * padded[1] + size[0] * size[1]
     workspace = planes * per_plane * acc.itemsize
@@ -246,7 +255,7 @@ def avg_pool2d(
     if divisor_override is not None:
         divisor_override = as_int(divisor_override, "divisor_override")
         if divisor_override == 0:
-            raise OptionError("divisor_override must not be zero, got 0")
+            raise OptionError(_("divisor_override must not be zero, got 0"))
     _check_sum(xa, geom.kernel_size[0] * geom.kernel_size[1])
     padded = _pad(xa, geom, 0, acc)
     with np.errstate(all="ignore"):  # IEEE results for inf and NaN inputs, without warnings
@@ -340,7 +349,11 @@ def avg_divisors(geom: PoolGeometry, count_include_pad: bool) -> npt.NDArray[np.
 def _pool_operand(x: npt.ArrayLike) -> Array:
     xa = _operand(x, "input", None)
     if xa.ndim not in (3, 4):
-        raise ShapeError(f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {xa.ndim}-D")
+        raise ShapeError(
+            _("input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {xa_ndim}-D").format(
+                xa_ndim=xa.ndim
+            )
+        )
     return xa
 
 
@@ -425,8 +438,10 @@ def _check_sum(x: Array, terms: int) -> None:
         bound = max(abs(int(x.max())), abs(int(x.min()))) * terms
         if bound > INT64_MAX:
             raise NumericError(
-                f"integer window sums could reach {bound}, beyond int64: convert the input "
-                "to float64"
+                _(
+                    "integer window sums could reach {bound}, beyond int64: convert the input to "
+                    "float64"
+                ).format(bound=bound)
             )
 
 
@@ -442,7 +457,9 @@ def pool(x: npt.ArrayLike, options: PoolOptions) -> Array:
         adaptive = adaptive_max_pool2d if options.kind == "adaptive-max" else adaptive_avg_pool2d
         return adaptive(x, options.output_size)
     if options.kernel_size is None:
-        raise OptionError(f"{options.kind} pooling needs a kernel size")
+        raise OptionError(
+            _("{options_kind} pooling needs a kernel size").format(options_kind=options.kind)
+        )
     if options.kind == "max":
         return max_pool2d(
             x,
@@ -462,7 +479,11 @@ def pool(x: npt.ArrayLike, options: PoolOptions) -> Array:
             count_include_pad=options.count_include_pad,
             divisor_override=options.divisor_override,
         )
-    raise OptionError(f"pooling kind must be one of {', '.join(POOL_KINDS)}, got {options.kind!r}")
+    raise OptionError(
+        _("pooling kind must be one of {join_POOL_KINDS}, got {options_kind!r}").format(
+            join_POOL_KINDS=", ".join(POOL_KINDS), options_kind=options.kind
+        )
+    )
 
 
 def run_pool(x: Array, options: PoolOptions) -> RunResult:
@@ -476,17 +497,17 @@ def run_pool(x: Array, options: PoolOptions) -> RunResult:
     """
     output = pool(x, options)
     methods = {
-        "max": "max_pool2d: the largest value of each window (NaN wins)",
-        "avg": "avg_pool2d: the sum of each window over its divisor",
-        "adaptive-max": "adaptive_max_pool2d: the largest value of each adaptive window",
-        "adaptive-avg": "adaptive_avg_pool2d: the mean of each adaptive window",
+        "max": N_("max_pool2d: the largest value of each window (NaN wins)"),
+        "avg": N_("avg_pool2d: the sum of each window over its divisor"),
+        "adaptive-max": N_("adaptive_max_pool2d: the largest value of each adaptive window"),
+        "adaptive-avg": N_("adaptive_avg_pool2d: the mean of each adaptive window"),
     }
-    method = methods[options.kind]
+    method = _(methods[options.kind])
     if options.kind == "avg":
         if options.divisor_override is not None:
-            method += f" (divisor {options.divisor_override}, overridden)"
+            method += " " + _("(divisor {n}, overridden)").format(n=options.divisor_override)
         elif not options.count_include_pad:
-            method += " (the padding not counted)"
+            method += " " + _("(the padding not counted)")
     batch = ("n",) if x.ndim == 4 else ()
     return RunResult(
         output=output,

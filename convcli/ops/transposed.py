@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import ShapeError
+from convcli.i18n import _
 from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, plan_dtypes
 from convcli.ops.conv import _operand
 from convcli.ops.modes import RunResult
@@ -340,12 +341,14 @@ def run_transposed(
     """
     if kernel.ndim != 4:
         raise ShapeError(
-            f"a transposed convolution needs a 4-D kernel (c_i, c_o/groups, k_h, k_w), "
-            f"got {kernel.ndim}-D {kernel.shape}"
+            _(
+                "a transposed convolution needs a 4-D kernel (c_i, c_o/groups, k_h, k_w), got "
+                "{kernel_ndim}-D {kernel_shape}"
+            ).format(kernel_ndim=kernel.ndim, kernel_shape=kernel.shape)
         )
     output = conv_transpose_with(x, kernel, bias, options)
     geom = options_geometry(x.shape, kernel.shape, options)
-    method = "conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)"
+    method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")
     if geom.output_padding != (0, 0):
         method += f", output_padding {geom.output_padding[0]},{geom.output_padding[1]}"
     batch = ("n",) if x.ndim == 4 else ()

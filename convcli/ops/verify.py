@@ -14,6 +14,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.errors import BudgetError, ShapeError
+from convcli.i18n import _
 from convcli.ops.conv import corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.ops.modes import run_convolution
 from convcli.ops.numerics import accumulation_for
@@ -89,7 +90,11 @@ def compare(expected: Array, actual: Array, *, atol: float, rtol: float) -> Comp
     inf
     """
     if expected.shape != actual.shape:
-        raise ValueError(f"results have different shapes {expected.shape} and {actual.shape}")
+        raise ValueError(
+            _("results have different shapes {expected_shape} and {actual_shape}").format(
+                expected_shape=expected.shape, actual_shape=actual.shape
+            )
+        )
     wide = np.complex128 if "c" in (expected.dtype.kind, actual.dtype.kind) else np.float64
     e, a = expected.astype(wide), actual.astype(wide)
     # NaN where both have NaN, and equal infinities, are the same result (IEEE in, IEEE out).
@@ -142,9 +147,17 @@ def check_1x1_shapes(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]) ->
     convcli.errors.ShapeError: kernel must be (c_o, c_i, 1, 1), got shape (2, 3, 3, 3)
     """
     if len(x_shape) != 3:
-        raise ShapeError(f"input must be 3-D (c_i, h, w), got {len(x_shape)}-D {x_shape}")
+        raise ShapeError(
+            _("input must be 3-D (c_i, h, w), got {len_x_shape}-D {x_shape}").format(
+                len_x_shape=len(x_shape), x_shape=x_shape
+            )
+        )
     if len(kernel_shape) != 4 or kernel_shape[2:] != (1, 1):
-        raise ShapeError(f"kernel must be (c_o, c_i, 1, 1), got shape {kernel_shape}")
+        raise ShapeError(
+            _("kernel must be (c_o, c_i, 1, 1), got shape {kernel_shape}").format(
+                kernel_shape=kernel_shape
+            )
+        )
 
 
 def verify_1x1(
@@ -280,8 +293,10 @@ def verify_im2col(
     values = xb.shape[0] * xb.shape[1] * k_h * k_w * m_h * m_w
     if values > MAX_UNFOLDED_VALUES:
         raise BudgetError(
-            f"the unfolded input would hold {values:,} values (more than "
-            f"{MAX_UNFOLDED_VALUES:,}): verify a smaller input"
+            _(
+                "the unfolded input would hold {values:,} values (more than "
+                "{MAX_UNFOLDED_VALUES:,}): verify a smaller input"
+            ).format(values=values, MAX_UNFOLDED_VALUES=MAX_UNFOLDED_VALUES)
         )
     direct = run_convolution(x, kernel, bias, options=options).output
     acc = accumulation_for(xb, w, bias)

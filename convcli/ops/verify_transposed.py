@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import BudgetError
+from convcli.i18n import _
 from convcli.ops.conv import conv2d
 from convcli.ops.numerics import accumulation_for
 from convcli.ops.transposed import conv_transpose2d, options_geometry, run_transposed
@@ -136,8 +137,10 @@ def verify_transposed(
     )
     if inserted_values > MAX_INSERTED_VALUES:
         raise BudgetError(
-            f"the zero-inserted input would hold {inserted_values:,} values (more than "
-            f"{MAX_INSERTED_VALUES:,}): verify a smaller input"
+            _(
+                "the zero-inserted input would hold {inserted_values:,} values (more than "
+                "{MAX_INSERTED_VALUES:,}): verify a smaller input"
+            ).format(inserted_values=inserted_values, MAX_INSERTED_VALUES=MAX_INSERTED_VALUES)
         )
     acc = accumulation_for(xb, kernel, bias)
     inserted = insert_zeros(xb.astype(acc.acc), geom)

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import N_, _
 from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
@@ -39,6 +40,14 @@ from convcli.shapes.transposed import (
     resolve_transposed_geometry,
 )
 
+# The book's names of the pooling layers (汇聚层), by --kind.
+POOLING_NAMES = {
+    "max": N_("max pooling"),
+    "avg": N_("avg pooling"),
+    "adaptive-max": N_("adaptive-max pooling"),
+    "adaptive-avg": N_("adaptive-avg pooling"),
+}
+
 __all__ = [
     "PoolShapes",
     "TransposedShapes",
@@ -62,15 +71,21 @@ Shape = tuple[int, ...]
 
 def _describe_pool(options: PoolOptions) -> str:
     if options.kind.startswith("adaptive"):
-        return f"output size {options.output_size}"
-    parts = [f"kernel {options.kernel_size}"]
-    parts.append("stride = kernel" if options.stride is None else f"stride {options.stride}")
+        return _("output size {options_output_size}").format(
+            options_output_size=options.output_size
+        )
+    parts = [_("kernel {options_kernel_size}").format(options_kernel_size=options.kernel_size)]
+    parts.append(
+        _("stride = kernel")
+        if options.stride is None
+        else _("stride {options_stride}").format(options_stride=options.stride)
+    )
     if options.padding not in (0, (0, 0)):
-        parts.append(f"padding {options.padding}")
+        parts.append(_("padding {options_padding}").format(options_padding=options.padding))
     if options.kind == "max" and options.dilation not in (1, (1, 1)):
-        parts.append(f"dilation {options.dilation}")
+        parts.append(_("dilation {options_dilation}").format(options_dilation=options.dilation))
     if options.ceil_mode:
-        parts.append("ceil mode")
+        parts.append(_("ceil mode"))
     return ", ".join(parts)
 
 
@@ -94,18 +109,24 @@ def pool_report(
     4
     """
     rows = [
-        TensorRow("input", x.shape, result.input_axes, source, str(x.dtype)),
-        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+        TensorRow(_("input"), x.shape, result.input_axes, source, str(x.dtype)),
+        TensorRow(
+            _("output"), result.output.shape, result.output_axes, "", str(result.output.dtype)
+        ),
     ]
     report: list[Renderable] = [
         render_shapes(rows),
-        render_line(f"computed with {result.method}; {_describe_pool(options)}"),
+        render_line(
+            _("computed with {result_method}; {describe_pool_options}").format(
+                result_method=result.method, describe_pool_options=_describe_pool(options)
+            )
+        ),
         render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
     ]
     if heatmap:
         report.append(render_heat_legend(result.output))
     if x.dtype.kind in "fc" and array_stats(x).non_finite:
-        report.append(render_stats(x, label="input"))
+        report.append(render_stats(x, label=_("input")))
     report.append(render_stats(result.output))
     return report
 
@@ -235,10 +256,10 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
     batch_axes = ("n",) if len(e.input_shape) == 4 else ()
     per_group = "c_o/g" if e.groups > 1 else "c_o"
     rows = [
-        TensorRow("input", e.input_shape, (*batch_axes, "c_i", "n_h", "n_w")),
-        TensorRow("kernel", e.kernel_shape, ("c_i", per_group, "k_h", "k_w")),
-        TensorRow("bias", (e.c_o,) if e.bias else None, ("c_o",)),
-        TensorRow("output", e.output_shape, (*batch_axes, "c_o", "m_h", "m_w")),
+        TensorRow(_("input"), e.input_shape, (*batch_axes, "c_i", "n_h", "n_w")),
+        TensorRow(_("kernel"), e.kernel_shape, ("c_i", per_group, "k_h", "k_w")),
+        TensorRow(_("bias"), (e.c_o,) if e.bias else None, ("c_o",)),
+        TensorRow(_("output"), e.output_shape, (*batch_axes, "c_o", "m_h", "m_w")),
     ]
     c_i, c_og, k_h, k_w = e.kernel_shape
     h, w = e.geometry.in_size
@@ -249,33 +270,62 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
         _transposed_formula(e, 0),
         _transposed_formula(e, 1),
         (
-            "params",
-            f"weights c_i*(c_o/g)*k_h*k_w = {c_i}*{c_og}*{k_h}*{k_w} = {e.weight_params}"
-            f" + bias {e.bias_params} = {e.weight_params + e.bias_params}",
+            _("params"),
+            _(
+                "weights c_i*(c_o/g)*k_h*k_w = {c_i}*{c_og}*{k_h}*{k_w} = {e_weight_params} + "
+                "bias {e_bias_params} = {e_weight_params_e_bias_params}"
+            ).format(
+                c_i=c_i,
+                c_og=c_og,
+                k_h=k_h,
+                k_w=k_w,
+                e_weight_params=e.weight_params,
+                e_bias_params=e.bias_params,
+                e_weight_params_e_bias_params=e.weight_params + e.bias_params,
+            ),
         ),
         (
-            "MACs",
-            f"{batch}c_i*n_h*n_w*(c_o/g)*k_h*k_w = {batch}{c_i}*{h}*{w}*{c_og}*{k_h}*{k_w} = "
-            f"{e.macs:,} (every input value times every tap; bias excluded)",
+            _("MACs"),
+            _(
+                "{batch}c_i*n_h*n_w*(c_o/g)*k_h*k_w = {batch}{c_i}*{h}*{w}*{c_og}*{k_h}*{k_w} = "
+                "{e_macs:,} (every input value times every tap; bias excluded)"
+            ).format(batch=batch, c_i=c_i, h=h, w=w, c_og=c_og, k_h=k_h, k_w=k_w, e_macs=e.macs),
         ),
-        ("FLOPs", f"2*MACs{' + 1 bias add per output value' if e.bias else ''} = {e.flops:,}"),
         (
-            "direct form",
-            f"conv2d of the input with {s_h - 1},{s_w - 1} zeros inserted between values and "
-            f"d(k-1)-p = {_direct(g, 0)},{_direct(g, 1)} around them, kernel flipped, channel "
-            f"axes swapped: {s_h * s_w}x the products (never how convcli computes it)",
+            _("FLOPs"),
+            "2*MACs"
+            + (" + " + _("1 bias add per output value") if e.bias else "")
+            + f" = {e.flops:,}",
+        ),
+        (
+            _("direct form"),
+            _(
+                "conv2d of the input with {s_h_1},{s_w_1} zeros inserted between values and "
+                "d(k-1)-p = {direct_g_0},{direct_g_1} around them, kernel flipped, channel axes "
+                "swapped: {s_h_s_w}x the products (never how convcli computes it)"
+            ).format(
+                s_h_1=s_h - 1,
+                s_w_1=s_w - 1,
+                direct_g_0=_direct(g, 0),
+                direct_g_1=_direct(g, 1),
+                s_h_s_w=s_h * s_w,
+            ),
         ),
     ]
     if g.output_padding != (0, 0):
         rows_kv.append(
             (
                 "output_padding",
-                f"{g.output_padding[0]},{g.output_padding[1]} extra rows/columns at the "
-                "bottom/right: a strided conv2d maps several input sizes onto this input's "
-                "size, output_padding picks one",
+                _(
+                    "{g_output_padding_0},{g_output_padding_1} extra rows/columns at the "
+                    "bottom/right: a strided conv2d maps several input sizes onto this input's "
+                    "size, output_padding picks one"
+                ).format(
+                    g_output_padding_0=g.output_padding[0], g_output_padding_1=g.output_padding[1]
+                ),
             )
         )
-    return [render_shapes(rows), render_key_values(rows_kv, title="output size and cost")]
+    return [render_shapes(rows), render_key_values(rows_kv, title=_("output size and cost"))]
 
 
 def _direct(g: TransposedGeometry, index: int) -> int:
@@ -315,10 +365,14 @@ def explain_pool_shapes(input_shape: Shape, options: PoolOptions) -> PoolShapes:
     """
     if len(input_shape) not in (3, 4):
         raise ShapeError(
-            f"input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len(input_shape)}-D"
+            _("input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len_input_shape}-D").format(
+                len_input_shape=len(input_shape)
+            )
         )
     if options.kernel_size is None:
-        raise OptionError(f"{options.kind} pooling needs a kernel size")
+        raise OptionError(
+            _("{options_kind} pooling needs a kernel size").format(options_kind=options.kind)
+        )
     geometry = resolve_pool_geometry(
         (input_shape[-2], input_shape[-1]),
         options.kernel_size,
@@ -380,10 +434,10 @@ def _pool_formula(e: PoolShapes, index: int) -> tuple[str, str]:
     raw = (-(-span // s) if g.ceil_mode else span // s) + 1
     text = f"{general}\n= {rounding}(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1 = {raw}"
     if g.dropped[index]:
-        text += (
-            f"\n- 1: ceil mode's last window would start at ({raw}-1)*{s} = {(raw - 1) * s}, "
-            f"in the right padding (>= n + p = {n + p}), so PyTorch drops it = {g.out_size[index]}"
-        )
+        text += _(
+            "\n- 1: ceil mode's last window would start at ({raw}-1)*{s} = {raw_1_s}, in the "
+            "right padding (>= n + p = {n_p}), so PyTorch drops it = {g_out_size_index}"
+        ).format(raw=raw, s=s, raw_1_s=(raw - 1) * s, n_p=n + p, g_out_size_index=g.out_size[index])
     return (f"m_{axis}", text)
 
 
@@ -391,26 +445,31 @@ def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
     """The ``shapes --pool`` report: tensors, the size formula, no parameters, the cost."""
     batch_axes = ("n",) if len(e.input_shape) == 4 else ()
     rows = [
-        TensorRow("input", e.input_shape, (*batch_axes, "c", "n_h", "n_w")),
-        TensorRow("window", e.geometry.kernel_size, ("k_h", "k_w")),
-        TensorRow("output", e.output_shape, (*batch_axes, "c", "m_h", "m_w")),
+        TensorRow(_("input"), e.input_shape, (*batch_axes, "c", "n_h", "n_w")),
+        TensorRow(_("window"), e.geometry.kernel_size, ("k_h", "k_w")),
+        TensorRow(_("output"), e.output_shape, (*batch_axes, "c", "m_h", "m_w")),
     ]
     k_h, k_w = e.geometry.kernel_size
-    word = "comparisons" if e.kind == "max" else "additions"
+    word = _("comparisons") if e.kind == "max" else _("additions")
     outputs = math.prod(e.output_shape)
     pairs = [
         _pool_formula(e, 0),
         _pool_formula(e, 1),
-        ("params", "0: pooling has no weights"),
-        (word, f"(k_h*k_w - 1) per output value = {k_h * k_w - 1}*{outputs:,} = {e.operations:,}"),
+        (_("params"), _("0: pooling has no weights")),
         (
-            "stride",
-            "the window, PyTorch's default"
+            word,
+            _("(k_h*k_w - 1) per output value = {k_h_k_w_1}*{outputs:,} = {e_operations:,}").format(
+                k_h_k_w_1=k_h * k_w - 1, outputs=outputs, e_operations=e.operations
+            ),
+        ),
+        (
+            _("stride"),
+            _("the window, PyTorch's default")
             if e.geometry.stride == e.geometry.kernel_size
             else f"{e.geometry.stride[0]},{e.geometry.stride[1]}",
         ),
     ]
-    return [render_shapes(rows), render_key_values(pairs, title="output size and cost")]
+    return [render_shapes(rows), render_key_values(pairs, title=_("output size and cost"))]
 
 
 # --- verify --transposed -------------------------------------------------------------------
@@ -461,52 +520,81 @@ def verify_transposed_report(check: TransposedCheck, *, full: bool = False) -> l
     inserted = "x".join(map(str, check.inserted_shape))
     steps = [
         (
-            "directly",
-            "each input value stamps the kernel, stride apart (convcli run --transposed)",
+            _("directly"),
+            _("each input value stamps the kernel, stride apart (convcli run --transposed)"),
         ),
         (
-            "insert zeros",
-            f"{s_h - 1},{s_w - 1} zeros between input values, then d(k-1)-p zeros around "
-            f"(top {top}, bottom {bottom}, left {left}, right {right}; output_padding "
-            f"{g.output_padding[0]},{g.output_padding[1]} at the bottom/right; negative "
-            f"crops): {inserted}",
+            _("insert zeros"),
+            _(
+                "{s_h_1},{s_w_1} zeros between input values, then d(k-1)-p zeros around (top "
+                "{top}, bottom {bottom}, left {left}, right {right}; output_padding "
+                "{g_output_padding_0},{g_output_padding_1} at the bottom/right; negative crops): "
+                "{inserted}"
+            ).format(
+                s_h_1=s_h - 1,
+                s_w_1=s_w - 1,
+                top=top,
+                bottom=bottom,
+                left=left,
+                right=right,
+                g_output_padding_0=g.output_padding[0],
+                g_output_padding_1=g.output_padding[1],
+                inserted=inserted,
+            ),
         ),
         (
-            "flip and swap",
-            "the kernel rotated 180 degrees, its channel axes swapped per group: "
-            f"conv2d weight {'x'.join(map(str, check.conv_weight.shape))}",
+            _("flip and swap"),
+            _(
+                "the kernel rotated 180 degrees, its channel axes swapped per group: conv2d "
+                "weight {x_join_map_str_check_conv_weight_shape}"
+            ).format(
+                x_join_map_str_check_conv_weight_shape="x".join(map(str, check.conv_weight.shape))
+            ),
         ),
         (
             "conv2d",
-            f"stride 1, no padding, dilation {g.dilation[0]},{g.dilation[1]}"
-            + (f", {check.groups} groups" if check.groups > 1 else "")
-            + f" (padding p = {p_h},{p_w} of the transposed layer became the crop above)",
+            _("stride 1, no padding, dilation {g_dilation_0},{g_dilation_1}").format(
+                g_dilation_0=g.dilation[0], g_dilation_1=g.dilation[1]
+            )
+            + (
+                _(", {check_groups} groups").format(check_groups=check.groups)
+                if check.groups > 1
+                else ""
+            )
+            + _(" (padding p = {p_h},{p_w} of the transposed layer became the crop above)").format(
+                p_h=p_h, p_w=p_w
+            ),
         ),
     ]
     a = check.adjoint
     adjoint_rows = [
         ("<conv2d(z, w), x>", f"{check.adjoint_conv2d_side:.12g}"),
         ("<z, conv_transpose2d(x, w)>", f"{check.adjoint_transposed_side:.12g}"),
-        ("|difference|", f"{a.max_abs_diff:.3g} (tolerance {a.atol:.3g})"),
         (
-            "verdict",
-            "AGREE: conv_transpose2d is the adjoint (transpose) of conv2d with the same weight"
+            _("|difference|"),
+            _("{a_max_abs_diff:.3g} (tolerance {a_atol:.3g})").format(
+                a_max_abs_diff=a.max_abs_diff, a_atol=a.atol
+            ),
+        ),
+        (
+            _("verdict"),
+            _("AGREE: conv_transpose2d is the adjoint (transpose) of conv2d with the same weight")
             if a.agree
-            else "DISAGREE",
+            else _("DISAGREE"),
         ),
     ]
     return [
-        render_key_values(steps, title="a transposed convolution computed two ways"),
-        render_array(check.direct, check.output_axes, name="Y directly", full=full),
+        render_key_values(steps, title=_("a transposed convolution computed two ways")),
+        render_array(check.direct, check.output_axes, name=_("Y directly"), full=full),
         render_array(
-            check.zero_inserted, check.output_axes, name="Y via zero-inserted conv2d", full=full
+            check.zero_inserted, check.output_axes, name=_("Y via zero-inserted conv2d"), full=full
         ),
         render_key_values(
-            comparison_rows(check.comparison, "the direct and zero-inserted forms are one map"),
-            title="comparison",
+            comparison_rows(check.comparison, _("the direct and zero-inserted forms are one map")),
+            title=_("comparison"),
         ),
         render_key_values(
-            adjoint_rows, title="adjoint identity, random x and z of the layer's shapes"
+            adjoint_rows, title=_("adjoint identity, random x and z of the layer's shapes")
         ),
     ]
 
@@ -557,14 +645,28 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
     (s_h, s_w), (p_h, p_w), (d_h, d_w) = g.stride, g.padding, g.dilation
     how = [
         (
-            "scatter",
-            f"input (c, a, b) stamps tap (u, v) at row a*{s_h} - {p_h} + u*{d_h}, col "
-            f"b*{s_w} - {p_w} + v*{d_w}: these reach row {e.row}, col {e.col}",
+            _("scatter"),
+            _(
+                "input (c, a, b) stamps tap (u, v) at row a*{s_h} - {p_h} + u*{d_h}, col b*{s_w} "
+                "- {p_w} + v*{d_w}: these reach row {e_row}, col {e_col}"
+            ).format(
+                s_h=s_h, p_h=p_h, d_h=d_h, s_w=s_w, p_w=p_w, d_w=d_w, e_row=e.row, e_col=e.col
+            ),
         ),
-        ("channels", f"c_i of group {e.group} of {e.groups}" if e.groups > 1 else "all c_i"),
+        (
+            _("channels"),
+            _("c_i of group {e_group} of {e_groups}").format(e_group=e.group, e_groups=e.groups)
+            if e.groups > 1
+            else _("all c_i"),
+        ),
     ]
     report: list[Renderable] = [
-        render_key_values(how, title=f"Y[{_label(e.position, e.output_axes)}]: the stamps"),
+        render_key_values(
+            how,
+            title=_("Y[{label_e_position_e_output_axes}]: the stamps").format(
+                label_e_position_e_output_axes=_label(e.position, e.output_axes)
+            ),
+        ),
     ]
     stamps = e.stamps if full else e.stamps[:MAX_LISTED_STAMPS]
     rows = [
@@ -575,16 +677,34 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
         for s in stamps
     ]
     if not rows:
-        rows = [("none", "no input value reaches this output: only the bias, if any")]
+        rows = [(_("none"), _("no input value reaches this output: only the bias, if any"))]
     if len(e.stamps) > len(stamps):
-        rows.append(("…", f"{len(e.stamps) - len(stamps)} more (--full shows them)"))
-    report.append(render_key_values(rows, title="input value x tap = product"))
+        rows.append(
+            (
+                "…",
+                _("{len_e_stamps_len_stamps} more (--full shows them)").format(
+                    len_e_stamps_len_stamps=len(e.stamps) - len(stamps)
+                ),
+            )
+        )
+    report.append(render_key_values(rows, title=_("input value x tap = product")))
     top, bottom, left, right = g.direct_padding
     report.append(
         render_line(
-            f"the same sum directly: rows {_span(e.direct_rows)}, cols {_span(e.direct_cols)} of "
-            f"the input with {s_h - 1},{s_w - 1} zeros inserted and padded top {top}, left "
-            f"{left} (bottom {bottom}, right {right}), under the kernel flipped 180 degrees"
+            _(
+                "the same sum directly: rows {span_e_direct_rows}, cols {span_e_direct_cols} of "
+                "the input with {s_h_1},{s_w_1} zeros inserted and padded top {top}, left {left} "
+                "(bottom {bottom}, right {right}), under the kernel flipped 180 degrees"
+            ).format(
+                span_e_direct_rows=_span(e.direct_rows),
+                span_e_direct_cols=_span(e.direct_cols),
+                s_h_1=s_h - 1,
+                s_w_1=s_w - 1,
+                top=top,
+                left=left,
+                bottom=bottom,
+                right=right,
+            )
         )
     )
     windows = e.direct_windows if full else e.direct_windows[:2]
@@ -593,26 +713,48 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
             render_columns(
                 render_matrix(
                     window,
-                    f"c_i={channel} zero-inserted window",
+                    _("c_i={channel} zero-inserted window").format(channel=channel),
                     row_labels=e.direct_rows,
                     col_labels=e.direct_cols,
                     full=full,
                 ),
-                render_matrix(kernel, f"flipped kernel[{channel}, {e.kernel_out}]", full=full),
+                render_matrix(
+                    kernel,
+                    _("flipped kernel[{channel}, {e_kernel_out}]").format(
+                        channel=channel, e_kernel_out=e.kernel_out
+                    ),
+                    full=full,
+                ),
             )
         )
     if len(e.direct_windows) > len(windows):
         report.append(
-            render_line(f"… {len(e.direct_windows) - len(windows)} more channels (--full)")
+            render_line(
+                _("… {len_e_direct_windows_len_windows} more channels (--full)").format(
+                    len_e_direct_windows_len_windows=len(e.direct_windows) - len(windows)
+                )
+            )
         )
-    sums = [("total", f"{len(e.stamps)} products = {_show_number(e.total)}")]
+    sums = [
+        (
+            _("total"),
+            _("{len_e_stamps} products = {show_number_e_total}").format(
+                len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)
+            ),
+        )
+    ]
     if e.bias is not None:
-        sums.append(("+ bias", f"{_show_number(e.bias)}"))
+        sums.append((_("+ bias"), f"{_show_number(e.bias)}"))
     index = ", ".join(map(str, e.position))
     sums.append(
-        ("= value", f"Y[{index}] = {_show_number(e.value)}, as convcli run --transposed prints")
+        (
+            _("= value"),
+            _("Y[{index}] = {show_number_e_value}, as convcli run --transposed prints").format(
+                index=index, show_number_e_value=_show_number(e.value)
+            ),
+        )
     )
-    report.append(render_key_values(sums, title="sum"))
+    report.append(render_key_values(sums, title=_("sum")))
     return report
 
 
@@ -648,8 +790,9 @@ def explain_pool_payload(e: PoolExplanation) -> dict[str, Any]:
 def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Renderable]:
     """The window (padding marked), then the winner or the sum over the divisor."""
     outside = ~e.inside
-    title = f"Y[{_label(e.position, e.output_axes)}]: window rows {_span(e.rows)}, cols "
-    title += _span(e.cols)
+    title = _("Y[{label}]: window rows {rows}, cols {cols}").format(
+        label=_label(e.position, e.output_axes), rows=_span(e.rows), cols=_span(e.cols)
+    )
     report: list[Renderable] = [
         render_matrix(
             e.cells,
@@ -661,23 +804,42 @@ def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Rende
         )
     ]
     if outside.any():
-        fill = "-inf (never wins)" if e.kind.endswith("max") else "0"
-        report.append(render_line(f"* {int(outside.sum())} taps in the padding: {fill}"))
+        fill = _("-inf (never wins)") if e.kind.endswith("max") else "0"
+        report.append(
+            render_line(
+                _("* {int_outside_sum} taps in the padding: {fill}").format(
+                    int_outside_sum=int(outside.sum()), fill=fill
+                )
+            )
+        )
     index = ", ".join(map(str, e.position))
     if e.kind.endswith("max"):
-        winner = "none" if e.winner is None else f"input ({e.winner[0]}, {e.winner[1]})"
-        rows = [("winner", f"{winner}: the largest value (a NaN wins)")]
+        winner = (
+            _("none")
+            if e.winner is None
+            else _("input ({e_winner_0}, {e_winner_1})").format(
+                e_winner_0=e.winner[0], e_winner_1=e.winner[1]
+            )
+        )
+        rows = [(_("winner"), _("{winner}: the largest value (a NaN wins)").format(winner=winner))]
     else:
         counted = {
-            True: "the window including its padding taps (count_include_pad)",
-            False: "the input cells it covers",
+            True: _("the window including its padding taps (count_include_pad)"),
+            False: _("the input cells it covers"),
         }[e.padding_counted]
         if e.kind == "adaptive-avg":
-            counted = "the cells of the adaptive window"
+            counted = _("the cells of the adaptive window")
         rows = [
-            ("sum", _show_number(e.total)),
-            ("divisor", f"{e.divisor}: {counted}"),
+            (_("sum"), _show_number(e.total)),
+            (_("divisor"), f"{e.divisor}: {counted}"),
         ]
-    rows.append(("= value", f"Y[{index}] = {_show_number(e.value)}, as convcli pool prints it"))
-    report.append(render_key_values(rows, title=e.kind + " pooling"))
+    rows.append(
+        (
+            _("= value"),
+            _("Y[{index}] = {show_number_e_value}, as convcli pool prints it").format(
+                index=index, show_number_e_value=_show_number(e.value)
+            ),
+        )
+    )
+    report.append(render_key_values(rows, title=_(POOLING_NAMES[e.kind])))
     return report

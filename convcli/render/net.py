@@ -15,23 +15,24 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from convcli.i18n import N_, _
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
 from convcli.shapes.receptive import Field
 
 __all__ = ["net_payload", "net_report", "net_table"]
 
-FIELD_NOTE = (
+FIELD_NOTE = N_(
     "field, jump, start (Araujo et al., Distill 2019): input span of one output cell, padding "
     "included; input step between neighbouring cells; centre of cell (0, 0)'s field, 0-based. "
     "One number when H and W agree."
 )
-NONUNIFORM_NOTE = (
+NONUNIFORM_NOTE = N_(
     "-: not one field for all cells (strided transposed conv, adaptive pooling that does not "
     "divide); --at I,J traces one cell back to the input."
 )
-FLAT_NOTE = "-: after flatten or linear the output is no longer an image."
-COST_NOTE = (
+FLAT_NOTE = N_("-: after flatten or linear the output is no longer an image.")
+COST_NOTE = N_(
     "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
     "pooling window-1 comparisons or additions per output (no division); activations 1, "
     "BatchNorm 2, residual sum 1 per value."
@@ -82,33 +83,33 @@ def _flat_rows(rows: Sequence[LayerRow], depth: int = 0) -> Iterator[tuple[Layer
 
 COLUMNS = (
     ("#", "right"),
-    ("layer", "left"),
-    ("output", "right"),
-    ("params", "right"),
+    (N_("layer"), "left"),
+    (N_("output"), "right"),
+    (N_("params"), "right"),
     ("MACs", "right"),
     ("FLOPs", "right"),
-    ("field", "right"),
-    ("jump", "right"),
-    ("start", "right"),
+    (N_("field"), "right"),
+    (N_("jump"), "right"),
+    (N_("start"), "right"),
 )
 # Where the whole table does not fit: the layers with their costs, then the fields.
 COST_COLUMNS = (0, 1, 2, 3, 4, 5)
 FIELD_COLUMNS = (0, 1, 6, 7, 8)
-FIELDS_TITLE = "receptive field (did not fit beside the costs)"
+FIELDS_TITLE = N_("receptive field (did not fit beside the costs)")
 
 
 def _table_rows(network: Network) -> list[tuple[str, ...]]:
     """The cells of every row, residual blocks' layers indented under them."""
     rows: list[tuple[str, ...]] = [
-        ("", "input", _shape(network.input_shape), "", "", "", "1", "1", "0")
+        ("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
     ]
     for row, depth, role in _flat_rows(network.rows):
         indent = "  " * depth
         if role in ("shortcut", "identity"):
-            label = indent + ("+ shortcut" if role == "shortcut" else "+ identity")
+            label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
             rows.append(("", label, "", "", "", "", "", "", ""))
             continue
-        text = "residual" if role == "residual" else row.spec.text
+        text = _("residual") if role == "residual" else row.spec.text
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
         cells = [_compact(n) if n or role == "residual" else "-" for n in costs]
@@ -138,7 +139,7 @@ def _columns_table(
         # Nothing is folded: a number or shape is printed whole or the layout changes.
         # A layer's text may wrap between its words (``Conv2d(3, 16, kernel_size=...``).
         table.add_column(
-            name,
+            name if name in ("#", "MACs", "FLOPs") else _(name),
             justify=justify,  # type: ignore[arg-type]
             no_wrap=not (wrap_layers and name == "layer"),
         )
@@ -198,7 +199,7 @@ def net_table(network: Network) -> Fitting:
             Group(
                 _columns_table(rows, COST_COLUMNS, wrap_layers=True),
                 Text(),
-                _columns_table(rows, FIELD_COLUMNS, FIELDS_TITLE, wrap_layers=True),
+                _columns_table(rows, FIELD_COLUMNS, _(FIELDS_TITLE), wrap_layers=True),
             )
         ),
         _stacked(rows),
@@ -228,30 +229,38 @@ def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> 
     """The table, the totals and the notes that say which convention each number follows."""
     itemsize = DTYPE_SIZES[dtype]
     totals = [
-        ("input", _shape(network.input_shape)),
-        ("output", _shape(network.output_shape)),
-        ("params", f"{network.params:,} trainable"),
-        ("MACs", f"{network.macs:,}"),
-        ("FLOPs", f"{network.flops:,}"),
-        ("param memory", f"{_size(network.param_bytes(itemsize))} ({dtype})"),
+        (_("input"), _shape(network.input_shape)),
+        (_("output"), _shape(network.output_shape)),
+        (_("params"), _("{params} trainable").format(params=f"{network.params:,}")),
+        (_("MACs"), f"{network.macs:,}"),
+        (_("FLOPs"), f"{network.flops:,}"),
+        (_("param memory"), f"{_size(network.param_bytes(itemsize))} ({dtype})"),
         (
-            "activation memory",
-            f"{_size(network.activation_bytes(itemsize))} ({dtype}, every layer's output)",
+            _("activation memory"),
+            _("{size} ({dtype}, every layer's output)").format(
+                size=_size(network.activation_bytes(itemsize)), dtype=dtype
+            ),
         ),
     ]
     if network.buffers:
         totals.insert(
-            3, ("BatchNorm buffers", f"{network.buffers:,} (running mean and variance, counter)")
+            3,
+            (
+                _("BatchNorm buffers"),
+                _("{count} (running mean and variance, counter)").format(
+                    count=f"{network.buffers:,}"
+                ),
+            ),
         )
-    report: list[Renderable] = [net_table(network), render_key_values(totals, title="total")]
+    report: list[Renderable] = [net_table(network), render_key_values(totals, title=_("total"))]
     if trace is not None:
         report.append(render_line(trace_text(trace)))
-    report.append(render_line(FIELD_NOTE, style="dim"))
+    report.append(render_line(_(FIELD_NOTE), style="dim"))
     if _nonuniform(network.rows):
-        report.append(render_line(NONUNIFORM_NOTE, style="dim"))
+        report.append(render_line(_(NONUNIFORM_NOTE), style="dim"))
     elif any(not row.spatial for row in network.rows):
-        report.append(render_line(FLAT_NOTE, style="dim"))
-    report.append(render_line(COST_NOTE, style="dim"))
+        report.append(render_line(_(FLAT_NOTE), style="dim"))
+    report.append(render_line(_(COST_NOTE), style="dim"))
     return report
 
 
@@ -261,15 +270,17 @@ def _nonuniform(rows: Sequence[LayerRow]) -> bool:
 
 def trace_text(trace: CellTrace) -> str:
     """One line: the input rows and columns that output cell ``trace.cell`` can be reached from."""
-    where = f"output cell ({trace.cell[0]}, {trace.cell[1]}) of layer {trace.index}"
+    where = _("output cell ({i}, {j}) of layer {layer}").format(
+        i=trace.cell[0], j=trace.cell[1], layer=trace.index
+    )
     if trace.rows is None or trace.cols is None:
-        return f"{where}: no input cell reaches it (only biases)"
+        return _("{where}: no input cell reaches it (only biases)").format(where=where)
     (r0, r1), (c0, c1) = trace.rows, trace.cols
-    return (
-        f"{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({r1 - r0 + 1}x{c1 - c0 + 1}): "
+    return _(
+        "{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({rows}x{cols}): "
         "the first to the last input cell that reaches it, carried back layer by layer "
         "(padding is not a cell)"
-    )
+    ).format(where=where, r0=r0, r1=r1, c0=c0, c1=c1, rows=r1 - r0 + 1, cols=c1 - c0 + 1)
 
 
 def _json_number(value: Fraction | int) -> int | float:

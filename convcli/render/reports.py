@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.i18n import N_, _
 from convcli.ops.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convcli.ops.lesson import (
     lesson_1x1_input,
@@ -56,14 +57,16 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
-PADDING_NOTE = (
+PADDING_NOTE = N_(
     "p_h is the padding on each side (PyTorch's padding=); "
     "d2l's floor((n_h - k_h + p_h + s_h)/s_h) counts both sides in p_h: 2p_h here."
 )
-BIAS_NOTE = (
+BIAS_NOTE = N_(
     "bias is (c_o,): one number per output channel. "
     "(The lesson note's 'c_o x c_i' for the bias is a mistake.)"
 )
+# The tensors' roles as the shapes table shows them.
+INPUT, KERNEL, BIAS, OUTPUT = N_("input"), N_("kernel"), N_("bias"), N_("output")
 
 
 @dataclass(frozen=True)
@@ -181,12 +184,12 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
     layer = e.layer
     groups = e.options.groups
     rows = [
-        TensorRow("input", e.input_shape, axis_names("input", len(e.input_shape))),
+        TensorRow(_(INPUT), e.input_shape, axis_names("input", len(e.input_shape))),
         TensorRow(
-            "kernel", e.kernel_shape, axis_names("kernel", len(e.kernel_shape), groups=groups)
+            _(KERNEL), e.kernel_shape, axis_names("kernel", len(e.kernel_shape), groups=groups)
         ),
-        TensorRow("bias", layer.bias_shape, ("c_o",)),
-        TensorRow("output", e.output_shape, output_axes(len(e.input_shape), len(e.kernel_shape))),
+        TensorRow(_(BIAS), layer.bias_shape, ("c_o",)),
+        TensorRow(_(OUTPUT), e.output_shape, output_axes(len(e.input_shape), len(e.kernel_shape))),
     ]
     c_o, c_per_group, k_h, k_w = layer.kernel_shape
     m_h, m_w = layer.geometry.out_size
@@ -195,39 +198,53 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
         _formula("h", e, 0),
         _formula("w", e, 1),
         (
-            "params",
-            f"weights c_o*(c_i/g)*k_h*k_w = {c_o}*{c_per_group}*{k_h}*{k_w} = {layer.weight_params}"
-            f" + bias {layer.bias_params} = {layer.params}",
+            _("params"),
+            _(
+                "weights c_o*(c_i/g)*k_h*k_w = {c_o}*{c_g}*{k_h}*{k_w} = {weights}"
+                " + bias {bias} = {params}"
+            ).format(
+                c_o=c_o,
+                c_g=c_per_group,
+                k_h=k_h,
+                k_w=k_w,
+                weights=layer.weight_params,
+                bias=layer.bias_params,
+                params=layer.params,
+            ),
         ),
         (
-            "MACs",
+            _("MACs"),
             f"{batch}c_o*m_h*m_w*(c_i/g)*k_h*k_w = "
-            f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,}"
-            " (weights only, bias excluded)",
+            f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,} "
+            + _("(weights only, bias excluded)"),
         ),
-        ("FLOPs", _flops(layer)),
+        (_("FLOPs"), _flops(layer)),
         _receptive_field(layer),
     ]
     if e.options.padding_mode != "zeros":
         cost.append(
             (
-                "padding mode",
-                f"{e.options.padding_mode}: the padding copies input cells instead of zeros; "
-                "sizes and cost are unchanged",
+                _("padding mode"),
+                _(
+                    "{mode}: the padding copies input cells instead of zeros; "
+                    "sizes and cost are unchanged"
+                ).format(mode=e.options.padding_mode),
             )
         )
     report: list[Renderable] = [
         render_shapes(rows),
-        render_key_values(cost, title="output size and cost"),
-        render_line(PADDING_NOTE),
+        render_key_values(cost, title=_("output size and cost")),
+        render_line(_(PADDING_NOTE)),
     ]
     why_not = separable_not_shown(layer)
     if why_not is None:
         report.append(
-            render_key_values(_separable_rows(layer), title="depthwise-separable alternative")
+            render_key_values(_separable_rows(layer), title=_("depthwise-separable alternative"))
         )
     else:
-        report.append(render_line(f"depthwise-separable alternative: not shown: {why_not}"))
+        report.append(
+            render_line(_("depthwise-separable alternative: not shown: {why}").format(why=why_not))
+        )
     if (k_h, k_w) == (1, 1):
         report.append(render_line(_fully_connected(layer)))
     return report
@@ -244,35 +261,41 @@ def separable_not_shown(layer: LayerShapes) -> str | None:
     >>> separable_not_shown(describe_layer((1, 8, 9, 9), (16, 8, 1, 1)))
     'a 1x1 kernel has no spatial part to split off'
     """
-    _, c_per_group, k_h, k_w = layer.kernel_shape
+    c_per_group, k_h, k_w = layer.kernel_shape[1:]
     c_i = c_per_group * layer.groups
     if (k_h, k_w) == (1, 1):
-        return "a 1x1 kernel has no spatial part to split off"
+        return _("a 1x1 kernel has no spatial part to split off")
     if c_i == 1:
-        return "with one input channel there are no channels to mix separately"
+        return _("with one input channel there are no channels to mix separately")
     if layer.groups == c_i:
-        return f"the layer is already depthwise (groups = c_i = {c_i})"
+        return _("the layer is already depthwise (groups = c_i = {c_i})").format(c_i=c_i)
     if layer.groups > 1:
-        return f"a grouped layer (groups {layer.groups}) already splits its channels"
+        return _("a grouped layer (groups {groups}) already splits its channels").format(
+            groups=layer.groups
+        )
     return None
 
 
 def _flops(layer: LayerShapes) -> str:
     if layer.bias_shape is None:
-        return f"2*MACs (a multiply and an add each; no bias) = {layer.flops:,}"
-    return (
-        f"2*MACs (a multiply and an add each) + 1 bias add per output value = "
-        f"2*{layer.macs:,} + {layer.outputs:,} = {layer.flops:,}"
-    )
+        return _("2*MACs (a multiply and an add each; no bias) = {flops}").format(
+            flops=f"{layer.flops:,}"
+        )
+    return _(
+        "2*MACs (a multiply and an add each) + 1 bias add per output value = "
+        "2*{macs} + {outputs} = {flops}"
+    ).format(macs=f"{layer.macs:,}", outputs=f"{layer.outputs:,}", flops=f"{layer.flops:,}")
 
 
 def _receptive_field(layer: LayerShapes) -> tuple[str, str]:
     (k_h, k_w), (d_h, d_w) = layer.geometry.kernel_size, layer.geometry.dilation
     r_h, r_w = layer.receptive_field
     return (
-        "receptive field",
-        f"(k-1)d+1 per axis = ({k_h}-1)*{d_h}+1, ({k_w}-1)*{d_w}+1 = {r_h}x{r_w}: "
-        "the input cells one output value sees",
+        _("receptive field"),
+        _(
+            "(k-1)d+1 per axis = ({k_h}-1)*{d_h}+1, ({k_w}-1)*{d_w}+1 = {r_h}x{r_w}: "
+            "the input cells one output value sees"
+        ).format(k_h=k_h, d_h=d_h, k_w=k_w, d_w=d_w, r_h=r_h, r_w=r_w),
     )
 
 
@@ -283,45 +306,77 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
     c_i = c_per_group * layer.groups
     m_h, m_w = layer.geometry.out_size
     batch = f"{layer.batch}*" if layer.batch > 1 else ""
-    bias = f" + bias c_i+c_o = {cost.bias_params}" if cost.bias_params else ""
+    bias = ""
+    if cost.bias_params:
+        bias = " + " + _("bias c_i+c_o = {bias}").format(bias=cost.bias_params)
     ratio = cost.macs_ratio
     if layer.groups == 1:
         formula = f"1/c_o + 1/(k_h*k_w) = 1/{c_o} + 1/{k_h * k_w} = {ratio} = {float(ratio):.4g}"
     else:
-        formula = f"{cost.macs:,} / {layer.macs:,} = {float(ratio):.4g} (grouped layer)"
+        formula = f"{cost.macs:,} / {layer.macs:,} = {float(ratio):.4g} " + _("(grouped layer)")
     return [
         (
-            "depthwise",
-            f"{k_h}x{k_w} per input channel: params c_i*k_h*k_w = {c_i}*{k_h}*{k_w} = "
-            f"{cost.depthwise_params}; MACs {batch}c_i*m_h*m_w*k_h*k_w = "
-            f"{batch}{c_i}*{m_h}*{m_w}*{k_h}*{k_w} = {cost.depthwise_macs:,}",
+            _("depthwise"),
+            _(
+                "{k_h}x{k_w} per input channel: params c_i*k_h*k_w = {c_i}*{k_h}*{k_w} = "
+                "{params}; MACs {batch}c_i*m_h*m_w*k_h*k_w = "
+                "{batch}{c_i}*{m_h}*{m_w}*{k_h}*{k_w} = {macs}"
+            ).format(
+                k_h=k_h,
+                k_w=k_w,
+                c_i=c_i,
+                m_h=m_h,
+                m_w=m_w,
+                batch=batch,
+                params=cost.depthwise_params,
+                macs=f"{cost.depthwise_macs:,}",
+            ),
         ),
         (
-            "pointwise",
-            f"1x1 c_i -> c_o: params c_i*c_o = {c_i}*{c_o} = {cost.pointwise_params}; "
-            f"MACs {batch}c_o*m_h*m_w*c_i = {batch}{c_o}*{m_h}*{m_w}*{c_i} = "
-            f"{cost.pointwise_macs:,}",
+            _("pointwise"),
+            _(
+                "1x1 c_i -> c_o: params c_i*c_o = {c_i}*{c_o} = {params}; "
+                "MACs {batch}c_o*m_h*m_w*c_i = {batch}{c_o}*{m_h}*{m_w}*{c_i} = {macs}"
+            ).format(
+                c_i=c_i,
+                c_o=c_o,
+                m_h=m_h,
+                m_w=m_w,
+                batch=batch,
+                params=cost.pointwise_params,
+                macs=f"{cost.pointwise_macs:,}",
+            ),
         ),
         (
-            "total",
-            f"params {cost.depthwise_params} + {cost.pointwise_params}{bias} = {cost.params:,} "
-            f"(this layer: {layer.params:,}); MACs {cost.macs:,} (this layer: {layer.macs:,})",
+            _("total"),
+            _(
+                "params {depthwise} + {pointwise}{bias} = {params} (this layer: {layer_params}); "
+                "MACs {macs} (this layer: {layer_macs})"
+            ).format(
+                depthwise=cost.depthwise_params,
+                pointwise=cost.pointwise_params,
+                bias=bias,
+                params=f"{cost.params:,}",
+                layer_params=f"{layer.params:,}",
+                macs=f"{cost.macs:,}",
+                layer_macs=f"{layer.macs:,}",
+            ),
         ),
-        ("MACs ratio", formula),
+        (_("MACs ratio"), formula),
     ]
 
 
 def _fully_connected(layer: LayerShapes) -> str:
-    c_o, c_per_group, _, _ = layer.kernel_shape
+    c_o, c_per_group = layer.kernel_shape[:2]
     m_h, m_w = layer.geometry.out_size
     positions = m_h * m_w
-    text = (
-        f"1x1 kernel: a fully connected layer over channels, the same weight matrix "
-        f"W ({c_o}, {c_per_group}) at each of the {m_h}*{m_w} = {positions} positions: "
-        f"Y ({c_o}, {positions}) = W ({c_o}, {c_per_group}) @ X ({c_per_group}, {positions})"
-    )
+    text = _(
+        "1x1 kernel: a fully connected layer over channels, the same weight matrix "
+        "W ({c_o}, {c_g}) at each of the {m_h}*{m_w} = {positions} positions: "
+        "Y ({c_o}, {positions}) = W ({c_o}, {c_g}) @ X ({c_g}, {positions})"
+    ).format(c_o=c_o, c_g=c_per_group, m_h=m_h, m_w=m_w, positions=positions)
     if layer.groups > 1:
-        text += f", block-diagonal over {layer.groups} groups"
+        text += _(", block-diagonal over {groups} groups").format(groups=layer.groups)
     return text
 
 
@@ -351,12 +406,12 @@ def verify_1x1_payload(check: OneByOneCheck) -> dict[str, Any]:
 
 def comparison_rows(c: Comparison, claim: str) -> list[tuple[str, str]]:
     """How far apart two results are, the tolerance, and the verdict on ``claim``."""
-    verdict = f"AGREE: {claim}" if c.agree else "DISAGREE"
+    verdict = _("AGREE: {claim}").format(claim=claim) if c.agree else _("DISAGREE")
     return [
-        ("max |difference|", f"{c.max_abs_diff:.3g}"),
-        ("max relative difference", f"{c.max_rel_diff:.3g}"),
-        ("tolerance", f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
-        ("verdict", verdict),
+        (_("max |difference|"), f"{c.max_abs_diff:.3g}"),
+        (_("max relative difference"), f"{c.max_rel_diff:.3g}"),
+        (_("tolerance"), f"|a - b| <= atol + rtol*|a|, atol {c.atol:.3g}, rtol {c.rtol:.3g}"),
+        (_("verdict"), verdict),
     ]
 
 
@@ -369,15 +424,20 @@ def verify_1x1_report(check: OneByOneCheck) -> list[Renderable]:
         ("X", f"({c_i}, {h}, {w}) -> reshape -> ({c_i}, {h * w})"),
         ("K", f"({c_o}, {c_i}, 1, 1) -> reshape -> ({c_o}, {c_i})"),
         ("Y = K @ X", f"({c_o}, {c_i}) @ ({c_i}, {h * w}) = ({c_o}, {h * w}) -> ({c_o}, {h}, {w})"),
-        ("per channel", f"corr2d_multi_in_out: {c_o} x {c_i} cross-correlations with 1x1 kernels"),
+        (
+            _("per channel"),
+            _("corr2d_multi_in_out: {c_o} x {c_i} cross-correlations with 1x1 kernels").format(
+                c_o=c_o, c_i=c_i
+            ),
+        ),
     ]
-    diffs = comparison_rows(c, "a 1x1 convolution is a fully connected layer over channels")
+    diffs = comparison_rows(c, _("a 1x1 convolution is a fully connected layer over channels"))
     axes = axis_names("output", 3)
     return [
-        render_key_values(steps, title="1x1 convolution as a matrix product"),
-        render_array(check.per_channel, axes, name="Y per channel"),
-        render_array(check.matrix_product, axes, name="Y matrix product"),
-        render_key_values(diffs, title="comparison"),
+        render_key_values(steps, title=_("1x1 convolution as a matrix product")),
+        render_array(check.per_channel, axes, name=_("Y per channel")),
+        render_array(check.matrix_product, axes, name=_("Y matrix product")),
+        render_key_values(diffs, title=_("comparison")),
     ]
 
 
@@ -394,26 +454,30 @@ def demo_report() -> list[Renderable]:
     printed_gap = float(np.max(np.abs(gap)))
     in_axes, k_axes = axis_names("input", 3), axis_names("kernel", 3)
     return [
-        render_title("1. Multiple input channels: one kernel per channel, results summed"),
+        render_title(_("1. Multiple input channels: one kernel per channel, results summed")),
         render_array(x, in_axes, name="X"),
         render_array(k, k_axes, name="K"),
-        render_line("corr2d of each channel with its kernel, then the sum corr2d_multi_in(X, K):"),
+        render_line(
+            _("corr2d of each channel with its kernel, then the sum corr2d_multi_in(X, K):")
+        ),
         render_columns(
             *[
                 render_array(p, ("m_h", "m_w"), name=f"corr2d(X[{i}], K[{i}])")
                 for i, p in enumerate(per_channel)
             ],
-            render_array(multi_in, ("m_h", "m_w"), name="Y = sum"),
+            render_array(multi_in, ("m_h", "m_w"), name=_("Y = sum")),
         ),
         render_line(f"Y[0,0] = {parts} = {format_value(multi_in[0, 0])}"),
-        render_title("2. Multiple output channels: K, K+1, K+2 stacked (3x2x2x2)"),
-        render_line("Y = corr2d_multi_in_out(X, K): one multi-in result per output channel"),
+        render_title(_("2. Multiple output channels: K, K+1, K+2 stacked (3x2x2x2)")),
+        render_line(_("Y = corr2d_multi_in_out(X, K): one multi-in result per output channel")),
         render_array(multi_out, axis_names("output", 3), name="Y"),
-        render_title("3. A 1x1 convolution is a fully connected layer over channels"),
+        render_title(_("3. A 1x1 convolution is a fully connected layer over channels")),
         *verify_1x1_report(check),
         render_line(
-            f"The note printed Y to 4 decimals from X and K printed to 4 decimals; "
-            f"this Y is within {printed_gap:.1e} of it."
+            _(
+                "The note printed Y to 4 decimals from X and K printed to 4 decimals; "
+                "this Y is within {gap} of it."
+            ).format(gap=f"{printed_gap:.1e}")
         ),
-        render_line(BIAS_NOTE),
+        render_line(_(BIAS_NOTE)),
     ]

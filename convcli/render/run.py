@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.i18n import _
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
 from convcli.render.widgets import (
@@ -75,26 +76,28 @@ def run_report(
     4
     """
     rows = [
-        TensorRow("input", x.shape, result.input_axes, sources[0], str(x.dtype)),
-        TensorRow("kernel", kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
+        TensorRow(_("input"), x.shape, result.input_axes, sources[0], str(x.dtype)),
+        TensorRow(_("kernel"), kernel.shape, result.kernel_axes, sources[1], str(kernel.dtype)),
         TensorRow(
-            "bias",
+            _("bias"),
             None if bias is None else bias.shape,
             ("c_o",),
             sources[2] or "",
             "" if bias is None else str(bias.dtype),
         ),
-        TensorRow("output", result.output.shape, result.output_axes, "", str(result.output.dtype)),
+        TensorRow(
+            _("output"), result.output.shape, result.output_axes, "", str(result.output.dtype)
+        ),
     ]
     report: list[Renderable] = [render_shapes(rows)]
     if options is not None:
         report.append(render_line(geometry_line(x.shape, kernel.shape, options)))
-    report.append(render_line(f"computed with {result.method}"))
+    report.append(render_line(_("computed with {method}").format(method=result.method)))
     if not stats_only:
         report.append(render_array(result.output, result.output_axes, full=full, heatmap=heatmap))
         if heatmap:
             report.append(render_heat_legend(result.output))
-    for label, array in (("input", x), ("kernel", kernel), ("bias", bias)):
+    for label, array in ((_("input"), x), (_("kernel"), kernel), (_("bias"), bias)):
         if array is not None and array.dtype.kind in "fc" and array_stats(array).non_finite:
             report.append(render_stats(array, label=label))
     report.append(render_stats(result.output))
@@ -122,9 +125,20 @@ def geometry_line(
     )
     top, bottom, left, right = g.padding
     (s_h, s_w), (d_h, d_w) = g.stride, g.dilation
-    flip = ", kernel flipped (true convolution)" if options.flip else ""
-    return (
-        f"padding top {top}, bottom {bottom}, left {left}, right {right} "
-        f"({options.padding_mode})\nstride {s_h}x{s_w}, dilation {d_h}x{d_w}, "
-        f"groups {options.groups}{flip}"
+    flip = ", " + _("kernel flipped (true convolution)") if options.flip else ""
+    return _(
+        "padding top {top}, bottom {bottom}, left {left}, right {right} ({mode})\n"
+        "stride {s_h}x{s_w}, dilation {d_h}x{d_w}, groups {groups}{flip}"
+    ).format(
+        top=top,
+        bottom=bottom,
+        left=left,
+        right=right,
+        mode=options.padding_mode,
+        s_h=s_h,
+        s_w=s_w,
+        d_h=d_h,
+        d_w=d_w,
+        groups=options.groups,
+        flip=flip,
     )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.i18n import _, ngettext
 from convcli.ops.explain import ChannelTerm, Explanation
 from convcli.ops.verify import Im2colCheck
 from convcli.render.reports import comparison_rows
@@ -96,7 +97,7 @@ def _span(coords: tuple[int, ...]) -> str:
         return str(coords[0])
     step = coords[1] - coords[0]
     text = f"{coords[0]}..{coords[-1]}"
-    return text if step == 1 else f"{text} step {step}"
+    return text if step == 1 else _("{span} step {step}").format(span=text, step=step)
 
 
 def _value(value: Any) -> str:
@@ -106,7 +107,9 @@ def _value(value: Any) -> str:
 
 def _written_sum(term: ChannelTerm) -> str:
     if term.products.size > MAX_WRITTEN_TERMS:
-        return f"sum of {term.products.size} products = {format_value(term.total)}"
+        return _("sum of {n} products = {total}").format(
+            n=term.products.size, total=format_value(term.total)
+        )
     pairs = [
         f"{_value(w)}*{_value(k)}"
         for w, k in zip(term.window.ravel(), term.kernel.ravel(), strict=True)
@@ -123,7 +126,7 @@ def _kernel_name(e: Explanation, term: ChannelTerm) -> str:
     names = {4: ("c_o", "c_i/g" if e.options.groups > 1 else "c_i"), 3: ("c_i",), 2: ()}
     parts = [f"{axis}={i}" for axis, i in zip(names[e.kernel_ndim], term.kernel_index, strict=True)]
     name = f"K[{', '.join(parts)}]" if parts else "K"
-    return name + (" flipped" if e.options.flip else "")
+    return _("{name} flipped").format(name=name) if e.options.flip else name
 
 
 def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
@@ -135,31 +138,59 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
     batched = "n" in e.output_axes
     has_channels = e.kernel_ndim > 2
     mode = e.options.padding_mode
+    group = ""
+    if e.options.groups > 1:
+        group = " " + _("(group {group} of {groups})").format(
+            group=e.group, groups=e.options.groups
+        )
     how = [
         (
-            "reads",
-            f"input rows {_span(e.input_rows)}, cols {_span(e.input_cols)}: "
-            f"row = i*s_h - top + a*d_h = {e.row}*{g.stride[0]} - {top} + a*{g.dilation[0]}, "
-            f"col = j*s_w - left + b*d_w = {e.col}*{g.stride[1]} - {left} + b*{g.dilation[1]} "
-            f"for the taps a < {g.kernel_size[0]}, b < {g.kernel_size[1]}",
+            _("reads"),
+            _(
+                "input rows {rows}, cols {cols}: "
+                "row = i*s_h - top + a*d_h = {i}*{s_h} - {top} + a*{d_h}, "
+                "col = j*s_w - left + b*d_w = {j}*{s_w} - {left} + b*{d_w} "
+                "for the taps a < {k_h}, b < {k_w}"
+            ).format(
+                rows=_span(e.input_rows),
+                cols=_span(e.input_cols),
+                i=e.row,
+                s_h=g.stride[0],
+                top=top,
+                d_h=g.dilation[0],
+                j=e.col,
+                s_w=g.stride[1],
+                left=left,
+                d_w=g.dilation[1],
+                k_h=g.kernel_size[0],
+                k_w=g.kernel_size[1],
+            ),
         ),
+        (_("channels"), f"c_i {_span(tuple(channels))}{group}"),
         (
-            "channels",
-            f"c_i {_span(tuple(channels))}"
-            + (f" (group {e.group} of {e.options.groups})" if e.options.groups > 1 else ""),
+            _("padding"),
+            _("top {top}, bottom {bottom}, left {left}, right {right}, mode {mode}").format(
+                top=top, bottom=bottom, left=left, right=right, mode=mode
+            ),
         ),
-        ("padding", f"top {top}, bottom {bottom}, left {left}, right {right}, mode {mode}"),
     ]
     if e.options.flip:
-        how.append(("kernel", "flipped 180 degrees: true convolution"))
+        how.append((_("kernel"), _("flipped 180 degrees: true convolution")))
     report: list[Renderable] = [
-        render_key_values(how, title=f"Y[{label}]: where the number comes from"),
+        render_key_values(
+            how, title=_("Y[{label}]: where the number comes from").format(label=label)
+        ),
     ]
     shown = edge_indices(len(e.terms), not full)
     for index in shown:
         if index is None:
             hidden = len(e.terms) - 2 * EDGE_ITEMS
-            report.append(render_line(f"… {hidden} more channels (--full shows them)"))
+            more = ngettext(
+                "… {n} more channel (--full shows it)",
+                "… {n} more channels (--full shows them)",
+                hidden,
+            )
+            report.append(render_line(more.format(n=hidden)))
             continue
         term = e.terms[index]
         marked = term.padding if term.padding.any() else None
@@ -168,42 +199,54 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
             render_columns(
                 render_matrix(
                     term.window,
-                    f"{name} window",
+                    _("{name} window").format(name=name),
                     row_labels=e.input_rows,
                     col_labels=e.input_cols,
                     marked=marked,
                     full=full,
                 ),
                 render_matrix(term.kernel, _kernel_name(e, term), full=full),
-                render_matrix(term.products, "products", marked=marked, full=full),
+                render_matrix(term.products, _("products"), marked=marked, full=full),
             )
         )
         prefix = f"c_i={term.channel}: " if has_channels else ""
         report.append(render_line(prefix + _written_sum(term)))
     if e.padded_taps:
-        what = "zeros" if mode == "zeros" else f"{mode} copies of input cells"
         per_channel, taps = int(e.terms[0].padding.sum()), e.terms[0].padding.size
-        report.append(
-            render_line(f"* padding: {per_channel} of {taps} taps per channel read {what}")
-        )
-    report.append(render_key_values(_sums(e), title="sum"))
+        if mode == "zeros":
+            line = _("* padding: {n} of {taps} taps per channel read zeros")
+        else:
+            line = _("* padding: {n} of {taps} taps per channel read {mode} copies of input cells")
+        report.append(render_line(line.format(n=per_channel, taps=taps, mode=mode)))
+    report.append(render_key_values(_sums(e), title=_("sum")))
     return report
 
 
 def _sums(e: Explanation) -> list[tuple[str, str]]:
     sums = [format_value(term.total) for term in e.terms]
     if len(sums) == 1:
-        total = f"{sums[0]} (one input channel)"
+        total = _("{total} (one input channel)").format(total=sums[0])
     elif len(sums) <= MAX_WRITTEN_TERMS:
         total = " + ".join(f"({s})" if s.startswith("-") else s for s in sums)
         total += f" = {format_value(e.total)}"
     else:
-        total = f"sum of {len(sums)} channel sums = {format_value(e.total)}"
-    rows = [("total", total)]
+        total = _("sum of {n} channel sums = {total}").format(
+            n=len(sums), total=format_value(e.total)
+        )
+    rows = [(_("total"), total)]
     if e.bias is not None:
-        rows.append(("+ bias", f"{format_value(e.bias)} = {format_value(e.total + e.bias)}"))
+        rows.append(
+            ("+ " + _("bias"), f"{format_value(e.bias)} = {format_value(e.total + e.bias)}")
+        )
     index = ", ".join(map(str, e.position))
-    rows.append(("= value", f"Y[{index}] = {format_value(e.value)}, as convcli run prints it"))
+    rows.append(
+        (
+            "= " + _("value"),
+            _("Y[{index}] = {value}, as convcli run prints it").format(
+                index=index, value=format_value(e.value)
+            ),
+        )
+    )
     return rows
 
 
@@ -234,43 +277,61 @@ def verify_payload(check: Im2colCheck) -> dict[str, Any]:
 def verify_report(check: Im2colCheck, *, full: bool = False) -> list[Renderable]:
     """The ``verify`` report: the unfolded input, the weight matrix, both results."""
     n, groups, rows, cols = check.columns.shape
-    c_o_g, _ = check.weight_matrix_shape
+    c_o_g = check.weight_matrix_shape[0]
     k_h, k_w = check.geometry.kernel_size
     m_h, m_w = check.geometry.out_size
     c_g = rows // (k_h * k_w)
-    per = " per batch item and group" if n * groups > 1 else ""
+    per = " " + _("per batch item and group") if n * groups > 1 else ""
     mode = check.options.padding_mode
+    if check.options.flip:
+        kernel_row = _("each output channel's kernel (flipped) becomes a row")
+    else:
+        kernel_row = _("each output channel's kernel becomes a row")
     steps = [
         (
-            "unfold X (im2col)",
-            f"each output position's window of the {mode}-padded input becomes a column: "
-            f"X_cols (c_i/g*k_h*k_w, m_h*m_w) = ({c_g}*{k_h}*{k_w}, {m_h}*{m_w}) = "
-            f"({rows}, {cols}){per}; row c*k_h*k_w + a*k_w + b holds channel c, tap (a, b)",
+            _("unfold X (im2col)"),
+            _(
+                "each output position's window of the {mode}-padded input becomes a column: "
+                "X_cols (c_i/g*k_h*k_w, m_h*m_w) = ({c_g}*{k_h}*{k_w}, {m_h}*{m_w}) = "
+                "({rows}, {cols}){per}; row c*k_h*k_w + a*k_w + b holds channel c, tap (a, b)"
+            ).format(
+                mode=mode,
+                c_g=c_g,
+                k_h=k_h,
+                k_w=k_w,
+                m_h=m_h,
+                m_w=m_w,
+                rows=rows,
+                cols=cols,
+                per=per,
+            ),
         ),
         (
-            "reshape K",
-            f"each output channel's kernel{' (flipped)' if check.options.flip else ''} "
-            f"becomes a row: W (c_o/g, c_i/g*k_h*k_w) = ({c_o_g}, {rows})"
-            + (" per group" if groups > 1 else ""),
+            _("reshape K"),
+            f"{kernel_row}: W (c_o/g, c_i/g*k_h*k_w) = ({c_o_g}, {rows})"
+            + (" " + _("per group") if groups > 1 else ""),
         ),
         (
             "Y = W @ X_cols",
             f"({c_o_g}, {rows}) @ ({rows}, {cols}) = ({c_o_g}, {cols}) -> "
-            f"({c_o_g}, {m_h}, {m_w})" + (f", {groups} groups stacked" if groups > 1 else ""),
+            f"({c_o_g}, {m_h}, {m_w})"
+            + (", " + _("{groups} groups stacked").format(groups=groups) if groups > 1 else ""),
         ),
-        ("directly", "the convolution as convcli run computes it"),
+        (_("directly"), _("the convolution as convcli run computes it")),
     ]
     c = check.comparison
-    diffs = comparison_rows(c, "the convolution is a matrix product on unfolded patches")
+    diffs = comparison_rows(c, _("the convolution is a matrix product on unfolded patches"))
     columns, column_axes = _squeeze(check.columns, ("n", "g", "row", "col"))
     weights, weight_axes = _squeeze(check.weights, ("g", "c_o/g", "row"))
     return [
-        render_key_values(steps, title="a convolution as a matrix product (im2col)"),
+        render_key_values(steps, title=_("a convolution as a matrix product (im2col)")),
         render_array(columns, column_axes, name="X_cols", full=full),
         render_array(weights, weight_axes, name="W", full=full),
-        render_array(check.matrix_product, check.output_axes, name="Y matrix product", full=full),
-        render_array(check.direct, check.output_axes, name="Y directly", full=full),
-        render_key_values(diffs, title="comparison"),
+        render_array(
+            check.matrix_product, check.output_axes, name=_("Y matrix product"), full=full
+        ),
+        render_array(check.direct, check.output_axes, name=_("Y directly"), full=full),
+        render_key_values(diffs, title=_("comparison")),
     ]
 
 

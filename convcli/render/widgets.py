@@ -34,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.errors import shown_name
+from convcli.i18n import _, ngettext
 from convcli.ops.numerics import array_stats
 
 __all__ = [
@@ -132,19 +133,19 @@ class _NoTrailingSpaces(io.TextIOBase):
 
 
 def make_progress(
-    console: Console, *, description: str = "computing", unit: str = "chunks"
+    console: Console, *, description: str | None = None, unit: str | None = None
 ) -> Progress:
     """A progress bar for a long computation, on ``console`` (stderr), erased when done:
     ``computing ━━━━━━━━━━╸━━━━━━ 5/8 chunks  0:00:03 elapsed  0:00:02 left``."""
     return Progress(
-        TextColumn(description),
+        TextColumn(_("computing") if description is None else description),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(unit),
+        TextColumn(_("chunks") if unit is None else unit),
         TimeElapsedColumn(),
-        TextColumn("elapsed"),
+        TextColumn(_("elapsed")),
         TimeRemainingColumn(),
-        TextColumn("left"),
+        TextColumn(_("left")),
         console=console,
         transient=True,
     )
@@ -180,26 +181,27 @@ class Fitting:
         return Measurement.get(console, options, self.layouts[0])
 
 
-def render_shapes(rows: Sequence[TensorRow], *, title: str = "shapes") -> Fitting:
+def render_shapes(rows: Sequence[TensorRow], *, title: str | None = None) -> Fitting:
     """A table of tensors with each axis named (``c_i=2  n_h=3  n_w=3``).
 
     The dtype and file columns appear only when some tensor has them. Nothing is cut:
     where the table does not fit the width, the files are listed under it, and where
     that does not fit either, each tensor is listed on lines of its own.
     """
+    title = _("shapes") if title is None else title
     cells = [_shape_cells(row) for row in rows]
     show_dtype = any(row.dtype for row in rows)
     sources = [(row.role, row.source) for row in rows if row.source]
     files = Text()
     for role, source in sources:
-        files.append(f"{role} from " if not files else f"\n{role} from ")
+        files.append(("" if not files else "\n") + _("{role} from ").format(role=role))
         files.append(source)
     lines = Text(title, style="bold underline")
     for row, (role, shape, axes, dtype) in zip(rows, cells, strict=True):
         lines.append(f"\n{role} {shape}" + (f" {dtype}" if dtype else ""))
         lines.append(f"\n  {axes}")
         if row.source:
-            lines.append("\n  from ")
+            lines.append("\n  " + _("from "))
             lines.append(row.source)
     return Fitting(
         _shapes_table(rows, cells, title, show_dtype, bool(sources)),
@@ -216,13 +218,13 @@ def _shapes_table(
     show_source: bool,
 ) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("tensor", no_wrap=True)
-    table.add_column("shape", justify="right", no_wrap=True)
-    table.add_column("axes", no_wrap=True)
+    table.add_column(_("tensor"), no_wrap=True)
+    table.add_column(_("shape"), justify="right", no_wrap=True)
+    table.add_column(_("axes"), no_wrap=True)
     if show_dtype:
-        table.add_column("dtype", no_wrap=True)
+        table.add_column(_("dtype"), no_wrap=True)
     if show_source:
-        table.add_column("from", no_wrap=True)
+        table.add_column(_("from"), no_wrap=True)
     for row, (role, shape, axes, dtype) in zip(rows, cells, strict=True):
         table_cells: list[RenderableType] = [role, shape, axes]
         if show_dtype:
@@ -235,7 +237,7 @@ def _shapes_table(
 
 def _shape_cells(row: TensorRow) -> tuple[str, str, str, str]:
     if row.shape is None:
-        return row.role, "-", "none", row.dtype
+        return row.role, "-", _("none"), row.dtype
     shape = "x".join(str(size) for size in row.shape)
     axes = "  ".join(f"{name}={size}" for name, size in zip(row.axes, row.shape, strict=False))
     return row.role, shape, axes, row.dtype
@@ -394,8 +396,14 @@ class MatrixTable:
         if count == 1:
             return Text(self.title, style="bold")
         names = [self.col_names[j] for j in block if self.col_names[j] != "…"]
-        span = f"{names[0]} to {names[-1]}" if len(names) > 1 else (names[0] if names else "…")
-        return Text(f"{self.title}, columns {span} of {self.col_count}", style="bold")
+        if len(names) > 1:
+            span = _("{first} to {last}").format(first=names[0], last=names[-1])
+        else:
+            span = names[0] if names else "…"
+        title = _("{title}, columns {span} of {count}").format(
+            title=self.title, span=span, count=self.col_count
+        )
+        return Text(title, style="bold")
 
     def _table(self, block: list[int]) -> Table:
         table = Table(box=box.ROUNDED, show_header=True)
@@ -606,8 +614,8 @@ def render_heat_legend(array: npt.NDArray[np.generic]) -> Text:
     """The heatmap's legend: ``min [swatches] 0 [swatches] max`` and what the colours mean."""
     scale = heat_scale(array)
     if scale is None:
-        return Text("heatmap: no finite real values to colour")
-    legend = Text("heatmap: ")
+        return Text(_("heatmap: no finite real values to colour"))
+    legend = Text(_("heatmap: "))
     if scale.diverging:
         bound = max(abs(scale.low), abs(scale.high))
         stops = [
@@ -620,13 +628,13 @@ def render_heat_legend(array: npt.NDArray[np.generic]) -> Text:
                 legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
             legend.append(" ")
         legend.append(format_value(np.float64(scale.high)))
-        legend.append("  (diverging: blue below 0, white at 0, red above)")
+        legend.append("  " + _("(diverging: blue below 0, white at 0, red above)"))
         return legend
     legend.append(f"{format_value(np.float64(scale.low))} ")
     for value in np.linspace(scale.low, scale.high, 2 * LEGEND_STEPS):
         legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
     legend.append(f" {format_value(np.float64(scale.high))}")
-    legend.append("  (sequential: light for the minimum, dark red for the maximum)")
+    legend.append("  " + _("(sequential: light for the minimum, dark red for the maximum)"))
     return legend
 
 
@@ -678,23 +686,25 @@ def _collapse_gaps(indices: list[tuple[int, ...] | None]) -> list[tuple[int, ...
     return out
 
 
-def render_stats(array: npt.NDArray[np.generic], *, label: str = "result") -> Text:
+def render_stats(array: npt.NDArray[np.generic], *, label: str | None = None) -> Text:
     """``min``, ``max``, ``mean`` and the count of non-finite values of ``array``.
 
     Computed block by block (``numerics.array_stats``): no full-size temporaries.
     """
     stats = array_stats(array)
+    label = _("result") if label is None else label
     parts = [f"{label}: {'x'.join(map(str, array.shape))} {array.dtype}"]
     as_value = np.int64 if array.dtype.kind in "biu" else np.float64
     if stats.minimum is not None and stats.maximum is not None:
-        parts.append(f"min {format_value(as_value(stats.minimum))}")
-        parts.append(f"max {format_value(as_value(stats.maximum))}")
+        parts.append(_("min {value}").format(value=format_value(as_value(stats.minimum))))
+        parts.append(_("max {value}").format(value=format_value(as_value(stats.maximum))))
     if isinstance(stats.mean, complex):
-        parts.append(f"mean {format_value(np.complex128(stats.mean))}")
+        parts.append(_("mean {value}").format(value=format_value(np.complex128(stats.mean))))
     elif stats.mean is not None:
-        parts.append(f"mean {format_value(np.float64(stats.mean))}")
+        parts.append(_("mean {value}").format(value=format_value(np.float64(stats.mean))))
     if stats.non_finite:
-        parts.append(f"{stats.non_finite} non-finite")
+        count = stats.non_finite
+        parts.append(ngettext("{n} non-finite", "{n} non-finite", count).format(n=count))
     return Text("  ".join(parts))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import N_, _
 
 Pair = tuple[int, int]
 IntOrPair = int | tuple[int, int]
@@ -54,10 +55,18 @@ def as_pair(value: IntOrPair, name: str, *, minimum: int) -> Pair:
     """
     items = value if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2:
-        raise OptionError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise OptionError(
+            _("{name} must be an int or a pair of ints, got {value!r}").format(
+                name=_(name), value=value
+            )
+        )
     pair = (as_int(items[0], name, value), as_int(items[1], name, value))
     if min(pair) < minimum:
-        raise OptionError(f"{name} must be >= {minimum}, got {value!r}")
+        raise OptionError(
+            _("{name} must be >= {minimum}, got {value!r}").format(
+                name=_(name), minimum=minimum, value=value
+            )
+        )
     return pair
 
 
@@ -80,7 +89,9 @@ def as_int(item: object, name: str, shown: object = None) -> int:
         except TypeError:
             pass
     raise OptionError(
-        f"{name} must be an int or a pair of ints, got {item if shown is None else shown!r}"
+        _(
+            "{name} must be an int or a pair of ints, got {item_if_shown_is_None_else_shown!r}"
+        ).format(name=_(name), item_if_shown_is_None_else_shown=item if shown is None else shown)
     )
 
 
@@ -156,9 +167,9 @@ def resolve_geometry(
     >>> resolve_geometry((5, 5), (4, 4), padding="same").padding
     (1, 2, 1, 2)
     """
-    s = as_pair(stride, "stride", minimum=1)
-    d = as_pair(dilation, "dilation", minimum=1)
-    k = as_pair(kernel_size, "kernel size", minimum=1)
+    s = as_pair(stride, N_("stride"), minimum=1)
+    d = as_pair(dilation, N_("dilation"), minimum=1)
+    k = as_pair(kernel_size, N_("kernel size"), minimum=1)
     try:
         pads = _resolve_padding(padding, s, d, k)
     except OptionError as err:
@@ -168,13 +179,20 @@ def resolve_geometry(
     top, bottom, left, right = pads
     padded = (in_size[0] + top + bottom, in_size[1] + left + right)
     effective = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
-    for axis, name in enumerate(("height", "width")):
+    for axis, name in enumerate((N_("height"), N_("width"))):
         if effective[axis] > padded[axis]:
             swapped = k[0] >= in_size[0] and k[1] >= in_size[1] and in_size != k
             raise ShapeError(
-                f"kernel {name} {k[axis]} (dilated to {effective[axis]}) is larger than the "
-                f"padded input {name} {padded[axis]}"
-                + (": did you swap INPUT and KERNEL?" if swapped else "")
+                _(
+                    "kernel {name} {k_axis} (dilated to {effective_axis}) is larger than the "
+                    "padded input {name} {padded_axis}"
+                ).format(
+                    name=_(name),
+                    k_axis=k[axis],
+                    effective_axis=effective[axis],
+                    padded_axis=padded[axis],
+                )
+                + (": " + _("did you swap INPUT and KERNEL?") if swapped else "")
             )
     out = (
         _axis_output(in_size[0], k[0], s[0], top + bottom, d[0]),
@@ -198,11 +216,15 @@ def _same_with_stride(in_size: Pair, k: Pair, s: Pair, d: Pair) -> str:
     per_side = [-(-t // 2) for t in totals]
     got = [(in_size[i] + 2 * per_side[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2)]
     option = str(per_side[0]) if per_side[0] == per_side[1] else f"{per_side[0]},{per_side[1]}"
-    return (
-        f": PyTorch refuses it too; for ceil(n/s) = {want[0]}x{want[1]} pad "
-        f"{totals[0] // 2}+{totals[0] - totals[0] // 2} rows, "
-        f"{totals[1] // 2}+{totals[1] - totals[1] // 2} columns: "
-        f"--padding {option} gives {got[0]}x{got[1]}"
+    return ": " + _(
+        "PyTorch refuses it too; for ceil(n/s) = {want} pad {rows} rows, {cols} columns: "
+        "--padding {option} gives {got}"
+    ).format(
+        want=f"{want[0]}x{want[1]}",
+        rows=f"{totals[0] // 2}+{totals[0] - totals[0] // 2}",
+        cols=f"{totals[1] // 2}+{totals[1] - totals[1] // 2}",
+        option=option,
+        got=f"{got[0]}x{got[1]}",
     )
 
 
@@ -214,7 +236,9 @@ def _resolve_padding(
             return (0, 0, 0, 0)
         if padding == "same":
             if stride != (1, 1):
-                raise OptionError(f"padding='same' needs stride 1, got stride {stride}")
+                raise OptionError(
+                    _("padding='same' needs stride 1, got stride {stride}").format(stride=stride)
+                )
             totals = [dilation[i] * (kernel[i] - 1) for i in range(2)]
             return (
                 totals[0] // 2,
@@ -222,6 +246,10 @@ def _resolve_padding(
                 totals[1] // 2,
                 totals[1] - totals[1] // 2,
             )
-        raise OptionError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-    p = as_pair(padding, "padding", minimum=0)
+        raise OptionError(
+            _("padding must be an int, a pair, 'same' or 'valid', got {padding!r}").format(
+                padding=padding
+            )
+        )
+    p = as_pair(padding, N_("padding"), minimum=0)
     return (p[0], p[0], p[1], p[1])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from convcli.errors import ShapeError
+from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
 
 __all__ = [
@@ -42,32 +43,59 @@ def check_conv_shapes(
     """
     if len(input_shape) not in (3, 4):
         raise ShapeError(
-            f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len(input_shape)}-D"
+            _(
+                "input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len_input_shape}-D"
+            ).format(len_input_shape=len(input_shape))
         )
     if len(weight_shape) != 4:
         raise ShapeError(
-            f"weight must be 4-D (c_o, c_i/groups, k_h, k_w), got {len(weight_shape)}-D"
+            _("weight must be 4-D (c_o, c_i/groups, k_h, k_w), got {len_weight_shape}-D").format(
+                len_weight_shape=len(weight_shape)
+            )
         )
     if as_int(groups, "groups") < 1:
-        raise ShapeError(f"groups must be a positive int, got {groups!r}")
+        raise ShapeError(_("groups must be a positive int, got {groups!r}").format(groups=groups))
     groups = int(groups)
     c_i = input_shape[-3]
     c_o, c_per_group = weight_shape[0], weight_shape[1]
     if c_i % groups:
-        raise ShapeError(f"groups={groups} does not divide the {c_i} input channels")
+        raise ShapeError(
+            _("groups={groups} does not divide the {c_i} input channels").format(
+                groups=groups, c_i=c_i
+            )
+        )
     if c_o % groups:
-        raise ShapeError(f"groups={groups} does not divide the {c_o} output channels")
+        raise ShapeError(
+            _("groups={groups} does not divide the {c_o} output channels").format(
+                groups=groups, c_o=c_o
+            )
+        )
     if c_per_group * groups != c_i:
         hint = channel_hint(tuple(input_shape), tuple(weight_shape), groups)
         if groups == 1:
-            raise ShapeError(f"kernel expects {channels(c_per_group)}, input has {c_i}" + hint)
+            raise ShapeError(
+                _("kernel expects {channels}, input has {c_i}").format(
+                    channels=channels(c_per_group), c_i=c_i
+                )
+                + hint
+            )
         raise ShapeError(
-            f"kernel expects {channels(c_per_group * groups)} "
-            f"({c_per_group} per group x {groups} groups), input has {c_i}" + hint
+            _(
+                "kernel expects {channels} ({c_per_group} per group x {groups} groups), "
+                "input has {c_i}"
+            ).format(
+                channels=channels(c_per_group * groups),
+                c_per_group=c_per_group,
+                groups=groups,
+                c_i=c_i,
+            )
+            + hint
         )
     if bias_shape is not None and tuple(bias_shape) != (c_o,):
         raise ShapeError(
-            f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
+            _(
+                "bias must have shape ({c_o},), one per output channel, got {tuple_bias_shape}"
+            ).format(c_o=c_o, tuple_bias_shape=tuple(bias_shape))
         )
 
 
@@ -79,7 +107,7 @@ def channels(count: int) -> str:
     >>> channels(1), channels(3)
     ('1 input channel', '3 input channels')
     """
-    return f"{count} input channel" + ("" if count == 1 else "s")
+    return ngettext("{n} input channel", "{n} input channels", count).format(n=count)
 
 
 def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> str:
@@ -99,17 +127,18 @@ def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> str:
     c_o, c_per_group, k_h, k_w = weight_shape
     expected = c_per_group * groups
     if input_shape[-1] == expected and c_i > expected:
-        return ": the input looks channels-last (h, w, c): transpose it to (c, h, w)"
+        return ": " + _("the input looks channels-last (h, w, c): transpose it to (c, h, w)")
     if groups == 1 and c_o == 1 and c_per_group > c_i:
-        return (
-            f": a 3-D kernel is (c_i, k_h, k_w); for {c_per_group} filters of "
-            f"{'one channel' if c_i == 1 else f'{c_i} channels'} use "
-            f"({c_per_group}, {c_i}, {k_h}, {k_w})"
+        filters = ngettext(
+            "for {n} filters of one channel", "for {n} filters of {c} channels", c_i
+        ).format(n=c_per_group, c=c_i)
+        return ": " + _("a 3-D kernel is (c_i, k_h, k_w); {filters} use {shape}").format(
+            filters=filters, shape=f"({c_per_group}, {c_i}, {k_h}, {k_w})"
         )
     if groups == 1 and c_per_group < c_i and c_i % c_per_group == 0:
         g = c_i // c_per_group
         if c_o % g == 0:
-            return f": a kernel made for --groups {g}? try --groups {g}"
+            return ": " + _("a kernel made for --groups {g}? try --groups {g}").format(g=g)
     return ""
 
 
@@ -130,7 +159,9 @@ def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shap
     if len(kernel_shape) == 2:
         if len(input_shape) != 2:
             raise ShapeError(
-                f"a 2-D kernel (k_h, k_w) needs a 2-D input (n_h, n_w), got {len(input_shape)}-D"
+                _(
+                    "a 2-D kernel (k_h, k_w) needs a 2-D input (n_h, n_w), got {len_input_shape}-D"
+                ).format(len_input_shape=len(input_shape))
             )
         return (1, *input_shape), (1, 1, *kernel_shape)
     if len(kernel_shape) == 3:
@@ -138,7 +169,9 @@ def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shap
     if len(kernel_shape) == 4:
         return input_shape, kernel_shape
     raise ShapeError(
-        f"kernel must be 2-D, 3-D or 4-D (c_o, c_i, k_h, k_w), got {len(kernel_shape)}-D"
+        _("kernel must be 2-D, 3-D or 4-D (c_o, c_i, k_h, k_w), got {len_kernel_shape}-D").format(
+            len_kernel_shape=len(kernel_shape)
+        )
     )
 
 

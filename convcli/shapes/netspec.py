@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from convcli.errors import OptionError
+from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 
 __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
@@ -175,7 +176,7 @@ _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation
 LAYER_NAMES = (*_SHORT, "residual")
 
 
-def parse_spec(text: str, *, source: str = "spec") -> tuple[LayerSpec, ...]:
+def parse_spec(text: str, *, source: str = N_("spec")) -> tuple[LayerSpec, ...]:
     """The layers of a network spec, in order.
 
     ``source`` names the text in error messages (``spec``, or a file's name).
@@ -191,20 +192,33 @@ def parse_spec(text: str, *, source: str = "spec") -> tuple[LayerSpec, ...]:
     convcli.errors.OptionError: spec column 16: unknown layer '__import__' ...
     """
     if len(text) > MAX_SPEC_CHARS:
-        raise OptionError(f"{source}: longer than {MAX_SPEC_CHARS:,} characters")
+        raise OptionError(
+            _("{source}: longer than {MAX_SPEC_CHARS:,} characters").format(
+                source=_(source), MAX_SPEC_CHARS=MAX_SPEC_CHARS
+            )
+        )
     reader = _Reader(text, source)
     line = reader.normalise()
     if not line.strip():
-        raise OptionError(f"{source}: no layers (write them joined by '>')")
+        raise OptionError(
+            _("{source}: no layers (write them joined by '>')").format(source=_(source))
+        )
     try:
         tree = ast.parse(line.strip(), mode="eval")
     except SyntaxError as err:
         offset = max((err.offset or 1) - 1, 0) + reader.lead
         if line.rstrip().endswith(">"):
             offset = line.rstrip().rindex(">")
-        raise OptionError(f"{reader.where(offset)}: {_syntax_message(err, line)}") from None
+        raise OptionError(
+            _("{reader_where_offset}: {syntax_message_err_line}").format(
+                reader_where_offset=reader.where(offset),
+                syntax_message_err_line=_syntax_message(err, line),
+            )
+        ) from None
     except (RecursionError, MemoryError, ValueError):
-        raise OptionError(f"{source}: nested too deeply to read") from None
+        raise OptionError(
+            _("{source}: nested too deeply to read").format(source=_(source))
+        ) from None
     return reader.chain(tree.body)
 
 
@@ -240,9 +254,12 @@ class _Reader:
             self._line_starts = starts
         line = bisect.bisect_right(self._line_starts, offset)
         column = offset - self._line_starts[line - 1] + 1
+        source = _(self.source)  # "spec" is convcli's word; a file name stays as it is
         if self._one_line:
-            return f"{self.source} column {column}"
-        return f"{self.source} line {line}, column {column}"
+            return _("{source} column {column}").format(source=source, column=column)
+        return _("{source} line {line}, column {column}").format(
+            source=source, line=line, column=column
+        )
 
     def normalise(self) -> str:
         """Comments and print(model)'s structure blanked, line breaks between layers as '>'."""
@@ -265,9 +282,13 @@ class _Reader:
                 and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, "residual")
             ):
                 raise OptionError(
-                    f"{self.where(offset + body.index(opener.group(1)))}: "
-                    f"'{opener.group(1)}(' is a module with layers inside that convcli cannot "
-                    "read; write its layers (residual(...) for a skip connection)"
+                    _(
+                        "{where}: '{module}(' is a module with layers inside that convcli "
+                        "cannot read; write its layers (residual(...) for a skip connection)"
+                    ).format(
+                        where=self.where(offset + body.index(opener.group(1))),
+                        module=opener.group(1),
+                    )
                 )
             else:
                 index = _MODULE_INDEX.match(body)
@@ -277,7 +298,11 @@ class _Reader:
                 depth = self._scan(chars, offset, offset + len(body), depth)
             offset += len(line)
         if depth > 0:
-            raise OptionError(f"{self.where(self._last_open)}: '(' is never closed")
+            raise OptionError(
+                _("{self_where_self__last_open}: '(' is never closed").format(
+                    self_where_self__last_open=self.where(self._last_open)
+                )
+            )
         self._join_lines(chars)
         self.flat = "".join(chars)
         self.lead = len(self.flat) - len(self.flat.lstrip())
@@ -308,11 +333,19 @@ class _Reader:
             elif char in ")]":
                 depth -= 1
                 if depth < 0:
-                    raise OptionError(f"{self.where(i)}: '{char}' without a matching opening")
+                    raise OptionError(
+                        _("{self_where_i}: '{char}' without a matching opening").format(
+                            self_where_i=self.where(i), char=char
+                        )
+                    )
                 self._opens.pop()
             i += 1
         if quote:
-            raise OptionError(f"{self.where(end - 1)}: a quoted string is never closed")
+            raise OptionError(
+                _("{self_where_end_1}: a quoted string is never closed").format(
+                    self_where_end_1=self.where(end - 1)
+                )
+            )
         if self._opens:
             self._last_open = self._opens[-1]
         return depth
@@ -373,7 +406,11 @@ class _Reader:
         if isinstance(node, ast.Compare):
             for op, right in zip(node.ops, node.comparators, strict=True):
                 if not isinstance(op, ast.Gt):
-                    raise OptionError(f"{self.at(right)}: layers are joined by '>' only")
+                    raise OptionError(
+                        _("{self_at_right}: layers are joined by '>' only").format(
+                            self_at_right=self.at(right)
+                        )
+                    )
             return tuple(self.layer(item) for item in (node.left, *node.comparators))
         return (self.layer(node),)
 
@@ -386,8 +423,10 @@ class _Reader:
                 return self._residual(node)
             return self._build(node, name, node.args, node.keywords)
         raise OptionError(
-            f"{self.at(node)}: not a layer: {self._segment(node)!r} "
-            "(a layer is a name like relu or a call like conv(16, k=3))"
+            _(
+                "{self_at_node}: not a layer: {self__segment_node!r} (a layer is a name like "
+                "relu or a call like conv(16, k=3))"
+            ).format(self_at_node=self.at(node), self__segment_node=self._segment(node))
         )
 
     def _name(self, node: ast.expr) -> str:
@@ -400,25 +439,43 @@ class _Reader:
         ):
             name = node.attr
             if name not in _TORCH and name not in _LAZY:
-                raise OptionError(f"{self.at(node)}: unknown layer 'nn.{name}'{_known()}")
+                raise OptionError(
+                    _("{self_at_node}: unknown layer 'nn.{name}'{known}").format(
+                        self_at_node=self.at(node), name=name, known=_known()
+                    )
+                )
         else:
-            raise OptionError(f"{self.at(node)}: unknown layer {self._segment(node)!r}{_known()}")
+            raise OptionError(
+                _("{self_at_node}: unknown layer {self__segment_node!r}{known}").format(
+                    self_at_node=self.at(node),
+                    self__segment_node=self._segment(node),
+                    known=_known(),
+                )
+            )
         if name not in _SHORT and name not in _TORCH and name not in _LAZY and name != "residual":
-            raise OptionError(f"{self.at(node)}: unknown layer {name!r}{_known()}")
+            raise OptionError(
+                _("{self_at_node}: unknown layer {name!r}{known}").format(
+                    self_at_node=self.at(node), name=name, known=_known()
+                )
+            )
         return name
 
     def _residual(self, node: ast.Call) -> LayerSpec:
         if len(node.args) != 1:
             raise OptionError(
-                f"{self.at(node)}: residual takes one block and an optional shortcut=BLOCK, "
-                f"got {len(node.args)} positional arguments"
+                _(
+                    "{self_at_node}: residual takes one block and an optional shortcut=BLOCK, "
+                    "got {len_node_args} positional arguments"
+                ).format(self_at_node=self.at(node), len_node_args=len(node.args))
             )
         shortcut: tuple[LayerSpec, ...] = ()
         for keyword in node.keywords:
             if keyword.arg != "shortcut":
                 raise OptionError(
-                    f"{self.at(keyword)}: residual has no argument "
-                    f"{keyword.arg or '**'!r} (only shortcut=BLOCK)"
+                    _(
+                        "{self_at_keyword}: residual has no argument {keyword_arg_or!r} (only "
+                        "shortcut=BLOCK)"
+                    ).format(self_at_keyword=self.at(keyword), keyword_arg_or=keyword.arg or "**")
                 )
             shortcut = self.chain(keyword.value)
         return LayerSpec(
@@ -434,7 +491,11 @@ class _Reader:
         self, node: ast.expr, name: str, args: Sequence[ast.expr], keywords: list[ast.keyword]
     ) -> LayerSpec:
         if name == "residual":
-            raise OptionError(f"{self.at(node)}: residual needs a block: residual(conv(...) > ...)")
+            raise OptionError(
+                _("{self_at_node}: residual needs a block: residual(conv(...) > ...)").format(
+                    self_at_node=self.at(node)
+                )
+            )
         if name in _LAZY:
             kind, lazy_stated, params = _TORCH[_LAZY[name]]
             stated_name, torch_name = None, _LAZY[name]
@@ -449,31 +510,61 @@ class _Reader:
         values: dict[str, Value] = {}
         for index, arg in enumerate(args):
             if isinstance(arg, ast.Starred):
-                raise OptionError(f"{self.at(arg)}: '*' arguments are not layer arguments")
+                raise OptionError(
+                    _("{self_at_arg}: '*' arguments are not layer arguments").format(
+                        self_at_arg=self.at(arg)
+                    )
+                )
             if index >= len(order):
                 raise OptionError(
-                    f"{self.at(arg)}: {name} takes at most {len(order)} positional "
-                    f"arguments, got {len(args)}"
+                    _(
+                        "{self_at_arg}: {name} takes at most {len_order} positional arguments, "
+                        "got {len_args}"
+                    ).format(
+                        self_at_arg=self.at(arg),
+                        name=name,
+                        len_order=len(order),
+                        len_args=len(args),
+                    )
                 )
             values[order[index].name] = self._value(arg, order[index], name)
         by_name = {param.name: param for param in order}
         for keyword in keywords:
             if keyword.arg is None:
-                raise OptionError(f"{self.at(keyword)}: '**' arguments are not layer arguments")
+                raise OptionError(
+                    _("{self_at_keyword}: '**' arguments are not layer arguments").format(
+                        self_at_keyword=self.at(keyword)
+                    )
+                )
             key = _SHORT_KEYS.get(keyword.arg, keyword.arg) if not torch_name else keyword.arg
             if key not in by_name:
                 accepted = ", ".join(by_name) or "no arguments"
                 raise OptionError(
-                    f"{self.at(keyword)}: {name} has no argument {keyword.arg!r} "
-                    f"(it takes {accepted})"
+                    _(
+                        "{self_at_keyword}: {name} has no argument {keyword_arg!r} (it takes "
+                        "{accepted})"
+                    ).format(
+                        self_at_keyword=self.at(keyword),
+                        name=name,
+                        keyword_arg=keyword.arg,
+                        accepted=accepted,
+                    )
                 )
             if key in values:
-                raise OptionError(f"{self.at(keyword)}: {name}: {key} is given twice")
+                raise OptionError(
+                    _("{self_at_keyword}: {name}: {key} is given twice").format(
+                        self_at_keyword=self.at(keyword), name=name, key=key
+                    )
+                )
             values[key] = self._value(keyword.value, by_name[key], name)
         for param in order:
             if param.name not in values:
                 if param.default is ...:
-                    raise OptionError(f"{self.at(node)}: {name} needs {param.name}")
+                    raise OptionError(
+                        _("{self_at_node}: {name} needs {param_name}").format(
+                            self_at_node=self.at(node), name=name, param_name=param.name
+                        )
+                    )
                 values[param.name] = param.default  # type: ignore[assignment]
         stated = {}
         if stated_name:
@@ -513,12 +604,20 @@ class _Reader:
             raw = _literal(node)
         except ValueError:
             raise OptionError(
-                f"{where}: {layer}: {param.name} must be {wanted}, got {shown} "
-                "(only literal values are read)"
+                _(
+                    "{where}: {layer}: {param_name} must be {wanted}, got {shown} (only literal "
+                    "values are read)"
+                ).format(
+                    where=where, layer=layer, param_name=param.name, wanted=wanted, shown=shown
+                )
             ) from None
         value = _check(raw, param.kind)
         if value is _BAD:
-            raise OptionError(f"{where}: {layer}: {param.name} must be {wanted}, got {shown}")
+            raise OptionError(
+                _("{where}: {layer}: {param_name} must be {wanted}, got {shown}").format(
+                    where=where, layer=layer, param_name=param.name, wanted=wanted, shown=shown
+                )
+            )
         return value  # type: ignore[return-value]
 
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from convcli.errors import ConvcliError, OptionError, ShapeError
+from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.padding_modes import check_padding_mode
@@ -148,7 +149,11 @@ def _walk(
         except _InnerError as inner:
             return tuple(rows), inner.error
         except ConvcliError as err:
-            return tuple(rows), ShapeError(f"layer {index} {layer.text}: {err}")
+            return tuple(rows), ShapeError(
+                _("layer {index} {layer_text}: {err}").format(
+                    index=index, layer_text=layer.text, err=err
+                )
+            )
         rows.append(row)
         shape, fields = row.output_shape, row.fields
     return tuple(rows), None
@@ -197,12 +202,18 @@ def _identity(shape: Shape, axis: int) -> AxisStep:
 def _need_spatial(layer: LayerSpec, shape: Shape) -> Shape:
     if len(shape) != 4:
         raise ShapeError(
-            f"needs a 4-D input (N, C, H, W), got {_show(shape)} "
-            "(put it before flatten, or give --input-shape as NxCxHxW)"
+            _(
+                "needs a 4-D input (N, C, H, W), got {show_shape} (put it before flatten, or "
+                "give --input-shape as NxCxHxW)"
+            ).format(show_shape=_show(shape))
         )
     stated = layer.stated.get("in_channels")
     if stated is not None and stated != shape[1]:
-        raise ShapeError(f"states {stated} input channels, {shape[1]} arrive")
+        raise ShapeError(
+            _("states {stated} input channels, {shape_1} arrive").format(
+                stated=stated, shape_1=shape[1]
+            )
+        )
     return shape
 
 
@@ -249,13 +260,21 @@ def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Laye
 def _check_groups(groups: int, c_in: int, c_out: int) -> None:
     for count, side in ((c_in, "input"), (c_out, "output")):
         if count % groups:
-            raise ShapeError(f"groups={groups} does not divide the {count} {side} channels")
+            raise ShapeError(
+                _("groups={groups} does not divide the {count} {side} channels").format(
+                    groups=groups, count=count, side=side
+                )
+            )
 
 
 def _check_window_fits(size: Pair, padded: Pair, span: Pair) -> None:
     if padded[0] < span[0] or padded[1] < span[1]:
         shown = _show(size) + (f" (padded {_show(padded)})" if padded != size else "")
-        raise ShapeError(f"input {shown} is smaller than the {_show(span)} window")
+        raise ShapeError(
+            _("input {shown} is smaller than the {show_span} window").format(
+                shown=shown, show_span=_show(span)
+            )
+        )
 
 
 def _weighted_cost(layer: LayerSpec, out_c: int, size: Pair, macs: int) -> tuple[int, int]:
@@ -273,7 +292,11 @@ def _conv(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     padding, mode = a["padding"], str(a["padding_mode"])
     assert isinstance(padding, int | tuple | str), padding
     if padding == "same" and s != (1, 1):
-        raise OptionError(f"padding='same' needs stride 1, got stride {_pair_text(s)}")
+        raise OptionError(
+            _("padding='same' needs stride 1, got stride {pair_text_s}").format(
+                pair_text_s=_pair_text(s)
+            )
+        )
     _check_groups(groups, c, out_c)
     span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     # The padding alone (resolved on an input the window fits), to say what did not fit.
@@ -402,17 +425,31 @@ def _batch_norm(
     shape = row.input_shape
     wanted = layer.stated.get("ndim")
     if wanted == 4 and len(shape) != 4:
-        raise ShapeError(f"BatchNorm2d needs a 4-D input (N, C, H, W), got {_show(shape)}")
+        raise ShapeError(
+            _("BatchNorm2d needs a 4-D input (N, C, H, W), got {show_shape}").format(
+                show_shape=_show(shape)
+            )
+        )
     if wanted == 2 and len(shape) not in (2, 3):
         raise ShapeError(
-            f"BatchNorm1d needs a 2-D (N, C) or 3-D (N, C, L) input, got {_show(shape)}"
+            _("BatchNorm1d needs a 2-D (N, C) or 3-D (N, C, L) input, got {show_shape}").format(
+                show_shape=_show(shape)
+            )
         )
     if len(shape) < 2:
-        raise ShapeError(f"BatchNorm needs a batch and a channel axis, got {_show(shape)}")
+        raise ShapeError(
+            _("BatchNorm needs a batch and a channel axis, got {show_shape}").format(
+                show_shape=_show(shape)
+            )
+        )
     channels = shape[1]
     stated = layer.stated.get("num_features")
     if stated is not None and stated != channels:
-        raise ShapeError(f"states {stated} features, {channels} arrive")
+        raise ShapeError(
+            _("states {stated} features, {channels} arrive").format(
+                stated=stated, channels=channels
+            )
+        )
     affine = bool(layer.args["affine"])
     tracked = bool(layer.args["track_running_stats"])
     return _replace(
@@ -432,9 +469,15 @@ def _flatten(layer: LayerSpec, shape: Shape) -> Shape:
     first = start + rank if start < 0 else start
     last = end + rank if end < 0 else end
     if not (0 <= first < rank and 0 <= last < rank):
-        raise ShapeError(f"dimensions {start}..{end} are outside a {rank}-D input {_show(shape)}")
+        raise ShapeError(
+            _("dimensions {start}..{end} are outside a {rank}-D input {show_shape}").format(
+                start=start, end=end, rank=rank, show_shape=_show(shape)
+            )
+        )
     if first > last:
-        raise ShapeError(f"start_dim {start} comes after end_dim {end}")
+        raise ShapeError(
+            _("start_dim {start} comes after end_dim {end}").format(start=start, end=end)
+        )
     return (*shape[:first], math.prod(shape[first : last + 1]), *shape[last + 1 :])
 
 
@@ -449,7 +492,11 @@ def _linear(layer: LayerSpec, row: LayerRow) -> LayerRow:
     features = shape[-1]
     stated = layer.stated.get("in_features")
     if stated is not None and stated != features:
-        raise ShapeError(f"states in_features={stated}, {features} arrive (input {_show(shape)})")
+        raise ShapeError(
+            _("states in_features={stated}, {features} arrive (input {show_shape})").format(
+                stated=stated, features=features, show_shape=_show(shape)
+            )
+        )
     out = _int(layer, "out_features")
     bias = bool(layer.args["bias"])
     lead = math.prod(shape[:-1])
@@ -530,20 +577,32 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
     """
     spatial = [number for number, row in enumerate(network.rows, start=1) if row.spatial]
     if not spatial:
-        raise OptionError("--at: no layer has a spatial (N, C, H, W) output")
+        raise OptionError(_("--at: no layer has a spatial (N, C, H, W) output"))
     number = spatial[-1] if layer is None else layer
     if not 1 <= number <= len(network.rows):
-        raise OptionError(f"--at: there is no layer {number} (layers 1 to {len(network.rows)})")
+        raise OptionError(
+            _("--at: there is no layer {number} (layers 1 to {len_network_rows})").format(
+                number=number, len_network_rows=len(network.rows)
+            )
+        )
     row = network.rows[number - 1]
     if not row.spatial:
         raise OptionError(
-            f"--at: layer {number} {row.spec.text} has no spatial output "
-            f"({_show(row.output_shape)})"
+            _(
+                "--at: layer {number} {row_spec_text} has no spatial output "
+                "({show_row_output_shape})"
+            ).format(
+                number=number,
+                row_spec_text=row.spec.text,
+                show_row_output_shape=_show(row.output_shape),
+            )
         )
     height, width = row.output_shape[2], row.output_shape[3]
     if not (0 <= cell[0] < height and 0 <= cell[1] < width):
         raise OptionError(
-            f"--at: cell {cell[0]},{cell[1]} is outside layer {number}'s {height}x{width} output"
+            _(
+                "--at: cell {cell_0},{cell_1} is outside layer {number}'s {height}x{width} output"
+            ).format(cell_0=cell[0], cell_1=cell[1], number=number, height=height, width=width)
         )
     spans: list[tuple[int, int] | None] = []
     for axis in range(2):

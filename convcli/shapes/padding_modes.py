@@ -7,6 +7,7 @@ Pure Python, so shape arithmetic (``convcli net``) and the numpy padding
 from __future__ import annotations
 
 from convcli.errors import OptionError
+from convcli.i18n import N_, _
 
 __all__ = ["PADDING_MODES", "check_padding_mode"]
 
@@ -31,14 +32,24 @@ def check_padding_mode(
     convcli.errors.OptionError: reflect padding 3 must be < input height 3
     """
     if mode not in PADDING_MODES:
-        raise OptionError(f"padding mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+        raise OptionError(
+            _("padding mode must be one of {join_PADDING_MODES}, got {mode!r}").format(
+                join_PADDING_MODES=", ".join(PADDING_MODES), mode=mode
+            )
+        )
     for pad, axis, name in zip(
-        padding, (0, 0, 1, 1), ("height",) * 2 + ("width",) * 2, strict=True
+        padding, (0, 0, 1, 1), (N_("height"),) * 2 + (N_("width"),) * 2, strict=True
     ):
         n = in_size[axis]
         if mode == "reflect" and pad >= n:
-            raise OptionError(f"reflect padding {pad} must be < input {name} {n}")
+            raise OptionError(
+                _("reflect padding {pad} must be < input {name} {n}").format(
+                    pad=pad, name=_(name), n=n
+                )
+            )
         if mode == "circular" and pad > n:
             raise OptionError(
-                f"circular padding {pad} must be <= input {name} {n} (it wraps around once)"
+                _(
+                    "circular padding {pad} must be <= input {name} {n} (it wraps around once)"
+                ).format(pad=pad, name=_(name), n=n)
             )

@@ -10,6 +10,7 @@ import math
 import re
 
 from convcli.errors import OptionError
+from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, PaddingArg
 
 __all__ = [
@@ -59,10 +60,16 @@ def parse_whole(text: str, *, minimum: int | None = None) -> int:
     part = text.strip()
     digits = part[1:] if part.startswith("-") else part
     if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DIGITS:
-        raise OptionError(f"expected a whole number, got {shorten(text)}")
+        raise OptionError(
+            _("expected a whole number, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     value = int(part)
     if minimum is not None and value < minimum:
-        raise OptionError(f"must be >= {minimum}, got {shorten(text)}")
+        raise OptionError(
+            _("must be >= {minimum}, got {shorten_text}").format(
+                minimum=minimum, shorten_text=shorten(text)
+            )
+        )
     return value
 
 
@@ -80,7 +87,11 @@ def parse_number(text: str) -> float:
     """
     part = text.strip()
     if not _REAL.fullmatch(part) or not math.isfinite(value := float(part)):
-        raise OptionError(f"expected a finite number like 0.5 or 1e-9, got {shorten(text)}")
+        raise OptionError(
+            _("expected a finite number like 0.5 or 1e-9, got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        )
     return value
 
 
@@ -96,11 +107,17 @@ def parse_int_or_pair(text: str, *, minimum: int) -> IntOrPair:
     """
     parts = [part.strip() for part in text.split(",")]
     if len(parts) not in (1, 2):
-        raise OptionError(f"expected N or H,W, got {shorten(text)}")
+        raise OptionError(
+            _("expected N or H,W, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     values = [_parse_int(part, text) for part in parts]
     for value in values:
         if value < minimum:
-            raise OptionError(f"must be >= {minimum}, got {shorten(text)}")
+            raise OptionError(
+                _("must be >= {minimum}, got {shorten_text}").format(
+                    minimum=minimum, shorten_text=shorten(text)
+                )
+            )
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
@@ -122,7 +139,11 @@ def parse_padding(text: str) -> PaddingArg:
     try:
         return parse_int_or_pair(word, minimum=0)
     except OptionError:
-        raise OptionError(f"expected N, H,W, 'same' or 'valid', got {shorten(text)}") from None
+        raise OptionError(
+            _("expected N, H,W, 'same' or 'valid', got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        ) from None
 
 
 def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
@@ -137,9 +158,15 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
-        raise OptionError(f"expected {allowed} sizes like 2x3x3, got {shorten(text)}")
+        raise OptionError(
+            _("expected {allowed} sizes like 2x3x3, got {shorten_text}").format(
+                allowed=allowed, shorten_text=shorten(text)
+            )
+        )
     if any(size < 1 for size in shape):
-        raise OptionError(f"sizes must be >= 1, got {shorten(text)}")
+        raise OptionError(
+            _("sizes must be >= 1, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     return shape
 
 
@@ -152,7 +179,11 @@ def _parse_int(part: str, text: str) -> int:
             hint = (
                 f": shapes are written with x, e.g. {'x'.join(p.strip() for p in text.split(','))}"
             )
-        raise OptionError(f"expected whole numbers, got {shorten(text)}{hint}") from None
+        raise OptionError(
+            _("expected whole numbers, got {shorten_text}{hint}").format(
+                shorten_text=shorten(text), hint=hint
+            )
+        ) from None
 
 
 def parse_position(text: str) -> tuple[int, ...]:
@@ -165,8 +196,14 @@ def parse_position(text: str) -> tuple[int, ...]:
     """
     parts = [part.strip() for part in text.split(",")]
     if not 2 <= len(parts) <= 4:
-        raise OptionError(f"expected 2 to 4 indices like i,j or o,i,j, got {shorten(text)}")
+        raise OptionError(
+            _("expected 2 to 4 indices like i,j or o,i,j, got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        )
     values = tuple(_parse_int(part, text) for part in parts)
     if any(value < 0 for value in values):
-        raise OptionError(f"indices must be >= 0, got {shorten(text)}")
+        raise OptionError(
+            _("indices must be >= 0, got {shorten_text}").format(shorten_text=shorten(text))
+        )
     return values

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
@@ -115,8 +116,10 @@ def pool_output_size(
         out -= 1
     if out < 1:
         raise ShapeError(
-            f"the pooling window {k} (dilated to {d * (k - 1) + 1}) does not fit the input "
-            f"length {n} with padding {p}: output length would be {out}"
+            _(
+                "the pooling window {k} (dilated to {d_k_1_1}) does not fit the input length {n} "
+                "with padding {p}: output length would be {out}"
+            ).format(k=k, d_k_1_1=d * (k - 1) + 1, n=n, p=p, out=out)
         )
     return out
 
@@ -143,18 +146,20 @@ def _check_axis(k: int, stride: int | None, padding: int, dilation: int) -> tupl
     p = as_int(padding, "padding")
     d = as_int(dilation, "dilation")
     if k < 1:
-        raise OptionError(f"kernel_size must be >= 1, got {k}")
+        raise OptionError(_("kernel_size must be >= 1, got {k}").format(k=k))
     if s < 1:
-        raise OptionError(f"stride must be >= 1, got {s}")
+        raise OptionError(_("stride must be >= 1, got {s}").format(s=s))
     if d < 1:
-        raise OptionError(f"dilation must be >= 1, got {d}")
+        raise OptionError(_("dilation must be >= 1, got {d}").format(d=d))
     if p < 0:
-        raise OptionError(f"padding must be >= 0, got {p}")
+        raise OptionError(_("padding must be >= 0, got {p}").format(p=p))
     # PyTorch checks both p <= (d(k-1)+1) // 2 and p <= k // 2; the second implies the first.
     if p > k // 2:
         raise OptionError(
-            f"padding must be at most half the window (kernel_size // 2 = {k // 2}), "
-            f"got padding {p} with kernel_size {k}"
+            _(
+                "padding must be at most half the window (kernel_size // 2 = {k_2}), got padding "
+                "{p} with kernel_size {k}"
+            ).format(k_2=k // 2, p=p, k=k)
         )
     return k, s, p, d
 
@@ -232,8 +237,12 @@ def resolve_pool_geometry(
     d = as_pair(dilation, "dilation", minimum=1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise OptionError(
-            f"padding must be at most half the window (kernel_size // 2 = "
-            f"{_show((k[0] // 2, k[1] // 2))}), got padding {_show(p)} with kernel_size {_show(k)}"
+            _(
+                "padding must be at most half the window (kernel_size // 2 = "
+                "{show_k_0_2_k_1_2}), got padding {show_p} with kernel_size {show_k}"
+            ).format(
+                show_k_0_2_k_1_2=_show((k[0] // 2, k[1] // 2)), show_p=_show(p), show_k=_show(k)
+            )
         )
     out = (
         pool_output_size(
@@ -293,12 +302,18 @@ def adaptive_output_size(in_size: Pair, output_size: AdaptiveSize) -> Pair:
     """
     items = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(items) != 2:
-        raise OptionError(f"output_size must be an int or a pair of ints, got {output_size!r}")
+        raise OptionError(
+            _("output_size must be an int or a pair of ints, got {output_size!r}").format(
+                output_size=output_size
+            )
+        )
     sizes = tuple(
         in_size[axis] if item is None else as_int(item, "output_size", output_size)
         for axis, item in enumerate(items)
     )
     if min(sizes) < 1:
         # PyTorch returns an empty tensor for 0; convcli refuses empty arrays everywhere.
-        raise OptionError(f"output_size must be >= 1, got {output_size!r}")
+        raise OptionError(
+            _("output_size must be >= 1, got {output_size!r}").format(output_size=output_size)
+        )
     return sizes[0], sizes[1]

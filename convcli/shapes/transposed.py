@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convcli.errors import OptionError, ShapeError
+from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
@@ -91,14 +92,18 @@ def transposed_output_size(
     n, k, s, p, op, d = _check_axis(n, k, stride, padding, output_padding, dilation)
     if not (op < s or op < d):
         raise OptionError(
-            "output padding must be smaller than either stride or dilation, but got "
-            f"output_padding {op}, stride {s}, dilation {d}"
+            _(
+                "output padding must be smaller than either stride or dilation, but got "
+                "output_padding {op}, stride {s}, dilation {d}"
+            ).format(op=op, s=s, d=d)
         )
     out = _min_size(n, k, s, p, d) + op
     if out < 1:
         raise ShapeError(
-            f"transposed convolution output length would be {out}: padding {p} removes more "
-            f"than the (n-1)*s + d*(k-1) + 1 = {out + 2 * p - op} values it makes"
+            _(
+                "transposed convolution output length would be {out}: padding {p} removes more "
+                "than the (n-1)*s + d*(k-1) + 1 = {out_2_p_op} values it makes"
+            ).format(out=out, p=p, out_2_p_op=out + 2 * p - op)
         )
     return out
 
@@ -118,7 +123,11 @@ def _check_axis(
     minimums = (1, 1, 1, 0, 0, 1)
     for value, name, minimum in zip(values, names, minimums, strict=True):
         if value < minimum:
-            raise OptionError(f"{name} must be >= {minimum}, got {value}")
+            raise OptionError(
+                _("{name} must be >= {minimum}, got {value}").format(
+                    name=name, minimum=minimum, value=value
+                )
+            )
     return values
 
 
@@ -170,7 +179,11 @@ def output_padding_for(
     """
     wanted = tuple(as_int(v, "output_size", output_size) for v in output_size)
     if len(wanted) not in (2, 3, 4):
-        raise OptionError(f"output_size must have 2 values (h, w), got {len(wanted)}: {wanted}")
+        raise OptionError(
+            _("output_size must have 2 values (h, w), got {len_wanted}: {wanted}").format(
+                len_wanted=len(wanted), wanted=wanted
+            )
+        )
     target = wanted[-2:]
     k = as_pair(kernel_size, "kernel size", minimum=1)
     s = as_pair(stride, "stride", minimum=1)
@@ -180,8 +193,12 @@ def output_padding_for(
     largest = tuple(smallest[i] + s[i] - 1 for i in range(2))
     if any(not smallest[i] <= target[i] <= largest[i] for i in range(2)):
         raise OptionError(
-            f"requested an output size of {target}, but valid sizes range from {smallest} "
-            f"to {largest} (for an input of {tuple(in_size)})"
+            _(
+                "requested an output size of {target}, but valid sizes range from {smallest} to "
+                "{largest} (for an input of {tuple_in_size})"
+            ).format(
+                target=target, smallest=smallest, largest=largest, tuple_in_size=tuple(in_size)
+            )
         )
     return target[0] - smallest[0], target[1] - smallest[1]
 
@@ -235,10 +252,11 @@ def check_output_padding(
     d = as_pair(dilation, "dilation", minimum=1)
     if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
         raise OptionError(
-            "output padding must be smaller than either stride or dilation, but got "
-            f"output_padding_height: {op[0]} output_padding_width: {op[1]} "
-            f"stride_height: {s[0]} stride_width: {s[1]} "
-            f"dilation_height: {d[0]} dilation_width: {d[1]}"
+            _(
+                "output padding must be smaller than either stride or dilation, but got "
+                "output_padding_height: {op_0} output_padding_width: {op_1} stride_height: {s_0} "
+                "stride_width: {s_1} dilation_height: {d_0} dilation_width: {d_1}"
+            ).format(op_0=op[0], op_1=op[1], s_0=s[0], s_1=s[1], d_0=d[0], d_1=d[1])
         )
     return op
 
@@ -274,8 +292,10 @@ def resolve_transposed_geometry(
     if output_size is not None:
         if op != (0, 0):
             raise OptionError(
-                f"give output_padding or output_size, not both (got output_padding "
-                f"{output_padding!r} and output_size {tuple(output_size)!r})"
+                _(
+                    "give output_padding or output_size, not both (got output_padding "
+                    "{output_padding!r} and output_size {tuple_output_size!r})"
+                ).format(output_padding=output_padding, tuple_output_size=tuple(output_size))
             )
         op = output_padding_for(in_size, k, output_size, stride=s, padding=p, dilation=d)
     check_output_padding(op, stride=s, dilation=d)
@@ -319,27 +339,39 @@ def check_transposed_shapes(
     """
     if len(input_shape) not in (3, 4):
         raise ShapeError(
-            f"input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len(input_shape)}-D"
+            _(
+                "input must be 3-D (c_i, h, w) or 4-D (n, c_i, h, w), got {len_input_shape}-D"
+            ).format(len_input_shape=len(input_shape))
         )
     if len(weight_shape) != 4:
         raise ShapeError(
-            f"weight must be 4-D (c_i, c_o/groups, k_h, k_w), got {len(weight_shape)}-D"
+            _("weight must be 4-D (c_i, c_o/groups, k_h, k_w), got {len_weight_shape}-D").format(
+                len_weight_shape=len(weight_shape)
+            )
         )
     groups = as_int(groups, "groups")
     if groups < 1:
-        raise OptionError(f"groups must be >= 1, got {groups}")
+        raise OptionError(_("groups must be >= 1, got {groups}").format(groups=groups))
     weight = tuple(weight_shape)
     c_i = input_shape[-3]
     if weight[0] % groups:
         raise ShapeError(
-            f"groups={groups} does not divide the weight's first axis ({weight[0]} input "
-            f"channels) of weight {weight}"
+            _(
+                "groups={groups} does not divide the weight's first axis ({weight_0} input "
+                "channels) of weight {weight}"
+            ).format(groups=groups, weight_0=weight[0], weight=weight)
         )
     if weight[0] != c_i:
-        raise ShapeError(f"weight {weight} expects {weight[0]} input channels, input has {c_i}")
+        raise ShapeError(
+            _("weight {weight} expects {weight_0} input channels, input has {c_i}").format(
+                weight=weight, weight_0=weight[0], c_i=c_i
+            )
+        )
     c_o = weight[1] * groups
     if bias_shape is not None and tuple(bias_shape) != (c_o,):
         raise ShapeError(
-            f"bias must have shape ({c_o},), one per output channel, got {tuple(bias_shape)}"
+            _(
+                "bias must have shape ({c_o},), one per output channel, got {tuple_bias_shape}"
+            ).format(c_o=c_o, tuple_bias_shape=tuple(bias_shape))
         )
     return c_o

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import EnvironmentFailureError, FileProblem, TensorFileError, shown_name
+from convcli.i18n import _
 from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
 from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_upto
@@ -89,16 +90,22 @@ def load_tensor(
         raw = read_stdin(min(max_bytes, MAX_JSON_BYTES), stdin=stdin)
         with _named("stdin"):
             if not raw:
-                raise FileProblem("empty input, expected JSON")
+                raise FileProblem(_("empty input, expected JSON"))
             return parse_json_tensor(raw)
     path, member = split_spec(spec)
     suffix = _suffix(path)
     if suffix not in INPUT_SUFFIXES:
         torch_file = suffix in (".pt", ".pth")
         raise TensorFileError(
-            f"{_shown(spec)}: unsupported file type {suffix or '(none)'!r}: "
-            "expected .npy, .npz or .json (or - for JSON on stdin)"
-            + (": save the tensor with numpy.save(path, tensor.numpy())" if torch_file else "")
+            _(
+                "{shown_spec}: unsupported file type {suffix_or_none!r}: expected .npy, .npz or "
+                ".json (or - for JSON on stdin)"
+            ).format(shown_spec=_shown(spec), suffix_or_none=suffix or _("(none)"))
+            + (
+                ": " + _("save the tensor with numpy.save(path, tensor.numpy())")
+                if torch_file
+                else ""
+            )
         )
     with _named(spec), _open_input(path) as (stream, size):
         if suffix == ".npy":
@@ -107,10 +114,14 @@ def load_tensor(
             return read_npz(stream, member, max_bytes=max_bytes)
         limit = min(max_bytes, MAX_JSON_BYTES)
         if size > limit:
-            raise FileProblem(f"JSON text of {size} bytes is over the limit of {limit} bytes")
+            raise FileProblem(
+                _("JSON text of {size} bytes is over the limit of {limit} bytes").format(
+                    size=size, limit=limit
+                )
+            )
         raw = read_upto(stream, limit + 1)
         if len(raw) > limit:
-            raise FileProblem(f"JSON text over the limit of {limit} bytes")
+            raise FileProblem(_("JSON text over the limit of {limit} bytes").format(limit=limit))
         return parse_json_tensor(raw)
 
 
@@ -175,16 +186,20 @@ def read_stdin(limit: int, *, stdin: BinaryIO | None = None) -> bytes:
     with _named("stdin"):
         if stdin is None:
             if sys.stdin is None:
-                raise EnvironmentFailureError("stdin: is closed: give the JSON text on stdin")
+                raise EnvironmentFailureError(_("stdin: is closed: give the JSON text on stdin"))
             stdin = sys.stdin.buffer
         try:
             raw = read_upto(stdin, limit + 1)
         except (OSError, ValueError) as err:  # ValueError: a closed file object
             if isinstance(err, OSError) and err.errno != errno.EBADF:
-                raise FileProblem(f"cannot read: {_reason(err)}") from err
-            raise EnvironmentFailureError("stdin: is closed: give the JSON text on stdin") from err
+                raise FileProblem(
+                    _("cannot read: {reason_err}").format(reason_err=_reason(err))
+                ) from err
+            raise EnvironmentFailureError(
+                _("stdin: is closed: give the JSON text on stdin")
+            ) from err
         if len(raw) > limit:
-            raise FileProblem(f"JSON text over the limit of {limit} bytes")
+            raise FileProblem(_("JSON text over the limit of {limit} bytes").format(limit=limit))
         return raw
 
 
@@ -238,12 +253,18 @@ def _json_text(array: npt.NDArray[Any]) -> bytes:
     """The text of a ``.json`` file, refused when ``load_tensor`` could not read it back."""
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         count = int(np.count_nonzero(~np.isfinite(array)))
-        raise FileProblem(f"{count} NaN or infinite values cannot be written to JSON: use .npy")
+        raise FileProblem(
+            _("{count} NaN or infinite values cannot be written to JSON: use .npy").format(
+                count=count
+            )
+        )
     text = (json.dumps(tensor_to_json(array), allow_nan=False) + "\n").encode()
     if len(text) > MAX_JSON_BYTES:
         raise FileProblem(
-            f"JSON text of {len(text)} bytes is over the limit of {MAX_JSON_BYTES} bytes "
-            "that can be read back: use .npy"
+            _(
+                "JSON text of {len_text} bytes is over the limit of {MAX_JSON_BYTES} bytes that "
+                "can be read back: use .npy"
+            ).format(len_text=len(text), MAX_JSON_BYTES=MAX_JSON_BYTES)
         )
     return text
 
@@ -265,7 +286,11 @@ class StagedOutput:
         """Write ``array`` (as ``.npy`` or ``.json``, by the target's name) to the temporary."""
         with _named(self.target):
             if not is_supported(array.dtype):
-                raise FileProblem(f"unsupported dtype {array.dtype}: {SUPPORTED_TEXT}")
+                raise FileProblem(
+                    _("unsupported dtype {array_dtype}: {SUPPORTED_TEXT}").format(
+                        array_dtype=array.dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+                    )
+                )
             payload = _json_text(array) if _suffix(self.target) == ".json" else None
             try:
                 with open(self.temporary, "wb") as stream:
@@ -274,7 +299,11 @@ class StagedOutput:
                     else:
                         np.lib.format.write_array(stream, array, allow_pickle=False)
             except OSError as err:
-                raise FileProblem(f"cannot write: {_write_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
 
     def memory_map(
         self, shape: tuple[int, ...], dtype: np.dtype[Any]
@@ -282,14 +311,26 @@ class StagedOutput:
         """A writable ``.npy`` memory map of the temporary file, its blocks reserved."""
         with _named(self.target):
             if not is_supported(dtype):
-                raise FileProblem(f"unsupported dtype {dtype}: {SUPPORTED_TEXT}")
+                raise FileProblem(
+                    _("unsupported dtype {dtype}: {SUPPORTED_TEXT}").format(
+                        dtype=dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+                    )
+                )
             if not all(type(n) is int and n > 0 for n in shape) or not shape:
-                raise FileProblem(f"shape {shape} is not a tensor's: expected positive sizes")
+                raise FileProblem(
+                    _("shape {shape} is not a tensor's: expected positive sizes").format(
+                        shape=shape
+                    )
+                )
             try:
                 out = np.lib.format.open_memmap(self.temporary, "w+", dtype=dtype, shape=shape)
                 _reserve(self.temporary)
             except OSError as err:
-                raise FileProblem(f"cannot write: {_write_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
         return out
 
     def commit(self) -> None:
@@ -299,7 +340,11 @@ class StagedOutput:
                 _fsync(self.temporary)
                 _commit(self.temporary, self.target, force=self.force)
             except OSError as err:
-                raise FileProblem(f"cannot write: {_write_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
         self.committed = True
         with contextlib.suppress(OSError):
             _fsync(os.path.dirname(os.path.abspath(self.target)))  # the rename, durable
@@ -343,7 +388,11 @@ def staged_output(
                 dir=folder, prefix=_temporary_prefix(target), suffix=".tmp"
             )
         except OSError as err:
-            raise FileProblem(f"cannot create a file in {_shown(folder)}: {_reason(err)}") from err
+            raise FileProblem(
+                _("cannot create a file in {shown_folder}: {reason_err}").format(
+                    shown_folder=_shown(folder), reason_err=_reason(err)
+                )
+            ) from err
     staged = StagedOutput(target, temporary, force=force)
     try:
         try:
@@ -427,7 +476,11 @@ def replacing_output(
             yield staged.temporary
         except OSError as err:
             with _named(staged.target):
-                raise FileProblem(f"cannot write: {_write_reason(err)}") from err
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
         staged.commit()
 
 
@@ -460,27 +513,35 @@ def _check_output(
         suffix = _suffix(target)
         if suffix not in suffixes:
             raise FileProblem(
-                f"unsupported output type {suffix or '(none)'!r}: expected {' or '.join(suffixes)}"
+                _("unsupported output type {suffix_or_none!r}: expected {or_join_suffixes}").format(
+                    suffix_or_none=suffix or _("(none)"), or_join_suffixes=_(" or ").join(suffixes)
+                )
             )
         folder = os.path.dirname(os.path.abspath(target))
         if not os.path.isdir(folder):
-            raise FileProblem(f"folder {_shown(folder)} does not exist")
+            raise FileProblem(
+                _("folder {shown_folder} does not exist").format(shown_folder=_shown(folder))
+            )
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise FileProblem(f"folder {_shown(folder)} is not writable")
+            raise FileProblem(
+                _("folder {shown_folder} is not writable").format(shown_folder=_shown(folder))
+            )
         for spec in inputs:
             source = split_spec(os.fspath(spec))[0]
             if source == "-" and _is_stdin(target):
                 raise FileProblem(
-                    "is the file read as stdin: never overwriting an input, even with --force"
+                    _("is the file read as stdin: never overwriting an input, even with --force")
                 )
             if source != "-" and _same_file(target, source):
                 raise FileProblem(
-                    f"is the input {_shown(source)}: never overwriting an input, even with --force"
+                    _(
+                        "is the input {shown_source}: never overwriting an input, even with --force"
+                    ).format(shown_source=_shown(source))
                 )
         if os.path.isdir(target):
-            raise FileProblem("is a folder")
+            raise FileProblem(_("is a folder"))
         if os.path.lexists(target) and not force:
-            raise FileProblem("already exists; use --force to replace it")
+            raise FileProblem(_("already exists; use --force to replace it"))
 
 
 def _is_stdin(target: str) -> bool:
@@ -512,10 +573,10 @@ def _commit(temporary: str, target: str, *, force: bool) -> None:
         # Unlike a rename, a link fails if another process created target since the check.
         os.link(temporary, target)
     except FileExistsError:
-        raise FileProblem("already exists; use --force to replace it") from None
+        raise FileProblem(_("already exists; use --force to replace it")) from None
     except OSError:  # a file system without hard links
         if os.path.lexists(target):
-            raise FileProblem("already exists; use --force to replace it") from None
+            raise FileProblem(_("already exists; use --force to replace it")) from None
         os.replace(temporary, target)
         return
     with contextlib.suppress(OSError):  # the output is in place; a stray name is harmless
@@ -556,25 +617,29 @@ def _open_input(path: str) -> Iterator[tuple[IO[bytes], int]]:
     try:
         info = os.stat(path)
         if stat.S_ISDIR(info.st_mode):
-            raise FileProblem("is a folder, not a file")
+            raise FileProblem(_("is a folder, not a file"))
         if not stat.S_ISREG(info.st_mode):
-            raise FileProblem("is not a regular file")
+            raise FileProblem(_("is not a regular file"))
         stream = open(path, "rb")  # noqa: SIM115 - closed below, after the size is read
     except FileNotFoundError:
-        raise FileProblem("no such file") from None
+        raise FileProblem(_("no such file")) from None
     except PermissionError:
-        raise FileProblem("permission denied: cannot read it") from None
+        raise FileProblem(_("permission denied: cannot read it")) from None
     except OSError as err:
-        raise FileProblem(f"cannot open: {_reason(err)}") from None
+        raise FileProblem(_("cannot open: {reason_err}").format(reason_err=_reason(err))) from None
     with stream:
         try:
             size = os.fstat(stream.fileno()).st_size
         except OSError as err:
-            raise FileProblem(f"cannot read: {_reason(err)}") from None
+            raise FileProblem(
+                _("cannot read: {reason_err}").format(reason_err=_reason(err))
+            ) from None
         try:
             yield stream, size
         except OSError as err:
-            raise FileProblem(f"cannot read: {_reason(err)}") from err
+            raise FileProblem(
+                _("cannot read: {reason_err}").format(reason_err=_reason(err))
+            ) from err
 
 
 @contextlib.contextmanager
@@ -584,7 +649,9 @@ def _named(name: str) -> Iterator[None]:
         yield
     except FileProblem as err:
         problem = " ".join(str(err).split())
-        raise TensorFileError(f"{_shown(name)}: {problem}") from err
+        raise TensorFileError(
+            _("{shown_name}: {problem}").format(shown_name=_shown(name), problem=problem)
+        ) from err
 
 
 def _suffix(path: str) -> str:

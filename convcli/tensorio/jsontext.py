@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import FileProblem
+from convcli.i18n import _
 from convcli.tensorio.npy import describe_content
 
 __all__ = ["MAX_DATA_DEPTH", "MAX_JSON_BYTES", "parse_json_tensor", "tensor_to_json"]
@@ -64,17 +65,21 @@ def parse_json_tensor(raw: bytes) -> npt.NDArray[Any]:
     array([1, 2], dtype=uint8)
     """
     if not raw.strip():
-        raise FileProblem("empty text, expected JSON")
+        raise FileProblem(_("empty text, expected JSON"))
     if raw.startswith(codecs.BOM_UTF8):
-        raise FileProblem("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without BOM")
+        raise FileProblem(
+            _("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without BOM")
+        )
     kind = describe_content(raw[:8])
     if kind not in (None, "JSON"):
-        raise FileProblem(f"looks like {kind}, not JSON")
+        raise FileProblem(_("looks like {kind}, not JSON").format(kind=kind))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise FileProblem(
-            f"not UTF-8 text: byte 0x{raw[err.start]:02x} at offset {err.start}"
+            _("not UTF-8 text: byte 0x{raw_err_start:02x} at offset {err_start}").format(
+                raw_err_start=raw[err.start], err_start=err.start
+            )
         ) from None
     _check_nesting(text)
     try:
@@ -87,10 +92,14 @@ def parse_json_tensor(raw: bytes) -> npt.NDArray[Any]:
         )
     except json.JSONDecodeError as err:
         raise FileProblem(
-            f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+            _("invalid JSON at line {err_lineno} column {err_colno}: {err_msg}").format(
+                err_lineno=err.lineno, err_colno=err.colno, err_msg=err.msg
+            )
         ) from None
     except RecursionError:
-        raise FileProblem(f"nested more than {MAX_DATA_DEPTH} levels deep") from None
+        raise FileProblem(
+            _("nested more than {MAX_DATA_DEPTH} levels deep").format(MAX_DATA_DEPTH=MAX_DATA_DEPTH)
+        ) from None
     return _to_array(value)
 
 
@@ -112,7 +121,9 @@ def tensor_to_json(array: npt.NDArray[Any]) -> dict[str, object]:
     dtype = array.dtype
     if dtype.fields is not None or dtype.name not in _DTYPES:
         raise FileProblem(
-            f"dtype {dtype} cannot be written as JSON: expected one of {', '.join(_DTYPES)}"
+            _("dtype {dtype} cannot be written as JSON: expected one of {join__DTYPES}").format(
+                dtype=dtype, join__DTYPES=", ".join(_DTYPES)
+            )
         )
     data: object
     if dtype.kind == "c":
@@ -139,28 +150,40 @@ def _check_nesting(text: str) -> None:
         chunk = brackets[start : start + _CHUNK]
         running = depth + np.cumsum(np.where((chunk == ord("[")) | (chunk == ord("{")), 1, -1))
         if running.max() > MAX_DATA_DEPTH + 2:
-            raise FileProblem(f"nested more than {MAX_DATA_DEPTH} levels deep")
+            raise FileProblem(
+                _("nested more than {MAX_DATA_DEPTH} levels deep").format(
+                    MAX_DATA_DEPTH=MAX_DATA_DEPTH
+                )
+            )
         depth = int(running[-1])
 
 
 def _refuse_constant(name: str) -> float:
-    raise FileProblem(f"{name} is not a number: strict JSON has no NaN or Infinity")
+    raise FileProblem(
+        _("{name} is not a number: strict JSON has no NaN or Infinity").format(name=name)
+    )
 
 
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise FileProblem(f"number {_shorten(text)} overflows to infinity")
+        raise FileProblem(
+            _("number {shorten_text} overflows to infinity").format(shorten_text=_shorten(text))
+        )
     return value
 
 
 def _parse_int(text: str) -> int:
     # Checked before int(): thousands of digits are slow to convert (and Python limits it).
     if len(text.lstrip("-")) > 19:
-        raise FileProblem(f"integer {_shorten(text)} has more than 19 digits: beyond int64")
+        raise FileProblem(
+            _("integer {shorten_text} has more than 19 digits: beyond int64").format(
+                shorten_text=_shorten(text)
+            )
+        )
     value = int(text)
     if not -(2**63) <= value < 2**63:
-        raise FileProblem(f"integer {text} is outside int64")
+        raise FileProblem(_("integer {text} is outside int64").format(text=text))
     return value
 
 
@@ -168,7 +191,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise FileProblem(f"duplicate key {_shorten(repr(key))}")
+            raise FileProblem(
+                _("duplicate key {shorten_repr_key}").format(shorten_repr_key=_shorten(repr(key)))
+            )
         result[key] = value
     return result
 
@@ -180,24 +205,36 @@ def _to_array(value: object) -> npt.NDArray[Any]:
         unknown = [key for key in value if key not in _KEYS]
         if unknown:
             raise FileProblem(
-                f"unknown key {_shorten(repr(unknown[0]))}: allowed keys are {', '.join(_KEYS)}"
+                _("unknown key {shorten_repr_unknown_0}: allowed keys are {join__KEYS}").format(
+                    shorten_repr_unknown_0=_shorten(repr(unknown[0])), join__KEYS=", ".join(_KEYS)
+                )
             )
         if "data" not in value:
-            raise FileProblem('an object without "data": expected {"data": [...]}')
+            raise FileProblem(_('an object without "data": expected {"data": [...]}'))
         if "dtype" in value:
             dtype = _requested_dtype(value["dtype"])
         if "shape" in value:
             shape = value["shape"]
             if type(shape) is not list or any(type(n) is not int for n in shape):
-                raise FileProblem(f'"shape" {_shorten(repr(shape))} is not a list of integers')
+                raise FileProblem(
+                    _('"shape" {shorten_repr_shape} is not a list of integers').format(
+                        shorten_repr_shape=_shorten(repr(shape))
+                    )
+                )
         value = value["data"]
     if not isinstance(value, list):
         if _is_number(value):
-            raise FileProblem("holds a scalar, expected a tensor (a list of numbers)")
-        raise FileProblem(f"expected a list of numbers, got {_kind(value)}")
+            raise FileProblem(_("holds a scalar, expected a tensor (a list of numbers)"))
+        raise FileProblem(
+            _("expected a list of numbers, got {kind_value}").format(kind_value=_kind(value))
+        )
     found, leaves, types = _walk(value)
     if shape is not None and shape != list(found):
-        raise FileProblem(f'"shape" is {_shorten(repr(shape))} but the data has shape {found}')
+        raise FileProblem(
+            _('"shape" is {shorten_repr_shape} but the data has shape {found}').format(
+                shorten_repr_shape=_shorten(repr(shape)), found=found
+            )
+        )
     return _convert(leaves, found, types, dtype)
 
 
@@ -212,23 +249,43 @@ def _walk(data: list[Any]) -> tuple[tuple[int, ...], list[Any], set[type]]:
         elif type(level[0]) is list:
             bad = next((i for i, node in enumerate(level) if type(node) is not list), None)
             if bad is None:
-                raise FileProblem(f"nested more than {MAX_DATA_DEPTH} levels deep")
-            raise FileProblem(f"{_at(bad, shape)} is {_kind(level[bad])}, expected a list")
+                raise FileProblem(
+                    _("nested more than {MAX_DATA_DEPTH} levels deep").format(
+                        MAX_DATA_DEPTH=MAX_DATA_DEPTH
+                    )
+                )
+            raise FileProblem(
+                _("{at_bad_shape} is {kind_level_bad}, expected a list").format(
+                    at_bad_shape=_at(bad, shape), kind_level_bad=_kind(level[bad])
+                )
+            )
         else:
             for index, node in enumerate(level):
                 if not (_is_number(node) or _is_complex(node)):
-                    raise FileProblem(f"{_at(index, shape)} is {_kind(node)}, expected a number")
+                    raise FileProblem(
+                        _("{at_index_shape} is {kind_node}, expected a number").format(
+                            at_index_shape=_at(index, shape), kind_node=_kind(node)
+                        )
+                    )
         if list not in types:
             return tuple(shape), level, types
         lengths = list(map(len, level))
         for index, length in enumerate(lengths):
             if length != lengths[0]:
                 raise FileProblem(
-                    f"ragged: {_at(index, shape)} has {length} items, "
-                    f"{_at(0, shape)} has {lengths[0]}"
+                    _(
+                        "ragged: {at_index_shape} has {length} items, {at_0_shape} has {lengths_0}"
+                    ).format(
+                        at_index_shape=_at(index, shape),
+                        length=length,
+                        at_0_shape=_at(0, shape),
+                        lengths_0=lengths[0],
+                    )
                 )
         if lengths[0] == 0:
-            raise FileProblem(f"empty tensor: {_at(0, shape)} is an empty list")
+            raise FileProblem(
+                _("empty tensor: {at_0_shape} is an empty list").format(at_0_shape=_at(0, shape))
+            )
         shape.append(lengths[0])
         level = [child for node in level for child in node]
 
@@ -271,9 +328,16 @@ def _check_exact_integers(
                 held = real.type(value)
             if np.isfinite(held) and int(held) != value:
                 raise FileProblem(
-                    f"{_at(int(index), shape)} is the integer {_shorten(str(value))}, which "
-                    f"{target} cannot hold exactly (it would become {int(held)}): use an "
-                    "integer dtype, or write it as a float (e.g. 1.0e18) to accept rounding"
+                    _(
+                        "{at_int_index_shape} is the integer {shorten_str_value}, which {target} "
+                        "cannot hold exactly (it would become {int_held}): use an integer dtype, "
+                        "or write it as a float (e.g. 1.0e18) to accept rounding"
+                    ).format(
+                        at_int_index_shape=_at(int(index), shape),
+                        shorten_str_value=_shorten(str(value)),
+                        target=target,
+                        int_held=int(held),
+                    )
                 )
 
 
@@ -282,7 +346,11 @@ def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     if array.dtype.kind == "c" and dtype.kind != "c":
         bad = array.imag != 0
         if bad.any():
-            raise FileProblem(f"{_first(bad)} is complex but dtype is {dtype}")
+            raise FileProblem(
+                _("{first_bad} is complex but dtype is {dtype}").format(
+                    first_bad=_first(bad), dtype=dtype
+                )
+            )
         array = array.real
     if dtype.kind in "biu":
         if dtype.kind == "b":
@@ -293,27 +361,41 @@ def _cast(array: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
         if array.dtype.kind == "f":
             bad = array != np.trunc(array)
             if bad.any():
-                raise FileProblem(f"{_first(bad)} is not an integer, as dtype {dtype} needs")
+                raise FileProblem(
+                    _("{first_bad} is not an integer, as dtype {dtype} needs").format(
+                        first_bad=_first(bad), dtype=dtype
+                    )
+                )
             # Bounds as floats are exact here: high + 1 and low are 0 or powers of two.
             bad = (array < float(low)) | (array >= float(high + 1))
         else:
             bad = (array < max(low, -(2**63))) | (array > min(high, 2**63 - 1))
         if bad.any():
-            raise FileProblem(f"{_first(bad)} does not fit dtype {dtype} ({low} to {high})")
+            raise FileProblem(
+                _("{first_bad} does not fit dtype {dtype} ({low} to {high})").format(
+                    first_bad=_first(bad), dtype=dtype, low=low, high=high
+                )
+            )
     elif dtype.kind in "fc":
         limit = np.finfo(dtype).max
         parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
         for part in parts:
             bad = np.abs(part.astype(np.float64)) > limit
             if bad.any():
-                raise FileProblem(f"{_first(bad)} overflows dtype {dtype}")
+                raise FileProblem(
+                    _("{first_bad} overflows dtype {dtype}").format(
+                        first_bad=_first(bad), dtype=dtype
+                    )
+                )
     return array.astype(dtype)
 
 
 def _requested_dtype(name: object) -> np.dtype[Any]:
     if not isinstance(name, str) or name not in _DTYPES:
         raise FileProblem(
-            f'unsupported "dtype" {_shorten(repr(name))}: expected one of {", ".join(_DTYPES)}'
+            _('unsupported "dtype" {shorten_repr_name}: expected one of {join__DTYPES}').format(
+                shorten_repr_name=_shorten(repr(name)), join__DTYPES=", ".join(_DTYPES)
+            )
         )
     return _DTYPES[name]
 
@@ -331,8 +413,8 @@ def _is_complex(value: object) -> bool:
 
 
 def _kind(value: object) -> str:
-    names = {str: "a string", bool: "a boolean", type(None): "null", list: "a list"}
-    return names.get(type(value), "an object" if isinstance(value, dict) else "a number")
+    names = {str: _("a string"), bool: _("a boolean"), type(None): "null", list: _("a list")}
+    return names.get(type(value), _("an object") if isinstance(value, dict) else _("a number"))
 
 
 def _at(index: int, shape: list[int] | tuple[int, ...]) -> str:

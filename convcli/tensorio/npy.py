@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import FileProblem
+from convcli.i18n import _
 from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 MAX_HEADER_BYTES = 10_000  # numpy's own limit on the header text (numpy.lib.format)
 MAX_DIMS = 32  # numpy 1.x's limit: a file beyond it cannot be loaded everywhere
 _VERSIONS = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}  # the header length's struct format
@@ -88,11 +90,11 @@ def describe_content(prefix: bytes) -> str | None:
     ('JSON', 'a .npz (zip) file')
     """
     if prefix.startswith(MAGIC):
-        return "a .npy file"
-    if prefix.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "a .npz (zip) file"
+        return _("a .npy file")
+    if prefix.startswith(ZIP_MAGIC):
+        return _("a .npz (zip) file")
     if prefix.startswith(b"\x80") or prefix.startswith((b"(lp", b"(dp", b"cnumpy")):
-        return "a Python pickle"
+        return _("a Python pickle")
     if prefix.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{"):
         return "JSON"
     return None
@@ -130,16 +132,28 @@ def check_npy(stream: IO[bytes], *, size: int, max_bytes: int) -> NpyHeader:
     """
     header = read_npy_header(stream)
     if header.shape == ():
-        raise FileProblem("holds a scalar, expected a tensor of at least one dimension")
+        raise FileProblem(_("holds a scalar, expected a tensor of at least one dimension"))
     if 0 in header.shape:
-        raise FileProblem(f"empty tensor: shape {header.shape}")
+        raise FileProblem(_("empty tensor: shape {header_shape}").format(header_shape=header.shape))
     expected, found = header.data_bytes, size - header.offset
     if found < expected:
-        raise FileProblem(f"file incomplete: expected {expected} bytes of data, found {found}")
+        raise FileProblem(
+            _("file incomplete: expected {expected} bytes of data, found {found}").format(
+                expected=expected, found=found
+            )
+        )
     if found > expected:
-        raise FileProblem(f"{found - expected} unexpected bytes after the {expected} bytes of data")
+        raise FileProblem(
+            _("{found_expected} unexpected bytes after the {expected} bytes of data").format(
+                found_expected=found - expected, expected=expected
+            )
+        )
     if expected > max_bytes:
-        raise FileProblem(f"data of {expected} bytes is over the limit of {max_bytes} bytes")
+        raise FileProblem(
+            _("data of {expected} bytes is over the limit of {max_bytes} bytes").format(
+                expected=expected, max_bytes=max_bytes
+            )
+        )
     return header
 
 
@@ -163,35 +177,49 @@ def read_npy_header(stream: IO[bytes]) -> NpyHeader:
     """
     prefix = read_upto(stream, len(MAGIC) + 2)
     if not prefix:
-        raise FileProblem("empty file (0 bytes), not a .npy file")
+        raise FileProblem(_("empty file (0 bytes), not a .npy file"))
     if not prefix.startswith(MAGIC):
         kind = describe_content(prefix)
         if kind is None:
-            raise FileProblem("not a .npy file (it does not start with the .npy magic bytes)")
-        raise FileProblem(f"looks like {kind}, not a .npy file")
+            raise FileProblem(_("not a .npy file (it does not start with the .npy magic bytes)"))
+        raise FileProblem(_("looks like {kind}, not a .npy file").format(kind=kind))
     if len(prefix) < len(MAGIC) + 2:
-        raise FileProblem(f"truncated header: the file ends after {len(prefix)} bytes")
+        raise FileProblem(
+            _("truncated header: the file ends after {len_prefix} bytes").format(
+                len_prefix=len(prefix)
+            )
+        )
     version = np.lib.format.read_magic(io.BytesIO(prefix))
     if version not in _VERSIONS:
         raise FileProblem(
-            f"unsupported .npy format version {version[0]}.{version[1]}: expected 1.0, 2.0 or 3.0"
+            _(
+                "unsupported .npy format version {version_0}.{version_1}: expected 1.0, 2.0 or 3.0"
+            ).format(version_0=version[0], version_1=version[1])
         )
     length_format = _VERSIONS[version]
     length_bytes = read_upto(stream, struct.calcsize(length_format))
     if len(length_bytes) < struct.calcsize(length_format):
-        raise FileProblem("truncated header: the file ends inside the header length")
+        raise FileProblem(_("truncated header: the file ends inside the header length"))
     (length,) = struct.unpack(length_format, length_bytes)
     if length > MAX_HEADER_BYTES:
-        raise FileProblem(f"header of {length} bytes is over numpy's {MAX_HEADER_BYTES}-byte limit")
+        raise FileProblem(
+            _("header of {length} bytes is over numpy's {MAX_HEADER_BYTES}-byte limit").format(
+                length=length, MAX_HEADER_BYTES=MAX_HEADER_BYTES
+            )
+        )
     raw = read_upto(stream, length)
     if len(raw) < length:
-        raise FileProblem(f"truncated header: declares {length} bytes, the file has {len(raw)}")
+        raise FileProblem(
+            _("truncated header: declares {length} bytes, the file has {len_raw}").format(
+                length=length, len_raw=len(raw)
+            )
+        )
     if version == (3, 0):
         _check_utf8(raw)
     literal = raw.decode("latin-1").strip()
     if not (literal.startswith("{") and literal.endswith("}")):
         # Checked first: numpy's message for a cut header is a tokenizer's.
-        raise FileProblem("header is not a dict literal (truncated or unterminated header)")
+        raise FileProblem(_("header is not a dict literal (truncated or unterminated header)"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # deprecated dtype aliases are refused, not warned
@@ -201,7 +229,9 @@ def read_npy_header(stream: IO[bytes]) -> NpyHeader:
                 io.BytesIO(length_bytes + raw), max_header_size=MAX_HEADER_BYTES
             )
     except Exception as err:  # numpy's reader on the file's own bytes: the file is at fault
-        raise FileProblem(f"invalid .npy header: {_numpy_says(err)}") from None
+        raise FileProblem(
+            _("invalid .npy header: {numpy_says_err}").format(numpy_says_err=_numpy_says(err))
+        ) from None
     _check_dtype(dtype)
     _check_shape(shape)
     return NpyHeader(dtype, shape, fortran_order, len(prefix) + len(length_bytes) + length)
@@ -221,23 +251,26 @@ def check_npz(stream: IO[bytes], member: str | None, *, max_bytes: int) -> NpyHe
             try:
                 return check_npy(data, size=info.file_size, max_bytes=max_bytes)
             except FileProblem as err:
-                raise FileProblem(f"array {name!r}: {err}") from err
+                raise FileProblem(_("array {name!r}: {err}").format(name=name, err=err)) from err
 
     return _in_npz(stream, peek)
 
 
 def _in_npz(stream: IO[bytes], action: Callable[[zipfile.ZipFile], T]) -> T:
-    kind = describe_content(stream.read(8))
+    prefix = stream.read(8)
     stream.seek(0)
-    if kind != "a .npz (zip) file":
+    if not prefix.startswith(ZIP_MAGIC):
+        kind = describe_content(prefix)
         raise FileProblem(
-            f"looks like {kind}, not a .npz file" if kind else "not a .npz (zip) file"
+            _("looks like {kind}, not a .npz file").format(kind=kind)
+            if kind
+            else _("not a .npz (zip) file")
         )
     try:
         with zipfile.ZipFile(stream) as archive:
             return action(archive)
     except _ZIP_ERRORS as err:
-        raise FileProblem(f"damaged .npz file: {err}") from err
+        raise FileProblem(_("damaged .npz file: {err}").format(err=err)) from err
 
 
 def _select_member(
@@ -246,24 +279,32 @@ def _select_member(
     infos = [info for info in archive.infolist() if not info.is_dir()]
     names = [info.filename.removesuffix(".npy") for info in infos]
     if not infos:
-        raise FileProblem("holds no arrays")
+        raise FileProblem(_("holds no arrays"))
     if member is None:
         if len(infos) > 1:
             raise FileProblem(
-                f"holds {len(infos)} arrays ({_listing(names)}): choose one as FILE.npz:NAME"
+                _("holds {len_infos} arrays ({listing_names}): choose one as FILE.npz:NAME").format(
+                    len_infos=len(infos), listing_names=_listing(names)
+                )
             )
         info = infos[0]
     else:
         matches = [i for i in infos if member in (i.filename, i.filename.removesuffix(".npy"))]
         if not matches:
-            raise FileProblem(f"has no array {member!r}; it holds {_listing(names)}")
+            raise FileProblem(
+                _("has no array {member!r}; it holds {listing_names}").format(
+                    member=member, listing_names=_listing(names)
+                )
+            )
         info = matches[0]
     name = info.filename.removesuffix(".npy")
     # The zip's own declared size bounds a zip bomb before anything is decompressed.
     if info.file_size > max_bytes + len(MAGIC) + 6 + MAX_HEADER_BYTES:
         raise FileProblem(
-            f"array {name!r} would decompress to {info.file_size} bytes, "
-            f"over the limit of {max_bytes} bytes"
+            _(
+                "array {name!r} would decompress to {info_file_size} bytes, over the limit of "
+                "{max_bytes} bytes"
+            ).format(name=name, info_file_size=info.file_size, max_bytes=max_bytes)
         )
     return info, name
 
@@ -274,17 +315,17 @@ def _read_member(archive: zipfile.ZipFile, member: str | None, max_bytes: int) -
         try:
             return read_npy(stream, size=info.file_size, max_bytes=max_bytes)
         except FileProblem as err:
-            raise FileProblem(f"array {name!r}: {err}") from err
+            raise FileProblem(_("array {name!r}: {err}").format(name=name, err=err)) from err
 
 
 def _check_utf8(raw: bytes) -> None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise FileProblem("header is not valid UTF-8 text") from None
+        raise FileProblem(_("header is not valid UTF-8 text")) from None
     if not text.isascii():
         # Only a structured dtype's field names can need more than ASCII.
-        raise FileProblem("unsupported dtype: a structured dtype with non-ASCII field names")
+        raise FileProblem(_("unsupported dtype: a structured dtype with non-ASCII field names"))
 
 
 def _numpy_says(err: Exception) -> str:
@@ -308,19 +349,39 @@ def _check_dtype(dtype: np.dtype[Any]) -> None:
         shown: object = (np.lib.format.dtype_to_descr(dtype.subdtype[0]), dtype.subdtype[1])
     else:
         shown = np.lib.format.dtype_to_descr(dtype)
-    raise FileProblem(f"unsupported dtype {_shorten(repr(shown))}: {SUPPORTED_TEXT}")
+    raise FileProblem(
+        _("unsupported dtype {shorten_repr_shown}: {SUPPORTED_TEXT}").format(
+            shorten_repr_shown=_shorten(repr(shown)), SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+        )
+    )
 
 
 def _check_shape(shape: tuple[int, ...]) -> None:
     """What numpy lets through: bools as sizes, negative sizes, too many or too big."""
     if any(type(n) is not int for n in shape):
-        raise FileProblem(f"header shape {_shorten(repr(shape))} is not a tuple of integers")
+        raise FileProblem(
+            _("header shape {shorten_repr_shape} is not a tuple of integers").format(
+                shorten_repr_shape=_shorten(repr(shape))
+            )
+        )
     if any(n < 0 for n in shape):
-        raise FileProblem(f"header shape {_shorten(repr(shape))} has a negative dimension")
+        raise FileProblem(
+            _("header shape {shorten_repr_shape} has a negative dimension").format(
+                shorten_repr_shape=_shorten(repr(shape))
+            )
+        )
     if len(shape) > MAX_DIMS:
-        raise FileProblem(f"header shape has {len(shape)} dimensions, more than {MAX_DIMS}")
+        raise FileProblem(
+            _("header shape has {len_shape} dimensions, more than {MAX_DIMS}").format(
+                len_shape=len(shape), MAX_DIMS=MAX_DIMS
+            )
+        )
     if math.prod(shape) >= 2**63:
-        raise FileProblem(f"header shape {_shorten(repr(shape))} has 2**63 elements or more")
+        raise FileProblem(
+            _("header shape {shorten_repr_shape} has 2**63 elements or more").format(
+                shorten_repr_shape=_shorten(repr(shape))
+            )
+        )
 
 
 def read_upto(stream: IO[bytes], size: int) -> bytes:
@@ -341,7 +402,9 @@ def _read_into(stream: IO[bytes], buffer: npt.NDArray[np.uint8]) -> None:
         part = stream.read(min(buffer.size - done, _CHUNK))
         if not part:
             raise FileProblem(
-                f"file incomplete: expected {buffer.size} bytes of data, found {done}"
+                _("file incomplete: expected {buffer_size} bytes of data, found {done}").format(
+                    buffer_size=buffer.size, done=done
+                )
             )
         buffer[done : done + len(part)] = np.frombuffer(part, dtype=np.uint8)
         done += len(part)

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError
+from convcli.i18n import _
 from convcli.ops.lesson import (
     lesson_1x1_input,
     lesson_1x1_kernel,
@@ -62,12 +63,14 @@ def write_samples(folder: str | Path, *, force: bool = False) -> list[Path]:
     folder = Path(folder)
     paths = [folder / name for name in sample_names()]
     if folder.exists() and not folder.is_dir():
-        raise OptionError(f"{folder}: not a directory")
+        raise OptionError(_("{folder}: not a directory").format(folder=folder))
     existing = [path for path in paths if path.exists()]
     if existing and not force:
         raise OptionError(
-            f"{existing[0]} exists ({len(existing)} of the {len(paths)} sample files do): "
-            "use --force to overwrite them, or write to another directory"
+            _(
+                "{existing_0} exists ({len_existing} of the {len_paths} sample files do): use "
+                "--force to overwrite them, or write to another directory"
+            ).format(existing_0=existing[0], len_existing=len(existing), len_paths=len(paths))
         )
     folder.mkdir(parents=True, exist_ok=True)
     for stem, array in sample_arrays().items():
