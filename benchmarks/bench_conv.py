@@ -16,12 +16,7 @@ in the same run; "% peak" is the case's GFLOP/s (2 x multiply-adds / time) over 
 
 from __future__ import annotations
 
-import argparse
-import math
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,6 +24,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from benchtools import (
+    agrees_with_torch,
+    best_of_blocks,
+    import_torch,
+    print_summary,
+    print_versions,
+    rounds_from_args,
+    torch_columns,
+)
 
 import convcli
 from convcli.ops.algorithms import choose_algorithm
@@ -80,64 +84,6 @@ def _out_size(case: Case) -> tuple[int, int]:
     return geom.out_size
 
 
-def time_block(fn: Callable[[], object], calls: int) -> float:
-    """Median seconds per call over one block of ``calls`` back-to-back calls."""
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def calls_for(seconds_per_call: float) -> int:
-    """Enough calls for a block of about 50 ms (at least 3, at most 200)."""
-    return max(3, min(200, int(0.05 / max(seconds_per_call, 1e-7))))
-
-
-def best_of_blocks(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Each round runs one block per library (a pause between); best median per library."""
-    calls = {}
-    for name, fn in fns.items():
-        fn()  # warm up: first-call allocations, thread start
-        start = time.perf_counter()
-        fn()
-        calls[name] = calls_for(time.perf_counter() - start)
-    best = dict.fromkeys(fns, math.inf)
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            time.sleep(0.05)
-            best[name] = min(best[name], time_block(fn, calls[name]))
-    return best
-
-
-def blas_info() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed"
-    parts = []
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            parts.append(
-                f"{pool.get('internal_api')} {pool.get('version')} "
-                f"kernel={pool.get('architecture') or pool.get('corename')} "
-                f"threads={pool.get('num_threads')}"
-            )
-    return "; ".join(parts) or "no BLAS found by threadpoolctl"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def gemm_peak(rounds: int) -> float:
     """GFLOP/s of a float32 1024^3 numpy matmul, timed in blocks like the cases."""
     rng = np.random.default_rng(0)
@@ -149,25 +95,9 @@ def gemm_peak(rounds: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    args = parser.parse_args(argv)
-    rounds = 5 if args.quick else 15
-
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        torch = None  # type: ignore[assignment]
-    print(
-        f"python {platform.python_version()}  numpy {np.__version__}  convcli {convcli.__version__}"
-    )
-    print(f"BLAS: {blas_info()}")
-    if torch is not None:
-        print(f"torch {torch.__version__} (threads={torch.get_num_threads()})")
-    else:
-        print("torch: not importable, convcli timings only")
-    print(f"CPU: {cpu_model()}")
+    rounds = rounds_from_args(__doc__, argv)
+    torch, F = import_torch()
+    print_versions(torch, say_no_torch=True)
     peak = gemm_peak(rounds)
     print(f"numpy float32 GEMM peak (1024^3): {peak:.1f} GFLOP/s")
     print()
@@ -194,28 +124,18 @@ def main(argv: list[str] | None = None) -> int:
             tx, tw = torch.from_numpy(x), torch.from_numpy(w)
             fns["torch"] = partial(F.conv2d, tx, tw, **case.options)
             theirs = F.conv2d(tx, tw, **case.options).numpy()
-            ok = bool(np.allclose(ours, theirs, rtol=1e-4, atol=1e-4))
+            ok = agrees_with_torch(ours, theirs)
             all_agree &= ok
             agrees = "yes" if ok else "NO"
         best = best_of_blocks(fns, rounds)
         gflops = 2 * case.macs / best["convcli"] / 1e9
         algorithm = choose_algorithm(case.input_shape, case.weight_shape, **case.options)
-        torch_ms, ratio_text = "-", "-"
-        if "torch" in best:
-            ratio = best["convcli"] / best["torch"]
-            ratios.append(ratio)
-            torch_ms, ratio_text = f"{best['torch'] * 1e3:.3f}", f"{ratio:.2f}"
+        torch_ms, ratio_text = torch_columns(best, ratios)
         print(
             f"{case.name:<16} {algorithm:<17} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} "
             f"{ratio_text:>6} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%  {agrees}"
         )
-    if ratios:
-        geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print("-" * len(header))
-        print(f"geometric mean ratio (convcli/torch): {geomean:.2f}   worst: {max(ratios):.2f}")
-        print(
-            f"results agree with torch (allclose, rtol=atol=1e-4): {'yes' if all_agree else 'NO'}"
-        )
+    print_summary(ratios, all_agree, len(header))
     return 0
 
 

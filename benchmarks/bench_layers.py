@@ -4,16 +4,13 @@ Run it with the machine's own OpenBLAS defaults (users do not set these)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_layers.py
 
-Timed in blocks exactly as ``bench_conv.py`` (its ``best_of_blocks``): a case's time is
-the best block median over 15 rounds (5 with ``--quick``), and the ratio is
+Timed in blocks exactly as ``bench_conv.py`` (``benchtools.best_of_blocks``): a case's
+time is the best block median over 15 rounds (5 with ``--quick``), and the ratio is
 convcli/torch measured in the same run.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
-import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +18,15 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from bench_conv import best_of_blocks, blas_info, cpu_model
+from benchtools import (
+    agrees_with_torch,
+    best_of_blocks,
+    import_torch,
+    print_summary,
+    print_versions,
+    rounds_from_args,
+    torch_columns,
+)
 
 import convcli
 
@@ -48,22 +53,9 @@ SUITE = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    args = parser.parse_args(argv)
-    rounds = 5 if args.quick else 15
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        torch = None  # type: ignore[assignment]
-    print(
-        f"python {platform.python_version()}  numpy {np.__version__}  convcli {convcli.__version__}"
-    )
-    print(f"BLAS: {blas_info()}")
-    if torch is not None:
-        print(f"torch {torch.__version__} (threads={torch.get_num_threads()})")
-    print(f"CPU: {cpu_model()}")
+    rounds = rounds_from_args(__doc__, argv)
+    torch, F = import_torch()
+    print_versions(torch, say_no_torch=False)
     print()
     header = f"{'case':<17} {'op':<20} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6}  agrees"
     print(header)
@@ -88,26 +80,16 @@ def main(argv: list[str] | None = None) -> int:
             theirs_fn = getattr(F, case.op)
             fns["torch"] = partial(theirs_fn, *tensors, **case.options)
             theirs = theirs_fn(*tensors, **case.options).numpy()
-            ok = bool(np.allclose(ours, theirs, rtol=1e-4, atol=1e-4))
+            ok = agrees_with_torch(ours, theirs)
             all_agree &= ok
             agrees = "yes" if ok else "NO"
         best = best_of_blocks(fns, rounds)
-        torch_ms, ratio_text = "-", "-"
-        if "torch" in best:
-            ratio = best["convcli"] / best["torch"]
-            ratios.append(ratio)
-            torch_ms, ratio_text = f"{best['torch'] * 1e3:.3f}", f"{ratio:.2f}"
+        torch_ms, ratio_text = torch_columns(best, ratios)
         print(
             f"{case.name:<17} {case.op:<20} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} "
             f"{ratio_text:>6}  {agrees}"
         )
-    if ratios:
-        geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print("-" * len(header))
-        print(f"geometric mean ratio (convcli/torch): {geomean:.2f}   worst: {max(ratios):.2f}")
-        print(
-            f"results agree with torch (allclose, rtol=atol=1e-4): {'yes' if all_agree else 'NO'}"
-        )
+    print_summary(ratios, all_agree, len(header))
     return 0
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from convcli.errors import OptionError
 from convcli.render.torchcode import torch_script
 from convcli.shapes.netspec import parse_spec
-from convcli.shapes.network import Network, trace_cell, walk_network
+from convcli.shapes.network import CellTrace, Network, trace_cell, walk_network
 from convcli.shapes.presets import PRESETS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -417,6 +417,22 @@ def test_field_jump_start_match_the_gradient_support(
             assert support[axis] == (int(first), int(last_index))  # start, jump and size at once
 
 
+def _trace_and_support_of_any_cell(
+    spec: str, input_shape: tuple[int, int, int, int], data: st.DataObject
+) -> tuple[CellTrace, list[tuple[int, int] | None]]:
+    """Walk ``spec`` (assumed valid), draw any cell of its last output: its trace, its support."""
+    net = walk_network(parse_spec(spec), input_shape)
+    assume(net.error is None)
+    last = net.rows[-1]
+    cell = (
+        data.draw(st.integers(0, last.output_shape[2] - 1)),
+        data.draw(st.integers(0, last.output_shape[3] - 1)),
+    )
+    trace = trace_cell(net, cell)
+    support = gradient_support(net, cell, len(net.rows))
+    return trace, support
+
+
 def _inside_at_every_layer(net: Network, cell: tuple[int, int], axis: int) -> bool:
     """Whether the cell's field, carried back without clipping, stays inside every layer."""
     lo = hi = cell[axis]
@@ -451,15 +467,7 @@ def test_padding_modes_reach_the_cells_they_copy(
     spec = " > ".join(
         f"conv(2, k={k}, s={s}, p={p}, padding_mode={mode!r})" for mode, k, s, p in chain
     )
-    net = walk_network(parse_spec(spec), (1, 2, 7, 6))
-    assume(net.error is None)
-    last = net.rows[-1]
-    cell = (
-        data.draw(st.integers(0, last.output_shape[2] - 1)),
-        data.draw(st.integers(0, last.output_shape[3] - 1)),
-    )
-    trace = trace_cell(net, cell)
-    support = gradient_support(net, cell, len(net.rows))
+    trace, support = _trace_and_support_of_any_cell(spec, (1, 2, 7, 6), data)
     if trace.rows is None or trace.cols is None:
         assert support == [None, None]
         return
@@ -494,15 +502,7 @@ def test_carried_interval_is_the_gradient_support(
             parts.append(f"adaptiveavgpool(({a}, {b}))")
         else:
             parts.append(f"conv(2, k={a}, s={b}, p={c})")
-    net = walk_network(parse_spec(" > ".join(parts)), (1, 2, 9, 8))
-    assume(net.error is None)
-    last = net.rows[-1]
-    cell = (
-        data.draw(st.integers(0, last.output_shape[2] - 1)),
-        data.draw(st.integers(0, last.output_shape[3] - 1)),
-    )
-    trace = trace_cell(net, cell)
-    support = gradient_support(net, cell, len(net.rows))
+    trace, support = _trace_and_support_of_any_cell(" > ".join(parts), (1, 2, 9, 8), data)
     if trace.rows is None or trace.cols is None:
         assert support == [None, None]
     else:

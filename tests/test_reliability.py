@@ -983,15 +983,17 @@ def test_item34_ctrl_c_during_a_computation_exit_130_nothing_written(tmp_path: P
     assert files_in(tmp_path) == ["out", "w.npy", "x.npy"]
 
 
+def _interrupted(*args: object, **kwargs: object) -> None:
+    """A stand-in for a function that the user's Ctrl-C stops."""
+    raise KeyboardInterrupt
+
+
 def test_item34_ctrl_c_inside_conv2d_via_cli_runner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import convcli.ops.modes
 
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(convcli.ops.modes, "conv2d", interrupted)
+    monkeypatch.setattr(convcli.ops.modes, "conv2d", _interrupted)
     x, k = lesson_files(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
@@ -1329,10 +1331,7 @@ def test_item40_an_interrupt_after_the_rename_says_the_file_was_written(
 ) -> None:
     import convcli.cli.run
 
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(convcli.cli.run, "show", interrupted)
+    monkeypatch.setattr(convcli.cli.run, "show", _interrupted)
     x, k = lesson_files(tmp_path)
     target = tmp_path / "y.npy"
     result = invoke("run", x, k, "-o", str(target))

@@ -49,7 +49,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from convcli.errors import ShapeError
 from convcli.i18n import _
-from convcli.ops.numerics import accumulation_for
+from convcli.ops.numerics import Accumulation, accumulation_for
 from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, resolve_geometry
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "choose_algorithm",
     "conv2d_into",
     "estimate_memory",
+    "plan_dtypes",
     "plan_tiles",
 ]
 
@@ -160,6 +161,34 @@ def choose_algorithm(
     return _choose(_problem(input_shape, weight_shape, stride, padding, dilation, groups))
 
 
+def plan_dtypes(
+    input_dtype: npt.DTypeLike,
+    weight_dtype: npt.DTypeLike | None = None,
+    bias_dtype: npt.DTypeLike | None = None,
+) -> tuple[Accumulation, np.dtype[Any]]:
+    """The accumulation of operands of these dtypes and the dtype a plan computes in.
+
+    ``weight_dtype`` defaults to ``input_dtype``; no bias when ``bias_dtype`` is None.
+    Integers compute exactly in float64 (sums below 2**53) or int64: both 8 bytes.
+
+    Examples
+    --------
+    >>> acc, compute = plan_dtypes(np.int32)
+    >>> acc.out, compute
+    (dtype('int64'), dtype('float64'))
+    >>> plan_dtypes(np.float16)[1]
+    dtype('float32')
+    """
+    x_dtype = np.dtype(input_dtype)
+    w_dtype = x_dtype if weight_dtype is None else np.dtype(weight_dtype)
+    operands = [np.empty(0, x_dtype), np.empty(0, w_dtype)]
+    if bias_dtype is not None:
+        operands.append(np.empty(0, np.dtype(bias_dtype)))
+    acc = accumulation_for(*operands)
+    compute = np.dtype(np.float64) if acc.is_integer else acc.acc
+    return acc, compute
+
+
 def estimate_memory(
     input_shape: Shape,
     weight_shape: Shape,
@@ -189,14 +218,7 @@ def estimate_memory(
     >>> e.workspace_bytes <= 64 * 2**20
     True
     """
-    x_dtype = np.dtype(input_dtype)
-    w_dtype = x_dtype if weight_dtype is None else np.dtype(weight_dtype)
-    operands = [np.empty(0, x_dtype), np.empty(0, w_dtype)]
-    if bias_dtype is not None:
-        operands.append(np.empty(0, np.dtype(bias_dtype)))
-    acc = accumulation_for(*operands)
-    # Integers compute exactly in float64 or int64: both 8 bytes.
-    compute = np.dtype(np.float64) if acc.is_integer else acc.acc
+    acc, compute = plan_dtypes(input_dtype, weight_dtype, bias_dtype)
     prob = _problem(input_shape, weight_shape, stride, padding, dilation, groups)
     plan = plan_tiles(prob, compute.itemsize, workspace_bytes)
     m_h, m_w = prob.geom.out_size
@@ -207,7 +229,7 @@ def estimate_memory(
         algorithm=plan.algorithm,
         output_shape=out_shape,
         output_dtype=acc.out,
-        input_bytes=int(np.prod(input_shape)) * x_dtype.itemsize,
+        input_bytes=int(np.prod(input_shape)) * np.dtype(input_dtype).itemsize,
         output_bytes=int(np.prod(out_shape)) * acc.out.itemsize,
         workspace_bytes=plan.workspace_bytes,
     )

@@ -19,13 +19,12 @@ from convcli.errors import PositionError, ShapeError
 from convcli.i18n import _
 from convcli.ops.numerics import accumulation_for
 from convcli.ops.pooling import avg_divisors, pool
-from convcli.ops.transposed import conv_transpose2d
+from convcli.ops.transposed import conv_transpose_with, options_geometry
 from convcli.shapes.pooling import PoolGeometry, PoolOptions, adaptive_window, resolve_pool_geometry
 from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
     check_transposed_shapes,
-    resolve_transposed_geometry,
 )
 
 __all__ = [
@@ -112,26 +111,8 @@ def explain_transposed(
     """
     groups = int(options.groups)
     check_transposed_shapes(x.shape, kernel.shape, None if bias is None else bias.shape, groups)
-    output = conv_transpose2d(
-        x,
-        kernel,
-        bias,
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        groups=groups,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
-    g = resolve_transposed_geometry(
-        (x.shape[-2], x.shape[-1]),
-        (kernel.shape[2], kernel.shape[3]),
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
+    output = conv_transpose_with(x, kernel, bias, options)
+    g = options_geometry(x.shape, kernel.shape, options)
     axes = ("n", "c_o", "m_h", "m_w") if x.ndim == 4 else ("c_o", "m_h", "m_w")
     _position(position, output.shape, axes)
     n = position[0] if x.ndim == 4 else 0

@@ -19,13 +19,12 @@ import numpy.typing as npt
 
 from convcli.errors import ShapeError
 from convcli.i18n import _
-from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES
+from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, plan_dtypes
 from convcli.ops.conv import _operand
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     Accumulation,
-    accumulation_for,
     check_mixed_integers,
     exact_integer_bound,
 )
@@ -37,7 +36,14 @@ from convcli.shapes.transposed import (
     resolve_transposed_geometry,
 )
 
-__all__ = ["TransposedPlan", "conv_transpose2d", "plan_transposed", "run_transposed"]
+__all__ = [
+    "TransposedPlan",
+    "conv_transpose2d",
+    "conv_transpose_with",
+    "options_geometry",
+    "plan_transposed",
+    "run_transposed",
+]
 
 Array = npt.NDArray[Any]
 Shape = tuple[int, ...]
@@ -95,14 +101,7 @@ def plan_transposed(
         dilation=dilation,
         output_size=output_size,
     )
-    x_dtype = np.dtype(input_dtype)
-    w_dtype = x_dtype if weight_dtype is None else np.dtype(weight_dtype)
-    operands = [np.empty(0, x_dtype), np.empty(0, w_dtype)]
-    if bias_dtype is not None:
-        operands.append(np.empty(0, np.dtype(bias_dtype)))
-    acc = accumulation_for(*operands)
-    # Integers compute exactly in float64 (sums below 2**53) or int64: both 8 bytes.
-    compute = np.dtype(np.float64) if acc.is_integer else acc.acc
+    acc, compute = plan_dtypes(input_dtype, weight_dtype, bias_dtype)
     item = compute.itemsize
     c_i, c_og, k_h, k_w = weight_shape
     c_ig = c_i // int(groups)
@@ -283,6 +282,51 @@ def transposed_into(
         out[n0:n1] = result
 
 
+def conv_transpose_with(
+    x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
+) -> Array:
+    """``conv_transpose2d`` with the options of ``options``.
+
+    Examples
+    --------
+    >>> conv_transpose_with(np.ones((1, 2, 2)), np.ones((1, 1, 3, 3)), None,
+    ...                     TransposedOptions(stride=2)).shape
+    (1, 5, 5)
+    """
+    return conv_transpose2d(
+        x,
+        kernel,
+        bias,
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        groups=options.groups,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+
+
+def options_geometry(
+    input_shape: Shape, kernel_shape: Shape, options: TransposedOptions
+) -> TransposedGeometry:
+    """The geometry ``options`` give an input and a kernel of these shapes.
+
+    Examples
+    --------
+    >>> options_geometry((1, 2, 2), (1, 1, 3, 3), TransposedOptions(stride=2)).out_size
+    (5, 5)
+    """
+    return resolve_transposed_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[2], kernel_shape[3]),
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        dilation=options.dilation,
+        output_size=options.output_size,
+    )
+
+
 def run_transposed(
     x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
 ) -> RunResult:
@@ -302,26 +346,8 @@ def run_transposed(
                 "{kernel_ndim}-D {kernel_shape}"
             ).format(kernel_ndim=kernel.ndim, kernel_shape=kernel.shape)
         )
-    output = conv_transpose2d(
-        x,
-        kernel,
-        bias,
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        groups=options.groups,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
-    geom = resolve_transposed_geometry(
-        (x.shape[-2], x.shape[-1]),
-        (kernel.shape[2], kernel.shape[3]),
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
+    output = conv_transpose_with(x, kernel, bias, options)
+    geom = options_geometry(x.shape, kernel.shape, options)
     method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")
     if geom.output_padding != (0, 0):
         method += f", output_padding {geom.output_padding[0]},{geom.output_padding[1]}"

@@ -22,13 +22,12 @@ from convcli.errors import BudgetError
 from convcli.i18n import _
 from convcli.ops.conv import conv2d
 from convcli.ops.numerics import accumulation_for
-from convcli.ops.transposed import conv_transpose2d, run_transposed
+from convcli.ops.transposed import conv_transpose2d, options_geometry, run_transposed
 from convcli.ops.verify import Comparison, compare, default_atol
 from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
     check_transposed_shapes,
-    resolve_transposed_geometry,
 )
 
 __all__ = ["TransposedCheck", "direct_weight", "insert_zeros", "verify_transposed"]
@@ -130,15 +129,7 @@ def verify_transposed(
     groups = int(options.groups)
     check_transposed_shapes(x.shape, kernel.shape, None if bias is None else bias.shape, groups)
     result = run_transposed(x, kernel, bias, options)
-    geom = resolve_transposed_geometry(
-        (x.shape[-2], x.shape[-1]),
-        (kernel.shape[2], kernel.shape[3]),
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
+    geom = options_geometry(x.shape, kernel.shape, options)
     xb = x if x.ndim == 4 else x[None]
     (s_h, s_w) = geom.stride
     inserted_values = (
