@@ -1268,6 +1268,28 @@ def test_item38_json_text_is_budgeted_before_it_is_parsed(
     assert invoke("run", x, k, "--max-memory", enough, "--json", input=text).exit_code == 0
 
 
+@pytest.mark.parametrize("command", ["pool", "transposed", "verify-transposed"])
+def test_item38_json_text_is_budgeted_before_it_is_parsed_by_the_layer_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from convcli.ops.budget import JSON_PARSE_EXPANSION
+
+    text = json.dumps([[[0.0] * 100] * 100])  # ~50 KiB of text
+    x = write(tmp_path / "x.json", text)
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 2, 2)))
+    args = {
+        "pool": ["pool", x, "--kind", "max", "--kernel-size", "2"],
+        "transposed": ["run", x, k, "--transposed"],
+        "verify-transposed": ["verify", x, k, "--transposed"],
+    }[command]
+    budget = str(len(text) * JSON_PARSE_EXPANSION // 2)
+    with no_tensor_data_read(monkeypatch):
+        line = assert_usage_error(invoke(*args, "--max-memory", budget))
+    assert "JSON text" in line and "pars" in line and "--max-memory" in line
+    enough = str(len(text) * JSON_PARSE_EXPANSION * 2 + 64 * 1024**2)
+    assert invoke(*args, "--max-memory", enough, "--json").exit_code == 0
+
+
 def test_item38_the_measured_json_expansion_covers_the_parser() -> None:
     from convcli.ops.budget import JSON_PARSE_EXPANSION
     from convcli.tensorio.jsontext import parse_json_tensor

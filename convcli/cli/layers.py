@@ -21,13 +21,13 @@ from convcli.cli._common import (
     memory_budget,
     naming_inputs,
     option,
-    peek,
     shape_of,
     show,
     show_json,
     whole,
     write_plot,
 )
+from convcli.cli._loading import load_checked
 from convcli.errors import ConvcliError, OptionError
 from convcli.i18n import _
 
@@ -204,12 +204,14 @@ def run_transposed_command(
         check_plot(plot, force=force, inputs=inputs)
     budget = memory_budget(max_memory)
     as_text = as_json or (output or "").lower().endswith(".json")
-    infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
-    check_transposed_memory(budget, infos, options, as_json=as_text)
-    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
-    loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
-    check_transposed_memory(budget, loaded, options, as_json=as_text)
     files = (input_file, kernel_file, bias_file)
+    # Every header and the JSON text are budgeted before any tensor data is read.
+    x, kernel, bias = load_checked(
+        files,
+        budget,
+        lambda infos: check_transposed_memory(budget, infos, options, as_json=as_text),
+    )
+    assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
     with naming_inputs(files):
         result = run_transposed(x, kernel, bias, options)
@@ -370,9 +372,12 @@ def run_pool_command(
         check_plot(plot, force=force, inputs=inputs)
     budget = memory_budget(max_memory)
     as_text = as_json or (output or "").lower().endswith(".json")
-    check_pool_memory(budget, peek(input_file, "input"), options, as_json=as_text)
-    x = load(input_file, "input")
-    check_pool_memory(budget, (x.shape, x.dtype), options, as_json=as_text)
+    (x,) = load_checked(
+        [input_file],
+        budget,
+        lambda infos: check_pool_memory(budget, infos[0], options, as_json=as_text),
+    )
+    assert x is not None
     with naming_inputs((input_file, None, None)):
         result = run_pool(x, options)
     finish(result, output, force, inputs, as_json, lambda: pool_report(
@@ -491,12 +496,15 @@ def verify_transposed_command(
 
     check_stdin_once([input_file, kernel_file, bias_file])
     budget = memory_budget(max_memory)
-    infos = [peek(input_file, "input"), peek(kernel_file, "kernel"), peek(bias_file, "bias")]
     # Both results, the zero-inserted input and the adjoint check are held at once.
-    check_transposed_memory(budget, infos, options, results=2, as_json=as_json, direct=True)
-    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
-    loaded = [None if t is None else (t.shape, t.dtype) for t in (x, kernel, bias)]
-    check_transposed_memory(budget, loaded, options, results=2, as_json=as_json, direct=True)
+    x, kernel, bias = load_checked(
+        (input_file, kernel_file, bias_file),
+        budget,
+        lambda infos: check_transposed_memory(
+            budget, infos, options, results=2, as_json=as_json, direct=True
+        ),
+    )
+    assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
     with naming_inputs((input_file, kernel_file, bias_file)):
         check = verify_transposed(x, kernel, bias, options, atol=atol, rtol=rtol)
