@@ -116,19 +116,9 @@ def check_position(position: Sequence[int], axes: Sequence[str], shape: Sequence
                 len_position=len(position),
             )
         )
-    for axis, size, i in zip(axes, shape, position, strict=True):
-        if not 0 <= i < size:
-            raise PositionError(
-                _(
-                    "position {join_map_str_position} is out of range: {axis}={i} but the output "
-                    "has {axis} in 0..{size_1}"
-                ).format(
-                    join_map_str_position=",".join(map(str, position)),
-                    axis=axis,
-                    i=i,
-                    size_1=size - 1,
-                )
-            )
+    from convcli.ops.explain import check_in_range
+
+    check_in_range(position, axes, shape)
 
 
 def check_size(frames: int, cells: int, *, still: bool) -> None:

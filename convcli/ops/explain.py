@@ -26,7 +26,7 @@ from convcli.shapes.geometry import ConvGeometry, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 from convcli.shapes.options import ConvOptions
 
-__all__ = ["ChannelTerm", "Explanation", "explain_output"]
+__all__ = ["ChannelTerm", "Explanation", "check_in_range", "explain_output"]
 
 Array = npt.NDArray[Any]
 
@@ -232,6 +232,29 @@ def _check_position(
                 len_position=len(position),
             )
         )
+    check_in_range(position, axes, shape)
+    return dict(zip(axes, position, strict=True))
+
+
+def _kernel_index(kernel_ndim: int, out_channel: int, local: int) -> tuple[int, ...]:
+    """Where the kernel slice sits in the kernel as the user gave it."""
+    if kernel_ndim == 4:
+        return (out_channel, local)
+    if kernel_ndim == 3:
+        return (local,)
+    return ()
+
+
+def check_in_range(position: Sequence[int], axes: Sequence[str], shape: Sequence[int]) -> None:
+    """Raise ``PositionError`` unless each index of ``position`` lies inside its axis.
+
+    Examples
+    --------
+    >>> check_in_range((0, 3), ("m_h", "m_w"), (2, 2))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.PositionError: position 0,3 is out of range: m_w=3 but the output has m_w in 0..1
+    """
     for axis, size, i in zip(axes, shape, position, strict=True):
         if not 0 <= i < size:
             raise PositionError(
@@ -245,13 +268,3 @@ def _check_position(
                     size_1=size - 1,
                 )
             )
-    return dict(zip(axes, position, strict=True))
-
-
-def _kernel_index(kernel_ndim: int, out_channel: int, local: int) -> tuple[int, ...]:
-    """Where the kernel slice sits in the kernel as the user gave it."""
-    if kernel_ndim == 4:
-        return (out_channel, local)
-    if kernel_ndim == 3:
-        return (local,)
-    return ()
