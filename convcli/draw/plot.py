@@ -4,7 +4,9 @@ One heatmap per output channel (and batch item) in a grid, all on one colour sca
 with one colour bar: diverging around zero (ColorBrewer's RdBu, colour-blind safe)
 when the values have both signs, else viridis (perceptually uniform, readable in
 grey). Ticks are output coordinates; the title gives the shape and the min/max.
-matplotlib is imported here only, through the object API (no pyplot state).
+matplotlib is imported here only, through the object API (no pyplot state), and its
+settings change only inside ``plot_result``: the shipped CJK font (``cjk.py``) follows
+the user's font for the characters that font lacks (Chinese titles and labels).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.draw.cjk import CJK_FAMILY, cjk_font_path
 from convcli.draw.common import value_text
 from convcli.draw.deps import require
 from convcli.errors import NumericError
@@ -62,6 +65,22 @@ def plot_result(
     if array.dtype.kind == "c":
         raise NumericError(_("complex results cannot be drawn as one heatmap: use --json"))
     require("matplotlib", "matplotlib")
+    from matplotlib import rc_context
+
+    # The SVG's ids come from a hash: a fixed salt makes the same plot the same file.
+    with rc_context({"font.family": _font_family(), "svg.hashsalt": "convcli"}):
+        return _draw_heatmaps(array, axes, path, title=title, force=force, inputs=inputs)
+
+
+def _draw_heatmaps(
+    array: npt.NDArray[Any],
+    axes: Sequence[str],
+    path: PathArg,
+    *,
+    title: str | None,
+    force: bool,
+    inputs: Sequence[PathArg],
+) -> int:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
@@ -118,3 +137,17 @@ def plot_result(
         metadata: dict[str, Any] = {"Date": None} if suffix == ".svg" else {}
         figure.savefig(temporary, format=suffix[1:], dpi=100, metadata=metadata)
     return len(shown_panels)
+
+
+def _font_family() -> list[str]:
+    """The user's fonts, then the shipped CJK font (registered with matplotlib once)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for bold in (False, True):
+        path = cjk_font_path(bold)
+        if path.is_file() and str(path) not in known:
+            font_manager.fontManager.addfont(str(path))
+    family = [name for name in matplotlib.rcParams["font.family"] if name != CJK_FAMILY]
+    return [*family, CJK_FAMILY]
