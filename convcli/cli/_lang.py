@@ -138,7 +138,18 @@ def click_message(err: Exception, root: _click.Command | None = None) -> str:
         if takes_value:
             return _("Option {name!r} requires an argument.").format(name=option)
         return _("Option {name!r} does not take a value.").format(name=option)
+    extra = _EXTRA_ARGUMENTS.fullmatch(english)
+    if isinstance(err, exceptions.UsageError) and extra is not None:
+        return _("Got unexpected extra arguments: {args}").format(args=extra["args"])
     return english
+
+
+# The one usage error the vendored click writes as a plain English f-string with nothing
+# structured on the exception: the extra arguments are read back from its text (click's
+# own ngettext wording is matched too, should typer use click itself again).
+_EXTRA_ARGUMENTS = re.compile(
+    r"Got unexpected extra arguments?(?:\(s\))? \((?P<args>.*)\)", re.DOTALL
+)
 
 
 def _localize_help_option(ctx: _click.Context) -> None:
