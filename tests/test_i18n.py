@@ -16,8 +16,9 @@ from typer.main import get_command
 
 from convcli import errors, i18n
 from convcli.cli import app
-from convcli.cli._lang import select_language, wrap_cells
+from convcli.cli._lang import select_language
 from convcli.errors import OptionError
+from convcli.i18n.wrap import wrap_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 X = str(SAMPLES / "lesson_X.json")
