@@ -8,6 +8,7 @@ line with what it must look like. A change to a layout shows here as a diff.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Callable
 
 import numpy as np
@@ -250,3 +251,31 @@ def test_widget_snapshot(case: str) -> None:
     lines = render(make(), width)
     assert lines == EXPECTED[case]
     assert all(len(line) <= width for line in lines)
+
+
+CHINESE_VALUE = "c_o*m_h*m_w*c_i = 16*32*32*3*3*3 = 442,368（只计权重，不计偏置；本层：448）"  # noqa: RUF001
+
+
+def _cells(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_chinese_prose_fits_and_never_cuts_a_number(width: int) -> None:
+    """rich folds a Chinese sentence (one long "word") wherever the width falls, inside
+    numbers too; the key-value tables and lines wrap it between characters instead."""
+    for renderable in (
+        render_key_values([("乘加运算次数", CHINESE_VALUE)]),
+        render_line(CHINESE_VALUE),
+    ):
+        lines = render(renderable, width)
+        assert all(_cells(line) <= width for line in lines), lines
+        text = "".join("".join(line.split()) for line in lines)
+        assert text.endswith("".join(CHINESE_VALUE.split())), lines  # every character, in order
+        for number in ("c_o*m_h*m_w*c_i", "16*32*32*3*3*3", "442,368"):
+            assert any(number in line for line in lines), (number, lines)
+
+
+def test_english_lines_stay_rich_text() -> None:
+    """English output is what it was: a plain rich Text, wrapped by rich."""
+    assert type(render_line("output 2x2")).__name__ == "Text"
