@@ -186,6 +186,7 @@ def test_english_text_is_drawn_as_before_byte_for_byte(monkeypatch: pytest.Monke
 
 def test_only_wide_characters_and_what_dejavu_lacks_change_font() -> None:
     latin = raster._characters_of(raster._font_path(False, False))
+    assert latin is not None and ord("x") in latin and ord("卷") not in latin
     # The multiplication sign, quotes and ellipsis are DejaVu's (not wide, DejaVu has them).
     text = "输出 x \u00d7 \u201cy\u201d \u2026"
     runs = font_runs(text, lambda char: ord(char) in latin)

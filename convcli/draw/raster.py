@@ -73,14 +73,15 @@ def _cjk_font(size: int, bold: bool) -> ImageFont.FreeTypeFont | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _characters_of(path: Path | None) -> frozenset[int]:
-    """The code points a font file maps (read with fontTools, which matplotlib brings)."""
-    if path is None:
-        return frozenset()
+def _characters_of(path: Path | None) -> frozenset[int] | None:
+    """The code points a font file maps (read with fontTools, which matplotlib brings);
+    None when that cannot be known (then only wide characters change font)."""
     try:
         from fontTools.ttLib import TTFont
-    except ImportError:  # Pillow without matplotlib: only wide characters change font
-        return frozenset(range(0x110000))
+    except ImportError:  # Pillow without matplotlib
+        return None
+    if path is None:
+        return frozenset()
     with TTFont(path, lazy=True) as font:
         return frozenset(font["cmap"].getBestCmap())
 
@@ -150,7 +151,7 @@ def _runs(text: str, bold: bool, italic: bool) -> list[tuple[bool, str]]:
     if text.isascii():
         return [(False, text)]
     latin = _characters_of(_font_path(bold, italic))
-    return font_runs(text, lambda char: ord(char) in latin)
+    return font_runs(text, lambda char: latin is None or ord(char) in latin)
 
 
 def _mixed_mask(
