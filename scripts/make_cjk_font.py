@@ -26,7 +26,7 @@ The script reads ``ROOT/usr/share/fonts/opentype/noto/NotoSansCJK-{Regular,Bold}
   Noto font a user has installed);
 - outlines only: no hinting, no layout tables (GSUB/GPOS/BASE: convcli lays out glyphs one
   by one), no vertical metrics;
-- the source's timestamps, so the same inputs give the same bytes;
+- the source's timestamps, so the same inputs (and fontTools version) give the same bytes;
 - ``OFL.txt``: the copyright line and the licence, which must travel with the font.
 
 Needs fontTools (it comes with matplotlib: ``pip install -e '.[test]'``) and Babel.
@@ -206,6 +206,11 @@ def main(argv: list[str]) -> int:
         return 1 if problems else 0
     if args.root is None:
         parser.error("give ROOT (the unpacked fonts-noto-cjk package) or --check")
+    needed = [args.root / SOURCE_FONTS / name for name in SOURCES.values()]
+    needed.append(args.root / SOURCE_LICENCE)
+    absent = [str(path) for path in needed if not path.is_file()]
+    if absent:
+        parser.error(f"not found: {', '.join(absent)} (ROOT is the unpacked fonts-noto-cjk)")
     characters = wanted_characters()
     FONTS.mkdir(parents=True, exist_ok=True)
     for style, name in SOURCES.items():
