@@ -88,8 +88,8 @@ def text_width(text: str, size: float) -> float:
     """A width estimate for laying out text in a sans-serif font.
 
     About 0.6 em per character, and a whole em for a wide one (Unicode's East Asian
-    Width W or F: Chinese characters and full-width punctuation such as "，" and "（"),
-    which CJK fonts draw square.
+    Width W or F: Chinese characters and full-width punctuation, U+FF0C's comma and the
+    like), which CJK fonts draw square.
 
     Examples
     --------
