@@ -111,15 +111,17 @@ def test_an_animation_speaks_chinese_in_every_frame(tmp_path: Path) -> None:
 
 
 def _figures_with_values() -> dict[str, Callable[[], list[Figure]]]:
-    rng = np.random.default_rng(5)
-    x3 = rng.integers(-4, 5, (2, 3, 3))
+    def rng() -> np.random.Generator:  # each drawing its own numbers, in any test order
+        return np.random.default_rng(5)
+
+    x3 = rng().integers(-4, 5, (2, 3, 3))
     return {
         "conv, one channel": lambda: conv_figures(
             ConvProblem((3, 3), (2, 2), ConvOptions(), x3[0], np.ones((2, 2), int)), animate=True
         ),
         "conv, bias below zero": lambda: conv_figures(
             ConvProblem((2, 3, 3), (1, 2, 2, 2), ConvOptions(padding=1), x3,
-                        rng.integers(-2, 3, (1, 2, 2, 2)), np.array([-1.5])),
+                        rng().integers(-2, 3, (1, 2, 2, 2)), np.array([-1.5])),
             animate=True,
         ),
         "conv, padding asymmetric": lambda: conv_figures(
@@ -127,7 +129,7 @@ def _figures_with_values() -> dict[str, Callable[[], list[Figure]]]:
         ),
         "transposed, values and bias": lambda: transposed_figures(
             TransposedProblem((2, 2, 2), (2, 1, 3, 3), stride=(2, 1), padding=1, x=x3[:, :2, :2],
-                              weight=rng.integers(-2, 3, (2, 1, 3, 3)), bias=np.array([2])),
+                              weight=rng().integers(-2, 3, (2, 1, 3, 3)), bias=np.array([2])),
             animate=True,
         ),
         "transposed, groups": lambda: transposed_figures(
@@ -135,17 +137,17 @@ def _figures_with_values() -> dict[str, Callable[[], list[Figure]]]:
         ),
         "scatter, values": lambda: transposed_figures(
             TransposedProblem((2, 2, 2), (2, 2, 2, 2), stride=2, x=x3[:, :2, :2],
-                              weight=rng.integers(-2, 3, (2, 2, 2, 2))),
+                              weight=rng().integers(-2, 3, (2, 2, 2, 2))),
             animate=True, scatter=True,
         ),
         "max pooling, batch": lambda: pool_figures(
             PoolProblem("max", (2, 1, 3, 3), 2, ceil_mode=True,
-                        x=rng.standard_normal((2, 1, 3, 3))),
+                        x=rng().standard_normal((2, 1, 3, 3))),
             animate=True,
         ),
         "avg pooling, values": lambda: pool_figures(
             PoolProblem("avg", (1, 5, 5), 3, stride=2, padding=1, ceil_mode=True,
-                        x=rng.integers(0, 9, (1, 5, 5))),
+                        x=rng().integers(0, 9, (1, 5, 5))),
             animate=True,
         ),
         "avg pooling, shapes": lambda: pool_figures(
