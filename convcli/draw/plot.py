@@ -45,7 +45,7 @@ def panels_of(array: npt.NDArray[Any], axes: Sequence[str]) -> list[tuple[str, n
     panels = []
     for index in np.ndindex(*lead):
         label = "  ".join(f"{axis}={i}" for axis, i in zip(axes, index, strict=False))
-        panels.append((label or "output", array[index]))
+        panels.append((label or _("output"), array[index]))
     return panels
 
 
@@ -54,13 +54,14 @@ def plot_result(
     axes: Sequence[str],
     path: PathArg,
     *,
-    title: str = "output",
+    title: str | None = None,
     force: bool = False,
     inputs: Sequence[PathArg] = (),
 ) -> int:
     """Write ``array`` (``(..., m_h, m_w)``) as heatmaps to a .png or .svg; return the panels drawn.
 
     At most ``MAX_PANELS`` maps are drawn (the first ones, row-major); the title says so.
+    The title starts with ``title`` ("output" in the selected language by default).
     """
     if array.dtype.kind == "c":
         raise NumericError(_("complex results cannot be drawn as one heatmap: use --json"))
@@ -122,14 +123,21 @@ def _draw_heatmaps(
         ax.set_axis_off()
     if image is not None:
         bar = figure.colorbar(image, ax=grid, shrink=0.9)
-        bar.set_label("value" + (" (0 at the centre)" if signed else ""))
-    shape = "x".join(map(str, array.shape))
-    heading = f"{title} {shape} {array.dtype}: min {value_text(low)}  max {value_text(high)}"
+        bar.set_label(_("value (0 at the centre)") if signed else _("value"))
+    heading = _("{title} {shape} {dtype}: min {low}  max {high}").format(
+        title=_("output") if title is None else title,
+        shape="x".join(map(str, array.shape)),
+        dtype=array.dtype,
+        low=value_text(low),
+        high=value_text(high),
+    )
     non_finite = values.size - finite.size
     if non_finite:
-        heading += f"  ({non_finite} NaN/inf, blank)"
+        heading = _("{heading}  ({count} NaN/inf, blank)").format(heading=heading, count=non_finite)
     if len(panels) > len(shown_panels):
-        heading += f"\nthe first {len(shown_panels)} of {len(panels)} maps"
+        heading += "\n" + _("the first {shown} of {total} maps").format(
+            shown=len(shown_panels), total=len(panels)
+        )
     figure.suptitle(heading, fontsize=11)
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     with replacing_output(path, suffixes=PLOT_SUFFIXES, force=force, inputs=inputs) as temporary:
