@@ -160,3 +160,9 @@ def test_cross_correlation_is_always_the_operation() -> None:
     """The book says 互相关运算, never 互相关 alone."""
     bare = [string for _id, string in _strings() if re.search("互相关(?!运算)", string)]
     assert bare == []
+
+
+def test_one_by_one_convolution_is_written_as_the_book_writes_it() -> None:
+    """1×1卷积层, 1×1卷积核 (the book's form); 1x1 stays for shapes and code (--mode 1x1)."""
+    strings = [string for _id, string in _strings()]
+    assert [s for s in strings if re.search("1x1 ?(?:逐点)?卷积|1×1 (?:逐点)?卷积", s)] == []
