@@ -4,7 +4,8 @@ punctuation, in the catalogue and in what every command prints (help and errors 
 
 The punctuation rule: beside Chinese words, colons, commas, semicolons and parentheses are
 fullwidth (U+FF1A, U+FF0C, U+FF1B, U+FF08/U+FF09) with no spaces around them; ASCII
-punctuation is for formulas, shapes, code and values, between other characters.
+punctuation is for formulas, shapes, code and values, between other characters; a list of
+values between Chinese words is separated by 、 (U+3001).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ RULES = {
     "ASCII colon, comma or semicolon before Chinese": re.compile(rf"[:;,] *[{HAN}]"),
     "space before fullwidth punctuation": re.compile(rf"(?<=\S) +[{FULLWIDTH}]"),
     "space after fullwidth punctuation": re.compile(rf"[{OPENERS}] +(?=\S)"),
+    "values listed with ASCII commas between Chinese words": re.compile(
+        rf"[{HAN}{FULLWIDTH}] ?[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+ ?[{HAN}{FULLWIDTH}]"
+    ),
 }
 QUOTED = re.compile(r"'[^'\n]*'")  # what the user typed, shown as typed
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -62,7 +66,9 @@ def test_the_checker_sees_each_kind_of_problem() -> None:
     assert punctuation_problems("输出通道 (输入 x.json，卷积核 k.json)") != []
     assert punctuation_problems("442,368 （只计权重）") != []
     assert punctuation_problems("卷积核张量文件。 [必需]") != []
+    assert punctuation_problems("应为 zeros, reflect 之一") != []
     good = "--stride：必须 >= 1，得到的是 'a: b'；(c_i, h, w)、H,W（>= 1）。[默认值：1]"
+    good += "应为 zeros、reflect 之一"
     assert punctuation_problems(good) == []
 
 

@@ -32,6 +32,11 @@ _QUOTED = re.compile(r"'[^'\n]*'")
 # or before a Chinese character: spaces around it go with it.
 _AFTER = re.compile(rf"(?<=[{_HAN}{_PUNCT}]) *([:;,]) *")
 _BEFORE = re.compile(rf" *([:;,]) +(?=[{_HAN}])")
+# A list of values (option values, names) standing between Chinese words: 、 between them.
+_LIST = re.compile(
+    rf"(?<=[{_HAN}{_PUNCT}] )[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+(?= ?[{_HAN}{_PUNCT}]|$)"
+    rf"|(?<=[{_HAN}{_PUNCT}])[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+(?= ?[{_HAN}{_PUNCT}]|$)"
+)
 _SPACE_BEFORE = re.compile(rf" +(?=[{_PUNCT}])")
 _SPACE_AFTER = re.compile(rf"(?<=[{_PUNCT.replace('）', '')}]) +")
 
@@ -86,6 +91,8 @@ def punctuate(text: str) -> str:
     缺少参数 'KERNEL'。（参见 'convcli run --help'）
     >>> print(punctuate("卷积核张量文件。  [必需]"))
     卷积核张量文件。[必需]
+    >>> print(punctuate("--padding-mode: 应为 zeros, reflect 之一（可能的选项: --bias, --groups）"))
+    --padding-mode：应为 zeros、reflect 之一（可能的选项：--bias、--groups）
     >>> print(punctuate("(c_i, h, w), f(x): y"))
     (c_i, h, w), f(x): y
     >>> _ = set_language("en")
@@ -106,6 +113,7 @@ def _punctuate_plain(text: str) -> str:
     text = _parentheses(text)
     text = _AFTER.sub(lambda m: _FULLWIDTH[m.group(1)], text)
     text = _BEFORE.sub(lambda m: _FULLWIDTH[m.group(1)], text)
+    text = _LIST.sub(lambda m: m.group().replace(", ", "、"), text)
     text = _SPACE_BEFORE.sub("", text)
     return _SPACE_AFTER.sub("", text)
 
