@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_i18n import _commands, _errors, _help, load_tool, zh
+from test_i18n import K_IN, K_OUT, X, _commands, _errors, _help, load_tool, zh
 
 HAN = "\u4e00-\u9fff"
 FULLWIDTH = "\uff08\uff09\uff1a\uff1b\uff0c\u3002\u3001\uff01\uff1f"  # （）：；，。、！？
@@ -111,11 +111,21 @@ def test_catalogue_follows_the_punctuation_rule() -> None:
     assert problems == []
 
 
+# Beyond test_i18n's commands: pooling's divisor notes, run's flip and padding-mode clauses.
+MORE = [
+    ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--divisor-override", "3"],
+    ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--no-count-include-pad", "--ceil-mode"],
+    ["run", X, K_OUT, "-p", "1", "-s", "2", "--padding-mode", "circular", "--flip", "--stats"],
+    ["run", X, K_IN, "--padding-mode", "mirror"],
+    ["net", "--preset", "foo"],
+]
+
+
 def test_every_chinese_output_follows_the_punctuation_rule(tmp_path: Path) -> None:
     """Messages are built from pieces (an option's name, a sentence, the files an error
     comes from; click's headings and "[default: ...]"): joined, they keep the rule."""
     problems = {}
-    for args in [*_commands(tmp_path), *_help(), *_errors(tmp_path)]:
+    for args in [*_commands(tmp_path), *_help(), *_errors(tmp_path), *MORE]:
         _code, out, err = zh(*args)
         found = punctuation_problems(out + err)
         if found:

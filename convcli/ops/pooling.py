@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from convcli.errors import NumericError, OptionError, ShapeError
 from convcli.i18n import N_, _
+from convcli.i18n.typeset import beside
 from convcli.ops.conv import _operand
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import INT64_MAX
@@ -505,9 +506,11 @@ def run_pool(x: Array, options: PoolOptions) -> RunResult:
     method = _(methods[options.kind])
     if options.kind == "avg":
         if options.divisor_override is not None:
-            method += " " + _("(divisor {n}, overridden)").format(n=options.divisor_override)
+            method = beside(
+                method, _("(divisor {n}, overridden)").format(n=options.divisor_override)
+            )
         elif not options.count_include_pad:
-            method += " " + _("(the padding not counted)")
+            method = beside(method, _("(the padding not counted)"))
     batch = ("n",) if x.ndim == 4 else ()
     return RunResult(
         output=output,
