@@ -21,6 +21,7 @@ from convcli.cli._common import (
     peek,
     whole,
 )
+from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
 
@@ -134,7 +135,7 @@ def draw(
       convcli draw --pool max --input-shape 4x4 --kernel-size 2 --output pool.gif
       convcli draw --pool avg --input-shape 5x5 --kernel-size 2 -p 1 --ceil-mode -o ceil.png
     """
-    with guard():
+    with guard(), option_words():
         from convcli.draw.output import PICTURE_SUFFIXES, is_animation, write_figures
         from convcli.shapes.parsing import parse_position
         from convcli.tensorio.files import check_output_path

@@ -8,6 +8,7 @@ import typer
 
 from convcli.cli._app import app, guard
 from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt, PlotOpt
+from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _
 
@@ -101,7 +102,7 @@ def pool(
       convcli pool x.npy --kind adaptive-avg --output-size 1 --json
       convcli pool samples/lesson_X.json --kind avg -k 2 -p 1 --at 0,0,0
     """
-    with guard():
+    with guard(), option_words():
         from convcli.cli.layers import pool_options, run_pool_command
 
         options = pool_options(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from convcli.errors import BudgetError, OptionError, ShapeError
+from convcli.errors import BudgetError, OptionError, Param, ShapeError
 from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
@@ -306,15 +306,29 @@ def estimate_explain(
 
 
 def check_budget(estimate: RunEstimate, budget: int) -> None:
-    """Raise ``ValueError`` naming the estimate when it is over ``budget`` bytes."""
+    """Raise ``BudgetError`` naming the estimate when it is over ``budget`` bytes.
+
+    The error's fields: ``needed`` and ``budget`` (bytes), ``max_memory`` (the parameter).
+
+    Examples
+    --------
+    >>> check_budget(RunEstimate((("output", 3 * 2**20),)), 2**20)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.BudgetError: this run needs about 3.0 MiB (output 3.0 MiB), over the \
+max_memory budget of 1.0 MiB: make the run smaller or raise max_memory
+    """
     if estimate.total > budget:
         raise BudgetError(
             _(
-                "this run needs {estimate_describe}, over the --max-memory budget of "
-                "{format_bytes_budget}: make the run smaller or raise --max-memory"
-            ).format(
-                estimate_describe=estimate.describe(), format_bytes_budget=format_bytes(budget)
-            )
+                "this run needs {estimate_describe}, over the {max_memory} budget of "
+                "{format_bytes_budget}: make the run smaller or raise {max_memory}"
+            ),
+            estimate_describe=estimate.describe(),
+            format_bytes_budget=format_bytes(budget),
+            max_memory=Param("max_memory"),
+            needed=estimate.total,
+            budget=budget,
         )
 
 
@@ -338,13 +352,15 @@ def check_inputs_budget(parts: list[tuple[str, int]], budget: int) -> None:
         raise BudgetError(
             _(
                 "reading the inputs needs about {format_bytes_estimate_total} ({shown}), over "
-                "the --max-memory budget of {format_bytes_budget}: use smaller inputs (or .npy, "
-                "which needs no parsing) or raise --max-memory"
-            ).format(
-                format_bytes_estimate_total=format_bytes(estimate.total),
-                shown=shown,
-                format_bytes_budget=format_bytes(budget),
-            )
+                "the {max_memory} budget of {format_bytes_budget}: use smaller inputs (or .npy, "
+                "which needs no parsing) or raise {max_memory}"
+            ),
+            format_bytes_estimate_total=format_bytes(estimate.total),
+            shown=shown,
+            format_bytes_budget=format_bytes(budget),
+            max_memory=Param("max_memory"),
+            needed=estimate.total,
+            budget=budget,
         )
 
 
