@@ -130,6 +130,10 @@ def test_transposed_channel_mismatch_names_the_files(tmp_path: Path) -> None:
             ["--kind", "avg", "-k", "2,3", "--divisor-override", "5"],
             lambda x: avg_pool2d_reference(x, (2, 3), divisor_override=5),
         ),
+        (
+            ["--kind", "avg", "-k", "2", "--divisor-override", "-3"],
+            lambda x: avg_pool2d_reference(x, (2, 2), divisor_override=-3),
+        ),
     ],
 )
 def test_pool_json_is_the_definition(args: list[str], reference: Any) -> None:
@@ -164,7 +168,11 @@ def test_pool_propagates_nan(tmp_path: Path) -> None:
         (["--kind", "median", "-k", "2"], ["--kind"]),
         (["--kind", "max", "-k", "2", "-p", "2"], ["--padding", "half the window"]),
         (["--kind", "max", "-k", "9"], ["does not fit"]),
-        (["--kind", "avg", "-k", "2", "--divisor-override", "0"], ["divisor_override"]),
+        (["--kind", "avg", "-k", "2", "--divisor-override", "0"], ["--divisor-override", "zero"]),
+        # The one ASCII number parser: non-ASCII digits, signs and decimals are refused.
+        (["--kind", "avg", "-k", "2", "--divisor-override", "\u0663"], ["--divisor-override"]),
+        (["--kind", "avg", "-k", "2", "--divisor-override", "+3"], ["--divisor-override"]),
+        (["--kind", "avg", "-k", "2", "--divisor-override", "3.0"], ["--divisor-override"]),
         (["--kind", "avg", "-k", "2", "-d", "2"], ["--dilation"]),
         (["--kind", "max", "-k", "2", "--no-count-include-pad"], ["--count-include-pad"]),
         (["--kind", "adaptive-avg", "-k", "2"], ["--kernel-size"]),

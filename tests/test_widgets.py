@@ -8,6 +8,7 @@ line with what it must look like. A change to a layout shows here as a diff.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Callable
 
 import numpy as np
@@ -250,3 +251,34 @@ def test_widget_snapshot(case: str) -> None:
     lines = render(make(), width)
     assert lines == EXPECTED[case]
     assert all(len(line) <= width for line in lines)
+
+
+CHINESE_VALUE = (
+    "参数量 c_o*c_i = 16*3 = 48（本层：432）；乘加运算次数76,800（本层：442,368）；"  # noqa: RUF001
+    "浮点运算次数153,600（本层：884,736）"  # noqa: RUF001
+)
+
+
+def _cells(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+@pytest.mark.parametrize("width", range(40, 81))
+def test_chinese_prose_fits_and_never_cuts_a_number(width: int) -> None:
+    """rich folds a Chinese sentence (one long "word") wherever the width falls, inside
+    numbers too; the key-value tables and lines wrap it between characters instead."""
+    for renderable in (
+        render_key_values([("乘加运算次数", CHINESE_VALUE)]),
+        render_line(CHINESE_VALUE),
+    ):
+        lines = render(renderable, width)
+        assert all(_cells(line) <= width for line in lines), lines
+        text = "".join("".join(line.split()) for line in lines)
+        assert text.endswith("".join(CHINESE_VALUE.split())), lines  # every character, in order
+        for number in ("c_o*c_i", "76,800", "442,368", "153,600", "884,736"):
+            assert any(number in line for line in lines), (number, lines)
+
+
+def test_english_lines_stay_rich_text() -> None:
+    """English output is what it was: a plain rich Text, wrapped by rich."""
+    assert type(render_line("output 2x2")).__name__ == "Text"

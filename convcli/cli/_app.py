@@ -196,7 +196,11 @@ class _OneLineErrors(TyperGroup):
             # The locale's language first, so that a bad --lang is refused in its words.
             use_language(language_from_environment())
             try:
-                language = select_language(_lang_option(argv))
+                requested, missing = take_lang_option(argv)
+                language = select_language(requested)
+                if missing:  # said in the language the rest of the line asks for
+                    use_language(language)
+                    raise OptionError(_("--lang needs a value: en or zh"))
             except OptionError as err:
                 say(_("error: {message}").format(message=err))
                 code: Any = EXIT_USAGE
@@ -229,19 +233,39 @@ class _OneLineErrors(TyperGroup):
             return err.exit_code
 
 
-def _lang_option(argv: Sequence[str]) -> str | None:
-    """The value of the global ``--lang``: read before parsing, so help and errors speak it.
+def take_lang_option(argv: list[str]) -> tuple[str | None, bool]:
+    """Remove the global ``--lang`` from ``argv`` wherever it is; return its value and
+    whether one ``--lang`` lacked a value (the last word of the line, or before ``--``).
 
-    Only the root's options come before the command name, and all but ``--lang`` are flags.
+    Read before parsing, so help and errors speak it, and taken out of the line so that
+    it may come after the command name too (``convcli demo --lang zh``), where the
+    command itself has no such option. The last value given wins, as for any click
+    option; nothing after ``--`` is read.
+
+    >>> line = ["run", "x.json", "--lang=zh", "k.json", "--lang", "en", "--", "--lang"]
+    >>> take_lang_option(line), line
+    (('en', False), ['run', 'x.json', 'k.json', '--', '--lang'])
+    >>> take_lang_option(["--lang", "zh", "demo", "--lang"])
+    ('zh', True)
     """
-    for index, arg in enumerate(argv):
+    value: str | None = None
+    missing = False
+    index = 0
+    while index < len(argv) and argv[index] != "--":
+        arg = argv[index]
         if arg.startswith("--lang="):
-            return arg.partition("=")[2]
-        if arg == "--lang":
-            return argv[index + 1] if index + 1 < len(argv) else None
-        if not arg.startswith("-"):
-            return None
-    return None
+            value = arg.partition("=")[2]
+            del argv[index]
+        elif arg == "--lang":
+            if index + 1 >= len(argv) or argv[index + 1] == "--":
+                missing = True
+                del argv[index]
+            else:
+                value = argv[index + 1]
+                del argv[index : index + 2]
+        else:
+            index += 1
+    return value, missing
 
 
 app = typer.Typer(
@@ -334,8 +358,9 @@ def _root(
         typer.Option(
             "--lang",
             metavar="LANG",
-            help="Language of the output: en or zh (default: CONVCLI_LANG, else the locale's "
-            "LANGUAGE, LC_ALL, LC_MESSAGES or LANG; else en). --json output is never translated.",
+            help="Language of the output: en or zh, before or after the command name "
+            "(default: CONVCLI_LANG, else the locale's LANGUAGE, LC_ALL, LC_MESSAGES or LANG; "
+            "else en). --json output is never translated.",
         ),
     ] = None,
 ) -> None:

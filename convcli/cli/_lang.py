@@ -15,7 +15,6 @@ cells a character) stay within the width.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from typer import _click
 from convcli import i18n
 from convcli.errors import OptionError
 from convcli.i18n import N_, _
+from convcli.i18n.wrap import cells, join_lines, wrap_cells
 
 __all__ = ["LANG_ENV", "language_scope", "localize_command", "select_language", "use_language"]
 
@@ -138,7 +138,18 @@ def click_message(err: Exception, root: _click.Command | None = None) -> str:
         if takes_value:
             return _("Option {name!r} requires an argument.").format(name=option)
         return _("Option {name!r} does not take a value.").format(name=option)
+    extra = _EXTRA_ARGUMENTS.fullmatch(english)
+    if isinstance(err, exceptions.UsageError) and extra is not None:
+        return _("Got unexpected extra arguments: {args}").format(args=extra["args"])
     return english
+
+
+# The one usage error the vendored click writes as a plain English f-string with nothing
+# structured on the exception: the extra arguments are read back from its text (click's
+# own ngettext wording is matched too, should typer use click itself again).
+_EXTRA_ARGUMENTS = re.compile(
+    r"Got unexpected extra arguments?(?:\(s\))? \((?P<args>.*)\)", re.DOTALL
+)
 
 
 def _localize_help_option(ctx: _click.Context) -> None:
@@ -158,79 +169,11 @@ class _LocalizedContext(typer.Context):
 def _short_help(text: str) -> str:
     """The first sentence of a help text, for the list of commands."""
     first = text.strip().split("\n\n")[0]
-    first = _join_lines(first.splitlines())
+    first = join_lines(first.splitlines())
     for end in ("。", ". "):
         if end in first:
             return first.split(end)[0] + end.strip()
     return first
-
-
-_WIDE = ("W", "F")
-# Chinese punctuation that must not start a line, and that must not end one (the fullwidth
-# forms are the point: RUF001 would have them ASCII).
-_CLOSING = "，。、；：！？）」』》】,.;:!?)"  # noqa: RUF001
-_OPENING = "（「『《【"  # noqa: RUF001
-_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
-
-
-@functools.cache
-def _tokens() -> re.Pattern[str]:
-    """Spaces, one CJK character, or one run of other characters; punctuation kept on the
-    side it belongs to. Compiled on first use: only help in another language needs it."""
-    return re.compile(rf"\s+|[{_OPENING}]*(?:[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*")
-
-
-def cells(text: str) -> int:
-    """Terminal cells ``text`` takes: two for a wide (CJK) character, one otherwise.
-
-    >>> cells("卷积核 K")
-    8
-    """
-    return sum(2 if _is_wide(ch) else 1 for ch in text)
-
-
-def _is_wide(ch: str) -> bool:
-    import unicodedata
-
-    return unicodedata.east_asian_width(ch) in _WIDE
-
-
-def _join_lines(lines: list[str]) -> str:
-    """Lines of one paragraph as one: a space between words, none between CJK characters."""
-    text = ""
-    for line in (line.strip() for line in lines):
-        if text and line and not (_is_wide(text[-1]) and _is_wide(line[0])):
-            text += " "
-        text += line
-    return text
-
-
-def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> str:
-    """Wrap ``text`` to ``width`` terminal cells; CJK text may break between characters.
-
-    >>> print(wrap_cells("输入通道 c_i 与输出通道 c_o", 12))
-    输入通道 c_i
-    与输出通道
-    c_o
-    """
-    lines: list[str] = []
-    line, used, space = initial_indent, cells(initial_indent), False
-    fresh = True
-    for token in _tokens().findall(text):
-        if token.isspace():
-            space = not fresh
-            continue
-        gap = " " if space else ""
-        size = cells(gap) + cells(token)
-        if not fresh and used + size > width:
-            lines.append(line)
-            line, used, gap = subsequent_indent, cells(subsequent_indent), ""
-            size = cells(token)
-        line += gap + token
-        used += size
-        fresh, space = False, False
-    lines.append(line)
-    return "\n".join(lines)
 
 
 def wrap_paragraphs(
@@ -257,7 +200,7 @@ def wrap_paragraphs(
             out.append("\n".join(initial_indent + pad + row for row in lines))
         else:
             out.append(
-                wrap_cells(_join_lines(lines), width, initial_indent + pad, subsequent_indent + pad)
+                wrap_cells(join_lines(lines), width, initial_indent + pad, subsequent_indent + pad)
             )
     return "\n\n".join(out)
 

@@ -255,7 +255,7 @@ def pool_options(
     dilation: str,
     ceil_mode: bool,
     count_include_pad: bool | None,
-    divisor_override: int | None,
+    divisor_override: str | None,
     output_size: str | None,
 ) -> PoolOptions:
     """Parse ``convcli pool``'s flags, refusing those the kind has no use for."""
@@ -329,8 +329,24 @@ def pool_options(
         dilation=option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation),
         ceil_mode=ceil_mode,
         count_include_pad=True if count_include_pad is None else count_include_pad,
-        divisor_override=divisor_override,
+        divisor_override=None
+        if divisor_override is None
+        else option("--divisor-override", _nonzero_whole, divisor_override),
     )
+
+
+def _nonzero_whole(text: str) -> int:
+    """``--divisor-override``'s value: a whole number (the one ASCII parser), not zero.
+
+    >>> _nonzero_whole("-2")
+    -2
+    """
+    from convcli.shapes.parsing import parse_whole, shorten
+
+    value = parse_whole(text)
+    if value == 0:
+        raise OptionError(_("must not be zero, got {text}").format(text=shorten(text)))
+    return value
 
 
 def check_pool_memory(

@@ -54,7 +54,7 @@ def pool(
         ),
     ] = None,
     divisor_override: Annotated[
-        int | None,
+        str | None,
         typer.Option("--divisor-override", metavar="N", help="avg: divide every sum by N."),
     ] = None,
     output_size: Annotated[

@@ -35,6 +35,7 @@ from rich.text import Text
 
 from convcli.errors import shown_name
 from convcli.i18n import _, ngettext
+from convcli.i18n.wrap import cells, has_wide, wrap_cells
 from convcli.ops.numerics import array_stats
 
 __all__ = [
@@ -708,6 +709,41 @@ def render_stats(array: npt.NDArray[np.generic], *, label: str | None = None) ->
     return Text("  ".join(parts))
 
 
+class Prose:
+    """Text with wide (Chinese) characters, wrapped by terminal cells at render time.
+
+    rich wraps at spaces only: a Chinese sentence, which has none, is one long word that
+    rich folds at the width, wherever that falls (inside a number too). This wraps with
+    ``wrap_cells``: between Chinese characters, never inside a number, a symbol or a
+    flag, with closing punctuation kept off the start of a line.
+
+    Examples
+    --------
+    >>> import io
+    >>> console = Console(width=14, file=io.StringIO())
+    >>> console.print(Prose("输出形状：16x32x32，参数量 432"))
+    >>> print(console.file.getvalue().rstrip())
+    输出形状：
+    16x32x32，参数
+    量 432
+    """
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text = text
+        self.style = style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.text.split("\n"):
+            for piece in wrap_cells(line, max(options.max_width, 1)).split("\n"):
+                yield Text(piece, style=self.style)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        lines = self.text.split("\n")
+        widest = max(cells(line) for line in lines)
+        longest = max(cells(word) for line in lines for word in wrap_cells(line, 1).split("\n"))
+        return Measurement(min(longest, widest), widest).clamp(max_width=options.max_width)
+
+
 def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> Table:
     """A two-column table of labelled values (formulas, counts, checks)."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
@@ -715,13 +751,14 @@ def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> T
     table.add_column(style="bold", overflow="fold")
     table.add_column(overflow="fold")
     for key, value in pairs:
-        table.add_row(Text(key), Text(value))
+        table.add_row(Text(key), render_line(value))
     return table
 
 
-def render_line(text: str, *, style: str = "") -> Text:
-    """A line of plain text, shown literally (never read as markup)."""
-    return Text(text, style=style)
+def render_line(text: str, *, style: str = "") -> Text | Prose:
+    """A line of plain text, shown literally (never read as markup); Chinese text wraps
+    between its characters (``Prose``)."""
+    return Prose(text, style) if has_wide(text) else Text(text, style=style)
 
 
 def render_title(text: str) -> Text:

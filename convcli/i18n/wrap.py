@@ -1,0 +1,90 @@
+"""Text measured in terminal cells: two for a wide (CJK) character, one for others.
+
+Wrapping that may break between Chinese characters (which have no spaces between
+words) but never inside a run of other characters (a number, an axis symbol, a flag),
+and keeps closing punctuation off the start of a line. Stdlib only: the command line's
+help and the rendered reports both use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+__all__ = ["cells", "has_wide", "is_wide", "join_lines", "wrap_cells"]
+
+_WIDE = ("W", "F")
+# Chinese punctuation that must not start a line, and that must not end one (the fullwidth
+# forms are the point: RUF001 would have them ASCII).
+_CLOSING = "，。、；：！？）」』》】,.;:!?)"  # noqa: RUF001
+_OPENING = "（「『《【"  # noqa: RUF001
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+
+
+@functools.cache
+def _tokens() -> re.Pattern[str]:
+    """Spaces, one CJK character, or one run of other characters; punctuation kept on the
+    side it belongs to. Compiled on first use: only help in another language needs it."""
+    return re.compile(rf"\s+|[{_OPENING}]*(?:[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*")
+
+
+def cells(text: str) -> int:
+    """Terminal cells ``text`` takes: two for a wide (CJK) character, one otherwise.
+
+    >>> cells("卷积核 K")
+    8
+    """
+    return sum(2 if is_wide(ch) else 1 for ch in text)
+
+
+def is_wide(ch: str) -> bool:
+    """Whether ``ch`` takes two terminal cells (East Asian wide or fullwidth)."""
+    return unicodedata.east_asian_width(ch) in _WIDE
+
+
+def join_lines(lines: list[str]) -> str:
+    """Lines of one paragraph as one: a space between words, none between CJK characters."""
+    text = ""
+    for line in (line.strip() for line in lines):
+        if text and line and not (is_wide(text[-1]) and is_wide(line[0])):
+            text += " "
+        text += line
+    return text
+
+
+def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> str:
+    """Wrap ``text`` to ``width`` terminal cells; CJK text may break between characters.
+
+    >>> print(wrap_cells("输入通道 c_i 与输出通道 c_o", 12))
+    输入通道 c_i
+    与输出通道
+    c_o
+    """
+    lines: list[str] = []
+    line, used, space = initial_indent, cells(initial_indent), False
+    fresh = True
+    for token in _tokens().findall(text):
+        if token.isspace():
+            space = not fresh
+            continue
+        gap = " " if space else ""
+        size = cells(gap) + cells(token)
+        if not fresh and used + size > width:
+            lines.append(line)
+            line, used, gap = subsequent_indent, cells(subsequent_indent), ""
+            size = cells(token)
+        line += gap + token
+        used += size
+        fresh, space = False, False
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def has_wide(text: str) -> bool:
+    """Whether any character of ``text`` is wide.
+
+    >>> has_wide("kernel"), has_wide("卷积核")
+    (False, True)
+    """
+    return any(is_wide(ch) for ch in text)
