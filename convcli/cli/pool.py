@@ -121,7 +121,9 @@ def pool(
 
             if output is not None or plot is not None:
                 raise OptionError(_("--at explains one output: it writes no --output or --plot"))
-            explain_pool_command(input_file, options, at=at, full=full, as_json=as_json)
+            explain_pool_command(
+                input_file, options, at=at, full=full, as_json=as_json, max_memory=max_memory
+            )
             return
         run_pool_command(
             input_file,

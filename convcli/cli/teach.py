@@ -243,6 +243,7 @@ def explain(
                 at=at,
                 full=full,
                 as_json=as_json,
+                max_memory=max_memory,
             )
             return
         from convcli.ops.explain import explain_output

@@ -41,6 +41,8 @@ __all__ = [
     "check_inputs_budget",
     "default_budget",
     "estimate_explain",
+    "estimate_explain_pool",
+    "estimate_explain_transposed",
     "estimate_pool_run",
     "estimate_run",
     "estimate_transposed_run",
@@ -474,3 +476,59 @@ def estimate_pool_run(
         ("JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0),
     ]
     return RunEstimate(tuple(parts))
+
+
+def estimate_explain_transposed(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None,
+    bias_dtype: np.dtype[Any] | None,
+    options: TransposedOptions,
+) -> RunEstimate:
+    """What ``convcli explain --transposed`` holds: the whole transposed convolution (the
+    value it explains is read from its output), and per term of the sum (each input
+    channel of the group times each tap) its stamp, the direct view's windows and their
+    text (a table cell or JSON: ``REPORT_BYTES_PER_VALUE`` each).
+
+    Examples
+    --------
+    >>> from convcli.shapes.transposed import TransposedOptions
+    >>> e = estimate_explain_transposed((1, 4, 8, 8), np.dtype("f4"), (4, 2, 3, 3),
+    ...                                 np.dtype("f4"), None, None, TransposedOptions(2))
+    >>> dict(e.parts)["terms"] // 1024
+    36
+    """
+    run = estimate_transposed_run(
+        input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype, options
+    )
+    terms = kernel_shape[0] // int(options.groups) * kernel_shape[2] * kernel_shape[3]
+    return RunEstimate((*run.parts, ("terms", terms * REPORT_BYTES_PER_VALUE)))
+
+
+def estimate_explain_pool(
+    input_shape: Shape, input_dtype: np.dtype[Any], options: PoolOptions
+) -> RunEstimate:
+    """What ``convcli pool --at`` holds: the whole pooling (the value it explains is read
+    from its output), and the window's cells and their text.
+
+    Examples
+    --------
+    >>> from convcli.shapes.pooling import PoolOptions
+    >>> e = estimate_explain_pool((1, 64, 64), np.dtype("f4"), PoolOptions("max", 3))
+    >>> dict(e.parts)["window"] // 1024
+    9
+    """
+    from convcli.shapes.geometry import as_pair
+
+    run = estimate_pool_run(input_shape, input_dtype, options)
+    h, w = input_shape[-2:]
+    if options.kernel_size is not None:
+        k_h, k_w = as_pair(options.kernel_size, "kernel_size", minimum=1)
+    else:  # an adaptive window: at most ceil(n / m) + 1 cells per axis (None: m = n)
+        size = options.output_size
+        m_h, m_w = size if isinstance(size, tuple) else (size, size)
+        k_h = min(h, -(-h // max(1, m_h or h)) + 1)
+        k_w = min(w, -(-w // max(1, m_w or w)) + 1)
+    return RunEstimate((*run.parts, ("window", k_h * k_w * REPORT_BYTES_PER_VALUE)))
