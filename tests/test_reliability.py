@@ -1335,6 +1335,53 @@ def test_item38_explaining_and_drawing_budget_json_text_before_parsing_it(
     assert invoke(*args, "--max-memory", enough).exit_code == 0
 
 
+LAYER_MISFITS = {
+    # (command, extra arguments, kernel shape, what the refusal says)
+    "run --transposed, channels": (["run"], (3, 1, 2, 2), "expects 3 input channels"),
+    "run --transposed, 3-D kernel": (["run"], (1, 2, 2), "needs a 4-D kernel"),
+    "run --transposed, --output-size": (
+        ["run", "--output-size", "5,5"],
+        (1, 1, 2, 2),
+        "--output-size: requested an output size of (5, 5)",
+    ),
+    "run --transposed, --output-padding": (
+        ["run", "-s", "2", "--output-padding", "2"],
+        (1, 1, 2, 2),
+        "--output-padding",
+    ),
+    "verify --transposed, groups": (["verify", "-g", "2"], (1, 1, 2, 2), "groups"),
+    "explain --transposed, channels": (
+        ["explain", "--at", "0,0,0"],
+        (3, 1, 2, 2),
+        "expects 3 input channels",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LAYER_MISFITS)
+def test_item38_transposed_shapes_that_do_not_fit_are_refused_from_the_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """check_transposed_memory let these through to the computation, which refused them
+    only after loading every tensor."""
+    command, kernel_shape, words = LAYER_MISFITS[case]
+    x = sparse_npy(tmp_path / "x.npy", "<f4", (1, 2048, 2048))  # 16 MiB: fits the budget
+    k = save(tmp_path / "k.npy", np.ones(kernel_shape, dtype=np.float32))
+    args = [command[0], x, k, "--transposed", *command[1:]]
+    with no_tensor_data_read(monkeypatch):
+        assert_usage_error(invoke(*args), words)
+
+
+def test_item38_a_pooling_window_that_does_not_fit_is_refused_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = sparse_npy(tmp_path / "x.npy", "<f4", (2048, 4, 4))
+    for extra in ([], ["--at", "0,0,0"]):
+        with no_tensor_data_read(monkeypatch):
+            line = assert_usage_error(invoke("pool", x, "-k", "5", *extra))
+        assert "pooling window 5" in line and "x.npy" in line
+
+
 def test_item38_the_measured_json_expansion_covers_the_parser() -> None:
     from convcli.ops.budget import JSON_PARSE_EXPANSION
     from convcli.tensorio.jsontext import parse_json_tensor

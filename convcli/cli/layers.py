@@ -16,6 +16,7 @@ from convcli.cli._common import (
     TensorInfo,
     check_plot,
     check_stdin_once,
+    json_text,
     memory_budget,
     naming_inputs,
     option,
@@ -24,6 +25,7 @@ from convcli.cli._common import (
     show_json,
     whole,
     write_plot,
+    write_stdout,
 )
 from convcli.cli._loading import load_checked
 from convcli.errors import ConvcliError, OptionError
@@ -151,7 +153,9 @@ def check_transposed_memory(
     direct: bool = False,
     explain: bool = False,
 ) -> None:
-    """Refuse a transposed run over the budget, from the (input, kernel, bias) shapes;
+    """Refuse a transposed run from the (input, kernel, bias) shapes, before any data is
+    read: shapes that do not form the layer (the computation's own refusal; a bad
+    ``--output-padding`` or ``--output-size`` named), or an estimate over the budget.
     ``explain``: what ``explain --transposed`` holds."""
     from convcli.ops.budget import (
         check_budget,
@@ -163,18 +167,16 @@ def check_transposed_memory(
     if x is None or kernel is None:
         return
     b_shape, b_dtype = (None, None) if bias is None else bias
-    try:
-        if explain:
-            estimate = estimate_explain_transposed(
-                x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options
-            )
-        else:
-            estimate = estimate_transposed_run(
-                x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options,
-                results=results, as_json=as_json, direct=direct,
-            )  # fmt: skip
-    except ConvcliError:
-        return  # shapes that do not fit: the computation says why, in its own words
+    options = resolve_output_padding(x[0], kernel[0], options)
+    if explain:
+        estimate = estimate_explain_transposed(
+            x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options
+        )
+    else:
+        estimate = estimate_transposed_run(
+            x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options,
+            results=results, as_json=as_json, direct=direct,
+        )  # fmt: skip
     check_budget(estimate, budget)
 
 
@@ -241,7 +243,8 @@ def finish(
     if plot is not None:
         write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
     if as_json:
-        show_json(payload(result))
+        # The payload's lists are freed once the text is built, before it is written.
+        write_stdout(json_text(payload(result)))
         return
     show(*report())
     for written in (output, plot):
@@ -359,18 +362,17 @@ def check_pool_memory(
     as_json: bool,
     explain: bool = False,
 ) -> None:
-    """Refuse a pooling over the budget, from the input's shape; ``explain``: ``pool --at``."""
+    """Refuse a pooling from the input's shape, before any data is read: a window that
+    does not fit (the computation's own refusal) or an estimate over the budget.
+    ``explain``: what ``pool --at`` holds."""
     from convcli.ops.budget import check_budget, estimate_explain_pool, estimate_pool_run
 
     if info is None:
         return
-    try:
-        if explain:
-            estimate = estimate_explain_pool(info[0], info[1], options)
-        else:
-            estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
-    except ConvcliError:
-        return  # the computation says why, in its own words
+    if explain:
+        estimate = estimate_explain_pool(info[0], info[1], options)
+    else:
+        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
     check_budget(estimate, budget)
 
 
