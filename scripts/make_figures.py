@@ -27,6 +27,9 @@ FIGURES = {
     "docs/figures/stride_padding.svg": (
         "convcli draw --input-shape 5x5 --kernel-shape 3x3 --stride 2 --padding 1 --at 1,2"
     ),
+    "docs/figures/lesson_step_zh.svg": (
+        "convcli --lang zh draw samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0"
+    ),
 }
 
 

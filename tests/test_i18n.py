@@ -95,7 +95,9 @@ DOMAIN_ERRORS = {
 } | {"Words"}
 # Calls whose text argument a person reads (the render layer's widgets and rich's tables).
 SHOWN = re.compile(r"render_\w+|add_column|add_row|Table|Text|append|add_task")
-TEXT_KEYWORDS = {"title", "name", "label", "description", "caption", "header"}
+# ... and in pictures: grids' captions and notes, figures' lines, matplotlib's labels.
+DRAWN = re.compile(r"Grid|Figure|Text|set_title|set_label|set_xlabel|set_ylabel|suptitle")
+TEXT_KEYWORDS = {"title", "name", "label", "description", "caption", "header", "note"}
 WORD = re.compile(r"(?<![\w/.-])[A-Za-z]{3,}(?![\w/.(-])")
 
 
@@ -105,12 +107,15 @@ def _unmarked(node: ast.expr) -> bool:
         return bool(english_words(node.value) & set(WORD.findall(node.value)))
     if isinstance(node, ast.JoinedStr):
         return any(_unmarked(part) for part in node.values if isinstance(part, ast.Constant))
+    if isinstance(node, ast.Tuple):  # a figure's title or footer lines
+        return any(_unmarked(element) for element in node.elts)
     return False
 
 
 def test_source_marks_what_people_read() -> None:
-    """Refusals raised with a literal message, and literal text handed to the widgets, go
-    through ``_()``: a new English string cannot skip the catalogue unnoticed."""
+    """Refusals raised with a literal message, and literal text handed to the widgets or
+    drawn in a picture, go through ``_()``: a new English string cannot skip the catalogue
+    unnoticed."""
     found = []
     for path in sorted((ROOT / "convcli").rglob("*.py")):
         where = path.relative_to(ROOT)
@@ -119,8 +124,11 @@ def test_source_marks_what_people_read() -> None:
                 continue
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            # Pictures (convcli/draw) keep English text: their fonts have no Chinese glyphs.
-            shown = name in DOMAIN_ERRORS or (where.parts[1] == "render" and SHOWN.fullmatch(name))
+            shown = (
+                name in DOMAIN_ERRORS
+                or (where.parts[1] == "render" and SHOWN.fullmatch(name))
+                or (where.parts[1] == "draw" and DRAWN.fullmatch(name))
+            )
             texts = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS)]
             if shown and any(_unmarked(text) for text in texts):
                 found.append(f"{where}:{node.lineno} {name}")

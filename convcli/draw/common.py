@@ -14,8 +14,11 @@ __all__ = [
     "MAX_FRAMES",
     "check_position",
     "check_size",
+    "listing",
     "pair_text",
     "positions",
+    "shapes_title",
+    "sides_text",
     "sum_text",
     "value_text",
 ]
@@ -80,6 +83,46 @@ def pair_text(pair: Sequence[int]) -> str:
     ('2', '1,2')
     """
     return str(pair[0]) if len(set(pair)) == 1 else ",".join(map(str, pair))
+
+
+def listing(parts: Sequence[str]) -> str:
+    """Settings one after the other, separated as the selected language separates a list.
+
+    Examples
+    --------
+    >>> listing(["stride 2", "padding 1", "groups 1"])
+    'stride 2, padding 1, groups 1'
+    """
+    text = parts[0]
+    for part in parts[1:]:
+        text = _("{earlier}, {later}").format(earlier=text, later=part)
+    return text
+
+
+def sides_text(top: int, bottom: int, left: int, right: int) -> str:
+    """Padding that differs between the sides, as a title states it.
+
+    Examples
+    --------
+    >>> sides_text(0, 1, 0, 1)
+    '0,1 (top,bottom) 0,1 (left,right)'
+    """
+    return _("{top},{bottom} (top,bottom) {left},{right} (left,right)").format(
+        top=top, bottom=bottom, left=left, right=right
+    )
+
+
+def shapes_title(name: str, input_shape: str, kernel_shape: str, output_shape: str) -> str:
+    """A drawing's first title line: the function and its shapes.
+
+    Examples
+    --------
+    >>> shapes_title("conv2d", "5x5", "3x3", "3x3")
+    'conv2d: input 5x5, kernel 3x3 -> output 3x3'
+    """
+    return _("{name}: input {input}, kernel {kernel} -> output {output}").format(
+        name=name, input=input_shape, kernel=kernel_shape, output=output_shape
+    )
 
 
 def positions(shape: Sequence[int]) -> Iterator[tuple[int, ...]]:

@@ -20,12 +20,16 @@ import numpy.typing as npt
 from convcli.draw.common import (
     check_position,
     check_size,
+    listing,
     pair_text,
     positions,
+    shapes_title,
+    sides_text,
     sum_text,
     value_text,
 )
 from convcli.draw.layout import Cell, Figure, Grid, Item
+from convcli.i18n import _
 from convcli.ops.explain import explain_output
 from convcli.ops.modes import run_convolution
 from convcli.ops.padding import check_padding_mode, flip_kernel, pad_input
@@ -82,25 +86,31 @@ def _padding_text(g: ConvGeometry, options: ConvOptions) -> str:
     if top == bottom and left == right:
         text = pair_text((top, left))
     else:
-        text = f"{top},{bottom} (top,bottom) {left},{right} (left,right)"
+        text = sides_text(top, bottom, left, right)
     return f"same = {text}" if options.padding == "same" else text
 
 
 def _title(problem: ConvProblem, g: ConvGeometry, out_shape: tuple[int, ...]) -> tuple[str, ...]:
     o = problem.options
-    first = (
-        f"conv2d: input {_shape_text(problem.input_shape)}, kernel "
-        f"{_shape_text(problem.kernel_shape)} -> output {_shape_text(out_shape)}"
+    first = shapes_title(
+        "conv2d",
+        _shape_text(problem.input_shape),
+        _shape_text(problem.kernel_shape),
+        _shape_text(out_shape),
     )
-    settings = (
-        f"stride {pair_text(g.stride)}, padding {_padding_text(g, o)}, "
-        f"dilation {pair_text(g.dilation)}, groups {o.groups}"
-    )
+    settings = [
+        _("stride {stride}, padding {padding}, dilation {dilation}, groups {groups}").format(
+            stride=pair_text(g.stride),
+            padding=_padding_text(g, o),
+            dilation=pair_text(g.dilation),
+            groups=o.groups,
+        )
+    ]
     if o.padding_mode != "zeros":
-        settings += f", padding mode {o.padding_mode}"
+        settings.append(_("padding mode {mode}").format(mode=o.padding_mode))
     if o.flip:
-        settings += ", kernel flipped 180 degrees (true convolution)"
-    return (first, settings, conv_formula(g, 0), conv_formula(g, 1))
+        settings.append(_("kernel flipped 180 degrees (true convolution)"))
+    return (first, listing(settings), conv_formula(g, 0), conv_formula(g, 1))
 
 
 def conv_figures(
@@ -236,7 +246,6 @@ def _figure(
         if g.dilation != (1, 1)
         else None
     )
-    pad_word = f" padded ({o.padding_mode})" if any(g.padding) else ""
     rows: list[tuple[Item, ...]] = []
     for channel in range(c_i):
         seen = channel // per_group == group
@@ -256,17 +265,23 @@ def _figure(
                     text = "0" if not inside and o.padding_mode == "zeros" else ""
                 line.append(Cell(text, state))
             grid_cells.append(tuple(line))
-        name = "input" if len(problem.input_shape) == 2 else f"input channel {channel}"
+        name = _("input")
+        if len(problem.input_shape) == 3:
+            name = _("input channel {channel}").format(channel=channel)
         if len(problem.input_shape) == 4:
-            name = f"input[{batch}] channel {channel}"
+            name = _("input[{batch}] channel {channel}").format(batch=batch, channel=channel)
         if not seen:
-            caption = f"{name}: not seen by output channel {out_channel} (group {group})"
+            caption = _("{name}: not seen by output channel {out_channel} (group {group})").format(
+                name=name, out_channel=out_channel, group=group
+            )
             rows.append((Grid(caption, tuple(grid_cells)),))
             continue
         local = channel - group * per_group
+        if any(g.padding):
+            name = _("{name} padded ({mode})").format(name=name, mode=o.padding_mode)
         rows.append(
             (
-                Grid(name + pad_word, tuple(grid_cells), box=box),
+                Grid(name, tuple(grid_cells), box=box),
                 "x",
                 *_kernel_items(problem, values, explained, out_channel, local, k_h, k_w),
             )
@@ -288,8 +303,18 @@ def _kernel_items(
 ) -> tuple[Item, ...]:
     flip = problem.options.flip
     rank = len(problem.kernel_shape)
-    name = {4: f"kernel[{out_channel},{local}]", 3: f"kernel[{local}]"}.get(rank, "kernel")
-    name += " flipped" if flip else ""
+    if rank == 4:
+        name = (
+            _("kernel[{out_channel},{in_channel}] flipped")
+            if flip
+            else _("kernel[{out_channel},{in_channel}]")
+        ).format(out_channel=out_channel, in_channel=local)
+    elif rank == 3:
+        name = (_("kernel[{in_channel}] flipped") if flip else _("kernel[{in_channel}]")).format(
+            in_channel=local
+        )
+    else:
+        name = _("kernel flipped") if flip else _("kernel")
     cells = []
     for a in range(k_h):
         line = []
@@ -308,7 +333,8 @@ def _kernel_items(
         tuple(Cell(value_text(term.products[a, b]), "product") for b in range(k_w))
         for a in range(k_h)
     )
-    return (kernel, "=", Grid("products", products, note=f"sum = {value_text(term.total)}"))
+    note = _("sum = {total}").format(total=value_text(term.total))
+    return (kernel, "=", Grid(_("products"), products, note=note))
 
 
 def _output_grid(
@@ -338,11 +364,15 @@ def _output_grid(
                 text = value_text(values.output[batch, out_channel, r, c])
             line.append(Cell(text, state))
         cells.append(tuple(line))
-    name = "output"
+    name = _("output")
     if "c_o" in index:
-        name = f"output channel {out_channel}"
+        name = _("output channel {channel}").format(channel=out_channel)
     if "n" in index:
-        name = f"output[{batch}]" + (f" channel {out_channel}" if "c_o" in index else "")
+        name = (
+            _("output[{batch}] channel {channel}").format(batch=batch, channel=out_channel)
+            if "c_o" in index
+            else _("output[{batch}]").format(batch=batch)
+        )
     return Grid(name, tuple(cells))
 
 
@@ -356,24 +386,33 @@ def _footer(
     where = ",".join(map(str, position))
     if explained is None:
         return (
-            f"output[{where}]: the kernel's taps on padded rows {_span(tap_rows)} and columns "
-            f"{_span(tap_cols)}",
+            _(
+                "output[{where}]: the kernel's taps on padded rows {rows} and columns {columns}"
+            ).format(where=where, rows=_span(tap_rows), columns=_span(tap_cols)),
         )
     sums = sum_text([term.total for term in explained.terms])
-    if len(explained.terms) > 1 or explained.bias is not None:
-        line = f"output[{where}] = {sums}"
-        if explained.bias is not None:
-            line += (
-                f" + bias ({value_text(explained.bias)})"
-                if explained.bias < 0
-                else (f" + bias {value_text(explained.bias)}")
-            )
-        return (f"{line} = {value_text(explained.value)}",)
-    return (f"output[{where}] = sum of the products = {value_text(explained.value)}",)
+    value = value_text(explained.value)
+    if explained.bias is not None:
+        bias = value_text(explained.bias)
+        line = (
+            _("output[{where}] = {sums} + bias ({bias}) = {value}")
+            if explained.bias < 0
+            else _("output[{where}] = {sums} + bias {bias} = {value}")
+        )
+        return (line.format(where=where, sums=sums, bias=bias, value=value),)
+    if len(explained.terms) > 1:
+        return (
+            _("output[{where}] = {sums} = {value}").format(where=where, sums=sums, value=value),
+        )
+    return (_("output[{where}] = sum of the products = {value}").format(where=where, value=value),)
 
 
 def _span(indices: list[int]) -> str:
     if len(indices) > 1 and len({b - a for a, b in itertools.pairwise(indices)}) == 1:
         step = indices[1] - indices[0]
-        return f"{indices[0]}..{indices[-1]}" + (f" (every {step})" if step > 1 else "")
+        if step > 1:
+            return _("{first}..{last} (every {step})").format(
+                first=indices[0], last=indices[-1], step=step
+            )
+        return f"{indices[0]}..{indices[-1]}"
     return ",".join(map(str, indices))

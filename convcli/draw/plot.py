@@ -4,7 +4,9 @@ One heatmap per output channel (and batch item) in a grid, all on one colour sca
 with one colour bar: diverging around zero (ColorBrewer's RdBu, colour-blind safe)
 when the values have both signs, else viridis (perceptually uniform, readable in
 grey). Ticks are output coordinates; the title gives the shape and the min/max.
-matplotlib is imported here only, through the object API (no pyplot state).
+matplotlib is imported here only, through the object API (no pyplot state), and its
+settings change only inside ``plot_result``: the shipped CJK font (``cjk.py``) follows
+the user's font for the characters that font lacks (Chinese titles and labels).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.draw.cjk import CJK_FAMILY, cjk_font_path
 from convcli.draw.common import value_text
 from convcli.draw.deps import require
 from convcli.errors import NumericError
@@ -42,7 +45,7 @@ def panels_of(array: npt.NDArray[Any], axes: Sequence[str]) -> list[tuple[str, n
     panels = []
     for index in np.ndindex(*lead):
         label = "  ".join(f"{axis}={i}" for axis, i in zip(axes, index, strict=False))
-        panels.append((label or "output", array[index]))
+        panels.append((label or _("output"), array[index]))
     return panels
 
 
@@ -51,17 +54,34 @@ def plot_result(
     axes: Sequence[str],
     path: PathArg,
     *,
-    title: str = "output",
+    title: str | None = None,
     force: bool = False,
     inputs: Sequence[PathArg] = (),
 ) -> int:
     """Write ``array`` (``(..., m_h, m_w)``) as heatmaps to a .png or .svg; return the panels drawn.
 
     At most ``MAX_PANELS`` maps are drawn (the first ones, row-major); the title says so.
+    The title starts with ``title`` ("output" in the selected language by default).
     """
     if array.dtype.kind == "c":
         raise NumericError(_("complex results cannot be drawn as one heatmap: use --json"))
     require("matplotlib", "matplotlib")
+    from matplotlib import rc_context
+
+    # The SVG's ids come from a hash: a fixed salt makes the same plot the same file.
+    with rc_context({"font.family": _font_family(), "svg.hashsalt": "convcli"}):
+        return _draw_heatmaps(array, axes, path, title=title, force=force, inputs=inputs)
+
+
+def _draw_heatmaps(
+    array: npt.NDArray[Any],
+    axes: Sequence[str],
+    path: PathArg,
+    *,
+    title: str | None,
+    force: bool,
+    inputs: Sequence[PathArg],
+) -> int:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
@@ -103,14 +123,21 @@ def plot_result(
         ax.set_axis_off()
     if image is not None:
         bar = figure.colorbar(image, ax=grid, shrink=0.9)
-        bar.set_label("value" + (" (0 at the centre)" if signed else ""))
-    shape = "x".join(map(str, array.shape))
-    heading = f"{title} {shape} {array.dtype}: min {value_text(low)}  max {value_text(high)}"
+        bar.set_label(_("value (0 at the centre)") if signed else _("value"))
+    heading = _("{title} {shape} {dtype}: min {low}  max {high}").format(
+        title=_("output") if title is None else title,
+        shape="x".join(map(str, array.shape)),
+        dtype=array.dtype,
+        low=value_text(low),
+        high=value_text(high),
+    )
     non_finite = values.size - finite.size
     if non_finite:
-        heading += f"  ({non_finite} NaN/inf, blank)"
+        heading = _("{heading}  ({count} NaN/inf, blank)").format(heading=heading, count=non_finite)
     if len(panels) > len(shown_panels):
-        heading += f"\nthe first {len(shown_panels)} of {len(panels)} maps"
+        heading += "\n" + _("the first {shown} of {total} maps").format(
+            shown=len(shown_panels), total=len(panels)
+        )
     figure.suptitle(heading, fontsize=11)
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     with replacing_output(path, suffixes=PLOT_SUFFIXES, force=force, inputs=inputs) as temporary:
@@ -118,3 +145,17 @@ def plot_result(
         metadata: dict[str, Any] = {"Date": None} if suffix == ".svg" else {}
         figure.savefig(temporary, format=suffix[1:], dpi=100, metadata=metadata)
     return len(shown_panels)
+
+
+def _font_family() -> list[str]:
+    """The user's fonts, then the shipped CJK font (registered with matplotlib once)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for bold in (False, True):
+        path = cjk_font_path(bold)
+        if path.is_file() and str(path) not in known:
+            font_manager.fontManager.addfont(str(path))
+    family = [name for name in matplotlib.rcParams["font.family"] if name != CJK_FAMILY]
+    return [*family, CJK_FAMILY]

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from convcli.draw.common import (
     check_position,
     check_size,
+    listing,
     pair_text,
     positions,
     sum_text,
@@ -70,10 +71,10 @@ def pool_formula(g: PoolGeometry, index: int) -> str:
     numbers = f"{rounding}(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1"
     out = g.out_size[index]
     if g.dropped[index]:
-        return (
-            f"m_{a} = {general} = {numbers} = {out + 1}, less 1 = {out}"
-            " (the last window would start in the right padding: dropped)"
-        )
+        return _(
+            "m_{a} = {general} = {numbers} = {more}, less 1 = {out} (the last window would "
+            "start in the right padding: dropped)"
+        ).format(a=a, general=general, numbers=numbers, more=out + 1, out=out)
     return f"m_{a} = {general} = {numbers} = {out}"
 
 
@@ -175,21 +176,27 @@ def pool_figures(
 
 def _title(problem: PoolProblem, plan: _Plan) -> tuple[str, ...]:
     g = plan.geometry
-    name = f"{problem.kind}_pool2d"
-    first = (
-        f"{name}: input {'x'.join(map(str, problem.input_shape))}, window "
-        f"{'x'.join(map(str, g.kernel_size))} -> output {'x'.join(map(str, plan.out_shape))}"
+    first = _("{name}: input {input}, window {window} -> output {output}").format(
+        name=f"{problem.kind}_pool2d",
+        input="x".join(map(str, problem.input_shape)),
+        window="x".join(map(str, g.kernel_size)),
+        output="x".join(map(str, plan.out_shape)),
     )
-    stride = pair_text(g.stride) + (
-        " (the window's, PyTorch's default)" if problem.stride is None else ""
-    )
-    settings = f"stride {stride}, padding {pair_text(g.padding)}"
+    stride = pair_text(g.stride)
+    if problem.stride is None:
+        stride = _("{stride} (the window's, PyTorch's default)").format(stride=stride)
+    settings = [
+        _("stride {stride}, padding {padding}").format(stride=stride, padding=pair_text(g.padding))
+    ]
     if problem.kind == "max":
-        settings += f", dilation {pair_text(g.dilation)}, padding counts as -inf"
+        settings.append(_("dilation {dilation}").format(dilation=pair_text(g.dilation)))
+        settings.append(_("padding counts as -inf"))
     else:
-        settings += ", padding counts as 0 and in the divisor (count_include_pad)"
-    settings += f", ceil_mode {'on' if g.ceil_mode else 'off'}"
-    return (first, settings, pool_formula(g, 0), pool_formula(g, 1))
+        settings.append(_("padding counts as 0 and in the divisor (count_include_pad)"))
+    settings.append(
+        _("ceil_mode on") if g.ceil_mode else _("ceil_mode off"),
+    )
+    return (first, listing(settings), pool_formula(g, 0), pool_formula(g, 1))
 
 
 def _figure(
@@ -222,7 +229,7 @@ def _figure(
                 window_values.append((r, c, x[plane, r - p_h, c - p_w]))
     winner = None
     if problem.kind == "max" and window_values:
-        numbers = np.array([v for _, _, v in window_values])
+        numbers = np.array([v for _r, _c, v in window_values])
         # PyTorch's max propagates NaN: the first NaN wins.
         nan = np.flatnonzero(np.isnan(numbers)) if numbers.dtype.kind in "fc" else np.array([])
         pick = int(nan[0]) if nan.size else int(np.argmax(numbers))
@@ -243,10 +250,15 @@ def _figure(
                 text = value_text(x[plane, r - p_h, c - p_w])
             line.append(Cell(text, state))
         cells.append(tuple(line))
-    name = "input"
-    if len(problem.input_shape) >= 3:
-        name = f"input channel {index['c']}" + (f" (batch {index['n']})" if "n" in index else "")
-    name += " padded" if any(g.padding) else ""
+    name = _("input")
+    if "n" in index:
+        name = _("input channel {channel} (batch {batch})").format(
+            channel=index["c"], batch=index["n"]
+        )
+    elif "c" in index:
+        name = _("input channel {channel}").format(channel=index["c"])
+    if any(g.padding):
+        name = _("{name} padded").format(name=name)
     box = (tap_rows[0], tap_cols[0], tap_rows[-1] + 1, tap_cols[-1] + 1)
     overhang = tap_rows[-1] >= padded_h or tap_cols[-1] >= padded_w
     rows: list[tuple[Item, ...]] = [
@@ -267,30 +279,57 @@ def _figure(
                 text = value_text(output[plane, r, c])
             line.append(Cell(text, state))
         out_cells.append(tuple(line))
-    out_name = "output" if len(problem.input_shape) == 2 else f"output channel {index['c']}"
+    out_name = (
+        _("output")
+        if len(problem.input_shape) == 2
+        else _("output channel {channel}").format(channel=index["c"])
+    )
     where = ",".join(map(str, position))
     footer: tuple[str, ...]
     if output is None:
         counted = sum(1 for r in tap_rows for c in tap_cols if r < padded_h and c < padded_w)
         what = (
-            "the largest" if problem.kind == "max" else f"the mean: sum / {int(divisors[row, col])}"
+            _(
+                "output[{where}]: the largest of the window's {counted} cells (rows {rows}, "
+                "columns {columns} of the padded input)"
+            )
+            if problem.kind == "max"
+            else _(
+                "output[{where}]: the mean: sum / {divisor} of the window's {counted} cells "
+                "(rows {rows}, columns {columns} of the padded input)"
+            )
         )
         footer = (
-            f"output[{where}]: {what} of the window's {counted} cells "
-            f"(rows {tap_rows[0]}..{tap_rows[-1]}, columns {tap_cols[0]}..{tap_cols[-1]} "
-            "of the padded input)",
+            what.format(
+                where=where,
+                counted=counted,
+                divisor=int(divisors[row, col]),
+                rows=f"{tap_rows[0]}..{tap_rows[-1]}",
+                columns=f"{tap_cols[0]}..{tap_cols[-1]}",
+            ),
         )
     elif problem.kind == "max":
-        listed = ", ".join(value_text(v) for _, _, v in window_values)
-        footer = (f"output[{where}] = max({listed}) = {value_text(output[plane, row, col])}",)
-    else:
-        listed = sum_text([v for _, _, v in window_values]) or "0"
+        listed = ", ".join(value_text(v) for _r, _c, v in window_values)
         footer = (
-            f"output[{where}] = ({listed}) / {int(divisors[row, col])} = "
-            f"{value_text(output[plane, row, col])}",
+            _("output[{where}] = max({values}) = {value}").format(
+                where=where, values=listed, value=value_text(output[plane, row, col])
+            ),
+        )
+    else:
+        listed = sum_text([v for _r, _c, v in window_values]) or "0"
+        footer = (
+            _("output[{where}] = ({terms}) / {divisor} = {value}").format(
+                where=where,
+                terms=listed,
+                divisor=int(divisors[row, col]),
+                value=value_text(output[plane, row, col]),
+            ),
         )
     if overhang:
         footer += (
-            "ceil mode: the window runs past the padded input; the cells outside are not counted",
+            _(
+                "ceil mode: the window runs past the padded input; the cells outside are not "
+                "counted"
+            ),
         )
     return Figure(title, tuple(rows), ("->", Grid(out_name, tuple(out_cells))), footer)

@@ -2,7 +2,9 @@
 
 Pillow is imported here only, by the commands that write .png or .gif; it comes with
 ``pip install 'convcli[draw]'``. Text uses DejaVu Sans (the font matplotlib ships, so
-it is there with the extra; a system copy is used too), else Pillow's own font.
+it is there with the extra; a system copy is used too), else Pillow's own font; wide
+characters (Chinese) are drawn with the CJK font the package ships (``cjk.py``), in runs
+on DejaVu's baseline.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convcli.draw.cjk import cjk_font_path, font_runs
 from convcli.draw.deps import require
 from convcli.draw.scene import Line, Rect, Scene, Text
 
@@ -40,16 +43,47 @@ def _font_dirs() -> list[Path]:
     return dirs
 
 
-@functools.lru_cache(maxsize=64)
-def _font(size: int, bold: bool, italic: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from PIL import ImageFont
-
+@functools.lru_cache(maxsize=4)
+def _font_path(bold: bool, italic: bool) -> Path | None:
     name = _FONT_FILES[(bold, italic)]
     for folder in _font_dirs():
         path = folder / name
         if path.is_file():
-            return ImageFont.truetype(str(path), size)
+            return path
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _font(size: int, bold: bool, italic: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
+    path = _font_path(bold, italic)
+    if path is not None:
+        return ImageFont.truetype(str(path), size)
     return ImageFont.load_default(size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cjk_font(size: int, bold: bool) -> ImageFont.FreeTypeFont | None:
+    """The shipped CJK font (no italic: CJK has none), or None if it is not installed."""
+    from PIL import ImageFont
+
+    path = cjk_font_path(bold)
+    return ImageFont.truetype(str(path), size) if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=4)
+def _characters_of(path: Path | None) -> frozenset[int] | None:
+    """The code points a font file maps (read with fontTools, which matplotlib brings);
+    None when that cannot be known (then only wide characters change font)."""
+    try:
+        from fontTools.ttLib import TTFont
+    except ImportError:  # Pillow without matplotlib
+        return None
+    if path is None:
+        return frozenset()
+    with TTFont(path, lazy=True) as font:
+        return frozenset(font["cmap"].getBestCmap())
 
 
 def _dashed(draw: Any, x1: float, y1: float, x2: float, y2: float, colour: str, w: int) -> None:
@@ -92,16 +126,66 @@ def _tile(width: int, height: int, fill: str, stroke: str, line: int, dash: bool
 
 @functools.lru_cache(maxsize=4096)
 def _text_mask(text: str, size: int, bold: bool, italic: bool, anchor: str) -> tuple[Any, int, int]:
-    """The text's coverage as an "L" image and its offset from the anchor point."""
+    """The text's coverage as an "L" image and its offset from the anchor point.
+
+    ``anchor`` is Pillow's: horizontal l/m/r, vertical (for one font) any of its letters.
+    """
     from PIL import Image, ImageDraw
 
     font = _font(size, bold, italic)
-    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(
-        (0, 0), text, font=font, anchor=anchor
+    runs = _runs(text, bold, italic)
+    cjk = _cjk_font(size, bold)
+    if cjk is None or all(not is_cjk for is_cjk, _ in runs):
+        # One font: Pillow places it (the English pictures, byte for byte as always).
+        left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(
+            (0, 0), text, font=font, anchor=anchor
+        )
+        left, top = int(left) - 1, int(top) - 1
+        mask = Image.new("L", (int(right) - left + 2, int(bottom) - top + 2), 0)
+        ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor=anchor)
+        return mask, left, top
+    return _mixed_mask(runs, font, cjk, anchor)
+
+
+def _runs(text: str, bold: bool, italic: bool) -> list[tuple[bool, str]]:
+    if text.isascii():
+        return [(False, text)]
+    latin = _characters_of(_font_path(bold, italic))
+    return font_runs(text, lambda char: latin is None or ord(char) in latin)
+
+
+def _mixed_mask(
+    runs: list[tuple[bool, str]], latin: Any, cjk: Any, anchor: str
+) -> tuple[Any, int, int]:
+    """Runs of two fonts side by side on the Latin font's baseline, placed as ``anchor`` says.
+
+    The Latin font fixes the baseline (its vertical anchor, e.g. "m": midway between its
+    ascender and descender), so mixed lines sit where English lines sit; each run
+    advances by its own width.
+    """
+    from PIL import Image, ImageDraw
+
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    # How far the baseline lies below the anchor point, in the Latin font's metrics.
+    below = (
+        probe.textbbox((0, 0), "x", font=latin, anchor="l" + anchor[1])[1]
+        - probe.textbbox((0, 0), "x", font=latin, anchor="ls")[1]
     )
-    left, top = int(left) - 1, int(top) - 1
-    mask = Image.new("L", (int(right) - left + 2, int(bottom) - top + 2), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor=anchor)
+    advances = [(cjk if is_cjk else latin).getlength(run) for is_cjk, run in runs]
+    x = {"l": 0.0, "m": -sum(advances) / 2, "r": -sum(advances)}[anchor[0]]
+    placed = []
+    for (is_cjk, run), advance in zip(runs, advances, strict=True):
+        placed.append(((x, below), run, cjk if is_cjk else latin))
+        x += advance
+    boxes = [probe.textbbox(at, run, font=font, anchor="ls") for at, run, font in placed]
+    left = int(min(box[0] for box in boxes)) - 1
+    top = int(min(box[1] for box in boxes)) - 1
+    right = int(max(box[2] for box in boxes))
+    bottom = int(max(box[3] for box in boxes))
+    mask = Image.new("L", (right - left + 2, bottom - top + 2), 0)
+    draw = ImageDraw.Draw(mask)
+    for (x0, y0), run, font in placed:
+        draw.text((x0 - left, y0 - top), run, fill=255, font=font, anchor="ls")
     return mask, left, top
 
 

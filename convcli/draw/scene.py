@@ -9,6 +9,7 @@ when printed in grey.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 __all__ = ["PALETTE", "Line", "Rect", "Scene", "Text", "text_width"]
@@ -84,11 +85,20 @@ class Scene:
 
 
 def text_width(text: str, size: float) -> float:
-    """A width estimate for laying out text in a sans-serif font (about 0.6 em per character).
+    """A width estimate for laying out text in a sans-serif font.
+
+    About 0.6 em per character, and a whole em for a wide one (Unicode's East Asian
+    Width W or F: Chinese characters and full-width punctuation, U+FF0C's comma and the
+    like), which CJK fonts draw square.
 
     Examples
     --------
     >>> text_width("56", 10)
     12.0
+    >>> text_width("输出[0,0]", 10)
+    50.0
     """
-    return 0.6 * size * len(text)
+    wide = sum(1 for character in text if unicodedata.east_asian_width(character) in "WF")
+    if not wide:
+        return 0.6 * size * len(text)
+    return 0.6 * size * (len(text) - wide) + size * wide

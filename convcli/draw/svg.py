@@ -3,15 +3,21 @@
 Numbers are written with at most two decimals and the items in drawing order, so the
 same drawing is the same bytes on every machine (the README's figures are checked
 that way).
+
+A viewer draws SVG text with the reader's fonts. When the picture has wide (Chinese)
+characters, the font list goes on after the Latin fonts with the CJK fonts that common
+systems carry (``cjk.SVG_CJK_FAMILIES``); the font itself is not embedded (the
+README's "Chinese in pictures" gives the numbers). English pictures are unchanged.
 """
 
 from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from convcli.draw.cjk import SVG_CJK_FAMILIES, has_wide
 from convcli.draw.scene import FONT_FAMILY, Line, Rect, Scene, Text
 
-__all__ = ["scene_to_svg"]
+__all__ = ["font_family", "scene_to_svg"]
 
 
 def _n(value: float) -> str:
@@ -44,6 +50,23 @@ def _item(item: Rect | Line | Text) -> str:
     )
 
 
+def font_family(scene: Scene) -> str:
+    """The CSS font list for the scene's text: CJK fonts join only when a text needs them.
+
+    Examples
+    --------
+    >>> font_family(Scene(40, 20, [Text(20, 10, "56", 12)])) == FONT_FAMILY
+    True
+    >>> font_family(Scene(40, 20, [Text(20, 10, "输出", 12)]))  # doctest: +NORMALIZE_WHITESPACE
+    'DejaVu Sans, Verdana, Arial, convcli CJK, Noto Sans CJK SC, Source Han Sans SC,
+     PingFang SC, Microsoft YaHei, WenQuanYi Micro Hei, sans-serif'
+    """
+    if not any(isinstance(item, Text) and has_wide(item.text) for item in scene.items):
+        return FONT_FAMILY
+    latin = [name for name in FONT_FAMILY.split(", ") if name != "sans-serif"]
+    return ", ".join([*latin, *SVG_CJK_FAMILIES, "sans-serif"])
+
+
 def scene_to_svg(scene: Scene, *, title: str = "") -> str:
     """The scene as a standalone SVG document.
 
@@ -64,7 +87,7 @@ def scene_to_svg(scene: Scene, *, title: str = "") -> str:
     if title:
         lines.append(f"<title>{escape(title)}</title>")
     lines.append(f'<rect width="100%" height="100%" fill="{scene.background}"/>')
-    lines.append(f"<g font-family={quoteattr(FONT_FAMILY)}>")
+    lines.append(f"<g font-family={quoteattr(font_family(scene))}>")
     lines.extend(_item(item) for item in scene.items)
     lines.append("</g>")
     lines.append("</svg>")

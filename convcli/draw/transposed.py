@@ -24,12 +24,14 @@ from convcli.draw.common import (
     check_size,
     pair_text,
     positions,
+    shapes_title,
+    sides_text,
     sum_text,
     value_text,
 )
 from convcli.draw.layout import Cell, Figure, Grid, Item
 from convcli.errors import ShapeError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.ops.transposed import conv_transpose2d
 from convcli.shapes.axes import output_axes
 from convcli.shapes.transposed import (
@@ -176,36 +178,50 @@ def plan_transposed_drawing(
 def _title(problem: TransposedProblem, plan: _Plan, scatter: bool) -> tuple[str, ...]:
     g = plan.geometry
     shape = "x".join(map(str, plan.out_shape))
-    first = (
-        f"conv_transpose2d: input {'x'.join(map(str, problem.input_shape))}, kernel "
-        f"{'x'.join(map(str, problem.kernel_shape))} -> output {shape}"
+    first = shapes_title(
+        "conv_transpose2d",
+        "x".join(map(str, problem.input_shape)),
+        "x".join(map(str, problem.kernel_shape)),
+        shape,
     )
-    settings = (
-        f"stride {pair_text(g.stride)}, padding {pair_text(g.padding)}, output_padding "
-        f"{pair_text(g.output_padding)}, dilation {pair_text(g.dilation)}, groups {problem.groups}"
+    settings = _(
+        "stride {stride}, padding {padding}, output_padding {output_padding}, dilation "
+        "{dilation}, groups {groups}"
+    ).format(
+        stride=pair_text(g.stride),
+        padding=pair_text(g.padding),
+        output_padding=pair_text(g.output_padding),
+        dilation=pair_text(g.dilation),
+        groups=problem.groups,
     )
     top, bottom, left, right = g.direct_padding
     if scatter:
-        how = (
+        how = _(
             "scatter view: each input value times the kernel, added at (i*s, j*s) of the "
-            f"canvas; padding crops {pair_text(g.padding)} from each side (dashed cells)"
-        )
-    else:
-        zeros = pair_text((g.stride[0] - 1, g.stride[1] - 1))
-        around = f"{top},{bottom} (top,bottom) {left},{right} (left,right)"
-        if len({top, bottom, left, right}) == 1:
-            around = str(top)
-        plural = "" if zeros == "1" else "s"
-        return (
-            first,
-            settings,
-            transposed_formula(g, 0),
-            transposed_formula(g, 1),
-            f"direct view: {zeros} zero{plural} between the input values (s-1), {around} "
-            "around them (d(k-1)-p,",
-            "+ output_padding at the bottom/right; negative crops), the kernel flipped, stride 1",
-        )
-    return (first, settings, transposed_formula(g, 0), transposed_formula(g, 1), how)
+            "canvas; padding crops {padding} from each side (dashed cells)"
+        ).format(padding=pair_text(g.padding))
+        return (first, settings, transposed_formula(g, 0), transposed_formula(g, 1), how)
+    gaps = (g.stride[0] - 1, g.stride[1] - 1)
+    around = sides_text(top, bottom, left, right)
+    if len({top, bottom, left, right}) == 1:
+        around = str(top)
+    # Two lines of one sentence: the translation says where the second begins.
+    direct = ngettext(
+        "direct view: {zeros} zero between the input values (s-1), {around} around them "
+        "(d(k-1)-p,\n+ output_padding at the bottom/right; negative crops), the kernel "
+        "flipped, stride 1",
+        "direct view: {zeros} zeros between the input values (s-1), {around} around them "
+        "(d(k-1)-p,\n+ output_padding at the bottom/right; negative crops), the kernel "
+        "flipped, stride 1",
+        1 if gaps == (1, 1) else 2,
+    ).format(zeros=pair_text(gaps), around=around)
+    return (
+        first,
+        settings,
+        transposed_formula(g, 0),
+        transposed_formula(g, 1),
+        *direct.split("\n"),
+    )
 
 
 def _values(problem: TransposedProblem, plan: _Plan) -> tuple[Array, Array, Array] | None:
@@ -328,11 +344,18 @@ def _direct_figure(
                     text = "" if state in ("input", "tap", "faded") else "0"
                 line.append(Cell(text, state))
             cells.append(tuple(line))
-        name = "input" if len(problem.input_shape) == 2 else f"input channel {channel}"
-        caption = f"{name}, zeros inserted and padded"
+        name = (
+            _("input")
+            if len(problem.input_shape) == 2
+            else _("input channel {channel}").format(channel=channel)
+        )
         if not seen:
-            rows.append((Grid(f"{name}: not seen by output channel {out_channel}", tuple(cells)),))
+            caption = _("{name}: not seen by output channel {out_channel}").format(
+                name=name, out_channel=out_channel
+            )
+            rows.append((Grid(caption, tuple(cells)),))
             continue
+        caption = _("{name}, zeros inserted and padded").format(name=name)
         box = (tap_rows[0], tap_cols[0], tap_rows[-1] + 1, tap_cols[-1] + 1)
         kernel_cells = []
         flipped = None
@@ -351,9 +374,11 @@ def _direct_figure(
                 )
             )
         name_k = (
-            f"kernel[{channel},{local_out}] flipped"
+            _("kernel[{in_channel},{out_channel}] flipped").format(
+                in_channel=channel, out_channel=local_out
+            )
             if len(problem.kernel_shape) == 4
-            else "kernel flipped"
+            else _("kernel flipped")
         )
         items: list[Item] = [
             Grid(caption, tuple(cells), box=box if g.dilation != (1, 1) else None),
@@ -369,9 +394,9 @@ def _direct_figure(
             items += [
                 "=",
                 Grid(
-                    "products",
+                    _("products"),
                     tuple(tuple(Cell(value_text(v), "product") for v in line) for line in products),
-                    note=f"sum = {value_text(total)}",
+                    note=_("sum = {total}").format(total=value_text(total)),
                 ),
             ]
         rows.append(tuple(items))
@@ -379,24 +404,38 @@ def _direct_figure(
     where = ",".join(map(str, position))
     if values is None:
         footer = (
-            f"output[{where}]: the flipped kernel's taps on rows {tap_rows[0]}..{tap_rows[-1]} and "
-            f"columns {tap_cols[0]}..{tap_cols[-1]} of the zero-inserted input",
+            _(
+                "output[{where}]: the flipped kernel's taps on rows {rows} and columns {columns} "
+                "of the zero-inserted input"
+            ).format(
+                where=where,
+                rows=f"{tap_rows[0]}..{tap_rows[-1]}",
+                columns=f"{tap_cols[0]}..{tap_cols[-1]}",
+            ),
         )
     else:
-        value = (
+        value = value_text(
             values[2][(batch, out_channel, row, col)]
             if values[2].ndim == 4
             else values[2][(out_channel, row, col)]
         )
         terms = sum_text(sums)
-        bias = (
-            ""
-            if problem.bias is None
-            else f" + bias {value_text(np.asarray(problem.bias)[out_channel])}"
-        )
-        if len(sums) == 1 and not bias:
-            terms = "sum of the products"
-        footer = (f"output[{where}] = {terms}{bias} = {value_text(value)}",)
+        if problem.bias is not None:
+            summed = _("output[{where}] = {sums} + bias {bias} = {value}").format(
+                where=where,
+                sums=terms,
+                bias=value_text(np.asarray(problem.bias)[out_channel]),
+                value=value,
+            )
+        elif len(sums) == 1:
+            summed = _("output[{where}] = sum of the products = {value}").format(
+                where=where, value=value
+            )
+        else:
+            summed = _("output[{where}] = {sums} = {value}").format(
+                where=where, sums=terms, value=value
+            )
+        footer = (summed,)
     return Figure(title, tuple(rows), ("->", output), footer)
 
 
@@ -427,7 +466,9 @@ def _output_grid(
                 text = value_text(_output_value(values, batch, out_channel, r, c))
             line.append(Cell(text, state))
         cells.append(tuple(line))
-    name = f"output channel {out_channel}" if "c_o" in index else "output"
+    name = (
+        _("output channel {channel}").format(channel=out_channel) if "c_o" in index else _("output")
+    )
     return Grid(name, tuple(cells))
 
 
@@ -458,8 +499,9 @@ def _scatter_figure(
         )
         for r in range(n_h)
     )
-    in_name = "input" if rank == 2 else f"input channel {channel}"
-    rows: list[tuple[Item, ...]] = [(Grid(f"{in_name}: value ({u},{v}) scatters", input_cells),)]
+    in_name = _("input") if rank == 2 else _("input channel {channel}").format(channel=channel)
+    scatters = _("{name}: value ({row},{column}) scatters").format(name=in_name, row=u, column=v)
+    rows: list[tuple[Item, ...]] = [(Grid(scatters, input_cells),)]
     canvas_h, canvas_w = g.out_size[0] + 2 * p_h, g.out_size[1] + 2 * p_w
     per_group_in = plan.batched[1] // problem.groups
     per_group_out = plan.c_o // problem.groups
@@ -501,23 +543,31 @@ def _scatter_figure(
                 text = "" if partial is None else value_text(partial[r, c])
                 line.append(Cell(text, state))
             canvas.append(tuple(line))
-        k_name = f"kernel[{channel},{local_out}]" if len(problem.kernel_shape) == 4 else "kernel"
-        multiplier = "x" if x is None else f"x {value_text(x[batch, channel, u, v])}"
-        out_name = f"output channel {out_channel}" if len(problem.kernel_shape) == 4 else "output"
-        rows.append(
-            (
-                Grid(k_name, kernel_cells),
-                multiplier,
-                "->",
-                Grid(f"{out_name}, uncropped: the sum so far", tuple(canvas)),
+        four = len(problem.kernel_shape) == 4
+        k_name = (
+            _("kernel[{in_channel},{out_channel}]").format(
+                in_channel=channel, out_channel=local_out
             )
+            if four
+            else _("kernel")
         )
+        multiplier = "x" if x is None else f"x {value_text(x[batch, channel, u, v])}"
+        out_name = (
+            _("output channel {channel}").format(channel=out_channel) if four else _("output")
+        )
+        so_far = _("{name}, uncropped: the sum so far").format(name=out_name)
+        rows.append((Grid(k_name, kernel_cells), multiplier, "->", Grid(so_far, tuple(canvas))))
     where = ",".join(map(str, step))
     footer = (
-        f"input[{where}] adds the kernel times itself at canvas rows "
-        f"{u * s_h}..{u * s_h + d_h * (k_h - 1)}, columns {v * s_w}..{v * s_w + d_w * (k_w - 1)}; "
-        "the output is the canvas without its "
-        f"{pair_text(g.padding)} cropped border",
+        _(
+            "input[{where}] adds the kernel times itself at canvas rows {rows}, columns "
+            "{columns}; the output is the canvas without its {padding} cropped border"
+        ).format(
+            where=where,
+            rows=f"{u * s_h}..{u * s_h + d_h * (k_h - 1)}",
+            columns=f"{v * s_w}..{v * s_w + d_w * (k_w - 1)}",
+            padding=pair_text(g.padding),
+        ),
     )
     return Figure(title, tuple(rows), (), footer)
 

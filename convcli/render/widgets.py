@@ -721,11 +721,11 @@ class Prose:
     --------
     >>> import io
     >>> console = Console(width=14, file=io.StringIO())
-    >>> console.print(Prose("输出形状：16x32x32，参数量 432"))
+    >>> console.print(Prose("输出形状 16x32x32 的参数量 432"))
     >>> print(console.file.getvalue().rstrip())
-    输出形状：
-    16x32x32，参数
-    量 432
+    输出形状
+    16x32x32 的参
+    数量 432
     """
 
     def __init__(self, text: str, style: str = "") -> None:
