@@ -10,6 +10,7 @@ import pytest
 
 import convcli.ops.budget
 from convcli import conv2d
+from convcli.errors import BudgetError
 from convcli.ops.budget import (
     FALLBACK_BUDGET,
     available_memory,
@@ -79,8 +80,12 @@ def test_estimate_counts_every_part_and_refuses_with_it() -> None:
     reflect = estimate_run((3, 8, 8), f4, (4, 3, 3, 3), f4, padding=1, padding_mode="reflect")
     assert dict(reflect.parts)["padded input"] == 3 * 10 * 10 * 4
     check_budget(plain, plain.total)
-    with pytest.raises(ValueError, match=r"needs about .* over the --max-memory budget of 1 B"):
+    # The Python API's words; the command line says --max-memory (tests/test_option_words.py).
+    words = r"needs about .* over the max_memory budget of 1 B"
+    with pytest.raises(BudgetError, match=words) as err:
         check_budget(plain, 1)
+    assert err.value.fields["needed"] == plain.total and err.value.fields["budget"] == 1
+    assert err.value.parameters == ("max_memory",)
 
 
 def test_estimate_reads_the_kernel_rank_as_run_does() -> None:

@@ -3,12 +3,14 @@ allocates (numpy reports to tracemalloc) stays within the estimate, decided befo
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from clitools import invoke, save
 
 from convcli import conv_transpose2d
 from convcli.ops.budget import estimate_pool_run, estimate_transposed_run
@@ -88,3 +90,89 @@ def test_pooling_stays_within_its_estimate(
     parts = dict(estimate_pool_run(x.shape, x.dtype, options).parts)
     peak = _peak(lambda: pool(x, options))
     assert peak <= parts["output"] + parts["workspace"] + SLACK
+
+
+# --- whole commands: the estimate made before loading covers the measured peak -------------
+
+COMMANDS = {
+    "run --transposed": ["run", "X", "W", "--transposed", "-s", "2", "-p", "1"],
+    "run --transposed --bias --json": ["run", "X", "W", "--transposed", "-s", "2", "--bias",
+                                       "B", "--json"],
+    "run --transposed -o y.json": ["run", "X", "W", "--transposed", "-o", "OUT/y.json", "--force"],
+    "run --transposed groups": ["run", "X", "W", "--transposed", "-s", "3", "-g", "4", "-d", "2"],
+    "run --transposed int8 --json": ["run", "X8", "W8", "--transposed", "-s", "2", "--json"],
+    "run --transposed complex --json": ["run", "XC", "WC", "--transposed", "-s", "2", "--json"],
+    "run --transposed JSON input": ["run", "XJ", "W", "--transposed", "-s", "2", "--json"],
+    "verify --transposed": ["verify", "X", "W", "--transposed", "-s", "2", "-p", "1"],
+    "verify --transposed --json": ["verify", "X", "W", "--transposed", "-s", "2", "--json"],
+    "verify --transposed int8": ["verify", "X8", "W8", "--transposed", "-s", "2", "--json"],
+    "verify --transposed complex": ["verify", "XC", "WC", "--transposed", "--output-padding",
+                                    "0"],
+    "explain --transposed --json": ["explain", "X", "W", "--transposed", "-s", "2", "--at",
+                                    "0,3,5,5", "--json"],
+    "explain --transposed --full": ["explain", "X", "W", "--transposed", "--at", "0,3,5,5",
+                                    "--full"],
+    "pool": ["pool", "P", "-k", "3", "-s", "2", "-p", "1"],
+    "pool --json": ["pool", "P", "--kind", "avg", "-k", "1", "--json"],
+    "pool adaptive": ["pool", "P", "--kind", "adaptive-max", "--output-size", "7"],
+    "pool complex --json": ["pool", "XC", "--kind", "avg", "-k", "2", "--json"],
+    "pool --at": ["pool", "P", "-k", "3", "--at", "0,0,3,3", "--json"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def command_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("layers")
+    rng = np.random.default_rng(11)
+    arrays: dict[str, np.ndarray[Any, Any]] = {
+        "X": rng.standard_normal((1, 32, 32, 32)).astype(np.float32),
+        "W": rng.standard_normal((32, 16, 4, 4)).astype(np.float32),
+        "B": rng.standard_normal((16,)).astype(np.float32),
+        "X8": rng.integers(-5, 5, (2, 16, 24, 24)).astype(np.int8),
+        "W8": rng.integers(-5, 5, (16, 4, 3, 3)).astype(np.int8),
+        "XC": rng.standard_normal((1, 8, 24, 24)) + 1j,
+        "WC": rng.standard_normal((8, 4, 3, 3)) + 0j,
+        "P": rng.standard_normal((2, 16, 96, 96)).astype(np.float32),
+    }
+    files = {name: save(folder / f"{name}.npy", array) for name, array in arrays.items()}
+    json_input = folder / "XJ.json"
+    json_input.write_text(json.dumps(arrays["X"][0, :, :16, :16].tolist()), encoding="utf-8")
+    files["XJ"] = str(json_input)
+    files["OUT"] = str(folder)
+    return files
+
+
+@pytest.mark.parametrize("case", COMMANDS)
+def test_each_layer_command_stays_within_the_estimate_it_checks_first(
+    monkeypatch: pytest.MonkeyPatch, command_files: dict[str, str], case: str
+) -> None:
+    """The peak of the whole command (loading, computing, the report or the JSON text)
+    against the largest estimate it checked before loading (the inputs' own budget
+    included: a JSON input's parsing)."""
+    import convcli.ops.budget
+
+    estimates: list[int] = []
+    for name in ("check_budget", "check_inputs_budget"):
+        real = getattr(convcli.ops.budget, name)
+
+        def record(parts: Any, budget: int, real: Any = real) -> None:
+            total = parts.total if hasattr(parts, "total") else sum(size for _, size in parts)
+            estimates.append(total)
+            real(parts, budget)
+
+        monkeypatch.setattr(convcli.ops.budget, name, record)
+    args = [
+        arg.replace("OUT", command_files["OUT"]) if arg.startswith("OUT/") else arg
+        for arg in (command_files.get(arg, arg) for arg in COMMANDS[case])
+    ]
+    assert invoke(*args).exit_code == 0  # imports and caches warmed up, outside the measure
+    estimates.clear()
+    tracemalloc.start()
+    try:
+        result = invoke(*args, "--max-memory", "4G")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert any(estimates), "no estimate was made"
+    assert peak <= max(estimates), (case, peak, max(estimates))

@@ -461,14 +461,16 @@ def test_start_up_and_svg_drawings_import_no_drawing_library(tmp_path: Path) -> 
 def test_a_big_drawing_is_refused_from_the_header_before_any_data_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import convcli.cli.draw
+    import convcli.tensorio.files
 
-    def no_loading(spec: str, role: str) -> Any:
-        raise AssertionError(f"{role} {spec} was loaded")
-
-    monkeypatch.setattr(convcli.cli.draw, "load", no_loading)
     x = save(tmp_path / "x.npy", np.zeros((1, 64, 64)))
     w = save(tmp_path / "w.npy", np.ones((1, 1, 3, 3)))
+
+    def no_loading(*args: object, **kwargs: object) -> Any:
+        raise AssertionError("tensor data read before the drawing was checked")
+
+    for name in ("read_npy", "read_npz", "parse_json_tensor"):
+        monkeypatch.setattr(convcli.tensorio.files, name, no_loading)
     result = invoke("draw", x, w, "-o", str(tmp_path / "a.gif"))
     assert_usage_error(result, "more than 400")
     assert not (tmp_path / "a.gif").exists()

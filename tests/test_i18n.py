@@ -87,9 +87,12 @@ def test_a_stale_mo_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert any("not the compiled .po" in line for line in tool.problems("zh", fresh))
 
 
+# The error classes, and Words: the sentence of a message (Param only names a parameter).
 DOMAIN_ERRORS = {
-    name for name, value in vars(errors).items() if isinstance(value, type) and name[0] != "_"
-}
+    name
+    for name, value in vars(errors).items()
+    if isinstance(value, type) and issubclass(value, BaseException) and name[0] != "_"
+} | {"Words"}
 # Calls whose text argument a person reads (the render layer's widgets and rich's tables).
 SHOWN = re.compile(r"render_\w+|add_column|add_row|Table|Text|append|add_task")
 # ... and in pictures: grids' captions and notes, figures' lines, matplotlib's labels.

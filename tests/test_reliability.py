@@ -1290,6 +1290,98 @@ def test_item38_json_text_is_budgeted_before_it_is_parsed_by_the_layer_commands(
     assert invoke(*args, "--max-memory", enough, "--json").exit_code == 0
 
 
+EXPLAINING_AND_DRAWING = {
+    "explain --transposed": ["explain", "X", "K", "--transposed", "--at", "0,0,0"],
+    "pool --at": ["pool", "X", "-k", "2", "--at", "0,0,0"],
+    "draw": ["draw", "X", "K", "--at", "0,0,0", "-o", "OUT/a.svg"],
+    "draw --transposed": ["draw", "X", "K", "--transposed", "--at", "0,0,0", "-o", "OUT/a.svg"],
+    "draw --pool": ["draw", "X", "--pool", "max", "-k", "2", "--at", "0,0,0", "-o", "OUT/a.svg"],
+}
+
+
+def _explaining_args(case: str, x: str, k: str, out: Path) -> list[str]:
+    names = {"X": x, "K": k}
+    return [names.get(arg, arg.replace("OUT", str(out))) for arg in EXPLAINING_AND_DRAWING[case]]
+
+
+@pytest.mark.parametrize("case", EXPLAINING_AND_DRAWING)
+def test_item38_explaining_and_drawing_budget_every_header_before_any_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    x = sparse_npy(tmp_path / "x.npy", "<f8", (1, 4096, 4096))  # 128 MiB
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 2, 2)))
+    args = _explaining_args(case, x, k, tmp_path)
+    with no_tensor_data_read(monkeypatch):
+        line = assert_usage_error(invoke(*args, "--max-memory", "32M"))
+    assert "x.npy 128.0 MiB" in line and "budget of 32.0 MiB" in line and "--max-memory" in line
+    assert files_in(tmp_path) == ["k.npy", "x.npy"]
+
+
+@pytest.mark.parametrize("case", EXPLAINING_AND_DRAWING)
+def test_item38_explaining_and_drawing_budget_json_text_before_parsing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    from convcli.ops.budget import JSON_PARSE_EXPANSION
+
+    text = json.dumps([[[0.0] * 30] * 30])  # ~4.5 KiB of text: a drawing of few enough cells
+    x = write(tmp_path / "x.json", text)
+    k = save(tmp_path / "k.npy", np.ones((1, 1, 2, 2)))
+    args = _explaining_args(case, x, k, tmp_path)
+    budget = str(len(text) * JSON_PARSE_EXPANSION // 2)
+    with no_tensor_data_read(monkeypatch):
+        line = assert_usage_error(invoke(*args, "--max-memory", budget))
+    assert "x.json" in line and "JSON text" in line and "--max-memory" in line
+    enough = str(len(text) * JSON_PARSE_EXPANSION * 2 + 64 * 1024**2)
+    assert invoke(*args, "--max-memory", enough).exit_code == 0
+
+
+LAYER_MISFITS = {
+    # (command, extra arguments, kernel shape, what the refusal says)
+    "run --transposed, channels": (["run"], (3, 1, 2, 2), "expects 3 input channels"),
+    "run --transposed, 3-D kernel": (["run"], (1, 2, 2), "needs a 4-D kernel"),
+    "run --transposed, --output-size": (
+        ["run", "--output-size", "5,5"],
+        (1, 1, 2, 2),
+        "--output-size: requested an output size of (5, 5)",
+    ),
+    "run --transposed, --output-padding": (
+        ["run", "-s", "2", "--output-padding", "2"],
+        (1, 1, 2, 2),
+        "--output-padding",
+    ),
+    "verify --transposed, groups": (["verify", "-g", "2"], (1, 1, 2, 2), "groups"),
+    "explain --transposed, channels": (
+        ["explain", "--at", "0,0,0"],
+        (3, 1, 2, 2),
+        "expects 3 input channels",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LAYER_MISFITS)
+def test_item38_transposed_shapes_that_do_not_fit_are_refused_from_the_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """check_transposed_memory let these through to the computation, which refused them
+    only after loading every tensor."""
+    command, kernel_shape, words = LAYER_MISFITS[case]
+    x = sparse_npy(tmp_path / "x.npy", "<f4", (1, 2048, 2048))  # 16 MiB: fits the budget
+    k = save(tmp_path / "k.npy", np.ones(kernel_shape, dtype=np.float32))
+    args = [command[0], x, k, "--transposed", *command[1:]]
+    with no_tensor_data_read(monkeypatch):
+        assert_usage_error(invoke(*args), words)
+
+
+def test_item38_a_pooling_window_that_does_not_fit_is_refused_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = sparse_npy(tmp_path / "x.npy", "<f4", (2048, 4, 4))
+    for extra in ([], ["--at", "0,0,0"]):
+        with no_tensor_data_read(monkeypatch):
+            line = assert_usage_error(invoke("pool", x, "-k", "5", *extra))
+        assert "pooling window 5" in line and "x.npy" in line
+
+
 def test_item38_the_measured_json_expansion_covers_the_parser() -> None:
     from convcli.ops.budget import JSON_PARSE_EXPANSION
     from convcli.tensorio.jsontext import parse_json_tensor

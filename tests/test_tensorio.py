@@ -247,7 +247,7 @@ def test_name_with_a_line_break_stays_one_line(tmp_path: Path) -> None:
 
 def test_item28_output_same_path_as_input_refused_even_with_force(old_output: Path) -> None:
     for output in (old_output, old_output.parent / "." / "out.npy"):
-        with refuses("is the input", "even with --force"):
+        with refuses("is the input", "even with force=True"):
             save_tensor(output, np.ones(3), force=True, inputs=[str(old_output)])
     assert load_tensor(str(old_output)).tolist() == [1.0, 2.0]
 
@@ -299,7 +299,7 @@ def test_item28_dangling_symlink_output_naming_an_input_refused(tmp_path: Path) 
 
 def test_item29_existing_output_without_force_refused_untouched(old_output: Path) -> None:
     before = old_output.read_bytes(), old_output.stat().st_mtime_ns
-    with refuses("out.npy: already exists; use --force"):
+    with refuses("out.npy: already exists; use force=True"):
         save_tensor(old_output, np.ones(3))
     with refuses("out.npy: already exists"), npy_writer(old_output, (3,), np.float64):
         pass

@@ -219,7 +219,7 @@ def load(spec: str, role: str) -> npt.NDArray[np.generic]:
     try:
         return load_tensor(spec)
     except ConvcliError as err:
-        raise type(err)(f"{_(role)} {err}") from None
+        raise err.with_context(_(role), " ") from None
 
 
 def load_tensors(
@@ -265,7 +265,7 @@ def peek(spec: str | None, role: str) -> TensorInfo | None:
     try:
         return peek_tensor(spec)
     except ConvcliError as err:
-        raise type(err)(f"{_(role)} {err}") from None
+        raise err.with_context(_(role), " ") from None
 
 
 def shape_of(spec: str, role: str) -> tuple[int, ...]:

@@ -129,4 +129,4 @@ def _named(role: str, read: Callable[[T], R], argument: T) -> R:
     try:
         return read(argument)
     except ConvcliError as err:
-        raise type(err)(f"{_(role)} {err}") from None
+        raise err.with_context(_(role), " ") from None

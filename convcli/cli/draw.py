@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,15 +13,17 @@ from convcli.cli._common import (
     DilationOpt,
     FlipOpt,
     GroupsOpt,
+    MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
-    check_stdin_once,
+    TensorInfo,
     conv_options,
-    load,
+    memory_budget,
     option,
-    peek,
     whole,
 )
+from convcli.cli._loading import load_checked
+from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
 
@@ -111,6 +114,7 @@ def draw(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Draw a convolution: the padded input, the kernel's window, the output filling in.
 
@@ -134,7 +138,7 @@ def draw(
       convcli draw --pool max --input-shape 4x4 --kernel-size 2 --output pool.gif
       convcli draw --pool avg --input-shape 5x5 --kernel-size 2 -p 1 --ceil-mode -o ceil.png
     """
-    with guard():
+    with guard(), option_words():
         from convcli.draw.output import PICTURE_SUFFIXES, is_animation, write_figures
         from convcli.shapes.parsing import parse_position
         from convcli.tensorio.files import check_output_path
@@ -166,23 +170,24 @@ def draw(
                 "--dilation": dilation.strip() not in ("1", "1,1") and pool == "avg",
             },
         )
+        budget = memory_budget(max_memory)
         figures: list[Figure]
         if pool is not None:
             figures = _pool_figures(
                 pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
-                position, animate,
+                position, animate, budget,
             )  # fmt: skip
         elif transposed:
             figures = _transposed_figures(
                 input_file, kernel_file, bias_file, input_shape, kernel_shape,
                 (stride or "1", padding, output_padding, dilation, groups), scatter, position,
-                animate,
+                animate, budget,
             )  # fmt: skip
         else:
             options = conv_options(stride or "1", padding, dilation, groups, padding_mode, flip)
             figures = _conv_figures(
                 input_file, kernel_file, bias_file, input_shape, kernel_shape, options, position,
-                animate,
+                animate, budget,
             )  # fmt: skip
         write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
         if animate:
@@ -201,6 +206,7 @@ def _conv_figures(
     options: object,
     position: tuple[int, ...] | None,
     animate: bool,
+    budget: int,
 ) -> list[Figure]:
     from convcli.draw.conv import ConvProblem, conv_figures, plan_conv
     from convcli.errors import PositionError
@@ -215,12 +221,13 @@ def _conv_figures(
         if from_files:
             if input_file is None or kernel_file is None:
                 raise OptionError(_("give both INPUT and KERNEL files"))
-            check_stdin_once([input_file, kernel_file, bias_file])
-            shapes = (_header_shape(input_file, "input"), _header_shape(kernel_file, "kernel"))
-            if shapes[0] is not None and shapes[1] is not None:
-                plan_conv(ConvProblem(shapes[0], shapes[1], options), position, animate=animate)
-            x, kernel = load(input_file, "input"), load(kernel_file, "kernel")
-            bias = None if bias_file is None else load(bias_file, "bias")
+            x, kernel, bias = _load(
+                (input_file, kernel_file, bias_file),
+                budget,
+                lambda x_shape, k_shape: plan_conv(
+                    ConvProblem(x_shape, k_shape, options), position, animate=animate
+                ),
+            )
             problem = ConvProblem(x.shape, kernel.shape, options, x, kernel, bias)
         else:
             if bias_file is not None:
@@ -242,12 +249,22 @@ def _conv_figures(
         raise err.with_context("--at") from None
 
 
-def _header_shape(spec: str, role: str) -> tuple[int, ...] | None:
-    """A .npy/.npz tensor's shape from its header, no data read: a drawing too big to
-    read is refused before loading. None for JSON and stdin (checked once parsed; their
-    text is capped)."""
-    info = peek(spec, role)
-    return None if info is None else info[0]
+def _load(
+    specs: tuple[str, str | None, str | None],
+    budget: int,
+    plan: Callable[[tuple[int, ...], tuple[int, ...]], object],
+) -> tuple[Any, Any, Any]:
+    """The input, kernel and bias through the one checked sequence: every header (and
+    JSON text) budgeted, and the drawing planned from the shapes (its frame and cell
+    limits), before any tensor data is read."""
+
+    def check(infos: Sequence[TensorInfo | None]) -> None:
+        x, kernel = infos[0], infos[1]
+        if x is not None and (kernel is not None or specs[1] is None):
+            plan(x[0], () if kernel is None else kernel[0])
+
+    x, kernel, bias = load_checked(specs, budget, check)
+    return x, kernel, bias
 
 
 # Which options each kind of drawing takes (the others are refused, not ignored).
@@ -288,6 +305,7 @@ def _pool_figures(
     ceil_mode: bool,
     position: tuple[int, ...] | None,
     animate: bool,
+    budget: int,
 ) -> list[Figure]:
     from convcli.draw.pool import POOL_KINDS, PoolProblem, plan_pool_drawing, pool_figures
     from convcli.errors import PositionError
@@ -309,11 +327,15 @@ def _pool_figures(
         raise OptionError(_("--pool: give an INPUT file or --input-shape (e.g. 4x4), one of them"))
     try:
         if input_file is not None:
-            shape = _header_shape(input_file, "input")
-            if shape is not None:
-                planned = PoolProblem(kind, shape, window, steps, pad, dil, ceil_mode)
-                plan_pool_drawing(planned, position, animate=animate)
-            x = load(input_file, "input")
+            x, _kernel, _bias = _load(
+                (input_file, None, None),
+                budget,
+                lambda x_shape, _: plan_pool_drawing(
+                    PoolProblem(kind, x_shape, window, steps, pad, dil, ceil_mode),
+                    position,
+                    animate=animate,
+                ),
+            )
             problem = PoolProblem(kind, x.shape, window, steps, pad, dil, ceil_mode, x)
         else:
             text = input_shape or ""
@@ -334,6 +356,7 @@ def _transposed_figures(
     scatter: bool,
     position: tuple[int, ...] | None,
     animate: bool,
+    budget: int,
 ) -> list[Figure]:
     from convcli.draw.transposed import (
         TransposedProblem,
@@ -365,13 +388,13 @@ def _transposed_figures(
         if from_files:
             if input_file is None or kernel_file is None:
                 raise OptionError(_("give both INPUT and KERNEL files"))
-            check_stdin_once([input_file, kernel_file, bias_file])
-            shapes = (_header_shape(input_file, "input"), _header_shape(kernel_file, "kernel"))
-            if shapes[0] is not None and shapes[1] is not None:
-                planned = problem_of((shapes[0], shapes[1]))
-                plan_transposed_drawing(planned, position, animate=animate, scatter=scatter)
-            x, kernel = load(input_file, "input"), load(kernel_file, "kernel")
-            bias = None if bias_file is None else load(bias_file, "bias")
+            x, kernel, bias = _load(
+                (input_file, kernel_file, bias_file),
+                budget,
+                lambda x_shape, k_shape: plan_transposed_drawing(
+                    problem_of((x_shape, k_shape)), position, animate=animate, scatter=scatter
+                ),
+            )
             problem = problem_of((x.shape, kernel.shape), x, kernel, bias)
         else:
             if bias_file is not None:

@@ -16,8 +16,7 @@ from convcli.cli._common import (
     TensorInfo,
     check_plot,
     check_stdin_once,
-    load,
-    load_tensors,
+    json_text,
     memory_budget,
     naming_inputs,
     option,
@@ -26,6 +25,7 @@ from convcli.cli._common import (
     show_json,
     whole,
     write_plot,
+    write_stdout,
 )
 from convcli.cli._loading import load_checked
 from convcli.errors import ConvcliError, OptionError
@@ -151,28 +151,32 @@ def check_transposed_memory(
     results: int = 1,
     as_json: bool = False,
     direct: bool = False,
+    explain: bool = False,
 ) -> None:
-    """Refuse a transposed run over the budget, from the (input, kernel, bias) shapes."""
-    from convcli.ops.budget import check_budget, estimate_transposed_run
+    """Refuse a transposed run from the (input, kernel, bias) shapes, before any data is
+    read: shapes that do not form the layer (the computation's own refusal; a bad
+    ``--output-padding`` or ``--output-size`` named), or an estimate over the budget.
+    ``explain``: what ``explain --transposed`` holds."""
+    from convcli.ops.budget import (
+        check_budget,
+        estimate_explain_transposed,
+        estimate_transposed_run,
+    )
 
     x, kernel, bias = (*tensors, None)[:3]
     if x is None or kernel is None:
         return
-    try:
-        estimate = estimate_transposed_run(
-            x[0],
-            x[1],
-            kernel[0],
-            kernel[1],
-            None if bias is None else bias[0],
-            None if bias is None else bias[1],
-            options,
-            results=results,
-            as_json=as_json,
-            direct=direct,
+    b_shape, b_dtype = (None, None) if bias is None else bias
+    options = resolve_output_padding(x[0], kernel[0], options)
+    if explain:
+        estimate = estimate_explain_transposed(
+            x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options
         )
-    except ConvcliError:
-        return  # shapes that do not fit: the computation says why, in its own words
+    else:
+        estimate = estimate_transposed_run(
+            x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options,
+            results=results, as_json=as_json, direct=direct,
+        )  # fmt: skip
     check_budget(estimate, budget)
 
 
@@ -239,7 +243,8 @@ def finish(
     if plot is not None:
         write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
     if as_json:
-        show_json(payload(result))
+        # The payload's lists are freed once the text is built, before it is written.
+        write_stdout(json_text(payload(result)))
         return
     show(*report())
     for written in (output, plot):
@@ -350,16 +355,24 @@ def _nonzero_whole(text: str) -> int:
 
 
 def check_pool_memory(
-    budget: int, info: TensorInfo | None, options: PoolOptions, *, as_json: bool
+    budget: int,
+    info: TensorInfo | None,
+    options: PoolOptions,
+    *,
+    as_json: bool,
+    explain: bool = False,
 ) -> None:
-    from convcli.ops.budget import check_budget, estimate_pool_run
+    """Refuse a pooling from the input's shape, before any data is read: a window that
+    does not fit (the computation's own refusal) or an estimate over the budget.
+    ``explain``: what ``pool --at`` holds."""
+    from convcli.ops.budget import check_budget, estimate_explain_pool, estimate_pool_run
 
     if info is None:
         return
-    try:
+    if explain:
+        estimate = estimate_explain_pool(info[0], info[1], options)
+    else:
         estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
-    except ConvcliError:
-        return  # the computation says why, in its own words
     check_budget(estimate, budget)
 
 
@@ -540,6 +553,7 @@ def explain_transposed_command(
     at: str,
     full: bool,
     as_json: bool,
+    max_memory: str | None = None,
 ) -> None:
     """``convcli explain --transposed --at POS``."""
     from convcli.errors import PositionError
@@ -548,8 +562,14 @@ def explain_transposed_command(
     from convcli.shapes.parsing import parse_position
 
     position = option("--at", parse_position, at)
-    check_stdin_once([input_file, kernel_file, bias_file])
-    x, kernel, bias = load_tensors(input_file, kernel_file, bias_file)
+    budget = memory_budget(max_memory)
+    # Every header and the JSON text are budgeted before any tensor data is read.
+    x, kernel, bias = load_checked(
+        (input_file, kernel_file, bias_file),
+        budget,
+        lambda infos: check_transposed_memory(budget, infos, options, explain=True),
+    )
+    assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
     with naming_inputs((input_file, kernel_file, bias_file)):
         try:
@@ -563,7 +583,13 @@ def explain_transposed_command(
 
 
 def explain_pool_command(
-    input_file: str, options: PoolOptions, *, at: str, full: bool, as_json: bool
+    input_file: str,
+    options: PoolOptions,
+    *,
+    at: str,
+    full: bool,
+    as_json: bool,
+    max_memory: str | None = None,
 ) -> None:
     """``convcli pool ... --at POS``: one pooled output explained."""
     from convcli.errors import PositionError
@@ -572,7 +598,13 @@ def explain_pool_command(
     from convcli.shapes.parsing import parse_position
 
     position = option("--at", parse_position, at)
-    x = load(input_file, "input")
+    budget = memory_budget(max_memory)
+    (x,) = load_checked(
+        [input_file],
+        budget,
+        lambda infos: check_pool_memory(budget, infos[0], options, as_json=False, explain=True),
+    )
+    assert x is not None
     with naming_inputs((input_file, None, None)):
         try:
             explained = explain_pool(x, options, position)

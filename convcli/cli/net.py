@@ -8,7 +8,8 @@ import typer
 
 from convcli.cli._app import app, guard, shown
 from convcli.cli._common import JsonOpt, option, show, show_json
-from convcli.errors import OptionError
+from convcli.cli._wording import option_words
+from convcli.errors import ConvcliError, OptionError
 from convcli.i18n import _
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def net(
       convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" --input-shape 1x16x8x8 --at 5,5
       convcli net --preset resnet18 --emit torch > resnet18.py
     """
-    with guard():
+    with guard(), option_words():
         from convcli.render.net import net_payload, net_report, net_table
         from convcli.render.torchcode import torch_script
         from convcli.shapes.network import DTYPE_SIZES, trace_cell, walk_network
@@ -123,7 +124,12 @@ def net(
             if not as_json and emit is None and network.rows:
                 show(net_table(network))
             raise network.error
-        trace = None if cell is None else trace_cell(network, cell[1], cell[0])
+        trace = None
+        if cell is not None:
+            try:
+                trace = trace_cell(network, cell[1], cell[0])
+            except ConvcliError as err:
+                raise err.with_context("--at") from None
         if trace is None and not as_json and _nonuniform(network):
             # Fields differ from cell to cell: state one, the centre cell's.
             last = [row for row in network.rows if row.spatial][-1]

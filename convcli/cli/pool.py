@@ -8,6 +8,7 @@ import typer
 
 from convcli.cli._app import app, guard
 from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt, PlotOpt
+from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _
 
@@ -101,7 +102,7 @@ def pool(
       convcli pool x.npy --kind adaptive-avg --output-size 1 --json
       convcli pool samples/lesson_X.json --kind avg -k 2 -p 1 --at 0,0,0
     """
-    with guard():
+    with guard(), option_words():
         from convcli.cli.layers import pool_options, run_pool_command
 
         options = pool_options(
@@ -120,7 +121,9 @@ def pool(
 
             if output is not None or plot is not None:
                 raise OptionError(_("--at explains one output: it writes no --output or --plot"))
-            explain_pool_command(input_file, options, at=at, full=full, as_json=as_json)
+            explain_pool_command(
+                input_file, options, at=at, full=full, as_json=as_json, max_memory=max_memory
+            )
             return
         run_pool_command(
             input_file,

@@ -38,6 +38,7 @@ from convcli.cli._common import (
     write_stdout,
 )
 from convcli.cli._loading import load_checked
+from convcli.cli._wording import option_words
 from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
@@ -113,7 +114,7 @@ def run(
       convcli run samples/lesson_X.json samples/lesson_K_multi_out.json --plot y.png
       convcli run x.npy w.npy --transposed --stride 2 --padding 1 --output-size 32,32
     """
-    with guard():
+    with guard(), option_words():
         if transposed or output_padding is not None or output_size is not None:
             from convcli.cli.layers import run_transposed_command, transposed_options
 
@@ -268,7 +269,7 @@ def demo(
       convcli demo
       convcli demo --write samples
     """
-    with guard():
+    with guard(), option_words():
         if write is not None:
             from convcli.tensorio.samples import write_samples
 

@@ -30,6 +30,7 @@ from convcli.cli._common import (
     show_json,
 )
 from convcli.cli._loading import load_checked
+from convcli.cli._wording import option_words
 from convcli.cli.layers import (
     OptionalStrideOpt,
     OutputPaddingOpt,
@@ -109,7 +110,7 @@ def shapes(
     alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
     MACs and ratio 1/c_o + 1/(k_h*k_w); --json adds receptive_field and separable.
     """
-    with guard():
+    with guard(), option_words():
         from convcli.render.reports import explain_shapes, shapes_payload, shapes_report
         from convcli.shapes.parsing import parse_shape
 
@@ -226,7 +227,7 @@ def explain(
     stamps the kernel), and the same sum as a window of the zero-inserted input under
     the flipped kernel. Pooling: convcli pool ... --at POS.
     """
-    with guard():
+    with guard(), option_words():
         if transposed or output_padding is not None or output_size is not None:
             from convcli.cli.layers import explain_transposed_command, transposed_options
 
@@ -242,6 +243,7 @@ def explain(
                 at=at,
                 full=full,
                 as_json=as_json,
+                max_memory=max_memory,
             )
             return
         from convcli.ops.explain import explain_output

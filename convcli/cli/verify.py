@@ -35,6 +35,7 @@ from convcli.cli._common import (
     whole,
 )
 from convcli.cli._loading import load_checked
+from convcli.cli._wording import option_words
 from convcli.cli.layers import OutputPaddingOpt, OutputSizeOpt, TransposedOpt
 from convcli.errors import OptionError
 from convcli.i18n import _
@@ -81,7 +82,7 @@ def verify(
     channel axes swapped; and the adjoint identity <conv2d(z, w), x> = <z, convT(x, w)>.
       convcli verify x.npy w.npy --transposed --stride 2 --padding 1 --output-padding 1
     """
-    with guard():
+    with guard(), option_words():
         if transposed or output_padding is not None or output_size is not None:
             from convcli.cli.layers import transposed_options, verify_transposed_command
 
@@ -160,7 +161,7 @@ def verify_1x1(
       convcli verify-1x1 --input-shape 64x28x28 --out-channels 32 --seed 7
       convcli verify-1x1 samples/lesson_1x1_X.json samples/lesson_1x1_K.json --json
     """
-    with guard():
+    with guard(), option_words():
         import numpy as np
 
         from convcli.ops.verify import check_1x1_shapes

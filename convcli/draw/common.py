@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from convcli.errors import BudgetError, PositionError
+from convcli.errors import BudgetError, Param, PositionError
 from convcli.i18n import _
 
 __all__ = [
@@ -179,8 +179,11 @@ def check_size(frames: int, cells: int, *, still: bool) -> None:
         raise BudgetError(
             _(
                 "an animation of {frames} frames (one per output cell) is more than "
-                "{MAX_FRAMES}: draw one step with --at POS, or a smaller configuration"
-            ).format(frames=frames, MAX_FRAMES=MAX_FRAMES)
+                "{MAX_FRAMES}: draw one step with {position}, or a smaller configuration"
+            ),
+            frames=frames,
+            MAX_FRAMES=MAX_FRAMES,
+            position=Param("position"),
         )
     if cells > MAX_CELLS:
         raise BudgetError(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from convcli.errors import BudgetError, OptionError, ShapeError
+from convcli.errors import BudgetError, OptionError, Param, ShapeError
 from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
@@ -41,6 +41,8 @@ __all__ = [
     "check_inputs_budget",
     "default_budget",
     "estimate_explain",
+    "estimate_explain_pool",
+    "estimate_explain_transposed",
     "estimate_pool_run",
     "estimate_run",
     "estimate_transposed_run",
@@ -50,10 +52,11 @@ __all__ = [
 
 DEFAULT_SHARE = 0.5
 FALLBACK_BUDGET = 2 * 1024**3
-# A value printed as JSON: a Python float in a list (~32 bytes) plus its text (~24),
-# measured at 56 with tracemalloc; a complex value is a dict of two floats (~280).
-JSON_BYTES_PER_VALUE = 64
-JSON_BYTES_PER_COMPLEX = 320
+# A value printed as JSON: a Python float in a list (~32 bytes), its text (~20) and the
+# text's encoded copy as it is written (~20): tracemalloc measures 72 per float value of a
+# million-value --json payload; a complex value is a dict of two floats (359 measured).
+JSON_BYTES_PER_VALUE = 80
+JSON_BYTES_PER_COMPLEX = 400
 # The report: rich's objects and the summary's statistics (blocks of 16 MiB at most).
 REPORT_BYTES = 4 * 1024**2
 STATS_BLOCK_BYTES = 16 * 1024**2
@@ -306,15 +309,29 @@ def estimate_explain(
 
 
 def check_budget(estimate: RunEstimate, budget: int) -> None:
-    """Raise ``ValueError`` naming the estimate when it is over ``budget`` bytes."""
+    """Raise ``BudgetError`` naming the estimate when it is over ``budget`` bytes.
+
+    The error's fields: ``needed`` and ``budget`` (bytes), ``max_memory`` (the parameter).
+
+    Examples
+    --------
+    >>> check_budget(RunEstimate((("output", 3 * 2**20),)), 2**20)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.BudgetError: this run needs about 3.0 MiB (output 3.0 MiB), over the \
+max_memory budget of 1.0 MiB: make the run smaller or raise max_memory
+    """
     if estimate.total > budget:
         raise BudgetError(
             _(
-                "this run needs {estimate_describe}, over the --max-memory budget of "
-                "{format_bytes_budget}: make the run smaller or raise --max-memory"
-            ).format(
-                estimate_describe=estimate.describe(), format_bytes_budget=format_bytes(budget)
-            )
+                "this run needs {estimate_describe}, over the {max_memory} budget of "
+                "{format_bytes_budget}: make the run smaller or raise {max_memory}"
+            ),
+            estimate_describe=estimate.describe(),
+            format_bytes_budget=format_bytes(budget),
+            max_memory=Param("max_memory"),
+            needed=estimate.total,
+            budget=budget,
         )
 
 
@@ -338,13 +355,15 @@ def check_inputs_budget(parts: list[tuple[str, int]], budget: int) -> None:
         raise BudgetError(
             _(
                 "reading the inputs needs about {format_bytes_estimate_total} ({shown}), over "
-                "the --max-memory budget of {format_bytes_budget}: use smaller inputs (or .npy, "
-                "which needs no parsing) or raise --max-memory"
-            ).format(
-                format_bytes_estimate_total=format_bytes(estimate.total),
-                shown=shown,
-                format_bytes_budget=format_bytes(budget),
-            )
+                "the {max_memory} budget of {format_bytes_budget}: use smaller inputs (or .npy, "
+                "which needs no parsing) or raise {max_memory}"
+            ),
+            format_bytes_estimate_total=format_bytes(estimate.total),
+            shown=shown,
+            format_bytes_budget=format_bytes(budget),
+            max_memory=Param("max_memory"),
+            needed=estimate.total,
+            budget=budget,
         )
 
 
@@ -368,8 +387,12 @@ def estimate_transposed_run(
     """What ``convcli run --transposed`` (or ``verify --transposed``, ``results=2`` and
     ``direct``) holds at once, from shapes and dtypes alone.
 
-    ``direct`` adds the zero-inserted, padded input of the direct computation and the
-    adjoint check's second tensors.
+    The run: the tensors, the output, the workspace (the column block ``cols = W^T X``,
+    the uncropped output, the cast operands), the report and the ``--json`` text. With
+    ``direct``, verify's own: the zero-inserted, padded input and the ``conv2d`` over it
+    (its output, a cast copy and its workspace), the comparison, and the adjoint check's
+    float64 tensors and computations. Shapes that do not form the layer raise the
+    computation's own refusal.
 
     Examples
     --------
@@ -379,8 +402,9 @@ def estimate_transposed_run(
     >>> dict(e.parts)["output"] // 1024
     512
     """
-    from convcli.ops.transposed import plan_transposed
+    from convcli.ops.transposed import check_transposed_kernel, plan_transposed
 
+    check_transposed_kernel(kernel_shape)
     plan = plan_transposed(
         input_shape,
         kernel_shape,
@@ -397,27 +421,97 @@ def estimate_transposed_run(
     )
     output_values = math.prod(plan.output_shape)
     out_item = plan.accumulation.out.itemsize
+    complex_out = plan.accumulation.out.kind == "c"
+    per_value = JSON_BYTES_PER_COMPLEX if complex_out else JSON_BYTES_PER_VALUE
+    if results > 1:
+        per_value *= 2  # a check's payload holds several arrays as lists at once
     parts = [
         ("input", _bytes(input_shape, input_dtype)),
         ("kernel", _bytes(kernel_shape, kernel_dtype)),
         ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
         ("output", output_values * out_item * results),
         ("workspace", plan.workspace_bytes),
-        ("JSON text", output_values * JSON_BYTES_PER_VALUE * results if as_json else 0),
+        ("JSON text", output_values * per_value * results if as_json else 0),
+        ("report", REPORT_BYTES + 2 * min(output_values * out_item, STATS_BLOCK_BYTES)),
     ]
     if direct:
-        geom = plan.geometry
-        n_c = math.prod(input_shape[:-2])
-        top, bottom, left, right = (max(0, side) for side in geom.direct_padding)
-        inserted = (
-            (geom.in_size[0] - 1) * geom.stride[0] + 1 + top + bottom,
-            (geom.in_size[1] - 1) * geom.stride[1] + 1 + left + right,
-        )
-        item = plan.compute.itemsize
-        parts.append(("zero-inserted input", n_c * math.prod(inserted) * item))
-        # The adjoint identity: a random y like the output, conv2d(y) like the input.
-        parts.append(("adjoint check", (output_values + math.prod(input_shape)) * 2 * item))
+        parts.extend(_direct_check_parts(input_shape, kernel_shape, bias_dtype, plan, options))
+        wide = 16 if complex_out else 8
+        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
     return RunEstimate(tuple(parts))
+
+
+def _direct_check_parts(
+    input_shape: Shape,
+    kernel_shape: Shape,
+    bias_dtype: np.dtype[Any] | None,
+    plan: Any,
+    options: TransposedOptions,
+) -> list[tuple[str, int]]:
+    """``verify --transposed``'s second computation and its adjoint check, by part."""
+    from convcli.ops.transposed import plan_transposed
+    from convcli.ops.verify_transposed import check_inserted_size
+
+    geom = plan.geometry
+    check_inserted_size(input_shape, geom.stride)
+    n_c = math.prod(input_shape[:-2])
+    n = input_shape[0] if len(input_shape) == 4 else 1
+    top, bottom, left, right = (max(0, side) for side in geom.direct_padding)
+    inserted_hw = (
+        (geom.in_size[0] - 1) * geom.stride[0] + 1 + top + bottom,
+        (geom.in_size[1] - 1) * geom.stride[1] + 1 + left + right,
+    )
+    groups = int(options.groups)
+    acc = plan.accumulation.acc
+    c_i, c_og, k_h, k_w = kernel_shape
+    direct_weight = (c_og * groups, c_i // groups, k_h, k_w)
+    conv = estimate_memory(
+        (n, input_shape[-3], *inserted_hw),
+        direct_weight,
+        input_dtype=acc,
+        weight_dtype=acc,
+        bias_dtype=bias_dtype,
+        dilation=geom.dilation,
+        groups=groups,
+    )
+    output_values = math.prod(plan.output_shape)
+    input_values = math.prod(input_shape)
+    # The adjoint identity, in float64 (complex128 for a complex kernel): random x and z,
+    # the widened weight, conv2d(z) and conv2d(|z|) (each about the input's size) with
+    # their workspace, conv_transpose2d(x) with its workspace, and the products summed.
+    wide = np.dtype(np.complex128 if plan.accumulation.out.kind == "c" else np.float64)
+    forward = estimate_memory(
+        (n, c_og * groups, *geom.out_size),
+        kernel_shape,
+        input_dtype=wide,
+        stride=geom.stride,
+        padding=geom.padding,
+        dilation=geom.dilation,
+        groups=groups,
+    )
+    backward = plan_transposed(
+        input_shape,
+        kernel_shape,
+        input_dtype=wide,
+        stride=geom.stride,
+        padding=geom.padding,
+        output_padding=geom.output_padding,
+        groups=groups,
+        dilation=geom.dilation,
+    )
+    forward_values = math.prod(forward.output_shape)
+    return [
+        ("input cast", input_values * acc.itemsize),
+        ("zero-inserted input", n_c * math.prod(inserted_hw) * acc.itemsize),
+        ("direct weight", 2 * math.prod(kernel_shape) * acc.itemsize),
+        ("direct conv2d", 2 * output_values * acc.itemsize + conv.workspace_bytes),
+        (
+            "adjoint check",
+            (2 * input_values + 3 * output_values + 3 * forward_values) * wide.itemsize
+            + math.prod(kernel_shape) * wide.itemsize * 2
+            + max(forward.workspace_bytes, backward.workspace_bytes),
+        ),
+    ]
 
 
 def estimate_pool_run(
@@ -427,7 +521,8 @@ def estimate_pool_run(
     *,
     as_json: bool = False,
 ) -> RunEstimate:
-    """What ``convcli pool`` holds at once, from the input's shape and dtype alone.
+    """What ``convcli pool`` holds at once, from the input's shape and dtype alone: the
+    input, the output, the workspace, the ``--json`` text and the report.
 
     Examples
     --------
@@ -451,10 +546,69 @@ def estimate_pool_run(
         output_size=options.output_size,
     )
     output_values = math.prod(plan.output_shape)
+    out_item = plan.output_dtype.itemsize
+    per_value = JSON_BYTES_PER_COMPLEX if plan.output_dtype.kind == "c" else JSON_BYTES_PER_VALUE
     parts = [
         ("input", _bytes(input_shape, input_dtype)),
-        ("output", output_values * plan.output_dtype.itemsize),
+        ("output", output_values * out_item),
         ("workspace", plan.workspace_bytes),
-        ("JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0),
+        ("JSON text", output_values * per_value if as_json else 0),
+        ("report", REPORT_BYTES + 2 * min(output_values * out_item, STATS_BLOCK_BYTES)),
     ]
     return RunEstimate(tuple(parts))
+
+
+def estimate_explain_transposed(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None,
+    bias_dtype: np.dtype[Any] | None,
+    options: TransposedOptions,
+) -> RunEstimate:
+    """What ``convcli explain --transposed`` holds: the whole transposed convolution (the
+    value it explains is read from its output), and per term of the sum (each input
+    channel of the group times each tap) its stamp, the direct view's windows and their
+    text (a table cell or JSON: ``REPORT_BYTES_PER_VALUE`` each).
+
+    Examples
+    --------
+    >>> from convcli.shapes.transposed import TransposedOptions
+    >>> e = estimate_explain_transposed((1, 4, 8, 8), np.dtype("f4"), (4, 2, 3, 3),
+    ...                                 np.dtype("f4"), None, None, TransposedOptions(2))
+    >>> dict(e.parts)["terms"] // 1024
+    36
+    """
+    run = estimate_transposed_run(
+        input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype, options
+    )
+    terms = kernel_shape[0] // int(options.groups) * kernel_shape[2] * kernel_shape[3]
+    return RunEstimate((*run.parts, ("terms", terms * REPORT_BYTES_PER_VALUE)))
+
+
+def estimate_explain_pool(
+    input_shape: Shape, input_dtype: np.dtype[Any], options: PoolOptions
+) -> RunEstimate:
+    """What ``convcli pool --at`` holds: the whole pooling (the value it explains is read
+    from its output), and the window's cells and their text.
+
+    Examples
+    --------
+    >>> from convcli.shapes.pooling import PoolOptions
+    >>> e = estimate_explain_pool((1, 64, 64), np.dtype("f4"), PoolOptions("max", 3))
+    >>> dict(e.parts)["window"] // 1024
+    9
+    """
+    from convcli.shapes.geometry import as_pair
+
+    run = estimate_pool_run(input_shape, input_dtype, options)
+    h, w = input_shape[-2:]
+    if options.kernel_size is not None:
+        k_h, k_w = as_pair(options.kernel_size, "kernel_size", minimum=1)
+    else:  # an adaptive window: at most ceil(n / m) + 1 cells per axis (None: m = n)
+        size = options.output_size
+        m_h, m_w = size if isinstance(size, tuple) else (size, size)
+        k_h = min(h, -(-h // max(1, m_h or h)) + 1)
+        k_w = min(w, -(-w // max(1, m_w or w)) + 1)
+    return RunEstimate((*run.parts, ("window", k_h * k_w * REPORT_BYTES_PER_VALUE)))

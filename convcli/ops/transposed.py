@@ -39,6 +39,7 @@ from convcli.shapes.transposed import (
 
 __all__ = [
     "TransposedPlan",
+    "check_transposed_kernel",
     "conv_transpose2d",
     "conv_transpose_with",
     "options_geometry",
@@ -328,6 +329,26 @@ def options_geometry(
     )
 
 
+def check_transposed_kernel(kernel_shape: Shape) -> None:
+    """Refuse a kernel that is not 4-D, as the commands read it (before its other shapes).
+
+    Examples
+    --------
+    >>> check_transposed_kernel((2, 3, 3))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: a transposed convolution needs a 4-D kernel (c_i, c_o/groups, \
+k_h, k_w), got 3-D (2, 3, 3)
+    """
+    if len(kernel_shape) != 4:
+        raise ShapeError(
+            _(
+                "a transposed convolution needs a 4-D kernel (c_i, c_o/groups, k_h, k_w), got "
+                "{kernel_ndim}-D {kernel_shape}"
+            ).format(kernel_ndim=len(kernel_shape), kernel_shape=tuple(kernel_shape))
+        )
+
+
 def run_transposed(
     x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
 ) -> RunResult:
@@ -340,13 +361,7 @@ def run_transposed(
     >>> r.output.shape, r.kernel_axes
     ((2, 6, 6), ('c_i', 'c_o', 'k_h', 'k_w'))
     """
-    if kernel.ndim != 4:
-        raise ShapeError(
-            _(
-                "a transposed convolution needs a 4-D kernel (c_i, c_o/groups, k_h, k_w), got "
-                "{kernel_ndim}-D {kernel_shape}"
-            ).format(kernel_ndim=kernel.ndim, kernel_shape=kernel.shape)
-        )
+    check_transposed_kernel(kernel.shape)
     output = conv_transpose_with(x, kernel, bias, options)
     geom = options_geometry(x.shape, kernel.shape, options)
     method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")

@@ -30,7 +30,13 @@ from convcli.shapes.transposed import (
     check_transposed_shapes,
 )
 
-__all__ = ["TransposedCheck", "direct_weight", "insert_zeros", "verify_transposed"]
+__all__ = [
+    "TransposedCheck",
+    "check_inserted_size",
+    "direct_weight",
+    "insert_zeros",
+    "verify_transposed",
+]
 
 Array = npt.NDArray[Any]
 MAX_INSERTED_VALUES = 2**27
@@ -105,6 +111,31 @@ def direct_weight(weight: Array, groups: int) -> Array:
     return np.ascontiguousarray(np.concatenate(parts, axis=0))
 
 
+def check_inserted_size(input_shape: tuple[int, ...], stride: tuple[int, int]) -> None:
+    """Refuse an input whose zero-inserted form would hold over ``MAX_INSERTED_VALUES``.
+
+    Examples
+    --------
+    >>> check_inserted_size((1, 3, 3), (2, 2))
+    >>> check_inserted_size((1, 9000, 9000), (2, 2))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.BudgetError: the zero-inserted input would hold 323,964,001 values (more ...
+    """
+    n_c = 1
+    for size in input_shape[:-2]:
+        n_c *= size
+    h, w = input_shape[-2:]
+    inserted_values = n_c * ((h - 1) * stride[0] + 1) * ((w - 1) * stride[1] + 1)
+    if inserted_values > MAX_INSERTED_VALUES:
+        raise BudgetError(
+            _(
+                "the zero-inserted input would hold {inserted_values:,} values (more than "
+                "{MAX_INSERTED_VALUES:,}): verify a smaller input"
+            ).format(inserted_values=inserted_values, MAX_INSERTED_VALUES=MAX_INSERTED_VALUES)
+        )
+
+
 def verify_transposed(
     x: Array,
     kernel: Array,
@@ -131,17 +162,7 @@ def verify_transposed(
     result = run_transposed(x, kernel, bias, options)
     geom = options_geometry(x.shape, kernel.shape, options)
     xb = x if x.ndim == 4 else x[None]
-    (s_h, s_w) = geom.stride
-    inserted_values = (
-        xb.shape[0] * xb.shape[1] * ((xb.shape[2] - 1) * s_h + 1) * ((xb.shape[3] - 1) * s_w + 1)
-    )
-    if inserted_values > MAX_INSERTED_VALUES:
-        raise BudgetError(
-            _(
-                "the zero-inserted input would hold {inserted_values:,} values (more than "
-                "{MAX_INSERTED_VALUES:,}): verify a smaller input"
-            ).format(inserted_values=inserted_values, MAX_INSERTED_VALUES=MAX_INSERTED_VALUES)
-        )
+    check_inserted_size(x.shape, geom.stride)
     acc = accumulation_for(xb, kernel, bias)
     inserted = insert_zeros(xb.astype(acc.acc), geom)
     weight = direct_weight(kernel, groups)

@@ -10,7 +10,7 @@ import operator
 from dataclasses import dataclass
 from typing import Literal
 
-from convcli.errors import OptionError, ShapeError
+from convcli.errors import OptionError, Param, ShapeError, Words
 from convcli.i18n import N_, _
 
 Pair = tuple[int, int]
@@ -175,7 +175,9 @@ def resolve_geometry(
     except OptionError as err:
         if padding != "same":
             raise
-        raise OptionError(f"{err}{_same_with_stride(in_size, k, s, d)}") from None
+        raise OptionError(
+            _("{problem}{hint}"), problem=err, hint=_same_with_stride(in_size, k, s, d)
+        ) from None
     top, bottom, left, right = pads
     padded = (in_size[0] + top + bottom, in_size[1] + left + right)
     effective = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
@@ -203,27 +205,29 @@ def resolve_geometry(
     )
 
 
-def _same_with_stride(in_size: Pair, k: Pair, s: Pair, d: Pair) -> str:
+def _same_with_stride(in_size: Pair, k: Pair, s: Pair, d: Pair) -> Words:
     """What to use instead of 'same' with a stride: the padding that gives ceil(n/s).
 
     Examples
     --------
-    >>> print(_same_with_stride((28, 28), (3, 3), (2, 2), (1, 1))[2:])
-    PyTorch refuses it too; for ceil(n/s) = 14x14 pad 0+1 rows, 0+1 columns: --padding 1 gives 14x14
+    >>> print(str(_same_with_stride((28, 28), (3, 3), (2, 2), (1, 1)))[2:])
+    PyTorch refuses it too; for ceil(n/s) = 14x14 pad 0+1 rows, 0+1 columns: padding=1 gives 14x14
     """
     want = [-(-in_size[i] // s[i]) for i in range(2)]
     totals = [max((want[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - in_size[i], 0) for i in range(2)]
     per_side = [-(-t // 2) for t in totals]
     got = [(in_size[i] + 2 * per_side[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2)]
-    option = str(per_side[0]) if per_side[0] == per_side[1] else f"{per_side[0]},{per_side[1]}"
-    return ": " + _(
-        "PyTorch refuses it too; for ceil(n/s) = {want} pad {rows} rows, {cols} columns: "
-        "--padding {option} gives {got}"
-    ).format(
+    option = per_side[0] if per_side[0] == per_side[1] else (per_side[0], per_side[1])
+    return Words(
+        ": "
+        + _(
+            "PyTorch refuses it too; for ceil(n/s) = {want} pad {rows} rows, {cols} columns: "
+            "{padding} gives {got}"
+        ),
         want=f"{want[0]}x{want[1]}",
         rows=f"{totals[0] // 2}+{totals[0] - totals[0] // 2}",
         cols=f"{totals[1] // 2}+{totals[1] - totals[1] // 2}",
-        option=option,
+        padding=Param("padding", option),
         got=f"{got[0]}x{got[1]}",
     )
 

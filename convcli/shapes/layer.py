@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from convcli.errors import ShapeError
+from convcli.errors import Param, ShapeError, Words
 from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
 
@@ -74,13 +74,15 @@ def check_conv_shapes(
         hint = channel_hint(tuple(input_shape), tuple(weight_shape), groups)
         if groups == 1:
             raise ShapeError(
-                _("kernel expects {channels}, input has {c_i}").format(
+                _("{problem}{hint}"),
+                problem=_("kernel expects {channels}, input has {c_i}").format(
                     channels=channels(c_per_group), c_i=c_i
-                )
-                + hint
+                ),
+                hint=hint,
             )
         raise ShapeError(
-            _(
+            _("{problem}{hint}"),
+            problem=_(
                 "kernel expects {channels} ({c_per_group} per group x {groups} groups), "
                 "input has {c_i}"
             ).format(
@@ -88,8 +90,8 @@ def check_conv_shapes(
                 c_per_group=c_per_group,
                 groups=groups,
                 c_i=c_i,
-            )
-            + hint
+            ),
+            hint=hint,
         )
     if bias_shape is not None and tuple(bias_shape) != (c_o,):
         raise ShapeError(
@@ -110,36 +112,41 @@ def channels(count: int) -> str:
     return ngettext("{n} input channel", "{n} input channels", count).format(n=count)
 
 
-def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> str:
+def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> Words:
     """The likely fix when the kernel's input channels and the input's disagree, as
-    ``": hint"`` (empty when none is likely).
+    ``": hint"`` (empty when none is likely); a parameter it names is a ``Param``.
 
     Examples
     --------
-    >>> channel_hint((32, 32, 3), (8, 3, 3, 3), 1)
+    >>> str(channel_hint((32, 32, 3), (8, 3, 3, 3), 1))
     ': the input looks channels-last (h, w, c): transpose it to (c, h, w)'
-    >>> channel_hint((2, 9, 9), (4, 1, 3, 3), 1)
-    ': a kernel made for --groups 2? try --groups 2'
-    >>> channel_hint((1, 28, 28), (1, 10, 5, 5), 1)
+    >>> str(channel_hint((2, 9, 9), (4, 1, 3, 3), 1))
+    ': a kernel made for groups=2? try groups=2'
+    >>> str(channel_hint((1, 28, 28), (1, 10, 5, 5), 1))
     ': a 3-D kernel is (c_i, k_h, k_w); for 10 filters of one channel use (10, 1, 5, 5)'
     """
     c_i = input_shape[-3]
     c_o, c_per_group, k_h, k_w = weight_shape
     expected = c_per_group * groups
     if input_shape[-1] == expected and c_i > expected:
-        return ": " + _("the input looks channels-last (h, w, c): transpose it to (c, h, w)")
+        return Words(": " + _("the input looks channels-last (h, w, c): transpose it to (c, h, w)"))
     if groups == 1 and c_o == 1 and c_per_group > c_i:
         filters = ngettext(
             "for {n} filters of one channel", "for {n} filters of {c} channels", c_i
         ).format(n=c_per_group, c=c_i)
-        return ": " + _("a 3-D kernel is (c_i, k_h, k_w); {filters} use {shape}").format(
-            filters=filters, shape=f"({c_per_group}, {c_i}, {k_h}, {k_w})"
+        return Words(
+            ": "
+            + _("a 3-D kernel is (c_i, k_h, k_w); {filters} use {shape}").format(
+                filters=filters, shape=f"({c_per_group}, {c_i}, {k_h}, {k_w})"
+            )
         )
     if groups == 1 and c_per_group < c_i and c_i % c_per_group == 0:
         g = c_i // c_per_group
         if c_o % g == 0:
-            return ": " + _("a kernel made for --groups {g}? try --groups {g}").format(g=g)
-    return ""
+            return Words(
+                ": " + _("a kernel made for {groups}? try {groups}"), groups=Param("groups", g)
+            )
+    return Words("")
 
 
 def lift_to_conv2d(input_shape: Shape, kernel_shape: Shape) -> tuple[Shape, Shape]:

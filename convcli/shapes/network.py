@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from convcli.errors import ConvcliError, OptionError, ShapeError
+from convcli.errors import ConvcliError, OptionError, Param, ShapeError
 from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
@@ -150,9 +150,7 @@ def _walk(
             return tuple(rows), inner.error
         except ConvcliError as err:
             return tuple(rows), ShapeError(
-                _("layer {index} {layer_text}: {err}").format(
-                    index=index, layer_text=layer.text, err=err
-                )
+                _("layer {index} {layer_text}: {err}"), index=index, layer_text=layer.text, err=err
             )
         rows.append(row)
         shape, fields = row.output_shape, row.fields
@@ -204,8 +202,10 @@ def _need_spatial(layer: LayerSpec, shape: Shape) -> Shape:
         raise ShapeError(
             _(
                 "needs a 4-D input (N, C, H, W), got {show_shape} (put it before flatten, or "
-                "give --input-shape as NxCxHxW)"
-            ).format(show_shape=_show(shape))
+                "give {input_shape} as NxCxHxW)"
+            ),
+            show_shape=_show(shape),
+            input_shape=Param("input_shape"),
         )
     stated = layer.stated.get("in_channels")
     if stated is not None and stated != shape[1]:
@@ -577,11 +577,11 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
     """
     spatial = [number for number, row in enumerate(network.rows, start=1) if row.spatial]
     if not spatial:
-        raise OptionError(_("--at: no layer has a spatial (N, C, H, W) output"))
+        raise OptionError(_("no layer has a spatial (N, C, H, W) output"))
     number = spatial[-1] if layer is None else layer
     if not 1 <= number <= len(network.rows):
         raise OptionError(
-            _("--at: there is no layer {number} (layers 1 to {len_network_rows})").format(
+            _("there is no layer {number} (layers 1 to {len_network_rows})").format(
                 number=number, len_network_rows=len(network.rows)
             )
         )
@@ -589,8 +589,7 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
     if not row.spatial:
         raise OptionError(
             _(
-                "--at: layer {number} {row_spec_text} has no spatial output "
-                "({show_row_output_shape})"
+                "layer {number} {row_spec_text} has no spatial output ({show_row_output_shape})"
             ).format(
                 number=number,
                 row_spec_text=row.spec.text,
@@ -600,9 +599,9 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
     height, width = row.output_shape[2], row.output_shape[3]
     if not (0 <= cell[0] < height and 0 <= cell[1] < width):
         raise OptionError(
-            _(
-                "--at: cell {cell_0},{cell_1} is outside layer {number}'s {height}x{width} output"
-            ).format(cell_0=cell[0], cell_1=cell[1], number=number, height=height, width=width)
+            _("cell {cell_0},{cell_1} is outside layer {number}'s {height}x{width} output").format(
+                cell_0=cell[0], cell_1=cell[1], number=number, height=height, width=width
+            )
         )
     spans: list[tuple[int, int] | None] = []
     for axis in range(2):

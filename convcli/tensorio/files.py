@@ -25,7 +25,14 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import EnvironmentFailureError, FileProblem, TensorFileError, shown_name
+from convcli.errors import (
+    EnvironmentFailureError,
+    FileProblem,
+    Param,
+    TensorFileError,
+    Words,
+    shown_name,
+)
 from convcli.i18n import _
 from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
@@ -241,7 +248,7 @@ def save_tensor(
     >>> save_tensor(target, np.array([[3, 4]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    convcli.errors.TensorFileError: ...x.json: already exists; use --force to replace it
+    convcli.errors.TensorFileError: ...x.json: already exists; use force=True to replace it
     >>> folder.cleanup()
     """
     with staged_output(path, force=force, inputs=inputs) as staged:
@@ -530,18 +537,23 @@ def _check_output(
             source = split_spec(os.fspath(spec))[0]
             if source == "-" and _is_stdin(target):
                 raise FileProblem(
-                    _("is the file read as stdin: never overwriting an input, even with --force")
+                    _("is the file read as stdin: never overwriting an input, even with {force}"),
+                    force=Param("force", True),
                 )
             if source != "-" and _same_file(target, source):
                 raise FileProblem(
-                    _(
-                        "is the input {shown_source}: never overwriting an input, even with --force"
-                    ).format(shown_source=_shown(source))
+                    _("is the input {shown_source}: never overwriting an input, even with {force}"),
+                    shown_source=_shown(source),
+                    force=Param("force", True),
                 )
         if os.path.isdir(target):
             raise FileProblem(_("is a folder"))
         if os.path.lexists(target) and not force:
-            raise FileProblem(_("already exists; use --force to replace it"))
+            raise _exists()
+
+
+def _exists() -> FileProblem:
+    return FileProblem(_("already exists; use {force} to replace it"), force=Param("force", True))
 
 
 def _is_stdin(target: str) -> bool:
@@ -573,10 +585,10 @@ def _commit(temporary: str, target: str, *, force: bool) -> None:
         # Unlike a rename, a link fails if another process created target since the check.
         os.link(temporary, target)
     except FileExistsError:
-        raise FileProblem(_("already exists; use --force to replace it")) from None
+        raise _exists() from None
     except OSError:  # a file system without hard links
         if os.path.lexists(target):
-            raise FileProblem(_("already exists; use --force to replace it")) from None
+            raise _exists() from None
         os.replace(temporary, target)
         return
     with contextlib.suppress(OSError):  # the output is in place; a stray name is harmless
@@ -648,9 +660,16 @@ def _named(name: str) -> Iterator[None]:
     try:
         yield
     except FileProblem as err:
-        problem = " ".join(str(err).split())
+        # One line, whatever the problem's text; its fields (a parameter) kept for the caller.
+        problem = Words(
+            " ".join(err.words.template.split()),
+            **{
+                key: " ".join(value.split()) if isinstance(value, str) else value
+                for key, value in err.fields.items()
+            },
+        )
         raise TensorFileError(
-            _("{shown_name}: {problem}").format(shown_name=_shown(name), problem=problem)
+            _("{shown_name}: {problem}"), shown_name=_shown(name), problem=problem
         ) from err
 
 

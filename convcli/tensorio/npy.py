@@ -52,6 +52,7 @@ _HEADER_READERS = {
     3: np.lib.format.read_array_header_2_0,
 }
 _CHUNK = 1 << 24
+_TEXT_CHUNK = 1 << 20
 T = TypeVar("T")
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -385,10 +386,14 @@ def _check_shape(shape: tuple[int, ...]) -> None:
 
 
 def read_upto(stream: IO[bytes], size: int) -> bytes:
-    """Up to ``size`` bytes: fewer only at the end of the stream."""
+    """Up to ``size`` bytes: fewer only at the end of the stream.
+
+    Read a mebibyte at a time: ``read(n)`` allocates ``n`` bytes before it knows how many
+    come, so a short text read with a large ``size`` would briefly hold far more than it.
+    """
     parts, left = [], size
     while left > 0:
-        part = stream.read(min(left, _CHUNK))
+        part = stream.read(min(left, _TEXT_CHUNK))
         if not part:
             break
         parts.append(part)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import OptionError
+from convcli.errors import OptionError, Param
 from convcli.i18n import _
 from convcli.ops.lesson import (
     lesson_1x1_input,
@@ -69,8 +69,12 @@ def write_samples(folder: str | Path, *, force: bool = False) -> list[Path]:
         raise OptionError(
             _(
                 "{existing_0} exists ({len_existing} of the {len_paths} sample files do): use "
-                "--force to overwrite them, or write to another directory"
-            ).format(existing_0=existing[0], len_existing=len(existing), len_paths=len(paths))
+                "{force} to overwrite them, or write to another directory"
+            ),
+            existing_0=existing[0],
+            len_existing=len(existing),
+            len_paths=len(paths),
+            force=Param("force", True),
         )
     folder.mkdir(parents=True, exist_ok=True)
     for stem, array in sample_arrays().items():
