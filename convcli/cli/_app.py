@@ -30,6 +30,7 @@ from convcli.cli._lang import (
 )
 from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError
 from convcli.i18n import _, language_from_environment
+from convcli.i18n.typeset import punctuate
 
 __all__ = [
     "EXIT_DISAGREE",
@@ -281,7 +282,7 @@ app = typer.Typer(
 
 def say(message: str) -> None:
     """One line on stderr: messages never spread over several lines."""
-    sys.stderr.write("convcli: " + " ".join(message.split()) + "\n")
+    sys.stderr.write("convcli: " + " ".join(punctuate(message).split()) + "\n")
     sys.stderr.flush()
 
 

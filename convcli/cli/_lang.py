@@ -28,7 +28,8 @@ from typer import _click
 from convcli import i18n
 from convcli.errors import OptionError
 from convcli.i18n import N_, _
-from convcli.i18n.wrap import cells, join_lines, wrap_cells
+from convcli.i18n.typeset import punctuate
+from convcli.i18n.wrap import cells, has_wide, join_lines, wrap_cells
 
 __all__ = ["LANG_ENV", "language_scope", "localize_command", "select_language", "use_language"]
 
@@ -197,12 +198,40 @@ def wrap_paragraphs(
     for extra, raw, lines in paragraphs:
         pad = " " * extra
         if raw:
-            out.append("\n".join(initial_indent + pad + row for row in lines))
+            out.append("\n".join(_kept_lines(lines, width, initial_indent + pad)))
         else:
             out.append(
                 wrap_cells(join_lines(lines), width, initial_indent + pad, subsequent_indent + pad)
             )
     return "\n\n".join(out)
+
+
+def _kept_lines(lines: list[str], width: int, indent: str) -> list[str]:
+    """A ``\\b`` block's lines as written, except Chinese prose that does not fit: a
+    translation breaks its lines for 80 columns, so a run of its lines too wide for this
+    width is joined and wrapped to it (code and examples, without wide characters, stay
+    line by line, as in English).
+
+    >>> _kept_lines(["x: one line", "y: two"], 10, "")
+    ['x: one line', 'y: two']
+    >>> [cells(row) <= 10 for row in _kept_lines(["\u8bf4\u660e" * 4, "\u884c" * 2], 10, "")]
+    [True, True]
+    """
+    out: list[str] = []
+    prose: list[str] = []
+    for row in [*lines, None]:
+        if row is not None and has_wide(row):
+            prose.append(row)
+            continue
+        if any(cells(indent + line) > width for line in prose):
+            lead = indent + " " * (len(prose[0]) - len(prose[0].lstrip()))
+            out += wrap_cells(join_lines(prose), width, lead, lead).splitlines()
+        else:
+            out += [indent + line for line in prose]
+        prose = []
+        if row is not None:
+            out.append(indent + row)
+    return out
 
 
 class _CellFormatter(_click.HelpFormatter):
@@ -215,9 +244,12 @@ class _CellFormatter(_click.HelpFormatter):
         self.write(wrap_cells(args, self.width - self.current_indent, usage_prefix, indent))
         self.write("\n")
 
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{punctuate(heading + ':')}\n")
+
     def write_text(self, text: str) -> None:
         indent = " " * self.current_indent
-        self.write(wrap_paragraphs(text, self.width, indent, indent))
+        self.write(wrap_paragraphs(punctuate(text), self.width, indent, indent))
         self.write("\n")
 
     def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
@@ -234,7 +266,7 @@ class _CellFormatter(_click.HelpFormatter):
             else:
                 self.write("\n" + " " * (first_col + self.current_indent))
             text_width = max(self.width - first_col - 2, 10)
-            lines = wrap_paragraphs(second, text_width).splitlines() or [""]
+            lines = wrap_paragraphs(punctuate(second), text_width).splitlines() or [""]
             self.write(f"{lines[0]}\n")
             for line in lines[1:]:
                 self.write(f"{'':>{first_col + self.current_indent}}{line}\n")

@@ -17,16 +17,24 @@ __all__ = ["cells", "has_wide", "is_wide", "join_lines", "wrap_cells"]
 _WIDE = ("W", "F")
 # Chinese punctuation that must not start a line, and that must not end one (the fullwidth
 # forms are the point: RUF001 would have them ASCII).
-_CLOSING = "，。、；：！？）」』》】,.;:!?)"  # noqa: RUF001
-_OPENING = "（「『《【"  # noqa: RUF001
+_CLOSING = "，。、；：！？）」』》】”’,.;:!?)"  # noqa: RUF001
+_OPENING = "（「『《【“‘"  # noqa: RUF001
+# Fullwidth punctuation carries its own spacing: no space is added beside it.
+_FULLWIDTH_PUNCT = "\uff08\uff09\uff0c\u3002\u3001\uff1b\uff1a\uff01\uff1f"
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
 
 
 @functools.cache
 def _tokens() -> re.Pattern[str]:
-    """Spaces, one CJK character, or one run of other characters; punctuation kept on the
-    side it belongs to. Compiled on first use: only help in another language needs it."""
-    return re.compile(rf"\s+|[{_OPENING}]*(?:[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*")
+    """Spaces, one CJK character, one run of other characters, or a bracketed note holding
+    Chinese (never split); punctuation kept on the side it belongs to. Compiled on first
+    use: only help in another language needs it."""
+    bracket = rf"\[[^\s\[\]]*[{_CJK}][^\s\[\]]*\]"  # help's [default: 1] in Chinese: one word
+    title = "\u300a[^\u300b\\s]{1,16}\u300b"  # a book's title: one word
+    return re.compile(
+        rf"\s+|[{_OPENING}]*?{title}[{_CLOSING}]*"
+        rf"|[{_OPENING}]*(?:{bracket}|[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*"
+    )
 
 
 def cells(text: str) -> int:
@@ -43,11 +51,18 @@ def is_wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in _WIDE
 
 
+def _tight(before: str, after: str) -> bool:
+    """No space between two characters: both CJK, or one fullwidth punctuation."""
+    both = is_wide(before) and is_wide(after)
+    return both or before in _FULLWIDTH_PUNCT or after in _FULLWIDTH_PUNCT
+
+
 def join_lines(lines: list[str]) -> str:
-    """Lines of one paragraph as one: a space between words, none between CJK characters."""
+    """Lines of one paragraph as one: a space between words, none between CJK characters
+    nor beside fullwidth punctuation."""
     text = ""
     for line in (line.strip() for line in lines):
-        if text and line and not (is_wide(text[-1]) and is_wide(line[0])):
+        if text and line and not _tight(text[-1], line[0]):
             text += " "
         text += line
     return text

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
 from convcli.i18n import _
+from convcli.i18n.typeset import beside, clauses
 from convcli.ops.chunked import conv2d_chunked
 from convcli.ops.conv import conv2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 from convcli.ops.numerics import accumulation_for, check_numeric, checked_accumulation
@@ -209,11 +210,13 @@ def _run_auto(
         output = output[..., 0, :, :]  # the single output channel of corr2d / multi-in
     method = "conv2d" if kernel.ndim == 4 else {2: "corr2d", 3: "corr2d_multi_in"}[kernel.ndim]
     if kernel.ndim < 4:
-        method += " " + _("(through conv2d)")
+        method = beside(method, _("(through conv2d)"))
+    parts = [method]
     if options.padding_mode != "zeros":
-        method += ", " + _("{mode} padding").format(mode=options.padding_mode)
+        parts.append(_("{mode} padding").format(mode=options.padding_mode))
     if options.flip:
-        method += ", " + _("kernel flipped 180 degrees (true convolution)")
+        parts.append(_("kernel flipped 180 degrees (true convolution)"))
+    method = clauses(parts)
     return RunResult(
         output=output,
         method=method,

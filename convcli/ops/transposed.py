@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from convcli.errors import ShapeError
 from convcli.i18n import _
+from convcli.i18n.typeset import clauses
 from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, plan_dtypes
 from convcli.ops.conv import _operand
 from convcli.ops.modes import RunResult
@@ -389,7 +390,8 @@ def run_transposed(
     geom = options_geometry(x.shape, kernel.shape, options)
     method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")
     if geom.output_padding != (0, 0):
-        method += f", output_padding {geom.output_padding[0]},{geom.output_padding[1]}"
+        padding = f"output_padding {geom.output_padding[0]},{geom.output_padding[1]}"
+        method = clauses([method, padding])
     batch = ("n",) if x.ndim == 4 else ()
     groups = int(options.groups)
     return RunResult(

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
 from convcli.i18n import N_, _
+from convcli.i18n.typeset import beside, clauses
 from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
@@ -86,7 +87,7 @@ def _describe_pool(options: PoolOptions) -> str:
         parts.append(_("dilation {options_dilation}").format(options_dilation=options.dilation))
     if options.ceil_mode:
         parts.append(_("ceil mode"))
-    return ", ".join(parts)
+    return clauses(parts)
 
 
 def pool_report(
@@ -831,7 +832,7 @@ def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Rende
             counted = _("the cells of the adaptive window")
         rows = [
             (_("sum"), _show_number(e.total)),
-            (_("divisor"), f"{e.divisor}: {counted}"),
+            (_("divisor"), beside(f"{e.divisor}" + _(":"), counted)),
         ]
     rows.append(
         (

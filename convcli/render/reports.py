@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.i18n import N_, _
+from convcli.i18n.typeset import beside
 from convcli.ops.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convcli.ops.lesson import (
     lesson_1x1_input,
@@ -214,9 +215,11 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
         ),
         (
             _("MACs"),
-            f"{batch}c_o*m_h*m_w*(c_i/g)*k_h*k_w = "
-            f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,} "
-            + _("(weights only, bias excluded)"),
+            beside(
+                f"{batch}c_o*m_h*m_w*(c_i/g)*k_h*k_w = "
+                f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,}",
+                _("(weights only, bias excluded)"),
+            ),
         ),
         (_("FLOPs"), _flops(layer)),
         _receptive_field(layer),

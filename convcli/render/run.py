@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.i18n import _
+from convcli.i18n.typeset import clauses
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
 from convcli.render.widgets import (
@@ -125,7 +126,7 @@ def geometry_line(
     )
     top, bottom, left, right = g.padding
     (s_h, s_w), (d_h, d_w) = g.stride, g.dilation
-    flip = ", " + _("kernel flipped (true convolution)") if options.flip else ""
+    flip = clauses(["", _("kernel flipped (true convolution)")]) if options.flip else ""
     return _(
         "padding top {top}, bottom {bottom}, left {left}, right {right} ({mode})\n"
         "stride {s_h}x{s_w}, dilation {d_h}x{d_w}, groups {groups}{flip}"

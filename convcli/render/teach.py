@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.i18n import _, ngettext
+from convcli.i18n.typeset import beside, clauses, spacing
 from convcli.ops.explain import ChannelTerm, Explanation
 from convcli.ops.verify import Im2colCheck
 from convcli.render.reports import comparison_rows
@@ -140,9 +141,8 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
     mode = e.options.padding_mode
     group = ""
     if e.options.groups > 1:
-        group = " " + _("(group {group} of {groups})").format(
-            group=e.group, groups=e.options.groups
-        )
+        note = _("(group {group} of {groups})").format(group=e.group, groups=e.options.groups)
+        group = spacing("", note) + note
     how = [
         (
             _("reads"),
@@ -281,7 +281,7 @@ def verify_report(check: Im2colCheck, *, full: bool = False) -> list[Renderable]
     k_h, k_w = check.geometry.kernel_size
     m_h, m_w = check.geometry.out_size
     c_g = rows // (k_h * k_w)
-    per = " " + _("per batch item and group") if n * groups > 1 else ""
+    per = beside("", _("per batch item and group")) if n * groups > 1 else ""
     mode = check.options.padding_mode
     if check.options.flip:
         kernel_row = _("each output channel's kernel (flipped) becomes a row")
@@ -308,14 +308,18 @@ def verify_report(check: Im2colCheck, *, full: bool = False) -> list[Renderable]
         ),
         (
             _("reshape K"),
-            f"{kernel_row}: W (c_o/g, c_i/g*k_h*k_w) = ({c_o_g}, {rows})"
-            + (" " + _("per group") if groups > 1 else ""),
+            beside(kernel_row + _(":"), f"W (c_o/g, c_i/g*k_h*k_w) = ({c_o_g}, {rows})")
+            + (beside("", _("per group")) if groups > 1 else ""),
         ),
         (
             "Y = W @ X_cols",
             f"({c_o_g}, {rows}) @ ({rows}, {cols}) = ({c_o_g}, {cols}) -> "
             f"({c_o_g}, {m_h}, {m_w})"
-            + (", " + _("{groups} groups stacked").format(groups=groups) if groups > 1 else ""),
+            + (
+                clauses(["", _("{groups} groups stacked").format(groups=groups)])
+                if groups > 1
+                else ""
+            ),
         ),
         (_("directly"), _("the convolution as convcli run computes it")),
     ]

@@ -35,6 +35,7 @@ from rich.text import Text
 
 from convcli.errors import shown_name
 from convcli.i18n import _, ngettext
+from convcli.i18n.typeset import beside, spacing
 from convcli.i18n.wrap import cells, has_wide, wrap_cells
 from convcli.ops.numerics import array_stats
 
@@ -629,13 +630,15 @@ def render_heat_legend(array: npt.NDArray[np.generic]) -> Text:
                 legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
             legend.append(" ")
         legend.append(format_value(np.float64(scale.high)))
-        legend.append("  " + _("(diverging: blue below 0, white at 0, red above)"))
+        note = _("(diverging: blue below 0, white at 0, red above)")
+        legend.append(spacing("", note, "  ") + note)
         return legend
     legend.append(f"{format_value(np.float64(scale.low))} ")
     for value in np.linspace(scale.low, scale.high, 2 * LEGEND_STEPS):
         legend.append("█", style=Style(color=Color.from_rgb(*scale.rgb(float(value)))))
     legend.append(f" {format_value(np.float64(scale.high))}")
-    legend.append("  " + _("(sequential: light for the minimum, dark red for the maximum)"))
+    note = _("(sequential: light for the minimum, dark red for the maximum)")
+    legend.append(spacing("", note, "  ") + note)
     return legend
 
 
@@ -694,7 +697,7 @@ def render_stats(array: npt.NDArray[np.generic], *, label: str | None = None) ->
     """
     stats = array_stats(array)
     label = _("result") if label is None else label
-    parts = [f"{label}: {'x'.join(map(str, array.shape))} {array.dtype}"]
+    parts = [beside(label + _(":"), f"{'x'.join(map(str, array.shape))} {array.dtype}")]
     as_value = np.int64 if array.dtype.kind in "biu" else np.float64
     if stats.minimum is not None and stats.maximum is not None:
         parts.append(_("min {value}").format(value=format_value(as_value(stats.minimum))))
