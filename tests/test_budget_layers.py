@@ -176,3 +176,63 @@ def test_each_layer_command_stays_within_the_estimate_it_checks_first(
     assert result.exit_code == 0, result.output
     assert any(estimates), "no estimate was made"
     assert peak <= max(estimates), (case, peak, max(estimates))
+
+
+# --- progress: the same result, reported block by block -------------------------------------
+
+
+def test_conv_transpose2d_reports_progress_per_block_and_gives_the_same_result() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 8, 20, 20))
+    w = rng.standard_normal((8, 3, 3, 3))
+    b = rng.standard_normal((6,))
+    seen: list[tuple[int, int]] = []
+    # A small workspace: a block of a few rows, many blocks.
+    arguments: dict[str, Any] = {"stride": 2, "padding": 1, "groups": 2, "workspace_bytes": 4096}
+
+    def report(done: int, total: int) -> None:
+        seen.append((done, total))
+
+    with_progress = conv_transpose2d(x, w, b, **arguments, progress=report)
+    assert np.array_equal(with_progress, conv_transpose2d(x, w, b, **arguments))
+    totals = {total for _, total in seen}
+    assert len(totals) == 1 and seen[0] == (0, *totals) and seen[-1] == (*totals, *totals)
+    assert [done for done, _ in seen] == list(range(len(seen))) and len(seen) > 3
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "options"),
+    [
+        ((2, 7, 9, 8), "float32", PoolOptions("max", 3, 2, 1, dilation=2, ceil_mode=True)),
+        ((11, 6, 5), "int16", PoolOptions("avg", 2, 1, 1, count_include_pad=False)),
+        ((3, 4, 6, 6), "complex128", PoolOptions("avg", 2, divisor_override=3)),
+        ((2, 5, 7, 7), "float64", PoolOptions("adaptive-avg", output_size=(3, None))),
+        ((5, 8, 8), "uint8", PoolOptions("adaptive-max", output_size=1)),
+    ],
+)
+def test_pooling_in_blocks_is_pooling(
+    shape: tuple[int, ...], dtype: str, options: PoolOptions
+) -> None:
+    from convcli.ops.pooling import pool_in_blocks
+
+    x = np.random.default_rng(3).integers(0, 50, shape).astype(dtype)
+    seen: list[tuple[int, int]] = []
+    blocks = pool_in_blocks(x, options, lambda d, t: seen.append((d, t)), block_values=60)
+    whole = pool(x, options)
+    assert blocks.dtype == whole.dtype and blocks.shape == whole.shape
+    assert np.array_equal(blocks, whole, equal_nan=True)
+    assert seen[-1][0] == seen[-1][1] > 1
+
+
+def test_pooling_in_blocks_refuses_as_the_whole_input_does() -> None:
+    from convcli.errors import NumericError
+    from convcli.ops.pooling import pool_in_blocks
+
+    x = np.zeros((6, 4, 4), dtype=np.int64)
+    x[5, 0, 0] = 2**62  # only the last block overflows
+    options = PoolOptions("avg", 2)
+    with pytest.raises(NumericError) as whole:
+        pool(x, options)
+    with pytest.raises(NumericError) as blocks:
+        pool_in_blocks(x, options, lambda done, total: None, block_values=16)
+    assert str(blocks.value) == str(whole.value)

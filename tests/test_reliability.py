@@ -1096,6 +1096,20 @@ def test_item36_nothing_extra_with_json_even_on_a_terminal(tmp_path: Path) -> No
     assert np.all(np.array(payload["data"]) == 4096)
 
 
+def test_item36_transposed_and_pooling_runs_have_the_progress_bar_too(tmp_path: Path) -> None:
+    x = save(tmp_path / "x.npy", np.ones((1, 8, 16, 16), dtype=np.float32))
+    w = save(tmp_path / "w.npy", np.ones((8, 2, 3, 3), dtype=np.float32))
+    # Four groups, four product blocks; a pooling of 2**25 values and more, three blocks.
+    planes = save(tmp_path / "p.npy", np.ones((1, 33, 1024, 1024), dtype=np.bool_))
+    for args in (["run", x, w, "--transposed", "-g", "4", "--stats"], ["pool", planes, "-k", "2"]):
+        code, out, shown = run_process(args, tty=["stderr"], env=AT_ONCE)
+        assert code == 0, shown
+        assert b"computing" in shown and b"\xe2\x94\x81" in shown, args  # the bar's line
+        assert b"computing" not in out and b"\x1b" not in out
+        code, out, shown = run_process([*args, "--json"], tty=["stderr"], env=AT_ONCE)
+        assert code == 0 and shown == b"" and json.loads(out)["shape"]
+
+
 def test_item31_full_disk_when_reserving_the_mapped_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

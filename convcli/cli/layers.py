@@ -20,6 +20,7 @@ from convcli.cli._common import (
     memory_budget,
     naming_inputs,
     option,
+    progress_bar,
     shape_of,
     show,
     show_json,
@@ -217,8 +218,8 @@ def run_transposed_command(
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
-    with naming_inputs(files):
-        result = run_transposed(x, kernel, bias, options)
+    with naming_inputs(files), progress_bar(not as_json) as progress:
+        result = run_transposed(x, kernel, bias, options, progress)
     finish(result, output, force, inputs, as_json, lambda: run_report(
         result, x, kernel, bias, files, full=full, heatmap=heatmap, stats_only=stats_only
     ), run_payload, plot)  # fmt: skip
@@ -407,8 +408,8 @@ def run_pool_command(
         lambda infos: check_pool_memory(budget, infos[0], options, as_json=as_text),
     )
     assert x is not None
-    with naming_inputs((input_file, None, None)):
-        result = run_pool(x, options)
+    with naming_inputs((input_file, None, None)), progress_bar(not as_json) as progress:
+        result = run_pool(x, options, progress)
     finish(result, output, force, inputs, as_json, lambda: pool_report(
         result, x, input_file, options, full=full, heatmap=heatmap
     ), run_payload, plot)  # fmt: skip

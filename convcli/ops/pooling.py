@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import NumericError, OptionError, ShapeError
+from convcli.errors import ConvcliError, NumericError, OptionError, ShapeError
 from convcli.i18n import N_, _
 from convcli.i18n.typeset import beside
 from convcli.ops.conv import _operand
@@ -40,6 +40,7 @@ from convcli.shapes.pooling import (
 )
 
 __all__ = [
+    "BLOCK_VALUES",
     "PoolPlan",
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
@@ -49,10 +50,13 @@ __all__ = [
     "plan_pool",
     "pool",
     "pool_dtypes",
+    "pool_in_blocks",
     "run_pool",
 ]
 
 Array = npt.NDArray[Any]
+# Input values pooled between two progress reports: a few tens of milliseconds.
+BLOCK_VALUES = 2**24
 Shape = tuple[int, ...]
 Reduce = Callable[..., Array]
 
@@ -487,8 +491,56 @@ def pool(x: npt.ArrayLike, options: PoolOptions) -> Array:
     )
 
 
-def run_pool(x: Array, options: PoolOptions) -> RunResult:
-    """``pool`` as ``convcli pool`` computes and describes it.
+def pool_in_blocks(
+    x: Array,
+    options: PoolOptions,
+    progress: Callable[[int, int], None],
+    *,
+    block_values: int = BLOCK_VALUES,
+) -> Array:
+    """``pool(x, options)`` a block of planes at a time, calling ``progress(done, total)``
+    after each: every plane is pooled on its own, so the result is the same.
+
+    A refusal is the whole computation's (``pool(x, options)`` words it).
+
+    Examples
+    --------
+    >>> seen = []
+    >>> y = pool_in_blocks(np.arange(64.0).reshape(4, 4, 4), PoolOptions("max", 2),
+    ...                    lambda done, total: seen.append((done, total)), block_values=16)
+    >>> np.array_equal(y, pool(np.arange(64.0).reshape(4, 4, 4), PoolOptions("max", 2))), seen
+    (True, [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)])
+    """
+    planes = int(np.prod(x.shape[:-2])) if x.ndim in (3, 4) else 0
+    plane = x.shape[-2] * x.shape[-1] if x.ndim >= 2 else 0
+    if planes * plane <= 2 * block_values or not x.flags.c_contiguous:
+        output = pool(x, options)
+        progress(1, 1)
+        return output
+    flat = x.reshape(planes, *x.shape[-2:])  # a view: C-contiguous
+    step = max(1, block_values // plane)
+    total = -(-planes // step)
+    progress(0, total)
+    pieces: Array | None = None
+    try:
+        for done, start in enumerate(range(0, planes, step), start=1):
+            piece = pool(flat[start : start + step], options)
+            if pieces is None:
+                pieces = np.empty((planes, *piece.shape[-2:]), dtype=piece.dtype)
+            pieces[start : start + step] = piece
+            progress(done, total)
+    except ConvcliError:
+        pool(x, options)  # the refusal in the whole input's numbers
+        raise
+    assert pieces is not None
+    return pieces.reshape(*x.shape[:-2], *pieces.shape[-2:])
+
+
+def run_pool(
+    x: Array, options: PoolOptions, progress: Callable[[int, int], None] | None = None
+) -> RunResult:
+    """``pool`` as ``convcli pool`` computes and describes it (``progress(done, total)``,
+    when given, called after each block of planes: ``pool_in_blocks``).
 
     Examples
     --------
@@ -496,7 +548,7 @@ def run_pool(x: Array, options: PoolOptions) -> RunResult:
     >>> r.output.shape, r.output_axes
     ((2, 1, 1), ('c', 'm_h', 'm_w'))
     """
-    output = pool(x, options)
+    output = pool(x, options) if progress is None else pool_in_blocks(x, options, progress)
     methods = {
         "max": N_("max_pool2d: the largest value of each window (NaN wins)"),
         "avg": N_("avg_pool2d: the sum of each window over its divisor"),

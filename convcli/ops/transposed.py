@@ -10,7 +10,7 @@ costs ``s_h * s_w`` times the work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 Array = npt.NDArray[Any]
+Progress = Callable[[int, int], None]
 Shape = tuple[int, ...]
 
 
@@ -141,6 +142,7 @@ def conv_transpose2d(
     output_size: Sequence[int] | None = None,
     *,
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+    progress: Progress | None = None,
 ) -> Array:
     """2-D transposed convolution with ``torch.nn.functional.conv_transpose2d`` semantics.
 
@@ -161,6 +163,8 @@ def conv_transpose2d(
         ``nn.ConvTranspose2d.forward(output_size=...)`` does.
     workspace_bytes : int
         Upper bound on the product block (default 64 MiB).
+    progress : callable, optional
+        ``progress(done, total)``, called after each product block (a bar for long runs).
 
     Returns
     -------
@@ -220,6 +224,7 @@ def conv_transpose2d(
             compute,
             rows=plan.rows,
             samples=plan.samples,
+            progress=progress,
         )
     return y if batched else y[0]
 
@@ -235,12 +240,14 @@ def transposed_into(
     *,
     rows: int,
     samples: int = 1,
+    progress: Progress | None = None,
 ) -> None:
     """Compute a validated ``conv_transpose2d`` into ``out`` ``(n, c_o, m_h, m_w)``.
 
     Per group and block of ``samples`` samples (or of ``rows`` input rows of one sample):
     ``cols = W_g^T @ X_g`` holds every input value times every tap, then each tap's plane
-    is added at its strided place in the uncropped output.
+    is added at its strided place in the uncropped output. ``progress(done, total)`` is
+    called after each block.
     """
     n, c_i, h, w = x.shape
     _, c_og, k_h, k_w = weight.shape
@@ -256,6 +263,10 @@ def transposed_into(
     b = None if bias is None else bias.astype(compute).reshape(-1, 1, 1)
     samples = samples if rows >= h else 1
     full = np.empty((samples, groups * c_og, full_h, full_w), dtype=compute)
+    total = -(-n // samples) * groups * -(-h // rows)
+    done = 0
+    if progress is not None:
+        progress(done, total)
     for n0 in range(0, n, samples):
         n1 = min(n, n0 + samples)
         block_full = full[: n1 - n0]
@@ -278,6 +289,9 @@ def transposed_into(
                         i0, j0 = r0 * s_h + u * d_h, v * d_w
                         target = plane[:, :, i0 : i0 + span_h : s_h, j0 : j0 + span_w : s_w]
                         np.add(target, cols[:, u, v].transpose(1, 0, 2, 3), out=target)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
         result = block_full[:, :, p_h : p_h + m_h, p_w : p_w + m_w]
         if b is not None:
             result = result + b
@@ -285,7 +299,11 @@ def transposed_into(
 
 
 def conv_transpose_with(
-    x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    options: TransposedOptions,
+    progress: Progress | None = None,
 ) -> Array:
     """``conv_transpose2d`` with the options of ``options``.
 
@@ -305,6 +323,7 @@ def conv_transpose_with(
         groups=options.groups,
         dilation=options.dilation,
         output_size=options.output_size,
+        progress=progress,
     )
 
 
@@ -350,9 +369,14 @@ k_h, k_w), got 3-D (2, 3, 3)
 
 
 def run_transposed(
-    x: Array, kernel: Array, bias: Array | None, options: TransposedOptions
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    options: TransposedOptions,
+    progress: Progress | None = None,
 ) -> RunResult:
-    """``conv_transpose2d`` as ``convcli run --transposed`` computes and describes it.
+    """``conv_transpose2d`` as ``convcli run --transposed`` computes and describes it
+    (``progress(done, total)``, when given, called after each block).
 
     Examples
     --------
@@ -362,7 +386,7 @@ def run_transposed(
     ((2, 6, 6), ('c_i', 'c_o', 'k_h', 'k_w'))
     """
     check_transposed_kernel(kernel.shape)
-    output = conv_transpose_with(x, kernel, bias, options)
+    output = conv_transpose_with(x, kernel, bias, options, progress)
     geom = options_geometry(x.shape, kernel.shape, options)
     method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")
     if geom.output_padding != (0, 0):
