@@ -149,3 +149,37 @@ def test_help_lists_the_commands_in_the_lessons_order() -> None:
     # A command's line starts two spaces in; its summary's continuation lines start further.
     shown = [line.split()[0] for line in lines if line.startswith("  ") and line[2] != " "]
     assert shown == list(COMMAND_ORDER)
+
+
+SECTIONED = [
+    ["shapes", "--input-shape", "3x32x32", "--kernel-shape", "16x3x3x3", "--padding", "1"],
+    ["explain", f"{SAMPLES}/lesson_X.json", f"{SAMPLES}/lesson_K_multi_out.json", "--at", "0,0,0"],
+    ["demo"],
+    RUN_LESSON,
+]
+# Section headings of those outputs (English; the Chinese is looked up in the catalogue).
+HEADINGS = ["depthwise-separable alternative", "sum", "comparison", "output size and cost"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("args", SECTIONED, ids=lambda args: args[0])
+def test_sections_are_one_blank_line_apart(args: list[str], lang: str) -> None:
+    """A section never starts on the line under the previous one: one blank line between
+    them (after a grid's bottom edge too), never two."""
+    from convcli.i18n import _, current_language, set_language
+
+    was = current_language()
+    set_language(lang)
+    try:
+        headings = {_(heading) for heading in HEADINGS}
+    finally:
+        set_language(was)
+    for width in (60, 80, 200):
+        result = invoke(*args, "--lang", lang, env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        lines = [line.rstrip() for line in result.stdout.splitlines()]
+        assert "\n\n\n" not in "\n".join(lines)
+        for at, line in enumerate(lines[1:], 1):
+            if line in headings or lines[at - 1].startswith("╰"):
+                before_after = lines[at - 1] if line in headings else line
+                assert before_after == "", (width, lines[at - 2 : at + 2])

@@ -18,6 +18,7 @@ from convcli.render.widgets import (
     Renderable,
     TensorRow,
     make_console,
+    print_sections,
     render_array,
     render_columns,
     render_heat_legend,
@@ -144,6 +145,7 @@ EXPECTED: dict[str, list[str]] = {
         "│ 0 │ 0 │ 1 │",
         "│ 1 │ 2 │ 3 │",
         "╰───┴───┴───╯",
+        "             ",
         "Y[c_o=1]     ",
         "╭───┬───┬───╮",
         "│   │ 0 │ 1 │",
@@ -279,6 +281,33 @@ def test_chinese_prose_fits_and_never_cuts_a_number(width: int) -> None:
             assert any(number in line for line in lines), (number, lines)
 
 
-def test_english_lines_stay_rich_text() -> None:
-    """English output is what it was: a plain rich Text, wrapped by rich."""
-    assert type(render_line("output 2x2")).__name__ == "Text"
+FORMULA = (
+    "input rows 0..1, cols 0..1: row = i*s_h - top + a*d_h = 0*1 - 0 + a*1, "
+    "col = j*s_w - left + b*d_w = 0*1 - 0 + b*1 for the taps a < 2, b < 2"
+)
+
+
+@pytest.mark.parametrize("width", range(24, 90))
+def test_a_formula_never_breaks_inside_a_comparison_nor_after_its_sign(width: int) -> None:
+    for renderable in (render_line(FORMULA), render_key_values([("reads", FORMULA)])):
+        lines = [line.rstrip() for line in render(renderable, width)]
+        assert all(len(line) <= width for line in lines), lines
+        assert " ".join(" ".join(lines).split()).endswith(FORMULA.replace("reads ", "")), lines
+        assert sum(line.count("a < 2") + line.count("b < 2") for line in lines) == 2, lines
+        for line in lines:
+            assert not line.endswith(("=", "<", "+", "-")), (width, lines)
+            assert not line.lstrip().startswith("2"), (width, lines)
+
+
+def test_sections_are_one_blank_line_apart() -> None:
+    buffer = io.StringIO()
+    console = make_console(file=buffer, width=40)
+    note, table = render_line("a note"), render_key_values([("k", "v")], title="heading")
+    print_sections(console, [note, note, table, note, table, table])
+    lines = [line.rstrip() for line in buffer.getvalue().split("\n")]
+    assert lines[:5] == ["a note", "", "a note", "", "heading"]
+    assert "\n\n\n" not in "\n".join(lines)
+    assert lines.count("heading") == 3
+    for at, line in enumerate(lines):
+        if line in ("heading", "a note") and at:
+            assert lines[at - 1] == "", lines

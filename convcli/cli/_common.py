@@ -83,13 +83,16 @@ def option_flags(options: ConvOptions) -> list[str]:
 
 
 def show(*renderables: Renderable) -> None:
-    """Print ``renderables`` on stdout; a full or closed stdout is ``EnvironmentFailureError``."""
-    from convcli.render.widgets import make_console
+    """Print ``renderables`` on stdout, one blank line between sections; a full or closed
+    stdout is ``EnvironmentFailureError``.
+
+    Each renderable is a section (a table, a grid, a note): the next one starts after a
+    blank line, unless one of the two already brings it (a table's open bottom edge).
+    """
+    from convcli.render.widgets import make_console, print_sections
 
     with writing_stdout():
-        console = make_console()
-        for renderable in renderables:
-            console.print(renderable)
+        print_sections(make_console(), renderables)
 
 
 def show_json(payload: dict[str, Any]) -> None:

@@ -22,6 +22,9 @@ _OPENING = "（「『《【“‘"  # noqa: RUF001
 # Fullwidth punctuation carries its own spacing: no space is added beside it.
 _FULLWIDTH_PUNCT = "\uff08\uff09\uff0c\u3002\u3001\uff1b\uff1a\uff01\uff1f"
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+# Signs that bind both sides (kept with both operands) and signs that bind what follows.
+_COMPARISONS = "<=|>=|!=|==|<|>|\u2264|\u2265"
+_RELATIONS = _COMPARISONS + "|=|->|\u2192|\u2248|\\+|-"
 
 
 @functools.cache
@@ -31,9 +34,14 @@ def _tokens() -> re.Pattern[str]:
     use: only help in another language needs it."""
     bracket = rf"\[[^\s\[\]]*[{_CJK}][^\s\[\]]*\]"  # help's [default: 1] in Chinese: one word
     title = "\u300a[^\u300b\\s]{1,16}\u300b"  # a book's title: one word
+    run = rf"[^\s{_CJK}]+"
+    # A comparison (a < 2) is one word; a relation (= 432, -> c_o) goes with what follows it:
+    # a formula never ends a line on its sign nor splits a comparison.
+    comparison = rf"{run} (?:{_COMPARISONS}) {run}"
+    relation = rf"(?:{_RELATIONS}) {run}"
     return re.compile(
         rf"\s+|[{_OPENING}]*?{title}[{_CLOSING}]*"
-        rf"|[{_OPENING}]*(?:{bracket}|[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*"
+        rf"|[{_OPENING}]*(?:{bracket}|{comparison}|{relation}|[{_CJK}]|{run})[{_CLOSING}]*"
     )
 
 

@@ -29,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.segment import Segment, Segments
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -36,7 +37,7 @@ from rich.text import Text
 from convcli.errors import shown_name
 from convcli.i18n import _, ngettext
 from convcli.i18n.typeset import beside, spacing
-from convcli.i18n.wrap import cells, has_wide, wrap_cells
+from convcli.i18n.wrap import cells, wrap_cells
 from convcli.ops.numerics import array_stats
 
 __all__ = [
@@ -526,7 +527,7 @@ def render_array(
         label = ", ".join(f"{axis}={i}" for axis, i in zip(lead_axes, index, strict=False))
         title = slice_title(name, label)
         items.append(matrix_table(array[index], title, summarise=summarise, scale=scale))
-    return Columns(items, padding=(0, 2))
+    return Columns(items, padding=(1, 2))
 
 
 RGB = tuple[int, int, int]
@@ -758,10 +759,52 @@ def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> T
     return table
 
 
-def render_line(text: str, *, style: str = "") -> Text | Prose:
-    """A line of plain text, shown literally (never read as markup); Chinese text wraps
-    between its characters (``Prose``)."""
-    return Prose(text, style) if has_wide(text) else Text(text, style=style)
+def render_line(text: str, *, style: str = "") -> Prose:
+    """A line of plain text, shown literally (never read as markup), wrapped by ``Prose``:
+    Chinese text between its characters, a formula never inside a comparison (``a < 2``)
+    nor after its sign (``=`` goes with the value it gives)."""
+    return Prose(text, style)
+
+
+def print_sections(console: Console, renderables: Sequence[RenderableType]) -> None:
+    """Print ``renderables`` on ``console`` with one blank line between two of them, unless
+    the first ends with a blank line or the second starts with one (never two in a row).
+
+    Examples
+    --------
+    >>> import io
+    >>> console = Console(width=20, file=io.StringIO())
+    >>> print_sections(console, [Text("a note"), render_key_values([("k", "v")], title="t")])
+    >>> for line in console.file.getvalue().splitlines():
+    ...     print(line.rstrip())
+    a note
+    <BLANKLINE>
+    t
+    <BLANKLINE>
+      k   v
+    <BLANKLINE>
+    """
+    after_blank = True  # nothing printed yet: no blank line first
+    for renderable in renderables:
+        lines = console.render_lines(renderable, pad=False)
+        if not lines:
+            continue
+        if not after_blank and not _is_blank(lines[0]):
+            console.line()
+        console.print(Segments(_joined(lines)), end="")
+        after_blank = _is_blank(lines[-1])
+
+
+def _is_blank(line: list[Segment]) -> bool:
+    return not "".join(segment.text for segment in line).strip()
+
+
+def _joined(lines: list[list[Segment]]) -> list[Segment]:
+    joined: list[Segment] = []
+    for line in lines:
+        joined.extend(line)
+        joined.append(Segment.line())
+    return joined
 
 
 def render_title(text: str) -> Text:
@@ -777,4 +820,4 @@ def render_columns(*renderables: RenderableType) -> Columns:
             items.extend(renderable.renderables)
         else:
             items.append(renderable)
-    return Columns(items, padding=(0, 2))
+    return Columns(items, padding=(1, 2))
