@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import itertools
 import os
 import shutil
 import signal
@@ -183,3 +184,42 @@ def test_sections_are_one_blank_line_apart(args: list[str], lang: str) -> None:
             if line in headings or lines[at - 1].startswith("╰"):
                 before_after = lines[at - 1] if line in headings else line
                 assert before_after == "", (width, lines[at - 2 : at + 2])
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    from convcli.cli import app as the_app
+
+    group = typer.main.get_command(the_app)
+    names: list[str] = sorted(group.commands)  # type: ignore[attr-defined]
+    return [[], *([name] for name in names)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("width", [60, 80, 100, 200])
+def test_every_help_reflows_to_the_width(width: int, lang: str) -> None:
+    """Every command's help, in both languages: each line fits the width; a paragraph of
+    the description wraps where the next word would not fit (no ragged fixed breaks);
+    a line after a shell continuation (``\\``) is still part of the command."""
+    from convcli.i18n.wrap import cells, wrap_cells
+
+    for command in _commands():
+        result = runner.invoke(app, [*command, "--help", "--lang", lang], terminal_width=width)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        for line in lines:
+            assert cells(line) <= width, (command, width, line)
+        for before, after in itertools.pairwise(lines):
+            if before.endswith(" \\"):
+                assert after.startswith(" " * 6), (command, before, after)
+        headings = [i for i, line in enumerate(lines) if i and line[:1] not in ("", " ")]
+        description = lines[: headings[0]]  # up to "Options:", in either language
+        for before, after in itertools.pairwise(description):
+            indent = len(before) - len(before.lstrip())
+            if indent != 2 or not after.strip() or len(after) - len(after.lstrip()) != 2:
+                continue
+            if before.rstrip().endswith(":"):
+                continue
+            first = wrap_cells(after.strip(), 1).splitlines()[0]
+            assert cells(before) + 1 + cells(first) > width, (command, width, before, after)

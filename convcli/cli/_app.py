@@ -91,12 +91,15 @@ def fit_lines(text: str, width: int) -> str:
           samples/k.json --padding 1
     """
     lines: list[str] = []
+    continued = False  # the line before ended with a shell continuation: this one is a command
     for line in text.split("\n"):
+        command = continued or line.lstrip().startswith("convcli ")
+        continued = line.endswith(" \\")
         if len(line) <= width:
             lines.append(line)
             continue
         indent = line[: len(line) - len(line.lstrip())]
-        if not line.lstrip().startswith("convcli "):
+        if not command:
             lines.extend(
                 textwrap.wrap(
                     line.strip(),
@@ -109,7 +112,7 @@ def fit_lines(text: str, width: int) -> str:
             )
             continue
         current = indent
-        for word in line.split():
+        for word in _command_words(line):
             if current.strip() and len(current) + 1 + len(word) > width - 2:
                 lines.append(current + " \\")
                 current = indent + "    " + word
@@ -117,6 +120,23 @@ def fit_lines(text: str, width: int) -> str:
                 current = current + (" " if current.strip() else "") + word
         lines.append(current)
     return "\n".join(lines)
+
+
+def _command_words(line: str) -> list[str]:
+    """The words of an example command, an option kept with its value (``--stride 1``)
+    and a redirection with its file: a line never ends on either.
+
+    >>> _command_words("convcli pool x.npy -k 3 --ceil-mode --at 0,0,0")
+    ['convcli', 'pool', 'x.npy', '-k 3', '--ceil-mode', '--at 0,0,0']
+    """
+    words: list[str] = []
+    for word in line.split():
+        option = words and words[-1].startswith("-") and " " not in words[-1]
+        if (option and word[0] not in "-\\>|") or (words and words[-1] == ">"):
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    return words
 
 
 def _fit_help(formatter: Any, write: Callable[[], None]) -> None:

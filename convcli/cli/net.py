@@ -71,24 +71,35 @@ def net(
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
 
     \b
-    Layers: conv(out_channels, kernel_size, stride, padding, dilation, groups, bias,
-    padding_mode) with short keys k s p d g; convT(out_channels, kernel_size, stride,
-    padding, output_padding, groups, bias, dilation); maxpool(kernel_size, stride, padding,
-    dilation, ceil_mode); avgpool(kernel_size, stride, padding, ceil_mode,
-    count_include_pad); adaptiveavgpool(output_size), adaptivemaxpool(output_size), gap;
-    bn; relu, sigmoid, tanh, gelu, silu, leakyrelu, dropout(p); flatten; linear(out_features);
-    residual(BLOCK, shortcut=BLOCK). Lines of print(model) (Conv2d(3, 16, kernel_size=(3, 3)),
-    ReLU(), ...) are layers too. Nothing in a spec is evaluated.
+    Layers (a spec joins them with >):
+      conv(out_channels, kernel_size, stride, padding,
+          dilation, groups, bias, padding_mode)
+      convT(out_channels, kernel_size, stride, padding,
+          output_padding, groups, bias, dilation)
+      maxpool(kernel_size, stride, padding, dilation,
+          ceil_mode)
+      avgpool(kernel_size, stride, padding, ceil_mode,
+          count_include_pad)
+      adaptiveavgpool(output_size), gap
+      adaptivemaxpool(output_size)
+      bn, relu, sigmoid, tanh, gelu, silu, leakyrelu
+      dropout(p), flatten, linear(out_features)
+      residual(BLOCK, shortcut=BLOCK)
+
+    The short keys k, s, p, d, g name kernel_size, stride, padding, dilation, groups. Lines
+    of print(model) (Conv2d(3, 16, kernel_size=(3, 3)), ReLU(), ...) are layers too. Nothing
+    in a spec is evaluated.
 
     \b
     Examples:
       convcli net --preset lenet
-      convcli net "conv(6, k=5, p=2) > sigmoid > avgpool(2) > flatten > linear(10)" \\
-          --input-shape 1x1x28x28
+      convcli net --input-shape 1x1x28x28 \\
+          "conv(6, k=5, p=2) > sigmoid > avgpool(2) > flatten > linear(10)"
       convcli net @arch.txt --input-shape 1x3x224x224 --json
       convcli net "residual(conv(64, k=3, p=1) > bn > relu > conv(64, k=3, p=1) > bn) > relu" \\
           --input-shape 1x64x56x56
-      convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" --input-shape 1x16x8x8 --at 5,5
+      convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" \\
+          --input-shape 1x16x8x8 --at 5,5
       convcli net --preset resnet18 --emit torch > resnet18.py
     """
     with guard(), option_words():

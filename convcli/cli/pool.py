@@ -88,8 +88,7 @@ def pool(
     """Pool a (c, h, w) or (n, c, h, w) tensor: PyTorch's max_pool2d, avg_pool2d and
     adaptive forms, with their exact rules.
 
-    \b
-    stride defaults to the window; padding is at most half the window; --ceil-mode
+    The stride defaults to the window; the padding is at most half the window; --ceil-mode
     rounds the output size up but drops a last window that would start in the right
     padding; avg's --count-include-pad counts the padding, never a ceil-mode overhang.
     Max pooling keeps the dtype and propagates NaN; average pooling of integers gives

@@ -222,7 +222,6 @@ def explain(
           -p 1 --padding-mode reflect --flip --json
       convcli explain x.npy w.npy --transposed --stride 2 --at 0,3,2
 
-    \b
     --transposed: which input values and kernel taps reach the output (each input value
     stamps the kernel), and the same sum as a window of the zero-inserted input under
     the flipped kernel. Pooling: convcli pool ... --at POS.

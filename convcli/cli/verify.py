@@ -75,12 +75,11 @@ def verify(
       convcli verify samples/lesson_X.json samples/lesson_K_multi_in.json
       convcli verify samples/lesson_X.npy samples/lesson_K_multi_out.npy -p 1 -s 2 --json
       convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
+      convcli verify x.npy w.npy --transposed --stride 2 --padding 1 --output-padding 1
 
-    \b
     --transposed checks conv_transpose2d instead: directly, and as conv2d over the
     input with stride-1 zeros inserted and d(k-1)-p around, the kernel flipped and its
     channel axes swapped; and the adjoint identity <conv2d(z, w), x> = <z, convT(x, w)>.
-      convcli verify x.npy w.npy --transposed --stride 2 --padding 1 --output-padding 1
     """
     with guard(), option_words():
         if transposed or output_padding is not None or output_size is not None:
