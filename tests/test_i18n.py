@@ -533,3 +533,13 @@ def test_json_is_byte_identical_in_every_language(args: list[str]) -> None:
         chinese = invoke(*args, env={**NEUTRAL, **env})  # type: ignore[dict-item]
         assert chinese.stdout_bytes == english.stdout_bytes
     assert invoke("--lang", "zh", *args, env=NEUTRAL).stdout_bytes == english.stdout_bytes  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("width", [40, 60])
+def test_narrow_layouts_speak_chinese_too(width: int) -> None:
+    """The layouts a narrow terminal falls back to (net's layers listed one by one) say
+    their column names in Chinese, as the table does."""
+    for args in (["net", "--preset", "resnet18"], ["net", "--preset", "lenet"]):
+        result = invoke("--lang", "zh", *args, env={**NEUTRAL, "COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        assert english_words(result.stdout) == set(), (args, width)

@@ -139,7 +139,7 @@ def _columns_table(
         # Nothing is folded: a number or shape is printed whole or the layout changes.
         # A layer's text may wrap between its words (``Conv2d(3, 16, kernel_size=...``).
         table.add_column(
-            name if name in ("#", "MACs", "FLOPs") else _(name),
+            _heading(name),
             justify=justify,  # type: ignore[arg-type]
             no_wrap=not (wrap_layers and name == "layer"),
         )
@@ -164,6 +164,11 @@ class _Narrowest:
         return Measurement(narrowest, narrowest)
 
 
+def _heading(name: str) -> str:
+    """A column's heading in the output's language (``MACs`` and ``FLOPs`` are symbols)."""
+    return name if name in ("#", "MACs", "FLOPs") else _(name)
+
+
 def _stacked(rows: Sequence[Sequence[str]]) -> Text:
     """Each layer on lines of its own: name, then its numbers as ``key value`` pairs."""
     text = Text()
@@ -174,7 +179,7 @@ def _stacked(rows: Sequence[Sequence[str]]) -> Text:
         text.append(("\n" if text else "") + indent + head, style="bold" if index else "")
         if not any(cells[2:]):
             continue
-        pairs = [f"{COLUMNS[c][0]} {cells[c]}" for c in range(2, len(cells)) if cells[c]]
+        pairs = [f"{_heading(COLUMNS[c][0])} {cells[c]}" for c in range(2, len(cells)) if cells[c]]
         # Three lines at most, so a pair is never split across a line end at 40 columns.
         for group in (pairs[:2], pairs[2:4], pairs[4:]):
             if group:
