@@ -540,6 +540,6 @@ def test_narrow_layouts_speak_chinese_too(width: int) -> None:
     """The layouts a narrow terminal falls back to (net's layers listed one by one) say
     their column names in Chinese, as the table does."""
     for args in (["net", "--preset", "resnet18"], ["net", "--preset", "lenet"]):
-        result = invoke("--lang", "zh", *args, env={**NEUTRAL, "COLUMNS": str(width)})
+        result = invoke("--lang", "zh", *args, env={**NEUTRAL, "COLUMNS": str(width)})  # type: ignore[dict-item]
         assert result.exit_code == 0, result.output
         assert english_words(result.stdout) == set(), (args, width)
