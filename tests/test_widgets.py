@@ -311,3 +311,13 @@ def test_sections_are_one_blank_line_apart() -> None:
     for at, line in enumerate(lines):
         if line in ("heading", "a note") and at:
             assert lines[at - 1] == "", lines
+
+
+SHAPES_FORMULA = "X_cols (c_i/g*k_h*k_w, m_h*m_w) = (2*2*2, 2*2) = (8, 4); Y (3, 4) -> (3, 2, 2)"
+
+
+@pytest.mark.parametrize("width", range(32, 90))  # from where the widest shape fits
+def test_a_shape_is_never_split(width: int) -> None:
+    lines = [line.rstrip() for line in render(render_key_values([("Y", SHAPES_FORMULA)]), width)]
+    for shape in ("(c_i/g*k_h*k_w, m_h*m_w)", "= (2*2*2, 2*2)", "= (8, 4);", "-> (3, 2, 2)"):
+        assert any(shape in line for line in lines), (shape, lines)

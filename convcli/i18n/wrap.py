@@ -35,13 +35,17 @@ def _tokens() -> re.Pattern[str]:
     bracket = rf"\[[^\s\[\]]*[{_CJK}][^\s\[\]]*\]"  # help's [default: 1] in Chinese: one word
     title = "\u300a[^\u300b\\s]{1,16}\u300b"  # a book's title: one word
     run = rf"[^\s{_CJK}]+"
-    # A comparison (a < 2) is one word; a relation (= 432, -> c_o) goes with what follows it:
-    # a formula never ends a line on its sign nor splits a comparison.
-    comparison = rf"{run} (?:{_COMPARISONS}) {run}"
-    relation = rf"(?:{_RELATIONS}) {run}"
+    # A shape or tuple of numbers and symbols, (3, 2, 2) or (c_i/g*k_h*k_w, m_h*m_w), is one
+    # word; a comparison (a < 2) too; a relation (= 432, -> (3, 2, 2)) goes with what follows
+    # it: a formula never ends a line on its sign nor splits a comparison or a shape.
+    item = r"[^\s(),]*[\d_*/][^\s(),]*"
+    shape = rf"\({item}(?:, {item})+\)"
+    operand = rf"(?:{shape}|{run})"
+    comparison = rf"{run} (?:{_COMPARISONS}) {operand}"
+    relation = rf"(?:{_RELATIONS}) {operand}"
     return re.compile(
         rf"\s+|[{_OPENING}]*?{title}[{_CLOSING}]*"
-        rf"|[{_OPENING}]*(?:{bracket}|{comparison}|{relation}|[{_CJK}]|{run})[{_CLOSING}]*"
+        rf"|[{_OPENING}]*(?:{bracket}|{comparison}|{relation}|{shape}|[{_CJK}]|{run})[{_CLOSING}]*"
     )
 
 
