@@ -212,7 +212,7 @@ def test_every_help_reflows_to_the_width(width: int, lang: str) -> None:
             assert cells(line) <= width, (command, width, line)
         for before, after in itertools.pairwise(lines):
             if before.endswith(" \\"):
-                assert after.startswith(" " * 6), (command, before, after)
+                assert len(after) - len(after.lstrip()) == 8, (command, before, after)
         headings = [i for i, line in enumerate(lines) if i and line[:1] not in ("", " ")]
         description = lines[: headings[0]]  # up to "Options:", in either language
         for before, after in itertools.pairwise(description):

@@ -93,8 +93,8 @@ def fit_lines(text: str, width: int) -> str:
     lines: list[str] = []
     continued = False  # the line before ended with a shell continuation: this one is a command
     for line in text.split("\n"):
-        command = continued or line.lstrip().startswith("convcli ")
-        continued = line.endswith(" \\")
+        follows, continued = continued, line.endswith(" \\")
+        command = follows or line.lstrip().startswith("convcli ")
         if len(line) <= width:
             lines.append(line)
             continue
@@ -115,7 +115,8 @@ def fit_lines(text: str, width: int) -> str:
         for word in _command_words(line):
             if current.strip() and len(current) + 1 + len(word) > width - 2:
                 lines.append(current + " \\")
-                current = indent + "    " + word
+                # a continuation line is already indented under its command
+                current = indent + ("" if follows else "    ") + word
             else:
                 current = current + (" " if current.strip() else "") + word
         lines.append(current)
