@@ -543,3 +543,11 @@ def test_narrow_layouts_speak_chinese_too(width: int) -> None:
         result = invoke("--lang", "zh", *args, env={**NEUTRAL, "COLUMNS": str(width)})  # type: ignore[dict-item]
         assert result.exit_code == 0, result.output
         assert english_words(result.stdout) == set(), (args, width)
+
+
+def test_net_memory_notes_use_chinese_brackets() -> None:
+    """Both memory lines of net's totals bracket their dtype the same way in Chinese."""
+    code, out, _err = zh("net", "--preset", "lenet", "--dtype", "float16")
+    assert code == 0
+    memory = [line for line in out.splitlines() if "内存" in line]
+    assert len(memory) == 2 and all("（float16" in line for line in memory), memory  # noqa: RUF001

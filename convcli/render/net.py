@@ -239,7 +239,10 @@ def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> 
         (_("params"), _("{params} trainable").format(params=f"{network.params:,}")),
         (_("MACs"), f"{network.macs:,}"),
         (_("FLOPs"), f"{network.flops:,}"),
-        (_("param memory"), f"{_size(network.param_bytes(itemsize))} ({dtype})"),
+        (
+            _("param memory"),
+            _("{size} ({dtype})").format(size=_size(network.param_bytes(itemsize)), dtype=dtype),
+        ),
         (
             _("activation memory"),
             _("{size} ({dtype}, every layer's output)").format(
