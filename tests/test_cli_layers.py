@@ -312,3 +312,90 @@ def test_verify_transposed_disagreement_exits_1(
     result = invoke("verify", operands["xf"], operands["wf"], "--transposed")
     assert result.exit_code == 1, result.output
     assert "DISAGREE" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "size"),
+    [
+        ("adaptive-avg", (3, 7, 9), (2, 3)),
+        ("adaptive-max", (2, 3, 5, 5), (3, 3)),
+        ("adaptive-avg", (1, 4, 3), (6, 2)),
+    ],
+)
+def test_shapes_pool_adaptive_windows_follow_the_rule(
+    kind: str, shape: tuple[int, ...], size: tuple[int, int]
+) -> None:
+    from reference_layers import _adaptive_bounds
+
+    args = ["shapes", "--pool", kind, "--input-shape", "x".join(map(str, shape))]
+    payload = json_of(invoke(*args, "--output-size", f"{size[0]},{size[1]}", "--json"))
+    assert payload["output_shape"] == [*shape[:-2], *size]
+    assert payload["operation"] == kind.replace("-", "_") + "_pool2d"
+    windows = [
+        [list(_adaptive_bounds(i, n, m)) for i in range(m)]
+        for n, m in zip(shape[-2:], size, strict=True)
+    ]
+    assert [payload["windows"]["h"], payload["windows"]["w"]] == windows
+    # Every window's cells - 1, every output of every plane; the same count `net` gives.
+    lengths = [[end - start for start, end in axis] for axis in windows]
+    per_plane = sum(a * b - 1 for a in lengths[0] for b in lengths[1])
+    planes = int(np.prod(shape[:-2]))
+    word = "comparisons" if kind == "adaptive-max" else "additions"
+    assert payload["flops"] == payload[word] == planes * per_plane
+    net_kind = kind.replace("-", "").replace("avg", "avgpool").replace("max", "maxpool")
+    batch = shape if len(shape) == 4 else (1, *shape)
+    net = json_of(invoke("net", f"{net_kind}(({size[0]},{size[1]}))",
+                         "--input-shape", "x".join(map(str, batch)), "--json"))  # fmt: skip
+    assert net["total"]["flops"] == payload["flops"]
+    # shapes --pool --json's keys, every one of them.
+    pooled = json_of(invoke("shapes", "--pool", "max", "--input-shape", "1x4x4",
+                            "--kernel-size", "2", "--json"))  # fmt: skip
+    assert set(pooled) - {"comparisons"} <= set(payload)
+
+
+def test_shapes_pool_adaptive_report_lists_the_windows() -> None:
+    result = invoke("shapes", "--pool", "adaptive-avg", "--input-shape", "3x5x5",
+                    "--output-size", "3")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for words in ("floor(i*5/3)", "[1, 4), 3 cells", "[3, 5), 2 cells", "lengths: 2, 3", "additions"):
+        assert words in result.stdout, words
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--pool", "adaptive-max", "--input-shape", "1x4x4"], ["--output-size"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "--kernel-size", "2"], ["--kernel-size"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "-s", "2"], ["--stride"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "--ceil-mode"], ["--ceil-mode"]),
+        (["--pool", "adaptive-avg", "--output-size", "0"], ["--output-size"]),
+        (["--pool", "max", "--kernel-size", "2", "--output-size", "2"], ["--output-size"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "--transposed"], ["not both"]),
+    ],
+)
+def test_shapes_pool_adaptive_refusals(args: list[str], words: list[str]) -> None:
+    assert_usage_error(invoke("shapes", *args), *words)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("shape", "size"), [((2, 7, 9), (2, 3)), ((1, 5, 3), (3, 7)), ((1, 1, 6, 4), (4, 1))]
+)
+def test_shapes_pool_adaptive_matches_pytorch(
+    shape: tuple[int, ...], size: tuple[int, int]
+) -> None:
+    """The output shape, and each window's first and last cell: the argmax of an increasing
+    (last cell) and a decreasing (first cell) input, as PyTorch's return_indices says."""
+    torch = pytest.importorskip("torch")
+    payload = json_of(invoke("shapes", "--pool", "adaptive-max", "--input-shape",
+                             "x".join(map(str, shape)), "--output-size", f"{size[0]},{size[1]}",
+                             "--json"))  # fmt: skip
+    h, w = shape[-2:]
+    up = torch.arange(h * w, dtype=torch.float64).reshape(1, h, w)
+    values, last = torch.nn.functional.adaptive_max_pool2d(up, size, return_indices=True)
+    _, first = torch.nn.functional.adaptive_max_pool2d(-up, size, return_indices=True)
+    assert payload["output_shape"] == [*shape[:-2], *values.shape[-2:]]
+    for i, (r0, r1) in enumerate(payload["windows"]["h"]):
+        for j, (q0, q1) in enumerate(payload["windows"]["w"]):
+            assert int(first[0, i, j]) == r0 * w + q0
+            assert int(last[0, i, j]) == (r1 - 1) * w + (q1 - 1)

@@ -69,6 +69,17 @@ OutputSizeOpt = Annotated[
     ),
 ]
 
+ShapesOutputSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-size",
+        metavar="H,W",
+        help="With --transposed: the wanted output size (picks --output-padding as "
+        "nn.ConvTranspose2d(output_size=...) does); with --pool adaptive-avg|adaptive-max: "
+        "the pooled size, N or H,W.",
+    ),
+]
+
 
 def transposed_options(
     stride: str,
@@ -263,8 +274,11 @@ def pool_options(
     count_include_pad: bool | None,
     divisor_override: str | None,
     output_size: str | None,
+    *,
+    kind_flag: str = "--kind",
 ) -> PoolOptions:
-    """Parse ``convcli pool``'s flags, refusing those the kind has no use for."""
+    """Parse ``convcli pool``'s flags, refusing those the kind has no use for
+    (``kind_flag``: the flag that named the kind, ``--kind`` or ``shapes --pool``)."""
     from convcli.shapes.geometry import as_pair
     from convcli.shapes.parsing import parse_int_or_pair
     from convcli.shapes.pooling import POOL_KINDS, PoolOptions
@@ -300,13 +314,15 @@ def pool_options(
     unused = [flag for flag, present in given.items() if present and flag not in allowed]
     if unused:
         raise OptionError(
-            _("--kind {kind} takes no {join_unused}").format(
-                kind=kind, join_unused=", ".join(unused)
+            _("{flag} {kind} takes no {join_unused}").format(
+                flag=kind_flag, kind=kind, join_unused=", ".join(unused)
             )
         )
     if adaptive:
         if output_size is None:
-            raise OptionError(_("--kind {kind} needs --output-size H,W (or N)").format(kind=kind))
+            raise OptionError(
+                _("{flag} {kind} needs --output-size H,W (or N)").format(flag=kind_flag, kind=kind)
+            )
         return PoolOptions(
             kind,
             output_size=option(
@@ -314,7 +330,9 @@ def pool_options(
             ),
         )
     if kernel_size is None:
-        raise OptionError(_("--kind {kind} needs --kernel-size N or H,W").format(kind=kind))
+        raise OptionError(
+            _("{flag} {kind} needs --kernel-size N or H,W").format(flag=kind_flag, kind=kind)
+        )
     window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
     pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
     k, p = as_pair(window, "kernel_size", minimum=1), as_pair(pad, "padding", minimum=0)
@@ -438,12 +456,18 @@ def layer_shapes_command(
             _("--padding-mode: transposed convolution and pooling pad with zeros only")
         )
     if pool is not None:
-        if transposed or output_padding is not None or output_size is not None:
+        from convcli.shapes.pooling import POOL_KINDS
+
+        if transposed or output_padding is not None:
             raise OptionError(_("give --pool or --transposed, not both"))
         if kernel_file is not None or kernel_shape is not None:
             raise OptionError(_("--pool takes an input only: give --kernel-size, not a kernel"))
-        if pool not in ("max", "avg"):
-            raise OptionError(_("--pool: expected max or avg, got {pool!r}").format(pool=pool))
+        if pool not in POOL_KINDS:
+            raise OptionError(
+                _("--pool: expected one of {kinds}, got {pool!r}").format(
+                    kinds=", ".join(POOL_KINDS), pool=pool
+                )
+            )
         if whole("--groups", groups, minimum=1) != 1:
             raise OptionError(_("--pool takes no --groups"))
         options = pool_options(
@@ -455,7 +479,8 @@ def layer_shapes_command(
             ceil_mode,
             None,
             None,
-            None,
+            output_size,
+            kind_flag="--pool",
         )
         if input_file is not None:
             if input_shape is not None:
@@ -465,6 +490,13 @@ def layer_shapes_command(
             in_shape = option(
                 "--input-shape", lambda t: parse_shape(t, ndims=(3, 4)), input_shape or "1x4x4"
             )
+        if pool.startswith("adaptive"):
+            adaptive = layers.explain_adaptive_pool_shapes(in_shape, options)
+            if as_json:
+                show_json(layers.adaptive_pool_shapes_payload(adaptive))
+            else:
+                show(*layers.adaptive_pool_shapes_report(adaptive))
+            return
         pooled = layers.explain_pool_shapes(in_shape, options)
         if as_json:
             show_json(layers.pool_shapes_payload(pooled))
