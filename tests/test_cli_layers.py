@@ -357,7 +357,13 @@ def test_shapes_pool_adaptive_report_lists_the_windows() -> None:
     result = invoke("shapes", "--pool", "adaptive-avg", "--input-shape", "3x5x5",
                     "--output-size", "3")  # fmt: skip
     assert result.exit_code == 0, result.output
-    for words in ("floor(i*5/3)", "[1, 4), 3 cells", "[3, 5), 2 cells", "lengths: 2, 3", "additions"):
+    for words in (
+        "floor(i*5/3)",
+        "[1, 4), 3 cells",
+        "[3, 5), 2 cells",
+        "lengths: 2, 3",
+        "additions",
+    ):
         assert words in result.stdout, words
 
 
@@ -399,3 +405,57 @@ def test_shapes_pool_adaptive_matches_pytorch(
         for j, (q0, q1) in enumerate(payload["windows"]["w"]):
             assert int(first[0, i, j]) == r0 * w + q0
             assert int(last[0, i, j]) == (r1 - 1) * w + (q1 - 1)
+
+
+def _indices_input(tmp_path: Path) -> tuple[str, Any]:
+    """Ties (the 3s, the 5s, the 9s) and two NaN in one window."""
+    x = np.array([[[1, np.nan, 3, 3], [5, 2, 5, np.nan], [0, 9, 0, 9], [4, 4, np.nan, np.nan]]])
+    return save(tmp_path / "x.npy", x), x
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("args", "torch_call"),
+    [
+        (["-k", "2", "-s", "1"], ("max_pool2d", {"kernel_size": 2, "stride": 1})),
+        (["-k", "3", "-s", "2", "-p", "1", "--ceil-mode"],
+         ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True})),
+        (["-k", "2", "-d", "2", "-p", "1"],
+         ("max_pool2d", {"kernel_size": 2, "dilation": 2, "padding": 1})),
+        (["-k", "2,3", "-s", "1,2", "-p", "1,0", "--ceil-mode"],
+         ("max_pool2d", {"kernel_size": (2, 3), "stride": (1, 2), "padding": (1, 0),
+                         "ceil_mode": True})),
+        (["--kind", "adaptive-max", "--output-size", "3,2"],
+         ("adaptive_max_pool2d", {"output_size": (3, 2)})),
+        (["--kind", "adaptive-max", "--output-size", "5"],
+         ("adaptive_max_pool2d", {"output_size": 5})),
+    ],
+)  # fmt: skip
+def test_pool_indices_match_pytorch(
+    tmp_path: Path, args: list[str], torch_call: tuple[str, dict[str, Any]]
+) -> None:
+    torch = pytest.importorskip("torch")
+    path, x = _indices_input(tmp_path)
+    payload = json_of(invoke("pool", path, *args, "--indices", "--json"))
+    name, kwargs = torch_call
+    function = getattr(torch.nn.functional, name)
+    values, where = function(torch.from_numpy(x), **kwargs, return_indices=True)
+    np.testing.assert_array_equal(array_of(payload), values.numpy())
+    assert payload["indices"]["dtype"] == "int64"
+    np.testing.assert_array_equal(np.array(payload["indices"]["data"]), where.numpy())
+
+
+def test_pool_indices_report_and_refusals(tmp_path: Path) -> None:
+    path, _ = _indices_input(tmp_path)
+    result = invoke("pool", path, "-k", "2", "--indices")
+    assert result.exit_code == 0, result.output
+    assert "I[c=0]" in result.stdout and "row*4 + col" in result.stdout
+    assert "indices" not in json_of(invoke("pool", path, "-k", "2", "--json"))
+    out = tmp_path / "y.npy"
+    assert_usage_error(invoke("pool", path, "-k", "2", "--indices", "-o", str(out)), "--indices")
+    assert not out.exists()
+    assert_usage_error(invoke("pool", path, "--kind", "avg", "-k", "2", "--indices"), "--indices")
+    assert_usage_error(
+        invoke("pool", path, "--kind", "adaptive-avg", "--output-size", "1", "--indices"), "max"
+    )
+    assert_usage_error(invoke("pool", path, "-k", "2", "--indices", "--at", "0,0,0"), "--indices")

@@ -380,10 +380,11 @@ def check_pool_memory(
     *,
     as_json: bool,
     explain: bool = False,
+    indices: bool = False,
 ) -> None:
     """Refuse a pooling from the input's shape, before any data is read: a window that
     does not fit (the computation's own refusal) or an estimate over the budget.
-    ``explain``: what ``pool --at`` holds."""
+    ``explain``: what ``pool --at`` holds; ``indices``: ``pool --indices``."""
     from convcli.ops.budget import check_budget, estimate_explain_pool, estimate_pool_run
 
     if info is None:
@@ -391,7 +392,7 @@ def check_pool_memory(
     if explain:
         estimate = estimate_explain_pool(info[0], info[1], options)
     else:
-        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
+        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json, indices=indices)
     check_budget(estimate, budget)
 
 
@@ -406,13 +407,17 @@ def run_pool_command(
     as_json: bool,
     max_memory: str | None,
     plot: str | None = None,
+    indices: bool = False,
 ) -> None:
-    """``convcli pool``: size, load, compute, write and show."""
+    """``convcli pool``: size, load, compute, write and show (``indices``: also where
+    each maximum is, PyTorch's ``return_indices``)."""
     from convcli.ops.pooling import run_pool
     from convcli.render.layers import pool_report
     from convcli.render.run import run_payload
     from convcli.tensorio.files import check_output_path
 
+    if indices:
+        check_indices_options(options, output=output, plot=plot)
     inputs = [input_file] if input_file != "-" else []
     if output is not None:
         check_output_path(output, force=force, inputs=inputs)
@@ -423,14 +428,52 @@ def run_pool_command(
     (x,) = load_checked(
         [input_file],
         budget,
-        lambda infos: check_pool_memory(budget, infos[0], options, as_json=as_text),
+        lambda infos: check_pool_memory(
+            budget, infos[0], options, as_json=as_text, indices=indices
+        ),
     )
     assert x is not None
+    if indices:
+        _run_pool_indices(x, input_file, options, full=full, heatmap=heatmap, as_json=as_json)
+        return
     with naming_inputs((input_file, None, None)), progress_bar(not as_json) as progress:
         result = run_pool(x, options, progress)
     finish(result, output, force, inputs, as_json, lambda: pool_report(
         result, x, input_file, options, full=full, heatmap=heatmap
     ), run_payload, plot)  # fmt: skip
+
+
+def check_indices_options(options: PoolOptions, *, output: str | None, plot: str | None) -> None:
+    """``pool --indices``: max kinds only, and printed only (one array per file)."""
+    if options.kind not in ("max", "adaptive-max"):
+        raise OptionError(
+            _(
+                "--indices: --kind {kind} has no indices (PyTorch's return_indices is max "
+                "pooling's): use --kind max or adaptive-max"
+            ).format(kind=options.kind)
+        )
+    if output is not None or plot is not None:
+        raise OptionError(
+            _(
+                "--indices prints the indices (and --json adds them); --output and --plot "
+                "write the values only: run once without --indices to write them"
+            )
+        )
+
+
+def _run_pool_indices(
+    x: Any, source: str, options: PoolOptions, *, full: bool, heatmap: bool, as_json: bool
+) -> None:
+    """``pool --indices``: the values and PyTorch's ``return_indices``, printed."""
+    from convcli.ops.pooling import run_pool_indices
+    from convcli.render.layers import pool_indices_payload, pool_report
+
+    with naming_inputs((source, None, None)):
+        result, where = run_pool_indices(x, options)
+    if as_json:
+        write_stdout(json_text(pool_indices_payload(result, where)))
+        return
+    show(*pool_report(result, x, source, options, full=full, heatmap=heatmap, indices=where))
 
 
 def layer_shapes_command(

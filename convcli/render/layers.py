@@ -68,6 +68,7 @@ __all__ = [
     "explain_transposed_payload",
     "explain_transposed_report",
     "explain_transposed_shapes",
+    "pool_indices_payload",
     "pool_report",
     "pool_shapes_payload",
     "pool_shapes_report",
@@ -108,8 +109,10 @@ def pool_report(
     *,
     full: bool = False,
     heatmap: bool = False,
+    indices: npt.NDArray[np.int64] | None = None,
 ) -> list[Renderable]:
-    """The ``pool`` report: input and output with named axes, the method, the result, stats.
+    """The ``pool`` report: input and output with named axes, the method, the result, stats
+    (``indices``: ``pool --indices``' table of each slice beside its values).
 
     Examples
     --------
@@ -134,12 +137,53 @@ def pool_report(
         ),
         render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
     ]
+    if indices is not None:
+        width = x.shape[-1]
+        report[1:] = [
+            report[1],
+            render_line(
+                _(
+                    "I: where each maximum is, PyTorch's return_indices: the flat index "
+                    "row*{width} + col into its (unpadded) input plane; ties: the first in "
+                    "the window's row-by-row scan; NaN: the last NaN"
+                ).format(width=width)
+            ),
+            _beside(report[2], render_array(indices, result.output_axes, name="I", full=full)),
+        ]
     if heatmap:
         report.append(render_heat_legend(result.output))
     if x.dtype.kind in "fc" and array_stats(x).non_finite:
         report.append(render_stats(x, label=_("input")))
     report.append(render_stats(result.output))
     return report
+
+
+def _beside(values: Renderable, indices: Renderable) -> Renderable:
+    """Each slice's indices table right after its values table."""
+    from rich.columns import Columns
+
+    if isinstance(values, Columns) and isinstance(indices, Columns):
+        pairs = zip(values.renderables, indices.renderables, strict=True)
+        return render_columns(*[item for pair in pairs for item in pair])
+    return render_columns(values, indices)
+
+
+def pool_indices_payload(result: RunResult, indices: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The ``pool --indices --json`` object: ``pool --json``'s, and ``"indices"`` in the
+    same tensor form (int64).
+
+    Examples
+    --------
+    >>> from convcli.ops.pooling import run_pool_indices
+    >>> r, where = run_pool_indices(np.arange(4.0).reshape(1, 2, 2), PoolOptions("max", 2))
+    >>> pool_indices_payload(r, where)["indices"]
+    {'shape': [1, 1, 1], 'dtype': 'int64', 'data': [[[3]]]}
+    """
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    payload = dict(tensor_to_json(result.output))
+    payload["indices"] = tensor_to_json(indices)
+    return payload
 
 
 # --- shapes --transposed -------------------------------------------------------------------
