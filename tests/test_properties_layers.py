@@ -406,6 +406,18 @@ def test_adaptive_max_pool2d_indices_point_at_the_maxima(pool: Pool, data: st.Da
     _points_at_values(x, values, indices, pool.options)
 
 
+@given(poolings("max", ("float64", "int8")), st.data())
+def test_explained_winner_is_the_returned_index(pool: Pool, data: st.DataObject) -> None:
+    """``pool --at``'s winner is the cell ``return_indices`` names (ties, NaN)."""
+    x = _tied(data, pool.x)
+    values, indices = max_pool2d(x, **pool.options, return_indices=True)
+    position = tuple(data.draw(st.integers(0, size - 1)) for size in values.shape)
+    explained = explain_pool(x, PoolOptions("max", **pool.options), position)
+    if explained.winner is not None:
+        row, col = explained.winner
+        assert row * x.shape[-1] + col == indices[position]
+
+
 @pytest.mark.torch
 @given(pool=poolings("max", ("float32", "float64", "int64", "int32")), data=st.data())
 def test_max_pool2d_indices_match_pytorch(
