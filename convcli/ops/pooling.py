@@ -463,20 +463,22 @@ def _reduce_windows(padded: Array, geom: PoolGeometry, op: np.ufunc) -> Array:
     return result
 
 
-def _scan_step(best: Array, index: Array, taps: Array, where: Array, valid: Any = True) -> None:
-    """One tap of PyTorch's CPU scan: take a value above the best so far, or a NaN."""
+def _scan_step(best: Array, tap: Array, taps: Array, number: int, valid: Any = True) -> None:
+    """One tap of PyTorch's CPU scan: take a value above the best so far, or a NaN
+    (``tap`` keeps the number of the tap taken, a small integer, turned into indices
+    once at the end)."""
     take = taps > best
     if taps.dtype.kind in "fc":
         take |= np.isnan(taps)
     if valid is not True:
         take &= valid
     np.copyto(best, taps, where=take)
-    np.copyto(index, np.broadcast_to(where, index.shape), where=take)
+    np.copyto(tap, np.int32(number), where=take)
 
 
 def _first_valid(base: npt.NDArray[np.int64], d: int) -> npt.NDArray[np.int64]:
-    """A window from ``base`` (maybe negative) stepping ``d``: its first tap at or after 0."""
-    return np.where(base < 0, base + (-base + d - 1) // d * d, base)
+    """How many steps of ``d`` from ``base`` (maybe negative) reach 0 or beyond."""
+    return np.where(base < 0, (-base + d - 1) // d, 0)
 
 
 def _argmax_windows(padded: Array, geom: PoolGeometry) -> tuple[Array, Array]:
@@ -491,13 +493,15 @@ def _argmax_windows(padded: Array, geom: PoolGeometry) -> tuple[Array, Array]:
     rows = np.arange(m_h, dtype=np.int64) * s_h - p_h
     cols = np.arange(m_w, dtype=np.int64) * s_w - p_w
     best: Array = np.full((*padded.shape[:-2], m_h, m_w), _lowest(padded.dtype), padded.dtype)
-    first = _first_valid(rows, d_h)[:, None] * w + _first_valid(cols, d_w)[None, :]
-    index: Array = np.broadcast_to(first, best.shape).copy()
+    first = _first_valid(rows, d_h)[:, None] * k_w + _first_valid(cols, d_w)[None, :]
+    tap: Array = np.broadcast_to(first, best.shape).astype(np.int32)
     for u in range(k_h):
         for v in range(k_w):
             taps = padded[..., u * d_h : u * d_h + span_h : s_h, v * d_w : v * d_w + span_w : s_w]
-            _scan_step(best, index, taps, (rows + u * d_h)[:, None] * w + (cols + v * d_w)[None, :])
-    return best, index
+            _scan_step(best, tap, taps, u * k_w + v)
+    u_taken, v_taken = np.divmod(tap, k_w)
+    index = (rows[:, None] + u_taken * d_h) * w + (cols[None, :] + v_taken * d_w)
+    return best, index.astype(np.int64, copy=False)
 
 
 def _adaptive_argmax(x: Array, size: tuple[int, int]) -> tuple[Array, Array]:
@@ -510,16 +514,17 @@ def _adaptive_argmax(x: Array, size: tuple[int, int]) -> tuple[Array, Array]:
     ]
     (r0, r1), (q0, q1) = (bounds[0][:, 0], bounds[0][:, 1]), (bounds[1][:, 0], bounds[1][:, 1])
     best: Array = np.full((*x.shape[:-2], *size), _lowest(x.dtype), x.dtype)
-    index: Array = np.broadcast_to(r0[:, None] * w + q0[None, :], best.shape).copy()
+    tap: Array = np.zeros(best.shape, dtype=np.int32)
+    l_w = int((q1 - q0).max())
     for u in range(int((r1 - r0).max())):
-        row = np.minimum(r0 + u, h - 1)
-        picked = x[..., row, :]
-        for v in range(int((q1 - q0).max())):
-            col = np.minimum(q0 + v, w - 1)
+        picked = x[..., np.minimum(r0 + u, h - 1), :]
+        for v in range(l_w):
             valid = ((r0 + u) < r1)[:, None] & ((q0 + v) < q1)[None, :]
-            taps = picked[..., col]
-            _scan_step(best, index, taps, row[:, None] * w + col[None, :], valid)
-    return best, index
+            taps = picked[..., np.minimum(q0 + v, w - 1)]
+            _scan_step(best, tap, taps, u * l_w + v, valid)
+    u_taken, v_taken = np.divmod(tap, l_w)
+    index = (r0[:, None] + u_taken) * w + (q0[None, :] + v_taken)
+    return best, index.astype(np.int64, copy=False)
 
 
 def _adaptive(x: Array, size: tuple[int, int], reduce: Reduce) -> Array:
