@@ -558,8 +558,9 @@ def estimate_pool_run(
         ("report", REPORT_BYTES + 2 * min(output_values * out_item, STATS_BLOCK_BYTES)),
     ]
     if indices:
-        # The indices, the tap's candidate indices and the take-mask; their JSON text.
-        parts.append(("indices", output_values * (2 * 8 + 1 + out_item)))
+        # Per output: the tap taken and its row/column steps (int32 each), the int64 indices
+        # and one int64 temporary, two boolean masks; then the indices' JSON text.
+        parts.append(("indices", output_values * (3 * 4 + 2 * 8 + 2)))
         parts.append(("indices JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0))
     return RunEstimate(tuple(parts))
 
