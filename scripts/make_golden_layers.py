@@ -5,8 +5,9 @@ Run from the repository root, with ``torch==2.13.0`` (CPU) installed::
     python scripts/make_golden_layers.py
 
 The sibling of ``scripts/make_golden.py``: it writes ``tests/golden/layers_golden.npz``
-(``<id>_x``, ``<id>_weight`` and ``<id>_bias`` where the operation has them, and the
-expected ``<id>_out``) and ``tests/golden/layers_golden.json`` (each case's operation,
+(``<id>_x``, ``<id>_weight`` and ``<id>_bias`` where the operation has them, the
+expected ``<id>_out``, and for max pooling ``<id>_indices``, PyTorch's
+``return_indices``) and ``tests/golden/layers_golden.json`` (each case's operation,
 arguments, dtype and a ``scale`` for tolerances). ``tests/test_golden_layers.py`` replays
 every case through convcli without torch.
 
@@ -184,8 +185,12 @@ def record_max(rng: np.random.Generator, k_index: int) -> tuple[dict[str, Any], 
     dtype = ("float32", "float64", "int64")[k_index % 3]
     options, size = _pool_geometry(rng, True)
     x = _pool_input(rng, dtype, size)
-    out = F.max_pool2d(_tensor(x), **_torch_args(options)).numpy()
-    return {"dtype": dtype, "options": options}, {"x": x, "out": out}
+    out, indices = F.max_pool2d(_tensor(x), **_torch_args(options), return_indices=True)
+    return {"dtype": dtype, "options": options}, {
+        "x": x,
+        "out": out.numpy(),
+        "indices": indices.numpy(),
+    }
 
 
 def record_avg(rng: np.random.Generator, k_index: int) -> tuple[dict[str, Any], Any]:
@@ -206,10 +211,16 @@ def _adaptive(rng: np.random.Generator, k_index: int, op: Any) -> tuple[dict[str
     size = (int(rng.integers(1, 12)), int(rng.integers(1, 12)))
     output_size = _pair(rng, 1, 9)
     x = _pool_input(rng, dtype, size)
-    out = op(_tensor(x), tuple(output_size) if isinstance(output_size, list) else output_size)
+    size_arg = tuple(output_size) if isinstance(output_size, list) else output_size
+    recorded = {"x": x}
+    if op is F.adaptive_max_pool2d:
+        out, indices = op(_tensor(x), size_arg, return_indices=True)
+        recorded["indices"] = indices.numpy()
+    else:
+        out = op(_tensor(x), size_arg)
     scale = float(np.nanmax(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 1.0
     case = {"dtype": dtype, "options": {"output_size": output_size}, "scale": scale}
-    return case, {"x": x, "out": out.numpy()}
+    return case, {**recorded, "out": out.numpy()}
 
 
 RECORDERS: dict[str, Any] = {

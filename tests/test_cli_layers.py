@@ -312,3 +312,150 @@ def test_verify_transposed_disagreement_exits_1(
     result = invoke("verify", operands["xf"], operands["wf"], "--transposed")
     assert result.exit_code == 1, result.output
     assert "DISAGREE" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "size"),
+    [
+        ("adaptive-avg", (3, 7, 9), (2, 3)),
+        ("adaptive-max", (2, 3, 5, 5), (3, 3)),
+        ("adaptive-avg", (1, 4, 3), (6, 2)),
+    ],
+)
+def test_shapes_pool_adaptive_windows_follow_the_rule(
+    kind: str, shape: tuple[int, ...], size: tuple[int, int]
+) -> None:
+    from reference_layers import _adaptive_bounds
+
+    args = ["shapes", "--pool", kind, "--input-shape", "x".join(map(str, shape))]
+    payload = json_of(invoke(*args, "--output-size", f"{size[0]},{size[1]}", "--json"))
+    assert payload["output_shape"] == [*shape[:-2], *size]
+    assert payload["operation"] == kind.replace("-", "_") + "_pool2d"
+    windows = [
+        [list(_adaptive_bounds(i, n, m)) for i in range(m)]
+        for n, m in zip(shape[-2:], size, strict=True)
+    ]
+    assert [payload["windows"]["h"], payload["windows"]["w"]] == windows
+    # Every window's cells - 1, every output of every plane; the same count `net` gives.
+    lengths = [[end - start for start, end in axis] for axis in windows]
+    per_plane = sum(a * b - 1 for a in lengths[0] for b in lengths[1])
+    planes = int(np.prod(shape[:-2]))
+    word = "comparisons" if kind == "adaptive-max" else "additions"
+    assert payload["flops"] == payload[word] == planes * per_plane
+    net_kind = kind.replace("-", "").replace("avg", "avgpool").replace("max", "maxpool")
+    batch = shape if len(shape) == 4 else (1, *shape)
+    net = json_of(invoke("net", f"{net_kind}(({size[0]},{size[1]}))",
+                         "--input-shape", "x".join(map(str, batch)), "--json"))  # fmt: skip
+    assert net["total"]["flops"] == payload["flops"]
+    # shapes --pool --json's keys, every one of them.
+    pooled = json_of(invoke("shapes", "--pool", "max", "--input-shape", "1x4x4",
+                            "--kernel-size", "2", "--json"))  # fmt: skip
+    assert set(pooled) - {"comparisons"} <= set(payload)
+
+
+def test_shapes_pool_adaptive_report_lists_the_windows() -> None:
+    result = invoke("shapes", "--pool", "adaptive-avg", "--input-shape", "3x5x5",
+                    "--output-size", "3")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for words in (
+        "floor(i*5/3)",
+        "[1, 4), 3 cells",
+        "[3, 5), 2 cells",
+        "lengths: 2, 3",
+        "additions",
+    ):
+        assert words in result.stdout, words
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--pool", "adaptive-max", "--input-shape", "1x4x4"], ["--output-size"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "--kernel-size", "2"], ["--kernel-size"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "-s", "2"], ["--stride"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "--ceil-mode"], ["--ceil-mode"]),
+        (["--pool", "adaptive-avg", "--output-size", "0"], ["--output-size"]),
+        (["--pool", "max", "--kernel-size", "2", "--output-size", "2"], ["--output-size"]),
+        (["--pool", "adaptive-avg", "--output-size", "2", "--transposed"], ["not both"]),
+    ],
+)
+def test_shapes_pool_adaptive_refusals(args: list[str], words: list[str]) -> None:
+    assert_usage_error(invoke("shapes", *args), *words)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("shape", "size"), [((2, 7, 9), (2, 3)), ((1, 5, 3), (3, 7)), ((1, 1, 6, 4), (4, 1))]
+)
+def test_shapes_pool_adaptive_matches_pytorch(
+    shape: tuple[int, ...], size: tuple[int, int]
+) -> None:
+    """The output shape, and each window's first and last cell: the argmax of an increasing
+    (last cell) and a decreasing (first cell) input, as PyTorch's return_indices says."""
+    torch = pytest.importorskip("torch")
+    payload = json_of(invoke("shapes", "--pool", "adaptive-max", "--input-shape",
+                             "x".join(map(str, shape)), "--output-size", f"{size[0]},{size[1]}",
+                             "--json"))  # fmt: skip
+    h, w = shape[-2:]
+    up = torch.arange(h * w, dtype=torch.float64).reshape(1, h, w)
+    values, last = torch.nn.functional.adaptive_max_pool2d(up, size, return_indices=True)
+    _, first = torch.nn.functional.adaptive_max_pool2d(-up, size, return_indices=True)
+    assert payload["output_shape"] == [*shape[:-2], *values.shape[-2:]]
+    for i, (r0, r1) in enumerate(payload["windows"]["h"]):
+        for j, (q0, q1) in enumerate(payload["windows"]["w"]):
+            assert int(first[0, i, j]) == r0 * w + q0
+            assert int(last[0, i, j]) == (r1 - 1) * w + (q1 - 1)
+
+
+def _indices_input(tmp_path: Path) -> tuple[str, Any]:
+    """Ties (the 3s, the 5s, the 9s) and two NaN in one window."""
+    x = np.array([[[1, np.nan, 3, 3], [5, 2, 5, np.nan], [0, 9, 0, 9], [4, 4, np.nan, np.nan]]])
+    return save(tmp_path / "x.npy", x), x
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("args", "torch_call"),
+    [
+        (["-k", "2", "-s", "1"], ("max_pool2d", {"kernel_size": 2, "stride": 1})),
+        (["-k", "3", "-s", "2", "-p", "1", "--ceil-mode"],
+         ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True})),
+        (["-k", "2", "-d", "2", "-p", "1"],
+         ("max_pool2d", {"kernel_size": 2, "dilation": 2, "padding": 1})),
+        (["-k", "2,3", "-s", "1,2", "-p", "1,0", "--ceil-mode"],
+         ("max_pool2d", {"kernel_size": (2, 3), "stride": (1, 2), "padding": (1, 0),
+                         "ceil_mode": True})),
+        (["--kind", "adaptive-max", "--output-size", "3,2"],
+         ("adaptive_max_pool2d", {"output_size": (3, 2)})),
+        (["--kind", "adaptive-max", "--output-size", "5"],
+         ("adaptive_max_pool2d", {"output_size": 5})),
+    ],
+)  # fmt: skip
+def test_pool_indices_match_pytorch(
+    tmp_path: Path, args: list[str], torch_call: tuple[str, dict[str, Any]]
+) -> None:
+    torch = pytest.importorskip("torch")
+    path, x = _indices_input(tmp_path)
+    payload = json_of(invoke("pool", path, *args, "--indices", "--json"))
+    name, kwargs = torch_call
+    function = getattr(torch.nn.functional, name)
+    values, where = function(torch.from_numpy(x), **kwargs, return_indices=True)
+    np.testing.assert_array_equal(array_of(payload), values.numpy())
+    assert payload["indices"]["dtype"] == "int64"
+    np.testing.assert_array_equal(np.array(payload["indices"]["data"]), where.numpy())
+
+
+def test_pool_indices_report_and_refusals(tmp_path: Path) -> None:
+    path, _ = _indices_input(tmp_path)
+    result = invoke("pool", path, "-k", "2", "--indices")
+    assert result.exit_code == 0, result.output
+    assert "I[c=0]" in result.stdout and "row*4 + col" in result.stdout
+    assert "indices" not in json_of(invoke("pool", path, "-k", "2", "--json"))
+    out = tmp_path / "y.npy"
+    assert_usage_error(invoke("pool", path, "-k", "2", "--indices", "-o", str(out)), "--indices")
+    assert not out.exists()
+    assert_usage_error(invoke("pool", path, "--kind", "avg", "-k", "2", "--indices"), "--indices")
+    assert_usage_error(
+        invoke("pool", path, "--kind", "adaptive-avg", "--output-size", "1", "--indices"), "max"
+    )
+    assert_usage_error(invoke("pool", path, "-k", "2", "--indices", "--at", "0,0,0"), "--indices")

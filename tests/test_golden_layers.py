@@ -57,6 +57,20 @@ def test_matches_pytorch(case: dict[str, Any], tensors: dict[str, Any]) -> None:
     np.testing.assert_allclose(out[finite], expected[finite], rtol=TOLERANCE[dtype], atol=atol)
 
 
+MAX_CASES = [c for c in CASES if c["op"].endswith("max_pool2d")]
+
+
+@pytest.mark.parametrize("case", MAX_CASES, ids=[f"{c['id']}-{c['op']}" for c in MAX_CASES])
+def test_indices_match_pytorch(case: dict[str, Any], tensors: dict[str, Any]) -> None:
+    """``return_indices=True``: the values and the int64 indices PyTorch recorded (NaN,
+    infinities and int64 ties included)."""
+    x = tensors[f"{case['id']}_x"]
+    values, indices = getattr(convcli, case["op"])(x, **_args(case["options"]), return_indices=True)
+    np.testing.assert_array_equal(values, tensors[f"{case['id']}_out"])
+    assert indices.dtype == np.int64
+    np.testing.assert_array_equal(indices, tensors[f"{case['id']}_indices"])
+
+
 def test_the_recorded_cases_cover_the_edges() -> None:
     seen: Counter[str] = Counter()
     for case in CASES:

@@ -357,6 +357,101 @@ def test_adaptive_avg_pool2d_matches_pytorch(pool: Pool, torch_single_thread: An
     assert_close(out, expected.astype(np.float64), magnitude, terms, sides=2)
 
 
+# --- return_indices ------------------------------------------------------------------------
+# Few distinct values: ties in most windows, NaN and -inf often (the padding's own fill).
+TIED = st.sampled_from([0.0, 1.0, -np.inf, np.nan])
+
+
+def _tied(data: st.DataObject, x: Array) -> Array:
+    if x.dtype.kind != "f" or not data.draw(st.booleans()):
+        return x
+    tied: Array = data.draw(hnp.arrays(x.dtype, x.shape, elements=TIED))
+    return tied
+
+
+def _points_at_values(x: Array, values: Array, indices: Array, options: dict[str, Any]) -> None:
+    """Each index names a cell of its own input plane that holds the value; a window of
+    padding only (dilation can skip every input row or column) keeps the padding's value
+    and, as in PyTorch, an index that names no cell of its window."""
+    assert indices.dtype == np.int64 and indices.shape == values.shape
+    h, w = x.shape[-2:]
+    covers = (
+        max_pool2d(np.ones(x.shape, dtype=bool), **options)
+        if "kernel_size" in options
+        else np.ones(values.shape, dtype=bool)
+    )
+    assert ((indices[covers] >= 0) & (indices[covers] < h * w)).all()
+    flat = x.reshape(*x.shape[:-2], h * w)
+    where = np.where(covers, indices, 0).reshape(*indices.shape[:-2], -1)
+    picked = np.take_along_axis(flat, where, axis=-1).reshape(values.shape)
+    np.testing.assert_array_equal(picked[covers], values[covers])
+    kind = x.dtype.kind
+    lowest = False if kind == "b" else (-np.inf if kind == "f" else np.iinfo(x.dtype).min)
+    assert (values[~covers] == lowest).all()
+
+
+@given(poolings("max", REAL_DTYPES), st.data())
+def test_max_pool2d_indices_point_at_the_maxima(pool: Pool, data: st.DataObject) -> None:
+    x = _tied(data, pool.x)
+    values, indices = max_pool2d(x, **pool.options, return_indices=True)
+    _same_values(values, max_pool2d_reference(x, **pool.options))
+    _points_at_values(x, values, indices, pool.options)
+
+
+@given(adaptive_poolings(REAL_DTYPES, special=True), st.data())
+def test_adaptive_max_pool2d_indices_point_at_the_maxima(pool: Pool, data: st.DataObject) -> None:
+    x = _tied(data, pool.x)
+    values, indices = adaptive_max_pool2d(x, **pool.options, return_indices=True)
+    _same_values(values, adaptive_max_pool2d_reference(x, **pool.options))
+    _points_at_values(x, values, indices, pool.options)
+
+
+@given(poolings("max", ("float64", "int8")), st.data())
+def test_explained_winner_is_the_returned_index(pool: Pool, data: st.DataObject) -> None:
+    """``pool --at``'s winner is the cell ``return_indices`` names (ties, NaN)."""
+    x = _tied(data, pool.x)
+    values, indices = max_pool2d(x, **pool.options, return_indices=True)
+    position = tuple(data.draw(st.integers(0, size - 1)) for size in values.shape)
+    explained = explain_pool(x, PoolOptions("max", **pool.options), position)
+    if explained.winner is not None:
+        row, col = explained.winner
+        assert row * x.shape[-1] + col == indices[position]
+
+
+@pytest.mark.torch
+@given(pool=poolings("max", ("float32", "float64", "int64", "int32")), data=st.data())
+def test_max_pool2d_indices_match_pytorch(
+    pool: Pool, data: st.DataObject, torch_single_thread: Any
+) -> None:
+    """Ties (the first maximum in scan order), NaN (the last NaN), padding, dilation and
+    ceil mode: the indices PyTorch's CPU kernel returns."""
+    torch = torch_single_thread
+    x = _tied(data, pool.x)
+    expected, where = torch.nn.functional.max_pool2d(
+        torch.from_numpy(x), **pool.options, return_indices=True
+    )
+    values, indices = max_pool2d(x, **pool.options, return_indices=True)
+    _same_values(values, expected.numpy())
+    assert indices.dtype == np.int64
+    np.testing.assert_array_equal(indices, where.numpy())
+
+
+@pytest.mark.torch
+@given(pool=adaptive_poolings(("float32", "float64"), special=True), data=st.data())
+def test_adaptive_max_pool2d_indices_match_pytorch(
+    pool: Pool, data: st.DataObject, torch_single_thread: Any
+) -> None:
+    torch = torch_single_thread
+    x = _tied(data, pool.x)
+    expected, where = torch.nn.functional.adaptive_max_pool2d(
+        torch.from_numpy(x), **pool.options, return_indices=True
+    )
+    values, indices = adaptive_max_pool2d(x, **pool.options, return_indices=True)
+    _same_values(values, expected.numpy())
+    assert indices.dtype == np.int64
+    np.testing.assert_array_equal(indices, where.numpy())
+
+
 @st.composite
 def pool_arguments(draw: st.DrawFn) -> tuple[str, tuple[int, ...], dict[str, Any]]:
     """Any pooling arguments, valid or not."""

@@ -69,6 +69,17 @@ OutputSizeOpt = Annotated[
     ),
 ]
 
+ShapesOutputSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-size",
+        metavar="H,W",
+        help="With --transposed: the wanted output size (picks --output-padding as "
+        "nn.ConvTranspose2d(output_size=...) does); with --pool adaptive-avg|adaptive-max: "
+        "the pooled size, N or H,W.",
+    ),
+]
+
 
 def transposed_options(
     stride: str,
@@ -263,8 +274,11 @@ def pool_options(
     count_include_pad: bool | None,
     divisor_override: str | None,
     output_size: str | None,
+    *,
+    kind_flag: str = "--kind",
 ) -> PoolOptions:
-    """Parse ``convcli pool``'s flags, refusing those the kind has no use for."""
+    """Parse ``convcli pool``'s flags, refusing those the kind has no use for
+    (``kind_flag``: the flag that named the kind, ``--kind`` or ``shapes --pool``)."""
     from convcli.shapes.geometry import as_pair
     from convcli.shapes.parsing import parse_int_or_pair
     from convcli.shapes.pooling import POOL_KINDS, PoolOptions
@@ -300,13 +314,15 @@ def pool_options(
     unused = [flag for flag, present in given.items() if present and flag not in allowed]
     if unused:
         raise OptionError(
-            _("--kind {kind} takes no {join_unused}").format(
-                kind=kind, join_unused=", ".join(unused)
+            _("{flag} {kind} takes no {join_unused}").format(
+                flag=kind_flag, kind=kind, join_unused=", ".join(unused)
             )
         )
     if adaptive:
         if output_size is None:
-            raise OptionError(_("--kind {kind} needs --output-size H,W (or N)").format(kind=kind))
+            raise OptionError(
+                _("{flag} {kind} needs --output-size H,W (or N)").format(flag=kind_flag, kind=kind)
+            )
         return PoolOptions(
             kind,
             output_size=option(
@@ -314,7 +330,9 @@ def pool_options(
             ),
         )
     if kernel_size is None:
-        raise OptionError(_("--kind {kind} needs --kernel-size N or H,W").format(kind=kind))
+        raise OptionError(
+            _("{flag} {kind} needs --kernel-size N or H,W").format(flag=kind_flag, kind=kind)
+        )
     window = option("--kernel-size", lambda t: parse_int_or_pair(t, minimum=1), kernel_size)
     pad = option("--padding", lambda t: parse_int_or_pair(t, minimum=0), padding)
     k, p = as_pair(window, "kernel_size", minimum=1), as_pair(pad, "padding", minimum=0)
@@ -362,10 +380,11 @@ def check_pool_memory(
     *,
     as_json: bool,
     explain: bool = False,
+    indices: bool = False,
 ) -> None:
     """Refuse a pooling from the input's shape, before any data is read: a window that
     does not fit (the computation's own refusal) or an estimate over the budget.
-    ``explain``: what ``pool --at`` holds."""
+    ``explain``: what ``pool --at`` holds; ``indices``: ``pool --indices``."""
     from convcli.ops.budget import check_budget, estimate_explain_pool, estimate_pool_run
 
     if info is None:
@@ -373,7 +392,7 @@ def check_pool_memory(
     if explain:
         estimate = estimate_explain_pool(info[0], info[1], options)
     else:
-        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json)
+        estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json, indices=indices)
     check_budget(estimate, budget)
 
 
@@ -388,13 +407,17 @@ def run_pool_command(
     as_json: bool,
     max_memory: str | None,
     plot: str | None = None,
+    indices: bool = False,
 ) -> None:
-    """``convcli pool``: size, load, compute, write and show."""
+    """``convcli pool``: size, load, compute, write and show (``indices``: also where
+    each maximum is, PyTorch's ``return_indices``)."""
     from convcli.ops.pooling import run_pool
     from convcli.render.layers import pool_report
     from convcli.render.run import run_payload
     from convcli.tensorio.files import check_output_path
 
+    if indices:
+        check_indices_options(options, output=output, plot=plot)
     inputs = [input_file] if input_file != "-" else []
     if output is not None:
         check_output_path(output, force=force, inputs=inputs)
@@ -405,14 +428,52 @@ def run_pool_command(
     (x,) = load_checked(
         [input_file],
         budget,
-        lambda infos: check_pool_memory(budget, infos[0], options, as_json=as_text),
+        lambda infos: check_pool_memory(
+            budget, infos[0], options, as_json=as_text, indices=indices
+        ),
     )
     assert x is not None
+    if indices:
+        _run_pool_indices(x, input_file, options, full=full, heatmap=heatmap, as_json=as_json)
+        return
     with naming_inputs((input_file, None, None)), progress_bar(not as_json) as progress:
         result = run_pool(x, options, progress)
     finish(result, output, force, inputs, as_json, lambda: pool_report(
         result, x, input_file, options, full=full, heatmap=heatmap
     ), run_payload, plot)  # fmt: skip
+
+
+def check_indices_options(options: PoolOptions, *, output: str | None, plot: str | None) -> None:
+    """``pool --indices``: max kinds only, and printed only (one array per file)."""
+    if options.kind not in ("max", "adaptive-max"):
+        raise OptionError(
+            _(
+                "--indices: --kind {kind} has no indices (PyTorch's return_indices is max "
+                "pooling's): use --kind max or adaptive-max"
+            ).format(kind=options.kind)
+        )
+    if output is not None or plot is not None:
+        raise OptionError(
+            _(
+                "--indices prints the indices (and --json adds them); --output and --plot "
+                "write the values only: run once without --indices to write them"
+            )
+        )
+
+
+def _run_pool_indices(
+    x: Any, source: str, options: PoolOptions, *, full: bool, heatmap: bool, as_json: bool
+) -> None:
+    """``pool --indices``: the values and PyTorch's ``return_indices``, printed."""
+    from convcli.ops.pooling import run_pool_indices
+    from convcli.render.layers import pool_indices_payload, pool_report
+
+    with naming_inputs((source, None, None)):
+        result, where = run_pool_indices(x, options)
+    if as_json:
+        write_stdout(json_text(pool_indices_payload(result, where)))
+        return
+    show(*pool_report(result, x, source, options, full=full, heatmap=heatmap, indices=where))
 
 
 def layer_shapes_command(
@@ -438,12 +499,18 @@ def layer_shapes_command(
             _("--padding-mode: transposed convolution and pooling pad with zeros only")
         )
     if pool is not None:
-        if transposed or output_padding is not None or output_size is not None:
+        from convcli.shapes.pooling import POOL_KINDS
+
+        if transposed or output_padding is not None:
             raise OptionError(_("give --pool or --transposed, not both"))
         if kernel_file is not None or kernel_shape is not None:
             raise OptionError(_("--pool takes an input only: give --kernel-size, not a kernel"))
-        if pool not in ("max", "avg"):
-            raise OptionError(_("--pool: expected max or avg, got {pool!r}").format(pool=pool))
+        if pool not in POOL_KINDS:
+            raise OptionError(
+                _("--pool: expected one of {kinds}, got {pool!r}").format(
+                    kinds=", ".join(POOL_KINDS), pool=pool
+                )
+            )
         if whole("--groups", groups, minimum=1) != 1:
             raise OptionError(_("--pool takes no --groups"))
         options = pool_options(
@@ -455,7 +522,8 @@ def layer_shapes_command(
             ceil_mode,
             None,
             None,
-            None,
+            output_size,
+            kind_flag="--pool",
         )
         if input_file is not None:
             if input_shape is not None:
@@ -465,6 +533,13 @@ def layer_shapes_command(
             in_shape = option(
                 "--input-shape", lambda t: parse_shape(t, ndims=(3, 4)), input_shape or "1x4x4"
             )
+        if pool.startswith("adaptive"):
+            adaptive = layers.explain_adaptive_pool_shapes(in_shape, options)
+            if as_json:
+                show_json(layers.adaptive_pool_shapes_payload(adaptive))
+            else:
+                show(*layers.adaptive_pool_shapes_report(adaptive))
+            return
         pooled = layers.explain_pool_shapes(in_shape, options)
         if as_json:
             show_json(layers.pool_shapes_payload(pooled))

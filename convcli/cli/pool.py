@@ -75,6 +75,15 @@ def pool(
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
     plot: PlotOpt = None,
+    indices: Annotated[
+        bool,
+        typer.Option(
+            "--indices",
+            help="max, adaptive-max: also print where each maximum is (PyTorch's "
+            'return_indices: row*W + col in its input plane); --json adds "indices". '
+            "Not with --output or --plot.",
+        ),
+    ] = False,
     at: Annotated[
         str | None,
         typer.Option(
@@ -120,6 +129,8 @@ def pool(
 
             if output is not None or plot is not None:
                 raise OptionError(_("--at explains one output: it writes no --output or --plot"))
+            if indices:
+                raise OptionError(_("--at explains one output (its winner included): no --indices"))
             explain_pool_command(
                 input_file, options, at=at, full=full, as_json=as_json, max_memory=max_memory
             )
@@ -134,4 +145,5 @@ def pool(
             as_json=as_json,
             max_memory=max_memory,
             plot=plot,
+            indices=indices,
         )

@@ -35,6 +35,7 @@ from convcli.cli.layers import (
     OptionalStrideOpt,
     OutputPaddingOpt,
     OutputSizeOpt,
+    ShapesOutputSizeOpt,
     TransposedOpt,
 )
 from convcli.errors import OptionError, PositionError, ShapeError
@@ -77,11 +78,14 @@ def shapes(
     as_json: JsonOpt = False,
     transposed: TransposedOpt = False,
     output_padding: OutputPaddingOpt = None,
-    output_size: OutputSizeOpt = None,
+    output_size: ShapesOutputSizeOpt = None,
     pool: Annotated[
         str | None,
         typer.Option(
-            "--pool", metavar="KIND", help="max | avg: a pooling layer (with --kernel-size)."
+            "--pool",
+            metavar="KIND",
+            help="max | avg | adaptive-max | adaptive-avg: a pooling layer (with "
+            "--kernel-size; the adaptive kinds with --output-size).",
         ),
     ] = None,
     kernel_size: Annotated[
@@ -105,6 +109,7 @@ def shapes(
       convcli shapes --input-shape 3x5x5 --kernel-shape 8x3x3x3 -p 2 --padding-mode reflect
       convcli shapes --transposed --input-shape 256x16x16 --kernel-shape 256x128x4x4 -s 2 -p 1
       convcli shapes --pool max --input-shape 64x112x112 --kernel-size 3 -s 2 -p 1
+      convcli shapes --pool adaptive-avg --input-shape 3x7x9 --output-size 2,3
 
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
     alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,

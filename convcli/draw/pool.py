@@ -230,9 +230,9 @@ def _figure(
     winner = None
     if problem.kind == "max" and window_values:
         numbers = np.array([v for _r, _c, v in window_values])
-        # PyTorch's max propagates NaN: the first NaN wins.
+        # PyTorch's max propagates NaN, and its return_indices names the window's last NaN.
         nan = np.flatnonzero(np.isnan(numbers)) if numbers.dtype.kind in "fc" else np.array([])
-        pick = int(nan[0]) if nan.size else int(np.argmax(numbers))
+        pick = int(nan[-1]) if nan.size else int(np.argmax(numbers))
         winner = window_values[pick][:2]
     cells = []
     for r in range(plan.grid[0]):

@@ -520,9 +520,11 @@ def estimate_pool_run(
     options: PoolOptions,
     *,
     as_json: bool = False,
+    indices: bool = False,
 ) -> RunEstimate:
     """What ``convcli pool`` holds at once, from the input's shape and dtype alone: the
-    input, the output, the workspace, the ``--json`` text and the report.
+    input, the output, the workspace, the ``--json`` text and the report (``indices``:
+    ``--indices``' int64 indices, one candidate per tap, and their JSON text).
 
     Examples
     --------
@@ -555,6 +557,11 @@ def estimate_pool_run(
         ("JSON text", output_values * per_value if as_json else 0),
         ("report", REPORT_BYTES + 2 * min(output_values * out_item, STATS_BLOCK_BYTES)),
     ]
+    if indices:
+        # Per output: the tap taken and its row/column steps (int32 each), the int64 indices
+        # and one int64 temporary, two boolean masks; then the indices' JSON text.
+        parts.append(("indices", output_values * (3 * 4 + 2 * 8 + 2)))
+        parts.append(("indices JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0))
     return RunEstimate(tuple(parts))
 
 

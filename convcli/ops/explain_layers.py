@@ -308,7 +308,8 @@ def explain_pool(x: Array, options: PoolOptions, position: tuple[int, ...]) -> P
 def _winner(
     cells: Array, inside: npt.NDArray[np.bool_], rows: tuple[int, ...], cols: tuple[int, ...]
 ) -> tuple[int, int] | None:
-    """The input cell holding the maximum: the first NaN, else the first largest value."""
+    """The input cell holding the maximum, the one PyTorch's ``return_indices`` names: the
+    last NaN in the row-by-row scan, else the first largest value."""
     found = [(ri, ci) for ri in range(len(rows)) for ci in range(len(cols)) if inside[ri, ci]]
     if not found:
         return None  # every tap in the padding: the output is the lowest value
@@ -316,6 +317,6 @@ def _winner(
     if cells.dtype.kind == "f":
         nans = [at for at, value in zip(found, values, strict=True) if np.isnan(value)]
         if nans:
-            return rows[nans[0][0]], cols[nans[0][1]]
+            return rows[nans[-1][0]], cols[nans[-1][1]]
     best = found[int(np.argmax(np.array(values)))]
     return rows[best[0]], cols[best[1]]

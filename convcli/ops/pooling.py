@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,9 @@ __all__ = [
     "pool",
     "pool_dtypes",
     "pool_in_blocks",
+    "pool_indices",
     "run_pool",
+    "run_pool_indices",
 ]
 
 Array = npt.NDArray[Any]
@@ -158,6 +160,7 @@ def plan_pool(
     return PoolPlan((*input_shape[:-2], *size), out, workspace)
 
 
+@overload
 def max_pool2d(
     x: npt.ArrayLike,
     kernel_size: IntOrPair,
@@ -165,7 +168,38 @@ def max_pool2d(
     padding: IntOrPair = 0,
     dilation: IntOrPair = 1,
     ceil_mode: bool = False,
-) -> Array:
+    return_indices: Literal[False] = False,
+) -> Array: ...
+@overload
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[True],
+) -> tuple[Array, Array]: ...
+@overload
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Array | tuple[Array, Array]: ...
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Array | tuple[Array, Array]:
     """2-D max pooling with ``torch.nn.functional.max_pool2d`` semantics.
 
     Parameters
@@ -180,11 +214,18 @@ def max_pool2d(
     ceil_mode : bool
         Round the output size up; a window that would start in the right padding is
         dropped.
+    return_indices : bool
+        Also return where each maximum is, as PyTorch does (see Returns).
 
     Returns
     -------
     ndarray, the input's dtype
         A NaN in a window makes that output NaN.
+    indices : ndarray of int64, only with ``return_indices``
+        Each maximum's flat index ``row * w + col`` into its own (unpadded) input
+        plane, PyTorch's convention: the first maximum in the window's row-by-row scan
+        wins a tie; a window holding NaN points at its last NaN (PyTorch's CPU kernel
+        takes every NaN it meets).
 
     Examples
     --------
@@ -195,6 +236,9 @@ def max_pool2d(
     >>> max_pool2d(x, 3, stride=2, padding=1)
     array([[[ 5,  7],
             [13, 15]]])
+    >>> values, indices = max_pool2d(np.array([[[1, 3], [3, 2]]]), 2, return_indices=True)
+    >>> values.tolist(), indices.tolist()
+    ([[[3]]], [[[1]]])
     """
     xa = _pool_operand(x)
     acc, _ = pool_dtypes(xa.dtype, "max")
@@ -203,6 +247,8 @@ def max_pool2d(
         ceil_mode=ceil_mode,
     )  # fmt: skip
     padded = _pad(xa, geom, _lowest(acc), acc)
+    if return_indices:
+        return _argmax_windows(padded, geom)
     return _reduce_windows(padded, geom, np.maximum)
 
 
@@ -273,21 +319,41 @@ def avg_pool2d(
     return result
 
 
-def adaptive_max_pool2d(x: npt.ArrayLike, output_size: AdaptiveSize) -> Array:
-    """2-D adaptive max pooling, ``torch.nn.functional.adaptive_max_pool2d`` (values only).
+@overload
+def adaptive_max_pool2d(
+    x: npt.ArrayLike, output_size: AdaptiveSize, return_indices: Literal[False] = False
+) -> Array: ...
+@overload
+def adaptive_max_pool2d(
+    x: npt.ArrayLike, output_size: AdaptiveSize, *, return_indices: Literal[True]
+) -> tuple[Array, Array]: ...
+@overload
+def adaptive_max_pool2d(
+    x: npt.ArrayLike, output_size: AdaptiveSize, return_indices: bool = False
+) -> Array | tuple[Array, Array]: ...
+def adaptive_max_pool2d(
+    x: npt.ArrayLike, output_size: AdaptiveSize, return_indices: bool = False
+) -> Array | tuple[Array, Array]:
+    """2-D adaptive max pooling, ``torch.nn.functional.adaptive_max_pool2d``.
 
     Output index ``i`` of an axis of ``n`` values covers ``floor(i*n/m)`` to
-    ``ceil((i+1)*n/m)``.
+    ``ceil((i+1)*n/m)``. With ``return_indices``, ``(values, indices)``: int64 flat
+    indices ``row * w + col`` into each input plane, ties and NaN as ``max_pool2d``'s.
 
     Examples
     --------
     >>> adaptive_max_pool2d(np.arange(25).reshape(1, 5, 5), 2)
     array([[[12, 14],
             [22, 24]]])
+    >>> adaptive_max_pool2d(np.arange(25).reshape(1, 5, 5), 2, return_indices=True)[1]
+    array([[[12, 14],
+            [22, 24]]])
     """
     xa = _pool_operand(x)
     pool_dtypes(xa.dtype, "max")
     size = adaptive_output_size(xa.shape[-2:], output_size)
+    if return_indices:
+        return _adaptive_argmax(xa, size)
     return _adaptive(xa, size, np.max)
 
 
@@ -397,6 +463,70 @@ def _reduce_windows(padded: Array, geom: PoolGeometry, op: np.ufunc) -> Array:
     return result
 
 
+def _scan_step(best: Array, tap: Array, taps: Array, number: int, valid: Any = True) -> None:
+    """One tap of PyTorch's CPU scan: take a value above the best so far, or a NaN
+    (``tap`` keeps the number of the tap taken, a small integer, turned into indices
+    once at the end)."""
+    take = taps > best
+    if taps.dtype.kind in "fc":
+        take |= np.isnan(taps)
+    if valid is not True:
+        take &= valid
+    np.copyto(best, taps, where=take)
+    np.copyto(tap, np.int32(number), where=take)
+
+
+def _first_valid(base: npt.NDArray[np.int64], d: int) -> npt.NDArray[np.int64]:
+    """How many steps of ``d`` from ``base`` (maybe negative) reach 0 or beyond."""
+    return np.where(base < 0, (-base + d - 1) // d, 0)
+
+
+def _argmax_windows(padded: Array, geom: PoolGeometry) -> tuple[Array, Array]:
+    """Every window's maximum and its flat input index, scanning taps row by row.
+
+    The best starts at the padding's fill (never beaten by padding, which holds the
+    lowest value) and the index at the window's first input cell, as PyTorch's kernel.
+    """
+    (k_h, k_w), (s_h, s_w), (d_h, d_w) = geom.kernel_size, geom.stride, geom.dilation
+    (m_h, m_w), (p_h, p_w), w = geom.out_size, geom.padding, geom.in_size[1]
+    span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
+    rows = np.arange(m_h, dtype=np.int64) * s_h - p_h
+    cols = np.arange(m_w, dtype=np.int64) * s_w - p_w
+    best: Array = np.full((*padded.shape[:-2], m_h, m_w), _lowest(padded.dtype), padded.dtype)
+    first = _first_valid(rows, d_h)[:, None] * k_w + _first_valid(cols, d_w)[None, :]
+    tap: Array = np.broadcast_to(first, best.shape).astype(np.int32)
+    for u in range(k_h):
+        for v in range(k_w):
+            taps = padded[..., u * d_h : u * d_h + span_h : s_h, v * d_w : v * d_w + span_w : s_w]
+            _scan_step(best, tap, taps, u * k_w + v)
+    u_taken, v_taken = np.divmod(tap, k_w)
+    index = (rows[:, None] + u_taken * d_h) * w + (cols[None, :] + v_taken * d_w)
+    return best, index.astype(np.int64, copy=False)
+
+
+def _adaptive_argmax(x: Array, size: tuple[int, int]) -> tuple[Array, Array]:
+    """Every adaptive window's maximum and flat index: taps ``(u, v)`` from each window's
+    start, row by row, those past the window's end masked out."""
+    h, w = x.shape[-2:]
+    bounds = [
+        np.array([adaptive_window(i, n, m) for i in range(m)], dtype=np.int64).reshape(m, 2)
+        for n, m in ((h, size[0]), (w, size[1]))
+    ]
+    (r0, r1), (q0, q1) = (bounds[0][:, 0], bounds[0][:, 1]), (bounds[1][:, 0], bounds[1][:, 1])
+    best: Array = np.full((*x.shape[:-2], *size), _lowest(x.dtype), x.dtype)
+    tap: Array = np.zeros(best.shape, dtype=np.int32)
+    l_w = int((q1 - q0).max())
+    for u in range(int((r1 - r0).max())):
+        picked = x[..., np.minimum(r0 + u, h - 1), :]
+        for v in range(l_w):
+            valid = ((r0 + u) < r1)[:, None] & ((q0 + v) < q1)[None, :]
+            taps = picked[..., np.minimum(q0 + v, w - 1)]
+            _scan_step(best, tap, taps, u * l_w + v, valid)
+    u_taken, v_taken = np.divmod(tap, l_w)
+    index = (r0[:, None] + u_taken) * w + (q0[None, :] + v_taken)
+    return best, index.astype(np.int64, copy=False)
+
+
 def _adaptive(x: Array, size: tuple[int, int], reduce: Reduce) -> Array:
     """Reduce adaptive windows: whole rows of windows first, then columns."""
     h, w = x.shape[-2:]
@@ -491,6 +621,38 @@ def pool(x: npt.ArrayLike, options: PoolOptions) -> Array:
     )
 
 
+def pool_indices(x: npt.ArrayLike, options: PoolOptions) -> tuple[Array, Array]:
+    """``(values, indices)`` of a max or adaptive-max pooling, PyTorch's
+    ``return_indices=True`` (int64 flat indices ``row * w + col`` into each input plane).
+
+    Examples
+    --------
+    >>> values, indices = pool_indices(np.arange(16).reshape(1, 4, 4), PoolOptions("max", 2))
+    >>> indices.tolist()
+    [[[5, 7], [13, 15]]]
+    """
+    if options.kind == "adaptive-max":
+        values, indices = adaptive_max_pool2d(x, options.output_size, return_indices=True)
+        return values, indices
+    if options.kind != "max" or options.kernel_size is None:
+        raise OptionError(
+            _(
+                "indices are max pooling's (max, adaptive-max), not {kind}'s: PyTorch's "
+                "return_indices has no meaning for an average"
+            ).format(kind=options.kind)
+        )
+    values, indices = max_pool2d(
+        x,
+        options.kernel_size,
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+        ceil_mode=options.ceil_mode,
+        return_indices=True,
+    )
+    return values, indices
+
+
 def pool_in_blocks(
     x: Array,
     options: PoolOptions,
@@ -549,6 +711,23 @@ def run_pool(
     ((2, 1, 1), ('c', 'm_h', 'm_w'))
     """
     output = pool(x, options) if progress is None else pool_in_blocks(x, options, progress)
+    return _pool_result(x, options, output)
+
+
+def run_pool_indices(x: Array, options: PoolOptions) -> tuple[RunResult, Array]:
+    """``run_pool`` of a max or adaptive-max pooling, with PyTorch's ``return_indices``.
+
+    Examples
+    --------
+    >>> r, indices = run_pool_indices(np.arange(16).reshape(1, 4, 4), PoolOptions("max", 2))
+    >>> r.output.tolist(), indices.tolist()
+    ([[[5, 7], [13, 15]]], [[[5, 7], [13, 15]]])
+    """
+    output, indices = pool_indices(x, options)
+    return _pool_result(x, options, output), indices
+
+
+def _pool_result(x: Array, options: PoolOptions, output: Array) -> RunResult:
     methods = {
         "max": N_("max_pool2d: the largest value of each window (NaN wins)"),
         "avg": N_("avg_pool2d: the sum of each window over its divisor"),

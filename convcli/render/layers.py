@@ -33,7 +33,13 @@ from convcli.render.widgets import (
     render_shapes,
     render_stats,
 )
-from convcli.shapes.pooling import PoolGeometry, PoolOptions, resolve_pool_geometry
+from convcli.shapes.pooling import (
+    PoolGeometry,
+    PoolOptions,
+    adaptive_output_size,
+    adaptive_window,
+    resolve_pool_geometry,
+)
 from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
@@ -50,14 +56,19 @@ POOLING_NAMES = {
 }
 
 __all__ = [
+    "AdaptivePoolShapes",
     "PoolShapes",
     "TransposedShapes",
+    "adaptive_pool_shapes_payload",
+    "adaptive_pool_shapes_report",
+    "explain_adaptive_pool_shapes",
     "explain_pool_payload",
     "explain_pool_report",
     "explain_pool_shapes",
     "explain_transposed_payload",
     "explain_transposed_report",
     "explain_transposed_shapes",
+    "pool_indices_payload",
     "pool_report",
     "pool_shapes_payload",
     "pool_shapes_report",
@@ -98,8 +109,10 @@ def pool_report(
     *,
     full: bool = False,
     heatmap: bool = False,
+    indices: npt.NDArray[np.int64] | None = None,
 ) -> list[Renderable]:
-    """The ``pool`` report: input and output with named axes, the method, the result, stats.
+    """The ``pool`` report: input and output with named axes, the method, the result, stats
+    (``indices``: ``pool --indices``' table of each slice beside its values).
 
     Examples
     --------
@@ -124,12 +137,53 @@ def pool_report(
         ),
         render_array(result.output, result.output_axes, full=full, heatmap=heatmap),
     ]
+    if indices is not None:
+        width = x.shape[-1]
+        report[1:] = [
+            report[1],
+            render_line(
+                _(
+                    "I: where each maximum is, PyTorch's return_indices: the flat index "
+                    "row*{width} + col into its (unpadded) input plane; ties: the first in "
+                    "the window's row-by-row scan; NaN: the last NaN"
+                ).format(width=width)
+            ),
+            _beside(report[2], render_array(indices, result.output_axes, name="I", full=full)),
+        ]
     if heatmap:
         report.append(render_heat_legend(result.output))
     if x.dtype.kind in "fc" and array_stats(x).non_finite:
         report.append(render_stats(x, label=_("input")))
     report.append(render_stats(result.output))
     return report
+
+
+def _beside(values: Renderable, indices: Renderable) -> Renderable:
+    """Each slice's indices table right after its values table."""
+    from rich.columns import Columns
+
+    if isinstance(values, Columns) and isinstance(indices, Columns):
+        pairs = zip(values.renderables, indices.renderables, strict=True)
+        return render_columns(*[item for pair in pairs for item in pair])
+    return render_columns(values, indices)
+
+
+def pool_indices_payload(result: RunResult, indices: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The ``pool --indices --json`` object: ``pool --json``'s, and ``"indices"`` in the
+    same tensor form (int64).
+
+    Examples
+    --------
+    >>> from convcli.ops.pooling import run_pool_indices
+    >>> r, where = run_pool_indices(np.arange(4.0).reshape(1, 2, 2), PoolOptions("max", 2))
+    >>> pool_indices_payload(r, where)["indices"]
+    {'shape': [1, 1, 1], 'dtype': 'int64', 'data': [[[3]]]}
+    """
+    from convcli.tensorio.jsontext import tensor_to_json
+
+    payload = dict(tensor_to_json(result.output))
+    payload["indices"] = tensor_to_json(indices)
+    return payload
 
 
 # --- shapes --transposed -------------------------------------------------------------------
@@ -468,6 +522,161 @@ def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
             _("the window, PyTorch's default")
             if e.geometry.stride == e.geometry.kernel_size
             else f"{e.geometry.stride[0]},{e.geometry.stride[1]}",
+        ),
+    ]
+    return [render_shapes(rows), render_key_values(pairs, title=_("output size and cost"))]
+
+
+# --- shapes --pool adaptive-avg|adaptive-max ----------------------------------------------
+# Windows listed one by one in the text report up to this many per axis (JSON: all).
+SHOWN_WINDOWS = 8
+
+
+@dataclass(frozen=True)
+class AdaptivePoolShapes:
+    """An adaptive pooling described by its shapes alone: per axis, output index ``i``
+    covers ``[floor(i*n/m), ceil((i+1)*n/m))`` (``windows``)."""
+
+    input_shape: Shape
+    out_size: tuple[int, int]
+    kind: str
+
+    @property
+    def output_shape(self) -> Shape:
+        return (*self.input_shape[:-2], *self.out_size)
+
+    @property
+    def in_size(self) -> tuple[int, int]:
+        return (self.input_shape[-2], self.input_shape[-1])
+
+    def windows(self, index: int) -> list[tuple[int, int]]:
+        """``[start, end)`` of every output index on axis ``index`` (0: h, 1: w)."""
+        n, m = self.in_size[index], self.out_size[index]
+        return [adaptive_window(i, n, m) for i in range(m)]
+
+    @property
+    def operations(self) -> int:
+        """Comparisons (max) or additions (avg): each window's cells - 1, every output.
+
+        The windows of an axis hold ``n + m - gcd(n, m)`` cells together (overlaps
+        counted), so all outputs of a plane read ``cells_h * cells_w`` values: the same
+        count ``convcli net`` gives adaptive pooling.
+        """
+        cells = [n + m - math.gcd(n, m) for n, m in zip(self.in_size, self.out_size, strict=True)]
+        planes = math.prod(self.input_shape[:-2])
+        return planes * (cells[0] * cells[1] - self.out_size[0] * self.out_size[1])
+
+
+def explain_adaptive_pool_shapes(input_shape: Shape, options: PoolOptions) -> AdaptivePoolShapes:
+    """Check an adaptive pooling's ``output_size`` and work out what ``shapes --pool
+    adaptive-avg|adaptive-max`` shows.
+
+    Examples
+    --------
+    >>> e = explain_adaptive_pool_shapes((3, 7, 9), PoolOptions("adaptive-avg", output_size=(2, 3)))
+    >>> e.output_shape, e.windows(0), e.operations
+    ((3, 2, 3), [(0, 4), (3, 7)], 198)
+    """
+    if len(input_shape) not in (3, 4):
+        raise ShapeError(
+            _("input must be 3-D (c, h, w) or 4-D (n, c, h, w), got {len_input_shape}-D").format(
+                len_input_shape=len(input_shape)
+            )
+        )
+    size = adaptive_output_size((input_shape[-2], input_shape[-1]), options.output_size)
+    return AdaptivePoolShapes(tuple(input_shape), size, options.kind)
+
+
+def adaptive_pool_shapes_payload(e: AdaptivePoolShapes) -> dict[str, Any]:
+    """The ``shapes --pool adaptive-* --json`` object: ``shapes --pool --json``'s keys
+    (``null`` where adaptive pooling has no such argument) and every window."""
+    word = "comparisons" if e.kind == "adaptive-max" else "additions"
+    return {
+        "operation": e.kind.replace("-", "_") + "_pool2d",
+        "input_shape": list(e.input_shape),
+        "kernel_shape": None,
+        "bias_shape": None,
+        "output_shape": list(e.output_shape),
+        "conv2d_weight_shape": None,
+        "output_size": list(e.out_size),
+        "stride": None,
+        "padding": {"top": 0, "bottom": 0, "left": 0, "right": 0},
+        "dilation": None,
+        "groups": None,
+        "params": 0,
+        "weight_params": 0,
+        "bias_params": 0,
+        "macs": 0,
+        "flops": e.operations,
+        word: e.operations,
+        "ceil_mode": None,
+        "ceil_mode_dropped_window": None,
+        "windows": {"h": [list(w) for w in e.windows(0)], "w": [list(w) for w in e.windows(1)]},
+        "conventions": {
+            "macs": "pooling multiplies nothing: 0",
+            "flops": f"{word}: a window's cells - 1 per output value, over all batch items and "
+            "channels"
+            + ("; the division by the cell count not counted" if word == "additions" else ""),
+            "windows": "per axis, output index i covers [floor(i*n/m), ceil((i+1)*n/m)) "
+            "(start, end excluded), as PyTorch's adaptive pooling",
+        },
+        "padding_mode": None,
+        "receptive_field": [
+            max(end - start for start, end in e.windows(0)),
+            max(end - start for start, end in e.windows(1)),
+        ],
+        "separable": None,
+    }
+
+
+def _adaptive_formula(e: AdaptivePoolShapes, index: int) -> tuple[str, str]:
+    axis = "hw"[index]
+    n, m = e.in_size[index], e.out_size[index]
+    windows = e.windows(index)
+    shown = [
+        _("i={i}: [{start}, {end}), {cells} cells").format(
+            i=i, start=start, end=end, cells=end - start
+        )
+        for i, (start, end) in enumerate(windows[:SHOWN_WINDOWS])
+    ]
+    if len(windows) > SHOWN_WINDOWS:
+        shown.append(_("... ({more} more)").format(more=len(windows) - SHOWN_WINDOWS))
+    lengths = sorted({end - start for start, end in windows})
+    text = _(
+        "start = floor(i*{n}/{m}), end = ceil((i+1)*{n}/{m}), end excluded:\n{windows}\n"
+        "window lengths: {lengths}"
+    ).format(n=n, m=m, windows="\n".join(shown), lengths=", ".join(map(str, lengths)))
+    return (_("windows {axis}").format(axis=axis), text)
+
+
+def adaptive_pool_shapes_report(e: AdaptivePoolShapes) -> list[Renderable]:
+    """The ``shapes --pool adaptive-*`` report: tensors, every window per axis, the cost."""
+    batch_axes = ("n",) if len(e.input_shape) == 4 else ()
+    rows = [
+        TensorRow(_("input"), e.input_shape, (*batch_axes, "c", "n_h", "n_w")),
+        TensorRow(_("output"), e.output_shape, (*batch_axes, "c", "m_h", "m_w")),
+    ]
+    cells = [sum(end - start for start, end in e.windows(axis)) for axis in range(2)]
+    planes = math.prod(e.input_shape[:-2])
+    word = _("comparisons") if e.kind == "adaptive-max" else _("additions")
+    pairs = [
+        ("m_h, m_w", _("{m_h}, {m_w}: --output-size").format(m_h=e.out_size[0], m_w=e.out_size[1])),
+        _adaptive_formula(e, 0),
+        _adaptive_formula(e, 1),
+        (_("params"), _("0: pooling has no weights")),
+        (
+            word,
+            _(
+                "(cells - 1) per output value: the windows cover {c_h}*{c_w} cells per plane "
+                "(overlaps counted), less {outputs} outputs, times {planes} planes = "
+                "{e_operations:,}"
+            ).format(
+                c_h=cells[0],
+                c_w=cells[1],
+                outputs=e.out_size[0] * e.out_size[1],
+                planes=planes,
+                e_operations=e.operations,
+            ),
         ),
     ]
     return [render_shapes(rows), render_key_values(pairs, title=_("output size and cost"))]
