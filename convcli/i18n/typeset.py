@@ -15,6 +15,7 @@ punctuation, and ``punctuate`` does nothing in English). Stdlib only.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -27,18 +28,29 @@ _OPEN = "（"
 _PUNCT = "（）：；，。、！？"
 _HAN = "\u4e00-\u9fff"
 _FULLWIDTH = {":": "：", ";": "；", ",": "，"}
-_QUOTED = re.compile(r"'[^'\n]*'")
-# An ASCII colon, semicolon or comma after a Chinese character or fullwidth punctuation,
-# or before a Chinese character: spaces around it go with it.
-_AFTER = re.compile(rf"(?<=[{_HAN}{_PUNCT}]) *([:;,]) *")
-_BEFORE = re.compile(rf" *([:;,]) +(?=[{_HAN}])")
-# A list of values (option values, names) standing between Chinese words: 、 between them.
-_LIST = re.compile(
-    rf"(?<=[{_HAN}{_PUNCT}] )[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+(?= ?[{_HAN}{_PUNCT}]|$)"
-    rf"|(?<=[{_HAN}{_PUNCT}])[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+(?= ?[{_HAN}{_PUNCT}]|$)"
-)
-_SPACE_BEFORE = re.compile(rf" +(?=[{_PUNCT}])")
-_SPACE_AFTER = re.compile(rf"(?<=[{_PUNCT.replace('）', '')}]) +")
+# The patterns, by name; compiled on first use (``_re``): only a language other than
+# English needs them, and compiling them all costs about 15 ms at start-up.
+_SOURCES = {
+    "quoted": r"'[^'\n]*'",
+    # An ASCII colon, semicolon or comma after a Chinese character or fullwidth
+    # punctuation, or before a Chinese character: spaces around it go with it.
+    "after": rf"(?<=[{_HAN}{_PUNCT}]) *([:;,]) *",
+    "before": rf" *([:;,]) +(?=[{_HAN}])",
+    # A list of values (option values, names) standing between Chinese words: 、 between.
+    "list": (
+        rf"(?<=[{_HAN}{_PUNCT}] )[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+(?= ?[{_HAN}{_PUNCT}]|$)"
+        rf"|(?<=[{_HAN}{_PUNCT}])[A-Za-z0-9_.-]+(?:, [A-Za-z0-9_.-]+)+(?= ?[{_HAN}{_PUNCT}]|$)"
+    ),
+    "space_before": rf" +(?=[{_PUNCT}])",
+    "space_after": rf"(?<=[{_PUNCT.replace('）', '')}]) +",
+    "han": rf"[{_HAN}]",
+}
+
+
+@functools.cache
+def _re(name: str) -> re.Pattern[str]:
+    """The pattern ``name`` of ``_SOURCES``, compiled once."""
+    return re.compile(_SOURCES[name])
 
 
 def spacing(left: str, right: str, space: str = " ") -> str:
@@ -101,21 +113,21 @@ def punctuate(text: str) -> str:
         return text
     pieces = []
     start = 0
-    for quoted in _QUOTED.finditer(text):
+    for quoted in _re("quoted").finditer(text):
         pieces.append(_punctuate_plain(text[start : quoted.start()]))
         pieces.append(quoted.group())
         start = quoted.end()
     pieces.append(_punctuate_plain(text[start:]))
-    return _SPACE_BEFORE.sub("", "".join(pieces))
+    return _re("space_before").sub("", "".join(pieces))
 
 
 def _punctuate_plain(text: str) -> str:
     text = _parentheses(text)
-    text = _AFTER.sub(lambda m: _FULLWIDTH[m.group(1)], text)
-    text = _BEFORE.sub(lambda m: _FULLWIDTH[m.group(1)], text)
-    text = _LIST.sub(lambda m: m.group().replace(", ", "、"), text)
-    text = _SPACE_BEFORE.sub("", text)
-    return _SPACE_AFTER.sub("", text)
+    text = _re("after").sub(lambda m: _FULLWIDTH[m.group(1)], text)
+    text = _re("before").sub(lambda m: _FULLWIDTH[m.group(1)], text)
+    text = _re("list").sub(lambda m: m.group().replace(", ", "、"), text)
+    text = _re("space_before").sub("", text)
+    return _re("space_after").sub("", text)
 
 
 def _parentheses(text: str) -> str:
@@ -129,6 +141,6 @@ def _parentheses(text: str) -> str:
             start, chinese = opened.pop()
             if chinese:
                 chars[start], chars[i] = _OPEN, "）"
-        elif opened and re.match(rf"[{_HAN}]", ch):
+        elif opened and _re("han").match(ch):
             opened[-1] = (opened[-1][0], True)
     return "".join(chars)

@@ -28,13 +28,17 @@ _RELATIONS = _COMPARISONS + "|=|->|\u2192|\u2248|\\+|-"
 
 
 @functools.cache
-def _tokens() -> re.Pattern[str]:
+def _tokens(wide: bool = True) -> re.Pattern[str]:
     """Spaces, one CJK character, one run of other characters, or a bracketed note holding
-    Chinese (never split); punctuation kept on the side it belongs to. Compiled on first
-    use: only help in another language needs it."""
-    bracket = rf"\[[^\s\[\]]*[{_CJK}][^\s\[\]]*\]"  # help's [default: 1] in Chinese: one word
-    title = "\u300a[^\u300b\\s]{1,16}\u300b"  # a book's title: one word
-    run = rf"[^\s{_CJK}]+"
+    Chinese (never split); punctuation kept on the side it belongs to.
+
+    Compiled on first use, in two forms: ``wide`` for text with wide characters, and a
+    narrow one for text without, where the CJK classes can never match and are left out
+    (the same tokens; compiling the wide form's negated CJK classes costs about 15 ms,
+    which every English report would pay at start-up).
+    """
+    cjk = f"[{_CJK}]" if wide else ""
+    run = rf"[^\s{_CJK}]+" if wide else r"\S+"
     # A shape or tuple of numbers and symbols, (3, 2, 2) or (c_i/g*k_h*k_w, m_h*m_w), is one
     # word; a comparison (a < 2) too; a relation (= 432, -> (3, 2, 2)) goes with what follows
     # it: a formula never ends a line on its sign nor splits a comparison or a shape.
@@ -43,10 +47,15 @@ def _tokens() -> re.Pattern[str]:
     operand = rf"(?:{shape}|{run})"
     comparison = rf"{run} (?:{_COMPARISONS}) {operand}"
     relation = rf"(?:{_RELATIONS}) {operand}"
-    return re.compile(
-        rf"\s+|[{_OPENING}]*?{title}[{_CLOSING}]*"
-        rf"|[{_OPENING}]*(?:{bracket}|{comparison}|{relation}|{shape}|[{_CJK}]|{run})[{_CLOSING}]*"
-    )
+    words = [comparison, relation, shape, run]
+    if wide:
+        bracket = rf"\[[^\s\[\]]*{cjk}[^\s\[\]]*\]"  # help's [default: 1] in Chinese: one word
+        title = "\u300a[^\u300b\\s]{1,16}\u300b"  # a book's title: one word
+        words = [bracket, comparison, relation, shape, cjk, run]
+        head = rf"\s+|[{_OPENING}]*?{title}[{_CLOSING}]*|"
+    else:
+        head = r"\s+|"
+    return re.compile(rf"{head}[{_OPENING}]*(?:{'|'.join(words)})[{_CLOSING}]*")
 
 
 def cells(text: str) -> int:
@@ -91,7 +100,7 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
     lines: list[str] = []
     line, used, space = initial_indent, cells(initial_indent), False
     fresh = True
-    for token in _tokens().findall(text):
+    for token in _tokens(has_wide(text)).findall(text):
         if token.isspace():
             space = not fresh
             continue
