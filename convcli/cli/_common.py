@@ -25,11 +25,19 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def option(name: str, parse: Callable[[str], T], text: str) -> T:
+@contextmanager
+def naming(name: str, kind: type[ConvcliError] = ConvcliError) -> Iterator[None]:
+    """Refusals of ``kind`` raised inside are said as the option ``name``'s (``--at: ...``)."""
     try:
-        return parse(text)
-    except ConvcliError as err:
+        yield
+    except kind as err:
         raise err.with_context(name) from None
+
+
+def option(name: str, parse: Callable[[str], T], text: str) -> T:
+    """``text`` parsed by ``parse``; a refusal names the option."""
+    with naming(name):
+        return parse(text)
 
 
 def conv_options(
@@ -159,6 +167,14 @@ AtolOpt = Annotated[
 ]
 RtolOpt = Annotated[str, typer.Option("--rtol", metavar="R", help="Relative tolerance.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
+ResultFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write the result to FILE (.npy or .json)."
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")]
+FullOpt = Annotated[bool, typer.Option("--full", help="Print every value of big results.")]
 MaxMemoryOpt = Annotated[
     str | None,
     typer.Option(
@@ -201,10 +217,8 @@ def check_plot(path: str, *, force: bool, inputs: Sequence[str]) -> None:
     from convcli.draw.plot import PLOT_SUFFIXES
     from convcli.tensorio.files import check_output_path
 
-    try:
+    with naming("--plot"):
         check_output_path(path, force=force, inputs=inputs, suffixes=PLOT_SUFFIXES)
-    except ConvcliError as err:
-        raise err.with_context("--plot") from None
     require("matplotlib", "matplotlib")
 
 

@@ -12,6 +12,7 @@ from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
     FlipOpt,
+    ForceOpt,
     GroupsOpt,
     MaxMemoryOpt,
     PaddingModeOpt,
@@ -19,6 +20,7 @@ from convcli.cli._common import (
     TensorInfo,
     conv_options,
     memory_budget,
+    naming,
     option,
     whole,
 )
@@ -113,7 +115,7 @@ def draw(
             "input cell); a .gif then has one frame.",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
+    force: ForceOpt = False,
     max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Draw a convolution: the padded input, the kernel's window, the output filling in.
@@ -217,7 +219,7 @@ def _conv_figures(
     from_files = input_file is not None or kernel_file is not None
     if from_files and (input_shape or kernel_shape):
         raise OptionError(_("give either INPUT KERNEL files or --input-shape/--kernel-shape"))
-    try:
+    with naming("--at", PositionError):
         if from_files:
             if input_file is None or kernel_file is None:
                 raise OptionError(_("give both INPUT and KERNEL files"))
@@ -245,8 +247,6 @@ def _conv_figures(
                 options,
             )
         return conv_figures(problem, position, animate=animate)
-    except PositionError as err:
-        raise err.with_context("--at") from None
 
 
 def _load(
@@ -325,7 +325,7 @@ def _pool_figures(
     dil = option("--dilation", lambda t: parse_int_or_pair(t, minimum=1), dilation)
     if (input_file is None) == (input_shape is None):
         raise OptionError(_("--pool: give an INPUT file or --input-shape (e.g. 4x4), one of them"))
-    try:
+    with naming("--at", PositionError):
         if input_file is not None:
             x, _kernel, _bias = _load(
                 (input_file, None, None),
@@ -342,8 +342,6 @@ def _pool_figures(
             shape = option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), text)
             problem = PoolProblem(kind, shape, window, steps, pad, dil, ceil_mode)
         return pool_figures(problem, position, animate=animate)
-    except PositionError as err:
-        raise err.with_context("--at") from None
 
 
 def _transposed_figures(
@@ -384,7 +382,7 @@ def _transposed_figures(
     from_files = input_file is not None or kernel_file is not None
     if from_files and (input_shape or kernel_shape):
         raise OptionError(_("give either INPUT KERNEL files or --input-shape/--kernel-shape"))
-    try:
+    with naming("--at", PositionError):
         if from_files:
             if input_file is None or kernel_file is None:
                 raise OptionError(_("give both INPUT and KERNEL files"))
@@ -413,5 +411,3 @@ def _transposed_figures(
                 )
             )
         return transposed_figures(problem, position, animate=animate, scatter=scatter)
-    except PositionError as err:
-        raise err.with_context("--at") from None

@@ -18,6 +18,7 @@ from convcli.cli._common import (
     check_stdin_once,
     json_text,
     memory_budget,
+    naming,
     naming_inputs,
     option,
     progress_bar,
@@ -29,7 +30,7 @@ from convcli.cli._common import (
     write_stdout,
 )
 from convcli.cli._loading import load_checked
-from convcli.errors import ConvcliError, OptionError
+from convcli.errors import OptionError
 from convcli.i18n import _
 
 if TYPE_CHECKING:
@@ -134,14 +135,12 @@ def resolve_output_padding(
     if len(kernel_shape) != 4 or len(x_shape) not in (3, 4):
         return options
     if options.output_size is None:
-        try:
+        with naming("--output-padding"):
             check_output_padding(
                 options.output_padding, stride=options.stride, dilation=options.dilation
             )
-        except ConvcliError as err:
-            raise err.with_context("--output-padding") from None
         return options
-    try:
+    with naming("--output-size"):
         chosen = output_padding_for(
             (x_shape[-2], x_shape[-1]),
             (kernel_shape[2], kernel_shape[3]),
@@ -150,8 +149,6 @@ def resolve_output_padding(
             padding=options.padding,
             dilation=options.dilation,
         )
-    except ConvcliError as err:
-        raise err.with_context("--output-size") from None
     return replace(options, output_padding=chosen, output_size=None)
 
 
@@ -647,11 +644,8 @@ def explain_transposed_command(
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
-    with naming_inputs((input_file, kernel_file, bias_file)):
-        try:
-            explained = explain_transposed(x, kernel, bias, position, options)
-        except PositionError as err:
-            raise err.with_context("--at") from None
+    with naming_inputs((input_file, kernel_file, bias_file)), naming("--at", PositionError):
+        explained = explain_transposed(x, kernel, bias, position, options)
     if as_json:
         show_json(explain_transposed_payload(explained))
     else:
@@ -681,11 +675,8 @@ def explain_pool_command(
         lambda infos: check_pool_memory(budget, infos[0], options, as_json=False, explain=True),
     )
     assert x is not None
-    with naming_inputs((input_file, None, None)):
-        try:
-            explained = explain_pool(x, options, position)
-        except PositionError as err:
-            raise err.with_context("--at") from None
+    with naming_inputs((input_file, None, None)), naming("--at", PositionError):
+        explained = explain_pool(x, options, position)
     if as_json:
         show_json(explain_pool_payload(explained))
     else:

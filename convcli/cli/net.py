@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from convcli.cli._app import app, guard, shown
-from convcli.cli._common import JsonOpt, option, show, show_json
+from convcli.cli._common import JsonOpt, naming, option, show, show_json
 from convcli.cli._wording import option_words
-from convcli.errors import ConvcliError, OptionError
+from convcli.errors import OptionError
 from convcli.i18n import _
 
 if TYPE_CHECKING:
@@ -137,10 +137,8 @@ def net(
             raise network.error
         trace = None
         if cell is not None:
-            try:
+            with naming("--at"):
                 trace = trace_cell(network, cell[1], cell[0])
-            except ConvcliError as err:
-                raise err.with_context("--at") from None
         if trace is None and not as_json and _nonuniform(network):
             # Fields differ from cell to cell: state one, the centre cell's.
             last = [row for row in network.rows if row.spatial][-1]

@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from convcli.cli._app import app, guard
-from convcli.cli._common import InputArg, JsonOpt, MaxMemoryOpt, PlotOpt
+from convcli.cli._common import (
+    ForceOpt,
+    FullOpt,
+    InputArg,
+    JsonOpt,
+    MaxMemoryOpt,
+    PlotOpt,
+    ResultFileOpt,
+)
 from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _
@@ -61,14 +69,9 @@ def pool(
         str | None,
         typer.Option("--output-size", metavar="H,W", help="adaptive kinds: N or H,W."),
     ] = None,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output", "-o", metavar="FILE", help="Write the result to FILE (.npy or .json)."
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
-    full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    output: ResultFileOpt = None,
+    force: ForceOpt = False,
+    full: FullOpt = False,
     heatmap: Annotated[
         bool, typer.Option("--heatmap", help="Colour the result's cells by value.")
     ] = False,

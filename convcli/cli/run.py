@@ -14,6 +14,8 @@ from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
     FlipOpt,
+    ForceOpt,
+    FullOpt,
     GroupsOpt,
     InputArg,
     JsonOpt,
@@ -22,6 +24,7 @@ from convcli.cli._common import (
     PaddingModeOpt,
     PaddingOpt,
     PlotOpt,
+    ResultFileOpt,
     StrideOpt,
     TensorInfo,
     check_memory,
@@ -62,14 +65,9 @@ def run(
     groups: GroupsOpt = "1",
     padding_mode: PaddingModeOpt = "zeros",
     flip: FlipOpt = False,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output", "-o", metavar="FILE", help="Write the result to FILE (.npy or .json)."
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output.")] = False,
-    full: Annotated[bool, typer.Option("--full", help="Print every value of big results.")] = False,
+    output: ResultFileOpt = None,
+    force: ForceOpt = False,
+    full: FullOpt = False,
     stats: Annotated[
         bool,
         typer.Option(

@@ -24,6 +24,7 @@ from convcli.cli._common import (
     check_stdin_once,
     conv_options,
     memory_budget,
+    naming,
     option,
     shape_of,
     show,
@@ -276,10 +277,8 @@ def explain(
 
         x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
         assert x is not None and kernel is not None
-        try:
+        with naming("--at", PositionError):
             explained = explain_output(x, kernel, bias, position, options)
-        except PositionError as err:
-            raise err.with_context("--at") from None
         if as_json:
             show_json(explain_payload(explained))
             return
