@@ -226,18 +226,15 @@ def estimate_run(
     json_values = (
         output_values * results + unfolded_values + (math.prod(w_shape) if unfolded else 0)
     )
-    per_value = JSON_BYTES_PER_COMPLEX if complex_out else JSON_BYTES_PER_VALUE
-    if results > 1:
-        per_value *= 2  # a check's payload holds several arrays as lists at once
+    per_value = _json_bytes_per_value(complex_out, results)
     parts = [
-        ("input", _bytes(input_shape, input_dtype)),
-        ("kernel", _bytes(kernel_shape, kernel_dtype)),
-        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        *_tensor_parts(
+            input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
+        ),
         ("output", output_values * out_size * results),
         ("workspace", memory.workspace_bytes),
         ("JSON text", json_values * per_value if as_json else 0),
-        # The summary's statistics work a block at a time; the report's own objects.
-        ("report", REPORT_BYTES + 2 * min(output_values * out_size, STATS_BLOCK_BYTES)),
+        ("report", _report_bytes(output_values * out_size)),
     ]
     if results > 1:
         # Comparing two results: both widened to float64/complex128, their differences and
@@ -299,9 +296,9 @@ def estimate_explain(
     values = 3 * w_shape[1] * w_shape[2] * w_shape[3]
     shown = JSON_BYTES_PER_VALUE if as_json else REPORT_BYTES_PER_VALUE if full else 0
     parts = (
-        ("input", _bytes(input_shape, input_dtype)),
-        ("kernel", _bytes(kernel_shape, kernel_dtype)),
-        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        *_tensor_parts(
+            input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
+        ),
         ("windows and products", values * max(acc.itemsize, 8)),
         ("JSON text" if as_json else "report", REPORT_BYTES + values * shown),
     )
@@ -371,6 +368,35 @@ def _bytes(shape: Shape, dtype: np.dtype[Any]) -> int:
     return math.prod(shape) * dtype.itemsize
 
 
+def _tensor_parts(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None,
+    bias_dtype: np.dtype[Any] | None,
+) -> tuple[tuple[str, int], ...]:
+    """The loaded tensors' parts of an estimate: input, kernel and (if any) bias."""
+    bias = 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)
+    return (
+        ("input", _bytes(input_shape, input_dtype)),
+        ("kernel", _bytes(kernel_shape, kernel_dtype)),
+        ("bias", bias),
+    )
+
+
+def _json_bytes_per_value(complex_out: bool, results: int = 1) -> int:
+    """JSON text per printed value; a check's payload (``results > 1``) holds several
+    arrays as lists at once, doubling it."""
+    per_value = JSON_BYTES_PER_COMPLEX if complex_out else JSON_BYTES_PER_VALUE
+    return per_value * 2 if results > 1 else per_value
+
+
+def _report_bytes(output_bytes: int) -> int:
+    """The summary's statistics, worked a block at a time, and the report's own objects."""
+    return REPORT_BYTES + 2 * min(output_bytes, STATS_BLOCK_BYTES)
+
+
 def estimate_transposed_run(
     input_shape: Shape,
     input_dtype: np.dtype[Any],
@@ -422,17 +448,15 @@ def estimate_transposed_run(
     output_values = math.prod(plan.output_shape)
     out_item = plan.accumulation.out.itemsize
     complex_out = plan.accumulation.out.kind == "c"
-    per_value = JSON_BYTES_PER_COMPLEX if complex_out else JSON_BYTES_PER_VALUE
-    if results > 1:
-        per_value *= 2  # a check's payload holds several arrays as lists at once
+    per_value = _json_bytes_per_value(complex_out, results)
     parts = [
-        ("input", _bytes(input_shape, input_dtype)),
-        ("kernel", _bytes(kernel_shape, kernel_dtype)),
-        ("bias", 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)),
+        *_tensor_parts(
+            input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
+        ),
         ("output", output_values * out_item * results),
         ("workspace", plan.workspace_bytes),
         ("JSON text", output_values * per_value * results if as_json else 0),
-        ("report", REPORT_BYTES + 2 * min(output_values * out_item, STATS_BLOCK_BYTES)),
+        ("report", _report_bytes(output_values * out_item)),
     ]
     if direct:
         parts.extend(_direct_check_parts(input_shape, kernel_shape, bias_dtype, plan, options))
@@ -549,13 +573,13 @@ def estimate_pool_run(
     )
     output_values = math.prod(plan.output_shape)
     out_item = plan.output_dtype.itemsize
-    per_value = JSON_BYTES_PER_COMPLEX if plan.output_dtype.kind == "c" else JSON_BYTES_PER_VALUE
+    per_value = _json_bytes_per_value(plan.output_dtype.kind == "c")
     parts = [
         ("input", _bytes(input_shape, input_dtype)),
         ("output", output_values * out_item),
         ("workspace", plan.workspace_bytes),
         ("JSON text", output_values * per_value if as_json else 0),
-        ("report", REPORT_BYTES + 2 * min(output_values * out_item, STATS_BLOCK_BYTES)),
+        ("report", _report_bytes(output_values * out_item)),
     ]
     if indices:
         # Per output: the tap taken and its row/column steps (int32 each), the int64 indices
