@@ -262,6 +262,8 @@ def explain_transposed_shapes(
 
 def transposed_shapes_payload(e: TransposedShapes) -> dict[str, Any]:
     """The ``shapes --transposed --json`` object: ``shapes --json``'s keys, and its own."""
+    from convcli.render.reports import padding_object
+
     g = e.geometry
     return {
         "operation": "conv_transpose2d",
@@ -271,12 +273,7 @@ def transposed_shapes_payload(e: TransposedShapes) -> dict[str, Any]:
         "output_shape": list(e.output_shape),
         "conv2d_weight_shape": None,
         "stride": list(g.stride),
-        "padding": {
-            "top": g.padding[0],
-            "bottom": g.padding[0],
-            "left": g.padding[1],
-            "right": g.padding[1],
-        },
+        "padding": padding_object(g.padding),
         "output_padding": list(g.output_padding),
         "dilation": list(g.dilation),
         "groups": e.groups,
@@ -441,6 +438,8 @@ def explain_pool_shapes(input_shape: Shape, options: PoolOptions) -> PoolShapes:
 
 def pool_shapes_payload(e: PoolShapes) -> dict[str, Any]:
     """The ``shapes --pool --json`` object: ``shapes --json``'s keys, and its own."""
+    from convcli.render.reports import padding_object
+
     g = e.geometry
     word = "comparisons" if e.kind == "max" else "additions"
     return {
@@ -451,12 +450,7 @@ def pool_shapes_payload(e: PoolShapes) -> dict[str, Any]:
         "output_shape": list(e.output_shape),
         "conv2d_weight_shape": None,
         "stride": list(g.stride),
-        "padding": {
-            "top": g.padding[0],
-            "bottom": g.padding[0],
-            "left": g.padding[1],
-            "right": g.padding[1],
-        },
+        "padding": padding_object(g.padding),
         "dilation": list(g.dilation),
         "groups": None,
         "params": 0,
@@ -590,6 +584,8 @@ def explain_adaptive_pool_shapes(input_shape: Shape, options: PoolOptions) -> Ad
 def adaptive_pool_shapes_payload(e: AdaptivePoolShapes) -> dict[str, Any]:
     """The ``shapes --pool adaptive-* --json`` object: ``shapes --pool --json``'s keys
     (``null`` where adaptive pooling has no such argument) and every window."""
+    from convcli.render.reports import padding_object
+
     word = "comparisons" if e.kind == "adaptive-max" else "additions"
     return {
         "operation": e.kind.replace("-", "_") + "_pool2d",
@@ -600,7 +596,7 @@ def adaptive_pool_shapes_payload(e: AdaptivePoolShapes) -> dict[str, Any]:
         "conv2d_weight_shape": None,
         "output_size": list(e.out_size),
         "stride": None,
-        "padding": {"top": 0, "bottom": 0, "left": 0, "right": 0},
+        "padding": padding_object((0, 0)),
         "dilation": None,
         "groups": None,
         "params": 0,

@@ -6,6 +6,7 @@ built from ``convcli.render.widgets``'s pieces. Nothing here prints.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,18 @@ def explain_shapes(
     )
 
 
+def padding_object(padding: Sequence[int]) -> dict[str, int]:
+    """``--json``'s padding: ``(top, bottom, left, right)``, or ``(h, w)`` on both sides.
+
+    >>> padding_object((1, 2))
+    {'top': 1, 'bottom': 1, 'left': 2, 'right': 2}
+    """
+    top, bottom, left, right = (
+        (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else padding
+    )
+    return {"top": top, "bottom": bottom, "left": left, "right": right}
+
+
 def shapes_payload(e: ShapesExplanation) -> dict[str, Any]:
     """The ``shapes --json`` object."""
     layer, g = e.layer, e.layer.geometry
@@ -127,12 +140,7 @@ def shapes_payload(e: ShapesExplanation) -> dict[str, Any]:
         "output_shape": list(e.output_shape),
         "conv2d_weight_shape": list(layer.kernel_shape),
         "stride": list(g.stride),
-        "padding": {
-            "top": g.padding[0],
-            "bottom": g.padding[1],
-            "left": g.padding[2],
-            "right": g.padding[3],
-        },
+        "padding": padding_object(g.padding),
         "dilation": list(g.dilation),
         "groups": layer.groups,
         "params": layer.params,

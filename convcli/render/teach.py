@@ -15,7 +15,7 @@ from convcli.i18n import _, ngettext
 from convcli.i18n.typeset import beside, clauses, spacing
 from convcli.ops.explain import ChannelTerm, Explanation
 from convcli.ops.verify import Im2colCheck
-from convcli.render.reports import comparison_rows
+from convcli.render.reports import comparison_rows, padding_object
 from convcli.render.widgets import (
     EDGE_ITEMS,
     Renderable,
@@ -49,10 +49,9 @@ def _array(array: npt.NDArray[Any]) -> dict[str, object]:
 
 def _geometry_payload(e: Explanation) -> dict[str, Any]:
     g = e.geometry
-    top, bottom, left, right = g.padding
     return {
         "stride": list(g.stride),
-        "padding": {"top": top, "bottom": bottom, "left": left, "right": right},
+        "padding": padding_object(g.padding),
         "dilation": list(g.dilation),
         "groups": e.options.groups,
         "padding_mode": e.options.padding_mode,
