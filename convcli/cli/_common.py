@@ -40,6 +40,14 @@ def option(name: str, parse: Callable[[str], T], text: str) -> T:
         return parse(text)
 
 
+def wants_transposed(transposed: bool, output_padding: str | None, output_size: str | None) -> bool:
+    """Whether ``run``, ``explain`` or ``verify`` computes a transposed convolution;
+    ``--output-padding`` or ``--output-size`` without ``--transposed`` is refused."""
+    if not transposed and (output_padding is not None or output_size is not None):
+        raise OptionError(_("--output-padding and --output-size need --transposed"))
+    return transposed
+
+
 def conv_options(
     stride: str,
     padding: str,

@@ -37,6 +37,7 @@ from convcli.cli._common import (
     progress_bar,
     show,
     stdout_open,
+    wants_transposed,
     write_plot,
     write_stdout,
 )
@@ -113,11 +114,9 @@ def run(
       convcli run x.npy w.npy --transposed --stride 2 --padding 1 --output-size 32,32
     """
     with guard(), option_words():
-        if transposed or output_padding is not None or output_size is not None:
+        if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import run_transposed_command, transposed_options
 
-            if not transposed:
-                raise OptionError(_("--output-padding and --output-size need --transposed"))
             if mode != "auto" or padding_mode != "zeros" or flip:
                 raise OptionError(
                     _(

@@ -29,6 +29,7 @@ from convcli.cli._common import (
     shape_of,
     show,
     show_json,
+    wants_transposed,
 )
 from convcli.cli._loading import load_checked
 from convcli.cli._wording import option_words
@@ -233,11 +234,9 @@ def explain(
     the flipped kernel. Pooling: convcli pool ... --at POS.
     """
     with guard(), option_words():
-        if transposed or output_padding is not None or output_size is not None:
+        if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import explain_transposed_command, transposed_options
 
-            if not transposed:
-                raise OptionError(_("--output-padding and --output-size need --transposed"))
             if padding_mode != "zeros" or flip:
                 raise OptionError(_("--transposed has no --padding-mode or --flip"))
             explain_transposed_command(

@@ -32,6 +32,7 @@ from convcli.cli._common import (
     show,
     show_json,
     tolerances,
+    wants_transposed,
     whole,
 )
 from convcli.cli._loading import load_checked
@@ -82,11 +83,9 @@ def verify(
     channel axes swapped; and the adjoint identity <conv2d(z, w), x> = <z, convT(x, w)>.
     """
     with guard(), option_words():
-        if transposed or output_padding is not None or output_size is not None:
+        if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import transposed_options, verify_transposed_command
 
-            if not transposed:
-                raise OptionError(_("--output-padding and --output-size need --transposed"))
             if padding_mode != "zeros" or flip:
                 raise OptionError(_("--transposed has no --padding-mode or --flip"))
             tolerance, relative = tolerances(atol, rtol)
