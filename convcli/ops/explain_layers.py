@@ -19,12 +19,13 @@ from convcli.errors import PositionError, ShapeError
 from convcli.i18n import _
 from convcli.ops.numerics import accumulation_for
 from convcli.ops.pooling import avg_divisors, pool
-from convcli.ops.transposed import conv_transpose_with, options_geometry
+from convcli.ops.transposed import conv_transpose_with
 from convcli.shapes.pooling import PoolGeometry, PoolOptions, adaptive_window, resolve_pool_geometry
 from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
     check_transposed_shapes,
+    options_geometry,
 )
 
 __all__ = [

@@ -34,6 +34,7 @@ from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
     check_transposed_shapes,
+    options_geometry,
     resolve_transposed_geometry,
 )
 
@@ -42,7 +43,6 @@ __all__ = [
     "check_transposed_kernel",
     "conv_transpose2d",
     "conv_transpose_with",
-    "options_geometry",
     "plan_transposed",
     "run_transposed",
 ]
@@ -324,27 +324,6 @@ def conv_transpose_with(
         dilation=options.dilation,
         output_size=options.output_size,
         progress=progress,
-    )
-
-
-def options_geometry(
-    input_shape: Shape, kernel_shape: Shape, options: TransposedOptions
-) -> TransposedGeometry:
-    """The geometry ``options`` give an input and a kernel of these shapes.
-
-    Examples
-    --------
-    >>> options_geometry((1, 2, 2), (1, 1, 3, 3), TransposedOptions(stride=2)).out_size
-    (5, 5)
-    """
-    return resolve_transposed_geometry(
-        (input_shape[-2], input_shape[-1]),
-        (kernel_shape[2], kernel_shape[3]),
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        dilation=options.dilation,
-        output_size=options.output_size,
     )
 
 

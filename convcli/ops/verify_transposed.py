@@ -22,12 +22,13 @@ from convcli.errors import BudgetError
 from convcli.i18n import _
 from convcli.ops.conv import conv2d
 from convcli.ops.numerics import accumulation_for
-from convcli.ops.transposed import conv_transpose2d, options_geometry, run_transposed
+from convcli.ops.transposed import conv_transpose2d, run_transposed
 from convcli.ops.verify import Comparison, compare, default_atol
 from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
     check_transposed_shapes,
+    options_geometry,
 )
 
 __all__ = [

@@ -44,7 +44,7 @@ from convcli.shapes.transposed import (
     TransposedGeometry,
     TransposedOptions,
     check_transposed_shapes,
-    resolve_transposed_geometry,
+    options_geometry,
 )
 
 # The book's names of the pooling layers (汇聚层), by --kind.
@@ -246,15 +246,7 @@ def explain_transposed_shapes(
     ((128, 32, 32), 134217728)
     """
     check_transposed_shapes(input_shape, kernel_shape, None, options.groups)
-    geometry = resolve_transposed_geometry(
-        (input_shape[-2], input_shape[-1]),
-        (kernel_shape[2], kernel_shape[3]),
-        stride=options.stride,
-        padding=options.padding,
-        output_padding=options.output_padding,
-        dilation=options.dilation,
-        output_size=options.output_size,
-    )
+    geometry = options_geometry(input_shape, kernel_shape, options)
     return TransposedShapes(
         tuple(input_shape), tuple(kernel_shape), bias, geometry, int(options.groups)
     )

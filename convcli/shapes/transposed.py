@@ -24,6 +24,7 @@ __all__ = [
     "TransposedOptions",
     "check_output_padding",
     "check_transposed_shapes",
+    "options_geometry",
     "output_padding_for",
     "resolve_transposed_geometry",
     "transposed_output_size",
@@ -313,6 +314,27 @@ def resolve_transposed_geometry(
         output_padding=op,
         dilation=d,
         out_size=(out[0], out[1]),
+    )
+
+
+def options_geometry(
+    input_shape: Sequence[int], kernel_shape: Sequence[int], options: TransposedOptions
+) -> TransposedGeometry:
+    """The geometry ``options`` give an input and a kernel of these shapes.
+
+    Examples
+    --------
+    >>> options_geometry((1, 2, 2), (1, 1, 3, 3), TransposedOptions(stride=2)).out_size
+    (5, 5)
+    """
+    return resolve_transposed_geometry(
+        (input_shape[-2], input_shape[-1]),
+        (kernel_shape[2], kernel_shape[3]),
+        stride=options.stride,
+        padding=options.padding,
+        output_padding=options.output_padding,
+        dilation=options.dilation,
+        output_size=options.output_size,
     )
 
 
