@@ -3,64 +3,33 @@
     python scripts/sync_readme.py          # rewrite README.md in place
     python scripts/sync_readme.py --check  # exit 1 if README.md is out of date
 
-A block is a fenced ``console`` block whose first line is ``$ convcli ...``; everything
-after that line is the command's output (stdout, then stderr) at 80 columns.
-tests/test_readme.py runs the check, so README's numbers always come from the tool.
+The README-only form of scripts/sync_docs.py (which also syncs every page of docs/, and
+describes the blocks). tests/test_readme.py runs the check.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
+import importlib.util
 import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
+_spec = importlib.util.spec_from_file_location(
+    "sync_docs", Path(__file__).resolve().parent / "sync_docs.py"
+)
+assert _spec is not None and _spec.loader is not None
+sync_docs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sync_docs)
 
-from convcli.cli import app
-
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
-BLOCK = re.compile(r"```console\n\$ (convcli [^\n]*)\n(.*?)```", re.DOTALL)
-# English unless a block asks for another language with --lang (the machine's locale aside).
-ENV = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb", "CONVCLI_LANG": "en"}
-
-
-def command_output(command: str) -> str:
-    """What ``command`` prints, run in the repository root, trailing spaces removed."""
-    args = shlex.split(command)[1:]
-    here = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        result = CliRunner().invoke(app, args, env=ENV)
-    finally:
-        os.chdir(here)
-    text = result.stdout + result.stderr
-    lines = [line.rstrip() for line in text.splitlines()]
-    return "\n".join(lines).strip("\n") + "\n"
-
-
-def synced(text: str) -> str:
-    """README text with every command block's output regenerated."""
-
-    def replace(match: re.Match[str]) -> str:
-        command = match.group(1)
-        return f"```console\n$ {command}\n{command_output(command)}```"
-
-    return BLOCK.sub(replace, text)
+ROOT = sync_docs.ROOT
+README = sync_docs.README
+BLOCK = sync_docs.BLOCK
+ENV = sync_docs.ENV
+command_output = sync_docs.command_output
+synced = sync_docs.synced
 
 
 def main(argv: list[str]) -> int:
-    text = README.read_text(encoding="utf-8")
-    fresh = synced(text)
-    if "--check" in argv:
-        if fresh != text:
-            print("README.md is out of date: run python scripts/sync_readme.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(fresh, encoding="utf-8")
-    return 0
+    return int(sync_docs.main([arg for arg in argv if arg == "--check"], default=[README]))
 
 
 if __name__ == "__main__":

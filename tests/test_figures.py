@@ -1,4 +1,4 @@
-"""The README's pictures are what convcli draw writes today (SVG text compared byte for byte)."""
+"""The docs' pictures are what convcli draw writes today (SVG text compared byte for byte)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,17 @@ def test_committed_figures_are_fresh() -> None:
         )
 
 
-def test_the_readme_shows_every_figure_and_its_command() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_figure_is_shown_with_its_command() -> None:
+    """Each figure is on the README or a docs page, with the command that draws it beside it."""
     script = load_script()
-    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    shown: dict[str, str] = {}
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for picture in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+            made = (page.parent / picture).resolve().relative_to(ROOT).as_posix()
+            shown.setdefault(made, "")
+            shown[made] += text
     for name, command in script.FIGURES.items():
-        assert name in shown
-        assert command in readme
+        assert name in shown, f"{name} is shown on no page"
+        assert command in shown[name], f"{name}'s command is not on a page that shows it"
