@@ -1,4 +1,4 @@
-"""Regenerate the README's pictures: each is ``convcli draw`` on the shipped samples.
+"""Regenerate the docs' pictures: each is ``convcli draw`` on the shipped samples.
 
     python scripts/make_figures.py          # rewrite docs/figures/*.svg
     python scripts/make_figures.py --check  # exit 1 if a committed figure is stale
@@ -29,6 +29,12 @@ FIGURES = {
     ),
     "docs/figures/lesson_step_zh.svg": (
         "convcli --lang zh draw samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0"
+    ),
+    "docs/figures/pool_max.svg": (
+        "convcli draw --pool max samples/lesson_X.json --kernel-size 2 --stride 1 --at 0,1,1"
+    ),
+    "docs/figures/transposed_step.svg": (
+        "convcli draw --transposed --input-shape 2x2 --kernel-shape 3x3 --stride 2 --at 1,1"
     ),
 }
 
