@@ -204,7 +204,7 @@ def test_svg_names_cjk_fonts_only_when_a_text_is_wide() -> None:
     assert family.startswith("DejaVu Sans, ") and family.endswith(", sans-serif")
     for name in (CJK_FAMILY, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei"):
         assert name in family
-    assert "@font-face" not in chinese  # the font is named, not embedded (see README)
+    assert "@font-face" not in chinese  # the font is named, not embedded (docs/commands/draw.md)
     assert has_wide(chinese) and not has_wide(english)
 
 

@@ -143,7 +143,7 @@ NOT_THE_BOOKS = {
     "互相关操作": "互相关运算",
     "偏差": "偏置",
     "过滤器": "滤波器",
-    "膨胀": "扩张 (README's choice)",
+    "膨胀": "扩张 (the Chinese guide's choice, docs/zh/index.md)",
     "通道数目": "通道数",
 }
 BOOK_TERMS = [
