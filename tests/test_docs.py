@@ -165,7 +165,8 @@ def test_the_readmes_links_point_at_existing_files() -> None:
         assert (ROOT / link).is_file(), f"README links to {link}, which does not exist"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=name)
+# docs/incoming/'s links are written for the place a page will have: checked once it has it.
+@pytest.mark.parametrize("page", SITE_PAGES, ids=name)
 def test_the_links_of_a_page_point_at_existing_files(page: Path) -> None:
     for link in links(page):
         target = (page.parent / link).resolve()
