@@ -56,6 +56,12 @@ def _shape(shape: Sequence[int]) -> str:
 
 def _field_cells(fields: tuple[Field | None, Field | None]) -> tuple[str, str, str]:
     first, second = fields
+    if first is not None and second is not None and (first.whole or second.whole):
+        sizes = tuple("all" if f.whole else _number(f.size) for f in (first, second))
+        field = sizes[0] if sizes[0] == sizes[1] else f"{sizes[0]}x{sizes[1]}"
+        if not first.jump or not second.jump:
+            return field, "-", "-"
+        return field, _pair((first.jump, second.jump)), _pair((first.start, second.start))
     if first is None or second is None:
         return "-", "-", "-"
     return (
@@ -77,8 +83,23 @@ def _flat_rows(rows: Sequence[LayerRow], depth: int = 0) -> Iterator[tuple[Layer
                     yield from _flat_rows([inner], depth + 2)
             else:
                 yield row, depth + 1, "identity"
+        elif row.branches:
+            yield row, depth, "join"
+            for number, branch in enumerate(row.branches):
+                yield row, depth + 1, f"branch {number}" + ("" if branch else " identity")
+                yield from _flat_rows(branch, depth + 2)
         else:
             yield row, depth, ""
+
+
+def join_label(row: LayerRow) -> str:
+    """A join's row: its kind and counts, its branches listed under it."""
+    spec = row.spec
+    if spec.kind == "chunk":
+        return f"chunk({spec.args['chunks']})"
+    if spec.kind == "se":
+        return spec.text
+    return spec.kind
 
 
 COLUMNS = (
@@ -109,14 +130,28 @@ def _table_rows(network: Network) -> list[tuple[str, ...]]:
             label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
             rows.append(("", label, "", "", "", "", "", "", ""))
             continue
-        text = _("residual") if role == "residual" else row.spec.text
+        if role.startswith("branch"):
+            number = int(role.split()[1])
+            label = indent + "| " + _branch_letter(number)
+            if role.endswith("identity"):
+                label += " " + _("identity")
+            rows.append(("", label, "", "", "", "", "", "", ""))
+            continue
+        if role == "join":
+            text = join_label(row)
+        else:
+            text = _("residual") if role == "residual" else row.spec.text
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
-        cells = [_compact(n) if n or role == "residual" else "-" for n in costs]
+        cells = [_compact(n) if n or role in ("residual", "join") else "-" for n in costs]
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
     return rows
+
+
+def _branch_letter(number: int) -> str:
+    return chr(ord("a") + number) if number < 26 else f"b{number + 1}"
 
 
 def _columns_table(
@@ -315,9 +350,20 @@ def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
             else None
         ),
     }
+    if (first is not None and first.whole) or (second is not None and second.whole):
+        entry["global_field"] = True
+        entry["receptive_field"] = None
+        if not (first and first.jump and second and second.jump):
+            entry["jump"] = entry["start"] = None
     if row.spec.kind == "residual":
         entry["layers"] = [_layer_payload(inner, i) for i, inner in enumerate(row.main, 1)]
         entry["shortcut"] = [_layer_payload(inner, i) for i, inner in enumerate(row.shortcut, 1)]
+    if row.branches:
+        entry["join"] = row.spec.kind
+        entry["branches"] = [
+            [_layer_payload(inner, i) for i, inner in enumerate(branch, 1)]
+            for branch in row.branches
+        ]
     return entry
 
 

@@ -25,7 +25,16 @@ __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
 MAX_SPEC_CHARS = 100_000
 MAX_INT = 2**62
 
-Value = int | float | bool | str | None | tuple[int, int] | tuple[int | None, int | None]
+Value = (
+    int
+    | float
+    | bool
+    | str
+    | None
+    | tuple[int, ...]
+    | tuple[int | None, int | None]
+    | tuple[float, float]
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,9 @@ class LayerSpec:
 
     ``stated`` holds the sizes a torch.nn form states about its input (``in_channels``,
     ``in_features``, ``num_features``), checked against what arrives. ``main`` and
-    ``shortcut`` are a residual block's two paths (``shortcut`` empty: identity).
+    ``shortcut`` are a residual block's two paths (``shortcut`` empty: identity);
+    ``branches`` a join's paths (``concat``, ``add``, ``mul``, ``chunk``), each a chain
+    on the join's input (an empty chain is ``identity``).
     """
 
     kind: str
@@ -45,6 +56,7 @@ class LayerSpec:
     main: tuple[LayerSpec, ...] = ()
     shortcut: tuple[LayerSpec, ...] = ()
     torch_name: str = ""
+    branches: tuple[tuple[LayerSpec, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,28 @@ _BN = (
     _p("bias", "bool", True),
 )
 _INPLACE = (_p("inplace", "bool", False),)
+_GROUPNORM = (_p("num_groups", "pos"), _p("eps", "float", 1e-05), _p("affine", "bool", True))
+_LAYERNORM = (
+    _p("normalized_shape", "shape"),
+    _p("eps", "float", 1e-05),
+    _p("elementwise_affine", "bool", True),
+    _p("bias", "bool", True),
+)
+_INSTANCENORM = (
+    _p("eps", "float", 1e-05),
+    _p("momentum", "optfloat", 0.1),
+    _p("affine", "bool", False),
+    _p("track_running_stats", "bool", False),
+)
+_UPSAMPLE = (
+    _p("size", "size", None),
+    _p("scale_factor", "scale", None),
+    _p("mode", "upmode", "nearest"),
+    _p("align_corners", "optbool", None),
+)
+_ELU = (_p("alpha", "float", 1.0), *_INPLACE)
+_PRELU = (_p("num_parameters", "pos", 1), _p("init", "float", 0.25))
+_SOFTMAX = (_p("dim", "int", 1),)
 
 # Short names: (kind, parameters in torch.nn's order after the stated input size).
 _SHORT: dict[str, tuple[str, tuple[_Param, ...]]] = {
@@ -123,6 +157,21 @@ _SHORT: dict[str, tuple[str, tuple[_Param, ...]]] = {
     "flatten": ("flatten", (_p("start_dim", "int", 1), _p("end_dim", "int", -1))),
     "linear": ("linear", (_p("out_features", "pos"), _p("bias", "bool", True))),
     "identity": ("identity", ()),
+    "relu6": ("relu6", _INPLACE),
+    "hardswish": ("hardswish", _INPLACE),
+    "hardsigmoid": ("hardsigmoid", _INPLACE),
+    "mish": ("mish", _INPLACE),
+    "elu": ("elu", _ELU),
+    "prelu": ("prelu", _PRELU),
+    "softmax": ("softmax", _SOFTMAX),
+    "groupnorm": ("groupnorm", _GROUPNORM),
+    "layernorm2d": ("layernorm2d", _LAYERNORM[1:]),
+    "layernorm": ("layernorm", _LAYERNORM),
+    "instancenorm": ("instancenorm", _INSTANCENORM),
+    "dropout2d": ("dropout2d", (_p("p", "prob", 0.5), *_INPLACE)),
+    "zeropad": ("zeropad", (_p("padding", "pad4"),)),
+    "upsample": ("upsample", _UPSAMPLE),
+    "shuffle": ("shuffle", (_p("groups", "pos"),)),
 }
 _TORCH_EXTRA = (_p("device", "none", None), _p("dtype", "none", None))
 
@@ -162,6 +211,27 @@ _TORCH: dict[str, tuple[str, str | None, tuple[_Param, ...]]] = {
         (_p("out_features", "pos"), _p("bias", "bool", True), *_TORCH_EXTRA),
     ),
     "Identity": ("identity", None, ()),
+    "ReLU6": ("relu6", None, _INPLACE),
+    "Hardswish": ("hardswish", None, _INPLACE),
+    "Hardsigmoid": ("hardsigmoid", None, _INPLACE),
+    "Mish": ("mish", None, _INPLACE),
+    "ELU": ("elu", None, _ELU),
+    "PReLU": ("prelu", None, (*_PRELU, *_TORCH_EXTRA)),
+    "Softmax": ("softmax", None, _SOFTMAX),
+    "GroupNorm": (
+        "groupnorm",
+        None,
+        (_GROUPNORM[0], _p("num_channels", "pos"), *_GROUPNORM[1:], *_TORCH_EXTRA),
+    ),
+    # torchvision's (ConvNeXt): a LayerNorm over the channels at each position.
+    "LayerNorm2d": ("layernorm2d", "normalized_shape", (*_LAYERNORM[1:], *_TORCH_EXTRA)),
+    "LayerNorm": ("layernorm", None, (*_LAYERNORM, *_TORCH_EXTRA)),
+    "InstanceNorm2d": ("instancenorm", "num_features", (*_INSTANCENORM, *_TORCH_EXTRA)),
+    "Dropout2d": ("dropout2d", None, (_p("p", "prob", 0.5), *_INPLACE)),
+    "ZeroPad2d": ("zeropad", None, (_p("padding", "pad4"),)),
+    "Upsample": ("upsample", None, (*_UPSAMPLE, _p("recompute_scale_factor", "none", None))),
+    "UpsamplingNearest2d": ("upsample", None, _UPSAMPLE),
+    "ChannelShuffle": ("shuffle", None, (_p("groups", "pos"),)),
 }
 # Lazy modules state no input size: print(model) writes 0 for it until their first call.
 _LAZY = {
@@ -173,7 +243,25 @@ _LAZY = {
 }
 _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
 
-LAYER_NAMES = (*_SHORT, "residual")
+# Joins: branches on the same input, joined along channels or element-wise.
+JOINS = ("concat", "add", "mul", "chunk")
+BLOCKS = ("residual", *JOINS, "se", "repeat")
+# se's act= and gate=: the activations it may name.
+SE_ACTIVATIONS = (
+    "relu",
+    "relu6",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "mish",
+)
+# Copies a repeat(n, ...) may make: more are not a network anyone writes.
+MAX_REPEAT = 1000
+
+LAYER_NAMES = (*_SHORT, *BLOCKS)
 
 
 def parse_spec(text: str, *, source: str = N_("spec")) -> tuple[LayerSpec, ...]:
@@ -277,9 +365,7 @@ class _Reader:
                 containers -= 1
                 chars[offset : offset + len(body)] = " " * len(body)
             elif (
-                depth == 0
-                and opener
-                and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, "residual")
+                depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
             ):
                 raise OptionError(
                     _(
@@ -403,24 +489,70 @@ class _Reader:
         return _printable(" ".join(self.flat[start:end].split()))
 
     def chain(self, node: ast.expr) -> tuple[LayerSpec, ...]:
-        if isinstance(node, ast.Compare):
-            for op, right in zip(node.ops, node.comparators, strict=True):
-                if not isinstance(op, ast.Gt):
-                    raise OptionError(
-                        _("{self_at_right}: layers are joined by '>' only").format(
-                            self_at_right=self.at(right)
-                        )
+        branches = self._split(node)
+        if len(branches) > 1:
+            raise OptionError(
+                _(
+                    "{where}: '|' separates the branches of a join: write "
+                    "concat(A | B), add(A | B) or mul(A | B)"
+                ).format(where=self.at(branches[1][0]))
+            )
+        return self._layers(branches[0])
+
+    def _layers(self, items: Sequence[ast.expr]) -> tuple[LayerSpec, ...]:
+        layers: list[LayerSpec] = []
+        for item in items:
+            if isinstance(item, ast.Call) and self._name(item.func) == "repeat":
+                layers.extend(self._repeat(item))
+            else:
+                layers.append(self.layer(item))
+        return tuple(layers)
+
+    def _split(self, node: ast.expr) -> list[list[ast.expr]]:
+        """The branches of ``A > B | C``: '|' binds tighter than '>' in Python, so the
+        tree is flattened back into the written order, then cut at each '|'."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return self._split(node.left) + self._split(node.right)
+        if not isinstance(node, ast.Compare):
+            return [[node]]
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if not isinstance(op, ast.Gt):
+                raise OptionError(
+                    _("{self_at_right}: layers are joined by '>' only").format(
+                        self_at_right=self.at(right)
                     )
-            return tuple(self.layer(item) for item in (node.left, *node.comparators))
-        return (self.layer(node),)
+                )
+        branches = self._split(node.left)
+        for operand in node.comparators:
+            parts = self._split(operand)
+            branches[-1].extend(parts[0])
+            branches.extend(parts[1:])
+        return branches
 
     def layer(self, node: ast.expr) -> LayerSpec:
         if isinstance(node, ast.Name | ast.Attribute):
-            return self._build(node, self._name(node), [], [])
+            name = self._name(node)
+            if name in BLOCKS:
+                raise OptionError(
+                    _("{where}: {name} needs its branches: {name}(...)").format(
+                        where=self.at(node), name=name
+                    )
+                )
+            return self._build(node, name, [], [])
         if isinstance(node, ast.Call):
             name = self._name(node.func)
             if name == "residual":
                 return self._residual(node)
+            if name in JOINS:
+                return self._join(node, name)
+            if name == "se":
+                return self._se(node)
+            if name == "repeat":
+                raise OptionError(
+                    _("{where}: repeat(n, BLOCK) stands in a chain, not in a join's list").format(
+                        where=self.at(node)
+                    )
+                )
             return self._build(node, name, node.args, node.keywords)
         raise OptionError(
             _(
@@ -452,7 +584,7 @@ class _Reader:
                     known=_known(),
                 )
             )
-        if name not in _SHORT and name not in _TORCH and name not in _LAZY and name != "residual":
+        if name not in _SHORT and name not in _TORCH and name not in _LAZY and name not in BLOCKS:
             raise OptionError(
                 _("{self_at_node}: unknown layer {name!r}{known}").format(
                     self_at_node=self.at(node), name=name, known=_known()
@@ -487,6 +619,105 @@ class _Reader:
             shortcut=shortcut,
         )
 
+    def _count(self, node: ast.expr, name: str, what: str, maximum: int = MAX_INT) -> int:
+        value = _literal_or_none(node)
+        if not _is_int(value, 1) or value > maximum:  # type: ignore[operator]
+            raise OptionError(
+                _("{where}: {name}: {what} must be an int from 1 to {maximum}, got {shown}").format(
+                    where=self.at(node),
+                    name=name,
+                    what=what,
+                    maximum=f"{maximum:,}",
+                    shown=self._segment(node),
+                )
+            )
+        return value  # type: ignore[return-value]
+
+    def _repeat(self, node: ast.Call) -> tuple[LayerSpec, ...]:
+        if len(node.args) != 2 or node.keywords:
+            raise OptionError(
+                _(
+                    "{where}: repeat takes a count and a block: repeat(4, conv(32, k=3) > relu)"
+                ).format(where=self.at(node))
+            )
+        count = self._count(node.args[0], "repeat", "n", MAX_REPEAT)
+        return self.chain(node.args[1]) * count
+
+    def _join(self, node: ast.Call, name: str) -> LayerSpec:
+        args: dict[str, Value] = {}
+        positional = list(node.args)
+        if name == "chunk":
+            if len(positional) != 2 or node.keywords:
+                raise OptionError(
+                    _(
+                        "{where}: chunk takes a count and one branch per part: "
+                        "chunk(2, identity | conv(58, k=1))"
+                    ).format(where=self.at(node))
+                )
+            args["chunks"] = self._count(positional.pop(0), name, "chunks")
+        elif len(positional) != 1 or node.keywords:
+            raise OptionError(
+                _("{where}: {name} takes its branches joined by '|': {name}(A | B)").format(
+                    where=self.at(node), name=name
+                )
+            )
+        branches = tuple(self._layers(items) for items in self._split(positional[0]))
+        branches = tuple(() if _is_identity(branch) else branch for branch in branches)
+        if name == "chunk" and len(branches) != args["chunks"]:
+            raise OptionError(
+                _("{where}: chunk({chunks}, ...) needs {chunks} branches, got {count}").format(
+                    where=self.at(node), chunks=args["chunks"], count=len(branches)
+                )
+            )
+        return LayerSpec(
+            kind=name,
+            args=args,
+            text=self._segment(node),
+            where=self.at(node),
+            branches=branches,
+        )
+
+    def _se(self, node: ast.Call) -> LayerSpec:
+        order = ("squeeze", "act", "gate")
+        values: dict[str, Value] = {"act": "relu", "gate": "sigmoid"}
+        given = list(zip(order, node.args, strict=False))
+        if len(node.args) > len(order):
+            raise OptionError(
+                _("{where}: se takes squeeze, act= and gate=").format(where=self.at(node))
+            )
+        for keyword in node.keywords:
+            if keyword.arg not in order:
+                raise OptionError(
+                    _("{where}: se has no argument {arg!r} (it takes squeeze, act, gate)").format(
+                        where=self.at(keyword), arg=keyword.arg or "**"
+                    )
+                )
+            given.append((keyword.arg, keyword.value))
+        for key, value_node in given:
+            if key == "squeeze":
+                values[key] = self._count(value_node, "se", "squeeze")
+                continue
+            raw = _literal_or_none(value_node)
+            if isinstance(value_node, ast.Name):
+                raw = value_node.id
+            if raw not in SE_ACTIVATIONS:
+                raise OptionError(
+                    _("{where}: se: {key} must be one of {names}, got {shown}").format(
+                        where=self.at(value_node),
+                        key=key,
+                        names=", ".join(SE_ACTIVATIONS),
+                        shown=self._segment(value_node),
+                    )
+                )
+            values[key] = str(raw)
+        if "squeeze" not in values:
+            raise OptionError(
+                _("{where}: se needs squeeze (the squeezed channels): se(16)").format(
+                    where=self.at(node)
+                )
+            )
+        return LayerSpec(kind="se", args=values, text=self._segment(node), where=self.at(node))
+
     def _build(
         self, node: ast.expr, name: str, args: Sequence[ast.expr], keywords: list[ast.keyword]
     ) -> LayerSpec:
@@ -506,7 +737,8 @@ class _Reader:
         else:
             kind, params = _SHORT[name]
             stated_name, torch_name = None, ""
-        order = ([_Param(stated_name, "pos")] if stated_name else []) + list(params)
+        stated_kind = "shape" if stated_name == "normalized_shape" else "pos"
+        order = ([_Param(stated_name, stated_kind)] if stated_name else []) + list(params)
         values: dict[str, Value] = {}
         for index, arg in enumerate(args):
             if isinstance(arg, ast.Starred):
@@ -566,10 +798,15 @@ class _Reader:
                         )
                     )
                 values[param.name] = param.default  # type: ignore[assignment]
-        stated = {}
-        if stated_name:
+        stated: dict[str, int] = {}
+        if stated_name == "normalized_shape":
+            shape = values.pop(stated_name)
+            stated["num_channels"] = shape if isinstance(shape, int) else shape[0]  # type: ignore[assignment,index]
+        elif stated_name:
             stated[stated_name] = int(values.pop(stated_name))  # type: ignore[arg-type]
-        for extra in ("device", "dtype", "inplace", "return_indices"):
+        if "num_channels" in values:
+            stated["num_channels"] = int(values.pop("num_channels"))  # type: ignore[arg-type]
+        for extra in ("device", "dtype", "inplace", "return_indices", "recompute_scale_factor"):
             values.pop(extra, None)
         if torch_name in ("BatchNorm1d", "BatchNorm2d"):
             stated["ndim"] = 2 if torch_name == "BatchNorm1d" else 4
@@ -601,7 +838,9 @@ class _Reader:
         shown = self._segment(node)
         wanted = _WANTED[param.kind]
         try:
-            raw = _literal(node)
+            # print(model) writes padding=same, padding_mode=reflect without quotes.
+            unquoted = param.kind in ("padding", "mode", "upmode", "approximate")
+            raw = node.id if unquoted and isinstance(node, ast.Name) else _literal(node)
         except ValueError:
             raise OptionError(
                 _(
@@ -619,6 +858,17 @@ class _Reader:
                 )
             )
         return value  # type: ignore[return-value]
+
+
+def _literal_or_none(node: ast.expr) -> object:
+    try:
+        return _literal(node)
+    except ValueError:
+        return None
+
+
+def _is_identity(chain: tuple[LayerSpec, ...]) -> bool:
+    return len(chain) == 1 and chain[0].kind == "identity"
 
 
 def _printable(text: str) -> str:
@@ -653,6 +903,11 @@ _WANTED = {
     "approximate": "'none' or 'tanh'",
     "size": "an int >= 1 or a pair (h, w) of ints or None",
     "none": "None",
+    "shape": "an int >= 1 or a tuple of them",
+    "pad4": "an int >= 0 or a 4-tuple (left, right, top, bottom)",
+    "scale": "None, a number > 0 or a pair of them",
+    "upmode": "'nearest' or 'bilinear'",
+    "optbool": "None, True or False",
 }
 
 
@@ -727,4 +982,32 @@ def _check(raw: object, kind: str) -> object:
         return raw if raw in ("none", "tanh") else _BAD
     if kind == "none":
         return raw if raw is None else _BAD
+    if kind == "shape":
+        if _is_int(raw, 1):
+            return raw
+        ok = isinstance(raw, tuple) and raw and all(_is_int(v, 1) for v in raw)
+        return raw if ok else _BAD
+    if kind == "pad4":
+        if _is_int(raw, 0):
+            return raw
+        ok = isinstance(raw, tuple) and len(raw) == 4 and all(_is_int(v, 0) for v in raw)
+        return raw if ok else _BAD
+    if kind == "scale":
+        if raw is None or _positive_number(raw):
+            return raw
+        ok = isinstance(raw, tuple) and len(raw) == 2 and all(_positive_number(v) for v in raw)
+        return raw if ok else _BAD
+    if kind == "upmode":
+        return raw if raw in ("nearest", "bilinear") else _BAD
+    if kind == "optbool":
+        return raw if raw is None or isinstance(raw, bool) else _BAD
     raise AssertionError(kind)
+
+
+def _positive_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 < value <= MAX_INT
+        and value == value
+    )
