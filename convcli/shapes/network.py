@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from convcli.errors import ConvcliError, OptionError, Param, ShapeError
@@ -809,12 +809,12 @@ def _join(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRo
         for axis in range(2):
             result: Field | None = None
             for number, (branch_shape, branch_fields) in enumerate(outputs):
-                field = branch_fields[axis] if len(branch_shape) == 4 else None
+                branch_field = branch_fields[axis] if len(branch_shape) == 4 else None
                 if len(branch_shape) != 4 or (
                     branch_shape[2 + axis] == 1 and out_shape[2 + axis] > 1
                 ):
-                    field = whole(field)
-                result = field if number == 0 else union(result, field)
+                    branch_field = whole(branch_field)
+                result = branch_field if number == 0 else union(result, branch_field)
             per_axis.append(result)
         joined = (per_axis[0], per_axis[1])
     inner = [row for rows in walked for row in rows]
@@ -883,6 +883,9 @@ class CellTrace:
     cell: tuple[int, int]
     rows: tuple[int, int] | None
     cols: tuple[int, int] | None
+    # Every input row and column reached (the span's holes left out).
+    row_cells: frozenset[int] = field(default=frozenset(), repr=False, compare=False)
+    col_cells: frozenset[int] = field(default=frozenset(), repr=False, compare=False)
 
 
 def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None) -> CellTrace:
@@ -929,10 +932,19 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
             )
         )
     spans: list[tuple[int, int] | None] = []
+    sets: list[frozenset[int]] = []
     for axis in range(2):
         reached = _carry(network.rows[:number], axis, frozenset({cell[axis]}))
         spans.append((min(reached), max(reached)) if reached else None)
-    return CellTrace(index=str(number), cell=cell, rows=spans[0], cols=spans[1])
+        sets.append(reached)
+    return CellTrace(
+        index=str(number),
+        cell=cell,
+        rows=spans[0],
+        cols=spans[1],
+        row_cells=sets[0],
+        col_cells=sets[1],
+    )
 
 
 def _carry(rows: Sequence[LayerRow], axis: int, cells: frozenset[int]) -> frozenset[int]:
