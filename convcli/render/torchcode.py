@@ -4,7 +4,8 @@ The script builds the same layers with ``torch.nn`` (an ``nn.Sequential``, with 
 ``Residual`` module where the spec has ``residual(...)``, and ``Concat``, ``Add``, ``Mul``,
 ``Chunk``, ``SqueezeExcitation`` and ``LayerNorm2d`` modules where it has those), runs a
 zero input of the given shape through it and prints every layer's output shape, the
-parameter count and the output shape, so its numbers can be set beside ``convcli net``'s. Plain text, no rich.
+parameter count and the output shape, so its numbers can be set beside ``convcli net``'s.
+Plain text, no rich.
 """
 
 from __future__ import annotations
@@ -230,7 +231,8 @@ def _module(row: LayerRow, depth: int) -> str:
     if kind == "softmax":
         return _call("nn.Softmax", [], a, ("dim",))
     if kind == "groupnorm":
-        return _call("nn.GroupNorm", [a["num_groups"], c], a, ("eps", "affine"))
+        group = ("eps", "affine") if a["bias"] else ("eps", "affine", "bias")
+        return _call("nn.GroupNorm", [a["num_groups"], c], a, group)
     if kind == "layernorm2d":
         return _call("LayerNorm2d", [c], a, ("eps", "elementwise_affine", "bias"))
     if kind == "layernorm":
@@ -238,7 +240,9 @@ def _module(row: LayerRow, depth: int) -> str:
             "nn.LayerNorm", [a["normalized_shape"]], a, ("eps", "elementwise_affine", "bias")
         )
     if kind == "instancenorm":
-        norm = ("eps", "momentum", "affine", "track_running_stats")
+        norm: tuple[str, ...] = ("eps", "momentum", "affine", "track_running_stats")
+        if a["bias"] is False:
+            norm = (*norm, "bias")
         return _call("nn.InstanceNorm2d", [c], a, norm)
     if kind == "dropout2d":
         return _call("nn.Dropout2d", [], a, ("p",))

@@ -114,7 +114,12 @@ _BN = (
     _p("bias", "bool", True),
 )
 _INPLACE = (_p("inplace", "bool", False),)
-_GROUPNORM = (_p("num_groups", "pos"), _p("eps", "float", 1e-05), _p("affine", "bool", True))
+_GROUPNORM = (
+    _p("num_groups", "pos"),
+    _p("eps", "float", 1e-05),
+    _p("affine", "bool", True),
+    _p("bias", "bool", True),
+)
 _LAYERNORM = (
     _p("normalized_shape", "shape"),
     _p("eps", "float", 1e-05),
@@ -126,6 +131,8 @@ _INSTANCENORM = (
     _p("momentum", "optfloat", 0.1),
     _p("affine", "bool", False),
     _p("track_running_stats", "bool", False),
+    # Keyword-only in torch.nn (2.x); printed between affine and track_running_stats.
+    _p("bias", "bool", True),
 )
 _UPSAMPLE = (
     _p("size", "size", None),

@@ -576,14 +576,15 @@ def _norm(layer: LayerSpec, row: LayerRow) -> LayerRow:
                     groups=groups, channels=channels
                 )
             )
-        return _replace(row, params=2 * channels if a["affine"] else 0, flops=2 * values)
+        params = channels * (2 if a["bias"] else 1) if a["affine"] else 0
+        return _replace(row, params=params, flops=2 * values)
     if kind == "layernorm2d":
         params = channels * (2 if a["bias"] else 1) if a["elementwise_affine"] else 0
         return _replace(row, params=params, flops=2 * values)
     tracked = bool(a["track_running_stats"])
     return _replace(
         row,
-        params=2 * channels if a["affine"] else 0,
+        params=channels * (2 if a["bias"] else 1) if a["affine"] else 0,
         buffers=2 * channels + 1 if tracked else 0,
         counters=1 if tracked else 0,
         flops=2 * values,
