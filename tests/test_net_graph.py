@@ -22,7 +22,8 @@ from convcli.shapes.network import Network, trace_cell, walk_network
 DENSE_BLOCK = "repeat(4, concat(identity | bn > relu > conv(32, k=3, p=1)))"
 INCEPTION = (
     "concat(conv(64, k=1) > relu | conv(96, k=1) > relu > conv(128, k=3, p=1) > relu | "
-    "conv(16, k=1) > relu > conv(32, k=5, p=2) > relu | maxpool(3, s=1, p=1) > conv(32, k=1) > relu)"
+    "conv(16, k=1) > relu > conv(32, k=5, p=2) > relu | "
+    "maxpool(3, s=1, p=1) > conv(32, k=1) > relu)"
 )
 
 JOINS = [
@@ -76,7 +77,7 @@ def gradient_support(module: Any, shape: tuple[int, ...], cell: tuple[int, int],
     out = x
     for layer in list(module)[:upto]:
         out = layer(out)
-    out[:, :, cell[0], cell[1]].sum().backward()
+    out[:, :, cell[0], cell[1]].sum().backward()  # type: ignore[no-untyped-call]
     assert x.grad is not None
     reached = x.grad.abs().sum(dim=(0, 1)) > 0
     rows = {int(i) for i in reached.any(dim=1).nonzero().flatten()}
@@ -151,7 +152,8 @@ def test_branches_whose_jumps_differ_have_no_one_field() -> None:
         ("concat(conv(8, k=3) | conv(8, k=1))", "1x4x8x8",
          "branch 2 gives 1x8x8x8, branch 1 1x8x6x6: only the channels may differ"),
         ("chunk(3, identity | identity | identity)", "1x8x4x4", "does not divide the 8 channels"),
-        ("mul(identity | gap > conv(3, k=1))", "1x8x4x4", "branch 2 gives 1x3x1x1, which does not broadcast"),
+        ("mul(identity | gap > conv(3, k=1))", "1x8x4x4",
+         "branch 2 gives 1x3x1x1, which does not broadcast"),
         ("add(identity | conv(4, k=3))", "1x4x6x6", "branch 2 gives 1x4x4x4"),
         ("concat(identity | relu > conv(4, k=9))", "1x4x6x6", "layer 1.b2 conv(4, k=9)"),
         ("shuffle(3)", "1x8x4x4", "groups=3 does not divide the 8 channels"),
