@@ -277,3 +277,164 @@ def test_random_graphs_go_through_emit_torch_and_back(spec: str) -> None:
     # as branches cannot be printed; the spec read again gives the same rows.
     again = walked(spec, (1, 4, 6, 6))
     assert again == net
+
+
+# -- presets against torch models written here from their definitions -------------------------
+
+
+def _torch_models() -> dict[str, Any]:
+    """GoogLeNet (d2l 8.4), DenseNet (d2l 8.7), MobileNetV2 (torchvision), a UNet: written
+    independently of convcli's specs, from the papers' and libraries' descriptions."""
+    import torch
+    from torch import nn
+
+    class Paths(nn.Module):
+        def __init__(self, *paths: nn.Module) -> None:
+            super().__init__()
+            self.paths = nn.ModuleList(paths)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([path(x) for path in self.paths], dim=1)
+
+    def inception(c_in: int, c1: int, c2: Any, c3: Any, c4: int) -> nn.Module:
+        return Paths(
+            nn.Sequential(nn.Conv2d(c_in, c1, 1), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(c_in, c2[0], 1), nn.ReLU(),
+                          nn.Conv2d(c2[0], c2[1], 3, padding=1), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(c_in, c3[0], 1), nn.ReLU(),
+                          nn.Conv2d(c3[0], c3[1], 5, padding=2), nn.ReLU()),
+            nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(c_in, c4, 1), nn.ReLU()),
+        )  # fmt: skip
+
+    pool = nn.MaxPool2d(3, 2, 1)
+    googlenet = nn.Sequential(
+        nn.Conv2d(1, 64, 7, 2, 3), nn.ReLU(), pool,
+        nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(), pool,
+        inception(192, 64, (96, 128), (16, 32), 32),
+        inception(256, 128, (128, 192), (32, 96), 64), pool,
+        inception(480, 192, (96, 208), (16, 48), 64),
+        inception(512, 160, (112, 224), (24, 64), 64),
+        inception(512, 128, (128, 256), (24, 64), 64),
+        inception(512, 112, (144, 288), (32, 64), 64),
+        inception(528, 256, (160, 320), (32, 128), 128), pool,
+        inception(832, 256, (160, 320), (32, 128), 128),
+        inception(832, 384, (192, 384), (48, 128), 128),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 10),
+    )  # fmt: skip
+
+    class Dense(nn.Module):
+        def __init__(self, convs: int, c_in: int, growth: int) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList(
+                nn.Sequential(nn.BatchNorm2d(c_in + i * growth), nn.ReLU(),
+                              nn.Conv2d(c_in + i * growth, growth, 3, padding=1))
+                for i in range(convs)
+            )  # fmt: skip
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for block in self.blocks:
+                x = torch.cat((x, block(x)), dim=1)
+            return x
+
+    dense: list[nn.Module] = [
+        nn.Conv2d(1, 64, 7, 2, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+    ]  # fmt: skip
+    c = 64
+    for i in range(4):
+        dense.append(Dense(4, c, 32))
+        c += 4 * 32
+        if i != 3:
+            dense += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1), nn.AvgPool2d(2, 2)]
+            c //= 2
+    dense += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10)]
+    densenet = nn.Sequential(*dense)
+
+    def cbr(c_in: int, c_out: int, k: int = 1, s: int = 1, g: int = 1) -> list[nn.Module]:
+        return [nn.Conv2d(c_in, c_out, k, s, (k - 1) // 2, groups=g, bias=False),
+                nn.BatchNorm2d(c_out), nn.ReLU6()]  # fmt: skip
+
+    class Inverted(nn.Module):
+        def __init__(self, inp: int, oup: int, stride: int, t: int) -> None:
+            super().__init__()
+            hidden = inp * t
+            layers = [] if t == 1 else cbr(inp, hidden)
+            layers += [*cbr(hidden, hidden, 3, stride, hidden),
+                       nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup)]  # fmt: skip
+            self.conv = nn.Sequential(*layers)
+            self.skip = stride == 1 and inp == oup
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.conv(x)
+            return x + out if self.skip else out
+
+    mobile: list[nn.Module] = cbr(3, 32, 3, 2)
+    inp = 32
+    for t, ch, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):  # fmt: skip
+        for i in range(n):
+            mobile.append(Inverted(inp, ch, s if i == 0 else 1, t))
+            inp = ch
+    mobile += [*cbr(320, 1280), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
+               nn.Linear(1280, 1000)]  # fmt: skip
+    mobilenet = nn.Sequential(*mobile)
+
+    def double(c_in: int, c_out: int) -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+        )  # fmt: skip
+
+    class UNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            widths = [64, 128, 256, 512]
+            self.down = nn.ModuleList(
+                double(a, b) for a, b in zip([1, *widths[:-1]], widths, strict=True)
+            )
+            self.bottom = double(512, 1024)
+            self.up = nn.ModuleList(nn.ConvTranspose2d(2 * w, w, 2, 2) for w in widths)
+            self.merge = nn.ModuleList(double(2 * w, w) for w in widths)
+            self.out = nn.Conv2d(64, 1, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            skips = []
+            for down in self.down:
+                x = down(x)
+                skips.append(x)
+                x = nn.functional.max_pool2d(x, 2)
+            x = self.bottom(x)
+            for up, merge, skip in reversed(list(zip(self.up, self.merge, skips, strict=True))):
+                x = merge(torch.cat((skip, up(x)), dim=1))
+            return self.out(x)  # type: ignore[no-any-return]
+
+    return {"googlenet": googlenet, "densenet": densenet, "mobilenet_v2": mobilenet, "unet": UNet()}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["googlenet", "densenet", "mobilenet_v2", "unet"])
+def test_new_presets_match_torch_models_written_from_their_definitions(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    from convcli.shapes.presets import PRESETS
+
+    preset = PRESETS[name]
+    net = walked(preset.spec, preset.input_shape)
+    assert net.error is None, net.error
+    model = _torch_models()[name].eval()
+    assert net.params == sum(p.numel() for p in model.parameters())
+    assert net.buffers == sum(b.numel() for b in model.buffers())
+    macs: list[int] = []
+
+    def count(layer: Any, inputs: Any, output: Any) -> None:
+        if isinstance(layer, torch.nn.Conv2d):
+            macs.append(output.numel() * layer.weight[0].numel())
+        elif isinstance(layer, torch.nn.ConvTranspose2d):
+            macs.append(inputs[0].numel() * layer.weight[0].numel())
+        elif isinstance(layer, torch.nn.Linear):
+            macs.append(output.numel() * layer.in_features)
+
+    for module in model.modules():
+        module.register_forward_hook(count)
+    with torch.no_grad():
+        out = model(torch.zeros(preset.input_shape))
+    assert net.output_shape == tuple(out.shape)
+    assert net.macs == sum(macs)

@@ -31,7 +31,8 @@ def net(
         typer.Option(
             "--preset",
             metavar="NAME",
-            help="One of d2l's networks: lenet, alexnet, vgg11, nin, resnet18.",
+            help="One of d2l's networks: lenet, alexnet, vgg11, nin, googlenet, resnet18, "
+            "densenet; or mobilenet_v2 (torchvision's), unet (four levels, 1x1x256x256).",
         ),
     ] = None,
     input_shape: Annotated[
@@ -83,8 +84,18 @@ def net(
       adaptiveavgpool(output_size), gap
       adaptivemaxpool(output_size)
       bn, relu, sigmoid, tanh, gelu, silu, leakyrelu
-      dropout(p), flatten, linear(out_features)
+      relu6, hardswish, hardsigmoid, mish, elu, prelu,
+          softmax(dim)
+      groupnorm(num_groups), layernorm2d,
+          layernorm(normalized_shape), instancenorm
+      dropout(p), dropout2d(p), flatten,
+          linear(out_features)
+      zeropad(padding), upsample(size, scale_factor,
+          mode), shuffle(groups)
       residual(BLOCK, shortcut=BLOCK)
+      concat(A | B | ...), add(A | B | ...),
+          mul(A | B | ...), chunk(n, A | B | ...)
+      se(squeeze, act, gate), repeat(n, BLOCK)
 
     The short keys k, s, p, d, g name kernel_size, stride, padding, dilation, groups. Lines
     of print(model) (Conv2d(3, 16, kernel_size=(3, 3)), ReLU(), ...) are layers too. Nothing
@@ -101,6 +112,8 @@ def net(
       convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" \\
           --input-shape 1x16x8x8 --at 5,5
       convcli net --preset resnet18 --emit torch > resnet18.py
+      convcli net "se(16) > concat(identity | conv(32, k=3, p=1))" \\
+          --input-shape 1x64x28x28
     """
     with guard(), option_words():
         from convcli.render.net import net_payload, net_report, net_table
