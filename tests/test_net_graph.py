@@ -438,3 +438,113 @@ def test_new_presets_match_torch_models_written_from_their_definitions(name: str
         out = model(torch.zeros(preset.input_shape))
     assert net.output_shape == tuple(out.shape)
     assert net.macs == sum(macs)
+
+
+# -- printed models: accepted, refused, flagged ----------------------------------------------
+
+PRINTED_NET = """Net(
+  (features): Sequential(
+    (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
+    (1): ReLU()
+    (2): AvgPool2d(kernel_size=2, stride=2, padding=0)
+  )
+  (flatten): Flatten(start_dim=1, end_dim=-1)
+  (fc): Linear(in_features=392, out_features=2, bias=True)
+)
+"""
+
+
+def test_a_module_list_is_refused_saying_why() -> None:
+    torch = pytest.importorskip("torch")
+    branches = torch.nn.ModuleList([torch.nn.Conv2d(1, 1, k) for k in (3, 5, 7)])
+    result = invoke("net", str(branches), "--input-shape", "1x1x9x9")
+    assert_usage_error(result, "a ModuleList says nothing about how its layers are joined")
+
+
+def test_a_printed_avgpool_says_its_hidden_arguments_were_assumed(tmp_path: Any) -> None:
+    torch = pytest.importorskip("torch")
+    pool = torch.nn.AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)
+    printed = str(torch.nn.Sequential(pool))
+    assert "ceil_mode" not in printed  # what the printout hides
+    result = invoke("net", printed, "--input-shape", "1x3x15x15")
+    assert result.exit_code == 0, result.output
+    assert "padding=0) *" in result.stdout
+    assert "PyTorch's defaults (False, True) were assumed" in " ".join(result.stdout.split())
+    assert json_of(invoke("net", printed, "--input-shape", "1x3x15x15", "--json"))["layers"][0][
+        "assumed_defaults"
+    ] == ["ceil_mode", "count_include_pad"]
+    written = "AvgPool2d(kernel_size=2, stride=2, padding=0, ceil_mode=True)"
+    net = walked(written, (1, 3, 15, 15))
+    assert net.output_shape == tuple(pool(torch.zeros(1, 3, 15, 15)).shape) == (1, 3, 8, 8)
+    assert net.rows[0].spec.assumed == ("count_include_pad",)
+
+
+def test_printed_text_says_shared_modules_cannot_show() -> None:
+    result = invoke("net", "Conv2d(3, 8, kernel_size=(3, 3)) > ReLU()", "--input-shape", "1x3x8x8")
+    assert "cannot show a module used twice" in " ".join(result.stdout.split())
+    spec = invoke("net", "conv(8, k=3) > relu", "--input-shape", "1x3x8x8")
+    assert "used twice" not in spec.stdout
+
+
+def test_custom_classes_are_refused_or_read_in_order(tmp_path: Any) -> None:
+    path = tmp_path / "net.txt"
+    path.write_text(PRINTED_NET, encoding="utf-8")
+    refused = invoke("net", f"@{path}", "--input-shape", "1x3x16x16")
+    assert_usage_error(refused, "'Net(' is a module with layers inside")
+    assert "--in-order" in refused.stderr
+    result = invoke("net", f"@{path}", "--input-shape", "1x3x16x16", "--in-order")
+    assert result.exit_code == 0, result.output
+    assert "Net(: children read in printed order" in " ".join(result.stdout.split())
+    payload = json_of(
+        invoke("net", f"@{path}", "--input-shape", "1x3x16x16", "--in-order", "--json")
+    )
+    assert payload["output_shape"] == [1, 2]
+    assert {layer["read_in_order_from"] for layer in payload["layers"]} == {"Net"}
+
+
+def test_a_linear_meeting_a_4d_input_suggests_flatten() -> None:
+    text = "Conv2d(3, 8, kernel_size=(3, 3)) > Linear(in_features=288, out_features=2)"
+    result = invoke("net", text, "--input-shape", "1x3x8x8")
+    # The layers that fitted are shown; the refusal is one line.
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert "layer 2 Linear(in_features=288" in result.stderr
+    assert "put flatten before it" in result.stderr
+
+
+def test_print_model_forms_that_are_accepted(tmp_path: Any) -> None:
+    compressed = """Sequential(
+  (0-2): 3 x Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=same, padding_mode=reflect)
+  (3): Conv2dNormActivation(
+    (0): Conv2d(4, 8, kernel_size=(1, 1), stride=(1, 1), bias=False)
+    (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+    (2): ReLU6(inplace=True)
+  )
+)"""
+    net = walked(compressed, (1, 4, 6, 6))
+    assert net.error is None, net.error
+    assert [row.spec.kind for row in net.rows] == ["conv"] * 4 + ["bn", "relu6"]
+    assert net.params == 3 * (4 * 4 * 9 + 4) + 32 + 16
+    spec = tmp_path / "arch.txt"
+    spec.write_text(
+        "conv(8, k=3, p=1)  # stem\n"
+        "residual(\n    conv(8, k=3, p=1) > relu\n    > conv(8, k=3, p=1),\n"
+        "    shortcut=identity\n)\n"
+        "concat(\n    identity\n  | conv(8, k=1)\n)\n",
+        encoding="utf-8",
+    )
+    result = invoke("net", f"@{spec}", "--input-shape", "1x3x8x8", "--json")
+    assert [layer["output_shape"] for layer in json_of(result)["layers"]] == [
+        [1, 8, 8, 8], [1, 8, 8, 8], [1, 16, 8, 8]
+    ]  # fmt: skip
+
+
+def test_joins_in_json_are_entries_with_branches() -> None:
+    result = invoke("net", "conv(4, k=1) > " + DENSE_BLOCK, "--input-shape", "1x3x8x8", "--json")
+    layers = json_of(result)["layers"]
+    assert [layer.get("join") for layer in layers] == [None, "concat", "concat", "concat", "concat"]
+    assert [[len(branch) for branch in layer["branches"]] for layer in layers[1:]] == [[0, 3]] * 4
+    assert layers[1]["branches"][1][2]["output_shape"] == [1, 32, 8, 8]
+    residual = json_of(
+        invoke("net", "residual(conv(3, k=1))", "--input-shape", "1x3x4x4", "--json")
+    )
+    assert set(residual["layers"][0]) >= {"layers", "shortcut"}

@@ -67,6 +67,15 @@ def net(
             "--emit", metavar="torch", help="Print a PyTorch script that builds the same network."
         ),
     ] = None,
+    in_order: Annotated[
+        bool,
+        typer.Option(
+            "--in-order",
+            help="Read a custom module's children in pasted print(model) text (Net(, "
+            "AlexNet(, ResNet() as a chain in printed order; the output says so, since its "
+            "forward is not printed.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
@@ -131,7 +140,7 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
-        layers, default_shape = _layers(spec, preset)
+        layers, default_shape = _layers(spec, preset, in_order)
         if input_shape is None and default_shape is None:
             raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
         shape = (
@@ -171,7 +180,7 @@ def _nonuniform(network: Network) -> bool:
 
 
 def _layers(
-    spec: str | None, preset: str | None
+    spec: str | None, preset: str | None, in_order: bool = False
 ) -> tuple[tuple[LayerSpec, ...], tuple[int, ...] | None]:
     from convcli.shapes.netspec import parse_spec
     from convcli.shapes.presets import PRESETS
@@ -194,8 +203,8 @@ def _layers(
     assert spec is not None
     if spec.startswith("@"):
         path = spec[1:]
-        return parse_spec(_read_spec_file(path), source=shown(path)), None
-    return parse_spec(spec), None
+        return parse_spec(_read_spec_file(path), source=shown(path), in_order=in_order), None
+    return parse_spec(spec, in_order=in_order), None
 
 
 def _read_spec_file(path: str) -> str:

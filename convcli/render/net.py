@@ -17,6 +17,7 @@ from rich.text import Text
 
 from convcli.i18n import N_, _
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
+from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
 from convcli.shapes.receptive import Field
 
@@ -32,6 +33,27 @@ NONUNIFORM_NOTE = N_(
     "divide); --at I,J traces one cell back to the input."
 )
 FLAT_NOTE = N_("-: after flatten or linear the output is no longer an image.")
+GLOBAL_NOTE = N_(
+    "all: every output cell sees the whole input (a branch pooled to one cell and broadcast "
+    "back, as in squeeze-excitation), whatever the input size."
+)
+JOIN_NOTE = N_(
+    "| a, | b, ...: a join's branches, each on the join's input (a chunk's: one channel "
+    "part each); its field is the union of theirs, '-' where their jumps differ."
+)
+AVGPOOL_NOTE = N_(
+    "*: print(model) does not show AvgPool2d's ceil_mode and count_include_pad, so "
+    "PyTorch's defaults (False, True) were assumed; write them on the line where the model "
+    "sets them (timm's ResNet-D: AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False))."
+)
+PRINTOUT_NOTE = N_(
+    "print(model) text cannot show a module used twice (it prints as two identical lines, "
+    "counted twice here), nor requires_grad=False: trainable means as printed."
+)
+IN_ORDER_NOTE = N_(
+    "{names}: children read in printed order (--in-order); the forward is not printed and "
+    "may order or join them otherwise."
+)
 COST_NOTE = N_(
     "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
     "pooling window-1 comparisons or additions per output (no division); activations 1, "
@@ -141,6 +163,8 @@ def _table_rows(network: Network) -> list[tuple[str, ...]]:
             text = join_label(row)
         else:
             text = _("residual") if role == "residual" else row.spec.text
+        if row.spec.assumed and role == "":
+            text += " *"
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
         cells = [_compact(n) if n or role in ("residual", "join") else "-" for n in costs]
@@ -299,12 +323,38 @@ def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> 
     if trace is not None:
         report.append(render_line(trace_text(trace)))
     report.append(render_line(_(FIELD_NOTE), style="dim"))
+    specs = list(_all_specs(network.rows))
+    if any(row.spec.branches or row.spec.kind == "se" for row in _all_rows(network.rows)):
+        report.append(render_line(_(JOIN_NOTE), style="dim"))
+    if any(
+        field is not None and field.whole for row in _all_rows(network.rows) for field in row.fields
+    ):
+        report.append(render_line(_(GLOBAL_NOTE), style="dim"))
+    if any(spec.assumed for spec in specs):
+        report.append(render_line(_(AVGPOOL_NOTE), style="dim"))
+    if any(spec.torch_name for spec in specs):
+        report.append(render_line(_(PRINTOUT_NOTE), style="dim"))
+    containers = sorted({spec.container for spec in specs if spec.container})
+    if containers:
+        names = ", ".join(f"{name}(" for name in containers)
+        report.append(render_line(_(IN_ORDER_NOTE).format(names=names), style="dim"))
     if _nonuniform(network.rows):
         report.append(render_line(_(NONUNIFORM_NOTE), style="dim"))
     elif any(not row.spatial for row in network.rows):
         report.append(render_line(_(FLAT_NOTE), style="dim"))
     report.append(render_line(_(COST_NOTE), style="dim"))
     return report
+
+
+def _all_rows(rows: Sequence[LayerRow]) -> Iterator[LayerRow]:
+    for row in rows:
+        yield row
+        yield from _all_rows(row.inner)
+
+
+def _all_specs(rows: Sequence[LayerRow]) -> Iterator[LayerSpec]:
+    for row in _all_rows(rows):
+        yield row.spec
 
 
 def _nonuniform(rows: Sequence[LayerRow]) -> bool:
@@ -358,6 +408,10 @@ def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
     if row.spec.kind == "residual":
         entry["layers"] = [_layer_payload(inner, i) for i, inner in enumerate(row.main, 1)]
         entry["shortcut"] = [_layer_payload(inner, i) for i, inner in enumerate(row.shortcut, 1)]
+    if row.spec.assumed:
+        entry["assumed_defaults"] = list(row.spec.assumed)
+    if row.spec.container:
+        entry["read_in_order_from"] = row.spec.container
     if row.branches:
         entry["join"] = row.spec.kind
         entry["branches"] = [

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from convcli.errors import OptionError
+from convcli.errors import OptionError, Param
 from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 
@@ -57,6 +57,10 @@ class LayerSpec:
     shortcut: tuple[LayerSpec, ...] = ()
     torch_name: str = ""
     branches: tuple[tuple[LayerSpec, ...], ...] = ()
+    # Arguments print(model) does not show, taken at PyTorch's defaults (AvgPool2d's).
+    assumed: tuple[str, ...] = ()
+    # The custom module this layer was read inside, in printed order (``in_order``).
+    container: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,10 +275,15 @@ MAX_REPEAT = 1000
 LAYER_NAMES = (*_SHORT, *BLOCKS)
 
 
-def parse_spec(text: str, *, source: str = N_("spec")) -> tuple[LayerSpec, ...]:
+def parse_spec(
+    text: str, *, source: str = N_("spec"), in_order: bool = False
+) -> tuple[LayerSpec, ...]:
     """The layers of a network spec, in order.
 
     ``source`` names the text in error messages (``spec``, or a file's name).
+    ``in_order``: a custom module's children in pasted ``print(model)`` text are read
+    as a chain in printed order (each layer's ``container`` names the module), where
+    otherwise the module is refused because its ``forward`` is not printed.
 
     Examples
     --------
@@ -292,7 +301,8 @@ def parse_spec(text: str, *, source: str = N_("spec")) -> tuple[LayerSpec, ...]:
                 source=_(source), MAX_SPEC_CHARS=MAX_SPEC_CHARS
             )
         )
-    reader = _Reader(text, source)
+    text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
+    reader = _Reader(text, source, in_order=in_order)
     line = reader.normalise()
     if not line.strip():
         raise OptionError(
@@ -324,7 +334,12 @@ def _syntax_message(err: SyntaxError, flat: str) -> str:
     return f"not a layer spec ({message}); write layers like conv(16, k=3) joined by '>'"
 
 
-_CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(Sequential|ModuleList)\(\s*$")
+# nn.Sequential and the subclasses that print like one (their forward is Sequential's).
+SEQUENTIALS = ("Sequential", "Conv2dNormActivation", "ConvNormActivation", "FCNHead", "MLP")
+_CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(\w+)\(\s*$")
+# print(model)'s compressed form of repeated modules: "(0-2): 3 x Conv2d(...)".
+_REPEATED = re.compile(r"^([ \t]*)\(\d+-\d+\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
+_REPEATED_BLOCK = re.compile(r"^\s*\(\d+-\d+\):\s*\d+ x ([A-Za-z_]\w*)\(\s*$")
 _MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
 _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 
@@ -332,9 +347,13 @@ _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 class _Reader:
     """Turns the text into one Python expression of the same length, then reads its tree."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, *, in_order: bool = False) -> None:
         self.text = text
         self.source = source
+        self.in_order = in_order
+        # The custom modules read in printed order: first and last offset, class name.
+        self.containers: list[tuple[int, int, str]] = []
+        self._open: list[tuple[int, str]] = []
         self.lead = 0
         self.flat = text
         self._byte_chars: list[int] | None = None
@@ -365,11 +384,40 @@ class _Reader:
         for line in self.text.splitlines(keepends=True):
             body = line.rstrip("\r\n")
             opener = _OPENER.match(body)
-            if depth == 0 and _CONTAINER.match(body):
+            container = _CONTAINER.match(body) if depth == 0 else None
+            repeated = _REPEATED_BLOCK.match(body) if depth == 0 else None
+            if container and container.group(1) == "ModuleList":
+                raise OptionError(
+                    _(
+                        "{where}: a ModuleList says nothing about how its layers are joined "
+                        "(its owner's forward decides): write them as a chain, or as "
+                        "concat(A | B), add(A | B)"
+                    ).format(where=self.where(offset + body.index("ModuleList")))
+                )
+            if repeated:
+                raise OptionError(
+                    _(
+                        "{where}: '{module}(' repeated: a module with layers inside that "
+                        "convcli cannot read; write its layers in repeat(n, ...)"
+                    ).format(
+                        where=self.where(offset + body.index(repeated.group(1))),
+                        module=repeated.group(1),
+                    )
+                )
+            custom = (
+                container is not None
+                and container.group(1) not in SEQUENTIALS
+                and container.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
+            )
+            if container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
+                self._open.append((offset, container.group(1) if custom else ""))
                 containers += 1
                 chars[offset : offset + len(body)] = " " * len(body)
             elif depth == 0 and body.strip() == ")" and containers:
                 containers -= 1
+                start, name = self._open.pop()
+                if name:
+                    self.containers.append((start, offset, name))
                 chars[offset : offset + len(body)] = " " * len(body)
             elif (
                 depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
@@ -377,11 +425,13 @@ class _Reader:
                 raise OptionError(
                     _(
                         "{where}: '{module}(' is a module with layers inside that convcli "
-                        "cannot read; write its layers (residual(...) for a skip connection)"
-                    ).format(
-                        where=self.where(offset + body.index(opener.group(1))),
-                        module=opener.group(1),
-                    )
+                        "cannot read (its forward is not printed); write its layers "
+                        "(residual(...), concat(...) for branches), or read them in printed "
+                        "order with {in_order}"
+                    ),
+                    in_order=Param("in_order"),
+                    where=self.where(offset + body.index(opener.group(1))),
+                    module=opener.group(1),
                 )
             else:
                 index = _MODULE_INDEX.match(body)
@@ -817,6 +867,14 @@ class _Reader:
             values.pop(extra, None)
         if torch_name in ("BatchNorm1d", "BatchNorm2d"):
             stated["ndim"] = 2 if torch_name == "BatchNorm1d" else 4
+        written = {keyword.arg for keyword in keywords}
+        assumed: tuple[str, ...] = ()
+        if torch_name == "AvgPool2d":
+            # print(model) leaves these two out of AvgPool2d's line whatever they are.
+            hidden = ("ceil_mode", "count_include_pad")
+            assumed = tuple(key for key in hidden if key not in written and len(args) < 5)
+        offset = self._offset(node)
+        inside = [entry for entry in self.containers if entry[0] <= offset <= entry[1]]
         return LayerSpec(
             kind=kind,
             args=values,
@@ -824,6 +882,8 @@ class _Reader:
             where=self.at(node),
             stated=stated,
             torch_name=torch_name,
+            assumed=assumed,
+            container=max(inside)[2] if inside else "",
         )
 
     @staticmethod

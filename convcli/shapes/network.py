@@ -699,6 +699,14 @@ def _linear(layer: LayerSpec, row: LayerRow) -> LayerRow:
     features = shape[-1]
     stated = layer.stated.get("in_features")
     if stated is not None and stated != features:
+        if len(shape) == 4:
+            raise ShapeError(
+                _(
+                    "states in_features={stated}, and a 4-D input {show_shape} arrives: put "
+                    "flatten before it (torchvision's AlexNet and VGG flatten in their forward, "
+                    "which print(model) does not show)"
+                ).format(stated=stated, show_shape=_show(shape))
+            )
         raise ShapeError(
             _("states in_features={stated}, {features} arrive (input {show_shape})").format(
                 stated=stated, features=features, show_shape=_show(shape)
