@@ -548,3 +548,29 @@ def test_joins_in_json_are_entries_with_branches() -> None:
         invoke("net", "residual(conv(3, k=1))", "--input-shape", "1x3x4x4", "--json")
     )
     assert set(residual["layers"][0]) >= {"layers", "shortcut"}
+
+
+# -- torchinfo's summary numbers ---------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["lenet", "resnet18", "googlenet", "densenet", "mobilenet_v2"])
+def test_sizes_are_torchinfos(name: str) -> None:
+    pytest.importorskip("torch")
+    torchinfo = pytest.importorskip("torchinfo")
+    from convcli.shapes.presets import PRESETS
+
+    preset = PRESETS[name]
+    net = walked(preset.spec, preset.input_shape)
+    module = torch_network(net)
+    stats = torchinfo.summary(module, input_size=preset.input_shape, verbose=0, device="cpu")
+    assert (stats.total_params, stats.trainable_params) == (net.params, net.params)
+    input_bytes, pass_bytes, param_bytes = net.torchinfo_bytes(4)
+    assert (pass_bytes, param_bytes) == (stats.total_output_bytes, stats.total_param_bytes)
+    # torchinfo measures the input with sys.getsizeof, which adds the storage object's own
+    # few dozen bytes to its data.
+    assert 0 <= stats.total_input - input_bytes < 200
+    payload = json_of(invoke("net", "--preset", name, "--json"))
+    assert payload["total"]["torchinfo_bytes"]["params"] == stats.total_param_bytes
+    percents = [layer["params_percent"] for layer in payload["layers"]]
+    assert abs(sum(percents) - 100) < 0.01 * len(percents)

@@ -282,6 +282,12 @@ def _compact(count: int) -> str:
     return str(count)
 
 
+def _megabytes(count: int) -> str:
+    """Bytes in torchinfo's MB (10**6 bytes), two decimals, rounded half up exactly."""
+    hundredths = (count * 100 * 2 + 10**6) // (2 * 10**6)
+    return f"{hundredths // 100:,}.{hundredths % 100:02d}"
+
+
 def _size(count: int) -> str:
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if count >= scale:
@@ -295,7 +301,12 @@ def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> 
     totals = [
         (_("input"), _shape(network.input_shape)),
         (_("output"), _shape(network.output_shape)),
-        (_("params"), _("{params} trainable").format(params=f"{network.params:,}")),
+        (
+            _("params"),
+            _("{params} trainable, 0 non-trainable (as printed: requires_grad cannot show)").format(
+                params=f"{network.params:,}"
+            ),
+        ),
         (_("MACs"), f"{network.macs:,}"),
         (_("FLOPs"), f"{network.flops:,}"),
         (
@@ -309,6 +320,21 @@ def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> 
             ),
         ),
     ]
+    sizes = network.torchinfo_bytes(itemsize)
+    totals.append(
+        (
+            _("size (torchinfo)"),
+            _(
+                "input {input} MB, forward/backward pass {passes} MB, params {params} MB, "
+                "estimated total {total} MB"
+            ).format(
+                input=_megabytes(sizes[0]),
+                passes=_megabytes(sizes[1]),
+                params=_megabytes(sizes[2]),
+                total=_megabytes(sum(sizes)),
+            ),
+        )
+    )
     if network.buffers:
         totals.insert(
             3,
@@ -382,7 +408,12 @@ def _json_number(value: Fraction | int) -> int | float:
     return value
 
 
-def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
+def _percent(part: int, whole: int) -> float:
+    """``part`` as a percentage of ``whole``, two decimals (0 when there is no whole)."""
+    return round(100 * part / whole, 2) if whole else 0.0
+
+
+def _layer_payload(row: LayerRow, number: int, total_params: int = 0) -> dict[str, Any]:
     first, second = row.fields
     uniform = first is not None and second is not None
     entry: dict[str, Any] = {
@@ -392,6 +423,7 @@ def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
         "params": row.params,
         "macs": row.macs,
         "flops": row.flops,
+        "params_percent": _percent(row.params, total_params),
         "receptive_field": [first.size, second.size] if first and second else None,
         "jump": [first.jump, second.jump] if first and second else None,
         "start": (
@@ -406,8 +438,12 @@ def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
         if not (first and first.jump and second and second.jump):
             entry["jump"] = entry["start"] = None
     if row.spec.kind == "residual":
-        entry["layers"] = [_layer_payload(inner, i) for i, inner in enumerate(row.main, 1)]
-        entry["shortcut"] = [_layer_payload(inner, i) for i, inner in enumerate(row.shortcut, 1)]
+        entry["layers"] = [
+            _layer_payload(inner, i, total_params) for i, inner in enumerate(row.main, 1)
+        ]
+        entry["shortcut"] = [
+            _layer_payload(inner, i, total_params) for i, inner in enumerate(row.shortcut, 1)
+        ]
     if row.spec.assumed:
         entry["assumed_defaults"] = list(row.spec.assumed)
     if row.spec.container:
@@ -415,7 +451,7 @@ def _layer_payload(row: LayerRow, number: int) -> dict[str, Any]:
     if row.branches:
         entry["join"] = row.spec.kind
         entry["branches"] = [
-            [_layer_payload(inner, i) for i, inner in enumerate(branch, 1)]
+            [_layer_payload(inner, i, total_params) for i, inner in enumerate(branch, 1)]
             for branch in row.branches
         ]
     return entry
@@ -427,7 +463,9 @@ def net_payload(network: Network, dtype: str, trace: CellTrace | None = None) ->
     payload: dict[str, Any] = {
         "input_shape": list(network.input_shape),
         "output_shape": list(network.output_shape),
-        "layers": [_layer_payload(row, i) for i, row in enumerate(network.rows, start=1)],
+        "layers": [
+            _layer_payload(row, i, network.params) for i, row in enumerate(network.rows, start=1)
+        ],
         "total": {
             "params": network.params,
             "buffers": network.buffers,
@@ -436,6 +474,15 @@ def net_payload(network: Network, dtype: str, trace: CellTrace | None = None) ->
             "dtype": dtype,
             "param_bytes": network.param_bytes(itemsize),
             "activation_bytes": network.activation_bytes(itemsize),
+            "trainable_params": network.params,
+            "non_trainable_params": 0,
+            "torchinfo_bytes": dict(
+                zip(
+                    ("input", "forward_backward_pass", "params", "estimated_total"),
+                    (*network.torchinfo_bytes(itemsize), sum(network.torchinfo_bytes(itemsize))),
+                    strict=True,
+                )
+            ),
         },
     }
     if trace is not None:

@@ -149,9 +149,35 @@ class Network:
         counters = sum(_counters(row) for row in self.rows)
         return (self.params + self.buffers - counters) * itemsize + counters * COUNTER_BYTES
 
+    def torchinfo_bytes(self, itemsize: int) -> tuple[int, int, int]:
+        """torchinfo's input size, forward/backward pass size and params size, in bytes.
+
+        As torchinfo (1.8) defines them: the input tensor; twice the output of every layer
+        with parameters that holds no other layer (the output and its gradient); the
+        parameters alone (buffers not counted). Its "estimated total" is their sum.
+
+        Examples
+        --------
+        >>> from convcli.shapes.netspec import parse_spec
+        >>> net = walk_network(parse_spec("conv(2, k=3) > relu > bn"), (1, 1, 4, 4))
+        >>> net.torchinfo_bytes(4)
+        (64, 128, 84)
+        """
+        leaves = [row for row in _leaves(self.rows) if row.params > 0]
+        passes = 2 * sum(row.outputs for row in leaves) * itemsize
+        return math.prod(self.input_shape) * itemsize, passes, self.params * itemsize
+
     def activation_bytes(self, itemsize: int) -> int:
         """Every layer's output (kept for a backward pass), at ``itemsize`` bytes each."""
         return sum(row.activations() for row in self.rows) * itemsize
+
+
+def _leaves(rows: Sequence[LayerRow]) -> Sequence[LayerRow]:
+    """Every layer that holds no other layer, inside blocks too."""
+    found: list[LayerRow] = []
+    for row in rows:
+        found.extend(_leaves(row.inner) if row.inner else [row])
+    return found
 
 
 def _counters(row: LayerRow) -> int:
