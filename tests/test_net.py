@@ -515,8 +515,8 @@ def test_json_has_exactly_the_issue_keys() -> None:
     spec = "conv(4, k=3, p=1) > residual(conv(4, k=3, p=1) > relu) > flatten > linear(2)"
     payload = json_of(invoke("net", spec, "--input-shape", "1x1x6x6", "--json"))
     assert set(payload) == {"input_shape", "output_shape", "layers", "total"}
-    keys = {"index", "layer", "output_shape", "params", "macs", "flops", "receptive_field",
-            "jump", "start"}  # fmt: skip
+    keys = {"index", "layer", "output_shape", "params", "params_percent", "macs", "flops",
+            "receptive_field", "jump", "start"}  # fmt: skip
     assert set(payload["layers"][0]) == keys
     assert set(payload["layers"][1]) == keys | {"layers", "shortcut"}
     assert [entry["index"] for entry in payload["layers"][1]["layers"]] == [1, 2]
