@@ -66,6 +66,17 @@ def net(
             "--emit", metavar="torch", help="Print a PyTorch script that builds the same network."
         ),
     ] = None,
+    depth: Annotated[
+        str | None,
+        typer.Option(
+            "--depth",
+            metavar="N",
+            help="Fold blocks deeper than N into one row each (their sums), as torchinfo's "
+            "depth: 1 shows the top-level layers; 'all' every layer (the default where one "
+            "line per layer fits the terminal, which otherwise starts at 1). --json keeps "
+            "every layer, each with its level.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
@@ -100,6 +111,7 @@ def net(
           --input-shape 1x64x56x56
       convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" \\
           --input-shape 1x16x8x8 --at 5,5
+      convcli net --preset resnet18 --depth 1
       convcli net --preset resnet18 --emit torch > resnet18.py
     """
     with guard(), option_words():
@@ -130,6 +142,7 @@ def net(
         if len(shape) == 3:
             shape = (1, *shape)
         cell = None if at is None else option("--at", _parse_at, at)
+        levels = None if depth is None else option("--depth", _parse_depth, depth)
         network = walk_network(layers, shape)
         if network.error is not None:
             if not as_json and emit is None and network.rows:
@@ -148,9 +161,9 @@ def net(
             typer.echo(torch_script(network), nl=False)
             return
         if as_json:
-            show_json(net_payload(network, dtype, trace))
+            show_json(net_payload(network, dtype, trace, levels))
             return
-        show(*net_report(network, dtype, trace))
+        show(*net_report(network, dtype, trace, depth=levels, fold_narrow=depth is None))
 
 
 def _nonuniform(network: Network) -> bool:
@@ -210,6 +223,24 @@ def _read_spec_file(path: str) -> str:
             )
         ) from None
     return text
+
+
+def _parse_depth(text: str) -> int | None:
+    """``--depth``: a level >= 1, or ``all`` (None: nothing folded).
+
+    >>> _parse_depth("2"), _parse_depth(" ALL ")
+    (2, None)
+    """
+    from convcli.shapes.parsing import parse_whole
+
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return parse_whole(text, minimum=1)
+    except OptionError:
+        raise OptionError(
+            _("expected a level N >= 1 or 'all', got {text!r}").format(text=text)
+        ) from None
 
 
 def _parse_at(text: str) -> tuple[int | None, tuple[int, int]]:
