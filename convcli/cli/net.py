@@ -39,8 +39,8 @@ def net(
         typer.Option(
             "--input-shape",
             metavar="SHAPE",
-            help="NxCxHxW (CxHxW means N=1; NxF for linear layers only); a preset's default "
-            "is the book's.",
+            help="NxCxHxW (CxHxW means N=1; NxF for linear layers only), or pasted: "
+            "(1, 3, 32, 32), torch.Size([1, 3, 32, 32]); a preset's default is the book's.",
         ),
     ] = None,
     dtype: Annotated[

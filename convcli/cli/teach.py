@@ -55,7 +55,10 @@ def shapes(
     input_shape: Annotated[
         str | None,
         typer.Option(
-            "--input-shape", metavar="SHAPE", help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW)."
+            "--input-shape",
+            metavar="SHAPE",
+            help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW); pasted (1, 3, 32, 32), "
+            "[1, 3, 32, 32] or torch.Size([1, 3, 32, 32]) too.",
         ),
     ] = None,
     kernel_shape: Annotated[

@@ -146,16 +146,37 @@ def parse_padding(text: str) -> PaddingArg:
         ) from None
 
 
+# A shape as people paste it: torch.Size([1, 64, 56, 56]), (1, 64, 56, 56), [1, 64, 56, 56].
+_PASTED_SHAPE = re.compile(
+    r"(?:torch\.Size\(\s*\[(?P<size>[^\[\]]*)\]\s*\))|\((?P<tuple>[^()]*)\)|\[(?P<list>[^\[\]]*)\]"
+)
+
+
 def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     """``"2x3x3"`` -> (2, 3, 3); the number of dimensions must be one of ``ndims``.
+
+    A shape pasted from Python reads the same: ``(2, 3, 3)``, ``[2, 3, 3]`` or
+    ``torch.Size([2, 3, 3])``.
 
     Examples
     --------
     >>> parse_shape("2x3x3", ndims=(3, 4))
     (2, 3, 3)
+    >>> parse_shape("torch.Size([1, 64, 56, 56])", ndims=(4,))
+    (1, 64, 56, 56)
+    >>> parse_shape("(1,64,56,56)", ndims=(4,)) == parse_shape("[1, 64, 56, 56]", ndims=(4,))
+    True
     """
-    parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
-    shape = tuple(_parse_int(part, text) for part in parts)
+    pasted = _PASTED_SHAPE.fullmatch(text.strip())
+    if pasted is not None:
+        inner = next(group for group in pasted.groups() if group is not None)
+        items = [part.strip() for part in inner.split(",")]
+        if len(items) > 1 and items[-1] == "":
+            items.pop()  # Python's one-element tuple: (3,)
+        shape = tuple(_parse_int(part, text) for part in items)
+    else:
+        parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
+        shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
         raise OptionError(
