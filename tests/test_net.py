@@ -515,7 +515,7 @@ def test_carried_interval_is_the_gradient_support(
 def test_json_has_exactly_the_issue_keys() -> None:
     spec = "conv(4, k=3, p=1) > residual(conv(4, k=3, p=1) > relu) > flatten > linear(2)"
     payload = json_of(invoke("net", spec, "--input-shape", "1x1x6x6", "--json"))
-    assert set(payload) == {"input_shape", "output_shape", "layers", "total"}
+    assert set(payload) == {"input_shape", "output_shape", "bias_default", "layers", "total"}
     keys = {"index", "level", "layer", "output_shape", "params", "macs", "flops", "receptive_field",
             "jump", "start"}  # fmt: skip
     assert set(payload["layers"][0]) == keys

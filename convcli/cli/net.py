@@ -77,6 +77,14 @@ def net(
             "every layer, each with its level.",
         ),
     ] = None,
+    bias: Annotated[
+        bool,
+        typer.Option(
+            "--bias/--no-bias",
+            help="Whether conv, convT and linear layers that do not say bias= have a bias, "
+            "as torch.nn's default bias=True (--no-bias: they have none).",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
@@ -112,6 +120,7 @@ def net(
       convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" \\
           --input-shape 1x16x8x8 --at 5,5
       convcli net --preset resnet18 --depth 1
+      convcli net --preset vgg11 --no-bias
       convcli net --preset resnet18 --emit torch > resnet18.py
     """
     with guard(), option_words():
@@ -130,7 +139,7 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
-        layers, default_shape = _layers(spec, preset)
+        layers, default_shape = _layers(spec, preset, bias)
         if input_shape is None and default_shape is None:
             raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
         shape = (
@@ -161,9 +170,9 @@ def net(
             typer.echo(torch_script(network), nl=False)
             return
         if as_json:
-            show_json(net_payload(network, dtype, trace, levels))
+            show_json(net_payload(network, dtype, trace, levels, bias=bias))
             return
-        show(*net_report(network, dtype, trace, depth=levels, fold_narrow=depth is None))
+        show(*net_report(network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias))
 
 
 def _nonuniform(network: Network) -> bool:
@@ -171,7 +180,7 @@ def _nonuniform(network: Network) -> bool:
 
 
 def _layers(
-    spec: str | None, preset: str | None
+    spec: str | None, preset: str | None, bias: bool
 ) -> tuple[tuple[LayerSpec, ...], tuple[int, ...] | None]:
     from convcli.shapes.netspec import parse_spec
     from convcli.shapes.presets import PRESETS
@@ -189,13 +198,13 @@ def _layers(
             )
         chosen = PRESETS[preset]
         return parse_spec(
-            chosen.spec, source=_("preset {name}").format(name=preset)
+            chosen.spec, source=_("preset {name}").format(name=preset), bias=bias
         ), chosen.input_shape
     assert spec is not None
     if spec.startswith("@"):
         path = spec[1:]
-        return parse_spec(_read_spec_file(path), source=shown(path)), None
-    return parse_spec(spec), None
+        return parse_spec(_read_spec_file(path), source=shown(path), bias=bias), None
+    return parse_spec(spec, bias=bias), None
 
 
 def _read_spec_file(path: str) -> str:

@@ -71,10 +71,11 @@ def shapes(
         bool,
         typer.Option(
             "--bias/--no-bias",
-            help="Count a bias (c_o,) in the parameters, as nn.Conv2d's bias=True does. "
-            "Off by default, as run without --bias.",
+            help="Count a bias (c_o,) in the parameters, as nn.Conv2d's default bias=True "
+            "does (the default); --no-bias leaves it out. run computes with the tensors it "
+            "is given.",
         ),
-    ] = False,
+    ] = True,
     stride: OptionalStrideOpt = None,
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",

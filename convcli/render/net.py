@@ -32,6 +32,14 @@ NONUNIFORM_NOTE = N_(
     "divide); --at I,J traces one cell back to the input."
 )
 FLAT_NOTE = N_("-: after flatten or linear the output is no longer an image.")
+BIAS_NOTE = N_(
+    "params count the bias of every conv, convT and linear layer that does not say "
+    "bias=False (torch.nn's default bias=True; --no-bias leaves those out)."
+)
+NO_BIAS_NOTE = N_(
+    "params leave out the bias of conv, convT and linear layers that do not say bias=True "
+    "(--no-bias; torch.nn's default is bias=True)."
+)
 COST_NOTE = N_(
     "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
     "pooling window-1 comparisons or additions per output (no division); activations 1, "
@@ -275,11 +283,13 @@ def net_report(
     *,
     depth: int | None = None,
     fold_narrow: bool = False,
+    bias: bool = True,
 ) -> list[Renderable]:
     """The table, the totals and the notes that say which convention each number follows.
 
     ``depth`` None: every layer; ``fold_narrow``: each block folded where one line per
-    layer does not fit the width (the table says so).
+    layer does not fit the width (the table says so). ``bias``: the spec's default for
+    ``bias=``, said under the totals.
     """
     itemsize = DTYPE_SIZES[dtype]
     totals = [
@@ -315,6 +325,7 @@ def net_report(
     ]
     if trace is not None:
         report.append(render_line(trace_text(trace)))
+    report.append(render_line(_(BIAS_NOTE if bias else NO_BIAS_NOTE), style="dim"))
     report.append(render_line(_(FIELD_NOTE), style="dim"))
     if _nonuniform(network.rows):
         report.append(render_line(_(NONUNIFORM_NOTE), style="dim"))
@@ -379,18 +390,25 @@ def _layer_payload(row: LayerRow, number: int, level: int = 1) -> dict[str, Any]
 
 
 def net_payload(
-    network: Network, dtype: str, trace: CellTrace | None = None, depth: int | None = None
+    network: Network,
+    dtype: str,
+    trace: CellTrace | None = None,
+    depth: int | None = None,
+    *,
+    bias: bool = True,
 ) -> dict[str, Any]:
     """The ``--json`` object: input and output shapes, one entry per layer, the totals.
 
     Every layer is kept whatever ``depth``: each entry has its ``level`` (1: the top),
     and ``depth`` (None: all) says which a folded table shows: those with
     ``level <= depth``, a block at ``level == depth`` standing for its layers.
+    ``bias_default``: whether a layer that does not say ``bias=`` has one.
     """
     itemsize = DTYPE_SIZES[dtype]
     payload: dict[str, Any] = {
         "input_shape": list(network.input_shape),
         "output_shape": list(network.output_shape),
+        "bias_default": bias,
         "layers": [_layer_payload(row, i) for i, row in enumerate(network.rows, start=1)],
         "total": {
             "params": network.params,
