@@ -19,6 +19,7 @@ __all__ = [
     "parse_padding",
     "parse_position",
     "parse_shape",
+    "parse_size",
     "parse_whole",
     "shorten",
 ]
@@ -189,6 +190,25 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
             _("sizes must be >= 1, got {shorten_text}").format(shorten_text=shorten(text))
         )
     return shape
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A wanted output size: ``"28"``, ``"28,14"`` or ``"28x14"`` -> ``(h, w)``, each >= 1.
+
+    Examples
+    --------
+    >>> parse_size("56"), parse_size("28x14"), parse_size("7, 9")
+    ((56, 56), (28, 14), (7, 9))
+    """
+    try:
+        value = parse_int_or_pair(text.lower().replace("x", ","), minimum=1)
+    except OptionError:
+        raise OptionError(
+            _("expected H,W, HxW or N (each >= 1), got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        ) from None
+    return (value, value) if isinstance(value, int) else value
 
 
 def _parse_int(part: str, text: str) -> int:
