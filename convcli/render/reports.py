@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, ngettext
 from convcli.i18n.typeset import beside
 from convcli.ops.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convcli.ops.lesson import (
@@ -292,9 +292,12 @@ def separable_not_shown(layer: LayerShapes) -> str | None:
 def bias_row(bias: bool, c_o: int, module: str = "nn.Conv2d") -> tuple[str, str]:
     """Whether the parameters count a bias, and why (``module``'s default is bias=True)."""
     if bias:
-        text = _(
+        text = ngettext(
+            "counted: {c_o} value, one per output channel, as {module}'s default "
+            "bias=True (--no-bias leaves it out)",
             "counted: {c_o} values, one per output channel, as {module}'s default "
-            "bias=True (--no-bias leaves it out)"
+            "bias=True (--no-bias leaves it out)",
+            c_o,
         )
     else:
         text = _("not counted (--no-bias), as {module}(..., bias=False)")
