@@ -83,9 +83,11 @@ def solved_report(solved: Solved) -> list[Renderable]:
     """A table of every answer per axis, the options of the first, and what they mean."""
     transposed = solved.operation == "conv_transpose2d"
     pooling = solved.operation.endswith("pool2d")
-    title = _("options that give a {want} output (input {n}, kernel {k})").format(
-        want=_size(solved.want), n=_size(solved.input_size), k=_size(solved.kernel_size)
-    )
+    title = (
+        _("options that give a {want} output (input {n}, window {k})")
+        if pooling
+        else _("options that give a {want} output (input {n}, kernel {k})")
+    ).format(want=_size(solved.want), n=_size(solved.input_size), k=_size(solved.kernel_size))
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
