@@ -105,3 +105,17 @@ def test_draw_takes_pasted_shapes(tmp_path: Path) -> None:
         written.append(out.read_text(encoding="utf-8"))
     assert written[1] == written[0]
     assert written[3] == written[2]
+
+
+@pytest.mark.parametrize("option", ["--output-size", "--want-output"])
+def test_sizes_take_a_pasted_output_shape(option: str) -> None:
+    """--output-size (as nn.ConvTranspose2d's output_size) and --want-output read a pasted
+    shape's last two sizes, and H,W, HxW or N, all the same."""
+    args = ["shapes", "--transposed", "--input-shape", "8x28x28", "--kernel-shape", "8x4x3x3",
+            "-s", "2", "-p", "1"]  # fmt: skip
+    outputs = {
+        text: invoke(*args, option, text, "--json").stdout
+        for text in ("56", "56,56", "56x56", "(56, 56)", "torch.Size([1, 4, 56, 56])", "4x56x56")
+    }
+    assert len(set(outputs.values())) == 1, outputs
+    assert '"output_padding": [1, 1]' in outputs["56"] or '"output_padding": 1' in outputs["56"]

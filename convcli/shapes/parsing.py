@@ -193,13 +193,20 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """A wanted output size: ``"28"``, ``"28,14"`` or ``"28x14"`` -> ``(h, w)``, each >= 1.
+    """A wanted output size: ``"28"``, ``"28,14"`` or ``"28x14"`` -> ``(h, w)``, each >= 1;
+    a pasted shape, ``torch.Size([1, 64, 28, 14])`` or ``(1, 64, 28, 14)``, gives its last two
+    sizes (as ``nn.ConvTranspose2d``'s ``output_size`` takes a whole shape).
 
     Examples
     --------
     >>> parse_size("56"), parse_size("28x14"), parse_size("7, 9")
     ((56, 56), (28, 14), (7, 9))
+    >>> parse_size("torch.Size([1, 64, 28, 14])"), parse_size("1x64x28x14")
+    ((28, 14), (28, 14))
     """
+    if _PASTED_SHAPE.fullmatch(text.strip()) or text.lower().count("x") > 1:
+        shape = parse_shape(text, ndims=(2, 3, 4))
+        return shape[-2], shape[-1]
     try:
         value = parse_int_or_pair(text.lower().replace("x", ","), minimum=1)
     except OptionError:
