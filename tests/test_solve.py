@@ -172,7 +172,7 @@ def test_pool_says_whether_ceil_mode_is_needed() -> None:
           "--want-output", "3"], "--ceil-mode"),
         (["--input-shape", "3x8x8", "--kernel-shape", "4x3x3x3", "--want-output", "0"],
          "--want-output"),
-        (["--input-shape", "3x8x8", "--kernel-shape", "4x3x3x3", "--want-output", "2x3x4"],
+        (["--input-shape", "3x8x8", "--kernel-shape", "4x3x3x3", "--want-output", "2x3x4x5x6"],
          "--want-output"),
     ],
 )  # fmt: skip
