@@ -226,3 +226,33 @@ def test_suggestions_give_the_size_in_torch(
             ceil_mode=chosen["ceil_mode"],
         )  # fmt: skip
     assert list(layer(x).shape[-2:]) == payload["want_output"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--transposed", "--input-shape", "1x5x5", "--kernel-shape", "1x1x3x3", "-d",
+         "1000000000000", "--want-output", "5"],
+        ["--transposed", "--input-shape", "1x5x5", "--kernel-shape", "1x1x3x3", "-s",
+         "1000000000000", "--want-output", "7"],
+        ["--pool", "max", "--input-shape", "1x5x5", "--kernel-size", "100000000000",
+         "--want-output", "5"],
+        ["--input-shape", "1x5x5", "--kernel-shape", "1x1x3x3", "-d", "1000000000000",
+         "--want-output", "5"],
+        ["--input-shape", "1x5x5", "--kernel-shape", "1x1x3x3", "-s", "1000000000000",
+         "--want-output", "999999999999999999"],
+    ],
+)  # fmt: skip
+def test_huge_sizes_are_answered_at_once_and_printed_whole(args: list[str]) -> None:
+    """Hostile input: strides, dilations, windows and sizes of 12 to 18 digits are solved
+    by arithmetic (no loop over them), answered or refused in one line, nothing cut."""
+    import time
+
+    started = time.monotonic()
+    result = invoke("shapes", *args, env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert time.monotonic() - started < 5
+    assert result.exit_code in (0, 2), result.output
+    assert "…" not in result.output
+    if result.exit_code == 0:
+        payload = json_of(invoke("shapes", *args, "--json"))
+        assert payload["answers"]["h"]

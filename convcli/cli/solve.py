@@ -119,6 +119,8 @@ def _conv(
     padding_mode: str,
     bias: bool,
 ) -> Solved:
+    from dataclasses import replace
+
     from convcli.cli._common import conv_options
     from convcli.render.reports import explain_shapes
     from convcli.render.solve import Solved, suggested
@@ -141,13 +143,10 @@ def _conv(
     solved = Solved("conv2d", (n[0], n[1]), (k[0], k[1]), want, answers)
     # The first answer, worked forward by the whole layer: channels and groups checked too.
     chosen = suggested(solved)
-    padding = chosen["padding"]
-    options = conv_options(
-        ",".join(map(str, chosen["stride"])),
-        padding if isinstance(padding, str) else ",".join(map(str, padding)),
-        dilation,
-        groups,
-        padding_mode,
+    options = replace(
+        conv_options("1", "0", dilation, groups, padding_mode),
+        stride=tuple(chosen["stride"]),
+        padding=chosen["padding"] if chosen["padding"] == "same" else tuple(chosen["padding"]),
     )
     forward = explain_shapes(in_shape, k_shape, bias=bias, options=options)
     assert forward.layer.geometry.out_size == want, (forward.layer.geometry.out_size, want)

@@ -14,13 +14,15 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.render.widgets import Renderable, render_line
 from convcli.shapes.solve import AxisAnswer
 
 __all__ = ["Solved", "solved_payload", "solved_report"]
 
 Pair = tuple[int, int]
+# The answers a table shows per axis; --json has every one.
+SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -93,22 +95,25 @@ def solved_report(solved: Solved) -> list[Renderable]:
         pad_edge=False,
         collapse_padding=True,
     )
-    table.add_column(_("axis"))
-    table.add_column(_("stride"), justify="right")
-    table.add_column(_("padding"), justify="right")
+    # A number too long for its column folds onto the next line: nothing is cut.
+    table.add_column(_("axis"), overflow="fold")
+    table.add_column(_("stride"), justify="right", overflow="fold")
+    table.add_column(_("padding"), justify="right", overflow="fold")
     if transposed:
-        table.add_column("output_padding", justify="right")
+        table.add_column("output_padding", justify="right", overflow="fold")
     if pooling:
-        table.add_column("ceil_mode", justify="right")
-    table.add_column(_("output"), justify="right")
+        table.add_column("ceil_mode", justify="right", overflow="fold")
+    table.add_column(_("output"), justify="right", overflow="fold")
     if not transposed:
-        table.add_column(_("leftover"), justify="right")
+        table.add_column(_("leftover"), justify="right", overflow="fold")
     axes = ((_("h, w"), solved.answers[0]),) if _same_axes(solved) else (
         ("h", solved.answers[0]),
         ("w", solved.answers[1]),
     )  # fmt: skip
+    hidden = 0
     for name, answers in axes:
-        for answer in answers:
+        hidden += max(0, len(answers) - SHOWN)
+        for answer in answers[:SHOWN]:
             cells = [name, str(answer.stride), str(answer.padding)]
             if transposed:
                 cells.append(str(answer.output_padding))
@@ -119,6 +124,16 @@ def solved_report(solved: Solved) -> list[Renderable]:
                 cells.append("-" if answer.padding == "same" else str(answer.leftover))
             table.add_row(*(Text(cell) for cell in cells))
     report: list[Renderable] = [Group(render_line(title, style="bold"), table)]
+    if hidden:
+        report.append(
+            render_line(
+                ngettext(
+                    "{count} more answer not shown: --json lists every one.",
+                    "{count} more answers not shown: --json lists every one.",
+                    hidden,
+                ).format(count=hidden)
+            )
+        )
     report.append(render_line(_("try: {flags}").format(flags=_flags(solved))))
     report.extend(render_line(note, style="dim") for note in _notes(solved))
     return report

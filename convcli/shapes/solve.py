@@ -35,8 +35,10 @@ __all__ = [
     "solve_transposed_axis",
 ]
 
-# Without --stride, strides up to the window's span are tried (a longer stride skips input).
+# Without --stride, strides up to the window's span are tried (a longer stride skips input);
+# the answers listed and the strides tried are capped, so huge sizes cost nothing.
 _MAX_ANSWERS = 64
+_MAX_STRIDES = 4096
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,14 @@ def solve_conv_axis(
     [(1, 'same'), (1, 1)]
     """
     span = _span(k, dilation)
-    strides = [stride] if stride is not None else list(range(1, span + 1))
     answers: list[AxisAnswer] = []
-    if want == n and 1 in strides:
+    if want == n and stride in (None, 1):
         answers.append(AxisAnswer(stride=1, padding="same", output=n))
+    # Without a stride: from 1 up, while a padding below the span can still reach ``want``.
+    strides = range(stride, stride + 1) if stride is not None else range(1, span + 1)
     for s in strides:
+        if stride is None and (s * (want - 1) > n + span - 2 or s > _MAX_STRIDES):
+            break
         # floor((n + 2p - span) / s) + 1 == want  <=>  s(want-1) <= n + 2p - span < s*want
         low = max(0, -(-(s * (want - 1) + span - n) // 2))
         high = (s * want - 1 + span - n) // 2
@@ -114,7 +119,7 @@ def solve_conv_axis(
                 return answers
     if not answers:
         reachable = []
-        for s in strides[:1] if stride is not None else (1,):
+        for s in (stride or 1,):
             first = max(0, -(-(span - n) // 2))
             centre = max(first, (s * (want - 1) + span - n) // 2)
             for p in {first, *range(max(first, centre - 2), centre + 3)}:
@@ -180,17 +185,23 @@ def solve_transposed_axis(
     answers = answers_for(padding)
     if answers:
         return answers
-    for p in range(span):
+    # Each padding p gives output_padding want - C + 2p: those in [0, limit) are answers.
+    base = (n - 1) * stride + dilation * (k - 1) + 1
+    low = max(0, -(-(base - want) // 2))
+    high = min(span - 1, (base - want + limit - 1) // 2)
+    for p in range(low, min(high, low + _MAX_ANSWERS) + 1):
         if p != padding:
             answers += answers_for(p)
     if answers:
         return answers
     reachable = []
     for p in sorted({padding, 0}):
-        for op in range(limit):
-            size = _transposed_size(n, k, stride, p, dilation, op)
-            if size is not None:
-                reachable.append(size)
+        lowest = base - 2 * p
+        for op in {0, limit - 1, *range(max(0, want - lowest - 2), max(0, want - lowest + 3))}:
+            if op < limit:
+                size = _transposed_size(n, k, stride, p, dilation, op)
+                if size is not None:
+                    reachable.append(size)
     nearest = _nearest(reachable, want)
     raise NoAnswer(
         _(
@@ -268,14 +279,20 @@ def solve_pool_axis(
     answers = answers_for(padding)
     if answers:
         return answers
-    for p in range(k // 2 + 1):
+    # Rounding down needs s(want-1) <= n + 2p - span < s*want; rounding up differs by one
+    # output at most, so the paddings a stride either side of that range are enough.
+    low = max(0, (s * (want - 2) + span - n) // 2)
+    high = min(k // 2, (s * (want + 1) + span - n) // 2 + 1)
+    for p in range(low, min(high, low + _MAX_ANSWERS) + 1):
         if p != padding:
             answers += answers_for(p)
     if answers:
         return answers
+    candidates = {0, k // 2, padding, *range(low, min(high, low + 8) + 1)}
     reachable = [
         size
-        for p in range(k // 2 + 1)
+        for p in sorted(candidates)
+        if 0 <= p <= k // 2
         for ceil in (False, True)
         if (size := _pool_size(n, k, s, p, dilation, ceil)) is not None
     ]
