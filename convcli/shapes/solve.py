@@ -89,6 +89,24 @@ def solve_conv_axis(
     from 1 to the window's span, with paddings below the span (each window then still
     reads an input cell). ``same`` comes first where stride 1 keeps the size.
 
+    Parameters
+    ----------
+    n, k, want : int
+        Input length, kernel length and the wanted output length of the axis.
+    stride : int or None
+        The stride, or None to try strides too.
+    dilation : int
+
+    Returns
+    -------
+    list of AxisAnswer
+        At most 64, each recomputed by ``output_size``.
+
+    Raises
+    ------
+    NoAnswer
+        Nothing gives ``want``; ``nearest`` holds the closest reachable lengths.
+
     Examples
     --------
     >>> [(a.stride, a.padding, a.leftover) for a in solve_conv_axis(56, 3, 28)]
@@ -157,6 +175,22 @@ def solve_transposed_axis(
     (padding, output_padding) pairs that do, paddings below the window's span.
 
     ``output_padding`` must stay below the stride or the dilation (PyTorch's rule).
+
+    Parameters
+    ----------
+    n, k, want : int
+        Input length, kernel length and the wanted output length of the axis.
+    stride, padding, dilation : int
+
+    Returns
+    -------
+    list of AxisAnswer
+        Each with its ``output_padding`` and whether it ``undoes`` a convolution.
+
+    Raises
+    ------
+    NoAnswer
+        Nothing gives ``want``; ``nearest`` holds the closest reachable lengths.
 
     Examples
     --------
@@ -252,6 +286,24 @@ def solve_pool_axis(
 ) -> list[AxisAnswer]:
     """Whether ``want`` needs ``ceil_mode`` with ``padding``; if neither mode gives it,
     the paddings (at most half the window) that do, in either mode.
+
+    Parameters
+    ----------
+    n, k, want : int
+        Input length, window length and the wanted output length of the axis.
+    stride : int or None
+        None: the window (PyTorch's default).
+    padding, dilation : int
+
+    Returns
+    -------
+    list of AxisAnswer
+        Each with ``ceil_mode``: True only where rounding down does not give ``want``.
+
+    Raises
+    ------
+    NoAnswer
+        Nothing gives ``want``; ``nearest`` holds the closest reachable lengths.
 
     Examples
     --------
