@@ -91,7 +91,7 @@ def transposed_options(
     output_size: str | None,
 ) -> TransposedOptions:
     """Parse the flags of a transposed convolution (each error names its flag)."""
-    from convcli.shapes.parsing import parse_int_or_pair, parse_padding
+    from convcli.shapes.parsing import parse_int_or_pair, parse_padding, parse_size
     from convcli.shapes.transposed import TransposedOptions
 
     count = whole("--groups", groups, minimum=1)
@@ -107,10 +107,7 @@ def transposed_options(
                 "it): give N or H,W"
             )
         )
-    size = None
-    if output_size is not None:
-        parsed = option("--output-size", lambda t: parse_int_or_pair(t, minimum=1), output_size)
-        size = (parsed, parsed) if isinstance(parsed, int) else parsed
+    size = None if output_size is None else option("--output-size", parse_size, output_size)
     return TransposedOptions(
         stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
         padding=pad,

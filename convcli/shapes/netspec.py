@@ -176,10 +176,12 @@ _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation
 LAYER_NAMES = (*_SHORT, "residual")
 
 
-def parse_spec(text: str, *, source: str = N_("spec")) -> tuple[LayerSpec, ...]:
+def parse_spec(text: str, *, source: str = N_("spec"), bias: bool = True) -> tuple[LayerSpec, ...]:
     """The layers of a network spec, in order.
 
-    ``source`` names the text in error messages (``spec``, or a file's name).
+    ``source`` names the text in error messages (``spec``, or a file's name). ``bias``:
+    whether a convolution or linear layer that does not say ``bias=`` has one (torch.nn's
+    default, True).
 
     Examples
     --------
@@ -197,7 +199,7 @@ def parse_spec(text: str, *, source: str = N_("spec")) -> tuple[LayerSpec, ...]:
                 source=_(source), MAX_SPEC_CHARS=MAX_SPEC_CHARS
             )
         )
-    reader = _Reader(text, source)
+    reader = _Reader(text, source, bias)
     line = reader.normalise()
     if not line.strip():
         raise OptionError(
@@ -237,9 +239,10 @@ _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 class _Reader:
     """Turns the text into one Python expression of the same length, then reads its tree."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, bias: bool = True) -> None:
         self.text = text
         self.source = source
+        self.bias = bias
         self.lead = 0
         self.flat = text
         self._byte_chars: list[int] | None = None
@@ -566,6 +569,8 @@ class _Reader:
                         )
                     )
                 values[param.name] = param.default  # type: ignore[assignment]
+                if param.name == "bias" and kind in ("conv", "convT", "linear"):
+                    values["bias"] = self.bias
         stated = {}
         if stated_name:
             stated[stated_name] = int(values.pop(stated_name))  # type: ignore[arg-type]
