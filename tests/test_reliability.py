@@ -1599,6 +1599,12 @@ def test_item44_stdout_full_or_closed_and_stdin_closed_are_exit_74(tmp_path: Pat
 def test_item45_every_catchable_signal_cleans_up_the_temporary_file(
     tmp_path: Path, signum: int
 ) -> None:
+    signal_a_long_run(tmp_path, signum)
+
+
+def signal_a_long_run(tmp_path: Path, signum: int) -> None:
+    """Send ``signum`` to a run writing over an old ``-o`` file: one line, 128 + signum,
+    the old file intact and no temporary file."""
     files = long_run_files(tmp_path, batch=32)
     out = tmp_path / "out"
     out.mkdir()
@@ -2103,3 +2109,152 @@ def test_item50_demo_write_is_all_or_nothing(
     monkeypatch.undo()
     assert invoke("demo", "--write", str(target), "--force").exit_code == 0
     assert len(files_in(target)) == 12
+
+
+def cjk_of(text: str) -> set[str]:
+    """The Chinese characters and full-width punctuation in ``text``."""
+    return {c for c in text if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"}
+
+
+ENCODINGS = {
+    "PYTHONIOENCODING=ascii": {"PYTHONIOENCODING": "ascii"},
+    "LC_ALL=C": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""},
+}
+# Every command and output kind, reading an input whose name is not ASCII.
+PRINTERS = {
+    "run -o": ["run", "\u00e9.npy", "k.npy", "-o", "y.npy"],
+    "run --json": ["run", "\u00e9.npy", "k.npy", "--json"],
+    "run --transposed": ["run", "\u00e9.npy", "kt.npy", "--transposed"],
+    "pool --indices": ["pool", "\u00e9.npy", "-k", "2", "--indices"],
+    "pool --at": ["pool", "\u00e9.npy", "-k", "2", "--at", "0,0,0"],
+    "verify": ["verify", "\u00e9.npy", "k.npy"],
+    "verify-1x1": ["verify-1x1"],
+    "explain": ["explain", "\u00e9.npy", "k.npy", "--at", "0,0,0"],
+    "shapes": ["shapes", "\u00e9.npy", "k.npy"],
+    "net": ["net", "--preset", "lenet"],
+    "net --emit torch": ["net", "--preset", "lenet", "--emit", "torch"],
+    "demo": ["demo"],
+    "draw": ["draw", "\u00e9.npy", "k.npy", "-o", "d.svg"],
+}
+
+
+@pytest.mark.parametrize(
+    ("printer", "encoding", "lang"),
+    [(name, "PYTHONIOENCODING=ascii", "zh") for name in PRINTERS]
+    + [(name, "LC_ALL=C", "zh") for name in ("run -o", "net", "shapes")]
+    + [(name, "PYTHONIOENCODING=ascii", "en") for name in ("run -o", "shapes", "draw")],
+)
+def test_item51_a_stdout_that_cannot_encode_the_text_gets_it_escaped(
+    tmp_path: Path, printer: str, encoding: str, lang: str
+) -> None:
+    folder = writing_folder(tmp_path / "work")
+    os.rename(folder / "x.npy", folder / "\u00e9.npy")
+    args = ["--lang", lang, *PRINTERS[printer]]
+    done = convcli_with_stdout("fine", args, folder, env=ENCODINGS[encoding])
+    err = done.stderr.decode("ascii")  # stderr escapes too
+    assert done.returncode == 0, err
+    assert "internal error" not in err and "Traceback" not in err
+    shown = done.stdout.decode("ascii")  # never a character the encoding lacks
+    written = [name for name in ("y.npy", "d.svg") if name in args]
+    for name in written:
+        assert (folder / name).stat().st_size > 0
+    # Nothing is lost: every character a UTF-8 stdout shows is there, escaped.
+    for name in written:
+        (folder / name).unlink()
+    same_locale = {**ENCODINGS[encoding], "PYTHONIOENCODING": "utf-8"}
+    utf8 = convcli_with_stdout("fine", args, folder, env=same_locale)
+    assert utf8.returncode == 0
+    unescaped = shown.encode("ascii").decode("unicode_escape")
+    want = utf8.stdout.decode("utf-8")
+    assert cjk_of(want) <= cjk_of(unescaped)
+    if lang == "zh" and printer not in ("run --json", "draw", "net --emit torch"):
+        assert cjk_of(want), "a Chinese report shows Chinese"
+    if "\u00e9" in want:  # the input's name
+        assert "\\xe9" in shown or "\\udcc3\\udca9" in shown
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_item51_help_onto_an_ascii_stdout_is_no_internal_error(
+    tmp_path: Path, encoding: str
+) -> None:
+    """click writes its help itself (UTF-8 when the stream says ASCII): never exit 70."""
+    for args in (["--lang", "zh", "--help"], ["--lang", "zh", "net", "--help"], ["--version"]):
+        done = convcli_with_stdout("fine", args, tmp_path, env=ENCODINGS[encoding])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout and done.stderr == b""
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["--lang", "zh", "--help"],
+        ["net", "--help"],
+        ["run", "--help"],
+        ["--version"],
+        ["--show-completion", "bash"],
+        ["net", "--preset", "lenet", "--emit", "torch"],
+        ["--lang", "zh", "net", "--preset", "lenet", "--emit", "torch"],
+    ],
+    ids=lambda args: " ".join(args) or "bare",
+)
+def test_item52_printing_onto_a_failed_stdout_is_74_in_one_line(
+    tmp_path: Path, args: list[str], stdout: str
+) -> None:
+    fine = convcli_with_stdout("fine", args, tmp_path)
+    assert fine.returncode == 0 and fine.stdout, fine.stderr
+    done = convcli_with_stdout(stdout, args, tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode == 74, (done.returncode, err)
+    assert len(err.splitlines()) == 1 and err.startswith("convcli: "), err
+    assert "Traceback" not in err and "internal" not in err
+    if "zh" in args:
+        assert cjk_of(err), err  # said in the language asked for
+    assert files_in(tmp_path) == []
+
+
+@pytest.fixture
+def ignoring_parent() -> Iterator[None]:
+    """This process as ``nohup pytest`` or ``pytest &`` in a script starts it: SIGHUP and
+    SIGINT ignored, a disposition every child inherits."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGHUP)}
+    for signum in saved:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+# What a child makes of SIGINT, SIGHUP and SIGTERM: "ignored" or "default" (Python's
+# Ctrl-C handler is SIGINT's default).
+DISPOSITIONS = (
+    "import signal\n"
+    "for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):\n"
+    "    h = signal.getsignal(s)\n"
+    "    print('ignored' if h == signal.SIG_IGN else 'default' "
+    "if h in (signal.SIG_DFL, signal.default_int_handler) else h)\n"
+)
+
+
+@pytest.mark.usefixtures("ignoring_parent")
+def test_item60_children_of_the_signal_tests_get_the_default_dispositions() -> None:
+    inherited = subprocess.run([PYTHON, "-c", DISPOSITIONS], capture_output=True, timeout=60)
+    # The trap this item is about: a plain child inherits the ignored signals ...
+    assert inherited.stdout.decode().split() == ["ignored", "ignored", "default"]
+    # ... and the children that the tests signal do not.
+    process = signalled_process([PYTHON, "-c", DISPOSITIONS], stdout=subprocess.PIPE)
+    out, _ = process.communicate(timeout=60)
+    assert out.decode().split() == ["default", "default", "default"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the run start")
+@pytest.mark.usefixtures("ignoring_parent")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
+def test_item60_ctrl_c_and_sighup_reach_convcli_when_the_suite_ignores_them(
+    tmp_path: Path, signum: int
+) -> None:
+    signal_a_long_run(tmp_path, signum)
