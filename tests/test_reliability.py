@@ -1472,14 +1472,19 @@ def test_item40_nothing_after_the_rename_can_fail_the_command(
     assert files_in(out) == ["y.npy"]  # and no temporary file is left
 
 
+@pytest.mark.parametrize("step", ["renamed", "linked"])
 def test_item40_an_interrupt_after_the_rename_says_the_file_was_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    # The report is printed before the rename (item 50): Ctrl-C comes just after it.
+    # The report is printed before the rename (item 50): Ctrl-C comes just after it,
+    # or between the link that puts a new file in place and the temporary name's unlink.
     rename = convcli.tensorio.files._commit
 
-    def renamed_then_interrupted(*args: Any, **kwargs: Any) -> None:
-        rename(*args, **kwargs)
+    def renamed_then_interrupted(temporary: str, target: str, *, force: bool) -> None:
+        if step == "renamed":
+            rename(temporary, target, force=force)
+        else:
+            os.link(temporary, target)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(convcli.tensorio.files, "_commit", renamed_then_interrupted)
@@ -1489,6 +1494,7 @@ def test_item40_an_interrupt_after_the_rename_says_the_file_was_written(
     assert result.exit_code == 130
     assert result.stderr == f"convcli: interrupted; {target} was written\n"
     assert result.stdout.startswith("shapes")  # the report came first
+    assert files_in(tmp_path) == ["k.npy", "x.npy", "y.npy"]  # no temporary name left
     np.testing.assert_array_equal(np.load(target), conv2d(np.load(x), np.load(k)))
 
 

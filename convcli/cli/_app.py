@@ -326,7 +326,7 @@ def say(message: str) -> None:
 
 
 def stdout_closed() -> bool:
-    """Whether stdout was closed when convcli started (``>&-``)."""
+    """Whether stdout is closed (``>&-`` when convcli started)."""
     return sys.stdout is None or bool(getattr(sys.stdout, "closed", False))
 
 

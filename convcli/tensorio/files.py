@@ -399,6 +399,9 @@ class StagedOutput:
                 ) from err
             except BaseException:  # an interrupt: it may have come just after the rename
                 self.committed = self._in_place()
+                if self.committed:  # linked but not yet unlinked: the temporary name goes
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.temporary)
                 raise
         self.committed = True
         with contextlib.suppress(OSError):
