@@ -2188,6 +2188,8 @@ def test_item51_help_onto_an_ascii_stdout_is_no_internal_error(
         done = convcli_with_stdout("fine", args, tmp_path, env=ENCODINGS[encoding])
         assert done.returncode == 0, done.stderr
         assert done.stdout and done.stderr == b""
+        full = convcli_with_stdout("full", args, tmp_path, env=ENCODINGS[encoding])
+        assert full.returncode == 74 and len(full.stderr.splitlines()) == 1, full.stderr
 
 
 @pytest.mark.parametrize("stdout", ["closed", "full"])
