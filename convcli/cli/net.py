@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from convcli.cli._app import app, guard, shown
-from convcli.cli._common import JsonOpt, naming, option, show, show_json
+from convcli.cli._common import JsonOpt, naming, option, show, show_json, write_stdout
 from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _
@@ -167,7 +167,7 @@ def net(
             centre = ((last.output_shape[2] - 1) // 2, (last.output_shape[3] - 1) // 2)
             trace = trace_cell(network, centre)
         if emit is not None:
-            typer.echo(torch_script(network), nl=False)
+            write_stdout(torch_script(network))
             return
         if as_json:
             show_json(net_payload(network, dtype, trace, levels, bias=bias))

@@ -6,6 +6,7 @@ so it is shown literally and never read as rich markup.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -89,7 +90,7 @@ def make_console(
     no_color = os.environ.get("NO_COLOR", "") != ""
     if file is None and not stderr:
         file = cast("IO[str]", _NoTrailingSpaces(sys.stdout))
-    return Console(
+    return _Console(
         stderr=stderr,
         color_system=None if no_color else "auto",
         file=file,
@@ -99,6 +100,14 @@ def make_console(
         highlight=False,
         soft_wrap=False,
     )
+
+
+class _Console(Console):
+    """rich's console, leaving a closed pipe to the caller: rich's own reaction ends the
+    process at once (exit 1), before the command can say so or clean up."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 class _NoTrailingSpaces(io.TextIOBase):
