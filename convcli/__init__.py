@@ -38,6 +38,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.shapes.options": ("ConvOptions",),
     "convcli.shapes.netspec": ("parse_spec",),
     "convcli.shapes.network": ("trace_cell", "walk_network"),
+    "convcli.shapes.solve": ("solve_conv_axis", "solve_pool_axis", "solve_transposed_axis"),
     "convcli.ops.conv": (
         "conv2d",
         "corr2d",
@@ -94,6 +95,9 @@ if TYPE_CHECKING:
     from convcli.shapes.network import trace_cell as trace_cell
     from convcli.shapes.network import walk_network as walk_network
     from convcli.shapes.options import ConvOptions as ConvOptions
+    from convcli.shapes.solve import solve_conv_axis as solve_conv_axis
+    from convcli.shapes.solve import solve_pool_axis as solve_pool_axis
+    from convcli.shapes.solve import solve_transposed_axis as solve_transposed_axis
     from convcli.tensorio.files import load_tensor as load_tensor
     from convcli.tensorio.files import save_tensor as save_tensor
 

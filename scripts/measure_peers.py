@@ -46,7 +46,7 @@ def torchvision_resnet(blocks: tuple[int, ...], bottleneck: bool) -> str:
                 short = f", shortcut=conv({out}, k=1, s={stride}, bias=False) > bn"
             parts.append(f"residual({body}{short}) > relu")
             inplanes = out
-    parts.append(f"adaptiveavgpool((1, 1)) > flatten > linear(1000)")
+    parts.append("adaptiveavgpool((1, 1)) > flatten > linear(1000)")
     return " > ".join(parts)
 
 

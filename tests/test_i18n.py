@@ -272,6 +272,7 @@ SYMBOLS = {
     "conv", "convT", "bn", "relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu", "flatten",
     "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",
     "lenet", "alexnet", "nin", "Araujo", "Distill", "nn", "adaptive", "ceil",
+    "all", "torchinfo",  # net --depth all, and the package whose depth it follows
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed

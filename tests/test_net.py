@@ -514,12 +514,13 @@ def test_carried_interval_is_the_gradient_support(
 def test_json_has_exactly_the_issue_keys() -> None:
     spec = "conv(4, k=3, p=1) > residual(conv(4, k=3, p=1) > relu) > flatten > linear(2)"
     payload = json_of(invoke("net", spec, "--input-shape", "1x1x6x6", "--json"))
-    assert set(payload) == {"input_shape", "output_shape", "layers", "total"}
-    keys = {"index", "layer", "output_shape", "params", "params_percent", "macs", "flops",
-            "receptive_field", "jump", "start"}  # fmt: skip
+    assert set(payload) == {"input_shape", "output_shape", "bias_default", "layers", "total"}
+    keys = {"index", "level", "layer", "output_shape", "params", "params_percent", "macs",
+            "flops", "receptive_field", "jump", "start"}  # fmt: skip
     assert set(payload["layers"][0]) == keys
     assert set(payload["layers"][1]) == keys | {"layers", "shortcut"}
     assert [entry["index"] for entry in payload["layers"][1]["layers"]] == [1, 2]
+    assert [entry["level"] for entry in payload["layers"][1]["layers"]] == [2, 2]
     assert payload["layers"][0]["receptive_field"] == [3, 3]
     assert payload["layers"][1]["receptive_field"] == [5, 5]
     assert payload["layers"][3]["receptive_field"] is None
@@ -772,7 +773,9 @@ def test_no_net_table_cuts_a_number(name: str) -> None:
     shapes = ["x".join(map(str, payload["input_shape"])), *_shapes_in_order(payload["layers"])]
     tokens: dict[int, list[str]] = {}
     for width in (200, 80, 60, 40):
-        result = invoke("net", *args, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+        result = invoke(
+            "net", *args, "--depth", "all", env={"COLUMNS": str(width), "NO_COLOR": "1"}
+        )
         assert result.exit_code == 0, result.output
         assert "…" not in result.stdout
         for line in result.stdout.splitlines():
@@ -797,3 +800,97 @@ def test_spec_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
         (f"@{empty}", "no layers"),
     ):
         assert_usage_error(invoke("net", spec, "--input-shape", "1x1x8x8"), words)
+
+
+def _json_rows(
+    layers: list[dict[str, Any]], prefix: str = "", depth: int | None = None
+) -> list[str]:
+    """The rows a table prints for ``layers``: each layer's index, a block's layers under it
+    (its shortcut's as ``9.s1``) and one ``+`` line for its shortcut or identity path."""
+    rows: list[str] = []
+    for layer in layers:
+        label = f"{prefix}{layer['index']}"
+        rows.append(label)
+        if "layers" in layer and (depth is None or layer["level"] < depth):
+            rows += _json_rows(layer["layers"], f"{label}.", depth)
+            rows.append("+")
+            rows += _json_rows(layer["shortcut"], f"{label}.s", depth)
+    return rows
+
+
+def _printed_rows(text: str) -> list[list[str]]:
+    """The rows of each table (or the stacked list) printed before the totals."""
+    tables: list[list[str]] = [[]]
+    for line in text.split("\ntotal\n")[0].splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "#" and tables[-1]:
+            tables.append([])
+        if INDEX.fullmatch(words[0]) or re.fullmatch(r"\d+(\.s?\d+)+", words[0]):
+            tables[-1].append(words[0])
+        elif words[0] == "+":
+            tables[-1].append("+")
+    return tables
+
+
+@pytest.mark.parametrize(
+    ("name", "widths"),
+    [("resnet18", range(40, 241)), ("residual", range(40, 241, 7)), ("lenet", range(40, 241, 20))],
+)
+def test_every_width_prints_every_json_layer(name: str, widths: range) -> None:
+    """Issue 19 defect 1: at every width from 40 to 240 each table (the costs, the fields
+    under them, or the stacked list) prints the rows of the --json layers, ``+ identity``
+    and ``+ shortcut`` lines included; without --depth a terminal too narrow for one
+    line per layer folds each block into one row and says so."""
+    args = NET_CASES[name]
+    payload = json_of(invoke("net", *args, "--json"))
+    every = _json_rows(payload["layers"])
+    top = _json_rows(payload["layers"], depth=1)
+    folded_at = []
+    for width in widths:
+        env = {"COLUMNS": str(width), "NO_COLOR": "1"}
+        unfolded = invoke("net", *args, "--depth", "all", env=env)
+        assert unfolded.exit_code == 0, unfolded.output
+        for table in _printed_rows(unfolded.stdout):
+            assert table == every, width
+        default = invoke("net", *args, env=env).stdout
+        folded = "--depth all unfolds them" in " ".join(default.split())
+        for table in _printed_rows(default.split("Blocks folded")[0]):
+            assert table == (top if folded else every), width
+        if folded:
+            folded_at.append(width)
+    if every != top:
+        # Folded exactly where one line per layer does not fit.
+        assert folded_at and min(folded_at) == widths[0]
+        assert max(folded_at) < widths[-1]
+    else:
+        assert not folded_at
+
+
+def test_depth_folds_blocks_into_their_sums() -> None:
+    spec = (
+        "conv(4, k=3, p=1) > residual(conv(4, k=3, p=1) > relu > "
+        "residual(conv(4, k=3, p=1) > bn)) > flatten > linear(2)"
+    )
+    args = ("net", spec, "--input-shape", "1x1x6x6")
+    payload = json_of(invoke(*args, "--json"))
+    block = payload["layers"][1]
+    inner = block["layers"][2]
+    assert (block["level"], inner["level"], inner["layers"][0]["level"]) == (1, 2, 3)
+    for depth, shown in (
+        (1, ["1", "2", "3", "4"]),
+        (2, ["1", "2", "2.1", "2.2", "2.3", "+", "3", "4"]),
+    ):
+        result = invoke(*args, "--depth", str(depth), env={"COLUMNS": "200", "NO_COLOR": "1"})
+        assert _printed_rows(result.stdout) == [shown]
+        assert json_of(invoke(*args, "--depth", str(depth), "--json"))["depth"] == depth
+    folded = invoke(*args, "--depth", "1", env={"COLUMNS": "200", "NO_COLOR": "1"}).stdout
+    row = next(line for line in folded.splitlines() if line.split()[:1] == ["2"])
+    # The folded row: how many layers it stands for, the block's output shape, its sums.
+    count = len(_json_rows(block["layers"])) - 1  # the inner block's "+ identity" line
+    assert count == 5 and f"residual ({count} layers)" in row
+    assert "1x4x6x6" in row and str(block["params"]) in row
+    assert block["params"] == sum(layer["params"] for layer in block["layers"])
+    assert_usage_error(invoke(*args, "--depth", "0"), "--depth")
+    assert_usage_error(invoke(*args, "--depth", "x"), "--depth")

@@ -954,12 +954,30 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+SIGNALS_SENT = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
+
+
+def default_signals() -> None:
+    """In a child before it starts: the signals the tests send, delivered as by default.
+
+    A suite started under ``nohup`` or as ``cmd &`` from a script runs with SIGHUP or
+    SIGINT ignored, and children inherit that: Ctrl-C would never reach them (item 60).
+    """
+    for signum in SIGNALS_SENT:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def signalled_process(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``Popen(args)`` for a test that sends the process signals (``default_signals``)."""
+    return subprocess.Popen(args, preexec_fn=default_signals, **kwargs)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the run start")
 def test_item34_ctrl_c_during_a_computation_exit_130_nothing_written(tmp_path: Path) -> None:
     files = long_run_files(tmp_path, batch=32)
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen(
+    process = signalled_process(
         # An explicit budget: the default (half the free memory) depends on the machine.
         [PYTHON, "-m", "convcli", "run", *files, "-o", str(out / "y.npy"), "--max-memory", "4G"],
         stdin=subprocess.DEVNULL,
@@ -1454,17 +1472,29 @@ def test_item40_nothing_after_the_rename_can_fail_the_command(
     assert files_in(out) == ["y.npy"]  # and no temporary file is left
 
 
+@pytest.mark.parametrize("step", ["renamed", "linked"])
 def test_item40_an_interrupt_after_the_rename_says_the_file_was_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    import convcli.cli.run
+    # The report is printed before the rename (item 50): Ctrl-C comes just after it,
+    # or between the link that puts a new file in place and the temporary name's unlink.
+    rename = convcli.tensorio.files._commit
 
-    monkeypatch.setattr(convcli.cli.run, "show", _interrupted)
+    def renamed_then_interrupted(temporary: str, target: str, *, force: bool) -> None:
+        if step == "renamed":
+            rename(temporary, target, force=force)
+        else:
+            os.link(temporary, target)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convcli.tensorio.files, "_commit", renamed_then_interrupted)
     x, k = lesson_files(tmp_path)
     target = tmp_path / "y.npy"
     result = invoke("run", x, k, "-o", str(target))
     assert result.exit_code == 130
     assert result.stderr == f"convcli: interrupted; {target} was written\n"
+    assert result.stdout.startswith("shapes")  # the report came first
+    assert files_in(tmp_path) == ["k.npy", "x.npy", "y.npy"]  # no temporary name left
     np.testing.assert_array_equal(np.load(target), conv2d(np.load(x), np.load(k)))
 
 
@@ -1575,12 +1605,18 @@ def test_item44_stdout_full_or_closed_and_stdin_closed_are_exit_74(tmp_path: Pat
 def test_item45_every_catchable_signal_cleans_up_the_temporary_file(
     tmp_path: Path, signum: int
 ) -> None:
+    signal_a_long_run(tmp_path, signum)
+
+
+def signal_a_long_run(tmp_path: Path, signum: int) -> None:
+    """Send ``signum`` to a run writing over an old ``-o`` file: one line, 128 + signum,
+    the old file intact and no temporary file."""
     files = long_run_files(tmp_path, batch=32)
     out = tmp_path / "out"
     out.mkdir()
     old = save(out / "y.npy", np.array([7.0]))
     before = Path(old).read_bytes()
-    process = subprocess.Popen(
+    process = signalled_process(
         [PYTHON, "-m", "convcli", "run", *files, "-o", old, "--force", "--max-memory", "4G"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -1625,7 +1661,7 @@ def test_item45_ctrl_c_while_importing_is_exit_130_in_one_line(module: str) -> N
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the imports")
 def test_item45_ctrl_c_during_the_real_imports_is_exit_130_in_one_line() -> None:
-    process = subprocess.Popen(
+    process = signalled_process(
         [
             PYTHON,
             "-m",
@@ -1874,3 +1910,359 @@ def test_issue9_messages_name_what_was_given(
     monkeypatch.setattr(np.lib.format, "write_array", short_write)
     line = refused(invoke("run", x, kk, "--mode", "multi-out", "-o", str(tmp_path / "y.npy")))
     assert "is the disk full?" in line and "oserror" not in line
+
+
+# --- third round: a failed run writes nothing (50), encodings (51), stdout outside a
+# command (52), signal dispositions (60) --------------------------------------------------
+
+
+def convcli_with_stdout(
+    kind: str, args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``python -m convcli ARGS`` in ``cwd``, its stdout ``kind``: "fine" (a pipe read to
+    the end), "closed" (``>&-``), "full" (``/dev/full``) or "broken" (a pipe whose
+    reader is gone)."""
+    command = [PYTHON, "-m", "convcli", *args]
+    options: dict[str, Any] = {
+        "cwd": cwd,
+        "env": {**os.environ, "COLUMNS": "80", **(env or {})},
+        "stdin": subprocess.DEVNULL,
+        "stderr": subprocess.PIPE,
+        "timeout": 120,
+    }
+    if kind == "fine":
+        return subprocess.run(command, stdout=subprocess.PIPE, **options)
+    if kind == "broken":
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            return subprocess.run(command, stdout=writer, **options)
+        finally:
+            os.close(writer)
+    redirect = {"closed": ">&-", "full": ">/dev/full"}[kind]
+    return subprocess.run(
+        ["bash", "-c", f'"$@" {redirect}', "convcli", *command], stdout=subprocess.PIPE, **options
+    )
+
+
+def folder_state(folder: Path) -> dict[str, bytes]:
+    """Every file in ``folder`` (hidden temporary files too) with its content."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def writing_folder(folder: Path) -> Path:
+    """The inputs every writing command below reads: ``x.npy`` (2, 3, 3), ``k.npy``
+    (1, 2, 2, 2) and the transposed kernel ``kt.npy`` (2, 1, 2, 2)."""
+    folder.mkdir()
+    save(folder / "x.npy", np.arange(18.0).reshape(2, 3, 3))
+    save(folder / "k.npy", np.ones((1, 2, 2, 2)))
+    save(folder / "kt.npy", np.ones((2, 1, 2, 2)))
+    return folder
+
+
+# Every command and output kind that writes a file: its arguments and the files it writes.
+WRITERS = {
+    "run -o .npy (streamed)": (["run", "x.npy", "k.npy", "-o", "y.npy"], ["y.npy"]),
+    "run -o .json": (["run", "x.npy", "k.npy", "-o", "y.json"], ["y.json"]),
+    "run --mode multi-out -o --json": (
+        ["run", "x.npy", "k.npy", "--mode", "multi-out", "-o", "y.npy", "--json"],
+        ["y.npy"],
+    ),
+    "run --transposed -o": (["run", "x.npy", "kt.npy", "--transposed", "-o", "y.npy"], ["y.npy"]),
+    "run --transposed -o --json": (
+        ["run", "x.npy", "kt.npy", "--transposed", "-o", "y.json", "--json"],
+        ["y.json"],
+    ),
+    "pool -o": (["pool", "x.npy", "-k", "2", "-o", "y.npy"], ["y.npy"]),
+    "pool -o --json": (["pool", "x.npy", "-k", "2", "-o", "y.json", "--json"], ["y.json"]),
+    "run -o --plot": (
+        ["run", "x.npy", "k.npy", "-o", "y.npy", "--plot", "p.svg"],
+        ["y.npy", "p.svg"],
+    ),
+    "pool --plot": (["pool", "x.npy", "-k", "2", "--plot", "p.png"], ["p.png"]),
+}
+
+
+@pytest.mark.parametrize("stdout", ["fine", "closed", "full", "broken"])
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_item50_a_failed_stdout_leaves_no_file_created_or_changed(
+    tmp_path: Path, writer: str, stdout: str
+) -> None:
+    args, outputs = WRITERS[writer]
+    if "--plot" in args:
+        pytest.importorskip("matplotlib")
+    folder = writing_folder(tmp_path / "work")
+    # Over old files (--force) where the file could be changed, else where it would be new.
+    replacing = stdout in ("fine", "full")
+    if replacing:
+        for name in outputs:
+            (folder / name).write_bytes(b"OLD")
+        args = [*args, "--force"]
+    before = folder_state(folder)
+    done = convcli_with_stdout(stdout, args, folder)
+    err = done.stderr.decode()
+    if stdout == "fine":  # exit 0: everything was written and printed
+        assert done.returncode == 0, err
+        assert done.stdout.strip()
+        for name in outputs:
+            assert (folder / name).read_bytes() != b"OLD", name
+        assert sorted(folder_state(folder)) == sorted({*before, *outputs})  # no temporary file
+        return
+    assert done.returncode == 74, (done.returncode, err)
+    assert len(err.splitlines()) == 1 and err.startswith("convcli: error: cannot write to stdout")
+    if stdout == "closed":  # found before anything was computed
+        assert err == "convcli: error: cannot write to stdout: it is closed\n"
+    assert folder_state(folder) == before  # nothing created, nothing changed, no temporary
+
+
+@pytest.mark.parametrize("writer", ["run -o .npy (streamed)", "run --transposed -o", "pool -o"])
+def test_item50_an_interrupt_while_the_report_prints_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    import convcli.render.widgets
+
+    monkeypatch.setattr(convcli.render.widgets, "print_sections", _interrupted)
+    folder = writing_folder(tmp_path / "work")
+    monkeypatch.chdir(folder)
+    args, outputs = WRITERS[writer]
+    (folder / outputs[0]).write_bytes(b"OLD")
+    before = folder_state(folder)
+    result = invoke(*args, "--force")
+    assert result.exit_code == 130
+    assert result.stderr == "convcli: interrupted\n"  # no "y.npy was written"
+    assert folder_state(folder) == before
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["draw", "x.npy", "k.npy", "-o", "d.svg"],
+        ["draw", "--input-shape", "3x3", "--kernel-shape", "2x2", "-o", "d.gif"],
+        ["demo", "--write", "samples"],
+    ],
+    ids=["draw svg", "draw gif", "demo --write"],
+)
+def test_item50_commands_that_print_nothing_need_no_stdout(
+    tmp_path: Path, command: list[str], stdout: str
+) -> None:
+    """draw and demo --write print only "wrote ..." on stderr: their stdout may be
+    closed or full, and exit 0 still means the files are in place."""
+    folder = writing_folder(tmp_path / "work")
+    done = convcli_with_stdout(stdout, command, folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().startswith("convcli: wrote ")
+    written = folder / command[-1]
+    assert written.is_dir() or written.stat().st_size > 0
+    if written.is_dir():
+        assert len(files_in(written)) == 12  # every sample, no temporary file
+    assert not [name for name in files_in(folder) if name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "x.npy", "k.npy", "-o", "y.npy"],
+        ["pool", "x.npy", "-k", "2", "-o", "y.npy"],
+        ["draw", "x.npy", "k.npy", "-o", "y.svg"],
+    ],
+    ids=["run", "pool", "draw"],
+)
+def test_item50_a_full_stderr_after_the_rename_is_still_exit_0(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The file is in place: a "wrote y.npy" that stderr cannot take changes nothing."""
+    folder = writing_folder(tmp_path / "work")
+    done = subprocess.run(
+        ["bash", "-c", '"$@" 2>/dev/full', "convcli", PYTHON, "-m", "convcli", *command],
+        cwd=folder,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done
+    assert (folder / command[-1]).stat().st_size > 0
+
+
+@pytest.mark.parametrize("failure", ["interrupt", "disk full"])
+def test_item50_demo_write_is_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    import builtins
+
+    calls: list[str] = []
+
+    def opening(path: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "w" in mode:  # the third sample file cannot be written
+            calls.append(path)
+            if len(calls) == 3:
+                if failure == "interrupt":
+                    raise KeyboardInterrupt
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(convcli.tensorio.files, "open", opening, raising=False)
+    target = tmp_path / "samples"
+    result = invoke("demo", "--write", str(target))
+    assert result.exit_code == (130 if failure == "interrupt" else 2), result.output
+    assert files_in(tmp_path) == []  # no sample, no temporary file, not even the folder
+    # With existing files (--force), the old ones stay as they were.
+    target.mkdir()
+    (target / "lesson_X.json").write_text("OLD")
+    calls.clear()
+    result = invoke("demo", "--write", str(target), "--force")
+    assert result.exit_code != 0
+    assert files_in(target) == ["lesson_X.json"] and (target / "lesson_X.json").read_text() == "OLD"
+    monkeypatch.undo()
+    assert invoke("demo", "--write", str(target), "--force").exit_code == 0
+    assert len(files_in(target)) == 12
+
+
+def cjk_of(text: str) -> set[str]:
+    """The Chinese characters and full-width punctuation in ``text``."""
+    return {c for c in text if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"}
+
+
+ENCODINGS = {
+    "PYTHONIOENCODING=ascii": {"PYTHONIOENCODING": "ascii"},
+    "LC_ALL=C": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""},
+}
+# Every command and output kind, reading an input whose name is not ASCII.
+PRINTERS = {
+    "run -o": ["run", "\u00e9.npy", "k.npy", "-o", "y.npy"],
+    "run --json": ["run", "\u00e9.npy", "k.npy", "--json"],
+    "run --transposed": ["run", "\u00e9.npy", "kt.npy", "--transposed"],
+    "pool --indices": ["pool", "\u00e9.npy", "-k", "2", "--indices"],
+    "pool --at": ["pool", "\u00e9.npy", "-k", "2", "--at", "0,0,0"],
+    "verify": ["verify", "\u00e9.npy", "k.npy"],
+    "verify-1x1": ["verify-1x1"],
+    "explain": ["explain", "\u00e9.npy", "k.npy", "--at", "0,0,0"],
+    "shapes": ["shapes", "\u00e9.npy", "k.npy"],
+    "net": ["net", "--preset", "lenet"],
+    "net --emit torch": ["net", "--preset", "lenet", "--emit", "torch"],
+    "demo": ["demo"],
+    "draw": ["draw", "\u00e9.npy", "k.npy", "-o", "d.svg"],
+}
+
+
+@pytest.mark.parametrize(
+    ("printer", "encoding", "lang"),
+    [(name, "PYTHONIOENCODING=ascii", "zh") for name in PRINTERS]
+    + [(name, "LC_ALL=C", "zh") for name in ("run -o", "net", "shapes")]
+    + [(name, "PYTHONIOENCODING=ascii", "en") for name in ("run -o", "shapes", "draw")],
+)
+def test_item51_a_stdout_that_cannot_encode_the_text_gets_it_escaped(
+    tmp_path: Path, printer: str, encoding: str, lang: str
+) -> None:
+    folder = writing_folder(tmp_path / "work")
+    os.rename(folder / "x.npy", folder / "\u00e9.npy")
+    args = ["--lang", lang, *PRINTERS[printer]]
+    done = convcli_with_stdout("fine", args, folder, env=ENCODINGS[encoding])
+    err = done.stderr.decode("ascii")  # stderr escapes too
+    assert done.returncode == 0, err
+    assert "internal error" not in err and "Traceback" not in err
+    shown = done.stdout.decode("ascii")  # never a character the encoding lacks
+    written = [name for name in ("y.npy", "d.svg") if name in args]
+    for name in written:
+        assert (folder / name).stat().st_size > 0
+    # Nothing is lost: every character a UTF-8 stdout shows is there, escaped.
+    for name in written:
+        (folder / name).unlink()
+    same_locale = {**ENCODINGS[encoding], "PYTHONIOENCODING": "utf-8"}
+    utf8 = convcli_with_stdout("fine", args, folder, env=same_locale)
+    assert utf8.returncode == 0
+    unescaped = shown.encode("ascii").decode("unicode_escape")
+    want = utf8.stdout.decode("utf-8")
+    assert cjk_of(want) <= cjk_of(unescaped)
+    if lang == "zh" and printer not in ("run --json", "draw", "net --emit torch"):
+        assert cjk_of(want), "a Chinese report shows Chinese"
+    if "\u00e9" in want:  # the input's name
+        assert "\\xe9" in shown or "\\udcc3\\udca9" in shown
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_item51_help_onto_an_ascii_stdout_is_no_internal_error(
+    tmp_path: Path, encoding: str
+) -> None:
+    """click writes its help itself (UTF-8 when the stream says ASCII): never exit 70."""
+    for args in (["--lang", "zh", "--help"], ["--lang", "zh", "net", "--help"], ["--version"]):
+        done = convcli_with_stdout("fine", args, tmp_path, env=ENCODINGS[encoding])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout and done.stderr == b""
+        full = convcli_with_stdout("full", args, tmp_path, env=ENCODINGS[encoding])
+        assert full.returncode == 74 and len(full.stderr.splitlines()) == 1, full.stderr
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["--lang", "zh", "--help"],
+        ["net", "--help"],
+        ["run", "--help"],
+        ["--version"],
+        ["--show-completion", "bash"],
+        ["net", "--preset", "lenet", "--emit", "torch"],
+        ["--lang", "zh", "net", "--preset", "lenet", "--emit", "torch"],
+    ],
+    ids=lambda args: " ".join(args) or "bare",
+)
+def test_item52_printing_onto_a_failed_stdout_is_74_in_one_line(
+    tmp_path: Path, args: list[str], stdout: str
+) -> None:
+    fine = convcli_with_stdout("fine", args, tmp_path)
+    assert fine.returncode == 0 and fine.stdout, fine.stderr
+    done = convcli_with_stdout(stdout, args, tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode == 74, (done.returncode, err)
+    assert len(err.splitlines()) == 1 and err.startswith("convcli: "), err
+    assert "Traceback" not in err and "internal" not in err
+    if "zh" in args:
+        assert cjk_of(err), err  # said in the language asked for
+    assert files_in(tmp_path) == []
+
+
+@pytest.fixture
+def ignoring_parent() -> Iterator[None]:
+    """This process as ``nohup pytest`` or ``pytest &`` in a script starts it: SIGHUP and
+    SIGINT ignored, a disposition every child inherits."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGHUP)}
+    for signum in saved:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+# What a child makes of SIGINT, SIGHUP and SIGTERM: "ignored" or "default" (Python's
+# Ctrl-C handler is SIGINT's default).
+DISPOSITIONS = (
+    "import signal\n"
+    "for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):\n"
+    "    h = signal.getsignal(s)\n"
+    "    print('ignored' if h == signal.SIG_IGN else 'default' "
+    "if h in (signal.SIG_DFL, signal.default_int_handler) else h)\n"
+)
+
+
+@pytest.mark.usefixtures("ignoring_parent")
+def test_item60_children_of_the_signal_tests_get_the_default_dispositions() -> None:
+    inherited = subprocess.run([PYTHON, "-c", DISPOSITIONS], capture_output=True, timeout=60)
+    # The trap this item is about: a plain child inherits the ignored signals ...
+    assert inherited.stdout.decode().split() == ["ignored", "ignored", "default"]
+    # ... and the children that the tests signal do not.
+    process = signalled_process([PYTHON, "-c", DISPOSITIONS], stdout=subprocess.PIPE)
+    out, _ = process.communicate(timeout=60)
+    assert out.decode().split() == ["default", "default", "default"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to see the run start")
+@pytest.mark.usefixtures("ignoring_parent")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
+def test_item60_ctrl_c_and_sighup_reach_convcli_when_the_suite_ignores_them(
+    tmp_path: Path, signum: int
+) -> None:
+    signal_a_long_run(tmp_path, signum)

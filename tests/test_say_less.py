@@ -86,11 +86,14 @@ def test_the_bias_note_is_the_demos_only() -> None:
     assert "mistake" in invoke("demo").stdout
 
 
-def test_shapes_and_run_agree_on_the_bias_default() -> None:
+def test_shapes_counts_the_bias_as_nn_conv2d_and_run_computes_what_it_is_given() -> None:
+    """Issue 19 defect 7: shapes follows nn.Conv2d's bias=True (--no-bias drops it) and says
+    which it counted; run still computes with the tensors it is given."""
     shapes = json.loads(invoke("shapes", X, K, "--json").stdout)
-    assert shapes["bias_shape"] is None and shapes["bias_params"] == 0
+    assert shapes["bias"] is True and shapes["bias_shape"] == [3] and shapes["bias_params"] == 3
+    assert "nn.Conv2d's default bias=True" in " ".join(invoke("shapes", X, K).stdout.split())
     run = invoke("run", X, K)
     assert "bias           -   none" in run.stdout
-    with_bias = json.loads(invoke("shapes", X, K, "--bias", "--json").stdout)
-    assert with_bias["bias_params"] == 3
-    assert "Off by default" in invoke("shapes", "--help").stdout
+    without = json.loads(invoke("shapes", X, K, "--no-bias", "--json").stdout)
+    assert without["bias"] is False and without["bias_params"] == 0
+    assert "not counted (--no-bias)" in invoke("shapes", X, K, "--no-bias").stdout

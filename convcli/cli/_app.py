@@ -8,6 +8,8 @@ for SIGTERM and SIGHUP).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import sys
@@ -229,7 +231,14 @@ class _OneLineErrors(TyperGroup):
             else:
                 use_language(language)
                 localize_command(self)
-                code = self._run(argv, prog_name, complete_var, windows_expand_args, **extra)
+                try:
+                    code = self._run(argv, prog_name, complete_var, windows_expand_args, **extra)
+                except (OSError, ValueError) as err:
+                    # Outside a command's guard only click prints (help, --version,
+                    # completion): a stdout that failed is said here, in the language.
+                    if not _stdout_failed():
+                        raise
+                    code = _stdout_lost(err, None)
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else EXIT_OK)
@@ -302,9 +311,23 @@ app = typer.Typer(
 
 
 def say(message: str) -> None:
-    """One line on stderr: messages never spread over several lines."""
-    sys.stderr.write("convcli: " + " ".join(punctuate(message).split()) + "\n")
-    sys.stderr.flush()
+    """One line on stderr: messages never spread over several lines.
+
+    Best effort: a full or closed stderr leaves the exit code to tell what happened
+    (a run whose files are in place still exits 0).
+    """
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.write("convcli: " + " ".join(punctuate(message).split()) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def stdout_closed() -> bool:
+    """Whether stdout is closed (``>&-`` when convcli started)."""
+    return sys.stdout is None or bool(getattr(sys.stdout, "closed", False))
 
 
 def shown(name: str) -> str:
@@ -327,15 +350,18 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 @contextmanager
-def guard() -> Iterator[None]:
+def guard(*, prints: bool = True) -> Iterator[None]:
     """Turn convcli's domain errors into their exit codes and anything else into 70.
 
     Routed by type, never by message: a ``ConvcliError`` is a refusal (its class's exit
     code); any other exception, ``ValueError`` included, is a bug. Tracebacks only with
-    ``--debug``.
+    ``--debug``. A command that ``prints`` to stdout refuses a closed stdout first,
+    before anything is read, computed or written.
     """
     WRITTEN.clear()
     try:
+        if prints and stdout_closed():
+            raise EnvironmentFailureError(_("cannot write to stdout: it is closed"))
         yield
     except typer.Exit:
         raise
@@ -414,10 +440,13 @@ def main() -> None:
 
     A reader that closes the pipe early (``convcli run ... | head -3``) ends convcli
     as it ends ``cat``: by SIGPIPE, silently, instead of a BrokenPipeError traceback.
+    A stdout that fails (full, closed, or closed when convcli started) is one line and
+    exit 74, for the help, ``--version`` and completion scripts as for any command.
     """
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     catch_signals()
+    prepare_streams()
     code: int | str | None = EXIT_OK
     try:
         app()
@@ -432,20 +461,94 @@ def main() -> None:
     # Flush stdout here, where a full or closed stdout is one line and exit 74, instead
     # of at interpreter exit (a traceback-like "Exception ignored" and exit 120).
     try:
-        if sys.stdout is not None:
+        if not stdout_closed():
             sys.stdout.flush()
     except (OSError, ValueError) as err:
-        _detach_stdout()
-        if code != EXIT_IOERR:  # else the command has said so already
-            say(
-                _("error: {message}").format(
-                    message=_("cannot write to stdout: {reason}").format(
-                        reason=describe_io_error(err)
-                    )
-                )
-            )
-            code = EXIT_IOERR
+        code = _stdout_lost(err, code)
     sys.exit(code)
+
+
+def prepare_streams() -> None:
+    """Make stdout safe to print to, whatever the caller gave.
+
+    A closed descriptor 1 or 2 (``>&-``) is held by ``/dev/null``, so that no file convcli
+    opens takes its number; a closed stdout becomes a closed file, which every print
+    finds (``stdout_closed``). A stdout that cannot encode a character (``LC_ALL=C``,
+    ``PYTHONIOENCODING=ascii``) escapes it (``\\u5377``), as Python's stderr does.
+    """
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if stream is None:
+            _hold_descriptor(fd)
+    if sys.stdout is None:
+        closed = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+        closed.close()
+        sys.stdout = closed
+    elif isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.closed:
+        sys.stdout = _Stdout(
+            sys.stdout.buffer,
+            encoding=sys.stdout.encoding,
+            errors="backslashreplace",
+            line_buffering=sys.stdout.line_buffering,
+            write_through=sys.stdout.write_through,
+        )
+
+
+class _Stdout(io.TextIOWrapper):
+    """Python's stdout, escaping what its encoding lacks, and remembering a failure.
+
+    A failed flush drops what it held, so a second flush cannot tell that stdout is
+    full; ``failure`` can (what click prints for ``--help`` fails outside any command).
+    """
+
+    failure: BaseException | None = None
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError as err:
+            self.failure = err
+            raise
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as err:
+            self.failure = err
+            raise
+
+
+def _hold_descriptor(fd: int) -> None:
+    """``/dev/null`` on the closed descriptor ``fd``."""
+    try:
+        os.fstat(fd)
+        return  # not closed after all
+    except OSError:
+        pass
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    if null != fd:
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+        os.close(null)
+
+
+def _stdout_failed() -> bool:
+    """Whether stdout is closed or a write to it failed (``/dev/full``)."""
+    return stdout_closed() or getattr(sys.stdout, "failure", None) is not None
+
+
+def _stdout_lost(err: BaseException, code: int | str | None) -> int:
+    """Say that stdout failed (unless the command has said so already): exit 74."""
+    _detach_stdout()
+    if code != EXIT_IOERR:
+        if stdout_closed():
+            message = _("cannot write to stdout: it is closed")
+        else:
+            message = _("cannot write to stdout: {reason}").format(reason=describe_io_error(err))
+        say(_("error: {message}").format(message=message))
+    return EXIT_IOERR
 
 
 def describe_io_error(err: BaseException) -> str:

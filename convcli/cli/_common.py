@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from convcli.cli._app import shown
+from convcli.cli._app import shown, stdout_closed, written
 from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
 from convcli.i18n import _
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from convcli.render.widgets import Renderable
     from convcli.shapes.options import ConvOptions
+    from convcli.tensorio.files import HeldOutputs
 
 T = TypeVar("T")
 
@@ -127,8 +128,53 @@ def write_stdout(text: str) -> None:
 
 def stdout_open() -> None:
     """Refuse to start a run whose stdout is closed (``>&-``): nothing could be printed."""
-    if sys.stdout is None or getattr(sys.stdout, "closed", False):
+    if stdout_closed():
         raise EnvironmentFailureError(_("cannot write to stdout: it is closed"))
+
+
+@contextmanager
+def held_files() -> Iterator[HeldOutputs]:
+    """The files a command writes, held until ``publish`` has printed its report.
+
+    Every output written inside (``--output``, ``--plot``, draw's picture, the samples)
+    is staged and synced but not renamed into place; an error, an interrupt or a stdout
+    that fails before ``publish`` leaves no file created or changed.
+    """
+    from convcli.tensorio.files import held_outputs
+
+    with held_outputs() as held:
+        yield held
+
+
+def publish(held: HeldOutputs, report: Callable[[], None] | None = None) -> None:
+    """Print the report, then rename the held files into place.
+
+    ``report`` prints and flushes (``show``, ``write_stdout``): a full, closed or broken
+    stdout is ``EnvironmentFailureError`` (exit 74) before any file is in place. With
+    files at stake a closed pipe (``| head``) is that error too, not a silent SIGPIPE that
+    would leave temporary files. Each file renamed is recorded (``written``): an
+    interrupt between the renames says which are in place.
+    """
+    if report is not None:
+        with _pipe_errors(bool(held.pending)):
+            report()
+    held.commit(written)
+
+
+@contextmanager
+def _pipe_errors(active: bool) -> Iterator[None]:
+    """SIGPIPE ignored inside (when ``active``): a write to a closed pipe raises EPIPE."""
+    import signal
+
+    if not active or not hasattr(signal, "SIGPIPE"):
+        yield
+        return
+    previous = signal.getsignal(signal.SIGPIPE)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL if previous is None else previous)
 
 
 @contextmanager

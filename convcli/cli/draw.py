@@ -19,9 +19,11 @@ from convcli.cli._common import (
     PaddingOpt,
     TensorInfo,
     conv_options,
+    held_files,
     memory_budget,
     naming,
     option,
+    publish,
     whole,
 )
 from convcli.cli._loading import load_checked
@@ -140,7 +142,7 @@ def draw(
       convcli draw --pool max --input-shape 4x4 --kernel-size 2 --output pool.gif
       convcli draw --pool avg --input-shape 5x5 --kernel-size 2 -p 1 --ceil-mode -o ceil.png
     """
-    with guard(), option_words():
+    with guard(prints=False), option_words():
         from convcli.draw.output import PICTURE_SUFFIXES, is_animation, write_figures
         from convcli.shapes.parsing import parse_position
         from convcli.tensorio.files import check_output_path
@@ -191,7 +193,9 @@ def draw(
                 input_file, kernel_file, bias_file, input_shape, kernel_shape, options, position,
                 animate, budget,
             )  # fmt: skip
-        write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
+        with held_files() as held:
+            write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
+            publish(held)  # nothing to print on stdout: the picture goes into place
         if animate:
             steps = ngettext("{n} frame", "{n} frames", len(figures)).format(n=len(figures))
         else:

@@ -16,12 +16,14 @@ from convcli.cli._common import (
     TensorInfo,
     check_plot,
     check_stdin_once,
+    held_files,
     json_text,
     memory_budget,
     naming,
     naming_inputs,
     option,
     progress_bar,
+    publish,
     shape_of,
     show,
     show_json,
@@ -91,7 +93,7 @@ def transposed_options(
     output_size: str | None,
 ) -> TransposedOptions:
     """Parse the flags of a transposed convolution (each error names its flag)."""
-    from convcli.shapes.parsing import parse_int_or_pair, parse_padding
+    from convcli.shapes.parsing import parse_int_or_pair, parse_padding, parse_size
     from convcli.shapes.transposed import TransposedOptions
 
     count = whole("--groups", groups, minimum=1)
@@ -107,10 +109,7 @@ def transposed_options(
                 "it): give N or H,W"
             )
         )
-    size = None
-    if output_size is not None:
-        parsed = option("--output-size", lambda t: parse_int_or_pair(t, minimum=1), output_size)
-        size = (parsed, parsed) if isinstance(parsed, int) else parsed
+    size = None if output_size is None else option("--output-size", parse_size, output_size)
     return TransposedOptions(
         stride=option("--stride", lambda t: parse_int_or_pair(t, minimum=1), stride),
         padding=pad,
@@ -243,19 +242,22 @@ def finish(
     payload: Any,
     plot: str | None = None,
 ) -> None:
-    """Write ``--output`` and ``--plot`` (atomically), then print the JSON payload or the
-    report."""
+    """Write ``--output`` and ``--plot``, print the JSON payload or the report, and only
+    then rename the files into place (``publish``)."""
     from convcli.tensorio.files import save_tensor
 
-    if output is not None:
-        save_tensor(output, result.output, force=force, inputs=inputs)
-    if plot is not None:
-        write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
-    if as_json:
-        # The payload's lists are freed once the text is built, before it is written.
-        write_stdout(json_text(payload(result)))
-        return
-    show(*report())
+    with held_files() as held:
+        if output is not None:
+            save_tensor(output, result.output, force=force, inputs=inputs)
+        if plot is not None:
+            write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
+        if as_json:
+            # The payload's lists are freed once the text is built, before it is written.
+            text = json_text(payload(result))
+            publish(held, lambda: write_stdout(text))
+            return
+        sections = report()
+        publish(held, lambda: show(*sections))
     for written in (output, plot):
         if written is not None:
             say(_("wrote {file}").format(file=shown(written)))

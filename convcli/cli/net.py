@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from convcli.cli._app import app, guard, shown
-from convcli.cli._common import JsonOpt, naming, option, show, show_json
+from convcli.cli._common import JsonOpt, naming, option, show, show_json, write_stdout
 from convcli.cli._wording import option_words
 from convcli.errors import OptionError
 from convcli.i18n import _
@@ -40,8 +40,8 @@ def net(
         typer.Option(
             "--input-shape",
             metavar="SHAPE",
-            help="NxCxHxW (CxHxW means N=1; NxF for linear layers only); a preset's default "
-            "is the book's.",
+            help="NxCxHxW (CxHxW means N=1; NxF for linear layers only), or pasted: "
+            "(1, 3, 32, 32), torch.Size([1, 3, 32, 32]); a preset's default is the book's.",
         ),
     ] = None,
     dtype: Annotated[
@@ -67,6 +67,25 @@ def net(
             "--emit", metavar="torch", help="Print a PyTorch script that builds the same network."
         ),
     ] = None,
+    depth: Annotated[
+        str | None,
+        typer.Option(
+            "--depth",
+            metavar="N",
+            help="Fold blocks deeper than N into one row each (their sums), as torchinfo's "
+            "depth: 1 shows the top-level layers; 'all' every layer (the default where one "
+            "line per layer fits the terminal, which otherwise starts at 1). --json keeps "
+            "every layer, each with its level.",
+        ),
+    ] = None,
+    bias: Annotated[
+        bool,
+        typer.Option(
+            "--bias/--no-bias",
+            help="Whether conv, convT and linear layers that do not say bias= have a bias, "
+            "as torch.nn's default bias=True (--no-bias: they have none).",
+        ),
+    ] = True,
     in_order: Annotated[
         bool,
         typer.Option(
@@ -120,6 +139,8 @@ def net(
           --input-shape 1x64x56x56
       convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" \\
           --input-shape 1x16x8x8 --at 5,5
+      convcli net --preset resnet18 --depth 1
+      convcli net --preset vgg11 --no-bias
       convcli net --preset resnet18 --emit torch > resnet18.py
       convcli net "se(16) > concat(identity | conv(32, k=3, p=1))" \\
           --input-shape 1x64x28x28
@@ -140,7 +161,7 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
-        layers, default_shape = _layers(spec, preset, in_order)
+        layers, default_shape = _layers(spec, preset, bias, in_order)
         if input_shape is None and default_shape is None:
             raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
         shape = (
@@ -152,6 +173,7 @@ def net(
         if len(shape) == 3:
             shape = (1, *shape)
         cell = None if at is None else option("--at", _parse_at, at)
+        levels = None if depth is None else option("--depth", _parse_depth, depth)
         network = walk_network(layers, shape)
         if network.error is not None:
             if not as_json and emit is None and network.rows:
@@ -167,12 +189,12 @@ def net(
             centre = ((last.output_shape[2] - 1) // 2, (last.output_shape[3] - 1) // 2)
             trace = trace_cell(network, centre)
         if emit is not None:
-            typer.echo(torch_script(network), nl=False)
+            write_stdout(torch_script(network))
             return
         if as_json:
-            show_json(net_payload(network, dtype, trace))
+            show_json(net_payload(network, dtype, trace, levels, bias=bias))
             return
-        show(*net_report(network, dtype, trace))
+        show(*net_report(network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias))
 
 
 def _nonuniform(network: Network) -> bool:
@@ -180,7 +202,7 @@ def _nonuniform(network: Network) -> bool:
 
 
 def _layers(
-    spec: str | None, preset: str | None, in_order: bool = False
+    spec: str | None, preset: str | None, bias: bool, in_order: bool = False
 ) -> tuple[tuple[LayerSpec, ...], tuple[int, ...] | None]:
     from convcli.shapes.netspec import parse_spec
     from convcli.shapes.presets import PRESETS
@@ -198,13 +220,14 @@ def _layers(
             )
         chosen = PRESETS[preset]
         return parse_spec(
-            chosen.spec, source=_("preset {name}").format(name=preset)
+            chosen.spec, source=_("preset {name}").format(name=preset), bias=bias
         ), chosen.input_shape
     assert spec is not None
     if spec.startswith("@"):
         path = spec[1:]
-        return parse_spec(_read_spec_file(path), source=shown(path), in_order=in_order), None
-    return parse_spec(spec, in_order=in_order), None
+        text = _read_spec_file(path)
+        return parse_spec(text, source=shown(path), bias=bias, in_order=in_order), None
+    return parse_spec(spec, bias=bias, in_order=in_order), None
 
 
 def _read_spec_file(path: str) -> str:
@@ -232,6 +255,24 @@ def _read_spec_file(path: str) -> str:
             )
         ) from None
     return text
+
+
+def _parse_depth(text: str) -> int | None:
+    """``--depth``: a level >= 1, or ``all`` (None: nothing folded).
+
+    >>> _parse_depth("2"), _parse_depth(" ALL ")
+    (2, None)
+    """
+    from convcli.shapes.parsing import parse_whole
+
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return parse_whole(text, minimum=1)
+    except OptionError:
+        raise OptionError(
+            _("expected a level N >= 1 or 'all', got {text!r}").format(text=text)
+        ) from None
 
 
 def _parse_at(text: str) -> tuple[int | None, tuple[int, int]]:

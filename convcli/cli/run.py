@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli._app import app, guard, say, shown, written
+from convcli.cli._app import app, guard, say, shown
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -30,13 +30,14 @@ from convcli.cli._common import (
     check_memory,
     check_plot,
     conv_options,
+    held_files,
     json_text,
     memory_budget,
     naming_inputs,
     option_flags,
     progress_bar,
+    publish,
     show,
-    stdout_open,
     wants_transposed,
     write_plot,
     write_stdout,
@@ -48,7 +49,6 @@ from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
 
 if TYPE_CHECKING:
-    from convcli.render.widgets import Renderable
     from convcli.tensorio.files import StagedOutput
 
 
@@ -163,8 +163,6 @@ def run(
             check_output_path(output, force=force, inputs=inputs)
         if plot is not None:
             check_plot(plot, force=force, inputs=inputs)
-        if as_json:
-            stdout_open()
         budget = memory_budget(max_memory)
         as_text = as_json or (output or "").lower().endswith(".json")
 
@@ -179,53 +177,49 @@ def run(
         assert x is not None and kernel is not None
         compute = functools.partial(run_convolution, x, kernel, bias, mode=mode, options=options)
         streaming = output is not None and output.lower().endswith(".npy") and mode == "auto"
-        # Everything that can fail happens before the output is renamed into place: the
-        # computation, writing, building the report. After the rename, only printing.
-        with staged(output, force=force, inputs=inputs) as target:
-            with naming_inputs(files):
-                if target is not None and streaming:
-                    # Written as it is computed: the result is never held twice in memory.
-                    shape, dtype = planned_output(x, kernel, bias, options)
-                    out = target.memory_map(shape, dtype)
-                    with progress_bar(not as_json) as progress:
-                        result = compute(progress=progress, out=out)
-                    out.flush()
-                else:
-                    with progress_bar(not as_json) as progress:
-                        result = compute(progress=progress)
-            if target is not None and not streaming:
-                target.write(result.output)
-            if plot is not None:  # a picture beside the result: written before the rename
+        # The files are renamed into place only once the report is printed: a failure
+        # anywhere before (computing, writing, a full or closed stdout) leaves none.
+        with held_files() as held:
+            with staged(output, force=force, inputs=inputs) as target:
+                with naming_inputs(files):
+                    if target is not None and streaming:
+                        # Written as it is computed: the result is never held twice in memory.
+                        shape, dtype = planned_output(x, kernel, bias, options)
+                        out = target.memory_map(shape, dtype)
+                        with progress_bar(not as_json) as progress:
+                            result = compute(progress=progress, out=out)
+                        out.flush()
+                    else:
+                        with progress_bar(not as_json) as progress:
+                            result = compute(progress=progress)
+                if target is not None:
+                    if not streaming:
+                        target.write(result.output)
+                    target.commit()  # held: renamed by publish
+            if plot is not None:  # a picture beside the result, held as the result is
                 write_plot(plot, result.output, result.output_axes, force=force, inputs=inputs)
             if as_json:
-                report: list[Renderable] = []
                 text = json_text(run_payload(result))
-            else:
-                names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
-                # --output implies --stats: the values went to the file, unless --show asks.
-                quiet = stats or (output is not None and not show_values)
-                report = run_report(
-                    result,
-                    x,
-                    kernel,
-                    bias,
-                    names,
-                    full=full,
-                    heatmap=heatmap,
-                    options=options,
-                    stats_only=quiet,
-                )
-            if target is not None:
-                target.commit()
-                written(output)  # type: ignore[arg-type]
-        if as_json:
-            write_stdout(text)
-            return
-        show(*report)
-        if output is not None:
-            say(_("wrote {file}").format(file=shown(output)))
-        if plot is not None:
-            say(_("wrote {file}").format(file=shown(plot)))
+                publish(held, lambda: write_stdout(text))
+                return
+            names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
+            # --output implies --stats: the values went to the file, unless --show asks.
+            quiet = stats or (output is not None and not show_values)
+            report = run_report(
+                result,
+                x,
+                kernel,
+                bias,
+                names,
+                full=full,
+                heatmap=heatmap,
+                options=options,
+                stats_only=quiet,
+            )
+            publish(held, lambda: show(*report))
+        for path in (output, plot):
+            if path is not None:
+                say(_("wrote {file}").format(file=shown(path)))
 
 
 @contextlib.contextmanager
@@ -266,11 +260,13 @@ def demo(
       convcli demo
       convcli demo --write samples
     """
-    with guard(), option_words():
+    with guard(prints=write is None), option_words():
         if write is not None:
             from convcli.tensorio.samples import write_samples
 
-            paths = write_samples(write, force=force)
+            with held_files() as held:
+                paths = write_samples(write, force=force)
+                publish(held)
             say(
                 ngettext(
                     "wrote {n} sample file to {folder}",

@@ -55,7 +55,10 @@ def shapes(
     input_shape: Annotated[
         str | None,
         typer.Option(
-            "--input-shape", metavar="SHAPE", help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW)."
+            "--input-shape",
+            metavar="SHAPE",
+            help="c_i x n_h x n_w, e.g. 2x3x3 (or NxCxHxW); pasted (1, 3, 32, 32), "
+            "[1, 3, 32, 32] or torch.Size([1, 3, 32, 32]) too.",
         ),
     ] = None,
     kernel_shape: Annotated[
@@ -68,10 +71,11 @@ def shapes(
         bool,
         typer.Option(
             "--bias/--no-bias",
-            help="Count a bias (c_o,) in the parameters, as nn.Conv2d's bias=True does. "
-            "Off by default, as run without --bias.",
+            help="Count a bias (c_o,) in the parameters, as nn.Conv2d's default bias=True "
+            "does (the default); --no-bias leaves it out. run computes with the tensors it "
+            "is given.",
         ),
-    ] = False,
+    ] = True,
     stride: OptionalStrideOpt = None,
     padding: PaddingOpt = "0",
     dilation: DilationOpt = "1",
@@ -97,6 +101,16 @@ def shapes(
     ceil_mode: Annotated[
         bool, typer.Option("--ceil-mode", help="With --pool: round the output size up.")
     ] = False,
+    want_output: Annotated[
+        str | None,
+        typer.Option(
+            "--want-output",
+            metavar="H,W",
+            help="Solve backwards: the padding (and, without --stride, the stride) that gives "
+            "this output size (H,W, HxW or N); with --transposed the --output-padding, with "
+            "--pool whether --ceil-mode is needed. Every answer is worked forward again.",
+        ),
+    ] = None,
 ) -> None:
     """Explain every dimension: named axes, output-size formula, parameters and cost.
 
@@ -112,6 +126,9 @@ def shapes(
       convcli shapes --transposed --input-shape 256x16x16 --kernel-shape 256x128x4x4 -s 2 -p 1
       convcli shapes --pool max --input-shape 64x112x112 --kernel-size 3 -s 2 -p 1
       convcli shapes --pool adaptive-avg --input-shape 3x7x9 --output-size 2,3
+      convcli shapes --input-shape 64x56x56 --kernel-shape 128x64x3x3 --want-output 28x28
+      convcli shapes --transposed --input-shape 64x28x28 --kernel-shape 64x3x3x3 \\
+          -s 2 -p 1 --want-output 56
 
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
     alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
@@ -121,6 +138,22 @@ def shapes(
         from convcli.render.reports import explain_shapes, shapes_payload, shapes_report
         from convcli.shapes.parsing import parse_shape
 
+        if want_output is not None:
+            from convcli.cli.solve import want_output_command
+
+            want_output_command(
+                want_output,
+                (input_file, kernel_file, input_shape, kernel_shape),
+                (stride, padding, dilation, groups, padding_mode, bias),
+                transposed=transposed,
+                output_padding=output_padding,
+                output_size=output_size,
+                pool=pool,
+                kernel_size=kernel_size,
+                ceil_mode=ceil_mode,
+                as_json=as_json,
+            )
+            return
         layer_flags = (transposed, output_padding, output_size, pool, kernel_size, ceil_mode)
         if any(flag not in (None, False) for flag in layer_flags):
             from convcli.cli.layers import layer_shapes_command

@@ -12,7 +12,7 @@ import functools
 import re
 import unicodedata
 
-__all__ = ["cells", "has_wide", "is_wide", "join_lines", "wrap_cells"]
+__all__ = ["cells", "has_wide", "is_wide", "join_lines", "longest_word", "wrap_cells"]
 
 _WIDE = ("W", "F")
 # Chinese punctuation that must not start a line, and that must not end one (the fullwidth
@@ -100,7 +100,8 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
     lines: list[str] = []
     line, used, space = initial_indent, cells(initial_indent), False
     fresh = True
-    for token in _tokens(has_wide(text)).findall(text):
+    room = width - cells(subsequent_indent)
+    for token in _bracketed(_tokens(has_wide(text)).findall(text), room):
         if token.isspace():
             space = not fresh
             continue
@@ -115,6 +116,60 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
         fresh, space = False, False
     lines.append(line)
     return "\n".join(lines)
+
+
+# A word of prose (not a symbol such as n_h, 2p_h or k_h-1): its brackets may wrap.
+_PROSE_WORD = re.compile(r"[A-Za-z]{2,}[,.;:!?]?")
+
+
+def _bracketed(tokens: list[str], room: int) -> list[str]:
+    """``tokens`` with each bracketed formula made one word, so a formula breaks only
+    between its top-level terms: ``floor((n_h + 2p_h - d_h(k_h-1) - 1)/s_h) + 1`` breaks
+    before ``+ 1`` and nowhere inside. Brackets holding prose (words, Chinese) or wider
+    than ``room`` cells are left to wrap as words.
+
+    >>> _bracketed(["a", " ", "= floor((n", " ", "+ 1)/2)", " ", "+ 1"], 80)
+    ['a', ' ', '= floor((n + 1)/2)', ' ', '+ 1']
+    """
+    merged: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        depth = _depth(token)
+        end = index
+        while depth > 0 and end + 1 < len(tokens):
+            end += 1
+            depth += _depth(tokens[end])
+        group = tokens[index : end + 1]
+        words = [word for word in group[1:] if not word.isspace()]
+        formula = (
+            end > index
+            and depth == 0
+            and not any(_PROSE_WORD.fullmatch(word.lstrip("=+-<>")) for word in words)
+            and not has_wide("".join(group))
+        )
+        joined = "".join(" " if word.isspace() else word for word in group)
+        if formula and cells(joined) <= room:
+            merged.append(joined)
+            index = end + 1
+        else:
+            merged.append(token)
+            index += 1
+    return merged
+
+
+def longest_word(text: str) -> int:
+    """Cells of the widest piece ``wrap_cells`` never breaks, a bracketed formula whole.
+
+    >>> longest_word("m = floor((n + 2p - 1)/s) + 1")
+    23
+    """
+    tokens = _bracketed(_tokens(has_wide(text)).findall(text), 10**9)
+    return max((cells(token) for token in tokens if not token.isspace()), default=0)
+
+
+def _depth(token: str) -> int:
+    return token.count("(") + token.count("[") - token.count(")") - token.count("]")
 
 
 def has_wide(text: str) -> bool:

@@ -20,6 +20,7 @@ from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
 from convcli.ops.verify_transposed import TransposedCheck
+from convcli.render.reports import bias_row
 from convcli.render.widgets import (
     Renderable,
     TensorRow,
@@ -262,6 +263,7 @@ def transposed_shapes_payload(e: TransposedShapes) -> dict[str, Any]:
         "input_shape": list(e.input_shape),
         "kernel_shape": list(e.kernel_shape),
         "bias_shape": [e.c_o] if e.bias else None,
+        "bias": e.bias,
         "output_shape": list(e.output_shape),
         "conv2d_weight_shape": None,
         "stride": list(g.stride),
@@ -328,6 +330,7 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
                 e_weight_params_e_bias_params=e.weight_params + e.bias_params,
             ),
         ),
+        bias_row(e.bias, e.c_o, "nn.ConvTranspose2d"),
         (
             _("MACs"),
             _(

@@ -15,7 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, ngettext
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
 from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
@@ -33,6 +33,14 @@ NONUNIFORM_NOTE = N_(
     "divide); --at I,J traces one cell back to the input."
 )
 FLAT_NOTE = N_("-: after flatten or linear the output is no longer an image.")
+BIAS_NOTE = N_(
+    "params count the bias of every conv, convT and linear layer that does not say "
+    "bias=False (torch.nn's default bias=True; --no-bias leaves those out)."
+)
+NO_BIAS_NOTE = N_(
+    "params leave out the bias of conv, convT and linear layers that do not say bias=True "
+    "(--no-bias; torch.nn's default is bias=True)."
+)
 GLOBAL_NOTE = N_(
     "all: every output cell sees the whole input (a branch pooled to one cell and broadcast "
     "back, as in squeeze-excitation), whatever the input size."
@@ -93,25 +101,40 @@ def _field_cells(fields: tuple[Field | None, Field | None]) -> tuple[str, str, s
     )
 
 
-def _flat_rows(rows: Sequence[LayerRow], depth: int = 0) -> Iterator[tuple[LayerRow, int, str]]:
+def _flat_rows(
+    rows: Sequence[LayerRow], depth: int | None = None, indent: int = 0, level: int = 1
+) -> Iterator[tuple[LayerRow, int, str]]:
+    """Every row to print with its indent and role; a block at level ``depth`` is one
+    ``folded`` row (``depth`` None: every layer)."""
     for row in rows:
-        if row.spec.kind == "residual":
-            yield row, depth, "residual"
-            for inner in row.main:
-                yield from _flat_rows([inner], depth + 1)
-            if row.shortcut:
-                yield row, depth + 1, "shortcut"
-                for inner in row.shortcut:
-                    yield from _flat_rows([inner], depth + 2)
-            else:
-                yield row, depth + 1, "identity"
+        is_block = row.spec.kind == "residual" or bool(row.branches)
+        if not is_block:
+            yield row, indent, ""
+        elif depth is not None and level >= depth:
+            yield row, indent, "folded"
         elif row.branches:
-            yield row, depth, "join"
+            yield row, indent, "join"
             for number, branch in enumerate(row.branches):
-                yield row, depth + 1, f"branch {number}" + ("" if branch else " identity")
-                yield from _flat_rows(branch, depth + 2)
+                yield row, indent + 1, f"branch {number}" + ("" if branch else " identity")
+                yield from _flat_rows(branch, depth, indent + 2, level + 1)
         else:
-            yield row, depth, ""
+            yield row, indent, "residual"
+            yield from _flat_rows(row.main, depth, indent + 1, level + 1)
+            if row.shortcut:
+                yield row, indent + 1, "shortcut"
+                yield from _flat_rows(row.shortcut, depth, indent + 2, level + 1)
+            else:
+                yield row, indent + 1, "identity"
+
+
+def _layer_count(row: LayerRow) -> int:
+    """The layers inside a block (a residual's paths, a join's branches), at every depth."""
+    return sum(1 + _layer_count(layer) for layer in row.inner)
+
+
+def folds(network: Network) -> bool:
+    """Whether the network has a block that ``depth`` can fold."""
+    return any(row.spec.kind == "residual" or row.branches for row in network.rows)
 
 
 def join_label(row: LayerRow) -> str:
@@ -139,15 +162,19 @@ COLUMNS = (
 COST_COLUMNS = (0, 1, 2, 3, 4, 5)
 FIELD_COLUMNS = (0, 1, 6, 7, 8)
 FIELDS_TITLE = N_("receptive field (did not fit beside the costs)")
+FOLDED_NOTE = N_(
+    "Blocks folded into one row each (the terminal is too narrow for one line per layer): "
+    "--depth all unfolds them, --depth 2 shows one level inside."
+)
 
 
-def _table_rows(network: Network) -> list[tuple[str, ...]]:
+def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, ...]]:
     """The cells of every row, residual blocks' layers indented under them."""
     rows: list[tuple[str, ...]] = [
         ("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
     ]
-    for row, depth, role in _flat_rows(network.rows):
-        indent = "  " * depth
+    for row, depth_in, role in _flat_rows(network.rows, depth):
+        indent = "  " * depth_in
         if role in ("shortcut", "identity"):
             label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
             rows.append(("", label, "", "", "", "", "", "", ""))
@@ -159,7 +186,13 @@ def _table_rows(network: Network) -> list[tuple[str, ...]]:
                 label += " " + _("identity")
             rows.append(("", label, "", "", "", "", "", "", ""))
             continue
-        if role == "join":
+        if role == "folded":
+            count = _layer_count(row)
+            name = _("residual") if row.spec.kind == "residual" else join_label(row)
+            text = ngettext("{name} ({count} layer)", "{name} ({count} layers)", count).format(
+                name=name, count=count
+            )
+        elif role == "join":
             text = join_label(row)
         else:
             text = _("residual") if role == "residual" else row.spec.text
@@ -167,7 +200,8 @@ def _table_rows(network: Network) -> list[tuple[str, ...]]:
             text += " *"
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
-        cells = [_compact(n) if n or role in ("residual", "join") else "-" for n in costs]
+        blocks = ("residual", "folded", "join")
+        cells = [_compact(n) if n or role in blocks else "-" for n in costs]
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
@@ -203,8 +237,7 @@ def _columns_table(
             no_wrap=not (wrap_layers and name == "layer"),
         )
     for cells in rows:
-        if columns != COST_COLUMNS and not any(cells[c] for c in columns[2:]):
-            continue  # a "+ shortcut" line has no field to show
+        # Every row in every layout, "+ shortcut" lines too: a table never drops a layer.
         table.add_row(*(Text(cells[c]) for c in columns))
     return table
 
@@ -246,15 +279,16 @@ def _stacked(rows: Sequence[Sequence[str]]) -> Text:
     return text
 
 
-def net_table(network: Network) -> Fitting:
+def net_table(network: Network, depth: int | None = None) -> Fitting:
     """One row per layer; a residual block's layers indented under it, then its shortcut.
 
     Numbers and shapes are never cut: where the table does not fit the width, the
     receptive-field columns move to a second table under it, and where that does not
     fit either, each layer is listed on lines of its own. A layer's text wraps between
-    words before any of that happens.
+    words before any of that happens. Every layout prints every row. ``depth`` (as
+    torchinfo's): blocks at that level are one row each, their layers' sums.
     """
-    rows = _table_rows(network)
+    rows = _table_rows(network, depth)
     every = tuple(range(len(COLUMNS)))
     return Fitting(
         _columns_table(rows, every),
@@ -267,6 +301,19 @@ def net_table(network: Network) -> Fitting:
             )
         ),
         _stacked(rows),
+    )
+
+
+def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Renderable:
+    """The layer table at ``depth`` (None: every layer); ``fold_narrow``: every layer where
+    one line per layer fits the width, else (a narrow terminal) each block folded, with a
+    note saying how to unfold."""
+    if not fold_narrow or not folds(network):
+        return net_table(network, depth)
+    every = tuple(range(len(COLUMNS)))
+    return Fitting(
+        _columns_table(_table_rows(network), every),
+        Group(net_table(network, 1), Text(), render_line(_(FOLDED_NOTE), style="dim")),
     )
 
 
@@ -295,8 +342,21 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
-def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> list[Renderable]:
-    """The table, the totals and the notes that say which convention each number follows."""
+def net_report(
+    network: Network,
+    dtype: str,
+    trace: CellTrace | None = None,
+    *,
+    depth: int | None = None,
+    fold_narrow: bool = False,
+    bias: bool = True,
+) -> list[Renderable]:
+    """The table, the totals and the notes that say which convention each number follows.
+
+    ``depth`` None: every layer; ``fold_narrow``: each block folded where one line per
+    layer does not fit the width (the table says so). ``bias``: the spec's default for
+    ``bias=``, said under the totals.
+    """
     itemsize = DTYPE_SIZES[dtype]
     totals = [
         (_("input"), _shape(network.input_shape)),
@@ -345,9 +405,13 @@ def net_report(network: Network, dtype: str, trace: CellTrace | None = None) -> 
                 ),
             ),
         )
-    report: list[Renderable] = [net_table(network), render_key_values(totals, title=_("total"))]
+    report: list[Renderable] = [
+        _layers_table(network, depth, fold_narrow),
+        render_key_values(totals, title=_("total")),
+    ]
     if trace is not None:
         report.append(render_line(trace_text(trace)))
+    report.append(render_line(_(BIAS_NOTE if bias else NO_BIAS_NOTE), style="dim"))
     report.append(render_line(_(FIELD_NOTE), style="dim"))
     specs = list(_all_specs(network.rows))
     if any(row.spec.branches or row.spec.kind == "se" for row in _all_rows(network.rows)):
@@ -413,11 +477,14 @@ def _percent(part: int, whole: int) -> float:
     return round(100 * part / whole, 2) if whole else 0.0
 
 
-def _layer_payload(row: LayerRow, number: int, total_params: int = 0) -> dict[str, Any]:
+def _layer_payload(
+    row: LayerRow, number: int, level: int = 1, total_params: int = 0
+) -> dict[str, Any]:
     first, second = row.fields
     uniform = first is not None and second is not None
     entry: dict[str, Any] = {
         "index": number,
+        "level": level,
         "layer": row.spec.text,
         "output_shape": list(row.output_shape),
         "params": row.params,
@@ -439,10 +506,11 @@ def _layer_payload(row: LayerRow, number: int, total_params: int = 0) -> dict[st
             entry["jump"] = entry["start"] = None
     if row.spec.kind == "residual":
         entry["layers"] = [
-            _layer_payload(inner, i, total_params) for i, inner in enumerate(row.main, 1)
+            _layer_payload(inner, i, level + 1, total_params) for i, inner in enumerate(row.main, 1)
         ]
         entry["shortcut"] = [
-            _layer_payload(inner, i, total_params) for i, inner in enumerate(row.shortcut, 1)
+            _layer_payload(inner, i, level + 1, total_params)
+            for i, inner in enumerate(row.shortcut, 1)
         ]
     if row.spec.assumed:
         entry["assumed_defaults"] = list(row.spec.assumed)
@@ -451,20 +519,34 @@ def _layer_payload(row: LayerRow, number: int, total_params: int = 0) -> dict[st
     if row.branches:
         entry["join"] = row.spec.kind
         entry["branches"] = [
-            [_layer_payload(inner, i, total_params) for i, inner in enumerate(branch, 1)]
+            [_layer_payload(inner, i, level + 1, total_params) for i, inner in enumerate(branch, 1)]
             for branch in row.branches
         ]
     return entry
 
 
-def net_payload(network: Network, dtype: str, trace: CellTrace | None = None) -> dict[str, Any]:
-    """The ``--json`` object: input and output shapes, one entry per layer, the totals."""
+def net_payload(
+    network: Network,
+    dtype: str,
+    trace: CellTrace | None = None,
+    depth: int | None = None,
+    *,
+    bias: bool = True,
+) -> dict[str, Any]:
+    """The ``--json`` object: input and output shapes, one entry per layer, the totals.
+
+    Every layer is kept whatever ``depth``: each entry has its ``level`` (1: the top),
+    and ``depth`` (None: all) says which a folded table shows: those with
+    ``level <= depth``, a block at ``level == depth`` standing for its layers.
+    ``bias_default``: whether a layer that does not say ``bias=`` has one.
+    """
     itemsize = DTYPE_SIZES[dtype]
     payload: dict[str, Any] = {
         "input_shape": list(network.input_shape),
         "output_shape": list(network.output_shape),
+        "bias_default": bias,
         "layers": [
-            _layer_payload(row, i, network.params) for i, row in enumerate(network.rows, start=1)
+            _layer_payload(row, i, 1, network.params) for i, row in enumerate(network.rows, start=1)
         ],
         "total": {
             "params": network.params,
@@ -485,6 +567,8 @@ def net_payload(network: Network, dtype: str, trace: CellTrace | None = None) ->
             ),
         },
     }
+    if depth is not None:
+        payload["depth"] = depth
     if trace is not None:
         payload["at"] = {
             "layer": int(trace.index),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, ngettext
 from convcli.i18n.typeset import beside
 from convcli.ops.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convcli.ops.lesson import (
@@ -137,6 +137,7 @@ def shapes_payload(e: ShapesExplanation) -> dict[str, Any]:
         "input_shape": list(e.input_shape),
         "kernel_shape": list(e.kernel_shape),
         "bias_shape": list(layer.bias_shape) if layer.bias_shape else None,
+        "bias": layer.bias_shape is not None,
         "output_shape": list(e.output_shape),
         "conv2d_weight_shape": list(layer.kernel_shape),
         "stride": list(g.stride),
@@ -153,7 +154,7 @@ def shapes_payload(e: ShapesExplanation) -> dict[str, Any]:
             "flops": "2 per MAC, plus 1 per output value for the bias when present",
             "separable": "depthwise k_h x k_w per input channel (groups=c_i, same stride, "
             "padding, dilation), then pointwise 1x1 c_i -> c_o; biases c_i + c_o when "
-            "--bias; ratio = separable MACs / this layer's MACs",
+            "bias is true; ratio = separable MACs / this layer's MACs",
         },
         "padding_mode": e.options.padding_mode,
         "receptive_field": list(layer.receptive_field),
@@ -221,6 +222,7 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
                 params=layer.params,
             ),
         ),
+        bias_row(layer.bias_shape is not None, c_o),
         (
             _("MACs"),
             beside(
@@ -285,6 +287,21 @@ def separable_not_shown(layer: LayerShapes) -> str | None:
             groups=layer.groups
         )
     return None
+
+
+def bias_row(bias: bool, c_o: int, module: str = "nn.Conv2d") -> tuple[str, str]:
+    """Whether the parameters count a bias, and why (``module``'s default is bias=True)."""
+    if bias:
+        text = ngettext(
+            "counted: {c_o} value, one per output channel, as {module}'s default "
+            "bias=True (--no-bias leaves it out)",
+            "counted: {c_o} values, one per output channel, as {module}'s default "
+            "bias=True (--no-bias leaves it out)",
+            c_o,
+        )
+    else:
+        text = _("not counted (--no-bias), as {module}(..., bias=False)")
+    return _(BIAS), text.format(c_o=c_o, module=module)
 
 
 def _flops(layer: LayerShapes) -> str:

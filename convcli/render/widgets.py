@@ -6,6 +6,7 @@ so it is shown literally and never read as rich markup.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -21,6 +22,7 @@ from rich.color import Color
 from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -37,7 +39,7 @@ from rich.text import Text
 from convcli.errors import shown_name
 from convcli.i18n import _, ngettext
 from convcli.i18n.typeset import beside, spacing
-from convcli.i18n.wrap import cells, wrap_cells
+from convcli.i18n.wrap import cells, longest_word, wrap_cells
 from convcli.ops.numerics import array_stats
 
 __all__ = [
@@ -88,7 +90,7 @@ def make_console(
     no_color = os.environ.get("NO_COLOR", "") != ""
     if file is None and not stderr:
         file = cast("IO[str]", _NoTrailingSpaces(sys.stdout))
-    return Console(
+    return _Console(
         stderr=stderr,
         color_system=None if no_color else "auto",
         file=file,
@@ -98,6 +100,14 @@ def make_console(
         highlight=False,
         soft_wrap=False,
     )
+
+
+class _Console(Console):
+    """rich's console, leaving a closed pipe to the caller: rich's own reaction ends the
+    process at once (exit 1), before the command can say so or clean up."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 class _NoTrailingSpaces(io.TextIOBase):
@@ -744,19 +754,45 @@ class Prose:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         lines = self.text.split("\n")
         widest = max(cells(line) for line in lines)
-        longest = max(cells(word) for line in lines for word in wrap_cells(line, 1).split("\n"))
+        longest = max(longest_word(line) for line in lines)
         return Measurement(min(longest, widest), widest).clamp(max_width=options.max_width)
 
 
-def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> Table:
-    """A two-column table of labelled values (formulas, counts, checks)."""
+def render_key_values(pairs: Sequence[tuple[str, str]], *, title: str = "") -> KeyValues:
+    """A two-column table of labelled values (formulas, counts, checks); where a value's
+    widest unbreakable piece (a bracketed formula) does not fit beside the labels, each
+    value goes under its label instead."""
     table = Table(title=title or None, box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
     # A word wider than its column folds onto the next line: nothing is cut.
     table.add_column(style="bold", overflow="fold")
     table.add_column(overflow="fold")
     for key, value in pairs:
         table.add_row(Text(key), render_line(value))
-    return table
+    stacked: list[RenderableType] = []
+    if title:
+        stacked += [Text(title, style="italic"), Text()]
+    for key, value in pairs:
+        stacked += [Text("  " + key, style="bold"), Padding(render_line(value), (0, 0, 0, 4))]
+    # The table's edges and padding take 7 cells beside the widest label and value piece.
+    keys = max((cells(key) for key, _value in pairs), default=0)
+    values = max((longest_word(line) for _key, v in pairs for line in v.split("\n")), default=0)
+    return KeyValues(table, Group(*stacked), keys + values + 7)
+
+
+class KeyValues:
+    """The key-value table, or the same pairs stacked where the table's narrowest form does
+    not fit the width (a formula is then never broken inside its brackets to fit)."""
+
+    def __init__(self, table: Table, stacked: RenderableType, narrowest: int) -> None:
+        self.table = table
+        self.stacked = stacked
+        self.narrowest = narrowest
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table if self.narrowest <= options.max_width else self.stacked
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table)
 
 
 def render_line(text: str, *, style: str = "") -> Prose:

@@ -276,11 +276,13 @@ LAYER_NAMES = (*_SHORT, *BLOCKS)
 
 
 def parse_spec(
-    text: str, *, source: str = N_("spec"), in_order: bool = False
+    text: str, *, source: str = N_("spec"), bias: bool = True, in_order: bool = False
 ) -> tuple[LayerSpec, ...]:
     """The layers of a network spec, in order.
 
-    ``source`` names the text in error messages (``spec``, or a file's name).
+    ``source`` names the text in error messages (``spec``, or a file's name). ``bias``:
+    whether a convolution or linear layer that does not say ``bias=`` has one (torch.nn's
+    default, True).
     ``in_order``: a custom module's children in pasted ``print(model)`` text are read
     as a chain in printed order (each layer's ``container`` names the module), where
     otherwise the module is refused because its ``forward`` is not printed.
@@ -302,7 +304,7 @@ def parse_spec(
             )
         )
     text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
-    reader = _Reader(text, source, in_order=in_order)
+    reader = _Reader(text, source, bias, in_order=in_order)
     line = reader.normalise()
     if not line.strip():
         raise OptionError(
@@ -347,9 +349,12 @@ _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 class _Reader:
     """Turns the text into one Python expression of the same length, then reads its tree."""
 
-    def __init__(self, text: str, source: str, *, in_order: bool = False) -> None:
+    def __init__(
+        self, text: str, source: str, bias: bool = True, *, in_order: bool = False
+    ) -> None:
         self.text = text
         self.source = source
+        self.bias = bias
         self.in_order = in_order
         # The custom modules read in printed order: first and last offset, class name.
         self.containers: list[tuple[int, int, str]] = []
@@ -855,6 +860,8 @@ class _Reader:
                         )
                     )
                 values[param.name] = param.default  # type: ignore[assignment]
+                if param.name == "bias" and kind in ("conv", "convT", "linear"):
+                    values["bias"] = self.bias
         stated: dict[str, int] = {}
         if stated_name == "normalized_shape":
             shape = values.pop(stated_name)

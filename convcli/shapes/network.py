@@ -799,9 +799,10 @@ def _branch_name(number: int) -> str:
 def _se_branch(layer: LayerSpec, channels: int) -> tuple[LayerSpec, ...]:
     """torchvision's SqueezeExcitation as a chain: pool, squeeze, act, expand, gate."""
     a = layer.args
+    # torchvision's convolutions here always have a bias, whatever the spec's default.
     return parse_spec(
-        f"gap > conv({a['squeeze']}, k=1, bias=True) > {a['act']} > "
-        f"conv({channels}, k=1, bias=True) > {a['gate']}"
+        f"gap > conv({a['squeeze']}, k=1) > {a['act']} > conv({channels}, k=1) > {a['gate']}",
+        bias=True,
     )
 
 

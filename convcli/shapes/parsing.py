@@ -19,6 +19,7 @@ __all__ = [
     "parse_padding",
     "parse_position",
     "parse_shape",
+    "parse_size",
     "parse_whole",
     "shorten",
 ]
@@ -146,16 +147,37 @@ def parse_padding(text: str) -> PaddingArg:
         ) from None
 
 
+# A shape as people paste it: torch.Size([1, 64, 56, 56]), (1, 64, 56, 56), [1, 64, 56, 56].
+_PASTED_SHAPE = re.compile(
+    r"(?:torch\.Size\(\s*\[(?P<size>[^\[\]]*)\]\s*\))|\((?P<tuple>[^()]*)\)|\[(?P<list>[^\[\]]*)\]"
+)
+
+
 def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
     """``"2x3x3"`` -> (2, 3, 3); the number of dimensions must be one of ``ndims``.
+
+    A shape pasted from Python reads the same: ``(2, 3, 3)``, ``[2, 3, 3]`` or
+    ``torch.Size([2, 3, 3])``.
 
     Examples
     --------
     >>> parse_shape("2x3x3", ndims=(3, 4))
     (2, 3, 3)
+    >>> parse_shape("torch.Size([1, 64, 56, 56])", ndims=(4,))
+    (1, 64, 56, 56)
+    >>> parse_shape("(1,64,56,56)", ndims=(4,)) == parse_shape("[1, 64, 56, 56]", ndims=(4,))
+    True
     """
-    parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
-    shape = tuple(_parse_int(part, text) for part in parts)
+    pasted = _PASTED_SHAPE.fullmatch(text.strip())
+    if pasted is not None:
+        inner = next(group for group in pasted.groups() if group is not None)
+        items = [part.strip() for part in inner.split(",")]
+        if len(items) > 1 and items[-1] == "":
+            items.pop()  # Python's one-element tuple: (3,)
+        shape = tuple(_parse_int(part, text) for part in items)
+    else:
+        parts = [part.strip() for part in text.lower().replace("*", "x").split("x")]
+        shape = tuple(_parse_int(part, text) for part in parts)
     if len(shape) not in ndims:
         allowed = " or ".join(str(n) for n in ndims)
         raise OptionError(
@@ -168,6 +190,32 @@ def parse_shape(text: str, *, ndims: tuple[int, ...]) -> tuple[int, ...]:
             _("sizes must be >= 1, got {shorten_text}").format(shorten_text=shorten(text))
         )
     return shape
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A wanted output size: ``"28"``, ``"28,14"`` or ``"28x14"`` -> ``(h, w)``, each >= 1;
+    a pasted shape, ``torch.Size([1, 64, 28, 14])`` or ``(1, 64, 28, 14)``, gives its last two
+    sizes (as ``nn.ConvTranspose2d``'s ``output_size`` takes a whole shape).
+
+    Examples
+    --------
+    >>> parse_size("56"), parse_size("28x14"), parse_size("7, 9")
+    ((56, 56), (28, 14), (7, 9))
+    >>> parse_size("torch.Size([1, 64, 28, 14])"), parse_size("1x64x28x14")
+    ((28, 14), (28, 14))
+    """
+    if _PASTED_SHAPE.fullmatch(text.strip()) or text.lower().count("x") > 1:
+        shape = parse_shape(text, ndims=(2, 3, 4))
+        return shape[-2], shape[-1]
+    try:
+        value = parse_int_or_pair(text.lower().replace("x", ","), minimum=1)
+    except OptionError:
+        raise OptionError(
+            _("expected H,W, HxW or N (each >= 1), got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        ) from None
+    return (value, value) if isinstance(value, int) else value
 
 
 def _parse_int(part: str, text: str) -> int:

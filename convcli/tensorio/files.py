@@ -6,12 +6,15 @@ problem (the formats' own rules live in ``convcli.tensorio.npy`` and ``convcli.t
 
 Every output is written atomically: a temporary file beside the destination, fsync,
 then a rename, so an interrupted write leaves any old file intact and no temporary file.
-An output is never one of the inputs, not even with ``force``.
+An output is never one of the inputs, not even with ``force``. Inside ``held_outputs``
+the renames wait for the caller (the command line renames its files only once its
+report is printed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import io
 import json
@@ -19,7 +22,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, BinaryIO
 
 import numpy as np
@@ -41,8 +44,10 @@ from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_JSON_BYTES",
+    "HeldOutputs",
     "TensorFileError",
     "check_output_path",
+    "held_outputs",
     "json_text_size",
     "load_tensor",
     "npy_writer",
@@ -283,11 +288,15 @@ class StagedOutput:
     the report) happens before ``commit``; the rename is the last step.
     """
 
-    def __init__(self, target: str, temporary: str, *, force: bool) -> None:
+    def __init__(
+        self, target: str, temporary: str, *, force: bool, identity: tuple[int, int] | None = None
+    ) -> None:
         self.target = target
         self.temporary = temporary
         self.force = force
+        self.identity = identity  # the temporary file's (device, inode)
         self.committed = False
+        self.held = False  # committed inside ``held_outputs``: renamed later
 
     def write(self, array: npt.NDArray[Any]) -> None:
         """Write ``array`` (as ``.npy`` or ``.json``, by the target's name) to the temporary."""
@@ -299,18 +308,26 @@ class StagedOutput:
                     )
                 )
             payload = _json_text(array) if _suffix(self.target) == ".json" else None
-            try:
-                with open(self.temporary, "wb") as stream:
-                    if payload is not None:
-                        stream.write(payload)
-                    else:
-                        np.lib.format.write_array(stream, array, allow_pickle=False)
-            except OSError as err:
-                raise FileProblem(
-                    _("cannot write: {write_reason_err}").format(
-                        write_reason_err=_write_reason(err)
-                    )
-                ) from err
+        if payload is not None:
+            self.write_bytes(payload)
+            return
+        with _named(self.target), self._writing() as stream:
+            np.lib.format.write_array(stream, array, allow_pickle=False)
+
+    def write_bytes(self, payload: bytes) -> None:
+        """Write ``payload`` as the file's whole content (a sample's own JSON text)."""
+        with _named(self.target), self._writing() as stream:
+            stream.write(payload)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[IO[bytes]]:
+        try:
+            with open(self.temporary, "wb") as stream:
+                yield stream
+        except OSError as err:
+            raise FileProblem(
+                _("cannot write: {write_reason_err}").format(write_reason_err=_write_reason(err))
+            ) from err
 
     def memory_map(
         self, shape: tuple[int, ...], dtype: np.dtype[Any]
@@ -341,10 +358,38 @@ class StagedOutput:
         return out
 
     def commit(self) -> None:
-        """Make the temporary file ``target``: fsync, rename, fsync the folder."""
+        """Make the temporary file ``target``: fsync, rename, fsync the folder.
+
+        Inside ``held_outputs`` only the fsync happens here; the rename waits for
+        ``HeldOutputs.commit``.
+        """
+        self.prepare()
+        held = _HELD.get()
+        if held is not None:
+            self.held = True
+            held.pending.append(self)
+            return
+        self.rename()
+
+    def prepare(self) -> None:
+        """Everything of the commit that can fail but the rename: the data on disk, and
+        without ``force`` a ``target`` that another process created since the check."""
         with _named(self.target):
             try:
                 _fsync(self.temporary)
+            except OSError as err:
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
+            if not self.force and os.path.lexists(self.target):
+                raise _exists()
+
+    def rename(self) -> None:
+        """Put the prepared temporary file in place as ``target``."""
+        with _named(self.target):
+            try:
                 _commit(self.temporary, self.target, force=self.force)
             except OSError as err:
                 raise FileProblem(
@@ -352,9 +397,81 @@ class StagedOutput:
                         write_reason_err=_write_reason(err)
                     )
                 ) from err
+            except BaseException:  # an interrupt: it may have come just after the rename
+                self.committed = self._in_place()
+                if self.committed:  # linked but not yet unlinked: the temporary name goes
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.temporary)
+                raise
         self.committed = True
         with contextlib.suppress(OSError):
             _fsync(os.path.dirname(os.path.abspath(self.target)))  # the rename, durable
+
+    def _in_place(self) -> bool:
+        """Whether ``target`` is now the temporary file."""
+        try:
+            info = os.lstat(self.target)
+        except OSError:
+            return False
+        return self.identity == (info.st_dev, info.st_ino)
+
+
+class HeldOutputs:
+    """The outputs committed inside ``held_outputs``, waiting to be renamed into place."""
+
+    def __init__(self) -> None:
+        self.pending: list[StagedOutput] = []
+
+    def commit(self, done: Callable[[str], None] | None = None) -> None:
+        """Rename every held output into place, in the order they were committed;
+        ``done(target)`` is called after each rename."""
+        for staged in self.pending:
+            if staged.committed:
+                continue
+            try:
+                staged.rename()
+            finally:  # an interrupt just after the rename still counts the file
+                if staged.committed and done is not None:
+                    done(staged.target)
+
+
+_HELD: contextvars.ContextVar[HeldOutputs | None] = contextvars.ContextVar(
+    "convcli_held_outputs", default=None
+)
+
+
+@contextlib.contextmanager
+def held_outputs() -> Iterator[HeldOutputs]:
+    """Hold every output committed inside until ``HeldOutputs.commit``: written, synced,
+    checked, but not renamed into place.
+
+    Whatever ends the block before that commit (an error, Ctrl-C, a stdout that failed)
+    removes the held temporary files: no output is created or changed.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(folder.name) / "y.npy"
+    >>> with held_outputs() as held:
+    ...     save_tensor(target, np.arange(3))
+    ...     print(target.exists())
+    ...     held.commit()
+    False
+    >>> np.load(target)
+    array([0, 1, 2])
+    >>> folder.cleanup()
+    """
+    held = HeldOutputs()
+    token = _HELD.set(held)
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)
+        for staged in held.pending:
+            if not staged.committed:
+                with contextlib.suppress(OSError):
+                    os.unlink(staged.temporary)
 
 
 @contextlib.contextmanager
@@ -403,13 +520,15 @@ def staged_output(
     staged = StagedOutput(target, temporary, force=force)
     try:
         try:
+            info = os.fstat(handle)
+            staged.identity = (info.st_dev, info.st_ino)
             # mkstemp makes 0600 files; give the output the mode a plain open() would.
             os.fchmod(handle, 0o666 & ~_umask())
         finally:
             os.close(handle)
         yield staged
     finally:
-        if not staged.committed:
+        if not (staged.committed or staged.held):
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
 

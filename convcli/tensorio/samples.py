@@ -6,6 +6,7 @@ without the repository; ``scripts/make_samples.py`` writes the repository's ``sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from convcli.ops.lesson import (
     lesson_kernel_multi_in,
     lesson_kernel_multi_out,
 )
+from convcli.tensorio.files import staged_output
 
 __all__ = ["sample_arrays", "sample_names", "write_samples"]
 
@@ -76,11 +78,26 @@ def write_samples(folder: str | Path, *, force: bool = False) -> list[Path]:
             len_paths=len(paths),
             force=Param("force", True),
         )
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, array in sample_arrays().items():
-        np.save(folder / f"{stem}.npy", array, allow_pickle=False)
-        # Four decimals are what the lesson printed; float32 holds them to within 1e-7.
-        data = np.round(array.astype(np.float64), 4).tolist()
-        text = json.dumps({"dtype": str(array.dtype), "data": data})
-        (folder / f"{stem}.json").write_text(text + "\n", encoding="utf-8")
+    try:
+        # All or nothing: every file is staged before the first one is renamed into place.
+        with contextlib.ExitStack() as stack:
+            staged = []
+            for stem, array in sample_arrays().items():
+                npy = stack.enter_context(staged_output(folder / f"{stem}.npy", force=force))
+                npy.write(array)
+                # Four decimals are what the lesson printed; float32 holds them to within 1e-7.
+                data = np.round(array.astype(np.float64), 4).tolist()
+                text = json.dumps({"dtype": str(array.dtype), "data": data}) + "\n"
+                as_json = stack.enter_context(staged_output(folder / f"{stem}.json", force=force))
+                as_json.write_bytes(text.encode("utf-8"))
+                staged += [npy, as_json]
+            for output in staged:
+                output.commit()
+    except BaseException:
+        if created:  # the folder made for the samples goes with them
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return paths
