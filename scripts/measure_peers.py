@@ -85,7 +85,10 @@ def main() -> None:
             fv.uncalled_modules_warnings(False)
             fv_total = fv.total()
             pt, _ = ptflops.get_model_complexity_info(
-                module, (3, 224, 224), as_strings=False, print_per_layer_stat=False,
+                module,
+                (3, 224, 224),
+                as_strings=False,
+                print_per_layer_stat=False,
                 backend="pytorch",
             )
             th, _ = thop.profile(torch_module(net), inputs=(x,), verbose=False)
