@@ -574,3 +574,15 @@ def test_sizes_are_torchinfos(name: str) -> None:
     assert payload["total"]["torchinfo_bytes"]["params"] == stats.total_param_bytes
     percents = [layer["params_percent"] for layer in payload["layers"]]
     assert abs(sum(percents) - 100) < 0.01 * len(percents)
+
+
+def test_depth_folds_a_joins_branches() -> None:
+    spec = "conv(8, k=3, p=1) > se(2) > concat(identity | bn > relu > conv(4, k=3, p=1))"
+    folded = invoke("net", spec, "--input-shape", "1x3x8x8", "--depth", "1")
+    assert folded.exit_code == 0, folded.output
+    assert "se(2) (5 layers)" in folded.stdout and "concat (3 layers)" in folded.stdout
+    assert "| b" not in folded.stdout and "gap" not in folded.stdout
+    unfolded = invoke("net", spec, "--input-shape", "1x3x8x8", "--depth", "all").stdout
+    assert "| a identity" in unfolded and "gap" in unfolded
+    layers = json_of(invoke("net", spec, "--input-shape", "1x3x8x8", "--json"))["layers"]
+    assert [entry["level"] for entry in layers[2]["branches"][1]] == [2, 2, 2]
