@@ -581,7 +581,7 @@ def test_depth_folds_a_joins_branches() -> None:
     folded = invoke("net", spec, "--input-shape", "1x3x8x8", "--depth", "1")
     assert folded.exit_code == 0, folded.output
     assert "se(2) (5 layers)" in folded.stdout and "concat (3 layers)" in folded.stdout
-    assert "| b" not in folded.stdout and "gap" not in folded.stdout
+    assert "| a identity" not in folded.stdout and "gap" not in folded.stdout
     unfolded = invoke("net", spec, "--input-shape", "1x3x8x8", "--depth", "all").stdout
     assert "| a identity" in unfolded and "gap" in unfolded
     layers = json_of(invoke("net", spec, "--input-shape", "1x3x8x8", "--json"))["layers"]
