@@ -273,6 +273,9 @@ SYMBOLS = {
     "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",
     "lenet", "alexnet", "nin", "Araujo", "Distill", "nn", "adaptive", "ceil",
     "all", "torchinfo",  # net --depth all, and the package whose depth it follows
+    # net's newer layers and presets, PyTorch's forward and the class names a printout shows
+    "elu", "mish", "prelu", "hardswish", "hardsigmoid", "instancenorm", "googlenet",
+    "densenet", "unet", "torchvision", "forward", "Net",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
