@@ -361,12 +361,8 @@ def net_report(
     totals = [
         (_("input"), _shape(network.input_shape)),
         (_("output"), _shape(network.output_shape)),
-        (
-            _("params"),
-            _("{params} trainable, 0 non-trainable (as printed: requires_grad cannot show)").format(
-                params=f"{network.params:,}"
-            ),
-        ),
+        (_("params"), _("{params} trainable").format(params=f"{network.params:,}")),
+        (_("non-trainable"), _("0 (as printed: requires_grad=False does not print)")),
         (_("MACs"), f"{network.macs:,}"),
         (_("FLOPs"), f"{network.flops:,}"),
         (
@@ -383,11 +379,8 @@ def net_report(
     sizes = network.torchinfo_bytes(itemsize)
     totals.append(
         (
-            _("size (torchinfo)"),
-            _(
-                "input {input} MB, forward/backward pass {passes} MB, params {params} MB, "
-                "estimated total {total} MB"
-            ).format(
+            _("MB (torchinfo)"),
+            _("input {input} + fwd/bwd pass {passes} + params {params} = {total}").format(
                 input=_megabytes(sizes[0]),
                 passes=_megabytes(sizes[1]),
                 params=_megabytes(sizes[2]),
@@ -397,7 +390,7 @@ def net_report(
     )
     if network.buffers:
         totals.insert(
-            3,
+            4,
             (
                 _("BatchNorm buffers"),
                 _("{count} (running mean and variance, counter)").format(
