@@ -586,3 +586,60 @@ def test_depth_folds_a_joins_branches() -> None:
     assert "| a identity" in unfolded and "gap" in unfolded
     layers = json_of(invoke("net", spec, "--input-shape", "1x3x8x8", "--json"))["layers"]
     assert [entry["level"] for entry in layers[2]["branches"][1]] == [2, 2, 2]
+
+
+# -- the graph front door (nodes with named inputs, as a model file gives them) ----------------
+
+
+def _nodes(*rows: tuple[str, str, tuple[str, ...], dict[str, object]]) -> list[Any]:
+    from convcli.shapes.graph import Node
+
+    return [Node(name, op, inputs, attributes) for name, op, inputs, attributes in rows]
+
+
+def test_a_graph_nests_into_the_spec_it_means() -> None:
+    from convcli.shapes.graph import graph_spec
+
+    conv = {"out_channels": 8, "kernel_size": 3, "padding": 1}
+    nodes = _nodes(
+        ("c1", "conv", ("x",), conv),
+        ("r1", "relu", ("c1",), {}),
+        # a residual block: add(conv > relu > conv | identity)
+        ("c2", "conv", ("r1",), conv), ("r2", "relu", ("c2",), {}), ("c3", "conv", ("r2",), conv),
+        ("s", "add", ("c3", "r1"), {}),
+        # squeeze-excitation: mul(identity | gap > conv > sigmoid), with a fork inside a branch
+        ("g", "gap", ("s",), {}), ("q", "conv", ("g",), {"out_channels": 8, "kernel_size": 1}),
+        ("h", "sigmoid", ("q",), {}), ("m", "mul", ("s", "h"), {}),
+        ("p", "maxpool", ("m",), {"kernel_size": 3, "stride": 1, "padding": 1}),
+        ("a", "conv", ("m",), {"out_channels": 4, "kernel_size": 1}),
+        ("b1", "conv", ("m",), {"out_channels": 4, "kernel_size": 1}),
+        ("b2", "conv", ("b1",), {"out_channels": 4, "kernel_size": 1}),
+        ("b3", "conv", ("b1",), {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+        ("bb", "concat", ("b2", "b3"), {}),
+        ("y", "concat", ("a", "bb", "p"), {}),
+    )  # fmt: skip
+    spec = graph_spec(nodes, "x")
+    written = (
+        "conv(8, k=3, p=1) > relu > add(conv(8, k=3, p=1) > relu > conv(8, k=3, p=1) | identity)"
+        " > mul(identity | gap > conv(8, k=1) > sigmoid)"
+        " > concat(conv(4, k=1) | conv(4, k=1) > concat(conv(4, k=1) | conv(4, k=3, p=1))"
+        " | maxpool(3, s=1, p=1))"
+    )
+    ours, theirs = walked(spec, (1, 3, 8, 8)), walked(written, (1, 3, 8, 8))
+    assert ours.error is None and theirs.error is None
+    assert [(r.output_shape, r.params, r.macs, r.flops, r.fields) for r in ours.rows] == [
+        (r.output_shape, r.params, r.macs, r.flops, r.fields) for r in theirs.rows
+    ]
+
+
+def test_a_graph_that_is_not_chains_and_joins_is_refused() -> None:
+    from convcli.shapes.graph import graph_spec
+
+    crossing = _nodes(
+        ("a", "relu", ("x",), {}), ("b", "sigmoid", ("x",), {}),
+        ("c", "add", ("a", "b"), {}), ("y", "add", ("c", "a"), {}),
+    )  # fmt: skip
+    with pytest.raises(OptionError, match="node"):
+        graph_spec(crossing, "x")
+    with pytest.raises(OptionError, match="produced by no node"):
+        graph_spec(_nodes(("y", "relu", ("z",), {})), "x")
