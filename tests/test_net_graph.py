@@ -591,7 +591,7 @@ def test_depth_folds_a_joins_branches() -> None:
 # -- the graph front door (nodes with named inputs, as a model file gives them) ----------------
 
 
-def _nodes(*rows: tuple[str, str, tuple[str, ...], dict[str, object]]) -> list[Any]:
+def _nodes(*rows: tuple[str, str, tuple[str, ...], Any]) -> list[Any]:
     from convcli.shapes.graph import Node
 
     return [Node(name, op, inputs, attributes) for name, op, inputs, attributes in rows]
