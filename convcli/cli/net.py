@@ -7,14 +7,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from convcli.cli._app import app, guard, shown
-from convcli.cli._common import JsonOpt, naming, option, show, show_json, write_stdout
+from convcli.cli._common import (
+    JsonOpt,
+    MaxMemoryOpt,
+    memory_budget,
+    naming,
+    option,
+    show,
+    show_json,
+    write_stdout,
+)
 from convcli.cli._wording import option_words
 from convcli.errors import OptionError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from convcli.shapes.netspec import LayerSpec
     from convcli.shapes.network import Network
+    from convcli.tensorio.onnxgraph import OnnxGraph
 
 
 @app.command()
@@ -95,6 +105,7 @@ def net(
             "forward is not printed.",
         ),
     ] = False,
+    max_memory: MaxMemoryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
@@ -144,6 +155,10 @@ def net(
       convcli net --preset resnet18 --emit torch > resnet18.py
       convcli net "se(16) > concat(identity | conv(32, k=3, p=1))" \\
           --input-shape 1x64x28x28
+      convcli net resnet18.onnx --depth 2
+
+    A SPEC ending in .onnx is an ONNX model file (the onnx extra: pip install
+    'convcli[onnx]'): its graph is read, its weights are not.
     """
     with guard(), option_words():
         from convcli.render.net import net_payload, net_report, net_table
@@ -161,14 +176,25 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
-        layers, default_shape = _layers(spec, preset, bias, in_order)
-        if input_shape is None and default_shape is None:
-            raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
-        shape = (
+        given = (
             option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape)
             if input_shape is not None
-            else default_shape
+            else None
         )
+        onnx_graph = None
+        if spec is not None and spec.lower().endswith(".onnx") and preset is None:
+            from convcli.shapes.netspec import parse_spec
+            from convcli.tensorio.onnxgraph import read_onnx
+
+            with naming("--input-shape"):
+                onnx_graph = read_onnx(spec, max_bytes=memory_budget(max_memory), input_shape=given)
+            layers = parse_spec(onnx_graph.spec, source=shown(spec), bias=True)
+            default_shape: tuple[int, ...] | None = onnx_graph.input_shape
+        else:
+            layers, default_shape = _layers(spec, preset, bias, in_order)
+        if input_shape is None and default_shape is None:
+            raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
+        shape = given if given is not None else default_shape
         assert shape is not None
         if len(shape) == 3:
             shape = (1, *shape)
@@ -192,9 +218,47 @@ def net(
             write_stdout(torch_script(network))
             return
         if as_json:
-            show_json(net_payload(network, dtype, trace, levels, bias=bias))
+            payload = net_payload(network, dtype, trace, levels, bias=bias)
+            if onnx_graph is not None:
+                payload["onnx"] = {
+                    "nodes": onnx_graph.nodes,
+                    "uncounted": dict(onnx_graph.uncounted),
+                    "stopped_at": None
+                    if onnx_graph.stopped is None
+                    else {"node": onnx_graph.stopped[0], "op": onnx_graph.stopped[1]},
+                }
+            show_json(payload)
             return
-        show(*net_report(network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias))
+        report = net_report(
+            network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias
+        )
+        show(*report, *_onnx_notes(onnx_graph))
+
+
+def _onnx_notes(graph: OnnxGraph | None) -> list[str]:
+    if graph is None:
+        return []
+    notes: list[str] = []
+    if graph.uncounted:
+        listed = ", ".join(f"{op} x{count}" for op, count in graph.uncounted)
+        total = sum(count for _op, count in graph.uncounted)
+        notes.append(
+            ngettext(
+                "Not counted (operators convcli does not know, shape kept): {listed}; "
+                "{total} node.",
+                "Not counted (operators convcli does not know, shape kept): {listed}; "
+                "{total} nodes.",
+                total,
+            ).format(listed=listed, total=total)
+        )
+    if graph.stopped is not None:
+        notes.append(
+            _(
+                "Stopped at node {node} ({op}): an operator convcli does not know, whose "
+                "output shape the file does not give; the table ends before it."
+            ).format(node=graph.stopped[0], op=graph.stopped[1])
+        )
+    return notes
 
 
 def _nonuniform(network: Network) -> bool:

@@ -1,0 +1,756 @@
+"""Read an ONNX model's graph into the spec language (the optional ``onnx`` extra).
+
+Only the graph and the shapes of its initializers are read: weights stored as external
+data are never loaded. Shapes come from ``onnx.shape_inference`` on the graph with its input
+fixed to the given shape (the shape subgraphs exporters write are evaluated as constants by
+its data propagation). Each node becomes a ``Node`` of ``convcli.shapes.graph``; values
+computed only from initializers and constants are constants, and an elementwise op with a
+constant operand (a bias, a scale, a normalisation) keeps its input's shape. ``graph_spec``
+writes the graph as a spec, which ``parse_spec`` reads like any other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from convcli.errors import DependencyError, OptionError, TensorFileError
+from convcli.i18n import _
+from convcli.shapes.graph import Node, graph_spec
+
+__all__ = ["OnnxGraph", "read_onnx"]
+
+MAX_DIM = 1 << 31
+_ACTIVATIONS = {
+    "Relu": "relu",
+    "Sigmoid": "sigmoid",
+    "HardSigmoid": "hardsigmoid",
+    "HardSwish": "hardswish",
+    "Tanh": "tanh",
+    "Gelu": "gelu",
+    "Mish": "mish",
+}
+_PASS = {"Identity", "Dropout", "Cast"}
+_CONSTANT_OPS = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "EyeLike"}
+_ELEMENTWISE_UNKNOWN = {
+    "Erf",
+    "Sqrt",
+    "Exp",
+    "Log",
+    "Neg",
+    "Abs",
+    "Reciprocal",
+    "Pow",
+    "Softplus",
+    "Softsign",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sin",
+    "Cos",
+    "Not",
+}
+
+
+@dataclass(frozen=True)
+class OnnxGraph:
+    """A model file read as a spec.
+
+    ``spec`` is the spec text, ``input_shape`` the graph input's shape, ``uncounted`` the
+    operators kept in place without being counted (name, number of nodes), ``stopped`` the
+    node and operator the reading stopped at (its shape unknown), or None.
+    """
+
+    spec: str
+    input_shape: tuple[int, ...]
+    uncounted: tuple[tuple[str, int], ...]
+    stopped: tuple[str, str] | None
+    nodes: int
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise DependencyError(
+            _("reading .onnx files needs the onnx package: pip install 'convcli[onnx]'")
+        ) from None
+    return onnx
+
+
+def read_onnx(
+    path: str, *, max_bytes: int, input_shape: tuple[int, ...] | None = None
+) -> OnnxGraph:
+    """The spec of the ONNX model in ``path`` (its file no larger than ``max_bytes``).
+
+    ``input_shape`` replaces the graph input's shape (needed where it is symbolic).
+    """
+    onnx = _onnx()
+    shown = path if path.isprintable() else repr(path)
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise TensorFileError(_("{path}: no such file").format(path=shown)) from None
+    except OSError as err:
+        raise TensorFileError(
+            _("{path}: cannot read ({reason})").format(path=shown, reason=err.strerror)
+        ) from None
+    if os.path.isdir(path):
+        raise TensorFileError(_("{path}: is a folder, not an ONNX file").format(path=shown))
+    if size > max_bytes:
+        raise TensorFileError(
+            _("{path}: {size:,} bytes, more than the memory budget of {budget:,} bytes").format(
+                path=shown, size=size, budget=max_bytes
+            )
+        )
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as err:
+        raise TensorFileError(
+            _("{path}: cannot read ({reason})").format(path=shown, reason=err.strerror)
+        ) from None
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception:
+        raise TensorFileError(
+            _("{path}: not an ONNX model (or truncated): its bytes do not parse").format(path=shown)
+        ) from None
+    if not model.graph.node:
+        raise TensorFileError(_("{path}: not an ONNX model: no graph nodes").format(path=shown))
+    _check_external(model, path, shown)
+    return _translate(onnx, model, shown, input_shape)
+
+
+def _check_external(model: Any, path: str, shown: str) -> None:
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key != "location":
+                continue
+            target = os.path.realpath(os.path.join(folder, entry.value))
+            if os.path.isabs(entry.value) or os.path.commonpath([folder, target]) != folder:
+                raise TensorFileError(
+                    _(
+                        "{path}: initializer {name!r} points to external data outside the "
+                        "model's folder ({location!r}); refused"
+                    ).format(path=shown, name=tensor.name, location=entry.value)
+                )
+
+
+def _dims(value_info: Any) -> list[int | str] | None:
+    kind = value_info.type.WhichOneof("value")
+    if kind != "tensor_type" or not value_info.type.tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str] = []
+    for dim in value_info.type.tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        else:
+            dims.append(dim.dim_param or "?")
+    return dims
+
+
+def _translate(onnx: Any, model: Any, shown: str, given: tuple[int, ...] | None) -> OnnxGraph:
+    graph = model.graph
+    initial = {tensor.name: tuple(int(d) for d in tensor.dims) for tensor in graph.initializer}
+    inputs = [value for value in graph.input if value.name not in initial]
+    if len(inputs) != 1:
+        raise OptionError(
+            _("{path}: {count} graph inputs; convcli reads graphs with one input").format(
+                path=shown, count=len(inputs)
+            )
+        )
+    graph_input = inputs[0]
+    dims = _dims(graph_input) or []
+    if given is not None:
+        if dims and len(given) != len(dims):
+            raise OptionError(
+                _(
+                    "{path}: the graph input {name!r} has {rank} dims, the shape given {given}"
+                ).format(path=shown, name=graph_input.name, rank=len(dims), given=len(given))
+            )
+        shape = tuple(given)
+    else:
+        symbolic = [str(d) for d in dims if not isinstance(d, int) or d <= 0]
+        if not dims or symbolic:
+            raise OptionError(
+                _(
+                    "{path}: the graph input {name!r} has symbolic dims ({dims}): give its "
+                    "shape as input_shape"
+                ).format(path=shown, name=graph_input.name, dims=", ".join(symbolic) or "?")
+            )
+        shape = tuple(int(d) for d in dims)
+    if any(d <= 0 or d >= MAX_DIM for d in shape):
+        raise OptionError(
+            _("{path}: input dims {shape} out of range").format(path=shown, shape=shape)
+        )
+    # Shapes of every value: shape inference with the input fixed.
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    target = next(v for v in fixed.graph.input if v.name == graph_input.name)
+    target.type.tensor_type.shape.ClearField("dim")
+    for d in shape:
+        target.type.tensor_type.shape.dim.add().dim_value = d
+    del fixed.graph.value_info[:]
+    try:
+        inferred = onnx.shape_inference.infer_shapes(fixed, data_prop=True)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OptionError(
+            _("{path}: its shapes do not infer ({reason})").format(path=shown, reason=first[:200])
+        ) from None
+    shapes: dict[str, tuple[int, ...]] = {}
+    for value in [*inferred.graph.value_info, *inferred.graph.output, *graph.value_info]:
+        found = _dims(value)
+        if found is not None and all(isinstance(d, int) for d in found):
+            shapes.setdefault(value.name, tuple(int(d) for d in found))
+    for value in _big(shapes):
+        raise OptionError(
+            _("{path}: value {name!r} has dims out of range").format(path=shown, name=value)
+        )
+    reader = _Reader(onnx, graph, initial, shapes, graph_input.name, shown)
+    return reader.run(shape)
+
+
+def _big(shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    return [name for name, dims in shapes.items() if any(d >= MAX_DIM or d < 0 for d in dims)]
+
+
+class _Reader:
+    def __init__(
+        self,
+        onnx: Any,
+        graph: Any,
+        initial: dict[str, tuple[int, ...]],
+        shapes: dict[str, tuple[int, ...]],
+        graph_input: str,
+        shown: str,
+    ) -> None:
+        self.onnx = onnx
+        self.graph = graph
+        self.initial = initial
+        self.shapes = shapes
+        self.graph_input = graph_input
+        self.shown = shown
+        self.constants: dict[str, Any] = {}  # name -> numpy value when known, else None
+        for tensor in graph.initializer:
+            self.constants[tensor.name] = tensor
+        self.alias: dict[str, str] = {graph_input: graph_input}
+        self.nodes: list[Node] = []
+        self.uncounted: Counter[str] = Counter()
+        self.stopped: tuple[str, str] | None = None
+        self.produced = {out for node in graph.node for out in node.output}
+
+    # -- helpers -------------------------------------------------------------------------
+    def attrs(self, node: Any) -> dict[str, Any]:
+        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def const_value(self, name: str) -> Any:
+        value = self.constants.get(name)
+        if value is None:
+            return None
+        from onnx import numpy_helper
+
+        if hasattr(value, "dims") and not value.external_data:
+            return numpy_helper.to_array(value)
+        return None
+
+    def data_inputs(self, node: Any) -> list[str]:
+        return [name for name in node.input if name and name not in self.constants]
+
+    def emit(self, name: str, op: str, inputs: Sequence[str], **attributes: object) -> None:
+        self.nodes.append(
+            Node(name, op, tuple(self.alias[i] for i in inputs), _compact(attributes, op))
+        )
+        self.alias[name] = name
+
+    def label(self, node: Any) -> str:
+        return str(node.name or node.output[0])
+
+    # -- the walk ------------------------------------------------------------------------
+    def run(self, shape: tuple[int, ...]) -> OnnxGraph:
+        known = {self.graph_input, *self.initial}
+        for node in self.graph.node:
+            for name in node.input:
+                if name and name not in known:
+                    if name in self.produced:
+                        raise OptionError(
+                            _(
+                                "{path}: node {node} reads {name!r} before it is made "
+                                "(a cycle, or nodes out of order)"
+                            ).format(path=self.shown, node=self.label(node), name=name)
+                        )
+                    raise OptionError(
+                        _("{path}: node {node} reads {name!r}, which nothing makes").format(
+                            path=self.shown, node=self.label(node), name=name
+                        )
+                    )
+            known.update(node.output)
+        count = 0
+        for node in self.graph.node:
+            if self.stopped is not None:
+                break
+            data = self.data_inputs(node)
+            if node.op_type in _CONSTANT_OPS or not data:
+                for out in node.output:
+                    self.constants[out] = None
+                if node.op_type == "Constant":
+                    attrs = self.attrs(node)
+                    if "value" in attrs:
+                        self.constants[node.output[0]] = attrs["value"]
+                continue
+            count += 1
+            self.one(node, data)
+        if not self.nodes:
+            self.nodes.append(Node("_out", "identity", (self.graph_input,)))
+        outputs = [o.name for o in self.graph.output]
+        last = self.alias.get(outputs[0]) if outputs and self.stopped is None else None
+        if last is not None and last != self.nodes[-1].name:
+            # The output is not the last node made: cut what follows it (dead ends).
+            index = [n.name for n in self.nodes].index(last) if last != self.graph_input else -1
+            self.nodes = self.nodes[: index + 1] or [Node("_out", "identity", (last,))]
+        nodes = _prune(self.nodes, self.graph_input)
+        try:
+            spec = graph_spec(nodes, self.graph_input)
+        except OptionError as err:
+            raise OptionError(f"{self.shown}: {err}") from None
+        return OnnxGraph(
+            spec=spec,
+            input_shape=shape,
+            uncounted=tuple(sorted(self.uncounted.items())),
+            stopped=self.stopped,
+            nodes=count,
+        )
+
+    def in_shape(self, name: str) -> tuple[int, ...] | None:
+        return (
+            self.shapes.get(name)
+            if name != self.graph_input
+            else self.shapes.get(name, self.shapes.get("__input__"))
+        )
+
+    def out_shape(self, node: Any) -> tuple[int, ...] | None:
+        return self.shapes.get(node.output[0])
+
+    def one(self, node: Any, data: list[str]) -> None:
+        op = node.op_type
+        out = node.output[0]
+        a = self.attrs(node)
+        x = data[0]
+        if op in _PASS:
+            self.alias[out] = self.alias[x]
+            return
+        if op in _ACTIVATIONS:
+            self.emit(out, _ACTIVATIONS[op], [x])
+            return
+        if op == "LeakyRelu":
+            self.emit(out, "leakyrelu", [x], negative_slope=round(float(a.get("alpha", 0.01)), 6))
+            return
+        if op == "Elu":
+            self.emit(out, "elu", [x], alpha=round(float(a.get("alpha", 1.0)), 6))
+            return
+        if op == "Softmax":
+            self.emit(out, "softmax", [x], dim=int(a.get("axis", -1)))
+            return
+        if op == "PRelu":
+            slope = self.initial.get(node.input[1], (1,))
+            count = 1
+            for d in slope:
+                count *= d
+            self.emit(out, "prelu", [x], num_parameters=count)
+            return
+        if op == "Clip":
+            low, high = self.clip_bounds(node, a)
+            if low == 0 and high == 6:
+                self.emit(out, "relu6", [x])
+            elif low == 0 and high is None:
+                self.emit(out, "relu", [x])
+            else:
+                self.uncounted[op] += 1
+                self.alias[out] = self.alias[x]
+            return
+        if op in ("Conv", "ConvTranspose"):
+            self.conv(node, a, x, out)
+            return
+        if op in ("MaxPool", "AveragePool"):
+            self.pool(node, a, x, out)
+            return
+        if op == "GlobalAveragePool":
+            self.emit(out, "gap", [x])
+            return
+        if op == "GlobalMaxPool":
+            self.emit(out, "adaptivemaxpool", [x], output_size=1)
+            return
+        if op == "ReduceMean":
+            self.reduce_mean(node, a, x, out)
+            return
+        if op == "BatchNormalization":
+            self.emit(out, "bn", [x], eps=round(float(a.get("epsilon", 1e-5)), 9))
+            return
+        if op == "InstanceNormalization":
+            self.emit(
+                out, "instancenorm", [x], eps=round(float(a.get("epsilon", 1e-5)), 9), affine=True
+            )
+            return
+        if op == "GroupNormalization":
+            self.emit(out, "groupnorm", [x], num_groups=int(a["num_groups"]))
+            return
+        if op == "LayerNormalization":
+            scale = self.initial.get(node.input[1]) if len(node.input) > 1 else None
+            normalized = scale if scale else (self.in_shape(x) or (1,))[-1:]
+            self.emit(
+                out,
+                "layernorm",
+                [x],
+                normalized_shape=normalized[0] if len(normalized) == 1 else tuple(normalized),
+                bias=len(node.input) > 2 and bool(node.input[2]),
+            )
+            return
+        if op in ("Gemm", "MatMul"):
+            self.linear(node, a, x, out)
+            return
+        if op in ("Add", "Sub", "Mul", "Div"):
+            self.arith(node, data, out)
+            return
+        axis = int(a.get("axis", 0))
+        channels = axis == 1 or (axis == -3 and len(self.in_shape(x) or ()) == 4)
+        if op == "Concat" and channels and len(data) == len(node.input):
+            if len(data) == 1:
+                self.alias[out] = self.alias[x]
+            else:
+                self.emit(out, "concat", data)
+            return
+        if op == "Flatten":
+            self.emit(out, "flatten", [x], start_dim=int(a.get("axis", 1)))
+            return
+        if op in ("Reshape", "Transpose", "Squeeze", "Unsqueeze"):
+            self.reshape(node, x, out)
+            return
+        if op in ("Resize", "Upsample"):
+            shape = self.out_shape(node)
+            mode = a.get("mode", b"nearest")
+            mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+            if shape is not None and len(shape) == 4:
+                self.emit(
+                    out,
+                    "upsample",
+                    [x],
+                    size=(shape[2], shape[3]),
+                    mode="nearest" if mode == "nearest" else "bilinear",
+                )
+                return
+        if op == "Pad":
+            pads = self.pads_of(node, a)
+            if pads is not None and len(pads) == 8 and not any(pads[i] for i in (0, 1, 4, 5)):
+                t, left, b, r = pads[2], pads[3], pads[6], pads[7]
+                self.emit(out, "zeropad", [x], padding=(left, r, t, b))
+                return
+        self.unknown(node, x, out)
+
+    def unknown(self, node: Any, x: str, out: str) -> None:
+        before, after = self.in_shape(x), self.out_shape(node)
+        self.uncounted[node.op_type] += 1
+        if before is not None and after is not None and before == after:
+            self.alias[out] = self.alias[x]
+            return
+        if node.op_type in _ELEMENTWISE_UNKNOWN:
+            self.alias[out] = self.alias[x]
+            return
+        self.stopped = (self.label(node), node.op_type)
+        for name in node.output:
+            self.constants.setdefault(name, None)
+
+    def clip_bounds(self, node: Any, a: dict[str, Any]) -> tuple[float | None, float | None]:
+        if "min" in a or "max" in a:
+            return a.get("min"), a.get("max")
+        bounds: list[float | None] = []
+        for index in (1, 2):
+            if len(node.input) > index and node.input[index]:
+                value = self.const_value(node.input[index])
+                bounds.append(None if value is None else float(value))
+            else:
+                bounds.append(None)
+        return bounds[0], bounds[1]
+
+    def pads_of(self, node: Any, a: dict[str, Any]) -> list[int] | None:
+        if "pads" in a:
+            return [int(p) for p in a["pads"]]
+        if len(node.input) > 1:
+            value = self.const_value(node.input[1])
+            if value is not None:
+                return [int(p) for p in value.reshape(-1)]
+        return None
+
+    def conv(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
+        weight = self.initial.get(node.input[1])
+        if weight is None or len(weight) != 4:
+            self.unknown(node, x, out)
+            return
+        group = int(a.get("group", 1))
+        kernel = (weight[2], weight[3])
+        stride = tuple(int(s) for s in a.get("strides", (1, 1)))
+        dilation = tuple(int(d) for d in a.get("dilations", (1, 1)))
+        bias = len(node.input) > 2 and bool(node.input[2])
+        pads = self._pads(node, a, x, kernel, stride, dilation)
+        if node.op_type == "ConvTranspose":
+            before, after = self.in_shape(x), self.out_shape(node)
+            extra = tuple(int(p) for p in a.get("output_padding", (0, 0)))
+            if pads is None or pads[0] != pads[2] or pads[1] != pads[3]:
+                if before is None or after is None:
+                    self.unknown(node, x, out)
+                    return
+                pads = [0, 0, 0, 0]
+            if "output_shape" in a and before is not None and after is not None:
+                extra = tuple(
+                    after[2 + i]
+                    - (
+                        (before[2 + i] - 1) * stride[i]
+                        - 2 * pads[i]
+                        + dilation[i] * (kernel[i] - 1)
+                        + 1
+                    )
+                    for i in range(2)
+                )
+                if any(e < 0 for e in extra):
+                    self.unknown(node, x, out)
+                    return
+            self.emit(
+                out,
+                "convT",
+                [x],
+                out_channels=weight[1] * group,
+                kernel_size=kernel,
+                stride=stride,
+                padding=(pads[0], pads[1]),
+                output_padding=extra,
+                groups=group,
+                bias=bias,
+                dilation=dilation,
+            )
+            return
+        if pads is None:
+            self.unknown(node, x, out)
+            return
+        t, left, b, r = pads
+        source = x
+        if (t, left) != (b, r):
+            self.emit(out + "#pad", "zeropad", [x], padding=(left, r, t, b))
+            source = out + "#pad"
+            t = left = 0
+        self.emit(
+            out,
+            "conv",
+            [source],
+            out_channels=weight[0],
+            kernel_size=kernel,
+            stride=stride,
+            padding=(t, left),
+            dilation=dilation,
+            groups=group,
+            bias=bias,
+        )
+
+    def _pads(
+        self,
+        node: Any,
+        a: dict[str, Any],
+        x: str,
+        kernel: tuple[int, int],
+        stride: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> list[int] | None:
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        if auto in ("NOTSET", ""):
+            pads = [int(p) for p in a.get("pads", (0, 0, 0, 0))]
+            return pads if len(pads) == 4 else None
+        if auto == "VALID":
+            return [0, 0, 0, 0]
+        shape = self.in_shape(x)
+        if shape is None or len(shape) != 4:
+            return None
+        if node.op_type == "ConvTranspose":
+            return None
+        begin, end = [], []
+        for i in range(2):
+            size = shape[2 + i]
+            wanted = -(-size // stride[i])
+            total = max((wanted - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - size, 0)
+            small, big = total // 2, total - total // 2
+            begin.append(small if auto == "SAME_UPPER" else big)
+            end.append(big if auto == "SAME_UPPER" else small)
+        return [begin[0], begin[1], end[0], end[1]]
+
+    def pool(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
+        kernel = tuple(int(k) for k in a.get("kernel_shape", ()))
+        if len(kernel) != 2:
+            self.unknown(node, x, out)
+            return
+        stride = tuple(int(s) for s in a.get("strides", (1, 1)))
+        dilation = tuple(int(d) for d in a.get("dilations", (1, 1)))
+        pads = self._pads(node, a, x, (kernel[0], kernel[1]), stride, dilation)
+        if pads is None:
+            self.unknown(node, x, out)
+            return
+        t, left, b, r = pads
+        source = x
+        ceil = bool(a.get("ceil_mode", 0))
+        if (t, left) != (b, r) or 2 * max(t, left, b, r) > min(kernel):
+            self.emit(out + "#pad", "zeropad", [x], padding=(left, r, t, b))
+            source = out + "#pad"
+            t = left = 0
+        if node.op_type == "MaxPool":
+            self.emit(
+                out,
+                "maxpool",
+                [source],
+                kernel_size=kernel,
+                stride=stride,
+                padding=(t, left),
+                dilation=dilation,
+                ceil_mode=ceil,
+            )
+        else:
+            self.emit(
+                out,
+                "avgpool",
+                [source],
+                kernel_size=kernel,
+                stride=stride,
+                padding=(t, left),
+                ceil_mode=ceil,
+                count_include_pad=bool(a.get("count_include_pad", 0)),
+            )
+
+    def reduce_mean(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1:
+            value = self.const_value(node.input[1])
+            axes = None if value is None else [int(v) for v in value.reshape(-1)]
+        rank = len(self.in_shape(x) or ())
+        if axes is not None and rank == 4 and sorted(int(v) % 4 for v in axes) == [2, 3]:
+            self.emit(out, "gap", [x])
+            if not int(a.get("keepdims", 1)):
+                self.emit(out, "flatten", [out])
+            return
+        self.unknown(node, x, out)
+
+    def linear(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
+        weight = self.initial.get(node.input[1])
+        if weight is None or len(weight) != 2:
+            self.unknown(node, x, out)
+            return
+        if node.op_type == "Gemm":
+            features = weight[0] if int(a.get("transB", 0)) else weight[1]
+            bias = len(node.input) > 2 and bool(node.input[2])
+        else:
+            features, bias = weight[1], False
+        self.emit(out, "linear", [x], out_features=int(features), bias=bias)
+
+    def arith(self, node: Any, data: list[str], out: str) -> None:
+        x = data[0]
+        if len(data) == 1:
+            last = self.nodes[-1] if self.nodes else None
+            const = [name for name in node.input if name in self.constants]
+            if (
+                node.op_type == "Add"
+                and last is not None
+                and last.name == self.alias[x]
+                and last.op == "linear"
+                and not last.attributes.get("bias")
+                and const
+                and const[0] in self.initial
+            ):
+                self.nodes[-1] = Node(
+                    last.name, last.op, last.inputs, {**last.attributes, "bias": True}
+                )
+            self.alias[out] = self.alias[x]
+            return
+        names = [self.alias[d] for d in data]
+        if len(set(names)) == 1 and node.op_type == "Mul":
+            self.emit(out, "mul", [data[0], data[0]])
+            return
+        self.emit(out, "add" if node.op_type in ("Add", "Sub") else "mul", data)
+
+    def reshape(self, node: Any, x: str, out: str) -> None:
+        before, after = self.in_shape(x), self.out_shape(node)
+        if before is None or after is None:
+            self.unknown(node, x, out)
+            return
+        if before == after:
+            self.alias[out] = self.alias[x]
+            return
+        if len(before) == 4 and len(after) == 2 and after[0] == before[0]:
+            self.emit(out, "flatten", [x])
+            return
+        # A channel shuffle: (N, C, H, W) > (N, g, C/g, H, W) > transposed > (N, C, H, W).
+        if node.op_type == "Reshape" and len(before) == 5 and len(after) == 4:
+            self.emit(out, "shuffle", [x], groups=before[2])
+            return
+        if len(after) == 5 or (node.op_type == "Transpose" and len(before) == 5):
+            self.alias[out] = self.alias[x]
+            self.shapes[out] = after
+            return
+        if len(before) == 4 and len(after) == 4 and sorted(before) == sorted(after):
+            # A permute (channels last and back): the shape walk keeps NCHW.
+            self.alias[out] = self.alias[x]
+            return
+        if len(after) == 2 and len(before) in (3, 4, 5) and after[0] == before[0]:
+            self.emit(out, "flatten", [x])
+            return
+        self.unknown(node, x, out)
+
+
+def _prune(nodes: list[Node], graph_input: str) -> list[Node]:
+    """Keep only the nodes the last one depends on."""
+    by_name = {node.name: node for node in nodes}
+    needed: set[str] = set()
+    stack = [nodes[-1].name]
+    while stack:
+        name = stack.pop()
+        if name in needed or name == graph_input:
+            continue
+        needed.add(name)
+        stack.extend(by_name[name].inputs if name in by_name else ())
+    return [node for node in nodes if node.name in needed]
+
+
+_DEFAULTS: dict[str, object] = {
+    "stride": 1,
+    "padding": 0,
+    "dilation": 1,
+    "groups": 1,
+    "output_padding": 0,
+    "ceil_mode": False,
+    "bias": True,
+    "start_dim": 1,
+}
+_SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d", "groups": "g"}
+
+
+def _compact(attributes: dict[str, object], op: str = "conv") -> dict[str, object]:
+    """Attributes as a person writes them: equal pairs as one int, defaults left out
+    (a pool's stride stays: its default is the window, ONNX's is 1).
+
+    >>> _compact({"out_channels": 8, "kernel_size": (3, 3), "stride": (1, 1), "padding": (1, 0)})
+    {'out_channels': 8, 'k': 3, 'p': (1, 0)}
+    """
+    kept: dict[str, object] = {}
+    for key, value in attributes.items():
+        if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+            value = value[0]
+        pooled = op.endswith("pool") and key == "stride"
+        if (
+            key in _DEFAULTS
+            and not pooled
+            and value == _DEFAULTS[key]
+            and type(value) is type(_DEFAULTS[key])
+        ):
+            continue
+        kept[_SHORT.get(key, key)] = value
+    return kept

@@ -1,0 +1,267 @@
+"""`convcli net MODEL.onnx`: graphs built with onnx.helper (no torch needed) and models
+exported by PyTorch, checked against onnx.shape_inference and torch's own forward."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from clitools import assert_usage_error, invoke, json_of
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def _init(name: str, *shape: int) -> Any:
+    rng = np.random.default_rng(len(name))
+    return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+
+def _model(nodes: list[Any], inits: list[Any], shape: list[Any], out: str = "y") -> Any:
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _save(tmp_path: Path, model: Any, name: str = "m.onnx") -> str:
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+def _inferred(model: Any) -> dict[str, tuple[int, ...]]:
+    done = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    return {
+        v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
+        for v in [*done.graph.value_info, *done.graph.output]
+    }
+
+
+def _leaves(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    layers = payload["layers"]
+    return [
+        layer
+        for i, layer in enumerate(layers)
+        if i + 1 == len(layers) or layers[i + 1]["level"] <= layer["level"]
+    ]
+
+
+def _conv_chain() -> tuple[Any, list[str]]:
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[0, 1, 2, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node(
+            "Conv", ["r1", "w2"], ["c2"], auto_pad="SAME_UPPER", strides=[2, 2], group=2
+        ),
+        helper.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+        helper.make_node(
+            "MaxPool", ["r2"], ["p"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1
+        ),
+        helper.make_node("Conv", ["p", "w3"], ["c3"], auto_pad="SAME_LOWER", dilations=[2, 2]),
+        helper.make_node("BatchNormalization", ["c3", "s", "bb", "m", "v"], ["bn"]),
+        helper.make_node("GlobalAveragePool", ["bn"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], transB=1),
+    ]
+    inits = [
+        _init("w1", 8, 3, 3, 3),
+        _init("b1", 8),
+        _init("w2", 12, 4, 4, 4),
+        numpy_helper.from_array(np.array(0.0, np.float32), "lo"),
+        numpy_helper.from_array(np.array(6.0, np.float32), "hi"),
+        _init("w3", 6, 12, 3, 3),
+        *(_init(n, 6) for n in ("s", "bb", "m", "v")),
+        _init("fw", 5, 6),
+        _init("fb", 5),
+    ]
+    return _model(nodes, inits, [1, 3, 33, 31]), [
+        "c1",
+        "r1",
+        "c2",
+        "r2",
+        "p",
+        "c3",
+        "bn",
+        "g",
+        "f",
+        "y",
+    ]
+
+
+def test_a_chain_of_common_ops_matches_shape_inference(tmp_path: Path) -> None:
+    model, outputs = _conv_chain()
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    expected = _inferred(model)
+    # Asymmetric pads (c1's, c2's SAME_UPPER at stride 2) become zeropad > conv.
+    leaves = [layer for layer in _leaves(payload) if not layer["layer"].startswith("zeropad")]
+    shapes = [tuple(layer["output_shape"]) for layer in leaves]
+    assert shapes == [expected[name] for name in outputs]
+    params = sum(
+        int(np.prod(t.dims)) for t in model.graph.initializer if t.name not in ("lo", "hi")
+    )
+    # BatchNormalization's running mean and variance are buffers, not params.
+    assert payload["total"]["params"] == params - 12
+    rows = {layer["layer"].split("(")[0]: layer for layer in leaves}
+    assert "relu6" in rows
+    c1 = expected["c1"]
+    assert leaves[0]["macs"] == math.prod(c1) * 3 * 3 * 3
+    assert payload["onnx"]["uncounted"] == {}
+
+
+def test_params_of_a_chain_are_the_initializers_elements(tmp_path: Path) -> None:
+    model, _ = _conv_chain()
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    weights = sum(
+        int(np.prod(t.dims))
+        for t in model.graph.initializer
+        if t.name in ("w1", "b1", "w2", "w3", "fw", "fb")
+    )
+    # BatchNormalization: scale and bias are params (2C); mean and variance buffers.
+    assert sum(layer["params"] for layer in _leaves(payload)) == weights + 2 * 6
+
+
+def test_joins_residual_concat_and_silu(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["a", "x"], ["s"]),
+        helper.make_node("Sigmoid", ["s"], ["sg"]),
+        helper.make_node("Mul", ["s", "sg"], ["silu"]),
+        helper.make_node("Conv", ["silu", "w2"], ["b"]),
+        helper.make_node("MaxPool", ["silu"], ["mp"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Concat", ["b", "mp"], ["y"], axis=1),
+    ]
+    model = _model(nodes, [_init("w1", 4, 4, 3, 3), _init("w2", 2, 4, 1, 1)], [1, 4, 10, 10])
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    assert tuple(payload["output_shape"]) == _inferred(model)["y"] == (1, 6, 10, 10)
+    assert payload["total"]["params"] == 4 * 4 * 9 + 2 * 4
+    assert payload["total"]["macs"] == 100 * 4 * 4 * 9 + 100 * 2 * 4
+    assert payload["layers"][0]["layer"].startswith("add")
+
+
+def test_conv_transpose_output_padding_and_output_shape(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node(
+            "ConvTranspose",
+            ["x", "w"],
+            ["t"],
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+            output_padding=[1, 1],
+        ),
+        helper.make_node(
+            "ConvTranspose", ["t", "w2"], ["y"], strides=[2, 2], output_shape=[20, 21]
+        ),
+    ]
+    model = _model(nodes, [_init("w", 3, 5, 3, 3), _init("w2", 5, 2, 2, 2)], [1, 3, 5, 5])
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    expected = _inferred(model)
+    assert [tuple(layer["output_shape"]) for layer in payload["layers"]] == [
+        expected["t"],
+        expected["y"],
+    ]
+
+
+def test_symbolic_dims_need_the_input_shape_and_the_error_names_them(tmp_path: Path) -> None:
+    model, _ = _conv_chain()
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_param = "N"
+    dims[2].dim_param = "height"
+    path = _save(tmp_path, model)
+    assert_usage_error(invoke("net", path), "N, height", "--input-shape")
+    payload = json_of(invoke("net", path, "--input-shape", "2x3x33x31", "--json"))
+    assert payload["output_shape"] == [2, 5]
+
+
+def test_an_unknown_operator_is_named_never_skipped(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Erf", ["c"], ["e"]),
+        helper.make_node("TopK", ["e", "k"], ["y", "idx"], axis=1),
+    ]
+    k = numpy_helper.from_array(np.array([2], np.int64), "k")
+    model = _model(nodes, [_init("w", 4, 3, 3, 3), k], [1, 3, 8, 8])
+    path = _save(tmp_path, model)
+    payload = json_of(invoke("net", path, "--json"))
+    assert payload["onnx"]["uncounted"] == {"Erf": 1, "TopK": 1}
+    assert payload["onnx"]["stopped_at"]["op"] == "TopK"
+    result = invoke("net", path)
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "Erf x1, TopK x1; 2 nodes" in text
+    assert "Stopped at node" in text and "(TopK)" in text
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: p.write_bytes(b"not an onnx file at all \xff\xfe" * 10), "not an ONNX model"),
+        (lambda p: p.write_bytes(_conv_chain()[0].SerializeToString()[:200]), "ONNX"),
+    ],
+)
+def test_hostile_bytes(tmp_path: Path, make: Any, words: str) -> None:
+    path = tmp_path / "bad.onnx"
+    make(path)
+    assert_usage_error(invoke("net", str(path)), words)
+
+
+def test_hostile_cycle_missing_input_huge_dims_and_external_data(tmp_path: Path) -> None:
+    cycle = _model(
+        [helper.make_node("Relu", ["b"], ["a"]), helper.make_node("Relu", ["a"], ["b"])],
+        [],
+        [1, 3, 4, 4],
+        out="b",
+    )
+    assert_usage_error(invoke("net", _save(tmp_path, cycle, "c.onnx")), "before it is made")
+    missing = _model([helper.make_node("Add", ["x", "ghost"], ["y"])], [], [1, 3, 4, 4])
+    assert_usage_error(invoke("net", _save(tmp_path, missing, "m.onnx")), "'ghost'")
+    huge = _model([helper.make_node("Relu", ["x"], ["y"])], [], [1, 3, 1 << 40, 4])
+    assert_usage_error(invoke("net", _save(tmp_path, huge, "h.onnx")), "out of range")
+    model, _ = _conv_chain()
+    weight = model.graph.initializer[0]
+    weight.ClearField("raw_data")
+    del weight.float_data[:]
+    weight.data_location = TensorProto.EXTERNAL
+    entry = weight.external_data.add()
+    entry.key, entry.value = "location", "../../etc/passwd"
+    assert_usage_error(
+        invoke("net", _save(tmp_path, model, "e.onnx")), "outside the model's folder"
+    )
+
+
+def test_the_file_size_goes_through_the_budget_before_parsing(tmp_path: Path) -> None:
+    model, _ = _conv_chain()
+    path = _save(tmp_path, model)
+    assert_usage_error(invoke("net", path, "--max-memory", "100"), "memory budget")
+
+
+def test_without_onnx_exit_2_and_the_install_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _ = _conv_chain()
+    path = _save(tmp_path, model)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert_usage_error(invoke("net", path), "convcli[onnx]")
+
+
+def test_external_data_is_not_loaded(tmp_path: Path) -> None:
+    model, _ = _conv_chain()
+    onnx.save_model(
+        model,
+        str(tmp_path / "ext.onnx"),
+        save_as_external_data=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    (tmp_path / "weights.bin").write_bytes(b"")  # emptied: never read
+    payload = json_of(invoke("net", str(tmp_path / "ext.onnx"), "--json"))
+    assert payload["output_shape"] == [1, 5]
