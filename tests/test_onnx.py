@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from clitools import assert_usage_error, invoke, json_of
 
 onnx = pytest.importorskip("onnx")

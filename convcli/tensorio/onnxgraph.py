@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcli.errors import DependencyError, OptionError, TensorFileError
+from convcli.errors import BudgetError, DependencyError, OptionError, Param, TensorFileError
 from convcli.i18n import _
 from convcli.shapes.graph import Node, graph_spec
 
@@ -101,10 +101,15 @@ def read_onnx(
     if os.path.isdir(path):
         raise TensorFileError(_("{path}: is a folder, not an ONNX file").format(path=shown))
     if size > max_bytes:
-        raise TensorFileError(
-            _("{path}: {size:,} bytes, more than the memory budget of {budget:,} bytes").format(
-                path=shown, size=size, budget=max_bytes
-            )
+        raise BudgetError(
+            _(
+                "{path}: {size:,} bytes, over the {max_memory} budget of {budget:,} bytes: "
+                "raise {max_memory}"
+            ),
+            path=shown,
+            size=size,
+            budget=max_bytes,
+            max_memory=Param("max_memory"),
         )
     try:
         with open(path, "rb") as handle:
@@ -181,8 +186,12 @@ def _translate(onnx: Any, model: Any, shown: str, given: tuple[int, ...] | None)
             raise OptionError(
                 _(
                     "{path}: the graph input {name!r} has symbolic dims ({dims}): give its "
-                    "shape as input_shape"
-                ).format(path=shown, name=graph_input.name, dims=", ".join(symbolic) or "?")
+                    "shape with {input_shape}"
+                ),
+                path=shown,
+                name=graph_input.name,
+                dims=", ".join(symbolic) or "?",
+                input_shape=Param("input_shape", "NxCxHxW"),
             )
         shape = tuple(int(d) for d in dims)
     if any(d <= 0 or d >= MAX_DIM for d in shape):
@@ -634,9 +643,11 @@ class _Reader:
             axes = None if value is None else [int(v) for v in value.reshape(-1)]
         rank = len(self.in_shape(x) or ())
         if axes is not None and rank == 4 and sorted(int(v) % 4 for v in axes) == [2, 3]:
-            self.emit(out, "gap", [x])
-            if not int(a.get("keepdims", 1)):
-                self.emit(out, "flatten", [out])
+            if int(a.get("keepdims", 1)):
+                self.emit(out, "gap", [x])
+            else:
+                self.emit(out + "#gap", "gap", [x])
+                self.emit(out, "flatten", [out + "#gap"])
             return
         self.unknown(node, x, out)
 
