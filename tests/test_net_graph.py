@@ -643,3 +643,16 @@ def test_a_graph_that_is_not_chains_and_joins_is_refused() -> None:
         graph_spec(crossing, "x")
     with pytest.raises(OptionError, match="produced by no node"):
         graph_spec(_nodes(("y", "relu", ("z",), {})), "x")
+
+
+def test_at_gives_the_set_of_cells_through_a_join() -> None:
+    # A strided branch beside a dilated one: the cells reached have gaps.
+    spec = "add(conv(1, k=3, d=3, p=3) | conv(1, k=1)) > conv(1, k=1)"
+    result = invoke("net", spec, "--input-shape", "1x1x12x12", "--at", "4,4", "--json")
+    at = json_of(result)["at"]
+    net = walked(spec, (1, 1, 12, 12))
+    trace = trace_cell(net, (4, 4))
+    assert at["input_row_cells"] == sorted(trace.row_cells) == [1, 4, 7]
+    assert at["input_rows"] == [1, 7]
+    text = invoke("net", spec, "--input-shape", "1x1x12x12", "--at", "4,4").stdout
+    assert "3 rows and 3 columns are reached" in " ".join(text.split())

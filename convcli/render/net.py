@@ -452,11 +452,18 @@ def trace_text(trace: CellTrace) -> str:
     if trace.rows is None or trace.cols is None:
         return _("{where}: no input cell reaches it (only biases)").format(where=where)
     (r0, r1), (c0, c1) = trace.rows, trace.cols
-    return _(
+    line = _(
         "{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({rows}x{cols}): "
         "the first to the last input cell that reaches it, carried back layer by layer "
         "(padding is not a cell)"
     ).format(where=where, r0=r0, r1=r1, c0=c0, c1=c1, rows=r1 - r0 + 1, cols=c1 - c0 + 1)
+    spans = (r1 - r0 + 1, c1 - c0 + 1)
+    reached = (len(trace.row_cells), len(trace.col_cells))
+    if trace.row_cells and trace.col_cells and reached != spans:
+        line += _("; of those, {rows} rows and {cols} columns are reached (gaps between)").format(
+            rows=reached[0], cols=reached[1]
+        )
+    return line
 
 
 def _json_number(value: Fraction | int) -> int | float:
@@ -568,5 +575,8 @@ def net_payload(
             "cell": list(trace.cell),
             "input_rows": list(trace.rows) if trace.rows else None,
             "input_cols": list(trace.cols) if trace.cols else None,
+            # Every row and column reached: the set, gaps left out (through joins too).
+            "input_row_cells": sorted(trace.row_cells),
+            "input_col_cells": sorted(trace.col_cells),
         }
     return payload
