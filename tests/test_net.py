@@ -543,7 +543,10 @@ def test_at_traces_one_cell_after_a_transposed_convolution() -> None:
     assert result.exit_code == 0, result.output
     assert "output cell (2, 0) of layer 2: input rows 0..2, columns 0..1" in result.stdout
     payload = json_of(invoke("net", spec, "--input-shape", "1x1x4x4", "--at", "1:0,0", "--json"))
-    assert payload["at"] == {"layer": 1, "cell": [0, 0], "input_rows": [0, 0], "input_cols": [0, 0]}
+    assert payload["at"] == {
+        "layer": 1, "cell": [0, 0], "input_rows": [0, 0], "input_cols": [0, 0],
+        "input_row_cells": [0], "input_col_cells": [0],
+    }  # fmt: skip
     assert payload["layers"][0]["receptive_field"] is None
 
 
