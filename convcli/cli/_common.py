@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from convcli.cli._app import shown
+from convcli.cli._app import say, shown
 from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
 from convcli.i18n import _
 
@@ -38,6 +38,18 @@ def option(name: str, parse: Callable[[str], T], text: str) -> T:
     """``text`` parsed by ``parse``; a refusal names the option."""
     with naming(name):
         return parse(text)
+
+
+def first_position(rank: int) -> tuple[int, ...]:
+    """The first output value's position (every index 0), for ``explain`` without ``--at``;
+    said on stderr, so that the default is never a surprise."""
+    position = (0,) * rank
+    say(
+        _("note: no --at: explaining the first output value, at {position}").format(
+            position=",".join(map(str, position))
+        )
+    )
+    return position
 
 
 def wants_transposed(transposed: bool, output_padding: str | None, output_size: str | None) -> bool:

@@ -16,6 +16,7 @@ from convcli.cli._common import (
     TensorInfo,
     check_plot,
     check_stdin_once,
+    first_position,
     json_text,
     memory_budget,
     naming,
@@ -623,7 +624,7 @@ def explain_transposed_command(
     bias_file: str | None,
     options: TransposedOptions,
     *,
-    at: str,
+    at: str | None,
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
@@ -634,7 +635,7 @@ def explain_transposed_command(
     from convcli.render.layers import explain_transposed_payload, explain_transposed_report
     from convcli.shapes.parsing import parse_position
 
-    position = option("--at", parse_position, at)
+    given = None if at is None else option("--at", parse_position, at)
     budget = memory_budget(max_memory)
     # Every header and the JSON text are budgeted before any tensor data is read.
     x, kernel, bias = load_checked(
@@ -644,6 +645,8 @@ def explain_transposed_command(
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
+    # The transposed result has the batch axis of a 4-D input and always c_o.
+    position = first_position(x.ndim) if given is None else given
     with naming_inputs((input_file, kernel_file, bias_file)), naming("--at", PositionError):
         explained = explain_transposed(x, kernel, bias, position, options)
     if as_json:

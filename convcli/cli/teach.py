@@ -23,6 +23,7 @@ from convcli.cli._common import (
     TensorInfo,
     check_stdin_once,
     conv_options,
+    first_position,
     memory_budget,
     naming,
     option,
@@ -189,14 +190,14 @@ def explain(
     input_file: InputArg,
     kernel_file: KernelArg,
     at: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--at",
             metavar="POS",
             help="Output position: i,j (2-D/3-D kernel), n,i,j (3-D kernel, batched input), "
-            "o,i,j (4-D kernel) or n,o,i,j (batched).",
+            "o,i,j (4-D kernel) or n,o,i,j (batched). Default: the first, 0,0 (or 0,0,0 ...).",
         ),
-    ],
+    ] = None,
     bias_file: BiasOpt = None,
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
@@ -255,7 +256,7 @@ def explain(
         from convcli.shapes.parsing import parse_position
 
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
-        position = option("--at", parse_position, at)
+        given = None if at is None else option("--at", parse_position, at)
         budget = memory_budget(max_memory)
 
         def sizing(infos: Sequence[TensorInfo | None]) -> None:
@@ -276,6 +277,12 @@ def explain(
 
         x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
         assert x is not None and kernel is not None
+        if given is None:
+            from convcli.shapes.axes import output_axes
+
+            position = first_position(len(output_axes(x.ndim, kernel.ndim)))
+        else:
+            position = given
         with naming("--at", PositionError):
             explained = explain_output(x, kernel, bias, position, options)
         if as_json:

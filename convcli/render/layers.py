@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, ngettext
 from convcli.i18n.typeset import beside, clauses
 from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
@@ -622,9 +622,11 @@ def _adaptive_formula(e: AdaptivePoolShapes, index: int) -> tuple[str, str]:
     n, m = e.in_size[index], e.out_size[index]
     windows = e.windows(index)
     shown = [
-        _("i={i}: [{start}, {end}), {cells} cells").format(
-            i=i, start=start, end=end, cells=end - start
-        )
+        ngettext(
+            "i={i}: [{start}, {end}), {cells} cell",
+            "i={i}: [{start}, {end}), {cells} cells",
+            end - start,
+        ).format(i=i, start=start, end=end, cells=end - start)
         for i, (start, end) in enumerate(windows[:SHOWN_WINDOWS])
     ]
     if len(windows) > SHOWN_WINDOWS:
@@ -1005,9 +1007,11 @@ def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Rende
         fill = _("-inf (never wins)") if e.kind.endswith("max") else "0"
         report.append(
             render_line(
-                _("* {int_outside_sum} taps in the padding: {fill}").format(
-                    int_outside_sum=int(outside.sum()), fill=fill
-                )
+                ngettext(
+                    "[v] is padding: {n} tap in the padding, {fill}",
+                    "[v] is padding: {n} taps in the padding, {fill}",
+                    int(outside.sum()),
+                ).format(n=int(outside.sum()), fill=fill)
             )
         )
     index = ", ".join(map(str, e.position))

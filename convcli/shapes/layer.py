@@ -60,15 +60,19 @@ def check_conv_shapes(
     c_o, c_per_group = weight_shape[0], weight_shape[1]
     if c_i % groups:
         raise ShapeError(
-            _("groups={groups} does not divide the {c_i} input channels").format(
-                groups=groups, c_i=c_i
-            )
+            ngettext(
+                "groups={groups} does not divide the {c_i} input channel",
+                "groups={groups} does not divide the {c_i} input channels",
+                c_i,
+            ).format(groups=groups, c_i=c_i)
         )
     if c_o % groups:
         raise ShapeError(
-            _("groups={groups} does not divide the {c_o} output channels").format(
-                groups=groups, c_o=c_o
-            )
+            ngettext(
+                "groups={groups} does not divide the {c_o} output channel",
+                "groups={groups} does not divide the {c_o} output channels",
+                c_o,
+            ).format(groups=groups, c_o=c_o)
         )
     if c_per_group * groups != c_i:
         hint = channel_hint(tuple(input_shape), tuple(weight_shape), groups)
