@@ -35,6 +35,7 @@ from convcli.errors import OptionError
 from convcli.i18n import _
 
 if TYPE_CHECKING:
+    from convcli.shapes.layout import Layouts
     from convcli.shapes.pooling import PoolOptions
     from convcli.shapes.transposed import TransposedOptions
 
@@ -204,6 +205,7 @@ def run_transposed_command(
     max_memory: str | None,
     plot: str | None = None,
     stats_only: bool = False,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli run --transposed``: size, load, compute, write and show."""
     from convcli.ops.transposed import run_transposed
@@ -224,6 +226,7 @@ def run_transposed_command(
         files,
         budget,
         lambda infos: check_transposed_memory(budget, infos, options, as_json=as_text),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -406,6 +409,7 @@ def run_pool_command(
     max_memory: str | None,
     plot: str | None = None,
     indices: bool = False,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli pool``: size, load, compute, write and show (``indices``: also where
     each maximum is, PyTorch's ``return_indices``)."""
@@ -429,6 +433,7 @@ def run_pool_command(
         lambda infos: check_pool_memory(
             budget, infos[0], options, as_json=as_text, indices=indices
         ),
+        layouts,
     )
     assert x is not None
     if indices:
@@ -592,6 +597,7 @@ def verify_transposed_command(
     full: bool,
     as_json: bool,
     max_memory: str | None,
+    layouts: Layouts | None = None,
 ) -> bool:
     """``convcli verify --transposed``; returns True when a check disagreed."""
     from convcli.ops.verify_transposed import verify_transposed
@@ -606,6 +612,7 @@ def verify_transposed_command(
         lambda infos: check_transposed_memory(
             budget, infos, options, results=2, as_json=as_json, direct=True
         ),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -628,6 +635,7 @@ def explain_transposed_command(
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli explain --transposed --at POS``."""
     from convcli.errors import PositionError
@@ -642,6 +650,7 @@ def explain_transposed_command(
         (input_file, kernel_file, bias_file),
         budget,
         lambda infos: check_transposed_memory(budget, infos, options, explain=True),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -663,6 +672,7 @@ def explain_pool_command(
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli pool ... --at POS``: one pooled output explained."""
     from convcli.errors import PositionError
@@ -676,6 +686,7 @@ def explain_pool_command(
         [input_file],
         budget,
         lambda infos: check_pool_memory(budget, infos[0], options, as_json=False, explain=True),
+        layouts,
     )
     assert x is not None
     with naming_inputs((input_file, None, None)), naming("--at", PositionError):

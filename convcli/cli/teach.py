@@ -14,8 +14,10 @@ from convcli.cli._common import (
     FlipOpt,
     GroupsOpt,
     InputArg,
+    InputLayoutOpt,
     JsonOpt,
     KernelArg,
+    KernelLayoutOpt,
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
@@ -24,8 +26,10 @@ from convcli.cli._common import (
     check_stdin_once,
     conv_options,
     first_position,
+    layouts,
     memory_budget,
     naming,
+    note_layouts,
     option,
     shape_of,
     show,
@@ -213,6 +217,8 @@ def explain(
     transposed: TransposedOpt = False,
     output_padding: OutputPaddingOpt = None,
     output_size: OutputSizeOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Show where one output value comes from, number by number.
 
@@ -235,6 +241,7 @@ def explain(
     the flipped kernel. Pooling: convcli pool ... --at POS.
     """
     with guard(), option_words():
+        chosen = layouts(input_layout, kernel_layout)
         if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import explain_transposed_command, transposed_options
 
@@ -249,7 +256,9 @@ def explain(
                 full=full,
                 as_json=as_json,
                 max_memory=max_memory,
+                layouts=chosen,
             )
+            note_layouts(chosen, None, None)
             return
         from convcli.ops.explain import explain_output
         from convcli.render.teach import explain_payload, explain_report
@@ -275,7 +284,7 @@ def explain(
             )
             check_budget(estimate, budget)
 
-        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
+        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing, chosen)
         assert x is not None and kernel is not None
         if given is None:
             from convcli.shapes.axes import output_axes
@@ -287,5 +296,6 @@ def explain(
             explained = explain_output(x, kernel, bias, position, options)
         if as_json:
             show_json(explain_payload(explained))
-            return
-        show(*explain_report(explained, full=full))
+        else:
+            show(*explain_report(explained, full=full))
+        note_layouts(chosen, x.shape, kernel.shape)
