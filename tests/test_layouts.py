@@ -303,3 +303,26 @@ def test_layout_notes_in_chinese(tmp_path: Path) -> None:
         code, _out, err = zh("run", x, w, "--stats", *extra)
         assert code == 0 and "注意" in err
         assert english_words(err) - {*LAYOUT_WORDS, "TensorFlow", "PyTorch"} == set(), err
+
+
+@pytest.mark.parametrize("ext", ["json", "npy"])
+@pytest.mark.parametrize("command", ["run", "verify", "explain"])
+def test_the_lessons_samples_in_tensorflow_layouts_give_the_lessons_numbers(
+    ext: str, command: str
+) -> None:
+    """samples/lesson_X_nhwc and lesson_K_multi_out_hwio are the lesson's X and K with their
+    axes moved: read with the layouts, every command prints what it prints for the lesson."""
+    from clitools import SAMPLES
+
+    lesson = [str(SAMPLES / f"lesson_X.{ext}"), str(SAMPLES / f"lesson_K_multi_out.{ext}")]
+    moved = [
+        str(SAMPLES / f"lesson_X_nhwc.{ext}"),
+        str(SAMPLES / f"lesson_K_multi_out_hwio.{ext}"),
+    ]
+    extra = ["--at", "2,1,0"] if command == "explain" else []
+    expected = invoke(command, *lesson, *extra, "--json")
+    got = invoke(
+        command, *moved, *extra, "--json", "--input-layout", "nhwc", "--kernel-layout", "hwio"
+    )
+    assert expected.exit_code == 0 and got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(expected.stdout)

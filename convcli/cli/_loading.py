@@ -112,10 +112,9 @@ def load_checked(
             array = _named(roles[index], _parse_stdin, piped)
         else:
             array = load(spec, roles[index])
-        moved = _moved(array, chosen, roles[index])
+        infos[index] = (array.shape, array.dtype)  # as in the file: check moves it
+        arrays[index] = _moved(array, chosen, roles[index])
         del array  # the file's own axes: only held while copying
-        arrays[index] = moved
-        infos[index] = (moved.shape, moved.dtype)
     if texts:
         with naming_inputs(specs):
             check(infos)

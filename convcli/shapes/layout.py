@@ -124,8 +124,8 @@ def layout_note(input_shape: Shape, kernel_shape: Shape) -> Words | None:
     Examples
     --------
     >>> print(layout_note((3, 32, 32), (3, 3, 3, 16)))  # doctest: +NORMALIZE_WHITESPACE
-    kernel 3x3x3x16 was read as (c_o, c_i, k_h, k_w), PyTorch's layout: a 3x16 window;
-    if it is (k_h, k_w, c_i, c_o), TensorFlow's HWIO, use kernel_layout='hwio'
+    kernel 3x3x3x16 read as (c_o, c_i, k_h, k_w) has a 3x16 window; if it is
+    TensorFlow's (k_h, k_w, c_i, c_o), use kernel_layout='hwio'
     >>> layout_note((3, 32, 32), (16, 3, 3, 3)) is None
     True
     """
@@ -137,8 +137,8 @@ def layout_note(input_shape: Shape, kernel_shape: Shape) -> Words | None:
         return None
     return Words(
         _(
-            "kernel {shape} was read as (c_o, c_i, k_h, k_w), PyTorch's layout: a {window} "
-            "window; if it is (k_h, k_w, c_i, c_o), TensorFlow's HWIO, use {kernel_layout}"
+            "kernel {shape} read as (c_o, c_i, k_h, k_w) has a {window} window; if it is "
+            "TensorFlow's (k_h, k_w, c_i, c_o), use {kernel_layout}"
         ),
         shape="x".join(map(str, kernel_shape)),
         window=f"{kernel_shape[2]}x{kernel_shape[3]}",
