@@ -114,7 +114,7 @@ def test_explain_marks_padding_in_brackets_with_a_legend() -> None:
 def test_pool_explain_marks_padding_the_same_way() -> None:
     result = invoke("pool", X, "--kernel-size", "2", "-p", "1", "--at", "0,0,0", env=PLAIN)
     assert result.exit_code == 0, result.output
-    assert "[v] is padding: 3 taps in the padding" in result.stdout
+    assert "[v] is padding: 3 taps, counted as -inf (never wins)" in result.stdout
     assert "*" not in "".join(line for line in result.stdout.splitlines() if "│" in line)
 
 

@@ -1008,8 +1008,8 @@ def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Rende
         report.append(
             render_line(
                 ngettext(
-                    "[v] is padding: {n} tap in the padding, {fill}",
-                    "[v] is padding: {n} taps in the padding, {fill}",
+                    "[v] is padding: {n} tap, counted as {fill}",
+                    "[v] is padding: {n} taps, counted as {fill}",
                     int(outside.sum()),
                 ).format(n=int(outside.sum()), fill=fill)
             )
