@@ -326,3 +326,20 @@ def test_the_lessons_samples_in_tensorflow_layouts_give_the_lessons_numbers(
     )
     assert expected.exit_code == 0 and got.exit_code == 0, got.output
     assert json.loads(got.stdout) == json.loads(expected.stdout)
+
+
+def test_verify_1x1_reads_layouts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    x, k = _ints(rng, (4, 5, 3)), _ints(rng, (1, 1, 3, 2))  # h, w, c_i and 1, 1, c_i, c_o
+    files = [save(tmp_path / "x.npy", x), save(tmp_path / "k.npy", k)]
+    moved = [
+        save(tmp_path / "xc.npy", x.transpose(2, 0, 1)),
+        save(tmp_path / "kc.npy", k.transpose(3, 2, 0, 1)),
+    ]
+    got = invoke(
+        "verify-1x1", *files, "--input-layout", "nhwc", "--kernel-layout", "hwio", "--json"
+    )
+    expected = invoke("verify-1x1", *moved, "--json")
+    assert got.exit_code == 0 and expected.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(expected.stdout)
+    assert_usage_error(invoke("verify-1x1", "--input-layout", "nhwc"), "for tensor files")

@@ -155,6 +155,8 @@ def verify_1x1(
     rtol: RtolOpt = "0",
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Prove that a 1x1 convolution is a fully connected layer over channels.
 
@@ -180,6 +182,9 @@ def verify_1x1(
 
         if (input_file is None) != (kernel_file is None):
             raise OptionError(_("give both INPUT and KERNEL files, or neither"))
+        chosen = layouts(input_layout, kernel_layout)
+        if not chosen.default and input_file is None:
+            raise OptionError(_("--input-layout and --kernel-layout are for tensor files"))
         tolerance, relative = tolerances(atol, rtol)
         budget = memory_budget(max_memory)
 
@@ -191,7 +196,7 @@ def verify_1x1(
             check_memory(budget, infos, ConvOptions(), results=2, as_json=as_json)
 
         if input_file is not None and kernel_file is not None:
-            x, kernel = load_checked((input_file, kernel_file), budget, sizing)
+            x, kernel = load_checked((input_file, kernel_file), budget, sizing, chosen)
             assert x is not None and kernel is not None
         else:
             c_o = whole("--out-channels", out_channels, minimum=1)
@@ -209,5 +214,6 @@ def verify_1x1(
             show_json(verify_1x1_payload(check))
         else:
             show(*verify_1x1_report(check))
+        note_layouts(chosen, None, None)
         if not check.comparison.agree:
             raise typer.Exit(EXIT_DISAGREE)
