@@ -23,7 +23,7 @@ from convcli.cli._app import shown
 from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
 from convcli.errors import BudgetError, ConvcliError, TensorFileError
 from convcli.i18n import _
-from convcli.shapes.layout import Layouts
+from convcli.shapes.layout import Layouts, input_order, kernel_order, permuted
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -125,8 +125,6 @@ def load_checked(
 
 
 def _order(chosen: Layouts, role: str, ndim: int) -> tuple[int, ...] | None:
-    from convcli.shapes.layout import input_order, kernel_order
-
     if role == "input":
         return input_order(ndim, chosen.input)
     if role == "kernel":
@@ -138,19 +136,17 @@ def _in_layouts(check: SizeCheck, chosen: Layouts) -> SizeCheck:
     """``check`` given the shapes as they will be once moved to PyTorch's layout."""
     if chosen.default:
         return check
-    from convcli.shapes.layout import permuted
 
-    def moved(infos: Sequence[TensorInfo | None]) -> None:
-        shown: list[TensorInfo | None] = []
+    def in_pytorch_layout(infos: Sequence[TensorInfo | None]) -> None:
+        moved: list[TensorInfo | None] = []
         for info, role in zip(infos, ROLES, strict=False):
             if info is None:
-                shown.append(None)
+                moved.append(None)
                 continue
-            order = _order(chosen, role, len(info[0]))
-            shown.append((permuted(info[0], order), info[1]))
-        check(shown)
+            moved.append((permuted(info[0], _order(chosen, role, len(info[0]))), info[1]))
+        check(moved)
 
-    return moved
+    return in_pytorch_layout
 
 
 def _moved(array: npt.NDArray[Any], chosen: Layouts, role: str) -> npt.NDArray[Any]:
