@@ -343,3 +343,18 @@ def test_verify_1x1_reads_layouts(tmp_path: Path) -> None:
     assert got.exit_code == 0 and expected.exit_code == 0, got.output
     assert json.loads(got.stdout) == json.loads(expected.stdout)
     assert_usage_error(invoke("verify-1x1", "--input-layout", "nhwc"), "for tensor files")
+
+
+def test_explain_output_and_verify_im2col_read_tensorflow_layouts() -> None:
+    from convcli import explain_output, verify_im2col
+    from convcli.shapes.options import ConvOptions
+
+    rng = np.random.default_rng(4)
+    x, w = _ints(rng, (5, 6, 4)), _ints(rng, (3, 3, 2, 6))
+    x_nchw, w_oihw = x.transpose(2, 0, 1), w.transpose(3, 2, 0, 1)
+    options = ConvOptions(padding=1, groups=2)
+    got = explain_output(x, w, None, (5, 2, 3), options, input_layout="nhwc", kernel_layout="hwio")
+    assert got.value == explain_output(x_nchw, w_oihw, None, (5, 2, 3), options).value
+    assert got.value == conv2d(x_nchw, w_oihw, padding=1, groups=2)[5, 2, 3]
+    check = verify_im2col(x, w, None, options, input_layout="nhwc", kernel_layout="hwio")
+    np.testing.assert_array_equal(check.matrix_product, conv2d(x_nchw, w_oihw, padding=1, groups=2))
