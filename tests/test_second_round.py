@@ -288,3 +288,13 @@ def test_install_hint_from_an_installed_copy(tmp_path: Path) -> None:
     other.mkdir()
     (other / "pyproject.toml").write_text('[project]\nname = "else"\n', encoding="utf-8")
     assert install_hint(other, direct_url="") == EXTRA_HINT
+
+
+def test_one_stamp_is_one_product(tmp_path: Path) -> None:
+    x = save(tmp_path / "x.npy", np.ones((1, 2, 2)))
+    w = save(tmp_path / "w.npy", np.ones((1, 1, 2, 2)))
+    result = invoke("explain", x, w, "--transposed", "-s", "3", "--at", "0,0,0", env=PLAIN)
+    assert result.exit_code == 0, result.output
+    assert "total     1 product = 1" in result.stdout
+    several = invoke("explain", x, w, "--transposed", "--at", "0,1,1", env=PLAIN)
+    assert "4 products = 4" in several.stdout

@@ -938,9 +938,11 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
     sums = [
         (
             _("total"),
-            _("{len_e_stamps} products = {show_number_e_total}").format(
-                len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)
-            ),
+            ngettext(
+                "{len_e_stamps} product = {show_number_e_total}",
+                "{len_e_stamps} products = {show_number_e_total}",
+                len(e.stamps),
+            ).format(len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)),
         )
     ]
     if e.bias is not None:
