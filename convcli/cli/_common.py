@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from convcli.cli._app import shown, stdout_closed, written
+from convcli.cli._app import say, shown, stdout_closed, written
 from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
 from convcli.i18n import _
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from convcli.render.widgets import Renderable
+    from convcli.shapes.layout import Layouts
     from convcli.shapes.options import ConvOptions
     from convcli.tensorio.files import HeldOutputs
 
@@ -39,6 +40,54 @@ def option(name: str, parse: Callable[[str], T], text: str) -> T:
     """``text`` parsed by ``parse``; a refusal names the option."""
     with naming(name):
         return parse(text)
+
+
+def first_position(rank: int) -> tuple[int, ...]:
+    """The first output value's position (every index 0), for ``explain`` without ``--at``;
+    said on stderr, so that the default is never a surprise."""
+    position = (0,) * rank
+    say(
+        _("note: no --at: explaining the first output value, at {position}").format(
+            position=",".join(map(str, position))
+        )
+    )
+    return position
+
+
+def layouts(input_layout: str = "nchw", kernel_layout: str = "oihw") -> Layouts:
+    """``--input-layout`` and ``--kernel-layout``, parsed once."""
+    from convcli.shapes.layout import INPUT_LAYOUTS, KERNEL_LAYOUTS, Layouts, parse_layout
+
+    return Layouts(
+        option("--input-layout", lambda t: parse_layout(t, INPUT_LAYOUTS), input_layout),
+        option("--kernel-layout", lambda t: parse_layout(t, KERNEL_LAYOUTS), kernel_layout),
+    )
+
+
+def note_layouts(
+    chosen: Layouts, input_shape: tuple[int, ...] | None, kernel_shape: tuple[int, ...] | None
+) -> None:
+    """On stderr: the layouts moved (the result is PyTorch's), or a kernel that looks HWIO."""
+    from convcli.cli._wording import option_spelling
+    from convcli.shapes.layout import layout_note
+
+    if not chosen.default:
+        moved = []
+        if chosen.input != "nchw":
+            moved.append(_("input read as NHWC, moved to NCHW"))
+        if chosen.kernel != "oihw":
+            moved.append(_("kernel read as HWIO, moved to OIHW"))
+        if moved:
+            say(
+                _("note: {moved}; the result is in PyTorch's layout").format(
+                    moved=_("; ").join(moved)
+                )
+            )
+        return
+    if input_shape is not None and kernel_shape is not None:
+        note = layout_note(input_shape, kernel_shape)
+        if note is not None:
+            say(_("note: {message}").format(message=note.spelled(option_spelling)))
 
 
 def wants_transposed(transposed: bool, output_padding: str | None, output_size: str | None) -> bool:
@@ -220,6 +269,24 @@ AtolOpt = Annotated[
     typer.Option("--atol", metavar="A", help="Absolute tolerance (default: from the dtype)."),
 ]
 RtolOpt = Annotated[str, typer.Option("--rtol", metavar="R", help="Relative tolerance.")]
+InputLayoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--input-layout",
+        metavar="L",
+        help="nchw (PyTorch's, the default) or nhwc (channels last, TensorFlow's): the "
+        "input file's axes; moved to NCHW after loading.",
+    ),
+]
+KernelLayoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--kernel-layout",
+        metavar="L",
+        help="oihw (PyTorch's, the default) or hwio (TensorFlow's): the kernel file's "
+        "axes; moved to OIHW after loading. Results are in PyTorch's layout.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
 ResultFileOpt = Annotated[
     str | None,

@@ -16,6 +16,7 @@ from convcli.cli._common import (
     TensorInfo,
     check_plot,
     check_stdin_once,
+    first_position,
     held_files,
     json_text,
     memory_budget,
@@ -36,6 +37,7 @@ from convcli.errors import OptionError
 from convcli.i18n import _
 
 if TYPE_CHECKING:
+    from convcli.shapes.layout import Layouts
     from convcli.shapes.pooling import PoolOptions
     from convcli.shapes.transposed import TransposedOptions
 
@@ -202,6 +204,7 @@ def run_transposed_command(
     max_memory: str | None,
     plot: str | None = None,
     stats_only: bool = False,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli run --transposed``: size, load, compute, write and show."""
     from convcli.ops.transposed import run_transposed
@@ -222,6 +225,7 @@ def run_transposed_command(
         files,
         budget,
         lambda infos: check_transposed_memory(budget, infos, options, as_json=as_text),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -407,6 +411,7 @@ def run_pool_command(
     max_memory: str | None,
     plot: str | None = None,
     indices: bool = False,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli pool``: size, load, compute, write and show (``indices``: also where
     each maximum is, PyTorch's ``return_indices``)."""
@@ -430,6 +435,7 @@ def run_pool_command(
         lambda infos: check_pool_memory(
             budget, infos[0], options, as_json=as_text, indices=indices
         ),
+        layouts,
     )
     assert x is not None
     if indices:
@@ -593,6 +599,7 @@ def verify_transposed_command(
     full: bool,
     as_json: bool,
     max_memory: str | None,
+    layouts: Layouts | None = None,
 ) -> bool:
     """``convcli verify --transposed``; returns True when a check disagreed."""
     from convcli.ops.verify_transposed import verify_transposed
@@ -607,6 +614,7 @@ def verify_transposed_command(
         lambda infos: check_transposed_memory(
             budget, infos, options, results=2, as_json=as_json, direct=True
         ),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -625,10 +633,11 @@ def explain_transposed_command(
     bias_file: str | None,
     options: TransposedOptions,
     *,
-    at: str,
+    at: str | None,
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli explain --transposed --at POS``."""
     from convcli.errors import PositionError
@@ -636,16 +645,19 @@ def explain_transposed_command(
     from convcli.render.layers import explain_transposed_payload, explain_transposed_report
     from convcli.shapes.parsing import parse_position
 
-    position = option("--at", parse_position, at)
+    given = None if at is None else option("--at", parse_position, at)
     budget = memory_budget(max_memory)
     # Every header and the JSON text are budgeted before any tensor data is read.
     x, kernel, bias = load_checked(
         (input_file, kernel_file, bias_file),
         budget,
         lambda infos: check_transposed_memory(budget, infos, options, explain=True),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
+    # The transposed result has the batch axis of a 4-D input and always c_o.
+    position = first_position(x.ndim) if given is None else given
     with naming_inputs((input_file, kernel_file, bias_file)), naming("--at", PositionError):
         explained = explain_transposed(x, kernel, bias, position, options)
     if as_json:
@@ -662,6 +674,7 @@ def explain_pool_command(
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli pool ... --at POS``: one pooled output explained."""
     from convcli.errors import PositionError
@@ -675,6 +688,7 @@ def explain_pool_command(
         [input_file],
         budget,
         lambda infos: check_pool_memory(budget, infos[0], options, as_json=False, explain=True),
+        layouts,
     )
     assert x is not None
     with naming_inputs((input_file, None, None)), naming("--at", PositionError):

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, ngettext
 from convcli.i18n.typeset import beside, clauses
 from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
@@ -625,9 +625,11 @@ def _adaptive_formula(e: AdaptivePoolShapes, index: int) -> tuple[str, str]:
     n, m = e.in_size[index], e.out_size[index]
     windows = e.windows(index)
     shown = [
-        _("i={i}: [{start}, {end}), {cells} cells").format(
-            i=i, start=start, end=end, cells=end - start
-        )
+        ngettext(
+            "i={i}: [{start}, {end}), {cells} cell",
+            "i={i}: [{start}, {end}), {cells} cells",
+            end - start,
+        ).format(i=i, start=start, end=end, cells=end - start)
         for i, (start, end) in enumerate(windows[:SHOWN_WINDOWS])
     ]
     if len(windows) > SHOWN_WINDOWS:
@@ -939,9 +941,11 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
     sums = [
         (
             _("total"),
-            _("{len_e_stamps} products = {show_number_e_total}").format(
-                len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)
-            ),
+            ngettext(
+                "{len_e_stamps} product = {show_number_e_total}",
+                "{len_e_stamps} products = {show_number_e_total}",
+                len(e.stamps),
+            ).format(len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)),
         )
     ]
     if e.bias is not None:
@@ -1008,9 +1012,11 @@ def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Rende
         fill = _("-inf (never wins)") if e.kind.endswith("max") else "0"
         report.append(
             render_line(
-                _("* {int_outside_sum} taps in the padding: {fill}").format(
-                    int_outside_sum=int(outside.sum()), fill=fill
-                )
+                ngettext(
+                    "[v] is padding: {n} tap, counted as {fill}",
+                    "[v] is padding: {n} taps, counted as {fill}",
+                    int(outside.sum()),
+                ).format(n=int(outside.sum()), fill=fill)
             )
         )
     index = ", ".join(map(str, e.position))

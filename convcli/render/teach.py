@@ -213,9 +213,11 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
     if e.padded_taps:
         per_channel, taps = int(e.terms[0].padding.sum()), e.terms[0].padding.size
         if mode == "zeros":
-            line = _("* padding: {n} of {taps} taps per channel read zeros")
+            line = _("[v] is padding: {n} of {taps} taps per channel read zeros")
         else:
-            line = _("* padding: {n} of {taps} taps per channel read {mode} copies of input cells")
+            line = _(
+                "[v] is padding: {n} of {taps} taps per channel read {mode} copies of input cells"
+            )
         report.append(render_line(line.format(n=per_channel, taps=taps, mode=mode)))
     report.append(render_key_values(_sums(e), title=_("sum")))
     return report

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from convcli.errors import OptionError
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, current_language
 from convcli.shapes.padding_modes import PADDING_MODES
 
 __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
@@ -224,11 +224,25 @@ def parse_spec(text: str, *, source: str = N_("spec"), bias: bool = True) -> tup
     return reader.chain(tree.body)
 
 
+# Python's words for a syntax error, said in convcli's languages; any other detail is
+# Python's English, kept in English output and left out of the others.
+_PYTHON_SYNTAX = {
+    "invalid syntax": N_("invalid syntax"),
+    "invalid syntax. Perhaps you forgot a comma?": N_("invalid syntax: a comma missing?"),
+}
+
+
 def _syntax_message(err: SyntaxError, flat: str) -> str:
     if flat.rstrip().endswith(">"):
-        return "a '>' with no layer after it"
+        return _("a '>' with no layer after it")
     message = _printable(err.msg)
-    return f"not a layer spec ({message}); write layers like conv(16, k=3) joined by '>'"
+    if message in _PYTHON_SYNTAX:
+        message = _(_PYTHON_SYNTAX[message])
+    elif current_language() != "en":
+        return _("not a layer spec: write layers like conv(16, k=3) joined by '>'")
+    return _("not a layer spec ({message}); write layers like conv(16, k=3) joined by '>'").format(
+        message=message
+    )
 
 
 _CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(Sequential|ModuleList)\(\s*$")
@@ -604,7 +618,7 @@ class _Reader:
     def _value(self, node: ast.expr, param: _Param, layer: str) -> Value:
         where = self.at(node)
         shown = self._segment(node)
-        wanted = _WANTED[param.kind]
+        wanted = _(_WANTED[param.kind]).format(modes=", ".join(PADDING_MODES))
         try:
             raw = _literal(node)
         except ValueError:
@@ -636,27 +650,29 @@ def _printable(text: str) -> str:
 
 
 def _known() -> str:
-    return f" (known: {', '.join(LAYER_NAMES)}, or torch.nn names such as Conv2d)"
+    return " " + _("(known: {names}, or torch.nn names such as Conv2d)").format(
+        names=", ".join(LAYER_NAMES)
+    )
 
 
 _BAD = object()
 _WANTED = {
-    "int": "an int",
-    "pos": "an int >= 1",
-    "optpos": "None or an int >= 1",
-    "pair": "an int >= 1 or a pair (h, w)",
-    "pair0": "an int >= 0 or a pair (h, w)",
-    "optpair": "None, an int >= 1 or a pair (h, w)",
-    "padding": "an int >= 0, a pair (h, w), 'same' or 'valid'",
-    "bool": "True or False",
+    "int": N_("an int"),
+    "pos": N_("an int >= 1"),
+    "optpos": N_("None or an int >= 1"),
+    "pair": N_("an int >= 1 or a pair (h, w)"),
+    "pair0": N_("an int >= 0 or a pair (h, w)"),
+    "optpair": N_("None, an int >= 1 or a pair (h, w)"),
+    "padding": N_("an int >= 0, a pair (h, w), 'same' or 'valid'"),
+    "bool": N_("True or False"),
     "false": "False",
-    "float": "a number",
-    "optfloat": "None or a number",
-    "prob": "a probability between 0 and 1",
-    "mode": f"one of {', '.join(PADDING_MODES)}",
+    "float": N_("a number"),
+    "optfloat": N_("None or a number"),
+    "prob": N_("a probability between 0 and 1"),
+    "mode": N_("one of {modes}"),
     "zerosonly": "'zeros'",
-    "approximate": "'none' or 'tanh'",
-    "size": "an int >= 1 or a pair (h, w) of ints or None",
+    "approximate": N_("'none' or 'tanh'"),
+    "size": N_("an int >= 1 or a pair (h, w) of ints or None"),
     "none": "None",
 }
 

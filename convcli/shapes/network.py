@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from convcli.errors import ConvcliError, OptionError, Param, ShapeError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
 from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.padding_modes import check_padding_mode
@@ -210,8 +210,11 @@ def _need_spatial(layer: LayerSpec, shape: Shape) -> Shape:
     stated = layer.stated.get("in_channels")
     if stated is not None and stated != shape[1]:
         raise ShapeError(
-            _("states {stated} input channels, {shape_1} arrive").format(
-                stated=stated, shape_1=shape[1]
+            _("{states}, {arrive}").format(
+                states=ngettext(
+                    "states {n} input channel", "states {n} input channels", stated
+                ).format(n=stated),
+                arrive=ngettext("{n} arrives", "{n} arrive", shape[1]).format(n=shape[1]),
             )
         )
     return shape
@@ -258,13 +261,22 @@ def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Laye
 
 
 def _check_groups(groups: int, c_in: int, c_out: int) -> None:
-    for count, side in ((c_in, "input"), (c_out, "output")):
-        if count % groups:
-            raise ShapeError(
-                _("groups={groups} does not divide the {count} {side} channels").format(
-                    groups=groups, count=count, side=side
-                )
-            )
+    if c_in % groups:
+        raise ShapeError(
+            ngettext(
+                "groups={groups} does not divide the {c_i} input channel",
+                "groups={groups} does not divide the {c_i} input channels",
+                c_in,
+            ).format(groups=groups, c_i=c_in)
+        )
+    if c_out % groups:
+        raise ShapeError(
+            ngettext(
+                "groups={groups} does not divide the {c_o} output channel",
+                "groups={groups} does not divide the {c_o} output channels",
+                c_out,
+            ).format(groups=groups, c_o=c_out)
+        )
 
 
 def _check_window_fits(size: Pair, padded: Pair, span: Pair) -> None:
@@ -446,8 +458,11 @@ def _batch_norm(
     stated = layer.stated.get("num_features")
     if stated is not None and stated != channels:
         raise ShapeError(
-            _("states {stated} features, {channels} arrive").format(
-                stated=stated, channels=channels
+            _("{states}, {arrive}").format(
+                states=ngettext("states {n} feature", "states {n} features", stated).format(
+                    n=stated
+                ),
+                arrive=ngettext("{n} arrives", "{n} arrive", channels).format(n=channels),
             )
         )
     affine = bool(layer.args["affine"])
