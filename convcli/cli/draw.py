@@ -173,7 +173,7 @@ def draw(
             },
         )
         budget = memory_budget(max_memory)
-        figures: list[Figure]
+        figures: Sequence[Figure]
         if pool is not None:
             figures = _pool_figures(
                 pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
@@ -191,7 +191,14 @@ def draw(
                 input_file, kernel_file, bias_file, input_shape, kernel_shape, options, position,
                 animate, budget,
             )  # fmt: skip
-        write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
+        write_figures(
+            output,
+            figures,
+            force=force,
+            inputs=files,
+            title=figures[0].title[0],
+            budget=budget,
+        )
         if animate:
             steps = ngettext("{n} frame", "{n} frames", len(figures)).format(n=len(figures))
         else:
@@ -209,7 +216,7 @@ def _conv_figures(
     position: tuple[int, ...] | None,
     animate: bool,
     budget: int,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     from convcli.draw.conv import ConvProblem, conv_figures, plan_conv
     from convcli.errors import PositionError
     from convcli.shapes.options import ConvOptions
@@ -306,7 +313,7 @@ def _pool_figures(
     position: tuple[int, ...] | None,
     animate: bool,
     budget: int,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     from convcli.draw.pool import POOL_KINDS, PoolProblem, plan_pool_drawing, pool_figures
     from convcli.errors import PositionError
     from convcli.shapes.parsing import parse_int_or_pair, parse_shape
@@ -355,7 +362,7 @@ def _transposed_figures(
     position: tuple[int, ...] | None,
     animate: bool,
     budget: int,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     from convcli.draw.transposed import (
         TransposedProblem,
         plan_transposed_drawing,
