@@ -14,7 +14,7 @@ from convcli.draw.layout import Figure, cell_width, layout
 from convcli.draw.scene import SCALE, Scene
 from convcli.draw.svg import scene_to_svg
 from convcli.i18n import N_
-from convcli.ops.budget import RunEstimate, check_budget
+from convcli.ops.budget import RunEstimate
 from convcli.tensorio.files import PathArg, replacing_output
 
 __all__ = [
@@ -30,6 +30,9 @@ PICTURE_SUFFIXES = (".svg", ".png", ".gif")
 BYTES_PER_ITEM = 600
 # DejaVu and the CJK font loaded, the cached cell tiles and text masks (raster.py).
 DRAWING_BYTES = 32 * 1024**2
+# An SVG's text as it is built and written, beside its items (measured: 0.4 MB for the
+# smallest drawing, 2.2 MB for one of 3,000 cells).
+SVG_BYTES = 2 * 1024**2
 # Measured peaks (process RSS) over a frame's pixels: 4 bytes an RGB pixel and 1 a palette
 # pixel, with room for Pillow's buffers.
 GIF_BYTES_PER_PIXEL = 12
@@ -88,8 +91,9 @@ def picture_estimate(scenes: Sequence[Scene], suffix: str) -> RunEstimate:
     the frame being drawn, its palette copy, the frame before, their difference and the
     changed box, the one waiting to be written and its compressed bytes
     (``GIF_BYTES_PER_PIXEL``; the palette, made from two half-size frames, costs less).
-    The scene's items, and an SVG's text, are Python objects (``BYTES_PER_ITEM`` each);
-    the fonts and the drawing caches are ``DRAWING_BYTES``.
+    The scene's items are Python objects (``BYTES_PER_ITEM`` each, a figure's and its
+    scene's); the fonts and the drawing caches are ``DRAWING_BYTES``, an SVG's text
+    ``SVG_BYTES``.
 
     Examples
     --------
@@ -102,12 +106,15 @@ def picture_estimate(scenes: Sequence[Scene], suffix: str) -> RunEstimate:
     pixels = round(first.width * SCALE) * round(first.height * SCALE)
     items = len(first.items)
     frames = pixels * {".gif": GIF_BYTES_PER_PIXEL, ".png": PNG_BYTES_PER_PIXEL}.get(suffix, 0)
-    objects = BYTES_PER_ITEM * items * (3 if suffix == ".svg" else 2)
+    if suffix == ".svg":
+        return RunEstimate(
+            ((N_("figure objects"), BYTES_PER_ITEM * items * 2), (N_("SVG text"), SVG_BYTES))
+        )
     return RunEstimate(
         (
             (N_("frames"), frames),
-            (N_("figure objects"), objects),
-            (N_("fonts and caches"), DRAWING_BYTES if suffix != ".svg" else 0),
+            (N_("figure objects"), BYTES_PER_ITEM * items * 2),
+            (N_("fonts and caches"), DRAWING_BYTES),
         )
     )
 
@@ -146,6 +153,8 @@ def write_figures(
         require("PIL", "Pillow")  # before the output is checked or any temporary file made
     scenes = scenes_of(figures if suffix == ".gif" else figures[:1])
     if budget is not None:  # every pixel counted before the first is drawn
+        from convcli.ops.budget import check_budget
+
         check_budget(picture_estimate(scenes, suffix), budget)
     with replacing_output(
         target, suffixes=PICTURE_SUFFIXES, force=force, inputs=inputs
