@@ -41,15 +41,21 @@ from clitools import (
     save,
 )
 from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_bytes, saved
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
+from test_properties import torch_single_thread
 from tracing import peak_allocation
 from typer.testing import Result
 
 import convcli.tensorio.files
 from convcli import conv2d
+from convcli.tensorio.samples import sample_names
 
 PYTHON = sys.executable
+__all__ = ["torch_single_thread"]  # the fixture, shared with test_properties
 Array = npt.NDArray[Any]
 
 
@@ -2055,7 +2061,7 @@ def test_item50_commands_that_print_nothing_need_no_stdout(
     written = folder / command[-1]
     assert written.is_dir() or written.stat().st_size > 0
     if written.is_dir():
-        assert len(files_in(written)) == 12  # every sample, no temporary file
+        assert len(files_in(written)) == len(sample_names())  # every sample, no temporary file
     assert not [name for name in files_in(folder) if name.endswith(".tmp")]
 
 
@@ -2114,7 +2120,7 @@ def test_item50_demo_write_is_all_or_nothing(
     assert files_in(target) == ["lesson_X.json"] and (target / "lesson_X.json").read_text() == "OLD"
     monkeypatch.undo()
     assert invoke("demo", "--write", str(target), "--force").exit_code == 0
-    assert len(files_in(target)) == 12
+    assert len(files_in(target)) == len(sample_names())
 
 
 def cjk_of(text: str) -> set[str]:
@@ -2266,3 +2272,97 @@ def test_item60_ctrl_c_and_sighup_reach_convcli_when_the_suite_ignores_them(
     tmp_path: Path, signum: int
 ) -> None:
     signal_a_long_run(tmp_path, signum)
+
+
+# --- item 56: signed zeros and NaN in max pooling follow PyTorch on every path ----------
+
+SIGNED_ZERO_ELEMENTS = (-0.0, 0.0, float("nan"), -1.0, 1.0, float("-inf"))
+
+
+def _same_bits(actual: Array, expected: Array) -> None:
+    """Equal values with the same sign of zero (and NaN where NaN is)."""
+    assert actual.shape == expected.shape
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(actual), nan)
+    np.testing.assert_array_equal(actual[~nan], expected[~nan])
+    np.testing.assert_array_equal(np.signbit(actual[~nan]), np.signbit(expected[~nan]))
+
+
+def test_item56_signed_zeros_in_max_pooling_follow_pytorchs_scan(tmp_path: Path) -> None:
+    """PyTorch's scan (row by row, a value replaces the best when larger or NaN): of equal
+    zeros the first one in the window wins; every path gives the same value."""
+    z = save(tmp_path / "z.npy", np.array([[[-0.0, 0.0]], [[0.0, -0.0]]], "f4"))
+    for args in (["-k", "1,2"], ["--kind", "adaptive-max", "--output-size", "1"]):
+        for extra in ([], ["--indices"]):
+            payload = json_of(invoke("pool", z, *args, *extra, "--json"))
+            out = array_of(payload.get("output", payload))
+            assert np.signbit(out.ravel()).tolist() == [True, False], (args, extra)
+    # Down the rows, then along them: a 2x2 window whose first row holds +0 gives +0,
+    # though its first column's best is -0.
+    w = save(tmp_path / "w.npy", np.array([[[-1.0, 0.0], [-0.0, -1.0]]], "f4"))
+    for args in (["-k", "2"], ["--kind", "adaptive-max", "--output-size", "1"]):
+        out = array_of(json_of(invoke("pool", w, *args, "--json")))
+        assert not np.signbit(out.ravel()[0]), args
+    at = json_of(invoke("pool", z, "-k", "1,2", "--at", "1,0,0", "--json"))
+    assert str(at["value"]) == "0.0"
+    at = json_of(invoke("pool", z, "-k", "1,2", "--at", "0,0,0", "--json"))
+    assert str(at["value"]) == "-0.0"
+
+
+def test_item56_draw_pool_shows_pytorchs_signed_zero(tmp_path: Path) -> None:
+    z = save(tmp_path / "z.npy", np.array([[[-0.0, 0.0]]], "f4"))
+    target = tmp_path / "z.svg"
+    assert invoke("draw", z, "--pool", "max", "-k", "1,2", "-o", str(target)).exit_code == 0
+    # The output cell, written after the input's two cells, holds the first zero: -0.
+    texts = [t.split("<")[0] for t in target.read_text().split(">")]
+    assert texts.count("-0") == 2 and texts.count("0") == 1, texts
+
+
+@st.composite
+def _zero_rich_pools(draw: Any) -> tuple[Array, dict[str, Any], tuple[int, int]]:
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    size = tuple(max(1, d[a] * (k[a] - 1) + 1 - 2 * p[a]) + draw(st.integers(0, 4)) for a in (0, 1))
+    shape = (draw(st.integers(1, 2)), *size)
+    x = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(SIGNED_ZERO_ELEMENTS)))
+    options = {"kernel_size": k, "stride": s, "padding": p, "dilation": d}
+    adaptive = (draw(st.integers(1, size[0] + 1)), draw(st.integers(1, size[1] + 1)))
+    return x, options, adaptive
+
+
+@pytest.mark.torch
+@given(case=_zero_rich_pools())
+def test_item56_max_pooling_matches_pytorch_on_zeros_and_nan(
+    case: tuple[Array, dict[str, Any], tuple[int, int]], torch_single_thread: Any
+) -> None:
+    from convcli.ops.explain_layers import explain_pool
+    from convcli.ops.pooling import adaptive_max_pool2d, max_pool2d
+    from convcli.shapes.pooling import PoolOptions
+
+    torch = torch_single_thread
+    functional = torch.nn.functional
+    x, options, adaptive = case
+    t = torch.from_numpy(x)
+    values, indices = functional.max_pool2d(t, **options, return_indices=True)
+    _same_bits(max_pool2d(x, **options), values.numpy())
+    ours, our_indices = max_pool2d(x, **options, return_indices=True)
+    _same_bits(ours, values.numpy())
+    np.testing.assert_array_equal(our_indices, indices.numpy())
+    a_values, a_indices = functional.adaptive_max_pool2d(t, adaptive, return_indices=True)
+    _same_bits(adaptive_max_pool2d(x, adaptive), a_values.numpy())
+    ours, our_indices = adaptive_max_pool2d(x, adaptive, return_indices=True)
+    _same_bits(ours, a_values.numpy())
+    np.testing.assert_array_equal(our_indices, a_indices.numpy())
+    # --at: the explained value and its winner are PyTorch's value and index.
+    pool_options = PoolOptions("max", options["kernel_size"], options["stride"],
+                               options["padding"], options["dilation"])  # fmt: skip
+    position = (0, 0, values.shape[-1] - 1)
+    explained = explain_pool(x, pool_options, position)
+    expected = values.numpy()[position]
+    _same_bits(np.array([explained.value], x.dtype), np.array([expected]))
+    if explained.winner is not None:
+        r, c = explained.winner
+        assert r * x.shape[-1] + c == int(indices.numpy()[position])

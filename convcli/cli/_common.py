@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from convcli.ops.budget import RunEstimate
     from convcli.render.widgets import Renderable
     from convcli.shapes.layout import Layouts
     from convcli.shapes.options import ConvOptions
@@ -351,6 +352,15 @@ def write_plot(
     plot_result(array, axes, path, force=force, inputs=inputs)
 
 
+def with_plot(estimate: RunEstimate, plot: bool) -> RunEstimate:
+    """``estimate`` and, for ``--plot``, the picture of its result (``plot_estimate``)."""
+    if not plot:
+        return estimate
+    from convcli.draw.plot import plot_estimate
+
+    return estimate.plus(plot_estimate(estimate.output_shape))
+
+
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:
     from convcli.tensorio.files import load_tensor
 
@@ -426,8 +436,10 @@ def check_memory(
     results: int = 1,
     as_json: bool = False,
     unfolded: bool = False,
+    plot: bool = False,
 ) -> None:
-    """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone.
+    """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone
+    (``plot``: with ``--plot``'s picture).
 
     ``convcli.cli._loading.load_checked`` calls it once every shape is known, before any
     tensor data is read. Shapes that do not form a convolution are refused here too
@@ -454,7 +466,7 @@ def check_memory(
         unfolded=unfolded,
         padding_mode=options.padding_mode,
     )
-    check_budget(estimate, budget)
+    check_budget(with_plot(estimate, plot), budget)
 
 
 @contextmanager

@@ -185,7 +185,7 @@ def draw(
         chosen = layouts(input_layout, kernel_layout)
         if not chosen.default and input_file is None:
             raise OptionError(_("--input-layout and --kernel-layout are for tensor files"))
-        figures: list[Figure]
+        figures: Sequence[Figure]
         if pool is not None:
             figures = _pool_figures(
                 pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
@@ -204,7 +204,14 @@ def draw(
                 animate, budget, chosen,
             )  # fmt: skip
         with held_files() as held:
-            write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
+            write_figures(
+                output,
+                figures,
+                force=force,
+                inputs=files,
+                title=figures[0].title[0],
+                budget=budget,
+            )
             publish(held)  # nothing to print on stdout: the picture goes into place
         if animate:
             steps = ngettext("{n} frame", "{n} frames", len(figures)).format(n=len(figures))
@@ -225,7 +232,7 @@ def _conv_figures(
     animate: bool,
     budget: int,
     chosen: Layouts,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     from convcli.draw.conv import ConvProblem, conv_figures, plan_conv
     from convcli.errors import PositionError
     from convcli.shapes.options import ConvOptions
@@ -325,7 +332,7 @@ def _pool_figures(
     animate: bool,
     budget: int,
     chosen: Layouts,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     from convcli.draw.pool import POOL_KINDS, PoolProblem, plan_pool_drawing, pool_figures
     from convcli.errors import PositionError
     from convcli.shapes.parsing import parse_int_or_pair, parse_shape
@@ -376,7 +383,7 @@ def _transposed_figures(
     animate: bool,
     budget: int,
     chosen: Layouts,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     from convcli.draw.transposed import (
         TransposedProblem,
         plan_transposed_drawing,

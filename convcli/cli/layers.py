@@ -29,6 +29,7 @@ from convcli.cli._common import (
     show,
     show_json,
     whole,
+    with_plot,
     write_plot,
     write_stdout,
 )
@@ -162,11 +163,12 @@ def check_transposed_memory(
     as_json: bool = False,
     direct: bool = False,
     explain: bool = False,
+    plot: bool = False,
 ) -> None:
     """Refuse a transposed run from the (input, kernel, bias) shapes, before any data is
     read: shapes that do not form the layer (the computation's own refusal; a bad
     ``--output-padding`` or ``--output-size`` named), or an estimate over the budget.
-    ``explain``: what ``explain --transposed`` holds."""
+    ``explain``: what ``explain --transposed`` holds; ``plot``: with ``--plot``'s picture."""
     from convcli.ops.budget import (
         check_budget,
         estimate_explain_transposed,
@@ -187,7 +189,7 @@ def check_transposed_memory(
             x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options,
             results=results, as_json=as_json, direct=direct,
         )  # fmt: skip
-    check_budget(estimate, budget)
+    check_budget(with_plot(estimate, plot), budget)
 
 
 def run_transposed_command(
@@ -224,7 +226,9 @@ def run_transposed_command(
     x, kernel, bias = load_checked(
         files,
         budget,
-        lambda infos: check_transposed_memory(budget, infos, options, as_json=as_text),
+        lambda infos: check_transposed_memory(
+            budget, infos, options, as_json=as_text, plot=plot is not None
+        ),
         layouts,
     )
     assert x is not None and kernel is not None
@@ -384,10 +388,12 @@ def check_pool_memory(
     as_json: bool,
     explain: bool = False,
     indices: bool = False,
+    plot: bool = False,
 ) -> None:
     """Refuse a pooling from the input's shape, before any data is read: a window that
     does not fit (the computation's own refusal) or an estimate over the budget.
-    ``explain``: what ``pool --at`` holds; ``indices``: ``pool --indices``."""
+    ``explain``: what ``pool --at`` holds; ``indices``: ``pool --indices``; ``plot``:
+    with ``--plot``'s picture."""
     from convcli.ops.budget import check_budget, estimate_explain_pool, estimate_pool_run
 
     if info is None:
@@ -396,7 +402,7 @@ def check_pool_memory(
         estimate = estimate_explain_pool(info[0], info[1], options)
     else:
         estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json, indices=indices)
-    check_budget(estimate, budget)
+    check_budget(with_plot(estimate, plot), budget)
 
 
 def run_pool_command(
@@ -433,7 +439,7 @@ def run_pool_command(
         [input_file],
         budget,
         lambda infos: check_pool_memory(
-            budget, infos[0], options, as_json=as_text, indices=indices
+            budget, infos[0], options, as_json=as_text, indices=indices, plot=plot is not None
         ),
         layouts,
     )

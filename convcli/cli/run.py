@@ -180,7 +180,7 @@ def run(
             if x_info is not None and k_info is not None:
                 bias_shape = None if b_info is None else b_info[0]
                 check_mode_shapes(mode, x_info[0], k_info[0], bias_shape, options)
-            check_memory(budget, infos, options, as_json=as_text)
+            check_memory(budget, infos, options, as_json=as_text, plot=plot is not None)
 
         x, kernel, bias = load_checked(files, budget, sizing, chosen)
         assert x is not None and kernel is not None

@@ -151,9 +151,21 @@ def format_bytes(size: int) -> str:
 
 @dataclass(frozen=True)
 class RunEstimate:
-    """The bytes one run holds at its peak, by part (input, kernel, output, ...)."""
+    """The bytes one run holds at its peak, by part (input, kernel, output, ...), and the
+    shape of the result it makes (when it makes one: what a picture of it would draw)."""
 
     parts: tuple[tuple[str, int], ...]
+    output_shape: Shape = ()
+
+    def plus(self, parts: tuple[tuple[str, int], ...]) -> RunEstimate:
+        """This estimate and more parts (a picture of the result, say).
+
+        Examples
+        --------
+        >>> RunEstimate((("output", 4),), (2, 2)).plus((("plot", 6),)).total
+        10
+        """
+        return RunEstimate((*self.parts, *parts), self.output_shape)
 
     @property
     def total(self) -> int:
@@ -256,7 +268,7 @@ def estimate_run(
         parts.append((N_("padded input"), padded))
     if unfolded:
         parts.append(("unfolded input", unfolded_values * out_size))
-    return RunEstimate(tuple(parts))
+    return RunEstimate(tuple(parts), tuple(memory.output_shape))
 
 
 def estimate_explain(
@@ -462,7 +474,7 @@ def estimate_transposed_run(
         parts.extend(_direct_check_parts(input_shape, kernel_shape, bias_dtype, plan, options))
         wide = 16 if complex_out else 8
         parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
-    return RunEstimate(tuple(parts))
+    return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
 def _direct_check_parts(
@@ -586,7 +598,7 @@ def estimate_pool_run(
         # and one int64 temporary, two boolean masks; then the indices' JSON text.
         parts.append(("indices", output_values * (3 * 4 + 2 * 8 + 2)))
         parts.append(("indices JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0))
-    return RunEstimate(tuple(parts))
+    return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
 def estimate_explain_transposed(
