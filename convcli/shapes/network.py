@@ -152,9 +152,33 @@ def _walk(
             return tuple(rows), ShapeError(
                 _("layer {index} {layer_text}: {err}"), index=index, layer_text=layer.text, err=err
             )
+        if _too_large(row):
+            return tuple(rows), ShapeError(
+                _(
+                    "layer {index} {layer_text}: its sizes or cost have more than "
+                    "{digits} digits; convcli works with networks below that"
+                ),
+                index=index,
+                layer_text=layer.text,
+                digits=f"{MAX_DIGITS:,}",
+            )
         rows.append(row)
         shape, fields = row.output_shape, row.fields
     return tuple(rows), None
+
+
+# Every number stays exact (int, Fraction); past this many digits it would not be a number
+# anyone reads, and Python's int-to-text conversion refuses 4,300 digits and more.
+MAX_DIGITS = 4000
+_LIMIT = 10**MAX_DIGITS
+
+
+def _too_large(row: LayerRow) -> bool:
+    numbers = [row.outputs, row.macs, row.flops, row.params, row.buffers, *row.output_shape]
+    for field in row.fields:
+        if field is not None:
+            numbers += [field.size, field.jump, field.start.numerator]
+    return any(abs(number) >= _LIMIT for number in numbers)
 
 
 class _InnerError(Exception):
