@@ -569,7 +569,7 @@ def test_a_layer_that_does_not_fit_prints_the_rows_before_it() -> None:
         (["--preset", "lenet", "--at", "99:0,0"], "no layer 99"),
         (["--preset", "lenet", "--at", "8:0,0"], "no spatial output"),
         (["relu", "--input-shape", "1x0x3"], "--input-shape"),
-        (["@/nonexistent/arch.txt", "--input-shape", "1x1x4x4"], "no such spec file"),
+        (["@/nonexistent/arch.txt", "--input-shape", "1x1x4x4"], "arch.txt: no such file"),
     ],
 )
 def test_command_refusals(args: list[str], words: str) -> None:

@@ -544,12 +544,14 @@ def _residual(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Lay
     main_shape = main[-1].output_shape if main else shape
     short_shape = shortcut[-1].output_shape if shortcut else shape
     if main_shape != short_shape:
-        path = "shortcut" if shortcut else "identity shortcut"
-        raise ShapeError(
-            f"the block gives {_show(main_shape)}, the {path} {_show(short_shape)}; "
-            "they must agree to be added"
-            + ("" if shortcut else " (add shortcut=conv(C, k=1, s=S))")
-        )
+        if shortcut:
+            message = _("the block gives {main}, the shortcut {short}; they must agree to be added")
+        else:
+            message = _(
+                "the block gives {main}, the identity shortcut {short}; they must agree to be "
+                "added (add shortcut=conv(C, k=1, s=S))"
+            )
+        raise ShapeError(message.format(main=_show(main_shape), short=_show(short_shape)))
     main_fields = main[-1].fields if main else fields
     short_fields = shortcut[-1].fields if shortcut else fields
     spatial = len(main_shape) == 4
