@@ -2241,7 +2241,10 @@ def test_item59_bytes_a_c_locale_cannot_decode_are_read_as_utf8() -> None:
     env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "CONVCLI_LANG": "en"}
     command = [PYTHON, "-m", "convcli", "net", "--input-shape", "1x1x4x4", "--json"]
     done = subprocess.run(
-        [*command, "ｃｏｎｖ(2, k=1)".encode()], capture_output=True, timeout=30, env=env
+        [*command, "\uff43\uff4f\uff4e\uff56(2, k=1)".encode()],
+        capture_output=True,
+        timeout=30,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["output_shape"] == [1, 2, 4, 4]
