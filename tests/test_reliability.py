@@ -1898,8 +1898,8 @@ def _half_up(count: int) -> tuple[Decimal, int]:
 def _read_compact(text: str) -> tuple[Decimal, int]:
     """A suffixed table count (``12.3K``, ``2.13e37``) back as (mantissa, exponent)."""
     if "e" in text:
-        mantissa, exponent = text.split("e")
-        return Decimal(mantissa), int(exponent)
+        mantissa, power = text.split("e")
+        return Decimal(mantissa), int(power)
     scale = {"K": 3, "M": 6, "G": 9, "T": 12}[text[-1]]
     value = Decimal(text[:-1])
     exponent = value.adjusted()

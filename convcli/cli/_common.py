@@ -127,7 +127,7 @@ def json_text(payload: dict[str, Any]) -> str:
 
     >>> from fractions import Fraction
     >>> json_text({"start": [Fraction(-18014398509481985, 2), 3]})
-    '{"start": [-9007199254740992.5, 3]}\n'
+    '{"start": [-9007199254740992.5, 3]}\\n'
     """
     from convcli.render.numbers import exact_decimal
 
