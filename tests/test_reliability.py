@@ -2265,3 +2265,13 @@ def test_item59_an_unreached_cell_is_said_alike_in_text_and_json() -> None:
         assert at["note"] == "no input cell reaches it"
     at = json_of(invoke("net", spec, "--input-shape", "1x1x4x4", "--at", "2,2", "--json"))["at"]
     assert at["input_rows"] == [1, 1] and at["input_cols"] == [1, 1] and "note" not in at
+
+
+def test_item53_budget_sizes_are_exact_at_any_size() -> None:
+    from convcli.ops.budget import format_bytes
+
+    for size in (1023, 1024, 1076, 2**20 - 52, 2**20 - 51, 3 * 2**29, 2**70, 10**400):
+        number, unit = format_bytes(size).split(" ")
+        power = ("B", "KiB", "MiB", "GiB", "TiB", "PiB").index(unit)
+        shown = Fraction(number.replace(",", ""))
+        assert abs(shown - Fraction(size, 1024**power)) <= Fraction(1, 20), (size, number)
