@@ -282,13 +282,18 @@ def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Laye
 
 
 def _check_groups(groups: int, c_in: int, c_out: int) -> None:
-    for count, side in ((c_in, "input"), (c_out, "output")):
-        if count % groups:
-            raise ShapeError(
-                _("groups={groups} does not divide the {count} {side} channels").format(
-                    groups=groups, count=count, side=side
-                )
+    if c_in % groups:
+        raise ShapeError(
+            _("groups={groups} does not divide the {c_i} input channels").format(
+                groups=groups, c_i=c_in
             )
+        )
+    if c_out % groups:
+        raise ShapeError(
+            _("groups={groups} does not divide the {c_o} output channels").format(
+                groups=groups, c_o=c_out
+            )
+        )
 
 
 def _check_window_fits(size: Pair, padded: Pair, span: Pair) -> None:
