@@ -932,7 +932,7 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
             (
                 "…",
                 _("{len_e_stamps_len_stamps} more (--full shows them)").format(
-                    len_e_stamps_len_stamps=len(e.stamps) - len(stamps)
+                    len_e_stamps_len_stamps=_n(len(e.stamps) - len(stamps))
                 ),
             )
         )
@@ -980,7 +980,7 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
         report.append(
             render_line(
                 _("… {len_e_direct_windows_len_windows} more channels (--full)").format(
-                    len_e_direct_windows_len_windows=len(e.direct_windows) - len(windows)
+                    len_e_direct_windows_len_windows=_n(len(e.direct_windows) - len(windows))
                 )
             )
         )
@@ -988,7 +988,7 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
         (
             _("total"),
             _("{len_e_stamps} products = {show_number_e_total}").format(
-                len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)
+                len_e_stamps=_n(len(e.stamps)), show_number_e_total=_show_number(e.total)
             ),
         )
     ]
