@@ -2231,6 +2231,11 @@ def test_item59_a_huge_literal_is_cut_and_its_length_said() -> None:
     ):
         line = assert_usage_error(invoke("net", spec, "--input-shape", "1x1x4x4"))
         assert len(line) < 400 and "characters" in line, line[:400]
+    # A layer that reads (a float of 90,000 digits) but does not fit: its text is cut too.
+    spec = f"flatten > BatchNorm2d(16, eps=0.{'0' * 90_000}1)"
+    result = invoke("net", spec, "--input-shape", "1x1x4x4")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < 400 and "90,024 characters" in result.stderr
 
 
 def test_item59_pythons_advice_never_shows() -> None:

@@ -280,10 +280,10 @@ def _readable(text: str, source: str) -> str:
 ECHOED_CHARS = 60
 
 
-def _echo(text: str) -> str:
+def echo_text(text: str) -> str:
     """``text`` as a message shows it: whole when short, else cut, its length said.
 
-    >>> _echo("conv(6)"), _echo("a" * 100)
+    >>> echo_text("conv(6)"), echo_text("a" * 100)
     ('conv(6)', "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'... (100 characters)")
     """
     return text if len(text) <= ECHOED_CHARS else shorten(text)
@@ -347,7 +347,7 @@ class _Reader:
                         "cannot read; write its layers (residual(...) for a skip connection)"
                     ).format(
                         where=self.where(offset + body.index(opener.group(1))),
-                        module=_echo(opener.group(1)),
+                        module=echo_text(opener.group(1)),
                     )
                 )
             else:
@@ -486,7 +486,7 @@ class _Reader:
             _(
                 "{self_at_node}: not a layer: {self__segment_node!r} (a layer is a name like "
                 "relu or a call like conv(16, k=3))"
-            ).format(self_at_node=self.at(node), self__segment_node=_echo(self._segment(node)))
+            ).format(self_at_node=self.at(node), self__segment_node=echo_text(self._segment(node)))
         )
 
     def _name(self, node: ast.expr) -> str:
@@ -501,14 +501,14 @@ class _Reader:
             if name not in _TORCH and name not in _LAZY:
                 raise OptionError(
                     _("{self_at_node}: unknown layer 'nn.{name}'{known}").format(
-                        self_at_node=self.at(node), name=_echo(name), known=_known()
+                        self_at_node=self.at(node), name=echo_text(name), known=_known()
                     )
                 )
         else:
             raise OptionError(
                 _("{self_at_node}: unknown layer {self__segment_node!r}{known}").format(
                     self_at_node=self.at(node),
-                    self__segment_node=_echo(self._segment(node)),
+                    self__segment_node=echo_text(self._segment(node)),
                     known=_known(),
                 )
             )
@@ -668,7 +668,7 @@ class _Reader:
 
     def _value(self, node: ast.expr, param: _Param, layer: str) -> Value:
         where = self.at(node)
-        shown = _echo(self._segment(node))
+        shown = echo_text(self._segment(node))
         wanted = _(_WANTED[param.kind]).format(modes=", ".join(PADDING_MODES))
         try:
             raw = _literal(node)
@@ -707,7 +707,7 @@ def _known() -> str:
 
 
 def _echo_quoted(text: str) -> str:
-    """A name from the spec, quoted as ``repr`` quotes it, cut when long (``_echo``)."""
+    """A name from the spec, quoted as ``repr`` quotes it, cut when long (``echo_text``)."""
     return repr(text) if len(text) <= ECHOED_CHARS else shorten(text)
 
 

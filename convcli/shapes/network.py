@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from convcli.errors import ConvcliError, OptionError, Param, ShapeError
 from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
-from convcli.shapes.netspec import LayerSpec
+from convcli.shapes.netspec import LayerSpec, echo_text
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back_cells, compose, union
@@ -150,7 +150,10 @@ def _walk(
             return tuple(rows), inner.error
         except ConvcliError as err:
             return tuple(rows), ShapeError(
-                _("layer {index} {layer_text}: {err}"), index=index, layer_text=layer.text, err=err
+                _("layer {index} {layer_text}: {err}"),
+                index=index,
+                layer_text=echo_text(layer.text),
+                err=err,
             )
         if _too_large(row):
             return tuple(rows), ShapeError(
@@ -159,7 +162,7 @@ def _walk(
                     "{digits} digits; convcli works with networks below that"
                 ),
                 index=index,
-                layer_text=layer.text,
+                layer_text=echo_text(layer.text),
                 digits=f"{MAX_DIGITS:,}",
             )
         rows.append(row)
@@ -623,7 +626,7 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
                 "layer {number} {row_spec_text} has no spatial output ({show_row_output_shape})"
             ).format(
                 number=number,
-                row_spec_text=row.spec.text,
+                row_spec_text=echo_text(row.spec.text),
                 show_row_output_shape=_show(row.output_shape),
             )
         )
