@@ -2213,6 +2213,11 @@ def test_item58_a_spec_file_has_a_size_budget(tmp_path: Path) -> None:
     bad.write_bytes(b"conv(1, k=1)\xff")
     done = _net_file(str(bad))
     assert done.returncode == 2 and "not UTF-8" in done.stderr, done.stderr
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"conv(1, k=1)\n> relu\0")
+    done = _net_file(str(nul))
+    assert done.returncode == 2 and "line 2, column 7" in done.stderr, done.stderr
+    assert "nested" not in done.stderr
     good = tmp_path / "good.txt"
     good.write_text("conv(2, k=3, p=1)  # a comment\n> relu\n", encoding="utf-8")
     assert _net_file(str(good)).returncode == 0
