@@ -797,3 +797,11 @@ def test_spec_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
         (f"@{empty}", "no layers"),
     ):
         assert_usage_error(invoke("net", spec, "--input-shape", "1x1x8x8"), words)
+
+
+def test_dropout_p_is_dropouts_probability_not_padding() -> None:
+    """``p`` is short for ``padding`` only where the layer has no ``p`` of its own."""
+    from convcli.shapes.netspec import parse_spec
+
+    dropout, conv = parse_spec("dropout(p=0.25) > conv(2, k=3, p=1)")
+    assert dropout.args["p"] == 0.25 and conv.args["padding"] == 1
