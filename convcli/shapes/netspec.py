@@ -484,9 +484,9 @@ class _Reader:
             return self._build(node, name, node.args, node.keywords)
         raise OptionError(
             _(
-                "{self_at_node}: not a layer: {self__segment_node!r} (a layer is a name like "
+                "{self_at_node}: not a layer: {segment} (a layer is a name like "
                 "relu or a call like conv(16, k=3))"
-            ).format(self_at_node=self.at(node), self__segment_node=echo_text(self._segment(node)))
+            ).format(self_at_node=self.at(node), segment=_echo_quoted(self._segment(node)))
         )
 
     def _name(self, node: ast.expr) -> str:
@@ -506,9 +506,9 @@ class _Reader:
                 )
         else:
             raise OptionError(
-                _("{self_at_node}: unknown layer {self__segment_node!r}{known}").format(
+                _("{self_at_node}: unknown layer {name}{known}").format(
                     self_at_node=self.at(node),
-                    self__segment_node=echo_text(self._segment(node)),
+                    name=_echo_quoted(self._segment(node)),
                     known=_known(),
                 )
             )
