@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -167,8 +170,33 @@ def show_json(payload: dict[str, Any]) -> None:
 
 
 def json_text(payload: dict[str, Any]) -> str:
-    """The line ``--json`` prints: built in full before anything is written."""
-    return json.dumps(payload, allow_nan=False) + "\n"
+    """The line ``--json`` prints: built in full before anything is written.
+
+    Integers of any size are JSON integers; a ``Fraction`` (a half: a receptive field's
+    centre) is a JSON number written exactly (``-9007199254740992.5``), never through a
+    float.
+
+    >>> from fractions import Fraction
+    >>> json_text({"start": [Fraction(-18014398509481985, 2), 3]})
+    '{"start": [-9007199254740992.5, 3]}\\n'
+    """
+    from convcli.render.numbers import exact_decimal
+
+    exact: list[str] = []
+    marker = f"exact-{uuid.uuid4().hex}-"
+
+    def placeholder(value: object) -> str:
+        if not isinstance(value, Fraction):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        written = exact_decimal(value)
+        # Not a terminating decimal (never a half): a string, as JSON has no fractions.
+        exact.append(json.dumps(written) if "/" in written else written)
+        return f"{marker}{len(exact) - 1}"
+
+    text = json.dumps(payload, allow_nan=False, default=placeholder)
+    if exact:
+        text = re.sub(f'"{marker}(\\d+)"', lambda match: exact[int(match.group(1))], text)
+    return text + "\n"
 
 
 def write_stdout(text: str) -> None:

@@ -138,15 +138,21 @@ def format_bytes(size: int) -> str:
     --------
     >>> format_bytes(36), format_bytes(3 * 2**29), format_bytes(17_200_000_000)
     ('36 B', '1.5 GiB', '16.0 GiB')
+    >>> format_bytes(2**20 - 1), format_bytes(2**70)
+    ('1.0 MiB', '1,048,576.0 PiB')
     """
     if size < 1024:
         return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
-        value /= 1024
-        if value < 1024 or unit == "PiB":
+    # Integers only (a float overflows past 1e308 bytes), rounded half up, as every size
+    # and count convcli shows (docs: numbers).
+    units = ("KiB", "MiB", "GiB", "TiB", "PiB")
+    tenths = 0
+    for power in range(1, len(units) + 1):
+        tenths = (size * 20 + 1024**power) // (2 * 1024**power)  # size*10 / 1024**power, half up
+        if tenths < 10240 or power == len(units):
             break
-    return f"{value:.1f} {unit}"
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole:,}.{tenth} {units[power - 1]}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.i18n import N_, _, ngettext
+from convcli.render.numbers import byte_size_text, compact_count, count_text, number_text
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
 from convcli.shapes.receptive import Field
@@ -53,9 +54,8 @@ def _pair(values: tuple[object, object]) -> str:
 
 
 def _number(value: object) -> str:
-    if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else str(float(value))
-    return str(value)
+    assert isinstance(value, int | Fraction), value
+    return number_text(value)
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -145,7 +145,7 @@ def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, .
             text = _("residual") if role == "residual" else row.spec.text
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
-        cells = [_compact(n) if n or role in ("residual", "folded") else "-" for n in costs]
+        cells = [compact_count(n) if n or role in ("residual", "folded") else "-" for n in costs]
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
@@ -257,25 +257,6 @@ def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Ren
     )
 
 
-def _compact(count: int) -> str:
-    """Exact below 10,000, else three significant digits and K, M, G or T (totals stay exact)."""
-    if count < 10_000:
-        return str(count)
-    for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if count >= scale:
-            value = count / scale
-            digits = 0 if value >= 100 else 1 if value >= 10 else 2
-            return f"{value:.{digits}f}{unit}"
-    return str(count)
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= scale:
-            return f"{count / scale:.2f} {unit}"
-    return f"{count} B"
-
-
 def net_report(
     network: Network,
     dtype: str,
@@ -295,17 +276,19 @@ def net_report(
     totals = [
         (_("input"), _shape(network.input_shape)),
         (_("output"), _shape(network.output_shape)),
-        (_("params"), _("{params} trainable").format(params=f"{network.params:,}")),
-        (_("MACs"), f"{network.macs:,}"),
-        (_("FLOPs"), f"{network.flops:,}"),
+        (_("params"), _("{params} trainable").format(params=count_text(network.params))),
+        (_("MACs"), count_text(network.macs)),
+        (_("FLOPs"), count_text(network.flops)),
         (
             _("param memory"),
-            _("{size} ({dtype})").format(size=_size(network.param_bytes(itemsize)), dtype=dtype),
+            _("{size} ({dtype})").format(
+                size=byte_size_text(network.param_bytes(itemsize)), dtype=dtype
+            ),
         ),
         (
             _("activation memory"),
             _("{size} ({dtype}, every layer's output)").format(
-                size=_size(network.activation_bytes(itemsize)), dtype=dtype
+                size=byte_size_text(network.activation_bytes(itemsize)), dtype=dtype
             ),
         ),
     ]
@@ -315,7 +298,7 @@ def net_report(
             (
                 _("BatchNorm buffers"),
                 _("{count} (running mean and variance, counter)").format(
-                    count=f"{network.buffers:,}"
+                    count=count_text(network.buffers)
                 ),
             ),
         )
@@ -342,7 +325,7 @@ def _nonuniform(rows: Sequence[LayerRow]) -> bool:
 def trace_text(trace: CellTrace) -> str:
     """One line: the input rows and columns that output cell ``trace.cell`` can be reached from."""
     where = _("output cell ({i}, {j}) of layer {layer}").format(
-        i=trace.cell[0], j=trace.cell[1], layer=trace.index
+        i=count_text(trace.cell[0]), j=count_text(trace.cell[1]), layer=trace.index
     )
     if trace.rows is None or trace.cols is None:
         return _("{where}: no input cell reaches it (only biases)").format(where=where)
@@ -351,12 +334,22 @@ def trace_text(trace: CellTrace) -> str:
         "{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({rows}x{cols}): "
         "the first to the last input cell that reaches it, carried back layer by layer "
         "(padding is not a cell)"
-    ).format(where=where, r0=r0, r1=r1, c0=c0, c1=c1, rows=r1 - r0 + 1, cols=c1 - c0 + 1)
+    ).format(
+        where=where,
+        r0=count_text(r0),
+        r1=count_text(r1),
+        c0=count_text(c0),
+        c1=count_text(c1),
+        rows=r1 - r0 + 1,
+        cols=c1 - c0 + 1,
+    )
 
 
-def _json_number(value: Fraction | int) -> int | float:
+def _json_number(value: Fraction | int) -> int | Fraction:
+    """A whole number as an ``int``; a half stays a ``Fraction``, which ``--json`` writes
+    as an exact decimal number (``-9007199254740992.5``), never through a float."""
     if isinstance(value, Fraction):
-        return value.numerator if value.denominator == 1 else float(value)
+        return value.numerator if value.denominator == 1 else value
     return value
 
 
@@ -423,10 +416,14 @@ def net_payload(
     if depth is not None:
         payload["depth"] = depth
     if trace is not None:
+        # A cell is reached only when a row and a column both are: else neither is given.
+        reached = trace.rows is not None and trace.cols is not None
         payload["at"] = {
             "layer": int(trace.index),
             "cell": list(trace.cell),
-            "input_rows": list(trace.rows) if trace.rows else None,
-            "input_cols": list(trace.cols) if trace.cols else None,
+            "input_rows": list(trace.rows) if reached and trace.rows else None,
+            "input_cols": list(trace.cols) if reached and trace.cols else None,
         }
+        if not reached:
+            payload["at"]["note"] = "no input cell reaches it"
     return payload

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from convcli.errors import ConvcliError, OptionError, Param, ShapeError
 from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
-from convcli.shapes.netspec import LayerSpec
+from convcli.shapes.netspec import LayerSpec, echo_text
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back_cells, compose, union
@@ -150,11 +150,38 @@ def _walk(
             return tuple(rows), inner.error
         except ConvcliError as err:
             return tuple(rows), ShapeError(
-                _("layer {index} {layer_text}: {err}"), index=index, layer_text=layer.text, err=err
+                _("layer {index} {layer_text}: {err}"),
+                index=index,
+                layer_text=echo_text(layer.text),
+                err=err,
+            )
+        if _too_large(row):
+            return tuple(rows), ShapeError(
+                _(
+                    "layer {index} {layer_text}: its sizes or cost have more than "
+                    "{digits} digits; convcli works with networks below that"
+                ),
+                index=index,
+                layer_text=echo_text(layer.text),
+                digits=f"{MAX_DIGITS:,}",
             )
         rows.append(row)
         shape, fields = row.output_shape, row.fields
     return tuple(rows), None
+
+
+# Every number stays exact (int, Fraction); past this many digits it would not be a number
+# anyone reads, and Python's int-to-text conversion refuses 4,300 digits and more.
+MAX_DIGITS = 4000
+_LIMIT = 10**MAX_DIGITS
+
+
+def _too_large(row: LayerRow) -> bool:
+    numbers = [row.outputs, row.macs, row.flops, row.params, row.buffers, *row.output_shape]
+    for field in row.fields:
+        if field is not None:
+            numbers += [field.size, field.jump, field.start.numerator]
+    return any(abs(number) >= _LIMIT for number in numbers)
 
 
 class _InnerError(Exception):
@@ -535,12 +562,14 @@ def _residual(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Lay
     main_shape = main[-1].output_shape if main else shape
     short_shape = shortcut[-1].output_shape if shortcut else shape
     if main_shape != short_shape:
-        path = "shortcut" if shortcut else "identity shortcut"
-        raise ShapeError(
-            f"the block gives {_show(main_shape)}, the {path} {_show(short_shape)}; "
-            "they must agree to be added"
-            + ("" if shortcut else " (add shortcut=conv(C, k=1, s=S))")
-        )
+        if shortcut:
+            message = _("the block gives {main}, the shortcut {short}; they must agree to be added")
+        else:
+            message = _(
+                "the block gives {main}, the identity shortcut {short}; they must agree to be "
+                "added (add shortcut=conv(C, k=1, s=S))"
+            )
+        raise ShapeError(message.format(main=_show(main_shape), short=_show(short_shape)))
     main_fields = main[-1].fields if main else fields
     short_fields = shortcut[-1].fields if shortcut else fields
     spatial = len(main_shape) == 4
@@ -607,7 +636,7 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
                 "layer {number} {row_spec_text} has no spatial output ({show_row_output_shape})"
             ).format(
                 number=number,
-                row_spec_text=row.spec.text,
+                row_spec_text=echo_text(row.spec.text),
                 show_row_output_shape=_show(row.output_shape),
             )
         )
