@@ -656,3 +656,11 @@ def test_at_gives_the_set_of_cells_through_a_join() -> None:
     assert at["input_rows"] == [1, 7]
     text = invoke("net", spec, "--input-shape", "1x1x12x12", "--at", "4,4").stdout
     assert "3 rows and 3 columns are reached" in " ".join(text.split())
+
+
+def test_nested_repeats_are_counted_before_they_are_built() -> None:
+    with pytest.raises(OptionError, match="repeat makes more than 100,000 layers"):
+        parse_spec("repeat(1000, repeat(1000, repeat(1000, relu)))")
+    with pytest.raises(OptionError, match="more than 100,000"):
+        parse_spec("repeat(1000, concat(identity | repeat(200, relu)))")
+    assert len(parse_spec("repeat(100, repeat(10, relu))")) == 1000

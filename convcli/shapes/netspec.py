@@ -273,6 +273,8 @@ SE_ACTIVATIONS = (
 )
 # Copies a repeat(n, ...) may make: more are not a network anyone writes.
 MAX_REPEAT = 1000
+# Layers a repeat may stand for, nested repeats multiplied: far past any real network.
+MAX_LAYERS = 100_000
 
 LAYER_NAMES = (*_SHORT, *BLOCKS)
 
@@ -766,7 +768,15 @@ class _Reader:
                 ).format(where=self.at(node))
             )
         count = self._count(node.args[0], "repeat", "n", MAX_REPEAT)
-        return self.chain(node.args[1]) * count
+        block = self.chain(node.args[1])
+        # Nested repeats multiply: the layers they stand for are counted, not built, first.
+        if count * sum(_layer_count(layer) for layer in block) > MAX_LAYERS:
+            raise OptionError(
+                _("{where}: repeat makes more than {maximum} layers").format(
+                    where=self.at(node), maximum=f"{MAX_LAYERS:,}"
+                )
+            )
+        return block * count
 
     def _join(self, node: ast.Call, name: str) -> LayerSpec:
         args: dict[str, Value] = {}
@@ -1009,6 +1019,12 @@ def _literal_or_none(node: ast.expr) -> object:
         return _literal(node)
     except ValueError:
         return None
+
+
+def _layer_count(layer: LayerSpec) -> int:
+    """The layer and every layer inside it (a residual's paths, a join's branches)."""
+    inner = (*layer.main, *layer.shortcut, *(item for branch in layer.branches for item in branch))
+    return 1 + sum(_layer_count(item) for item in inner)
 
 
 def _is_identity(chain: tuple[LayerSpec, ...]) -> bool:
