@@ -47,6 +47,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "corr2d_multi_in_out_1x1",
     ),
     "convcli.ops.explain": ("explain_output",),
+    "convcli.ops.layout": ("to_nchw", "to_oihw"),
     "convcli.ops.padding": ("pad_input",),
     "convcli.ops.pooling": (
         "adaptive_avg_pool2d",
@@ -78,6 +79,8 @@ if TYPE_CHECKING:
     from convcli.ops.conv import corr2d_multi_in_out as corr2d_multi_in_out
     from convcli.ops.conv import corr2d_multi_in_out_1x1 as corr2d_multi_in_out_1x1
     from convcli.ops.explain import explain_output as explain_output
+    from convcli.ops.layout import to_nchw as to_nchw
+    from convcli.ops.layout import to_oihw as to_oihw
     from convcli.ops.padding import pad_input as pad_input
     from convcli.ops.pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
     from convcli.ops.pooling import adaptive_max_pool2d as adaptive_max_pool2d

@@ -21,7 +21,9 @@ Cases cycle through the option space from a fixed seed:
   float64 with NaN and infinities, and int64;
 - ``avg_pool2d``: ceil mode, count_include_pad, divisor_override; float32 and float64;
 - ``adaptive_avg_pool2d`` and ``adaptive_max_pool2d``: output sizes that divide the input
-  and that do not, larger than the input too.
+  and that do not, larger than the input too;
+- then ``max_pool2d`` and ``adaptive_max_pool2d`` over inputs drawn from -0, 0, NaN, -1, 1
+  and -inf (``"signed_zeros": true``), whose zeros' signs are replayed too.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ def main() -> None:
     for op, count in COUNTS.items():
         for k in range(count):
             case, tensors = RECORDERS[op](rng, k)
+            case = {"id": f"case{index:03d}", "op": op, **case}
+            cases.append(case)
+            arrays.update({f"{case['id']}_{name}": value for name, value in tensors.items()})
+            index += 1
+    # Then, from the same stream (the cases above stay byte-identical): max pooling over
+    # inputs rich in signed zeros and NaN, where the scan's order decides the result.
+    for op, count in SIGNED_ZERO_COUNTS.items():
+        for k in range(count):
+            case, tensors = record_signed_zeros(rng, k, op)
             case = {"id": f"case{index:03d}", "op": op, **case}
             cases.append(case)
             arrays.update({f"{case['id']}_{name}": value for name, value in tensors.items()})
@@ -221,6 +232,34 @@ def _adaptive(rng: np.random.Generator, k_index: int, op: Any) -> tuple[dict[str
     scale = float(np.nanmax(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 1.0
     case = {"dtype": dtype, "options": {"output_size": output_size}, "scale": scale}
     return case, {**recorded, "out": out.numpy()}
+
+
+SIGNED_ZERO_COUNTS = {"max_pool2d": 12, "adaptive_max_pool2d": 8}
+SIGNED_ZERO_VALUES = np.array([-0.0, 0.0, np.nan, -1.0, 1.0, -np.inf])
+
+
+def record_signed_zeros(
+    rng: np.random.Generator, k_index: int, op: str
+) -> tuple[dict[str, Any], Any]:
+    """A max pooling of values drawn from -0, 0, NaN, -1, 1 and -inf: the sign of a zero
+    maximum is the first zero's in PyTorch's scan, a NaN the last one's."""
+    dtype = ("float32", "float64")[k_index % 2]
+    if op == "max_pool2d":
+        options, size = _pool_geometry(rng, True)
+        size_arg: Any = None
+    else:
+        size = (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+        output_size = _pair(rng, 1, 6)
+        options = {"output_size": output_size}
+        size_arg = tuple(output_size) if isinstance(output_size, list) else output_size
+    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), *size)
+    x = rng.choice(SIGNED_ZERO_VALUES, shape).astype(dtype)
+    if op == "max_pool2d":
+        out, indices = F.max_pool2d(_tensor(x), **_torch_args(options), return_indices=True)
+    else:
+        out, indices = F.adaptive_max_pool2d(_tensor(x), size_arg, return_indices=True)
+    case = {"dtype": dtype, "options": options, "scale": 1.0, "signed_zeros": True}
+    return case, {"x": x, "out": out.numpy(), "indices": indices.numpy()}
 
 
 RECORDERS: dict[str, Any] = {

@@ -4,8 +4,10 @@ allocates (numpy reports to tracemalloc) stays within the estimate, decided befo
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -236,3 +238,278 @@ def test_pooling_in_blocks_refuses_as_the_whole_input_does() -> None:
     with pytest.raises(NumericError) as blocks:
         pool_in_blocks(x, options, lambda done, total: None, block_values=16)
     assert str(blocks.value) == str(whole.value)
+
+
+# --- item 61: every command and output kind, near the budget --------------------------------
+
+OUTPUT_KINDS = {
+    "run table": ["run", "X", "K"],
+    "run --full": ["run", "XS", "KS", "--full"],
+    "run --heatmap": ["run", "X", "K", "--heatmap"],
+    "run --json": ["run", "X", "K", "--json"],
+    "run -o y.npy": ["run", "X", "K", "-o", "OUT/y.npy", "--force"],
+    "run -o y.json": ["run", "X", "K", "-o", "OUT/y.json", "--force"],
+    "run --plot png": ["run", "X", "K", "--plot", "OUT/y.png", "--force"],
+    "run --plot svg": ["run", "XS", "KS", "--plot", "OUT/y.svg", "--force"],
+    "run --plot large": ["run", "XL", "K1", "--plot", "OUT/l.png", "--force"],
+    "run --transposed --plot": ["run", "XT", "W", "--transposed", "--plot", "OUT/t.png",
+                                "--force"],
+    "verify --json": ["verify", "X", "K", "--json"],
+    "explain --full": ["explain", "X", "K", "--at", "0,1,2,3", "--full"],
+    "pool --full": ["pool", "XS", "-k", "2", "--full"],
+    "pool --indices": ["pool", "P", "-k", "3", "--indices"],
+    "pool --indices --json": ["pool", "P", "-k", "2", "--indices", "--json"],
+    "pool adaptive --indices": ["pool", "P", "--kind", "adaptive-max", "--output-size", "5",
+                                "--indices", "--json"],
+    "pool -o y.npy": ["pool", "P", "-k", "2", "-o", "OUT/p.npy", "--force"],
+    "pool --plot": ["pool", "P", "-k", "2", "--plot", "OUT/p.png", "--force"],
+    "draw .svg": ["draw", "XS", "KS", "-o", "OUT/d.svg", "--force"],
+    "draw .png": ["draw", "XS", "KS", "-o", "OUT/d.png", "--force"],
+    "draw .gif": ["draw", "--input-shape", "2x5x5", "--kernel-shape", "2x2x3x3", "-o",
+                  "OUT/d.gif", "--force"],
+    "draw --pool .gif": ["draw", "--pool", "max", "XP", "-k", "2", "-o", "OUT/q.gif", "--force"],
+    "draw --transposed .png": ["draw", "--transposed", "--input-shape", "3x3", "--kernel-shape",
+                               "3x3", "-s", "2", "-o", "OUT/t.png", "--force"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kind_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("kinds")
+    rng = np.random.default_rng(61)
+    arrays: dict[str, np.ndarray[Any, Any]] = {
+        "X": rng.standard_normal((1, 8, 48, 48)).astype(np.float32),
+        "K": rng.standard_normal((4, 8, 3, 3)).astype(np.float32),
+        "XS": rng.integers(-5, 5, (2, 6, 6)).astype(np.float64),
+        "KS": rng.integers(-2, 3, (2, 2, 2, 2)).astype(np.float64),
+        "XL": rng.standard_normal((1, 1200, 1000)).astype(np.float32),
+        "K1": np.ones((1, 1, 1, 1), np.float32),
+        "XT": rng.standard_normal((1, 8, 20, 20)).astype(np.float32),
+        "W": rng.standard_normal((8, 4, 3, 3)).astype(np.float32),
+        "P": rng.standard_normal((2, 8, 64, 64)).astype(np.float32),
+        "XP": rng.integers(0, 9, (1, 6, 6)).astype(np.int64),
+    }
+    files = {name: save(folder / f"{name}.npy", array) for name, array in arrays.items()}
+    files["OUT"] = str(folder)
+    return files
+
+
+@pytest.mark.parametrize("case", OUTPUT_KINDS)
+def test_item61_every_output_kind_stays_within_the_estimate_near_the_budget(
+    monkeypatch: pytest.MonkeyPatch, kind_files: dict[str, str], case: str
+) -> None:
+    """Each thing a command makes (a table, JSON, a file of each type, a plot, a picture,
+    indices), run with ``--max-memory`` set to the largest estimate it checks first: it
+    fits, and its peak (tracemalloc: Python's and numpy's allocations) is within that
+    estimate. One byte less is refused before anything is written."""
+    import convcli.ops.budget
+
+    estimates: list[int] = []
+    for name in ("check_budget", "check_inputs_budget"):
+        real = getattr(convcli.ops.budget, name)
+
+        def record(parts: Any, budget: int, real: Any = real) -> None:
+            total = parts.total if hasattr(parts, "total") else sum(size for _, size in parts)
+            estimates.append(total)
+            real(parts, budget)
+
+        monkeypatch.setattr(convcli.ops.budget, name, record)
+    args = [
+        kind_files["OUT"] + arg[3:] if arg.startswith("OUT/") else kind_files.get(arg, arg)
+        for arg in OUTPUT_KINDS[case]
+    ]
+    warm = invoke(*args)  # imports, fonts and caches warmed up, outside the measure
+    assert warm.exit_code == 0, warm.output
+    assert estimates, "no estimate was made"
+    budget = max(estimates)
+    estimates.clear()
+    tracemalloc.start()
+    try:
+        result = invoke(*args, "--max-memory", str(budget))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert peak <= budget, (case, peak, budget)
+    written = [kind_files["OUT"] + arg[3:] for arg in OUTPUT_KINDS[case] if arg.startswith("OUT/")]
+    for path in written:
+        Path(path).unlink()
+    refused = invoke(*args, "--max-memory", str(budget - 1))
+    assert refused.exit_code == 2, refused.output
+    assert "budget" in refused.stderr
+    assert not any(Path(path).exists() for path in written)
+
+
+# --- item 54: pictures inside the estimate: streamed GIFs, downsampled plots ---------------
+
+CHILD = """
+import json, resource, sys, tracemalloc
+import numpy as np
+import PIL.GifImagePlugin, PIL.ImageChops, PIL.ImageDraw, PIL.ImageFont, PIL.PngImagePlugin
+
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+if sys.argv[1] == "gif":
+    from convcli.draw.conv import ConvProblem, conv_figures
+    from convcli.draw.output import picture_estimate, scenes_of, write_figures
+    from convcli.draw.raster import render_scene
+    from convcli.shapes.options import ConvOptions
+
+    figures = conv_figures(ConvProblem((8, 8), (1, 1), ConvOptions()), animate=True)
+    scenes = scenes_of(figures)
+    estimate = picture_estimate(scenes, ".gif").total
+    pixels = round(scenes[0].width * 2) * round(scenes[0].height * 2)
+    render_scene(scenes[0]).quantize(colors=8)  # fonts and Pillow's code loaded
+    write = lambda: write_figures(sys.argv[2], figures)
+    frames = len(figures)
+else:
+    import matplotlib.backends.backend_agg, matplotlib.figure
+    from convcli.draw.plot import plot_estimate, plot_result
+
+    array = np.random.default_rng(0).standard_normal((6000, 4000), dtype=np.float32)
+    estimate = sum(size for _, size in plot_estimate(array.shape))
+    plot_result(np.ones((2, 2)), ("m_h", "m_w"), sys.argv[2] + ".warm.png")
+    pixels, frames = array.size, 1
+    write = lambda: plot_result(array, ("m_h", "m_w"), sys.argv[2])
+before = rss()
+tracemalloc.start()
+write()
+traced = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+print(json.dumps({"grown": rss() - before, "traced": traced, "estimate": estimate,
+                  "pixels": pixels, "frames": frames}))
+"""
+
+
+def _child_peak(kind: str, target: Path) -> dict[str, int]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured: dict[str, int] = json.loads(done.stdout.splitlines()[-1])
+    return measured
+
+
+def test_item54_a_gif_is_streamed_within_its_estimate(tmp_path: Path) -> None:
+    """A 64-frame GIF: the process's peak RSS grows by less than its estimate, and by far
+    less than its frames would take even in the palette (one byte a pixel), all held."""
+    from PIL import Image
+
+    target = tmp_path / "a.gif"
+    m = _child_peak("gif", target)
+    assert m["frames"] == 64
+    assert m["grown"] <= m["estimate"], m
+    assert m["traced"] <= m["estimate"], m
+    assert m["grown"] < m["frames"] * m["pixels"] / 4, m
+    with Image.open(target) as gif:
+        assert getattr(gif, "n_frames", 1) == 64 and gif.info["loop"] == 0
+
+
+def test_item54_a_large_plot_is_downsampled_within_its_estimate(tmp_path: Path) -> None:
+    """A 6000x4000 map: RSS and traced peaks within ``plot_estimate``, and far below one
+    float64 copy of the result (what matplotlib's image pipeline made several of)."""
+    m = _child_peak("plot", tmp_path / "p.png")
+    assert m["grown"] <= m["estimate"], m
+    assert m["traced"] <= m["estimate"], m
+    assert m["traced"] < m["pixels"] * 8, m
+
+
+def test_item54_gif_frames_have_the_pngs_resolution(tmp_path: Path) -> None:
+    from PIL import Image
+
+    args = ["draw", "--input-shape", "5x5", "--kernel-shape", "3x3", "-s", "2", "-p", "1"]
+    assert invoke(*args, "-o", str(tmp_path / "a.gif")).exit_code == 0
+    assert invoke(*args, "--at", "2,2", "-o", str(tmp_path / "a.png")).exit_code == 0
+    assert invoke(*args, "--at", "2,2", "-o", str(tmp_path / "a.svg")).exit_code == 0
+    with Image.open(tmp_path / "a.gif") as gif, Image.open(tmp_path / "a.png") as png:
+        assert gif.size == png.size
+        assert getattr(gif, "n_frames", 1) == 9
+        gif.seek(8)  # the last frame draws what the still of the last step draws
+        frame = np.asarray(gif.convert("RGB"), dtype=np.int16)
+        still = np.asarray(png.convert("RGB"), dtype=np.int16)
+    # The palette has 128 colours: the same picture, up to a small colour error.
+    assert np.mean(np.abs(frame - still)) < 2.0
+    svg_width = re.search(r'width="(\d+)"', (tmp_path / "a.svg").read_text())
+    assert svg_width is not None and png.size[0] == 2 * int(svg_width.group(1))
+
+
+def test_item54_a_picture_over_the_budget_is_refused_before_any_pixel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convcli.draw.raster
+
+    def drawn(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pixel was drawn")
+
+    monkeypatch.setattr(convcli.draw.raster, "render_scene", drawn)
+    for name in ("a.gif", "a.png"):
+        result = invoke(
+            "draw", "--input-shape", "6x20x20", "--kernel-shape", "1x6x1x1", "-o",
+            str(tmp_path / name), "--max-memory", "100M",
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "frames" in result.stderr and "--max-memory" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_item54_plot_is_in_the_estimate_checked_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget that the run fits and the run with its plot does not: refused before any
+    tensor is read, naming the plot's parts; nothing written."""
+    import convcli.ops.budget
+    import convcli.tensorio.files
+
+    x = save(tmp_path / "x.npy", np.zeros((1, 64, 64, 64), np.float32))
+    k = save(tmp_path / "k.npy", np.ones((64, 1, 1, 1), np.float32))
+    estimates: list[Any] = []
+    real = convcli.ops.budget.check_budget
+
+    def record(estimate: Any, budget: int) -> None:
+        estimates.append(estimate)
+        real(estimate, budget)
+
+    monkeypatch.setattr(convcli.ops.budget, "check_budget", record)
+    assert invoke("run", x, k, "-g", "64", "--stats").exit_code == 0
+    without = estimates[-1].total
+
+    def loaded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a tensor was loaded")
+
+    monkeypatch.setattr(convcli.tensorio.files, "load_tensor", loaded)
+    for command in (["run", x, k, "-g", "64"], ["pool", x, "-k", "1"]):
+        plot = tmp_path / "p.png"
+        result = invoke(*command, "--plot", str(plot), "--max-memory", str(without + 1024))
+        assert result.exit_code == 2, result.output
+        assert "plot canvas" in result.stderr and "plot figure" in result.stderr
+        assert not plot.exists()
+
+
+def test_item54_plot_writes_values_in_small_maps_and_says_when_it_downsamples(
+    tmp_path: Path,
+) -> None:
+    from convcli.draw.plot import block_means, plot_result
+
+    small = tmp_path / "small.svg"
+    plot_result(np.array([[56.0, 72.0], [104.0, 120.0]]), ("m_h", "m_w"), small)
+    text = small.read_text(encoding="utf-8")
+    for value in ("56", "72", "104", "120"):
+        assert f"<!-- {value} -->" in text
+    large = tmp_path / "large.svg"
+    y = np.arange(1000 * 900, dtype=np.float64).reshape(1000, 900)
+    plot_result(y, ("m_h", "m_w"), large)
+    text = large.read_text(encoding="utf-8")
+    # The title's lines are wrapped to the figure: its words, in order.
+    comments = " ".join(re.findall(r"<!-- (.*?) -->", text))
+    assert "downsampled: each pixel is the mean of a 3x3 block of values" in comments
+    assert "<!-- 56 -->" not in text
+    # A block's mean is the mean of its values (the last blocks are the smaller ones).
+    means = block_means(y, 3)
+    assert means.shape == (334, 300)
+    assert means[0, 0] == y[:3, :3].mean() and means[-1, -1] == y[999:, 897:].mean()

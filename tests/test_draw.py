@@ -16,6 +16,7 @@ from PIL import Image
 
 from convcli.draw.common import MAX_FRAMES, value_text
 from convcli.draw.conv import ConvProblem, conv_figures
+from convcli.draw.deps import install_hint
 from convcli.draw.layout import Figure, Grid
 from convcli.draw.pool import PoolProblem, pool_figures
 from convcli.draw.scene import PALETTE
@@ -430,7 +431,7 @@ def test_png_without_pillow_names_the_extra(
     monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
     target = tmp_path / "a.png"
     result = invoke("draw", "--input-shape", "3x3", "--kernel-shape", "2x2", "-o", str(target))
-    assert_usage_error(result, "Pillow", "pip install 'convcli[draw]'")
+    assert_usage_error(result, "Pillow", install_hint())
     assert list(tmp_path.iterdir()) == []
     # SVG needs no library.
     assert (

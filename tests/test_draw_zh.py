@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,7 @@ def test_an_animation_speaks_chinese_in_every_frame(tmp_path: Path) -> None:
     assert target.stat().st_size > 0
 
 
-def _figures_with_values() -> dict[str, Callable[[], list[Figure]]]:
+def _figures_with_values() -> dict[str, Callable[[], Sequence[Figure]]]:
     def rng() -> np.random.Generator:  # each drawing its own numbers, in any test order
         return np.random.default_rng(5)
 
@@ -164,7 +164,7 @@ def scene_texts(scene: Scene) -> list[Text]:
 
 
 @pytest.mark.parametrize("make", FIGURES.values(), ids=FIGURES.keys())
-def test_every_frame_speaks_chinese(chinese: None, make: Callable[[], list[Figure]]) -> None:
+def test_every_frame_speaks_chinese(chinese: None, make: Callable[[], Sequence[Figure]]) -> None:
     scenes = scenes_of(make())
     texts = [item.text for scene in scenes for item in scene_texts(scene)]
     assert english_left(texts) == {}
@@ -263,7 +263,7 @@ def layout_problems(scene: Scene) -> list[str]:
     return found
 
 
-LAYOUTS: dict[str, Callable[[], list[Figure]]] = {
+LAYOUTS: dict[str, Callable[[], Sequence[Figure]]] = {
     **FIGURES,
     "conv, groups, dilation, reflect, flip": lambda: conv_figures(
         ConvProblem((2, 4, 6, 6), (4, 2, 3, 3),
@@ -293,7 +293,7 @@ LAYOUTS: dict[str, Callable[[], list[Figure]]] = {
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("make", LAYOUTS.values(), ids=LAYOUTS.keys())
 def test_no_text_overlaps_or_leaves_the_canvas(
-    language: str, make: Callable[[], list[Figure]]
+    language: str, make: Callable[[], Sequence[Figure]]
 ) -> None:
     before = i18n.current_language()
     i18n.set_language(language)

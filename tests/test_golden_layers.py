@@ -105,3 +105,34 @@ def test_the_recorded_cases_cover_the_edges() -> None:
         "adaptive_max_pool2d",
     ):
         assert seen[category] >= 5, f"only {seen[category]} recorded cases of {category}"
+
+
+SIGNED_ZERO_CASES = [c for c in CASES if c.get("signed_zeros")]
+
+
+@pytest.mark.parametrize(
+    "case", SIGNED_ZERO_CASES, ids=[f"{c['id']}-{c['op']}" for c in SIGNED_ZERO_CASES]
+)
+def test_item56_signed_zeros_replay_pytorchs_signs(
+    case: dict[str, Any], tensors: dict[str, Any]
+) -> None:
+    """Max pooling over -0, 0, NaN, -1, 1 and -inf: values, zeros' signs and indices as
+    PyTorch recorded them, with and without ``return_indices``."""
+    x = tensors[f"{case['id']}_x"]
+    expected = tensors[f"{case['id']}_out"]
+    function = getattr(convcli, case["op"])
+    plain = function(x, **_args(case["options"]))
+    values, indices = function(x, **_args(case["options"]), return_indices=True)
+    nan = np.isnan(expected)
+    for out in (plain, values):
+        np.testing.assert_array_equal(np.isnan(out), nan)
+        np.testing.assert_array_equal(out[~nan], expected[~nan])
+        np.testing.assert_array_equal(np.signbit(out[~nan]), np.signbit(expected[~nan]))
+    np.testing.assert_array_equal(indices, tensors[f"{case['id']}_indices"])
+
+
+def test_item56_the_signed_zero_cases_have_zero_maxima_of_both_signs() -> None:
+    with np.load(GOLDEN / "layers_golden.npz") as data:
+        outs = [data[f"{c['id']}_out"] for c in SIGNED_ZERO_CASES]
+    zeros = np.concatenate([out[out == 0].ravel() for out in outs])
+    assert np.signbit(zeros).sum() >= 5 and (~np.signbit(zeros)).sum() >= 5

@@ -19,7 +19,7 @@ def ones(folder: Path, name: str, *shape: int) -> str:
         # a kernel made for -g 2, run without it
         ((2, 9, 9), (4, 1, 3, 3), [], ["expects 1 input channel,", "try --groups 2"]),
         # a channels-last image
-        ((32, 32, 3), (8, 3, 3, 3), [], ["input has 32", "channels-last", "(c, h, w)"]),
+        ((32, 32, 3), (8, 3, 3, 3), [], ["input has 32", "channels-last", "--input-layout nhwc"]),
         # a 3-D kernel meant as 10 filters
         ((1, 28, 28), (10, 5, 5), [], ["(c_i, k_h, k_w)", "use (10, 1, 5, 5)"]),
         # INPUT and KERNEL swapped

@@ -268,6 +268,7 @@ SYMBOLS = {
     "row", "col", "top", "left",  # the variables of explain's index formulas
     "inf", "nan", "groups", "data", "separable", "shell", "samples",  # values, keys, names
     "svg", "png", "gif", "py", "txt", "pip", "install", "Pillow", "max", "avg", "torch",
+    "nchw", "nhwc", "oihw", "hwio",  # the layouts' names, as --input-layout takes them
     # net's layers as a spec writes them, and the citation of its receptive-field arithmetic
     "conv", "convT", "bn", "relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu", "flatten",
     "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",

@@ -543,7 +543,10 @@ def test_at_traces_one_cell_after_a_transposed_convolution() -> None:
     assert result.exit_code == 0, result.output
     assert "output cell (2, 0) of layer 2: input rows 0..2, columns 0..1" in result.stdout
     payload = json_of(invoke("net", spec, "--input-shape", "1x1x4x4", "--at", "1:0,0", "--json"))
-    assert payload["at"] == {"layer": 1, "cell": [0, 0], "input_rows": [0, 0], "input_cols": [0, 0]}
+    assert payload["at"] == {
+        "layer": 1, "cell": [0, 0], "input_rows": [0, 0], "input_cols": [0, 0],
+        "input_row_cells": [0], "input_col_cells": [0],
+    }  # fmt: skip
     assert payload["layers"][0]["receptive_field"] is None
 
 
@@ -569,7 +572,7 @@ def test_a_layer_that_does_not_fit_prints_the_rows_before_it() -> None:
         (["--preset", "lenet", "--at", "99:0,0"], "no layer 99"),
         (["--preset", "lenet", "--at", "8:0,0"], "no spatial output"),
         (["relu", "--input-shape", "1x0x3"], "--input-shape"),
-        (["@/nonexistent/arch.txt", "--input-shape", "1x1x4x4"], "no such spec file"),
+        (["@/nonexistent/arch.txt", "--input-shape", "1x1x4x4"], "arch.txt: no such file"),
     ],
 )
 def test_command_refusals(args: list[str], words: str) -> None:
@@ -894,3 +897,11 @@ def test_depth_folds_blocks_into_their_sums() -> None:
     assert block["params"] == sum(layer["params"] for layer in block["layers"])
     assert_usage_error(invoke(*args, "--depth", "0"), "--depth")
     assert_usage_error(invoke(*args, "--depth", "x"), "--depth")
+
+
+def test_dropout_p_is_dropouts_probability_not_padding() -> None:
+    """``p`` is short for ``padding`` only where the layer has no ``p`` of its own."""
+    from convcli.shapes.netspec import parse_spec
+
+    dropout, conv = parse_spec("dropout(p=0.25) > conv(2, k=3, p=1)")
+    assert dropout.args["p"] == 0.25 and conv.args["padding"] == 1

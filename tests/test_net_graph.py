@@ -7,6 +7,7 @@ support of the gradient (which input cells an output cell depends on).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -643,3 +644,66 @@ def test_a_graph_that_is_not_chains_and_joins_is_refused() -> None:
         graph_spec(crossing, "x")
     with pytest.raises(OptionError, match="produced by no node"):
         graph_spec(_nodes(("y", "relu", ("z",), {})), "x")
+
+
+def test_at_gives_the_set_of_cells_through_a_join() -> None:
+    # A strided branch beside a dilated one: the cells reached have gaps.
+    spec = "add(conv(1, k=3, d=3, p=3) | conv(1, k=1)) > conv(1, k=1)"
+    result = invoke("net", spec, "--input-shape", "1x1x12x12", "--at", "4,4", "--json")
+    at = json_of(result)["at"]
+    net = walked(spec, (1, 1, 12, 12))
+    trace = trace_cell(net, (4, 4))
+    assert at["input_row_cells"] == sorted(trace.row_cells) == [1, 4, 7]
+    assert at["input_rows"] == [1, 7]
+    text = invoke("net", spec, "--input-shape", "1x1x12x12", "--at", "4,4").stdout
+    assert "3 rows and 3 columns are reached" in " ".join(text.split())
+
+
+def test_nested_repeats_are_counted_before_they_are_built() -> None:
+    with pytest.raises(OptionError, match="repeat makes more than 100,000 layers"):
+        parse_spec("repeat(1000, repeat(1000, repeat(1000, relu)))")
+    with pytest.raises(OptionError, match="more than 100,000"):
+        parse_spec("repeat(1000, concat(identity | repeat(200, relu)))")
+    assert len(parse_spec("repeat(100, repeat(10, relu))")) == 1000
+
+
+def _rows_of(layers: list[dict[str, Any]], prefix: str = "") -> list[str]:
+    """The rows a table prints for --json ``layers``: a join's ``| a`` line before each
+    branch, the branch's rows (``3.b2``) under it."""
+    rows: list[str] = []
+    for layer in layers:
+        label = f"{prefix}{layer['index']}"
+        rows.append(label)
+        for number, branch in enumerate(layer.get("branches", [])):
+            letter = chr(ord("a") + number)
+            rows.append("|")
+            rows += _rows_of(branch, f"{label}.{letter}")
+    return rows
+
+
+def _printed(text: str) -> list[list[str]]:
+    tables: list[list[str]] = [[]]
+    for line in text.split("\ntotal\n")[0].splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "#" and tables[-1]:
+            tables.append([])
+        if re.fullmatch(r"\d+(\.[a-z]?\d+)*", words[0]) or words[0] == "|":
+            tables[-1].append(words[0])
+    return tables
+
+
+def test_every_width_prints_every_branch_row() -> None:
+    spec = (
+        "conv(8, k=3, p=1) > se(2) > chunk(2, identity | conv(4, k=3, p=1) > relu6) > "
+        + DENSE_BLOCK.replace("4,", "2,")
+    )
+    args = ("net", spec, "--input-shape", "1x3x8x8")
+    every = _rows_of(json_of(invoke(*args, "--json"))["layers"])
+    assert every.count("|") == 2 + 2 + 2 * 2
+    for width in range(40, 241, 13):
+        result = invoke(*args, "--depth", "all", env={"COLUMNS": str(width), "NO_COLOR": "1"})
+        assert result.exit_code == 0, result.output
+        tables = _printed(result.stdout)
+        assert tables and all(table == every for table in tables), width

@@ -11,6 +11,7 @@ import pytest
 from clitools import SAMPLES, assert_usage_error, invoke, save
 from PIL import Image
 
+from convcli.draw.deps import install_hint
 from convcli.draw.plot import MAX_PANELS, panels_of, plot_result
 
 LESSON_X = str(SAMPLES / "lesson_X.json")
@@ -99,5 +100,5 @@ def test_plot_without_matplotlib_names_the_extra(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     target = tmp_path / "y.png"
     result = invoke("run", LESSON_X, LESSON_K_OUT, "--plot", str(target))
-    assert_usage_error(result, "matplotlib", "pip install 'convcli[draw]'")
+    assert_usage_error(result, "matplotlib", install_hint())
     assert not target.exists()

@@ -15,6 +15,7 @@ import math
 import os
 import pickle
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -25,6 +26,8 @@ import tracemalloc
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +44,21 @@ from clitools import (
     save,
 )
 from hostile import UNSUPPORTED_DTYPES, forge_zip_size, header, npy_bytes, npz_bytes, saved
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import sliding_window_view
 from reference import conv2d_reference
+from test_properties import torch_single_thread
 from tracing import peak_allocation
 from typer.testing import Result
 
 import convcli.tensorio.files
 from convcli import conv2d
+from convcli.tensorio.samples import sample_names
 
 PYTHON = sys.executable
+__all__ = ["torch_single_thread"]  # the fixture, shared with test_properties
 Array = npt.NDArray[Any]
 
 
@@ -2055,7 +2064,7 @@ def test_item50_commands_that_print_nothing_need_no_stdout(
     written = folder / command[-1]
     assert written.is_dir() or written.stat().st_size > 0
     if written.is_dir():
-        assert len(files_in(written)) == 12  # every sample, no temporary file
+        assert len(files_in(written)) == len(sample_names())  # every sample, no temporary file
     assert not [name for name in files_in(folder) if name.endswith(".tmp")]
 
 
@@ -2114,7 +2123,7 @@ def test_item50_demo_write_is_all_or_nothing(
     assert files_in(target) == ["lesson_X.json"] and (target / "lesson_X.json").read_text() == "OLD"
     monkeypatch.undo()
     assert invoke("demo", "--write", str(target), "--force").exit_code == 0
-    assert len(files_in(target)) == 12
+    assert len(files_in(target)) == len(sample_names())
 
 
 def cjk_of(text: str) -> set[str]:
@@ -2266,3 +2275,510 @@ def test_item60_ctrl_c_and_sighup_reach_convcli_when_the_suite_ignores_them(
     tmp_path: Path, signum: int
 ) -> None:
     signal_a_long_run(tmp_path, signum)
+
+
+# --- item 56: signed zeros and NaN in max pooling follow PyTorch on every path ----------
+
+SIGNED_ZERO_ELEMENTS = (-0.0, 0.0, float("nan"), -1.0, 1.0, float("-inf"))
+
+
+def _same_bits(actual: Array, expected: Array) -> None:
+    """Equal values with the same sign of zero (and NaN where NaN is)."""
+    assert actual.shape == expected.shape
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(actual), nan)
+    np.testing.assert_array_equal(actual[~nan], expected[~nan])
+    np.testing.assert_array_equal(np.signbit(actual[~nan]), np.signbit(expected[~nan]))
+
+
+def test_item56_signed_zeros_in_max_pooling_follow_pytorchs_scan(tmp_path: Path) -> None:
+    """PyTorch's scan (row by row, a value replaces the best when larger or NaN): of equal
+    zeros the first one in the window wins; every path gives the same value."""
+    z = save(tmp_path / "z.npy", np.array([[[-0.0, 0.0]], [[0.0, -0.0]]], "f4"))
+    for args in (["-k", "1,2"], ["--kind", "adaptive-max", "--output-size", "1"]):
+        for extra in ([], ["--indices"]):
+            payload = json_of(invoke("pool", z, *args, *extra, "--json"))
+            out = array_of(payload.get("output", payload))
+            assert np.signbit(out.ravel()).tolist() == [True, False], (args, extra)
+    # Down the rows, then along them: a 2x2 window whose first row holds +0 gives +0,
+    # though its first column's best is -0.
+    w = save(tmp_path / "w.npy", np.array([[[-1.0, 0.0], [-0.0, -1.0]]], "f4"))
+    for args in (["-k", "2"], ["--kind", "adaptive-max", "--output-size", "1"]):
+        out = array_of(json_of(invoke("pool", w, *args, "--json")))
+        assert not np.signbit(out.ravel()[0]), args
+    at = json_of(invoke("pool", z, "-k", "1,2", "--at", "1,0,0", "--json"))
+    assert str(at["value"]) == "0.0"
+    at = json_of(invoke("pool", z, "-k", "1,2", "--at", "0,0,0", "--json"))
+    assert str(at["value"]) == "-0.0"
+
+
+def test_item56_draw_pool_shows_pytorchs_signed_zero(tmp_path: Path) -> None:
+    z = save(tmp_path / "z.npy", np.array([[[-0.0, 0.0]]], "f4"))
+    target = tmp_path / "z.svg"
+    assert invoke("draw", z, "--pool", "max", "-k", "1,2", "-o", str(target)).exit_code == 0
+    # The output cell, written after the input's two cells, holds the first zero: -0.
+    texts = [t.split("<")[0] for t in target.read_text().split(">")]
+    assert texts.count("-0") == 2 and texts.count("0") == 1, texts
+
+
+@st.composite
+def _zero_rich_pools(draw: Any) -> tuple[Array, dict[str, Any], tuple[int, int]]:
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    size = tuple(max(1, d[a] * (k[a] - 1) + 1 - 2 * p[a]) + draw(st.integers(0, 4)) for a in (0, 1))
+    shape = (draw(st.integers(1, 2)), *size)
+    x = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(SIGNED_ZERO_ELEMENTS)))
+    options = {"kernel_size": k, "stride": s, "padding": p, "dilation": d}
+    adaptive = (draw(st.integers(1, size[0] + 1)), draw(st.integers(1, size[1] + 1)))
+    return x, options, adaptive
+
+
+@pytest.mark.torch
+@given(case=_zero_rich_pools())
+def test_item56_max_pooling_matches_pytorch_on_zeros_and_nan(
+    case: tuple[Array, dict[str, Any], tuple[int, int]], torch_single_thread: Any
+) -> None:
+    from convcli.ops.explain_layers import explain_pool
+    from convcli.ops.pooling import adaptive_max_pool2d, max_pool2d
+    from convcli.shapes.pooling import PoolOptions
+
+    torch = torch_single_thread
+    functional = torch.nn.functional
+    x, options, adaptive = case
+    t = torch.from_numpy(x)
+    values, indices = functional.max_pool2d(t, **options, return_indices=True)
+    _same_bits(max_pool2d(x, **options), values.numpy())
+    ours, our_indices = max_pool2d(x, **options, return_indices=True)
+    _same_bits(ours, values.numpy())
+    np.testing.assert_array_equal(our_indices, indices.numpy())
+    a_values, a_indices = functional.adaptive_max_pool2d(t, adaptive, return_indices=True)
+    _same_bits(adaptive_max_pool2d(x, adaptive), a_values.numpy())
+    ours, our_indices = adaptive_max_pool2d(x, adaptive, return_indices=True)
+    _same_bits(ours, a_values.numpy())
+    np.testing.assert_array_equal(our_indices, a_indices.numpy())
+    # --at: the explained value and its winner are PyTorch's value and index.
+    pool_options = PoolOptions("max", options["kernel_size"], options["stride"],
+                               options["padding"], options["dilation"])  # fmt: skip
+    position = (0, 0, values.shape[-1] - 1)
+    explained = explain_pool(x, pool_options, position)
+    expected = values.numpy()[position]
+    _same_bits(np.array([explained.value], x.dtype), np.array([expected]))
+    if explained.winner is not None:
+        r, c = explained.winner
+        assert r * x.shape[-1] + c == int(indices.numpy()[position])
+
+
+# --- third round: numbers, --emit torch, Chinese, spec files, messages (items 53, 55, 57-59) --
+
+BIG_STRIDE = 2**62
+
+
+def _half_up(count: int) -> tuple[Decimal, int]:
+    """``count`` to three significant digits, half up, by decimal's own rounding (a
+    reference independent of convcli's integer arithmetic): (mantissa, exponent)."""
+    value = Decimal(count)
+    exponent = value.adjusted()
+    mantissa = value.scaleb(-exponent).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if mantissa >= 10:
+        mantissa, exponent = (mantissa / 10).quantize(Decimal("0.01")), exponent + 1
+    return mantissa, exponent
+
+
+def _read_compact(text: str) -> tuple[Decimal, int]:
+    """A suffixed table count (``12.3K``, ``2.13e37``) back as (mantissa, exponent)."""
+    if "e" in text:
+        mantissa, power = text.split("e")
+        return Decimal(mantissa), int(power)
+    scale = {"K": 3, "M": 6, "G": 9, "T": 12}[text[-1]]
+    value = Decimal(text[:-1])
+    exponent = value.adjusted()
+    return value.scaleb(-exponent), exponent + scale
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        10_000,
+        12_345,
+        99_950,
+        999_499,
+        999_500,
+        999_999,
+        1_234_567_890,
+        10**15 - 1,
+        999_500 * 10**9,
+        4611686018427387826628747544663732818804736,
+        BIG_STRIDE**9 + 7,
+        *(3**n + 5 * 10 ** (n // 2) for n in range(9, 200, 7)),
+    ],
+)
+def test_item53_suffixed_counts_are_rounded_from_the_exact_integer(count: int) -> None:
+    from convcli.render.numbers import compact_count
+
+    text = compact_count(count)
+    assert _read_compact(text) == _half_up(count), (count, text)
+    digits = text.rstrip("KMGT").split("e")[0].replace(".", "")
+    assert len(digits) == 3, text  # three significant digits, never float noise
+
+
+def test_item53_counts_below_ten_thousand_are_whole_and_grouped() -> None:
+    from convcli.render.numbers import compact_count, count_text
+
+    assert [compact_count(n) for n in (0, 7, 999, 1000, 9999)] == [
+        "0",
+        "7",
+        "999",
+        "1,000",
+        "9,999",
+    ]
+    assert count_text(57802752) == "57,802,752" and count_text(73728) == "73,728"
+
+
+def test_item53_a_chain_of_huge_strides_prints_its_table_and_json() -> None:
+    spec = " > ".join([f"convT(1, k=1, s={BIG_STRIDE})"] * 9)
+    table = invoke("net", spec, "--input-shape", "1x1x2x2", env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    payload = json_of(invoke("net", spec, "--input-shape", "1x1x2x2", "--json"))
+    size = 2
+    for _layer in range(9):
+        size = (size - 1) * BIG_STRIDE + 1  # conv_transpose2d's output size, k=1, p=0
+    assert payload["output_shape"] == [1, 1, size, size]
+    total = payload["total"]
+    # The table's totals are the JSON's exact integers, grouped; the rows are suffixed.
+    joined = "".join(table.stdout.split())  # long numbers fold over lines
+    assert f"{total['macs']:,}" in joined and f"{total['flops']:,}" in joined
+    last_flops = payload["layers"][-1]["flops"]
+    mantissa, exponent = _half_up(last_flops)
+    assert f"{mantissa}e{exponent}" in table.stdout
+    assert "OverflowError" not in table.output
+
+
+def test_item53_a_half_is_exact_in_the_table_and_in_json() -> None:
+    spec = "conv(1, k=2, p=9007199254740993)"
+    expected = Fraction(1, 2) - 9007199254740993  # start = (k - 1)/2 - p
+    table = invoke("net", spec, "--input-shape", "1x1x3x3", env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "-9,007,199,254,740,992.5" in table.stdout
+    result = invoke("net", spec, "--input-shape", "1x1x3x3", "--json")
+    assert result.exit_code == 0
+    exact = json.loads(result.stdout, parse_float=Decimal)
+    assert [Fraction(value) for value in exact["layers"][0]["start"]] == [expected, expected]
+    assert "-9007199254740992.5" in result.stdout  # a JSON number, exact, not a string
+
+
+def test_item53_byte_sizes_are_rounded_from_the_exact_count() -> None:
+    from convcli.render.numbers import byte_size_text
+
+    for count in (0, 1023, 1024, 1536, 2**30 - 1, 5 * 2**40 + 2**39, 7 * 2**60, 2**200):
+        text = byte_size_text(count)
+        number, unit = text.rsplit(" ", 1)
+        power = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB").index(unit)
+        exact = Fraction(count, 1024**power)
+        shown = Fraction(number.replace(",", ""))
+        assert abs(shown - exact) <= Fraction(1, 200), (count, text)
+
+
+B18 = "999999999999999999"  # the largest size the shape parser takes
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["shapes", "--input-shape", f"{B18}x{B18}x{B18}", "--kernel-shape", f"{B18}x{B18}x3x3",
+         "--bias"],
+        ["shapes", "--transposed", "--input-shape", f"{B18}x{B18}x{B18}", "--kernel-shape",
+         f"{B18}x{B18}x3x3", "-s", B18],
+        ["shapes", "--pool", "avg", "--input-shape", f"{B18}x{B18}x{B18}", "--kernel-size", "3"],
+        ["shapes", "--pool", "adaptive-max", "--input-shape", f"{B18}x{B18}x{B18}",
+         "--output-size", f"3,{int(B18) - 1}"],
+    ],
+)  # fmt: skip
+def test_item53_the_shapes_family_is_exact_at_the_largest_sizes(args: list[str]) -> None:
+    result = invoke(*args, env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    payload = json_of(invoke(*args, "--json"))
+    flops = payload["flops"]
+    assert isinstance(flops, int) and f"{flops:,}" in "".join(result.stdout.split())
+
+
+def test_item53_adaptive_windows_are_counted_in_closed_form() -> None:
+    for n, m in [(7, 2), (9, 3), (3, 5), (10, 4), (13, 13), (5, 7)]:
+        payload = json_of(
+            invoke("shapes", "--pool", "adaptive-avg", "--input-shape", f"1x{n}x{n}",
+                   "--output-size", str(m), "--json")
+        )  # fmt: skip
+        windows = [(i * n // m, -(-(i + 1) * n // m)) for i in range(m)]  # PyTorch's windows
+        assert payload["windows"]["h"] == [list(w) for w in windows]
+        assert payload["window_lengths"]["h"] == sorted({end - start for start, end in windows})
+        cells = sum(end - start for start, end in windows)
+        assert payload["flops"] == cells * cells - m * m
+
+
+def test_item53_a_network_past_the_digit_limit_is_one_line() -> None:
+    spec = ">".join([f"convT(1,k=1,s={BIG_STRIDE})"] * 240)
+    result = invoke("net", spec, "--input-shape", "1x1x2x2", "--json")
+    line = assert_usage_error(result, "4,000 digits")
+    assert len(line) < 300
+
+
+ISSUE19_COMMANDS = [
+    ["shapes", "--input-shape", "64x56x56", "--kernel-shape", "128x64x3x3", "--bias"],
+    ["shapes", "--transposed", "--input-shape", "64x56x56", "--kernel-shape", "64x128x3x3",
+     "-s", "2"],
+    ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2"],
+    ["shapes", "--pool", "adaptive-avg", "--input-shape", "300x70x90", "--output-size", "2,3"],
+    ["net", "--preset", "resnet18"],
+    ["net", "--preset", "alexnet"],
+]  # fmt: skip
+# Not counts: shapes (1x3x224x224), fractions (137/1152), the layers as written
+# (linear(4096)), a year (Distill 2019).
+_NOT_A_COUNT = re.compile(
+    r"\b\d+(?:x\d+)+\b|\b\d+\.\d+|\d,\d|\d+/\d+|\b\w+\((?:[^()]|\([^()]*\))*\)|\b2019\b"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("args", ISSUE19_COMMANDS)
+def test_item53_every_count_a_person_reads_is_grouped_the_same_way(
+    args: list[str], lang: str
+) -> None:
+    """Issue 19: no ``= 73728`` beside ``57,802,752``: four digits or more are grouped."""
+    result = invoke("--lang", lang, *args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    text = _NOT_A_COUNT.sub(" ", result.stdout)
+    ungrouped = re.findall(r"(?<![\d,.])\d{4,}(?![\d,])", text)
+    assert ungrouped == [], ungrouped
+
+
+# --- 55 ---------------------------------------------------------------------------------
+
+ACCEPTED_FLOATS = [
+    "1e999", "-1e999", "1e-999", "-0.0", "0.0", "0.1000000000000000055511151231257827",
+    "12345678901234567890123", "4611686018427387904", "1.7976931348623157e308", "5e-324",
+    "-2.5", "3",
+]  # fmt: skip
+
+
+class _Recorder:
+    """A stand-in for ``torch.nn``: every module built records its arguments."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: (name, args, kwargs)
+
+
+@pytest.mark.parametrize("value", ACCEPTED_FLOATS)
+def test_item55_the_emitted_script_is_valid_python_for_every_accepted_float(value: str) -> None:
+    spec = f"bn(eps={value}, momentum={value}) > leakyrelu(negative_slope={value})"
+    result = invoke("net", spec, "--input-shape", "1x2x3x3", "--emit", "torch")
+    assert result.exit_code == 0, result.output
+    script = result.stdout
+    compile(script, "emitted.py", "exec")
+    built = script.split("net = ", 1)[1].split("\nx = ", 1)[0]
+    _sequential, modules, _kwargs = eval(built, {"nn": _Recorder(), "float": float})
+    expected = float(value) if "." in value or "e" in value else int(value)
+    (_n1, _a1, norm), (_n2, _a2, leaky) = modules
+    for got in (norm["eps"], norm["momentum"], leaky["negative_slope"]):
+        assert repr(got) == repr(expected)  # the same value, -0.0 and inf included
+
+
+@pytest.mark.torch
+def test_item55_the_emitted_script_runs_under_torch(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    spec = (
+        "conv(4, k=3, p=1) > bn(eps=1e999, momentum=-0.0) > leakyrelu(negative_slope=1e-999)"
+        " > dropout(p=0.0) > maxpool(2) > flatten > linear(3)"
+    )
+    result = invoke("net", spec, "--input-shape", "1x2x6x6", "--emit", "torch")
+    assert result.exit_code == 0, result.output
+    script = tmp_path / "net.py"
+    script.write_text(result.stdout, encoding="utf-8")
+    done = subprocess.run([PYTHON, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "output shape (1, 3)" in done.stdout
+
+
+def test_item55_an_int_past_the_float_range_is_refused_when_read() -> None:
+    huge = "1" + "0" * 400
+    assert_usage_error(invoke("net", f"bn(eps={huge})", "--input-shape", "1x2x3x3"), "eps")
+
+
+# --- 57 ---------------------------------------------------------------------------------
+
+BAD_SPECS = [
+    "relu > foo", "conv(6, k=-1)", "conv(6, k=3) >", "conv(6 k=3)", "conv(6, k=3",
+    "conv(6, k=3))", "nn.Foo(3)", "conv(6, k=3, s=0)", "conv(6, k=(1, 2, 3))",
+    "conv(6, k=3, padding_mode='mirror')", "gelu(approximate='x')", "gap(x=1)",
+    "relu(x=1)", "residual(conv(2, k=1))", "residual(relu, foo=relu)", "dropout(p=2)",
+    "bn(eps='a')", "maxpool(k=2, s=None, ceil_mode=1)", "adaptiveavgpool((0, 1))",
+    "conv(6, k=3, bias=1)", "linear(0)", "conv(6, k=" + "9" * 5000 + ")",
+    "conv(6, k=3, " + "a" * 200 + "=1)", "conv(6, k=1) > 'x'", "Foo(\n)",
+    "conv(2, k=1) > conv(3, k=1, g=2)", "conv(4, k=1, g=2)", "flatten > conv(1, k=1)",
+    "conv(1, k=9)", "maxpool(9)", "conv(1, k=3, s=2, p='same')", "flatten > BatchNorm2d(64)",
+    "Conv2d(3, 4, kernel_size=1)", "Linear(7, 2)", "residual(conv(1, k=1), shortcut=conv(2, k=1))",
+    "conv(1, k=1, p=9, padding_mode='reflect')", "flatten(start_dim=5)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", BAD_SPECS)
+def test_item57_spec_errors_have_no_english_under_zh(spec: str) -> None:
+    from test_i18n import english_words, zh
+
+    from convcli.shapes import netspec
+
+    # Layer and argument names are what the user types: code, not English.
+    code_names = {"True", "False", "None", *netspec.LAYER_NAMES} | {
+        param.name for _kind, params in netspec._SHORT.values() for param in params
+    }
+    code, out, err = zh("net", spec, "--input-shape", "1x1x8x8")
+    # (the layers before one that does not fit are still shown, on stdout)
+    assert code == 2 and len(err.splitlines()) == 1, (spec, err)
+    assert english_words(err + out) - code_names == set(), (spec, err)
+
+
+@pytest.mark.parametrize("number", sorted(set(errno.errorcode)))
+def test_item57_every_os_reason_is_worded_from_errno(number: int) -> None:
+    from test_i18n import english_words
+
+    from convcli.i18n import set_language as use_language
+    from convcli.i18n.reasons import os_reason
+
+    err = OSError(number, "English words from the C library")
+    english = os_reason(err)
+    assert "C library" not in english and english
+    use_language("zh")
+    try:
+        chinese = os_reason(err)
+    finally:
+        use_language("en")
+    assert english_words(chinese) == set(), chinese
+
+
+def test_item57_a_full_disk_is_said_in_chinese() -> None:
+    done = subprocess.run(
+        ["bash", "-c", f"{PYTHON} -m convcli --lang zh shapes > /dev/full"],
+        capture_output=True,
+        timeout=60,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 74 and "设备上没有剩余空间" in err, err
+    assert "No space" not in err and "no space" not in err
+
+
+# --- 58 ---------------------------------------------------------------------------------
+
+
+def _net_file(path: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-m", "convcli", "net", f"@{path}", "--input-shape", "1x1x4x4"],
+        capture_output=True,
+        text=True,
+        timeout=20,  # a FIFO that is opened blocks for ever: the timeout would fail the test
+        env={**os.environ, "CONVCLI_LANG": "en"},
+    )
+
+
+def test_item58_a_fifo_device_or_folder_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    for path, words in [
+        (str(fifo), "is not a regular file"),
+        ("/dev/zero", "is not a regular file"),
+        (str(tmp_path), "is a folder"),
+        (str(tmp_path / "missing.txt"), "no such file"),
+    ]:
+        done = _net_file(path)
+        assert done.returncode == 2 and done.stdout == "", (path, done.stderr)
+        assert len(done.stderr.splitlines()) == 1 and words in done.stderr, (path, done.stderr)
+
+
+def test_item58_a_spec_file_has_a_size_budget(tmp_path: Path) -> None:
+    from convcli.shapes.netspec import MAX_SPEC_CHARS
+
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"relu\n" + b" " * (4 * MAX_SPEC_CHARS))
+    done = _net_file(str(big))
+    assert done.returncode == 2 and "bytes allowed" in done.stderr, done.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"conv(1, k=1)\xff")
+    done = _net_file(str(bad))
+    assert done.returncode == 2 and "not UTF-8" in done.stderr, done.stderr
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"conv(1, k=1)\n> relu\0")
+    done = _net_file(str(nul))
+    assert done.returncode == 2 and "line 2, column 7" in done.stderr, done.stderr
+    assert "nested" not in done.stderr
+    good = tmp_path / "good.txt"
+    good.write_text("conv(2, k=3, p=1)  # a comment\n> relu\n", encoding="utf-8")
+    assert _net_file(str(good)).returncode == 0
+
+
+# --- 59 ---------------------------------------------------------------------------------
+
+
+def test_item59_a_huge_literal_is_cut_and_its_length_said() -> None:
+    literal = "a" * 90_000
+    for spec in (
+        f"conv(1, k=1, padding_mode='{literal}')",
+        f"{literal}(1)",
+        f"conv(1, k=1, {literal}=2)",
+        f"conv(1, k=1) > {literal}",
+    ):
+        line = assert_usage_error(invoke("net", spec, "--input-shape", "1x1x4x4"))
+        assert len(line) < 400 and "characters" in line, line[:400]
+    # A layer that reads (a float of 90,000 digits) but does not fit: its text is cut too.
+    spec = f"flatten > BatchNorm2d(16, eps=0.{'0' * 90_000}1)"
+    result = invoke("net", spec, "--input-shape", "1x1x4x4")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < 400 and "90,024 characters" in result.stderr
+
+
+def test_item59_pythons_advice_never_shows() -> None:
+    for spec in ("conv(1, k=" + "9" * 5000 + ")", "conv(1, k=1, p=" + "1_0" * 3000 + ")"):
+        line = assert_usage_error(invoke("net", spec, "--input-shape", "1x1x4x4"), "digits")
+        for word in ("sys.", "set_int_max_str_digits", "Exceeds", "hexadecimal"):
+            assert word not in line, line
+    line = assert_usage_error(invoke("net", "conv(1 k=1)", "--input-shape", "1x1x4x4"))
+    assert "invalid syntax" not in line and "Perhaps" not in line
+
+
+def test_item59_bytes_a_c_locale_cannot_decode_are_read_as_utf8() -> None:
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "CONVCLI_LANG": "en"}
+    command = [PYTHON, "-m", "convcli", "net", "--input-shape", "1x1x4x4", "--json"]
+    done = subprocess.run(
+        [*command, "\uff43\uff4f\uff4e\uff56(2, k=1)".encode()],
+        capture_output=True,
+        timeout=30,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output_shape"] == [1, 2, 4, 4]
+    done = subprocess.run(
+        [*command, b"conv(2, k=1) > \xff"], capture_output=True, timeout=30, env=env
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 2 and "not UTF-8" in err and "nested" not in err, err
+
+
+def test_item59_an_unreached_cell_is_said_alike_in_text_and_json() -> None:
+    spec = "convT(1, k=1, s=2) > conv(1, k=1)"
+    for cell in ("1,0", "0,1", "1,1"):  # a row, a column, or both in a stride's hole
+        text = invoke("net", spec, "--input-shape", "1x1x4x4", "--at", cell)
+        assert text.exit_code == 0 and "no input cell reaches it" in text.stdout
+        at = json_of(invoke("net", spec, "--input-shape", "1x1x4x4", "--at", cell, "--json"))["at"]
+        assert at["input_rows"] is None and at["input_cols"] is None, at
+        assert at["note"] == "no input cell reaches it"
+    at = json_of(invoke("net", spec, "--input-shape", "1x1x4x4", "--at", "2,2", "--json"))["at"]
+    assert at["input_rows"] == [1, 1] and at["input_cols"] == [1, 1] and "note" not in at
+
+
+def test_item53_budget_sizes_are_exact_at_any_size() -> None:
+    from convcli.ops.budget import format_bytes
+
+    for size in (1023, 1024, 1076, 2**20 - 52, 2**20 - 51, 3 * 2**29, 2**70, 10**400):
+        number, unit = format_bytes(size).split(" ")
+        power = ("B", "KiB", "MiB", "GiB", "TiB", "PiB").index(unit)
+        shown = Fraction(number.replace(",", ""))
+        assert abs(shown - Fraction(size, 1024**power)) <= Fraction(1, 20), (size, number)

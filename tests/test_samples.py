@@ -25,6 +25,8 @@ LESSON: dict[str, Callable[[], npt.NDArray[Any]]] = {
     "lesson_K_multi_out": lesson_kernel_multi_out,
     "lesson_1x1_X": lesson_1x1_input,
     "lesson_1x1_K": lesson_1x1_kernel,
+    "lesson_X_nhwc": lambda: lesson_input().transpose(1, 2, 0),
+    "lesson_K_multi_out_hwio": lambda: lesson_kernel_multi_out().transpose(2, 3, 1, 0),
 }
 
 

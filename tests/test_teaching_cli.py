@@ -251,7 +251,6 @@ def test_explain_bad_positions(kernel: str, at: str, words: list[str]) -> None:
 
 
 def test_explain_other_errors() -> None:
-    assert_usage_error(invoke("explain", X_JSON, K_IN), "--at")
     assert_usage_error(
         invoke("explain", X_JSON, K_IN, "--at", "0,0", "-p", "3", "--padding-mode", "reflect"),
         "reflect padding 3 must be < input height 3",

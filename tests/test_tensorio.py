@@ -393,7 +393,9 @@ def test_item31_failure_mid_write_keeps_old_file_and_no_temp(
     with pytest.raises(expected) as caught:
         save_tensor(old_output, np.ones(3), force=True)
     if expected is TensorFileError:
-        assert str(caught.value) == f"{old_output}: cannot write: no space left"
+        assert (
+            str(caught.value) == f"{old_output}: cannot write: no space left on device"
+        )  # worded from errno
     assert load_tensor(str(old_output)).tolist() == [1.0, 2.0]
     assert leftovers(old_output.parent) == []
 

@@ -552,10 +552,14 @@ def _stdout_lost(err: BaseException, code: int | str | None) -> int:
 
 
 def describe_io_error(err: BaseException) -> str:
-    """An OS error's reason in words: ``no space left on device``."""
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror.lower()
-    return str(err) or type(err).__name__
+    """An OS error's reason in words, from its errno: ``no space left on device``."""
+    from convcli.i18n.reasons import os_reason
+
+    if isinstance(err, OSError):
+        return os_reason(err)
+    if isinstance(err, ValueError):  # "I/O operation on closed file"
+        return _("it is closed")
+    return type(err).__name__
 
 
 def _detach_stdout() -> None:

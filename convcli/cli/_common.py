@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from convcli.cli._app import shown, stdout_closed, written
+from convcli.cli._app import say, shown, stdout_closed, written
 from convcli.errors import ConvcliError, EnvironmentFailureError, OptionError, TensorFileError
 from convcli.i18n import _
 
@@ -19,7 +22,9 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from convcli.ops.budget import RunEstimate
     from convcli.render.widgets import Renderable
+    from convcli.shapes.layout import Layouts
     from convcli.shapes.options import ConvOptions
     from convcli.tensorio.files import HeldOutputs
 
@@ -39,6 +44,54 @@ def option(name: str, parse: Callable[[str], T], text: str) -> T:
     """``text`` parsed by ``parse``; a refusal names the option."""
     with naming(name):
         return parse(text)
+
+
+def first_position(rank: int) -> tuple[int, ...]:
+    """The first output value's position (every index 0), for ``explain`` without ``--at``;
+    said on stderr, so that the default is never a surprise."""
+    position = (0,) * rank
+    say(
+        _("note: no --at: explaining the first output value, at {position}").format(
+            position=",".join(map(str, position))
+        )
+    )
+    return position
+
+
+def layouts(input_layout: str = "nchw", kernel_layout: str = "oihw") -> Layouts:
+    """``--input-layout`` and ``--kernel-layout``, parsed once."""
+    from convcli.shapes.layout import INPUT_LAYOUTS, KERNEL_LAYOUTS, Layouts, parse_layout
+
+    return Layouts(
+        option("--input-layout", lambda t: parse_layout(t, INPUT_LAYOUTS), input_layout),
+        option("--kernel-layout", lambda t: parse_layout(t, KERNEL_LAYOUTS), kernel_layout),
+    )
+
+
+def note_layouts(
+    chosen: Layouts, input_shape: tuple[int, ...] | None, kernel_shape: tuple[int, ...] | None
+) -> None:
+    """On stderr: the layouts moved (the result is PyTorch's), or a kernel that looks HWIO."""
+    from convcli.cli._wording import option_spelling
+    from convcli.shapes.layout import layout_note
+
+    if not chosen.default:
+        moved = []
+        if chosen.input != "nchw":
+            moved.append(_("input read as NHWC, moved to NCHW"))
+        if chosen.kernel != "oihw":
+            moved.append(_("kernel read as HWIO, moved to OIHW"))
+        if moved:
+            say(
+                _("note: {moved}; the result is in PyTorch's layout").format(
+                    moved=_("; ").join(moved)
+                )
+            )
+        return
+    if input_shape is not None and kernel_shape is not None:
+        note = layout_note(input_shape, kernel_shape)
+        if note is not None:
+            say(_("note: {message}").format(message=note.spelled(option_spelling)))
 
 
 def wants_transposed(transposed: bool, output_padding: str | None, output_size: str | None) -> bool:
@@ -117,8 +170,33 @@ def show_json(payload: dict[str, Any]) -> None:
 
 
 def json_text(payload: dict[str, Any]) -> str:
-    """The line ``--json`` prints: built in full before anything is written."""
-    return json.dumps(payload, allow_nan=False) + "\n"
+    """The line ``--json`` prints: built in full before anything is written.
+
+    Integers of any size are JSON integers; a ``Fraction`` (a half: a receptive field's
+    centre) is a JSON number written exactly (``-9007199254740992.5``), never through a
+    float.
+
+    >>> from fractions import Fraction
+    >>> json_text({"start": [Fraction(-18014398509481985, 2), 3]})
+    '{"start": [-9007199254740992.5, 3]}\\n'
+    """
+    from convcli.render.numbers import exact_decimal
+
+    exact: list[str] = []
+    marker = f"exact-{uuid.uuid4().hex}-"
+
+    def placeholder(value: object) -> str:
+        if not isinstance(value, Fraction):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        written = exact_decimal(value)
+        # Not a terminating decimal (never a half): a string, as JSON has no fractions.
+        exact.append(json.dumps(written) if "/" in written else written)
+        return f"{marker}{len(exact) - 1}"
+
+    text = json.dumps(payload, allow_nan=False, default=placeholder)
+    if exact:
+        text = re.sub(f'"{marker}(\\d+)"', lambda match: exact[int(match.group(1))], text)
+    return text + "\n"
 
 
 def write_stdout(text: str) -> None:
@@ -220,6 +298,24 @@ AtolOpt = Annotated[
     typer.Option("--atol", metavar="A", help="Absolute tolerance (default: from the dtype)."),
 ]
 RtolOpt = Annotated[str, typer.Option("--rtol", metavar="R", help="Relative tolerance.")]
+InputLayoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--input-layout",
+        metavar="L",
+        help="nchw (PyTorch's, the default) or nhwc (channels last, TensorFlow's): the "
+        "input file's axes; moved to NCHW after loading.",
+    ),
+]
+KernelLayoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--kernel-layout",
+        metavar="L",
+        help="oihw (PyTorch's, the default) or hwio (TensorFlow's): the kernel file's "
+        "axes; moved to OIHW after loading. Results are in PyTorch's layout.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")]
 ResultFileOpt = Annotated[
     str | None,
@@ -282,6 +378,15 @@ def write_plot(
     from convcli.draw.plot import plot_result
 
     plot_result(array, axes, path, force=force, inputs=inputs)
+
+
+def with_plot(estimate: RunEstimate, plot: bool) -> RunEstimate:
+    """``estimate`` and, for ``--plot``, the picture of its result (``plot_estimate``)."""
+    if not plot:
+        return estimate
+    from convcli.draw.plot import plot_estimate
+
+    return estimate.plus(plot_estimate(estimate.output_shape))
 
 
 def load(spec: str, role: str) -> npt.NDArray[np.generic]:
@@ -359,8 +464,10 @@ def check_memory(
     results: int = 1,
     as_json: bool = False,
     unfolded: bool = False,
+    plot: bool = False,
 ) -> None:
-    """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone.
+    """Refuse a run over the memory budget, from the (input, kernel, bias) shapes alone
+    (``plot``: with ``--plot``'s picture).
 
     ``convcli.cli._loading.load_checked`` calls it once every shape is known, before any
     tensor data is read. Shapes that do not form a convolution are refused here too
@@ -387,7 +494,7 @@ def check_memory(
         unfolded=unfolded,
         padding_mode=options.padding_mode,
     )
-    check_budget(estimate, budget)
+    check_budget(with_plot(estimate, plot), budget)
 
 
 @contextmanager

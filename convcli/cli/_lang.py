@@ -139,11 +139,21 @@ def click_message(err: Exception, root: _click.Command | None = None) -> str:
         if takes_value:
             return _("Option {name!r} requires an argument.").format(name=option)
         return _("Option {name!r} does not take a value.").format(name=option)
+    suggested = _SUGGESTIONS.fullmatch(english)
+    if isinstance(err, exceptions.UsageError) and suggested is not None:
+        # typer appends its English suggestion to the (already translated) "no such command".
+        return punctuate(
+            suggested["problem"] + " " + _("Did you mean {names}?").format(names=suggested["names"])
+        )
     extra = _EXTRA_ARGUMENTS.fullmatch(english)
     if isinstance(err, exceptions.UsageError) and extra is not None:
         return _("Got unexpected extra arguments: {args}").format(args=extra["args"])
     return english
 
+
+# typer's suggestion for a mistyped command, added in English after click's message:
+# ``{message}. Did you mean 'run'?`` (the message's own full stop stripped, if ASCII).
+_SUGGESTIONS = re.compile(r"(?P<problem>.*?)\.? Did you mean (?P<names>.*)\?", re.DOTALL)
 
 # The one usage error the vendored click writes as a plain English f-string with nothing
 # structured on the exception: the extra arguments are read back from its text (click's

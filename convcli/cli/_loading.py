@@ -23,6 +23,7 @@ from convcli.cli._app import shown
 from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
 from convcli.errors import BudgetError, ConvcliError, TensorFileError
 from convcli.i18n import _
+from convcli.shapes.layout import Layouts, input_order, kernel_order, permuted
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -36,14 +37,23 @@ SizeCheck = Callable[[Sequence[TensorInfo | None]], None]
 
 
 def load_checked(
-    specs: Sequence[str | None], budget: int, check: SizeCheck
+    specs: Sequence[str | None],
+    budget: int,
+    check: SizeCheck,
+    layouts: Layouts | None = None,
 ) -> list[npt.NDArray[Any] | None]:
     """The tensors of ``specs`` (input, kernel, bias; ``None``: not given), every check first.
 
     ``check(infos)`` is the command's check on ``(shape, dtype)`` of each tensor: it raises
     a ``ConvcliError`` (a shape that does not fit, an estimate over ``budget``). It is
     called once every shape is known and before any ``.npy``/``.npz`` data is read.
+
+    ``layouts`` (``--input-layout``, ``--kernel-layout``): the input and the kernel are
+    moved to PyTorch's layout as soon as they are loaded, and ``check`` sees the moved
+    shapes. The move is a copy, budgeted with the file it is made from.
     """
+    chosen = layouts if layouts is not None else Layouts()
+    check = _in_layouts(check, chosen)
     from convcli.ops.budget import JSON_PARSE_EXPANSION, check_inputs_budget, format_bytes
     from convcli.tensorio.files import MAX_JSON_BYTES, json_text_size, read_stdin
 
@@ -61,6 +71,8 @@ def load_checked(
         name = f"{_(role)} {shown(spec) if spec != '-' else _('stdin')}"
         if info is not None:
             parts.append((name, _nbytes(info)))
+            if _order(chosen, role, len(info[0])) is not None:
+                parts.append((name + " " + _("(moved to PyTorch's layout)"), _nbytes(info)))
             continue
         if spec == "-":
             limit = max(0, min(MAX_JSON_BYTES, budget // JSON_PARSE_EXPANSION))
@@ -100,15 +112,50 @@ def load_checked(
             array = _named(roles[index], _parse_stdin, piped)
         else:
             array = load(spec, roles[index])
-        arrays[index] = array
-        infos[index] = (array.shape, array.dtype)
+        infos[index] = (array.shape, array.dtype)  # as in the file: check moves it
+        arrays[index] = _moved(array, chosen, roles[index])
+        del array  # the file's own axes: only held while copying
     if texts:
         with naming_inputs(specs):
             check(infos)
     for index, spec in enumerate(specs):
         if spec is not None and arrays[index] is None:
-            arrays[index] = load(spec, roles[index])
+            arrays[index] = _moved(load(spec, roles[index]), chosen, roles[index])
     return arrays
+
+
+def _order(chosen: Layouts, role: str, ndim: int) -> tuple[int, ...] | None:
+    if role == "input":
+        return input_order(ndim, chosen.input)
+    if role == "kernel":
+        return kernel_order(ndim, chosen.kernel)
+    return None
+
+
+def _in_layouts(check: SizeCheck, chosen: Layouts) -> SizeCheck:
+    """``check`` given the shapes as they will be once moved to PyTorch's layout."""
+    if chosen.default:
+        return check
+
+    def in_pytorch_layout(infos: Sequence[TensorInfo | None]) -> None:
+        moved: list[TensorInfo | None] = []
+        for info, role in zip(infos, ROLES, strict=False):
+            if info is None:
+                moved.append(None)
+                continue
+            moved.append((permuted(info[0], _order(chosen, role, len(info[0]))), info[1]))
+        check(moved)
+
+    return in_pytorch_layout
+
+
+def _moved(array: npt.NDArray[Any], chosen: Layouts, role: str) -> npt.NDArray[Any]:
+    """``array`` in PyTorch's layout: a contiguous copy when its axes move (the file's
+    array is dropped after, so the two are held at once only while copying)."""
+    import numpy as np
+
+    order = _order(chosen, role, array.ndim)
+    return array if order is None else np.ascontiguousarray(array.transpose(order))
 
 
 def _nbytes(info: TensorInfo) -> int:

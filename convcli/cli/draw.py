@@ -14,14 +14,18 @@ from convcli.cli._common import (
     FlipOpt,
     ForceOpt,
     GroupsOpt,
+    InputLayoutOpt,
+    KernelLayoutOpt,
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
     TensorInfo,
     conv_options,
     held_files,
+    layouts,
     memory_budget,
     naming,
+    note_layouts,
     option,
     publish,
     whole,
@@ -33,6 +37,7 @@ from convcli.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from convcli.draw.layout import Figure
+    from convcli.shapes.layout import Layouts
 
 PICTURE_HELP = "Picture to write: .svg or .png (one step), .gif (one frame per output cell)."
 
@@ -119,6 +124,8 @@ def draw(
     ] = None,
     force: ForceOpt = False,
     max_memory: MaxMemoryOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Draw a convolution: the padded input, the kernel's window, the output filling in.
 
@@ -175,32 +182,43 @@ def draw(
             },
         )
         budget = memory_budget(max_memory)
-        figures: list[Figure]
+        chosen = layouts(input_layout, kernel_layout)
+        if not chosen.default and input_file is None:
+            raise OptionError(_("--input-layout and --kernel-layout are for tensor files"))
+        figures: Sequence[Figure]
         if pool is not None:
             figures = _pool_figures(
                 pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
-                position, animate, budget,
+                position, animate, budget, chosen,
             )  # fmt: skip
         elif transposed:
             figures = _transposed_figures(
                 input_file, kernel_file, bias_file, input_shape, kernel_shape,
                 (stride or "1", padding, output_padding, dilation, groups), scatter, position,
-                animate, budget,
+                animate, budget, chosen,
             )  # fmt: skip
         else:
             options = conv_options(stride or "1", padding, dilation, groups, padding_mode, flip)
             figures = _conv_figures(
                 input_file, kernel_file, bias_file, input_shape, kernel_shape, options, position,
-                animate, budget,
+                animate, budget, chosen,
             )  # fmt: skip
         with held_files() as held:
-            write_figures(output, figures, force=force, inputs=files, title=figures[0].title[0])
+            write_figures(
+                output,
+                figures,
+                force=force,
+                inputs=files,
+                title=figures[0].title[0],
+                budget=budget,
+            )
             publish(held)  # nothing to print on stdout: the picture goes into place
         if animate:
             steps = ngettext("{n} frame", "{n} frames", len(figures)).format(n=len(figures))
         else:
             steps = _("one step")
         say(_("wrote {file} ({steps})").format(file=shown(output), steps=steps))
+        note_layouts(chosen, None, None)
 
 
 def _conv_figures(
@@ -213,7 +231,8 @@ def _conv_figures(
     position: tuple[int, ...] | None,
     animate: bool,
     budget: int,
-) -> list[Figure]:
+    chosen: Layouts,
+) -> Sequence[Figure]:
     from convcli.draw.conv import ConvProblem, conv_figures, plan_conv
     from convcli.errors import PositionError
     from convcli.shapes.options import ConvOptions
@@ -230,6 +249,7 @@ def _conv_figures(
             x, kernel, bias = _load(
                 (input_file, kernel_file, bias_file),
                 budget,
+                chosen,
                 lambda x_shape, k_shape: plan_conv(
                     ConvProblem(x_shape, k_shape, options), position, animate=animate
                 ),
@@ -256,6 +276,7 @@ def _conv_figures(
 def _load(
     specs: tuple[str, str | None, str | None],
     budget: int,
+    chosen: Layouts,
     plan: Callable[[tuple[int, ...], tuple[int, ...]], object],
 ) -> tuple[Any, Any, Any]:
     """The input, kernel and bias through the one checked sequence: every header (and
@@ -267,7 +288,7 @@ def _load(
         if x is not None and (kernel is not None or specs[1] is None):
             plan(x[0], () if kernel is None else kernel[0])
 
-    x, kernel, bias = load_checked(specs, budget, check)
+    x, kernel, bias = load_checked(specs, budget, check, chosen)
     return x, kernel, bias
 
 
@@ -310,7 +331,8 @@ def _pool_figures(
     position: tuple[int, ...] | None,
     animate: bool,
     budget: int,
-) -> list[Figure]:
+    chosen: Layouts,
+) -> Sequence[Figure]:
     from convcli.draw.pool import POOL_KINDS, PoolProblem, plan_pool_drawing, pool_figures
     from convcli.errors import PositionError
     from convcli.shapes.parsing import parse_int_or_pair, parse_shape
@@ -334,6 +356,7 @@ def _pool_figures(
             x, _kernel, _bias = _load(
                 (input_file, None, None),
                 budget,
+                chosen,
                 lambda x_shape, _: plan_pool_drawing(
                     PoolProblem(kind, x_shape, window, steps, pad, dil, ceil_mode),
                     position,
@@ -359,7 +382,8 @@ def _transposed_figures(
     position: tuple[int, ...] | None,
     animate: bool,
     budget: int,
-) -> list[Figure]:
+    chosen: Layouts,
+) -> Sequence[Figure]:
     from convcli.draw.transposed import (
         TransposedProblem,
         plan_transposed_drawing,
@@ -393,6 +417,7 @@ def _transposed_figures(
             x, kernel, bias = _load(
                 (input_file, kernel_file, bias_file),
                 budget,
+                chosen,
                 lambda x_shape, k_shape: plan_transposed_drawing(
                     problem_of((x_shape, k_shape)), position, animate=animate, scatter=scatter
                 ),

@@ -16,6 +16,7 @@ from convcli.cli._common import (
     TensorInfo,
     check_plot,
     check_stdin_once,
+    first_position,
     held_files,
     json_text,
     memory_budget,
@@ -28,6 +29,7 @@ from convcli.cli._common import (
     show,
     show_json,
     whole,
+    with_plot,
     write_plot,
     write_stdout,
 )
@@ -36,6 +38,7 @@ from convcli.errors import OptionError
 from convcli.i18n import _
 
 if TYPE_CHECKING:
+    from convcli.shapes.layout import Layouts
     from convcli.shapes.pooling import PoolOptions
     from convcli.shapes.transposed import TransposedOptions
 
@@ -160,11 +163,12 @@ def check_transposed_memory(
     as_json: bool = False,
     direct: bool = False,
     explain: bool = False,
+    plot: bool = False,
 ) -> None:
     """Refuse a transposed run from the (input, kernel, bias) shapes, before any data is
     read: shapes that do not form the layer (the computation's own refusal; a bad
     ``--output-padding`` or ``--output-size`` named), or an estimate over the budget.
-    ``explain``: what ``explain --transposed`` holds."""
+    ``explain``: what ``explain --transposed`` holds; ``plot``: with ``--plot``'s picture."""
     from convcli.ops.budget import (
         check_budget,
         estimate_explain_transposed,
@@ -185,7 +189,7 @@ def check_transposed_memory(
             x[0], x[1], kernel[0], kernel[1], b_shape, b_dtype, options,
             results=results, as_json=as_json, direct=direct,
         )  # fmt: skip
-    check_budget(estimate, budget)
+    check_budget(with_plot(estimate, plot), budget)
 
 
 def run_transposed_command(
@@ -202,6 +206,7 @@ def run_transposed_command(
     max_memory: str | None,
     plot: str | None = None,
     stats_only: bool = False,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli run --transposed``: size, load, compute, write and show."""
     from convcli.ops.transposed import run_transposed
@@ -221,7 +226,10 @@ def run_transposed_command(
     x, kernel, bias = load_checked(
         files,
         budget,
-        lambda infos: check_transposed_memory(budget, infos, options, as_json=as_text),
+        lambda infos: check_transposed_memory(
+            budget, infos, options, as_json=as_text, plot=plot is not None
+        ),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -380,10 +388,12 @@ def check_pool_memory(
     as_json: bool,
     explain: bool = False,
     indices: bool = False,
+    plot: bool = False,
 ) -> None:
     """Refuse a pooling from the input's shape, before any data is read: a window that
     does not fit (the computation's own refusal) or an estimate over the budget.
-    ``explain``: what ``pool --at`` holds; ``indices``: ``pool --indices``."""
+    ``explain``: what ``pool --at`` holds; ``indices``: ``pool --indices``; ``plot``:
+    with ``--plot``'s picture."""
     from convcli.ops.budget import check_budget, estimate_explain_pool, estimate_pool_run
 
     if info is None:
@@ -392,7 +402,7 @@ def check_pool_memory(
         estimate = estimate_explain_pool(info[0], info[1], options)
     else:
         estimate = estimate_pool_run(info[0], info[1], options, as_json=as_json, indices=indices)
-    check_budget(estimate, budget)
+    check_budget(with_plot(estimate, plot), budget)
 
 
 def run_pool_command(
@@ -407,6 +417,7 @@ def run_pool_command(
     max_memory: str | None,
     plot: str | None = None,
     indices: bool = False,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli pool``: size, load, compute, write and show (``indices``: also where
     each maximum is, PyTorch's ``return_indices``)."""
@@ -428,8 +439,9 @@ def run_pool_command(
         [input_file],
         budget,
         lambda infos: check_pool_memory(
-            budget, infos[0], options, as_json=as_text, indices=indices
+            budget, infos[0], options, as_json=as_text, indices=indices, plot=plot is not None
         ),
+        layouts,
     )
     assert x is not None
     if indices:
@@ -593,6 +605,7 @@ def verify_transposed_command(
     full: bool,
     as_json: bool,
     max_memory: str | None,
+    layouts: Layouts | None = None,
 ) -> bool:
     """``convcli verify --transposed``; returns True when a check disagreed."""
     from convcli.ops.verify_transposed import verify_transposed
@@ -607,6 +620,7 @@ def verify_transposed_command(
         lambda infos: check_transposed_memory(
             budget, infos, options, results=2, as_json=as_json, direct=True
         ),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
@@ -625,10 +639,11 @@ def explain_transposed_command(
     bias_file: str | None,
     options: TransposedOptions,
     *,
-    at: str,
+    at: str | None,
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli explain --transposed --at POS``."""
     from convcli.errors import PositionError
@@ -636,16 +651,19 @@ def explain_transposed_command(
     from convcli.render.layers import explain_transposed_payload, explain_transposed_report
     from convcli.shapes.parsing import parse_position
 
-    position = option("--at", parse_position, at)
+    given = None if at is None else option("--at", parse_position, at)
     budget = memory_budget(max_memory)
     # Every header and the JSON text are budgeted before any tensor data is read.
     x, kernel, bias = load_checked(
         (input_file, kernel_file, bias_file),
         budget,
         lambda infos: check_transposed_memory(budget, infos, options, explain=True),
+        layouts,
     )
     assert x is not None and kernel is not None
     options = resolve_output_padding(x.shape, kernel.shape, options)
+    # The transposed result has the batch axis of a 4-D input and always c_o.
+    position = first_position(x.ndim) if given is None else given
     with naming_inputs((input_file, kernel_file, bias_file)), naming("--at", PositionError):
         explained = explain_transposed(x, kernel, bias, position, options)
     if as_json:
@@ -662,6 +680,7 @@ def explain_pool_command(
     full: bool,
     as_json: bool,
     max_memory: str | None = None,
+    layouts: Layouts | None = None,
 ) -> None:
     """``convcli pool ... --at POS``: one pooled output explained."""
     from convcli.errors import PositionError
@@ -675,6 +694,7 @@ def explain_pool_command(
         [input_file],
         budget,
         lambda infos: check_pool_memory(budget, infos[0], options, as_json=False, explain=True),
+        layouts,
     )
     assert x is not None
     with naming_inputs((input_file, None, None)), naming("--at", PositionError):

@@ -296,29 +296,10 @@ def _layers(
 
 def _read_spec_file(path: str) -> str:
     from convcli.shapes.netspec import MAX_SPEC_CHARS
+    from convcli.tensorio.files import read_text_file
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(MAX_SPEC_CHARS + 1)
-    except FileNotFoundError:
-        raise OptionError(
-            _("{shown_path}: no such spec file").format(shown_path=shown(path))
-        ) from None
-    except IsADirectoryError:
-        raise OptionError(
-            _("{shown_path}: is a folder, not a spec file").format(shown_path=shown(path))
-        ) from None
-    except UnicodeDecodeError:
-        raise OptionError(
-            _("{shown_path}: not UTF-8 text").format(shown_path=shown(path))
-        ) from None
-    except OSError as err:
-        raise OptionError(
-            _("{shown_path}: cannot read ({err_strerror})").format(
-                shown_path=shown(path), err_strerror=err.strerror
-            )
-        ) from None
-    return text
+    # A character is at most 4 bytes of UTF-8: the spec's own cap, in bytes.
+    return read_text_file(path, max_bytes=4 * MAX_SPEC_CHARS)
 
 
 def _parse_depth(text: str) -> int | None:

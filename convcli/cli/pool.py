@@ -11,10 +11,13 @@ from convcli.cli._common import (
     ForceOpt,
     FullOpt,
     InputArg,
+    InputLayoutOpt,
     JsonOpt,
     MaxMemoryOpt,
     PlotOpt,
     ResultFileOpt,
+    layouts,
+    note_layouts,
 )
 from convcli.cli._wording import option_words
 from convcli.errors import OptionError
@@ -96,6 +99,7 @@ def pool(
             "or the sum and divisor.",
         ),
     ] = None,
+    input_layout: InputLayoutOpt = "nchw",
 ) -> None:
     """Pool a (c, h, w) or (n, c, h, w) tensor: PyTorch's max_pool2d, avg_pool2d and
     adaptive forms, with their exact rules.
@@ -116,6 +120,7 @@ def pool(
     with guard(), option_words():
         from convcli.cli.layers import pool_options, run_pool_command
 
+        chosen = layouts(input_layout)
         options = pool_options(
             kind,
             kernel_size,
@@ -135,8 +140,15 @@ def pool(
             if indices:
                 raise OptionError(_("--at explains one output (its winner included): no --indices"))
             explain_pool_command(
-                input_file, options, at=at, full=full, as_json=as_json, max_memory=max_memory
+                input_file,
+                options,
+                at=at,
+                full=full,
+                as_json=as_json,
+                max_memory=max_memory,
+                layouts=chosen,
             )
+            note_layouts(chosen, None, None)
             return
         run_pool_command(
             input_file,
@@ -148,5 +160,7 @@ def pool(
             as_json=as_json,
             max_memory=max_memory,
             plot=plot,
+            layouts=chosen,
             indices=indices,
         )
+        note_layouts(chosen, None, None)

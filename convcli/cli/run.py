@@ -18,8 +18,10 @@ from convcli.cli._common import (
     FullOpt,
     GroupsOpt,
     InputArg,
+    InputLayoutOpt,
     JsonOpt,
     KernelArg,
+    KernelLayoutOpt,
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
@@ -32,8 +34,10 @@ from convcli.cli._common import (
     conv_options,
     held_files,
     json_text,
+    layouts,
     memory_budget,
     naming_inputs,
+    note_layouts,
     option_flags,
     progress_bar,
     publish,
@@ -94,6 +98,8 @@ def run(
     transposed: TransposedOpt = False,
     output_padding: OutputPaddingOpt = None,
     output_size: OutputSizeOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Compute a convolution and print its shapes and result.
 
@@ -114,6 +120,7 @@ def run(
       convcli run x.npy w.npy --transposed --stride 2 --padding 1 --output-size 32,32
     """
     with guard(), option_words():
+        chosen = layouts(input_layout, kernel_layout)
         if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import run_transposed_command, transposed_options
 
@@ -137,7 +144,9 @@ def run(
                 max_memory=max_memory,
                 plot=plot,
                 stats_only=stats or (output is not None and not show_values),
+                layouts=chosen,
             )
+            note_layouts(chosen, None, None)
             return
         from convcli.ops.modes import MODES, check_mode_shapes, planned_output, run_convolution
         from convcli.render.run import run_payload, run_report
@@ -171,9 +180,9 @@ def run(
             if x_info is not None and k_info is not None:
                 bias_shape = None if b_info is None else b_info[0]
                 check_mode_shapes(mode, x_info[0], k_info[0], bias_shape, options)
-            check_memory(budget, infos, options, as_json=as_text)
+            check_memory(budget, infos, options, as_json=as_text, plot=plot is not None)
 
-        x, kernel, bias = load_checked(files, budget, sizing)
+        x, kernel, bias = load_checked(files, budget, sizing, chosen)
         assert x is not None and kernel is not None
         compute = functools.partial(run_convolution, x, kernel, bias, mode=mode, options=options)
         streaming = output is not None and output.lower().endswith(".npy") and mode == "auto"
@@ -201,8 +210,13 @@ def run(
             if as_json:
                 text = json_text(run_payload(result))
                 publish(held, lambda: write_stdout(text))
+                note_layouts(chosen, x.shape, kernel.shape)
                 return
-            names = (shown(input_file), shown(kernel_file), bias_file and shown(bias_file))
+            names = (
+                shown(input_file) + (" (NHWC)" if chosen.input == "nhwc" else ""),
+                shown(kernel_file) + (" (HWIO)" if chosen.kernel == "hwio" else ""),
+                bias_file and shown(bias_file),
+            )
             # --output implies --stats: the values went to the file, unless --show asks.
             quiet = stats or (output is not None and not show_values)
             report = run_report(
@@ -217,6 +231,7 @@ def run(
                 stats_only=quiet,
             )
             publish(held, lambda: show(*report))
+        note_layouts(chosen, x.shape, kernel.shape)
         for path in (output, plot):
             if path is not None:
                 say(_("wrote {file}").format(file=shown(path)))

@@ -14,8 +14,10 @@ from convcli.cli._common import (
     FlipOpt,
     GroupsOpt,
     InputArg,
+    InputLayoutOpt,
     JsonOpt,
     KernelArg,
+    KernelLayoutOpt,
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
@@ -23,8 +25,11 @@ from convcli.cli._common import (
     TensorInfo,
     check_stdin_once,
     conv_options,
+    first_position,
+    layouts,
     memory_budget,
     naming,
+    note_layouts,
     option,
     shape_of,
     show,
@@ -222,14 +227,14 @@ def explain(
     input_file: InputArg,
     kernel_file: KernelArg,
     at: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--at",
             metavar="POS",
             help="Output position: i,j (2-D/3-D kernel), n,i,j (3-D kernel, batched input), "
-            "o,i,j (4-D kernel) or n,o,i,j (batched).",
+            "o,i,j (4-D kernel) or n,o,i,j (batched). Default: the first, 0,0 (or 0,0,0 ...).",
         ),
-    ],
+    ] = None,
     bias_file: BiasOpt = None,
     stride: StrideOpt = "1",
     padding: PaddingOpt = "0",
@@ -245,6 +250,8 @@ def explain(
     transposed: TransposedOpt = False,
     output_padding: OutputPaddingOpt = None,
     output_size: OutputSizeOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Show where one output value comes from, number by number.
 
@@ -267,6 +274,7 @@ def explain(
     the flipped kernel. Pooling: convcli pool ... --at POS.
     """
     with guard(), option_words():
+        chosen = layouts(input_layout, kernel_layout)
         if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import explain_transposed_command, transposed_options
 
@@ -281,14 +289,16 @@ def explain(
                 full=full,
                 as_json=as_json,
                 max_memory=max_memory,
+                layouts=chosen,
             )
+            note_layouts(chosen, None, None)
             return
         from convcli.ops.explain import explain_output
         from convcli.render.teach import explain_payload, explain_report
         from convcli.shapes.parsing import parse_position
 
         options = conv_options(stride, padding, dilation, groups, padding_mode, flip)
-        position = option("--at", parse_position, at)
+        given = None if at is None else option("--at", parse_position, at)
         budget = memory_budget(max_memory)
 
         def sizing(infos: Sequence[TensorInfo | None]) -> None:
@@ -307,11 +317,18 @@ def explain(
             )
             check_budget(estimate, budget)
 
-        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
+        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing, chosen)
         assert x is not None and kernel is not None
+        if given is None:
+            from convcli.shapes.axes import output_axes
+
+            position = first_position(len(output_axes(x.ndim, kernel.ndim)))
+        else:
+            position = given
         with naming("--at", PositionError):
             explained = explain_output(x, kernel, bias, position, options)
         if as_json:
             show_json(explain_payload(explained))
-            return
-        show(*explain_report(explained, full=full))
+        else:
+            show(*explain_report(explained, full=full))
+        note_layouts(chosen, x.shape, kernel.shape)

@@ -16,8 +16,10 @@ from convcli.cli._common import (
     FlipOpt,
     GroupsOpt,
     InputArg,
+    InputLayoutOpt,
     JsonOpt,
     KernelArg,
+    KernelLayoutOpt,
     MaxMemoryOpt,
     PaddingModeOpt,
     PaddingOpt,
@@ -26,8 +28,10 @@ from convcli.cli._common import (
     TensorInfo,
     check_memory,
     conv_options,
+    layouts,
     memory_budget,
     naming_inputs,
+    note_layouts,
     option,
     show,
     show_json,
@@ -63,6 +67,8 @@ def verify(
     transposed: TransposedOpt = False,
     output_padding: OutputPaddingOpt = None,
     output_size: OutputSizeOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Prove that any convolution is a matrix product on unfolded patches (im2col).
 
@@ -83,6 +89,7 @@ def verify(
     channel axes swapped; and the adjoint identity <conv2d(z, w), x> = <z, convT(x, w)>.
     """
     with guard(), option_words():
+        chosen = layouts(input_layout, kernel_layout)
         if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import transposed_options, verify_transposed_command
 
@@ -99,7 +106,9 @@ def verify(
                 full=full,
                 as_json=as_json,
                 max_memory=max_memory,
+                layouts=chosen,
             )
+            note_layouts(chosen, None, None)
             if failed:
                 raise typer.Exit(EXIT_DISAGREE)
             return
@@ -113,13 +122,14 @@ def verify(
         sizing = functools.partial(
             check_memory, budget, options=options, results=2, as_json=as_json, unfolded=True
         )
-        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing)
+        x, kernel, bias = load_checked((input_file, kernel_file, bias_file), budget, sizing, chosen)
         assert x is not None and kernel is not None
         check = verify_im2col(x, kernel, bias, options, atol=tolerance, rtol=relative)
         if as_json:
             show_json(verify_payload(check))
         else:
             show(*verify_report(check, full=full))
+        note_layouts(chosen, x.shape, kernel.shape)
         if not check.comparison.agree:
             raise typer.Exit(EXIT_DISAGREE)
 
@@ -145,6 +155,8 @@ def verify_1x1(
     rtol: RtolOpt = "0",
     as_json: JsonOpt = False,
     max_memory: MaxMemoryOpt = None,
+    input_layout: InputLayoutOpt = "nchw",
+    kernel_layout: KernelLayoutOpt = "oihw",
 ) -> None:
     """Prove that a 1x1 convolution is a fully connected layer over channels.
 
@@ -170,6 +182,9 @@ def verify_1x1(
 
         if (input_file is None) != (kernel_file is None):
             raise OptionError(_("give both INPUT and KERNEL files, or neither"))
+        chosen = layouts(input_layout, kernel_layout)
+        if not chosen.default and input_file is None:
+            raise OptionError(_("--input-layout and --kernel-layout are for tensor files"))
         tolerance, relative = tolerances(atol, rtol)
         budget = memory_budget(max_memory)
 
@@ -181,7 +196,7 @@ def verify_1x1(
             check_memory(budget, infos, ConvOptions(), results=2, as_json=as_json)
 
         if input_file is not None and kernel_file is not None:
-            x, kernel = load_checked((input_file, kernel_file), budget, sizing)
+            x, kernel = load_checked((input_file, kernel_file), budget, sizing, chosen)
             assert x is not None and kernel is not None
         else:
             c_o = whole("--out-channels", out_channels, minimum=1)
@@ -199,5 +214,6 @@ def verify_1x1(
             show_json(verify_1x1_payload(check))
         else:
             show(*verify_1x1_report(check))
+        note_layouts(chosen, None, None)
         if not check.comparison.agree:
             raise typer.Exit(EXIT_DISAGREE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -34,8 +35,8 @@ def value_text(value: Any) -> str:
 
     Examples
     --------
-    >>> [value_text(v) for v in (56, 2.0, -0.125, 1/3, float("nan"), float("-inf"))]
-    ['56', '2', '-0.125', '0.333', 'NaN', '-inf']
+    >>> [value_text(v) for v in (56, 2.0, -0.125, 1/3, float("nan"), float("-inf"), -0.0)]
+    ['56', '2', '-0.125', '0.333', 'NaN', '-inf', '-0']
     """
     if isinstance(value, complex) or (hasattr(value, "dtype") and value.dtype.kind == "c"):
         z = complex(value)
@@ -49,6 +50,8 @@ def value_text(value: Any) -> str:
         return "NaN"
     if number in (float("inf"), float("-inf")):
         return "inf" if number > 0 else "-inf"
+    if number == 0 and math.copysign(1.0, number) < 0:
+        return "-0"  # max pooling's result can hang on the sign (PyTorch's scan keeps it)
     if number.is_integer() and abs(number) < 1e6:
         return str(int(number))
     return f"{number:.3g}"

@@ -28,7 +28,7 @@ from convcli.draw.common import (
     sum_text,
     value_text,
 )
-from convcli.draw.layout import Cell, Figure, Grid, Item
+from convcli.draw.layout import Cell, Figure, Frames, Grid, Item
 from convcli.i18n import _
 from convcli.ops.explain import explain_output
 from convcli.ops.modes import run_convolution
@@ -115,7 +115,7 @@ def _title(problem: ConvProblem, g: ConvGeometry, out_shape: tuple[int, ...]) ->
 
 def conv_figures(
     problem: ConvProblem, at: Sequence[int] | None = None, *, animate: bool = False
-) -> list[Figure]:
+) -> Sequence[Figure]:
     """The figures to draw: every output cell (``animate``), or the one at ``at``.
 
     A still without ``at`` shows the first output cell with the whole output filled in.
@@ -133,10 +133,13 @@ def conv_figures(
     batched = input4 if len(input4) == 4 else (1, *input4)
     values = _Values.of(problem, batched, weight4, g) if has_values else None
     title = _title(problem, g, out_shape)
-    return [
-        _figure(problem, g, axes, out_shape, pos, title, values, progressive=animate and at is None)
-        for pos in chosen
-    ]
+    progressive = animate and at is None
+    return Frames(
+        chosen,
+        lambda pos: _figure(
+            problem, g, axes, out_shape, pos, title, values, progressive=progressive
+        ),
+    )
 
 
 def plan_conv(

@@ -8,12 +8,13 @@ size so that nothing moves between frames.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from convcli.draw.scene import INK, MUTED, PALETTE, Line, Rect, Scene, Text, text_width
 
-__all__ = ["Cell", "Figure", "Grid", "Item", "cell_width", "layout"]
+__all__ = ["Cell", "Figure", "Frames", "Grid", "Item", "cell_width", "layout"]
 
 CELL_H = 30
 MIN_CELL_W = 30
@@ -66,6 +67,38 @@ class Figure:
     rows: tuple[tuple[Item, ...], ...]
     result: tuple[Item, ...] = ()
     footer: tuple[str, ...] = ()
+
+
+class Frames(Sequence[Figure]):
+    """The figures of a drawing, each made when it is asked for, one step each.
+
+    An animation has up to ``MAX_FRAMES`` frames of up to ``MAX_CELLS`` cells: made one
+    at a time, they are never all held at once (a GIF is written as it is drawn).
+
+    Examples
+    --------
+    >>> frames = Frames([(0,), (1,)], lambda step: Figure((f"step {step[0]}",), ()))
+    >>> len(frames), frames[1].title, [f.title for f in frames[:1]]
+    (2, ('step 1',), [('step 0',)])
+    """
+
+    def __init__(
+        self, steps: Sequence[tuple[int, ...]], make: Callable[[tuple[int, ...]], Figure]
+    ) -> None:
+        self._steps = steps
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    @overload
+    def __getitem__(self, index: int) -> Figure: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Figure]: ...
+    def __getitem__(self, index: int | slice) -> Figure | list[Figure]:
+        if isinstance(index, slice):
+            return [self._make(step) for step in self._steps[index]]
+        return self._make(self._steps[index])
 
 
 def _grids(figure: Figure) -> Iterable[Grid]:

@@ -25,7 +25,7 @@ from convcli.draw.common import (
     sum_text,
     value_text,
 )
-from convcli.draw.layout import Cell, Figure, Grid, Item
+from convcli.draw.layout import Cell, Figure, Frames, Grid, Item
 from convcli.errors import OptionError, ShapeError
 from convcli.i18n import _
 from convcli.ops.pooling import avg_divisors, avg_pool2d, max_pool2d
@@ -144,7 +144,7 @@ def plan_pool_drawing(
 
 def pool_figures(
     problem: PoolProblem, at: Sequence[int] | None = None, *, animate: bool = False
-) -> list[Figure]:
+) -> Sequence[Figure]:
     """The figures to draw: every output cell (``animate``), or the one at ``at``.
 
     Examples
@@ -168,10 +168,10 @@ def pool_figures(
     divisors = avg_divisors(g, True)
     title = _title(problem, plan)
     progressive = animate and at is None
-    return [
-        _figure(problem, plan, step, title, x4, output, divisors, progressive)
-        for step in plan.steps
-    ]
+    return Frames(
+        plan.steps,
+        lambda step: _figure(problem, plan, step, title, x4, output, divisors, progressive),
+    )
 
 
 def _title(problem: PoolProblem, plan: _Plan) -> tuple[str, ...]:

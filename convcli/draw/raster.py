@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcli.draw.cjk import cjk_font_path, font_runs
 from convcli.draw.deps import require
-from convcli.draw.scene import Line, Rect, Scene, Text
+from convcli.draw.scene import SCALE, Line, Rect, Scene, Text
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -227,30 +227,70 @@ def render_scene(scene: Scene, *, scale: float = 1.0) -> Image.Image:
 
 def write_png(scene: Scene, path: str | Path) -> None:
     """Write the scene as a PNG at twice its size (crisp on screens and in slides)."""
-    render_scene(scene, scale=2.0).save(path, format="PNG", optimize=False)
+    render_scene(scene, scale=SCALE).save(path, format="PNG", optimize=False)
 
 
 def write_gif(scenes: Sequence[Scene], path: str | Path, *, frame_ms: int = FRAME_MS) -> None:
-    """Write the scenes as an animated GIF, one frame each, looping forever."""
+    """Write the scenes as an animated GIF at the PNG's resolution, looping forever.
+
+    Streamed: each frame is drawn, reduced to the shared palette, written and dropped
+    (``scenes`` may make its scenes on demand), so a GIF of hundreds of frames holds about
+    four frames at once, never all of them (Pillow's own writer keeps every frame until
+    the end). A frame is stored as the box in which it differs from the one before, and
+    a frame like the one before lengthens that one's time, as Pillow writes them.
+    """
+    require("PIL", "Pillow")
+    from PIL import GifImagePlugin, Image, ImageChops
+
+    palette = _palette(scenes)
+    opening = render_scene(scenes[0], scale=SCALE).quantize(
+        palette=palette, dither=Image.Dither.NONE
+    )
+    header, _ = GifImagePlugin.getheader(opening, info={"loop": 0, "duration": frame_ms})
+    with open(path, "wb") as stream:
+        stream.writelines(header)
+        previous, pending = opening, (opening, (0, 0), frame_ms)
+        del opening
+        for index in range(1, len(scenes)):
+            frame = render_scene(scenes[index], scale=SCALE).quantize(
+                palette=palette, dither=Image.Dither.NONE
+            )
+            box = ImageChops.subtract_modulo(frame, previous).getbbox(alpha_only=False)
+            if box is None:  # the same picture: the one before stays longer
+                pending = (pending[0], pending[1], pending[2] + frame_ms)
+                continue
+            _write_frame(stream, *pending)
+            pending = (frame.crop(box), (box[0], box[1]), frame_ms)
+            previous = frame
+        _write_frame(stream, *pending)
+        stream.write(b";")
+
+
+def _palette(scenes: Sequence[Scene]) -> Image.Image:
+    """One palette for every frame, from the first and the last side by side (between
+    them every cell state appears; quantizing each frame on its own costs 100 ms a frame).
+
+    Made from the two drawn at half the resolution: the same fills, lines and text
+    colours, and Pillow's octree needs about 8 bytes a pixel of what it quantizes, so the
+    palette costs about half a frame instead of four. Returned as a 1x1 image.
+    """
     from PIL import Image
 
-    width = max(scene.width for scene in scenes)
-    height = max(scene.height for scene in scenes)
-    images = [render_scene(Scene(width, height, scene.items, scene.background)) for scene in scenes]
-    # One palette for every frame, from the first and the last (between them every cell
-    # state appears): quantizing each frame on its own costs 100 ms a frame.
-    both = Image.new("RGB", (width, 2 * height))
-    both.paste(images[0], (0, 0))
-    both.paste(images[-1], (0, height))
-    palette = both.quantize(colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
-    frames[0].save(
-        path,
-        format="GIF",
-        save_all=True,
-        append_images=frames[1:],
-        duration=frame_ms,
-        loop=0,
-        disposal=1,
-        optimize=False,
+    first = render_scene(scenes[0], scale=SCALE / 2)
+    both = Image.new("RGB", (first.width, 2 * first.height), scenes[0].background)
+    both.paste(first, (0, 0))
+    del first
+    both.paste(render_scene(scenes[-1], scale=SCALE / 2), (0, both.height // 2))
+    quantized = both.quantize(
+        colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
     )
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(quantized.getpalette() or [])
+    return palette
+
+
+def _write_frame(stream: Any, image: Image.Image, offset: tuple[int, int], ms: int) -> None:
+    """One frame's local header (its time, "do not dispose") and its compressed pixels."""
+    from PIL import GifImagePlugin
+
+    stream.writelines(GifImagePlugin.getdata(image, offset, duration=ms, disposal=1))

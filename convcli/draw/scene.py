@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-__all__ = ["PALETTE", "Line", "Rect", "Scene", "Text", "text_width"]
+__all__ = ["PALETTE", "SCALE", "Line", "Rect", "Scene", "Text", "text_width"]
 
 # state -> (fill, stroke, text colour); lightness falls from "pending" to "current".
 PALETTE: dict[str, tuple[str, str, str]] = {
@@ -32,6 +32,8 @@ PALETTE: dict[str, tuple[str, str, str]] = {
 }
 INK = "#000000"
 MUTED = "#444444"
+# Pixels per scene unit in a PNG and in every GIF frame (crisp on screens and in slides).
+SCALE = 2.0
 FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
 
 

@@ -29,7 +29,7 @@ from convcli.draw.common import (
     sum_text,
     value_text,
 )
-from convcli.draw.layout import Cell, Figure, Grid, Item
+from convcli.draw.layout import Cell, Figure, Frames, Grid, Item
 from convcli.errors import ShapeError
 from convcli.i18n import _, ngettext
 from convcli.ops.transposed import conv_transpose2d
@@ -249,7 +249,7 @@ def transposed_figures(
     *,
     animate: bool = False,
     scatter: bool = False,
-) -> list[Figure]:
+) -> Sequence[Figure]:
     """The figures to draw: the direct view per output cell, or the scatter view per input cell.
 
     Examples
@@ -263,12 +263,12 @@ def transposed_figures(
     title = _title(problem, plan, scatter)
     progressive = animate and at is None
     if scatter:
-        return [_scatter_figure(problem, plan, step, title, values) for step in plan.steps]
+        return Frames(plan.steps, lambda step: _scatter_figure(problem, plan, step, title, values))
     zero_inserted = None if values is None else _zero_inserted(values[0], plan.geometry)
-    return [
-        _direct_figure(problem, plan, step, title, values, zero_inserted, progressive)
-        for step in plan.steps
-    ]
+    return Frames(
+        plan.steps,
+        lambda step: _direct_figure(problem, plan, step, title, values, zero_inserted, progressive),
+    )
 
 
 def _zero_inserted(x: Array, g: TransposedGeometry) -> Array:

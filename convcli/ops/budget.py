@@ -138,22 +138,40 @@ def format_bytes(size: int) -> str:
     --------
     >>> format_bytes(36), format_bytes(3 * 2**29), format_bytes(17_200_000_000)
     ('36 B', '1.5 GiB', '16.0 GiB')
+    >>> format_bytes(2**20 - 1), format_bytes(2**70)
+    ('1.0 MiB', '1,048,576.0 PiB')
     """
     if size < 1024:
         return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
-        value /= 1024
-        if value < 1024 or unit == "PiB":
+    # Integers only (a float overflows past 1e308 bytes), rounded half up, as every size
+    # and count convcli shows (docs: numbers).
+    units = ("KiB", "MiB", "GiB", "TiB", "PiB")
+    tenths = 0
+    for power in range(1, len(units) + 1):
+        tenths = (size * 20 + 1024**power) // (2 * 1024**power)  # size*10 / 1024**power, half up
+        if tenths < 10240 or power == len(units):
             break
-    return f"{value:.1f} {unit}"
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole:,}.{tenth} {units[power - 1]}"
 
 
 @dataclass(frozen=True)
 class RunEstimate:
-    """The bytes one run holds at its peak, by part (input, kernel, output, ...)."""
+    """The bytes one run holds at its peak, by part (input, kernel, output, ...), and the
+    shape of the result it makes (when it makes one: what a picture of it would draw)."""
 
     parts: tuple[tuple[str, int], ...]
+    output_shape: Shape = ()
+
+    def plus(self, parts: tuple[tuple[str, int], ...]) -> RunEstimate:
+        """This estimate and more parts (a picture of the result, say).
+
+        Examples
+        --------
+        >>> RunEstimate((("output", 4),), (2, 2)).plus((("plot", 6),)).total
+        10
+        """
+        return RunEstimate((*self.parts, *parts), self.output_shape)
 
     @property
     def total(self) -> int:
@@ -256,7 +274,7 @@ def estimate_run(
         parts.append((N_("padded input"), padded))
     if unfolded:
         parts.append(("unfolded input", unfolded_values * out_size))
-    return RunEstimate(tuple(parts))
+    return RunEstimate(tuple(parts), tuple(memory.output_shape))
 
 
 def estimate_explain(
@@ -462,7 +480,7 @@ def estimate_transposed_run(
         parts.extend(_direct_check_parts(input_shape, kernel_shape, bias_dtype, plan, options))
         wide = 16 if complex_out else 8
         parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
-    return RunEstimate(tuple(parts))
+    return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
 def _direct_check_parts(
@@ -586,7 +604,7 @@ def estimate_pool_run(
         # and one int64 temporary, two boolean masks; then the indices' JSON text.
         parts.append(("indices", output_values * (3 * 4 + 2 * 8 + 2)))
         parts.append(("indices JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0))
-    return RunEstimate(tuple(parts))
+    return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
 def estimate_explain_transposed(

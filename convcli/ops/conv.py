@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from convcli.errors import OptionError, ShapeError
 from convcli.i18n import _, ngettext
 from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, conv2d_into
+from convcli.ops.layout import to_nchw, to_oihw
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     Accumulation,
@@ -173,6 +174,8 @@ def conv2d(
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
     padding_mode: str = "zeros",
     flip: bool = False,
+    input_layout: str = "nchw",
+    kernel_layout: str = "oihw",
 ) -> Array:
     """2-D convolution (cross-correlation) with ``torch.nn.functional.conv2d`` semantics.
 
@@ -196,10 +199,15 @@ def conv2d(
         How the padding is filled, as ``torch.nn.Conv2d(padding_mode=...)``.
     flip : bool
         Rotate the kernel by 180 degrees first: true convolution, not cross-correlation.
+    input_layout : {"nchw", "nhwc"}
+        "nhwc": ``x`` is ``(h, w, c_i)`` or ``(n, h, w, c_i)``, TensorFlow's layout.
+    kernel_layout : {"oihw", "hwio"}
+        "hwio": ``weight`` is ``(k_h, k_w, c_i / groups, c_o)``, TensorFlow's layout.
 
     Returns
     -------
     ndarray, shape (c_o, m_h, m_w) or (n, c_o, m_h, m_w)
+        PyTorch's layout, whatever the layouts of ``x`` and ``weight``.
 
     Examples
     --------
@@ -209,7 +217,15 @@ def conv2d(
             [42, 50]]])
     >>> conv2d(x, np.ones((2, 1, 1, 1), dtype=int), bias=[0, 100], padding=1)[1, 0]
     array([100, 100, 100, 100, 100, 100])
+    >>> conv2d(x.transpose(1, 2, 0), np.ones((2, 2, 1, 1), dtype=int), stride=2,
+    ...        input_layout="nhwc", kernel_layout="hwio")
+    array([[[10, 18],
+            [42, 50]]])
     """
+    if input_layout != "nchw":
+        x = to_nchw(x, input_layout)
+    if kernel_layout != "oihw":
+        weight = to_oihw(weight, kernel_layout)
     if flip:
         weight = flip_kernel(weight)
     if padding_mode != "zeros":  # pad here, as torch.nn.Conv2d does: the kernels see zeros only

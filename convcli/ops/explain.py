@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from convcli.errors import PositionError
 from convcli.i18n import _
+from convcli.ops.layout import to_nchw, to_oihw
 from convcli.ops.numerics import check_numeric, checked_accumulation
 from convcli.ops.padding import check_padding_mode, flip_kernel, source_index
 from convcli.shapes.axes import output_axes
@@ -86,6 +87,9 @@ def explain_output(
     bias: npt.ArrayLike | None,
     position: Sequence[int],
     options: ConvOptions | None = None,
+    *,
+    input_layout: str = "nchw",
+    kernel_layout: str = "oihw",
 ) -> Explanation:
     """Explain the output value at ``position`` of ``convcli run`` on these tensors.
 
@@ -100,6 +104,9 @@ def explain_output(
         batched input), ``o, i, j`` (4-D kernel) or ``n, o, i, j`` (batched).
     options : ConvOptions
         stride, padding, dilation, groups, padding mode and flip, as ``run``'s.
+    input_layout, kernel_layout : str
+        "nhwc" and "hwio" read TensorFlow's layouts, as ``conv2d``'s parameters; the
+        position indexes the output in PyTorch's layout.
 
     Returns
     -------
@@ -116,7 +123,7 @@ def explain_output(
     ([[0, 1], [3, 4]], [[0, 1], [6, 12]])
     """
     options = options or ConvOptions()
-    xa, wa = np.asarray(x), np.asarray(weight)
+    xa, wa = to_nchw(x, input_layout), to_oihw(weight, kernel_layout)
     ba = None if bias is None else np.asarray(bias)
     for array, name in ((xa, "input"), (wa, "kernel"), (ba, "bias")):
         if array is not None:

@@ -114,8 +114,9 @@ def plan_pool(
     """Output shape, dtype and workspace of a pooling (``kind``: max, avg, adaptive-max,
     adaptive-avg), checking every argument first.
 
-    The workspace is the padded input copy, the row-reduced intermediate and the window
-    sums, all in the accumulation dtype (an upper bound).
+    The workspace is the padded input copy, the intermediate reduced along one axis and
+    the window sums, all in the accumulation dtype, and the max scan's masks (an upper
+    bound).
 
     Examples
     --------
@@ -154,9 +155,12 @@ def plan_pool(
                 kind=kind
             )
         )
-    # The padded (or cast) copy, the row-reduced intermediate, the sums before dividing.
-    per_plane = padded[0] * padded[1] + size[0] * padded[1] + size[0] * size[1]
-    workspace = planes * per_plane * acc.itemsize
+    # The padded (or cast) copy, the intermediate reduced along one axis (max: along the
+    # rows first; avg: down first) and a copy of it while it is gathered, the sums before
+    # dividing; and the scan's two boolean masks over the intermediate.
+    between = max(size[0] * padded[1], padded[0] * size[1])
+    per_plane = padded[0] * padded[1] + 2 * between + size[0] * size[1]
+    workspace = planes * (per_plane * acc.itemsize + 2 * between)
     return PoolPlan((*input_shape[:-2], *size), out, workspace)
 
 
@@ -249,7 +253,7 @@ def max_pool2d(
     padded = _pad(xa, geom, _lowest(acc), acc)
     if return_indices:
         return _argmax_windows(padded, geom)
-    return _reduce_windows(padded, geom, np.maximum)
+    return _max_windows(padded, geom)
 
 
 def avg_pool2d(
@@ -354,7 +358,9 @@ def adaptive_max_pool2d(
     size = adaptive_output_size(xa.shape[-2:], output_size)
     if return_indices:
         return _adaptive_argmax(xa, size)
-    return _adaptive(xa, size, np.max)
+    # Along each row first, then down: the first maximum in the row-by-row scan wins.
+    columns = _adaptive_axis(xa, xa.shape[-1], size[1], -1, _scan_max)
+    return _adaptive_axis(columns, xa.shape[-2], size[0], -2, _scan_max)
 
 
 def adaptive_avg_pool2d(x: npt.ArrayLike, output_size: AdaptiveSize) -> Array:
@@ -461,6 +467,41 @@ def _reduce_windows(padded: Array, geom: PoolGeometry, op: np.ufunc) -> Array:
     for v in range(1, k_w):
         op(result, rows[..., v * d_w : v * d_w + span_w : s_w], out=result)
     return result
+
+
+def _take_max(best: Array, taps: Array) -> None:
+    """PyTorch's step of a max scan, in place: a tap replaces the best so far when it is
+    larger or NaN. Equal values keep the first (``-0.0`` before ``0.0`` stays ``-0.0``),
+    a later NaN replaces an earlier one; ``np.maximum`` decides neither."""
+    take = taps > best
+    if taps.dtype.kind in "fc":
+        take |= np.isnan(taps)
+    np.copyto(best, taps, where=take)
+
+
+def _max_windows(padded: Array, geom: PoolGeometry) -> Array:
+    """Every window's maximum as PyTorch scans it: along each row of taps first, then
+    down the rows, so the first maximum row by row wins a tie (the signed zeros)."""
+    (k_h, k_w), (s_h, s_w), (d_h, d_w) = geom.kernel_size, geom.stride, geom.dilation
+    m_h, m_w = geom.out_size
+    span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
+    across: Array = padded[..., :, 0:span_w:s_w].copy()
+    for v in range(1, k_w):
+        _take_max(across, padded[..., :, v * d_w : v * d_w + span_w : s_w])
+    result: Array = across[..., 0:span_h:s_h, :].copy()
+    for u in range(1, k_h):
+        _take_max(result, across[..., u * d_h : u * d_h + span_h : s_h, :])
+    return result
+
+
+def _scan_max(x: Array, axis: int, keepdims: bool = False) -> Array:
+    """The maximum along ``axis`` by PyTorch's scan (``_take_max``): ``np.max``'s order
+    is numpy's own, which decides between ``-0.0`` and ``0.0`` differently."""
+    moved = np.moveaxis(x, axis, 0)
+    best: Array = moved[0].copy()
+    for i in range(1, moved.shape[0]):
+        _take_max(best, moved[i])
+    return np.expand_dims(best, axis) if keepdims else best
 
 
 def _scan_step(best: Array, tap: Array, taps: Array, number: int, valid: Any = True) -> None:

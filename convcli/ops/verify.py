@@ -16,6 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from convcli.errors import BudgetError, ShapeError
 from convcli.i18n import _
 from convcli.ops.conv import corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from convcli.ops.layout import to_nchw, to_oihw
 from convcli.ops.modes import run_convolution
 from convcli.ops.numerics import accumulation_for
 from convcli.ops.padding import flip_kernel, pad_input
@@ -253,12 +254,16 @@ def verify_im2col(
     *,
     atol: float | None = None,
     rtol: float = 0.0,
+    input_layout: str = "nchw",
+    kernel_layout: str = "oihw",
 ) -> Im2colCheck:
     """Compute a convolution directly (``convcli run``) and as im2col matrix products.
 
     Any convolution is a matrix product: unfold the padded input into one column per
     output position, write each output channel's kernel as a row, multiply. The 1x1
-    case is ``verify_1x1``. The kernel is read by its rank, as ``run`` reads it.
+    case is ``verify_1x1``. The kernel is read by its rank, as ``run`` reads it;
+    ``input_layout="nhwc"`` and ``kernel_layout="hwio"`` read TensorFlow's layouts
+    (``conv2d``'s parameters).
 
     Examples
     --------
@@ -271,6 +276,7 @@ def verify_im2col(
     [[56, 72], [104, 120]]
     """
     options = options or ConvOptions()
+    x, kernel = to_nchw(x, input_layout), to_oihw(kernel, kernel_layout)
     input_shape, weight_shape = lift_to_conv2d(x.shape, kernel.shape)
     check_conv_shapes(
         input_shape, weight_shape, None if bias is None else bias.shape, options.groups

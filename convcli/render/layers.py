@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError, ShapeError
-from convcli.i18n import N_, _
+from convcli.i18n import N_, _, ngettext
 from convcli.i18n.typeset import beside, clauses
 from convcli.ops.explain_layers import PoolExplanation, TransposedExplanation
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import array_stats
 from convcli.ops.verify_transposed import TransposedCheck
+from convcli.render.numbers import count_text as _n
 from convcli.render.reports import bias_row
 from convcli.render.widgets import (
     Renderable,
@@ -293,8 +294,8 @@ def _transposed_formula(e: TransposedShapes, index: int) -> tuple[str, str]:
     n, k, s = g.in_size[index], g.kernel_size[index], g.stride[index]
     p, d, op = g.padding[index], g.dilation[index], g.output_padding[index]
     general = f"(n_{axis}-1)*s_{axis} - 2p_{axis} + d_{axis}(k_{axis}-1) + op_{axis} + 1"
-    numbers = f"({n}-1)*{s} - 2*{p} + {d}*({k}-1) + {op} + 1"
-    return (f"m_{axis}", f"{general}\n= {numbers} = {g.out_size[index]}")
+    numbers = f"({_n(n)}-1)*{_n(s)} - 2*{_n(p)} + {_n(d)}*({_n(k)}-1) + {_n(op)} + 1"
+    return (f"m_{axis}", f"{general}\n= {numbers} = {_n(g.out_size[index])}")
 
 
 def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
@@ -309,7 +310,7 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
     ]
     c_i, c_og, k_h, k_w = e.kernel_shape
     h, w = e.geometry.in_size
-    batch = f"{e.batch} x " if e.batch > 1 else ""
+    batch = f"{_n(e.batch)} x " if e.batch > 1 else ""
     g = e.geometry
     s_h, s_w = g.stride
     rows_kv = [
@@ -321,13 +322,13 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
                 "weights c_i*(c_o/g)*k_h*k_w = {c_i}*{c_og}*{k_h}*{k_w} = {e_weight_params} + "
                 "bias {e_bias_params} = {e_weight_params_e_bias_params}"
             ).format(
-                c_i=c_i,
-                c_og=c_og,
-                k_h=k_h,
-                k_w=k_w,
-                e_weight_params=e.weight_params,
-                e_bias_params=e.bias_params,
-                e_weight_params_e_bias_params=e.weight_params + e.bias_params,
+                c_i=_n(c_i),
+                c_og=_n(c_og),
+                k_h=_n(k_h),
+                k_w=_n(k_w),
+                e_weight_params=_n(e.weight_params),
+                e_bias_params=_n(e.bias_params),
+                e_weight_params_e_bias_params=_n(e.weight_params + e.bias_params),
             ),
         ),
         bias_row(e.bias, e.c_o, "nn.ConvTranspose2d"),
@@ -336,13 +337,22 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
             _(
                 "{batch}c_i*n_h*n_w*(c_o/g)*k_h*k_w = {batch}{c_i}*{h}*{w}*{c_og}*{k_h}*{k_w} = "
                 "{e_macs:,} (every input value times every tap; bias excluded)"
-            ).format(batch=batch, c_i=c_i, h=h, w=w, c_og=c_og, k_h=k_h, k_w=k_w, e_macs=e.macs),
+            ).format(
+                batch=batch,
+                c_i=_n(c_i),
+                h=_n(h),
+                w=_n(w),
+                c_og=_n(c_og),
+                k_h=_n(k_h),
+                k_w=_n(k_w),
+                e_macs=e.macs,
+            ),
         ),
         (
             _("FLOPs"),
             "2*MACs"
             + (" + " + _("1 bias add per output value") if e.bias else "")
-            + f" = {e.flops:,}",
+            + f" = {_n(e.flops)}",
         ),
         (
             _("direct form"),
@@ -355,7 +365,7 @@ def transposed_shapes_report(e: TransposedShapes) -> list[Renderable]:
                 s_w_1=s_w - 1,
                 direct_g_0=_direct(g, 0),
                 direct_g_1=_direct(g, 1),
-                s_h_s_w=s_h * s_w,
+                s_h_s_w=_n(s_h * s_w),
             ),
         ),
     ]
@@ -476,12 +486,21 @@ def _pool_formula(e: PoolShapes, index: int) -> tuple[str, str]:
     general = f"{rounding}((n_{axis} + 2p_{axis} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
     span = n + 2 * p - d * (k - 1) - 1
     raw = (-(-span // s) if g.ceil_mode else span // s) + 1
-    text = f"{general}\n= {rounding}(({n} + 2*{p} - {d}*({k}-1) - 1)/{s}) + 1 = {raw}"
+    text = (
+        f"{general}\n= {rounding}(({_n(n)} + 2*{_n(p)} - {_n(d)}*({_n(k)}-1) - 1)/{_n(s)}) + 1"
+        f" = {_n(raw)}"
+    )
     if g.dropped[index]:
         text += _(
             "\n- 1: ceil mode's last window would start at ({raw}-1)*{s} = {raw_1_s}, in the "
             "right padding (>= n + p = {n_p}), so PyTorch drops it = {g_out_size_index}"
-        ).format(raw=raw, s=s, raw_1_s=(raw - 1) * s, n_p=n + p, g_out_size_index=g.out_size[index])
+        ).format(
+            raw=_n(raw),
+            s=_n(s),
+            raw_1_s=_n((raw - 1) * s),
+            n_p=_n(n + p),
+            g_out_size_index=_n(g.out_size[index]),
+        )
     return (f"m_{axis}", text)
 
 
@@ -503,7 +522,7 @@ def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
         (
             word,
             _("(k_h*k_w - 1) per output value = {k_h_k_w_1}*{outputs:,} = {e_operations:,}").format(
-                k_h_k_w_1=k_h * k_w - 1, outputs=outputs, e_operations=e.operations
+                k_h_k_w_1=_n(k_h * k_w - 1), outputs=outputs, e_operations=e.operations
             ),
         ),
         (
@@ -517,8 +536,16 @@ def pool_shapes_report(e: PoolShapes) -> list[Renderable]:
 
 
 # --- shapes --pool adaptive-avg|adaptive-max ----------------------------------------------
-# Windows listed one by one in the text report up to this many per axis (JSON: all).
+# Windows listed one by one in the text report up to this many per axis; --json lists
+# every window of an axis that has at most LISTED_WINDOWS (else null: window_lengths stays).
 SHOWN_WINDOWS = 8
+LISTED_WINDOWS = 10_000
+
+
+def _listed_windows(e: AdaptivePoolShapes, index: int) -> list[list[int]] | None:
+    if e.out_size[index] > LISTED_WINDOWS:
+        return None
+    return [list(window) for window in e.windows(index)]
 
 
 @dataclass(frozen=True)
@@ -538,10 +565,32 @@ class AdaptivePoolShapes:
     def in_size(self) -> tuple[int, int]:
         return (self.input_shape[-2], self.input_shape[-1])
 
-    def windows(self, index: int) -> list[tuple[int, int]]:
-        """``[start, end)`` of every output index on axis ``index`` (0: h, 1: w)."""
+    def windows(self, index: int, limit: int | None = None) -> list[tuple[int, int]]:
+        """``[start, end)`` of every output index on axis ``index`` (0: h, 1: w), or of
+        the first ``limit``."""
         n, m = self.in_size[index], self.out_size[index]
-        return [adaptive_window(i, n, m) for i in range(m)]
+        return [adaptive_window(i, n, m) for i in range(m if limit is None else min(m, limit))]
+
+    def window_lengths(self, index: int) -> list[int]:
+        """The lengths the windows of axis ``index`` take, in closed form (no window listed).
+
+        With ``n = q*m + r``: every window holds ``q`` cells when ``m`` divides ``n``; else
+        ``q + 1``, and also ``q + 2`` unless ``r`` divides ``m``.
+
+        >>> e = AdaptivePoolShapes((1, 7, 5), (2, 3), "adaptive-avg")
+        >>> e.window_lengths(0), e.window_lengths(1)
+        ([4], [2, 3])
+        """
+        n, m = self.in_size[index], self.out_size[index]
+        q, r = divmod(n, m)
+        if r == 0:
+            return [q]
+        return [q + 1] if m % r == 0 else [q + 1, q + 2]
+
+    def cells(self, index: int) -> int:
+        """The cells all windows of axis ``index`` hold together, overlaps counted."""
+        n, m = self.in_size[index], self.out_size[index]
+        return n + m - math.gcd(n, m)
 
     @property
     def operations(self) -> int:
@@ -602,20 +651,19 @@ def adaptive_pool_shapes_payload(e: AdaptivePoolShapes) -> dict[str, Any]:
         word: e.operations,
         "ceil_mode": None,
         "ceil_mode_dropped_window": None,
-        "windows": {"h": [list(w) for w in e.windows(0)], "w": [list(w) for w in e.windows(1)]},
+        "windows": {axis: _listed_windows(e, index) for index, axis in enumerate("hw")},
+        "window_lengths": {axis: e.window_lengths(index) for index, axis in enumerate("hw")},
         "conventions": {
             "macs": "pooling multiplies nothing: 0",
             "flops": f"{word}: a window's cells - 1 per output value, over all batch items and "
             "channels"
             + ("; the division by the cell count not counted" if word == "additions" else ""),
             "windows": "per axis, output index i covers [floor(i*n/m), ceil((i+1)*n/m)) "
-            "(start, end excluded), as PyTorch's adaptive pooling",
+            "(start, end excluded), as PyTorch's adaptive pooling; null for an axis of more "
+            f"than {LISTED_WINDOWS} windows",
         },
         "padding_mode": None,
-        "receptive_field": [
-            max(end - start for start, end in e.windows(0)),
-            max(end - start for start, end in e.windows(1)),
-        ],
+        "receptive_field": [max(e.window_lengths(0)), max(e.window_lengths(1))],
         "separable": None,
     }
 
@@ -623,20 +671,22 @@ def adaptive_pool_shapes_payload(e: AdaptivePoolShapes) -> dict[str, Any]:
 def _adaptive_formula(e: AdaptivePoolShapes, index: int) -> tuple[str, str]:
     axis = "hw"[index]
     n, m = e.in_size[index], e.out_size[index]
-    windows = e.windows(index)
+    windows = e.windows(index, SHOWN_WINDOWS)
     shown = [
-        _("i={i}: [{start}, {end}), {cells} cells").format(
-            i=i, start=start, end=end, cells=end - start
-        )
-        for i, (start, end) in enumerate(windows[:SHOWN_WINDOWS])
+        ngettext(
+            "i={i}: [{start}, {end}), {cells} cell",
+            "i={i}: [{start}, {end}), {cells} cells",
+            end - start,
+        ).format(i=i, start=_n(start), end=_n(end), cells=_n(end - start))
+        for i, (start, end) in enumerate(windows)
     ]
-    if len(windows) > SHOWN_WINDOWS:
-        shown.append(_("... ({more} more)").format(more=len(windows) - SHOWN_WINDOWS))
-    lengths = sorted({end - start for start, end in windows})
+    if m > SHOWN_WINDOWS:
+        shown.append(_("... ({more} more)").format(more=_n(m - SHOWN_WINDOWS)))
+    lengths = [_n(length) for length in e.window_lengths(index)]
     text = _(
         "start = floor(i*{n}/{m}), end = ceil((i+1)*{n}/{m}), end excluded:\n{windows}\n"
         "window lengths: {lengths}"
-    ).format(n=n, m=m, windows="\n".join(shown), lengths=", ".join(map(str, lengths)))
+    ).format(n=_n(n), m=_n(m), windows="\n".join(shown), lengths=", ".join(lengths))
     return (_("windows {axis}").format(axis=axis), text)
 
 
@@ -647,11 +697,14 @@ def adaptive_pool_shapes_report(e: AdaptivePoolShapes) -> list[Renderable]:
         TensorRow(_("input"), e.input_shape, (*batch_axes, "c", "n_h", "n_w")),
         TensorRow(_("output"), e.output_shape, (*batch_axes, "c", "m_h", "m_w")),
     ]
-    cells = [sum(end - start for start, end in e.windows(axis)) for axis in range(2)]
+    cells = [e.cells(axis) for axis in range(2)]
     planes = math.prod(e.input_shape[:-2])
     word = _("comparisons") if e.kind == "adaptive-max" else _("additions")
     pairs = [
-        ("m_h, m_w", _("{m_h}, {m_w}: --output-size").format(m_h=e.out_size[0], m_w=e.out_size[1])),
+        (
+            "m_h, m_w",
+            _("{m_h}, {m_w}: --output-size").format(m_h=_n(e.out_size[0]), m_w=_n(e.out_size[1])),
+        ),
         _adaptive_formula(e, 0),
         _adaptive_formula(e, 1),
         (_("params"), _("0: pooling has no weights")),
@@ -662,10 +715,10 @@ def adaptive_pool_shapes_report(e: AdaptivePoolShapes) -> list[Renderable]:
                 "(overlaps counted), less {outputs} outputs, times {planes} planes = "
                 "{e_operations:,}"
             ).format(
-                c_h=cells[0],
-                c_w=cells[1],
-                outputs=e.out_size[0] * e.out_size[1],
-                planes=planes,
+                c_h=_n(cells[0]),
+                c_w=_n(cells[1]),
+                outputs=_n(e.out_size[0] * e.out_size[1]),
+                planes=_n(planes),
                 e_operations=e.operations,
             ),
         ),
@@ -884,7 +937,7 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
             (
                 "…",
                 _("{len_e_stamps_len_stamps} more (--full shows them)").format(
-                    len_e_stamps_len_stamps=len(e.stamps) - len(stamps)
+                    len_e_stamps_len_stamps=_n(len(e.stamps) - len(stamps))
                 ),
             )
         )
@@ -932,16 +985,18 @@ def explain_transposed_report(e: TransposedExplanation, *, full: bool = False) -
         report.append(
             render_line(
                 _("… {len_e_direct_windows_len_windows} more channels (--full)").format(
-                    len_e_direct_windows_len_windows=len(e.direct_windows) - len(windows)
+                    len_e_direct_windows_len_windows=_n(len(e.direct_windows) - len(windows))
                 )
             )
         )
     sums = [
         (
             _("total"),
-            _("{len_e_stamps} products = {show_number_e_total}").format(
-                len_e_stamps=len(e.stamps), show_number_e_total=_show_number(e.total)
-            ),
+            ngettext(
+                "{len_e_stamps} product = {show_number_e_total}",
+                "{len_e_stamps} products = {show_number_e_total}",
+                len(e.stamps),
+            ).format(len_e_stamps=_n(len(e.stamps)), show_number_e_total=_show_number(e.total)),
         )
     ]
     if e.bias is not None:
@@ -1008,9 +1063,11 @@ def explain_pool_report(e: PoolExplanation, *, full: bool = False) -> list[Rende
         fill = _("-inf (never wins)") if e.kind.endswith("max") else "0"
         report.append(
             render_line(
-                _("* {int_outside_sum} taps in the padding: {fill}").format(
-                    int_outside_sum=int(outside.sum()), fill=fill
-                )
+                ngettext(
+                    "[v] is padding: {n} tap, counted as {fill}",
+                    "[v] is padding: {n} taps, counted as {fill}",
+                    int(outside.sum()),
+                ).format(n=int(outside.sum()), fill=fill)
             )
         )
     index = ", ".join(map(str, e.position))

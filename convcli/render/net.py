@@ -16,6 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.i18n import N_, _, ngettext
+from convcli.render.numbers import (
+    byte_size_text,
+    compact_count,
+    count_text,
+    megabytes_text,
+    number_text,
+)
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
 from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
@@ -75,9 +82,8 @@ def _pair(values: tuple[object, object]) -> str:
 
 
 def _number(value: object) -> str:
-    if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else str(float(value))
-    return str(value)
+    assert isinstance(value, int | Fraction), value
+    return number_text(value)
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -201,7 +207,7 @@ def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, .
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
         blocks = ("residual", "folded", "join")
-        cells = [_compact(n) if n or role in blocks else "-" for n in costs]
+        cells = [compact_count(n) if n or role in blocks else "-" for n in costs]
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
@@ -317,31 +323,6 @@ def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Ren
     )
 
 
-def _compact(count: int) -> str:
-    """Exact below 10,000, else three significant digits and K, M, G or T (totals stay exact)."""
-    if count < 10_000:
-        return str(count)
-    for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if count >= scale:
-            value = count / scale
-            digits = 0 if value >= 100 else 1 if value >= 10 else 2
-            return f"{value:.{digits}f}{unit}"
-    return str(count)
-
-
-def _megabytes(count: int) -> str:
-    """Bytes in torchinfo's MB (10**6 bytes), two decimals, rounded half up exactly."""
-    hundredths = (count * 100 * 2 + 10**6) // (2 * 10**6)
-    return f"{hundredths // 100:,}.{hundredths % 100:02d}"
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= scale:
-            return f"{count / scale:.2f} {unit}"
-    return f"{count} B"
-
-
 def net_report(
     network: Network,
     dtype: str,
@@ -361,18 +342,20 @@ def net_report(
     totals = [
         (_("input"), _shape(network.input_shape)),
         (_("output"), _shape(network.output_shape)),
-        (_("params"), _("{params} trainable").format(params=f"{network.params:,}")),
+        (_("params"), _("{params} trainable").format(params=count_text(network.params))),
         (_("non-trainable"), _("0 (as printed: requires_grad=False does not print)")),
-        (_("MACs"), f"{network.macs:,}"),
-        (_("FLOPs"), f"{network.flops:,}"),
+        (_("MACs"), count_text(network.macs)),
+        (_("FLOPs"), count_text(network.flops)),
         (
             _("param memory"),
-            _("{size} ({dtype})").format(size=_size(network.param_bytes(itemsize)), dtype=dtype),
+            _("{size} ({dtype})").format(
+                size=byte_size_text(network.param_bytes(itemsize)), dtype=dtype
+            ),
         ),
         (
             _("activation memory"),
             _("{size} ({dtype}, every layer's output)").format(
-                size=_size(network.activation_bytes(itemsize)), dtype=dtype
+                size=byte_size_text(network.activation_bytes(itemsize)), dtype=dtype
             ),
         ),
     ]
@@ -381,10 +364,10 @@ def net_report(
         (
             _("MB (torchinfo)"),
             _("input {input} + fwd/bwd pass {passes} + params {params} = {total}").format(
-                input=_megabytes(sizes[0]),
-                passes=_megabytes(sizes[1]),
-                params=_megabytes(sizes[2]),
-                total=_megabytes(sum(sizes)),
+                input=megabytes_text(sizes[0]),
+                passes=megabytes_text(sizes[1]),
+                params=megabytes_text(sizes[2]),
+                total=megabytes_text(sum(sizes)),
             ),
         )
     )
@@ -394,7 +377,7 @@ def net_report(
             (
                 _("BatchNorm buffers"),
                 _("{count} (running mean and variance, counter)").format(
-                    count=f"{network.buffers:,}"
+                    count=count_text(network.buffers)
                 ),
             ),
         )
@@ -447,21 +430,38 @@ def _nonuniform(rows: Sequence[LayerRow]) -> bool:
 def trace_text(trace: CellTrace) -> str:
     """One line: the input rows and columns that output cell ``trace.cell`` can be reached from."""
     where = _("output cell ({i}, {j}) of layer {layer}").format(
-        i=trace.cell[0], j=trace.cell[1], layer=trace.index
+        i=count_text(trace.cell[0]), j=count_text(trace.cell[1]), layer=trace.index
     )
     if trace.rows is None or trace.cols is None:
         return _("{where}: no input cell reaches it (only biases)").format(where=where)
     (r0, r1), (c0, c1) = trace.rows, trace.cols
-    return _(
+    line = _(
         "{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({rows}x{cols}): "
         "the first to the last input cell that reaches it, carried back layer by layer "
         "(padding is not a cell)"
-    ).format(where=where, r0=r0, r1=r1, c0=c0, c1=c1, rows=r1 - r0 + 1, cols=c1 - c0 + 1)
+    ).format(
+        where=where,
+        r0=count_text(r0),
+        r1=count_text(r1),
+        c0=count_text(c0),
+        c1=count_text(c1),
+        rows=r1 - r0 + 1,
+        cols=c1 - c0 + 1,
+    )
+    spans = (r1 - r0 + 1, c1 - c0 + 1)
+    reached = (len(trace.row_cells), len(trace.col_cells))
+    if trace.row_cells and trace.col_cells and reached != spans:
+        line += _("; of those, {rows} rows and {cols} columns are reached (gaps between)").format(
+            rows=count_text(reached[0]), cols=count_text(reached[1])
+        )
+    return line
 
 
-def _json_number(value: Fraction | int) -> int | float:
+def _json_number(value: Fraction | int) -> int | Fraction:
+    """A whole number as an ``int``; a half stays a ``Fraction``, which ``--json`` writes
+    as an exact decimal number (``-9007199254740992.5``), never through a float."""
     if isinstance(value, Fraction):
-        return value.numerator if value.denominator == 1 else float(value)
+        return value.numerator if value.denominator == 1 else value
     return value
 
 
@@ -563,10 +563,17 @@ def net_payload(
     if depth is not None:
         payload["depth"] = depth
     if trace is not None:
+        # A cell is reached only when a row and a column both are: else neither is given.
+        reached = trace.rows is not None and trace.cols is not None
         payload["at"] = {
             "layer": int(trace.index),
             "cell": list(trace.cell),
-            "input_rows": list(trace.rows) if trace.rows else None,
-            "input_cols": list(trace.cols) if trace.cols else None,
+            "input_rows": list(trace.rows) if reached and trace.rows else None,
+            "input_cols": list(trace.cols) if reached and trace.cols else None,
+            # Every row and column reached: the set, gaps left out (through joins too).
+            "input_row_cells": sorted(trace.row_cells),
+            "input_col_cells": sorted(trace.col_cells),
         }
+        if not reached:
+            payload["at"]["note"] = "no input cell reaches it"
     return payload

@@ -26,6 +26,7 @@ from convcli.ops.lesson import (
 )
 from convcli.ops.padding import check_padding_mode
 from convcli.ops.verify import Comparison, OneByOneCheck, verify_1x1
+from convcli.render.numbers import count_text as _n
 from convcli.render.widgets import (
     Renderable,
     TensorRow,
@@ -181,12 +182,12 @@ def _formula(axis: str, e: ShapesExplanation, index: int) -> tuple[str, str]:
     s, d = g.stride[index], g.dilation[index]
     before, after = g.padding[2 * index], g.padding[2 * index + 1]
     if before == after:
-        pad_symbol, pad_value = f"2p_{axis}", f"2*{before}"
+        pad_symbol, pad_value = f"2p_{axis}", f"2*{_n(before)}"
     else:
-        pad_symbol, pad_value = f"p_{axis}0 + p_{axis}1", f"{before} + {after}"
+        pad_symbol, pad_value = f"p_{axis}0 + p_{axis}1", f"{_n(before)} + {_n(after)}"
     general = f"floor((n_{axis} + {pad_symbol} - d_{axis}(k_{axis}-1) - 1)/s_{axis}) + 1"
-    numbers = f"floor(({n} + {pad_value} - {d}*({k}-1) - 1)/{s}) + 1"
-    return (f"m_{axis}", f"{general}\n= {numbers} = {g.out_size[index]}")
+    numbers = f"floor(({_n(n)} + {pad_value} - {_n(d)}*({_n(k)}-1) - 1)/{_n(s)}) + 1"
+    return (f"m_{axis}", f"{general}\n= {numbers} = {_n(g.out_size[index])}")
 
 
 def shapes_report(e: ShapesExplanation) -> list[Renderable]:
@@ -203,7 +204,7 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
     ]
     c_o, c_per_group, k_h, k_w = layer.kernel_shape
     m_h, m_w = layer.geometry.out_size
-    batch = f"{layer.batch} x " if layer.batch > 1 else ""
+    batch = f"{_n(layer.batch)} x " if layer.batch > 1 else ""
     cost = [
         _formula("h", e, 0),
         _formula("w", e, 1),
@@ -213,13 +214,13 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
                 "weights c_o*(c_i/g)*k_h*k_w = {c_o}*{c_g}*{k_h}*{k_w} = {weights}"
                 " + bias {bias} = {params}"
             ).format(
-                c_o=c_o,
-                c_g=c_per_group,
-                k_h=k_h,
-                k_w=k_w,
-                weights=layer.weight_params,
-                bias=layer.bias_params,
-                params=layer.params,
+                c_o=_n(c_o),
+                c_g=_n(c_per_group),
+                k_h=_n(k_h),
+                k_w=_n(k_w),
+                weights=_n(layer.weight_params),
+                bias=_n(layer.bias_params),
+                params=_n(layer.params),
             ),
         ),
         bias_row(layer.bias_shape is not None, c_o),
@@ -227,7 +228,8 @@ def shapes_report(e: ShapesExplanation) -> list[Renderable]:
             _("MACs"),
             beside(
                 f"{batch}c_o*m_h*m_w*(c_i/g)*k_h*k_w = "
-                f"{batch}{c_o}*{m_h}*{m_w}*{c_per_group}*{k_h}*{k_w} = {layer.macs:,}",
+                f"{batch}{_n(c_o)}*{_n(m_h)}*{_n(m_w)}*{_n(c_per_group)}*{_n(k_h)}*{_n(k_w)}"
+                f" = {_n(layer.macs)}",
                 _("(weights only, bias excluded)"),
             ),
         ),
@@ -307,12 +309,12 @@ def bias_row(bias: bool, c_o: int, module: str = "nn.Conv2d") -> tuple[str, str]
 def _flops(layer: LayerShapes) -> str:
     if layer.bias_shape is None:
         return _("2*MACs (a multiply and an add each; no bias) = {flops}").format(
-            flops=f"{layer.flops:,}"
+            flops=_n(layer.flops)
         )
     return _(
         "2*MACs (a multiply and an add each) + 1 bias add per output value = "
         "2*{macs} + {outputs} = {flops}"
-    ).format(macs=f"{layer.macs:,}", outputs=f"{layer.outputs:,}", flops=f"{layer.flops:,}")
+    ).format(macs=_n(layer.macs), outputs=_n(layer.outputs), flops=_n(layer.flops))
 
 
 def _receptive_field(layer: LayerShapes) -> tuple[str, str]:
@@ -323,7 +325,7 @@ def _receptive_field(layer: LayerShapes) -> tuple[str, str]:
         _(
             "(k-1)d+1 per axis = ({k_h}-1)*{d_h}+1, ({k_w}-1)*{d_w}+1 = {r_h}x{r_w}: "
             "the input cells one output value sees"
-        ).format(k_h=k_h, d_h=d_h, k_w=k_w, d_w=d_w, r_h=r_h, r_w=r_w),
+        ).format(k_h=_n(k_h), d_h=_n(d_h), k_w=_n(k_w), d_w=_n(d_w), r_h=r_h, r_w=r_w),
     )
 
 
@@ -333,15 +335,17 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
     c_o, c_per_group, k_h, k_w = layer.kernel_shape
     c_i = c_per_group * layer.groups
     m_h, m_w = layer.geometry.out_size
-    batch = f"{layer.batch}*" if layer.batch > 1 else ""
+    batch = f"{_n(layer.batch)}*" if layer.batch > 1 else ""
     bias = ""
     if cost.bias_params:
-        bias = " + " + _("bias c_i+c_o = {bias}").format(bias=cost.bias_params)
+        bias = " + " + _("bias c_i+c_o = {bias}").format(bias=_n(cost.bias_params))
     ratio = cost.macs_ratio
     if layer.groups == 1:
-        formula = f"1/c_o + 1/(k_h*k_w) = 1/{c_o} + 1/{k_h * k_w} = {ratio} = {float(ratio):.4g}"
+        formula = (
+            f"1/c_o + 1/(k_h*k_w) = 1/{_n(c_o)} + 1/{_n(k_h * k_w)} = {ratio} = {float(ratio):.4g}"
+        )
     else:
-        formula = f"{cost.macs:,} / {layer.macs:,} = {float(ratio):.4g} " + _("(grouped layer)")
+        formula = f"{_n(cost.macs)} / {_n(layer.macs)} = {float(ratio):.4g} " + _("(grouped layer)")
     return [
         (
             _("depthwise"),
@@ -350,14 +354,14 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
                 "{params}; MACs {batch}c_i*m_h*m_w*k_h*k_w = "
                 "{batch}{c_i}*{m_h}*{m_w}*{k_h}*{k_w} = {macs}"
             ).format(
-                k_h=k_h,
-                k_w=k_w,
-                c_i=c_i,
-                m_h=m_h,
-                m_w=m_w,
+                k_h=_n(k_h),
+                k_w=_n(k_w),
+                c_i=_n(c_i),
+                m_h=_n(m_h),
+                m_w=_n(m_w),
                 batch=batch,
-                params=cost.depthwise_params,
-                macs=f"{cost.depthwise_macs:,}",
+                params=_n(cost.depthwise_params),
+                macs=_n(cost.depthwise_macs),
             ),
         ),
         (
@@ -366,13 +370,13 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
                 "1x1 c_i -> c_o: params c_i*c_o = {c_i}*{c_o} = {params}; "
                 "MACs {batch}c_o*m_h*m_w*c_i = {batch}{c_o}*{m_h}*{m_w}*{c_i} = {macs}"
             ).format(
-                c_i=c_i,
-                c_o=c_o,
-                m_h=m_h,
-                m_w=m_w,
+                c_i=_n(c_i),
+                c_o=_n(c_o),
+                m_h=_n(m_h),
+                m_w=_n(m_w),
                 batch=batch,
-                params=cost.pointwise_params,
-                macs=f"{cost.pointwise_macs:,}",
+                params=_n(cost.pointwise_params),
+                macs=_n(cost.pointwise_macs),
             ),
         ),
         (
@@ -381,13 +385,13 @@ def _separable_rows(layer: LayerShapes) -> list[tuple[str, str]]:
                 "params {depthwise} + {pointwise}{bias} = {params} (this layer: {layer_params}); "
                 "MACs {macs} (this layer: {layer_macs})"
             ).format(
-                depthwise=cost.depthwise_params,
-                pointwise=cost.pointwise_params,
+                depthwise=_n(cost.depthwise_params),
+                pointwise=_n(cost.pointwise_params),
                 bias=bias,
-                params=f"{cost.params:,}",
-                layer_params=f"{layer.params:,}",
-                macs=f"{cost.macs:,}",
-                layer_macs=f"{layer.macs:,}",
+                params=_n(cost.params),
+                layer_params=_n(layer.params),
+                macs=_n(cost.macs),
+                layer_macs=_n(layer.macs),
             ),
         ),
         (_("MACs ratio"), formula),

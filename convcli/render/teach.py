@@ -15,6 +15,7 @@ from convcli.i18n import _, ngettext
 from convcli.i18n.typeset import beside, clauses, spacing
 from convcli.ops.explain import ChannelTerm, Explanation
 from convcli.ops.verify import Im2colCheck
+from convcli.render.numbers import count_text
 from convcli.render.reports import comparison_rows, padding_object
 from convcli.render.widgets import (
     EDGE_ITEMS,
@@ -108,7 +109,7 @@ def _value(value: Any) -> str:
 def _written_sum(term: ChannelTerm) -> str:
     if term.products.size > MAX_WRITTEN_TERMS:
         return _("sum of {n} products = {total}").format(
-            n=term.products.size, total=format_value(term.total)
+            n=count_text(term.products.size), total=format_value(term.total)
         )
     pairs = [
         f"{_value(w)}*{_value(k)}"
@@ -189,7 +190,7 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
                 "… {n} more channels (--full shows them)",
                 hidden,
             )
-            report.append(render_line(more.format(n=hidden)))
+            report.append(render_line(more.format(n=count_text(hidden))))
             continue
         term = e.terms[index]
         marked = term.padding if term.padding.any() else None
@@ -213,10 +214,14 @@ def explain_report(e: Explanation, *, full: bool = False) -> list[Renderable]:
     if e.padded_taps:
         per_channel, taps = int(e.terms[0].padding.sum()), e.terms[0].padding.size
         if mode == "zeros":
-            line = _("* padding: {n} of {taps} taps per channel read zeros")
+            line = _("[v] is padding: {n} of {taps} taps per channel read zeros")
         else:
-            line = _("* padding: {n} of {taps} taps per channel read {mode} copies of input cells")
-        report.append(render_line(line.format(n=per_channel, taps=taps, mode=mode)))
+            line = _(
+                "[v] is padding: {n} of {taps} taps per channel read {mode} copies of input cells"
+            )
+        report.append(
+            render_line(line.format(n=count_text(per_channel), taps=count_text(taps), mode=mode))
+        )
     report.append(render_key_values(_sums(e), title=_("sum")))
     return report
 
@@ -230,7 +235,7 @@ def _sums(e: Explanation) -> list[tuple[str, str]]:
         total += f" = {format_value(e.total)}"
     else:
         total = _("sum of {n} channel sums = {total}").format(
-            n=len(sums), total=format_value(e.total)
+            n=count_text(len(sums)), total=format_value(e.total)
         )
     rows = [(_("total"), total)]
     if e.bias is not None:

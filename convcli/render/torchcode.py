@@ -10,6 +10,7 @@ Plain text, no rich.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from convcli.shapes.network import LayerRow, Network
@@ -306,6 +307,23 @@ _CONVT_KEYS = (
 
 def _call(name: str, positional: list[object], args: object, keys: Sequence[str]) -> str:
     values = dict(args)  # type: ignore[call-overload]
-    parts = [repr(value) for value in positional]
-    parts.extend(f"{key}={values[key]!r}" for key in keys)
+    parts = [python_literal(value) for value in positional]
+    parts.extend(f"{key}={python_literal(values[key])}" for key in keys)
     return f"{name}({', '.join(parts)})"
+
+
+def python_literal(value: object) -> str:
+    """``value`` as Python source that evaluates to it: ``repr``, except the floats that
+    have no literal (``inf``, ``nan``), written as ``float('inf')``.
+
+    >>> python_literal(float("inf")), python_literal(float("-inf")), python_literal(float("nan"))
+    ("float('inf')", "float('-inf')", "float('nan')")
+    >>> python_literal(-0.0), python_literal((3, 5)), python_literal(1e-05)
+    ('-0.0', '(3, 5)', '1e-05')
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if isinstance(value, tuple):
+        items = [python_literal(item) for item in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return repr(value)

@@ -411,22 +411,35 @@ class MatrixTable:
         names = [self.col_names[j] for j in block if self.col_names[j] != "…"]
         if len(names) > 1:
             span = _("{first} to {last}").format(first=names[0], last=names[-1])
+            title = _("{title}, columns {span} of {count}").format(
+                title=self.title, span=span, count=self.col_count
+            )
         else:
-            span = names[0] if names else "…"
-        title = _("{title}, columns {span} of {count}").format(
-            title=self.title, span=span, count=self.col_count
-        )
+            title = _("{title}, column {column} of {count}").format(
+                title=self.title, column=names[0] if names else "…", count=self.col_count
+            )
         return Text(title, style="bold")
 
     def _table(self, block: list[int]) -> Table:
-        table = Table(box=box.ROUNDED, show_header=True)
-        table.add_column("", style="dim", justify="right", no_wrap=True, min_width=self.label_width)
+        # Each cell pads itself (the table adds no padding), so that a heatmap colour
+        # fills the whole cell between the bars, not only the digits.
+        table = Table(box=box.ROUNDED, show_header=True, padding=0)
+        table.add_column(
+            _padded(Text("")),
+            style="dim",
+            justify="right",
+            no_wrap=True,
+            min_width=self.label_width + 2,
+        )
         for j in block:
             table.add_column(
-                self.col_names[j], justify="right", no_wrap=True, min_width=self.widths[j]
+                _padded(Text(self.col_names[j])),
+                justify="right",
+                no_wrap=True,
+                min_width=self.widths[j] + 2,
             )
         for name, row in zip(self.row_names, self.cells, strict=True):
-            table.add_row(name, *[row[j] for j in block])
+            table.add_row(_padded(Text(name)), *[_padded(row[j]) for j in block])
         return table
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -443,6 +456,12 @@ class MatrixTable:
         return Measurement(narrowest, max(whole, title)).clamp(max_width=options.max_width)
 
 
+def _padded(cell: Text) -> Padding:
+    """``cell`` with a space either side, in its background colour when it has one."""
+    style = cell.style if isinstance(cell.style, Style) and cell.style.bgcolor else ""
+    return Padding(cell, (0, 1), style=style)
+
+
 def matrix_table(
     matrix: npt.NDArray[np.generic],
     title: str,
@@ -457,7 +476,7 @@ def matrix_table(
 
     ``summarise`` shows ``EDGE_ITEMS`` rows and columns at each edge with an ellipsis
     between (``edge_indices``); the format follows the cells shown, as numpy's does.
-    ``marked`` cells (e.g. padding) are dim with a ``*`` after the number; ``scale``
+    ``marked`` cells (e.g. padding) are dim and in brackets, ``[0]``; ``scale``
     colours each cell's background by its value.
     """
     rows = edge_indices(matrix.shape[0], summarise)
@@ -477,7 +496,8 @@ def matrix_table(
             if j is None:
                 row.append(Text("…"))
             elif marked is not None and bool(marked[i, j]):
-                row.append(Text(fmt(matrix[i, j]) + "*", style="dim"))
+                # In brackets, not with a star: beside the products, ``*`` means multiply.
+                row.append(Text(f"[{fmt(matrix[i, j])}]", style="dim"))
             else:
                 row.append(_heat_cell(fmt(matrix[i, j]), matrix[i, j], scale))
         cells.append(row)
@@ -664,8 +684,8 @@ def render_matrix(
 ) -> MatrixTable:
     """One 2-D matrix as a table, rows and columns labelled (e.g. by input coordinates).
 
-    ``marked`` cells (e.g. padding) are shown dim with a ``*`` after the number, so
-    they stand out in plain text too. Over ``SUMMARY_THRESHOLD`` values the matrix is
+    ``marked`` cells (e.g. padding) are shown dim and in brackets (``[0]``), so they
+    stand out in plain text too. Over ``SUMMARY_THRESHOLD`` values the matrix is
     summarised as ``render_array`` summarises, unless ``full``.
     """
     return matrix_table(

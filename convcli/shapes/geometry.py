@@ -184,11 +184,17 @@ def resolve_geometry(
     for axis, name in enumerate((N_("height"), N_("width"))):
         if effective[axis] > padded[axis]:
             swapped = k[0] >= in_size[0] and k[1] >= in_size[1] and in_size != k
-            raise ShapeError(
-                _(
+            if d[axis] == 1:
+                problem = _(
+                    "kernel {name} {k_axis} is larger than the padded input {name} {padded_axis}"
+                )
+            else:
+                problem = _(
                     "kernel {name} {k_axis} (dilated to {effective_axis}) is larger than the "
                     "padded input {name} {padded_axis}"
-                ).format(
+                )
+            raise ShapeError(
+                problem.format(
                     name=_(name),
                     k_axis=k[axis],
                     effective_axis=effective[axis],

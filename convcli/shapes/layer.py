@@ -36,7 +36,7 @@ def check_conv_shapes(
 
     Examples
     --------
-    >>> check_conv_shapes((2, 3, 3), (3, 3, 2, 2), None, 1)
+    >>> check_conv_shapes((2, 3, 3), (4, 3, 2, 2), None, 1)
     Traceback (most recent call last):
     ...
     convcli.errors.ShapeError: kernel expects 3 input channels, input has 2
@@ -60,15 +60,19 @@ def check_conv_shapes(
     c_o, c_per_group = weight_shape[0], weight_shape[1]
     if c_i % groups:
         raise ShapeError(
-            _("groups={groups} does not divide the {c_i} input channels").format(
-                groups=groups, c_i=c_i
-            )
+            ngettext(
+                "groups={groups} does not divide the {c_i} input channel",
+                "groups={groups} does not divide the {c_i} input channels",
+                c_i,
+            ).format(groups=groups, c_i=c_i)
         )
     if c_o % groups:
         raise ShapeError(
-            _("groups={groups} does not divide the {c_o} output channels").format(
-                groups=groups, c_o=c_o
-            )
+            ngettext(
+                "groups={groups} does not divide the {c_o} output channel",
+                "groups={groups} does not divide the {c_o} output channels",
+                c_o,
+            ).format(groups=groups, c_o=c_o)
         )
     if c_per_group * groups != c_i:
         hint = channel_hint(tuple(input_shape), tuple(weight_shape), groups)
@@ -119,7 +123,12 @@ def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> Words:
     Examples
     --------
     >>> str(channel_hint((32, 32, 3), (8, 3, 3, 3), 1))
-    ': the input looks channels-last (h, w, c): transpose it to (c, h, w)'
+    ": the input looks channels-last (h, w, c): use input_layout='nhwc'"
+    >>> str(channel_hint((64, 8, 8), (3, 3, 64, 128), 1))
+    ": the kernel looks (k_h, k_w, c_i, c_o), TensorFlow's HWIO: use kernel_layout='hwio'"
+    >>> print(channel_hint((8, 8, 64), (3, 3, 64, 128), 1))  # doctest: +NORMALIZE_WHITESPACE
+    : the input looks channels-last (h, w, c) and the kernel (k_h, k_w, c_i, c_o),
+    TensorFlow's layouts: use input_layout='nhwc' and kernel_layout='hwio'
     >>> str(channel_hint((2, 9, 9), (4, 1, 3, 3), 1))
     ': a kernel made for groups=2? try groups=2'
     >>> str(channel_hint((1, 28, 28), (1, 10, 5, 5), 1))
@@ -128,8 +137,28 @@ def channel_hint(input_shape: Shape, weight_shape: Shape, groups: int) -> Words:
     c_i = input_shape[-3]
     c_o, c_per_group, k_h, k_w = weight_shape
     expected = c_per_group * groups
+    nhwc, hwio = Param("input_layout", "nhwc"), Param("kernel_layout", "hwio")
+    if k_h * groups == input_shape[-1] and c_o == c_per_group and input_shape[-1] != c_i:
+        return Words(
+            ": "
+            + _(
+                "the input looks channels-last (h, w, c) and the kernel (k_h, k_w, c_i, c_o), "
+                "TensorFlow's layouts: use {input_layout} and {kernel_layout}"
+            ),
+            input_layout=nhwc,
+            kernel_layout=hwio,
+        )
     if input_shape[-1] == expected and c_i > expected:
-        return Words(": " + _("the input looks channels-last (h, w, c): transpose it to (c, h, w)"))
+        return Words(
+            ": " + _("the input looks channels-last (h, w, c): use {input_layout}"),
+            input_layout=nhwc,
+        )
+    if k_h * groups == c_i and c_o == c_per_group:  # HWIO: a square window first
+        return Words(
+            ": "
+            + _("the kernel looks (k_h, k_w, c_i, c_o), TensorFlow's HWIO: use {kernel_layout}"),
+            kernel_layout=hwio,
+        )
     if groups == 1 and c_o == 1 and c_per_group > c_i:
         filters = ngettext(
             "for {n} filters of one channel", "for {n} filters of {c} channels", c_i

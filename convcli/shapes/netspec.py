@@ -12,12 +12,14 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from convcli.errors import OptionError, Param
 from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
+from convcli.shapes.parsing import shorten
 
 __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
 
@@ -271,6 +273,8 @@ SE_ACTIVATIONS = (
 )
 # Copies a repeat(n, ...) may make: more are not a network anyone writes.
 MAX_REPEAT = 1000
+# Layers a repeat may stand for, nested repeats multiplied: far past any real network.
+MAX_LAYERS = 100_000
 
 LAYER_NAMES = (*_SHORT, *BLOCKS)
 
@@ -303,6 +307,7 @@ def parse_spec(
                 source=_(source), MAX_SPEC_CHARS=MAX_SPEC_CHARS
             )
         )
+    text = _readable(text, source)
     text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
     reader = _Reader(text, source, bias, in_order=in_order)
     line = reader.normalise()
@@ -330,10 +335,67 @@ def parse_spec(
 
 
 def _syntax_message(err: SyntaxError, flat: str) -> str:
+    # Python's own words (English, and sometimes advice about Python) are not shown: the
+    # column says where, this says what a spec looks like.
     if flat.rstrip().endswith(">"):
-        return "a '>' with no layer after it"
-    message = _printable(err.msg)
-    return f"not a layer spec ({message}); write layers like conv(16, k=3) joined by '>'"
+        return _("a '>' with no layer after it")
+    return _("not a layer spec here; write layers like conv(16, k=3) joined by '>'")
+
+
+# Python refuses integer literals of more digits than this (sys.get_int_max_str_digits);
+# no layer argument comes near it, so such a run of digits is refused before parsing.
+_MAX_LITERAL_DIGITS = 4000
+_LONG_INTEGER = re.compile(rf"(?<![\w.])\d[\d_]{{{_MAX_LITERAL_DIGITS - 1},}}(?![\w.])", re.ASCII)
+
+
+def _readable(text: str, source: str) -> str:
+    """``text`` ready for ``ast``: bytes a C locale left undecoded read as UTF-8, and the
+    characters and numbers Python cannot read refused with where they are."""
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        # Command-line bytes Python could not decode in the locale's encoding (LC_ALL=C)
+        # come as lone surrogates; they are what the terminal sent, most often UTF-8.
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8")
+        except UnicodeError:
+            column = next(i for i, char in enumerate(text) if "\udc80" <= char <= "\udcff")
+            raise OptionError(
+                _("{where}: not UTF-8 text (byte 0x{byte:02x})").format(
+                    where=_Reader(text, source).where(column), byte=ord(text[column]) - 0xDC00
+                )
+            ) from None
+    bad = next(
+        (i for i, char in enumerate(text) if char == "\0" or "\ud800" <= char <= "\udfff"), None
+    )
+    if bad is not None:
+        raise OptionError(
+            _("{where}: a character that is not text ({char}) cannot be part of a spec").format(
+                where=_Reader(text, source).where(bad), char=repr(text[bad])[1:-1]
+            )
+        )
+    long = _LONG_INTEGER.search(text)
+    if long is not None:
+        raise OptionError(
+            _(
+                "{where}: an integer of {digits} digits; layer arguments are integers up to 2**62"
+            ).format(
+                where=_Reader(text, source).where(long.start()),
+                digits=f"{len(long.group().replace('_', '')):,}",
+            )
+        )
+    return text
+
+
+# A value or name from the spec is echoed in a message up to this many characters.
+ECHOED_CHARS = 60
+
+
+def echo_text(text: str) -> str:
+    """``text`` as a message shows it: whole when short, else cut, its length said.
+
+    >>> echo_text("conv(6)"), echo_text("a" * 100)
+    ('conv(6)', "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'... (100 characters)")
+    """
+    return text if len(text) <= ECHOED_CHARS else shorten(text)
 
 
 # nn.Sequential and the subclasses that print like one (their forward is Sequential's).
@@ -436,7 +498,7 @@ class _Reader:
                     ),
                     in_order=Param("in_order"),
                     where=self.where(offset + body.index(opener.group(1))),
-                    module=opener.group(1),
+                    module=echo_text(opener.group(1)),
                 )
             else:
                 index = _MODULE_INDEX.match(body)
@@ -618,9 +680,9 @@ class _Reader:
             return self._build(node, name, node.args, node.keywords)
         raise OptionError(
             _(
-                "{self_at_node}: not a layer: {self__segment_node!r} (a layer is a name like "
+                "{self_at_node}: not a layer: {segment} (a layer is a name like "
                 "relu or a call like conv(16, k=3))"
-            ).format(self_at_node=self.at(node), self__segment_node=self._segment(node))
+            ).format(self_at_node=self.at(node), segment=_echo_quoted(self._segment(node)))
         )
 
     def _name(self, node: ast.expr) -> str:
@@ -635,21 +697,21 @@ class _Reader:
             if name not in _TORCH and name not in _LAZY:
                 raise OptionError(
                     _("{self_at_node}: unknown layer 'nn.{name}'{known}").format(
-                        self_at_node=self.at(node), name=name, known=_known()
+                        self_at_node=self.at(node), name=echo_text(name), known=_known()
                     )
                 )
         else:
             raise OptionError(
-                _("{self_at_node}: unknown layer {self__segment_node!r}{known}").format(
+                _("{self_at_node}: unknown layer {name}{known}").format(
                     self_at_node=self.at(node),
-                    self__segment_node=self._segment(node),
+                    name=_echo_quoted(self._segment(node)),
                     known=_known(),
                 )
             )
         if name not in _SHORT and name not in _TORCH and name not in _LAZY and name not in BLOCKS:
             raise OptionError(
-                _("{self_at_node}: unknown layer {name!r}{known}").format(
-                    self_at_node=self.at(node), name=name, known=_known()
+                _("{self_at_node}: unknown layer {name}{known}").format(
+                    self_at_node=self.at(node), name=_echo_quoted(name), known=_known()
                 )
             )
         return name
@@ -667,9 +729,12 @@ class _Reader:
             if keyword.arg != "shortcut":
                 raise OptionError(
                     _(
-                        "{self_at_keyword}: residual has no argument {keyword_arg_or!r} (only "
+                        "{self_at_keyword}: residual has no argument {keyword_arg_or} (only "
                         "shortcut=BLOCK)"
-                    ).format(self_at_keyword=self.at(keyword), keyword_arg_or=keyword.arg or "**")
+                    ).format(
+                        self_at_keyword=self.at(keyword),
+                        keyword_arg_or=_echo_quoted(keyword.arg or "**"),
+                    )
                 )
             shortcut = self.chain(keyword.value)
         return LayerSpec(
@@ -703,7 +768,15 @@ class _Reader:
                 ).format(where=self.at(node))
             )
         count = self._count(node.args[0], "repeat", "n", MAX_REPEAT)
-        return self.chain(node.args[1]) * count
+        block = self.chain(node.args[1])
+        # Nested repeats multiply: the layers they stand for are counted, not built, first.
+        if count * sum(_layer_count(layer) for layer in block) > MAX_LAYERS:
+            raise OptionError(
+                _("{where}: repeat makes more than {maximum} layers").format(
+                    where=self.at(node), maximum=f"{MAX_LAYERS:,}"
+                )
+            )
+        return block * count
 
     def _join(self, node: ast.Call, name: str) -> LayerSpec:
         args: dict[str, Value] = {}
@@ -830,18 +903,25 @@ class _Reader:
                         self_at_keyword=self.at(keyword)
                     )
                 )
-            key = _SHORT_KEYS.get(keyword.arg, keyword.arg) if not torch_name else keyword.arg
+            key = keyword.arg
+            if not torch_name and key not in by_name:  # dropout's p is its own, not padding
+                key = _SHORT_KEYS.get(key, key)
             if key not in by_name:
-                accepted = ", ".join(by_name) or "no arguments"
-                raise OptionError(
-                    _(
-                        "{self_at_keyword}: {name} has no argument {keyword_arg!r} (it takes "
+                if by_name:
+                    message = _(
+                        "{self_at_keyword}: {name} has no argument {keyword_arg} (it takes "
                         "{accepted})"
-                    ).format(
+                    )
+                else:
+                    message = _(
+                        "{self_at_keyword}: {name} has no argument {keyword_arg} (it takes none)"
+                    )
+                raise OptionError(
+                    message.format(
                         self_at_keyword=self.at(keyword),
                         name=name,
-                        keyword_arg=keyword.arg,
-                        accepted=accepted,
+                        keyword_arg=_echo_quoted(keyword.arg),
+                        accepted=", ".join(by_name),
                     )
                 )
             if key in values:
@@ -909,8 +989,8 @@ class _Reader:
 
     def _value(self, node: ast.expr, param: _Param, layer: str) -> Value:
         where = self.at(node)
-        shown = self._segment(node)
-        wanted = _WANTED[param.kind]
+        shown = echo_text(self._segment(node))
+        wanted = _(_WANTED[param.kind]).format(modes=", ".join(PADDING_MODES))
         try:
             # print(model) writes padding=same, padding_mode=reflect without quotes.
             unquoted = param.kind in ("padding", "mode", "upmode", "approximate")
@@ -941,6 +1021,12 @@ def _literal_or_none(node: ast.expr) -> object:
         return None
 
 
+def _layer_count(layer: LayerSpec) -> int:
+    """The layer and every layer inside it (a residual's paths, a join's branches)."""
+    inner = (*layer.main, *layer.shortcut, *(item for branch in layer.branches for item in branch))
+    return 1 + sum(_layer_count(item) for item in inner)
+
+
 def _is_identity(chain: tuple[LayerSpec, ...]) -> bool:
     return len(chain) == 1 and chain[0].kind == "identity"
 
@@ -955,27 +1041,35 @@ def _printable(text: str) -> str:
 
 
 def _known() -> str:
-    return f" (known: {', '.join(LAYER_NAMES)}, or torch.nn names such as Conv2d)"
+    return " " + _("(known: {names}, or torch.nn names such as Conv2d)").format(
+        names=", ".join(LAYER_NAMES)
+    )
+
+
+def _echo_quoted(text: str) -> str:
+    """A name from the spec, quoted as ``repr`` quotes it, cut when long (``echo_text``)."""
+    return repr(text) if len(text) <= ECHOED_CHARS else shorten(text)
 
 
 _BAD = object()
+_FLOAT_MAX = int(sys.float_info.max)
 _WANTED = {
-    "int": "an int",
-    "pos": "an int >= 1",
-    "optpos": "None or an int >= 1",
-    "pair": "an int >= 1 or a pair (h, w)",
-    "pair0": "an int >= 0 or a pair (h, w)",
-    "optpair": "None, an int >= 1 or a pair (h, w)",
-    "padding": "an int >= 0, a pair (h, w), 'same' or 'valid'",
-    "bool": "True or False",
+    "int": N_("an int"),
+    "pos": N_("an int >= 1"),
+    "optpos": N_("None or an int >= 1"),
+    "pair": N_("an int >= 1 or a pair (h, w)"),
+    "pair0": N_("an int >= 0 or a pair (h, w)"),
+    "optpair": N_("None, an int >= 1 or a pair (h, w)"),
+    "padding": N_("an int >= 0, a pair (h, w), 'same' or 'valid'"),
+    "bool": N_("True or False"),
     "false": "False",
-    "float": "a number",
-    "optfloat": "None or a number",
-    "prob": "a probability between 0 and 1",
-    "mode": f"one of {', '.join(PADDING_MODES)}",
+    "float": N_("a number (a float)"),
+    "optfloat": N_("None or a number (a float)"),
+    "prob": N_("a probability between 0 and 1"),
+    "mode": N_("one of {modes}"),
     "zerosonly": "'zeros'",
-    "approximate": "'none' or 'tanh'",
-    "size": "an int >= 1 or a pair (h, w) of ints or None",
+    "approximate": N_("'none' or 'tanh'"),
+    "size": N_("an int >= 1 or a pair (h, w) of ints or None"),
     "none": "None",
     "shape": "an int >= 1 or a tuple of them",
     "pad4": "an int >= 0 or a 4-tuple (left, right, top, bottom)",
@@ -1046,6 +1140,8 @@ def _check(raw: object, kind: str) -> object:
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             if kind == "prob" and not 0 <= raw <= 1:
                 return _BAD
+            if isinstance(raw, int) and abs(raw) > _FLOAT_MAX:
+                return _BAD  # torch.nn would take float() of it: OverflowError
             return raw
         return _BAD
     if kind == "mode":

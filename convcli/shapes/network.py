@@ -34,9 +34,9 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from convcli.errors import ConvcliError, OptionError, Param, ShapeError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
-from convcli.shapes.netspec import JOINS, LayerSpec, parse_spec
+from convcli.shapes.netspec import JOINS, LayerSpec, echo_text, parse_spec
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import (
@@ -161,7 +161,7 @@ class Network:
         >>> from convcli.shapes.netspec import parse_spec
         >>> net = walk_network(parse_spec("conv(2, k=3) > relu > bn"), (1, 1, 4, 4))
         >>> net.torchinfo_bytes(4)
-        (64, 128, 84)
+        (64, 128, 96)
         """
         leaves = [row for row in _leaves(self.rows) if row.params > 0]
         passes = 2 * sum(row.outputs for row in leaves) * itemsize
@@ -213,11 +213,38 @@ def _walk(
             return tuple(rows), inner.error
         except ConvcliError as err:
             return tuple(rows), ShapeError(
-                _("layer {index} {layer_text}: {err}"), index=index, layer_text=layer.text, err=err
+                _("layer {index} {layer_text}: {err}"),
+                index=index,
+                layer_text=echo_text(layer.text),
+                err=err,
+            )
+        if _too_large(row):
+            return tuple(rows), ShapeError(
+                _(
+                    "layer {index} {layer_text}: its sizes or cost have more than "
+                    "{digits} digits; convcli works with networks below that"
+                ),
+                index=index,
+                layer_text=echo_text(layer.text),
+                digits=f"{MAX_DIGITS:,}",
             )
         rows.append(row)
         shape, fields = row.output_shape, row.fields
     return tuple(rows), None
+
+
+# Every number stays exact (int, Fraction); past this many digits it would not be a number
+# anyone reads, and Python's int-to-text conversion refuses 4,300 digits and more.
+MAX_DIGITS = 4000
+_LIMIT = 10**MAX_DIGITS
+
+
+def _too_large(row: LayerRow) -> bool:
+    numbers = [row.outputs, row.macs, row.flops, row.params, row.buffers, *row.output_shape]
+    for axis_field in row.fields:
+        if axis_field is not None:
+            numbers += [axis_field.size, axis_field.jump, axis_field.start.numerator]
+    return any(abs(number) >= _LIMIT for number in numbers)
 
 
 class _InnerError(Exception):
@@ -308,8 +335,11 @@ def _need_spatial(layer: LayerSpec, shape: Shape) -> Shape:
     stated = layer.stated.get("in_channels")
     if stated is not None and stated != shape[1]:
         raise ShapeError(
-            _("states {stated} input channels, {shape_1} arrive").format(
-                stated=stated, shape_1=shape[1]
+            _("{states}, {arrive}").format(
+                states=ngettext(
+                    "states {n} input channel", "states {n} input channels", stated
+                ).format(n=stated),
+                arrive=ngettext("{n} arrives", "{n} arrive", shape[1]).format(n=shape[1]),
             )
         )
     return shape
@@ -360,13 +390,22 @@ def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Laye
 
 
 def _check_groups(groups: int, c_in: int, c_out: int) -> None:
-    for count, side in ((c_in, "input"), (c_out, "output")):
-        if count % groups:
-            raise ShapeError(
-                _("groups={groups} does not divide the {count} {side} channels").format(
-                    groups=groups, count=count, side=side
-                )
-            )
+    if c_in % groups:
+        raise ShapeError(
+            ngettext(
+                "groups={groups} does not divide the {c_i} input channel",
+                "groups={groups} does not divide the {c_i} input channels",
+                c_in,
+            ).format(groups=groups, c_i=c_in)
+        )
+    if c_out % groups:
+        raise ShapeError(
+            ngettext(
+                "groups={groups} does not divide the {c_o} output channel",
+                "groups={groups} does not divide the {c_o} output channels",
+                c_out,
+            ).format(groups=groups, c_o=c_out)
+        )
 
 
 def _check_window_fits(size: Pair, padded: Pair, span: Pair) -> None:
@@ -679,8 +718,11 @@ def _batch_norm(
     stated = layer.stated.get("num_features")
     if stated is not None and stated != channels:
         raise ShapeError(
-            _("states {stated} features, {channels} arrive").format(
-                stated=stated, channels=channels
+            _("{states}, {arrive}").format(
+                states=ngettext("states {n} feature", "states {n} features", stated).format(
+                    n=stated
+                ),
+                arrive=ngettext("{n} arrives", "{n} arrive", channels).format(n=channels),
             )
         )
     affine = bool(layer.args["affine"])
@@ -761,12 +803,14 @@ def _residual(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Lay
     main_shape = main[-1].output_shape if main else shape
     short_shape = shortcut[-1].output_shape if shortcut else shape
     if main_shape != short_shape:
-        path = "shortcut" if shortcut else "identity shortcut"
-        raise ShapeError(
-            f"the block gives {_show(main_shape)}, the {path} {_show(short_shape)}; "
-            "they must agree to be added"
-            + ("" if shortcut else " (add shortcut=conv(C, k=1, s=S))")
-        )
+        if shortcut:
+            message = _("the block gives {main}, the shortcut {short}; they must agree to be added")
+        else:
+            message = _(
+                "the block gives {main}, the identity shortcut {short}; they must agree to be "
+                "added (add shortcut=conv(C, k=1, s=S))"
+            )
+        raise ShapeError(message.format(main=_show(main_shape), short=_show(short_shape)))
     main_fields = main[-1].fields if main else fields
     short_fields = shortcut[-1].fields if shortcut else fields
     spatial = len(main_shape) == 4
@@ -956,7 +1000,7 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
                 "layer {number} {row_spec_text} has no spatial output ({show_row_output_shape})"
             ).format(
                 number=number,
-                row_spec_text=row.spec.text,
+                row_spec_text=echo_text(row.spec.text),
                 show_row_output_shape=_show(row.output_shape),
             )
         )

@@ -36,11 +36,13 @@ def shorten(text: str, limit: int = 40) -> str:
     Examples
     --------
     >>> shorten("2x3"), shorten("9" * 4000, limit=5)
-    ("'2x3'", "'99999'... (4000 characters)")
+    ("'2x3'", "'99999'... (4,000 characters)")
     """
     if len(text) <= limit:
         return repr(text)
-    return f"{text[:limit]!r}... ({len(text)} characters)"
+    return _("{start}... ({count} characters)").format(
+        start=repr(text[:limit]), count=f"{len(text):,}"
+    )
 
 
 def parse_whole(text: str, *, minimum: int | None = None) -> int:

@@ -115,12 +115,17 @@ def pool_output_size(
     if ceil_mode and _starts_in_right_padding(out, n, s, p):
         out -= 1
     if out < 1:
-        raise ShapeError(
-            _(
+        if d == 1:
+            problem = _(
+                "the pooling window {k} does not fit the input length {n} "
+                "with padding {p}: output length would be {out}"
+            )
+        else:
+            problem = _(
                 "the pooling window {k} (dilated to {d_k_1_1}) does not fit the input length {n} "
                 "with padding {p}: output length would be {out}"
-            ).format(k=k, d_k_1_1=d * (k - 1) + 1, n=n, p=p, out=out)
-        )
+            )
+        raise ShapeError(problem.format(k=k, d_k_1_1=d * (k - 1) + 1, n=n, p=p, out=out))
     return out
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convcli.errors import OptionError, ShapeError
-from convcli.i18n import _
+from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import IntOrPair, Pair, as_int, as_pair
 
 __all__ = [
@@ -385,9 +385,11 @@ def check_transposed_shapes(
         )
     if weight[0] != c_i:
         raise ShapeError(
-            _("weight {weight} expects {weight_0} input channels, input has {c_i}").format(
-                weight=weight, weight_0=weight[0], c_i=c_i
-            )
+            ngettext(
+                "weight {weight} expects {weight_0} input channel, input has {c_i}",
+                "weight {weight} expects {weight_0} input channels, input has {c_i}",
+                weight[0],
+            ).format(weight=weight, weight_0=weight[0], c_i=c_i)
         )
     c_o = weight[1] * groups
     if bias_shape is not None and tuple(bias_shape) != (c_o,):

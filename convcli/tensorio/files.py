@@ -37,6 +37,7 @@ from convcli.errors import (
     shown_name,
 )
 from convcli.i18n import _
+from convcli.i18n.reasons import os_reason
 from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
 from convcli.tensorio.jsontext import MAX_JSON_BYTES, parse_json_tensor, tensor_to_json
 from convcli.tensorio.npy import check_npy, check_npz, read_npy, read_npz, read_upto
@@ -53,6 +54,7 @@ __all__ = [
     "npy_writer",
     "peek_tensor",
     "read_stdin",
+    "read_text_file",
     "replacing_output",
     "save_tensor",
     "staged_output",
@@ -792,6 +794,38 @@ def _named(name: str) -> Iterator[None]:
         ) from err
 
 
+def read_text_file(path: str, *, max_bytes: int) -> str:
+    """The UTF-8 text of the file at ``path`` (a network spec), checked as tensor files
+    are before anything is read: a regular file (a FIFO, device or folder is refused at
+    once, never waited on), at most ``max_bytes`` bytes.
+
+    >>> read_text_file("/dev/null", max_bytes=10)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.TensorFileError: /dev/null: is not a regular file
+    """
+    with _named(path), _open_input(path) as (stream, size):
+        if size > max_bytes:
+            raise FileProblem(
+                _("{size} bytes: larger than the {limit} bytes allowed").format(
+                    size=f"{size:,}", limit=f"{max_bytes:,}"
+                )
+            )
+        raw = read_upto(stream, max_bytes + 1)
+        if len(raw) > max_bytes:  # a file that grew, or one whose size the system does not say
+            raise FileProblem(
+                _("larger than the {limit} bytes allowed").format(limit=f"{max_bytes:,}")
+            )
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise FileProblem(
+                _("not UTF-8 text: byte 0x{byte:02x} at offset {offset}").format(
+                    byte=raw[err.start], offset=err.start
+                )
+            ) from None
+
+
 def _suffix(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
@@ -800,10 +834,8 @@ _shown = shown_name
 
 
 def _reason(err: OSError) -> str:
-    """The system's words for an error (``no space left on device``)."""
-    if err.strerror:
-        return err.strerror.lower()
-    return " ".join(str(err).split()) or "unknown error"
+    """The system's reason for an error, worded from its errno (``no space left on device``)."""
+    return os_reason(err)
 
 
 def _write_reason(err: OSError) -> str:
@@ -811,5 +843,4 @@ def _write_reason(err: OSError) -> str:
     raises ``OSError("N requested and M written")``) is a full disk in practice."""
     if err.strerror or err.errno is not None:
         return _reason(err)
-    detail = " ".join(str(err).split())
-    return f"only part was written ({detail}): is the disk full?" if detail else "short write"
+    return _("only part was written: is the disk full?")

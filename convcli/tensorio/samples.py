@@ -43,6 +43,11 @@ def sample_arrays() -> dict[str, npt.NDArray[Any]]:
         "lesson_1x1_X": lesson_1x1_input(),
         "lesson_1x1_K": lesson_1x1_kernel(),
         "lesson_bias": np.array([0.5, -1.0, 2.0], dtype=np.float32),
+        # The same X and K in TensorFlow's layouts (--input-layout nhwc, --kernel-layout hwio).
+        "lesson_X_nhwc": np.ascontiguousarray(lesson_input().transpose(1, 2, 0)),
+        "lesson_K_multi_out_hwio": np.ascontiguousarray(
+            lesson_kernel_multi_out().transpose(2, 3, 1, 0)
+        ),
     }
 
 
@@ -52,7 +57,7 @@ def sample_names() -> list[str]:
     Examples
     --------
     >>> len(sample_names()), sample_names()[:2]
-    (12, ['lesson_X.json', 'lesson_X.npy'])
+    (16, ['lesson_X.json', 'lesson_X.npy'])
     """
     return [f"{stem}.{ext}" for stem in sample_arrays() for ext in ("json", "npy")]
 
