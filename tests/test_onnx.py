@@ -264,3 +264,16 @@ def test_external_data_is_not_loaded(tmp_path: Path) -> None:
     (tmp_path / "weights.bin").write_bytes(b"")  # emptied: never read
     payload = json_of(invoke("net", str(tmp_path / "ext.onnx"), "--json"))
     assert payload["output_shape"] == [1, 5]
+
+
+def test_a_weight_shared_by_two_nodes_is_counted_once(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Identity", ["w"], ["w_again"]),
+        helper.make_node("Conv", ["a", "w_again"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    model = _model(nodes, [_init("w", 4, 4, 3, 3)], [1, 4, 8, 8])
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    assert payload["total"]["params"] == 2 * 4 * 4 * 9
+    assert payload["onnx"]["shared_params"] == 4 * 4 * 9
+    assert payload["onnx"]["params_counted_once"] == 4 * 4 * 9

@@ -222,6 +222,8 @@ def net(
             if onnx_graph is not None:
                 payload["onnx"] = {
                     "nodes": onnx_graph.nodes,
+                    "shared_params": onnx_graph.shared,
+                    "params_counted_once": payload["total"]["params"] - onnx_graph.shared,
                     "uncounted": dict(onnx_graph.uncounted),
                     "stopped_at": None
                     if onnx_graph.stopped is None
@@ -239,6 +241,13 @@ def _onnx_notes(graph: OnnxGraph | None) -> list[str]:
     if graph is None:
         return []
     notes: list[str] = []
+    if graph.shared:
+        notes.append(
+            _(
+                "Weights read by more than one node: {shared:,} elements, counted in each "
+                "node's params; the file holds {shared:,} fewer."
+            ).format(shared=graph.shared)
+        )
     if graph.uncounted:
         listed = ", ".join(f"{op} x{count}" for op, count in graph.uncounted)
         total = sum(count for _op, count in graph.uncounted)

@@ -11,6 +11,7 @@ writes the graph as a spec, which ``parse_spec`` reads like any other.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -34,6 +35,18 @@ _ACTIVATIONS = {
     "Mish": "mish",
 }
 _PASS = {"Identity", "Dropout", "Cast"}
+# The ops whose initializers (after the data input) are params as the walker counts them.
+_WEIGHTED = {
+    "BatchNormalization",
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "InstanceNormalization",
+    "GroupNormalization",
+    "LayerNormalization",
+    "PRelu",
+}
 _CONSTANT_OPS = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "EyeLike"}
 _ELEMENTWISE_UNKNOWN = {
     "Erf",
@@ -61,7 +74,8 @@ class OnnxGraph:
 
     ``spec`` is the spec text, ``input_shape`` the graph input's shape, ``uncounted`` the
     operators kept in place without being counted (name, number of nodes), ``stopped`` the
-    node and operator the reading stopped at (its shape unknown), or None.
+    node and operator the reading stopped at (its shape unknown), or None; ``shared`` the
+    weight elements that more than one node reads (each node's params count them).
     """
 
     spec: str
@@ -69,6 +83,7 @@ class OnnxGraph:
     uncounted: tuple[tuple[str, int], ...]
     stopped: tuple[str, str] | None
     nodes: int
+    shared: int = 0
 
 
 def _onnx() -> Any:
@@ -254,6 +269,8 @@ class _Reader:
         self.uncounted: Counter[str] = Counter()
         self.stopped: tuple[str, str] | None = None
         self.produced = {out for node in graph.node for out in node.output}
+        self.origin: dict[str, str] = {}
+        self.uses: Counter[str] = Counter()
 
     # -- helpers -------------------------------------------------------------------------
     def attrs(self, node: Any) -> dict[str, Any]:
@@ -308,6 +325,9 @@ class _Reader:
             if node.op_type in _CONSTANT_OPS or not data:
                 for out in node.output:
                     self.constants[out] = None
+                if node.op_type == "Identity" and node.input[0] in self.initial:
+                    self.initial[node.output[0]] = self.initial[node.input[0]]
+                    self.origin[node.output[0]] = self.origin.get(node.input[0], node.input[0])
                 if node.op_type == "Constant":
                     attrs = self.attrs(node)
                     if "value" in attrs:
@@ -315,6 +335,10 @@ class _Reader:
                 continue
             count += 1
             self.one(node, data)
+            slots = node.input[1:3] if node.op_type == "BatchNormalization" else node.input[1:]
+            for name in slots if node.op_type in _WEIGHTED else ():
+                if name in self.initial:
+                    self.uses[self.origin.get(name, name)] += 1
         if not self.nodes:
             self.nodes.append(Node("_out", "identity", (self.graph_input,)))
         outputs = [o.name for o in self.graph.output]
@@ -334,6 +358,9 @@ class _Reader:
             uncounted=tuple(sorted(self.uncounted.items())),
             stopped=self.stopped,
             nodes=count,
+            shared=sum(
+                math.prod(self.initial[name]) * (uses - 1) for name, uses in self.uses.items()
+            ),
         )
 
     def in_shape(self, name: str) -> tuple[int, ...] | None:
