@@ -11,8 +11,11 @@ writes the graph as a spec, which ``parse_spec`` reads like any other.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+import sys
+import types
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from convcli.shapes.graph import Node, graph_spec
 __all__ = ["OnnxGraph", "read_onnx"]
 
 MAX_DIM = 1 << 31
+_SMALL = 1024  # initializers up to this many elements go to shape inference (shape data)
 _ACTIVATIONS = {
     "Relu": "relu",
     "Sigmoid": "sigmoid",
@@ -86,14 +90,54 @@ class OnnxGraph:
     shared: int = 0
 
 
-def _onnx() -> Any:
+@dataclass(frozen=True)
+class _Onnx:
+    """The two parts of the onnx package the reader uses: its protobuf classes and its
+    compiled shape inference."""
+
+    ModelProto: Any
+    infer: Any
+
+
+def _onnx() -> _Onnx:
+    """onnx's protobuf module and its compiled extension, without ``onnx/__init__``.
+
+    The package's own ``__init__`` imports ml_dtypes and the whole Python API (about a
+    second of start-up); the reader needs two modules of it. They are loaded under a bare
+    package module that is taken out of ``sys.modules`` again, so a later ``import onnx``
+    runs the package as usual and finds them.
+    """
+    if "onnx" in sys.modules and sys.modules["onnx"] is None:  # marked absent (as tests do)
+        raise _missing()
+    proto = getattr(sys.modules.get("onnx"), "ModelProto", None)
+    if proto is not None:
+        import onnx.onnx_cpp2py_export as compiled
+
+        return _Onnx(proto, compiled.shape_inference.infer_shapes)
     try:
-        import onnx
+        spec = importlib.util.find_spec("onnx")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise _missing()
+    bare = types.ModuleType("onnx")
+    bare.__path__ = list(spec.submodule_search_locations)
+    sys.modules["onnx"] = bare
+    try:
+        import onnx.onnx_cpp2py_export as compiled
+        import onnx.onnx_ml_pb2 as protos
     except ImportError:
-        raise DependencyError(
-            _("reading .onnx files needs the onnx package: pip install 'convcli[onnx]'")
-        ) from None
-    return onnx
+        raise _missing() from None
+    finally:
+        if sys.modules.get("onnx") is bare:
+            del sys.modules["onnx"]
+    return _Onnx(protos.ModelProto, compiled.shape_inference.infer_shapes)
+
+
+def _missing() -> DependencyError:
+    return DependencyError(
+        _("reading .onnx files needs the onnx package: pip install 'convcli[onnx]'")
+    )
 
 
 def read_onnx(
@@ -175,7 +219,7 @@ def _dims(value_info: Any) -> list[int | str] | None:
     return dims
 
 
-def _translate(onnx: Any, model: Any, shown: str, given: tuple[int, ...] | None) -> OnnxGraph:
+def _translate(onnx: _Onnx, model: Any, shown: str, given: tuple[int, ...] | None) -> OnnxGraph:
     graph = model.graph
     initial = {tensor.name: tuple(int(d) for d in tensor.dims) for tensor in graph.initializer}
     inputs = [value for value in graph.input if value.name not in initial]
@@ -213,16 +257,36 @@ def _translate(onnx: Any, model: Any, shown: str, given: tuple[int, ...] | None)
         raise OptionError(
             _("{path}: input dims {shape} out of range").format(path=shown, shape=shape)
         )
-    # Shapes of every value: shape inference with the input fixed.
+    # Shapes of every value: shape inference with the input fixed, on a copy of the graph
+    # whose big initializers are inputs of their type and shape (no weights copied).
     fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    target = next(v for v in fixed.graph.input if v.name == graph_input.name)
-    target.type.tensor_type.shape.ClearField("dim")
-    for d in shape:
-        target.type.tensor_type.shape.dim.add().dim_value = d
-    del fixed.graph.value_info[:]
+    fixed.ir_version = model.ir_version
+    fixed.opset_import.extend(model.opset_import)
+    fixed.functions.extend(model.functions)
+    fixed.graph.node.extend(graph.node)
+    fixed.graph.output.extend(graph.output)
+    for value in graph.input:
+        if value.name in initial:
+            continue
+        added = fixed.graph.input.add()
+        added.CopyFrom(value)
+        if value.name == graph_input.name:
+            added.type.tensor_type.shape.ClearField("dim")
+            for d in shape:
+                added.type.tensor_type.shape.dim.add().dim_value = d
+    for tensor in graph.initializer:
+        if math.prod(tensor.dims) <= _SMALL and not tensor.external_data:
+            fixed.graph.initializer.append(tensor)
+            continue
+        added = fixed.graph.input.add()
+        added.name = tensor.name
+        added.type.tensor_type.elem_type = tensor.data_type
+        added.type.tensor_type.shape.SetInParent()
+        for d in tensor.dims:
+            added.type.tensor_type.shape.dim.add().dim_value = d
     try:
-        inferred = onnx.shape_inference.infer_shapes(fixed, data_prop=True)
+        inferred = onnx.ModelProto()
+        inferred.ParseFromString(onnx.infer(fixed.SerializeToString(), False, False, True))
     except Exception as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise OptionError(
@@ -248,7 +312,7 @@ def _big(shapes: dict[str, tuple[int, ...]]) -> list[str]:
 class _Reader:
     def __init__(
         self,
-        onnx: Any,
+        onnx: _Onnx,
         graph: Any,
         initial: dict[str, tuple[int, ...]],
         shapes: dict[str, tuple[int, ...]],
@@ -274,17 +338,13 @@ class _Reader:
 
     # -- helpers -------------------------------------------------------------------------
     def attrs(self, node: Any) -> dict[str, Any]:
-        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        return {a.name: _attribute(a) for a in node.attribute}
 
     def const_value(self, name: str) -> Any:
         value = self.constants.get(name)
-        if value is None:
+        if value is None or not hasattr(value, "dims") or value.external_data:
             return None
-        from onnx import numpy_helper
-
-        if hasattr(value, "dims") and not value.external_data:
-            return numpy_helper.to_array(value)
-        return None
+        return _array(value)
 
     def data_inputs(self, node: Any) -> list[str]:
         return [name for name in node.input if name and name not in self.constants]
@@ -792,3 +852,54 @@ def _compact(attributes: dict[str, object], op: str = "conv") -> dict[str, objec
             continue
         kept[_SHORT.get(key, key)] = value
     return kept
+
+
+# AttributeProto types: FLOAT, INT, STRING, TENSOR, FLOATS, INTS, STRINGS.
+_FLOAT, _INT, _STRING, _TENSOR, _FLOATS, _INTS, _STRINGS = 1, 2, 3, 4, 6, 7, 8
+
+
+def _attribute(attribute: Any) -> object:
+    """An attribute's value (onnx.helper.get_attribute_value for the types ops use)."""
+    kind = attribute.type
+    if kind == _FLOAT:
+        return float(attribute.f)
+    if kind == _INT:
+        return int(attribute.i)
+    if kind == _STRING:
+        return bytes(attribute.s)
+    if kind == _TENSOR:
+        return attribute.t
+    if kind == _FLOATS:
+        return [float(v) for v in attribute.floats]
+    if kind == _INTS:
+        return [int(v) for v in attribute.ints]
+    if kind == _STRINGS:
+        return [bytes(v) for v in attribute.strings]
+    return None
+
+
+# TensorProto data types numpy reads directly, by their numbers.
+_DTYPES = {1: "<f4", 2: "u1", 3: "i1", 5: "<i2", 6: "<i4", 7: "<i8", 10: "<f2", 11: "<f8"}
+
+
+def _array(tensor: Any) -> Any:
+    """A small constant tensor's values (numpy), or None for a type not read here."""
+    import numpy as np
+
+    dtype = _DTYPES.get(int(tensor.data_type))
+    count = math.prod(tensor.dims)
+    if dtype is None or count > _SMALL:
+        return None
+    if tensor.raw_data:
+        values = np.frombuffer(tensor.raw_data, dtype=dtype)
+    elif tensor.data_type in (1,):
+        values = np.array(tensor.float_data, dtype=dtype)
+    elif tensor.data_type == 11:
+        values = np.array(tensor.double_data, dtype=dtype)
+    elif tensor.data_type == 7:
+        values = np.array(tensor.int64_data, dtype=dtype)
+    else:
+        values = np.array(tensor.int32_data, dtype=dtype)
+    if values.size != count:
+        return None
+    return values.reshape(tuple(tensor.dims))
