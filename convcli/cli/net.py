@@ -186,8 +186,7 @@ def net(
             from convcli.shapes.netspec import parse_spec
             from convcli.tensorio.onnxgraph import read_onnx
 
-            with naming("--input-shape"):
-                onnx_graph = read_onnx(spec, max_bytes=memory_budget(max_memory), input_shape=given)
+            onnx_graph = read_onnx(spec, max_bytes=memory_budget(max_memory), input_shape=given)
             layers = parse_spec(onnx_graph.spec, source=shown(spec), bias=True)
             default_shape: tuple[int, ...] | None = onnx_graph.input_shape
         else:

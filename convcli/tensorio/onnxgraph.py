@@ -412,6 +412,10 @@ class _Reader:
             spec = graph_spec(nodes, self.graph_input)
         except OptionError as err:
             raise OptionError(f"{self.shown}: {err}") from None
+        # The first argument as torch.nn's users write it, positionally (the spec holds
+        # only the numbers and flags written here, no names from the file).
+        for long, short in _POSITIONAL:
+            spec = spec.replace(long, short)
         return OnnxGraph(
             spec=spec,
             input_shape=shape,
@@ -828,6 +832,12 @@ _DEFAULTS: dict[str, object] = {
     "bias": True,
     "start_dim": 1,
 }
+_POSITIONAL = (
+    ("convT(out_channels=", "convT("),
+    ("conv(out_channels=", "conv("),
+    ("linear(out_features=", "linear("),
+    ("groupnorm(num_groups=", "groupnorm("),
+)
 _SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d", "groups": "g"}
 
 
