@@ -339,3 +339,47 @@ FAMILIES = {
     "regnet": RegNet,
     "fcn": FCN,
 }
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's: LayerNorm over the channels of an NCHW tensor (permuted there and back)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class CNBlock(nn.Module):
+    """convnext's block: depthwise 7x7, channels-last LayerNorm and MLP, layer scale, residual."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * dim, dim)
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.dwconv(x).permute(0, 2, 3, 1)
+        out = self.fc2(self.act(self.fc1(self.norm(out)))).permute(0, 3, 1, 2)
+        return x + self.layer_scale * out
+
+
+class ConvNeXt(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 4, 4), LayerNorm2d(16, eps=1e-6))
+        self.stage = CNBlock(16)
+        self.down = nn.Sequential(LayerNorm2d(16, eps=1e-6), nn.Conv2d(16, 32, 2, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(LayerNorm2d(32, eps=1e-6), nn.Flatten(1), nn.Linear(32, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.down(self.stage(self.stem(x)))
+        return self.classifier(self.avgpool(x))
+
+
+FAMILIES["convnext"] = ConvNeXt

@@ -277,3 +277,49 @@ def test_a_weight_shared_by_two_nodes_is_counted_once(tmp_path: Path) -> None:
     assert payload["total"]["params"] == 2 * 4 * 4 * 9
     assert payload["onnx"]["shared_params"] == 4 * 4 * 9
     assert payload["onnx"]["params_counted_once"] == 4 * 4 * 9
+
+
+def test_erf_gelu_and_a_channels_last_mlp(tmp_path: Path) -> None:
+    """convnext's block as exporters write it: Transpose to NHWC, LayerNormalization,
+    MatMul + Add, GELU as x * (1 + erf(x / sqrt 2)) * 0.5, MatMul, Transpose back."""
+
+    def scalar(name: str, value: float) -> Any:
+        return numpy_helper.from_array(np.array(value, np.float32), name)
+
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("LayerNormalization", ["t", "g", "b"], ["ln"], axis=-1),
+        helper.make_node("MatMul", ["ln", "w1"], ["m1"]),
+        helper.make_node("Add", ["m1", "b1"], ["h"]),
+        helper.make_node("Div", ["h", "sqrt2"], ["d"]),
+        helper.make_node("Erf", ["d"], ["e"]),
+        helper.make_node("Add", ["e", "one"], ["e1"]),
+        helper.make_node("Mul", ["h", "e1"], ["hm"]),
+        helper.make_node("Mul", ["hm", "half"], ["gelu"]),
+        helper.make_node("MatMul", ["gelu", "w2"], ["m2"]),
+        helper.make_node("Transpose", ["m2"], ["back"], perm=[0, 3, 1, 2]),
+        helper.make_node("Mul", ["back", "scale"], ["s"]),
+        helper.make_node("Add", ["s", "x"], ["y"]),
+    ]
+    inits = [
+        _init("g", 8),
+        _init("b", 8),
+        _init("w1", 8, 32),
+        _init("b1", 32),
+        _init("w2", 32, 8),
+        _init("scale", 8, 1, 1),
+        scalar("sqrt2", 2**0.5),
+        scalar("one", 1.0),
+        scalar("half", 0.5),
+    ]
+    model = _model(nodes, inits, [1, 8, 6, 6])
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    assert payload["output_shape"] == [1, 8, 6, 6]
+    assert payload["onnx"]["uncounted"] == {}
+    join = payload["layers"][0]
+    assert join["join"] == "add"
+    layers = [layer["layer"] for layer in join["branches"][0]]
+    assert layers == ["layernorm2d", "conv(32, k=1)", "gelu", "conv(8, k=1, bias=False)"]
+    assert payload["total"]["macs"] == 36 * (8 * 32 + 32 * 8)
+    assert payload["total"]["params"] == 16 + 8 * 32 + 32 + 32 * 8
+    assert payload["onnx"]["elementwise_weights"] == 8

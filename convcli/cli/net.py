@@ -223,6 +223,7 @@ def net(
                     "nodes": onnx_graph.nodes,
                     "shared_params": onnx_graph.shared,
                     "params_counted_once": payload["total"]["params"] - onnx_graph.shared,
+                    "elementwise_weights": onnx_graph.elementwise,
                     "uncounted": dict(onnx_graph.uncounted),
                     "stopped_at": None
                     if onnx_graph.stopped is None
@@ -246,6 +247,13 @@ def _onnx_notes(graph: OnnxGraph | None) -> list[str]:
                 "Weights read by more than one node: {shared:,} elements, counted in each "
                 "node's params; the file holds {shared:,} fewer."
             ).format(shared=graph.shared)
+        )
+    if graph.elementwise:
+        notes.append(
+            _(
+                "Weights of elementwise Add, Sub, Mul or Div nodes (a layer scale, a "
+                "normalisation): {count:,} elements, in no layer's params."
+            ).format(count=graph.elementwise)
         )
     if graph.uncounted:
         listed = ", ".join(f"{op} x{count}" for op, count in graph.uncounted)

@@ -51,6 +51,8 @@ _WEIGHTED = {
     "LayerNormalization",
     "PRelu",
 }
+# Ops that move values without computing any.
+_MOVES = {"Reshape", "Gather", "Squeeze", "Unsqueeze", "Expand", "Slice", "Transpose"}
 _CONSTANT_OPS = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "EyeLike"}
 _ELEMENTWISE_UNKNOWN = {
     "Erf",
@@ -79,7 +81,9 @@ class OnnxGraph:
     ``spec`` is the spec text, ``input_shape`` the graph input's shape, ``uncounted`` the
     operators kept in place without being counted (name, number of nodes), ``stopped`` the
     node and operator the reading stopped at (its shape unknown), or None; ``shared`` the
-    weight elements that more than one node reads (each node's params count them).
+    weight elements that more than one node reads (each node's params count them);
+    ``elementwise`` the elements of initializers an Add, Sub, Mul or Div reads (a layer
+    scale, a normalisation), which no layer's params count.
     """
 
     spec: str
@@ -88,6 +92,7 @@ class OnnxGraph:
     stopped: tuple[str, str] | None
     nodes: int
     shared: int = 0
+    elementwise: int = 0
 
 
 @dataclass(frozen=True)
@@ -334,6 +339,11 @@ class _Reader:
         self.stopped: tuple[str, str] | None = None
         self.produced = {out for node in graph.node for out in node.output}
         self.origin: dict[str, str] = {}
+        self.elementwise: dict[str, int] = {}  # initializers used by Add/Sub/Mul/Div
+        self.last: set[str] = set()  # values in channels-last order (after a Transpose)
+        self.erf: dict[str, str] = {}  # values computed by Erf from the node named
+        self.erf_nodes: list[str] = []
+        self.erfs_used: set[str] = set()
         self.uses: Counter[str] = Counter()
 
     # -- helpers -------------------------------------------------------------------------
@@ -399,6 +409,9 @@ class _Reader:
             for name in slots if node.op_type in _WEIGHTED else ():
                 if name in self.initial:
                     self.uses[self.origin.get(name, name)] += 1
+        for name in self.erf_nodes:
+            if name not in self.erfs_used:
+                self.uncounted["Erf"] += 1
         if not self.nodes:
             self.nodes.append(Node("_out", "identity", (self.graph_input,)))
         outputs = [o.name for o in self.graph.output]
@@ -422,6 +435,7 @@ class _Reader:
             uncounted=tuple(sorted(self.uncounted.items())),
             stopped=self.stopped,
             nodes=count,
+            elementwise=sum(self.elementwise.values()),
             shared=sum(
                 math.prod(self.initial[name]) * (uses - 1) for name, uses in self.uses.items()
             ),
@@ -442,8 +456,20 @@ class _Reader:
         out = node.output[0]
         a = self.attrs(node)
         x = data[0]
-        if op in _PASS:
+        if op in _PASS or op == "Erf":
+            if x in self.last:
+                self.last.add(out)
+            self.one_plain(node, x, out)
+            return
+        if op == "Transpose" and x in self.last and list(a.get("perm", ())) == [0, 3, 1, 2]:
             self.alias[out] = self.alias[x]
+            return
+        if op == "Transpose" and list(a.get("perm", ())) == [0, 2, 3, 1]:
+            self.alias[out] = self.alias[x]
+            self.last.add(out)
+            return
+        if x in self.last:
+            self.channels_last(node, a, x, out)
             return
         if op in _ACTIVATIONS:
             self.emit(out, _ACTIVATIONS[op], [x])
@@ -552,8 +578,51 @@ class _Reader:
                 return
         self.unknown(node, x, out)
 
+    def channels_last(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
+        """An op on a channels-last view (N, H, W, C): the walk keeps NCHW, so a
+        LayerNormalization over C is layernorm2d and a MatMul over C a 1x1 conv."""
+        op = node.op_type
+        self.last.add(out)
+        if op == "LayerNormalization" and int(a.get("axis", -1)) in (-1, 3):
+            self.emit(out, "layernorm2d", [x], eps=round(float(a.get("epsilon", 1e-5)), 9))
+            return
+        weight = self.initial.get(node.input[1]) if len(node.input) > 1 else None
+        if op == "MatMul" and weight is not None and len(weight) == 2:
+            self.emit(out, "conv", [x], out_channels=weight[1], kernel_size=1, bias=False)
+            return
+        if op in ("Add", "Sub", "Mul", "Div"):
+            data = self.data_inputs(node)
+            if len(data) == 1 or all(d in self.last for d in data):
+                self.arith(node, data, out)
+                return
+        if op in _ACTIVATIONS or op in _PASS or op in ("Erf", "Dropout"):
+            self.one_plain(node, x, out)
+            return
+        self.last.discard(out)
+        self.unknown(node, x, out)
+
+    def one_plain(self, node: Any, x: str, out: str) -> None:
+        op = node.op_type
+        if op in _ACTIVATIONS:
+            self.emit(out, _ACTIVATIONS[op], [x])
+        elif op == "Erf":
+            self.erf[out] = self.alias[x]
+            self.erf_nodes.append(self.alias[x])
+            self.alias[out] = self.alias[x]
+        else:
+            self.alias[out] = self.alias[x]
+
     def unknown(self, node: Any, x: str, out: str) -> None:
         before, after = self.in_shape(x), self.out_shape(node)
+        if (
+            node.op_type in _MOVES
+            and before is not None
+            and after is not None
+            and math.prod(before) == math.prod(after)
+        ):
+            # Values moved, none computed (a view, as_strided): the walk keeps its shape.
+            self.alias[out] = self.alias[x]
+            return
         self.uncounted[node.op_type] += 1
         if before is not None and after is not None and before == after:
             self.alias[out] = self.alias[x]
@@ -763,16 +832,31 @@ class _Reader:
                 node.op_type == "Add"
                 and last is not None
                 and last.name == self.alias[x]
-                and last.op == "linear"
-                and not last.attributes.get("bias")
+                and last.op in ("linear", "conv")
+                and last.attributes.get("bias") is False
                 and const
-                and const[0] in self.initial
+                and math.prod(self.initial.get(const[0], ()))
+                == last.attributes.get("out_channels", last.attributes.get("out_features"))
             ):
-                self.nodes[-1] = Node(
-                    last.name, last.op, last.inputs, {**last.attributes, "bias": True}
-                )
+                kept = {key: value for key, value in last.attributes.items() if key != "bias"}
+                self.nodes[-1] = Node(last.name, last.op, last.inputs, kept)
+            else:
+                for name in const:
+                    size = math.prod(self.initial.get(name, ()))
+                    if name in self.initial and size > 1:
+                        self.elementwise[self.origin.get(name, name)] = size
+            if x in self.erf and node.op_type in ("Add", "Mul", "Div"):
+                self.erf[out] = self.erf[x]
             self.alias[out] = self.alias[x]
             return
+        erf = [d for d in data if d in self.erf]
+        if node.op_type == "Mul" and len(data) == 2 and len(erf) == 1:
+            other = data[1] if data[0] == erf[0] else data[0]
+            if self.alias[other] == self.erf[erf[0]]:
+                # x * (1 + erf(x / sqrt 2)) (* 0.5): GELU as exporters write it.
+                self.erfs_used.add(self.erf[erf[0]])
+                self.emit(out, "gelu", [other])
+                return
         names = [self.alias[d] for d in data]
         if len(set(names)) == 1 and node.op_type == "Mul":
             self.emit(out, "mul", [data[0], data[0]])
@@ -831,6 +915,7 @@ _DEFAULTS: dict[str, object] = {
     "ceil_mode": False,
     "bias": True,
     "start_dim": 1,
+    "eps": 1e-05,
 }
 _POSITIONAL = (
     ("convT(out_channels=", "convT("),
