@@ -383,3 +383,32 @@ class ConvNeXt(nn.Module):
 
 
 FAMILIES["convnext"] = ConvNeXt
+
+
+class ShuffleUnitSplit(nn.Module):
+    """shufflenet_v2's stride-1 unit: half the channels kept, half through a branch."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        half = c // 2
+        self.branch2 = nn.Sequential(
+            _cbr(half, half, 1), _cbr(half, half, 3, 1, g=half, act=None), _cbr(half, half, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x.chunk(2, dim=1)
+        return channel_shuffle(torch.cat((x1, self.branch2(x2)), 1), 2)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = _cbr(3, 16, 3, 2)
+        self.stage2 = nn.Sequential(ShuffleUnit(16, 32), ShuffleUnitSplit(32))
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.stage2(self.conv1(x)).mean([2, 3]))
+
+
+FAMILIES["shufflenet_v2"] = ShuffleNetV2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import sys
 import types
 from collections import Counter
@@ -289,6 +290,28 @@ def _translate(onnx: _Onnx, model: Any, shown: str, given: tuple[int, ...] | Non
         added.type.tensor_type.shape.SetInParent()
         for d in tensor.dims:
             added.type.tensor_type.shape.dim.add().dim_value = d
+    shapes = _infer(onnx, fixed, graph, shown)
+    missing = [out for node in graph.node for out in node.output if out and out not in shapes]
+    if missing:
+        # Shape subgraphs onnx's data propagation does not finish (a Div of a Shape's
+        # dims): evaluated here as constants, then the shapes inferred once more.
+        folded = _fold(graph, shapes, initial)
+        if folded:
+            kept = [n for n in fixed.graph.node if not all(o in folded for o in n.output)]
+            del fixed.graph.node[:]
+            fixed.graph.node.extend(kept)
+            for name, value in folded.items():
+                fixed.graph.initializer.append(_tensor(onnx, name, value))
+            shapes = {**_infer(onnx, fixed, graph, shown), **shapes}
+    for value in _big(shapes):
+        raise OptionError(
+            _("{path}: value {name!r} has dims out of range").format(path=shown, name=value)
+        )
+    reader = _Reader(onnx, graph, initial, shapes, graph_input.name, shown)
+    return reader.run(shape)
+
+
+def _infer(onnx: _Onnx, fixed: Any, graph: Any, shown: str) -> dict[str, tuple[int, ...]]:
     try:
         inferred = onnx.ModelProto()
         inferred.ParseFromString(onnx.infer(fixed.SerializeToString(), False, False, True))
@@ -302,12 +325,93 @@ def _translate(onnx: _Onnx, model: Any, shown: str, given: tuple[int, ...] | Non
         found = _dims(value)
         if found is not None and all(isinstance(d, int) for d in found):
             shapes.setdefault(value.name, tuple(int(d) for d in found))
-    for value in _big(shapes):
-        raise OptionError(
-            _("{path}: value {name!r} has dims out of range").format(path=shown, name=value)
-        )
-    reader = _Reader(onnx, graph, initial, shapes, graph_input.name, shown)
-    return reader.run(shape)
+    return shapes
+
+
+def _tensor(onnx: _Onnx, name: str, value: Any) -> Any:
+    import numpy as np
+
+    tensor = onnx.ModelProto().graph.initializer.add()
+    tensor.name = name
+    kind = {np.dtype("int64"): 7, np.dtype("int32"): 6, np.dtype("float32"): 1}.get(value.dtype)
+    if kind is None:
+        value, kind = value.astype(np.float32), 1
+    tensor.data_type = kind
+    tensor.dims.extend(value.shape)
+    tensor.raw_data = np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")).tobytes()
+    return tensor
+
+
+def _fold(
+    graph: Any, shapes: dict[str, tuple[int, ...]], initial: dict[str, tuple[int, ...]]
+) -> dict[str, Any]:
+    """The values of the small integer subgraphs that compute shapes (Shape, Gather,
+    Unsqueeze, Concat, arithmetic, Slice, Cast), from the shapes known so far."""
+    import numpy as np
+
+    values: dict[str, Any] = {}
+    for tensor in graph.initializer:
+        if tensor.name in initial and math.prod(tensor.dims) <= _SMALL:
+            array = _array(tensor)
+            if array is not None:
+                values[tensor.name] = array
+    folded: dict[str, Any] = {}
+    for node in graph.node:
+        op, ins = node.op_type, list(node.input)
+        a: dict[str, Any] = {attribute.name: _attribute(attribute) for attribute in node.attribute}
+        got = [values.get(name) if name else None for name in ins]
+        result: Any = None
+        try:
+            if op == "Constant" and "value" in a:
+                result = _array(a["value"])
+            elif op == "Constant" and "value_ints" in a:
+                result = np.array(a["value_ints"], np.int64)
+            elif op == "Constant" and "value_int" in a:
+                result = np.array(a["value_int"], np.int64)
+            elif op == "Shape" and ins[0] in shapes:
+                dims = shapes[ins[0]]
+                result = np.array(dims[a.get("start", 0) : a.get("end", len(dims))], np.int64)
+            elif any(value is None for value in got[: _ARITY.get(op, 1)]):
+                result = None
+            elif op == "Gather":
+                result = np.take(got[0], got[1], axis=int(a.get("axis", 0)))
+            elif op in ("Add", "Sub", "Mul"):
+                result = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply}[op](got[0], got[1])
+            elif op == "Div":
+                if got[0].dtype.kind in "iu":
+                    result = (np.trunc(got[0] / got[1])).astype(got[0].dtype)
+                else:
+                    result = got[0] / got[1]
+            elif op in ("Unsqueeze", "Squeeze"):
+                axes = a.get("axes") if "axes" in a else (got[1] if len(got) > 1 else None)
+                result = got[0]
+                if op == "Unsqueeze" and axes is not None:
+                    for axis in sorted(int(v) for v in np.reshape(axes, -1)):
+                        result = np.expand_dims(
+                            result, axis if axis >= 0 else result.ndim + 1 + axis
+                        )
+                elif op == "Squeeze":
+                    result = np.squeeze(
+                        result,
+                        None if axes is None else tuple(int(v) for v in np.reshape(axes, -1)),
+                    )
+            elif op == "Concat" and all(value is not None for value in got):
+                result = np.concatenate(got, axis=int(a.get("axis", 0)))
+            elif op == "Cast":
+                result = got[0].astype(_DTYPES.get(int(a.get("to", 7)), "<i8"))
+            elif op == "Identity":
+                result = got[0]
+        except (ValueError, IndexError, TypeError, ZeroDivisionError, FloatingPointError):
+            result = None
+        if result is not None and np.size(result) <= _SMALL:
+            values[node.output[0]] = np.asarray(result)
+            if op != "Constant":
+                folded[node.output[0]] = np.asarray(result)
+    return folded
+
+
+# Inputs an op needs known to be folded.
+_ARITY = {"Gather": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Concat": 1}
 
 
 def _big(shapes: dict[str, tuple[int, ...]]) -> list[str]:
@@ -429,6 +533,15 @@ class _Reader:
         # only the numbers and flags written here, no names from the file).
         for long, short in _POSITIONAL:
             spec = spec.replace(long, short)
+        spec = _CHUNK_START.sub(r"chunk(\1, identity", spec)
+        spec = _CHUNK_PART.sub("| identity", spec)
+        if "chunkpart" in spec:
+            raise OptionError(
+                _(
+                    "{path}: a Split or Slice of the channels whose equal parts are not "
+                    "concatenated again"
+                ).format(path=self.shown)
+            )
         return OnnxGraph(
             spec=spec,
             input_shape=shape,
@@ -551,6 +664,10 @@ class _Reader:
             else:
                 self.emit(out, "concat", data)
             return
+        if op == "Split" and self.split(node, a, x):
+            return
+        if op == "Slice" and self.channel_slice(node, x, out):
+            return
         if op == "Flatten":
             self.emit(out, "flatten", [x], start_dim=int(a.get("axis", 1)))
             return
@@ -577,6 +694,48 @@ class _Reader:
                 self.emit(out, "zeropad", [x], padding=(left, r, t, b))
                 return
         self.unknown(node, x, out)
+
+    def split(self, node: Any, a: dict[str, Any], x: str) -> bool:
+        """A Split of the channels into equal parts: each part a branch of a ``chunk``
+        (written ``chunkpart`` until the graph is a spec)."""
+        before = self.in_shape(x)
+        parts = [self.shapes.get(name) for name in node.output]
+        axis = int(a.get("axis", 0))
+        if before is None or len(before) != 4 or axis not in (1, -3) or len(parts) < 2:
+            return False
+        if any(part is None or part != parts[0] for part in parts):
+            return False
+        for name in node.output:
+            self.emit(name, "chunkpart", [x], n=len(parts))
+        return True
+
+    def channel_slice(self, node: Any, x: str, out: str) -> bool:
+        """A Slice of the channels into one of n equal parts (how the TorchScript exporter
+        writes ``chunk``): a ``chunk`` branch as Split's parts are."""
+        before, after = self.in_shape(x), self.out_shape(node)
+        if after is None and before is not None and len(before) == 4:
+            # Bounds computed from the input's Shape (data propagation stops at them): the
+            # Slices of the channels of one value taken as its equal parts.
+            axes = self.const_value(node.input[3]) if len(node.input) > 3 else None
+            count = sum(
+                1
+                for other in self.graph.node
+                if other.op_type == "Slice" and other.input and other.input[0] == node.input[0]
+            )
+            if axes is None or [int(v) % 4 for v in axes.reshape(-1)] != [1] or count < 2:
+                return False
+            if before[1] % count:
+                return False
+            after = (before[0], before[1] // count, *before[2:])
+            self.shapes[out] = after
+        if before is None or after is None or len(before) != 4 or len(after) != 4:
+            return False
+        if before[0] != after[0] or before[2:] != after[2:] or after[1] >= before[1]:
+            return False
+        if before[1] % after[1]:
+            return False
+        self.emit(out, "chunkpart", [x], n=before[1] // after[1])
+        return True
 
     def channels_last(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
         """An op on a channels-last view (N, H, W, C): the walk keeps NCHW, so a
@@ -923,6 +1082,8 @@ _POSITIONAL = (
     ("linear(out_features=", "linear("),
     ("groupnorm(num_groups=", "groupnorm("),
 )
+_CHUNK_START = re.compile(r"concat\(chunkpart\(n=(\d+)\)")
+_CHUNK_PART = re.compile(r"\| chunkpart\(n=\d+\)")
 _SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d", "groups": "g"}
 
 
