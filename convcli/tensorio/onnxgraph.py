@@ -359,7 +359,7 @@ def _fold(
     for node in graph.node:
         op, ins = node.op_type, list(node.input)
         a: dict[str, Any] = {attribute.name: _attribute(attribute) for attribute in node.attribute}
-        got = [values.get(name) if name else None for name in ins]
+        got: list[Any] = [values.get(name) if name else None for name in ins]
         result: Any = None
         try:
             if op == "Constant" and "value" in a:
