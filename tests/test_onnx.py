@@ -323,3 +323,30 @@ def test_erf_gelu_and_a_channels_last_mlp(tmp_path: Path) -> None:
     assert payload["total"]["macs"] == 36 * (8 * 32 + 32 * 8)
     assert payload["total"]["params"] == 16 + 8 * 32 + 32 + 32 * 8
     assert payload["onnx"]["elementwise_weights"] == 8
+
+
+def test_huge_dims_in_an_initializer_are_refused_before_any_walk(tmp_path: Path) -> None:
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 3, 3, 3])
+    model = _model([helper.make_node("Conv", ["x", "w"], ["y"])], [weight], [1, 3, 8, 8])
+    assert_usage_error(invoke("net", _save(tmp_path, model)), "out of range")
+
+
+def test_beside_onnx_tool_on_the_docs_sample() -> None:
+    """onnx-tool's params are the initializers' elements (each once), as convcli's
+    params_counted_once; its Conv and Gemm MACs add one per output value for the bias."""
+    onnx_tool = pytest.importorskip("onnx_tool")
+    path = str(Path(__file__).resolve().parent.parent / "samples" / "resnet18_w4.onnx")
+    payload = json_of(invoke("net", path, "--json"))
+    model = onnx_tool.Model(path)
+    model.graph.shape_infer({"input.1": np.zeros((1, 3, 64, 64), np.float32)})
+    model.graph.profile()
+    assert payload["onnx"]["params_counted_once"] == model.graph.params
+    weighted = sum(
+        node.macs[0] for node in model.graph.nodemap.values() if node.op_type in ("Conv", "Gemm")
+    )
+    biases = 0
+    for layer in payload["layers"]:
+        for row in [layer, *(r for branch in layer.get("branches", []) for r in branch)]:
+            if row["layer"].startswith(("conv", "linear")):
+                biases += math.prod(row["output_shape"])
+    assert payload["total"]["macs"] + biases == weighted
