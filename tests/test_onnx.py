@@ -350,3 +350,23 @@ def test_beside_onnx_tool_on_the_docs_sample() -> None:
             if row["layer"].startswith(("conv", "linear")):
                 biases += math.prod(row["output_shape"])
     assert payload["total"]["macs"] + biases == weighted
+
+
+def test_damaged_files_are_refused_in_one_line_never_a_crash(tmp_path: Path) -> None:
+    """Bytes of the docs sample flipped at random (seeded): names that are not UTF-8,
+    attributes of the wrong type, nodes without outputs... exit 0 or 2, never 70."""
+    data = (Path(__file__).resolve().parent.parent / "samples" / "resnet18_w4.onnx").read_bytes()
+    rng = np.random.default_rng(7)
+    path = tmp_path / "damaged.onnx"
+    refused = 0
+    for _ in range(80):
+        damaged = bytearray(data)
+        for spot in rng.integers(0, len(data), size=int(rng.choice([1, 5, 20]))):
+            damaged[spot] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(damaged))
+        result = invoke("net", str(path), "--json")
+        assert result.exit_code in (0, 2), (result.exit_code, result.output)
+        if result.exit_code == 2:
+            assert_usage_error(result)
+            refused += 1
+    assert refused > 0

@@ -192,8 +192,16 @@ def read_onnx(
         ) from None
     if not model.graph.node:
         raise TensorFileError(_("{path}: not an ONNX model: no graph nodes").format(path=shown))
-    _check_external(model, path, shown)
-    return _translate(onnx, model, shown, input_shape)
+    try:
+        _check_external(model, path, shown)
+        return _translate(onnx, model, shown, input_shape)
+    except UnicodeDecodeError:
+        # protobuf decodes a string field when it is first read.
+        raise TensorFileError(
+            _("{path}: not an ONNX model (or damaged): a name in it is not UTF-8").format(
+                path=shown
+            )
+        ) from None
 
 
 def _check_external(model: Any, path: str, shown: str) -> None:
@@ -452,7 +460,8 @@ class _Reader:
 
     # -- helpers -------------------------------------------------------------------------
     def attrs(self, node: Any) -> dict[str, Any]:
-        return {a.name: _attribute(a) for a in node.attribute}
+        found = {a.name: _attribute(a) for a in node.attribute}
+        return {name: value for name, value in found.items() if value is not None}
 
     def const_value(self, name: str) -> Any:
         value = self.constants.get(name)
@@ -470,12 +479,18 @@ class _Reader:
         self.alias[name] = name
 
     def label(self, node: Any) -> str:
-        return str(node.name or node.output[0])
+        return str(node.name or (node.output[0] if node.output else node.op_type))
 
     # -- the walk ------------------------------------------------------------------------
     def run(self, shape: tuple[int, ...]) -> OnnxGraph:
         known = {self.graph_input, *self.initial}
         for node in self.graph.node:
+            if not node.output or not node.output[0]:
+                raise TensorFileError(
+                    _("{path}: node {node} ({op}) has no output").format(
+                        path=self.shown, node=self.label(node), op=node.op_type
+                    )
+                )
             for name in node.input:
                 if name and name not in known:
                     if name in self.produced:
@@ -508,7 +523,15 @@ class _Reader:
                         self.constants[node.output[0]] = attrs["value"]
                 continue
             count += 1
-            self.one(node, data)
+            try:
+                self.one(node, data)
+            except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError):
+                # Attributes of the wrong type or length (a damaged or hand-made file).
+                raise TensorFileError(
+                    _("{path}: node {node} ({op}): its attributes are malformed").format(
+                        path=self.shown, node=self.label(node), op=node.op_type
+                    )
+                ) from None
             slots = node.input[1:3] if node.op_type == "BatchNormalization" else node.input[1:]
             for name in slots if node.op_type in _WEIGHTED else ():
                 if name in self.initial:
