@@ -193,6 +193,7 @@ def read_onnx(
     if not model.graph.node:
         raise TensorFileError(_("{path}: not an ONNX model: no graph nodes").format(path=shown))
     try:
+        _check_text(model)
         _check_external(model, path, shown)
         return _translate(onnx, model, shown, input_shape)
     except UnicodeDecodeError:
@@ -202,6 +203,18 @@ def read_onnx(
                 path=shown
             )
         ) from None
+
+
+def _check_text(model: Any) -> None:
+    """Every name is text (protobuf gives bytes, or raises, for a string that is not UTF-8)."""
+    graph = model.graph
+    names: list[object] = [tensor.name for tensor in graph.initializer]
+    names += [value.name for value in (*graph.input, *graph.output, *graph.value_info)]
+    for node in graph.node:
+        names += [node.name, node.op_type, node.domain, *node.input, *node.output]
+        names += [attribute.name for attribute in node.attribute]
+    if not all(isinstance(name, str) for name in names):
+        raise UnicodeDecodeError("utf-8", b"", 0, 1, "a name is not UTF-8")
 
 
 def _check_external(model: Any, path: str, shown: str) -> None:
