@@ -96,12 +96,14 @@ def compose(
 
     \b
     Examples:
-      convcli compose k1.npy k2.npy
+      convcli compose samples/sobel_column.json samples/sobel_row.json
       convcli compose k1.npy k2.npy --stride1 2 -o k.npy
       convcli compose k1.npy k2.npy --bias1 b1.npy --bias2 b2.npy --json
       convcli compose k1.npy k2.npy --check x.npy --padding1 1 --padding2 1
     """
     with guard(), option_words():
+        import numpy as np
+
         from convcli.ops.budget import check_budget, estimate_compose
         from convcli.ops.compose import check_composition, compose_kernels
         from convcli.render.compose import (
@@ -172,6 +174,8 @@ def compose(
         )
         checked = None
         if x is not None:
+            if x.ndim == 2 and k1.ndim == 4 and k1.shape[1] == 1:
+                x = x[np.newaxis]  # one channel
             with naming("--check"):
                 if x.ndim not in (3, 4) or x.shape[-3] != k1.shape[1]:
                     raise ShapeError(

@@ -243,6 +243,8 @@ def check_report(check: CompositionCheck) -> list[Renderable]:
             _("{d} values, all of them on that border; the interior agrees").format(
                 d=int(differ.sum())
             )
+            if outside == 0 and differ.any()
+            else _("none")
             if outside == 0
             else _("{d} values, {o} of them inside").format(d=int(differ.sum()), o=outside),
         ),
