@@ -274,7 +274,8 @@ SYMBOLS = {
     "lenet", "alexnet", "nin", "Araujo", "Distill", "nn", "adaptive", "ceil",
     # the backward's gradients, learn's and verify-1x1's symbols, values and libraries
     "dX", "dW", "db", "dY", "dL", "dK", "lr", "edges", "random", "numpy", "optim", "SGD",
-    "ULP", "FlopCounterMode", "K", "X", "Y", "b", "L", "sum", "hat",
+    "ULP", "FlopCounterMode", "K", "X", "Y", "b", "L", "sum", "hat", "sgd", "momentum", "adam",
+    "ReLU", "BatchNorm",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -371,6 +372,7 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["compose", str(SAMPLES / "sobel_column.json"), str(SAMPLES / "sobel_row.json"),
          "--check", str(SAMPLES / "edges_X.json"), "--padding2", "1"],
         ["learn", "--example", "edges"],
+        ["net", "--preset", "resnet18", "--training", "--optimizer", "adam"],
         ["pool", X, "--kind", "max", "--kernel-size", "2", "--stride", "1"],
         ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--ceil-mode", "--at", "0,0,0"],
         ["pool", X, "--kind", "max", "-k", "2", "-p", "1", "--at", "1,1,1"],

@@ -66,6 +66,18 @@ def net(
             "--emit", metavar="torch", help="Print a PyTorch script that builds the same network."
         ),
     ] = None,
+    training: Annotated[
+        bool,
+        typer.Option(
+            "--training",
+            help="Also training's cost: per layer the backward MACs and the bytes autograd "
+            "keeps; parameters, gradients, optimizer state and kept activations.",
+        ),
+    ] = False,
+    optimizer: Annotated[
+        str,
+        typer.Option("--optimizer", metavar="NAME", help="With --training: sgd | momentum | adam."),
+    ] = "sgd",
     as_json: JsonOpt = False,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
@@ -101,6 +113,7 @@ def net(
       convcli net "convT(8, k=4, s=2, p=1) > conv(1, k=3)" \\
           --input-shape 1x16x8x8 --at 5,5
       convcli net --preset resnet18 --emit torch > resnet18.py
+      convcli net --preset lenet --training --optimizer adam
     """
     with guard(), option_words():
         from convcli.render.net import net_payload, net_report, net_table
@@ -118,6 +131,18 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
+        from convcli.shapes.training import OPTIMIZERS
+
+        if optimizer not in OPTIMIZERS:
+            raise OptionError(
+                _("--optimizer: expected one of {names}, got {optimizer!r}").format(
+                    names=", ".join(OPTIMIZERS), optimizer=optimizer
+                )
+            )
+        if optimizer != "sgd" and not training:
+            raise OptionError(_("--optimizer needs --training"))
+        if training and emit is not None:
+            raise OptionError(_("--emit prints a script: give it without --training"))
         layers, default_shape = _layers(spec, preset)
         if input_shape is None and default_shape is None:
             raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
@@ -147,10 +172,25 @@ def net(
         if emit is not None:
             typer.echo(torch_script(network), nl=False)
             return
+        memory = None
+        if training:
+            from convcli.shapes.training import training_memory
+
+            memory = training_memory(network, DTYPE_SIZES[dtype], optimizer)
         if as_json:
-            show_json(net_payload(network, dtype, trace))
+            payload = net_payload(network, dtype, trace)
+            if memory is not None:
+                from convcli.render.training import training_payload
+
+                payload["training"] = training_payload(memory, dtype)
+            show_json(payload)
             return
-        show(*net_report(network, dtype, trace))
+        report = net_report(network, dtype, trace)
+        if memory is not None:
+            from convcli.render.training import training_report
+
+            report.extend(training_report(memory, dtype))
+        show(*report)
 
 
 def _nonuniform(network: Network) -> bool:
