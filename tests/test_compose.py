@@ -168,3 +168,19 @@ def test_cli_bias_shape_refused_and_nothing_written(tmp_path: Path) -> None:
     out = tmp_path / "k.npy"
     assert_usage_error(invoke("compose", k1, k2, "--bias1", b1, "-o", str(out)), "--bias1")
     assert not out.exists()
+
+
+def test_non_finite_slices_have_no_rank_and_complex_is_refused(tmp_path: Path) -> None:
+    assert separability([[np.nan, 1.0], [1.0, 1.0]]).rank is None
+    k1 = _save(tmp_path, "k1.npy", [[[[np.inf, 1.0]]]])
+    k2 = _save(tmp_path, "k2.npy", [[[[1.0]]]])
+    result = invoke("compose", k1, k2)
+    assert result.exit_code == 0, result.output
+    assert "no rank" in result.stdout
+    complex_kernel = tmp_path / "kc.npy"
+    np.save(complex_kernel, np.array([[[[1 + 2j]]]]))
+    assert_usage_error(invoke("compose", str(complex_kernel), k2), "complex")
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([[[1.0, np.nan, np.inf, 2.0]]]))
+    data = json_of(invoke("compose", k2, k2, "--check", str(x), "--json"))
+    assert data["check"]["differing"] == 0

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from clitools import assert_usage_error, invoke, json_of
+from hypothesis import given
+from hypothesis import strategies as st
 
-from convcli.shapes.cost import training_cost, useful_taps, vary_layer
+from convcli.shapes.cost import _covered, training_cost, useful_taps, vary_layer
 from convcli.shapes.layer import describe_layer
 
 LAYERS: list[tuple[tuple[int, ...], tuple[int, ...], dict[str, Any]]] = [
@@ -105,6 +107,30 @@ def test_additions_are_one_fewer_than_products_per_window() -> None:
     with_bias = training_cost(describe_layer((2, 3, 3), (3, 2, 2, 2), bias=True))
     assert with_bias.forward.additions == 84 + 12
     assert with_bias.backward.db_additions == 3 * (4 - 1)
+
+
+@given(
+    n=st.integers(1, 12),
+    k=st.integers(1, 5),
+    s=st.integers(1, 4),
+    d=st.integers(1, 3),
+    before=st.integers(0, 4),
+    m=st.integers(1, 8),
+)
+def test_tap_counts_equal_brute_force(n: int, k: int, s: int, d: int, before: int, m: int) -> None:
+    taps = [(i, t) for i in range(m) for t in range(k)]
+    assert useful_taps(n, k, s, d, before, m) == sum(
+        1 for i, t in taps if 0 <= i * s - before + t * d < n
+    )
+    assert _covered(k, s, d, m) == len({i * s + t * d for i, t in taps})
+
+
+def test_huge_layers_are_counted_at_once() -> None:
+    m = 10**9  # padding 1 keeps the size; each axis loses one tap at either border
+    layer = describe_layer((1, 3, m, m), (8, 3, 3, 3), bias=True, padding=1)
+    cost = training_cost(layer)
+    assert cost.forward.useful_multiplications == 8 * 3 * (3 * m - 2) ** 2
+    assert cost.backward.dx_additions == cost.forward.multiplications - 3 * (m + 2) ** 2
 
 
 def test_useful_taps_by_hand() -> None:

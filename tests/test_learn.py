@@ -98,3 +98,22 @@ def test_cli_files_and_init_file(tmp_path: Path) -> None:
 )
 def test_cli_refusals(args: list[str], words: list[str]) -> None:
     assert_usage_error(invoke("learn", *args), *words)
+
+
+def test_cli_hostile_values(tmp_path: Path) -> None:
+    x, y = edges_example()
+    np.save(tmp_path / "xc.npy", x.astype(np.complex128))
+    np.save(tmp_path / "y.npy", y)
+    args = [str(tmp_path / "xc.npy"), str(tmp_path / "y.npy"), "--kernel-shape", "1,2"]
+    assert_usage_error(invoke("learn", *args), "xc.npy", "complex")
+    diverging = invoke("learn", "--example", "edges", "--lr", "100", "--epochs", "200")
+    assert_usage_error(diverging, "epoch", "smaller lr")
+    assert_usage_error(invoke("learn", "--example", "edges", "--epochs", "10000000"), "--epochs")
+
+
+def test_long_runs_list_the_first_and_last_epochs() -> None:
+    result = invoke("learn", "--example", "edges", "--epochs", "50")
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.stdout.splitlines()]
+    epochs = [cells[0] for cells in lines if len(cells) == 2 and cells[0].isdigit()]
+    assert epochs == [str(e) for e in [*range(1, 11), *range(41, 51)]]

@@ -15,7 +15,6 @@ from convcli.cli._common import (
     check_stdin_once,
     load,
     memory_budget,
-    naming,
     number,
     option,
     peek,
@@ -105,7 +104,13 @@ def learn(
 
         rate = number("--lr", lr)
         assert rate is not None
+        from convcli.ops.learn import MAX_EPOCHS
+
         steps = whole("--epochs", epochs, minimum=1)
+        if steps > MAX_EPOCHS:
+            raise OptionError(
+                _("--epochs: at most {most}, got {epochs}").format(most=MAX_EPOCHS, epochs=steps)
+            )
         if rate <= 0 or not np.isfinite(rate):
             raise OptionError(_("--lr: expected a positive number, got {lr}").format(lr=lr))
         goal = None
@@ -165,8 +170,20 @@ def learn(
         if seed is not None and init != "random":
             raise OptionError(_("--seed is for --init random"))
         check_budget(estimate_learn(x.shape, start.shape, steps), budget)
-        with naming("--lr", NumericError):
-            run = learn_kernel(x, y, start, lr=rate, epochs=steps, bias=0.0 if bias else None)
+        for role, spec, array in (("input", input_file, x), ("target", target_file, y)):
+            if array.dtype.kind == "c":
+                raise NumericError(
+                    _("{role} {file}: complex values; learn works on real numbers").format(
+                        role=_(role), file=shown(spec or "")
+                    )
+                )
+        if start.dtype.kind == "c":
+            raise NumericError(
+                _("--init {file}: complex values; learn works on real numbers").format(
+                    file=shown(init)
+                )
+            )
+        run = learn_kernel(x, y, start, lr=rate, epochs=steps, bias=0.0 if bias else None)
         if output is not None:
             save_tensor(output, run.kernel, force=force, inputs=inputs)
         if plot is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import ShapeError
+from convcli.errors import NumericError, ShapeError
 from convcli.i18n import _
 from convcli.ops.conv import conv2d
 
@@ -45,6 +45,14 @@ class Composed:
 
 def _pair(value: int | Pair) -> Pair:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _real(value: npt.ArrayLike, name: str) -> Array:
+    """``value`` as float64, refusing complex numbers (their imaginary part would be lost)."""
+    array = np.asarray(value)
+    if array.dtype.kind == "c":
+        raise NumericError(_("{name} is complex: compose works on real numbers").format(name=name))
+    return array.astype(np.float64)
 
 
 def _check_kernels(k1: Array, k2: Array) -> None:
@@ -100,7 +108,7 @@ def compose_kernels(
     >>> compose_kernels(k1, k2, stride1=2).kernel.astype(int).tolist()
     [[[[1, -1, 1, -1]]]]
     """
-    a1, a2 = np.asarray(k1, dtype=np.float64), np.asarray(k2, dtype=np.float64)
+    a1, a2 = _real(k1, "k1"), _real(k2, "k2")
     _check_kernels(a1, a2)
     s1, s2 = _pair(stride1), _pair(stride2)
     d1, d2 = _pair(dilation1), _pair(dilation2)
@@ -122,7 +130,8 @@ def compose_kernels(
     for t_h in range(k2h):
         for t_w in range(k2w):
             # (c_o, c_m) @ (c_m, c_i * k1h * k1w): every K1 tap under this K2 tap
-            block = (a2[:, :, t_h, t_w] @ a1.reshape(c_m, -1)).reshape(c_o, c_i, k1h, k1w)
+            with np.errstate(all="ignore"):  # inf and NaN as IEEE says
+                block = (a2[:, :, t_h, t_w] @ a1.reshape(c_m, -1)).reshape(c_o, c_i, k1h, k1w)
             top, left = t_h * step2[0] // dil[0], t_w * step2[1] // dil[1]
             rows = slice(top, top + (k1h - 1) * d1[0] // dil[0] + 1, d1[0] // dil[0])
             cols = slice(left, left + (k1w - 1) * d1[1] // dil[1] + 1, d1[1] // dil[1])
@@ -131,17 +140,20 @@ def compose_kernels(
     if bias1 is not None or bias2 is not None:
         bias = np.zeros(c_o)
         if bias2 is not None:
-            bias = bias + np.asarray(bias2, dtype=np.float64)
+            bias = bias + _real(bias2, "bias2")
         if bias1 is not None:
-            bias = bias + a2.sum(axis=(2, 3)) @ np.asarray(bias1, dtype=np.float64)
+            with np.errstate(all="ignore"):  # inf and NaN as IEEE says
+                bias = bias + a2.sum(axis=(2, 3)) @ _real(bias1, "bias1")
     return Composed(kernel=kernel, bias=bias, stride=(s1[0] * s2[0], s1[1] * s2[1]), dilation=dil)
 
 
 @dataclass(frozen=True)
 class Separability:
-    """One 2-D slice of a kernel: its rank, and its ``k x 1`` and ``1 x k`` factors at rank 1."""
+    """One 2-D slice of a kernel: its rank, and its ``k x 1`` and ``1 x k`` factors at rank 1.
 
-    rank: int
+    ``rank`` is ``None`` when the slice holds NaN or infinite values (no rank)."""
+
+    rank: int | None
     column: Array | None
     row: Array | None
 
@@ -159,6 +171,8 @@ def separability(kernel_slice: npt.ArrayLike) -> Separability:
     2
     """
     k = np.asarray(kernel_slice, dtype=np.float64)
+    if not np.all(np.isfinite(k)):
+        return Separability(rank=None, column=None, row=None)
     if not np.any(k):
         return Separability(rank=0, column=None, row=None)
     rank = int(np.linalg.matrix_rank(k))
@@ -218,7 +232,7 @@ def check_composition(
     >>> bool(np.array_equal(check.differ, check.border))
     True
     """
-    xa = np.asarray(x, dtype=np.float64)
+    xa = _real(x, "x")
     if xa.ndim == 3:
         xa = xa[np.newaxis]
     composed = compose_kernels(
@@ -247,8 +261,12 @@ def check_composition(
     )
     h, w = min(two.shape[-2], one.shape[-2]), min(two.shape[-1], one.shape[-1])
     two, one = two[..., :h, :w], one[..., :h, :w]
-    scale = max(1.0, float(np.max(np.abs(two))) if two.size else 1.0)
-    differ = np.abs(two - one) > 1e-9 * scale
+    finite = np.abs(two[np.isfinite(two)])
+    scale = max(1.0, float(finite.max()) if finite.size else 1.0)
+    with np.errstate(all="ignore"):  # inf and NaN as IEEE says
+        gap = np.abs(two - one)
+    same = (two == one) | (gap <= 1e-9 * scale) | (np.isnan(two) & np.isnan(one))
+    differ = ~same
     rows = _border(y1.shape[-2], h, k2a.shape[2], s2[0], d2[0], p2[0])
     cols = _border(y1.shape[-1], w, k2a.shape[3], s2[1], d2[1], p2[1])
     border = np.broadcast_to(rows[:, None] | cols[None, :], differ.shape)
@@ -258,5 +276,5 @@ def check_composition(
         differ=differ,
         border=np.array(border),
         padding=padding,
-        max_abs_diff=float(np.max(np.abs(two - one))) if two.size else 0.0,
+        max_abs_diff=float(np.nanmax(gap)) if two.size and not np.all(np.isnan(gap)) else 0.0,
     )

@@ -19,6 +19,7 @@ from convcli.i18n import _
 from convcli.ops.conv import corr2d
 
 __all__ = [
+    "MAX_EPOCHS",
     "Learned",
     "edges_example",
     "kernel_gradient",
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 Array = npt.NDArray[np.float64]
+# More epochs than a table can show or a learner wait for: refused up front.
+MAX_EPOCHS = 100_000
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,11 @@ def learn_kernel(
     >>> run.losses, run.kernel.tolist()
     ([2.0, 0.0], [[1.0, -1.0]])
     """
+    for name, value in (("x", x), ("target", target), ("initial_kernel", initial_kernel)):
+        if np.asarray(value).dtype.kind == "c":
+            raise NumericError(
+                _("{name} is complex: learning works on real numbers").format(name=name)
+            )
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(target, dtype=np.float64)
     kernel = np.array(initial_kernel, dtype=np.float64)
@@ -123,18 +131,19 @@ def learn_kernel(
                 tw=ya.shape[1],
             )
         )
-    if epochs < 1 or not math.isfinite(lr) or lr <= 0:
+    if not 1 <= epochs <= MAX_EPOCHS or not math.isfinite(lr) or lr <= 0:
         raise ShapeError(
-            _("epochs must be at least 1 and lr a positive number, got {epochs} and {lr}").format(
-                epochs=epochs, lr=lr
-            )
+            _(
+                "epochs must be from 1 to {most} and lr a positive number, got {epochs} and {lr}"
+            ).format(most=MAX_EPOCHS, epochs=epochs, lr=lr)
         )
     start = kernel.copy()
     b = None if bias is None else float(bias)
     losses: list[float] = []
     for epoch in range(epochs):
-        residual = corr2d(xa, kernel) + (b or 0.0) - ya
-        loss = float(np.sum(residual**2))
+        with np.errstate(all="ignore"):  # a diverging run is caught just below
+            residual = corr2d(xa, kernel) + (b or 0.0) - ya
+            loss = float(np.sum(residual**2))
         if not math.isfinite(loss):
             raise NumericError(
                 _(
@@ -143,7 +152,8 @@ def learn_kernel(
                 ).format(epoch=epoch + 1)
             )
         losses.append(loss)
-        kernel -= lr * kernel_gradient(xa, residual)
+        with np.errstate(all="ignore"):
+            kernel -= lr * kernel_gradient(xa, residual)
         if b is not None:
             b -= lr * float(np.sum(2.0 * residual))
     return Learned(losses=losses, kernel=kernel, bias=b, initial_kernel=start)

@@ -192,11 +192,13 @@ def _converse_rows(k: npt.NDArray[np.float64], two: int) -> list[tuple[str, str]
             )
         elif s.rank == 0:
             text = _("rank 0: all zeros")
+        elif s.rank is None:
+            text = _("NaN or infinite values: no rank")
         else:
             text = _("rank {rank}: not separable").format(rank=s.rank)
         rows.append((f"K[{o}, {c}]", text))
     if len(ranks) > SHOWN_SLICES:
-        separable = sum(1 for _o, _c, s in ranks if s.rank <= 1)
+        separable = sum(1 for _o, _c, s in ranks if s.rank is not None and s.rank <= 1)
         rows.append(
             (
                 "...",

@@ -18,6 +18,9 @@ from convcli.render.widgets import Renderable, format_value, render_array, rende
 
 __all__ = ["learn_payload", "learn_report"]
 
+# Epochs the table lists; beyond them the first and last halves (--json has every loss).
+SHOWN_EPOCHS = 20
+
 
 def learn_payload(run: Learned, lr: float) -> dict[str, Any]:
     """The ``learn --json`` object: ``losses`` (before each step) and the ``kernel``."""
@@ -42,7 +45,17 @@ def learn_report(run: Learned, lr: float, *, goal: Any = None) -> list[Renderabl
     )
     table.add_column(_("epoch"), justify="right")
     table.add_column(_("loss"), justify="right")
-    for epoch, loss in enumerate(run.losses, start=1):
+    losses = list(enumerate(run.losses, start=1))
+    shown = (
+        losses
+        if len(losses) <= SHOWN_EPOCHS
+        else [*losses[: SHOWN_EPOCHS // 2], None, *losses[-SHOWN_EPOCHS // 2 :]]
+    )
+    for item in shown:
+        if item is None:
+            table.add_row(Text("..."), Text("..."))
+            continue
+        epoch, loss = item
         table.add_row(Text(str(epoch)), Text(f"{loss:.6g}"))
     report: list[Renderable] = [
         render_line(

@@ -42,7 +42,7 @@ VARY_NAMES = ("c_i", "c_o", "n_h", "n_w", "k", "p", "s", "d", "g")
 def useful_taps(n: int, k: int, s: int, d: int, before: int, m: int) -> int:
     """Kernel taps, over the ``m`` output positions of one axis, that land on the input.
 
-    The other taps multiply a padded zero.
+    The other taps multiply a padded zero. Counted per tap, not per position.
 
     Examples
     --------
@@ -51,12 +51,37 @@ def useful_taps(n: int, k: int, s: int, d: int, before: int, m: int) -> int:
     >>> useful_taps(5, 3, 1, 1, 0, 3)
     9
     """
-    return sum(1 for i in range(m) for t in range(k) if 0 <= i * s - before + t * d < n)
+    total = 0
+    for t in range(k):
+        offset = t * d - before  # output i reads input i*s + offset
+        first = max(0, -(offset // s))  # ceil(-offset / s)
+        last = min(m - 1, (n - 1 - offset) // s)
+        total += max(0, last - first + 1)
+    return total
 
 
 def _covered(k: int, s: int, d: int, m: int) -> int:
-    """Positions of the padded axis that at least one tap reaches (dX's sums land there)."""
-    return len({i * s + t * d for i in range(m) for t in range(k)})
+    """Positions of the padded axis that at least one tap reaches (dX's sums land there).
+
+    Tap ``t`` reaches ``t*d + i*s`` for ``i < m``: per residue of ``t*d`` modulo ``s``, a
+    run of ``m`` positions on that lattice; the runs are merged.
+
+    Examples
+    --------
+    >>> _covered(3, 1, 1, 4), _covered(2, 2, 1, 3), _covered(2, 1, 5, 3)
+    (6, 6, 6)
+    """
+    runs: dict[int, list[int]] = {}
+    for t in range(k):
+        runs.setdefault(t * d % s, []).append(t * d // s)
+    total = 0
+    for starts in runs.values():
+        end = -1
+        for start in sorted(starts):
+            stop = start + m - 1
+            total += max(0, stop - max(start - 1, end))
+            end = max(end, stop)
+    return total
 
 
 @dataclass(frozen=True)
