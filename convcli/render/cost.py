@@ -16,7 +16,7 @@ from rich.text import Text
 
 from convcli.i18n import _
 from convcli.ops.budget import format_bytes
-from convcli.render.widgets import Renderable, render_key_values, render_line
+from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
 from convcli.shapes.cost import TrainingCost, VariedRow
 
 __all__ = ["backward_payload", "backward_report", "vary_payload", "vary_report"]
@@ -236,8 +236,9 @@ def vary_payload(name: str, rows: Sequence[VariedRow]) -> dict[str, Any]:
 
 def vary_report(name: str, rows: Sequence[VariedRow]) -> list[Renderable]:
     """A table: one row per value of ``name``, and each count's factor against row one."""
+    title = _("varying {name}: factors against the first row").format(name=name)
     table = Table(
-        title=_("varying {name}: factors against the first row").format(name=name),
+        title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -245,15 +246,21 @@ def vary_report(name: str, rows: Sequence[VariedRow]) -> list[Renderable]:
     )
     for heading in (name, _("output"), _("params"), "MACs", _("memory")):
         table.add_column(heading, justify="right", no_wrap=True)
+    stacked: list[str] = [title]
     for row in rows:
-        table.add_row(
-            Text(str(row.value)),
-            Text("x".join(map(str, row.layer.output_shape))),
-            Text(f"{_n(row.layer.params)} {_factor(row.params_factor)}"),
-            Text(f"{_n(row.layer.macs)} {_factor(row.macs_factor)}"),
-            Text(f"{format_bytes(row.cost.forward.bytes)} {_factor(row.bytes_factor)}"),
+        cells = (
+            "x".join(map(str, row.layer.output_shape)),
+            f"{_n(row.layer.params)} {_factor(row.params_factor)}",
+            f"{_n(row.layer.macs)} {_factor(row.macs_factor)}",
+            f"{format_bytes(row.cost.forward.bytes)} {_factor(row.bytes_factor)}",
         )
-    notes: list[Renderable] = [table]
+        table.add_row(Text(str(row.value)), *(Text(cell) for cell in cells))
+        stacked.append(
+            _("{name}={value}: output {output}, params {params}, MACs {macs}, memory {memory}")
+            .format(name=name, value=row.value, output=cells[0], params=cells[1],
+                    macs=cells[2], memory=cells[3])
+        )  # fmt: skip
+    notes: list[Renderable] = [Fitting(table, render_line("\n".join(stacked)))]
     last = rows[-1]
     notes.append(
         render_line(
