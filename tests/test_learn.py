@@ -117,3 +117,12 @@ def test_long_runs_list_the_first_and_last_epochs() -> None:
     lines = [line.split() for line in result.stdout.splitlines()]
     epochs = [cells[0] for cells in lines if len(cells) == 2 and cells[0].isdigit()]
     assert epochs == [str(e) for e in [*range(1, 11), *range(41, 51)]]
+
+
+def test_plot_writes_the_loss_curve(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "loss.png"
+    result = invoke("learn", "--example", "edges", "--plot", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_usage_error(invoke("learn", "--example", "edges", "--plot", str(target)), "--plot")
