@@ -184,3 +184,13 @@ def test_non_finite_slices_have_no_rank_and_complex_is_refused(tmp_path: Path) -
     np.save(x, np.array([[[1.0, np.nan, np.inf, 2.0]]]))
     data = json_of(invoke("compose", k2, k2, "--check", str(x), "--json"))
     assert data["check"]["differing"] == 0
+
+
+def test_memory_budget_refuses_before_reading(tmp_path: Path) -> None:
+    k1 = _save(tmp_path, "k1.npy", np.ones((64, 64, 3, 3)))
+    k2 = _save(tmp_path, "k2.npy", np.ones((64, 64, 3, 3)))
+    out = tmp_path / "k.npy"
+    line = assert_usage_error(invoke("compose", k1, k2, "-o", str(out), "--max-memory", "100k"))
+    assert "--max-memory" in line
+    assert not out.exists()
+    assert invoke("compose", k1, k2, "--max-memory", "10M", "--json").exit_code == 0

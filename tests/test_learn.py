@@ -126,3 +126,12 @@ def test_plot_writes_the_loss_curve(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_usage_error(invoke("learn", "--example", "edges", "--plot", str(target)), "--plot")
+
+
+def test_memory_budget(tmp_path: Path) -> None:
+    x = np.zeros((300, 300))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", x[:, :-1])
+    args = [str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--kernel-shape", "1,2"]
+    assert_usage_error(invoke("learn", *args, "--max-memory", "100k"), "--max-memory")
+    assert invoke("learn", *args, "--max-memory", "50M", "--epochs", "1").exit_code == 0

@@ -20,6 +20,7 @@ from convcli.cli._common import (
     show,
     show_json,
 )
+from convcli.cli._loading import check_reading_budget
 from convcli.cli._wording import option_words
 from convcli.errors import ShapeError
 from convcli.i18n import _
@@ -152,6 +153,11 @@ def compose(
             )
             check_budget(estimate, budget)
 
+        check_reading_budget(
+            [(k1_file, "kernel"), (k2_file, "kernel"), (bias1, "bias"), (bias2, "bias"),
+             (check, "input")],
+            budget,
+        )  # fmt: skip
         infos = [peek(k1_file, "kernel"), peek(k2_file, "kernel"), peek(check, "input")]
         if infos[0] is not None and infos[1] is not None and (check is None or infos[2]):
             sizing(infos[0][0], infos[1][0], None if infos[2] is None else infos[2][0])

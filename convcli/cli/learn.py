@@ -22,6 +22,7 @@ from convcli.cli._common import (
     show_json,
     whole,
 )
+from convcli.cli._loading import check_reading_budget
 from convcli.cli._wording import option_words
 from convcli.errors import NumericError, OptionError
 from convcli.i18n import _
@@ -143,6 +144,10 @@ def learn(
         else:
             shape = None
         budget = memory_budget(max_memory)
+        init_file = None if init in ("zeros", "random") else init
+        check_reading_budget(
+            [(input_file, "input"), (target_file, "target"), (init_file, "kernel")], budget
+        )
         if input_file is not None and target_file is not None:
             info = peek(input_file, "input")
             if info is not None:
