@@ -194,3 +194,11 @@ def test_memory_budget_refuses_before_reading(tmp_path: Path) -> None:
     assert "--max-memory" in line
     assert not out.exists()
     assert invoke("compose", k1, k2, "--max-memory", "10M", "--json").exit_code == 0
+
+
+def test_cli_two_dimensional_kernels_are_one_channel(tmp_path: Path) -> None:
+    k1 = _save(tmp_path, "k1.npy", [[1.0, 2.0], [3.0, 4.0]])
+    k2 = _save(tmp_path, "k2.npy", [[1.0, -1.0]])
+    data = json_of(invoke("compose", k1, k2, "--json"))
+    assert data["kernel_shape"] == [1, 1, 2, 3]
+    assert data["kernel"]["data"][0][0] == [[1.0, 1.0, -2.0], [3.0, 1.0, -4.0]]

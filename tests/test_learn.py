@@ -135,3 +135,13 @@ def test_memory_budget(tmp_path: Path) -> None:
     args = [str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--kernel-shape", "1,2"]
     assert_usage_error(invoke("learn", *args, "--max-memory", "100k"), "--max-memory")
     assert invoke("learn", *args, "--max-memory", "50M", "--epochs", "1").exit_code == 0
+
+
+def test_cli_one_channel_tensors_are_planes(tmp_path: Path) -> None:
+    x, y = edges_example()
+    np.save(tmp_path / "x.npy", x[None])
+    np.save(tmp_path / "y.npy", y[None, None])
+    np.save(tmp_path / "k0.npy", np.zeros((1, 1, 1, 2)))
+    args = [str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--init", str(tmp_path / "k0.npy")]
+    data = json_of(invoke("learn", *args, "--json"))
+    assert data["losses"] == learn_kernel(x, y, np.zeros((1, 2))).losses

@@ -91,9 +91,11 @@ def compose(
 ) -> None:
     """Two convolutions with no nonlinearity between them are one: its kernel and why.
 
-    The single kernel (c_o, c_i, k1 + s1*(k2 - 1), ...), its bias, stride s1*s2 and
-    dilation; why (the kernels convolve); and the converse: how many numbers each way,
-    and per 2-D slice its rank and whether it splits into k x 1 and 1 x k.
+    K1 is (c_m, c_i, k_h, k_w) and K2 (c_o, c_m, k_h, k_w); a 2-D kernel (k_h, k_w) is
+    one channel in and out. The single kernel (c_o, c_i, k1 + s1*(k2 - 1), ...), its
+    bias, stride s1*s2 and dilation; why (the kernels convolve); and the converse: how
+    many numbers each way, and per 2-D slice its rank and whether it splits into k x 1
+    and 1 x k.
 
     \b
     Examples:
@@ -161,8 +163,8 @@ def compose(
         infos = [peek(k1_file, "kernel"), peek(k2_file, "kernel"), peek(check, "input")]
         if infos[0] is not None and infos[1] is not None and (check is None or infos[2]):
             sizing(infos[0][0], infos[1][0], None if infos[2] is None else infos[2][0])
-        k1 = load(k1_file, "kernel")
-        k2 = load(k2_file, "kernel")
+        # a 2-D kernel (k_h, k_w) is one channel in, one out, as corr2d reads it
+        k1, k2 = (_as_conv2d(load(spec, "kernel")) for spec in (k1_file, k2_file))
         b1 = None if bias1 is None else load(bias1, "bias")
         b2 = None if bias2 is None else load(bias2, "bias")
         x = None if check is None else load(check, "input")
@@ -219,6 +221,10 @@ def compose(
         for written in (output, bias_output if composed.bias is not None else None):
             if written is not None:
                 say(_("wrote {file}").format(file=shown(written)))
+
+
+def _as_conv2d(kernel: Any) -> Any:
+    return kernel[None, None] if kernel.ndim == 2 else kernel
 
 
 def _check_biases(k1_shape: Any, k2_shape: Any, b1: Any, b2: Any) -> None:

@@ -30,6 +30,13 @@ from convcli.i18n import _
 EXAMPLES = ("edges",)
 
 
+def _planar(array: Any) -> Any:
+    """``array`` without its leading axes of size 1 (a one-channel tensor is a plane)."""
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    return array
+
+
 @app.command()
 def learn(
     input_file: Annotated[
@@ -158,6 +165,7 @@ def learn(
             x, y = edges_example()
             goal = np.array([[1.0, -1.0]])
         start: Any
+        x, y = _planar(x), _planar(y)  # (1, h, w) and (1, 1, h, w) are one plane
         if init == "zeros":
             assert shape is not None
             start = np.zeros(shape)
@@ -165,7 +173,7 @@ def learn(
             assert shape is not None
             start = random_kernel(shape, None if seed is None else whole("--seed", seed, minimum=0))
         else:
-            start = load(init, "kernel")
+            start = _planar(load(init, "kernel"))
             if shape is not None and start.shape != shape:
                 raise OptionError(
                     _("--init: the kernel is {got}, but --kernel-shape is {want}").format(
