@@ -33,12 +33,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ShapeError",
         "TensorFileError",
     ),
+    "convcli.shapes.cost": ("training_cost", "vary_layer"),
     "convcli.shapes.geometry": ("ConvGeometry", "output_size", "resolve_geometry"),
     "convcli.shapes.layer": ("LayerShapes", "describe_layer", "separable_cost"),
     "convcli.shapes.options": ("ConvOptions",),
     "convcli.shapes.netspec": ("parse_spec",),
     "convcli.shapes.network": ("trace_cell", "walk_network"),
     "convcli.shapes.solve": ("solve_conv_axis", "solve_pool_axis", "solve_transposed_axis"),
+    "convcli.shapes.training": ("training_memory",),
+    "convcli.ops.compose": ("check_composition", "compose_kernels", "separability"),
     "convcli.ops.conv": (
         "conv2d",
         "corr2d",
@@ -48,6 +51,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "convcli.ops.explain": ("explain_output",),
     "convcli.ops.layout": ("to_nchw", "to_oihw"),
+    "convcli.ops.learn": ("kernel_gradient", "learn_kernel"),
     "convcli.ops.padding": ("pad_input",),
     "convcli.ops.pooling": (
         "adaptive_avg_pool2d",
@@ -56,6 +60,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "max_pool2d",
     ),
     "convcli.ops.transposed": ("conv_transpose2d",),
+    "convcli.ops.ulp": ("ulp_gap",),
     "convcli.ops.verify": ("verify_im2col",),
     "convcli.tensorio.files": ("load_tensor", "save_tensor"),
 }
@@ -73,6 +78,9 @@ if TYPE_CHECKING:
     from convcli.errors import PositionError as PositionError
     from convcli.errors import ShapeError as ShapeError
     from convcli.errors import TensorFileError as TensorFileError
+    from convcli.ops.compose import check_composition as check_composition
+    from convcli.ops.compose import compose_kernels as compose_kernels
+    from convcli.ops.compose import separability as separability
     from convcli.ops.conv import conv2d as conv2d
     from convcli.ops.conv import corr2d as corr2d
     from convcli.ops.conv import corr2d_multi_in as corr2d_multi_in
@@ -81,13 +89,18 @@ if TYPE_CHECKING:
     from convcli.ops.explain import explain_output as explain_output
     from convcli.ops.layout import to_nchw as to_nchw
     from convcli.ops.layout import to_oihw as to_oihw
+    from convcli.ops.learn import kernel_gradient as kernel_gradient
+    from convcli.ops.learn import learn_kernel as learn_kernel
     from convcli.ops.padding import pad_input as pad_input
     from convcli.ops.pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
     from convcli.ops.pooling import adaptive_max_pool2d as adaptive_max_pool2d
     from convcli.ops.pooling import avg_pool2d as avg_pool2d
     from convcli.ops.pooling import max_pool2d as max_pool2d
     from convcli.ops.transposed import conv_transpose2d as conv_transpose2d
+    from convcli.ops.ulp import ulp_gap as ulp_gap
     from convcli.ops.verify import verify_im2col as verify_im2col
+    from convcli.shapes.cost import training_cost as training_cost
+    from convcli.shapes.cost import vary_layer as vary_layer
     from convcli.shapes.geometry import ConvGeometry as ConvGeometry
     from convcli.shapes.geometry import output_size as output_size
     from convcli.shapes.geometry import resolve_geometry as resolve_geometry
@@ -101,6 +114,7 @@ if TYPE_CHECKING:
     from convcli.shapes.solve import solve_conv_axis as solve_conv_axis
     from convcli.shapes.solve import solve_pool_axis as solve_pool_axis
     from convcli.shapes.solve import solve_transposed_axis as solve_transposed_axis
+    from convcli.shapes.training import training_memory as training_memory
     from convcli.tensorio.files import load_tensor as load_tensor
     from convcli.tensorio.files import save_tensor as save_tensor
 

@@ -172,6 +172,8 @@ COMMAND_ORDER = (
     "explain",
     "verify",
     "verify-1x1",
+    "compose",
+    "learn",
     "pool",
     "net",
     "draw",

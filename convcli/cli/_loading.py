@@ -28,7 +28,7 @@ from convcli.shapes.layout import Layouts, input_order, kernel_order, permuted
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["ROLES", "load_checked"]
+__all__ = ["ROLES", "check_reading_budget", "load_checked"]
 
 ROLES = ("input", "kernel", "bias")
 T = TypeVar("T")
@@ -177,3 +177,23 @@ def _named(role: str, read: Callable[[T], R], argument: T) -> R:
         return read(argument)
     except ConvcliError as err:
         raise err.with_context(_(role), " ") from None
+
+
+def check_reading_budget(specs: Sequence[tuple[str | None, str]], budget: int) -> None:
+    """Refuse inputs whose data (from ``.npy`` headers) or JSON parsing alone would go over
+    ``budget``, before any is read (``compose``, ``learn``: files of their own roles)."""
+    from convcli.ops.budget import JSON_PARSE_EXPANSION, check_inputs_budget
+    from convcli.tensorio.files import json_text_size
+
+    parts: list[tuple[str, int]] = []
+    for spec, role in specs:
+        if spec is None or spec == "-":
+            continue
+        name = f"{_(role)} {shown(spec)}"
+        info = peek(spec, role)
+        if info is not None:
+            parts.append((name, _nbytes(info)))
+            continue
+        size = _named(role, json_text_size, spec) or 0
+        parts.append((name + " " + _("(JSON text to parse)"), size * JSON_PARSE_EXPANSION))
+    check_inputs_budget(parts, budget)

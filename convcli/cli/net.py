@@ -86,6 +86,18 @@ def net(
             "as torch.nn's default bias=True (--no-bias: they have none).",
         ),
     ] = True,
+    training: Annotated[
+        bool,
+        typer.Option(
+            "--training",
+            help="Also training's cost: per layer the backward MACs and the bytes autograd "
+            "keeps; parameters, gradients, optimizer state and kept activations.",
+        ),
+    ] = False,
+    optimizer: Annotated[
+        str,
+        typer.Option("--optimizer", metavar="NAME", help="With --training: sgd | momentum | adam."),
+    ] = "sgd",
     in_order: Annotated[
         bool,
         typer.Option(
@@ -142,6 +154,7 @@ def net(
       convcli net --preset resnet18 --depth 1
       convcli net --preset vgg11 --no-bias
       convcli net --preset resnet18 --emit torch > resnet18.py
+      convcli net --preset lenet --training --optimizer adam
       convcli net "se(16) > concat(identity | conv(32, k=3, p=1))" \\
           --input-shape 1x64x28x28
     """
@@ -161,6 +174,18 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
+        from convcli.shapes.training import OPTIMIZERS
+
+        if optimizer not in OPTIMIZERS:
+            raise OptionError(
+                _("--optimizer: expected one of {names}, got {optimizer!r}").format(
+                    names=", ".join(OPTIMIZERS), optimizer=optimizer
+                )
+            )
+        if optimizer != "sgd" and not training:
+            raise OptionError(_("--optimizer needs --training"))
+        if training and emit is not None:
+            raise OptionError(_("--emit prints a script: give it without --training"))
         layers, default_shape = _layers(spec, preset, bias, in_order)
         if input_shape is None and default_shape is None:
             raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
@@ -191,10 +216,27 @@ def net(
         if emit is not None:
             write_stdout(torch_script(network))
             return
+        memory = None
+        if training:
+            from convcli.shapes.training import training_memory
+
+            memory = training_memory(network, DTYPE_SIZES[dtype], optimizer)
         if as_json:
-            show_json(net_payload(network, dtype, trace, levels, bias=bias))
+            payload = net_payload(network, dtype, trace, levels, bias=bias)
+            if memory is not None:
+                from convcli.render.training import training_payload
+
+                payload["training"] = training_payload(memory, dtype)
+            show_json(payload)
             return
-        show(*net_report(network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias))
+        report = net_report(
+            network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias
+        )
+        if memory is not None:
+            from convcli.render.training import training_report
+
+            report.extend(training_report(memory, dtype))
+        show(*report)
 
 
 def _nonuniform(network: Network) -> bool:

@@ -163,7 +163,8 @@ def verify_1x1(
     Computes the 1x1 convolution per channel (corr2d_multi_in_out) and as one matrix
     product K (c_o, c_i) @ X (c_i, h*w), then compares. Exit 0 when they agree
     within the tolerance, 1 when they do not. Without files it draws float32
-    standard-normal X and K from --seed.
+    standard-normal X and K from --seed. Then: how many elements differ and by how
+    many units in the last place, in float64 and with integers, and why.
 
     \b
     Examples:
@@ -210,10 +211,15 @@ def verify_1x1(
             kernel = rng.standard_normal((c_o, shape[0], 1, 1), dtype=np.float32)
         with naming_inputs((input_file, kernel_file, None)):
             check = check_1x1(x, kernel, atol=tolerance, rtol=relative)
+        from convcli.ops.ulp import order_effect
+        from convcli.render.ulp import order_payload, order_report
+
+        with naming_inputs((input_file, kernel_file, None)):
+            effect = order_effect(x, kernel)
         if as_json:
-            show_json(verify_1x1_payload(check))
+            show_json({**verify_1x1_payload(check), "ulp": order_payload(effect)})
         else:
-            show(*verify_1x1_report(check))
+            show(*verify_1x1_report(check), *order_report(effect))
         note_layouts(chosen, None, None)
         if not check.comparison.agree:
             raise typer.Exit(EXIT_DISAGREE)

@@ -40,9 +40,11 @@ __all__ = [
     "check_budget",
     "check_inputs_budget",
     "default_budget",
+    "estimate_compose",
     "estimate_explain",
     "estimate_explain_pool",
     "estimate_explain_transposed",
+    "estimate_learn",
     "estimate_pool_run",
     "estimate_run",
     "estimate_transposed_run",
@@ -661,3 +663,64 @@ def estimate_explain_pool(
         k_h = min(h, -(-h // max(1, m_h or h)) + 1)
         k_w = min(w, -(-w // max(1, m_w or w)) + 1)
     return RunEstimate((*run.parts, ("window", k_h * k_w * REPORT_BYTES_PER_VALUE)))
+
+
+def estimate_compose(
+    k1_shape: Shape,
+    k2_shape: Shape,
+    *,
+    strides: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1)),
+    dilations: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1)),
+    input_shape: Shape | None = None,
+    paddings: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+) -> RunEstimate:
+    """The bytes ``compose`` holds: both kernels and the composed one in float64, and with
+    a check input the input, layer 1's output, both results and their comparison.
+
+    Sizes are bounded from above (the padded input's size stands for each output's).
+
+    Examples
+    --------
+    >>> estimate_compose((3, 2, 3, 3), (4, 3, 2, 2)).total  # (54 + 48 + 2 * 128) * 8
+    2864
+    """
+    (s1, _s2), (d1, d2) = strides, dilations
+    k1h, k1w = k1_shape[-2:]
+    k2h, k2w = k2_shape[-2:]
+    size = (
+        (k1h - 1) * d1[0] + (k2h - 1) * s1[0] * d2[0] + 1,
+        (k1w - 1) * d1[1] + (k2w - 1) * s1[1] * d2[1] + 1,
+    )
+    composed = k2_shape[0] * k1_shape[1] * size[0] * size[1]
+    parts: list[tuple[str, int]] = [
+        ("kernel", 8 * (math.prod(k1_shape) + math.prod(k2_shape))),
+        ("composed kernel", 2 * 8 * composed),  # the kernel and one block added into it
+    ]
+    if input_shape is not None:
+        (p1, p2) = paddings
+        n = math.prod(input_shape[:-3]) if len(input_shape) > 3 else 1
+        h = input_shape[-2] + 2 * (p1[0] + s1[0] * p2[0])
+        w = input_shape[-1] + 2 * (p1[1] + s1[1] * p2[1])
+        parts.append(("input", 8 * math.prod(input_shape)))
+        parts.append(("output", 8 * n * (k1_shape[0] + COMPARE_WIDE_ARRAYS * k2_shape[0]) * h * w))
+        parts.append(("windows and products", 64 * 2**20))
+    return RunEstimate(tuple(parts))
+
+
+def estimate_learn(input_shape: Shape, kernel_shape: Shape, epochs: int) -> RunEstimate:
+    """The bytes ``learn`` holds: input, target, prediction, residual and gradient windows
+    in float64, the kernel, and one loss per epoch.
+
+    Examples
+    --------
+    >>> estimate_learn((6, 8), (1, 2), 10).total  # 5 * 48 * 8 + 2 * 2 * 8 + 10 * 8
+    2032
+    """
+    values = math.prod(input_shape)
+    return RunEstimate(
+        (
+            ("input", 8 * 5 * values),
+            ("kernel", 8 * 2 * math.prod(kernel_shape)),
+            ("report", 8 * epochs),
+        )
+    )
