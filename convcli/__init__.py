@@ -46,6 +46,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "corr2d_multi_in_out_1x1",
     ),
     "convcli.ops.explain": ("explain_output",),
+    "convcli.ops.grad": (
+        "ConvGrads",
+        "conv2d_backward",
+        "conv_transpose2d_backward",
+        "pool2d_backward",
+    ),
     "convcli.ops.padding": ("pad_input",),
     "convcli.ops.pooling": (
         "adaptive_avg_pool2d",
@@ -77,6 +83,10 @@ if TYPE_CHECKING:
     from convcli.ops.conv import corr2d_multi_in_out as corr2d_multi_in_out
     from convcli.ops.conv import corr2d_multi_in_out_1x1 as corr2d_multi_in_out_1x1
     from convcli.ops.explain import explain_output as explain_output
+    from convcli.ops.grad import ConvGrads as ConvGrads
+    from convcli.ops.grad import conv2d_backward as conv2d_backward
+    from convcli.ops.grad import conv_transpose2d_backward as conv_transpose2d_backward
+    from convcli.ops.grad import pool2d_backward as pool2d_backward
     from convcli.ops.padding import pad_input as pad_input
     from convcli.ops.pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
     from convcli.ops.pooling import adaptive_max_pool2d as adaptive_max_pool2d
