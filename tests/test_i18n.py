@@ -272,6 +272,8 @@ SYMBOLS = {
     "conv", "convT", "bn", "relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu", "flatten",
     "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",
     "lenet", "alexnet", "nin", "Araujo", "Distill", "nn", "adaptive", "ceil",
+    # the backward pass's symbols: dL/dX, dW, dY, db, im2col's cols, the autograd it matches
+    "dL", "dX", "dW", "dY", "db", "cols", "autograd",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -366,6 +368,11 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--ceil-mode", "--at", "0,0,0"],
         ["pool", X, "--kind", "max", "-k", "2", "-p", "1", "--at", "1,1,1"],
         ["pool", X, "--kind", "adaptive-avg", "--output-size", "1", "--at", "0,0,0"],
+        ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--grad"],
+        ["grad", X, K_OUT, "--bias", BIAS, "-p", "1", "--padding-mode", "reflect"],
+        ["grad", X, K_IN, "--at", "input:0,1,1", "-p", "1"],
+        ["grad", X, K_OUT, "--at", "weight:1,0,1,1", "-p", "1", "--padding-mode", "circular"],
+        ["verify", X, K_OUT, "--bias", BIAS, "-p", "1", "--grad"],
         ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2",
          "-p", "1", "--ceil-mode"],
         ["shapes", "--transposed", "--input-shape", "4x16x16", "--kernel-shape", "4x2x4x4",

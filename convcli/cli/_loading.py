@@ -22,23 +22,30 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from convcli.cli._app import shown
 from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
 from convcli.errors import BudgetError, ConvcliError, TensorFileError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = ["ROLES", "load_checked"]
 
-ROLES = ("input", "kernel", "bias")
+# grad's dY is the fourth tensor a command reads.
+ROLES = ("input", "kernel", "bias", N_("grad_output"))
 T = TypeVar("T")
 R = TypeVar("R")
 SizeCheck = Callable[[Sequence[TensorInfo | None]], None]
 
 
 def load_checked(
-    specs: Sequence[str | None], budget: int, check: SizeCheck
+    specs: Sequence[str | None],
+    budget: int,
+    check: SizeCheck,
+    *,
+    roles: Sequence[str] = ROLES,
 ) -> list[npt.NDArray[Any] | None]:
     """The tensors of ``specs`` (input, kernel, bias; ``None``: not given), every check first.
+
+    ``roles`` names them in messages, in order (``grad``'s fourth is ``dY``).
 
     ``check(infos)`` is the command's check on ``(shape, dtype)`` of each tensor: it raises
     a ``ConvcliError`` (a shape that does not fit, an estimate over ``budget``). It is
@@ -48,7 +55,7 @@ def load_checked(
     from convcli.tensorio.files import MAX_JSON_BYTES, json_text_size, read_stdin
 
     check_stdin_once(specs)
-    roles = ROLES[: len(specs)]
+    roles = tuple(roles[: len(specs)])
     infos: list[TensorInfo | None] = []
     texts: dict[int, int] = {}
     piped: bytes | None = None
@@ -89,7 +96,7 @@ def load_checked(
         parts.append((name + " " + _("(JSON text to parse)"), texts[index] * JSON_PARSE_EXPANSION))
     check_inputs_budget(parts, budget)
     if not texts:
-        with naming_inputs(specs):
+        with naming_inputs(specs, roles):
             check(infos)
     arrays: list[npt.NDArray[Any] | None] = [None] * len(specs)
     for index in texts:
@@ -103,7 +110,7 @@ def load_checked(
         arrays[index] = array
         infos[index] = (array.shape, array.dtype)
     if texts:
-        with naming_inputs(specs):
+        with naming_inputs(specs, roles):
             check(infos)
     for index, spec in enumerate(specs):
         if spec is not None and arrays[index] is None:

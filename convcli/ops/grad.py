@@ -64,6 +64,7 @@ __all__ = [
     "conv2d_backward",
     "conv_grads",
     "conv_transpose2d_backward",
+    "grad_output_shape",
     "pool2d_backward",
     "transposed_grads",
 ]
@@ -384,6 +385,40 @@ def transposed_grads(
         dilation=options.dilation,
         output_size=options.output_size,
     )
+
+
+def grad_output_shape(
+    input_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    options: ConvOptions | TransposedOptions,
+) -> tuple[int, ...]:
+    """The shape ``dY`` must have: the output's, as ``convcli run`` gives it.
+
+    Examples
+    --------
+    >>> grad_output_shape((2, 3, 3), (2, 2, 2), ConvOptions(padding=1))
+    (4, 4)
+    >>> grad_output_shape((1, 2, 2), (1, 3, 3, 3), TransposedOptions(stride=2))
+    (3, 5, 5)
+    """
+    if isinstance(options, TransposedOptions):
+        from convcli.shapes.transposed import options_geometry
+
+        c_o = check_transposed_shapes(input_shape, kernel_shape, None, options.groups)
+        geometry = options_geometry(input_shape, kernel_shape, options)
+        return (*input_shape[:-3], c_o, *geometry.out_size)
+    x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
+    check_conv_shapes(x_shape, w_shape, None, options.groups)
+    conv_geometry = resolve_geometry(
+        (x_shape[-2], x_shape[-1]),
+        (w_shape[-2], w_shape[-1]),
+        stride=options.stride,
+        padding=options.padding,
+        dilation=options.dilation,
+    )
+    lead = x_shape[:-3]
+    channels = (w_shape[0],) if len(kernel_shape) == 4 else ()
+    return (*lead, *channels, *conv_geometry.out_size)
 
 
 # --- the pieces -----------------------------------------------------------------------------
