@@ -677,6 +677,7 @@ def estimate_grad(
     928
     """
     from convcli.ops.algorithms import plan_dtypes
+    from convcli.ops.grad import GRAD_TILE_BYTES
     from convcli.ops.transposed import check_transposed_kernel, plan_transposed
 
     transposed = isinstance(options, TransposedOptions)
@@ -729,9 +730,13 @@ def estimate_grad(
             stride=geometry.stride, dilation=geometry.dilation, groups=options.groups,
         )  # fmt: skip
         tap = n * c_i * math.prod(geometry.out_size) * item
-        # padded input and its gradient (twice: uncropped, then cropped or folded), one
-        # tap copied (and cast), dY transposed, the transposed convolution's workspace
-        workspace = 3 * padded + 2 * tap + math.prod(output_shape) * item + plan.workspace_bytes
+        taps = w_shape[2] * w_shape[3]
+        # a tile of taps' copies of the input (im2col for dW, GRAD_TILE_BYTES at most)
+        cols = tap if w_shape[1] == 1 else min(taps * tap, max(tap, GRAD_TILE_BYTES))
+        # padded input and its gradient (twice: uncropped, then cropped or folded), the
+        # tile, one tap's copy, dY (cast and transposed), the transposed convolution's own
+        output_bytes = math.prod(output_shape) * item
+        workspace = 3 * padded + cols + tap + 2 * output_bytes + plan.workspace_bytes
     output_values = math.prod(output_shape)
     grad_values = math.prod(input_shape) + math.prod(kernel_shape)
     grad_values += 0 if bias_shape is None else math.prod(bias_shape)

@@ -70,6 +70,8 @@ __all__ = [
 ]
 
 Array = npt.NDArray[Any]
+# The input's tap copies one product of dW multiplies at once (im2col, in tiles).
+GRAD_TILE_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -458,7 +460,10 @@ def _input_grad(
     """The gradient of the padded input: ``conv_transpose2d(dY, K)``, zero-extended to the
     padded size (rows no window reached get none)."""
     kt = np.conj(kernel) if kernel.dtype.kind == "c" else kernel
-    full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
+    if kernel.shape[1] == 1 and groups > 1:
+        full = _depthwise_input_grad(dy, kt, padded_size, stride, dilation, groups)
+    else:
+        full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
     if full.shape[2:] == padded_size:
         return full
     grad = np.zeros((*full.shape[:2], *padded_size), dtype=full.dtype)
@@ -513,27 +518,74 @@ def _weight_grad(
             compute = np.dtype(np.float64)
     else:
         check_mixed_integers(padded, dy, None, terms)
-    grad = np.empty((c_o, c_ig, k_h, k_w), dtype=compute)
+    grad = np.empty((c_o, c_ig, k_h * k_w), dtype=compute)
     span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
+    taps = [(u, v) for u in range(k_h) for v in range(k_w)]
     with np.errstate(all="ignore"):  # IEEE results for inf and NaN, without warnings
         dy_t = np.ascontiguousarray(dy.transpose(1, 0, 2, 3), dtype=compute).reshape(c_o, -1)
+        if c_ig == 1 and groups > 1:  # depthwise: each output reads one channel
+            dy_m = dy_t.reshape(c_i, c_og, -1)  # output o reads channel o // c_og
+            for t, (u, v) in enumerate(taps):
+                tap = xs[..., u * d_h : u * d_h + span_h : s_h, v * d_w : v * d_w + span_w : s_w]
+                plane = np.ascontiguousarray(tap.transpose(1, 0, 2, 3), dtype=compute)
+                grad[:, 0, t] = np.matmul(dy_m, plane.reshape(c_i, -1, 1)).reshape(c_o)
+            return _exact(grad.reshape(kernel_shape), acc.is_integer)
+        # Several taps' copies of the input side by side (im2col, at most a tile's worth):
+        # one product per group and tile, dY (c_o/g, N) @ cols (N, c_i/g * taps).
+        tap_bytes = c_i * terms * compute.itemsize
+        per_tile = max(1, min(len(taps), GRAD_TILE_BYTES // max(1, tap_bytes)))
+        for start in range(0, len(taps), per_tile):
+            tile = taps[start : start + per_tile]
+            cols = np.empty((c_i, len(tile), terms), dtype=compute)
+            for t, (u, v) in enumerate(tile):
+                tap = xs[..., u * d_h : u * d_h + span_h : s_h, v * d_w : v * d_w + span_w : s_w]
+                np.copyto(cols[:, t].reshape(c_i, n, m_h, m_w), tap.transpose(1, 0, 2, 3))
+            for g in range(groups):
+                block = cols[g * c_ig : (g + 1) * c_ig].reshape(c_ig * len(tile), terms)
+                product = dy_t[g * c_og : (g + 1) * c_og] @ block.T
+                grad[g * c_og : (g + 1) * c_og, :, start : start + len(tile)] = product.reshape(
+                    c_og, c_ig, len(tile)
+                )
+    return _exact(grad.reshape(kernel_shape), acc.is_integer)
+
+
+def _exact(grad: Array, is_integer: bool) -> Array:
+    """Integer gradients come back as int64 (exact from float64 or int64 sums)."""
+    return grad.astype(np.int64) if is_integer else grad
+
+
+def _depthwise_input_grad(
+    dy: Array,
+    kernel: Array,
+    padded_size: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> Array:
+    """``conv_transpose2d(dY, K)`` of a depthwise kernel (one input channel per group): per
+    tap, every output's ``dY * K`` added where the tap read, summed over the multiplier."""
+    n, c_o, m_h, m_w = dy.shape
+    k_h, k_w = kernel.shape[2:]
+    multiplier = c_o // groups
+    acc = accumulation_for(dy, kernel)
+    compute = acc.acc
+    if acc.is_integer and exact_integer_bound(dy, kernel, None, c_o * k_h * k_w) < FLOAT64_EXACT:
+        compute = np.dtype(np.float64)
+    (s_h, s_w), (d_h, d_w) = stride, dilation
+    span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
+    grad = np.zeros((n, groups, *padded_size), dtype=compute)
+    wide = dy.astype(compute, copy=False)
+    with np.errstate(all="ignore"):
         for u in range(k_h):
             for v in range(k_w):
-                tap = xs[..., u * d_h : u * d_h + span_h : s_h, v * d_w : v * d_w + span_w : s_w]
-                if c_ig == 1 and groups > 1:  # depthwise: each output reads one channel
-                    taps = np.ascontiguousarray(tap.transpose(1, 0, 2, 3), dtype=compute)
-                    taps = taps.reshape(c_i, -1)[np.arange(c_o) // c_og]
-                    grad[:, 0, u, v] = np.einsum("op,op->o", dy_t, taps)
-                    continue
-                taps = np.ascontiguousarray(tap.transpose(1, 0, 2, 3), dtype=compute)
-                taps = taps.reshape(c_i, -1)
-                for g in range(groups):
-                    grad[g * c_og : (g + 1) * c_og, :, u, v] = (
-                        dy_t[g * c_og : (g + 1) * c_og] @ taps[g * c_ig : (g + 1) * c_ig].T
-                    )
-    if acc.is_integer:
-        return grad.astype(np.int64)
-    return grad
+                part = wide * kernel[:, 0, u, v].astype(compute)[None, :, None, None]
+                if multiplier > 1:
+                    part = part.reshape(n, groups, multiplier, m_h, m_w).sum(axis=2)
+                target = grad[
+                    ..., u * d_h : u * d_h + span_h : s_h, v * d_w : v * d_w + span_w : s_w
+                ]
+                np.add(target, part, out=target)
+    return grad.astype(np.int64 if acc.is_integer else acc.out, copy=False)
 
 
 def _bias_grad(dy: Array) -> Array:

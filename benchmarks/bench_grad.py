@@ -1,0 +1,95 @@
+"""Benchmark ``convcli grad``'s backward pass against ``torch.autograd`` (float32, CPU).
+
+Run it with the machine's own OpenBLAS defaults (users do not set these)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_grad.py
+
+Each case is ``bench_conv.py``'s, with a bias. convcli's time is the forward pass
+(``conv2d``, what ``grad`` needs to know the output) plus ``conv2d_backward``; torch's is
+``F.conv2d`` plus ``backward`` of a random ``dY``, with ``requires_grad`` on the input, the
+weight and the bias: the same three gradients. Timing in blocks, as ``bench_conv.py``
+times (its docstring says why). ``--quick`` runs 5 rounds instead of 15.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from bench_conv import SUITE
+from benchtools import (
+    agrees_with_torch,
+    best_of_blocks,
+    import_torch,
+    print_summary,
+    print_versions,
+    rounds_from_args,
+    torch_columns,
+)
+
+import convcli
+
+
+def main(argv: list[str] | None = None) -> int:
+    rounds = rounds_from_args(__doc__, argv)
+    torch, F = import_torch()
+    print_versions(torch, say_no_torch=True)
+    print()
+    header = f"{'case':<16} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6}  agrees"
+    print(header)
+    print("-" * len(header))
+    ratios: list[float] = []
+    rng = np.random.default_rng(0)
+    all_agree = True
+    for case in SUITE:
+        x = rng.standard_normal(case.input_shape, dtype=np.float32)
+        w = rng.standard_normal(case.weight_shape, dtype=np.float32)
+        b = rng.standard_normal(case.weight_shape[0], dtype=np.float32)
+        y = convcli.conv2d(x, w, b, **case.options)
+        dy = rng.standard_normal(y.shape, dtype=np.float32)
+
+        def ours(
+            x: Any = x, w: Any = w, b: Any = b, dy: Any = dy, options: Any = case.options
+        ) -> Any:
+            convcli.conv2d(x, w, b, **options)
+            return convcli.conv2d_backward(x, w, dy, b, **options)
+
+        fns: dict[str, Callable[[], object]] = {"convcli": ours}
+        grads = ours()
+        agrees = "-"
+        if torch is not None:
+            tx, tw, tb = (torch.from_numpy(a).requires_grad_(True) for a in (x, w, b))
+            tdy = torch.from_numpy(dy)
+
+            def theirs(tx: Any = tx, tw: Any = tw, tb: Any = tb, tdy: Any = tdy,
+                       options: Any = case.options) -> Any:  # fmt: skip
+                for t in (tx, tw, tb):
+                    t.grad = None
+                F.conv2d(tx, tw, tb, **options).backward(tdy)
+                return tx.grad, tw.grad, tb.grad
+
+            fns["torch"] = theirs
+            expected = [t.numpy() for t in theirs()]
+            ok = all(
+                agrees_with_torch(
+                    a / max(1.0, float(np.abs(e).max())), e / max(1.0, float(np.abs(e).max()))
+                )
+                for a, e in zip(
+                    (grads.grad_input, grads.grad_weight, grads.grad_bias), expected, strict=True
+                )
+            )
+            all_agree &= ok
+            agrees = "yes" if ok else "NO"
+        best = best_of_blocks(fns, rounds)
+        torch_ms, ratio_text = torch_columns(best, ratios)
+        print(
+            f"{case.name:<16} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} {ratio_text:>6}  {agrees}"
+        )
+    print_summary(ratios, all_agree, len(header))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
