@@ -210,3 +210,20 @@ def test_grad_stays_within_its_estimate(
         tracemalloc.stop()
     held = estimate["output gradient"] + estimate["gradients"] + estimate["workspace"]
     assert peak <= held + 64 * 1024
+
+
+def test_draw_grad_pictures_one_input_cell(tmp_path: Path) -> None:
+    target = tmp_path / "g.svg"
+    result = invoke("draw", X, K_OUT, "--grad", "--at", "1,1,1", "-p", "1", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    svg = target.read_text()
+    # padding 1 and 2x2 kernels: every cell is read by all four taps of each output
+    # channel, so dX[1,1,1] is the sum of the kernels' channel 1: 10 + 14 + 18
+    assert "dX[1,1,1] = 4 + 3 + 2 + 1 + 5 + 4 + 3 + 2 + 6 + 5 + 4 + 3 = 42" in svg
+    for caption in ("dY channel 0", "dY channel 2", "kernel[2,1]", "dX channel 1"):
+        assert caption in svg
+    assert_usage_error(invoke("draw", "--grad", "--input-shape", "3x3", "-o", str(target)))
+    assert_usage_error(
+        invoke("draw", X, K_OUT, "--grad", "--transposed", "-o", str(tmp_path / "p.svg")),
+        "--grad",
+    )

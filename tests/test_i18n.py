@@ -373,6 +373,7 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["grad", X, K_IN, "--at", "input:0,1,1", "-p", "1"],
         ["grad", X, K_OUT, "--at", "weight:1,0,1,1", "-p", "1", "--padding-mode", "circular"],
         ["verify", X, K_OUT, "--bias", BIAS, "-p", "1", "--grad"],
+        ["draw", X, K_OUT, "--grad", "--at", "1,1,1", "-p", "1", "-o", str(tmp / "g.svg")],
         ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2",
          "-p", "1", "--ceil-mode"],
         ["shapes", "--transposed", "--input-shape", "4x16x16", "--kernel-shape", "4x2x4x4",
