@@ -30,6 +30,9 @@ FIGURES = {
     "docs/figures/lesson_step_zh.svg": (
         "convcli --lang zh draw samples/lesson_X.json samples/lesson_K_multi_in.json --at 0,0"
     ),
+    "docs/figures/grad_input_cell.svg": (
+        "convcli draw samples/lesson_X.json samples/lesson_K_multi_out.json --grad --at 1,1,1 -p 1"
+    ),
 }
 
 
