@@ -206,12 +206,6 @@ def _at(name: str, index: tuple[int, ...]) -> str:
     return f"{name}[{','.join(map(str, index))}]"
 
 
-def _via(cell: str, padded: tuple[int, int] | None) -> str:
-    if padded is None:
-        return cell
-    return _("{cell} (via padded {row},{col})").format(cell=cell, row=padded[0], col=padded[1])
-
-
 def explain_grad_report(e: GradExplanation, *, full: bool = False) -> list[Renderable]:
     """``grad --at``: each term of one gradient cell, the sum with the numbers, and the
     identity that gives the whole gradient.
@@ -243,28 +237,25 @@ def explain_grad_report(e: GradExplanation, *, full: bool = False) -> list[Rende
         ).format(cell=cell, n=len(e.terms), tap=_at("K", e.index))
     table = Table(box=box.SIMPLE_HEAD)
     shown = e.terms if full else e.terms[:SHOWN_TERMS]
+    padded = any(t.padded is not None for t in shown)
     if is_input:
-        for header in (_("output"), _("tap used"), "dY", "K", "dY * K"):
-            table.add_column(header, justify="right", no_wrap=True)
-        for t in shown:
-            table.add_row(
-                _via(_at("Y", t.output), t.padded),
-                _at("K", t.tap),
-                format_value(t.dy),
-                format_value(t.factor),
-                format_value(t.product),
-            )
+        headers = [_("output"), _("tap used"), "dY", "K", "dY * K"]
     else:
-        for header in (_("output"), _("input cell"), "X", "dY", "X * dY"):
-            table.add_column(header, justify="right", no_wrap=True)
-        for t in shown:
-            table.add_row(
-                _at("Y", t.output),
-                _via(_at("X", t.cell), t.padded),
-                format_value(t.factor),
-                format_value(t.dy),
-                format_value(t.product),
-            )
+        headers = [_("output"), _("input cell"), "X", "dY", "X * dY"]
+    if padded:  # where a reflect/replicate/circular copy of the cell was read
+        headers.insert(2, _("read at padded"))
+    for header in headers:
+        # Indices and values are never cut: a narrow terminal wraps the headers instead.
+        table.add_column(header, justify="right", overflow="fold")
+    for t in shown:
+        if is_input:
+            row = [_at("Y", t.output), _at("K", t.tap), t.dy, t.factor, t.product]
+        else:
+            row = [_at("Y", t.output), _at("X", t.cell), t.factor, t.dy, t.product]
+        cells = [*row[:2], *(format_value(v) for v in row[2:])]
+        if padded:
+            cells.insert(2, "" if t.padded is None else f"{t.padded[0]},{t.padded[1]}")
+        table.add_row(*cells)
     report: list[Renderable] = [render_line(title), table]
     rest = len(e.terms) - len(shown)
     if rest:
