@@ -567,6 +567,13 @@ def _depthwise_input_grad(
     n, c_o, m_h, m_w = dy.shape
     k_h, k_w = kernel.shape[2:]
     multiplier = c_o // groups
+    if stride == (1, 1):
+        # At stride 1 the transposed convolution is the full correlation of dY with the
+        # flipped kernel: conv2d's own depthwise path (channel c reads dY's c*mult.. block).
+        taps = flip_kernel(kernel).reshape(groups, multiplier, k_h, k_w)
+        eff = (dilation[0] * (k_h - 1), dilation[1] * (k_w - 1))
+        full: Array = conv2d(dy, taps, padding=eff, dilation=dilation, groups=groups)
+        return full
     acc = accumulation_for(dy, kernel)
     compute = acc.acc
     if acc.is_integer and exact_integer_bound(dy, kernel, None, c_o * k_h * k_w) < FLOAT64_EXACT:
