@@ -4,11 +4,13 @@ Run it with the machine's own OpenBLAS defaults (users do not set these)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_grad.py
 
-Each case is ``bench_conv.py``'s, with a bias. convcli's time is the forward pass
-(``conv2d``, what ``grad`` needs to know the output) plus ``conv2d_backward``; torch's is
-``F.conv2d`` plus ``backward`` of a random ``dY``, with ``requires_grad`` on the input, the
-weight and the bias: the same three gradients. Timing in blocks, as ``bench_conv.py``
-times (its docstring says why). ``--quick`` runs 5 rounds instead of 15.
+Each case is ``bench_conv.py``'s, with a bias and a random ``dY``. convcli's time is what
+``convcli grad`` computes: ``conv2d_backward``, the three gradients (a convolution is
+linear: its gradients need no forward pass, and ``grad`` runs none). torch's is
+``F.conv2d`` plus ``backward``, with ``requires_grad`` on the input, the weight and the
+bias: autograd needs the forward pass to record its graph. The "+ forward" column adds
+convcli's own ``conv2d`` for comparison (not in the ratio). Timing in blocks, as
+``bench_conv.py`` times (its docstring says why). ``--quick`` runs 5 rounds instead of 15.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     torch, F = import_torch()
     print_versions(torch, say_no_torch=True)
     print()
-    header = f"{'case':<16} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6}  agrees"
+    header = f"{'case':<16} {'grad ms':>9} {'+ forward':>10} {'torch ms':>9} {'ratio':>6}  agrees"
     print(header)
     print("-" * len(header))
     ratios: list[float] = []
@@ -57,10 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         def ours(
             x: Any = x, w: Any = w, b: Any = b, dy: Any = dy, options: Any = case.options
         ) -> Any:
-            convcli.conv2d(x, w, b, **options)
             return convcli.conv2d_backward(x, w, dy, b, **options)
 
-        fns: dict[str, Callable[[], object]] = {"convcli": ours}
+        def forward(x: Any = x, w: Any = w, b: Any = b, options: Any = case.options) -> Any:
+            return convcli.conv2d(x, w, b, **options)
+
+        fns: dict[str, Callable[[], object]] = {"convcli": ours, "forward": forward}
         grads = ours()
         agrees = "-"
         if torch is not None:
@@ -86,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             agrees = "yes" if ok else "NO"
         best = best_of_blocks(fns, rounds)
         torch_ms, ratio_text = torch_columns(best, ratios)
-        ms = best["convcli"] * 1e3
-        print(f"{case.name:<16} {ms:>10.3f} {torch_ms:>9} {ratio_text:>6}  {agrees}")
+        ms, with_forward = best["convcli"] * 1e3, (best["convcli"] + best["forward"]) * 1e3
+        print(
+            f"{case.name:<16} {ms:>9.3f} {with_forward:>10.3f} {torch_ms:>9} {ratio_text:>6}  "
+            f"{agrees}"
+        )
     print_summary(ratios, all_agree, len(header))
     return 0
 

@@ -227,3 +227,13 @@ def test_draw_grad_pictures_one_input_cell(tmp_path: Path) -> None:
         invoke("draw", X, K_OUT, "--grad", "--transposed", "-o", str(tmp_path / "p.svg")),
         "--grad",
     )
+
+
+def test_grad_is_refused_over_the_memory_budget_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    x = save(tmp_path / "x.npy", np.zeros((1, 16, 64, 64), dtype=np.float32))
+    w = save(tmp_path / "w.npy", np.zeros((16, 16, 3, 3), dtype=np.float32))
+    result = invoke("grad", x, w, "--max-memory", "600K", "-o", str(tmp_path / "g.npz"))
+    assert_usage_error(result, "--max-memory", "gradients")
+    assert files_in(tmp_path) == ["w.npy", "x.npy"]
