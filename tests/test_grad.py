@@ -313,3 +313,24 @@ def test_window_in_the_padding_has_no_winner() -> None:
     x = np.zeros((2, 1, 1))
     assert pool_indices(x, options)[1].reshape(-1).tolist() == [1, 1]  # past each plane
     assert pool2d_backward(x, options).tolist() == [[[0.0]], [[0.0]]]
+
+
+@pytest.mark.torch
+@given(conv=convolutions(dtypes=("complex128",)), seed=st.integers(0, 2**16))
+def test_complex_gradients_follow_autograds_conjugate_convention(
+    conv: Conv, seed: int, torch_single_thread: Any
+) -> None:
+    """dX = dY * conj(K), dW = conj(X) * dY, db = sum dY: torch's for complex tensors."""
+    torch = torch_single_thread
+    args = (conv.stride, conv.padding, conv.dilation, conv.groups)
+    y = conv2d(conv.x, conv.weight, conv.bias, *args)
+    rng = np.random.default_rng(seed)
+    dy = rng.integers(-3, 4, size=y.shape) + 1j * rng.integers(-3, 4, size=y.shape)
+    grads = conv2d_backward(conv.x, conv.weight, dy, conv.bias, *args)
+    expected = _torch_conv_grads(torch, conv, dy)
+    scale = _scale(conv.x, conv.weight, dy) * np.prod(conv.weight.shape) * np.prod(y.shape)
+    _close(grads.grad_input, expected[0], scale)  # type: ignore[arg-type]
+    _close(grads.grad_weight, expected[1], scale)  # type: ignore[arg-type]
+    if conv.bias is not None:
+        assert grads.grad_bias is not None
+        _close(grads.grad_bias, expected[2], scale)  # type: ignore[arg-type]

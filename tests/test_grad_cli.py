@@ -237,3 +237,29 @@ def test_grad_is_refused_over_the_memory_budget_before_anything_is_written(
     result = invoke("grad", x, w, "--max-memory", "600K", "-o", str(tmp_path / "g.npz"))
     assert_usage_error(result, "--max-memory", "gradients")
     assert files_in(tmp_path) == ["w.npy", "x.npy"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "options"),
+    [
+        ((1, 32, 56, 56), "float32", PoolOptions("max", 3, 2, 1)),
+        ((2, 8, 33, 31), "float64", PoolOptions("avg", (3, 2), None, (1, 1), ceil_mode=True)),
+        ((2, 8, 33, 31), "int16", PoolOptions("adaptive-avg", output_size=(5, 7))),
+        ((2, 8, 30, 30), "float32", PoolOptions("adaptive-max", output_size=4)),
+    ],
+)
+def test_pool_grad_stays_within_its_estimate(
+    shape: tuple[int, ...], dtype: str, options: PoolOptions
+) -> None:
+    from convcli.ops.budget import estimate_pool_grad
+
+    x = np.random.default_rng(0).integers(-3, 4, shape).astype(dtype)
+    parts = dict(estimate_pool_grad(x.shape, x.dtype, options).parts)
+    tracemalloc.start()
+    try:
+        pool2d_backward(x, options)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    held = parts["output gradient"] + parts["gradient"] + parts["workspace"] + parts["output"]
+    assert peak <= held + parts["indices"] + 64 * 1024
