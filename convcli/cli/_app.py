@@ -171,6 +171,7 @@ COMMAND_ORDER = (
     "verify",
     "verify-1x1",
     "pool",
+    "grad",
     "net",
     "draw",
 )
