@@ -334,3 +334,24 @@ def test_complex_gradients_follow_autograds_conjugate_convention(
     if conv.bias is not None:
         assert grads.grad_bias is not None
         _close(grads.grad_bias, expected[2], scale)  # type: ignore[arg-type]
+
+
+@pytest.mark.torch
+@given(pool=poolings("max", ("int16", "uint8")), data=st.data())
+def test_integer_max_pool_gradients_are_exact(
+    pool: Pool, data: Any, torch_single_thread: Any
+) -> None:
+    """torch refuses integer tensors in autograd: the same values in float64 are the oracle,
+    and the int64 gradient must equal it exactly (ties go to the same winner)."""
+    options = PoolOptions("max", **pool.options)
+    _y, indices = pool_indices(pool.x, options)
+    assume(bool(np.all(indices < pool.x.shape[-2] * pool.x.shape[-1])))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    dy = rng.integers(-3, 4, size=indices.shape)
+    wide = pool.x.astype(np.float64)
+    expected = _torch_pool_grad(
+        torch_single_thread, wide, "max_pool2d", pool.options, dy.astype(np.float64)
+    )
+    out = pool2d_backward(pool.x, options, dy)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, expected.astype(np.int64))
