@@ -278,6 +278,7 @@ SYMBOLS = {
     "dX", "dW", "db", "dY", "dL", "dK", "lr", "edges", "random", "numpy", "optim", "SGD",
     "ULP", "FlopCounterMode", "K", "X", "Y", "b", "L", "sum", "hat", "sgd", "momentum", "adam",
     "ReLU", "BatchNorm",
+    "cols", "autograd",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -379,6 +380,12 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--ceil-mode", "--at", "0,0,0"],
         ["pool", X, "--kind", "max", "-k", "2", "-p", "1", "--at", "1,1,1"],
         ["pool", X, "--kind", "adaptive-avg", "--output-size", "1", "--at", "0,0,0"],
+        ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--grad"],
+        ["grad", X, K_OUT, "--bias", BIAS, "-p", "1", "--padding-mode", "reflect"],
+        ["grad", X, K_IN, "--at", "input:0,1,1", "-p", "1"],
+        ["grad", X, K_OUT, "--at", "weight:1,0,1,1", "-p", "1", "--padding-mode", "circular"],
+        ["verify", X, K_OUT, "--bias", BIAS, "-p", "1", "--grad"],
+        ["draw", X, K_OUT, "--grad", "--at", "1,1,1", "-p", "1", "-o", str(tmp / "g.svg")],
         ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2",
          "-p", "1", "--ceil-mode"],
         ["shapes", "--transposed", "--input-shape", "4x16x16", "--kernel-shape", "4x2x4x4",
