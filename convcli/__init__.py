@@ -52,6 +52,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.ops.explain": ("explain_output",),
     "convcli.ops.layout": ("to_nchw", "to_oihw"),
     "convcli.ops.learn": ("kernel_gradient", "learn_kernel"),
+    "convcli.ops.grad": (
+        "ConvGrads",
+        "conv2d_backward",
+        "conv_transpose2d_backward",
+        "pool2d_backward",
+    ),
     "convcli.ops.padding": ("pad_input",),
     "convcli.ops.pooling": (
         "adaptive_avg_pool2d",
@@ -87,6 +93,10 @@ if TYPE_CHECKING:
     from convcli.ops.conv import corr2d_multi_in_out as corr2d_multi_in_out
     from convcli.ops.conv import corr2d_multi_in_out_1x1 as corr2d_multi_in_out_1x1
     from convcli.ops.explain import explain_output as explain_output
+    from convcli.ops.grad import ConvGrads as ConvGrads
+    from convcli.ops.grad import conv2d_backward as conv2d_backward
+    from convcli.ops.grad import conv_transpose2d_backward as conv_transpose2d_backward
+    from convcli.ops.grad import pool2d_backward as pool2d_backward
     from convcli.ops.layout import to_nchw as to_nchw
     from convcli.ops.layout import to_oihw as to_oihw
     from convcli.ops.learn import kernel_gradient as kernel_gradient

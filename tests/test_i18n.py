@@ -281,6 +281,7 @@ SYMBOLS = {
     # net's newer layers and presets, PyTorch's forward and the class names a printout shows
     "elu", "mish", "prelu", "hardswish", "hardsigmoid", "instancenorm", "googlenet",
     "densenet", "unet", "torchvision", "forward", "Net",
+    "cols", "autograd",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -382,6 +383,12 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--ceil-mode", "--at", "0,0,0"],
         ["pool", X, "--kind", "max", "-k", "2", "-p", "1", "--at", "1,1,1"],
         ["pool", X, "--kind", "adaptive-avg", "--output-size", "1", "--at", "0,0,0"],
+        ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--grad"],
+        ["grad", X, K_OUT, "--bias", BIAS, "-p", "1", "--padding-mode", "reflect"],
+        ["grad", X, K_IN, "--at", "input:0,1,1", "-p", "1"],
+        ["grad", X, K_OUT, "--at", "weight:1,0,1,1", "-p", "1", "--padding-mode", "circular"],
+        ["verify", X, K_OUT, "--bias", BIAS, "-p", "1", "--grad"],
+        ["draw", X, K_OUT, "--grad", "--at", "1,1,1", "-p", "1", "-o", str(tmp / "g.svg")],
         ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2",
          "-p", "1", "--ceil-mode"],
         ["shapes", "--transposed", "--input-shape", "4x16x16", "--kernel-shape", "4x2x4x4",

@@ -175,6 +175,7 @@ COMMAND_ORDER = (
     "compose",
     "learn",
     "pool",
+    "grad",
     "net",
     "draw",
 )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from convcli.cli._app import shown
 from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
 from convcli.errors import BudgetError, ConvcliError, TensorFileError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 from convcli.shapes.layout import Layouts, input_order, kernel_order, permuted
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLES", "check_reading_budget", "load_checked"]
 
-ROLES = ("input", "kernel", "bias")
+# grad's dY is the fourth tensor a command reads.
+ROLES = ("input", "kernel", "bias", N_("grad_output"))
 T = TypeVar("T")
 R = TypeVar("R")
 SizeCheck = Callable[[Sequence[TensorInfo | None]], None]
@@ -41,8 +42,12 @@ def load_checked(
     budget: int,
     check: SizeCheck,
     layouts: Layouts | None = None,
+    *,
+    roles: Sequence[str] = ROLES,
 ) -> list[npt.NDArray[Any] | None]:
     """The tensors of ``specs`` (input, kernel, bias; ``None``: not given), every check first.
+
+    ``roles`` names them in messages, in order (``grad``'s fourth is ``dY``).
 
     ``check(infos)`` is the command's check on ``(shape, dtype)`` of each tensor: it raises
     a ``ConvcliError`` (a shape that does not fit, an estimate over ``budget``). It is
@@ -58,7 +63,7 @@ def load_checked(
     from convcli.tensorio.files import MAX_JSON_BYTES, json_text_size, read_stdin
 
     check_stdin_once(specs)
-    roles = ROLES[: len(specs)]
+    roles = tuple(roles[: len(specs)])
     infos: list[TensorInfo | None] = []
     texts: dict[int, int] = {}
     piped: bytes | None = None
@@ -101,7 +106,7 @@ def load_checked(
         parts.append((name + " " + _("(JSON text to parse)"), texts[index] * JSON_PARSE_EXPANSION))
     check_inputs_budget(parts, budget)
     if not texts:
-        with naming_inputs(specs):
+        with naming_inputs(specs, roles):
             check(infos)
     arrays: list[npt.NDArray[Any] | None] = [None] * len(specs)
     for index in texts:
@@ -116,7 +121,7 @@ def load_checked(
         arrays[index] = _moved(array, chosen, roles[index])
         del array  # the file's own axes: only held while copying
     if texts:
-        with naming_inputs(specs):
+        with naming_inputs(specs, roles):
             check(infos)
     for index, spec in enumerate(specs):
         if spec is not None and arrays[index] is None:

@@ -26,6 +26,7 @@ from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
 from convcli.shapes.parsing import shorten
 from convcli.shapes.pooling import PoolOptions
 from convcli.shapes.transposed import TransposedOptions
@@ -44,7 +45,9 @@ __all__ = [
     "estimate_explain",
     "estimate_explain_pool",
     "estimate_explain_transposed",
+    "estimate_grad",
     "estimate_learn",
+    "estimate_pool_grad",
     "estimate_pool_run",
     "estimate_run",
     "estimate_transposed_run",
@@ -724,3 +727,146 @@ def estimate_learn(input_shape: Shape, kernel_shape: Shape, epochs: int) -> RunE
             ("report", 8 * epochs),
         )
     )
+
+
+def estimate_grad(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None,
+    bias_dtype: np.dtype[Any] | None,
+    options: ConvOptions | TransposedOptions,
+    *,
+    as_json: bool = False,
+) -> RunEstimate:
+    """What ``convcli grad`` (反向传播) holds at once, from shapes and dtypes alone.
+
+    The tensors, ``dY`` (the output's size), the three gradients, and the workspace of
+    ``convcli.ops.grad``: the padded input, the padded input's gradient before it is
+    cropped (or folded), one tap's strided copy of the input and ``dY`` transposed (for
+    ``dW``), the transposed convolution's own workspace (for ``dX``), all in the compute
+    dtype (8 bytes for integers). Options of a ``TransposedOptions`` size
+    ``run --transposed``'s backward pass, whose roles swap. Shapes that do not form the
+    layer raise the computation's own refusal.
+
+    Examples
+    --------
+    >>> e = estimate_grad((1, 64, 56, 56), np.dtype("f4"), (64, 64, 3, 3), np.dtype("f4"),
+    ...                   None, None, ConvOptions(padding=1))
+    >>> dict(e.parts)["gradients"] // 1024
+    928
+    """
+    from convcli.ops.algorithms import plan_dtypes
+    from convcli.ops.grad import GRAD_TILE_BYTES
+    from convcli.ops.transposed import check_transposed_kernel, plan_transposed
+
+    transposed = isinstance(options, TransposedOptions)
+    acc, compute = plan_dtypes(input_dtype, kernel_dtype, bias_dtype)
+    item, out_item = compute.itemsize, acc.out.itemsize
+    if transposed:
+        assert isinstance(options, TransposedOptions)
+        check_transposed_kernel(kernel_shape)
+        plan = plan_transposed(
+            input_shape, kernel_shape, input_dtype=input_dtype, weight_dtype=kernel_dtype,
+            bias_shape=bias_shape, bias_dtype=bias_dtype, stride=options.stride,
+            padding=options.padding, output_padding=options.output_padding,
+            groups=options.groups, dilation=options.dilation, output_size=options.output_size,
+        )  # fmt: skip
+        output_shape = plan.output_shape
+        n = input_shape[0] if len(input_shape) == 4 else 1
+        eff = [plan.geometry.dilation[a] * (kernel_shape[2 + a] - 1) + 1 for a in (0, 1)]
+        need = [
+            max(
+                (input_shape[-2 + a] - 1) * plan.geometry.stride[a] + eff[a],
+                plan.geometry.out_size[a] + 2 * plan.geometry.padding[a],
+            )
+            for a in (0, 1)
+        ]
+        padded = n * output_shape[-3] * need[0] * need[1] * item
+        memory = estimate_memory(
+            (n, output_shape[-3], need[0], need[1]), (kernel_shape[0], *kernel_shape[1:]),
+            input_dtype=compute, weight_dtype=compute,
+            stride=options.stride, dilation=options.dilation, groups=options.groups,
+        )  # fmt: skip
+        tap = math.prod(input_shape) * item
+        workspace = padded + memory.workspace_bytes + 2 * tap + _bytes(output_shape, compute)
+    else:
+        assert isinstance(options, ConvOptions)
+        x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
+        check_conv_shapes(x_shape, w_shape, bias_shape, options.groups)
+        geometry = resolve_geometry(
+            (x_shape[-2], x_shape[-1]),
+            (w_shape[-2], w_shape[-1]),
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+        )
+        n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+        output_shape = (n, w_shape[0], *geometry.out_size)
+        padded = n * c_i * math.prod(geometry.padded_size) * item
+        dy_cm = output_shape[-3:]
+        plan = plan_transposed(
+            (n, *dy_cm), w_shape, input_dtype=compute, weight_dtype=compute,
+            stride=geometry.stride, dilation=geometry.dilation, groups=options.groups,
+        )  # fmt: skip
+        tap = n * c_i * math.prod(geometry.out_size) * item
+        taps = w_shape[2] * w_shape[3]
+        # a tile of taps' copies of the input (im2col for dW, GRAD_TILE_BYTES at most)
+        cols = tap if w_shape[1] == 1 else min(taps * tap, max(tap, GRAD_TILE_BYTES))
+        # padded input and its gradient (twice: uncropped, then cropped or folded), the
+        # tile, one tap's copy, dY (cast and transposed), the transposed convolution's own
+        output_bytes = math.prod(output_shape) * item
+        workspace = 3 * padded + cols + tap + 2 * output_bytes + plan.workspace_bytes
+    output_values = math.prod(output_shape)
+    grad_values = math.prod(input_shape) + math.prod(kernel_shape)
+    grad_values += 0 if bias_shape is None else math.prod(bias_shape)
+    per_value = _json_bytes_per_value(acc.out.kind == "c")
+    parts = [
+        *_tensor_parts(
+            input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
+        ),
+        (N_("output gradient"), output_values * max(out_item, item)),
+        (N_("gradients"), grad_values * max(out_item, item)),
+        ("workspace", workspace),
+        ("JSON text", grad_values * per_value if as_json else 0),
+        ("report", _report_bytes(math.prod(input_shape) * out_item)),
+    ]
+    return RunEstimate(tuple(parts))
+
+
+def estimate_pool_grad(
+    input_shape: Shape, input_dtype: np.dtype[Any], options: PoolOptions, *, as_json: bool = False
+) -> RunEstimate:
+    """What ``convcli pool --grad`` holds at once: the pooling run's parts, its indices
+    (max kinds), ``dY`` and the input's gradient, with the padded gradient before the crop.
+
+    Examples
+    --------
+    >>> e = estimate_pool_grad((1, 8, 32, 32), np.dtype("f4"), PoolOptions("avg", 2))
+    >>> dict(e.parts)["gradient"]
+    65536
+    """
+    run = estimate_pool_run(input_shape, input_dtype, options, indices=True)
+    parts = dict(run.parts)
+    output_values = parts["output"] // max(1, _pool_out_item(input_dtype, options))
+    wide = 16 if input_dtype.kind == "c" else 8
+    input_values = math.prod(input_shape)
+    kernel = options.kernel_size if options.kernel_size is not None else 1
+    k_h, k_w = (kernel, kernel) if isinstance(kernel, int) else kernel
+    padded = math.prod(input_shape[:-2]) * (input_shape[-2] + 2 * k_h) * (input_shape[-1] + 2 * k_w)
+    parts.update(
+        {
+            N_("output gradient"): output_values * wide * 3,
+            N_("gradient"): input_values * wide,
+            "workspace": parts["workspace"] + padded * wide + output_values * 8 * 3,
+            "JSON text": input_values * JSON_BYTES_PER_VALUE if as_json else 0,
+        }
+    )
+    return RunEstimate(tuple(parts.items()))
+
+
+def _pool_out_item(dtype: np.dtype[Any], options: PoolOptions) -> int:
+    from convcli.ops.pooling import pool_dtypes
+
+    return pool_dtypes(dtype, "max" if options.kind.endswith("max") else "avg")[1].itemsize
