@@ -37,6 +37,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.shapes.geometry": ("ConvGeometry", "output_size", "resolve_geometry"),
     "convcli.shapes.layer": ("LayerShapes", "describe_layer", "separable_cost"),
     "convcli.shapes.options": ("ConvOptions",),
+    "convcli.shapes.graph": ("Node", "graph_spec"),
     "convcli.shapes.netspec": ("parse_spec",),
     "convcli.shapes.network": ("trace_cell", "walk_network"),
     "convcli.shapes.solve": ("solve_conv_axis", "solve_pool_axis", "solve_transposed_axis"),
@@ -117,6 +118,8 @@ if TYPE_CHECKING:
     from convcli.shapes.layer import LayerShapes as LayerShapes
     from convcli.shapes.layer import describe_layer as describe_layer
     from convcli.shapes.layer import separable_cost as separable_cost
+    from convcli.shapes.graph import Node as Node
+    from convcli.shapes.graph import graph_spec as graph_spec
     from convcli.shapes.netspec import parse_spec as parse_spec
     from convcli.shapes.network import trace_cell as trace_cell
     from convcli.shapes.network import walk_network as walk_network
