@@ -115,11 +115,11 @@ if TYPE_CHECKING:
     from convcli.shapes.geometry import ConvGeometry as ConvGeometry
     from convcli.shapes.geometry import output_size as output_size
     from convcli.shapes.geometry import resolve_geometry as resolve_geometry
+    from convcli.shapes.graph import Node as Node
+    from convcli.shapes.graph import graph_spec as graph_spec
     from convcli.shapes.layer import LayerShapes as LayerShapes
     from convcli.shapes.layer import describe_layer as describe_layer
     from convcli.shapes.layer import separable_cost as separable_cost
-    from convcli.shapes.graph import Node as Node
-    from convcli.shapes.graph import graph_spec as graph_spec
     from convcli.shapes.netspec import parse_spec as parse_spec
     from convcli.shapes.network import trace_cell as trace_cell
     from convcli.shapes.network import walk_network as walk_network
