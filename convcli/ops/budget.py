@@ -183,7 +183,7 @@ class RunEstimate:
         return sum(size for _, size in self.parts)
 
     def describe(self) -> str:
-        shown = ", ".join(f"{_(name)} {format_bytes(size)}" for name, size in self.parts if size)
+        shown = _(", ").join(f"{_(name)} {format_bytes(size)}" for name, size in self.parts if size)
         return _("about {total} ({parts})").format(total=format_bytes(self.total), parts=shown)
 
 
@@ -254,18 +254,18 @@ def estimate_run(
         *_tensor_parts(
             input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
         ),
-        ("output", output_values * out_size * results),
-        ("workspace", memory.workspace_bytes),
-        ("JSON text", json_values * per_value if as_json else 0),
-        ("report", _report_bytes(output_values * out_size)),
+        (N_("output"), output_values * out_size * results),
+        (N_("workspace"), memory.workspace_bytes),
+        (N_("JSON text"), json_values * per_value if as_json else 0),
+        (N_("report"), _report_bytes(output_values * out_size)),
     ]
     if results > 1:
         # Comparing two results: both widened to float64/complex128, their differences and
         # masks (compare()), and the copies each way of computing makes on its way.
         wide = 16 if complex_out else 8
-        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
+        parts.append((N_("comparison"), output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
         parts.append(
-            ("working copies", _bytes(input_shape, input_dtype) + 2 * output_values * out_size)
+            (N_("working copies"), _bytes(input_shape, input_dtype) + 2 * output_values * out_size)
         )
     if padding_mode != "zeros":
         geometry = resolve_geometry(
@@ -278,7 +278,7 @@ def estimate_run(
         padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
         parts.append((N_("padded input"), padded))
     if unfolded:
-        parts.append(("unfolded input", unfolded_values * out_size))
+        parts.append((N_("unfolded input"), unfolded_values * out_size))
     return RunEstimate(tuple(parts), tuple(memory.output_shape))
 
 
@@ -322,8 +322,8 @@ def estimate_explain(
         *_tensor_parts(
             input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
         ),
-        ("windows and products", values * max(acc.itemsize, 8)),
-        ("JSON text" if as_json else "report", REPORT_BYTES + values * shown),
+        (N_("windows and products"), values * max(acc.itemsize, 8)),
+        (N_("JSON text") if as_json else N_("report"), REPORT_BYTES + values * shown),
     )
     return RunEstimate(parts)
 
@@ -402,9 +402,9 @@ def _tensor_parts(
     """The loaded tensors' parts of an estimate: input, kernel and (if any) bias."""
     bias = 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)
     return (
-        ("input", _bytes(input_shape, input_dtype)),
-        ("kernel", _bytes(kernel_shape, kernel_dtype)),
-        ("bias", bias),
+        (N_("input"), _bytes(input_shape, input_dtype)),
+        (N_("kernel"), _bytes(kernel_shape, kernel_dtype)),
+        (N_("bias"), bias),
     )
 
 
@@ -476,15 +476,15 @@ def estimate_transposed_run(
         *_tensor_parts(
             input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
         ),
-        ("output", output_values * out_item * results),
-        ("workspace", plan.workspace_bytes),
-        ("JSON text", output_values * per_value * results if as_json else 0),
-        ("report", _report_bytes(output_values * out_item)),
+        (N_("output"), output_values * out_item * results),
+        (N_("workspace"), plan.workspace_bytes),
+        (N_("JSON text"), output_values * per_value * results if as_json else 0),
+        (N_("report"), _report_bytes(output_values * out_item)),
     ]
     if direct:
         parts.extend(_direct_check_parts(input_shape, kernel_shape, bias_dtype, plan, options))
         wide = 16 if complex_out else 8
-        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
+        parts.append((N_("comparison"), output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
     return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
@@ -548,9 +548,9 @@ def _direct_check_parts(
     )
     forward_values = math.prod(forward.output_shape)
     return [
-        ("input cast", input_values * acc.itemsize),
+        (N_("input cast"), input_values * acc.itemsize),
         ("zero-inserted input", n_c * math.prod(inserted_hw) * acc.itemsize),
-        ("direct weight", 2 * math.prod(kernel_shape) * acc.itemsize),
+        (N_("direct weight"), 2 * math.prod(kernel_shape) * acc.itemsize),
         ("direct conv2d", 2 * output_values * acc.itemsize + conv.workspace_bytes),
         (
             "adjoint check",
@@ -598,17 +598,19 @@ def estimate_pool_run(
     out_item = plan.output_dtype.itemsize
     per_value = _json_bytes_per_value(plan.output_dtype.kind == "c")
     parts = [
-        ("input", _bytes(input_shape, input_dtype)),
-        ("output", output_values * out_item),
-        ("workspace", plan.workspace_bytes),
-        ("JSON text", output_values * per_value if as_json else 0),
-        ("report", _report_bytes(output_values * out_item)),
+        (N_("input"), _bytes(input_shape, input_dtype)),
+        (N_("output"), output_values * out_item),
+        (N_("workspace"), plan.workspace_bytes),
+        (N_("JSON text"), output_values * per_value if as_json else 0),
+        (N_("report"), _report_bytes(output_values * out_item)),
     ]
     if indices:
         # Per output: the tap taken and its row/column steps (int32 each), the int64 indices
         # and one int64 temporary, two boolean masks; then the indices' JSON text.
-        parts.append(("indices", output_values * (3 * 4 + 2 * 8 + 2)))
-        parts.append(("indices JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0))
+        parts.append((N_("indices"), output_values * (3 * 4 + 2 * 8 + 2)))
+        parts.append(
+            (N_("indices JSON text"), output_values * JSON_BYTES_PER_VALUE if as_json else 0)
+        )
     return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
@@ -638,7 +640,7 @@ def estimate_explain_transposed(
         input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype, options
     )
     terms = kernel_shape[0] // int(options.groups) * kernel_shape[2] * kernel_shape[3]
-    return RunEstimate((*run.parts, ("terms", terms * REPORT_BYTES_PER_VALUE)))
+    return RunEstimate((*run.parts, (N_("terms"), terms * REPORT_BYTES_PER_VALUE)))
 
 
 def estimate_explain_pool(
@@ -665,7 +667,7 @@ def estimate_explain_pool(
         m_h, m_w = size if isinstance(size, tuple) else (size, size)
         k_h = min(h, -(-h // max(1, m_h or h)) + 1)
         k_w = min(w, -(-w // max(1, m_w or w)) + 1)
-    return RunEstimate((*run.parts, ("window", k_h * k_w * REPORT_BYTES_PER_VALUE)))
+    return RunEstimate((*run.parts, (N_("window"), k_h * k_w * REPORT_BYTES_PER_VALUE)))
 
 
 def estimate_compose(
@@ -696,17 +698,19 @@ def estimate_compose(
     )
     composed = k2_shape[0] * k1_shape[1] * size[0] * size[1]
     parts: list[tuple[str, int]] = [
-        ("kernel", 8 * (math.prod(k1_shape) + math.prod(k2_shape))),
-        ("composed kernel", 2 * 8 * composed),  # the kernel and one block added into it
+        (N_("kernel"), 8 * (math.prod(k1_shape) + math.prod(k2_shape))),
+        (N_("composed kernel"), 2 * 8 * composed),  # the kernel and one block added into it
     ]
     if input_shape is not None:
         (p1, p2) = paddings
         n = math.prod(input_shape[:-3]) if len(input_shape) > 3 else 1
         h = input_shape[-2] + 2 * (p1[0] + s1[0] * p2[0])
         w = input_shape[-1] + 2 * (p1[1] + s1[1] * p2[1])
-        parts.append(("input", 8 * math.prod(input_shape)))
-        parts.append(("output", 8 * n * (k1_shape[0] + COMPARE_WIDE_ARRAYS * k2_shape[0]) * h * w))
-        parts.append(("windows and products", 64 * 2**20))
+        parts.append((N_("input"), 8 * math.prod(input_shape)))
+        parts.append(
+            (N_("output"), 8 * n * (k1_shape[0] + COMPARE_WIDE_ARRAYS * k2_shape[0]) * h * w)
+        )
+        parts.append((N_("windows and products"), 64 * 2**20))
     return RunEstimate(tuple(parts))
 
 
@@ -722,9 +726,9 @@ def estimate_learn(input_shape: Shape, kernel_shape: Shape, epochs: int) -> RunE
     values = math.prod(input_shape)
     return RunEstimate(
         (
-            ("input", 8 * 5 * values),
-            ("kernel", 8 * 2 * math.prod(kernel_shape)),
-            ("report", 8 * epochs),
+            (N_("input"), 8 * 5 * values),
+            (N_("kernel"), 8 * 2 * math.prod(kernel_shape)),
+            (N_("report"), 8 * epochs),
         )
     )
 
@@ -828,9 +832,9 @@ def estimate_grad(
         ),
         (N_("output gradient"), output_values * max(out_item, item)),
         (N_("gradients"), grad_values * max(out_item, item)),
-        ("workspace", workspace),
-        ("JSON text", grad_values * per_value if as_json else 0),
-        ("report", _report_bytes(math.prod(input_shape) * out_item)),
+        (N_("workspace"), workspace),
+        (N_("JSON text"), grad_values * per_value if as_json else 0),
+        (N_("report"), _report_bytes(math.prod(input_shape) * out_item)),
     ]
     return RunEstimate(tuple(parts))
 
@@ -859,8 +863,8 @@ def estimate_pool_grad(
         {
             N_("output gradient"): output_values * wide * 3,
             N_("gradient"): input_values * wide,
-            "workspace": parts["workspace"] + padded * wide + output_values * 8 * 3,
-            "JSON text": input_values * JSON_BYTES_PER_VALUE if as_json else 0,
+            N_("workspace"): parts["workspace"] + padded * wide + output_values * 8 * 3,
+            N_("JSON text"): input_values * JSON_BYTES_PER_VALUE if as_json else 0,
         }
     )
     return RunEstimate(tuple(parts.items()))
