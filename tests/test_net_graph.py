@@ -741,3 +741,15 @@ def test_training_memory_through_joins_matches_torch(spec: str, shape: tuple[int
 def test_training_refuses_layers_it_does_not_model() -> None:
     result = invoke("net", "conv(4, k=1) > hardswish", "--input-shape", "1x2x4x4", "--training")
     assert_usage_error(result, "layer 2 hardswish: what autograd keeps for it is not modelled")
+
+
+def test_blocks_nested_too_deep_are_refused_in_one_line(tmp_path: Any) -> None:
+    path = tmp_path / "deep.txt"
+    path.write_text("concat(" * 51 + "relu" + ")" * 51, encoding="utf-8")
+    for extra in ([], ["--emit", "torch"], ["--json"]):
+        assert_usage_error(
+            invoke("net", f"@{path}", "--input-shape", "1x1x2x2", *extra), "nested more than 50"
+        )
+    path.write_text("add(" * 50 + "relu | identity" + ")" * 50, encoding="utf-8")
+    result = invoke("net", f"@{path}", "--input-shape", "1x1x2x2", "--emit", "torch")
+    assert result.exit_code == 0, result.output
