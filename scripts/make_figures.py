@@ -36,6 +36,9 @@ FIGURES = {
     "docs/figures/transposed_step.svg": (
         "convcli draw --transposed --input-shape 2x2 --kernel-shape 3x3 --stride 2 --at 1,1"
     ),
+    "docs/figures/grad_input_cell.svg": (
+        "convcli draw samples/lesson_X.json samples/lesson_K_multi_out.json --grad --at 1,1,1 -p 1"
+    ),
 }
 
 

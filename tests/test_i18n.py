@@ -274,9 +274,14 @@ SYMBOLS = {
     "linear", "residual", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap",
     "lenet", "alexnet", "nin", "Araujo", "Distill", "nn", "adaptive", "ceil",
     "all", "torchinfo",  # net --depth all, and the package whose depth it follows
+    # the backward's gradients, learn's and verify-1x1's symbols, values and libraries
+    "dX", "dW", "db", "dY", "dL", "dK", "lr", "edges", "random", "numpy", "optim", "SGD",
+    "ULP", "FlopCounterMode", "K", "X", "Y", "b", "L", "sum", "hat", "sgd", "momentum", "adam",
+    "ReLU", "BatchNorm",
     # net's newer layers and presets, PyTorch's forward and the class names a printout shows
     "elu", "mish", "prelu", "hardswish", "hardsigmoid", "instancenorm", "googlenet",
     "densenet", "unet", "torchvision", "forward", "Net",
+    "cols", "autograd",
 }  # fmt: skip
 _REMOVED = re.compile(
     r"'[^']*'|\"[^\"]*\""  # quoted values: what the user typed
@@ -367,10 +372,23 @@ def _commands(tmp: Path) -> list[list[str]]:
         ["verify", X, K_OUT, "-p", "1", "-s", "2", "--flip"],
         ["verify-1x1"],
         ["verify-1x1", "--input-shape", "4x3x3", "--out-channels", "3", "--seed", "7"],
+        ["shapes", "--input-shape", "4x9x9", "--kernel-shape", "6x2x3x3", "-g", "2", "-p", "1",
+         "--bias", "--backward"],
+        ["shapes", "--input-shape", "64x32x32", "--kernel-shape", "64x64x3x3", "--vary", "p=1,2"],
+        ["compose", str(SAMPLES / "sobel_column.json"), str(SAMPLES / "sobel_row.json"),
+         "--check", str(SAMPLES / "edges_X.json"), "--padding2", "1"],
+        ["learn", "--example", "edges"],
+        ["net", "--preset", "resnet18", "--training", "--optimizer", "adam"],
         ["pool", X, "--kind", "max", "--kernel-size", "2", "--stride", "1"],
         ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--ceil-mode", "--at", "0,0,0"],
         ["pool", X, "--kind", "max", "-k", "2", "-p", "1", "--at", "1,1,1"],
         ["pool", X, "--kind", "adaptive-avg", "--output-size", "1", "--at", "0,0,0"],
+        ["pool", X, "--kind", "avg", "-k", "2", "-p", "1", "--grad"],
+        ["grad", X, K_OUT, "--bias", BIAS, "-p", "1", "--padding-mode", "reflect"],
+        ["grad", X, K_IN, "--at", "input:0,1,1", "-p", "1"],
+        ["grad", X, K_OUT, "--at", "weight:1,0,1,1", "-p", "1", "--padding-mode", "circular"],
+        ["verify", X, K_OUT, "--bias", BIAS, "-p", "1", "--grad"],
+        ["draw", X, K_OUT, "--grad", "--at", "1,1,1", "-p", "1", "-o", str(tmp / "g.svg")],
         ["shapes", "--pool", "max", "--input-shape", "64x112x112", "--kernel-size", "3", "-s", "2",
          "-p", "1", "--ceil-mode"],
         ["shapes", "--transposed", "--input-shape", "4x16x16", "--kernel-shape", "4x2x4x4",

@@ -707,3 +707,49 @@ def test_every_width_prints_every_branch_row() -> None:
         assert result.exit_code == 0, result.output
         tables = _printed(result.stdout)
         assert tables and all(table == every for table in tables), width
+
+
+TRAINING = [
+    ("concat(identity | conv(4, k=3, p=1) > relu) > conv(2, k=1)", (2, 3, 6, 6)),
+    ("conv(4, k=1) > se(2) > conv(2, k=1)", (1, 3, 5, 5)),
+    ("conv(4, k=1) > add(conv(4, k=3, p=1) > sigmoid | identity) > tanh", (1, 2, 5, 5)),
+    ("conv(4, k=1) > chunk(2, identity | conv(2, k=1) > relu) > conv(2, k=1)", (1, 2, 5, 5)),
+    ("conv(4, k=1) > mul(gelu | gap > sigmoid)", (1, 2, 4, 4)),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("spec", "shape"), TRAINING)
+def test_training_memory_through_joins_matches_torch(spec: str, shape: tuple[int, ...]) -> None:
+    torch = pytest.importorskip("torch")
+    from convcli.shapes.training import training_memory
+
+    network = walked(spec, shape)
+    module = torch_network(network).train()
+    kept: dict[int, int] = {}
+
+    def pack(t: Any) -> Any:
+        storage = t.untyped_storage()
+        kept[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(torch.randn(*shape)).sum().backward()
+    assert training_memory(network, 4).kept_bytes == sum(kept.values())
+
+
+def test_training_refuses_layers_it_does_not_model() -> None:
+    result = invoke("net", "conv(4, k=1) > hardswish", "--input-shape", "1x2x4x4", "--training")
+    assert_usage_error(result, "layer 2 hardswish: what autograd keeps for it is not modelled")
+
+
+def test_blocks_nested_too_deep_are_refused_in_one_line(tmp_path: Any) -> None:
+    path = tmp_path / "deep.txt"
+    path.write_text("concat(" * 51 + "relu" + ")" * 51, encoding="utf-8")
+    for extra in ([], ["--emit", "torch"], ["--json"]):
+        assert_usage_error(
+            invoke("net", f"@{path}", "--input-shape", "1x1x2x2", *extra), "nested more than 50"
+        )
+    path.write_text("add(" * 50 + "relu | identity" + ")" * 50, encoding="utf-8")
+    result = invoke("net", f"@{path}", "--input-shape", "1x1x2x2", "--emit", "torch")
+    assert result.exit_code == 0, result.output

@@ -2667,6 +2667,40 @@ def test_item57_a_full_disk_is_said_in_chinese() -> None:
     assert "No space" not in err and "no space" not in err
 
 
+BUDGET_COMMANDS = {
+    "run": ["run", "x.npy", "k.npy"],
+    "run --json": ["run", "x.npy", "k.npy", "--json"],
+    "verify": ["verify", "x.npy", "k.npy"],
+    "explain": ["explain", "x.npy", "k.npy", "--at", "0,0,0"],
+    "run --transposed": ["run", "x.npy", "kt.npy", "--transposed"],
+    "pool": ["pool", "x.npy", "-k", "2"],
+    "pool --indices --json": ["pool", "x.npy", "-k", "2", "--indices", "--json"],
+    "pool --grad": ["pool", "x.npy", "-k", "2", "--grad"],
+    "grad": ["grad", "x.npy", "k.npy"],
+    "draw": ["draw", "x.npy", "k.npy", "-o", "d.svg"],
+    "learn": ["learn", "--example", "edges"],
+}
+
+
+@pytest.mark.parametrize("command", list(BUDGET_COMMANDS))
+def test_item57_a_budget_refusal_names_its_parts_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Every part of a memory estimate (workspace, report, JSON text, ...) is a marked
+    string: a refusal under --lang zh lists them in Chinese, joined by Chinese commas."""
+    from test_i18n import english_words, zh
+
+    monkeypatch.chdir(tmp_path)
+    save(tmp_path / "x.npy", np.arange(18.0).reshape(2, 3, 3))
+    save(tmp_path / "k.npy", np.ones((1, 2, 2, 2)))
+    save(tmp_path / "kt.npy", np.ones((2, 1, 2, 2)))
+    code, _out, err = zh(*BUDGET_COMMANDS[command], "--max-memory", "300")
+    assert code == 2 and len(err.splitlines()) == 1, (command, err)
+    assert "预算" in err, err
+    assert english_words(err) - {"JSON"} == set(), (command, err)
+    assert ", " not in err, err
+
+
 # --- 58 ---------------------------------------------------------------------------------
 
 

@@ -16,17 +16,29 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from convcli.cli import draw, net, pool, run, teach, verify
+    from convcli.cli import compose, draw, grad, learn, net, pool, run, teach, verify
     from convcli.cli._app import app
 
-__all__ = ["app", "draw", "main", "net", "pool", "run", "teach", "verify"]
-COMMANDS = ("draw", "net", "pool", "run", "teach", "verify")
+__all__ = [
+    "app",
+    "compose",
+    "draw",
+    "grad",
+    "learn",
+    "main",
+    "net",
+    "pool",
+    "run",
+    "teach",
+    "verify",
+]
+COMMANDS = ("compose", "draw", "grad", "learn", "net", "pool", "run", "teach", "verify")
 
 
 def main() -> None:
     """Entry point of the ``convcli`` script and ``python -m convcli``."""
     try:
-        from convcli.cli import draw, net, pool, run, teach, verify  # noqa: F401 - registers
+        from convcli.cli import compose, draw, grad, learn, net, pool, run, teach, verify  # noqa: F401 - registers
         from convcli.cli._app import catch_signals
         from convcli.cli._app import main as run_app
     except KeyboardInterrupt:

@@ -172,7 +172,10 @@ COMMAND_ORDER = (
     "explain",
     "verify",
     "verify-1x1",
+    "compose",
+    "learn",
     "pool",
+    "grad",
     "net",
     "draw",
 )

@@ -538,14 +538,16 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 
 @contextmanager
-def naming_inputs(specs: Sequence[str | None]) -> Iterator[None]:
+def naming_inputs(
+    specs: Sequence[str | None], roles: Sequence[str] = ("input", "kernel", "bias", "grad_output")
+) -> Iterator[None]:
     """Shape and value errors end with the files they come from; file errors name theirs."""
     try:
         yield
     except TensorFileError:
         raise
     except ConvcliError as err:
-        sources = zip(("input", "kernel", "bias"), specs, strict=False)
+        sources = zip(roles, specs, strict=False)
         named = ", ".join(f"{_(role)} {shown(spec)}" for role, spec in sources if spec)
         if not named:
             raise

@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from convcli.cli._app import shown
 from convcli.cli._common import TensorInfo, check_stdin_once, load, naming_inputs, peek
 from convcli.errors import BudgetError, ConvcliError, TensorFileError
-from convcli.i18n import _
+from convcli.i18n import N_, _
 from convcli.shapes.layout import Layouts, input_order, kernel_order, permuted
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["ROLES", "load_checked"]
+__all__ = ["ROLES", "check_reading_budget", "load_checked"]
 
-ROLES = ("input", "kernel", "bias")
+# grad's dY is the fourth tensor a command reads.
+ROLES = ("input", "kernel", "bias", N_("grad_output"))
 T = TypeVar("T")
 R = TypeVar("R")
 SizeCheck = Callable[[Sequence[TensorInfo | None]], None]
@@ -41,8 +42,12 @@ def load_checked(
     budget: int,
     check: SizeCheck,
     layouts: Layouts | None = None,
+    *,
+    roles: Sequence[str] = ROLES,
 ) -> list[npt.NDArray[Any] | None]:
     """The tensors of ``specs`` (input, kernel, bias; ``None``: not given), every check first.
+
+    ``roles`` names them in messages, in order (``grad``'s fourth is ``dY``).
 
     ``check(infos)`` is the command's check on ``(shape, dtype)`` of each tensor: it raises
     a ``ConvcliError`` (a shape that does not fit, an estimate over ``budget``). It is
@@ -58,7 +63,7 @@ def load_checked(
     from convcli.tensorio.files import MAX_JSON_BYTES, json_text_size, read_stdin
 
     check_stdin_once(specs)
-    roles = ROLES[: len(specs)]
+    roles = tuple(roles[: len(specs)])
     infos: list[TensorInfo | None] = []
     texts: dict[int, int] = {}
     piped: bytes | None = None
@@ -101,7 +106,7 @@ def load_checked(
         parts.append((name + " " + _("(JSON text to parse)"), texts[index] * JSON_PARSE_EXPANSION))
     check_inputs_budget(parts, budget)
     if not texts:
-        with naming_inputs(specs):
+        with naming_inputs(specs, roles):
             check(infos)
     arrays: list[npt.NDArray[Any] | None] = [None] * len(specs)
     for index in texts:
@@ -116,7 +121,7 @@ def load_checked(
         arrays[index] = _moved(array, chosen, roles[index])
         del array  # the file's own axes: only held while copying
     if texts:
-        with naming_inputs(specs):
+        with naming_inputs(specs, roles):
             check(infos)
     for index, spec in enumerate(specs):
         if spec is not None and arrays[index] is None:
@@ -177,3 +182,23 @@ def _named(role: str, read: Callable[[T], R], argument: T) -> R:
         return read(argument)
     except ConvcliError as err:
         raise err.with_context(_(role), " ") from None
+
+
+def check_reading_budget(specs: Sequence[tuple[str | None, str]], budget: int) -> None:
+    """Refuse inputs whose data (from ``.npy`` headers) or JSON parsing alone would go over
+    ``budget``, before any is read (``compose``, ``learn``: files of their own roles)."""
+    from convcli.ops.budget import JSON_PARSE_EXPANSION, check_inputs_budget
+    from convcli.tensorio.files import json_text_size
+
+    parts: list[tuple[str, int]] = []
+    for spec, role in specs:
+        if spec is None or spec == "-":
+            continue
+        name = f"{_(role)} {shown(spec)}"
+        info = peek(spec, role)
+        if info is not None:
+            parts.append((name, _nbytes(info)))
+            continue
+        size = _named(role, json_text_size, spec) or 0
+        parts.append((name + " " + _("(JSON text to parse)"), size * JSON_PARSE_EXPANSION))
+    check_inputs_budget(parts, budget)

@@ -122,6 +122,15 @@ def draw(
             "input cell); a .gif then has one frame.",
         ),
     ] = None,
+    grad: Annotated[
+        bool,
+        typer.Option(
+            "--grad",
+            help="Draw the backward pass instead: where one input cell's gradient comes from "
+            "(the outputs that read it, the taps they used; --at: the input cell). Needs "
+            "INPUT KERNEL files; a .gif has one frame per input cell.",
+        ),
+    ] = False,
     force: ForceOpt = False,
     max_memory: MaxMemoryOpt = None,
     input_layout: InputLayoutOpt = "nchw",
@@ -148,6 +157,8 @@ def draw(
       convcli draw --transposed --scatter --input-shape 2x2 --kernel-shape 3x3 -s 2 -o sc.gif
       convcli draw --pool max --input-shape 4x4 --kernel-size 2 --output pool.gif
       convcli draw --pool avg --input-shape 5x5 --kernel-size 2 -p 1 --ceil-mode -o ceil.png
+      convcli draw samples/lesson_X.json samples/lesson_K_multi_in.json --grad --at 0,1,1 \\
+          --output grad.svg
     """
     with guard(prints=False), option_words():
         from convcli.draw.output import PICTURE_SUFFIXES, is_animation, write_figures
@@ -186,7 +197,16 @@ def draw(
         if not chosen.default and input_file is None:
             raise OptionError(_("--input-layout and --kernel-layout are for tensor files"))
         figures: Sequence[Figure]
-        if pool is not None:
+        if grad:
+            if pool is not None or transposed:
+                raise OptionError(
+                    _("--grad draws a convolution's backward pass: no --pool or --transposed")
+                )
+            options = conv_options(stride or "1", padding, dilation, groups, padding_mode, flip)
+            figures = _grad_figures(
+                input_file, kernel_file, bias_file, options, position, animate, budget, chosen
+            )
+        elif pool is not None:
             figures = _pool_figures(
                 pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
                 position, animate, budget, chosen,
@@ -271,6 +291,32 @@ def _conv_figures(
                 options,
             )
         return conv_figures(problem, position, animate=animate)
+
+
+def _grad_figures(
+    input_file: str | None,
+    kernel_file: str | None,
+    bias_file: str | None,
+    options: Any,
+    position: tuple[int, ...] | None,
+    animate: bool,
+    budget: int,
+    chosen: Layouts,
+) -> list[Figure]:
+    from convcli.draw.grad import grad_figures
+    from convcli.errors import PositionError
+
+    if input_file is None or kernel_file is None:
+        raise OptionError(_("--grad needs INPUT and KERNEL files (the gradient's values)"))
+
+    def plan(x_shape: tuple[int, ...], k_shape: tuple[int, ...]) -> None:
+        from convcli.ops.grad import grad_output_shape
+
+        grad_output_shape(x_shape, k_shape, options)  # shapes that form no layer: refused
+
+    x, kernel, bias = _load((input_file, kernel_file, bias_file), budget, chosen, plan)
+    with naming("--at", PositionError):
+        return grad_figures(x, kernel, bias, options, position, animate=animate)
 
 
 def _load(

@@ -96,6 +96,18 @@ def net(
             "as torch.nn's default bias=True (--no-bias: they have none).",
         ),
     ] = True,
+    training: Annotated[
+        bool,
+        typer.Option(
+            "--training",
+            help="Also training's cost: per layer the backward MACs and the bytes autograd "
+            "keeps; parameters, gradients, optimizer state and kept activations.",
+        ),
+    ] = False,
+    optimizer: Annotated[
+        str,
+        typer.Option("--optimizer", metavar="NAME", help="With --training: sgd | momentum | adam."),
+    ] = "sgd",
     in_order: Annotated[
         bool,
         typer.Option(
@@ -153,6 +165,7 @@ def net(
       convcli net --preset resnet18 --depth 1
       convcli net --preset vgg11 --no-bias
       convcli net --preset resnet18 --emit torch > resnet18.py
+      convcli net --preset lenet --training --optimizer adam
       convcli net "se(16) > concat(identity | conv(32, k=3, p=1))" \\
           --input-shape 1x64x28x28
       convcli net resnet18.onnx --depth 2
@@ -176,6 +189,18 @@ def net(
             raise OptionError(_("--emit: only 'torch' is known, got {emit!r}").format(emit=emit))
         if emit is not None and (as_json or at is not None):
             raise OptionError(_("--emit prints a script: give it without --json and --at"))
+        from convcli.shapes.training import OPTIMIZERS
+
+        if optimizer not in OPTIMIZERS:
+            raise OptionError(
+                _("--optimizer: expected one of {names}, got {optimizer!r}").format(
+                    names=", ".join(OPTIMIZERS), optimizer=optimizer
+                )
+            )
+        if optimizer != "sgd" and not training:
+            raise OptionError(_("--optimizer needs --training"))
+        if training and emit is not None:
+            raise OptionError(_("--emit prints a script: give it without --training"))
         given = (
             option("--input-shape", lambda t: parse_shape(t, ndims=(2, 3, 4)), input_shape)
             if input_shape is not None
@@ -216,6 +241,11 @@ def net(
         if emit is not None:
             write_stdout(torch_script(network))
             return
+        memory = None
+        if training:
+            from convcli.shapes.training import training_memory
+
+            memory = training_memory(network, DTYPE_SIZES[dtype], optimizer)
         if as_json:
             payload = net_payload(network, dtype, trace, levels, bias=bias)
             if onnx_graph is not None:
@@ -229,11 +259,19 @@ def net(
                     if onnx_graph.stopped is None
                     else {"node": onnx_graph.stopped[0], "op": onnx_graph.stopped[1]},
                 }
+            if memory is not None:
+                from convcli.render.training import training_payload
+
+                payload["training"] = training_payload(memory, dtype)
             show_json(payload)
             return
         report = net_report(
             network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias
         )
+        if memory is not None:
+            from convcli.render.training import training_report
+
+            report.extend(training_report(memory, dtype))
         show(*report, *_onnx_notes(onnx_graph))
 
 

@@ -90,6 +90,22 @@ def pool(
             "Not with --output or --plot.",
         ),
     ] = False,
+    grad: Annotated[
+        bool,
+        typer.Option(
+            "--grad",
+            help="The backward pass: the input's gradient dL/dX (max: each dY to its "
+            "window's winner; avg: dY / divisor over the window); --output writes it.",
+        ),
+    ] = False,
+    grad_output_file: Annotated[
+        str | None,
+        typer.Option(
+            "--grad-output",
+            metavar="FILE",
+            help="With --grad: dY, the output's shape (default: all ones, the sum's gradient).",
+        ),
+    ] = None,
     at: Annotated[
         str | None,
         typer.Option(
@@ -116,6 +132,7 @@ def pool(
       convcli pool x.npy --kind avg -k 3 -s 2 -p 1 --ceil-mode --no-count-include-pad
       convcli pool x.npy --kind adaptive-avg --output-size 1 --json
       convcli pool samples/lesson_X.json --kind avg -k 2 -p 1 --at 0,0,0
+      convcli pool samples/lesson_X.json --kind max -k 2 -s 1 --grad
     """
     with guard(), option_words():
         from convcli.cli.layers import pool_options, run_pool_command
@@ -132,6 +149,26 @@ def pool(
             divisor_override,
             output_size,
         )
+        if grad_output_file is not None and not grad:
+            raise OptionError(_("--grad-output needs --grad"))
+        if grad:
+            from convcli.cli.grad import pool_grad_command
+
+            if at is not None or indices or plot is not None:
+                raise OptionError(
+                    _("--grad prints the input's gradient: no --at, --indices or --plot")
+                )
+            pool_grad_command(
+                input_file,
+                grad_output_file,
+                options,
+                output=output,
+                force=force,
+                full=full,
+                as_json=as_json,
+                max_memory=max_memory,
+            )
+            return
         if at is not None:
             from convcli.cli.layers import explain_pool_command
 

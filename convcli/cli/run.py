@@ -239,7 +239,8 @@ def run(
 
 @contextlib.contextmanager
 def staged(output: str | None, **checks: Any) -> Iterator[StagedOutput | None]:
-    """The staged output file, or ``None`` when the result is not written."""
+    """The staged output file, or ``None`` when the result is not written (``checks``:
+    ``staged_output``'s, ``suffixes`` included)."""
     from convcli.tensorio.files import staged_output
 
     if output is None:

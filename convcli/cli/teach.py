@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,6 +35,7 @@ from convcli.cli._common import (
     show,
     show_json,
     wants_transposed,
+    whole,
 )
 from convcli.cli._loading import load_checked
 from convcli.cli._wording import option_words
@@ -47,6 +48,9 @@ from convcli.cli.layers import (
 )
 from convcli.errors import OptionError, PositionError, ShapeError
 from convcli.i18n import _
+
+if TYPE_CHECKING:
+    from convcli.shapes.layer import LayerShapes
 
 
 @app.command()
@@ -116,6 +120,24 @@ def shapes(
             "--pool whether --ceil-mode is needed. Every answer is worked forward again.",
         ),
     ] = None,
+    backward: Annotated[
+        bool,
+        typer.Option(
+            "--backward",
+            help="Also the cost of training: forward multiplications, additions and memory, "
+            "the backward's dX, dW, db, what it keeps and its gradient buffers.",
+        ),
+    ] = False,
+    vary: Annotated[
+        str | None,
+        typer.Option(
+            "--vary",
+            metavar="NAME=V1,V2,...",
+            help="A row per value of one of c_i, c_o, n_h, n_w, k, p, s, d, g (or several "
+            "joined by +, e.g. c_i+c_o=64,128): output, params, MACs, memory and their "
+            "factor against the first row.",
+        ),
+    ] = None,
 ) -> None:
     """Explain every dimension: named axes, output-size formula, parameters and cost.
 
@@ -134,6 +156,8 @@ def shapes(
       convcli shapes --input-shape 64x56x56 --kernel-shape 128x64x3x3 --want-output 28x28
       convcli shapes --transposed --input-shape 64x28x28 --kernel-shape 64x3x3x3 \\
           -s 2 -p 1 --want-output 56
+      convcli shapes --input-shape 8x64x56x56 --kernel-shape 128x64x3x3 -p 1 --backward
+      convcli shapes --input-shape 64x32x32 --kernel-shape 64x64x3x3 -p 1 --vary p=1,2,4
 
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
     alternative (depthwise k_h x k_w per channel + pointwise 1x1), its parameters,
@@ -161,6 +185,8 @@ def shapes(
             return
         layer_flags = (transposed, output_padding, output_size, pool, kernel_size, ceil_mode)
         if any(flag not in (None, False) for flag in layer_flags):
+            if backward or vary is not None:
+                raise OptionError(_("--backward and --vary are for a convolution layer"))
             from convcli.cli.layers import layer_shapes_command
 
             layer_shapes_command(
@@ -216,10 +242,47 @@ def shapes(
             ) from None
         if assumed:
             say(_("note: {message}").format(message=assumed))
-        if as_json:
-            show_json(shapes_payload(explained))
+        if vary is not None:
+            _show_vary(explained.layer, vary, as_json=as_json)
             return
-        show(*shapes_report(explained))
+        if as_json:
+            payload = shapes_payload(explained)
+            if backward:
+                from convcli.render.cost import backward_payload
+                from convcli.shapes.cost import training_cost
+
+                payload.update(backward_payload(training_cost(explained.layer)))
+            show_json(payload)
+            return
+        report = shapes_report(explained)
+        if backward:
+            from convcli.render.cost import backward_report
+            from convcli.shapes.cost import training_cost
+
+            report.extend(backward_report(training_cost(explained.layer)))
+        show(*report)
+
+
+def _show_vary(layer: LayerShapes, text: str, *, as_json: bool) -> None:
+    """``shapes --vary NAME=V1,V2,...``: parsed here, varied in ``vary_layer``."""
+    from convcli.render.cost import vary_payload, vary_report
+    from convcli.shapes.cost import VARY_NAMES, vary_layer
+
+    name, _sep, listed = text.partition("=")
+    name = name.strip()
+    if not set(name.split("+")) <= set(VARY_NAMES) or not listed.strip():
+        raise OptionError(
+            _("--vary: expected NAME=V1,V2,... with NAME one of {names}, got {text!r}").format(
+                names=", ".join(VARY_NAMES), text=text
+            )
+        )
+    values = [whole("--vary", part, minimum=0) for part in listed.split(",")]
+    with naming("--vary"):
+        rows = vary_layer(layer, name, values)
+    if as_json:
+        show_json(vary_payload(name, rows))
+        return
+    show(*vary_report(name, rows))
 
 
 @app.command()

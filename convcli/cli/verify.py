@@ -69,6 +69,23 @@ def verify(
     output_size: OutputSizeOpt = None,
     input_layout: InputLayoutOpt = "nchw",
     kernel_layout: KernelLayoutOpt = "oihw",
+    grad: Annotated[
+        bool,
+        typer.Option(
+            "--grad",
+            help="Check the backward pass instead: dX = conv_transpose2d(dY, K) and dW = the "
+            "correlation of X with dY against im2col's col2im(W^T dY) and dY cols^T, and db "
+            "= the sum of dY.",
+        ),
+    ] = False,
+    grad_output_file: Annotated[
+        str | None,
+        typer.Option(
+            "--grad-output",
+            metavar="FILE",
+            help="With --grad: dY (default: all ones, the gradient of the sum of the outputs).",
+        ),
+    ] = None,
 ) -> None:
     """Prove that any convolution is a matrix product on unfolded patches (im2col).
 
@@ -83,6 +100,7 @@ def verify(
       convcli verify samples/lesson_X.npy samples/lesson_K_multi_out.npy -p 1 -s 2 --json
       convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
       convcli verify x.npy w.npy --transposed --stride 2 --padding 1 --output-padding 1
+      convcli verify samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --grad
 
     --transposed checks conv_transpose2d instead: directly, and as conv2d over the
     input with stride-1 zeros inserted and d(k-1)-p around, the kernel flipped and its
@@ -90,6 +108,37 @@ def verify(
     """
     with guard(), option_words():
         chosen = layouts(input_layout, kernel_layout)
+        if grad and not chosen.default:
+            raise OptionError(
+                _(
+                    "--grad reads its files in PyTorch's layouts: no --input-layout or "
+                    "--kernel-layout"
+                )
+            )
+        if grad_output_file is not None and not grad:
+            raise OptionError(_("--grad-output needs --grad"))
+        if grad:
+            from convcli.cli.grad import verify_grad_command
+
+            if wants_transposed(transposed, output_padding, output_size):
+                raise OptionError(
+                    _(
+                        "--grad checks conv2d's backward pass: no --transposed (grad --at "
+                        "explains a transposed one)"
+                    )
+                )
+            tolerance, relative = tolerances(atol, rtol)
+            failed = verify_grad_command(
+                (input_file, kernel_file, bias_file, grad_output_file),
+                conv_options(stride, padding, dilation, groups, padding_mode, flip),
+                atol=tolerance,
+                rtol=relative,
+                as_json=as_json,
+                max_memory=max_memory,
+            )
+            if failed:
+                raise typer.Exit(EXIT_DISAGREE)
+            return
         if wants_transposed(transposed, output_padding, output_size):
             from convcli.cli.layers import transposed_options, verify_transposed_command
 
@@ -163,7 +212,8 @@ def verify_1x1(
     Computes the 1x1 convolution per channel (corr2d_multi_in_out) and as one matrix
     product K (c_o, c_i) @ X (c_i, h*w), then compares. Exit 0 when they agree
     within the tolerance, 1 when they do not. Without files it draws float32
-    standard-normal X and K from --seed.
+    standard-normal X and K from --seed. Then: how many elements differ and by how
+    many units in the last place, in float64 and with integers, and why.
 
     \b
     Examples:
@@ -210,10 +260,15 @@ def verify_1x1(
             kernel = rng.standard_normal((c_o, shape[0], 1, 1), dtype=np.float32)
         with naming_inputs((input_file, kernel_file, None)):
             check = check_1x1(x, kernel, atol=tolerance, rtol=relative)
+        from convcli.ops.ulp import order_effect
+        from convcli.render.ulp import order_payload, order_report
+
+        with naming_inputs((input_file, kernel_file, None)):
+            effect = order_effect(x, kernel)
         if as_json:
-            show_json(verify_1x1_payload(check))
+            show_json({**verify_1x1_payload(check), "ulp": order_payload(effect)})
         else:
-            show(*verify_1x1_report(check))
+            show(*verify_1x1_report(check), *order_report(effect))
         note_layouts(chosen, None, None)
         if not check.comparison.agree:
             raise typer.Exit(EXIT_DISAGREE)

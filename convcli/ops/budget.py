@@ -26,6 +26,7 @@ from convcli.i18n import N_, _
 from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
+from convcli.shapes.options import ConvOptions
 from convcli.shapes.parsing import shorten
 from convcli.shapes.pooling import PoolOptions
 from convcli.shapes.transposed import TransposedOptions
@@ -40,9 +41,13 @@ __all__ = [
     "check_budget",
     "check_inputs_budget",
     "default_budget",
+    "estimate_compose",
     "estimate_explain",
     "estimate_explain_pool",
     "estimate_explain_transposed",
+    "estimate_grad",
+    "estimate_learn",
+    "estimate_pool_grad",
     "estimate_pool_run",
     "estimate_run",
     "estimate_transposed_run",
@@ -178,7 +183,7 @@ class RunEstimate:
         return sum(size for _, size in self.parts)
 
     def describe(self) -> str:
-        shown = ", ".join(f"{_(name)} {format_bytes(size)}" for name, size in self.parts if size)
+        shown = _(", ").join(f"{_(name)} {format_bytes(size)}" for name, size in self.parts if size)
         return _("about {total} ({parts})").format(total=format_bytes(self.total), parts=shown)
 
 
@@ -249,18 +254,18 @@ def estimate_run(
         *_tensor_parts(
             input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
         ),
-        ("output", output_values * out_size * results),
-        ("workspace", memory.workspace_bytes),
-        ("JSON text", json_values * per_value if as_json else 0),
-        ("report", _report_bytes(output_values * out_size)),
+        (N_("output"), output_values * out_size * results),
+        (N_("workspace"), memory.workspace_bytes),
+        (N_("JSON text"), json_values * per_value if as_json else 0),
+        (N_("report"), _report_bytes(output_values * out_size)),
     ]
     if results > 1:
         # Comparing two results: both widened to float64/complex128, their differences and
         # masks (compare()), and the copies each way of computing makes on its way.
         wide = 16 if complex_out else 8
-        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
+        parts.append((N_("comparison"), output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
         parts.append(
-            ("working copies", _bytes(input_shape, input_dtype) + 2 * output_values * out_size)
+            (N_("working copies"), _bytes(input_shape, input_dtype) + 2 * output_values * out_size)
         )
     if padding_mode != "zeros":
         geometry = resolve_geometry(
@@ -273,7 +278,7 @@ def estimate_run(
         padded = n * c_i * math.prod(geometry.padded_size) * input_dtype.itemsize
         parts.append((N_("padded input"), padded))
     if unfolded:
-        parts.append(("unfolded input", unfolded_values * out_size))
+        parts.append((N_("unfolded input"), unfolded_values * out_size))
     return RunEstimate(tuple(parts), tuple(memory.output_shape))
 
 
@@ -317,8 +322,8 @@ def estimate_explain(
         *_tensor_parts(
             input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
         ),
-        ("windows and products", values * max(acc.itemsize, 8)),
-        ("JSON text" if as_json else "report", REPORT_BYTES + values * shown),
+        (N_("windows and products"), values * max(acc.itemsize, 8)),
+        (N_("JSON text") if as_json else N_("report"), REPORT_BYTES + values * shown),
     )
     return RunEstimate(parts)
 
@@ -397,9 +402,9 @@ def _tensor_parts(
     """The loaded tensors' parts of an estimate: input, kernel and (if any) bias."""
     bias = 0 if bias_shape is None or bias_dtype is None else _bytes(bias_shape, bias_dtype)
     return (
-        ("input", _bytes(input_shape, input_dtype)),
-        ("kernel", _bytes(kernel_shape, kernel_dtype)),
-        ("bias", bias),
+        (N_("input"), _bytes(input_shape, input_dtype)),
+        (N_("kernel"), _bytes(kernel_shape, kernel_dtype)),
+        (N_("bias"), bias),
     )
 
 
@@ -471,15 +476,15 @@ def estimate_transposed_run(
         *_tensor_parts(
             input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
         ),
-        ("output", output_values * out_item * results),
-        ("workspace", plan.workspace_bytes),
-        ("JSON text", output_values * per_value * results if as_json else 0),
-        ("report", _report_bytes(output_values * out_item)),
+        (N_("output"), output_values * out_item * results),
+        (N_("workspace"), plan.workspace_bytes),
+        (N_("JSON text"), output_values * per_value * results if as_json else 0),
+        (N_("report"), _report_bytes(output_values * out_item)),
     ]
     if direct:
         parts.extend(_direct_check_parts(input_shape, kernel_shape, bias_dtype, plan, options))
         wide = 16 if complex_out else 8
-        parts.append(("comparison", output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
+        parts.append((N_("comparison"), output_values * (COMPARE_WIDE_ARRAYS * wide + 8)))
     return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
@@ -543,9 +548,9 @@ def _direct_check_parts(
     )
     forward_values = math.prod(forward.output_shape)
     return [
-        ("input cast", input_values * acc.itemsize),
+        (N_("input cast"), input_values * acc.itemsize),
         ("zero-inserted input", n_c * math.prod(inserted_hw) * acc.itemsize),
-        ("direct weight", 2 * math.prod(kernel_shape) * acc.itemsize),
+        (N_("direct weight"), 2 * math.prod(kernel_shape) * acc.itemsize),
         ("direct conv2d", 2 * output_values * acc.itemsize + conv.workspace_bytes),
         (
             "adjoint check",
@@ -593,17 +598,19 @@ def estimate_pool_run(
     out_item = plan.output_dtype.itemsize
     per_value = _json_bytes_per_value(plan.output_dtype.kind == "c")
     parts = [
-        ("input", _bytes(input_shape, input_dtype)),
-        ("output", output_values * out_item),
-        ("workspace", plan.workspace_bytes),
-        ("JSON text", output_values * per_value if as_json else 0),
-        ("report", _report_bytes(output_values * out_item)),
+        (N_("input"), _bytes(input_shape, input_dtype)),
+        (N_("output"), output_values * out_item),
+        (N_("workspace"), plan.workspace_bytes),
+        (N_("JSON text"), output_values * per_value if as_json else 0),
+        (N_("report"), _report_bytes(output_values * out_item)),
     ]
     if indices:
         # Per output: the tap taken and its row/column steps (int32 each), the int64 indices
         # and one int64 temporary, two boolean masks; then the indices' JSON text.
-        parts.append(("indices", output_values * (3 * 4 + 2 * 8 + 2)))
-        parts.append(("indices JSON text", output_values * JSON_BYTES_PER_VALUE if as_json else 0))
+        parts.append((N_("indices"), output_values * (3 * 4 + 2 * 8 + 2)))
+        parts.append(
+            (N_("indices JSON text"), output_values * JSON_BYTES_PER_VALUE if as_json else 0)
+        )
     return RunEstimate(tuple(parts), tuple(plan.output_shape))
 
 
@@ -633,7 +640,7 @@ def estimate_explain_transposed(
         input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype, options
     )
     terms = kernel_shape[0] // int(options.groups) * kernel_shape[2] * kernel_shape[3]
-    return RunEstimate((*run.parts, ("terms", terms * REPORT_BYTES_PER_VALUE)))
+    return RunEstimate((*run.parts, (N_("terms"), terms * REPORT_BYTES_PER_VALUE)))
 
 
 def estimate_explain_pool(
@@ -660,4 +667,210 @@ def estimate_explain_pool(
         m_h, m_w = size if isinstance(size, tuple) else (size, size)
         k_h = min(h, -(-h // max(1, m_h or h)) + 1)
         k_w = min(w, -(-w // max(1, m_w or w)) + 1)
-    return RunEstimate((*run.parts, ("window", k_h * k_w * REPORT_BYTES_PER_VALUE)))
+    return RunEstimate((*run.parts, (N_("window"), k_h * k_w * REPORT_BYTES_PER_VALUE)))
+
+
+def estimate_compose(
+    k1_shape: Shape,
+    k2_shape: Shape,
+    *,
+    strides: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1)),
+    dilations: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1)),
+    input_shape: Shape | None = None,
+    paddings: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+) -> RunEstimate:
+    """The bytes ``compose`` holds: both kernels and the composed one in float64, and with
+    a check input the input, layer 1's output, both results and their comparison.
+
+    Sizes are bounded from above (the padded input's size stands for each output's).
+
+    Examples
+    --------
+    >>> estimate_compose((3, 2, 3, 3), (4, 3, 2, 2)).total  # (54 + 48 + 2 * 128) * 8
+    2864
+    """
+    (s1, _s2), (d1, d2) = strides, dilations
+    k1h, k1w = k1_shape[-2:]
+    k2h, k2w = k2_shape[-2:]
+    size = (
+        (k1h - 1) * d1[0] + (k2h - 1) * s1[0] * d2[0] + 1,
+        (k1w - 1) * d1[1] + (k2w - 1) * s1[1] * d2[1] + 1,
+    )
+    composed = k2_shape[0] * k1_shape[1] * size[0] * size[1]
+    parts: list[tuple[str, int]] = [
+        (N_("kernel"), 8 * (math.prod(k1_shape) + math.prod(k2_shape))),
+        (N_("composed kernel"), 2 * 8 * composed),  # the kernel and one block added into it
+    ]
+    if input_shape is not None:
+        (p1, p2) = paddings
+        n = math.prod(input_shape[:-3]) if len(input_shape) > 3 else 1
+        h = input_shape[-2] + 2 * (p1[0] + s1[0] * p2[0])
+        w = input_shape[-1] + 2 * (p1[1] + s1[1] * p2[1])
+        parts.append((N_("input"), 8 * math.prod(input_shape)))
+        parts.append(
+            (N_("output"), 8 * n * (k1_shape[0] + COMPARE_WIDE_ARRAYS * k2_shape[0]) * h * w)
+        )
+        parts.append((N_("windows and products"), 64 * 2**20))
+    return RunEstimate(tuple(parts))
+
+
+def estimate_learn(input_shape: Shape, kernel_shape: Shape, epochs: int) -> RunEstimate:
+    """The bytes ``learn`` holds: input, target, prediction, residual and gradient windows
+    in float64, the kernel, and one loss per epoch.
+
+    Examples
+    --------
+    >>> estimate_learn((6, 8), (1, 2), 10).total  # 5 * 48 * 8 + 2 * 2 * 8 + 10 * 8
+    2032
+    """
+    values = math.prod(input_shape)
+    return RunEstimate(
+        (
+            (N_("input"), 8 * 5 * values),
+            (N_("kernel"), 8 * 2 * math.prod(kernel_shape)),
+            (N_("report"), 8 * epochs),
+        )
+    )
+
+
+def estimate_grad(
+    input_shape: Shape,
+    input_dtype: np.dtype[Any],
+    kernel_shape: Shape,
+    kernel_dtype: np.dtype[Any],
+    bias_shape: Shape | None,
+    bias_dtype: np.dtype[Any] | None,
+    options: ConvOptions | TransposedOptions,
+    *,
+    as_json: bool = False,
+) -> RunEstimate:
+    """What ``convcli grad`` (反向传播) holds at once, from shapes and dtypes alone.
+
+    The tensors, ``dY`` (the output's size), the three gradients, and the workspace of
+    ``convcli.ops.grad``: the padded input, the padded input's gradient before it is
+    cropped (or folded), one tap's strided copy of the input and ``dY`` transposed (for
+    ``dW``), the transposed convolution's own workspace (for ``dX``), all in the compute
+    dtype (8 bytes for integers). Options of a ``TransposedOptions`` size
+    ``run --transposed``'s backward pass, whose roles swap. Shapes that do not form the
+    layer raise the computation's own refusal.
+
+    Examples
+    --------
+    >>> e = estimate_grad((1, 64, 56, 56), np.dtype("f4"), (64, 64, 3, 3), np.dtype("f4"),
+    ...                   None, None, ConvOptions(padding=1))
+    >>> dict(e.parts)["gradients"] // 1024
+    928
+    """
+    from convcli.ops.algorithms import plan_dtypes
+    from convcli.ops.grad import GRAD_TILE_BYTES
+    from convcli.ops.transposed import check_transposed_kernel, plan_transposed
+
+    transposed = isinstance(options, TransposedOptions)
+    acc, compute = plan_dtypes(input_dtype, kernel_dtype, bias_dtype)
+    item, out_item = compute.itemsize, acc.out.itemsize
+    if transposed:
+        assert isinstance(options, TransposedOptions)
+        check_transposed_kernel(kernel_shape)
+        plan = plan_transposed(
+            input_shape, kernel_shape, input_dtype=input_dtype, weight_dtype=kernel_dtype,
+            bias_shape=bias_shape, bias_dtype=bias_dtype, stride=options.stride,
+            padding=options.padding, output_padding=options.output_padding,
+            groups=options.groups, dilation=options.dilation, output_size=options.output_size,
+        )  # fmt: skip
+        output_shape = plan.output_shape
+        n = input_shape[0] if len(input_shape) == 4 else 1
+        eff = [plan.geometry.dilation[a] * (kernel_shape[2 + a] - 1) + 1 for a in (0, 1)]
+        need = [
+            max(
+                (input_shape[-2 + a] - 1) * plan.geometry.stride[a] + eff[a],
+                plan.geometry.out_size[a] + 2 * plan.geometry.padding[a],
+            )
+            for a in (0, 1)
+        ]
+        padded = n * output_shape[-3] * need[0] * need[1] * item
+        memory = estimate_memory(
+            (n, output_shape[-3], need[0], need[1]), (kernel_shape[0], *kernel_shape[1:]),
+            input_dtype=compute, weight_dtype=compute,
+            stride=options.stride, dilation=options.dilation, groups=options.groups,
+        )  # fmt: skip
+        tap = math.prod(input_shape) * item
+        workspace = padded + memory.workspace_bytes + 2 * tap + _bytes(output_shape, compute)
+    else:
+        assert isinstance(options, ConvOptions)
+        x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
+        check_conv_shapes(x_shape, w_shape, bias_shape, options.groups)
+        geometry = resolve_geometry(
+            (x_shape[-2], x_shape[-1]),
+            (w_shape[-2], w_shape[-1]),
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+        )
+        n, c_i = (x_shape[0], x_shape[1]) if len(x_shape) == 4 else (1, x_shape[0])
+        output_shape = (n, w_shape[0], *geometry.out_size)
+        padded = n * c_i * math.prod(geometry.padded_size) * item
+        dy_cm = output_shape[-3:]
+        plan = plan_transposed(
+            (n, *dy_cm), w_shape, input_dtype=compute, weight_dtype=compute,
+            stride=geometry.stride, dilation=geometry.dilation, groups=options.groups,
+        )  # fmt: skip
+        tap = n * c_i * math.prod(geometry.out_size) * item
+        taps = w_shape[2] * w_shape[3]
+        # a tile of taps' copies of the input (im2col for dW, GRAD_TILE_BYTES at most)
+        cols = tap if w_shape[1] == 1 else min(taps * tap, max(tap, GRAD_TILE_BYTES))
+        # padded input and its gradient (twice: uncropped, then cropped or folded), the
+        # tile, one tap's copy, dY (cast and transposed), the transposed convolution's own
+        output_bytes = math.prod(output_shape) * item
+        workspace = 3 * padded + cols + tap + 2 * output_bytes + plan.workspace_bytes
+    output_values = math.prod(output_shape)
+    grad_values = math.prod(input_shape) + math.prod(kernel_shape)
+    grad_values += 0 if bias_shape is None else math.prod(bias_shape)
+    per_value = _json_bytes_per_value(acc.out.kind == "c")
+    parts = [
+        *_tensor_parts(
+            input_shape, input_dtype, kernel_shape, kernel_dtype, bias_shape, bias_dtype
+        ),
+        (N_("output gradient"), output_values * max(out_item, item)),
+        (N_("gradients"), grad_values * max(out_item, item)),
+        (N_("workspace"), workspace),
+        (N_("JSON text"), grad_values * per_value if as_json else 0),
+        (N_("report"), _report_bytes(math.prod(input_shape) * out_item)),
+    ]
+    return RunEstimate(tuple(parts))
+
+
+def estimate_pool_grad(
+    input_shape: Shape, input_dtype: np.dtype[Any], options: PoolOptions, *, as_json: bool = False
+) -> RunEstimate:
+    """What ``convcli pool --grad`` holds at once: the pooling run's parts, its indices
+    (max kinds), ``dY`` and the input's gradient, with the padded gradient before the crop.
+
+    Examples
+    --------
+    >>> e = estimate_pool_grad((1, 8, 32, 32), np.dtype("f4"), PoolOptions("avg", 2))
+    >>> dict(e.parts)["gradient"]
+    65536
+    """
+    run = estimate_pool_run(input_shape, input_dtype, options, indices=True)
+    parts = dict(run.parts)
+    output_values = parts["output"] // max(1, _pool_out_item(input_dtype, options))
+    wide = 16 if input_dtype.kind == "c" else 8
+    input_values = math.prod(input_shape)
+    kernel = options.kernel_size if options.kernel_size is not None else 1
+    k_h, k_w = (kernel, kernel) if isinstance(kernel, int) else kernel
+    padded = math.prod(input_shape[:-2]) * (input_shape[-2] + 2 * k_h) * (input_shape[-1] + 2 * k_w)
+    parts.update(
+        {
+            N_("output gradient"): output_values * wide * 3,
+            N_("gradient"): input_values * wide,
+            N_("workspace"): parts["workspace"] + padded * wide + output_values * 8 * 3,
+            N_("JSON text"): input_values * JSON_BYTES_PER_VALUE if as_json else 0,
+        }
+    )
+    return RunEstimate(tuple(parts.items()))
+
+
+def _pool_out_item(dtype: np.dtype[Any], options: PoolOptions) -> int:
+    from convcli.ops.pooling import pool_dtypes
+
+    return pool_dtypes(dtype, "max" if options.kind.endswith("max") else "avg")[1].itemsize

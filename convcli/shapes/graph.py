@@ -35,6 +35,24 @@ class Node:
 def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
     """The spec of a graph whose nodes read ``graph_input`` (the last node is the output).
 
+    Parameters
+    ----------
+    nodes : sequence of Node
+        In an order where every node comes after the nodes it reads.
+    graph_input : str
+        The name of the network's input value.
+
+    Returns
+    -------
+    str
+        The spec: chains joined by ``>``, each fork written as the join that ends it.
+
+    Raises
+    ------
+    OptionError
+        A node reads a value no node produces, or the graph is not built of chains and
+        joins (named by the node where that shows).
+
     Examples
     --------
     >>> nodes = [

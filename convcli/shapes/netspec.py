@@ -273,6 +273,8 @@ SE_ACTIVATIONS = (
 )
 # Copies a repeat(n, ...) may make: more are not a network anyone writes.
 MAX_REPEAT = 1000
+# Blocks inside blocks: a UNet is five deep; the walkers recurse once a level.
+MAX_NESTING = 50
 # Layers a repeat may stand for, nested repeats multiplied: far past any real network.
 MAX_LAYERS = 100_000
 
@@ -421,6 +423,7 @@ class _Reader:
         # The custom modules read in printed order: first and last offset, class name.
         self.containers: list[tuple[int, int, str]] = []
         self._open: list[tuple[int, str]] = []
+        self._nesting = 0
         self.lead = 0
         self.flat = text
         self._byte_chars: list[int] | None = None
@@ -665,10 +668,18 @@ class _Reader:
             return self._build(node, name, [], [])
         if isinstance(node, ast.Call):
             name = self._name(node.func)
-            if name == "residual":
-                return self._residual(node)
-            if name in JOINS:
-                return self._join(node, name)
+            if name == "residual" or name in JOINS:
+                self._nesting += 1
+                if self._nesting > MAX_NESTING:
+                    raise OptionError(
+                        _("{where}: blocks nested more than {maximum} deep").format(
+                            where=self.at(node), maximum=MAX_NESTING
+                        )
+                    )
+                try:
+                    return self._residual(node) if name == "residual" else self._join(node, name)
+                finally:
+                    self._nesting -= 1
             if name == "se":
                 return self._se(node)
             if name == "repeat":

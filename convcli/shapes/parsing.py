@@ -14,6 +14,7 @@ from convcli.i18n import _
 from convcli.shapes.geometry import IntOrPair, PaddingArg
 
 __all__ = [
+    "parse_grad_target",
     "parse_int_or_pair",
     "parse_number",
     "parse_padding",
@@ -257,3 +258,25 @@ def parse_position(text: str) -> tuple[int, ...]:
             _("indices must be >= 0, got {shorten_text}").format(shorten_text=shorten(text))
         )
     return values
+
+
+def parse_grad_target(text: str) -> tuple[str, tuple[int, ...]]:
+    """``"input:0,1,1"`` -> ("input", (0, 1, 1)); ``"weight:..."`` a kernel tap.
+
+    Examples
+    --------
+    >>> parse_grad_target("weight:0,1,0,1")
+    ('weight', (0, 1, 0, 1))
+    >>> parse_grad_target("x:1,1")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: expected input:INDICES or weight:INDICES, got 'x:1,1'
+    """
+    target, sep, rest = text.partition(":")
+    if not sep or target.strip() not in ("input", "weight"):
+        raise OptionError(
+            _("expected input:INDICES or weight:INDICES, got {shorten_text}").format(
+                shorten_text=shorten(text)
+            )
+        )
+    return target.strip(), parse_position(rest)

@@ -331,6 +331,26 @@ class StagedOutput:
                 _("cannot write: {write_reason_err}").format(write_reason_err=_write_reason(err))
             ) from err
 
+    def write_arrays(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
+        """Write named arrays to the temporary as one ``.npz`` file (``np.load`` reads it)."""
+        with _named(self.target):
+            for array in arrays.values():
+                if not is_supported(array.dtype):
+                    raise FileProblem(
+                        _("unsupported dtype {array_dtype}: {SUPPORTED_TEXT}").format(
+                            array_dtype=array.dtype, SUPPORTED_TEXT=_(SUPPORTED_TEXT)
+                        )
+                    )
+            try:
+                with open(self.temporary, "wb") as stream:
+                    np.savez(stream, allow_pickle=False, **arrays)
+            except OSError as err:
+                raise FileProblem(
+                    _("cannot write: {write_reason_err}").format(
+                        write_reason_err=_write_reason(err)
+                    )
+                ) from err
+
     def memory_map(
         self, shape: tuple[int, ...], dtype: np.dtype[Any]
     ) -> np.memmap[Any, np.dtype[Any]]:

@@ -33,7 +33,7 @@ def sample_arrays() -> dict[str, npt.NDArray[Any]]:
 
     Examples
     --------
-    >>> sorted(sample_arrays())[:2], sample_arrays()["lesson_X"].shape
+    >>> sorted(sample_arrays())[2:4], sample_arrays()["lesson_X"].shape
     (['lesson_1x1_K', 'lesson_1x1_X'], (2, 3, 3))
     """
     return {
@@ -48,7 +48,25 @@ def sample_arrays() -> dict[str, npt.NDArray[Any]]:
         "lesson_K_multi_out_hwio": np.ascontiguousarray(
             lesson_kernel_multi_out().transpose(2, 3, 1, 0)
         ),
+        # compose and learn (exercises 1 and d2l 6.2.4): Sobel's two halves, d2l's edges
+        "sobel_column": np.array([[[[1], [2], [1]]]], dtype=np.float32),
+        "sobel_row": np.array([[[[1, 0, -1]]]], dtype=np.float32),
+        "edges_X": edges_input(),
+        "edges_Y": edges_target(),
     }
+
+
+def edges_input() -> npt.NDArray[np.float32]:
+    """d2l's 6x8 image of ones with a dark band in columns 2 to 5."""
+    x = np.ones((6, 8), dtype=np.float32)
+    x[:, 2:6] = 0
+    return x
+
+
+def edges_target() -> npt.NDArray[np.float32]:
+    """``corr2d(edges_input(), [[1, -1]])``: 1 where the band starts, -1 where it ends."""
+    x = edges_input()
+    return x[:, :-1] - x[:, 1:]
 
 
 def sample_names() -> list[str]:
@@ -57,7 +75,7 @@ def sample_names() -> list[str]:
     Examples
     --------
     >>> len(sample_names()), sample_names()[:2]
-    (16, ['lesson_X.json', 'lesson_X.npy'])
+    (24, ['lesson_X.json', 'lesson_X.npy'])
     """
     return [f"{stem}.{ext}" for stem in sample_arrays() for ext in ("json", "npy")]
 
