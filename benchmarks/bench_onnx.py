@@ -6,7 +6,8 @@ TorchScript exporter at 1x3x224x224 into a temporary folder (or reads --model FI
 times, best of --rounds each:
 
 - the whole command, ``convcli net FILE`` in a fresh process (wall time, start-up included);
-- ``onnx.load`` + ``infer_shapes`` on the same file in one process;
+- ``onnx.load`` + ``infer_shapes`` on the same file, in a fresh process (``import onnx``
+  included) and in this one (warm);
 - convcli's reader alone (``read_onnx`` + the walk) in one process.
 
     python benchmarks/bench_onnx.py [--model FILE] [--rounds 5]
@@ -98,6 +99,17 @@ def main() -> None:
         def cli() -> None:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
 
+        peer_command = [
+            sys.executable,
+            "-c",
+            "import sys, onnx; onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]), "
+            "data_prop=True)",
+            str(path),
+        ]
+
+        def peer_process() -> None:
+            subprocess.run(peer_command, check=True, env=env)
+
         def peer() -> None:
             onnx.shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)
 
@@ -111,13 +123,16 @@ def main() -> None:
 
         cli_time = _best(args.rounds, cli)
         peer_time = _best(args.rounds, peer)
+        peer_process_time = _best(args.rounds, peer_process)
         reader_time = _best(args.rounds, reader)
         print(f"model: {path.name}, {size / 1e6:.1f} MB, best of {args.rounds}")
         print(f"convcli net FILE (fresh process, wall) : {cli_time:6.3f} s")
+        print(f"onnx.load + infer_shapes (fresh, wall) : {peer_process_time:6.3f} s")
         print(f"onnx.load + infer_shapes (in process)  : {peer_time:6.3f} s")
         print(f"convcli reader + walk (in process)     : {reader_time:6.3f} s")
         print(f"reader / (load + infer)                : {reader_time / peer_time:6.2f}x")
-        print(f"whole command / (load + infer)         : {cli_time / peer_time:6.2f}x")
+        print(f"whole command / (load + infer, fresh)  : {cli_time / peer_process_time:6.2f}x")
+        print(f"whole command / (load + infer, warm)   : {cli_time / peer_time:6.2f}x")
 
 
 if __name__ == "__main__":
