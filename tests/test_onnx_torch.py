@@ -115,3 +115,22 @@ def test_field_is_the_gradients_support(dynamo: bool, tmp_path: Path) -> None:
     payload = json_of(invoke("net", path, "--json", "--at", f"{i},{j}"))
     assert payload["at"]["input_rows"] == rows
     assert payload["at"]["input_cols"] == cols
+
+
+def test_json_rows_name_their_module_from_the_node_names(tmp_path: Path) -> None:
+    """PyTorch's TorchScript exporter names nodes by module path (/layer1/layer1.0/Add):
+    each top-level row says its module, a residual block's join its block."""
+    torch.manual_seed(0)
+    model = FAMILIES["resnet"]().eval()
+    path = _export(model, tmp_path / "resnet.onnx", dynamo=False)
+    rows = json_of(invoke("net", path, "--json"))["layers"]
+    joins = [row["module"] for row in rows if row.get("join") == "add"]
+    blocks = [
+        f"/{name}/{name}.{index}"
+        for name, child in model.named_children()
+        if name.startswith("layer")
+        for index in range(len(child))
+    ]
+    assert joins == blocks
+    assert rows[0]["module"] == "/conv1"
+    assert rows[-1]["module"] == "/fc"

@@ -249,6 +249,10 @@ def net(
         if as_json:
             payload = net_payload(network, dtype, trace, levels, bias=bias)
             if onnx_graph is not None:
+                rows = payload["layers"]
+                if len(onnx_graph.modules) == len(rows):
+                    for row, module in zip(rows, onnx_graph.modules, strict=True):
+                        row["module"] = module
                 payload["onnx"] = {
                     "nodes": onnx_graph.nodes,
                     "shared_params": onnx_graph.shared,

@@ -84,7 +84,9 @@ class OnnxGraph:
     node and operator the reading stopped at (its shape unknown), or None; ``shared`` the
     weight elements that more than one node reads (each node's params count them);
     ``elementwise`` the elements of initializers an Add, Sub, Mul or Div reads (a layer
-    scale, a normalisation), which no layer's params count.
+    scale, a normalisation), which no layer's params count; ``modules`` the module path
+    of each top-level row (from the node names PyTorch's exporter writes, such as
+    ``/layer1/layer1.0/Add``: ``/layer1/layer1.0``; empty where a name has none).
     """
 
     spec: str
@@ -94,6 +96,7 @@ class OnnxGraph:
     nodes: int
     shared: int = 0
     elementwise: int = 0
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -464,6 +467,8 @@ class _Reader:
         self.stopped: tuple[str, str] | None = None
         self.produced = {out for node in graph.node for out in node.output}
         self.origin: dict[str, str] = {}
+        self.current = ""
+        self.module_of: dict[str, str] = {}
         self.elementwise: dict[str, int] = {}  # initializers used by Add/Sub/Mul/Div
         self.last: set[str] = set()  # values in channels-last order (after a Transpose)
         self.erf: dict[str, str] = {}  # values computed by Erf from the node named
@@ -489,6 +494,7 @@ class _Reader:
         self.nodes.append(
             Node(name, op, tuple(self.alias[i] for i in inputs), _compact(attributes, op))
         )
+        self.module_of[name] = self.current
         self.alias[name] = name
 
     def label(self, node: Any) -> str:
@@ -585,6 +591,10 @@ class _Reader:
             stopped=self.stopped,
             nodes=count,
             elementwise=sum(self.elementwise.values()),
+            modules=tuple(
+                _module(self.module_of.get(name, ""))
+                for name in _top_level(nodes, self.graph_input)
+            ),
             shared=sum(
                 math.prod(self.initial[name]) * (uses - 1) for name, uses in self.uses.items()
             ),
@@ -601,6 +611,7 @@ class _Reader:
         return self.shapes.get(node.output[0])
 
     def one(self, node: Any, data: list[str]) -> None:
+        self.current = str(node.name)
         op = node.op_type
         out = node.output[0]
         a = self.attrs(node)
@@ -1085,6 +1096,37 @@ class _Reader:
             self.emit(out, "flatten", [x])
             return
         self.unknown(node, x, out)
+
+
+def _module(node_name: str) -> str:
+    """The module path in a node's name, its last part (the op) left out.
+
+    >>> _module("/layer1/layer1.0/conv1/Conv"), _module("/layer1/layer1.0/Add"), _module("node_3")
+    ('/layer1/layer1.0/conv1', '/layer1/layer1.0', '')
+    """
+    if not node_name.startswith("/") or node_name.count("/") < 2:
+        return ""
+    return node_name.rsplit("/", 1)[0]
+
+
+def _top_level(nodes: Sequence[Node], graph_input: str) -> list[str]:
+    """The nodes a spec's top-level rows come from: every value the input's every path
+    to the output passes (its post-dominators), in order; a join's branches are nested."""
+    users: dict[str, list[str]] = {graph_input: []}
+    for node in nodes:
+        users.setdefault(node.name, [])
+        for name in node.inputs:
+            users.setdefault(name, []).append(node.name)
+    output = nodes[-1].name
+    post: dict[str, frozenset[str]] = {}
+    for name in reversed([graph_input, *(node.name for node in nodes)]):
+        following = [post[user] for user in users[name] if user in post]
+        if name == output or not following:
+            post[name] = frozenset({name})
+        else:
+            post[name] = frozenset({name}) | frozenset.intersection(*following)
+    order = [node.name for node in nodes]
+    return [name for name in order if name in post[graph_input]]
 
 
 def _prune(nodes: list[Node], graph_input: str) -> list[Node]:
