@@ -129,7 +129,7 @@ def test_json_rows_name_their_module_from_the_node_names(tmp_path: Path) -> None
         f"/{name}/{name}.{index}"
         for name, child in model.named_children()
         if name.startswith("layer")
-        for index in range(len(child))
+        for index in range(len(list(child.children())))
     ]
     assert joins == blocks
     assert rows[0]["module"] == "/conv1"
