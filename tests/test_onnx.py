@@ -21,7 +21,9 @@ def _init(name: str, *shape: int) -> Any:
     return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
 
 
-def _model(nodes: list[Any], inits: list[Any], shape: list[Any], out: str = "y") -> Any:
+def _model(
+    nodes: list[Any], inits: list[Any], shape: list[Any], out: str = "y", opset: int = 17
+) -> Any:
     graph = helper.make_graph(
         nodes,
         "g",
@@ -29,7 +31,7 @@ def _model(nodes: list[Any], inits: list[Any], shape: list[Any], out: str = "y")
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
         initializer=inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _save(tmp_path: Path, model: Any, name: str = "m.onnx") -> str:
@@ -370,3 +372,41 @@ def test_damaged_files_are_refused_in_one_line_never_a_crash(tmp_path: Path) -> 
             assert_usage_error(result)
             refused += 1
     assert refused > 0
+
+
+def test_more_ops_match_shape_inference(tmp_path: Path) -> None:
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 3, 0], np.int64), "pads")
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["p"]),
+        helper.make_node("Conv", ["p", "w"], ["c"], group=2, dilations=[2, 1]),
+        helper.make_node("InstanceNormalization", ["c", "s8", "b8"], ["i"]),
+        helper.make_node("PRelu", ["i", "slope"], ["r"]),
+        helper.make_node("GroupNormalization", ["r", "s8", "b8"], ["gn"], num_groups=4),
+        helper.make_node("Resize", ["gn", "", "scales"], ["up"], mode="linear"),
+        helper.make_node(
+            "AveragePool", ["up"], ["ap"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
+        ),
+        helper.make_node("HardSwish", ["ap"], ["hs"]),
+        helper.make_node("GlobalMaxPool", ["hs"], ["gm"]),
+        helper.make_node("Flatten", ["gm"], ["f"]),
+        helper.make_node("Softmax", ["f"], ["y"], axis=1),
+    ]
+    inits = [pads, scales, _init("w", 8, 2, 3, 3), _init("s8", 8), _init("b8", 8)]
+    inits.append(_init("slope", 8, 1, 1))
+    model = _model(nodes, inits, [1, 4, 9, 10], opset=21)
+    payload = json_of(invoke("net", _save(tmp_path, model), "--json"))
+    # onnx infers no shape after GroupNormalization (a function op): told its output's.
+    hinted = onnx.ModelProto()
+    hinted.CopyFrom(model)
+    shape_r = list(_inferred(model)["r"])
+    hinted.graph.value_info.append(helper.make_tensor_value_info("gn", TensorProto.FLOAT, shape_r))
+    expected = _inferred(hinted)
+    names = ["p", "c", "i", "r", "gn", "up", "ap", "hs", "gm", "f", "y"]
+    assert [tuple(layer["output_shape"]) for layer in _leaves(payload)] == [
+        expected[name] for name in names
+    ]
+    assert payload["onnx"]["uncounted"] == {}
+    assert payload["layers"][5]["layer"].startswith("upsample")
+    # conv weight, two norms' scale and bias, PRelu's slope
+    assert payload["total"]["params"] == 8 * 2 * 9 + 2 * (8 + 8) + 8

@@ -327,6 +327,21 @@ def _translate(onnx: _Onnx, model: Any, shown: str, given: tuple[int, ...] | Non
             for name, value in folded.items():
                 fixed.graph.initializer.append(_tensor(onnx, name, value))
             shapes = {**_infer(onnx, fixed, graph, shown), **shapes}
+    for _round in range(3):
+        # Ops whose output keeps the input's shape but onnx leaves uninferred (function
+        # ops such as GroupNormalization): the input's shape, given as a hint, and the
+        # shapes after them inferred again.
+        hinted = _keep_shapes(graph, shapes)
+        if not hinted:
+            break
+        for name, hint_dims in hinted.items():
+            hint = fixed.graph.value_info.add()
+            hint.name = name
+            hint.type.tensor_type.elem_type = 1
+            hint.type.tensor_type.shape.SetInParent()
+            for size in hint_dims:
+                hint.type.tensor_type.shape.dim.add().dim_value = size
+        shapes = {**_infer(onnx, fixed, graph, shown), **shapes, **hinted}
     for value in _big(shapes):
         raise OptionError(
             _("{path}: value {name!r} has dims out of range").format(path=shown, name=value)
@@ -350,6 +365,42 @@ def _infer(onnx: _Onnx, fixed: Any, graph: Any, shown: str) -> dict[str, tuple[i
         if found is not None and all(isinstance(d, int) for d in found):
             shapes.setdefault(value.name, tuple(int(d) for d in found))
     return shapes
+
+
+_KEEP_SHAPE = {
+    "GroupNormalization",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "BatchNormalization",
+    "Gelu",
+    "Mish",
+    "HardSwish",
+    "HardSigmoid",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Elu",
+    "LeakyRelu",
+    "PRelu",
+    "Softmax",
+    "Clip",
+    "Erf",
+    "Dropout",
+    "Identity",
+}
+
+
+def _keep_shapes(graph: Any, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """Outputs of shape-keeping ops that have no shape yet, with their input's, in order."""
+    hinted: dict[str, tuple[int, ...]] = {}
+    for node in graph.node:
+        if node.op_type not in _KEEP_SHAPE or not node.input or not node.output:
+            continue
+        out, source = node.output[0], node.input[0]
+        known = shapes.get(source, hinted.get(source))
+        if out not in shapes and known is not None:
+            hinted[out] = known
+    return hinted
 
 
 def _tensor(onnx: _Onnx, name: str, value: Any) -> Any:
