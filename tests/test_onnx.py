@@ -410,3 +410,12 @@ def test_more_ops_match_shape_inference(tmp_path: Path) -> None:
     assert payload["layers"][5]["layer"].startswith("upsample")
     # conv weight, two norms' scale and bias, PRelu's slope
     assert payload["total"]["params"] == 8 * 2 * 9 + 2 * (8 + 8) + 8
+
+
+def test_an_input_shape_the_weights_cannot_read_is_refused(tmp_path: Path) -> None:
+    model, _ = _conv_chain()
+    path = _save(tmp_path, model)
+    assert_usage_error(invoke("net", path, "--input-shape", "1x4x33x31"), "reads 3 channels")
+    # CxHxW means N=1, as for specs.
+    payload = json_of(invoke("net", path, "--input-shape", "3x33x31", "--json"))
+    assert payload["output_shape"] == [1, 5]

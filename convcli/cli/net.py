@@ -211,6 +211,8 @@ def net(
             from convcli.shapes.netspec import parse_spec
             from convcli.tensorio.onnxgraph import read_onnx
 
+            if given is not None and len(given) == 3:
+                given = (1, *given)  # CxHxW: N=1, as for specs
             onnx_graph = read_onnx(spec, max_bytes=memory_budget(max_memory), input_shape=given)
             layers = parse_spec(onnx_graph.spec, source=shown(spec), bias=True)
             default_shape: tuple[int, ...] | None = onnx_graph.input_shape

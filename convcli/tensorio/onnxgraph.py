@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcli.errors import BudgetError, DependencyError, OptionError, Param, TensorFileError
+from convcli.errors import (
+    BudgetError,
+    ConvcliError,
+    DependencyError,
+    OptionError,
+    Param,
+    TensorFileError,
+)
 from convcli.i18n import _
 from convcli.shapes.graph import Node, graph_spec
 
@@ -346,6 +353,7 @@ def _translate(onnx: _Onnx, model: Any, shown: str, given: tuple[int, ...] | Non
         raise OptionError(
             _("{path}: value {name!r} has dims out of range").format(path=shown, name=value)
         )
+    shapes[graph_input.name] = shape
     reader = _Reader(onnx, graph, initial, shapes, graph_input.name, shown)
     return reader.run(shape)
 
@@ -595,6 +603,8 @@ class _Reader:
             count += 1
             try:
                 self.one(node, data)
+            except ConvcliError:
+                raise
             except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError):
                 # Attributes of the wrong type or length (a damaged or hand-made file).
                 raise TensorFileError(
@@ -919,6 +929,21 @@ class _Reader:
             return
         group = int(a.get("group", 1))
         kernel = (weight[2], weight[3])
+        before = self.in_shape(x)
+        reads = weight[1] * group if node.op_type == "Conv" else weight[0]
+        if before is not None and len(before) == 4 and before[1] != reads:
+            raise OptionError(
+                _(
+                    "{path}: node {node} ({op}) reads {reads} channels, its input has "
+                    "{channels} (is the input shape right?)"
+                ).format(
+                    path=self.shown,
+                    node=self.label(node),
+                    op=node.op_type,
+                    reads=reads,
+                    channels=before[1],
+                )
+            )
         stride = tuple(int(s) for s in a.get("strides", (1, 1)))
         dilation = tuple(int(d) for d in a.get("dilations", (1, 1)))
         bias = len(node.input) > 2 and bool(node.input[2])
