@@ -59,6 +59,7 @@ __all__ = [
     "TilePlan",
     "choose_algorithm",
     "conv2d_into",
+    "conv_workspace_bytes",
     "estimate_memory",
     "plan_dtypes",
     "plan_tiles",
@@ -249,6 +250,29 @@ def plan_tiles(prob: _Problem, itemsize: int, workspace_bytes: int) -> TilePlan:
     if algorithm == "depthwise_direct":
         return _plan_direct(prob, itemsize, workspace_bytes)
     return _plan_im2col(prob, itemsize, workspace_bytes)
+
+
+def conv_workspace_bytes(
+    n: int,
+    c_i: int,
+    weight_shape: Shape,
+    groups: int,
+    geom: ConvGeometry,
+    itemsize: int,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> int:
+    """The workspace ``conv2d_into`` allocates for these operands and resolved geometry.
+
+    Examples
+    --------
+    >>> from convcli.shapes.geometry import resolve_geometry
+    >>> g = resolve_geometry((8, 8), (2, 2), padding=1)
+    >>> conv_workspace_bytes(1, 4, (4, 4, 2, 2), 1, g, 4) <= 64 * 2**20
+    True
+    """
+    c_o, c_per_group, k_h, k_w = weight_shape
+    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, canonical_geometry(geom))
+    return plan_tiles(prob, itemsize, workspace_bytes).workspace_bytes
 
 
 def conv2d_into(
@@ -596,7 +620,8 @@ def _kept(key: object, nbytes: int, make: Callable[[], _T]) -> _T:
     if entry is not None and entry[0] == key:
         kept: _T = entry[1]
         return kept
-    _KEPT.entry = None
+    # Both references dropped before allocating: the old buffers are freed first.
+    _KEPT.entry = entry = None
     value = make()
     if nbytes <= _KEEP_BYTES:
         _KEPT.entry = (key, value)
