@@ -17,7 +17,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,8 +27,10 @@ from convcli.ops.algorithms import estimate_memory
 from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 from convcli.shapes.parsing import shorten
-from convcli.shapes.pooling import PoolOptions
-from convcli.shapes.transposed import TransposedOptions
+
+if TYPE_CHECKING:  # annotations only: run without --transposed or --pool loads neither
+    from convcli.shapes.pooling import PoolOptions
+    from convcli.shapes.transposed import TransposedOptions
 
 __all__ = [
     "DEFAULT_SHARE",

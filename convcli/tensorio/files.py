@@ -18,7 +18,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from typing import IO, Any, BinaryIO
 
@@ -386,6 +385,8 @@ def staged_output(
     array([0, 1, 2])
     >>> folder.cleanup()
     """
+    import tempfile  # loaded only when something is written (start-up)
+
     target = os.fspath(path)
     _check_output(target, force=force, inputs=inputs, suffixes=suffixes)
     folder = os.path.dirname(os.path.abspath(target))
