@@ -293,11 +293,8 @@ def conv2d_into(
     ``geom`` gives zero padding only: other padding modes pad ``x`` first and pass a
     geometry with ``padding=0``.
     """
-    n, c_i = x.shape[:2]
-    c_o, c_per_group, k_h, k_w = weight.shape
-    geom = canonical_geometry(geom)
-    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
-    plan = plan_tiles(prob, compute.itemsize, workspace_bytes)
+    prob, plan = _plan_call(x.shape[:2], weight.shape, groups, geom, compute, workspace_bytes)
+    geom = prob.geom
     w = np.ascontiguousarray(weight, dtype=compute)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
     if plan.algorithm == "tiny":
@@ -318,6 +315,23 @@ def conv2d_into(
     return plan.algorithm
 
 
+@functools.lru_cache(maxsize=256)
+def _plan_call(
+    n_c_i: Shape,
+    weight_shape: Shape,
+    groups: int,
+    geom: ConvGeometry,
+    compute: np.dtype[Any],
+    workspace_bytes: int,
+) -> tuple[_Problem, TilePlan]:
+    """The problem and plan of one call, remembered: a lesson-sized call is all overhead."""
+    n, c_i = n_c_i
+    c_o, c_per_group, k_h, k_w = weight_shape
+    geom = canonical_geometry(geom)
+    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
+    return prob, plan_tiles(prob, compute.itemsize, workspace_bytes)
+
+
 def canonical_geometry(geom: ConvGeometry) -> ConvGeometry:
     """The same convolution with stride 1 on an axis of one output, dilation 1 on an
     axis of a one-wide kernel: neither changes a value there, and a stride or dilation
@@ -329,6 +343,8 @@ def canonical_geometry(geom: ConvGeometry) -> ConvGeometry:
     >>> canonical_geometry(resolve_geometry((5, 5), (1, 3), stride=10**17, dilation=(7, 1))).stride
     (1, 1)
     """
+    if geom.stride == (1, 1) and geom.dilation == (1, 1):
+        return geom
     stride = tuple(1 if m == 1 else s for m, s in zip(geom.out_size, geom.stride, strict=True))
     dilation = tuple(
         1 if k == 1 else d for k, d in zip(geom.kernel_size, geom.dilation, strict=True)
