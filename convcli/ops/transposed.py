@@ -15,6 +15,7 @@ strided additions into the output (col2im). The direct form over a zero-inserted
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -381,6 +382,66 @@ def _geometry_phases(geom: TransposedGeometry) -> list[tuple[_Phase, _Phase]]:
     return [(ph, pw) for ph in rows for pw in cols]
 
 
+@dataclass(frozen=True)
+class _Stack:
+    """All phases of one axis as one correlation: when every phase has the same number of
+    taps (``k % s == 0``), phase ``r``'s outputs are outputs ``offsets[r]``, ... of one
+    correlation of ``x[start:stop]`` padded ``low`` and ``high`` (``count`` outputs)."""
+
+    phases: tuple[_Phase, ...]
+    offsets: tuple[int, ...]
+    start: int
+    stop: int
+    low: int
+    high: int
+    count: int
+
+
+def _axis_stack(phases: list[_Phase], size: int, kernel: int, stride: int) -> _Stack | None:
+    if kernel % stride or len(phases) != stride or any(ph.empty for ph in phases):
+        return None
+    taps = kernel // stride
+    raw = [ph.low - ph.start for ph in phases]  # where x[0] sits in each phase's padding
+    front = max(raw)
+    offsets = tuple(front - r for r in raw)
+    count = max(o + ph.count for o, ph in zip(offsets, phases, strict=True))
+    start, low = max(0, -front), max(0, front)
+    stop = min(size, start + count + taps - 1 - low)
+    if stop <= start:
+        return None
+    high = count + taps - 1 - low - (stop - start)
+    return _Stack(tuple(phases), offsets, start, stop, low, high, count)
+
+
+# Stack the phases into one product only when a phase's own product is short (fewer output
+# channels per group than this): one taller GEMM then beats s_h*s_w short ones (batch up,
+# 64->32: 0.75x the time), while for tall ones the stack's larger padded window costs more
+# than it saves (DCGAN 256->128: 1.08x). Measured in benchmarks/README.md.
+_STACK_BELOW_CHANNELS = 128
+
+
+def _stacks(geom: TransposedGeometry, c_og: int) -> tuple[_Stack, _Stack] | None:
+    """Both axes as stacks, or None: then each phase is its own convolution."""
+    if c_og >= _STACK_BELOW_CHANNELS:
+        return None
+    (h, w), (k_h, k_w), (s_h, s_w) = geom.in_size, geom.kernel_size, geom.stride
+    (p_h, p_w), (m_h, m_w) = geom.padding, geom.out_size
+    rows = _axis_stack(_axis_phases(h, k_h, s_h, p_h, m_h), h, k_h, s_h)
+    cols = _axis_stack(_axis_phases(w, k_w, s_w, p_w, m_w), w, k_w, s_w)
+    return None if rows is None or cols is None else (rows, cols)
+
+
+def _stack_geometry(rows: _Stack, cols: _Stack, kernel: tuple[int, int]) -> ConvGeometry:
+    return ConvGeometry(
+        in_size=(rows.stop - rows.start, cols.stop - cols.start),
+        kernel_size=kernel,
+        stride=(1, 1),
+        padding=(rows.low, rows.high, cols.low, cols.high),
+        dilation=(1, 1),
+        out_size=(rows.count, cols.count),
+    )
+
+
 def _plan_phases(
     n: int,
     c_i: int,
@@ -396,6 +457,21 @@ def _plan_phases(
     own workspace."""
     c_ig, c_og = c_i // groups, weight_shape[1]
     c_o = c_og * groups
+    stacks = _stacks(geom, c_og)
+    if stacks is not None:
+        rows, cols = stacks
+        kernel = (geom.kernel_size[0] // geom.stride[0], geom.kernel_size[1] // geom.stride[1])
+        channels = c_o * geom.stride[0] * geom.stride[1]
+        per_sample = channels * rows.count * cols.count * out_dtype.itemsize
+        samples = max(1, min(n, workspace_bytes // 4 // max(1, per_sample)))
+        shape = (channels, c_ig, *kernel)
+        conv_geom = _stack_geometry(rows, cols, kernel)
+        conv = conv_workspace_bytes(
+            samples, c_i, shape, groups, conv_geom, compute.itemsize, workspace_bytes
+        )
+        stacked_weight = 2 * math.prod(shape) * compute.itemsize  # gathered, then cast
+        bias = 2 * channels * compute.itemsize
+        return samples, samples * per_sample + conv + stacked_weight + bias
     phases = _geometry_phases(geom)
     largest = max(ph.count * pw.count for ph, pw in phases)
     per_sample = c_o * largest * out_dtype.itemsize
@@ -438,6 +514,12 @@ def _run_phases(
         weight.reshape(groups, c_ig, c_og, k_h, k_w).transpose(0, 2, 1, 3, 4)
     ).reshape(c_o, c_ig, k_h * k_w)
     tap_index = np.arange(k_h * k_w).reshape(k_h, k_w)
+    stacks = _stacks(geom, c_og)
+    if stacks is not None:
+        _run_stacked(
+            out, x, regrouped, tap_index, bias, geom, groups, compute, samples, stacks, progress
+        )
+        return
     phases = _geometry_phases(geom)
     blocks = range(0, n, samples)
     total, done = len(blocks) * len(phases), 0
@@ -465,6 +547,63 @@ def _run_phases(
             done += 1
             if progress is not None:
                 progress(done, total)
+
+
+def _run_stacked(
+    out: Array,
+    x: Array,
+    regrouped: Array,
+    tap_index: Array,
+    bias: Array | None,
+    geom: TransposedGeometry,
+    groups: int,
+    compute: np.dtype[Any],
+    samples: int,
+    stacks: tuple[_Stack, _Stack],
+    progress: Progress | None,
+) -> None:
+    """Every phase in one ``conv2d``: the phases' sub-kernels stacked as output channels
+    (group, phase, channel), one im2col and one product for all of them, then each phase's
+    crop written to its strided place."""
+    rows, cols = stacks
+    n = x.shape[0]
+    c_o, c_ig, _ = regrouped.shape
+    c_og = c_o // groups
+    (s_h, s_w), (m_h, m_w) = geom.stride, geom.out_size
+    kernel = (geom.kernel_size[0] // s_h, geom.kernel_size[1] // s_w)
+    pairs = [(ph, pw) for ph in range(s_h) for pw in range(s_w)]
+    by_group = regrouped.reshape(groups, c_og, c_ig, -1)
+    stacked = np.empty((groups, len(pairs), c_og, c_ig, kernel[0] * kernel[1]), regrouped.dtype)
+    for p, (i, j) in enumerate(pairs):
+        taps = tap_index[rows.phases[i].residue :: s_h, cols.phases[j].residue :: s_w]
+        stacked[:, p] = np.take(by_group, taps[::-1, ::-1].ravel(), axis=3)
+    weight = stacked.reshape(-1, c_ig, *kernel)
+    b = None
+    if bias is not None:
+        b = np.broadcast_to(bias.reshape(groups, 1, c_og), (groups, len(pairs), c_og)).ravel()
+    conv_geom = _stack_geometry(rows, cols, kernel)
+    part = x[:, :, rows.start : rows.stop, cols.start : cols.stop]
+    by_out = out.reshape(n, groups, c_og, m_h, m_w)
+    blocks = range(0, n, samples)
+    if progress is not None:
+        progress(0, len(blocks))
+    for n0 in blocks:
+        n1 = min(n, n0 + samples)
+        block = np.empty((n1 - n0, weight.shape[0], rows.count, cols.count), out.dtype)
+        conv2d_into(block, part[n0:n1], weight, b, conv_geom, groups, compute)
+        phased = block.reshape(n1 - n0, groups, len(pairs), c_og, rows.count, cols.count)
+        for p, (i, j) in enumerate(pairs):
+            ph, pw = rows.phases[i], cols.phases[j]
+            oh, ow = rows.offsets[i], cols.offsets[j]
+            by_out[
+                n0:n1,
+                :,
+                :,
+                ph.first : ph.first + (ph.count - 1) * s_h + 1 : s_h,
+                pw.first : pw.first + (pw.count - 1) * s_w + 1 : s_w,
+            ] = phased[:, :, p, :, oh : oh + ph.count, ow : ow + pw.count]
+        if progress is not None:
+            progress(n0 // samples + 1, len(blocks))
 
 
 def conv_transpose_with(
