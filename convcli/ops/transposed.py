@@ -675,7 +675,13 @@ def run_transposed(
     check_transposed_kernel(kernel.shape)
     output = conv_transpose_with(x, kernel, bias, options, progress)
     geom = options_geometry(x.shape, kernel.shape, options)
-    method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")
+    if geom.dilation == (1, 1):
+        method = _(
+            "conv_transpose2d: each input value stamps the kernel (run as stride-1 "
+            "convolutions, one per output phase)"
+        )
+    else:
+        method = _("conv_transpose2d: each input value stamps the kernel (one GEMM, then col2im)")
     if geom.output_padding != (0, 0):
         padding = f"output_padding {geom.output_padding[0]},{geom.output_padding[1]}"
         method = clauses([method, padding])
