@@ -17,7 +17,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,8 +28,10 @@ from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 from convcli.shapes.options import ConvOptions
 from convcli.shapes.parsing import shorten
-from convcli.shapes.pooling import PoolOptions
-from convcli.shapes.transposed import TransposedOptions
+
+if TYPE_CHECKING:  # annotations only: run without --transposed or --pool loads neither
+    from convcli.shapes.pooling import PoolOptions
+    from convcli.shapes.transposed import TransposedOptions
 
 __all__ = [
     "DEFAULT_SHARE",
@@ -764,6 +766,7 @@ def estimate_grad(
     from convcli.ops.algorithms import plan_dtypes
     from convcli.ops.grad import GRAD_TILE_BYTES
     from convcli.ops.transposed import check_transposed_kernel, plan_transposed
+    from convcli.shapes.transposed import TransposedOptions
 
     transposed = isinstance(options, TransposedOptions)
     acc, compute = plan_dtypes(input_dtype, kernel_dtype, bias_dtype)
@@ -847,6 +850,7 @@ def estimate_pool_grad(
 
     Examples
     --------
+    >>> from convcli.shapes.pooling import PoolOptions
     >>> e = estimate_pool_grad((1, 8, 32, 32), np.dtype("f4"), PoolOptions("avg", 2))
     >>> dict(e.parts)["gradient"]
     65536
