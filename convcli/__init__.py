@@ -37,6 +37,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "convcli.shapes.geometry": ("ConvGeometry", "output_size", "resolve_geometry"),
     "convcli.shapes.layer": ("LayerShapes", "describe_layer", "separable_cost"),
     "convcli.shapes.options": ("ConvOptions",),
+    "convcli.shapes.graph": ("Node", "graph_spec"),
     "convcli.shapes.netspec": ("parse_spec",),
     "convcli.shapes.network": ("trace_cell", "walk_network"),
     "convcli.shapes.solve": ("solve_conv_axis", "solve_pool_axis", "solve_transposed_axis"),
@@ -114,6 +115,8 @@ if TYPE_CHECKING:
     from convcli.shapes.geometry import ConvGeometry as ConvGeometry
     from convcli.shapes.geometry import output_size as output_size
     from convcli.shapes.geometry import resolve_geometry as resolve_geometry
+    from convcli.shapes.graph import Node as Node
+    from convcli.shapes.graph import graph_spec as graph_spec
     from convcli.shapes.layer import LayerShapes as LayerShapes
     from convcli.shapes.layer import describe_layer as describe_layer
     from convcli.shapes.layer import separable_cost as separable_cost

@@ -47,13 +47,15 @@ def documents() -> list[Path]:
 
 def split_pipe(command: str) -> tuple[str, tuple[str, int] | None]:
     """``convcli ... | head -n 5`` as (``convcli ...``, ("head", 5)); no pipe gives None."""
-    parts = [part.strip() for part in command.split(" | ")]
-    if len(parts) == 1:
+    # A '|' inside quotes is the spec's own (concat(A | B)): only the last unquoted one pipes.
+    words = shlex.split(command, posix=True)
+    if "|" not in words:
         return command, None
-    match = PIPE.match(parts[1]) if len(parts) == 2 else None
+    head, _, tail = command.rpartition(" | ")
+    match = PIPE.match(tail.strip()) if words.count("|") == 1 else None
     if match is None:
         raise ValueError(f"only '| head -n N' or '| tail -n N' may follow a command: {command}")
-    return parts[0], (match.group(1), int(match.group(2)))
+    return head.strip(), (match.group(1), int(match.group(2)))
 
 
 def run_in_sandbox(args: list[str]) -> tuple[str, str]:

@@ -278,6 +278,9 @@ SYMBOLS = {
     "dX", "dW", "db", "dY", "dL", "dK", "lr", "edges", "random", "numpy", "optim", "SGD",
     "ULP", "FlopCounterMode", "K", "X", "Y", "b", "L", "sum", "hat", "sgd", "momentum", "adam",
     "ReLU", "BatchNorm",
+    # net's newer layers and presets, PyTorch's forward and the class names a printout shows
+    "elu", "mish", "prelu", "hardswish", "hardsigmoid", "instancenorm", "googlenet",
+    "densenet", "unet", "torchvision", "forward", "Net",
     "cols", "autograd",
 }  # fmt: skip
 _REMOVED = re.compile(

@@ -31,7 +31,8 @@ def net(
         typer.Option(
             "--preset",
             metavar="NAME",
-            help="One of d2l's networks: lenet, alexnet, vgg11, nin, resnet18.",
+            help="One of d2l's networks: lenet, alexnet, vgg11, nin, googlenet, resnet18, "
+            "densenet; or mobilenet_v2 (torchvision's), unet (four levels, 1x1x256x256).",
         ),
     ] = None,
     input_shape: Annotated[
@@ -97,6 +98,15 @@ def net(
         str,
         typer.Option("--optimizer", metavar="NAME", help="With --training: sgd | momentum | adam."),
     ] = "sgd",
+    in_order: Annotated[
+        bool,
+        typer.Option(
+            "--in-order",
+            help="Read a custom module's children in pasted print(model) text (Net(, "
+            "AlexNet(, ResNet() as a chain in printed order; the output says so, since its "
+            "forward is not printed.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
@@ -114,8 +124,18 @@ def net(
       adaptiveavgpool(output_size), gap
       adaptivemaxpool(output_size)
       bn, relu, sigmoid, tanh, gelu, silu, leakyrelu
-      dropout(p), flatten, linear(out_features)
+      relu6, hardswish, hardsigmoid, mish, elu, prelu,
+          softmax(dim)
+      groupnorm(num_groups), layernorm2d,
+          layernorm(normalized_shape), instancenorm
+      dropout(p), dropout2d(p), flatten,
+          linear(out_features)
+      zeropad(padding), upsample(size, scale_factor,
+          mode), shuffle(groups)
       residual(BLOCK, shortcut=BLOCK)
+      concat(A | B | ...), add(A | B | ...),
+          mul(A | B | ...), chunk(n, A | B | ...)
+      se(squeeze, act, gate), repeat(n, BLOCK)
 
     The short keys k, s, p, d, g name kernel_size, stride, padding, dilation, groups. Lines
     of print(model) (Conv2d(3, 16, kernel_size=(3, 3)), ReLU(), ...) are layers too. Nothing
@@ -135,6 +155,8 @@ def net(
       convcli net --preset vgg11 --no-bias
       convcli net --preset resnet18 --emit torch > resnet18.py
       convcli net --preset lenet --training --optimizer adam
+      convcli net "se(16) > concat(identity | conv(32, k=3, p=1))" \\
+          --input-shape 1x64x28x28
     """
     with guard(), option_words():
         from convcli.render.net import net_payload, net_report, net_table
@@ -164,7 +186,7 @@ def net(
             raise OptionError(_("--optimizer needs --training"))
         if training and emit is not None:
             raise OptionError(_("--emit prints a script: give it without --training"))
-        layers, default_shape = _layers(spec, preset, bias)
+        layers, default_shape = _layers(spec, preset, bias, in_order)
         if input_shape is None and default_shape is None:
             raise OptionError(_("give --input-shape NxCxHxW (e.g. 1x1x28x28) for a spec"))
         shape = (
@@ -222,7 +244,7 @@ def _nonuniform(network: Network) -> bool:
 
 
 def _layers(
-    spec: str | None, preset: str | None, bias: bool
+    spec: str | None, preset: str | None, bias: bool, in_order: bool = False
 ) -> tuple[tuple[LayerSpec, ...], tuple[int, ...] | None]:
     from convcli.shapes.netspec import parse_spec
     from convcli.shapes.presets import PRESETS
@@ -245,8 +267,9 @@ def _layers(
     assert spec is not None
     if spec.startswith("@"):
         path = spec[1:]
-        return parse_spec(_read_spec_file(path), source=shown(path), bias=bias), None
-    return parse_spec(spec, bias=bias), None
+        text = _read_spec_file(path)
+        return parse_spec(text, source=shown(path), bias=bias, in_order=in_order), None
+    return parse_spec(spec, bias=bias, in_order=in_order), None
 
 
 def _read_spec_file(path: str) -> str:

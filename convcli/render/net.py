@@ -16,8 +16,15 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.i18n import N_, _, ngettext
-from convcli.render.numbers import byte_size_text, compact_count, count_text, number_text
+from convcli.render.numbers import (
+    byte_size_text,
+    compact_count,
+    count_text,
+    megabytes_text,
+    number_text,
+)
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
+from convcli.shapes.netspec import LayerSpec
 from convcli.shapes.network import DTYPE_SIZES, CellTrace, LayerRow, Network
 from convcli.shapes.receptive import Field
 
@@ -40,6 +47,27 @@ BIAS_NOTE = N_(
 NO_BIAS_NOTE = N_(
     "params leave out the bias of conv, convT and linear layers that do not say bias=True "
     "(--no-bias; torch.nn's default is bias=True)."
+)
+GLOBAL_NOTE = N_(
+    "all: every output cell sees the whole input (a branch pooled to one cell and broadcast "
+    "back, as in squeeze-excitation), whatever the input size."
+)
+JOIN_NOTE = N_(
+    "| a, | b, ...: a join's branches, each on the join's input (a chunk's: one channel "
+    "part each); its field is the union of theirs, '-' where their jumps differ."
+)
+AVGPOOL_NOTE = N_(
+    "*: print(model) does not show AvgPool2d's ceil_mode and count_include_pad, so "
+    "PyTorch's defaults (False, True) were assumed; write them on the line where the model "
+    "sets them (timm's ResNet-D: AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False))."
+)
+PRINTOUT_NOTE = N_(
+    "print(model) text cannot show a module used twice (it prints as two identical lines, "
+    "counted twice here), nor requires_grad=False: trainable means as printed."
+)
+IN_ORDER_NOTE = N_(
+    "{names}: children read in printed order (--in-order); the forward is not printed and "
+    "may order or join them otherwise."
 )
 COST_NOTE = N_(
     "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
@@ -64,6 +92,12 @@ def _shape(shape: Sequence[int]) -> str:
 
 def _field_cells(fields: tuple[Field | None, Field | None]) -> tuple[str, str, str]:
     first, second = fields
+    if first is not None and second is not None and (first.whole or second.whole):
+        sizes = tuple("all" if f.whole else _number(f.size) for f in (first, second))
+        field = sizes[0] if sizes[0] == sizes[1] else f"{sizes[0]}x{sizes[1]}"
+        if not first.jump or not second.jump:
+            return field, "-", "-"
+        return field, _pair((first.jump, second.jump)), _pair((first.start, second.start))
     if first is None or second is None:
         return "-", "-", "-"
     return (
@@ -79,10 +113,16 @@ def _flat_rows(
     """Every row to print with its indent and role; a block at level ``depth`` is one
     ``folded`` row (``depth`` None: every layer)."""
     for row in rows:
-        if row.spec.kind != "residual":
+        is_block = row.spec.kind == "residual" or bool(row.branches)
+        if not is_block:
             yield row, indent, ""
         elif depth is not None and level >= depth:
             yield row, indent, "folded"
+        elif row.branches:
+            yield row, indent, "join"
+            for number, branch in enumerate(row.branches):
+                yield row, indent + 1, f"branch {number}" + ("" if branch else " identity")
+                yield from _flat_rows(branch, depth, indent + 2, level + 1)
         else:
             yield row, indent, "residual"
             yield from _flat_rows(row.main, depth, indent + 1, level + 1)
@@ -94,14 +134,23 @@ def _flat_rows(
 
 
 def _layer_count(row: LayerRow) -> int:
-    """The layers inside a block, at every depth."""
-    inner = (*row.main, *row.shortcut)
-    return sum(1 + _layer_count(layer) for layer in inner)
+    """The layers inside a block (a residual's paths, a join's branches), at every depth."""
+    return sum(1 + _layer_count(layer) for layer in row.inner)
 
 
 def folds(network: Network) -> bool:
     """Whether the network has a block that ``depth`` can fold."""
-    return any(row.spec.kind == "residual" for row in network.rows)
+    return any(row.spec.kind == "residual" or row.branches for row in network.rows)
+
+
+def join_label(row: LayerRow) -> str:
+    """A join's row: its kind and counts, its branches listed under it."""
+    spec = row.spec
+    if spec.kind == "chunk":
+        return f"chunk({spec.args['chunks']})"
+    if spec.kind == "se":
+        return spec.text
+    return spec.kind
 
 
 COLUMNS = (
@@ -136,20 +185,37 @@ def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, .
             label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
             rows.append(("", label, "", "", "", "", "", "", ""))
             continue
+        if role.startswith("branch"):
+            number = int(role.split()[1])
+            label = indent + "| " + _branch_letter(number)
+            if role.endswith("identity"):
+                label += " " + _("identity")
+            rows.append(("", label, "", "", "", "", "", "", ""))
+            continue
         if role == "folded":
             count = _layer_count(row)
-            text = ngettext("residual ({count} layer)", "residual ({count} layers)", count).format(
-                count=count
+            name = _("residual") if row.spec.kind == "residual" else join_label(row)
+            text = ngettext("{name} ({count} layer)", "{name} ({count} layers)", count).format(
+                name=name, count=count
             )
+        elif role == "join":
+            text = join_label(row)
         else:
             text = _("residual") if role == "residual" else row.spec.text
+        if row.spec.assumed and role == "":
+            text += " *"
         field, jump, start = _field_cells(row.fields)
         costs = (row.params, row.macs, row.flops)
-        cells = [compact_count(n) if n or role in ("residual", "folded") else "-" for n in costs]
+        blocks = ("residual", "folded", "join")
+        cells = [compact_count(n) if n or role in blocks else "-" for n in costs]
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
     return rows
+
+
+def _branch_letter(number: int) -> str:
+    return chr(ord("a") + number) if number < 26 else f"b{number + 1}"
 
 
 def _columns_table(
@@ -277,6 +343,7 @@ def net_report(
         (_("input"), _shape(network.input_shape)),
         (_("output"), _shape(network.output_shape)),
         (_("params"), _("{params} trainable").format(params=count_text(network.params))),
+        (_("non-trainable"), _("0 (as printed: requires_grad=False does not print)")),
         (_("MACs"), count_text(network.macs)),
         (_("FLOPs"), count_text(network.flops)),
         (
@@ -292,9 +359,21 @@ def net_report(
             ),
         ),
     ]
+    sizes = network.torchinfo_bytes(itemsize)
+    totals.append(
+        (
+            _("MB (torchinfo)"),
+            _("input {input} + fwd/bwd pass {passes} + params {params} = {total}").format(
+                input=megabytes_text(sizes[0]),
+                passes=megabytes_text(sizes[1]),
+                params=megabytes_text(sizes[2]),
+                total=megabytes_text(sum(sizes)),
+            ),
+        )
+    )
     if network.buffers:
         totals.insert(
-            3,
+            4,
             (
                 _("BatchNorm buffers"),
                 _("{count} (running mean and variance, counter)").format(
@@ -310,12 +389,38 @@ def net_report(
         report.append(render_line(trace_text(trace)))
     report.append(render_line(_(BIAS_NOTE if bias else NO_BIAS_NOTE), style="dim"))
     report.append(render_line(_(FIELD_NOTE), style="dim"))
+    specs = list(_all_specs(network.rows))
+    if any(row.spec.branches or row.spec.kind == "se" for row in _all_rows(network.rows)):
+        report.append(render_line(_(JOIN_NOTE), style="dim"))
+    if any(
+        field is not None and field.whole for row in _all_rows(network.rows) for field in row.fields
+    ):
+        report.append(render_line(_(GLOBAL_NOTE), style="dim"))
+    if any(spec.assumed for spec in specs):
+        report.append(render_line(_(AVGPOOL_NOTE), style="dim"))
+    if any(spec.torch_name for spec in specs):
+        report.append(render_line(_(PRINTOUT_NOTE), style="dim"))
+    containers = sorted({spec.container for spec in specs if spec.container})
+    if containers:
+        names = ", ".join(f"{name}(" for name in containers)
+        report.append(render_line(_(IN_ORDER_NOTE).format(names=names), style="dim"))
     if _nonuniform(network.rows):
         report.append(render_line(_(NONUNIFORM_NOTE), style="dim"))
     elif any(not row.spatial for row in network.rows):
         report.append(render_line(_(FLAT_NOTE), style="dim"))
     report.append(render_line(_(COST_NOTE), style="dim"))
     return report
+
+
+def _all_rows(rows: Sequence[LayerRow]) -> Iterator[LayerRow]:
+    for row in rows:
+        yield row
+        yield from _all_rows(row.inner)
+
+
+def _all_specs(rows: Sequence[LayerRow]) -> Iterator[LayerSpec]:
+    for row in _all_rows(rows):
+        yield row.spec
 
 
 def _nonuniform(rows: Sequence[LayerRow]) -> bool:
@@ -330,7 +435,7 @@ def trace_text(trace: CellTrace) -> str:
     if trace.rows is None or trace.cols is None:
         return _("{where}: no input cell reaches it (only biases)").format(where=where)
     (r0, r1), (c0, c1) = trace.rows, trace.cols
-    return _(
+    line = _(
         "{where}: input rows {r0}..{r1}, columns {c0}..{c1} ({rows}x{cols}): "
         "the first to the last input cell that reaches it, carried back layer by layer "
         "(padding is not a cell)"
@@ -343,6 +448,13 @@ def trace_text(trace: CellTrace) -> str:
         rows=r1 - r0 + 1,
         cols=c1 - c0 + 1,
     )
+    spans = (r1 - r0 + 1, c1 - c0 + 1)
+    reached = (len(trace.row_cells), len(trace.col_cells))
+    if trace.row_cells and trace.col_cells and reached != spans:
+        line += _("; of those, {rows} rows and {cols} columns are reached (gaps between)").format(
+            rows=count_text(reached[0]), cols=count_text(reached[1])
+        )
+    return line
 
 
 def _json_number(value: Fraction | int) -> int | Fraction:
@@ -353,7 +465,14 @@ def _json_number(value: Fraction | int) -> int | Fraction:
     return value
 
 
-def _layer_payload(row: LayerRow, number: int, level: int = 1) -> dict[str, Any]:
+def _percent(part: int, whole: int) -> float:
+    """``part`` as a percentage of ``whole``, two decimals (0 when there is no whole)."""
+    return round(100 * part / whole, 2) if whole else 0.0
+
+
+def _layer_payload(
+    row: LayerRow, number: int, level: int = 1, total_params: int = 0
+) -> dict[str, Any]:
     first, second = row.fields
     uniform = first is not None and second is not None
     entry: dict[str, Any] = {
@@ -364,6 +483,7 @@ def _layer_payload(row: LayerRow, number: int, level: int = 1) -> dict[str, Any]
         "params": row.params,
         "macs": row.macs,
         "flops": row.flops,
+        "params_percent": _percent(row.params, total_params),
         "receptive_field": [first.size, second.size] if first and second else None,
         "jump": [first.jump, second.jump] if first and second else None,
         "start": (
@@ -372,12 +492,28 @@ def _layer_payload(row: LayerRow, number: int, level: int = 1) -> dict[str, Any]
             else None
         ),
     }
+    if (first is not None and first.whole) or (second is not None and second.whole):
+        entry["global_field"] = True
+        entry["receptive_field"] = None
+        if not (first and first.jump and second and second.jump):
+            entry["jump"] = entry["start"] = None
     if row.spec.kind == "residual":
         entry["layers"] = [
-            _layer_payload(inner, i, level + 1) for i, inner in enumerate(row.main, 1)
+            _layer_payload(inner, i, level + 1, total_params) for i, inner in enumerate(row.main, 1)
         ]
         entry["shortcut"] = [
-            _layer_payload(inner, i, level + 1) for i, inner in enumerate(row.shortcut, 1)
+            _layer_payload(inner, i, level + 1, total_params)
+            for i, inner in enumerate(row.shortcut, 1)
+        ]
+    if row.spec.assumed:
+        entry["assumed_defaults"] = list(row.spec.assumed)
+    if row.spec.container:
+        entry["read_in_order_from"] = row.spec.container
+    if row.branches:
+        entry["join"] = row.spec.kind
+        entry["branches"] = [
+            [_layer_payload(inner, i, level + 1, total_params) for i, inner in enumerate(branch, 1)]
+            for branch in row.branches
         ]
     return entry
 
@@ -402,7 +538,9 @@ def net_payload(
         "input_shape": list(network.input_shape),
         "output_shape": list(network.output_shape),
         "bias_default": bias,
-        "layers": [_layer_payload(row, i) for i, row in enumerate(network.rows, start=1)],
+        "layers": [
+            _layer_payload(row, i, 1, network.params) for i, row in enumerate(network.rows, start=1)
+        ],
         "total": {
             "params": network.params,
             "buffers": network.buffers,
@@ -411,6 +549,15 @@ def net_payload(
             "dtype": dtype,
             "param_bytes": network.param_bytes(itemsize),
             "activation_bytes": network.activation_bytes(itemsize),
+            "trainable_params": network.params,
+            "non_trainable_params": 0,
+            "torchinfo_bytes": dict(
+                zip(
+                    ("input", "forward_backward_pass", "params", "estimated_total"),
+                    (*network.torchinfo_bytes(itemsize), sum(network.torchinfo_bytes(itemsize))),
+                    strict=True,
+                )
+            ),
         },
     }
     if depth is not None:
@@ -423,6 +570,9 @@ def net_payload(
             "cell": list(trace.cell),
             "input_rows": list(trace.rows) if reached and trace.rows else None,
             "input_cols": list(trace.cols) if reached and trace.cols else None,
+            # Every row and column reached: the set, gaps left out (through joins too).
+            "input_row_cells": sorted(trace.row_cells),
+            "input_col_cells": sorted(trace.col_cells),
         }
         if not reached:
             payload["at"]["note"] = "no input cell reaches it"

@@ -23,6 +23,7 @@ __all__ = [
     "compact_count",
     "count_text",
     "exact_decimal",
+    "megabytes_text",
     "number_text",
 ]
 
@@ -144,3 +145,13 @@ def byte_size_text(count: int) -> str:
         hundredths = _round_half_up(count * 100, 1024**unit)
     whole, cents = divmod(hundredths, 100)
     return f"{count_text(whole)}.{cents:02d} {_BYTE_UNITS[unit]}"
+
+
+def megabytes_text(count: int) -> str:
+    """Bytes in torchinfo's MB (10**6 bytes), two decimals, rounded half up from the count.
+
+    >>> megabytes_text(44_712_960), megabytes_text(5_000), megabytes_text(1_234_567_890_123)
+    ('44.71', '0.01', '1,234,567.89')
+    """
+    hundredths = _round_half_up(count, 10**4)
+    return f"{count_text(hundredths // 100)}.{hundredths % 100:02d}"

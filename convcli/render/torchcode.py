@@ -1,9 +1,11 @@
 """``convcli net --emit torch``: the network as a self-contained PyTorch script.
 
 The script builds the same layers with ``torch.nn`` (an ``nn.Sequential``, with a small
-``Residual`` module where the spec has ``residual(...)``), runs a zero input of the given
-shape through it and prints every layer's output shape, the parameter count and the
-output shape, so its numbers can be set beside ``convcli net``'s. Plain text, no rich.
+``Residual`` module where the spec has ``residual(...)``, and ``Concat``, ``Add``, ``Mul``,
+``Chunk``, ``SqueezeExcitation`` and ``LayerNorm2d`` modules where it has those), runs a
+zero input of the given shape through it and prints every layer's output shape, the
+parameter count and the output shape, so its numbers can be set beside ``convcli net``'s.
+Plain text, no rich.
 """
 
 from __future__ import annotations
@@ -29,6 +31,91 @@ class Residual(nn.Module):
         return self.main(x) + self.shortcut(x)
 '''
 
+_JOIN_MODULES = {
+    "concat": '''
+
+class Concat(nn.Module):
+    """The branches on the same input, concatenated along channels."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+''',
+    "add": '''
+
+class Add(nn.Module):
+    """The branches on the same input, summed (with broadcasting)."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        out = self.branches[0](x)
+        for branch in self.branches[1:]:
+            out = out + branch(x)
+        return out
+''',
+    "mul": '''
+
+class Mul(nn.Module):
+    """The branches on the same input, multiplied element-wise (with broadcasting)."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        out = self.branches[0](x)
+        for branch in self.branches[1:]:
+            out = out * branch(x)
+        return out
+''',
+    "chunk": '''
+
+class Chunk(nn.Module):
+    """The channels split into equal parts, part i through branch i, concatenated."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        parts = torch.chunk(x, len(self.branches), dim=1)
+        return torch.cat([branch(part) for branch, part in zip(self.branches, parts)], dim=1)
+''',
+    "se": '''
+
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation: pool, squeeze, act, expand, gate, multiply."""
+
+    def __init__(self, channels, squeeze, activation, gate):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = activation
+        self.scale_activation = gate
+
+    def forward(self, x):
+        scale = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+        return self.scale_activation(scale) * x
+''',
+    "layernorm2d": '''
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's (ConvNeXt): LayerNorm over the channels at each position."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = super().forward(x)
+        return x.permute(0, 3, 1, 2)
+''',
+}
+
 _SIMPLE = {
     "relu": "nn.ReLU()",
     "sigmoid": "nn.Sigmoid()",
@@ -36,7 +123,12 @@ _SIMPLE = {
     "silu": "nn.SiLU()",
     "identity": "nn.Identity()",
     "gap": "nn.AdaptiveAvgPool2d((1, 1))",
+    "relu6": "nn.ReLU6()",
+    "hardswish": "nn.Hardswish()",
+    "hardsigmoid": "nn.Hardsigmoid()",
+    "mish": "nn.Mish()",
 }
+_JOIN_CLASSES = {"concat": "Concat", "add": "Add", "mul": "Mul", "chunk": "Chunk"}
 
 
 def torch_script(network: Network) -> str:
@@ -54,6 +146,7 @@ def torch_script(network: Network) -> str:
     )
     """  # noqa: E501
     uses_residual = _has_residual(network.rows)
+    used = _kinds(network.rows)
     shape = ", ".join(str(size) for size in network.input_shape)
     lines = [
         '"""Written by `convcli net --emit torch`: the same network, built with torch.nn.',
@@ -67,6 +160,9 @@ def torch_script(network: Network) -> str:
     ]
     if uses_residual:
         lines.extend(_RESIDUAL.rstrip("\n").split("\n"))
+    for kind, source in _JOIN_MODULES.items():
+        if kind in used:
+            lines.extend(source.rstrip("\n").split("\n"))
     lines.append("")
     lines.append("")
     lines.append("net = " + _sequential(network.rows, 0))
@@ -89,7 +185,16 @@ def torch_script(network: Network) -> str:
 
 
 def _has_residual(rows: Sequence[LayerRow]) -> bool:
-    return any(row.spec.kind == "residual" or _has_residual(row.main) for row in rows)
+    return any(row.spec.kind == "residual" or _has_residual(row.inner) for row in rows)
+
+
+def _kinds(rows: Sequence[LayerRow]) -> set[str]:
+    """Every layer kind in ``rows``, inside blocks too."""
+    kinds: set[str] = set()
+    for row in rows:
+        kinds.add(row.spec.kind)
+        kinds |= _kinds(row.inner)
+    return kinds
 
 
 def _sequential(rows: Sequence[LayerRow], depth: int) -> str:
@@ -109,6 +214,43 @@ def _module(row: LayerRow, depth: int) -> str:
             return f"Residual({main})"
         return f"Residual({main}, {_sequential(row.shortcut, depth)})"
     c = row.input_shape[1] if len(row.input_shape) > 1 else 0
+    if kind in _JOIN_CLASSES:
+        branches = ", ".join(_sequential(branch, depth) for branch in row.branches)
+        return f"{_JOIN_CLASSES[kind]}({branches})"
+    if kind == "se":
+        conv_1, act_1, gate_row = row.branches[1][1], row.branches[1][2], row.branches[1][4]
+        return (
+            f"SqueezeExcitation({c}, {conv_1.spec.args['out_channels']}, "
+            f"{_module(act_1, depth)}, {_module(gate_row, depth)})"
+        )
+    if kind == "shuffle":
+        return f"nn.ChannelShuffle({a['groups']})"
+    if kind == "elu":
+        return _call("nn.ELU", [], a, ("alpha",))
+    if kind == "prelu":
+        return _call("nn.PReLU", [], a, ("num_parameters", "init"))
+    if kind == "softmax":
+        return _call("nn.Softmax", [], a, ("dim",))
+    if kind == "groupnorm":
+        group = ("eps", "affine") if a["bias"] else ("eps", "affine", "bias")
+        return _call("nn.GroupNorm", [a["num_groups"], c], a, group)
+    if kind == "layernorm2d":
+        return _call("LayerNorm2d", [c], a, ("eps", "elementwise_affine", "bias"))
+    if kind == "layernorm":
+        return _call(
+            "nn.LayerNorm", [a["normalized_shape"]], a, ("eps", "elementwise_affine", "bias")
+        )
+    if kind == "instancenorm":
+        norm: tuple[str, ...] = ("eps", "momentum", "affine", "track_running_stats")
+        if a["bias"] is False:
+            norm = (*norm, "bias")
+        return _call("nn.InstanceNorm2d", [c], a, norm)
+    if kind == "dropout2d":
+        return _call("nn.Dropout2d", [], a, ("p",))
+    if kind == "zeropad":
+        return _call("nn.ZeroPad2d", [a["padding"]], a, ())
+    if kind == "upsample":
+        return _call("nn.Upsample", [], a, ("size", "scale_factor", "mode", "align_corners"))
     if kind == "conv":
         return _call("nn.Conv2d", [c, a["out_channels"]], a, _CONV_KEYS)
     if kind == "convT":

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from convcli.errors import OptionError
+from convcli.errors import OptionError, Param
 from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 from convcli.shapes.parsing import shorten
@@ -27,7 +27,16 @@ __all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
 MAX_SPEC_CHARS = 100_000
 MAX_INT = 2**62
 
-Value = int | float | bool | str | None | tuple[int, int] | tuple[int | None, int | None]
+Value = (
+    int
+    | float
+    | bool
+    | str
+    | None
+    | tuple[int, ...]
+    | tuple[int | None, int | None]
+    | tuple[float, float]
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,9 @@ class LayerSpec:
 
     ``stated`` holds the sizes a torch.nn form states about its input (``in_channels``,
     ``in_features``, ``num_features``), checked against what arrives. ``main`` and
-    ``shortcut`` are a residual block's two paths (``shortcut`` empty: identity).
+    ``shortcut`` are a residual block's two paths (``shortcut`` empty: identity);
+    ``branches`` a join's paths (``concat``, ``add``, ``mul``, ``chunk``), each a chain
+    on the join's input (an empty chain is ``identity``).
     """
 
     kind: str
@@ -47,6 +58,11 @@ class LayerSpec:
     main: tuple[LayerSpec, ...] = ()
     shortcut: tuple[LayerSpec, ...] = ()
     torch_name: str = ""
+    branches: tuple[tuple[LayerSpec, ...], ...] = ()
+    # Arguments print(model) does not show, taken at PyTorch's defaults (AvgPool2d's).
+    assumed: tuple[str, ...] = ()
+    # The custom module this layer was read inside, in printed order (``in_order``).
+    container: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,35 @@ _BN = (
     _p("bias", "bool", True),
 )
 _INPLACE = (_p("inplace", "bool", False),)
+_GROUPNORM = (
+    _p("num_groups", "pos"),
+    _p("eps", "float", 1e-05),
+    _p("affine", "bool", True),
+    _p("bias", "bool", True),
+)
+_LAYERNORM = (
+    _p("normalized_shape", "shape"),
+    _p("eps", "float", 1e-05),
+    _p("elementwise_affine", "bool", True),
+    _p("bias", "bool", True),
+)
+_INSTANCENORM = (
+    _p("eps", "float", 1e-05),
+    _p("momentum", "optfloat", 0.1),
+    _p("affine", "bool", False),
+    _p("track_running_stats", "bool", False),
+    # Keyword-only in torch.nn (2.x); printed between affine and track_running_stats.
+    _p("bias", "bool", True),
+)
+_UPSAMPLE = (
+    _p("size", "size", None),
+    _p("scale_factor", "scale", None),
+    _p("mode", "upmode", "nearest"),
+    _p("align_corners", "optbool", None),
+)
+_ELU = (_p("alpha", "float", 1.0), *_INPLACE)
+_PRELU = (_p("num_parameters", "pos", 1), _p("init", "float", 0.25))
+_SOFTMAX = (_p("dim", "int", 1),)
 
 # Short names: (kind, parameters in torch.nn's order after the stated input size).
 _SHORT: dict[str, tuple[str, tuple[_Param, ...]]] = {
@@ -125,6 +170,21 @@ _SHORT: dict[str, tuple[str, tuple[_Param, ...]]] = {
     "flatten": ("flatten", (_p("start_dim", "int", 1), _p("end_dim", "int", -1))),
     "linear": ("linear", (_p("out_features", "pos"), _p("bias", "bool", True))),
     "identity": ("identity", ()),
+    "relu6": ("relu6", _INPLACE),
+    "hardswish": ("hardswish", _INPLACE),
+    "hardsigmoid": ("hardsigmoid", _INPLACE),
+    "mish": ("mish", _INPLACE),
+    "elu": ("elu", _ELU),
+    "prelu": ("prelu", _PRELU),
+    "softmax": ("softmax", _SOFTMAX),
+    "groupnorm": ("groupnorm", _GROUPNORM),
+    "layernorm2d": ("layernorm2d", _LAYERNORM[1:]),
+    "layernorm": ("layernorm", _LAYERNORM),
+    "instancenorm": ("instancenorm", _INSTANCENORM),
+    "dropout2d": ("dropout2d", (_p("p", "prob", 0.5), *_INPLACE)),
+    "zeropad": ("zeropad", (_p("padding", "pad4"),)),
+    "upsample": ("upsample", _UPSAMPLE),
+    "shuffle": ("shuffle", (_p("groups", "pos"),)),
 }
 _TORCH_EXTRA = (_p("device", "none", None), _p("dtype", "none", None))
 
@@ -164,6 +224,27 @@ _TORCH: dict[str, tuple[str, str | None, tuple[_Param, ...]]] = {
         (_p("out_features", "pos"), _p("bias", "bool", True), *_TORCH_EXTRA),
     ),
     "Identity": ("identity", None, ()),
+    "ReLU6": ("relu6", None, _INPLACE),
+    "Hardswish": ("hardswish", None, _INPLACE),
+    "Hardsigmoid": ("hardsigmoid", None, _INPLACE),
+    "Mish": ("mish", None, _INPLACE),
+    "ELU": ("elu", None, _ELU),
+    "PReLU": ("prelu", None, (*_PRELU, *_TORCH_EXTRA)),
+    "Softmax": ("softmax", None, _SOFTMAX),
+    "GroupNorm": (
+        "groupnorm",
+        None,
+        (_GROUPNORM[0], _p("num_channels", "pos"), *_GROUPNORM[1:], *_TORCH_EXTRA),
+    ),
+    # torchvision's (ConvNeXt): a LayerNorm over the channels at each position.
+    "LayerNorm2d": ("layernorm2d", "normalized_shape", (*_LAYERNORM[1:], *_TORCH_EXTRA)),
+    "LayerNorm": ("layernorm", None, (*_LAYERNORM, *_TORCH_EXTRA)),
+    "InstanceNorm2d": ("instancenorm", "num_features", (*_INSTANCENORM, *_TORCH_EXTRA)),
+    "Dropout2d": ("dropout2d", None, (_p("p", "prob", 0.5), *_INPLACE)),
+    "ZeroPad2d": ("zeropad", None, (_p("padding", "pad4"),)),
+    "Upsample": ("upsample", None, (*_UPSAMPLE, _p("recompute_scale_factor", "none", None))),
+    "UpsamplingNearest2d": ("upsample", None, _UPSAMPLE),
+    "ChannelShuffle": ("shuffle", None, (_p("groups", "pos"),)),
 }
 # Lazy modules state no input size: print(model) writes 0 for it until their first call.
 _LAZY = {
@@ -175,15 +256,42 @@ _LAZY = {
 }
 _SHORT_KEYS = {"k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups"}
 
-LAYER_NAMES = (*_SHORT, "residual")
+# Joins: branches on the same input, joined along channels or element-wise.
+JOINS = ("concat", "add", "mul", "chunk")
+BLOCKS = ("residual", *JOINS, "se", "repeat")
+# se's act= and gate=: the activations it may name.
+SE_ACTIVATIONS = (
+    "relu",
+    "relu6",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "mish",
+)
+# Copies a repeat(n, ...) may make: more are not a network anyone writes.
+MAX_REPEAT = 1000
+# Blocks inside blocks: a UNet is five deep; the walkers recurse once a level.
+MAX_NESTING = 50
+# Layers a repeat may stand for, nested repeats multiplied: far past any real network.
+MAX_LAYERS = 100_000
+
+LAYER_NAMES = (*_SHORT, *BLOCKS)
 
 
-def parse_spec(text: str, *, source: str = N_("spec"), bias: bool = True) -> tuple[LayerSpec, ...]:
+def parse_spec(
+    text: str, *, source: str = N_("spec"), bias: bool = True, in_order: bool = False
+) -> tuple[LayerSpec, ...]:
     """The layers of a network spec, in order.
 
     ``source`` names the text in error messages (``spec``, or a file's name). ``bias``:
     whether a convolution or linear layer that does not say ``bias=`` has one (torch.nn's
     default, True).
+    ``in_order``: a custom module's children in pasted ``print(model)`` text are read
+    as a chain in printed order (each layer's ``container`` names the module), where
+    otherwise the module is refused because its ``forward`` is not printed.
 
     Examples
     --------
@@ -202,7 +310,8 @@ def parse_spec(text: str, *, source: str = N_("spec"), bias: bool = True) -> tup
             )
         )
     text = _readable(text, source)
-    reader = _Reader(text, source, bias)
+    text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
+    reader = _Reader(text, source, bias, in_order=in_order)
     line = reader.normalise()
     if not line.strip():
         raise OptionError(
@@ -291,7 +400,12 @@ def echo_text(text: str) -> str:
     return text if len(text) <= ECHOED_CHARS else shorten(text)
 
 
-_CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(Sequential|ModuleList)\(\s*$")
+# nn.Sequential and the subclasses that print like one (their forward is Sequential's).
+SEQUENTIALS = ("Sequential", "Conv2dNormActivation", "ConvNormActivation", "FCNHead", "MLP")
+_CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(\w+)\(\s*$")
+# print(model)'s compressed form of repeated modules: "(0-2): 3 x Conv2d(...)".
+_REPEATED = re.compile(r"^([ \t]*)\(\d+-\d+\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
+_REPEATED_BLOCK = re.compile(r"^\s*\(\d+-\d+\):\s*\d+ x ([A-Za-z_]\w*)\(\s*$")
 _MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
 _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 
@@ -299,10 +413,17 @@ _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 class _Reader:
     """Turns the text into one Python expression of the same length, then reads its tree."""
 
-    def __init__(self, text: str, source: str, bias: bool = True) -> None:
+    def __init__(
+        self, text: str, source: str, bias: bool = True, *, in_order: bool = False
+    ) -> None:
         self.text = text
         self.source = source
         self.bias = bias
+        self.in_order = in_order
+        # The custom modules read in printed order: first and last offset, class name.
+        self.containers: list[tuple[int, int, str]] = []
+        self._open: list[tuple[int, str]] = []
+        self._nesting = 0
         self.lead = 0
         self.flat = text
         self._byte_chars: list[int] | None = None
@@ -333,25 +454,54 @@ class _Reader:
         for line in self.text.splitlines(keepends=True):
             body = line.rstrip("\r\n")
             opener = _OPENER.match(body)
-            if depth == 0 and _CONTAINER.match(body):
+            container = _CONTAINER.match(body) if depth == 0 else None
+            repeated = _REPEATED_BLOCK.match(body) if depth == 0 else None
+            if container and container.group(1) == "ModuleList":
+                raise OptionError(
+                    _(
+                        "{where}: a ModuleList says nothing about how its layers are joined "
+                        "(its owner's forward decides): write them as a chain, or as "
+                        "concat(A | B), add(A | B)"
+                    ).format(where=self.where(offset + body.index("ModuleList")))
+                )
+            if repeated:
+                raise OptionError(
+                    _(
+                        "{where}: '{module}(' repeated: a module with layers inside that "
+                        "convcli cannot read; write its layers in repeat(n, ...)"
+                    ).format(
+                        where=self.where(offset + body.index(repeated.group(1))),
+                        module=repeated.group(1),
+                    )
+                )
+            custom = (
+                container is not None
+                and container.group(1) not in SEQUENTIALS
+                and container.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
+            )
+            if container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
+                self._open.append((offset, container.group(1) if custom else ""))
                 containers += 1
                 chars[offset : offset + len(body)] = " " * len(body)
             elif depth == 0 and body.strip() == ")" and containers:
                 containers -= 1
+                start, name = self._open.pop()
+                if name:
+                    self.containers.append((start, offset, name))
                 chars[offset : offset + len(body)] = " " * len(body)
             elif (
-                depth == 0
-                and opener
-                and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, "residual")
+                depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
             ):
                 raise OptionError(
                     _(
                         "{where}: '{module}(' is a module with layers inside that convcli "
-                        "cannot read; write its layers (residual(...) for a skip connection)"
-                    ).format(
-                        where=self.where(offset + body.index(opener.group(1))),
-                        module=echo_text(opener.group(1)),
-                    )
+                        "cannot read (its forward is not printed); write its layers "
+                        "(residual(...), concat(...) for branches), or read them in printed "
+                        "order with {in_order}"
+                    ),
+                    in_order=Param("in_order"),
+                    where=self.where(offset + body.index(opener.group(1))),
+                    module=echo_text(opener.group(1)),
                 )
             else:
                 index = _MODULE_INDEX.match(body)
@@ -466,24 +616,78 @@ class _Reader:
         return _printable(" ".join(self.flat[start:end].split()))
 
     def chain(self, node: ast.expr) -> tuple[LayerSpec, ...]:
-        if isinstance(node, ast.Compare):
-            for op, right in zip(node.ops, node.comparators, strict=True):
-                if not isinstance(op, ast.Gt):
-                    raise OptionError(
-                        _("{self_at_right}: layers are joined by '>' only").format(
-                            self_at_right=self.at(right)
-                        )
+        branches = self._split(node)
+        if len(branches) > 1:
+            raise OptionError(
+                _(
+                    "{where}: '|' separates the branches of a join: write "
+                    "concat(A | B), add(A | B) or mul(A | B)"
+                ).format(where=self.at(branches[1][0]))
+            )
+        return self._layers(branches[0])
+
+    def _layers(self, items: Sequence[ast.expr]) -> tuple[LayerSpec, ...]:
+        layers: list[LayerSpec] = []
+        for item in items:
+            if isinstance(item, ast.Call) and self._name(item.func) == "repeat":
+                layers.extend(self._repeat(item))
+            else:
+                layers.append(self.layer(item))
+        return tuple(layers)
+
+    def _split(self, node: ast.expr) -> list[list[ast.expr]]:
+        """The branches of ``A > B | C``: '|' binds tighter than '>' in Python, so the
+        tree is flattened back into the written order, then cut at each '|'."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return self._split(node.left) + self._split(node.right)
+        if not isinstance(node, ast.Compare):
+            return [[node]]
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if not isinstance(op, ast.Gt):
+                raise OptionError(
+                    _("{self_at_right}: layers are joined by '>' only").format(
+                        self_at_right=self.at(right)
                     )
-            return tuple(self.layer(item) for item in (node.left, *node.comparators))
-        return (self.layer(node),)
+                )
+        branches = self._split(node.left)
+        for operand in node.comparators:
+            parts = self._split(operand)
+            branches[-1].extend(parts[0])
+            branches.extend(parts[1:])
+        return branches
 
     def layer(self, node: ast.expr) -> LayerSpec:
         if isinstance(node, ast.Name | ast.Attribute):
-            return self._build(node, self._name(node), [], [])
+            name = self._name(node)
+            if name in BLOCKS:
+                raise OptionError(
+                    _("{where}: {name} needs its branches: {name}(...)").format(
+                        where=self.at(node), name=name
+                    )
+                )
+            return self._build(node, name, [], [])
         if isinstance(node, ast.Call):
             name = self._name(node.func)
-            if name == "residual":
-                return self._residual(node)
+            if name == "residual" or name in JOINS:
+                self._nesting += 1
+                if self._nesting > MAX_NESTING:
+                    raise OptionError(
+                        _("{where}: blocks nested more than {maximum} deep").format(
+                            where=self.at(node), maximum=MAX_NESTING
+                        )
+                    )
+                try:
+                    return self._residual(node) if name == "residual" else self._join(node, name)
+                finally:
+                    self._nesting -= 1
+            if name == "se":
+                return self._se(node)
+            if name == "repeat":
+                raise OptionError(
+                    _("{where}: repeat(n, BLOCK) stands in a chain, not in a join's list").format(
+                        where=self.at(node)
+                    )
+                )
             return self._build(node, name, node.args, node.keywords)
         raise OptionError(
             _(
@@ -515,7 +719,7 @@ class _Reader:
                     known=_known(),
                 )
             )
-        if name not in _SHORT and name not in _TORCH and name not in _LAZY and name != "residual":
+        if name not in _SHORT and name not in _TORCH and name not in _LAZY and name not in BLOCKS:
             raise OptionError(
                 _("{self_at_node}: unknown layer {name}{known}").format(
                     self_at_node=self.at(node), name=_echo_quoted(name), known=_known()
@@ -553,6 +757,113 @@ class _Reader:
             shortcut=shortcut,
         )
 
+    def _count(self, node: ast.expr, name: str, what: str, maximum: int = MAX_INT) -> int:
+        value = _literal_or_none(node)
+        if not _is_int(value, 1) or value > maximum:  # type: ignore[operator]
+            raise OptionError(
+                _("{where}: {name}: {what} must be an int from 1 to {maximum}, got {shown}").format(
+                    where=self.at(node),
+                    name=name,
+                    what=what,
+                    maximum=f"{maximum:,}",
+                    shown=self._segment(node),
+                )
+            )
+        return value  # type: ignore[return-value]
+
+    def _repeat(self, node: ast.Call) -> tuple[LayerSpec, ...]:
+        if len(node.args) != 2 or node.keywords:
+            raise OptionError(
+                _(
+                    "{where}: repeat takes a count and a block: repeat(4, conv(32, k=3) > relu)"
+                ).format(where=self.at(node))
+            )
+        count = self._count(node.args[0], "repeat", "n", MAX_REPEAT)
+        block = self.chain(node.args[1])
+        # Nested repeats multiply: the layers they stand for are counted, not built, first.
+        if count * sum(_layer_count(layer) for layer in block) > MAX_LAYERS:
+            raise OptionError(
+                _("{where}: repeat makes more than {maximum} layers").format(
+                    where=self.at(node), maximum=f"{MAX_LAYERS:,}"
+                )
+            )
+        return block * count
+
+    def _join(self, node: ast.Call, name: str) -> LayerSpec:
+        args: dict[str, Value] = {}
+        positional = list(node.args)
+        if name == "chunk":
+            if len(positional) != 2 or node.keywords:
+                raise OptionError(
+                    _(
+                        "{where}: chunk takes a count and one branch per part: "
+                        "chunk(2, identity | conv(58, k=1))"
+                    ).format(where=self.at(node))
+                )
+            args["chunks"] = self._count(positional.pop(0), name, "chunks")
+        elif len(positional) != 1 or node.keywords:
+            raise OptionError(
+                _("{where}: {name} takes its branches joined by '|': {name}(A | B)").format(
+                    where=self.at(node), name=name
+                )
+            )
+        branches = tuple(self._layers(items) for items in self._split(positional[0]))
+        branches = tuple(() if _is_identity(branch) else branch for branch in branches)
+        if name == "chunk" and len(branches) != args["chunks"]:
+            raise OptionError(
+                _("{where}: chunk({chunks}, ...) needs {chunks} branches, got {count}").format(
+                    where=self.at(node), chunks=args["chunks"], count=len(branches)
+                )
+            )
+        return LayerSpec(
+            kind=name,
+            args=args,
+            text=self._segment(node),
+            where=self.at(node),
+            branches=branches,
+        )
+
+    def _se(self, node: ast.Call) -> LayerSpec:
+        order = ("squeeze", "act", "gate")
+        values: dict[str, Value] = {"act": "relu", "gate": "sigmoid"}
+        given = list(zip(order, node.args, strict=False))
+        if len(node.args) > len(order):
+            raise OptionError(
+                _("{where}: se takes squeeze, act= and gate=").format(where=self.at(node))
+            )
+        for keyword in node.keywords:
+            if keyword.arg not in order:
+                raise OptionError(
+                    _("{where}: se has no argument {arg!r} (it takes squeeze, act, gate)").format(
+                        where=self.at(keyword), arg=keyword.arg or "**"
+                    )
+                )
+            given.append((keyword.arg, keyword.value))
+        for key, value_node in given:
+            if key == "squeeze":
+                values[key] = self._count(value_node, "se", "squeeze")
+                continue
+            raw = _literal_or_none(value_node)
+            if isinstance(value_node, ast.Name):
+                raw = value_node.id
+            if raw not in SE_ACTIVATIONS:
+                raise OptionError(
+                    _("{where}: se: {key} must be one of {names}, got {shown}").format(
+                        where=self.at(value_node),
+                        key=key,
+                        names=", ".join(SE_ACTIVATIONS),
+                        shown=self._segment(value_node),
+                    )
+                )
+            values[key] = str(raw)
+        if "squeeze" not in values:
+            raise OptionError(
+                _("{where}: se needs squeeze (the squeezed channels): se(16)").format(
+                    where=self.at(node)
+                )
+            )
+        return LayerSpec(kind="se", args=values, text=self._segment(node), where=self.at(node))
+
     def _build(
         self, node: ast.expr, name: str, args: Sequence[ast.expr], keywords: list[ast.keyword]
     ) -> LayerSpec:
@@ -572,7 +883,8 @@ class _Reader:
         else:
             kind, params = _SHORT[name]
             stated_name, torch_name = None, ""
-        order = ([_Param(stated_name, "pos")] if stated_name else []) + list(params)
+        stated_kind = "shape" if stated_name == "normalized_shape" else "pos"
+        order = ([_Param(stated_name, stated_kind)] if stated_name else []) + list(params)
         values: dict[str, Value] = {}
         for index, arg in enumerate(args):
             if isinstance(arg, ast.Starred):
@@ -641,13 +953,26 @@ class _Reader:
                 values[param.name] = param.default  # type: ignore[assignment]
                 if param.name == "bias" and kind in ("conv", "convT", "linear"):
                     values["bias"] = self.bias
-        stated = {}
-        if stated_name:
+        stated: dict[str, int] = {}
+        if stated_name == "normalized_shape":
+            shape = values.pop(stated_name)
+            stated["num_channels"] = shape if isinstance(shape, int) else shape[0]  # type: ignore[assignment,index]
+        elif stated_name:
             stated[stated_name] = int(values.pop(stated_name))  # type: ignore[arg-type]
-        for extra in ("device", "dtype", "inplace", "return_indices"):
+        if "num_channels" in values:
+            stated["num_channels"] = int(values.pop("num_channels"))  # type: ignore[arg-type]
+        for extra in ("device", "dtype", "inplace", "return_indices", "recompute_scale_factor"):
             values.pop(extra, None)
         if torch_name in ("BatchNorm1d", "BatchNorm2d"):
             stated["ndim"] = 2 if torch_name == "BatchNorm1d" else 4
+        written = {keyword.arg for keyword in keywords}
+        assumed: tuple[str, ...] = ()
+        if torch_name == "AvgPool2d":
+            # print(model) leaves these two out of AvgPool2d's line whatever they are.
+            hidden = ("ceil_mode", "count_include_pad")
+            assumed = tuple(key for key in hidden if key not in written and len(args) < 5)
+        offset = self._offset(node)
+        inside = [entry for entry in self.containers if entry[0] <= offset <= entry[1]]
         return LayerSpec(
             kind=kind,
             args=values,
@@ -655,6 +980,8 @@ class _Reader:
             where=self.at(node),
             stated=stated,
             torch_name=torch_name,
+            assumed=assumed,
+            container=max(inside)[2] if inside else "",
         )
 
     @staticmethod
@@ -676,7 +1003,9 @@ class _Reader:
         shown = echo_text(self._segment(node))
         wanted = _(_WANTED[param.kind]).format(modes=", ".join(PADDING_MODES))
         try:
-            raw = _literal(node)
+            # print(model) writes padding=same, padding_mode=reflect without quotes.
+            unquoted = param.kind in ("padding", "mode", "upmode", "approximate")
+            raw = node.id if unquoted and isinstance(node, ast.Name) else _literal(node)
         except ValueError:
             raise OptionError(
                 _(
@@ -694,6 +1023,23 @@ class _Reader:
                 )
             )
         return value  # type: ignore[return-value]
+
+
+def _literal_or_none(node: ast.expr) -> object:
+    try:
+        return _literal(node)
+    except ValueError:
+        return None
+
+
+def _layer_count(layer: LayerSpec) -> int:
+    """The layer and every layer inside it (a residual's paths, a join's branches)."""
+    inner = (*layer.main, *layer.shortcut, *(item for branch in layer.branches for item in branch))
+    return 1 + sum(_layer_count(item) for item in inner)
+
+
+def _is_identity(chain: tuple[LayerSpec, ...]) -> bool:
+    return len(chain) == 1 and chain[0].kind == "identity"
 
 
 def _printable(text: str) -> str:
@@ -736,6 +1082,11 @@ _WANTED = {
     "approximate": N_("'none' or 'tanh'"),
     "size": N_("an int >= 1 or a pair (h, w) of ints or None"),
     "none": "None",
+    "shape": "an int >= 1 or a tuple of them",
+    "pad4": "an int >= 0 or a 4-tuple (left, right, top, bottom)",
+    "scale": "None, a number > 0 or a pair of them",
+    "upmode": "'nearest' or 'bilinear'",
+    "optbool": "None, True or False",
 }
 
 
@@ -812,4 +1163,32 @@ def _check(raw: object, kind: str) -> object:
         return raw if raw in ("none", "tanh") else _BAD
     if kind == "none":
         return raw if raw is None else _BAD
+    if kind == "shape":
+        if _is_int(raw, 1):
+            return raw
+        ok = isinstance(raw, tuple) and raw and all(_is_int(v, 1) for v in raw)
+        return raw if ok else _BAD
+    if kind == "pad4":
+        if _is_int(raw, 0):
+            return raw
+        ok = isinstance(raw, tuple) and len(raw) == 4 and all(_is_int(v, 0) for v in raw)
+        return raw if ok else _BAD
+    if kind == "scale":
+        if raw is None or _positive_number(raw):
+            return raw
+        ok = isinstance(raw, tuple) and len(raw) == 2 and all(_positive_number(v) for v in raw)
+        return raw if ok else _BAD
+    if kind == "upmode":
+        return raw if raw in ("nearest", "bilinear") else _BAD
+    if kind == "optbool":
+        return raw if raw is None or isinstance(raw, bool) else _BAD
     raise AssertionError(kind)
+
+
+def _positive_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 < value <= MAX_INT
+        and value == value
+    )

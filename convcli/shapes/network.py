@@ -12,23 +12,42 @@ Conventions (stated again where the numbers are shown):
 - FLOPs: 2 per MAC plus 1 per bias addition; per output value, pooling ``window - 1``
   comparisons (max) or additions (average, the division not counted), as ``convcli shapes
   --pool`` counts them (adaptive pooling: its own window's size); activations 1 per value;
-  BatchNorm 2 per value (scale and shift, as at inference); a residual sum 1 per value;
-  dropout, flatten and identity 0.
+  BatchNorm 2 per value (scale and shift, as at inference), as are GroupNorm, LayerNorm
+  and InstanceNorm; softmax 3 per value (exponential, sum, division); a residual sum, and
+  each add or mul join, 1 per value for each branch after the first; bilinear upsampling
+  7 per value (four weighted taps); dropout, flatten, identity, concatenation, chunks,
+  channel shuffles, zero padding and nearest upsampling 0.
+
+Joins (``concat``, ``add``, ``mul``, ``chunk``, ``se``) are nested blocks: a row whose
+``branches`` are chains on the same input (a chunk's branches: one channel part each).
+Receptive fields through a join are the union of the branches' (``receptive.union``); a
+branch broadcast from one cell over many sees the whole input (``receptive.whole``).
+Normalisation layers are taken as per position (as at inference): the statistics that
+GroupNorm, LayerNorm and InstanceNorm compute over the whole map do not widen the field.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 from convcli.errors import ConvcliError, OptionError, Param, ShapeError
 from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import IntOrPair, Pair, as_pair, resolve_geometry
-from convcli.shapes.netspec import LayerSpec, echo_text
+from convcli.shapes.netspec import JOINS, LayerSpec, echo_text, parse_spec
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
-from convcli.shapes.receptive import INPUT_FIELD, AxisStep, Field, back_cells, compose, union
+from convcli.shapes.receptive import (
+    INPUT_FIELD,
+    AxisStep,
+    Field,
+    back_cells,
+    compose,
+    union,
+    whole,
+)
 from convcli.shapes.transposed import resolve_transposed_geometry
 
 __all__ = ["DTYPE_SIZES", "CellTrace", "LayerRow", "Network", "trace_cell", "walk_network"]
@@ -38,7 +57,20 @@ Fields = tuple[Field | None, Field | None]
 DTYPE_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 # BatchNorm's num_batches_tracked counter is an int64 whatever the dtype.
 COUNTER_BYTES = 8
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "silu", "leakyrelu")
+ACTIVATIONS = (
+    "relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "silu",
+    "leakyrelu",
+    "relu6",
+    "hardswish",
+    "hardsigmoid",
+    "mish",
+    "elu",
+)
+NORMS = ("groupnorm", "layernorm2d", "layernorm", "instancenorm")
 
 
 @dataclass(frozen=True)
@@ -64,6 +96,7 @@ class LayerRow:
     steps: tuple[AxisStep, AxisStep] | None = None
     main: tuple[LayerRow, ...] = ()
     shortcut: tuple[LayerRow, ...] = ()
+    branches: tuple[tuple[LayerRow, ...], ...] = ()
 
     @property
     def spatial(self) -> bool:
@@ -73,10 +106,14 @@ class LayerRow:
     def outputs(self) -> int:
         return math.prod(self.output_shape)
 
+    @property
+    def inner(self) -> tuple[LayerRow, ...]:
+        """Every row directly inside this block (none for a layer)."""
+        return (*self.main, *self.shortcut, *(row for branch in self.branches for row in branch))
+
     def activations(self) -> int:
         """Values of this layer's output and, for a block, of every layer inside it."""
-        inner = sum(row.activations() for row in (*self.main, *self.shortcut))
-        return self.outputs + inner
+        return self.outputs + sum(row.activations() for row in self.inner)
 
 
 @dataclass(frozen=True)
@@ -112,13 +149,39 @@ class Network:
         counters = sum(_counters(row) for row in self.rows)
         return (self.params + self.buffers - counters) * itemsize + counters * COUNTER_BYTES
 
+    def torchinfo_bytes(self, itemsize: int) -> tuple[int, int, int]:
+        """torchinfo's input size, forward/backward pass size and params size, in bytes.
+
+        As torchinfo (1.8) defines them: the input tensor; twice the output of every layer
+        with parameters that holds no other layer (the output and its gradient); the
+        parameters alone (buffers not counted). Its "estimated total" is their sum.
+
+        Examples
+        --------
+        >>> from convcli.shapes.netspec import parse_spec
+        >>> net = walk_network(parse_spec("conv(2, k=3) > relu > bn"), (1, 1, 4, 4))
+        >>> net.torchinfo_bytes(4)
+        (64, 128, 96)
+        """
+        leaves = [row for row in _leaves(self.rows) if row.params > 0]
+        passes = 2 * sum(row.outputs for row in leaves) * itemsize
+        return math.prod(self.input_shape) * itemsize, passes, self.params * itemsize
+
     def activation_bytes(self, itemsize: int) -> int:
         """Every layer's output (kept for a backward pass), at ``itemsize`` bytes each."""
         return sum(row.activations() for row in self.rows) * itemsize
 
 
+def _leaves(rows: Sequence[LayerRow]) -> Sequence[LayerRow]:
+    """Every layer that holds no other layer, inside blocks too."""
+    found: list[LayerRow] = []
+    for row in rows:
+        found.extend(_leaves(row.inner) if row.inner else [row])
+    return found
+
+
 def _counters(row: LayerRow) -> int:
-    return row.counters + sum(_counters(inner) for inner in (*row.main, *row.shortcut))
+    return row.counters + sum(_counters(inner) for inner in row.inner)
 
 
 def walk_network(layers: Sequence[LayerSpec], input_shape: Shape) -> Network:
@@ -178,9 +241,9 @@ _LIMIT = 10**MAX_DIGITS
 
 def _too_large(row: LayerRow) -> bool:
     numbers = [row.outputs, row.macs, row.flops, row.params, row.buffers, *row.output_shape]
-    for field in row.fields:
-        if field is not None:
-            numbers += [field.size, field.jump, field.start.numerator]
+    for axis_field in row.fields:
+        if axis_field is not None:
+            numbers += [axis_field.size, axis_field.jump, axis_field.start.numerator]
     return any(abs(number) >= _LIMIT for number in numbers)
 
 
@@ -196,7 +259,19 @@ def _apply(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerR
     kind = layer.kind
     if kind == "residual":
         return _residual(layer, index, shape, fields)
-    if kind in ("conv", "convT", "maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "gap"):
+    if kind in JOINS or kind == "se":
+        return _join(layer, index, shape, fields)
+    if kind in (
+        "conv",
+        "convT",
+        "maxpool",
+        "avgpool",
+        "adaptiveavgpool",
+        "adaptivemaxpool",
+        "gap",
+        "zeropad",
+        "upsample",
+    ):
         return _spatial(layer, index, _need_spatial(layer, shape), fields)
     row = LayerRow(index=index, spec=layer, input_shape=shape, output_shape=shape)
     values = math.prod(shape)
@@ -205,8 +280,31 @@ def _apply(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerR
     kept = fields if spatial else (None, None)
     if kind in ACTIVATIONS:
         return _replace(row, flops=values, steps=keep, fields=kept)
-    if kind in ("dropout", "identity"):
+    if kind in ("dropout", "identity", "dropout2d"):
         return _replace(row, steps=keep, fields=kept)
+    if kind == "softmax":
+        _channel_axis(shape, _int(layer, "dim"))
+        return _replace(row, flops=3 * values, steps=keep, fields=kept)
+    if kind == "prelu":
+        count = _int(layer, "num_parameters")
+        if count != 1 and (len(shape) < 2 or count != shape[1]):
+            raise ShapeError(
+                _("num_parameters={count} must be 1 or the {channels} channels").format(
+                    count=count, channels=shape[1] if len(shape) > 1 else 1
+                )
+            )
+        return _replace(row, params=count, flops=values, steps=keep, fields=kept)
+    if kind == "shuffle":
+        groups = _int(layer, "groups")
+        if len(shape) < 2 or shape[1] % groups:
+            raise ShapeError(
+                _("groups={groups} does not divide the {count} channels").format(
+                    groups=groups, count=shape[1] if len(shape) > 1 else 1
+                )
+            )
+        return _replace(row, steps=keep, fields=kept)
+    if kind in NORMS:
+        return _replace(_norm(layer, row), steps=keep, fields=kept)
     if kind == "bn":
         return _batch_norm(layer, row, keep, kept)
     if kind == "flatten":
@@ -271,6 +369,10 @@ def _spatial(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Laye
         mapped = _conv_transposed(layer, c, (h, w))
     elif layer.kind in ("maxpool", "avgpool"):
         mapped = _pool(layer, c, (h, w))
+    elif layer.kind == "zeropad":
+        mapped = _zero_pad(layer, c, (h, w))
+    elif layer.kind == "upsample":
+        mapped = _upsample(layer, c, (h, w))
     else:
         mapped = _adaptive(layer, c, (h, w))
     steps = mapped.steps
@@ -423,6 +525,137 @@ def _pool(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     )
 
 
+def _zero_pad(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    padding = layer.args["padding"]
+    sides = (padding,) * 4 if isinstance(padding, int) else padding
+    assert isinstance(sides, tuple), padding
+    left, right, top, bottom = (int(side) for side in sides)  # type: ignore[arg-type]
+    out = (size[0] + top + bottom, size[1] + left + right)
+    return _Mapped(
+        channels=c,
+        size=out,
+        steps=(
+            AxisStep("window", size[0], out[0], padding=top),
+            AxisStep("window", size[1], out[1], padding=left),
+        ),
+    )
+
+
+def _upsample(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
+    """nn.Upsample: ``size``, or ``floor(n * scale_factor)`` per axis."""
+    a = layer.args
+    target, scale, mode, corners = a["size"], a["scale_factor"], a["mode"], a["align_corners"]
+    if (target is None) == (scale is None):
+        raise OptionError(_("give one of size and scale_factor"))
+    if mode == "nearest" and corners is not None:
+        raise OptionError(_("align_corners is for mode='bilinear' only"))
+    out: list[int] = []
+    ratios: list[Fraction] = []
+    for axis in range(2):
+        if target is not None:
+            wanted = target if isinstance(target, int) else target[axis]  # type: ignore[index]
+            if wanted is None:
+                raise OptionError(_("size needs both sizes (H, W)"))
+            n_out = int(wanted)
+            ratio = Fraction(size[axis], n_out)
+        else:
+            factor = scale if isinstance(scale, int | float) else scale[axis]  # type: ignore[index]
+            n_out = math.floor(size[axis] * float(factor))  # type: ignore[arg-type]
+            if n_out < 1:
+                raise ShapeError(
+                    _("scale_factor {factor} makes the {n}-cell axis empty").format(
+                        factor=factor, n=size[axis]
+                    )
+                )
+            ratio = 1 / Fraction(factor)  # type: ignore[arg-type]
+        if mode == "bilinear" and corners:
+            ratio = Fraction(size[axis] - 1, n_out - 1) if n_out > 1 else Fraction(0)
+        out.append(n_out)
+        ratios.append(ratio)
+    how = "nearest" if mode == "nearest" else "bilinear-corners" if corners else "bilinear"
+    return _Mapped(
+        channels=c,
+        size=(out[0], out[1]),
+        steps=(
+            AxisStep("upsample", size[0], out[0], ratio=ratios[0], interpolation=how),
+            AxisStep("upsample", size[1], out[1], ratio=ratios[1], interpolation=how),
+        ),
+        flops=0 if mode == "nearest" else 7 * c * out[0] * out[1],
+    )
+
+
+def _channel_axis(shape: Shape, dim: int) -> int:
+    rank = len(shape)
+    if not -rank <= dim < rank:
+        raise ShapeError(
+            _("dim={dim} is outside a {rank}-D input {show_shape}").format(
+                dim=dim, rank=rank, show_shape=_show(shape)
+            )
+        )
+    return dim % rank
+
+
+def _norm(layer: LayerSpec, row: LayerRow) -> LayerRow:
+    """GroupNorm, LayerNorm (over the last axes, or over channels: layernorm2d), InstanceNorm."""
+    shape, kind, a = row.input_shape, layer.kind, layer.args
+    values = math.prod(shape)
+    if kind == "layernorm":
+        normalized = a["normalized_shape"]
+        assert isinstance(normalized, int | tuple), normalized
+        wanted: tuple[int, ...] = (normalized,) if isinstance(normalized, int) else normalized  # type: ignore[assignment]
+        if tuple(shape[-len(wanted) :]) != wanted or len(wanted) > len(shape):
+            raise ShapeError(
+                _("normalized_shape {wanted} is not the last axes of {show_shape}").format(
+                    wanted=_show(wanted),
+                    show_shape=_show(shape),
+                )
+            )
+        per = math.prod(wanted)
+        params = per * (2 if a["bias"] else 1) if a["elementwise_affine"] else 0
+        return _replace(row, params=params, flops=2 * values)
+    if (
+        kind in ("layernorm2d", "instancenorm")
+        and len(shape) != 4
+        and not (kind == "instancenorm" and len(shape) == 3)
+    ):
+        raise ShapeError(
+            _("needs a 4-D input (N, C, H, W), got {show_shape}").format(show_shape=_show(shape))
+        )
+    if len(shape) < 2:
+        raise ShapeError(
+            _("needs a batch and a channel axis, got {show_shape}").format(show_shape=_show(shape))
+        )
+    channels = shape[1]
+    stated = layer.stated.get("num_channels", layer.stated.get("num_features"))
+    if stated is not None and stated != channels:
+        raise ShapeError(
+            _("states {stated} channels, {channels} arrive").format(
+                stated=stated, channels=channels
+            )
+        )
+    if kind == "groupnorm":
+        groups = _int(layer, "num_groups")
+        if channels % groups:
+            raise ShapeError(
+                _("num_groups={groups} does not divide the {channels} channels").format(
+                    groups=groups, channels=channels
+                )
+            )
+        params = channels * (2 if a["bias"] else 1) if a["affine"] else 0
+        return _replace(row, params=params, flops=2 * values)
+    if kind == "layernorm2d":
+        params = channels * (2 if a["bias"] else 1) if a["elementwise_affine"] else 0
+        return _replace(row, params=params, flops=2 * values)
+    tracked = bool(a["track_running_stats"])
+    return _replace(
+        row,
+        params=channels * (2 if a["bias"] else 1) if a["affine"] else 0,
+        buffers=2 * channels + 1 if tracked else 0,
+        counters=1 if tracked else 0,
+        flops=2 * values,
+    )
+
+
 def _adaptive(layer: LayerSpec, c: int, size: Pair) -> _Mapped:
     target = (1, 1) if layer.kind == "gap" else layer.args["output_size"]
     out = adaptive_output_size(size, target)  # type: ignore[arg-type]
@@ -534,6 +767,14 @@ def _linear(layer: LayerSpec, row: LayerRow) -> LayerRow:
     features = shape[-1]
     stated = layer.stated.get("in_features")
     if stated is not None and stated != features:
+        if len(shape) == 4:
+            raise ShapeError(
+                _(
+                    "states in_features={stated}, and a 4-D input {show_shape} arrives: put "
+                    "flatten before it (torchvision's AlexNet and VGG flatten in their forward, "
+                    "which print(model) does not show)"
+                ).format(stated=stated, show_shape=_show(shape))
+            )
         raise ShapeError(
             _("states in_features={stated}, {features} arrive (input {show_shape})").format(
                 stated=stated, features=features, show_shape=_show(shape)
@@ -594,6 +835,126 @@ def _residual(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> Lay
     )
 
 
+def _branch_name(number: int) -> str:
+    """Branches are a, b, c, ... (then b27, b28, ...): row ``3.b2`` is layer 2 of branch b."""
+    return chr(ord("a") + number) if number < 26 else f"b{number + 1}"
+
+
+def _se_branch(layer: LayerSpec, channels: int) -> tuple[LayerSpec, ...]:
+    """torchvision's SqueezeExcitation as a chain: pool, squeeze, act, expand, gate."""
+    a = layer.args
+    # torchvision's convolutions here always have a bias, whatever the spec's default.
+    return parse_spec(
+        f"gap > conv({a['squeeze']}, k=1) > {a['act']} > conv({channels}, k=1) > {a['gate']}",
+        bias=True,
+    )
+
+
+def _join(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRow:
+    """A join's branches walked on its input, then concatenated or combined element-wise."""
+    kind = layer.kind
+    branch_specs = layer.branches
+    branch_input = shape
+    if kind == "se":
+        _need_spatial(layer, shape)
+        branch_specs = ((), _se_branch(layer, shape[1]))
+    if kind == "chunk":
+        chunks = _int(layer, "chunks")
+        if len(shape) < 2 or shape[1] % chunks:
+            raise ShapeError(
+                _("chunk({chunks}, ...) does not divide the {count} channels").format(
+                    chunks=chunks, count=shape[1] if len(shape) > 1 else 1
+                )
+            )
+        branch_input = (shape[0], shape[1] // chunks, *shape[2:])
+    walked: list[tuple[LayerRow, ...]] = []
+    outputs: list[tuple[Shape, Fields]] = []
+    for number, specs in enumerate(branch_specs):
+        rows, error = _walk(specs, branch_input, fields, prefix=f"{index}.{_branch_name(number)}")
+        if error is not None:
+            raise _InnerError(error)
+        walked.append(rows)
+        outputs.append((rows[-1].output_shape, rows[-1].fields) if rows else (branch_input, fields))
+    shapes = [out for out, _ in outputs]
+    if kind in ("concat", "chunk"):
+        out_shape = _concatenated(shapes)
+        join_flops = 0
+    else:
+        out_shape = _broadcast(shapes)
+        join_flops = (len(shapes) - 1) * math.prod(out_shape)
+    spatial = len(out_shape) == 4
+    joined: Fields = (None, None)
+    if spatial:
+        per_axis: list[Field | None] = []
+        for axis in range(2):
+            result: Field | None = None
+            for number, (branch_shape, branch_fields) in enumerate(outputs):
+                branch_field = branch_fields[axis] if len(branch_shape) == 4 else None
+                if len(branch_shape) != 4 or (
+                    branch_shape[2 + axis] == 1 and out_shape[2 + axis] > 1
+                ):
+                    branch_field = whole(branch_field)
+                result = branch_field if number == 0 else union(result, branch_field)
+            per_axis.append(result)
+        joined = (per_axis[0], per_axis[1])
+    inner = [row for rows in walked for row in rows]
+    return LayerRow(
+        index=index,
+        spec=layer,
+        input_shape=shape,
+        output_shape=out_shape,
+        params=sum(row.params for row in inner),
+        buffers=sum(row.buffers for row in inner),
+        macs=sum(row.macs for row in inner),
+        flops=sum(row.flops for row in inner) + join_flops,
+        fields=joined,
+        steps=(
+            (
+                AxisStep("identity", shape[2], out_shape[2]),
+                AxisStep("identity", shape[3], out_shape[3]),
+            )
+            if spatial and len(shape) == 4
+            else None
+        ),
+        branches=tuple(walked),
+    )
+
+
+def _concatenated(shapes: Sequence[Shape]) -> Shape:
+    first = shapes[0]
+    for number, shape in enumerate(shapes[1:], start=2):
+        if (
+            len(shape) != len(first)
+            or len(shape) < 2
+            or shape[:1] + shape[2:] != first[:1] + first[2:]
+        ):
+            raise ShapeError(
+                _(
+                    "branch {number} gives {shape}, branch 1 {first}: only the channels "
+                    "may differ to concatenate"
+                ).format(number=number, shape=_show(shape), first=_show(first))
+            )
+    return (first[0], sum(shape[1] for shape in shapes), *first[2:])
+
+
+def _broadcast(shapes: Sequence[Shape]) -> Shape:
+    """PyTorch's broadcasting: axes aligned from the right, each equal or 1."""
+    out = shapes[0]
+    for number, shape in enumerate(shapes[1:], start=2):
+        rank = max(len(out), len(shape))
+        a = (1,) * (rank - len(out)) + out
+        b = (1,) * (rank - len(shape)) + shape
+        if any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
+            raise ShapeError(
+                _(
+                    "branch {number} gives {shape}, which does not broadcast with {out} "
+                    "(each axis must agree or be 1)"
+                ).format(number=number, shape=_show(shape), out=_show(out))
+            )
+        out = tuple(max(x, y) for x, y in zip(a, b, strict=True))
+    return out
+
+
 @dataclass(frozen=True)
 class CellTrace:
     """The input cells one output cell can be reached from, per axis (``None``: none)."""
@@ -602,6 +963,9 @@ class CellTrace:
     cell: tuple[int, int]
     rows: tuple[int, int] | None
     cols: tuple[int, int] | None
+    # Every input row and column reached (the span's holes left out).
+    row_cells: frozenset[int] = field(default=frozenset(), repr=False, compare=False)
+    col_cells: frozenset[int] = field(default=frozenset(), repr=False, compare=False)
 
 
 def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None) -> CellTrace:
@@ -648,10 +1012,19 @@ def trace_cell(network: Network, cell: tuple[int, int], layer: int | None = None
             )
         )
     spans: list[tuple[int, int] | None] = []
+    sets: list[frozenset[int]] = []
     for axis in range(2):
         reached = _carry(network.rows[:number], axis, frozenset({cell[axis]}))
         spans.append((min(reached), max(reached)) if reached else None)
-    return CellTrace(index=str(number), cell=cell, rows=spans[0], cols=spans[1])
+        sets.append(reached)
+    return CellTrace(
+        index=str(number),
+        cell=cell,
+        rows=spans[0],
+        cols=spans[1],
+        row_cells=sets[0],
+        col_cells=sets[1],
+    )
 
 
 def _carry(rows: Sequence[LayerRow], axis: int, cells: frozenset[int]) -> frozenset[int]:
@@ -660,6 +1033,22 @@ def _carry(rows: Sequence[LayerRow], axis: int, cells: frozenset[int]) -> frozen
             return cells
         if row.spec.kind == "residual":
             cells = _carry(row.main, axis, cells) | _carry(row.shortcut, axis, cells)
+        elif row.branches:
+            cells = _carry_join(row, axis, cells)
         elif row.steps is not None:
             cells = back_cells(row.steps[axis], cells)
     return cells
+
+
+def _carry_join(row: LayerRow, axis: int, cells: frozenset[int]) -> frozenset[int]:
+    """The input cells a join's output ``cells`` read: each branch's, broadcasts included."""
+    n_out = row.output_shape[2 + axis]
+    reached: frozenset[int] = frozenset()
+    for branch in row.branches:
+        size = branch[-1].output_shape if branch else row.input_shape
+        if len(size) != 4:
+            reached |= frozenset(range(row.input_shape[2 + axis]))
+            continue
+        wanted = frozenset({0}) if size[2 + axis] == 1 and n_out > 1 else cells
+        reached |= _carry(branch, axis, wanted)
+    return reached

@@ -22,11 +22,22 @@ Two conventions, each stated where a number is shown:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
-__all__ = ["INPUT_FIELD", "AxisStep", "Field", "as_window", "back", "compose", "union"]
+__all__ = [
+    "GLOBAL_FIELD",
+    "INPUT_FIELD",
+    "AxisStep",
+    "Field",
+    "as_window",
+    "back",
+    "compose",
+    "union",
+    "whole",
+]
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,12 @@ class AxisStep:
     ``adaptive``: output ``o`` reads ``floor(o*n_in/n_out)`` ... ``ceil((o+1)*n_in/n_out) - 1``.
     ``identity``: cell ``o`` reads cell ``o``. ``padding_mode`` (a window's) says what the
     padding holds: zeros, or input cells seen again (reflect, replicate, circular).
+    ``upsample``: output ``o`` reads input ``floor(o * ratio)`` (``interpolation``
+    ``nearest``) or the two cells around ``ratio * (o + 1/2) - 1/2`` (``bilinear``;
+    ``bilinear-corners``: around ``ratio * o``), ``ratio`` input cells per output cell.
     """
 
-    kind: Literal["window", "transposed", "adaptive", "identity"]
+    kind: Literal["window", "transposed", "adaptive", "identity", "upsample"]
     n_in: int
     n_out: int
     span: int = 1
@@ -50,15 +64,24 @@ class AxisStep:
     kernel: int = 1
     dilation: int = 1
     padding_mode: str = "zeros"
+    ratio: Fraction = Fraction(1)
+    interpolation: str = "nearest"
 
 
 @dataclass(frozen=True)
 class Field:
-    """Araujo's receptive field on one axis: size ``r``, ``jump`` and cell 0's centre."""
+    """Araujo's receptive field on one axis: size ``r``, ``jump`` and cell 0's centre.
+
+    ``whole``: every output cell sees the whole input (a branch pooled to one cell and
+    broadcast back, as in squeeze-excitation); ``size`` is then not the field, and
+    ``jump`` and ``start`` (those of the other branches; ``jump`` 0: not known) say how
+    the cells' own windows step.
+    """
 
     size: int
     jump: int
     start: Fraction
+    whole: bool = False
 
     @property
     def first(self) -> Fraction:
@@ -67,6 +90,12 @@ class Field:
 
 
 INPUT_FIELD = Field(size=1, jump=1, start=Fraction(0))
+GLOBAL_FIELD = Field(size=0, jump=0, start=Fraction(0), whole=True)
+
+
+def whole(field: Field | None) -> Field:
+    """``field`` broadcast over the whole input: every output cell sees all of it."""
+    return GLOBAL_FIELD if field is None else replace(field, whole=True)
 
 
 def compose(field: Field | None, step: AxisStep) -> Field | None:
@@ -87,11 +116,12 @@ def compose(field: Field | None, step: AxisStep) -> Field | None:
         return field
     window = as_window(step)
     if window is None:
-        return None
+        return GLOBAL_FIELD if field.whole else None
     return Field(
         size=field.size + (window.span - 1) * field.jump,
         jump=field.jump * window.stride,
         start=field.start + (Fraction(window.span - 1, 2) - window.padding) * field.jump,
+        whole=field.whole,
     )
 
 
@@ -133,11 +163,41 @@ def union(a: Field | None, b: Field | None) -> Field | None:
     >>> u.size, u.jump, u.start
     (5, 2, Fraction(1, 1))
     """
+    if (a is not None and a.whole) or (b is not None and b.whole):
+        return _whole_union(a, b)
     if a is None or b is None or a.jump != b.jump:
         return None
     first = min(a.first, b.first)
     last = max(a.first + a.size - 1, b.first + b.size - 1)
     return Field(size=int(last - first) + 1, jump=a.jump, start=(first + last) / 2)
+
+
+def _whole_union(a: Field | None, b: Field | None) -> Field:
+    """A union with a whole field: whole, with the other's jump and start where it has them."""
+    parts = [field for field in (a, b) if field is not None]
+    local = [field for field in parts if not field.whole]
+    if len(local) == 1 and len(parts) == 2:
+        return whole(local[0])
+    if len(parts) == 2 and not local and parts[0].jump == parts[1].jump:
+        return parts[0]
+    if len(parts) == 2 and not local:
+        return GLOBAL_FIELD
+    return GLOBAL_FIELD if not local else whole(local[0])
+
+
+def _upsample_sources(step: AxisStep, o: int) -> tuple[int, ...]:
+    """The input cells output ``o`` of an upsampling reads (with a nonzero weight)."""
+    last = step.n_in - 1
+    if step.interpolation == "nearest":
+        return (min(math.floor(o * step.ratio), last),)
+    if step.interpolation == "bilinear":
+        source = max(step.ratio * (o + Fraction(1, 2)) - Fraction(1, 2), Fraction(0))
+    else:
+        source = step.ratio * o
+    first = min(math.floor(source), last)
+    if source > first and first < last:
+        return (first, first + 1)
+    return (first,)
 
 
 def back(step: AxisStep, lo: int, hi: int) -> tuple[int, int] | None:
@@ -160,6 +220,11 @@ def back(step: AxisStep, lo: int, hi: int) -> tuple[int, int] | None:
     """
     if step.kind == "identity":
         return _clipped(lo, hi, step.n_in)
+    if step.kind == "upsample":
+        lo, hi = max(lo, 0), min(hi, step.n_out - 1)
+        if lo > hi:
+            return None
+        return _upsample_sources(step, lo)[0], _upsample_sources(step, hi)[-1]
     if step.kind == "adaptive":
         return _clipped(
             lo * step.n_in // step.n_out, -((-(hi + 1) * step.n_in) // step.n_out) - 1, step.n_in
@@ -229,6 +294,9 @@ def back_cells(step: AxisStep, cells: frozenset[int]) -> frozenset[int]:
     reached: set[int] = set()
     if step.kind == "identity":
         reached = {o for o in cells if 0 <= o < n}
+    elif step.kind == "upsample":
+        for o in cells:
+            reached.update(_upsample_sources(step, o))
     elif step.kind == "adaptive":
         for o in cells:
             reached.update(range(o * n // step.n_out, -((-(o + 1) * n) // step.n_out)))
