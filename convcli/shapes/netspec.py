@@ -708,7 +708,7 @@ class _Reader:
             if name not in _TORCH and name not in _LAZY:
                 raise OptionError(
                     _("{self_at_node}: unknown layer 'nn.{name}'{known}").format(
-                        self_at_node=self.at(node), name=echo_text(name), known=_known()
+                        self_at_node=self.at(node), name=echo_text(name), known=_known(name)
                     )
                 )
         else:
@@ -716,13 +716,13 @@ class _Reader:
                 _("{self_at_node}: unknown layer {name}{known}").format(
                     self_at_node=self.at(node),
                     name=_echo_quoted(self._segment(node)),
-                    known=_known(),
+                    known=_known(self._segment(node)),
                 )
             )
         if name not in _SHORT and name not in _TORCH and name not in _LAZY and name not in BLOCKS:
             raise OptionError(
                 _("{self_at_node}: unknown layer {name}{known}").format(
-                    self_at_node=self.at(node), name=_echo_quoted(name), known=_known()
+                    self_at_node=self.at(node), name=_echo_quoted(name), known=_known(name)
                 )
             )
         return name
@@ -1051,10 +1051,19 @@ def _printable(text: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-def _known() -> str:
-    return " " + _("(known: {names}, or torch.nn names such as Conv2d)").format(
-        names=", ".join(LAYER_NAMES)
-    )
+def _known(name: str) -> str:
+    """What to type instead of an unknown layer ``name``: the close names, else where the
+    list is (forty names would make the one-line error too long to read)."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, [*LAYER_NAMES, *_TORCH], n=3, cutoff=0.6)
+    if matches:
+        return " " + _("(did you mean {names}? net's help lists every layer)").format(
+            names=_(" or ").join(
+                [_(", ").join(matches[:-1]), matches[-1]] if matches[1:] else matches
+            )
+        )
+    return " " + _("(net's help lists every layer; torch.nn names such as Conv2d are read too)")
 
 
 def _echo_quoted(text: str) -> str:
