@@ -83,7 +83,9 @@ JSON_PARSE_EXPANSION = 40
 # the script: 2.4 KB at 400 layers, where the fixed part weighs), 2.8-5.2 KB with --json,
 # 14-15.6 KB for the rich table, 22.3 KB for a join-heavy table folded by --depth, and
 # --training 1.3-1.7 KB more. A preset of 66 layers peaked at 0.7-1.2 MB in all: NET_BASE.
-NET_BASE_BYTES = 2 * 1024**2
+# (tests/tracing.py's peak_allocation, which leaves out what the call still holds, gives
+# 0.2-0.55 of these estimates: `pytest -s -k item61_net tests/test_budget_layers.py`.)
+NET_BASE_BYTES = 1024**2
 NET_LAYER_BYTES = 2 * 1024  # the parsed spec and the walk's row of one layer
 NET_TABLE_BYTES = 24 * 1024  # one row of the rich table (its texts, cells and segments)
 NET_JSON_BYTES = 4 * 1024  # one layer's JSON object, its text and the encoded copy
