@@ -21,7 +21,7 @@ from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 from convcli.shapes.parsing import shorten
 
-__all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
+__all__ = ["LAYER_NAMES", "LayerSpec", "count_layers", "parse_spec"]
 
 # Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
 MAX_SPEC_CHARS = 100_000
@@ -1030,6 +1030,15 @@ def _literal_or_none(node: ast.expr) -> object:
         return _literal(node)
     except ValueError:
         return None
+
+
+def count_layers(layers: tuple[LayerSpec, ...]) -> int:
+    """Every layer a parsed spec stands for: repeats expanded, blocks' inner layers too.
+
+    >>> count_layers(parse_spec("repeat(3, conv(8, k=1) > relu) > add(identity | bn)"))
+    8
+    """
+    return sum(_layer_count(layer) for layer in layers)
 
 
 def _layer_count(layer: LayerSpec) -> int:
