@@ -11,7 +11,10 @@ which distorts alternated timings by 2-5x. A case's time is the best block media
 a few rounds. The GEMM peak is a float32 1024x1024x1024 numpy matmul timed the same way
 in the same run; "% peak" is the case's GFLOP/s (2 x multiply-adds / time) over it.
 
-``--quick`` runs 5 rounds instead of 15.
+``--quick`` runs 5 rounds instead of 15; ``--case WORD`` (repeatable) runs only the cases
+whose name contains WORD. "ratio" is best block over best block; "median" is the median
+over the rounds of the two libraries' interleaved block medians, and the geometric mean
+is taken over the medians.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from benchtools import (
     print_summary,
     print_versions,
     rounds_from_args,
+    selected,
     torch_columns,
 )
 
@@ -63,6 +67,12 @@ SUITE = [
     Case("batch", (8, 32, 64, 64), (32, 32, 3, 3), {"padding": 1}),
     Case("depthwise", (1, 128, 56, 56), (128, 1, 3, 3), {"padding": 1, "groups": 128}),
     Case(
+        "grouped strided",
+        (1, 64, 56, 56),
+        (128, 32, 3, 5),
+        {"stride": 2, "padding": (1, 2), "groups": 2},
+    ),
+    Case(
         "strided dilated",
         (1, 32, 128, 128),
         (64, 32, 3, 3),
@@ -70,7 +80,7 @@ SUITE = [
     ),
     Case("lesson", (2, 3, 3), (3, 2, 2, 2)),
 ]
-DENSE_LARGE = ("resnet 3x3", "1x1", "batch", "strided dilated")
+DENSE_LARGE = ("resnet 3x3", "1x1", "batch", "grouped strided", "strided dilated")
 
 
 def _out_size(case: Case) -> tuple[int, int]:
@@ -95,15 +105,16 @@ def gemm_peak(rounds: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    rounds = rounds_from_args(__doc__, argv)
+    rounds, words = rounds_from_args(__doc__, argv)
     torch, F = import_torch()
     print_versions(torch, say_no_torch=True)
-    peak = gemm_peak(rounds)
+    peak = gemm_peak(min(rounds, 5))
     print(f"numpy float32 GEMM peak (1024^3): {peak:.1f} GFLOP/s")
     print()
 
     header = (
         f"{'case':<16} {'algorithm':<17} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6} "
+        f"{'median':>6} "
         f"{'GFLOP/s':>8} {'% peak':>7}  agrees"
     )
     print(header)
@@ -112,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     all_agree = True
     for case in SUITE:
+        if not selected(case.name, words):
+            continue
         x = rng.standard_normal(case.input_shape, dtype=np.float32)
         w = rng.standard_normal(case.weight_shape, dtype=np.float32)
         fns: dict[str, Callable[[], object]] = {
@@ -130,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         best = best_of_blocks(fns, rounds)
         gflops = 2 * case.macs / best["convcli"] / 1e9
         algorithm = choose_algorithm(case.input_shape, case.weight_shape, **case.options)
-        torch_ms, ratio_text = torch_columns(best, ratios)
+        torch_ms, ratio_text, median_text = torch_columns(best, ratios)
         print(
             f"{case.name:<16} {algorithm:<17} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} "
-            f"{ratio_text:>6} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%  {agrees}"
+            f"{ratio_text:>6} {median_text:>6} {gflops:>8.1f} {100 * gflops / peak:>6.1f}%  "
+            f"{agrees}"
         )
     print_summary(ratios, all_agree, len(header))
     return 0

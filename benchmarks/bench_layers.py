@@ -6,7 +6,8 @@ Run it with the machine's own OpenBLAS defaults (users do not set these)::
 
 Timed in blocks exactly as ``bench_conv.py`` (``benchtools.best_of_blocks``): a case's
 time is the best block median over 15 rounds (5 with ``--quick``), and the ratio is
-convcli/torch measured in the same run.
+convcli/torch measured in the same run ("median": the median over the rounds of the
+interleaved blocks' ratio). ``--case WORD`` (repeatable) runs only matching cases.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from benchtools import (
     print_summary,
     print_versions,
     rounds_from_args,
+    selected,
     torch_columns,
 )
 
@@ -53,17 +55,20 @@ SUITE = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    rounds = rounds_from_args(__doc__, argv)
+    rounds, words = rounds_from_args(__doc__, argv)
     torch, F = import_torch()
     print_versions(torch, say_no_torch=False)
     print()
-    header = f"{'case':<17} {'op':<20} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6}  agrees"
+    header = f"{'case':<17} {'op':<20} {'convcli ms':>10} {'torch ms':>9} {'ratio':>6} "
+    header += f"{'median':>6}  agrees"
     print(header)
     print("-" * len(header))
     rng = np.random.default_rng(0)
     ratios: list[float] = []
     all_agree = True
     for case in SUITE:
+        if not selected(case.name, words):
+            continue
         x = rng.standard_normal(case.input_shape, dtype=np.float32)
         operands: list[Any] = [x]
         if case.weight_shape is not None:
@@ -84,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             all_agree &= ok
             agrees = "yes" if ok else "NO"
         best = best_of_blocks(fns, rounds)
-        torch_ms, ratio_text = torch_columns(best, ratios)
+        torch_ms, ratio_text, median_text = torch_columns(best, ratios)
         print(
             f"{case.name:<17} {case.op:<20} {best['convcli'] * 1e3:>10.3f} {torch_ms:>9} "
-            f"{ratio_text:>6}  {agrees}"
+            f"{ratio_text:>6} {median_text:>6}  {agrees}"
         )
     print_summary(ratios, all_agree, len(header))
     return 0

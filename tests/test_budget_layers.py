@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from clitools import invoke, save
+from clitools import assert_usage_error, invoke, save
 
 from convcli import conv_transpose2d
 from convcli.ops.budget import estimate_pool_run, estimate_transposed_run
@@ -513,3 +513,132 @@ def test_item54_plot_writes_values_in_small_maps_and_says_when_it_downsamples(
     means = block_means(y, 3)
     assert means.shape == (334, 300)
     assert means[0, 0] == y[:3, :3].mean() and means[-1, -1] == y[999:, 897:].mean()
+
+
+# --- item 61 for net: every output of a spec, a preset or a join-heavy spec ---------------
+
+NET_SPECS = {
+    # 1,000 layers (repeat's n stops at 1,000; nested repeats multiply, up to 100,000).
+    "large spec": ["repeat(2, repeat(250, conv(8, k=1) > relu))", "--input-shape", "1x8x16x16"],
+    "preset": ["--preset", "densenet"],
+    "joins": [
+        "repeat(60, add(conv(8, k=3, p=1) > bn | identity) > "
+        "concat(conv(4, k=1) | conv(4, k=1) > residual(conv(4, k=1)) > mul(identity | sigmoid)))",
+        "--input-shape", "1x8x16x16",
+    ],
+}  # fmt: skip
+NET_OUTPUTS = {
+    "table": [],
+    "--json": ["--json"],
+    "--emit torch": ["--emit", "torch"],
+    "--at": ["--at", "0,0"],
+    "--training": ["--training", "--optimizer", "adam"],
+    "--depth": ["--depth", "2"],
+    "--training --json": ["--training", "--json"],
+}
+
+
+def _net_estimate(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> int:
+    """The estimate ``net ARGS`` checks first, recorded where it is checked."""
+    import convcli.ops.budget
+
+    estimates: list[int] = []
+    real = convcli.ops.budget.check_budget
+
+    def record(estimate: Any, budget: int) -> None:
+        estimates.append(estimate.total)
+        real(estimate, budget)
+
+    monkeypatch.setattr(convcli.ops.budget, "check_budget", record)
+    warm = invoke("net", *args)  # imports and caches warmed up, outside the measure
+    assert warm.exit_code == 0, warm.output
+    monkeypatch.setattr(convcli.ops.budget, "check_budget", real)
+    assert len(estimates) == 1, estimates
+    return estimates[0]
+
+
+@pytest.mark.parametrize("output", NET_OUTPUTS)
+@pytest.mark.parametrize("spec", NET_SPECS)
+def test_item61_net_every_output_stays_within_the_estimate_near_the_budget(
+    monkeypatch: pytest.MonkeyPatch, spec: str, output: str
+) -> None:
+    """``net`` at ``--max-memory`` equal to its estimate (made from the parsed spec, before
+    the walk) fits, and its peak (tracemalloc) is within it; one byte less is refused in
+    one line, with nothing printed."""
+    from tracing import peak_allocation
+
+    args = [*NET_SPECS[spec], *NET_OUTPUTS[output]]
+    budget = _net_estimate(monkeypatch, args)
+    result, peak = peak_allocation(lambda: invoke("net", *args, "--max-memory", str(budget)))
+    assert result.exit_code == 0, result.output
+    assert result.stdout
+    assert peak <= budget, (spec, output, peak, budget)
+    print(f"net {spec} {output}: peak {peak:,} estimate {budget:,} ratio {peak / budget:.2f}")
+    refused = invoke("net", *args, "--max-memory", str(budget - 1))
+    line = assert_usage_error(refused, "--max-memory", "budget")
+    assert refused.stdout == ""
+    assert f"{budget - 1:,}" not in line  # sizes for people, not the byte count
+    assert "MiB" in line
+
+
+def test_item61_net_estimate_grows_with_the_layers_a_spec_stands_for() -> None:
+    """Repeats are expanded and the layers inside blocks counted: 10x the layers is about
+    10x the per-layer part; a JSON and a script need less than the table."""
+    from convcli.ops.budget import NET_BASE_BYTES, estimate_net
+    from convcli.shapes.netspec import count_layers, parse_spec
+
+    small = count_layers(parse_spec("repeat(10, add(conv(8, k=1) | identity))"))
+    large = count_layers(parse_spec("repeat(10, repeat(10, add(conv(8, k=1) | identity)))"))
+    assert (small, large) == (20, 200)  # each add and its conv; identity is no layer
+    per_small = estimate_net(small).total - NET_BASE_BYTES
+    per_large = estimate_net(large).total - NET_BASE_BYTES
+    assert per_large == 10 * per_small
+    for flags in ({"as_json": True}, {"emit": True}):
+        assert estimate_net(large, **flags).total < estimate_net(large).total
+    assert estimate_net(large, training=True).total > estimate_net(large).total
+
+
+def test_item61_net_presets_and_ordinary_specs_fit_the_smallest_default_budget() -> None:
+    """Without --max-memory the default budget (half the available memory, or 2 GiB when
+    unknown) applies: every preset, in every output, needs far less than 2 GiB."""
+    from convcli.ops.budget import FALLBACK_BUDGET, estimate_net
+    from convcli.shapes.netspec import count_layers, parse_spec
+    from convcli.shapes.presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        layers = count_layers(parse_spec(preset.spec))
+        for flags in ({}, {"as_json": True}, {"emit": True}, {"training": True}):
+            needed = estimate_net(layers, **flags).total
+            assert needed < FALLBACK_BUDGET // 16, (name, flags, needed)
+    result = invoke("net", "--preset", "resnet18", "--training", "--json")
+    assert result.exit_code == 0, result.output
+
+
+def test_item61_net_refusal_in_chinese_names_every_part() -> None:
+    result = invoke(
+        "net", "repeat(10, conv(8, k=1) > relu)", "--input-shape", "1x8x8x8",
+        "--training", "--max-memory", "1M", "--lang", "zh",
+    )  # fmt: skip
+    line = assert_usage_error(result, "--max-memory")
+    for word in ("各层", "报告", "训练", "预算"):
+        assert word in line, line
+    emitted = invoke(
+        "net", "repeat(10, conv(8, k=1))", "--input-shape", "1x8x8x8", "--emit", "torch",
+        "--max-memory", "1M", "--lang", "zh",
+    )  # fmt: skip
+    assert "脚本" in assert_usage_error(emitted, "--max-memory")
+    assert emitted.stdout == ""
+
+
+def test_item61_net_budgets_pasted_print_model_text_too(tmp_path: Path) -> None:
+    printed = "Sequential(\n" + "".join(
+        f"  ({i}): Conv2d(8, 8, kernel_size=(1, 1), stride=(1, 1))\n" for i in range(300)
+    ) + ")\n"  # fmt: skip
+    path = tmp_path / "model.txt"
+    path.write_text(printed, encoding="utf-8")
+    refused = invoke("net", f"@{path}", "--input-shape", "1x8x4x4", "--max-memory", "4M")
+    assert_usage_error(refused, "--max-memory", "budget")
+    assert refused.stdout == ""
+    fitted = invoke("net", f"@{path}", "--input-shape", "1x8x4x4", "--max-memory", "64M")
+    assert fitted.exit_code == 0, fitted.output
+    assert "Conv2d" in fitted.stdout or "conv" in fitted.stdout

@@ -117,8 +117,8 @@ def net(
             "forward is not printed.",
         ),
     ] = False,
-    max_memory: MaxMemoryOpt = None,
     as_json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Work a stack of layers through: output shapes, parameters, MACs, receptive field.
 
@@ -226,6 +226,15 @@ def net(
             shape = (1, *shape)
         cell = None if at is None else option("--at", _parse_at, at)
         levels = None if depth is None else option("--depth", _parse_depth, depth)
+        budget = memory_budget(max_memory)
+        from convcli.ops.budget import check_budget, estimate_net
+        from convcli.shapes.netspec import count_layers
+
+        # Sized from the parsed spec before any row is built (repeats make many).
+        estimate = estimate_net(
+            count_layers(layers), as_json=as_json, emit=emit is not None, training=training
+        )
+        check_budget(estimate, budget)
         network = walk_network(layers, shape)
         if network.error is not None:
             if not as_json and emit is None and network.rows:

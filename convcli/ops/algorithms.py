@@ -59,6 +59,7 @@ __all__ = [
     "TilePlan",
     "choose_algorithm",
     "conv2d_into",
+    "conv_workspace_bytes",
     "estimate_memory",
     "plan_dtypes",
     "plan_tiles",
@@ -79,6 +80,14 @@ _GEMM_TILE_BYTES = 8 * 2**20
 _DIRECT_TILE_BYTES = 4 * 2**20
 # Below this many multiply-adds the whole problem is one im2col + one GEMM.
 _TINY_MACS = 2**15
+# From this many input channels per group (None: never), a stride-1 tile runs one GEMM
+# per tap on contiguous views of the padded tile, accumulated, instead of copying the
+# im2col. Off for now: 0.8x the time of the im2col on one BLAS thread (batch and resnet
+# cases), but 1.15-1.3x on two threads (nine short products and eight numpy additions
+# per tile, OpenBLAS's workers spinning between them); measured on a loaded machine
+# (benchmarks/README.md), to be decided on a quiet one. With few channels (rgb) each
+# product is too thin (K = c_i) either way.
+_PER_TAP_CHANNELS: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,8 +96,9 @@ class TilePlan:
 
     ``samples``, ``rows``, ``cols`` and ``channels`` are the tile's extent in output
     samples, output rows, output columns and (depthwise only) input channels.
-    ``flat`` marks the padded-width im2col (stride 1). ``workspace_bytes`` counts every
-    buffer the kernel allocates.
+    ``flat`` marks the padded-width im2col (stride 1); ``per_tap`` (flat only) one
+    product per kernel tap straight on the padded tile, accumulated, instead of the
+    im2col copy. ``workspace_bytes`` counts every buffer the kernel allocates.
     """
 
     algorithm: Algorithm
@@ -98,6 +108,7 @@ class TilePlan:
     channels: int
     flat: bool
     workspace_bytes: int
+    per_tap: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +262,29 @@ def plan_tiles(prob: _Problem, itemsize: int, workspace_bytes: int) -> TilePlan:
     return _plan_im2col(prob, itemsize, workspace_bytes)
 
 
+def conv_workspace_bytes(
+    n: int,
+    c_i: int,
+    weight_shape: Shape,
+    groups: int,
+    geom: ConvGeometry,
+    itemsize: int,
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> int:
+    """The workspace ``conv2d_into`` allocates for these operands and resolved geometry.
+
+    Examples
+    --------
+    >>> from convcli.shapes.geometry import resolve_geometry
+    >>> g = resolve_geometry((8, 8), (2, 2), padding=1)
+    >>> conv_workspace_bytes(1, 4, (4, 4, 2, 2), 1, g, 4) <= 64 * 2**20
+    True
+    """
+    c_o, c_per_group, k_h, k_w = weight_shape
+    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, canonical_geometry(geom))
+    return plan_tiles(prob, itemsize, workspace_bytes).workspace_bytes
+
+
 def conv2d_into(
     out: Array,
     x: Array,
@@ -269,11 +303,8 @@ def conv2d_into(
     ``geom`` gives zero padding only: other padding modes pad ``x`` first and pass a
     geometry with ``padding=0``.
     """
-    n, c_i = x.shape[:2]
-    c_o, c_per_group, k_h, k_w = weight.shape
-    geom = canonical_geometry(geom)
-    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
-    plan = plan_tiles(prob, compute.itemsize, workspace_bytes)
+    prob, plan = _plan_call(x.shape[:2], weight.shape, groups, geom, compute, workspace_bytes)
+    geom = prob.geom
     w = np.ascontiguousarray(weight, dtype=compute)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
     if plan.algorithm == "tiny":
@@ -294,6 +325,23 @@ def conv2d_into(
     return plan.algorithm
 
 
+@functools.lru_cache(maxsize=256)
+def _plan_call(
+    n_c_i: Shape,
+    weight_shape: Shape,
+    groups: int,
+    geom: ConvGeometry,
+    compute: np.dtype[Any],
+    workspace_bytes: int,
+) -> tuple[_Problem, TilePlan]:
+    """The problem and plan of one call, remembered: a lesson-sized call is all overhead."""
+    n, c_i = n_c_i
+    c_o, c_per_group, k_h, k_w = weight_shape
+    geom = canonical_geometry(geom)
+    prob = _Problem(n, c_i, c_o, c_per_group, (k_h, k_w), groups, geom)
+    return prob, plan_tiles(prob, compute.itemsize, workspace_bytes)
+
+
 def canonical_geometry(geom: ConvGeometry) -> ConvGeometry:
     """The same convolution with stride 1 on an axis of one output, dilation 1 on an
     axis of a one-wide kernel: neither changes a value there, and a stride or dilation
@@ -305,6 +353,8 @@ def canonical_geometry(geom: ConvGeometry) -> ConvGeometry:
     >>> canonical_geometry(resolve_geometry((5, 5), (1, 3), stride=10**17, dilation=(7, 1))).stride
     (1, 1)
     """
+    if geom.stride == (1, 1) and geom.dilation == (1, 1):
+        return geom
     stride = tuple(1 if m == 1 else s for m, s in zip(geom.out_size, geom.stride, strict=True))
     dilation = tuple(
         1 if k == 1 else d for k, d in zip(geom.kernel_size, geom.dilation, strict=True)
@@ -439,17 +489,32 @@ def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
         cols = _fit(budget // (2 * per_col), 1, m_w)
         while cols > 1 and _im2col_bytes(prob, 1, 1, cols, False, itemsize) > budget:
             cols = max(1, cols // 2)
-    workspace = _im2col_bytes(prob, samples, rows, cols, flat, itemsize)
-    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, workspace)
+    per_tap = (
+        flat
+        and _PER_TAP_CHANNELS is not None
+        and prob.c_per_group >= _PER_TAP_CHANNELS
+        and prob.taps > 1
+    )
+    workspace = _im2col_bytes(prob, samples, rows, cols, flat, itemsize, per_tap)
+    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, workspace, per_tap)
 
 
 def _im2col_bytes(
-    prob: _Problem, samples: int, rows: int, cols: int, flat: bool, itemsize: int
+    prob: _Problem,
+    samples: int,
+    rows: int,
+    cols: int,
+    flat: bool,
+    itemsize: int,
+    per_tap: bool = False,
 ) -> int:
     in_rows, in_cols = _input_extent(prob.geom, rows, cols, flat)
     slack = prob.geom.effective_kernel[1] if flat else 0
     width = in_cols if flat else cols
     buffer = samples * prob.c_i * (in_rows * in_cols + slack)
+    if per_tap:  # the sum and one tap's product, and the weight ordered by tap
+        weights = prob.c_o * prob.c_per_group * prob.taps
+        return (buffer + samples * rows * width * 2 * prob.c_o + weights) * itemsize
     columns = samples * rows * width * (prob.c_i * prob.taps + prob.c_o)
     return (buffer + columns) * itemsize
 
@@ -596,7 +661,8 @@ def _kept(key: object, nbytes: int, make: Callable[[], _T]) -> _T:
     if entry is not None and entry[0] == key:
         kept: _T = entry[1]
         return kept
-    _KEPT.entry = None
+    # Both references dropped before allocating: the old buffers are freed first.
+    _KEPT.entry = entry = None
     value = make()
     if nbytes <= _KEEP_BYTES:
         _KEPT.entry = (key, value)
@@ -658,6 +724,9 @@ def _run_im2col(
     width = in_cols if plan.flat else plan.cols
     slack = geom.effective_kernel[1] if plan.flat else 0
     plane = in_rows_max * in_cols + slack
+    if plan.per_tap:
+        _run_per_tap(out, x, w, b, prob, plan, compute, plane)
+        return
     buf, cols_buf, y_buf = _kept(
         (prob, plan, compute),
         plan.workspace_bytes,
@@ -706,6 +775,60 @@ def _run_im2col(
             np.matmul(w_groups, cols.reshape(g, -1, count), out=y)
             result = y.reshape(c_o, nb, rows, wid)[..., :ncols].transpose(1, 0, 2, 3)
             _store(out[n0:n1, :, r0:r1, j0:j1], result, bias)
+
+
+def _run_per_tap(
+    out: Array,
+    x: Array,
+    w: Array,
+    b: Array | None,
+    prob: _Problem,
+    plan: TilePlan,
+    compute: np.dtype[Any],
+    plane: int,
+) -> None:
+    """Stride 1 without an im2col copy: on the padded tile, flattened, the input of tap
+    ``(a, b)`` for every output (computed on the padded width, cropped when stored) is
+    the contiguous run starting ``a*d_h`` rows and ``b*d_w`` columns in, so each tap is
+    one GEMM ``(c_o, c_i) @ (c_i, rows * W_p)`` straight on a view, summed into a block."""
+    geom = prob.geom
+    (d_h, d_w), (top, _, left, _) = geom.dilation, geom.padding
+    k_w = prob.kernel[1]
+    c_i, c_o, g, c_pg = prob.c_i, prob.c_o, prob.groups, prob.c_per_group
+    span = geom.padded_size[1]
+    buf, acc_buf, tap_buf, w_taps = _kept(
+        (prob, plan, compute),
+        plan.workspace_bytes,
+        lambda: (
+            np.zeros((plan.samples, c_i, plane), compute),
+            np.empty(plan.samples * c_o * plan.rows * span, compute),
+            np.empty(plan.samples * c_o * plan.rows * span, compute),
+            np.empty((prob.taps, g, c_o // g, c_pg), compute),
+        ),
+    )
+    # (taps, g, c_o/g, c_pg): each tap's (c_o, c_i) matrix, group by group.
+    w_taps[...] = w.reshape(g, c_o // g, c_pg, prob.taps).transpose(3, 0, 1, 2)
+    bias = None if b is None else b.reshape(1, c_o, 1, 1)
+    planes = buf.reshape(plan.samples, g, c_pg, plane)
+    for n0, n1, r0, r1 in _padded_tiles(prob, plan):
+        nb, rows = n1 - n0, r1 - r0
+        in_rows = rows - 1 + geom.effective_kernel[0]
+        tile = buf[:nb, :, : in_rows * span].reshape(nb, c_i, in_rows, span)
+        _fill_padded(tile, x[n0:n1], r0, 0, top, left, True)
+        count = rows * span
+        acc = acc_buf[: nb * c_o * count].reshape(nb, g, c_o // g, count)
+        part = tap_buf[: nb * c_o * count].reshape(nb, g, c_o // g, count)
+        for t in range(prob.taps):
+            a, bb = divmod(t, k_w)
+            start = a * d_h * span + bb * d_w
+            src = planes[:nb, :, :, start : start + count]
+            if t == 0:
+                np.matmul(w_taps[t], src, out=acc)
+            else:
+                np.matmul(w_taps[t], src, out=part)
+                acc += part
+        result = acc.reshape(nb, c_o, rows, span)[..., : geom.out_size[1]]
+        _store(out[n0:n1, :, r0:r1], result, bias)
 
 
 def _run_direct(

@@ -17,7 +17,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,8 +28,10 @@ from convcli.shapes.geometry import IntOrPair, PaddingArg, resolve_geometry
 from convcli.shapes.layer import check_conv_shapes, lift_to_conv2d
 from convcli.shapes.options import ConvOptions
 from convcli.shapes.parsing import shorten
-from convcli.shapes.pooling import PoolOptions
-from convcli.shapes.transposed import TransposedOptions
+
+if TYPE_CHECKING:  # annotations only: run without --transposed or --pool loads neither
+    from convcli.shapes.pooling import PoolOptions
+    from convcli.shapes.transposed import TransposedOptions
 
 __all__ = [
     "DEFAULT_SHARE",
@@ -47,6 +49,7 @@ __all__ = [
     "estimate_explain_transposed",
     "estimate_grad",
     "estimate_learn",
+    "estimate_net",
     "estimate_pool_grad",
     "estimate_pool_run",
     "estimate_run",
@@ -73,6 +76,21 @@ REPORT_BYTES_PER_VALUE = 1024
 # with tracemalloc over parse_json_tensor, is 6-17x the text for lists of numbers and up
 # to 36x for rows of single values ("[[0]],[[0]]..."). Text size x 40 covers them all.
 JSON_PARSE_EXPANSION = 40
+# `net`, per layer (every layer a spec stands for, repeats expanded, each layer inside a
+# block counted): tracemalloc's peak over a whole `convcli net` call (CliRunner, after a
+# warm-up call; tests/test_budget_layers.py::test_item61_net_*) over specs of 400-4,000
+# layers measured 1.3-1.8 KB per layer with --emit torch (parsing, the walk's rows and
+# the script: 2.4 KB at 400 layers, where the fixed part weighs), 2.8-5.2 KB with --json,
+# 14-15.6 KB for the rich table, 22.3 KB for a join-heavy table folded by --depth, and
+# --training 1.3-1.7 KB more. A preset of 66 layers peaked at 0.7-1.2 MB in all: NET_BASE.
+# (tests/tracing.py's peak_allocation, which leaves out what the call still holds, gives
+# 0.2-0.55 of these estimates: `pytest -s -k item61_net tests/test_budget_layers.py`.)
+NET_BASE_BYTES = 1024**2
+NET_LAYER_BYTES = 2 * 1024  # the parsed spec and the walk's row of one layer
+NET_TABLE_BYTES = 24 * 1024  # one row of the rich table (its texts, cells and segments)
+NET_JSON_BYTES = 4 * 1024  # one layer's JSON object, its text and the encoded copy
+NET_SCRIPT_BYTES = 1024  # one layer's lines of the emitted PyTorch script
+NET_TRAINING_BYTES = 4 * 1024  # one layer's backward cost and kept bytes, shown
 _SIZE = re.compile(r"(\d{1,20}(?:\.\d{1,20})?)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE | re.ASCII)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 _EXPECTED = N_("expected a size like 512M, 2G, 1.5GiB or a number of bytes")
@@ -714,6 +732,36 @@ def estimate_compose(
     return RunEstimate(tuple(parts))
 
 
+def estimate_net(
+    layer_count: int, *, as_json: bool = False, emit: bool = False, training: bool = False
+) -> RunEstimate:
+    """The bytes ``net`` holds for a network of ``layer_count`` layers (every layer a spec
+    stands for: repeats expanded, the layers inside blocks and joins counted), known
+    from the parsed spec before the network is walked.
+
+    One of its outputs: the table (the default, ``--at`` and ``--depth`` included), the
+    JSON text (``as_json``) or the PyTorch script (``emit``); ``training`` adds training's
+    cost per layer. The constants are measured with tracemalloc (see ``NET_LAYER_BYTES``).
+
+    Examples
+    --------
+    >>> estimate_net(10, emit=True).total == NET_BASE_BYTES + 10 * (2048 + 1024)
+    True
+    >>> estimate_net(100, as_json=True).total < estimate_net(100).total
+    True
+    """
+    if emit:
+        shown = (N_("script"), layer_count * NET_SCRIPT_BYTES)
+    elif as_json:
+        shown = (N_("JSON text"), layer_count * NET_JSON_BYTES)
+    else:
+        shown = (N_("report"), layer_count * NET_TABLE_BYTES)
+    parts = [(N_("layers"), NET_BASE_BYTES + layer_count * NET_LAYER_BYTES), shown]
+    if training:
+        parts.append((N_("training"), layer_count * NET_TRAINING_BYTES))
+    return RunEstimate(tuple(parts))
+
+
 def estimate_learn(input_shape: Shape, kernel_shape: Shape, epochs: int) -> RunEstimate:
     """The bytes ``learn`` holds: input, target, prediction, residual and gradient windows
     in float64, the kernel, and one loss per epoch.
@@ -764,6 +812,7 @@ def estimate_grad(
     from convcli.ops.algorithms import plan_dtypes
     from convcli.ops.grad import GRAD_TILE_BYTES
     from convcli.ops.transposed import check_transposed_kernel, plan_transposed
+    from convcli.shapes.transposed import TransposedOptions
 
     transposed = isinstance(options, TransposedOptions)
     acc, compute = plan_dtypes(input_dtype, kernel_dtype, bias_dtype)
@@ -847,6 +896,7 @@ def estimate_pool_grad(
 
     Examples
     --------
+    >>> from convcli.shapes.pooling import PoolOptions
     >>> e = estimate_pool_grad((1, 8, 32, 32), np.dtype("f4"), PoolOptions("avg", 2))
     >>> dict(e.parts)["gradient"]
     65536

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,14 +23,6 @@ from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.segment import Segment, Segments
 from rich.style import Style
 from rich.table import Table
@@ -41,6 +33,9 @@ from convcli.i18n import _, ngettext
 from convcli.i18n.typeset import beside, spacing
 from convcli.i18n.wrap import cells, longest_word, wrap_cells
 from convcli.ops.numerics import array_stats
+
+if TYPE_CHECKING:  # rich.progress loads only when a bar is drawn (start-up)
+    from rich.progress import Progress
 
 __all__ = [
     "EDGE_ITEMS",
@@ -150,6 +145,15 @@ def make_progress(
 ) -> Progress:
     """A progress bar for a long computation, on ``console`` (stderr), erased when done:
     ``computing ━━━━━━━━━━╸━━━━━━ 5/8 chunks  0:00:03 elapsed  0:00:02 left``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn(_("computing") if description is None else description),
         BarColumn(),

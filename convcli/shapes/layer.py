@@ -8,11 +8,14 @@ bias fit together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from convcli.errors import Param, ShapeError, Words
 from convcli.i18n import _, ngettext
 from convcli.shapes.geometry import ConvGeometry, IntOrPair, PaddingArg, as_int, resolve_geometry
+
+if TYPE_CHECKING:  # fractions (and decimal) load only where a ratio is computed
+    from fractions import Fraction
 
 __all__ = [
     "LayerShapes",
@@ -301,11 +304,14 @@ def separable_cost(layer: LayerShapes) -> SeparableCost:
 
     Examples
     --------
+    >>> from fractions import Fraction
     >>> layer = describe_layer((3, 32, 32), (64, 3, 3, 3), bias=False, padding=1)
     >>> cost = separable_cost(layer)
     >>> cost.params, layer.params, cost.macs_ratio == Fraction(1, 64) + Fraction(1, 9)
     (219, 1728, True)
     """
+    from fractions import Fraction
+
     c_o, c_per_group, k_h, k_w = layer.kernel_shape
     c_i = c_per_group * layer.groups
     positions = layer.batch * layer.geometry.out_size[0] * layer.geometry.out_size[1]

@@ -21,7 +21,7 @@ from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 from convcli.shapes.parsing import shorten
 
-__all__ = ["LAYER_NAMES", "LayerSpec", "parse_spec"]
+__all__ = ["LAYER_NAMES", "LayerSpec", "count_layers", "parse_spec"]
 
 # Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
 MAX_SPEC_CHARS = 100_000
@@ -708,7 +708,7 @@ class _Reader:
             if name not in _TORCH and name not in _LAZY:
                 raise OptionError(
                     _("{self_at_node}: unknown layer 'nn.{name}'{known}").format(
-                        self_at_node=self.at(node), name=echo_text(name), known=_known()
+                        self_at_node=self.at(node), name=echo_text(name), known=_known(name)
                     )
                 )
         else:
@@ -716,13 +716,13 @@ class _Reader:
                 _("{self_at_node}: unknown layer {name}{known}").format(
                     self_at_node=self.at(node),
                     name=_echo_quoted(self._segment(node)),
-                    known=_known(),
+                    known=_known(self._segment(node)),
                 )
             )
         if name not in _SHORT and name not in _TORCH and name not in _LAZY and name not in BLOCKS:
             raise OptionError(
                 _("{self_at_node}: unknown layer {name}{known}").format(
-                    self_at_node=self.at(node), name=_echo_quoted(name), known=_known()
+                    self_at_node=self.at(node), name=_echo_quoted(name), known=_known(name)
                 )
             )
         return name
@@ -1032,6 +1032,15 @@ def _literal_or_none(node: ast.expr) -> object:
         return None
 
 
+def count_layers(layers: tuple[LayerSpec, ...]) -> int:
+    """Every layer a parsed spec stands for: repeats expanded, blocks' inner layers too.
+
+    >>> count_layers(parse_spec("repeat(3, conv(8, k=1) > relu) > add(identity | bn)"))
+    8
+    """
+    return sum(_layer_count(layer) for layer in layers)
+
+
 def _layer_count(layer: LayerSpec) -> int:
     """The layer and every layer inside it (a residual's paths, a join's branches)."""
     inner = (*layer.main, *layer.shortcut, *(item for branch in layer.branches for item in branch))
@@ -1051,10 +1060,19 @@ def _printable(text: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-def _known() -> str:
-    return " " + _("(known: {names}, or torch.nn names such as Conv2d)").format(
-        names=", ".join(LAYER_NAMES)
-    )
+def _known(name: str) -> str:
+    """What to type instead of an unknown layer ``name``: the close names, else where the
+    list is (forty names would make the one-line error too long to read)."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, [*LAYER_NAMES, *_TORCH], n=3, cutoff=0.6)
+    if matches:
+        return " " + _("(did you mean {names}? net's help lists every layer)").format(
+            names=_(" or ").join(
+                [_(", ").join(matches[:-1]), matches[-1]] if matches[1:] else matches
+            )
+        )
+    return " " + _("(net's help lists every layer; torch.nn names such as Conv2d are read too)")
 
 
 def _echo_quoted(text: str) -> str:

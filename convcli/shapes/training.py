@@ -240,8 +240,8 @@ def training_memory(network: Network, itemsize: int, optimizer: str = "sgd") -> 
     >>> memory = training_memory(net, 4)
     >>> [(layer.backward_macs, layer.kept_bytes) for layer in memory.layers]
     [(72, 136), (0, 32), (16, 8)]
-    >>> memory.param_bytes, memory.kept_param_bytes
-    (88, 80)
+    >>> memory.param_bytes, memory.kept_param_bytes  # (18 + 2) + (2 + 1) params, 4 bytes each
+    (92, 80)
     """
     if optimizer not in OPTIMIZERS:
         raise OptionError(

@@ -21,7 +21,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, BinaryIO
 
@@ -525,6 +524,8 @@ def staged_output(
     array([0, 1, 2])
     >>> folder.cleanup()
     """
+    import tempfile  # loaded only when something is written (start-up)
+
     target = os.fspath(path)
     _check_output(target, force=force, inputs=inputs, suffixes=suffixes)
     folder = os.path.dirname(os.path.abspath(target))

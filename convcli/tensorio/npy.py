@@ -13,15 +13,13 @@ the file's name.
 from __future__ import annotations
 
 import io
-import lzma
 import math
 import struct
 import warnings
-import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +27,9 @@ import numpy.typing as npt
 from convcli.errors import FileProblem
 from convcli.i18n import _
 from convcli.ops.numerics import SUPPORTED_TEXT, is_supported
+
+if TYPE_CHECKING:  # zipfile and lzma load only when a .npz is read (start-up)
+    import zipfile
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -54,17 +55,23 @@ _HEADER_READERS = {
 _CHUNK = 1 << 24
 _TEXT_CHUNK = 1 << 20
 T = TypeVar("T")
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    OSError,
-    EOFError,
-    NotImplementedError,
-    RuntimeError,  # an encrypted member
-    struct.error,
-    zlib.error,
-    lzma.LZMAError,
-)
+
+
+def _zip_errors() -> tuple[type[BaseException], ...]:
+    import lzma
+    import zipfile
+
+    return (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,  # an encrypted member
+        struct.error,
+        zlib.error,
+        lzma.LZMAError,
+    )
 
 
 @dataclass(frozen=True)
@@ -267,10 +274,12 @@ def _in_npz(stream: IO[bytes], action: Callable[[zipfile.ZipFile], T]) -> T:
             if kind
             else _("not a .npz (zip) file")
         )
+    import zipfile
+
     try:
         with zipfile.ZipFile(stream) as archive:
             return action(archive)
-    except _ZIP_ERRORS as err:
+    except _zip_errors() as err:
         raise FileProblem(_("damaged .npz file: {err}").format(err=err)) from err
 
 
