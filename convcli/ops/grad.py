@@ -158,13 +158,10 @@ def conv2d_backward(
     grad_kernel = _weight_grad(padded, dyb, kernel.shape, geom.stride, geom.dilation, groups)
     grad_weight = flip_kernel(grad_kernel) if flip else grad_kernel
     grad_bias = None if b is None else _bias_grad(dyb)
-    out = accumulation_for(xb, w, b, dy).out
-    return ConvGrads(
-        grad_input=(grad_input if batched else grad_input[0]).astype(out, copy=False),
-        grad_weight=grad_weight.astype(out, copy=False),
-        grad_bias=None if grad_bias is None else grad_bias.astype(out, copy=False),
-        grad_output=dy,
-    )
+    return _in_dtype(
+        grad_input if batched else grad_input[0], grad_weight, grad_bias, dy,
+        accumulation_for(xb, w, b, dy).out,
+    )  # fmt: skip
 
 
 def conv_transpose2d_backward(
@@ -230,9 +227,18 @@ def conv_transpose2d_backward(
     xg = np.conj(xb) if xb.dtype.kind == "c" else xb
     grad_weight = _weight_grad(padded, xg, w.shape, (s_h, s_w), (d_h, d_w), groups, conj=False)
     grad_bias = None if b is None else _bias_grad(dyb)
-    out = accumulation_for(xb, w, b, dy).out
+    return _in_dtype(
+        grad_input if batched else grad_input[0], grad_weight, grad_bias, dy,
+        accumulation_for(xb, w, b, dy).out,
+    )  # fmt: skip
+
+
+def _in_dtype(
+    grad_input: Array, grad_weight: Array, grad_bias: Array | None, dy: Array, out: np.dtype[Any]
+) -> ConvGrads:
+    """The three gradients in the result dtype ``out`` (autograd's: the operands' own)."""
     return ConvGrads(
-        grad_input=(grad_input if batched else grad_input[0]).astype(out, copy=False),
+        grad_input=grad_input.astype(out, copy=False),
         grad_weight=grad_weight.astype(out, copy=False),
         grad_bias=None if grad_bias is None else grad_bias.astype(out, copy=False),
         grad_output=dy,
