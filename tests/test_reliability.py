@@ -1989,6 +1989,16 @@ WRITERS = {
         ["y.npy", "p.svg"],
     ),
     "pool --plot": (["pool", "x.npy", "-k", "2", "--plot", "p.png"], ["p.png"]),
+    "grad -o .npz": (["grad", "x.npy", "k.npy", "-o", "g.npz"], ["g.npz"]),
+    "pool --grad -o --json": (
+        ["pool", "x.npy", "-k", "2", "--grad", "-o", "g.npy", "--json"],
+        ["g.npy"],
+    ),
+    "compose -o": (["compose", "k.npy", "kt.npy", "-o", "c.npy"], ["c.npy"]),
+    "learn -o --plot": (
+        ["learn", "--example", "edges", "-o", "l.npy", "--plot", "l.png"],
+        ["l.npy", "l.png"],
+    ),
 }
 
 

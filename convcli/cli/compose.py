@@ -12,11 +12,13 @@ from convcli.cli._common import (
     JsonOpt,
     MaxMemoryOpt,
     check_stdin_once,
+    held_files,
     load,
     memory_budget,
     naming,
     option,
     peek,
+    publish,
     show,
     show_json,
 )
@@ -204,20 +206,22 @@ def compose(
                     padding1=paddings[0],
                     padding2=paddings[1],
                 )
-        if output is not None:
-            save_tensor(output, composed.kernel, force=force, inputs=inputs)
-        if bias_output is not None and composed.bias is not None:
-            save_tensor(bias_output, composed.bias, force=force, inputs=inputs)
-        if as_json:
-            payload = compose_payload(k1.shape, k2.shape, composed)
+        # Files go into place only once the report is printed (a failed stdout writes none).
+        with held_files() as held:
+            if output is not None:
+                save_tensor(output, composed.kernel, force=force, inputs=inputs)
+            if bias_output is not None and composed.bias is not None:
+                save_tensor(bias_output, composed.bias, force=force, inputs=inputs)
+            if as_json:
+                payload = compose_payload(k1.shape, k2.shape, composed)
+                if checked is not None:
+                    payload["check"] = composition_check_payload(checked)
+                publish(held, lambda: show_json(payload))
+                return
+            report = compose_report(k1.shape, k2.shape, strides, dilations, composed)
             if checked is not None:
-                payload["check"] = composition_check_payload(checked)
-            show_json(payload)
-            return
-        report = compose_report(k1.shape, k2.shape, strides, dilations, composed)
-        if checked is not None:
-            report.extend(check_report(checked))
-        show(*report)
+                report.extend(check_report(checked))
+            publish(held, lambda: show(*report))
         for written in (output, bias_output if composed.bias is not None else None):
             if written is not None:
                 say(_("wrote {file}").format(file=shown(written)))

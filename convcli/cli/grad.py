@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli._app import app, guard, say, shown, written
+from convcli.cli._app import app, guard, say, shown
 from convcli.cli._common import (
     BiasOpt,
     DilationOpt,
@@ -24,11 +24,13 @@ from convcli.cli._common import (
     StrideOpt,
     TensorInfo,
     conv_options,
+    held_files,
     json_text,
     memory_budget,
     naming,
     naming_inputs,
     option,
+    publish,
     show,
     stdout_open,
     wants_transposed,
@@ -257,27 +259,25 @@ def _run(
     with naming_inputs(files):
         grads = compute_grads(x, kernel, bias, dy, options)
     inputs = [spec for spec in files if spec is not None]
-    with staged(output, force=force, inputs=inputs, suffixes=(".npz",)) as target:
-        if target is not None:
-            arrays = {"grad_input": grads.grad_input, "grad_weight": grads.grad_weight}
-            if grads.grad_bias is not None:
-                arrays["grad_bias"] = grads.grad_bias
-            target.write_arrays(arrays)
+    # The file goes into place only once the report is printed (a failed stdout writes none).
+    with held_files() as held:
+        with staged(output, force=force, inputs=inputs, suffixes=(".npz",)) as target:
+            if target is not None:
+                arrays = {"grad_input": grads.grad_input, "grad_weight": grads.grad_weight}
+                if grads.grad_bias is not None:
+                    arrays["grad_bias"] = grads.grad_bias
+                target.write_arrays(arrays)
+                target.commit()  # held: renamed by publish
         if as_json:
             text = json_text(grad_payload(grads))
-        else:
-            names = tuple(spec and shown(spec) for spec in files)
-            report = grad_report(
-                grads, x, kernel, bias, names, options,  # type: ignore[arg-type]
-                full=full, stats_only=stats_only,
-            )  # fmt: skip
-        if target is not None:
-            target.commit()
-            written(output)  # type: ignore[arg-type]
-    if as_json:
-        write_stdout(text)
-        return
-    show(*report)
+            publish(held, lambda: write_stdout(text))
+            return
+        names = tuple(spec and shown(spec) for spec in files)
+        report = grad_report(
+            grads, x, kernel, bias, names, options,  # type: ignore[arg-type]
+            full=full, stats_only=stats_only,
+        )  # fmt: skip
+        publish(held, lambda: show(*report))
     if output is not None:
         say(_("wrote {file}").format(file=shown(output)))
 
@@ -365,21 +365,22 @@ def pool_grad_command(
     assert x is not None
     with naming_inputs((input_file, None, None)):
         gradient = pool2d_backward(x, options, dy)
-    if output is not None:
-        save_tensor(output, gradient, force=force, inputs=inputs)
-    if as_json:
-        write_stdout(json_text(pool_grad_payload(gradient)))
-        return
-    if dy is None:
-        import numpy as np
+    # The file goes into place only once the report is printed (a failed stdout writes none).
+    with held_files() as held:
+        if output is not None:
+            save_tensor(output, gradient, force=force, inputs=inputs)
+        if as_json:
+            publish(held, lambda: write_stdout(json_text(pool_grad_payload(gradient))))
+            return
+        if dy is None:
+            import numpy as np
 
-        from convcli.ops.pooling import pool
+            from convcli.ops.pooling import pool
 
-        dy_shown = np.ones_like(pool(x, options))
-    else:
-        dy_shown = dy
-    show(
-        *pool_grad_report(
+            dy_shown = np.ones_like(pool(x, options))
+        else:
+            dy_shown = dy
+        report = pool_grad_report(
             gradient,
             x,
             shown(input_file),
@@ -388,7 +389,7 @@ def pool_grad_command(
             options.kind,
             full=full,
         )
-    )
+        publish(held, lambda: show(*report))
     if output is not None:
         say(_("wrote {file}").format(file=shown(output)))
 

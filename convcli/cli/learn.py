@@ -13,11 +13,13 @@ from convcli.cli._common import (
     MaxMemoryOpt,
     check_plot,
     check_stdin_once,
+    held_files,
     load,
     memory_budget,
     number,
     option,
     peek,
+    publish,
     show,
     show_json,
     whole,
@@ -197,16 +199,18 @@ def learn(
                 )
             )
         run = learn_kernel(x, y, start, lr=rate, epochs=steps, bias=0.0 if bias else None)
-        if output is not None:
-            save_tensor(output, run.kernel, force=force, inputs=inputs)
-        if plot is not None:
-            from convcli.draw.curve import plot_losses
+        # Files go into place only once the report is printed (a failed stdout writes none).
+        with held_files() as held:
+            if output is not None:
+                save_tensor(output, run.kernel, force=force, inputs=inputs)
+            if plot is not None:
+                from convcli.draw.curve import plot_losses
 
-            plot_losses(run.losses, plot, force=force, inputs=inputs)
-        if as_json:
-            show_json(learn_payload(run, rate))
-            return
-        show(*learn_report(run, rate, goal=goal))
+                plot_losses(run.losses, plot, force=force, inputs=inputs)
+            if as_json:
+                publish(held, lambda: show_json(learn_payload(run, rate)))
+                return
+            publish(held, lambda: show(*learn_report(run, rate, goal=goal)))
         for written in (output, plot):
             if written is not None:
                 say(_("wrote {file}").format(file=shown(written)))
