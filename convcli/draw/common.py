@@ -181,8 +181,8 @@ def check_size(frames: int, cells: int, *, still: bool) -> None:
     if not still and frames > MAX_FRAMES:
         raise BudgetError(
             _(
-                "an animation of {frames} frames (one per output cell) is more than "
-                "{MAX_FRAMES}: draw one step with {position}, or a smaller configuration"
+                "an animation of {frames:,} frames (one per output cell) is more than "
+                "{MAX_FRAMES:,}: draw one step with {position}, or a smaller configuration"
             ),
             frames=frames,
             MAX_FRAMES=MAX_FRAMES,
@@ -191,7 +191,7 @@ def check_size(frames: int, cells: int, *, still: bool) -> None:
     if cells > MAX_CELLS:
         raise BudgetError(
             _(
-                "a picture of {cells} cells is more than {MAX_CELLS}, too many to read: draw a "
+                "a picture of {cells:,} cells is more than {MAX_CELLS:,}, too many to read: draw a "
                 "smaller configuration (fewer channels, a smaller input)"
             ).format(cells=cells, MAX_CELLS=MAX_CELLS)
         )
