@@ -172,16 +172,16 @@ def compose(
         x = None if check is None else load(check, "input")
         sizing(k1.shape, k2.shape, None if x is None else x.shape)
         _check_biases(k1.shape, k2.shape, b1, b2)
-        composed = compose_kernels(
-            k1,
-            k2,
-            bias1=b1,
-            bias2=b2,
-            stride1=strides[0],
-            stride2=strides[1],
-            dilation1=dilations[0],
-            dilation2=dilations[1],
-        )
+        # the two layers' options, the same for composing and for checking
+        pair: dict[str, Any] = {
+            "bias1": b1,
+            "bias2": b2,
+            "stride1": strides[0],
+            "stride2": strides[1],
+            "dilation1": dilations[0],
+            "dilation2": dilations[1],
+        }
+        composed = compose_kernels(k1, k2, **pair)
         checked = None
         if x is not None:
             if x.ndim == 2 and k1.ndim == 4 and k1.shape[1] == 1:
@@ -194,17 +194,7 @@ def compose(
                         ).format(c_i=k1.shape[1], shape="x".join(map(str, x.shape)))
                     )
                 checked = check_composition(
-                    x,
-                    k1,
-                    k2,
-                    bias1=b1,
-                    bias2=b2,
-                    stride1=strides[0],
-                    stride2=strides[1],
-                    dilation1=dilations[0],
-                    dilation2=dilations[1],
-                    padding1=paddings[0],
-                    padding2=paddings[1],
+                    x, k1, k2, **pair, padding1=paddings[0], padding2=paddings[1]
                 )
         # Files go into place only once the report is printed (a failed stdout writes none).
         with held_files() as held:
