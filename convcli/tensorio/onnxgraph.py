@@ -32,6 +32,7 @@ from convcli.errors import (
 )
 from convcli.i18n import _
 from convcli.shapes.graph import Node, graph_spec
+from convcli.shapes.modules import Origin, Scope
 
 __all__ = ["OnnxGraph", "read_onnx"]
 
@@ -91,9 +92,8 @@ class OnnxGraph:
     node and operator the reading stopped at (its shape unknown), or None; ``shared`` the
     weight elements that more than one node reads (each node's params count them);
     ``elementwise`` the elements of initializers an Add, Sub, Mul or Div reads (a layer
-    scale, a normalisation), which no layer's params count; ``modules`` the module path
-    of each top-level row (from the node names PyTorch's exporter writes, such as
-    ``/layer1/layer1.0/Add``: ``/layer1/layer1.0``; empty where a name has none).
+    scale, a normalisation), which no layer's params count; ``origins`` where each row
+    of the spec comes from (its node and module path), in the order the spec is written.
     """
 
     spec: str
@@ -103,7 +103,7 @@ class OnnxGraph:
     nodes: int
     shared: int = 0
     elementwise: int = 0
-    modules: tuple[str, ...] = ()
+    origins: tuple[Origin, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -526,8 +526,9 @@ class _Reader:
         self.stopped: tuple[str, str] | None = None
         self.produced = {out for node in graph.node for out in node.output}
         self.origin: dict[str, str] = {}
-        self.current = ""
-        self.module_of: dict[str, str] = {}
+        self.current: Any = None
+        self.made: dict[str, Origin] = {}
+        self.marked: dict[str, str] = {}  # identity rows standing for an unknown operator
         self.elementwise: dict[str, int] = {}  # initializers used by Add/Sub/Mul/Div
         self.last: set[str] = set()  # values in channels-last order (after a Transpose)
         self.erf: dict[str, str] = {}  # values computed by Erf from the node named
@@ -553,7 +554,15 @@ class _Reader:
         self.nodes.append(
             Node(name, op, tuple(self.alias[i] for i in inputs), _compact(attributes, op))
         )
-        self.module_of[name] = self.current
+        node = self.current
+        self.made[name] = Origin(
+            node=self.label(node) if node is not None else name,
+            op=op,
+            position=len(self.nodes),
+            scope=_scope(node) if node is not None else None,
+            unknown=self.marked.get(name, ""),
+            optional=op in ("identity", "chunkpart"),
+        )
         self.alias[name] = name
 
     def label(self, node: Any) -> str:
@@ -628,8 +637,9 @@ class _Reader:
             index = [n.name for n in self.nodes].index(last) if last != self.graph_input else -1
             self.nodes = self.nodes[: index + 1] or [Node("_out", "identity", (last,))]
         nodes = _prune(self.nodes, self.graph_input)
+        order: list[str] = []
         try:
-            spec = graph_spec(nodes, self.graph_input)
+            spec = graph_spec(nodes, self.graph_input, order)
         except OptionError as err:
             raise OptionError(f"{self.shown}: {err}") from None
         # The first argument as torch.nn's users write it, positionally (the spec holds
@@ -652,10 +662,7 @@ class _Reader:
             stopped=self.stopped,
             nodes=count,
             elementwise=sum(self.elementwise.values()),
-            modules=tuple(
-                _module(self.module_of.get(name, ""))
-                for name in _top_level(nodes, self.graph_input)
-            ),
+            origins=tuple(self.made[name] for name in order if name in self.made),
             shared=sum(
                 math.prod(self.initial[name]) * (uses - 1) for name, uses in self.uses.items()
             ),
@@ -672,7 +679,7 @@ class _Reader:
         return self.shapes.get(node.output[0])
 
     def one(self, node: Any, data: list[str]) -> None:
-        self.current = str(node.name)
+        self.current = node
         op = node.op_type
         out = node.output[0]
         a = self.attrs(node)
@@ -719,7 +726,7 @@ class _Reader:
                 self.emit(out, "relu", [x])
             else:
                 self.uncounted[op] += 1
-                self.alias[out] = self.alias[x]
+                self.mark(node, x, out)
             return
         if op in ("Conv", "ConvTranspose"):
             self.conv(node, a, x, out)
@@ -873,9 +880,10 @@ class _Reader:
         if op in _ACTIVATIONS:
             self.emit(out, _ACTIVATIONS[op], [x])
         elif op == "Erf":
+            # Marked until it proves part of a GELU (whose row leaves the mark unused).
             self.erf[out] = self.alias[x]
             self.erf_nodes.append(self.alias[x])
-            self.alias[out] = self.alias[x]
+            self.mark(node, x, out)
         else:
             self.alias[out] = self.alias[x]
 
@@ -891,15 +899,20 @@ class _Reader:
             self.alias[out] = self.alias[x]
             return
         self.uncounted[node.op_type] += 1
-        if before is not None and after is not None and before == after:
-            self.alias[out] = self.alias[x]
-            return
-        if node.op_type in _ELEMENTWISE_UNKNOWN:
-            self.alias[out] = self.alias[x]
+        if (before is not None and after is not None and before == after) or (
+            node.op_type in _ELEMENTWISE_UNKNOWN
+        ):
+            self.mark(node, x, out)
             return
         self.stopped = (self.label(node), node.op_type)
         for name in node.output:
             self.constants.setdefault(name, None)
+
+    def mark(self, node: Any, x: str, out: str) -> None:
+        """An operator convcli does not know that keeps its input's shape: a row of no
+        cost that the table marks with its name."""
+        self.marked[out] = node.op_type
+        self.emit(out, "identity", [x])
 
     def clip_bounds(self, node: Any, a: dict[str, Any]) -> tuple[float | None, float | None]:
         if "min" in a or "max" in a:
@@ -1174,35 +1187,26 @@ class _Reader:
         self.unknown(node, x, out)
 
 
-def _module(node_name: str) -> str:
-    """The module path in a node's name, its last part (the op) left out.
+def _scope(node: Any) -> tuple[Scope, ...] | None:
+    """The modules a node was computed in, from the root down (None: nothing says).
 
-    >>> _module("/layer1/layer1.0/conv1/Conv"), _module("/layer1/layer1.0/Add"), _module("node_3")
-    ('/layer1/layer1.0/conv1', '/layer1/layer1.0', '')
+    PyTorch's ``dynamo=True`` exporter writes them in the node's ``namespace`` metadata
+    (``: M/layer1: torch.nn...Sequential/layer1.0: __main__.BasicBlock/add: aten.add``,
+    with each module's class); its TorchScript exporter in the node's name
+    (``/layer1/layer1.0/conv1/Conv``).
     """
-    if not node_name.startswith("/") or node_name.count("/") < 2:
-        return ""
-    return node_name.rsplit("/", 1)[0]
-
-
-def _top_level(nodes: Sequence[Node], graph_input: str) -> list[str]:
-    """The nodes a spec's top-level rows come from: every value the input's every path
-    to the output passes (its post-dominators), in order; a join's branches are nested."""
-    users: dict[str, list[str]] = {graph_input: []}
-    for node in nodes:
-        users.setdefault(node.name, [])
-        for name in node.inputs:
-            users.setdefault(name, []).append(node.name)
-    output = nodes[-1].name
-    post: dict[str, frozenset[str]] = {}
-    for name in reversed([graph_input, *(node.name for node in nodes)]):
-        following = [post[user] for user in users[name] if user in post]
-        if name == output or not following:
-            post[name] = frozenset({name})
-        else:
-            post[name] = frozenset({name}) | frozenset.intersection(*following)
-    order = [node.name for node in nodes]
-    return [name for name in order if name in post[graph_input]]
+    for entry in node.metadata_props:
+        if entry.key == "namespace" and "/" in entry.value:
+            parts = entry.value.split("/")[1:-1]
+            found = []
+            for part in parts:
+                name, _colon, kind = part.partition(": ")
+                found.append(Scope(name.strip(), kind.rsplit(".", 1)[-1].strip()))
+            return tuple(found)
+    name = str(node.name)
+    if not name.startswith("/"):
+        return None
+    return tuple(Scope(part) for part in name.split("/")[1:-1])
 
 
 def _prune(nodes: list[Node], graph_input: str) -> list[Node]:
