@@ -60,6 +60,8 @@ _WEIGHTED = {
     "LayerNormalization",
     "PRelu",
 }
+# Ops that say for themselves whether their output is stored transposed.
+_UNFLIPPING = {"Gemm", "MatMul", "Transpose"}
 # Ops that move values without computing any.
 _MOVES = {"Reshape", "Gather", "Squeeze", "Unsqueeze", "Expand", "Slice", "Transpose"}
 _CONSTANT_OPS = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "EyeLike"}
@@ -531,6 +533,7 @@ class _Reader:
         self.marked: dict[str, str] = {}  # identity rows standing for an unknown operator
         self.elementwise: dict[str, int] = {}  # initializers used by Add/Sub/Mul/Div
         self.last: set[str] = set()  # values in channels-last order (after a Transpose)
+        self.flipped: set[str] = set()  # 2-D values stored features x batch (transposed)
         self.erf: dict[str, str] = {}  # values computed by Erf from the node named
         self.erf_nodes: list[str] = []
         self.erfs_used: set[str] = set()
@@ -612,6 +615,13 @@ class _Reader:
             count += 1
             try:
                 self.one(node, data)
+                if (
+                    data[0] in self.flipped
+                    and node.op_type not in _UNFLIPPING
+                    and self.out_shape(node) == self.in_shape(data[0])
+                ):
+                    # Elementwise on a transposed value: the result is transposed too.
+                    self.flipped.add(node.output[0])
             except ConvcliError:
                 raise
             except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError):
@@ -1107,16 +1117,54 @@ class _Reader:
         self.unknown(node, x, out)
 
     def linear(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
-        weight = self.initial.get(node.input[1])
+        """Gemm or MatMul with a weight: ``x @ W`` (the data first), or ``W @ x`` (the
+        weight first: the data's columns are the batch, the result is features x batch).
+
+        The walk holds a 2-D value as batch x features; a value the file holds
+        transposed (after a Transpose) is ``flipped``. Transposed once more by the op
+        (``transA``, ``transB``), the data must come out with its batch where a linear
+        layer has it, else no layer computes this and the file is refused.
+        """
+        first = len(node.input) > 1 and node.input[0] in self.initial
+        weight = self.initial.get(node.input[0] if first else node.input[1])
         if weight is None or len(weight) != 2:
             self.unknown(node, x, out)
             return
-        if node.op_type == "Gemm":
-            features = weight[0] if int(a.get("transB", 0)) else weight[1]
-            bias = len(node.input) > 2 and bool(node.input[2])
+        gemm = node.op_type == "Gemm"
+        turn_weight = gemm and bool(int(a.get("transA" if first else "transB", 0)))
+        turn_data = gemm and bool(int(a.get("transB" if first else "transA", 0)))
+        rank = len(self.in_shape(x) or ())
+        if first and rank != 2:
+            raise OptionError(
+                _(
+                    "{path}: node {node} ({op}) multiplies its weight by the data (W @ x), "
+                    "which mixes the data's axis -2: no layer convcli knows does that"
+                ).format(path=self.shown, node=self.label(node), op=node.op_type)
+            )
+        # op(x) must be batch x features with x first, features x batch with x second.
+        upright = turn_data == (x in self.flipped)
+        if upright == first:
+            raise OptionError(
+                _(
+                    "{path}: node {node} ({op}) reads its data input's batch axis as its "
+                    "features (transA={trans_a}, transB={trans_b}): no layer convcli knows "
+                    "does that"
+                ).format(
+                    path=self.shown,
+                    node=self.label(node),
+                    op=node.op_type,
+                    trans_a=int(a.get("transA", 0)),
+                    trans_b=int(a.get("transB", 0)),
+                )
+            )
+        if first:
+            features = weight[1] if turn_weight else weight[0]
         else:
-            features, bias = weight[1], False
+            features = weight[0] if turn_weight else weight[1]
+        bias = gemm and len(node.input) > 2 and bool(node.input[2])
         self.emit(out, "linear", [x], out_features=int(features), bias=bias)
+        if first:
+            self.flipped.add(out)
 
     def arith(self, node: Any, data: list[str], out: str) -> None:
         x = data[0]
@@ -1162,6 +1210,12 @@ class _Reader:
         before, after = self.in_shape(x), self.out_shape(node)
         if before is None or after is None:
             self.unknown(node, x, out)
+            return
+        if node.op_type == "Transpose" and len(before) == 2 and before == after[::-1]:
+            # Features x batch and back: the walk keeps batch x features.
+            self.alias[out] = self.alias[x]
+            if x not in self.flipped:
+                self.flipped.add(out)
             return
         if before == after:
             self.alias[out] = self.alias[x]
