@@ -167,7 +167,7 @@ def test_the_dynamo_exporters_namespace_gives_the_classes(tmp_path: Path) -> Non
         ("body", "Sequential", 2)
     ]
     assert payload["layers"][0]["module"] == "/body/body.0"
-    assert "body: Sequential (2 layers)" in _wide(path, "--depth", "1")
+    assert "1  body: Sequential  " in _wide(path, "--depth", "1")
 
 
 def test_names_without_a_module_path_fold_the_joins_and_say_so(tmp_path: Path) -> None:

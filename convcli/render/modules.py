@@ -42,8 +42,8 @@ def _label(row: ModuleRow) -> str:
         # The module's name where it says more than the layer (conv1, fc; not relu).
         said = name and name != row.layer.split("(", 1)[0]
         text = f"{name}: {row.layer}" if said else row.layer
-    elif row.children:
-        text = name
+    elif row.children or row.kind:
+        text = name  # a class says what is inside; without one, how many layers
     else:
         text = ngettext("{name} ({count} layer)", "{name} ({count} layers)", row.layers).format(
             name=name, count=row.layers
@@ -59,14 +59,16 @@ def _flat(rows: Sequence[ModuleRow], indent: int = 0) -> Iterator[tuple[ModuleRo
 
 
 def module_table(rows: Sequence[ModuleRow], input_shape: Sequence[int]) -> Fitting:
-    """One row per module down to the depth ``rows`` were grouped to, children indented."""
+    """One row per module down to the depth ``rows`` were grouped to, each under its parent."""
     cells = [_cells({"layer": _("input"), "output": _shape(input_shape)}, ("1", "1", "0"))]
-    for row, indent in _flat(rows):
+    # Not indented: the index (4.1 inside 4) and the name (layer1.0 in layer1) say where
+    # a module stands, and a name of the depth asked for fits 80 columns unwrapped.
+    for row, _indent in _flat(rows):
         costs = (row.params, row.macs, row.flops)
         params, macs, flops = (compact_count(n) if n or not row.layer else "-" for n in costs)
         named = {
             "#": row.index,
-            "layer": "  " * indent + _label(row),
+            "layer": _label(row),
             "output": _shape(row.output_shape),
             "params": params,
             "MACs": macs,
