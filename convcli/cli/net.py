@@ -86,9 +86,10 @@ def net(
             "--depth",
             metavar="N",
             help="Fold blocks deeper than N into one row each (their sums), as torchinfo's "
-            "depth: 1 shows the top-level layers; 'all' every layer (the default where one "
-            "line per layer fits the terminal, which otherwise starts at 1). --json keeps "
-            "every layer, each with its level.",
+            "depth: 1 shows the top-level layers (of an ONNX file: its modules, from the "
+            "node names); 'all' every layer (the default where one line per layer fits "
+            "the terminal, which otherwise starts at 1). --json keeps every layer, each "
+            "with its level.",
         ),
     ] = None,
     bias: Annotated[
