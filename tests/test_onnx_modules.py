@@ -323,3 +323,20 @@ def test_the_totals_say_what_the_file_holds(tmp_path: Path) -> None:
     assert "ONNX keeps no requires_grad" in text
     assert_usage_error(invoke("net", path, "--no-bias"), "--no-bias", "ONNX")
     assert_usage_error(invoke("net", path, "--in-order"), "--in-order", "ONNX")
+
+
+def test_a_module_path_thousands_deep_is_cut_not_a_crash(tmp_path: Path) -> None:
+    deep = "/" + "/".join(f"m{i}" for i in range(5000)) + "/Conv"
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name=deep),
+        helper.make_node("Relu", ["c"], ["y"], name="/relu/Relu"),
+    ]
+    path = _save(tmp_path, nodes, [_init("w", 4, 3, 3, 3)], [1, 3, 8, 8])
+    payload = json_of(invoke("net", path, "--json", "--depth", "100000"))
+    row = payload["modules"][0]
+    levels = 1
+    while "children" in row:
+        row, levels = row["children"][0], levels + 1
+    assert levels == 64 and row["layer"] == "conv(4, k=3, bias=False)"
+    assert payload["layers"][0]["module"].count("/") == 64
+    assert invoke("net", path, "--depth", "100000").exit_code == 0

@@ -559,7 +559,7 @@ class _Reader:
         )
         node = self.current
         self.made[name] = Origin(
-            node=self.label(node) if node is not None else name,
+            node=str(node.name or name) if node is not None else name,
             op=op,
             position=len(self.nodes),
             scope=_scope(node) if node is not None else None,
@@ -569,7 +569,8 @@ class _Reader:
         self.alias[name] = name
 
     def label(self, node: Any) -> str:
-        return str(node.name or (node.output[0] if node.output else node.op_type))
+        """The node's name as messages show it (its output's where it has none)."""
+        return _printable(str(node.name or (node.output[0] if node.output else node.op_type)))
 
     # -- the walk ------------------------------------------------------------------------
     def run(self, shape: tuple[int, ...]) -> OnnxGraph:
@@ -1251,16 +1252,32 @@ def _scope(node: Any) -> tuple[Scope, ...] | None:
     """
     for entry in node.metadata_props:
         if entry.key == "namespace" and "/" in entry.value:
-            parts = entry.value.split("/")[1:-1]
             found = []
-            for part in parts:
+            for part in entry.value.split("/")[1:-1][:_MAX_LEVELS]:
                 name, _colon, kind = part.partition(": ")
-                found.append(Scope(name.strip(), kind.rsplit(".", 1)[-1].strip()))
+                kind = kind.rsplit(".", 1)[-1]
+                found.append(Scope(_printable(name.strip()), _printable(kind.strip())))
             return tuple(found)
     name = str(node.name)
     if not name.startswith("/"):
         return None
-    return tuple(Scope(part) for part in name.split("/")[1:-1])
+    return tuple(Scope(_printable(part)) for part in name.split("/")[1:-1][:_MAX_LEVELS])
+
+
+# Module paths deeper than this are cut there (the rest of a path folds into its last).
+_MAX_LEVELS = 64
+
+
+def _printable(text: str, limit: int = 120) -> str:
+    """A name from the file as a terminal may show it: control characters escaped
+    (``\\x1b``), and at most ``limit`` characters.
+
+    >>> _printable("/layer1/Conv"), _printable("a\\x1b[2Jb\\n"), len(_printable("x" * 500))
+    ('/layer1/Conv', 'a\\\\x1b[2Jb\\\\n', 120)
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _prune(nodes: list[Node], graph_input: str) -> list[Node]:
