@@ -340,3 +340,16 @@ def test_a_module_path_thousands_deep_is_cut_not_a_crash(tmp_path: Path) -> None
     assert levels == 64 and row["layer"] == "conv(4, k=3, bias=False)"
     assert payload["layers"][0]["module"].count("/") == 64
     assert invoke("net", path, "--depth", "100000").exit_code == 0
+
+
+def test_at_says_which_module_row_holds_the_traced_layer(tmp_path: Path) -> None:
+    nodes, inits = _two_blocks()
+    path = _save(tmp_path, nodes, inits, [1, 3, 8, 8])
+    # Layer 3 of --depth all is the first block's add (stem, relu, then the block).
+    everything = json_of(invoke("net", path, "--json"))["layers"]
+    assert everything[2]["module"] == "/layer1/layer1.0"
+    for depth, row, name in (("1", "3", "layer1"), ("2", "3.1", "layer1.0")):
+        text = " ".join(_wide(path, "--depth", depth, "--at", "3:2,2").split())
+        assert (
+            f"Layer 3 (--at counts the layers of --depth all) is in row {row} here, {name}." in text
+        )

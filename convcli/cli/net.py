@@ -315,7 +315,7 @@ def net(
             tree = _module_tree(network, origins, levels)
             if tree is not None:
                 table = module_table(tree, network.input_shape)
-                notes = module_notes(tree) + notes
+                notes = module_notes(tree, None if trace is None else trace.index) + notes
             else:
                 notes.insert(0, _(NO_MODULES_NOTE))
         report = net_report(

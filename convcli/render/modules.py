@@ -12,7 +12,7 @@ from convcli.i18n import N_, _, ngettext
 from convcli.render.net import COLUMNS, _field_cells, _shape, rows_table
 from convcli.render.numbers import compact_count
 from convcli.render.widgets import Fitting
-from convcli.shapes.modules import ModuleRow, Origin
+from convcli.shapes.modules import ModuleRow, Origin, module_of_row
 
 __all__ = ["annotate_layers", "module_payload", "module_table"]
 
@@ -84,9 +84,17 @@ def _cells(named: dict[str, str], field: tuple[str, str, str]) -> tuple[str, ...
     return tuple(named.get(name, "") for name, _justify in COLUMNS)
 
 
-def module_notes(rows: Sequence[ModuleRow]) -> list[str]:
-    """The lines under a module table: what its rows are."""
+AT_NOTE = N_("Layer {layer} (--at counts the layers of --depth all) is in row {row} here, {name}.")
+
+
+def module_notes(rows: Sequence[ModuleRow], traced: str | None = None) -> list[str]:
+    """The lines under a module table: what its rows are, and which row holds layer
+    ``traced`` (the layer a cell was traced back from)."""
     notes = [_(MODULES_NOTE)]
+    holder = None if traced is None else module_of_row(rows, traced)
+    if holder is not None:
+        name = holder.name or holder.layer
+        notes.append(_(AT_NOTE).format(layer=traced, row=holder.index, name=name))
     if any(not row.name for row, _indent in _flat(rows)):
         notes.append(_(ROOT_NOTE))
     return notes

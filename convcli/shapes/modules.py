@@ -15,7 +15,15 @@ from dataclasses import dataclass, replace
 
 from convcli.shapes.network import Fields, LayerRow, Network, Shape
 
-__all__ = ["ModuleRow", "Origin", "Scope", "module_tree", "relabel", "row_origins"]
+__all__ = [
+    "ModuleRow",
+    "Origin",
+    "Scope",
+    "module_of_row",
+    "module_tree",
+    "relabel",
+    "row_origins",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class ModuleRow:
     layers: int
     unknown: tuple[str, ...] = ()
     children: tuple[ModuleRow, ...] = ()
+    rows: frozenset[str] = frozenset()  # the indexes of the walk's rows folded in
 
 
 _SAME = {("concat", "chunk"), ("chunkpart", "identity")}
@@ -177,9 +186,18 @@ def _group(items: Sequence[_Item], level: int, depth: int, prefix: str) -> tuple
                 layers=len(run),
                 unknown=tuple(item.unknown for item in run if item.unknown),
                 children=children,
+                rows=frozenset(item.row.index for item in run),
             )
         )
     return tuple(rows)
+
+
+def module_of_row(rows: Sequence[ModuleRow], index: str) -> ModuleRow | None:
+    """The deepest module row that holds the walk's row ``index`` (None: none does)."""
+    for row in rows:
+        if index in row.rows:
+            return module_of_row(row.children, index) or row
+    return None
 
 
 def _layer_text(row: LayerRow) -> str:
