@@ -353,3 +353,21 @@ def test_at_says_which_module_row_holds_the_traced_layer(tmp_path: Path) -> None
         assert (
             f"Layer 3 (--at counts the layers of --depth all) is in row {row} here, {name}." in text
         )
+
+
+def test_a_node_without_a_module_sits_with_its_neighbours(tmp_path: Path) -> None:
+    """An optimiser's node (no module in its name) between two nodes of one block is in
+    that block; between two top-level modules, in neither."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1], name="/body/b0/conv/Conv"),
+        helper.make_node("Relu", ["a"], ["r"], name="Relu_7"),
+        helper.make_node("Conv", ["r", "w2"], ["c"], pads=[1, 1, 1, 1], name="/body/b0/conv2/Conv"),
+        helper.make_node("Sigmoid", ["c"], ["s"], name="Sigmoid_9"),
+        helper.make_node("Conv", ["s", "w3"], ["y"], name="/head/Conv"),
+    ]
+    inits = [_init("w1", 4, 3, 3, 3), _init("w2", 4, 4, 3, 3), _init("w3", 2, 4, 1, 1)]
+    path = _save(tmp_path, nodes, inits, [1, 3, 8, 8])
+    modules = json_of(invoke("net", path, "--json", "--depth", "2"))["modules"]
+    assert [(m["module"], m["layers"]) for m in modules] == [("body", 3), ("", 1), ("head", 1)]
+    assert modules[0]["children"][0]["module"] == "b0"
+    assert modules[1]["layer"] == "sigmoid"

@@ -23,8 +23,8 @@ MODULES_NOTE = N_(
     "every layer."
 )
 ROOT_NOTE = N_(
-    "A row without a module name is an op of the model's own forward (or a node whose "
-    "name gives no module)."
+    "A row without a module name is an op of the model's own forward (a node whose name "
+    "gives no module is placed in the modules of the nodes before and after it)."
 )
 NO_MODULES_NOTE = N_(
     "The node names give no module path (PyTorch's exporters write one; this file has "
@@ -34,6 +34,7 @@ UNKNOWN_NOTE = N_(
     "?: an operator convcli does not know; its output keeps its input's shape (as the "
     "file says) and its cost is not counted."
 )
+AT_NOTE = N_("Layer {layer} (--at counts the layers of --depth all) is in row {row} here, {name}.")
 
 
 def _label(row: ModuleRow) -> str:
@@ -82,9 +83,6 @@ def _cells(named: dict[str, str], field: tuple[str, str, str]) -> tuple[str, ...
     """A row's cells in the table's column order (a column not named here stays empty)."""
     named = {**named, "field": field[0], "jump": field[1], "start": field[2]}
     return tuple(named.get(name, "") for name, _justify in COLUMNS)
-
-
-AT_NOTE = N_("Layer {layer} (--at counts the layers of --depth all) is in row {row} here, {name}.")
 
 
 def module_notes(rows: Sequence[ModuleRow], traced: str | None = None) -> list[str]:

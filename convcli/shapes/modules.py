@@ -151,7 +151,26 @@ def module_tree(
             )
         )
     ordered = [item for _position, item in sorted(items, key=lambda pair: pair[0])]
-    return _group(ordered, 1, depth, "")
+    return _group(_placed(ordered, origins), 1, depth, "")
+
+
+def _placed(items: Sequence[_Item], origins: Mapping[str, Origin]) -> list[_Item]:
+    """Rows whose node names no module (a node an optimiser wrote) placed in the modules
+    its neighbours share: the common part of the paths before and after it."""
+    known = [origins[item.row.index].scope is not None for item in items]
+    placed = list(items)
+    for at, item in enumerate(items):
+        if known[at]:
+            continue
+        before = next((items[i].path for i in range(at - 1, -1, -1) if known[i]), ())
+        after = next((items[i].path for i in range(at + 1, len(items)) if known[i]), ())
+        shared: list[Scope] = []
+        for one, other in zip(before, after, strict=False):
+            if one != other:
+                break
+            shared.append(one)
+        placed[at] = replace(item, path=tuple(shared))
+    return placed
 
 
 def _group(items: Sequence[_Item], level: int, depth: int, prefix: str) -> tuple[ModuleRow, ...]:
