@@ -129,7 +129,10 @@ def module_payload(rows: Sequence[ModuleRow]) -> list[dict[str, Any]]:
 def annotate_layers(entries: list[dict[str, Any]], origins: Mapping[str, Origin]) -> None:
     """Give every ``--json`` layer entry (nested ones too) its node and module path, and
     ``unknown_op`` where it stands for an operator convcli does not know."""
-    for entry, origin in zip(_entries(entries), origins.values(), strict=True):
+    found = list(_entries(entries))
+    if len(found) != len(origins):  # never so for a file's rows; nothing said rather than wrong
+        return
+    for entry, origin in zip(found, origins.values(), strict=True):
         entry["node"] = origin.node
         entry["module"] = origin.module
         if origin.unknown:

@@ -158,12 +158,23 @@ def _placed(items: Sequence[_Item], origins: Mapping[str, Origin]) -> list[_Item
     """Rows whose node names no module (a node an optimiser wrote) placed in the modules
     its neighbours share: the common part of the paths before and after it."""
     known = [origins[item.row.index].scope is not None for item in items]
+    # The nearest known path before and after each row, in two passes (files from an
+    # optimiser may leave long runs of nodes unnamed).
+    befores: list[tuple[Scope, ...]] = []
+    last: tuple[Scope, ...] = ()
+    for at, item in enumerate(items):
+        befores.append(last)
+        last = item.path if known[at] else last
+    afters: list[tuple[Scope, ...]] = [()] * len(items)
+    last = ()
+    for at in range(len(items) - 1, -1, -1):
+        afters[at] = last
+        last = items[at].path if known[at] else last
     placed = list(items)
     for at, item in enumerate(items):
         if known[at]:
             continue
-        before = next((items[i].path for i in range(at - 1, -1, -1) if known[i]), ())
-        after = next((items[i].path for i in range(at + 1, len(items)) if known[i]), ())
+        before, after = befores[at], afters[at]
         shared: list[Scope] = []
         for one, other in zip(before, after, strict=False):
             if one != other:
