@@ -359,7 +359,7 @@ def net_report(
         param_bytes = (network.params + buffers) * itemsize
         trainable = (
             _("params"),
-            _("{params} (weights in the file)").format(params=count_text(network.params)),
+            _("{params} (the weights each node reads)").format(params=count_text(network.params)),
         )
         frozen = (_("non-trainable"), _("not in the file (ONNX keeps no requires_grad)"))
     else:
