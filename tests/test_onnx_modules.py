@@ -371,3 +371,31 @@ def test_a_node_without_a_module_sits_with_its_neighbours(tmp_path: Path) -> Non
     assert [(m["module"], m["layers"]) for m in modules] == [("body", 3), ("", 1), ("head", 1)]
     assert modules[0]["children"][0]["module"] == "b0"
     assert modules[1]["layer"] == "sigmoid"
+
+
+def test_damaged_names_and_metadata_are_refused_in_one_line_never_a_crash(
+    tmp_path: Path,
+) -> None:
+    """Bytes flipped (seeded) in the node names and module metadata of the docs sample
+    the dynamo exporter wrote: --depth 2 and its --json exit 0 or 2, never 70."""
+    root = Path(__file__).resolve().parent.parent
+    data = (root / "samples" / "resnet18_w4_224.onnx").read_bytes()
+    spots = [i for i in range(len(data)) if data.startswith((b"namespace", b"node_"), i)]
+    assert len(spots) > 50
+    rng = np.random.default_rng(11)
+    path = tmp_path / "damaged.onnx"
+    outcomes = set()
+    for _ in range(40):
+        damaged = bytearray(data)
+        for start in rng.choice(spots, size=int(rng.choice([1, 3, 8]))):
+            spot = int(start) + int(rng.integers(0, 160))
+            damaged[spot % len(data)] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(damaged))
+        for args in (("--depth", "2"), ("--json", "--depth", "2")):
+            result = invoke("net", str(path), *args)
+            assert result.exit_code in (0, 2), (result.exit_code, result.output)
+            if result.exit_code == 2:
+                assert_usage_error(result)
+            outcomes.add(result.exit_code)
+            assert "\x1b" not in result.stdout
+    assert outcomes == {0, 2}
