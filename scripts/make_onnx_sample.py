@@ -1,12 +1,17 @@
-"""Write samples/resnet18_w4.onnx: torchvision's resnet18 layout at a sixteenth of its width.
+"""Write the docs' ONNX samples: torchvision's resnet18 layout at a sixteenth of its width.
 
-The docs' ONNX page reads it back (``convcli net resnet18_w4.onnx --depth 2``). The model is
-written out here (BasicBlock, layers [2, 2, 2, 2], widths 4, 8, 16, 32, 10 classes) so that
-neither torchvision nor its weights are needed, and exported as torchvision users do:
-``torch.onnx.export(model, (x,), path, dynamo=False)`` at 1x3x64x64, in eval mode (the
-exporter folds each BatchNorm into its conv), with fixed seeded weights.
+The model is written out here (BasicBlock, layers [2, 2, 2, 2], widths 4, 8, 16, 32, 10
+classes) so that neither torchvision nor its weights are needed, with fixed seeded weights,
+in eval mode (both exporters fold each BatchNorm into its conv), and exported twice:
 
-    python scripts/make_onnx_sample.py       # needs torch and onnx
+- ``samples/resnet18_w4.onnx``: ``torch.onnx.export(model, (x,), path, dynamo=False)`` at
+  1x3x64x64 (the TorchScript exporter; the costs page sets it beside onnx-tool);
+- ``samples/resnet18_w4_224.onnx``: as the docs' one line exports torchvision's resnet18,
+  ``torch.onnx.export(model, torch.randn(1, 3, 224, 224), path)`` (the default exporter,
+  ``dynamo=True``), its nodes' ``stack_trace`` and ``fx_node`` metadata left out (they
+  name this machine's files); the ``namespace`` metadata, each node's module path, is kept.
+
+    python scripts/make_onnx_sample.py       # needs torch, onnx and onnxscript
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ from typing import Any
 import torch
 from torch import nn
 
-OUT = Path(__file__).resolve().parent.parent / "samples" / "resnet18_w4.onnx"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+OUT = SAMPLES / "resnet18_w4.onnx"
+OUT_224 = SAMPLES / "resnet18_w4_224.onnx"
+# Metadata the dynamo exporter writes that names files on the machine it ran on.
+DROPPED = ("pkg.torch.onnx.stack_trace", "pkg.torch.onnx.fx_node")
 
 
 class BasicBlock(nn.Module):
@@ -65,12 +74,23 @@ class ResNet18(nn.Module):
 
 
 def main() -> None:
+    import onnx
+
     torch.manual_seed(0)
     model = ResNet18().eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (torch.randn(1, 3, 64, 64),), str(OUT), dynamo=False)
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), str(OUT_224))
     print(f"wrote {OUT} ({OUT.stat().st_size:,} bytes)")
+    written = onnx.load(str(OUT_224))
+    for node in written.graph.node:
+        kept = [entry for entry in node.metadata_props if entry.key not in DROPPED]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    onnx.save(written, str(OUT_224))  # its weights inside, as small as they are
+    Path(f"{OUT_224}.data").unlink(missing_ok=True)
+    print(f"wrote {OUT_224} ({OUT_224.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":

@@ -1558,6 +1558,47 @@ def test_item42_names_are_printed_the_same_safe_way_everywhere(tmp_path: Path) -
     assert "\x1b" not in line
 
 
+def test_item42_onnx_node_and_module_names_are_escaped(tmp_path: Path) -> None:
+    """A model file's node names and module paths reach the table, the notes and the
+    errors: escaped there, whole in --json (where JSON escapes them)."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    k = numpy_helper.from_array(np.array([2], np.int64), "k")
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="/evil\x1b[31m\n/mod/Conv")
+    soft = helper.make_node("Softsign", ["c"], ["s"], name="soft")
+    helper.set_metadata_props(soft, {"namespace": ": M/a\x1b[2J: X\x07/op: aten"})
+    stop = helper.make_node("TopK", ["s", "k"], ["y", "i"], axis=1, name="stop\x1b[31m")
+    graph = helper.make_graph(
+        [conv, soft, stop],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[weight, k],
+    )
+    path = tmp_path / "evil.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    for depth in ("all", "1", "2"):
+        result = invoke("net", str(path), "--depth", depth, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "evil\\x1b[31m\\n" in result.stdout and "stop\\x1b[31m" in result.stdout
+    payload = json.loads(invoke("net", str(path), "--json").stdout)
+    assert payload["layers"][0]["node"] == "/evil\x1b[31m\n/mod/Conv"
+    # A node named with control characters in a one-line refusal.
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="\x1b[2J")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[weight],
+    )
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    line = refused(invoke("net", str(path)))
+    assert "\x1b" not in line and "\\x1b[2J" in line
+
+
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "groups"),
     [

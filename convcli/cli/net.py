@@ -22,6 +22,9 @@ from convcli.errors import OptionError
 from convcli.i18n import _, ngettext
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from convcli.shapes.modules import ModuleRow, Origin
     from convcli.shapes.netspec import LayerSpec
     from convcli.shapes.network import Network
     from convcli.tensorio.onnxgraph import OnnxGraph
@@ -83,9 +86,10 @@ def net(
             "--depth",
             metavar="N",
             help="Fold blocks deeper than N into one row each (their sums), as torchinfo's "
-            "depth: 1 shows the top-level layers; 'all' every layer (the default where one "
-            "line per layer fits the terminal, which otherwise starts at 1). --json keeps "
-            "every layer, each with its level.",
+            "depth: 1 shows the top-level layers (of an ONNX file: its modules, from the "
+            "node names); 'all' every layer (the default where one line per layer fits "
+            "the terminal, which otherwise starts at 1). --json keeps every layer, each "
+            "with its level.",
         ),
     ] = None,
     bias: Annotated[
@@ -211,6 +215,13 @@ def net(
             from convcli.shapes.netspec import parse_spec
             from convcli.tensorio.onnxgraph import read_onnx
 
+            if not bias or in_order:
+                raise OptionError(
+                    _(
+                        "{option}: an ONNX file says which layers have a bias and how they "
+                        "are wired; give it without {option}"
+                    ).format(option="--no-bias" if not bias else "--in-order")
+                )
             if given is not None and len(given) == 3:
                 given = (1, *given)  # CxHxW: N=1, as for specs
             onnx_graph = read_onnx(spec, max_bytes=memory_budget(max_memory), input_shape=given)
@@ -236,6 +247,11 @@ def net(
         )
         check_budget(estimate, budget)
         network = walk_network(layers, shape)
+        origins = None
+        if onnx_graph is not None and network.error is None:
+            from convcli.shapes.modules import row_origins
+
+            origins = row_origins(network, onnx_graph.origins)
         if network.error is not None:
             if not as_json and emit is None and network.rows:
                 show(net_table(network))
@@ -258,12 +274,17 @@ def net(
 
             memory = training_memory(network, DTYPE_SIZES[dtype], optimizer)
         if as_json:
-            payload = net_payload(network, dtype, trace, levels, bias=bias)
+            payload = net_payload(
+                network, dtype, trace, levels, bias=bias, onnx=onnx_graph is not None
+            )
             if onnx_graph is not None:
-                rows = payload["layers"]
-                if len(onnx_graph.modules) == len(rows):
-                    for row, module in zip(rows, onnx_graph.modules, strict=True):
-                        row["module"] = module
+                from convcli.render.modules import annotate_layers, module_payload
+
+                if origins is not None:
+                    annotate_layers(payload["layers"], origins)
+                tree = _module_tree(network, origins, levels)
+                if tree is not None:
+                    payload["modules"] = module_payload(tree)
                 payload["onnx"] = {
                     "nodes": onnx_graph.nodes,
                     "shared_params": onnx_graph.shared,
@@ -280,20 +301,62 @@ def net(
                 payload["training"] = training_payload(memory, dtype)
             show_json(payload)
             return
+        table = None
+        notes = _onnx_notes(onnx_graph)
+        if origins is not None:
+            from convcli.shapes.modules import relabel
+
+            # A row standing for an operator convcli does not know: its name and "?".
+            marked = {i: f"{o.unknown} ?" for i, o in origins.items() if o.unknown}
+            network = relabel(network, marked)
+        if onnx_graph is not None and levels is not None:
+            from convcli.render.modules import NO_MODULES_NOTE, module_notes, module_table
+
+            tree = _module_tree(network, origins, levels)
+            if tree is not None:
+                table = module_table(tree, network.input_shape)
+                notes = module_notes(tree, None if trace is None else trace.index) + notes
+            else:
+                notes.insert(0, _(NO_MODULES_NOTE))
         report = net_report(
-            network, dtype, trace, depth=levels, fold_narrow=depth is None, bias=bias
+            network,
+            dtype,
+            trace,
+            depth=levels,
+            fold_narrow=depth is None,
+            bias=bias,
+            onnx=onnx_graph is not None,
+            table=table,
         )
         if memory is not None:
             from convcli.render.training import training_report
 
             report.extend(training_report(memory, dtype))
-        show(*report, *_onnx_notes(onnx_graph))
+        show(*report, *notes)
+
+
+def _module_tree(
+    network: Network, origins: Mapping[str, Origin] | None, depth: int | None
+) -> tuple[ModuleRow, ...] | None:
+    """The rows grouped by the modules in the node names, or None where there is no
+    depth or no node names a module."""
+    if depth is None or origins is None:
+        return None
+    if all(origin.scope is None for origin in origins.values()):
+        return None
+    from convcli.shapes.modules import module_tree
+
+    return module_tree(network, origins, depth)
 
 
 def _onnx_notes(graph: OnnxGraph | None) -> list[str]:
     if graph is None:
         return []
     notes: list[str] = []
+    if any(origin.unknown for origin in graph.origins):
+        from convcli.render.modules import UNKNOWN_NOTE
+
+        notes.append(_(UNKNOWN_NOTE))
     if graph.shared:
         notes.append(
             _(

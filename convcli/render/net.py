@@ -48,6 +48,11 @@ NO_BIAS_NOTE = N_(
     "params leave out the bias of conv, convT and linear layers that do not say bias=True "
     "(--no-bias; torch.nn's default is bias=True)."
 )
+ONNX_PARAMS_NOTE = N_(
+    "params: the elements of the initializers each node reads as weights (a conv's "
+    "weight and bias, a norm's scale and shift), as the file stores them; "
+    "BatchNormalization's running mean and variance are buffers."
+)
 GLOBAL_NOTE = N_(
     "all: every output cell sees the whole input (a branch pooled to one cell and broadcast "
     "back, as in squeeze-excitation), whatever the input size."
@@ -294,7 +299,11 @@ def net_table(network: Network, depth: int | None = None) -> Fitting:
     words before any of that happens. Every layout prints every row. ``depth`` (as
     torchinfo's): blocks at that level are one row each, their layers' sums.
     """
-    rows = _table_rows(network, depth)
+    return rows_table(_table_rows(network, depth))
+
+
+def rows_table(rows: Sequence[Sequence[str]]) -> Fitting:
+    """The table of ``rows`` (cells in ``COLUMNS`` order), in the first layout that fits."""
     every = tuple(range(len(COLUMNS)))
     return Fitting(
         _columns_table(rows, every),
@@ -331,26 +340,44 @@ def net_report(
     depth: int | None = None,
     fold_narrow: bool = False,
     bias: bool = True,
+    onnx: bool = False,
+    table: Renderable | None = None,
 ) -> list[Renderable]:
     """The table, the totals and the notes that say which convention each number follows.
 
     ``depth`` None: every layer; ``fold_narrow``: each block folded where one line per
     layer does not fit the width (the table says so). ``bias``: the spec's default for
-    ``bias=``, said under the totals.
+    ``bias=``, said under the totals. ``onnx``: the layers were read from an ONNX file
+    (its totals say what the file holds). ``table``: shown instead of the layer table.
     """
     itemsize = DTYPE_SIZES[dtype]
+    buffers, param_bytes = network.buffers, network.param_bytes(itemsize)
+    if onnx:
+        # An ONNX file keeps no num_batches_tracked counter, nor any requires_grad.
+        counters = sum(row.counters for row in _all_rows(network.rows))
+        buffers -= counters
+        param_bytes = (network.params + buffers) * itemsize
+        trainable = (
+            _("params"),
+            _("{params} (the weights each node reads)").format(params=count_text(network.params)),
+        )
+        frozen = (_("non-trainable"), _("not in the file (ONNX keeps no requires_grad)"))
+    else:
+        trainable = (
+            _("params"),
+            _("{params} trainable").format(params=count_text(network.params)),
+        )
+        frozen = (_("non-trainable"), _("0 (as printed: requires_grad=False does not print)"))
     totals = [
         (_("input"), _shape(network.input_shape)),
         (_("output"), _shape(network.output_shape)),
-        (_("params"), _("{params} trainable").format(params=count_text(network.params))),
-        (_("non-trainable"), _("0 (as printed: requires_grad=False does not print)")),
+        trainable,
+        frozen,
         (_("MACs"), count_text(network.macs)),
         (_("FLOPs"), count_text(network.flops)),
         (
             _("param memory"),
-            _("{size} ({dtype})").format(
-                size=byte_size_text(network.param_bytes(itemsize)), dtype=dtype
-            ),
+            _("{size} ({dtype})").format(size=byte_size_text(param_bytes), dtype=dtype),
         ),
         (
             _("activation memory"),
@@ -371,26 +398,33 @@ def net_report(
             ),
         )
     )
-    if network.buffers:
+    if buffers:
         totals.insert(
             4,
             (
                 _("BatchNorm buffers"),
-                _("{count} (running mean and variance, counter)").format(
-                    count=count_text(network.buffers)
-                ),
+                (
+                    _("{count} (running mean and variance)")
+                    if onnx
+                    else _("{count} (running mean and variance, counter)")
+                ).format(count=count_text(buffers)),
             ),
         )
     report: list[Renderable] = [
-        _layers_table(network, depth, fold_narrow),
+        _layers_table(network, depth, fold_narrow) if table is None else table,
         render_key_values(totals, title=_("total")),
     ]
     if trace is not None:
         report.append(render_line(trace_text(trace)))
-    report.append(render_line(_(BIAS_NOTE if bias else NO_BIAS_NOTE), style="dim"))
+    if onnx:
+        report.append(render_line(_(ONNX_PARAMS_NOTE), style="dim"))
+    else:
+        report.append(render_line(_(BIAS_NOTE if bias else NO_BIAS_NOTE), style="dim"))
     report.append(render_line(_(FIELD_NOTE), style="dim"))
     specs = list(_all_specs(network.rows))
-    if any(row.spec.branches or row.spec.kind == "se" for row in _all_rows(network.rows)):
+    if table is None and any(
+        row.spec.branches or row.spec.kind == "se" for row in _all_rows(network.rows)
+    ):
         report.append(render_line(_(JOIN_NOTE), style="dim"))
     if any(
         field is not None and field.whole for row in _all_rows(network.rows) for field in row.fields
@@ -525,13 +559,15 @@ def net_payload(
     depth: int | None = None,
     *,
     bias: bool = True,
+    onnx: bool = False,
 ) -> dict[str, Any]:
     """The ``--json`` object: input and output shapes, one entry per layer, the totals.
 
     Every layer is kept whatever ``depth``: each entry has its ``level`` (1: the top),
     and ``depth`` (None: all) says which a folded table shows: those with
     ``level <= depth``, a block at ``level == depth`` standing for its layers.
-    ``bias_default``: whether a layer that does not say ``bias=`` has one.
+    ``bias_default``: whether a layer that does not say ``bias=`` has one (not for an
+    ONNX file, ``onnx``, which says; its ``non_trainable_params`` are unknown, None).
     """
     itemsize = DTYPE_SIZES[dtype]
     payload: dict[str, Any] = {
@@ -562,6 +598,12 @@ def net_payload(
     }
     if depth is not None:
         payload["depth"] = depth
+    if onnx:
+        del payload["bias_default"]
+        total = payload["total"]
+        total["buffers"] -= sum(row.counters for row in _all_rows(network.rows))
+        total["param_bytes"] = (network.params + total["buffers"]) * itemsize
+        total["non_trainable_params"] = None
     if trace is not None:
         # A cell is reached only when a row and a column both are: else neither is given.
         reached = trace.rows is not None and trace.cols is not None

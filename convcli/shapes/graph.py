@@ -32,7 +32,7 @@ class Node:
     attributes: Mapping[str, object] = field(default_factory=dict)
 
 
-def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
+def graph_spec(nodes: Sequence[Node], graph_input: str, order: list[str] | None = None) -> str:
     """The spec of a graph whose nodes read ``graph_input`` (the last node is the output).
 
     Parameters
@@ -41,6 +41,9 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
         In an order where every node comes after the nodes it reads.
     graph_input : str
         The name of the network's input value.
+    order : list of str, optional
+        Filled with the names of the nodes as the spec writes them (a join before its
+        branches): the order in which ``walk_network`` makes their rows.
 
     Returns
     -------
@@ -63,6 +66,10 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
     ... ]
     >>> graph_spec(nodes, "x")
     'concat(conv(out_channels=8, kernel_size=1) > relu | conv(out_channels=4, kernel_size=3, padding=1) | identity)'
+    >>> order: list[str] = []
+    >>> _ = graph_spec(nodes, "x", order)
+    >>> order
+    ['y', 'a', 'b', 'c']
     """  # noqa: E501
     by_name = {node.name: node for node in nodes}
     users: dict[str, list[str]] = {graph_input: []}
@@ -77,10 +84,10 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
                 )
             users[name].append(node.name)
     output = nodes[-1].name
-    order = [graph_input, *(node.name for node in nodes)]
+    topological = [graph_input, *(node.name for node in nodes)]
     # Post-dominators, from the output back: every path from a value to the output passes them.
     post: dict[str, frozenset[str]] = {}
-    for name in reversed(order):
+    for name in reversed(topological):
         following = [post[user] for user in users[name] if user in post]
         if name == output:
             post[name] = frozenset({name})
@@ -88,7 +95,7 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
             post[name] = frozenset({name})  # a dead end: refused where it is met
         else:
             post[name] = frozenset({name}) | frozenset.intersection(*following)
-    position = {name: index for index, name in enumerate(order)}
+    position = {name: index for index, name in enumerate(topological)}
 
     def join_of(value: str) -> str:
         strict = post[value] - {value}
@@ -106,7 +113,7 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
                 )
             if len(following) == 1 and len(by_name[following[0]].inputs) == 1:
                 value = following[0]
-                layers.append(_layer(by_name[value]))
+                layers.append(written(value))
                 continue
             join = join_of(value)
             node = by_name[join]
@@ -117,6 +124,8 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
                         "(it ends at {join} {op})"
                     ).format(node=value, join=join, op=node.op)
                 )
+            if order is not None:
+                order.append(join)
             branches = [branch(value, name, join) for name in node.inputs]
             layers.append(f"{node.op}({' | '.join(branches)})")
             value = join
@@ -132,7 +141,12 @@ def graph_spec(nodes: Sequence[Node], graph_input: str) -> str:
                     node=last, join=join
                 )
             )
-        return " > ".join([_layer(by_name[firsts[0]]), *chain(firsts[0], last)])
+        return " > ".join([written(firsts[0]), *chain(firsts[0], last)])
+
+    def written(name: str) -> str:
+        if order is not None:
+            order.append(name)
+        return _layer(by_name[name])
 
     reached: dict[str, frozenset[str]] = {}
 

@@ -32,6 +32,7 @@ from convcli.errors import (
 )
 from convcli.i18n import _
 from convcli.shapes.graph import Node, graph_spec
+from convcli.shapes.modules import Origin, Scope
 
 __all__ = ["OnnxGraph", "read_onnx"]
 
@@ -59,6 +60,8 @@ _WEIGHTED = {
     "LayerNormalization",
     "PRelu",
 }
+# Ops that say for themselves whether their output is stored transposed.
+_UNFLIPPING = {"Gemm", "MatMul", "Transpose"}
 # Ops that move values without computing any.
 _MOVES = {"Reshape", "Gather", "Squeeze", "Unsqueeze", "Expand", "Slice", "Transpose"}
 _CONSTANT_OPS = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "EyeLike"}
@@ -91,9 +94,8 @@ class OnnxGraph:
     node and operator the reading stopped at (its shape unknown), or None; ``shared`` the
     weight elements that more than one node reads (each node's params count them);
     ``elementwise`` the elements of initializers an Add, Sub, Mul or Div reads (a layer
-    scale, a normalisation), which no layer's params count; ``modules`` the module path
-    of each top-level row (from the node names PyTorch's exporter writes, such as
-    ``/layer1/layer1.0/Add``: ``/layer1/layer1.0``; empty where a name has none).
+    scale, a normalisation), which no layer's params count; ``origins`` where each row
+    of the spec comes from (its node and module path), in the order the spec is written.
     """
 
     spec: str
@@ -103,7 +105,7 @@ class OnnxGraph:
     nodes: int
     shared: int = 0
     elementwise: int = 0
-    modules: tuple[str, ...] = ()
+    origins: tuple[Origin, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -526,10 +528,12 @@ class _Reader:
         self.stopped: tuple[str, str] | None = None
         self.produced = {out for node in graph.node for out in node.output}
         self.origin: dict[str, str] = {}
-        self.current = ""
-        self.module_of: dict[str, str] = {}
+        self.current: Any = None
+        self.made: dict[str, Origin] = {}
+        self.marked: dict[str, str] = {}  # identity rows standing for an unknown operator
         self.elementwise: dict[str, int] = {}  # initializers used by Add/Sub/Mul/Div
         self.last: set[str] = set()  # values in channels-last order (after a Transpose)
+        self.flipped: set[str] = set()  # 2-D values stored features x batch (transposed)
         self.erf: dict[str, str] = {}  # values computed by Erf from the node named
         self.erf_nodes: list[str] = []
         self.erfs_used: set[str] = set()
@@ -553,11 +557,20 @@ class _Reader:
         self.nodes.append(
             Node(name, op, tuple(self.alias[i] for i in inputs), _compact(attributes, op))
         )
-        self.module_of[name] = self.current
+        node = self.current
+        self.made[name] = Origin(
+            node=str(node.name or name) if node is not None else name,
+            op=op,
+            position=len(self.nodes),
+            scope=_scope(node) if node is not None else None,
+            unknown=self.marked.get(name, ""),
+            optional=op in ("identity", "chunkpart"),
+        )
         self.alias[name] = name
 
     def label(self, node: Any) -> str:
-        return str(node.name or (node.output[0] if node.output else node.op_type))
+        """The node's name as messages show it (its output's where it has none)."""
+        return _printable(str(node.name or (node.output[0] if node.output else node.op_type)))
 
     # -- the walk ------------------------------------------------------------------------
     def run(self, shape: tuple[int, ...]) -> OnnxGraph:
@@ -603,6 +616,13 @@ class _Reader:
             count += 1
             try:
                 self.one(node, data)
+                if (
+                    data[0] in self.flipped
+                    and node.op_type not in _UNFLIPPING
+                    and self.out_shape(node) == self.in_shape(data[0])
+                ):
+                    # Elementwise on a transposed value: the result is transposed too.
+                    self.flipped.add(node.output[0])
             except ConvcliError:
                 raise
             except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError):
@@ -628,8 +648,9 @@ class _Reader:
             index = [n.name for n in self.nodes].index(last) if last != self.graph_input else -1
             self.nodes = self.nodes[: index + 1] or [Node("_out", "identity", (last,))]
         nodes = _prune(self.nodes, self.graph_input)
+        order: list[str] = []
         try:
-            spec = graph_spec(nodes, self.graph_input)
+            spec = graph_spec(nodes, self.graph_input, order)
         except OptionError as err:
             raise OptionError(f"{self.shown}: {err}") from None
         # The first argument as torch.nn's users write it, positionally (the spec holds
@@ -652,10 +673,7 @@ class _Reader:
             stopped=self.stopped,
             nodes=count,
             elementwise=sum(self.elementwise.values()),
-            modules=tuple(
-                _module(self.module_of.get(name, ""))
-                for name in _top_level(nodes, self.graph_input)
-            ),
+            origins=tuple(self.made[name] for name in order if name in self.made),
             shared=sum(
                 math.prod(self.initial[name]) * (uses - 1) for name, uses in self.uses.items()
             ),
@@ -672,7 +690,7 @@ class _Reader:
         return self.shapes.get(node.output[0])
 
     def one(self, node: Any, data: list[str]) -> None:
-        self.current = str(node.name)
+        self.current = node
         op = node.op_type
         out = node.output[0]
         a = self.attrs(node)
@@ -719,7 +737,7 @@ class _Reader:
                 self.emit(out, "relu", [x])
             else:
                 self.uncounted[op] += 1
-                self.alias[out] = self.alias[x]
+                self.mark(node, x, out)
             return
         if op in ("Conv", "ConvTranspose"):
             self.conv(node, a, x, out)
@@ -873,9 +891,10 @@ class _Reader:
         if op in _ACTIVATIONS:
             self.emit(out, _ACTIVATIONS[op], [x])
         elif op == "Erf":
+            # Marked until it proves part of a GELU (whose row leaves the mark unused).
             self.erf[out] = self.alias[x]
             self.erf_nodes.append(self.alias[x])
-            self.alias[out] = self.alias[x]
+            self.mark(node, x, out)
         else:
             self.alias[out] = self.alias[x]
 
@@ -891,15 +910,20 @@ class _Reader:
             self.alias[out] = self.alias[x]
             return
         self.uncounted[node.op_type] += 1
-        if before is not None and after is not None and before == after:
-            self.alias[out] = self.alias[x]
-            return
-        if node.op_type in _ELEMENTWISE_UNKNOWN:
-            self.alias[out] = self.alias[x]
+        if (before is not None and after is not None and before == after) or (
+            node.op_type in _ELEMENTWISE_UNKNOWN
+        ):
+            self.mark(node, x, out)
             return
         self.stopped = (self.label(node), node.op_type)
         for name in node.output:
             self.constants.setdefault(name, None)
+
+    def mark(self, node: Any, x: str, out: str) -> None:
+        """An operator convcli does not know that keeps its input's shape: a row of no
+        cost that the table marks with its name."""
+        self.marked[out] = node.op_type
+        self.emit(out, "identity", [x])
 
     def clip_bounds(self, node: Any, a: dict[str, Any]) -> tuple[float | None, float | None]:
         if "min" in a or "max" in a:
@@ -1094,16 +1118,54 @@ class _Reader:
         self.unknown(node, x, out)
 
     def linear(self, node: Any, a: dict[str, Any], x: str, out: str) -> None:
-        weight = self.initial.get(node.input[1])
+        """Gemm or MatMul with a weight: ``x @ W`` (the data first), or ``W @ x`` (the
+        weight first: the data's columns are the batch, the result is features x batch).
+
+        The walk holds a 2-D value as batch x features; a value the file holds
+        transposed (after a Transpose) is ``flipped``. Transposed once more by the op
+        (``transA``, ``transB``), the data must come out with its batch where a linear
+        layer has it, else no layer computes this and the file is refused.
+        """
+        first = len(node.input) > 1 and node.input[0] in self.initial
+        weight = self.initial.get(node.input[0] if first else node.input[1])
         if weight is None or len(weight) != 2:
             self.unknown(node, x, out)
             return
-        if node.op_type == "Gemm":
-            features = weight[0] if int(a.get("transB", 0)) else weight[1]
-            bias = len(node.input) > 2 and bool(node.input[2])
+        gemm = node.op_type == "Gemm"
+        turn_weight = gemm and bool(int(a.get("transA" if first else "transB", 0)))
+        turn_data = gemm and bool(int(a.get("transB" if first else "transA", 0)))
+        rank = len(self.in_shape(x) or ())
+        if first and rank != 2:
+            raise OptionError(
+                _(
+                    "{path}: node {node} ({op}) multiplies its weight by the data (W @ x), "
+                    "which mixes the data's axis -2: no layer convcli knows does that"
+                ).format(path=self.shown, node=self.label(node), op=node.op_type)
+            )
+        # op(x) must be batch x features with x first, features x batch with x second.
+        upright = turn_data == (x in self.flipped)
+        if upright == first:
+            raise OptionError(
+                _(
+                    "{path}: node {node} ({op}) reads its data input's batch axis as its "
+                    "features (transA={trans_a}, transB={trans_b}): no layer convcli knows "
+                    "does that"
+                ).format(
+                    path=self.shown,
+                    node=self.label(node),
+                    op=node.op_type,
+                    trans_a=int(a.get("transA", 0)),
+                    trans_b=int(a.get("transB", 0)),
+                )
+            )
+        if first:
+            features = weight[1] if turn_weight else weight[0]
         else:
-            features, bias = weight[1], False
+            features = weight[0] if turn_weight else weight[1]
+        bias = gemm and len(node.input) > 2 and bool(node.input[2])
         self.emit(out, "linear", [x], out_features=int(features), bias=bias)
+        if first:
+            self.flipped.add(out)
 
     def arith(self, node: Any, data: list[str], out: str) -> None:
         x = data[0]
@@ -1150,6 +1212,12 @@ class _Reader:
         if before is None or after is None:
             self.unknown(node, x, out)
             return
+        if node.op_type == "Transpose" and len(before) == 2 and before == after[::-1]:
+            # Features x batch and back: the walk keeps batch x features.
+            self.alias[out] = self.alias[x]
+            if x not in self.flipped:
+                self.flipped.add(out)
+            return
         if before == after:
             self.alias[out] = self.alias[x]
             return
@@ -1174,35 +1242,42 @@ class _Reader:
         self.unknown(node, x, out)
 
 
-def _module(node_name: str) -> str:
-    """The module path in a node's name, its last part (the op) left out.
+def _scope(node: Any) -> tuple[Scope, ...] | None:
+    """The modules a node was computed in, from the root down (None: nothing says).
 
-    >>> _module("/layer1/layer1.0/conv1/Conv"), _module("/layer1/layer1.0/Add"), _module("node_3")
-    ('/layer1/layer1.0/conv1', '/layer1/layer1.0', '')
+    PyTorch's ``dynamo=True`` exporter writes them in the node's ``namespace`` metadata
+    (``: M/layer1: torch.nn...Sequential/layer1.0: __main__.BasicBlock/add: aten.add``,
+    with each module's class); its TorchScript exporter in the node's name
+    (``/layer1/layer1.0/conv1/Conv``).
     """
-    if not node_name.startswith("/") or node_name.count("/") < 2:
-        return ""
-    return node_name.rsplit("/", 1)[0]
+    for entry in node.metadata_props:
+        if entry.key == "namespace" and "/" in entry.value:
+            found = []
+            for part in entry.value.split("/")[1:-1][:_MAX_LEVELS]:
+                name, _colon, kind = part.partition(": ")
+                kind = kind.rsplit(".", 1)[-1]
+                found.append(Scope(_printable(name.strip()), _printable(kind.strip())))
+            return tuple(found)
+    name = str(node.name)
+    if not name.startswith("/"):
+        return None
+    return tuple(Scope(_printable(part)) for part in name.split("/")[1:-1][:_MAX_LEVELS])
 
 
-def _top_level(nodes: Sequence[Node], graph_input: str) -> list[str]:
-    """The nodes a spec's top-level rows come from: every value the input's every path
-    to the output passes (its post-dominators), in order; a join's branches are nested."""
-    users: dict[str, list[str]] = {graph_input: []}
-    for node in nodes:
-        users.setdefault(node.name, [])
-        for name in node.inputs:
-            users.setdefault(name, []).append(node.name)
-    output = nodes[-1].name
-    post: dict[str, frozenset[str]] = {}
-    for name in reversed([graph_input, *(node.name for node in nodes)]):
-        following = [post[user] for user in users[name] if user in post]
-        if name == output or not following:
-            post[name] = frozenset({name})
-        else:
-            post[name] = frozenset({name}) | frozenset.intersection(*following)
-    order = [node.name for node in nodes]
-    return [name for name in order if name in post[graph_input]]
+# Module paths deeper than this are cut there (the rest of a path folds into its last).
+_MAX_LEVELS = 64
+
+
+def _printable(text: str, limit: int = 120) -> str:
+    """A name from the file as a terminal may show it: control characters escaped
+    (``\\x1b``), and at most ``limit`` characters.
+
+    >>> _printable("/layer1/Conv"), _printable("a\\x1b[2Jb\\n"), len(_printable("x" * 500))
+    ('/layer1/Conv', 'a\\\\x1b[2Jb\\\\n', 120)
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _prune(nodes: list[Node], graph_input: str) -> list[Node]:
