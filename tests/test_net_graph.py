@@ -738,11 +738,6 @@ def test_training_memory_through_joins_matches_torch(spec: str, shape: tuple[int
     assert training_memory(network, 4).kept_bytes == sum(kept.values())
 
 
-def test_training_refuses_layers_it_does_not_model() -> None:
-    result = invoke("net", "conv(4, k=1) > hardswish", "--input-shape", "1x2x4x4", "--training")
-    assert_usage_error(result, "layer 2 hardswish: what autograd keeps for it is not modelled")
-
-
 def test_blocks_nested_too_deep_are_refused_in_one_line(tmp_path: Any) -> None:
     path = tmp_path / "deep.txt"
     path.write_text("concat(" * 51 + "relu" + ")" * 51, encoding="utf-8")
