@@ -244,9 +244,10 @@ def test_draw_grad_pictures_one_input_cell(tmp_path: Path) -> None:
     for caption in ("dY channel 0", "dY channel 2", "kernel[2,1]", "dX channel 1"):
         assert caption in svg
     assert_usage_error(invoke("draw", "--grad", "--input-shape", "3x3", "-o", str(target)))
+    # a (3, 2, 2, 2) kernel read as transposed wants 3 input channels: lesson_X has 2
     assert_usage_error(
         invoke("draw", X, K_OUT, "--grad", "--transposed", "-o", str(tmp_path / "p.svg")),
-        "--grad",
+        "channels",
     )
 
 
