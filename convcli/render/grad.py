@@ -268,7 +268,15 @@ def explain_grad_report(e: GradExplanation, *, full: bool = False) -> list[Rende
                 ).format(n=rest)
             )
         )
-    products = " + ".join(format_value(t.product) for t in shown)
+    products = ""
+    for number, t in enumerate(shown):  # a negative term is subtracted, as written by hand
+        text = format_value(t.product)
+        if number == 0:
+            products = text
+        elif text.startswith("-") and "j" not in text:
+            products += " - " + text[1:]
+        else:
+            products += " + " + text
     if rest:
         products += " + ..."
     formula = "dY * K" if is_input else "X * dY"
