@@ -241,3 +241,12 @@ def test_cli_training_text() -> None:
 )
 def test_cli_refusals(args: list[str], words: list[str]) -> None:
     assert_usage_error(invoke("net", "--preset", "lenet", *args), *words)
+
+
+def test_shapes_backward_of_a_transposed_layer_points_to_net_training() -> None:
+    args = ("shapes", "--transposed", "--input-shape", "8x4x4", "--kernel-shape", "8x4x3x3")
+    line = assert_usage_error(invoke(*args, "--backward"), "--backward", "--training")
+    hinted = line.split(": net ")[1].split(" --input-shape")[0].strip('"')
+    network = walk_network(parse_spec(hinted.replace("C_O", "4").replace("K", "3").replace(
+        "S", "2")), (1, 8, 4, 4))  # fmt: skip
+    assert network.error is None and training_memory(network, 4).backward_macs > 0
