@@ -155,7 +155,8 @@ def test_cli_draws_transposed_and_pooling_gradients(tmp_path: Path) -> None:
         (["--pool", "avg", "-k", "2", "--divisor-override", "2"], ["--grad"]),
         (["--grad", "--pool", "adaptive-max", "-k", "2"], ["--kernel-size"]),
         (["--grad", "--pool", "mean", "-k", "2"], ["--pool"]),
-        (["--grad", "--pool", "max", "-k", "2", "--at", "0,5,0"], ["--at"]),
+        (["--grad", "--pool", "max", "-k", "2", "--at", "0,5,0"], ["--at", "outside"]),
+        (["--grad", "--pool", "max", "-k", "2", "--at", "0,1"], ["--at", "3 indices"]),
     ],
 )
 def test_pool_gradient_refusals(tmp_path: Path, args: list[str], words: list[str]) -> None:

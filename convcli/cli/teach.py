@@ -189,7 +189,7 @@ def shapes(
                 raise OptionError(
                     _(
                         "--backward and --vary are for a convolution layer; a transposed "
-                        "convolution's backward MACs and memory: net \"convT(C_O, k=K, s=S)\" "
+                        'convolution\'s backward MACs and memory: net "convT(C_O, k=K, s=S)" '
                         "--input-shape NxCxHxW --training"
                     )
                 )

@@ -73,7 +73,13 @@ def pool_grad_figures(
     windows = _windows(x, options)
     cells = list(positions(x.shape)) if animate and at is None else [tuple(at or (0,) * x.ndim)]
     for cell in cells:
-        if len(cell) != x.ndim or any(not 0 <= c < n for c, n in zip(cell, x.shape, strict=True)):
+        if len(cell) != x.ndim:
+            raise PositionError(
+                _("an input cell needs {n} indices, one per axis of the input {shape}").format(
+                    n=x.ndim, shape=x.shape
+                )
+            )
+        if any(not 0 <= c < n for c, n in zip(cell, x.shape, strict=True)):
             raise PositionError(
                 _("input cell {cell} is outside the input of shape {shape}").format(
                     cell=",".join(map(str, cell)), shape=x.shape
