@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from test_properties_layers import Transposed, transposed_convolutions
 
 from convcli.ops.grad_explain import verify_grad, verify_transposed_grad
 from convcli.shapes.options import ConvOptions
@@ -77,6 +79,17 @@ def test_the_golden_cases_cover_the_transposed_options() -> None:
     assert any(o.get("groups", 1) > 1 for o in options)
     assert any(o.get("output_padding", 0) not in (0, [0, 0]) for o in options)
     assert any(o.get("dilation", 1) not in (1, [1, 1]) for o in options)
+
+
+@given(case=transposed_convolutions(dtypes=("float32", "float64", "int16", "complex128")))
+def test_transposed_identities_hold_on_any_configuration(case: Transposed) -> None:
+    check = verify_transposed_grad(
+        case.x, case.weight, case.bias, TransposedOptions(**case.options)
+    )
+    assert check.input_check.shape == case.x.shape
+    assert check.weight_check.shape == case.weight.shape
+    comparisons = [check.input_comparison, check.weight_comparison, check.bias_comparison]
+    assert all(c.agree for c in comparisons if c is not None), case.options
 
 
 @pytest.mark.torch
