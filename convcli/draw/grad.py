@@ -134,13 +134,12 @@ def _figure(
     groups = int(options.groups)
     if transposed:  # (c_i, c_o/g, k_h, k_w): input channel c reads kernel[c, o_local]
         c_i, c_og, k_h, k_w = w4
-        c_o = c_og * groups
-        group = channel // (c_i // groups)
+        c_o, c_ig = c_og * groups, c_i // groups
     else:
         c_o, c_ig, k_h, k_w = w4
         c_og = c_o // groups
-        group = channel // c_ig
-    local = channel - group * (c_i // groups if transposed else c_ig)
+    group = channel // c_ig
+    local = channel - group * c_ig
     dy = e.grads.grad_output
     dy4 = dy.reshape(x4[0] if len(x4) == 4 else 1, c_o, *dy.shape[-2:])
     w = kernel.reshape(w4)
