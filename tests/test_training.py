@@ -7,6 +7,7 @@ torch.optim after one step.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -71,6 +72,11 @@ VIEWS = [
     ("conv(4, k=1) > flatten > linear(6) > layernorm(6) > prelu > softmax > dropout(0.2) > "
      "linear(3)", (2, 3, 4, 4)),
     ("conv(4, k=1) > flatten > bn > dropout(0.0) > linear(3)", (2, 3, 4, 4)),
+    # (N, C) and (N, C, L) inputs: GroupNorm's samples, Dropout2d's mask per (N, C)
+    ("conv(4, k=1) > flatten > groupnorm(2) > linear(3)", (3, 2, 4, 4)),
+    ("conv(4, k=1) > flatten > linear(6) > dropout2d(0.5) > linear(2)", (3, 2, 4, 4)),
+    ("conv(4, k=1) > flatten(start_dim=2) > dropout2d(0.5) > relu", (3, 2, 4, 4)),
+    ("conv(4, k=1) > flatten(start_dim=2) > softmax(dim=2) > prelu(4) > bn > relu", (3, 2, 4, 4)),
 ]  # fmt: skip
 
 
@@ -94,7 +100,8 @@ def _measured(network: Network, shape: tuple[int, ...]) -> tuple[int, int]:
         kept[storage.data_ptr()] = storage.nbytes()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Dropout2d of a 2-D or 3-D input: deprecated
         y = net(torch.randn(*shape))
     if not y.requires_grad:  # no parameter anywhere: nothing to train
         return sum(kept.values()), 0

@@ -205,7 +205,9 @@ def _layer(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> tuple[str, b
             output = storage  # the input itself
         elif grad:
             shape = row.input_shape
-            mask = math.prod(shape[:-2]) if kind == "dropout2d" else values_in
+            # Dropout2d: one mask value per sample and channel (PyTorch reads a 3-D input
+            # as (N, C, L), a 2-D one as (N, C): one per value)
+            mask = math.prod(shape[:2]) if kind == "dropout2d" else values_in
             kept += walk.keep(f"mask:{index}", 1 if p == 1 else mask)
     elif kind in ("flatten", "identity"):
         output = storage  # a view of its input
@@ -256,8 +258,10 @@ def _norm(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> int:
     affine = _affine(row)
     if not (grad or affine):
         return 0
-    batch = shape[0] if len(shape) == 4 else 1
-    channels = shape[-3] if len(shape) >= 3 else shape[-1]
+    # (N, C, *), but an InstanceNorm2d of a (C, H, W) input is of one sample
+    unbatched = kind == "instancenorm" and len(shape) == 3
+    batch = 1 if unbatched else shape[0]
+    channels = shape[0] if unbatched else shape[1]
     kept = walk.keep(storage, math.prod(shape))
     weight = row.params // (2 if a["bias"] else 1)  # a bias as big as the weight
     if affine and kind != "instancenorm":  # InstanceNorm keeps a repeated copy instead
