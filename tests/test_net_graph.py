@@ -158,6 +158,7 @@ def test_branches_whose_jumps_differ_have_no_one_field() -> None:
         ("add(identity | conv(4, k=3))", "1x4x6x6", "branch 2 gives 1x4x4x4"),
         ("concat(identity | relu > conv(4, k=9))", "1x4x6x6", "layer 1.b2 conv(4, k=9)"),
         ("shuffle(3)", "1x8x4x4", "groups=3 does not divide the 8 channels"),
+        ("shuffle(2)", "4x8", "more than 2 axes (N, C, ...), got 4x8"),
         ("groupnorm(3)", "1x8x4x4", "num_groups=3 does not divide"),
         ("upsample()", "1x8x4x4", "one of size and scale_factor"),
         ("layernorm(5)", "1x8x4x4", "not the last axes"),
