@@ -39,6 +39,13 @@ FIGURES = {
     "docs/figures/grad_input_cell.svg": (
         "convcli draw samples/lesson_X.json samples/lesson_K_multi_out.json --grad --at 1,1,1 -p 1"
     ),
+    "docs/figures/grad_transposed_cell.svg": (
+        "convcli draw samples/lesson_1x1_X.json samples/lesson_K_multi_out.json --grad "
+        "--transposed -s 2 -p 1 --output-padding 1 --at 0,1,1"
+    ),
+    "docs/figures/grad_pool_max.svg": (
+        "convcli draw samples/lesson_X.json --grad --pool max -k 2 -s 1 --at 0,1,1"
+    ),
 }
 
 

@@ -149,7 +149,28 @@ def test_verify_grad_agrees_and_says_so() -> None:
     assert "AGREE: db is the sum of dY" in words
     payload = json_of(invoke("verify", X, K_OUT, "--grad", "--json"))
     assert payload["agree"] is True and payload["grad_bias"] is None
-    assert_usage_error(invoke("verify", X, K_OUT, "--grad", "--transposed"), "--transposed")
+    assert payload["transposed"] is False
+
+
+def test_verify_grad_transposed_agrees_and_says_so(tmp_path: Path) -> None:
+    x = str(SAMPLES / "lesson_1x1_X.json")  # (3, 3, 3): c_i 3, as the kernel's first axis
+    args = ("verify", x, K_OUT, "--grad", "--transposed", "-s", "2", "-p", "1")
+    result = invoke(*args, "--output-padding", "1")
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stdout.split())
+    assert "transposed convolution, computed twice" in words
+    assert "AGREE: dX is the ordinary convolution (correlation) conv2d of dY with K" in words
+    assert "AGREE: dW is the correlation of dY with X" in words
+    bias = save(tmp_path / "b.npy", np.array([1.0, -2.0]))
+    dy = save(tmp_path / "dy.npy", np.arange(2 * 5 * 5, dtype=np.float32).reshape(2, 5, 5))
+    payload = json_of(invoke(*args, "--output-size", "5,5", "--bias", bias, "--grad-output", dy,
+                             "--json"))  # fmt: skip
+    assert payload["transposed"] is True and payload["agree"] is True
+    assert payload["grad_bias"]["agree"] is True
+    assert_usage_error(invoke(*args, "--flip"), "--transposed", "--flip")
+    assert_usage_error(invoke(*args, "--output-padding", "2"), "--output-padding")
+    wrong = save(tmp_path / "wrong.npy", np.ones((2, 5, 5), dtype=np.float32))
+    assert_usage_error(invoke(*args, "--grad-output", wrong), "--grad-output", "(2, 4, 4)")
 
 
 @pytest.mark.parametrize(
@@ -223,9 +244,10 @@ def test_draw_grad_pictures_one_input_cell(tmp_path: Path) -> None:
     for caption in ("dY channel 0", "dY channel 2", "kernel[2,1]", "dX channel 1"):
         assert caption in svg
     assert_usage_error(invoke("draw", "--grad", "--input-shape", "3x3", "-o", str(target)))
+    # a (3, 2, 2, 2) kernel read as transposed wants 3 input channels: lesson_X has 2
     assert_usage_error(
         invoke("draw", X, K_OUT, "--grad", "--transposed", "-o", str(tmp_path / "p.svg")),
-        "--grad",
+        "channels",
     )
 
 

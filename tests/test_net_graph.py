@@ -158,6 +158,7 @@ def test_branches_whose_jumps_differ_have_no_one_field() -> None:
         ("add(identity | conv(4, k=3))", "1x4x6x6", "branch 2 gives 1x4x4x4"),
         ("concat(identity | relu > conv(4, k=9))", "1x4x6x6", "layer 1.b2 conv(4, k=9)"),
         ("shuffle(3)", "1x8x4x4", "groups=3 does not divide the 8 channels"),
+        ("shuffle(2)", "4x8", "more than 2 axes (N, C, ...), got 4x8"),
         ("groupnorm(3)", "1x8x4x4", "num_groups=3 does not divide"),
         ("upsample()", "1x8x4x4", "one of size and scale_factor"),
         ("layernorm(5)", "1x8x4x4", "not the last axes"),
@@ -736,11 +737,6 @@ def test_training_memory_through_joins_matches_torch(spec: str, shape: tuple[int
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         module(torch.randn(*shape)).sum().backward()
     assert training_memory(network, 4).kept_bytes == sum(kept.values())
-
-
-def test_training_refuses_layers_it_does_not_model() -> None:
-    result = invoke("net", "conv(4, k=1) > hardswish", "--input-shape", "1x2x4x4", "--training")
-    assert_usage_error(result, "layer 2 hardswish: what autograd keeps for it is not modelled")
 
 
 def test_blocks_nested_too_deep_are_refused_in_one_line(tmp_path: Any) -> None:

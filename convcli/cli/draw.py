@@ -113,6 +113,29 @@ def draw(
         bool,
         typer.Option("--ceil-mode", help="--pool: round the output size up (PyTorch's ceil_mode)."),
     ] = False,
+    count_include_pad: Annotated[
+        bool | None,
+        typer.Option(
+            "--count-include-pad/--no-count-include-pad",
+            help="--grad --pool avg: divide by the window including the padding (PyTorch's "
+            "default) or only by the input cells it covers.",
+            show_default=False,
+        ),
+    ] = None,
+    divisor_override: Annotated[
+        str | None,
+        typer.Option(
+            "--divisor-override", metavar="N", help="--grad --pool avg: divide every sum by N."
+        ),
+    ] = None,
+    output_size: Annotated[
+        str | None,
+        typer.Option(
+            "--output-size",
+            metavar="H,W",
+            help="--grad --pool adaptive-max or adaptive-avg: the output size, N or H,W.",
+        ),
+    ] = None,
     at: Annotated[
         str | None,
         typer.Option(
@@ -128,7 +151,9 @@ def draw(
             "--grad",
             help="Draw the backward pass instead: where one input cell's gradient comes from "
             "(the outputs that read it, the taps they used; --at: the input cell). Needs "
-            "INPUT KERNEL files; a .gif has one frame per input cell.",
+            "INPUT KERNEL files (--transposed too); with --pool KIND (max, avg, adaptive-max, "
+            "adaptive-avg) an INPUT file: the windows that route gradient to the cell. A .gif "
+            "has one frame per input cell.",
         ),
     ] = False,
     force: ForceOpt = False,
@@ -159,6 +184,8 @@ def draw(
       convcli draw --pool avg --input-shape 5x5 --kernel-size 2 -p 1 --ceil-mode -o ceil.png
       convcli draw samples/lesson_X.json samples/lesson_K_multi_in.json --grad --at 0,1,1 \\
           --output grad.svg
+      convcli draw x.npy w.npy --grad --transposed -s 2 -p 1 --at 0,1,1 -o gradT.png
+      convcli draw samples/lesson_X.json --grad --pool max -k 2 -s 1 --at 0,1,1 -o gmax.png
     """
     with guard(prints=False), option_words():
         from convcli.draw.output import PICTURE_SUFFIXES, is_animation, write_figures
@@ -183,6 +210,9 @@ def draw(
                 "--scatter": scatter,
                 "--kernel-size": kernel_size is not None,
                 "--ceil-mode": ceil_mode,
+                "--count-include-pad": count_include_pad is not None,
+                "--divisor-override": divisor_override is not None,
+                "--output-size": output_size is not None,
                 "KERNEL": kernel_file is not None,
                 "--kernel-shape": kernel_shape is not None,
                 "--bias": bias_file is not None,
@@ -197,15 +227,50 @@ def draw(
         if not chosen.default and input_file is None:
             raise OptionError(_("--input-layout and --kernel-layout are for tensor files"))
         figures: Sequence[Figure]
-        if grad:
-            if pool is not None or transposed:
-                raise OptionError(
-                    _("--grad draws a convolution's backward pass: no --pool or --transposed")
+        if not grad and (count_include_pad, divisor_override, output_size) != (None, None, None):
+            raise OptionError(
+                _(
+                    "--count-include-pad, --divisor-override and --output-size draw the "
+                    "backward pass of pooling: add --grad"
                 )
-            options = conv_options(stride or "1", padding, dilation, groups, padding_mode, flip)
-            figures = _grad_figures(
-                input_file, kernel_file, bias_file, options, position, animate, budget, chosen
             )
+        if grad:
+            if scatter:
+                raise OptionError(_("--scatter draws the forward pass: not with --grad"))
+            if pool is not None:
+                from convcli.cli.layers import pool_options
+                from convcli.shapes.pooling import POOL_KINDS
+
+                if pool not in POOL_KINDS:
+                    raise OptionError(
+                        _("--pool: expected one of {kinds}, got {kind!r}").format(
+                            kinds=", ".join(POOL_KINDS), kind=pool
+                        )
+                    )
+                figures = _pool_grad_figures(
+                    input_file, input_shape,
+                    pool_options(
+                        pool, kernel_size, stride, padding, dilation, ceil_mode,
+                        count_include_pad, divisor_override, output_size, kind_flag="--pool",
+                    ),
+                    position, animate, budget, chosen,
+                )  # fmt: skip
+            else:
+                grad_opts: object
+                if transposed:
+                    from convcli.cli.layers import transposed_options
+
+                    grad_opts = transposed_options(
+                        stride or "1", padding, dilation, groups, output_padding, None
+                    )
+                else:
+                    grad_opts = conv_options(
+                        stride or "1", padding, dilation, groups, padding_mode, flip
+                    )
+                figures = _grad_figures(
+                    input_file, kernel_file, bias_file, grad_opts, position, animate, budget,
+                    chosen,
+                )  # fmt: skip
         elif pool is not None:
             figures = _pool_figures(
                 pool, input_file, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
@@ -305,6 +370,7 @@ def _grad_figures(
 ) -> list[Figure]:
     from convcli.draw.grad import grad_figures
     from convcli.errors import PositionError
+    from convcli.shapes.transposed import TransposedOptions
 
     if input_file is None or kernel_file is None:
         raise OptionError(_("--grad needs INPUT and KERNEL files (the gradient's values)"))
@@ -312,11 +378,53 @@ def _grad_figures(
     def plan(x_shape: tuple[int, ...], k_shape: tuple[int, ...]) -> None:
         from convcli.ops.grad import grad_output_shape
 
+        if isinstance(options, TransposedOptions):
+            from convcli.cli.layers import resolve_output_padding
+            from convcli.ops.transposed import check_transposed_kernel
+
+            check_transposed_kernel(k_shape)
+            resolve_output_padding(x_shape, k_shape, options)
         grad_output_shape(x_shape, k_shape, options)  # shapes that form no layer: refused
 
     x, kernel, bias = _load((input_file, kernel_file, bias_file), budget, chosen, plan)
+    if isinstance(options, TransposedOptions):
+        from convcli.cli.layers import resolve_output_padding
+        from convcli.ops.transposed import check_transposed_kernel
+
+        check_transposed_kernel(kernel.shape)
+        options = resolve_output_padding(x.shape, kernel.shape, options)
     with naming("--at", PositionError):
         return grad_figures(x, kernel, bias, options, position, animate=animate)
+
+
+def _pool_grad_figures(
+    input_file: str | None,
+    input_shape: str | None,
+    options: Any,
+    position: tuple[int, ...] | None,
+    animate: bool,
+    budget: int,
+    chosen: Layouts,
+) -> list[Figure]:
+    import numpy as np
+
+    from convcli.draw.grad_pool import pool_grad_figures
+    from convcli.errors import PositionError
+    from convcli.ops.pooling import plan_pool
+
+    if input_file is None or input_shape is not None:
+        raise OptionError(_("--grad --pool needs an INPUT file (max pooling's winners)"))
+
+    def plan(x_shape: tuple[int, ...], _kernel: tuple[int, ...]) -> None:
+        plan_pool(
+            x_shape, np.dtype(np.float64), options.kind, kernel_size=options.kernel_size,
+            stride=options.stride, padding=options.padding, dilation=options.dilation,
+            ceil_mode=options.ceil_mode, output_size=options.output_size,
+        )  # fmt: skip
+
+    x, _kernel, _bias = _load((input_file, None, None), budget, chosen, plan)
+    with naming("--at", PositionError):
+        return pool_grad_figures(x, options, position, animate=animate)
 
 
 def _load(
@@ -344,7 +452,10 @@ _APPLIES = {
     "transposed": {
         "KERNEL", "--kernel-shape", "--bias", "--groups", "--output-padding", "--scatter",
     },
-    "pool": {"--kernel-size", "--ceil-mode"},
+    "pool": {
+        "--kernel-size", "--ceil-mode", "--count-include-pad", "--divisor-override",
+        "--output-size",
+    },
 }  # fmt: skip
 
 

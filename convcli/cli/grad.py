@@ -396,42 +396,61 @@ def pool_grad_command(
 
 def verify_grad_command(
     files: tuple[str, str, str | None, str | None],
-    options: ConvOptions,
+    options: ConvOptions | TransposedOptions,
     *,
     atol: float | None,
     rtol: float,
     as_json: bool,
     max_memory: str | None,
 ) -> bool:
-    """``convcli verify --grad``: the backward pass checked through im2col; True when a
-    check disagrees."""
-    from convcli.ops.budget import estimate_run
-    from convcli.ops.grad_explain import verify_grad
+    """``convcli verify --grad``: the backward pass checked through im2col (of conv2d, or
+    with ``TransposedOptions`` of conv_transpose2d); True when a check disagrees."""
+    from convcli.ops.budget import check_budget, estimate_run
+    from convcli.ops.grad_explain import verify_grad, verify_transposed_grad
     from convcli.render.grad import verify_grad_payload, verify_grad_report
+    from convcli.shapes.transposed import TransposedOptions
 
     budget = memory_budget(max_memory)
 
     def sizing(infos: Sequence[TensorInfo | None]) -> None:
         check_grad_sizes(budget, infos, options, as_json=as_json)
         x, kernel, bias = infos[0], infos[1], infos[2]
-        if x is not None and kernel is not None:
-            from convcli.ops.budget import check_budget
+        if x is None or kernel is None:
+            return
+        bias_shape, bias_dtype = (None, None) if bias is None else bias
+        if isinstance(options, TransposedOptions):
+            from convcli.ops.grad import grad_output_shape
 
-            # verify's own: the unfolded input, twice (the columns and their gradient)
-            check_budget(
-                estimate_run(
-                    x[0], x[1], kernel[0], kernel[1], None if bias is None else bias[0],
-                    None if bias is None else bias[1], stride=options.stride,
-                    padding=options.padding, dilation=options.dilation, groups=options.groups,
-                    results=2, unfolded=True, padding_mode=options.padding_mode,
-                ),
-                budget,
+            # dX = conv2d(dY, K) with the forward's stride, padding, dilation and groups:
+            # the unfolded dY, twice (its columns and their products)
+            resolved = _resolved(x[0], kernel[0], options)
+            dy_shape = grad_output_shape(x[0], kernel[0], resolved)
+            estimate = estimate_run(
+                dy_shape, x[1], kernel[0], kernel[1], None, None, stride=options.stride,
+                padding=options.padding, dilation=options.dilation, groups=options.groups,
+                results=2, unfolded=True,
             )  # fmt: skip
+        else:
+            # verify's own: the unfolded input, twice (the columns and their gradient)
+            estimate = estimate_run(
+                x[0], x[1], kernel[0], kernel[1], bias_shape, bias_dtype, stride=options.stride,
+                padding=options.padding, dilation=options.dilation, groups=options.groups,
+                results=2, unfolded=True, padding_mode=options.padding_mode,
+            )  # fmt: skip
+        check_budget(estimate, budget)
 
     x, kernel, bias, dy = load_checked(files, budget, sizing)
     assert x is not None and kernel is not None
     with naming_inputs(files):
-        check = verify_grad(x, kernel, bias, options, dy, atol=atol, rtol=rtol)
+        if isinstance(options, TransposedOptions):
+            from convcli.ops.transposed import check_transposed_kernel
+
+            check_transposed_kernel(kernel.shape)
+            resolved = _resolved(x.shape, kernel.shape, options)
+            assert isinstance(resolved, TransposedOptions)
+            check = verify_transposed_grad(x, kernel, bias, resolved, dy, atol=atol, rtol=rtol)
+        else:
+            check = verify_grad(x, kernel, bias, options, dy, atol=atol, rtol=rtol)
     payload = verify_grad_payload(check)
     if as_json:
         write_stdout(json_text(payload))

@@ -186,7 +186,13 @@ def shapes(
         layer_flags = (transposed, output_padding, output_size, pool, kernel_size, ceil_mode)
         if any(flag not in (None, False) for flag in layer_flags):
             if backward or vary is not None:
-                raise OptionError(_("--backward and --vary are for a convolution layer"))
+                raise OptionError(
+                    _(
+                        "--backward and --vary are for a convolution layer; a transposed "
+                        'convolution\'s backward MACs and memory: net "convT(C_O, k=K, s=S)" '
+                        "--input-shape NxCxHxW --training"
+                    )
+                )
             from convcli.cli.layers import layer_shapes_command
 
             layer_shapes_command(

@@ -75,7 +75,8 @@ def verify(
             "--grad",
             help="Check the backward pass instead: dX = conv_transpose2d(dY, K) and dW = the "
             "correlation of X with dY against im2col's col2im(W^T dY) and dY cols^T, and db "
-            "= the sum of dY.",
+            "= the sum of dY; with --transposed, dX = conv2d(dY, K) and dW = the correlation "
+            "of dY with X against W @ cols(dY) and X @ cols(dY)^T.",
         ),
     ] = False,
     grad_output_file: Annotated[
@@ -101,6 +102,7 @@ def verify(
       convcli verify x.npy w.npy --groups 2 --padding-mode circular --flip --atol 1e-9
       convcli verify x.npy w.npy --transposed --stride 2 --padding 1 --output-padding 1
       convcli verify samples/lesson_X.json samples/lesson_K_multi_out.json -p 1 --grad
+      convcli verify x.npy w.npy --grad --transposed -s 2 -p 1 --output-padding 1
 
     --transposed checks conv_transpose2d instead: directly, and as conv2d over the
     input with stride-1 zeros inserted and d(k-1)-p around, the kernel flipped and its
@@ -118,19 +120,16 @@ def verify(
         if grad_output_file is not None and not grad:
             raise OptionError(_("--grad-output needs --grad"))
         if grad:
-            from convcli.cli.grad import verify_grad_command
+            from convcli.cli.grad import grad_options, verify_grad_command
 
-            if wants_transposed(transposed, output_padding, output_size):
-                raise OptionError(
-                    _(
-                        "--grad checks conv2d's backward pass: no --transposed (grad --at "
-                        "explains a transposed one)"
-                    )
-                )
+            grad_opts = grad_options(
+                transposed, (stride, padding, dilation, groups, padding_mode, flip),
+                output_padding, output_size,
+            )  # fmt: skip
             tolerance, relative = tolerances(atol, rtol)
             failed = verify_grad_command(
                 (input_file, kernel_file, bias_file, grad_output_file),
-                conv_options(stride, padding, dilation, groups, padding_mode, flip),
+                grad_opts,
                 atol=tolerance,
                 rtol=relative,
                 as_json=as_json,

@@ -3,7 +3,8 @@
 For each output channel that reads the cell: ``dY`` with the outputs that read it
 highlighted, the kernel slice with the tap each of them used, and their products; on the
 right the whole ``dX`` with the cell; below, the sum with its numbers and the identity
-(``dX`` is the transposed convolution of ``dY`` with the kernel).
+(``dX`` is the transposed convolution of ``dY`` with the kernel; of a transposed
+convolution, the ordinary one: ``conv2d(dY, K)``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from convcli.shapes.axes import axis_names, output_axes
 from convcli.shapes.geometry import resolve_geometry
 from convcli.shapes.layer import lift_to_conv2d
 from convcli.shapes.options import ConvOptions
+from convcli.shapes.transposed import TransposedOptions, options_geometry
 
 __all__ = ["grad_figures"]
 
@@ -32,14 +34,15 @@ def grad_figures(
     x: Array,
     kernel: Array,
     bias: Array | None,
-    options: ConvOptions,
+    options: ConvOptions | TransposedOptions,
     at: Sequence[int] | None = None,
     *,
     animate: bool = False,
     grad_output: Array | None = None,
 ) -> list[Figure]:
     """One figure per input cell (``animate``, without ``at``), or the cell at ``at``
-    (an index in the input's rank; default: the first cell).
+    (an index in the input's rank; default: the first cell). ``TransposedOptions`` draw
+    the backward pass of ``conv_transpose2d`` (the kernel ``(c_i, c_o/g, k_h, k_w)``).
 
     Examples
     --------
@@ -49,7 +52,10 @@ def grad_figures(
     'dX[1,1] = 1 + 1 + 1 + 1 = 4'
     """
     cells = list(positions(x.shape)) if animate and at is None else [tuple(at or (0,) * x.ndim)]
-    x4, w4 = lift_to_conv2d(x.shape, kernel.shape)
+    if isinstance(options, TransposedOptions):
+        x4, w4 = x.shape, kernel.shape
+    else:
+        x4, w4 = lift_to_conv2d(x.shape, kernel.shape)
     check_size(len(cells), x.size + kernel.size * 3, still=not animate)
     figures = []
     for cell in cells:
@@ -59,8 +65,26 @@ def grad_figures(
 
 
 def _title(
-    x: Array, kernel: Array, options: ConvOptions, index: tuple[int, ...]
+    x: Array, kernel: Array, options: ConvOptions | TransposedOptions, index: tuple[int, ...]
 ) -> tuple[str, ...]:
+    where = ",".join(map(str, index))
+    if isinstance(options, TransposedOptions):
+        t = options_geometry(x.shape, kernel.shape, options)
+        settings = [
+            _("stride {stride}, dilation {dilation}, groups {groups}").format(
+                stride=pair_text(t.stride), dilation=pair_text(t.dilation), groups=options.groups
+            ),
+            _("padding {padding}, output_padding {output_padding}").format(
+                padding=pair_text(t.padding), output_padding=pair_text(t.output_padding)
+            ),
+        ]
+        return (
+            _(
+                "backward pass of the transposed convolution: the gradient of input cell "
+                "X[{where}], dX = sum dY * K"
+            ).format(where=where),
+            listing(settings),
+        )
     g = resolve_geometry(
         (x.shape[-2], x.shape[-1]),
         (kernel.shape[-2], kernel.shape[-1]),
@@ -81,7 +105,6 @@ def _title(
         )
     if options.flip:
         settings.append(_("kernel flipped 180 degrees (true convolution)"))
-    where = ",".join(map(str, index))
     return (
         _("backward pass: the gradient of input cell X[{where}], dX = sum dY * K").format(
             where=where
@@ -94,17 +117,27 @@ def _figure(
     e: GradExplanation,
     x: Array,
     kernel: Array,
-    options: ConvOptions,
+    options: ConvOptions | TransposedOptions,
     x4: tuple[int, ...],
     w4: tuple[int, ...],
 ) -> Figure:
-    out_axes = output_axes(x.ndim, kernel.ndim)
-    k_axes = axis_names("kernel", kernel.ndim, groups=options.groups)
-    in_axes = axis_names("input", x.ndim)
+    transposed = isinstance(options, TransposedOptions)
+    lead = ("n",) if x.ndim == 4 else ()
+    if transposed:
+        in_axes: tuple[str, ...] = (*lead, "c_i", "n_h", "n_w")
+        out_axes: tuple[str, ...] = (*lead, "c_o", "m_h", "m_w")
+    else:
+        in_axes = axis_names("input", x.ndim)
+        out_axes = output_axes(x.ndim, kernel.ndim)
     cell = dict(zip(in_axes, e.index, strict=True))
     batch, channel = cell.get("n", 0), cell.get("c_i", 0)
-    c_o, c_ig, k_h, k_w = w4
-    c_og = c_o // options.groups
+    groups = int(options.groups)
+    if transposed:  # (c_i, c_o/g, k_h, k_w): input channel c reads kernel[c, o_local]
+        c_i, c_og, k_h, k_w = w4
+        c_o, c_ig = c_og * groups, c_i // groups
+    else:
+        c_o, c_ig, k_h, k_w = w4
+        c_og = c_o // groups
     group = channel // c_ig
     local = channel - group * c_ig
     dy = e.grads.grad_output
@@ -117,14 +150,16 @@ def _figure(
     rows: list[tuple[Item, ...]] = []
     for o in range(group * c_og, (group + 1) * c_og):
         terms = by_channel.get(o, [])
-        reads: dict[tuple[int, int], GradTerm] = {}
-        for t in terms:
-            out = dict(zip(out_axes, t.output, strict=True))
-            reads[(out["m_h"], out["m_w"])] = t
-        used = set()
-        for t in terms:
-            tap = dict(zip(k_axes, t.tap, strict=True))
-            used.add((tap["k_h"], tap["k_w"]))
+        reads = {(t.output[-2], t.output[-1]) for t in terms}
+        used = {(t.tap[-2], t.tap[-1]) for t in terms}
+        if transposed:
+            piece = w[channel, o - group * c_og]
+            k_name = _("kernel[{in_channel},{out_channel}]").format(
+                in_channel=channel, out_channel=o - group * c_og
+            )
+        else:
+            piece = w[o, local]
+            k_name = _("kernel[{out_channel},{in_channel}]").format(out_channel=o, in_channel=local)
         dy_cells = tuple(
             tuple(
                 Cell(value_text(dy4[batch, o, r, c]), "tap" if (r, c) in reads else "input")
@@ -134,13 +169,14 @@ def _figure(
         )
         k_cells = tuple(
             tuple(
-                Cell(value_text(w[o, local, a, b]), "tap" if (a, b) in used else "kernel")
+                Cell(value_text(piece[a, b]), "tap" if (a, b) in used else "kernel")
                 for b in range(k_w)
             )
             for a in range(k_h)
         )
-        name = _("dY channel {channel}").format(channel=o) if kernel.ndim == 4 else "dY"
-        k_name = _("kernel[{out_channel},{in_channel}]").format(out_channel=o, in_channel=local)
+        name = (
+            _("dY channel {channel}").format(channel=o) if transposed or kernel.ndim == 4 else "dY"
+        )
         products = tuple(Cell(value_text(t.product), "product") for t in terms) or (
             Cell("0", "faded"),
         )
@@ -169,10 +205,15 @@ def _figure(
     dx_name = _("dX channel {channel}").format(channel=channel) if x.ndim >= 3 else "dX"
     where = ",".join(map(str, e.index))
     sums = sum_text([t.product for t in e.terms]) if e.terms else "0"
-    footer = (
-        f"dX[{where}] = {sums} = {value_text(e.computed)}",
-        _("The whole of dX is the transposed convolution of dY with K."),
+    whole = (
+        _(
+            "The whole of dX is the ordinary convolution (correlation) conv2d of dY with K, "
+            "with the same stride, padding, dilation and groups."
+        )
+        if transposed
+        else _("The whole of dX is the transposed convolution of dY with K.")
     )
+    footer = (f"dX[{where}] = {sums} = {value_text(e.computed)}", whole)
     return Figure(
         _title(x, kernel, options, e.index), tuple(rows), ("->", Grid(dx_name, dx_cells)), footer
     )

@@ -5,7 +5,10 @@ the input cell, with the kernel tap it used: ``dX = sum dY * K``) or of ``dW`` (
 position the tap visited: ``dW = sum X * dY``). ``verify_grad`` computes the gradients
 again through im2col (``Y = W @ cols``, so ``dcols = W^T @ dY`` scattered back onto the
 input is ``dX``, and ``dW = dY @ cols^T``) and compares them with ``convcli grad``'s
-transposed convolution and correlation, and ``db`` with the sum of ``dY``.
+transposed convolution and correlation, and ``db`` with the sum of ``dY``;
+``verify_transposed_grad`` does the same for ``conv_transpose2d``, whose ``dX`` is the
+ordinary correlation ``conv2d(dY, K)`` (``K`` read as conv2d's kernel, same stride,
+padding, dilation and groups): ``W @ cols(dY)``, and ``dW = X @ cols(dY)^T``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "GradTerm",
     "explain_grad",
     "verify_grad",
+    "verify_transposed_grad",
 ]
 
 Array = npt.NDArray[Any]
@@ -325,7 +329,8 @@ def _times(a: Any, b: Any) -> Any:
 @dataclass(frozen=True)
 class GradCheck:
     """The gradients of ``convcli grad`` against im2col's (``dX = col2im(W^T @ dY)``,
-    ``dW = dY @ cols^T``) and ``db`` against the sum of ``dY``."""
+    ``dW = dY @ cols^T``) and ``db`` against the sum of ``dY``; ``transposed``: of
+    ``conv_transpose2d`` (``dX = W @ cols(dY)``, ``dW = X @ cols(dY)^T``)."""
 
     grads: ConvGrads
     input_check: Array
@@ -334,6 +339,7 @@ class GradCheck:
     input_comparison: Comparison
     weight_comparison: Comparison
     bias_comparison: Comparison | None
+    transposed: bool = False
 
 
 def verify_grad(
@@ -425,6 +431,96 @@ def verify_grad(
         input_comparison=compare(dx_check, grads.grad_input, atol=tol_x, rtol=rtol),
         weight_comparison=compare(dw_check, grads.grad_weight, atol=tol_w, rtol=rtol),
         bias_comparison=bias_comparison,
+    )
+
+
+def verify_transposed_grad(
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    options: TransposedOptions,
+    grad_output: Array | None = None,
+    *,
+    atol: float | None = None,
+    rtol: float = 0.0,
+) -> GradCheck:
+    """Check the backward identities of ``conv_transpose2d`` numerically, through im2col.
+
+    The forward pass adds ``X[c, i, j] * W[c, o, u, v]`` into ``Y[o, i*s - p + u*d,
+    j*s - p + v*d]``, so every input cell's gradient reads ``dY`` through the same window:
+    ``dX = conv2d(dY, W, stride=s, padding=p, dilation=d, groups=g)`` (its first ``h x w``
+    when ``output_padding`` reaches a further row), the kernel ``(c_i, c_o/g, k_h, k_w)``
+    read as conv2d's ``(c_out, c_in/g, k_h, k_w)``, unflipped; ``dW[c, o, u, v] = sum X[c, i,
+    j] * dY[o, i*s - p + u*d, j*s - p + v*d]``, the correlation of ``dY`` with ``X``; ``db``
+    the sum of ``dY``. Here ``dY`` is zero-padded by ``p`` and unfolded (one column per input
+    cell), so ``dX = W @ cols`` and ``dW = X @ cols^T``; ``convcli grad`` computes them
+    another way.
+
+    Examples
+    --------
+    >>> check = verify_transposed_grad(np.array([[[1, 2], [3, 4]]]),
+    ...                                np.ones((1, 1, 2, 2), dtype=int), None,
+    ...                                TransposedOptions(stride=2, output_padding=1))
+    >>> check.input_comparison.agree, check.weight_comparison.agree
+    (True, True)
+    >>> check.input_check.tolist(), check.weight_check.tolist()
+    ([[[4, 4], [4, 4]]], [[[[10, 10], [10, 10]]]])
+    """
+    grads = transposed_grads(x, kernel, bias, options, grad_output)
+    xb = x if x.ndim == 4 else x[None]
+    n, c_i, h, wd = xb.shape
+    _c_i, c_og, k_h, k_w = kernel.shape
+    groups = int(options.groups)
+    c_ig = c_i // groups
+    geom = options_geometry(x.shape, kernel.shape, options)
+    (s_h, s_w), (d_h, d_w), (p_h, p_w) = geom.stride, geom.dilation, geom.padding
+    m_h, m_w = geom.out_size
+    if n * c_og * groups * k_h * k_w * h * wd > MAX_UNFOLDED_VALUES:
+        raise BudgetError(
+            _(
+                "the unfolded input would hold more than {MAX_UNFOLDED_VALUES:,} values: "
+                "verify a smaller input"
+            ).format(MAX_UNFOLDED_VALUES=MAX_UNFOLDED_VALUES)
+        )
+    dy = grads.grad_output if grads.grad_output.ndim == 4 else grads.grad_output[None]
+    acc = accumulation_for(xb, kernel, dy)
+    wide = acc.acc
+    # dY read at i*s - p + u*d: padded by p before, and by zeros (or cut) up to the last read.
+    need = ((h - 1) * s_h + d_h * (k_h - 1) + 1, (wd - 1) * s_w + d_w * (k_w - 1) + 1)
+    padded = np.zeros((n, dy.shape[1], *need), dtype=wide)
+    rows, cols_ = max(0, min(m_h, need[0] - p_h)), max(0, min(m_w, need[1] - p_w))
+    padded[..., p_h : p_h + rows, p_w : p_w + cols_] = dy[..., :rows, :cols_]
+    geometry = resolve_geometry(need, (k_h, k_w), stride=(s_h, s_w), dilation=(d_h, d_w))
+    columns = unfold(padded, (k_h, k_w), geometry, groups)  # (n, g, c_o/g * k_h * k_w, h * w)
+    weights = kernel.astype(wide).reshape(groups, c_ig, c_og * k_h * k_w)
+    xs = xb.astype(wide).reshape(n, groups, c_ig, h * wd)
+    if np.iscomplexobj(weights):
+        weights = np.conj(weights)
+    if np.iscomplexobj(xs):
+        xs = np.conj(xs)
+    with np.errstate(all="ignore"):
+        dx = np.matmul(weights[None], columns)  # (n, g, c_i/g, h * w)
+        dw = np.einsum("ngcm,ngrm->gcr", xs, columns)
+    dx_check = dx.reshape(xb.shape).astype(acc.out).reshape(x.shape)
+    dw_check = dw.reshape(kernel.shape).astype(acc.out)
+    terms_w = n * h * wd
+    tol_x = default_atol(dy, kernel, c_og * k_h * k_w) if atol is None else atol
+    tol_w = default_atol(dy, xb, terms_w) if atol is None else atol
+    bias_check = bias_comparison = None
+    if grads.grad_bias is not None:
+        dy_all = dy.reshape(n, dy.shape[1], m_h * m_w).astype(wide)
+        bias_check = dy_all.sum(axis=(0, 2)).astype(acc.out)
+        tol_b = default_atol(dy_all, np.ones(1, wide), n * m_h * m_w) if atol is None else atol
+        bias_comparison = compare(bias_check, grads.grad_bias, atol=tol_b, rtol=rtol)
+    return GradCheck(
+        grads=grads,
+        input_check=dx_check,
+        weight_check=dw_check,
+        bias_check=bias_check,
+        input_comparison=compare(dx_check, grads.grad_input, atol=tol_x, rtol=rtol),
+        weight_comparison=compare(dw_check, grads.grad_weight, atol=tol_w, rtol=rtol),
+        bias_comparison=bias_comparison,
+        transposed=True,
     )
 
 

@@ -268,7 +268,15 @@ def explain_grad_report(e: GradExplanation, *, full: bool = False) -> list[Rende
                 ).format(n=rest)
             )
         )
-    products = " + ".join(format_value(t.product) for t in shown)
+    products = ""
+    for number, t in enumerate(shown):  # a negative term is subtracted, as written by hand
+        text = format_value(t.product)
+        if number == 0:
+            products = text
+        elif text.startswith("-") and "j" not in text:
+            products += " - " + text[1:]
+        else:
+            products += " + " + text
     if rest:
         products += " + ..."
     formula = "dY * K" if is_input else "X * dY"
@@ -346,28 +354,42 @@ def verify_grad_payload(check: GradCheck) -> dict[str, Any]:
         "grad_input": entry(check.input_comparison),
         "grad_weight": entry(check.weight_comparison),
         "grad_bias": entry(check.bias_comparison),
+        "transposed": check.transposed,
         "agree": all(c.agree for c in comparisons if c is not None),
     }
 
 
 def verify_grad_report(check: GradCheck) -> list[Renderable]:
     """``verify --grad``: each identity, computed twice, compared."""
+    if check.transposed:
+        ways = [
+            ("dX", _("conv2d(dY, K), same stride, padding, dilation, groups  vs  W @ cols(dY)")),
+            ("dW", _("correlation of dY with X  vs  X @ cols(dY)^T")),
+        ]
+        claims = [
+            (_("dX is the ordinary convolution (correlation) conv2d of dY with K")),
+            (_("dW is the correlation of dY with X")),
+        ]
+        title = _("the backward pass of the transposed convolution, computed twice")
+    else:
+        ways = [
+            ("dX", _("conv_transpose2d(dY, K)  vs  col2im(W^T @ dY)")),
+            ("dW", _("correlation of X with dY  vs  dY @ cols^T")),
+        ]
+        claims = [
+            _("dX is the transposed convolution of dY with K"),
+            _("dW is the correlation of X with dY"),
+        ]
+        title = _("the backward pass, computed twice")
     report: list[Renderable] = [
-        render_key_values(
-            [
-                ("dX", _("conv_transpose2d(dY, K)  vs  col2im(W^T @ dY)")),
-                ("dW", _("correlation of X with dY  vs  dY @ cols^T")),
-                ("db", _("sum of dY over n, m_h, m_w")),
-            ],
-            title=_("the backward pass, computed twice"),
-        )
+        render_key_values([*ways, ("db", _("sum of dY over n, m_h, m_w"))], title=title)
     ]
-    claims = [
-        ("dX", check.input_comparison, _("dX is the transposed convolution of dY with K")),
-        ("dW", check.weight_comparison, _("dW is the correlation of X with dY")),
+    checks = [
+        ("dX", check.input_comparison, claims[0]),
+        ("dW", check.weight_comparison, claims[1]),
         ("db", check.bias_comparison, _("db is the sum of dY")),
     ]
-    for name, comparison, claim in claims:
+    for name, comparison, claim in checks:
         if comparison is None:
             report.append(render_line(_("db: no bias")))
             continue

@@ -296,10 +296,16 @@ def _apply(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerR
         return _replace(row, params=count, flops=values, steps=keep, fields=kept)
     if kind == "shuffle":
         groups = _int(layer, "groups")
-        if len(shape) < 2 or shape[1] % groups:
+        if len(shape) < 3:  # as PyTorch's channel_shuffle refuses it
+            raise ShapeError(
+                _("needs an input of more than 2 axes (N, C, ...), got {show_shape}").format(
+                    show_shape=_show(shape)
+                )
+            )
+        if shape[1] % groups:
             raise ShapeError(
                 _("groups={groups} does not divide the {count} channels").format(
-                    groups=groups, count=shape[1] if len(shape) > 1 else 1
+                    groups=groups, count=shape[1]
                 )
             )
         return _replace(row, steps=keep, fields=kept)

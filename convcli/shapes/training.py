@@ -5,14 +5,23 @@ for the backward pass (反向传播) without in-place operations, one tensor kep
 layers counted once (as ``torch.autograd.graph.saved_tensors_hooks`` sees them,
 deduplicated by storage):
 
-- convolution, transposed convolution: its input and its weight;
+- convolution, transposed convolution (every option): its input and its weight;
 - linear: its input, and its weight when its input needs a gradient;
-- ReLU, sigmoid, tanh: their output; GELU, SiLU, LeakyReLU: their input;
-- max pooling: its input and its indices (int64); average pooling: its input; adaptive
-  average pooling: nothing (only shapes);
+- ReLU, sigmoid, tanh, softmax: their output; GELU, SiLU, LeakyReLU, ReLU6, hardswish,
+  hardsigmoid, Mish, ELU: their input; PReLU: its input and its weight;
+- max pooling (adaptive too): its input and its indices (int64); average pooling: its
+  input; adaptive average pooling: its input, or nothing when the output is 1x1 (a mean);
 - BatchNorm: its input, weight (affine), running statistics (tracked) and the batch's
-  mean and inverse standard deviation;
-- dropout: its mask (as the input's dtype); flatten, identity and a residual sum: nothing.
+  mean and inverse standard deviation; GroupNorm: its input, weight (affine) and a mean
+  and inverse standard deviation per sample and group; LayerNorm: its input, weight and
+  bias (affine) and a mean and inverse standard deviation per normalised slice;
+  InstanceNorm (a BatchNorm over n*c channels): its input, mean and inverse standard
+  deviation per sample and channel, and the weight and running statistics repeated n
+  times (affine, tracked);
+- dropout: its mask (as the input's dtype), per channel for Dropout2d; with p = 0 the
+  output is the input itself, with p = 1 it keeps one zero;
+- flatten, identity, zero padding, upsampling (nearest and bilinear), channel shuffle,
+  concatenation and a residual sum: nothing.
 
 A layer whose input needs no gradient (before the first layer with parameters) keeps only
 what its weight's gradient needs. Backward MACs: ``dW`` as many as the forward, ``dX`` as
@@ -39,12 +48,16 @@ __all__ = [
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2}
 STEP_BYTES = 4
 INDEX_BYTES = 8
-KEEPS_OUTPUT = ("relu", "sigmoid", "tanh")
-KEEPS_INPUT = ("gelu", "silu", "leakyrelu", "avgpool")
+KEEPS_OUTPUT = ("relu", "sigmoid", "tanh", "softmax")
+KEEPS_INPUT = (
+    "gelu", "silu", "leakyrelu", "avgpool", "relu6", "hardswish", "hardsigmoid", "mish", "elu",
+)  # fmt: skip
+KEEPS_NOTHING = ("gap", "flatten", "identity", "zeropad", "upsample", "shuffle")
+NORMS = ("bn", "groupnorm", "layernorm", "layernorm2d", "instancenorm")
 # Layers whose saved tensors are modelled here; any other is refused, not guessed.
 MODELLED = (
-    "conv", "convT", "linear", *KEEPS_OUTPUT, *KEEPS_INPUT, "maxpool", "adaptivemaxpool",
-    "adaptiveavgpool", "gap", "bn", "dropout", "flatten", "identity", "residual",
+    "conv", "convT", "linear", "prelu", *KEEPS_OUTPUT, *KEEPS_INPUT, *KEEPS_NOTHING, *NORMS,
+    "maxpool", "adaptivemaxpool", "adaptiveavgpool", "dropout", "dropout2d", "residual",
     "concat", "add", "mul", "chunk", "se",
 )  # fmt: skip
 
@@ -123,9 +136,17 @@ def _tensors(row: LayerRow) -> int:
     kind, a = row.spec.kind, row.spec.args
     if kind in ("conv", "convT", "linear"):
         return 1 + (1 if a["bias"] else 0)
-    if kind == "bn" and a["affine"]:
+    if kind == "prelu":
+        return 1
+    if kind in NORMS and _affine(row):
         return 1 + (1 if a["bias"] else 0)
     return 0
+
+
+def _affine(row: LayerRow) -> bool:
+    """Whether a normalisation layer has a weight (and maybe a bias)."""
+    a = row.spec.args
+    return bool(a["elementwise_affine"] if row.spec.kind.startswith("layernorm") else a["affine"])
 
 
 def _walk(walk: _Walk, rows: tuple[LayerRow, ...], storage: str, grad: bool) -> tuple[str, bool]:
@@ -157,6 +178,11 @@ def _layer(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> tuple[str, b
             kept += walk.keep(weight_storage, weight)
         macs = row.macs * (2 if grad else 1)
         grad = True
+    elif kind == "prelu":  # its weight needs the input whether or not the input does
+        kept += walk.keep(storage, values_in)
+        walk.param_storages.add(f"weight:{index}")
+        kept += walk.keep(f"weight:{index}", _int(row, "num_parameters"))
+        grad = True
     elif kind in KEEPS_OUTPUT:
         if grad:
             kept += walk.keep(output, values_in)
@@ -167,12 +193,22 @@ def _layer(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> tuple[str, b
         if grad:
             kept += walk.keep(storage, values_in)
             kept += walk.keep(f"indices:{index}", row.outputs, itemsize=INDEX_BYTES)
-    elif kind == "bn":
-        kept += _batch_norm(walk, row, storage, grad)
-        grad = grad or bool(row.spec.args["affine"])
-    elif kind == "dropout":
-        if grad and float(row.spec.args["p"]) > 0:  # type: ignore[arg-type]
-            kept += walk.keep(f"mask:{index}", values_in)
+    elif kind == "adaptiveavgpool":  # to 1x1 it is a mean, whose backward needs only shapes
+        if grad and tuple(row.output_shape[-2:]) != (1, 1):
+            kept += walk.keep(storage, values_in)
+    elif kind in NORMS:
+        kept += _norm(walk, row, storage, grad)
+        grad = grad or _affine(row)
+    elif kind in ("dropout", "dropout2d"):
+        p = float(row.spec.args["p"])  # type: ignore[arg-type]
+        if p == 0:
+            output = storage  # the input itself
+        elif grad:
+            shape = row.input_shape
+            # Dropout2d: one mask value per sample and channel (PyTorch reads a 3-D input
+            # as (N, C, L), a 2-D one as (N, C): one per value)
+            mask = math.prod(shape[:2]) if kind == "dropout2d" else values_in
+            kept += walk.keep(f"mask:{index}", 1 if p == 1 else mask)
     elif kind in ("flatten", "identity"):
         output = storage  # a view of its input
     walk.layers.append(TrainingLayer(index, row.spec.text, macs, kept))
@@ -210,20 +246,60 @@ def _unmodelled(rows: tuple[LayerRow, ...]) -> LayerRow | None:
     return None
 
 
-def _batch_norm(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> int:
-    a, index = row.spec.args, row.index
-    channels = row.input_shape[1]
-    affine, tracked = bool(a["affine"]), bool(a["track_running_stats"])
+def _int(row: LayerRow, name: str) -> int:
+    value = row.spec.args[name]
+    assert isinstance(value, int)
+    return value
+
+
+def _norm(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> int:
+    """A normalisation's input, statistics and (affine) weight, as its kernel saves them."""
+    kind, a, index, shape = row.spec.kind, row.spec.args, row.index, row.input_shape
+    affine = _affine(row)
     if not (grad or affine):
         return 0
-    kept = walk.keep(storage, math.prod(row.input_shape))
-    if affine:
+    # (N, C, *), but an InstanceNorm2d of a (C, H, W) input is of one sample
+    unbatched = kind == "instancenorm" and len(shape) == 3
+    batch = 1 if unbatched else shape[0]
+    channels = shape[0] if unbatched else shape[1]
+    kept = walk.keep(storage, math.prod(shape))
+    weight = row.params // (2 if a["bias"] else 1)  # a bias as big as the weight
+    if affine and kind != "instancenorm":  # InstanceNorm keeps a repeated copy instead
         walk.param_storages.add(f"weight:{index}")
-        kept += walk.keep(f"weight:{index}", channels)
-    parts = ["mean", "invstd", *(("running_mean", "running_var") if tracked else ())]
-    for part in parts:
-        kept += walk.keep(f"{part}:{index}", channels)
+        kept += walk.keep(f"weight:{index}", weight)
+    if kind == "bn":
+        stats = channels
+        tracked = bool(a["track_running_stats"])
+        parts = ["mean", "invstd", *(("running_mean", "running_var") if tracked else ())]
+        for part in parts:
+            kept += walk.keep(f"{part}:{index}", stats)
+        return kept
+    if kind == "groupnorm":
+        stats = batch * _int(row, "num_groups")
+    elif kind == "instancenorm":  # batch_norm over n*c channels, weight and stats repeated
+        stats = batch * channels
+        repeated = (["weight_rep"] if affine else []) + (
+            ["running_mean", "running_var"] if a["track_running_stats"] else []
+        )
+        for part in repeated:
+            kept += walk.keep(f"{part}:{index}", stats)
+    else:  # layernorm: one mean and rstd per slice; its bias is saved too
+        stats = math.prod(shape) // _normalized(row)
+        if affine and a["bias"]:
+            walk.param_storages.add(f"bias:{index}")
+            kept += walk.keep(f"bias:{index}", weight)
+    for part in ("mean", "invstd"):
+        kept += walk.keep(f"{part}:{index}", stats)
     return kept
+
+
+def _normalized(row: LayerRow) -> int:
+    """How many values one LayerNorm slice holds (its normalized_shape's product)."""
+    if row.spec.kind == "layernorm2d":
+        return row.input_shape[-3]
+    value = row.spec.args["normalized_shape"]
+    dims = len(value) if isinstance(value, tuple) else 1  # the input's last dims (checked)
+    return math.prod(row.input_shape[-dims:])
 
 
 def training_memory(network: Network, itemsize: int, optimizer: str = "sgd") -> TrainingMemory:
