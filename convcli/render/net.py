@@ -158,15 +158,18 @@ COLUMNS = (
     (N_("layer"), "left"),
     (N_("output"), "right"),
     (N_("params"), "right"),
+    (N_("params %"), "right"),
     ("MACs", "right"),
     ("FLOPs", "right"),
     (N_("field"), "right"),
     (N_("jump"), "right"),
     (N_("start"), "right"),
 )
-# Where the whole table does not fit: the layers with their costs, then the fields.
-COST_COLUMNS = (0, 1, 2, 3, 4, 5)
-FIELD_COLUMNS = (0, 1, 6, 7, 8)
+PERCENT_COLUMN = 4
+# Where the whole table does not fit: first without the share of params (the --json keeps
+# it), then the layers with their costs, then the fields.
+COST_COLUMNS = (0, 1, 2, 3, 5, 6)
+FIELD_COLUMNS = (0, 1, 7, 8, 9)
 FIELDS_TITLE = N_("receptive field (did not fit beside the costs)")
 FOLDED_NOTE = N_(
     "Blocks folded into one row each (the terminal is too narrow for one line per layer): "
@@ -177,20 +180,20 @@ FOLDED_NOTE = N_(
 def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, ...]]:
     """The cells of every row, residual blocks' layers indented under them."""
     rows: list[tuple[str, ...]] = [
-        ("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
+        ("", _("input"), _shape(network.input_shape), "", "", "", "", "1", "1", "0")
     ]
     for row, depth_in, role in _flat_rows(network.rows, depth):
         indent = "  " * depth_in
         if role in ("shortcut", "identity"):
             label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
-            rows.append(("", label, "", "", "", "", "", "", ""))
+            rows.append(("", label, "", "", "", "", "", "", "", ""))
             continue
         if role.startswith("branch"):
             number = int(role.split()[1])
             label = indent + "| " + _branch_letter(number)
             if role.endswith("identity"):
                 label += " " + _("identity")
-            rows.append(("", label, "", "", "", "", "", "", ""))
+            rows.append(("", label, "", "", "", "", "", "", "", ""))
             continue
         if role == "folded":
             count = _layer_count(row)
@@ -208,10 +211,20 @@ def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, .
         costs = (row.params, row.macs, row.flops)
         blocks = ("residual", "folded", "join")
         cells = [compact_count(n) if n or role in blocks else "-" for n in costs]
+        cells.insert(1, _percent_text(row.params, network.params))
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
     return rows
+
+
+def _percent_text(part: int, whole: int) -> str:
+    """``part``'s share of ``whole`` as torchinfo's ``Param %`` (two decimals); ``<0.01%``
+    rather than a share of zero for a layer that has params."""
+    if not part or not whole:
+        return "-"
+    share = Fraction(100 * part, whole)
+    return "<0.01%" if share < Fraction(1, 200) else f"{float(share):.2f}%"
 
 
 def _branch_letter(number: int) -> str:
@@ -277,7 +290,11 @@ def _stacked(rows: Sequence[Sequence[str]]) -> Text:
         text.append(("\n" if text else "") + indent + head, style="bold" if index else "")
         if not any(cells[2:]):
             continue
-        pairs = [f"{_heading(COLUMNS[c][0])} {cells[c]}" for c in range(2, len(cells)) if cells[c]]
+        pairs = [
+            f"{_heading(COLUMNS[c][0])} {cells[c]}"
+            for c in range(2, len(cells))
+            if cells[c] and c != PERCENT_COLUMN
+        ]
         # Three lines at most, so a pair is never split across a line end at 40 columns.
         for group in (pairs[:2], pairs[2:4], pairs[4:]):
             if group:
@@ -295,8 +312,9 @@ def net_table(network: Network, depth: int | None = None) -> Fitting:
     torchinfo's): blocks at that level are one row each, their layers' sums.
     """
     rows = _table_rows(network, depth)
-    every = tuple(range(len(COLUMNS)))
+    every = _every_column(network)
     return Fitting(
+        _columns_table(rows, tuple(range(len(COLUMNS))) if network.params else every),
         _columns_table(rows, every),
         _Narrowest(_columns_table(rows, every, wrap_layers=True)),
         _Narrowest(
@@ -310,15 +328,22 @@ def net_table(network: Network, depth: int | None = None) -> Fitting:
     )
 
 
+def _every_column(network: Network) -> tuple[int, ...]:
+    """Every column but the share of params, which a narrow table drops first."""
+    return tuple(c for c in range(len(COLUMNS)) if c != PERCENT_COLUMN)
+
+
 def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Renderable:
     """The layer table at ``depth`` (None: every layer); ``fold_narrow``: every layer where
     one line per layer fits the width, else (a narrow terminal) each block folded, with a
     note saying how to unfold."""
     if not fold_narrow or not folds(network):
         return net_table(network, depth)
-    every = tuple(range(len(COLUMNS)))
+    rows = _table_rows(network)
+    every = _every_column(network)
     return Fitting(
-        _columns_table(_table_rows(network), every),
+        _columns_table(rows, tuple(range(len(COLUMNS))) if network.params else every),
+        _columns_table(rows, every),
         Group(net_table(network, 1), Text(), render_line(_(FOLDED_NOTE), style="dim")),
     )
 
