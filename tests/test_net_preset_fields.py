@@ -18,6 +18,7 @@ output cell:
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -172,3 +173,85 @@ def test_block_fields_are_the_gradient_support(name: str) -> None:
     assert _assert_fields_are_the_support(net) >= 2
     if name == "se_block":
         assert all(field is not None and field.whole for field in net.rows[-1].fields)
+
+
+def _held(norm: Any) -> Any:
+    """``norm`` (GroupNorm, InstanceNorm2d or LayerNorm) with its mean and variance detached:
+    the same values, a gradient that does not flow through the statistics."""
+    import torch
+    from torch import nn
+
+    class Held(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if isinstance(norm, nn.LayerNorm):
+                grouped = x.reshape(*x.shape[: -len(norm.normalized_shape)], -1)
+                scale = norm.normalized_shape
+            else:  # GroupNorm; InstanceNorm2d: a group per channel
+                grouped = x.reshape(x.shape[0], getattr(norm, "num_groups", x.shape[1]), -1)
+                scale = (1, -1, 1, 1)
+            mean = grouped.mean(dim=-1, keepdim=True).detach()
+            var = grouped.var(dim=-1, unbiased=False, keepdim=True).detach()
+            y = ((grouped - mean) / torch.sqrt(var + norm.eps)).reshape(x.shape)
+            if getattr(norm, "weight", None) is not None:
+                y = y * norm.weight.reshape(scale) + norm.bias.reshape(scale)
+            return y
+
+    return Held()
+
+
+NORMS = [
+    # (norm, whether its statistics come from the whole map in eval mode)
+    ("groupnorm(2)", True),
+    ("instancenorm", True),
+    ("instancenorm(affine=True)", True),
+    ("layernorm((4, 11, 11))", True),
+    ("layernorm(11)", True),
+    ("bn", False),
+    ("instancenorm(track_running_stats=True)", False),
+    ("layernorm2d", False),
+]
+
+
+@pytest.mark.parametrize(("norm", "over_map"), NORMS)
+def test_norm_fields_are_per_position_and_say_so(norm: str, over_map: bool) -> None:
+    """Issue 21: BatchNorm (eval), InstanceNorm with running statistics (eval) and
+    LayerNorm2d are per position: the field is the gradient's support. GroupNorm,
+    InstanceNorm without them and a LayerNorm over the map take their statistics from the
+    whole map in eval mode too: the gradient reaches every input cell, the field is the
+    support with the statistics held fixed, and the row and the notes say so."""
+    torch = pytest.importorskip("torch")
+    from clitools import invoke, json_of
+
+    spec, shape = f"conv(4, k=3) > {norm} > conv(2, k=3)", (1, 2, 13, 13)
+    net = walk_network(parse_spec(spec), shape)
+    assert [row.map_statistics for row in net.rows] == [False, over_map, False]
+    module = _positive(torch_network(net))
+    x = (torch.rand(shape, dtype=torch.float64) + 0.5).requires_grad_()
+    live = module(x)
+    (grad,) = torch.autograd.grad(live[0, 0, 4, 4], x)
+    reached = grad[0].abs().sum(dim=0) > 0
+    field = net.rows[-1].fields[0]
+    assert field is not None and (field.size, field.jump, field.start) == (5, 1, Fraction(2))
+    per_position = torch.zeros(13, 13, dtype=torch.bool)
+    per_position[4:9, 4:9] = True
+    if over_map:
+        # Eval mode: every input cell; a LayerNorm over W alone: every column of the rows.
+        across = torch.zeros(13, 13, dtype=torch.bool)
+        across[slice(4, 9) if norm == "layernorm(11)" else slice(None), :] = True
+        assert torch.equal(reached, across)
+        module[1] = _held(module[1])
+        held = module(x)
+        assert torch.allclose(held, live)  # the same values ...
+        (grad,) = torch.autograd.grad(held[0, 0, 4, 4], x)
+        reached = grad[0].abs().sum(dim=0) > 0  # ... the support of the field
+    assert torch.equal(reached, per_position)
+    if norm == "layernorm2d":  # per position in training mode too
+        module.train()
+        (grad,) = torch.autograd.grad(module(x)[0, 0, 4, 4], x)
+        assert torch.equal(grad[0].abs().sum(dim=0) > 0, per_position)
+    args = ("net", spec, "--input-shape", "1x2x13x13")
+    entry = json_of(invoke(*args, "--json"))["layers"][1]
+    assert entry.get("field_without_statistics", False) is over_map
+    text = " ".join(invoke(*args, env={"COLUMNS": "100", "NO_COLOR": "1"}).stdout.split())
+    kind = norm.split("(")[0]
+    assert (f"{kind}: mean and variance taken across the map" in text) is over_map

@@ -69,6 +69,12 @@ IN_ORDER_NOTE = N_(
     "{names}: children read in printed order (--in-order); the forward is not printed and "
     "may order or join them otherwise."
 )
+STATISTICS_NOTE = N_(
+    "{names}: mean and variance taken across the map (a layernorm's: over its "
+    "normalized_shape), in eval mode too, so one output cell's gradient reaches every "
+    "input cell along those axes; the field holds them fixed: the cells each value is "
+    "computed from, as for bn in eval mode."
+)
 COST_NOTE = N_(
     "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
     "pooling window-1 comparisons or additions per output (no division); activations 1, "
@@ -429,6 +435,10 @@ def net_report(
     if containers:
         names = ", ".join(f"{name}(" for name in containers)
         report.append(render_line(_(IN_ORDER_NOTE).format(names=names), style="dim"))
+    statistics = sorted({row.spec.kind for row in _all_rows(network.rows) if row.map_statistics})
+    if statistics:
+        note = _(STATISTICS_NOTE).format(names=", ".join(statistics))
+        report.append(render_line(note, style="dim"))
     if _nonuniform(network.rows):
         report.append(render_line(_(NONUNIFORM_NOTE), style="dim"))
     elif any(not row.spatial for row in network.rows):
@@ -530,6 +540,9 @@ def _layer_payload(
             _layer_payload(inner, i, level + 1, total_params)
             for i, inner in enumerate(row.shortcut, 1)
         ]
+    if row.map_statistics:
+        # The field holds the mean and variance taken over the whole map fixed.
+        entry["field_without_statistics"] = True
     if row.spec.assumed:
         entry["assumed_defaults"] = list(row.spec.assumed)
     if row.spec.container:

@@ -24,6 +24,12 @@ Receptive fields through a join are the union of the branches' (``receptive.unio
 branch broadcast from one cell over many sees the whole input (``receptive.whole``).
 Normalisation layers are taken as per position (as at inference): the statistics that
 GroupNorm, LayerNorm and InstanceNorm compute over the whole map do not widen the field.
+BatchNorm in eval mode (and InstanceNorm with running statistics) is truly per position;
+GroupNorm, InstanceNorm without running statistics and a LayerNorm over a spatial axis
+take their mean and variance from the whole map in eval mode too (``LayerRow.map_statistics``),
+so the gradient of one output cell reaches every input cell: their field is the cells
+each value is computed from with those statistics held fixed. LayerNorm2d normalises
+over the channels at each position and is per position in either mode.
 """
 
 from __future__ import annotations
@@ -105,6 +111,25 @@ class LayerRow:
     @property
     def outputs(self) -> int:
         return math.prod(self.output_shape)
+
+    @property
+    def map_statistics(self) -> bool:
+        """Whether the layer's mean and variance come from the whole map in eval mode too
+        (GroupNorm, InstanceNorm without running statistics, LayerNorm over a spatial axis):
+        its field holds them fixed (the module docstring).
+
+        Examples
+        --------
+        >>> from convcli.shapes.netspec import parse_spec
+        >>> net = walk_network(parse_spec("groupnorm(2) > layernorm2d > bn"), (1, 4, 3, 3))
+        >>> [row.map_statistics for row in net.rows]
+        [True, False, False]
+        """
+        kind, spatial = self.spec.kind, len(self.input_shape) == 4
+        if kind == "instancenorm":
+            return spatial and not self.spec.args["track_running_stats"]
+        # A LayerNorm on a 4-D input normalises over its last axes: W at least.
+        return spatial and kind in ("groupnorm", "layernorm")
 
     @property
     def inner(self) -> tuple[LayerRow, ...]:
