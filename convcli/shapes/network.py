@@ -21,7 +21,8 @@ Conventions (stated again where the numbers are shown):
 Joins (``concat``, ``add``, ``mul``, ``chunk``, ``se``) are nested blocks: a row whose
 ``branches`` are chains on the same input (a chunk's branches: one channel part each).
 Receptive fields through a join are the union of the branches' (``receptive.union``); a
-branch broadcast from one cell over many sees the whole input (``receptive.whole``).
+branch broadcast from one cell over many sees the whole input (``receptive.GLOBAL_FIELD``),
+the jump and start of the cells' own windows being the other branches'.
 Normalisation layers are taken as per position (as at inference): the statistics that
 GroupNorm, LayerNorm and InstanceNorm compute over the whole map do not widen the field.
 BatchNorm in eval mode (and InstanceNorm with running statistics) is truly per position;
@@ -46,13 +47,13 @@ from convcli.shapes.netspec import JOINS, LayerSpec, echo_text, parse_spec
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import (
+    GLOBAL_FIELD,
     INPUT_FIELD,
     AxisStep,
     Field,
     back_cells,
     compose,
     union,
-    whole,
 )
 from convcli.shapes.transposed import resolve_transposed_geometry
 
@@ -918,7 +919,9 @@ def _join(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRo
                 if len(branch_shape) != 4 or (
                     branch_shape[2 + axis] == 1 and out_shape[2 + axis] > 1
                 ):
-                    branch_field = whole(branch_field)
+                    # Broadcast from one cell: every cell sees the whole input through it,
+                    # and no window of its own steps (the other branches' jump and start).
+                    branch_field = GLOBAL_FIELD
                 result = branch_field if number == 0 else union(result, branch_field)
             per_axis.append(result)
         joined = (per_axis[0], per_axis[1])
