@@ -962,3 +962,18 @@ def test_params_percent_heading_in_chinese() -> None:
 def test_no_params_no_percent_column() -> None:
     result = invoke("net", "maxpool(2) > relu", "--input-shape", "1x1x8x8", env={"COLUMNS": "200"})
     assert "%" not in "".join(_table_part(result.stdout))
+
+
+def test_a_layer_written_without_spaces_is_folded_never_cut() -> None:
+    """An indented branch layer with no space to wrap at (``maxpool(3,s=1,p=1)``) was cut to
+    ``maxpool(3,s=1,p…`` at 60 columns: it is folded inside the word instead."""
+    from rich.cells import cell_len
+
+    spec = "conv(16,k=3,p=1) > se(4) > concat(identity | maxpool(3,s=1,p=1) > conv(8,k=1))"
+    for width in range(40, 101, 4):
+        env = {"COLUMNS": str(width), "NO_COLOR": "1"}
+        result = invoke("net", spec, "--input-shape", "1x3x16x16", "--depth", "all", env=env)
+        assert result.exit_code == 0 and "…" not in result.stdout, width
+        assert all(cell_len(line) <= width for line in result.stdout.splitlines()), width
+        text = "".join(result.stdout.split())
+        assert "maxpool(3,s=1,p=1)" in text, width

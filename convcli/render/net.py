@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -233,6 +234,12 @@ def _percent_text(part: int, whole: int) -> str:
     return "<0.01%" if share < Fraction(1, 200) else f"{float(share):.2f}%"
 
 
+def _first_word_width(label: str) -> int:
+    """The width of a label's indent and first word, which wrapping cannot part."""
+    words = label.split()
+    return len(label) - len(label.lstrip(" ")) + (cell_len(words[0]) if words else 0)
+
+
 def _branch_letter(number: int) -> str:
     return chr(ord("a") + number) if number < 26 else f"b{number + 1}"
 
@@ -256,10 +263,14 @@ def _columns_table(
         name, justify = COLUMNS[column]
         # Nothing is folded: a number or shape is printed whole or the layout changes.
         # A layer's text may wrap between its words (``Conv2d(3, 16, kernel_size=...``).
+        wraps = wrap_layers and name == "layer"
         table.add_column(
             _heading(name),
             justify=justify,  # type: ignore[arg-type]
-            no_wrap=not (wrap_layers and name == "layer"),
+            no_wrap=not wraps,
+            # A layer's first word stays on its indented line: rich measures the longest
+            # word alone, and cut ``maxpool(3,s=1,p=1)`` under a branch to ``maxpool(3,s=1,p…``.
+            min_width=max(map(_first_word_width, (r[column] for r in rows))) if wraps else None,
         )
     for cells in rows:
         # Every row in every layout, "+ shortcut" lines too: a table never drops a layer.
