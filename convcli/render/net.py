@@ -173,6 +173,8 @@ COLUMNS = (
     (N_("start"), "right"),
 )
 PERCENT_COLUMN = 4
+# The share of params is the first column a narrow table drops.
+NO_PERCENT = tuple(c for c in range(len(COLUMNS)) if c != PERCENT_COLUMN)
 # Where the whole table does not fit: first without the share of params (the --json keeps
 # it), then the layers with their costs, then the fields.
 COST_COLUMNS = (0, 1, 2, 3, 5, 6)
@@ -329,9 +331,9 @@ def net_table(network: Network, depth: int | None = None) -> Fitting:
     torchinfo's): blocks at that level are one row each, their layers' sums.
     """
     rows = _table_rows(network, depth)
-    every = _every_column(network)
+    every = NO_PERCENT
     return Fitting(
-        _columns_table(rows, tuple(range(len(COLUMNS))) if network.params else every),
+        _columns_table(rows, _widest(network)),
         _columns_table(rows, every),
         _Narrowest(_columns_table(rows, every, wrap_layers=True)),
         _Narrowest(
@@ -345,9 +347,9 @@ def net_table(network: Network, depth: int | None = None) -> Fitting:
     )
 
 
-def _every_column(network: Network) -> tuple[int, ...]:
-    """Every column but the share of params, which a narrow table drops first."""
-    return tuple(c for c in range(len(COLUMNS)) if c != PERCENT_COLUMN)
+def _widest(network: Network) -> tuple[int, ...]:
+    """Every column; the share of params only where there are params to share."""
+    return tuple(range(len(COLUMNS))) if network.params else NO_PERCENT
 
 
 def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Renderable:
@@ -357,10 +359,9 @@ def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Ren
     if not fold_narrow or not folds(network):
         return net_table(network, depth)
     rows = _table_rows(network)
-    every = _every_column(network)
     return Fitting(
-        _columns_table(rows, tuple(range(len(COLUMNS))) if network.params else every),
-        _columns_table(rows, every),
+        _columns_table(rows, _widest(network)),
+        _columns_table(rows, NO_PERCENT),
         Group(net_table(network, 1), Text(), render_line(_(FOLDED_NOTE), style="dim")),
     )
 
