@@ -104,3 +104,25 @@ def test_one_that_is_not_torchvisions_is_refused(tmp_path: Path) -> None:
     path.write_text(str(nn.Sequential(se)), encoding="utf-8")
     result = invoke("net", f"@{path}", "--input-shape", "1x4x6x6")
     assert_usage_error(result, "'SqueezeExcitation(' is a module with layers inside")
+
+
+@pytest.mark.parametrize(
+    "name", ["_Transition", "AnyStage", "BottleneckTransform", "SimpleStemIN", "ASPPConv"]
+)
+def test_torchvisions_sequential_subclasses_read_as_chains(tmp_path: Path, name: str) -> None:
+    """torchvision's nn.Sequential subclasses that keep its forward (DenseNet's transition,
+    RegNet's stage, transform and stem, DeepLab's ASPP convolution) print like one."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    subclass = type(name, (nn.Sequential,), {})
+    inner = subclass(nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 1), nn.AvgPool2d(2, 2))
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), inner, nn.Conv2d(4, 2, 3, padding=1))
+    path = tmp_path / "model.txt"
+    path.write_text(str(model), encoding="utf-8")
+    assert f"{name}(" in path.read_text(encoding="utf-8")
+    payload = json_of(invoke("net", f"@{path}", "--input-shape", "1x3x13x11", "--json"))
+    with torch.no_grad():
+        assert payload["output_shape"] == list(model.eval()(torch.zeros(1, 3, 13, 11)).shape)
+    assert payload["total"]["params"] == sum(p.numel() for p in model.parameters())
+    assert len(payload["layers"]) == 6

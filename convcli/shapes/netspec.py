@@ -417,8 +417,21 @@ def _squeeze_excitation(match: re.Match[str]) -> str:
     return match["head"] + spec + "\n" * match[0].count("\n")
 
 
-# nn.Sequential and the subclasses that print like one (their forward is Sequential's).
-SEQUENTIALS = ("Sequential", "Conv2dNormActivation", "ConvNormActivation", "FCNHead", "MLP")
+# nn.Sequential and torchvision's subclasses of it that keep Sequential's forward (not
+# ASPPPooling, whose forward upsamples back).
+SEQUENTIALS = (
+    "Sequential",
+    "Conv2dNormActivation",
+    "ConvNormActivation",
+    "FCNHead",
+    "MLP",
+    "DeepLabHead",
+    "ASPPConv",
+    "_Transition",
+    "AnyStage",
+    "BottleneckTransform",
+    "SimpleStemIN",
+)
 _CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(\w+)\(\s*$")
 # print(model)'s compressed form of repeated modules: "(0-2): 3 x Conv2d(...)".
 _REPEATED = re.compile(r"^([ \t]*)\(\d+-\d+\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
