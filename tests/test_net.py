@@ -905,3 +905,75 @@ def test_dropout_p_is_dropouts_probability_not_padding() -> None:
 
     dropout, conv = parse_spec("dropout(p=0.25) > conv(2, k=3, p=1)")
     assert dropout.args["p"] == 0.25 and conv.args["padding"] == 1
+
+
+def _json_percent_order(layers: list[dict[str, Any]]) -> list[int]:
+    """Each layer's params in the order a table prints it: a block, its layers, its shortcut,
+    a join's branches one after the other."""
+    params: list[int] = []
+    for layer in layers:
+        params.append(layer["params"])
+        params += _json_percent_order(layer.get("layers", []))
+        params += _json_percent_order(layer.get("shortcut", []))
+        for branch in layer.get("branches", []):
+            params += _json_percent_order(branch)
+    return params
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet", "lenet"])
+def test_params_percent_column_is_each_layers_share(name: str) -> None:
+    """Issue 21: the table says each layer's share of the params, as torchinfo's ``Param %``
+    (two decimals, ``<0.01%`` for a share too small for them, ``-`` for no params); where the
+    table does not fit, that column goes first and every row is still one line."""
+    from rich.cells import cell_len
+
+    args = ("net", "--preset", name, "--depth", "all")
+    payload = json_of(invoke(*args, "--json"))
+    total = payload["total"]["params"]
+    expected = []
+    for params in _json_percent_order(payload["layers"]):
+        if params:
+            share = 100 * params / total
+            expected.append("<0.01%" if share < 0.005 else f"{share:.2f}%")
+    wide = invoke(*args, env={"COLUMNS": "240", "NO_COLOR": "1"}).stdout
+    table = _table_part(wide)
+    assert table[0].split()[4:6] == ["params", "%"]
+    printed = [word for line in table[2:] for word in line.split() if word.endswith("%")]
+    assert printed == expected
+    # The narrowest terminal that shows the column; one column less and it is gone, the
+    # layer rows unchanged (one line each, nothing wrapped).
+    widest = max(cell_len(line) for line in table)
+    rows = len(_printed_rows(wide)[0])
+    narrower = invoke(*args, env={"COLUMNS": str(widest - 1), "NO_COLOR": "1"}).stdout
+    assert "params %" not in narrower and "%" not in "".join(_table_part(narrower))
+    assert len(_table_part(narrower)) == len(table) and len(_printed_rows(narrower)) == 1
+    assert len(_printed_rows(narrower)[0]) == rows
+    assert "params %" in invoke(*args, env={"COLUMNS": str(widest), "NO_COLOR": "1"}).stdout
+
+
+def test_params_percent_heading_in_chinese() -> None:
+    result = invoke(
+        "net", "--preset", "lenet", "--lang", "zh", env={"COLUMNS": "200", "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0
+    assert "参数量 %" in result.stdout and re.search(r"\d\.\d\d%", result.stdout)
+
+
+def test_no_params_no_percent_column() -> None:
+    result = invoke("net", "maxpool(2) > relu", "--input-shape", "1x1x8x8", env={"COLUMNS": "200"})
+    assert "%" not in "".join(_table_part(result.stdout))
+
+
+def test_a_layer_written_without_spaces_is_folded_never_cut() -> None:
+    """An indented branch layer with no space to wrap at (``maxpool(3,s=1,p=1)``) was cut to
+    ``maxpool(3,s=1,p…`` at 60 columns: it is folded inside the word instead."""
+    from rich.cells import cell_len
+
+    spec = "conv(16,k=3,p=1) > se(4) > concat(identity | maxpool(3,s=1,p=1) > conv(8,k=1))"
+    for width in range(40, 101, 4):
+        env = {"COLUMNS": str(width), "NO_COLOR": "1"}
+        result = invoke("net", spec, "--input-shape", "1x3x16x16", "--depth", "all", env=env)
+        assert result.exit_code == 0 and "…" not in result.stdout, width
+        assert all(cell_len(line) <= width for line in result.stdout.splitlines()), width
+        text = "".join(result.stdout.split())
+        assert "maxpool(3,s=1,p=1)" in text, width

@@ -314,7 +314,7 @@ def net(
 
             tree = _module_tree(network, origins, levels)
             if tree is not None:
-                table = module_table(tree, network.input_shape)
+                table = module_table(tree, network.input_shape, network.params)
                 notes = module_notes(tree, None if trace is None else trace.index) + notes
             else:
                 notes.insert(0, _(NO_MODULES_NOTE))

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from convcli.i18n import N_, _, ngettext
-from convcli.render.net import COLUMNS, _field_cells, _shape, rows_table
+from convcli.render.net import COLUMNS, _field_cells, _percent_text, _shape, rows_table
 from convcli.render.numbers import compact_count
 from convcli.render.widgets import Fitting
 from convcli.shapes.modules import ModuleRow, Origin, module_of_row
@@ -59,8 +59,11 @@ def _flat(rows: Sequence[ModuleRow], indent: int = 0) -> Iterator[tuple[ModuleRo
         yield from _flat(row.children, indent + 1)
 
 
-def module_table(rows: Sequence[ModuleRow], input_shape: Sequence[int]) -> Fitting:
-    """One row per module down to the depth ``rows`` were grouped to, each under its parent."""
+def module_table(
+    rows: Sequence[ModuleRow], input_shape: Sequence[int], total_params: int
+) -> Fitting:
+    """One row per module down to the depth ``rows`` were grouped to, each under its parent;
+    ``total_params`` is the whole network's, of which each row's params % is the share."""
     cells = [_cells({"layer": _("input"), "output": _shape(input_shape)}, ("1", "1", "0"))]
     # Not indented: the index (4.1 inside 4) and the name (layer1.0 in layer1) say where
     # a module stands, and a name of the depth asked for fits 80 columns unwrapped.
@@ -72,11 +75,12 @@ def module_table(rows: Sequence[ModuleRow], input_shape: Sequence[int]) -> Fitti
             "layer": _label(row),
             "output": _shape(row.output_shape),
             "params": params,
+            "params %": _percent_text(row.params, total_params),
             "MACs": macs,
             "FLOPs": flops,
         }
         cells.append(_cells(named, _field_cells(row.fields)))
-    return rows_table(cells)
+    return rows_table(cells, bool(total_params))
 
 
 def _cells(named: dict[str, str], field: tuple[str, str, str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -73,6 +74,12 @@ PRINTOUT_NOTE = N_(
 IN_ORDER_NOTE = N_(
     "{names}: children read in printed order (--in-order); the forward is not printed and "
     "may order or join them otherwise."
+)
+STATISTICS_NOTE = N_(
+    "{names}: mean and variance taken across the map (a layernorm's: over its "
+    "normalized_shape), in eval mode too, so one output cell's gradient reaches every "
+    "input cell along those axes; the field holds them fixed: the cells each value is "
+    "computed from, as for bn in eval mode."
 )
 COST_NOTE = N_(
     "MACs: weight multiply-accumulates, whole batch. FLOPs: 2 per MAC + 1 per bias add; "
@@ -163,15 +170,20 @@ COLUMNS = (
     (N_("layer"), "left"),
     (N_("output"), "right"),
     (N_("params"), "right"),
+    (N_("params %"), "right"),
     ("MACs", "right"),
     ("FLOPs", "right"),
     (N_("field"), "right"),
     (N_("jump"), "right"),
     (N_("start"), "right"),
 )
-# Where the whole table does not fit: the layers with their costs, then the fields.
-COST_COLUMNS = (0, 1, 2, 3, 4, 5)
-FIELD_COLUMNS = (0, 1, 6, 7, 8)
+PERCENT_COLUMN = 4
+# The share of params is the first column a narrow table drops.
+NO_PERCENT = tuple(c for c in range(len(COLUMNS)) if c != PERCENT_COLUMN)
+# Where the whole table does not fit: first without the share of params (the --json keeps
+# it), then the layers with their costs, then the fields.
+COST_COLUMNS = (0, 1, 2, 3, 5, 6)
+FIELD_COLUMNS = (0, 1, 7, 8, 9)
 FIELDS_TITLE = N_("receptive field (did not fit beside the costs)")
 FOLDED_NOTE = N_(
     "Blocks folded into one row each (the terminal is too narrow for one line per layer): "
@@ -182,20 +194,20 @@ FOLDED_NOTE = N_(
 def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, ...]]:
     """The cells of every row, residual blocks' layers indented under them."""
     rows: list[tuple[str, ...]] = [
-        ("", _("input"), _shape(network.input_shape), "", "", "", "1", "1", "0")
+        ("", _("input"), _shape(network.input_shape), "", "", "", "", "1", "1", "0")
     ]
     for row, depth_in, role in _flat_rows(network.rows, depth):
         indent = "  " * depth_in
         if role in ("shortcut", "identity"):
             label = indent + "+ " + (_("shortcut") if role == "shortcut" else _("identity"))
-            rows.append(("", label, "", "", "", "", "", "", ""))
+            rows.append(("", label, "", "", "", "", "", "", "", ""))
             continue
         if role.startswith("branch"):
             number = int(role.split()[1])
             label = indent + "| " + _branch_letter(number)
             if role.endswith("identity"):
                 label += " " + _("identity")
-            rows.append(("", label, "", "", "", "", "", "", ""))
+            rows.append(("", label, "", "", "", "", "", "", "", ""))
             continue
         if role == "folded":
             count = _layer_count(row)
@@ -213,10 +225,26 @@ def _table_rows(network: Network, depth: int | None = None) -> list[tuple[str, .
         costs = (row.params, row.macs, row.flops)
         blocks = ("residual", "folded", "join")
         cells = [compact_count(n) if n or role in blocks else "-" for n in costs]
+        cells.insert(1, _percent_text(row.params, network.params))
         rows.append(
             (row.index, indent + text, _shape(row.output_shape), *cells, field, jump, start)
         )
     return rows
+
+
+def _percent_text(part: int, whole: int) -> str:
+    """``part``'s share of ``whole`` as torchinfo's ``Param %`` (two decimals); ``<0.01%``
+    rather than a share of zero for a layer that has params."""
+    if not part or not whole:
+        return "-"
+    share = Fraction(100 * part, whole)
+    return "<0.01%" if share < Fraction(1, 200) else f"{float(share):.2f}%"
+
+
+def _first_word_width(label: str) -> int:
+    """The width of a label's indent and first word, which wrapping cannot part."""
+    words = label.split()
+    return len(label) - len(label.lstrip(" ")) + (cell_len(words[0]) if words else 0)
 
 
 def _branch_letter(number: int) -> str:
@@ -242,10 +270,14 @@ def _columns_table(
         name, justify = COLUMNS[column]
         # Nothing is folded: a number or shape is printed whole or the layout changes.
         # A layer's text may wrap between its words (``Conv2d(3, 16, kernel_size=...``).
+        wraps = wrap_layers and name == "layer"
         table.add_column(
             _heading(name),
             justify=justify,  # type: ignore[arg-type]
-            no_wrap=not (wrap_layers and name == "layer"),
+            no_wrap=not wraps,
+            # A layer's first word stays on its indented line: rich measures the longest
+            # word alone, and cut ``maxpool(3,s=1,p=1)`` under a branch to ``maxpool(3,s=1,p…``.
+            min_width=max(map(_first_word_width, (r[column] for r in rows))) if wraps else None,
         )
     for cells in rows:
         # Every row in every layout, "+ shortcut" lines too: a table never drops a layer.
@@ -282,7 +314,11 @@ def _stacked(rows: Sequence[Sequence[str]]) -> Text:
         text.append(("\n" if text else "") + indent + head, style="bold" if index else "")
         if not any(cells[2:]):
             continue
-        pairs = [f"{_heading(COLUMNS[c][0])} {cells[c]}" for c in range(2, len(cells)) if cells[c]]
+        pairs = [
+            f"{_heading(COLUMNS[c][0])} {cells[c]}"
+            for c in range(2, len(cells))
+            if cells[c] and c != PERCENT_COLUMN
+        ]
         # Three lines at most, so a pair is never split across a line end at 40 columns.
         for group in (pairs[:2], pairs[2:4], pairs[4:]):
             if group:
@@ -299,13 +335,15 @@ def net_table(network: Network, depth: int | None = None) -> Fitting:
     words before any of that happens. Every layout prints every row. ``depth`` (as
     torchinfo's): blocks at that level are one row each, their layers' sums.
     """
-    return rows_table(_table_rows(network, depth))
+    return rows_table(_table_rows(network, depth), bool(network.params))
 
 
-def rows_table(rows: Sequence[Sequence[str]]) -> Fitting:
-    """The table of ``rows`` (cells in ``COLUMNS`` order), in the first layout that fits."""
-    every = tuple(range(len(COLUMNS)))
+def rows_table(rows: Sequence[Sequence[str]], shares: bool = True) -> Fitting:
+    """The table of ``rows`` (cells in ``COLUMNS`` order), in the first layout that fits;
+    ``shares``: the params % column is shown where it fits (there are params to share)."""
+    every = NO_PERCENT
     return Fitting(
+        _columns_table(rows, _widest(shares)),
         _columns_table(rows, every),
         _Narrowest(_columns_table(rows, every, wrap_layers=True)),
         _Narrowest(
@@ -319,15 +357,21 @@ def rows_table(rows: Sequence[Sequence[str]]) -> Fitting:
     )
 
 
+def _widest(shares: bool) -> tuple[int, ...]:
+    """Every column; the share of params only where there are params to share."""
+    return tuple(range(len(COLUMNS))) if shares else NO_PERCENT
+
+
 def _layers_table(network: Network, depth: int | None, fold_narrow: bool) -> Renderable:
     """The layer table at ``depth`` (None: every layer); ``fold_narrow``: every layer where
     one line per layer fits the width, else (a narrow terminal) each block folded, with a
     note saying how to unfold."""
     if not fold_narrow or not folds(network):
         return net_table(network, depth)
-    every = tuple(range(len(COLUMNS)))
+    rows = _table_rows(network)
     return Fitting(
-        _columns_table(_table_rows(network), every),
+        _columns_table(rows, _widest(bool(network.params))),
+        _columns_table(rows, NO_PERCENT),
         Group(net_table(network, 1), Text(), render_line(_(FOLDED_NOTE), style="dim")),
     )
 
@@ -438,6 +482,10 @@ def net_report(
     if containers:
         names = ", ".join(f"{name}(" for name in containers)
         report.append(render_line(_(IN_ORDER_NOTE).format(names=names), style="dim"))
+    statistics = sorted({row.spec.kind for row in _all_rows(network.rows) if row.map_statistics})
+    if statistics:
+        note = _(STATISTICS_NOTE).format(names=", ".join(statistics))
+        report.append(render_line(note, style="dim"))
     if _nonuniform(network.rows):
         report.append(render_line(_(NONUNIFORM_NOTE), style="dim"))
     elif any(not row.spatial for row in network.rows):
@@ -539,6 +587,9 @@ def _layer_payload(
             _layer_payload(inner, i, level + 1, total_params)
             for i, inner in enumerate(row.shortcut, 1)
         ]
+    if row.map_statistics:
+        # The field holds the mean and variance taken over the whole map fixed.
+        entry["field_without_statistics"] = True
     if row.spec.assumed:
         entry["assumed_defaults"] = list(row.spec.assumed)
     if row.spec.container:

@@ -310,6 +310,7 @@ def parse_spec(
             )
         )
     text = _readable(text, source)
+    text = _SQUEEZE_EXCITATION.sub(_squeeze_excitation, text)
     text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
     reader = _Reader(text, source, bias, in_order=in_order)
     line = reader.normalise()
@@ -400,12 +401,55 @@ def echo_text(text: str) -> str:
     return text if len(text) <= ECHOED_CHARS else shorten(text)
 
 
-# nn.Sequential and the subclasses that print like one (their forward is Sequential's).
-SEQUENTIALS = ("Sequential", "Conv2dNormActivation", "ConvNormActivation", "FCNHead", "MLP")
+def _squeeze_excitation(match: re.Match[str]) -> str:
+    """A printed SqueezeExcitation as ``se(squeeze, act=, gate=)`` on its first line (its
+    other lines left empty, so later lines keep their numbers); as printed, and so refused
+    as a module convcli cannot read, when its channels or activations are not torchvision's."""
+    act, gate = (_TORCH.get(match[name], ("",))[0] for name in ("act", "gate"))
+    if (
+        match["c1"] != match["c2"]
+        or match["s1"] != match["s2"]
+        or act not in SE_ACTIVATIONS
+        or gate not in SE_ACTIVATIONS
+    ):
+        return match[0]
+    spec = f"se({match['s1']}, act='{act}', gate='{gate}')"
+    return match["head"] + spec + "\n" * match[0].count("\n")
+
+
+# nn.Sequential and torchvision's subclasses of it that keep Sequential's forward (not
+# ASPPPooling, whose forward upsamples back).
+SEQUENTIALS = (
+    "Sequential",
+    "Conv2dNormActivation",
+    "ConvNormActivation",
+    "FCNHead",
+    "MLP",
+    "DeepLabHead",
+    "ASPPConv",
+    "_Transition",
+    "AnyStage",
+    "BottleneckTransform",
+    "SimpleStemIN",
+)
 _CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(\w+)\(\s*$")
 # print(model)'s compressed form of repeated modules: "(0-2): 3 x Conv2d(...)".
 _REPEATED = re.compile(r"^([ \t]*)\(\d+-\d+\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
 _REPEATED_BLOCK = re.compile(r"^\s*\(\d+-\d+\):\s*\d+ x ([A-Za-z_]\w*)\(\s*$")
+# torchvision's SqueezeExcitation as print(model) shows it: its forward is known (pool,
+# fc1, activation, fc2, scale_activation, times the input), so it is read as se(...).
+_SQUEEZE_EXCITATION = re.compile(
+    r"^(?P<head>[ \t]*(?:\([\w.]+\):[ \t]*)?)SqueezeExcitation\([ \t]*\r?\n"
+    r"[ \t]*\(avgpool\):[ \t]*AdaptiveAvgPool2d\(output_size=(?:1|\(1, 1\))\)[ \t]*\r?\n"
+    r"[ \t]*\(fc1\):[ \t]*Conv2d\((?P<c1>\d+), (?P<s1>\d+), kernel_size=\(1, 1\), "
+    r"stride=\(1, 1\)\)[ \t]*\r?\n"
+    r"[ \t]*\(fc2\):[ \t]*Conv2d\((?P<s2>\d+), (?P<c2>\d+), kernel_size=\(1, 1\), "
+    r"stride=\(1, 1\)\)[ \t]*\r?\n"
+    r"[ \t]*\(activation\):[ \t]*(?P<act>\w+)\((?:inplace=(?:True|False))?\)[ \t]*\r?\n"
+    r"[ \t]*\(scale_activation\):[ \t]*(?P<gate>\w+)\((?:inplace=(?:True|False))?\)"
+    r"[ \t]*\r?\n[ \t]*\)[ \t]*$",
+    re.M,
+)
 _MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
 _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 

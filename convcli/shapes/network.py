@@ -21,9 +21,16 @@ Conventions (stated again where the numbers are shown):
 Joins (``concat``, ``add``, ``mul``, ``chunk``, ``se``) are nested blocks: a row whose
 ``branches`` are chains on the same input (a chunk's branches: one channel part each).
 Receptive fields through a join are the union of the branches' (``receptive.union``); a
-branch broadcast from one cell over many sees the whole input (``receptive.whole``).
+branch broadcast from one cell over many sees the whole input (``receptive.GLOBAL_FIELD``),
+the jump and start of the cells' own windows being the other branches'.
 Normalisation layers are taken as per position (as at inference): the statistics that
 GroupNorm, LayerNorm and InstanceNorm compute over the whole map do not widen the field.
+BatchNorm in eval mode (and InstanceNorm with running statistics) is truly per position;
+GroupNorm, InstanceNorm without running statistics and a LayerNorm over a spatial axis
+take their mean and variance from the whole map in eval mode too (``LayerRow.map_statistics``),
+so the gradient of one output cell reaches every input cell: their field is the cells
+each value is computed from with those statistics held fixed. LayerNorm2d normalises
+over the channels at each position and is per position in either mode.
 """
 
 from __future__ import annotations
@@ -40,13 +47,13 @@ from convcli.shapes.netspec import JOINS, LayerSpec, echo_text, parse_spec
 from convcli.shapes.padding_modes import check_padding_mode
 from convcli.shapes.pooling import adaptive_output_size, resolve_pool_geometry
 from convcli.shapes.receptive import (
+    GLOBAL_FIELD,
     INPUT_FIELD,
     AxisStep,
     Field,
     back_cells,
     compose,
     union,
-    whole,
 )
 from convcli.shapes.transposed import resolve_transposed_geometry
 
@@ -105,6 +112,25 @@ class LayerRow:
     @property
     def outputs(self) -> int:
         return math.prod(self.output_shape)
+
+    @property
+    def map_statistics(self) -> bool:
+        """Whether the layer's mean and variance come from the whole map in eval mode too
+        (GroupNorm, InstanceNorm without running statistics, LayerNorm over a spatial axis):
+        its field holds them fixed (the module docstring).
+
+        Examples
+        --------
+        >>> from convcli.shapes.netspec import parse_spec
+        >>> net = walk_network(parse_spec("groupnorm(2) > layernorm2d > bn"), (1, 4, 3, 3))
+        >>> [row.map_statistics for row in net.rows]
+        [True, False, False]
+        """
+        kind, spatial = self.spec.kind, len(self.input_shape) == 4
+        if kind == "instancenorm":
+            return spatial and not self.spec.args["track_running_stats"]
+        # A LayerNorm on a 4-D input normalises over its last axes: W at least.
+        return spatial and kind in ("groupnorm", "layernorm")
 
     @property
     def inner(self) -> tuple[LayerRow, ...]:
@@ -899,7 +925,9 @@ def _join(layer: LayerSpec, index: str, shape: Shape, fields: Fields) -> LayerRo
                 if len(branch_shape) != 4 or (
                     branch_shape[2 + axis] == 1 and out_shape[2 + axis] > 1
                 ):
-                    branch_field = whole(branch_field)
+                    # Broadcast from one cell: every cell sees the whole input through it,
+                    # and no window of its own steps (the other branches' jump and start).
+                    branch_field = GLOBAL_FIELD
                 result = branch_field if number == 0 else union(result, branch_field)
             per_axis.append(result)
         joined = (per_axis[0], per_axis[1])

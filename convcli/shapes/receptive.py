@@ -173,16 +173,26 @@ def union(a: Field | None, b: Field | None) -> Field | None:
 
 
 def _whole_union(a: Field | None, b: Field | None) -> Field:
-    """A union with a whole field: whole, with the other's jump and start where it has them."""
-    parts = [field for field in (a, b) if field is not None]
-    local = [field for field in parts if not field.whole]
-    if len(local) == 1 and len(parts) == 2:
-        return whole(local[0])
-    if len(parts) == 2 and not local and parts[0].jump == parts[1].jump:
-        return parts[0]
-    if len(parts) == 2 and not local:
+    """A union with a whole field: whole, with the jump and start of the cells' own windows
+    where the parts have them (a branch broadcast from one cell has none: jump 0).
+
+    Examples
+    --------
+    >>> seen = whole(Field(3, 2, Fraction(0)))
+    >>> _whole_union(seen, GLOBAL_FIELD) == seen
+    True
+    """
+    if a is None or b is None:
         return GLOBAL_FIELD
-    return GLOBAL_FIELD if not local else whole(local[0])
+    stepping = [field for field in (a, b) if field.jump]
+    local = [field for field in stepping if not field.whole]
+    if len(local) == 1:
+        return whole(local[0])
+    if len(stepping) == 1:
+        return stepping[0]
+    if len(stepping) == 2 and a.jump == b.jump:
+        return a
+    return GLOBAL_FIELD
 
 
 def _upsample_sources(step: AxisStep, o: int) -> tuple[int, ...]:
