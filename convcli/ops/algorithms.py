@@ -59,6 +59,7 @@ __all__ = [
     "TilePlan",
     "choose_algorithm",
     "conv2d_into",
+    "conv_runner",
     "conv_workspace_bytes",
     "estimate_memory",
     "plan_dtypes",
@@ -304,12 +305,12 @@ def conv2d_into(
     geometry with ``padding=0``.
     """
     prob, plan = _plan_call(x.shape[:2], weight.shape, groups, geom, compute, workspace_bytes)
+    if plan.algorithm == "tiny":
+        _tiny_runner(prob, compute)(out, x, weight, bias)
+        return plan.algorithm
     geom = prob.geom
     w = np.ascontiguousarray(weight, dtype=compute)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
-    if plan.algorithm == "tiny":
-        _run_tiny(out, x, w, b, prob, compute)
-        return plan.algorithm
     if plan.algorithm == "gemm_1x1":
         _run_1x1(out, x, w, b, prob, plan, compute)
         return plan.algorithm
@@ -560,37 +561,93 @@ def _fit(value: int, low: int, high: int) -> int:
 # --- the kernels -------------------------------------------------------------------------
 
 
-def _run_tiny(
-    out: Array, x: Array, w: Array, b: Array | None, prob: _Problem, compute: np.dtype[Any]
-) -> None:
+def conv_runner(
+    n_c_i: Shape,
+    weight_shape: Shape,
+    groups: int,
+    geom: ConvGeometry,
+    compute: np.dtype[Any],
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> Callable[[Array, Array, Array, Array | None], object]:
+    """``conv2d_into`` with its plan bound: ``run(out, x, weight, bias)``.
+
+    For a caller that repeats a call of the same shapes, dtypes and options (``conv2d``
+    remembers one per such call): a lesson-sized call is all Python overhead, and the
+    tiny kernel's runner has its views' shapes and strides worked out once.
+    """
+    prob, plan = _plan_call(n_c_i, weight_shape, groups, geom, compute, workspace_bytes)
+    if plan.algorithm == "tiny":
+        return _tiny_runner(prob, compute)
+    return functools.partial(
+        _into_positional, geom=geom, groups=groups, compute=compute, workspace=workspace_bytes
+    )
+
+
+def _into_positional(
+    out: Array,
+    x: Array,
+    weight: Array,
+    bias: Array | None,
+    *,
+    geom: ConvGeometry,
+    groups: int,
+    compute: np.dtype[Any],
+    workspace: int,
+) -> Algorithm:
+    return conv2d_into(out, x, weight, bias, geom, groups, compute, workspace_bytes=workspace)
+
+
+@functools.lru_cache(maxsize=256)
+def _tiny_runner(
+    prob: _Problem, compute: np.dtype[Any]
+) -> Callable[[Array, Array, Array, Array | None], object]:
+    """The tiny kernel for one problem: one im2col of the whole input, one product.
+
+    Everything that depends on shapes only (the padded shape, the windows' shape and
+    strides, the grouped views' shapes) is computed here once.
+    """
     geom = prob.geom
     top, bottom, left, right = geom.padding
-    n, c_i, h, wd = x.shape
-    if top or bottom or left or right:
-        xc = np.zeros((n, c_i, h + top + bottom, wd + left + right), compute)
-        xc[:, :, top : top + h, left : left + wd] = x
-    else:
-        xc = np.ascontiguousarray(x, dtype=compute)
+    n, c_i = prob.n, prob.c_i
+    h, wd = geom.in_size
+    padded = bool(top or bottom or left or right)
+    p_h, p_w = h + top + bottom, wd + left + right
     (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
     m_h, m_w = geom.out_size
     k_h, k_w = prob.kernel
-    st = xc.strides
-    windows: Array = np.ndarray(
-        (n, c_i, k_h, k_w, m_h, m_w),
-        dtype=compute,
-        buffer=xc,
-        strides=(st[0], st[1], st[2] * d_h, st[3] * d_w, st[2] * s_h, st[3] * s_w),
-    )
+    item = compute.itemsize
+    st = (c_i * p_h * p_w * item, p_h * p_w * item, p_w * item, item)
+    win_shape = (n, c_i, k_h, k_w, m_h, m_w)
+    win_strides = (st[0], st[1], st[2] * d_h, st[3] * d_w, st[2] * s_h, st[3] * s_w)
     g = prob.groups
-    cols = windows.reshape(n, g, prob.c_per_group * prob.taps, m_h * m_w)
-    w_groups = w.reshape(g, prob.c_o // g, -1)
-    if out.dtype == compute:
-        y = out.reshape(n, g, prob.c_o // g, m_h * m_w)
-        np.matmul(w_groups, cols, out=y)
-        if b is not None:
-            out += b.reshape(-1, 1, 1)
-    else:
-        _store(out, np.matmul(w_groups, cols).reshape(out.shape), _bias4(b))
+    cols_shape = (n, g, prob.c_per_group * prob.taps, m_h * m_w)
+    w_shape = (g, prob.c_o // g, prob.c_per_group * prob.taps)
+    y_shape = (n, g, prob.c_o // g, m_h * m_w)
+    bias_shape = (prob.c_o, 1, 1)
+    full = (n, c_i, p_h, p_w)
+    ascontiguous, ndarray, matmul, dot = np.ascontiguousarray, np.ndarray, np.matmul, np.dot
+    single = n == 1 and g == 1
+
+    def run(out: Array, x: Array, weight: Array, bias: Array | None) -> None:
+        if padded:
+            xc = np.zeros(full, compute)
+            xc[:, :, top : top + h, left : left + wd] = x
+        else:
+            xc = ascontiguous(x, dtype=compute)
+        cols = ndarray(win_shape, compute, xc, 0, win_strides).reshape(cols_shape)
+        w = ascontiguous(weight, dtype=compute).reshape(w_shape)
+        b = None if bias is None else ascontiguous(bias, dtype=compute)
+        if out.dtype == compute:
+            if single:  # np.dot: the same BLAS product, less dispatch than matmul's
+                dot(w[0], cols[0, 0], out=out.reshape(y_shape)[0, 0])
+            else:
+                matmul(w, cols, out=out.reshape(y_shape))
+            if b is not None:
+                out += b.reshape(bias_shape)
+        else:
+            _store(out, matmul(w, cols).reshape(out.shape), _bias4(b))
+
+    return run
 
 
 def _bias4(b: Array | None) -> Array | None:
