@@ -5,6 +5,7 @@ go through every check."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -104,3 +105,17 @@ def test_views_and_subclasses_compute_correctly() -> None:
     np.testing.assert_array_equal(
         conv2d(np.asfortranarray(contiguous), w), conv2d_reference(contiguous, w)
     )
+
+
+def test_remembered_calls_stay_silent_on_inf_and_nan() -> None:
+    # IEEE results without warnings, on the first call and on the remembered ones.
+    x = np.full((2, 3, 3), 3e38, np.float32)
+    x[0, 0, 0] = np.inf
+    x[1, 0, 0] = -np.inf
+    w = np.full((3, 2, 2, 2), 3e38, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = [conv2d(x, w, np.ones(3, np.float32)) for _ in range(3)]
+    for y in results:
+        assert np.isinf(y[:, 1:, 1:]).all()
+        assert np.isnan(y[:, 0, 0]).all()

@@ -255,8 +255,7 @@ def conv2d(
         if remembered is not None:
             shape, out_dtype, batched, run = remembered
             y_fast: Array = np.empty(shape, out_dtype)
-            with np.errstate(all="ignore"):
-                run(y_fast, x if batched else x[None], weight, bias)
+            run(y_fast, x if batched else x[None], weight, bias)  # IEEE, no warnings
             return y_fast if batched else y_fast[0]
     if input_layout != "nchw":
         x = to_nchw(x, input_layout)
@@ -316,7 +315,8 @@ def conv2d(
         if len(_REMEMBERED) >= _REMEMBER_CALLS:
             _REMEMBERED.clear()
         run = conv_runner((n, _c_i), w.shape, groups, geom, compute, workspace_bytes)
-        _REMEMBERED[key] = (shape, acc.out, batched, run)
+        # errstate as a decorator: thread-safe, and cheaper than entering it per call.
+        _REMEMBERED[key] = (shape, acc.out, batched, np.errstate(all="ignore")(run))
     return y if batched else y[0]
 
 
