@@ -3,10 +3,10 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_process.py
     python benchmarks/bench_process.py --startup-only   # skips the 256 MiB memory run
 
-Start-up: the median wall time of ``convcli --help`` and of ``convcli run`` on the lesson
-sample, against a bare ``python -c "import numpy"`` (targets: ``--help`` at most 1.2x,
-``run`` at most 2.0x). Wall time: on a loaded machine compare the processes' CPU time
-instead, and find what a command imports with ``python -X importtime -m convcli ...``
+Start-up: the median wall time and CPU time of ``convcli --help`` and of ``convcli run``
+on the lesson sample, against a bare ``python -c "import numpy"`` (targets: ``--help`` at
+most 1.2x, ``run`` at most 2.0x), runs interleaved. On a loaded machine the CPU time is
+the steadier figure; find what a command imports with ``python -X importtime -m convcli ...``
 (``tests/test_startup.py`` keeps out the modules the lesson's run does not use).
 
 Memory: ``convcli run`` on a (1,64,1024,1024) float32 input (256 MiB) with a (64,64,3,3)
@@ -36,13 +36,15 @@ def convcli_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "convcli"]
 
 
-def median_seconds(command: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed_run(command: list[str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
 
 
 def startup(runs: int) -> None:
@@ -59,12 +61,22 @@ def startup(runs: int) -> None:
     }
     for command in cases.values():  # warm the file cache
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    base = None
-    print(f"start-up, median of {runs} runs")
-    for name, command in cases.items():
-        seconds = median_seconds(command, runs)
-        base = base or seconds
-        print(f"  {name:30s} {seconds * 1000:7.1f} ms  {seconds / base:5.2f}x import numpy")
+    # Interleaved (each round runs every command once), so all see the same moments of
+    # a shared machine; CPU time is the steadier measure when other work competes.
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, command in cases.items():
+            times[name].append(timed_run(command))
+    print(f"start-up, median of {runs} interleaved runs: wall time, then CPU time")
+    base_wall = base_cpu = 0.0
+    for name, pairs in times.items():
+        wall = statistics.median(wall for wall, _ in pairs)
+        cpu = statistics.median(cpu for _, cpu in pairs)
+        base_wall, base_cpu = base_wall or wall, base_cpu or cpu
+        print(
+            f"  {name:30s} {wall * 1000:7.1f} ms {wall / base_wall:5.2f}x   "
+            f"CPU {cpu * 1000:7.1f} ms {cpu / base_cpu:5.2f}x import numpy"
+        )
 
 
 def peak_memory() -> None:

@@ -68,3 +68,43 @@ def test_help_imports_no_numpy_and_no_compute(args: tuple[str, ...]) -> None:
     loaded = _modules_loaded_by(*args)
     compute = {"numpy", "convcli.ops.algorithms", "convcli.ops.conv", "zipfile", "tempfile"}
     assert not loaded & compute, sorted(loaded & compute)
+
+
+_REGISTERED = """
+import importlib, json, sys
+for module in sys.argv[1:]:
+    importlib.import_module("convcli.cli." + module)
+from convcli.cli._app import app
+names = [info.name or info.callback.__name__.replace("_", "-") for info in app.registered_commands]
+print(json.dumps(names))
+"""
+
+
+def _registered_by(*modules: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _REGISTERED, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names: list[str] = json.loads(done.stdout)
+    return names
+
+
+def test_each_command_is_registered_by_the_module_main_loads_for_it() -> None:
+    from convcli.cli import COMMAND_MODULES, COMMANDS
+
+    assert sorted(_registered_by(*COMMANDS)) == sorted(COMMAND_MODULES)
+    for module in set(COMMAND_MODULES.values()):
+        expected = sorted(name for name, owner in COMMAND_MODULES.items() if owner == module)
+        assert sorted(_registered_by(module)) == expected, module
+
+
+def test_a_command_line_loads_only_its_command_module() -> None:
+    loaded = _modules_loaded_by("--lang", "zh", "run", "--help")
+    commands = {f"convcli.cli.{name}" for name in ("compose", "draw", "grad", "learn", "net")}
+    assert "convcli.cli.run" in loaded
+    assert not loaded & commands, sorted(loaded & commands)
+    # No command named (the help, a misspelt name): every command is there to list.
+    assert {"convcli.cli.draw", "convcli.cli.net"} <= _modules_loaded_by("rnu")

@@ -12,6 +12,7 @@ exit 130, not a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,57 @@ __all__ = [
 COMMANDS = ("compose", "draw", "grad", "learn", "net", "pool", "run", "teach", "verify")
 
 
+# The module that registers each command. A line that names one of them loads only that
+# module, so typer builds that command's options alone (building all twelve took 20-35 ms
+# of a lesson's run; benchmarks/README.md). Help, completion, a misspelt name: all of them.
+COMMAND_MODULES = {
+    "compose": "compose",
+    "demo": "run",
+    "draw": "draw",
+    "explain": "teach",
+    "grad": "grad",
+    "learn": "learn",
+    "net": "net",
+    "pool": "pool",
+    "run": "run",
+    "shapes": "teach",
+    "verify": "verify",
+    "verify-1x1": "verify",
+}
+
+
+def command_modules(argv: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: the named command's, else all.
+
+    The command is the first word that is not an option (``--lang`` takes the next
+    word as its value, as the root option does).
+
+    >>> command_modules(["--lang", "zh", "run", "x.json", "k.json"])
+    ('run',)
+    >>> command_modules(["--help"]) == COMMANDS
+    True
+    """
+    if any(n.startswith("_") and n.endswith("_COMPLETE") for n in os.environ):  # completion
+        return COMMANDS
+    words = iter(argv)
+    for word in words:
+        if word == "--lang":
+            next(words, None)
+        elif word == "--":
+            break
+        elif not word.startswith("-"):
+            module = COMMAND_MODULES.get(word)
+            return COMMANDS if module is None else (module,)
+    return COMMANDS
+
+
 def main() -> None:
     """Entry point of the ``convcli`` script and ``python -m convcli``."""
     try:
-        from convcli.cli import compose, draw, grad, learn, net, pool, run, teach, verify  # noqa: F401 - registers
+        import importlib
+
+        for module in command_modules(sys.argv[1:]):
+            importlib.import_module(f"convcli.cli.{module}")  # registers its commands
         from convcli.cli._app import catch_signals
         from convcli.cli._app import main as run_app
     except KeyboardInterrupt:

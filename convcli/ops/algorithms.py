@@ -59,6 +59,7 @@ __all__ = [
     "TilePlan",
     "choose_algorithm",
     "conv2d_into",
+    "conv_runner",
     "conv_workspace_bytes",
     "estimate_memory",
     "plan_dtypes",
@@ -88,6 +89,10 @@ _TINY_MACS = 2**15
 # (benchmarks/README.md), to be decided on a quiet one. With few channels (rgb) each
 # product is too thin (K = c_i) either way.
 _PER_TAP_CHANNELS: int | None = None
+# A strided layer whose whole output rows fit a tile unfolds from its stride phases
+# (contiguous runs, one copy of the input to split it) instead of gathering every tap
+# with the stride (benchmarks/README.md).
+_PHASED = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,9 @@ class TilePlan:
     samples, output rows, output columns and (depthwise only) input channels.
     ``flat`` marks the padded-width im2col (stride 1); ``per_tap`` (flat only) one
     product per kernel tap straight on the padded tile, accumulated, instead of the
-    im2col copy. ``workspace_bytes`` counts every buffer the kernel allocates.
+    im2col copy; ``phased`` (strided, whole rows) the im2col from the tile split into
+    its ``s_h * s_w`` stride phases, where every tap is a contiguous run.
+    ``workspace_bytes`` counts every buffer the kernel allocates.
     """
 
     algorithm: Algorithm
@@ -109,6 +116,7 @@ class TilePlan:
     flat: bool
     workspace_bytes: int
     per_tap: bool = False
+    phased: bool = False
 
 
 @dataclass(frozen=True)
@@ -304,12 +312,17 @@ def conv2d_into(
     geometry with ``padding=0``.
     """
     prob, plan = _plan_call(x.shape[:2], weight.shape, groups, geom, compute, workspace_bytes)
-    geom = prob.geom
-    w = np.ascontiguousarray(weight, dtype=compute)
-    b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
     if plan.algorithm == "tiny":
-        _run_tiny(out, x, w, b, prob, compute)
+        _tiny_runner(prob, compute)(out, x, weight, bias)
         return plan.algorithm
+    geom = prob.geom
+    w = weight
+    if not (weight.dtype == compute and np.moveaxis(weight, 0, -1).flags.c_contiguous):
+        w = np.ascontiguousarray(weight, dtype=compute)
+    # else: a weight stored tap-major, (c_i/groups, k_h, k_w, c_o) (conv_transpose2d's
+    # phases): every kernel reads it through reshapes, and the products take its
+    # (c_o, c_i/groups * taps) view as a transposed operand, without a copy.
+    b = None if bias is None else np.ascontiguousarray(bias, dtype=compute)
     if plan.algorithm == "gemm_1x1":
         _run_1x1(out, x, w, b, prob, plan, compute)
         return plan.algorithm
@@ -474,17 +487,23 @@ def _plan_1x1(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
 def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
     m_h, m_w = prob.geom.out_size
     flat = prob.geom.stride == (1, 1)
+    phased = not flat and _PHASED
     width = prob.geom.padded_size[1] if flat else m_w
+    if phased:
+        width = _phase_extent(prob, 1)[1]
     per_row = prob.c_i * prob.taps * width * itemsize
     target = min(budget, _GEMM_TILE_BYTES)
     rows = _fit(target // per_row, 1, m_h)
     samples = _fit(target // (per_row * m_h), 1, prob.n) if rows == m_h else 1
     cols = m_w
-    while rows > 1 and _im2col_bytes(prob, samples, rows, cols, flat, itemsize) > budget:
+    while (
+        rows > 1
+        and _im2col_bytes(prob, samples, rows, cols, flat, itemsize, phased=phased) > budget
+    ):
         rows -= 1
-    if _im2col_bytes(prob, samples, rows, cols, flat, itemsize) > budget:
+    if _im2col_bytes(prob, samples, rows, cols, flat, itemsize, phased=phased) > budget:
         # One output row is over budget: drop to the strided im2col on column blocks.
-        flat = False
+        flat = phased = False
         per_col = (prob.c_i * prob.taps + prob.c_o) * itemsize
         cols = _fit(budget // (2 * per_col), 1, m_w)
         while cols > 1 and _im2col_bytes(prob, 1, 1, cols, False, itemsize) > budget:
@@ -495,8 +514,19 @@ def _plan_im2col(prob: _Problem, itemsize: int, budget: int) -> TilePlan:
         and prob.c_per_group >= _PER_TAP_CHANNELS
         and prob.taps > 1
     )
-    workspace = _im2col_bytes(prob, samples, rows, cols, flat, itemsize, per_tap)
-    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, workspace, per_tap)
+    workspace = _im2col_bytes(prob, samples, rows, cols, flat, itemsize, per_tap, phased)
+    return TilePlan("im2col_gemm", samples, rows, cols, prob.c_i, flat, workspace, per_tap, phased)
+
+
+def _phase_extent(prob: _Problem, rows: int) -> tuple[int, int, int]:
+    """Rows and columns of one stride phase of a tile of ``rows`` whole output rows,
+    and the slack after the last phase: tap ``(a, b)`` reads phase
+    ``(a*d_h % s_h, b*d_w % s_w)`` from ``(a*d_h // s_h, b*d_w // s_w)`` on."""
+    geom = prob.geom
+    (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
+    k_h, k_w = prob.kernel
+    down, right = (k_h - 1) * d_h // s_h, (k_w - 1) * d_w // s_w
+    return rows + down, geom.out_size[1] + right, right
 
 
 def _im2col_bytes(
@@ -507,7 +537,13 @@ def _im2col_bytes(
     flat: bool,
     itemsize: int,
     per_tap: bool = False,
+    phased: bool = False,
 ) -> int:
+    if phased:  # the phases of the tile, the columns of all taps, the product
+        ph_rows, ph_cols, slack = _phase_extent(prob, rows)
+        (s_h, s_w), count = prob.geom.stride, samples * rows * ph_cols
+        buffer = samples * prob.c_i * s_h * s_w * ph_rows * ph_cols + slack
+        return (buffer + count * (prob.c_i * prob.taps + prob.c_o)) * itemsize
     in_rows, in_cols = _input_extent(prob.geom, rows, cols, flat)
     slack = prob.geom.effective_kernel[1] if flat else 0
     width = in_cols if flat else cols
@@ -560,37 +596,93 @@ def _fit(value: int, low: int, high: int) -> int:
 # --- the kernels -------------------------------------------------------------------------
 
 
-def _run_tiny(
-    out: Array, x: Array, w: Array, b: Array | None, prob: _Problem, compute: np.dtype[Any]
-) -> None:
+def conv_runner(
+    n_c_i: Shape,
+    weight_shape: Shape,
+    groups: int,
+    geom: ConvGeometry,
+    compute: np.dtype[Any],
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+) -> Callable[[Array, Array, Array, Array | None], object]:
+    """``conv2d_into`` with its plan bound: ``run(out, x, weight, bias)``.
+
+    For a caller that repeats a call of the same shapes, dtypes and options (``conv2d``
+    remembers one per such call): a lesson-sized call is all Python overhead, and the
+    tiny kernel's runner has its views' shapes and strides worked out once.
+    """
+    prob, plan = _plan_call(n_c_i, weight_shape, groups, geom, compute, workspace_bytes)
+    if plan.algorithm == "tiny":
+        return _tiny_runner(prob, compute)
+    return functools.partial(
+        _into_positional, geom=geom, groups=groups, compute=compute, workspace=workspace_bytes
+    )
+
+
+def _into_positional(
+    out: Array,
+    x: Array,
+    weight: Array,
+    bias: Array | None,
+    *,
+    geom: ConvGeometry,
+    groups: int,
+    compute: np.dtype[Any],
+    workspace: int,
+) -> Algorithm:
+    return conv2d_into(out, x, weight, bias, geom, groups, compute, workspace_bytes=workspace)
+
+
+@functools.lru_cache(maxsize=256)
+def _tiny_runner(
+    prob: _Problem, compute: np.dtype[Any]
+) -> Callable[[Array, Array, Array, Array | None], object]:
+    """The tiny kernel for one problem: one im2col of the whole input, one product.
+
+    Everything that depends on shapes only (the padded shape, the windows' shape and
+    strides, the grouped views' shapes) is computed here once.
+    """
     geom = prob.geom
     top, bottom, left, right = geom.padding
-    n, c_i, h, wd = x.shape
-    if top or bottom or left or right:
-        xc = np.zeros((n, c_i, h + top + bottom, wd + left + right), compute)
-        xc[:, :, top : top + h, left : left + wd] = x
-    else:
-        xc = np.ascontiguousarray(x, dtype=compute)
+    n, c_i = prob.n, prob.c_i
+    h, wd = geom.in_size
+    padded = bool(top or bottom or left or right)
+    p_h, p_w = h + top + bottom, wd + left + right
     (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
     m_h, m_w = geom.out_size
     k_h, k_w = prob.kernel
-    st = xc.strides
-    windows: Array = np.ndarray(
-        (n, c_i, k_h, k_w, m_h, m_w),
-        dtype=compute,
-        buffer=xc,
-        strides=(st[0], st[1], st[2] * d_h, st[3] * d_w, st[2] * s_h, st[3] * s_w),
-    )
+    item = compute.itemsize
+    st = (c_i * p_h * p_w * item, p_h * p_w * item, p_w * item, item)
+    win_shape = (n, c_i, k_h, k_w, m_h, m_w)
+    win_strides = (st[0], st[1], st[2] * d_h, st[3] * d_w, st[2] * s_h, st[3] * s_w)
     g = prob.groups
-    cols = windows.reshape(n, g, prob.c_per_group * prob.taps, m_h * m_w)
-    w_groups = w.reshape(g, prob.c_o // g, -1)
-    if out.dtype == compute:
-        y = out.reshape(n, g, prob.c_o // g, m_h * m_w)
-        np.matmul(w_groups, cols, out=y)
-        if b is not None:
-            out += b.reshape(-1, 1, 1)
-    else:
-        _store(out, np.matmul(w_groups, cols).reshape(out.shape), _bias4(b))
+    cols_shape = (n, g, prob.c_per_group * prob.taps, m_h * m_w)
+    w_shape = (g, prob.c_o // g, prob.c_per_group * prob.taps)
+    y_shape = (n, g, prob.c_o // g, m_h * m_w)
+    bias_shape = (prob.c_o, 1, 1)
+    full = (n, c_i, p_h, p_w)
+    ascontiguous, ndarray, matmul, dot = np.ascontiguousarray, np.ndarray, np.matmul, np.dot
+    single = n == 1 and g == 1
+
+    def run(out: Array, x: Array, weight: Array, bias: Array | None) -> None:
+        if padded:
+            xc = np.zeros(full, compute)
+            xc[:, :, top : top + h, left : left + wd] = x
+        else:
+            xc = ascontiguous(x, dtype=compute)
+        cols = ndarray(win_shape, compute, xc, 0, win_strides).reshape(cols_shape)
+        w = ascontiguous(weight, dtype=compute).reshape(w_shape)
+        b = None if bias is None else ascontiguous(bias, dtype=compute)
+        if out.dtype == compute:
+            if single:  # np.dot: the same BLAS product, less dispatch than matmul's
+                dot(w[0], cols[0, 0], out=out.reshape(y_shape)[0, 0])
+            else:
+                matmul(w, cols, out=out.reshape(y_shape))
+            if b is not None:
+                out += b.reshape(bias_shape)
+        else:
+            _store(out, matmul(w, cols).reshape(out.shape), _bias4(b))
+
+    return run
 
 
 def _bias4(b: Array | None) -> Array | None:
@@ -727,6 +819,9 @@ def _run_im2col(
     if plan.per_tap:
         _run_per_tap(out, x, w, b, prob, plan, compute, plane)
         return
+    if plan.phased:
+        _run_phased(out, x, w, b, prob, plan, compute)
+        return
     buf, cols_buf, y_buf = _kept(
         (prob, plan, compute),
         plan.workspace_bytes,
@@ -828,6 +923,95 @@ def _run_per_tap(
                 np.matmul(w_taps[t], src, out=part)
                 acc += part
         result = acc.reshape(nb, c_o, rows, span)[..., : geom.out_size[1]]
+        _store(out[n0:n1, :, r0:r1], result, bias)
+
+
+def _run_phased(
+    out: Array,
+    x: Array,
+    w: Array,
+    b: Array | None,
+    prob: _Problem,
+    plan: TilePlan,
+    compute: np.dtype[Any],
+) -> None:
+    """Strided, whole output rows: the padded tile is split into its ``s_h * s_w``
+    stride phases (phase ``(p, q)`` holds padded rows ``p, p + s_h, ...`` and columns
+    ``q, q + s_w, ...``), each a plane of ``ph_cols`` columns. Computed on that width
+    and cropped, tap ``(a, b)`` of every output of the tile is then one contiguous run
+    of its phase plane, so the im2col is one long copy per tap instead of a gather
+    with the stride. Phase cells outside the input are zero; cells past the padded
+    input feed only the cropped columns."""
+    geom = prob.geom
+    (s_h, s_w), (d_h, d_w) = geom.stride, geom.dilation
+    top, _, left, _ = geom.padding
+    h, wd = x.shape[-2:]
+    m_w = geom.out_size[1]
+    k_h, k_w = prob.kernel
+    c_i, c_o, g = prob.c_i, prob.c_o, prob.groups
+    taps = prob.taps
+    ph_rows_max, ph_cols, slack = _phase_extent(prob, plan.rows)
+    plane = ph_rows_max * ph_cols
+    phases = s_h * s_w
+    size = plan.samples * c_i * phases * plane
+    buf, cols_buf, y_buf = _kept(
+        (prob, plan, compute),
+        plan.workspace_bytes,
+        lambda: (
+            np.zeros(size + slack, compute),
+            np.empty(c_i * taps * plan.samples * plan.rows * ph_cols, compute),
+            np.empty(c_o * plan.samples * plan.rows * ph_cols, compute),
+        ),
+    )
+    planes = buf[:size].reshape(plan.samples, c_i, s_h, s_w, ph_rows_max, ph_cols)
+    # Columns: phase q's column j is input column j*s_w + q - left, the same in every
+    # tile; its columns outside the input stay zero from the allocation.
+    col_ranges = []
+    for q in range(s_w):
+        j0 = max(0, -((q - left) // s_w))
+        j1 = min(ph_cols, (wd - 1 - q + left) // s_w + 1)
+        col_ranges.append((j0, j1, j0 * s_w + q - left))
+    w_groups = w.reshape(g, c_o // g, prob.c_per_group * taps)
+    bias = None if b is None else b.reshape(1, c_o, 1, 1)
+    item = buf.itemsize
+    for n0, n1, r0, r1 in _padded_tiles(prob, plan):
+        nb, rows = n1 - n0, r1 - r0
+        ph_rows = rows + ph_rows_max - plan.rows
+        xs = x[n0:n1]
+        for p in range(s_h):
+            # Phase p's row i is input row (r0 + i)*s_h + p - top.
+            first = r0 * s_h + p - top
+            i0 = max(0, -(first // s_h))
+            i1 = min(ph_rows, (h - 1 - first) // s_h + 1) if first <= h - 1 else 0
+            i1 = max(i1, i0)
+            for q, (j0, j1, x_col) in enumerate(col_ranges):
+                dst = planes[:nb, :, p, q]
+                dst[:, :, :i0] = 0
+                dst[:, :, i1:ph_rows] = 0
+                if i1 > i0 and j1 > j0:
+                    x_row = first + i0 * s_h
+                    dst[:, :, i0:i1, j0:j1] = xs[
+                        :,
+                        :,
+                        x_row : x_row + (i1 - i0 - 1) * s_h + 1 : s_h,
+                        x_col : x_col + (j1 - j0 - 1) * s_w + 1 : s_w,
+                    ]
+        count = rows * ph_cols
+        cols = cols_buf[: c_i * taps * nb * count].reshape(c_i, taps, nb, count)
+        for a in range(k_h):
+            p, da = divmod(a * d_h, s_h)[::-1]
+            for bb in range(k_w):
+                q, db = divmod(bb * d_w, s_w)[::-1]
+                start = ((p * s_w + q) * ph_rows_max + da) * ph_cols + db
+                cols[:, a * k_w + bb] = as_strided(
+                    buf[start:],
+                    shape=(c_i, nb, count),
+                    strides=(phases * plane * item, c_i * phases * plane * item, item),
+                    writeable=False,
+                )
+        y = y_buf[: c_o * nb * count].reshape(g, c_o // g, nb * count)
+        np.matmul(w_groups, cols.reshape(g, -1, nb * count), out=y)
+        result = y.reshape(c_o, nb, rows, ph_cols)[..., :m_w].transpose(1, 0, 2, 3)
         _store(out[n0:n1, :, r0:r1], result, bias)
 
 

@@ -8,6 +8,7 @@ Pure numpy: no printing, no files. Shapes follow the lesson: an input ``X`` is
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.errors import OptionError, ShapeError
 from convcli.i18n import _, ngettext
-from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, conv2d_into
+from convcli.ops.algorithms import DEFAULT_WORKSPACE_BYTES, conv2d_into, conv_runner
 from convcli.ops.layout import to_nchw, to_oihw
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
@@ -222,6 +223,40 @@ def conv2d(
     array([[[10, 18],
             [42, 50]]])
     """
+    key = None
+    if (
+        out is None
+        and type(x) is np.ndarray
+        and type(weight) is np.ndarray
+        and (bias is None or type(bias) is np.ndarray)
+        and padding_mode == "zeros"
+        and not flip
+        and input_layout == "nchw"
+        and kernel_layout == "oihw"
+        and type(groups) is int
+        and type(workspace_bytes) is int
+        and _plain(stride)
+        and _plain(padding)
+        and _plain(dilation)
+    ):
+        key = (
+            x.shape,
+            x.dtype,
+            weight.shape,
+            weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype),
+            stride,
+            padding,
+            dilation,
+            groups,
+            workspace_bytes,
+        )
+        remembered = _REMEMBERED.get(key)
+        if remembered is not None:
+            shape, out_dtype, batched, run = remembered
+            y_fast: Array = np.empty(shape, out_dtype)
+            run(y_fast, x if batched else x[None], weight, bias)  # IEEE, no warnings
+            return y_fast if batched else y_fast[0]
     if input_layout != "nchw":
         x = to_nchw(x, input_layout)
     if kernel_layout != "oihw":
@@ -272,7 +307,25 @@ def conv2d(
         conv2d_into(y, xb, w, b, geom, groups, compute, workspace_bytes=workspace_bytes)
     if out is not None:
         return out
+    if key is not None and any(a.dtype.kind in "fc" for a in (xb, w, b) if a is not None):
+        # With a float or complex operand, a call's checks and plan depend on shapes,
+        # dtypes and options only (integers' on their values: exact_integer_bound,
+        # check_mixed_integers): the next identical call skips straight to the kernel.
+        # A lesson-sized call is all overhead (benchmarks/README.md).
+        if len(_REMEMBERED) >= _REMEMBER_CALLS:
+            _REMEMBERED.clear()
+        run = conv_runner((n, _c_i), w.shape, groups, geom, compute, workspace_bytes)
+        # errstate as a decorator: thread-safe, and cheaper than entering it per call.
+        _REMEMBERED[key] = (shape, acc.out, batched, np.errstate(all="ignore")(run))
     return y if batched else y[0]
+
+
+# conv2d's remembered calls: (shapes, dtypes, options) -> (output shape, output dtype,
+# batched input, the kernel with its plan bound).
+_REMEMBER_CALLS = 256
+_REMEMBERED: dict[
+    tuple[Any, ...], tuple[tuple[int, ...], np.dtype[Any], bool, Callable[..., object]]
+] = {}
 
 
 def _geometry(

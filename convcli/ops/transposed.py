@@ -507,19 +507,35 @@ def _run_phases(
     _, c_og, k_h, k_w = weight.shape
     c_ig, c_o = c_i // groups, c_og * groups
     (s_h, s_w) = geom.stride
-    # (c_o, c_ig, k_h * k_w): the weight in conv2d's channel order, group by group, copied
-    # once; each phase's sub-kernel is then one gather of whole taps (np.take: a third of
-    # the time of copying a strided, flipped view, whose innermost run is T_w values).
-    regrouped = np.ascontiguousarray(
-        weight.reshape(groups, c_ig, c_og, k_h, k_w).transpose(0, 2, 1, 3, 4)
-    ).reshape(c_o, c_ig, k_h * k_w)
     tap_index = np.arange(k_h * k_w).reshape(k_h, k_w)
     stacks = _stacks(geom, c_og)
+    if stacks is not None or groups > 1:
+        # (c_o, c_ig, k_h * k_w): the weight in conv2d's channel order, group by group,
+        # copied once; each phase's sub-kernel is then one gather of whole taps (np.take:
+        # a third of the time of copying a strided, flipped view, whose innermost run is
+        # T_w values).
+        regrouped = np.ascontiguousarray(
+            weight.reshape(groups, c_ig, c_og, k_h, k_w).transpose(0, 2, 1, 3, 4)
+        ).reshape(c_o, c_ig, k_h * k_w)
     if stacks is not None:
         _run_stacked(
             out, x, regrouped, tap_index, bias, geom, groups, compute, samples, stacks, progress
         )
         return
+    if groups == 1:
+        # (c_i, k_h * k_w, c_o): each tap's (c_i, c_o) block whole, so a phase's sub-kernel
+        # is a gather of contiguous blocks, handed to conv2d as a transposed view that its
+        # product reads as is (BLAS's transposed operand): no copy into (c_o, c_i, taps)
+        # order, which cost DCGAN up 1.2 of its 7 ms on one thread (benchmarks/README.md).
+        by_tap = np.ascontiguousarray(weight.reshape(c_i, c_og, k_h * k_w).transpose(0, 2, 1))
+
+    def sub_kernel(taps: Array) -> Array:
+        t_h, t_w = taps.shape
+        if groups == 1:
+            gathered = np.take(by_tap, taps.ravel(), axis=1)
+            return gathered.reshape(c_i, t_h, t_w, c_o).transpose(3, 0, 1, 2)
+        return np.take(regrouped, taps.ravel(), axis=2).reshape(c_o, c_ig, t_h, t_w)
+
     phases = _geometry_phases(geom)
     blocks = range(0, n, samples)
     total, done = len(blocks) * len(phases), 0
@@ -538,8 +554,7 @@ def _run_phases(
             if ph.empty or pw.empty:
                 target[...] = fill
             else:
-                taps = tap_index[ph.residue :: s_h, pw.residue :: s_w][::-1, ::-1]
-                sub = np.take(regrouped, taps.ravel(), axis=2).reshape(c_o, c_ig, ph.taps, pw.taps)
+                sub = sub_kernel(tap_index[ph.residue :: s_h, pw.residue :: s_w][::-1, ::-1])
                 block = np.empty((n1 - n0, c_o, ph.count, pw.count), out.dtype)
                 part = x[n0:n1, :, ph.start : ph.stop, pw.start : pw.stop]
                 conv2d_into(block, part, sub, bias, _phase_geometry(ph, pw), groups, compute)
