@@ -162,3 +162,18 @@ def test_torch_group_norm_reads_back_as_groupnorm(
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(torch.randn(*shape))
     assert data["training"]["kept_bytes"] == sum(kept.values())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("affine", [True, False])
+def test_torch_instance_norm_keeps_its_affine_flag(tmp_path: Path, affine: bool) -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, C, 3), nn.InstanceNorm2d(C, affine=affine))
+    path = tmp_path / "in.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 3, 8, 8),), str(path), dynamo=False)
+    data = json_of(invoke("net", str(path), "--json"))
+    assert data["layers"][1]["layer"] == f"instancenorm(affine={affine})"
+    assert data["total"]["params"] == sum(p.numel() for p in model.parameters())

@@ -766,7 +766,10 @@ class _Reader:
             if x in self.grouped and self.plain_norm(node):
                 self.group_norm(node, x, out, eps)
                 return
-            self.emit(out, "instancenorm", [x], eps=eps, affine=True)
+            # affine=False's ones and zeros are Constant nodes (TorchScript), a weight is
+            # stored (dynamo=True stores the ones and zeros too: read as a weight)
+            weighted = len(node.input) > 1 and node.input[1] in self.initial
+            self.emit(out, "instancenorm", [x], eps=eps, affine=weighted)
             return
         if op == "GroupNormalization":
             groups = int(a["num_groups"])
