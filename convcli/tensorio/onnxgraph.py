@@ -774,7 +774,8 @@ class _Reader:
         if op == "GroupNormalization":
             groups = int(a["num_groups"])
             eps = round(float(a.get("epsilon", 1e-5)), 9)
-            channels = (self.in_shape(x) or (0, 0))[1]
+            arriving = self.in_shape(x) or ()
+            channels = arriving[1] if len(arriving) > 1 else 0
             per = self.const_size(node.input[1]) if len(node.input) > 1 else None
             if per is not None and per != channels and per == groups:
                 # opset 18's scale and bias are per group (opset 21 made them per channel,
@@ -1221,7 +1222,8 @@ class _Reader:
             last = self.nodes[-1] if self.nodes else None
             const = [name for name in node.input if name in self.constants]
             step = self.affine.get(last.name, "") if last is not None else ""
-            channels = (self.in_shape(x) or (0, 0))[1] if step else 0
+            shape = (self.in_shape(x) or ()) if step else ()
+            channels = shape[1] if len(shape) > 1 else 0
             if (
                 last is not None
                 and last.name == self.alias[x]
@@ -1300,6 +1302,7 @@ class _Reader:
             and len(before) == 4
             and len(after) == 3
             and after[0] == before[0]
+            and after[1] > 0
             and before[1] % after[1] == 0
             and math.prod(before) == math.prod(after)
         ):
