@@ -498,8 +498,10 @@ def layer_shapes_command(
     kernel_size: str | None,
     ceil_mode: bool,
     as_json: bool,
+    backward: bool = False,
 ) -> None:
-    """``convcli shapes --transposed`` and ``convcli shapes --pool``."""
+    """``convcli shapes --transposed`` and ``convcli shapes --pool`` (``backward``: with
+    a transposed layer's forward and backward cost, ``shapes --backward``'s sections)."""
     from convcli.render import layers
     from convcli.shapes.parsing import parse_shape
 
@@ -588,10 +590,30 @@ def layer_shapes_command(
         )
     options_t = resolve_output_padding(in_shape, k_shape, options_t)
     explained = layers.explain_transposed_shapes(in_shape, k_shape, bias=bias, options=options_t)
+    payload, report = None, None
     if as_json:
-        show_json(layers.transposed_shapes_payload(explained))
+        payload = layers.transposed_shapes_payload(explained)
     else:
-        show(*layers.transposed_shapes_report(explained))
+        report = layers.transposed_shapes_report(explained)
+    if backward:
+        from convcli.render.cost import transposed_backward_payload, transposed_backward_report
+        from convcli.shapes.cost import transposed_training_cost
+
+        cost = transposed_training_cost(
+            explained.input_shape,
+            explained.kernel_shape,
+            explained.geometry,
+            bias=bias,
+            groups=explained.groups,
+        )
+        if payload is not None:
+            payload.update(transposed_backward_payload(cost))
+        if report is not None:
+            report.extend(transposed_backward_report(cost))
+    if payload is not None:
+        show_json(payload)
+    if report is not None:
+        show(*report)
 
 
 def verify_transposed_command(

@@ -298,7 +298,7 @@ def net(
             if memory is not None:
                 from convcli.render.training import training_payload
 
-                payload["training"] = training_payload(memory, dtype)
+                payload["training"] = training_payload(memory, dtype, origins)
             show_json(payload)
             return
         table = None
@@ -331,7 +331,7 @@ def net(
         if memory is not None:
             from convcli.render.training import training_report
 
-            report.extend(training_report(memory, dtype))
+            report.extend(training_report(memory, dtype, origins))
         show(*report, *notes)
 
 

@@ -157,6 +157,8 @@ def shapes(
       convcli shapes --transposed --input-shape 64x28x28 --kernel-shape 64x3x3x3 \\
           -s 2 -p 1 --want-output 56
       convcli shapes --input-shape 8x64x56x56 --kernel-shape 128x64x3x3 -p 1 --backward
+      convcli shapes --transposed --input-shape 8x64x16x16 --kernel-shape 64x32x4x4 \\
+          -s 2 -p 1 --backward
       convcli shapes --input-shape 64x32x32 --kernel-shape 64x64x3x3 -p 1 --vary p=1,2,4
 
     Also: the receptive field ((k-1)d+1 per axis) and the depthwise-separable
@@ -185,12 +187,19 @@ def shapes(
             return
         layer_flags = (transposed, output_padding, output_size, pool, kernel_size, ceil_mode)
         if any(flag not in (None, False) for flag in layer_flags):
-            if backward or vary is not None:
+            if vary is not None:
                 raise OptionError(
                     _(
-                        "--backward and --vary are for a convolution layer; a transposed "
-                        'convolution\'s backward MACs and memory: net "convT(C_O, k=K, s=S)" '
-                        "--input-shape NxCxHxW --training"
+                        "--vary is for a convolution layer; a transposed convolution's "
+                        "cost forward and backward: --transposed --backward"
+                    )
+                )
+            if backward and not transposed:
+                raise OptionError(
+                    _(
+                        "--backward is for a convolution layer, transposed (--transposed) "
+                        "or not; a pooling layer's backward memory: net "
+                        '"maxpool(K)" --input-shape NxCxHxW --training'
                     )
                 )
             from convcli.cli.layers import layer_shapes_command
@@ -205,6 +214,7 @@ def shapes(
                 kernel_size=kernel_size,
                 ceil_mode=ceil_mode,
                 as_json=as_json,
+                backward=backward,
             )
             return
 

@@ -17,9 +17,16 @@ from rich.text import Text
 from convcli.i18n import _
 from convcli.ops.budget import format_bytes
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
-from convcli.shapes.cost import TrainingCost, VariedRow
+from convcli.shapes.cost import TrainingCost, TransposedTrainingCost, VariedRow
 
-__all__ = ["backward_payload", "backward_report", "vary_payload", "vary_report"]
+__all__ = [
+    "backward_payload",
+    "backward_report",
+    "transposed_backward_payload",
+    "transposed_backward_report",
+    "vary_payload",
+    "vary_report",
+]
 
 
 def _n(value: int) -> str:
@@ -271,3 +278,203 @@ def vary_report(name: str, rows: Sequence[VariedRow]) -> list[Renderable]:
         )
     )
     return notes
+
+
+def transposed_backward_payload(cost: TransposedTrainingCost) -> dict[str, Any]:
+    """``shapes --transposed --backward --json``'s ``forward`` and ``backward`` objects:
+    ``shapes --backward``'s keys, and the useful additions and reached outputs."""
+    f, b = cost.forward, cost.backward
+    return {
+        "forward": {
+            "multiplications": f.multiplications,
+            "useful_multiplications": f.useful_multiplications,
+            "additions": f.additions,
+            "useful_additions": cost.useful_additions,
+            "reached_outputs": cost.reached,
+            "bytes": f.bytes,
+            "input_bytes": f.input_bytes,
+            "weight_bytes": f.weight_bytes,
+            "output_bytes": f.output_bytes,
+            "flop_counter_flops": cost.flop_counter_forward,
+        },
+        "backward": {
+            "multiplications": b.multiplications,
+            "additions": b.additions,
+            "bytes": b.bytes,
+            "kept_bytes": b.kept_bytes,
+            "gradient_bytes": b.gradient_bytes,
+            "dx": {"multiplications": b.dx_multiplications, "additions": b.dx_additions},
+            "dw": {"multiplications": b.dw_multiplications, "additions": b.dw_additions},
+            "db": {"additions": b.db_additions},
+            "flop_counter_flops": b.flop_counter,
+            "flop_counter_dw_flops": b.flop_counter_dw,
+            "dw_flops": cost.dw_correct_flops,
+        },
+        "bytes_per_value": cost.bytes_per_value,
+    }
+
+
+def transposed_backward_report(cost: TransposedTrainingCost) -> list[Renderable]:
+    """A transposed convolution's forward products, sums and memory, and its backward."""
+    f, b = cost.forward, cost.backward
+    c_i, c_og, k_h, k_w = cost.kernel_shape
+    h, w = cost.input_shape[-2:]
+    m_h, m_w = cost.output_shape[-2:]
+    n = cost.batch
+    nb, nv = ("n*", f"{n}*") if n > 1 else ("", "")
+    window = c_og * k_h * k_w
+    inputs = n * c_i * h * w
+    outputs = n * c_og * cost.groups * m_h * m_w
+    cropped = f.multiplications - f.useful_multiplications
+    bias_adds = _(" + {outputs} bias additions").format(outputs=_n(outputs)) if cost.bias else ""
+    size = _("{b} bytes a number (float32)").format(b=cost.bytes_per_value)
+    forward = [
+        (
+            _("multiplications"),
+            _(
+                "{useful} useful: each output value sums the products of the input values "
+                "and taps that land on it"
+            ).format(useful=_n(f.useful_multiplications)),
+        ),
+        (
+            "",
+            _(
+                "FlopCounterMode counts {nb}c_i*n_h*n_w*(c_o/g)*k_h*k_w = "
+                "{nv}{c_i}*{h}*{w}*{c_og}*{k_h}*{k_w} = {mults}: every input value times "
+                "every tap, as the convolution this one transposes; {cropped} of them land "
+                "in the padding rows and columns the output crops and are thrown away"
+            ).format(
+                nb=nb,
+                nv=nv,
+                c_i=c_i,
+                h=h,
+                w=w,
+                c_og=c_og,
+                k_h=k_h,
+                k_w=k_w,
+                mults=_n(f.multiplications),
+                cropped=_n(cropped),
+            ),
+        ),
+        (
+            _("additions"),
+            _(
+                "the {useful} useful products land in {reached} of the {outputs} outputs: "
+                "{useful} - {reached} = {sums}{bias} = {adds} (every tap: {all_adds})"
+            ).format(
+                useful=_n(f.useful_multiplications),
+                reached=_n(cost.reached),
+                outputs=_n(outputs),
+                sums=_n(f.useful_multiplications - cost.reached),
+                bias=bias_adds,
+                adds=_n(cost.useful_additions),
+                all_adds=_n(f.additions),
+            ),
+        ),
+        (
+            _("memory"),
+            _("input {x} + weights {w} + output {y} = {total}; {size}").format(
+                x=_bytes(f.input_bytes),
+                w=_bytes(f.weight_bytes),
+                y=_bytes(f.output_bytes),
+                total=_bytes(f.bytes),
+                size=size,
+            ),
+        ),
+        (
+            "FlopCounterMode",
+            _("2*MACs = {flops} FLOPs (the bias is not counted)").format(
+                flops=_n(cost.flop_counter_forward)
+            ),
+        ),
+    ]
+    positions = n * h * w
+    backward = [
+        (
+            "dX",
+            _(
+                "conv2d(dY, K) with the same stride, padding and dilation: each of the "
+                "{inputs} input values sums (c_o/g)*k_h*k_w = {window} products: {mults} "
+                "multiplications, {inputs}*({window} - 1) = {adds} additions"
+            ).format(
+                inputs=_n(inputs),
+                window=window,
+                mults=_n(b.dx_multiplications),
+                adds=_n(b.dx_additions),
+            ),
+        ),
+        (
+            "dW",
+            _(
+                "each of the {weights} weights sums {positions} products (n*n_h*n_w, the "
+                "input times the dY value its tap reached): {mults} multiplications, "
+                "{weights}*({positions} - 1) = {adds} additions"
+            ).format(
+                weights=_n(c_i * window),
+                positions=_n(positions),
+                mults=_n(b.dw_multiplications),
+                adds=_n(b.dw_additions),
+            ),
+        ),
+        (
+            "db",
+            _("c_o*(n*m_h*m_w - 1) = {c_o}*({positions} - 1) = {adds} additions").format(
+                c_o=c_og * cost.groups, positions=_n(n * m_h * m_w), adds=_n(b.db_additions)
+            )
+            if cost.bias
+            else _("no bias"),
+        ),
+        (
+            _("total"),
+            _("{mults} multiplications, {adds} additions (about twice the forward)").format(
+                mults=_n(b.multiplications), adds=_n(b.additions)
+            ),
+        ),
+        (
+            _("kept for backward"),
+            _("the input {x} (for dW) + the weights {w} (for dX) = {kept}").format(
+                x=_bytes(f.input_bytes),
+                w=_bytes(b.kept_bytes - f.input_bytes),
+                kept=_bytes(b.kept_bytes),
+            ),
+        ),
+        (
+            _("gradient buffers"),
+            _("dY {y} + dX {x} + dW, db {w} = {grads}").format(
+                y=_bytes(f.output_bytes),
+                x=_bytes(f.input_bytes),
+                w=_bytes(f.weight_bytes),
+                grads=_bytes(b.gradient_bytes),
+            ),
+        ),
+        (_("backward memory"), _bytes(b.bytes)),
+        (
+            "FlopCounterMode",
+            _("dX 2*MACs {dx} + dW {dw} = {total} FLOPs").format(
+                dx=_n(b.flop_counter_dx), dw=_n(b.flop_counter_dw), total=_n(b.flop_counter)
+            ),
+        ),
+    ]
+    report: list[Renderable] = [
+        render_key_values(forward, title=_("forward: products, sums and memory")),
+        render_key_values(backward, title=_("backward: the gradients dX, dW, db")),
+    ]
+    if cost.groups > 1:
+        report.append(
+            render_line(
+                _(
+                    "FlopCounterMode counts dW as 2*n*c_o*c_i*k_h*k_w*n_h*n_w = {wrong}: it "
+                    "uses all c_o = {c_o} output channels, but each weight of a grouped layer "
+                    "(groups {g}) sees c_o/g = {c_og}; the right count is 2*{mults} = "
+                    "{right}, {g} times fewer."
+                ).format(
+                    wrong=_n(b.flop_counter_dw),
+                    c_o=c_og * cost.groups,
+                    g=cost.groups,
+                    c_og=c_og,
+                    mults=_n(b.dw_multiplications),
+                    right=_n(cost.dw_correct_flops),
+                )
+            )
+        )
+    return report

@@ -214,6 +214,8 @@ def _module(row: LayerRow, depth: int) -> str:
             return f"Residual({main})"
         return f"Residual({main}, {_sequential(row.shortcut, depth)})"
     c = row.input_shape[1] if len(row.input_shape) > 1 else 0
+    if kind == "instancenorm" and len(row.input_shape) == 3:
+        c = row.input_shape[0]  # PyTorch reads (C, H, W): one unbatched sample
     if kind in _JOIN_CLASSES:
         branches = ", ".join(_sequential(branch, depth) for branch in row.branches)
         return f"{_JOIN_CLASSES[kind]}({branches})"

@@ -1,7 +1,8 @@
 """What one convolution costs forward and backward: products, sums and bytes.
 
 Pure Python, counted from shapes alone. ``training_cost`` is what
-``convcli shapes --backward`` explains; ``vary_layer`` is ``shapes --vary``.
+``convcli shapes --backward`` explains (``transposed_training_cost`` with
+``--transposed``); ``vary_layer`` is ``shapes --vary``.
 
 Conventions (the lesson's exercise 2):
 
@@ -23,14 +24,17 @@ from convcli.errors import ShapeError
 from convcli.i18n import _
 from convcli.shapes.geometry import PaddingArg
 from convcli.shapes.layer import LayerShapes, describe_layer
+from convcli.shapes.transposed import TransposedGeometry
 
 __all__ = [
     "VARY_NAMES",
     "BackwardCost",
     "ForwardCost",
     "TrainingCost",
+    "TransposedTrainingCost",
     "VariedRow",
     "training_cost",
+    "transposed_training_cost",
     "useful_taps",
     "vary_layer",
 ]
@@ -321,3 +325,152 @@ def vary_layer(
             )
         )
     return rows
+
+
+def _reached(n: int, k: int, s: int, d: int, before: int, m: int) -> int:
+    """Positions of a transposed convolution's output axis (length ``n``) that a product
+    lands in: input ``i < m`` through tap ``t`` lands on ``i*s + t*d - before``.
+
+    As ``_covered``'s runs per residue of ``t*d`` modulo ``s``, each clipped to the
+    output (the ``before`` cropped positions and those past the end are not counted).
+
+    Examples
+    --------
+    >>> _reached(6, 3, 1, 1, 0, 4), _reached(4, 3, 1, 1, 1, 4), _reached(9, 1, 2, 1, 0, 5)
+    (6, 4, 5)
+    """
+    runs: dict[int, list[int]] = {}
+    for t in range(k):
+        runs.setdefault(t * d % s, []).append(t * d // s)
+    total = 0
+    for residue, starts in runs.items():
+        # lattice index j is position j*s + residue - before; keep 0 <= position < n
+        low = -((residue - before) // s)  # ceil((before - residue) / s)
+        high = (n - 1 + before - residue) // s
+        end = low - 1
+        for start in sorted(starts):
+            first, stop = max(start, end + 1), min(start + m - 1, high)
+            total += max(0, stop - first + 1)
+            end = max(end, start + m - 1)
+    return total
+
+
+@dataclass(frozen=True)
+class TransposedTrainingCost:
+    """A transposed convolution's forward and backward cost at ``bytes_per_value`` bytes.
+
+    ``forward.multiplications`` counts every input value times every tap (the products
+    of the convolution it transposes, FlopCounterMode's count); ``useful_multiplications``
+    and ``useful_additions`` only the products that land in the output (the others land
+    in the ``padding`` rows and columns the output crops). ``reached`` is how many output
+    values at least one product lands in.
+    """
+
+    input_shape: Shape
+    kernel_shape: Shape
+    output_shape: Shape
+    bias: bool
+    groups: int
+    bytes_per_value: int
+    forward: ForwardCost
+    useful_additions: int
+    reached: int
+    backward: BackwardCost
+
+    @property
+    def batch(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 4 else 1
+
+    @property
+    def flop_counter_forward(self) -> int:
+        """FlopCounterMode's forward count: 2 per product, every tap, no bias."""
+        return 2 * self.forward.multiplications
+
+    @property
+    def dw_correct_flops(self) -> int:
+        """dW's FLOPs counted right: 2 per product, ``c_o/g`` channels per weight."""
+        return 2 * self.backward.dw_multiplications
+
+
+def transposed_training_cost(
+    input_shape: Shape,
+    kernel_shape: Shape,
+    geometry: TransposedGeometry,
+    *,
+    bias: bool,
+    groups: int = 1,
+    bytes_per_value: int = 4,
+) -> TransposedTrainingCost:
+    """Products, sums and bytes of a ``conv_transpose2d``'s forward and backward passes.
+
+    ``kernel_shape`` is ``(c_i, c_o/g, k_h, k_w)``. Each output value sums the products
+    of the input values and taps that land on it; dX is ``conv2d(dY, K)`` (each input
+    value sums ``(c_o/g)*k_h*k_w`` products), dW correlates the input with dY.
+
+    Examples
+    --------
+    >>> from convcli.shapes.transposed import resolve_transposed_geometry
+    >>> g = resolve_transposed_geometry((2, 2), 3, stride=2, padding=1)  # 2x2 -> 3x3
+    >>> cost = transposed_training_cost((1, 2, 2), (1, 1, 3, 3), g, bias=False)
+    >>> cost.forward.multiplications, cost.forward.useful_multiplications
+    (36, 16)
+    >>> cost.useful_additions, cost.reached  # 16 products into 9 outputs
+    (7, 9)
+    >>> cost.backward.dx_additions, cost.backward.dw_additions  # 4 sums of 9, 9 of 4
+    (32, 27)
+    """
+    c_i, c_og, k_h, k_w = kernel_shape
+    n = input_shape[0] if len(input_shape) == 4 else 1
+    h, w = geometry.in_size
+    m_h, m_w = geometry.out_size
+    (s_h, s_w), (d_h, d_w), (p_h, p_w) = geometry.stride, geometry.dilation, geometry.padding
+    c_o = c_og * groups
+    inputs = n * c_i * h * w
+    outputs = n * c_o * m_h * m_w
+    window = c_og * k_h * k_w  # products per input value: its group's taps
+    products = inputs * window
+    useful = (
+        n
+        * c_i
+        * c_og
+        * useful_taps(m_h, k_h, s_h, d_h, p_h, h)
+        * useful_taps(m_w, k_w, s_w, d_w, p_w, w)
+    )
+    reached = n * c_o * _reached(m_h, k_h, s_h, d_h, p_h, h) * _reached(m_w, k_w, s_w, d_w, p_w, w)
+    # every tap: the uncropped output's cells each sum what lands there
+    covered = n * c_o * _covered(k_h, s_h, d_h, h) * _covered(k_w, s_w, d_w, w)
+    bias_adds = outputs if bias else 0
+    weight_values = c_i * c_og * k_h * k_w
+    b = bytes_per_value
+    forward = ForwardCost(
+        multiplications=products,
+        useful_multiplications=useful,
+        additions=products - covered + bias_adds,
+        input_bytes=inputs * b,
+        weight_bytes=(weight_values + (c_o if bias else 0)) * b,
+        output_bytes=outputs * b,
+    )
+    backward = BackwardCost(
+        dx_multiplications=products,
+        dx_additions=inputs * (window - 1),
+        dw_multiplications=products,
+        dw_additions=weight_values * (n * h * w - 1),
+        db_additions=c_o * (n * m_h * m_w - 1) if bias else 0,
+        kept_bytes=(inputs + weight_values) * b,  # not the bias
+        gradient_bytes=(outputs + inputs + weight_values + (c_o if bias else 0)) * b,
+        flop_counter_dx=2 * products,
+        flop_counter_dw=2 * products * groups,
+    )
+    lead = input_shape[:1] if len(input_shape) == 4 else ()
+    return TransposedTrainingCost(
+        input_shape=tuple(input_shape),
+        kernel_shape=tuple(kernel_shape),
+        output_shape=(*lead, c_o, m_h, m_w),
+        bias=bias,
+        groups=groups,
+        bytes_per_value=b,
+        forward=forward,
+        useful_additions=useful - reached + bias_adds,
+        reached=reached,
+        backward=backward,
+    )

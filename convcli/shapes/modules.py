@@ -57,6 +57,38 @@ class Origin:
         """The module path as PyTorch's exporter writes it: ``/layer1/layer1.0``."""
         return "/" + "/".join(s.name for s in self.scope) if self.scope else ""
 
+    @property
+    def qualified(self) -> str:
+        """The module's name as ``model.named_modules()`` gives it: ``layer1.0.conv1``.
+
+        TorchScript's path names a module by its attribute (``conv1``), or by its
+        parent's and its own (``layer1.0``, ``downsample.0``); dynamo's by its whole
+        name (``layer1.0.conv1``).
+
+        >>> def qualified(*names):
+        ...     return Origin("n", "conv", 1, tuple(Scope(name) for name in names)).qualified
+        >>> qualified("layer1", "layer1.0", "conv1")
+        'layer1.0.conv1'
+        >>> qualified("layer2", "layer2.0", "downsample", "downsample.0")
+        'layer2.0.downsample.0'
+        >>> qualified("layer1", "layer1.0", "layer1.0.conv1")
+        'layer1.0.conv1'
+        """
+        names: list[str] = []  # the qualified name of each module on the path
+        raw = ""
+        for scope in self.scope or ():
+            parent = names[-1] if names else ""
+            if not parent or scope.name.startswith(parent + "."):
+                name = scope.name
+            elif raw and scope.name.startswith(raw + ".") and parent.endswith(raw):
+                # the parent's own name, extended: it replaces that name
+                name = parent[: len(parent) - len(raw)] + scope.name
+            else:
+                name = f"{parent}.{scope.name}"
+            names.append(name)
+            raw = scope.name
+        return names[-1] if names else ""
+
 
 @dataclass(frozen=True)
 class ModuleRow:

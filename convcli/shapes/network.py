@@ -657,7 +657,8 @@ def _norm(layer: LayerSpec, row: LayerRow) -> LayerRow:
         raise ShapeError(
             _("needs a batch and a channel axis, got {show_shape}").format(show_shape=_show(shape))
         )
-    channels = shape[1]
+    # InstanceNorm2d reads a 3-D input as one unbatched sample (C, H, W), as PyTorch does
+    channels = shape[0] if kind == "instancenorm" and len(shape) == 3 else shape[1]
     stated = layer.stated.get("num_channels", layer.stated.get("num_features"))
     if stated is not None and stated != channels:
         raise ShapeError(

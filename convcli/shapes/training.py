@@ -70,6 +70,11 @@ class TrainingLayer:
     text: str
     backward_macs: int
     kept_bytes: int
+    short: str = ""  # a join's kind alone (its branches' layers are rows of their own)
+
+    @property
+    def label(self) -> str:
+        return self.short or self.text
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,7 @@ def _join(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> tuple[str, bo
     gradient (squeeze-excitation's gate and its input)."""
     ends: list[tuple[str, int]] = []
     grads = []
+    at = len(walk.layers)  # the join's row goes before its branches' rows, as net lists them
     if row.spec.kind == "chunk":
         walk.whole[storage] = math.prod(row.input_shape)
     for branch in row.branches:
@@ -232,7 +238,9 @@ def _join(walk: _Walk, row: LayerRow, storage: str, grad: bool) -> tuple[str, bo
     if row.spec.kind in ("mul", "se") and any(grads):
         for end, values in ends:
             kept += walk.keep(end, values)
-    walk.layers.append(TrainingLayer(row.index, row.spec.text, 0, kept))
+    spec = row.spec
+    short = f"chunk({spec.args['chunks']})" if spec.kind == "chunk" else spec.kind
+    walk.layers.insert(at, TrainingLayer(row.index, spec.text, 0, kept, short))
     return f"out:{row.index}", any(grads)
 
 

@@ -538,6 +538,10 @@ class _Reader:
         self.erf_nodes: list[str] = []
         self.erfs_used: set[str] = set()
         self.uses: Counter[str] = Counter()
+        # (N, G, L) reshapes of (N, C, H, W): G and the 4-D shape
+        self.grouped: dict[str, tuple[int, tuple[int, ...]]] = {}
+        # groupnorm rows read from InstanceNormalization whose Mul, Add may follow
+        self.affine: dict[str, str] = {}  # row name -> "weight" or "bias" next
 
     # -- helpers -------------------------------------------------------------------------
     def attrs(self, node: Any) -> dict[str, Any]:
@@ -758,12 +762,30 @@ class _Reader:
             self.emit(out, "bn", [x], eps=round(float(a.get("epsilon", 1e-5)), 9))
             return
         if op == "InstanceNormalization":
-            self.emit(
-                out, "instancenorm", [x], eps=round(float(a.get("epsilon", 1e-5)), 9), affine=True
-            )
+            eps = round(float(a.get("epsilon", 1e-5)), 9)
+            if x in self.grouped and self.plain_norm(node):
+                self.group_norm(node, x, out, eps)
+                return
+            # affine=False's ones and zeros are Constant nodes (TorchScript), a weight is
+            # stored (dynamo=True stores the ones and zeros too: read as a weight)
+            weighted = len(node.input) > 1 and node.input[1] in self.initial
+            self.emit(out, "instancenorm", [x], eps=eps, affine=weighted)
             return
         if op == "GroupNormalization":
-            self.emit(out, "groupnorm", [x], num_groups=int(a["num_groups"]))
+            groups = int(a["num_groups"])
+            eps = round(float(a.get("epsilon", 1e-5)), 9)
+            arriving = self.in_shape(x) or ()
+            channels = arriving[1] if len(arriving) > 1 else 0
+            per = self.const_size(node.input[1]) if len(node.input) > 1 else None
+            if per is not None and per != channels and per == groups:
+                # opset 18's scale and bias are per group (opset 21 made them per channel,
+                # as torch.nn.GroupNorm's): no groupnorm's weight; counted as elementwise
+                for name in node.input[1:3]:
+                    if name in self.initial:
+                        self.elementwise[self.origin.get(name, name)] = per
+                self.emit(out, "groupnorm", [x], num_groups=groups, eps=eps, affine=False)
+                return
+            self.emit(out, "groupnorm", [x], num_groups=groups, eps=eps)
             return
         if op == "LayerNormalization":
             scale = self.initial.get(node.input[1]) if len(node.input) > 1 else None
@@ -897,6 +919,33 @@ class _Reader:
             self.mark(node, x, out)
         else:
             self.alias[out] = self.alias[x]
+
+    def const_size(self, name: str) -> int | None:
+        """How many elements the constant ``name`` holds (None: not known)."""
+        if name in self.initial:
+            return math.prod(self.initial[name])
+        value = self.const_value(name)
+        return None if value is None else int(value.size)
+
+    def plain_norm(self, node: Any) -> bool:
+        """Whether a normalisation's scale is all ones and its bias all zeros (or unknown:
+        constants the exporter wrote, not weights)."""
+        import numpy as np
+
+        for name, fill in zip(node.input[1:3], (1.0, 0.0), strict=False):
+            value = self.const_value(name) if name in self.constants else None
+            if isinstance(value, np.ndarray) and not np.all(value == fill):
+                return False
+        return True
+
+    def group_norm(self, node: Any, x: str, out: str, eps: float) -> None:
+        """torch.nn.GroupNorm as exporters write it: Reshape to (N, G, -1), an
+        InstanceNormalization of unit scale and zero bias, Reshape back, then Mul by the
+        weight and Add the bias per channel (read in ``arith``)."""
+        groups, shape = self.grouped[x]
+        self.emit(out, "groupnorm", [x], num_groups=groups, eps=eps, affine=False)
+        self.affine[out] = "weight"
+        self.shapes[out] = shape
 
     def unknown(self, node: Any, x: str, out: str) -> None:
         before, after = self.in_shape(x), self.out_shape(node)
@@ -1172,6 +1221,30 @@ class _Reader:
         if len(data) == 1:
             last = self.nodes[-1] if self.nodes else None
             const = [name for name in node.input if name in self.constants]
+            step = self.affine.get(last.name, "") if last is not None else ""
+            shape = (self.in_shape(x) or ()) if step else ()
+            channels = shape[1] if len(shape) > 1 else 0
+            if (
+                last is not None
+                and last.name == self.alias[x]
+                and (node.op_type, step) in (("Mul", "weight"), ("Add", "bias"))
+                and const
+                and const[0] in self.initial
+                and self.const_size(const[0]) == channels
+            ):
+                # GroupNorm's weight and bias per channel, stored as weights: the groupnorm
+                # is affine (TorchScript writes affine=False's ones and zeros as Constant
+                # nodes; dynamo=True as initializers, which are read as a weight)
+                attributes = dict(last.attributes)
+                if step == "weight":
+                    attributes.pop("affine", None)
+                    attributes["bias"] = False
+                else:
+                    attributes.pop("bias", None)
+                self.nodes[-1] = Node(last.name, last.op, last.inputs, attributes)
+                self.affine[last.name] = "bias" if node.op_type == "Mul" else ""
+                self.alias[out] = self.alias[x]
+                return
             if (
                 node.op_type == "Add"
                 and last is not None
@@ -1223,6 +1296,20 @@ class _Reader:
             return
         if len(before) == 4 and len(after) == 2 and after[0] == before[0]:
             self.emit(out, "flatten", [x])
+            return
+        if (
+            node.op_type == "Reshape"
+            and len(before) == 4
+            and len(after) == 3
+            and after[0] == before[0]
+            and after[1] > 0
+            and before[1] % after[1] == 0
+            and math.prod(before) == math.prod(after)
+        ):
+            # (N, C, H, W) > (N, G, C/G*H*W): a GroupNorm's groups, if an
+            # InstanceNormalization follows (torch.nn.GroupNorm as both exporters write it)
+            self.grouped[out] = (after[1], before)
+            self.alias[out] = self.alias[x]
             return
         # A channel shuffle: (N, C, H, W) > (N, g, C/g, H, W) > transposed > (N, C, H, W).
         if node.op_type == "Reshape" and len(before) == 5 and len(after) == 4:
