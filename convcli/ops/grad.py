@@ -35,6 +35,7 @@ import numpy.typing as npt
 from convcli.errors import ShapeError
 from convcli.i18n import _
 from convcli.ops.conv import _operand, conv2d
+from convcli.ops.grad_weight import input_grad_phases, weight_grad_fits, weight_grad_phases
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     accumulation_for,
@@ -72,6 +73,9 @@ __all__ = [
 Array = npt.NDArray[Any]
 # The input's tap copies one product of dW multiplies at once (im2col, in tiles).
 GRAD_TILE_BYTES = 32 * 2**20
+# Up to this many multiply-adds dW runs as im2col: the padded-width path's extra numpy
+# calls cost more than they save on the lesson's sizes.
+_SMALL_MACS = 2**16
 
 
 @dataclass(frozen=True)
@@ -466,8 +470,24 @@ def _input_grad(
     """The gradient of the padded input: ``conv_transpose2d(dY, K)``, zero-extended to the
     padded size (rows no window reached get none)."""
     kt = np.conj(kernel) if kernel.dtype.kind == "c" else kernel
-    if kernel.shape[1] == 1 and groups > 1:
+    c_o, c_ig, k_h, k_w = kernel.shape
+    if c_ig == 1 and groups > 1:
         full = _depthwise_input_grad(dy, kt, padded_size, stride, dilation, groups)
+    elif (c_ig * groups < c_o or dy.size * c_ig * k_h * k_w <= _SMALL_MACS) and weight_grad_fits(
+        kt
+    ):
+        # Fewer input channels than output ones: adding each tap's product (c_i rows)
+        # moves less than gathering dY's taps (c_o rows) for the transposed convolution.
+        acc = accumulation_for(dy, kt)
+        compute = acc.acc
+        if acc.is_integer:
+            if exact_integer_bound(dy, kt, None, c_o * k_h * k_w) < FLOAT64_EXACT:
+                compute = np.dtype(np.float64)
+        else:
+            check_mixed_integers(dy, kt, None, c_o * k_h * k_w)
+        with np.errstate(all="ignore"):
+            grad = input_grad_phases(dy, kt, padded_size, stride, dilation, groups, compute)
+        return grad.astype(np.int64 if acc.is_integer else acc.out, copy=False)
     else:
         full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
     if full.shape[2:] == padded_size:
@@ -509,7 +529,8 @@ def _weight_grad(
     conj: bool = True,
 ) -> Array:
     """``dW[o, c, u, v] = sum X[c, i*s + u*d, j*s + v*d] * dY[o, i, j]`` over samples and
-    positions: one matrix product per tap (and group), exact for integers."""
+    positions, exact for integers: on the padded width (``grad_weight``) when the input is
+    finite and the problem is not lesson-sized, else one product per tile of taps' copies."""
     n, c_i = padded.shape[:2]
     c_o, c_ig, k_h, k_w = kernel_shape
     c_og = c_o // groups
@@ -524,6 +545,12 @@ def _weight_grad(
             compute = np.dtype(np.float64)
     else:
         check_mixed_integers(padded, dy, None, terms)
+    if c_o * c_ig * k_h * k_w * terms > _SMALL_MACS and weight_grad_fits(xs):
+        with np.errstate(all="ignore"):
+            fast = weight_grad_phases(
+                xs, dy, kernel_shape, stride, dilation, groups, compute, GRAD_TILE_BYTES
+            )
+        return _exact(fast, acc.is_integer)
     grad = np.empty((c_o, c_ig, k_h * k_w), dtype=compute)
     span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
     taps = [(u, v) for u in range(k_h) for v in range(k_w)]
