@@ -172,7 +172,7 @@ def test_inf_and_nan_give_autografs_values(
     w = rng.standard_normal((16, 3, 5, 5))
     b = np.zeros(16)
     x[0, 1, -1, -1] = value
-    options = {"padding": 2}
+    options: dict[str, Any] = {"padding": 2}
     dy = rng.standard_normal(conv2d(x, w, b, **options).shape)
     grads = conv2d_backward(x, w, dy, b, **options)
     expected = _autograd(torch_single_thread, x, w, b, dy, options)
@@ -190,7 +190,7 @@ def test_larger_transposed_backward_matches_autograd(torch_single_thread: Any) -
     x = rng.standard_normal((2, 8, 20, 18))
     w = rng.standard_normal((8, 4, 4, 4))
     b = rng.standard_normal(4)
-    options = {"stride": 2, "padding": 1}
+    options: dict[str, Any] = {"stride": 2, "padding": 1}
     tx, tw, tb = (torch.from_numpy(a).requires_grad_(True) for a in (x, w, b))
     y = torch.nn.functional.conv_transpose2d(tx, tw, tb, **options)
     dy = rng.standard_normal(tuple(y.shape))
