@@ -529,8 +529,8 @@ def _weight_grad(
     conj: bool = True,
 ) -> Array:
     """``dW[o, c, u, v] = sum X[c, i*s + u*d, j*s + v*d] * dY[o, i, j]`` over samples and
-    positions, exact for integers: on the padded width (``grad_weight``) when the input is
-    finite and the problem is not lesson-sized, else one product per tile of taps' copies."""
+    positions, exact for integers: on the padded width (``grad_weight``) unless the problem
+    is lesson-sized or that gives an inf or NaN, else one product per tile of taps' copies."""
     n, c_i = padded.shape[:2]
     c_o, c_ig, k_h, k_w = kernel_shape
     c_og = c_o // groups
@@ -545,12 +545,15 @@ def _weight_grad(
             compute = np.dtype(np.float64)
     else:
         check_mixed_integers(padded, dy, None, terms)
-    if c_o * c_ig * k_h * k_w * terms > _SMALL_MACS and weight_grad_fits(xs):
+    if c_o * c_ig * k_h * k_w * terms > _SMALL_MACS:
         with np.errstate(all="ignore"):
             fast = weight_grad_phases(
                 xs, dy, kernel_shape, stride, dilation, groups, compute, GRAD_TILE_BYTES
             )
-        return _exact(fast, acc.is_integer)
+            # An inf or NaN anywhere in the input makes some sum inf or NaN; only then
+            # may dY's zero columns have met it (0 * inf): im2col decides.
+            if compute.kind not in "fc" or np.isfinite(fast).all():
+                return _exact(fast, acc.is_integer)
     grad = np.empty((c_o, c_ig, k_h * k_w), dtype=compute)
     span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
     taps = [(u, v) for u in range(k_h) for v in range(k_w)]

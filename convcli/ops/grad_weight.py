@@ -16,8 +16,10 @@ product on views, without the copy per tap im2col makes:
   channels in one stacked ``matmul`` on the views.
 
 The zero columns of ``dY`` multiply input values no tap of a real output reads there:
-only finite inputs keep those products zero, so ``weight_grad_fits`` says whether this
-path applies (the callers fall back to im2col on inf and NaN).
+zero when the value is finite, NaN when it is inf or NaN, and a NaN never leaves a sum.
+So a finite ``dW`` met none and is right, and the caller recomputes any other with
+im2col. ``dX``'s zero columns meet the kernel, which the caller checks first
+(``weight_grad_fits``).
 """
 
 from __future__ import annotations
@@ -121,8 +123,9 @@ def weight_grad_phases(
     compute: np.dtype[Any],
     tile_bytes: int,
 ) -> Array:
-    """``dW`` (``kernel_shape``, in ``compute``) of the padded input ``xs`` (finite,
-    ``(n, c_i, H, W)``, already conjugated for complex) and ``dy`` ``(n, c_o, m_h, m_w)``.
+    """``dW`` (``kernel_shape``, in ``compute``) of the padded input ``xs``
+    (``(n, c_i, H, W)``, already conjugated for complex) and ``dy`` ``(n, c_o, m_h, m_w)``:
+    right whenever it comes out finite (the module's docstring says why).
 
     Examples
     --------
