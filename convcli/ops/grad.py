@@ -25,7 +25,7 @@ integer tensors outright. Integer average pooling gives float64, as the forward 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,12 @@ import numpy.typing as npt
 from convcli.errors import ShapeError
 from convcli.i18n import _
 from convcli.ops.conv import _operand, conv2d
-from convcli.ops.grad_weight import input_grad_phases, weight_grad_fits, weight_grad_phases
+from convcli.ops.grad_weight import (
+    dy_grid,
+    input_grad_phases,
+    weight_grad_fits,
+    weight_grad_phases,
+)
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     accumulation_for,
@@ -157,9 +162,26 @@ def conv2d_backward(
         padded = _zero_pad(xb, geom)
     else:
         padded = pad_input(xb, geom.padding, padding_mode)
-    grad_padded = _input_grad(dyb, kernel, geom.padded_size, geom.stride, geom.dilation, groups)
-    grad_input = _unpad(grad_padded, geom, padding_mode)
-    grad_kernel = _weight_grad(padded, dyb, kernel.shape, geom.stride, geom.dilation, groups)
+
+    # dY on the padded-width grid, made once for both gradients (in their compute dtype)
+    grids: dict[np.dtype[Any], Array] = {}
+    if acc.acc.kind in "fc" and dyb.size * w[0].size > _SMALL_MACS:
+        compute = accumulation_for(padded, dyb).acc
+        grids[compute] = dy_grid(dyb, w.shape, geom.stride, geom.dilation, compute)
+
+    def input_job() -> Array:
+        grad_padded = _input_grad(
+            dyb, kernel, geom.padded_size, geom.stride, geom.dilation, groups, grids
+        )
+        return _unpad(grad_padded, geom, padding_mode)
+
+    def weight_job() -> Array:
+        return _weight_grad(
+            padded, dyb, kernel.shape, geom.stride, geom.dilation, groups, grids=grids
+        )
+
+    parallel = w[0].size <= _SIDE_BY_SIDE_TAPS and dyb.size > _SIDE_BY_SIDE
+    grad_input, grad_kernel = _side_by_side(input_job, weight_job, parallel)
     grad_weight = flip_kernel(grad_kernel) if flip else grad_kernel
     grad_bias = None if b is None else _bias_grad(dyb)
     return _in_dtype(
@@ -435,6 +457,42 @@ def grad_output_shape(
 
 # --- the pieces -----------------------------------------------------------------------------
 
+# dX and dW run side by side on two threads when their products are thin (at most this
+# many taps per output: depthwise, few input channels) and dY has this many values: there
+# numpy's copies and additions and OpenBLAS's small products use one core each, while
+# side by side with OpenBLAS's own two threads on larger products they contend (measured
+# in docs/performance.md).
+_SIDE_BY_SIDE_TAPS = 128
+_SIDE_BY_SIDE = 2**16
+_POOL: list[Any] = []
+_PARALLEL = True
+
+
+def _side_by_side(
+    first: Callable[[], Array], second: Callable[[], Array], parallel: bool
+) -> tuple[Array, Array]:
+    """``(first(), second())``, the second on a worker thread when ``parallel`` and the
+    process may use two cores (numpy releases the GIL in both)."""
+    if not (parallel and _PARALLEL) or _cores() < 2:
+        return first(), second()
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="convcli-grad"))
+    future = _POOL[0].submit(second)
+    try:
+        result = first()
+    finally:
+        other = future.result()
+    return result, other
+
+
+def _cores() -> int:
+    import os
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
 
 def _grad_output(value: npt.ArrayLike | None, shape: tuple[int, ...], dtype: Any) -> Array:
     """``dY``: all ones of the output's ``shape``, or the given array, which must have it."""
@@ -466,6 +524,7 @@ def _input_grad(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
+    grids: dict[np.dtype[Any], Array] | None = None,
 ) -> Array:
     """The gradient of the padded input: ``conv_transpose2d(dY, K)``, zero-extended to the
     padded size (rows no window reached get none)."""
@@ -486,7 +545,8 @@ def _input_grad(
         else:
             check_mixed_integers(dy, kt, None, c_o * k_h * k_w)
         with np.errstate(all="ignore"):
-            grad = input_grad_phases(dy, kt, padded_size, stride, dilation, groups, compute)
+            grid = None if grids is None else grids.get(compute)
+            grad = input_grad_phases(dy, kt, padded_size, stride, dilation, groups, compute, grid)
         return grad.astype(np.int64 if acc.is_integer else acc.out, copy=False)
     else:
         full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
@@ -527,6 +587,7 @@ def _weight_grad(
     groups: int,
     *,
     conj: bool = True,
+    grids: dict[np.dtype[Any], Array] | None = None,
 ) -> Array:
     """``dW[o, c, u, v] = sum X[c, i*s + u*d, j*s + v*d] * dY[o, i, j]`` over samples and
     positions, exact for integers: on the padded width (``grad_weight``) unless the problem
@@ -547,8 +608,9 @@ def _weight_grad(
         check_mixed_integers(padded, dy, None, terms)
     if c_o * c_ig * k_h * k_w * terms > _SMALL_MACS:
         with np.errstate(all="ignore"):
+            grid = None if grids is None else grids.get(compute)
             fast = weight_grad_phases(
-                xs, dy, kernel_shape, stride, dilation, groups, compute, GRAD_TILE_BYTES
+                xs, dy, kernel_shape, stride, dilation, groups, compute, GRAD_TILE_BYTES, grid
             )
             # An inf or NaN anywhere in the input makes some sum inf or NaN; only then
             # may dY's zero columns have met it (0 * inf): im2col decides.

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 __all__ = [
     "WeightGradPlan",
+    "dy_grid",
     "input_grad_phases",
     "input_grad_workspace",
     "plan_weight_grad",
@@ -91,8 +92,8 @@ def plan_weight_grad(
     chunk = _CHUNK
     overlap = q_h * width
     copy_row = c_i * k_w * itemsize
-    tile = max(chunk, tile_bytes // copy_row - overlap) if not depthwise else terms
-    tile = min(tile, terms)
+    tile = max(chunk, tile_bytes // copy_row - overlap)
+    tile = terms if depthwise else min(tile, terms)
     copies = 0 if depthwise else copy_row * (tile + overlap)
     grid = n * height * width * itemsize
     workspace = (
@@ -102,6 +103,30 @@ def plan_weight_grad(
         + c_o * c_ig * k_h * k_w * itemsize * 2  # the gradient and one product
     )
     return WeightGradPlan(height, width, terms, tile, chunk, workspace)
+
+
+def dy_grid(
+    dy: Array,
+    kernel_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    compute: np.dtype[Any],
+) -> Array:
+    """``dY`` ``(n, c_o, m_h, m_w)`` on the phase grid, ``(c_o, n * height * width)`` in
+    ``compute``, zero where no output is: what both gradients read.
+
+    Examples
+    --------
+    >>> dy_grid(np.ones((1, 1, 2, 2)), (1, 1, 2, 2), (1, 1), (1, 1), np.dtype(int)).tolist()
+    [[1, 1, 0, 1, 1, 0, 0, 0, 0]]
+    """
+    n, c_o, m_h, m_w = dy.shape
+    k_h, k_w = kernel_shape[2:]
+    height = m_h + (k_h - 1) * dilation[0] // stride[0]
+    width = m_w + (k_w - 1) * dilation[1] // stride[1]
+    grid = np.zeros((c_o, n, height, width), dtype=compute)
+    grid[:, :, :m_h, :m_w] = dy.transpose(1, 0, 2, 3)
+    return grid.reshape(c_o, n * height * width)
 
 
 def weight_grad_fits(x: Array) -> bool:
@@ -122,6 +147,7 @@ def weight_grad_phases(
     groups: int,
     compute: np.dtype[Any],
     tile_bytes: int,
+    grid: Array | None = None,
 ) -> Array:
     """``dW`` (``kernel_shape``, in ``compute``) of the padded input ``xs``
     (``(n, c_i, H, W)``, already conjugated for complex) and ``dy`` ``(n, c_o, m_h, m_w)``:
@@ -146,9 +172,9 @@ def weight_grad_phases(
     )  # fmt: skip
     height, width, terms = plan.height, plan.width, plan.terms
     phases = _phases(xs, stride, dilation, kernel_shape, height, width, compute)
-    grid = np.zeros((c_o, n, height, width), dtype=compute)
-    grid[:, :, :m_h, :m_w] = dy.transpose(1, 0, 2, 3)
-    dyf = grid.reshape(c_o, -1)[:, :terms]
+    if grid is None:
+        grid = dy_grid(dy, kernel_shape, stride, dilation, compute)
+    dyf = grid[:, :terms]
     rows_at = [divmod(u * d_h, s_h) for u in range(k_h)]  # (q_h, residue)
     cols_at = [divmod(v * d_w, s_w) for v in range(k_w)]
     grad = np.empty((c_o, c_ig, k_h, k_w), dtype=compute)
@@ -167,10 +193,11 @@ def weight_grad_phases(
     part = np.empty((c_og, c_ig * k_w), dtype=compute)
     for r_h, kernel_rows in by_residue.items():
         overlap = max(rows_at[u][0] for u in kernel_rows) * width
+        buffer = np.empty((c_i, k_w, plan.tile + overlap), dtype=compute)
         for t0 in range(0, terms, plan.tile):
             t1 = min(terms, t0 + plan.tile)
             length = t1 - t0 + overlap
-            copies = np.empty((c_i, k_w, length), dtype=compute)
+            copies = buffer[:, :, :length]
             for v, (q_w, r_w) in enumerate(cols_at):
                 copies[:, v] = phases[(r_h, r_w)][:, t0 + q_w : t0 + q_w + length]
             flat = copies.reshape(c_i * k_w, length)
@@ -258,6 +285,7 @@ def input_grad_phases(
     dilation: tuple[int, int],
     groups: int,
     compute: np.dtype[Any],
+    grid: Array | None = None,
 ) -> Array:
     """The padded input's gradient ``(n, c_i, H, W)`` in ``compute``: per chunk of the
     phase grid, ``Z = K^T (c_i/g * taps, c_o/g) @ dY (c_o/g, chunk)``, then each tap's rows
@@ -279,9 +307,7 @@ def input_grad_phases(
     height = m_h + (k_h - 1) * d_h // s_h
     width = m_w + (k_w - 1) * d_w // s_w
     terms = (n - 1) * height * width + (m_h - 1) * width + m_w
-    grid = np.zeros((c_o, n, height, width), dtype=compute)
-    grid[:, :, :m_h, :m_w] = dy.transpose(1, 0, 2, 3)
-    dyf = grid.reshape(c_o, -1)
+    dyf = dy_grid(dy, kernel.shape, stride, dilation, compute) if grid is None else grid
     taps = [(u, v) for u in range(k_h) for v in range(k_w)]
     offsets = []
     for u, v in taps:
