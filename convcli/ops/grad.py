@@ -25,7 +25,7 @@ integer tensors outright. Integer average pooling gives float64, as the forward 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,19 +169,13 @@ def conv2d_backward(
         compute = accumulation_for(padded, dyb).acc
         grids[compute] = dy_grid(dyb, w.shape, geom.stride, geom.dilation, compute)
 
-    def input_job() -> Array:
-        grad_padded = _input_grad(
-            dyb, kernel, geom.padded_size, geom.stride, geom.dilation, groups, grids
-        )
-        return _unpad(grad_padded, geom, padding_mode)
-
-    def weight_job() -> Array:
-        return _weight_grad(
-            padded, dyb, kernel.shape, geom.stride, geom.dilation, groups, grids=grids
-        )
-
-    parallel = w[0].size <= _SIDE_BY_SIDE_TAPS and dyb.size > _SIDE_BY_SIDE
-    grad_input, grad_kernel = _side_by_side(input_job, weight_job, parallel)
+    grad_padded = _input_grad(
+        dyb, kernel, geom.padded_size, geom.stride, geom.dilation, groups, grids
+    )
+    grad_input = _unpad(grad_padded, geom, padding_mode)
+    grad_kernel = _weight_grad(
+        padded, dyb, kernel.shape, geom.stride, geom.dilation, groups, grids=grids
+    )
     grad_weight = flip_kernel(grad_kernel) if flip else grad_kernel
     grad_bias = None if b is None else _bias_grad(dyb)
     return _in_dtype(
@@ -456,42 +450,6 @@ def grad_output_shape(
 
 
 # --- the pieces -----------------------------------------------------------------------------
-
-# dX and dW run side by side on two threads when their products are thin (at most this
-# many taps per output: depthwise, few input channels) and dY has this many values: there
-# numpy's copies and additions and OpenBLAS's small products use one core each, while
-# side by side with OpenBLAS's own two threads on larger products they contend (measured
-# in docs/performance.md).
-_SIDE_BY_SIDE_TAPS = 128
-_SIDE_BY_SIDE = 2**16
-_POOL: list[Any] = []
-_PARALLEL = True
-
-
-def _side_by_side(
-    first: Callable[[], Array], second: Callable[[], Array], parallel: bool
-) -> tuple[Array, Array]:
-    """``(first(), second())``, the second on a worker thread when ``parallel`` and the
-    process may use two cores (numpy releases the GIL in both)."""
-    if not (parallel and _PARALLEL) or _cores() < 2:
-        return first(), second()
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="convcli-grad"))
-    future = _POOL[0].submit(second)
-    try:
-        result = first()
-    finally:
-        other = future.result()
-    return result, other
-
-
-def _cores() -> int:
-    import os
-
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def _grad_output(value: npt.ArrayLike | None, shape: tuple[int, ...], dtype: Any) -> Array:
