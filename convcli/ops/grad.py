@@ -490,11 +490,12 @@ def _input_grad(
     c_o, c_ig, k_h, k_w = kernel.shape
     if c_ig == 1 and groups > 1:
         full = _depthwise_input_grad(dy, kt, padded_size, stride, dilation, groups)
-    elif (c_ig * groups < c_o or dy.size * c_ig * k_h * k_w <= _SMALL_MACS) and weight_grad_fits(
-        kt
-    ):
+    elif (
+        c_ig * groups < c_o or k_h * k_w == 1 or dy.size * c_ig * k_h * k_w <= _SMALL_MACS
+    ) and weight_grad_fits(kt):
         # Fewer input channels than output ones: adding each tap's product (c_i rows)
         # moves less than gathering dY's taps (c_o rows) for the transposed convolution.
+        # A 1x1 kernel: one product (the transposed convolution's phases cost 5x that).
         acc = accumulation_for(dy, kt)
         compute = acc.acc
         if acc.is_integer:

@@ -94,7 +94,7 @@ def plan_weight_grad(
     copy_row = c_i * k_w * itemsize
     tile = max(chunk, tile_bytes // copy_row - overlap)
     tile = terms if depthwise else min(tile, terms)
-    copies = 0 if depthwise else copy_row * (tile + overlap)
+    copies = 0 if depthwise or k_w == 1 else copy_row * (tile + overlap)
     grid = n * height * width * itemsize
     workspace = (
         phases * c_i * grid  # the phases, flat
@@ -124,6 +124,8 @@ def dy_grid(
     k_h, k_w = kernel_shape[2:]
     height = m_h + (k_h - 1) * dilation[0] // stride[0]
     width = m_w + (k_w - 1) * dilation[1] // stride[1]
+    if (height, width) == (m_h, m_w):  # a 1x1 kernel: dY itself (one sample: no copy)
+        return np.ascontiguousarray(dy.transpose(1, 0, 2, 3), dtype=compute).reshape(c_o, -1)
     grid = np.zeros((c_o, n, height, width), dtype=compute)
     grid[:, :, :m_h, :m_w] = dy.transpose(1, 0, 2, 3)
     return grid.reshape(c_o, n * height * width)
@@ -193,14 +195,20 @@ def weight_grad_phases(
     part = np.empty((c_og, c_ig * k_w), dtype=compute)
     for r_h, kernel_rows in by_residue.items():
         overlap = max(rows_at[u][0] for u in kernel_rows) * width
-        buffer = np.empty((c_i, k_w, plan.tile + overlap), dtype=compute)
-        for t0 in range(0, terms, plan.tile):
-            t1 = min(terms, t0 + plan.tile)
+        # one kernel column: the phase itself is the copy
+        tile = terms if k_w == 1 else plan.tile
+        buffer = None if k_w == 1 else np.empty((c_i, k_w, tile + overlap), dtype=compute)
+        for t0 in range(0, terms, tile):
+            t1 = min(terms, t0 + tile)
             length = t1 - t0 + overlap
-            copies = buffer[:, :, :length]
-            for v, (q_w, r_w) in enumerate(cols_at):
-                copies[:, v] = phases[(r_h, r_w)][:, t0 + q_w : t0 + q_w + length]
-            flat = copies.reshape(c_i * k_w, length)
+            if buffer is None:
+                ((q_w, r_w),) = cols_at
+                flat = phases[(r_h, r_w)][:, t0 + q_w : t0 + q_w + length]
+            else:
+                copies = buffer[:, :, :length]
+                for v, (q_w, r_w) in enumerate(cols_at):
+                    copies[:, v] = phases[(r_h, r_w)][:, t0 + q_w : t0 + q_w + length]
+                flat = copies.reshape(c_i * k_w, length)
             for k0 in range(t0, t1, plan.chunk):
                 k1 = min(t1, k0 + plan.chunk)
                 for g in range(groups):
@@ -303,7 +311,6 @@ def input_grad_phases(
     _, c_ig, k_h, k_w = kernel.shape
     c_i, c_og = c_ig * groups, c_o // groups
     (s_h, s_w), (d_h, d_w) = stride, dilation
-    h_p, w_p = padded_size
     height = m_h + (k_h - 1) * d_h // s_h
     width = m_w + (k_w - 1) * d_w // s_w
     terms = (n - 1) * height * width + (m_h - 1) * width + m_w
@@ -319,6 +326,12 @@ def input_grad_phases(
         np.ascontiguousarray(kernel[g * c_og : (g + 1) * c_og].reshape(c_og, -1).T, dtype=compute)
         for g in range(groups)
     ]
+    if len(taps) == 1:  # a 1x1 kernel: one product per group, straight into place
+        ((key, offset),) = offsets
+        for g in range(groups):
+            target = phases[key][g * c_ig : (g + 1) * c_ig, offset : offset + terms]
+            np.matmul(w_t[g], dyf[g * c_og : (g + 1) * c_og, :terms], out=target)
+        return _place(phases, n, c_i, padded_size, stride, height, width, compute)
     part = np.empty((c_ig * len(taps), min(_CHUNK, terms)), dtype=compute)
     for k0 in range(0, terms, _CHUNK):
         k1 = min(terms, k0 + _CHUNK)
@@ -329,6 +342,22 @@ def input_grad_phases(
             for t, (key, offset) in enumerate(offsets):
                 target = phases[key][g * c_ig : (g + 1) * c_ig, offset + k0 : offset + k1]
                 np.add(target, rows[:, t], out=target)
+    return _place(phases, n, c_i, padded_size, stride, height, width, compute)
+
+
+def _place(
+    phases: dict[tuple[int, int], Array],
+    n: int,
+    c_i: int,
+    padded_size: tuple[int, int],
+    stride: tuple[int, int],
+    height: int,
+    width: int,
+    compute: np.dtype[Any],
+) -> Array:
+    """The padded gradient ``(n, c_i, H, W)`` from its phases."""
+    h_p, w_p = padded_size
+    s_h, s_w = stride
     if stride == (1, 1):  # one phase, the padded input's own grid
         plane = phases[(0, 0)].reshape(c_i, n, h_p, w_p)
         return np.ascontiguousarray(plane.transpose(1, 0, 2, 3))
