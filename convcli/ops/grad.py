@@ -507,6 +507,14 @@ def _input_grad(
             grid = None if grids is None else grids.get(compute)
             grad = input_grad_phases(dy, kt, padded_size, stride, dilation, groups, compute, grid)
         return grad.astype(np.int64 if acc.is_integer else acc.out, copy=False)
+    elif stride == (1, 1):
+        # The full correlation of dY with the flipped kernel, channels swapped per group:
+        # conv2d straight away (the transposed convolution's phases add a third to it).
+        c_og = c_o // groups
+        swapped = flip_kernel(kt).reshape(groups, c_og, c_ig, k_h, k_w).swapaxes(1, 2)
+        spans = (dilation[0] * (k_h - 1), dilation[1] * (k_w - 1))
+        weight = np.ascontiguousarray(swapped.reshape(groups * c_ig, c_og, k_h, k_w))
+        full = conv2d(dy, weight, padding=spans, dilation=dilation, groups=groups)
     else:
         full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
     if full.shape[2:] == padded_size:
