@@ -38,6 +38,7 @@ from convcli.ops.conv import _operand, conv2d
 from convcli.ops.grad_weight import (
     dy_grid,
     input_grad_phases,
+    kept_buffer,
     weight_grad_fits,
     weight_grad_phases,
 )
@@ -470,8 +471,14 @@ def _zero_pad(x: Array, geom: ConvGeometry) -> Array:
     top, bottom, left, right = geom.padding
     if (top, bottom, left, right) == (0, 0, 0, 0):
         return x
-    padded = np.zeros((*x.shape[:2], *geom.padded_size), dtype=x.dtype)
-    padded[..., top : top + x.shape[2], left : left + x.shape[3]] = x
+    # only the padded-width paths read it, and nothing returned views it: kept per thread
+    padded = kept_buffer("padded", (*x.shape[:2], *geom.padded_size), x.dtype)
+    h, w = x.shape[2:]
+    padded[..., :top, :] = 0
+    padded[..., top + h :, :] = 0
+    padded[..., top : top + h, :left] = 0
+    padded[..., top : top + h, left + w :] = 0
+    padded[..., top : top + h, left : left + w] = x
     return padded
 
 
