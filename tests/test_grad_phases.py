@@ -200,3 +200,18 @@ def test_larger_transposed_backward_matches_autograd(torch_single_thread: Any) -
     grads = conv_transpose2d_backward(x, w, dy, b, **options)
     np.testing.assert_allclose(grads.grad_input, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(grads.grad_weight, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "options"), CASES[:3] + CASES[-2:])
+def test_kept_buffers_never_hold_a_result(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], options: dict[str, Any]
+) -> None:
+    """A second call of the same shapes reuses the working buffers: the first call's
+    gradients must not change (none of them views a kept buffer)."""
+    rng = np.random.default_rng(4)
+    first = conv2d_backward(rng.standard_normal(x_shape), rng.standard_normal(w_shape), **options)
+    saved = [first.grad_input.copy(), first.grad_weight.copy()]
+    second = conv2d_backward(rng.standard_normal(x_shape), rng.standard_normal(w_shape), **options)
+    np.testing.assert_array_equal(first.grad_input, saved[0])
+    np.testing.assert_array_equal(first.grad_weight, saved[1])
+    assert not np.array_equal(second.grad_weight, saved[1])
