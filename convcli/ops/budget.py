@@ -844,7 +844,14 @@ def estimate_grad(
             stride=options.stride, dilation=options.dilation, groups=options.groups,
         )  # fmt: skip
         tap = math.prod(input_shape) * item
-        workspace = padded + memory.workspace_bytes + 2 * tap + _bytes(output_shape, compute)
+        # dW: dY (padded) plays conv2d's input, the input its dY, on the padded width
+        x_size = (input_shape[-2], input_shape[-1])
+        flat = plan_weight_grad(
+            n, output_shape[-3], input_shape[-3], kernel_shape, x_size, plan.geometry.stride,
+            plan.geometry.dilation, options.groups, item, GRAD_TILE_BYTES,
+        )  # fmt: skip
+        dw = max(2 * tap, flat.workspace_bytes)
+        workspace = padded + memory.workspace_bytes + dw + _bytes(output_shape, compute)
     else:
         assert isinstance(options, ConvOptions)
         x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)

@@ -43,10 +43,10 @@ __all__ = [
 ]
 
 Array = npt.NDArray[Any]
-# Columns per product. Timed (benchmarks/README.md, "grad"): with few channels a chunk of
-# dY and of the copies stays in cache for all k_h kernel rows and the products stay under
-# OpenBLAS's small-matrix size (10**6 multiply-adds), 2.7x faster than whole rows for
-# the rgb case; with many channels the products are long enough either way.
+# Columns per product (docs/performance.md, "The backward pass"): with few channels a
+# chunk of dY and of the copies stays in cache for all k_h kernel rows and the products
+# stay under OpenBLAS's small-matrix size (10**6 multiply-adds), 2.7x faster than whole
+# rows for the rgb case; with many channels the products are long enough either way.
 _CHUNK = 4096
 
 
