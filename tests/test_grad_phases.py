@@ -21,7 +21,7 @@ from test_properties import Conv, convolutions, torch_single_thread
 
 from convcli import conv2d
 from convcli.ops.grad import conv2d_backward, conv_transpose2d_backward
-from convcli.ops.grad_weight import input_grad_phases, weight_grad_fits, weight_grad_phases
+from convcli.ops.grad_weight import all_finite, input_grad_phases, weight_grad_phases
 from convcli.ops.padding import pad_input
 from convcli.shapes.geometry import ConvGeometry, resolve_geometry
 
@@ -98,11 +98,11 @@ def test_tiles_and_chunks_add_up() -> None:
 
 
 def test_only_finite_inputs_fit() -> None:
-    assert weight_grad_fits(np.ones(3))
-    assert weight_grad_fits(np.array([1, 2], dtype=np.int64))
-    assert not weight_grad_fits(np.array([1.0, np.inf]))
-    assert not weight_grad_fits(np.array([np.nan, 1.0], dtype=np.float32))
-    assert not weight_grad_fits(np.array([1 + 1j, complex(0, np.inf)]))
+    assert all_finite(np.ones(3))
+    assert all_finite(np.array([1, 2], dtype=np.int64))
+    assert not all_finite(np.array([1.0, np.inf]))
+    assert not all_finite(np.array([np.nan, 1.0], dtype=np.float32))
+    assert not all_finite(np.array([1 + 1j, complex(0, np.inf)]))
 
 
 # Sizes above the lesson-sized cut-off, so conv2d_backward takes the padded-width paths.

@@ -36,10 +36,10 @@ from convcli.errors import ShapeError
 from convcli.i18n import _
 from convcli.ops.conv import _operand, conv2d
 from convcli.ops.grad_weight import (
+    all_finite,
     dy_grid,
     input_grad_phases,
     kept_buffer,
-    weight_grad_fits,
     weight_grad_phases,
 )
 from convcli.ops.numerics import (
@@ -499,7 +499,7 @@ def _input_grad(
         full = _depthwise_input_grad(dy, kt, padded_size, stride, dilation, groups)
     elif (
         c_ig * groups < c_o or k_h * k_w == 1 or dy.size * c_ig * k_h * k_w <= _SMALL_MACS
-    ) and weight_grad_fits(kt):
+    ) and all_finite(kt):
         # Fewer input channels than output ones: adding each tap's product (c_i rows)
         # moves less than gathering dY's taps (c_o rows) for the transposed convolution.
         # A 1x1 kernel: one product (the transposed convolution's phases cost 5x that).

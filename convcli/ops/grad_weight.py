@@ -1,12 +1,12 @@
-"""The kernel's gradient ``dW`` of a convolution, computed on the padded width (no im2col).
+"""The gradients of a convolution computed on the padded width: no im2col per tap.
 
 ``dW[o, c, u, v] = sum X[c, i*s + u*d, j*s + v*d] * dY[o, i, j]`` over samples and
 positions. Split the padded input into its stride phases (``X[r::s]``: at stride 1 the
 padded input itself) and lay each phase out flat, one row per channel, samples end to
 end. Tap ``(u, v)`` then reads one contiguous run of every row, starting ``q_h*W + q_w``
 along it (``q = u*d // s`` in the phase grid of width ``W``), against ``dY`` laid out on
-the same grid with zeros in the columns and rows no output has. So each tap is a matrix
-product on views, without the copy per tap im2col makes:
+the same grid with zeros in the columns and rows no output has (``dy_grid``). So each
+tap is a matrix product on views, without the copy per tap im2col makes:
 
 - dense and grouped: the ``k_w`` taps of a kernel row are ``k_w`` shifted copies of the
   phases (rows ``(c, v)``); the ``k_h`` kernel rows are then views of those copies at
@@ -15,11 +15,14 @@ product on views, without the copy per tap im2col makes:
 - depthwise (one input channel per group): per tap, one dot product per channel, all
   channels in one stacked ``matmul`` on the views.
 
+``dX`` runs the other way on the same grid (``input_grad_phases``, col2im): one product
+``K^T @ dY`` per chunk, each tap's rows added at the tap's offset of its phase.
+
 The zero columns of ``dY`` multiply input values no tap of a real output reads there:
 zero when the value is finite, NaN when it is inf or NaN, and a NaN never leaves a sum.
 So a finite ``dW`` met none and is right, and the caller recomputes any other with
 im2col. ``dX``'s zero columns meet the kernel, which the caller checks first
-(``weight_grad_fits``).
+(``all_finite``).
 """
 
 from __future__ import annotations
@@ -33,12 +36,12 @@ import numpy.typing as npt
 
 __all__ = [
     "WeightGradPlan",
+    "all_finite",
     "dy_grid",
     "input_grad_phases",
     "input_grad_workspace",
     "kept_buffer",
     "plan_weight_grad",
-    "weight_grad_fits",
     "weight_grad_phases",
 ]
 
@@ -165,9 +168,16 @@ def dy_grid(
     return grid.reshape(c_o, n * height * width)
 
 
-def weight_grad_fits(x: Array) -> bool:
-    """Whether ``x`` is finite (integers always are): its sum is, exactly when it is, or
-    an overflow says no (then im2col runs, which is right either way)."""
+def all_finite(x: Array) -> bool:
+    """Whether every value of ``x`` is finite (integers always are): its sum is finite
+    exactly when they are, unless it overflows (then the caller's other path runs, which
+    is right either way).
+
+    Examples
+    --------
+    >>> all_finite(np.array([1.0, 2.0])), all_finite(np.array([1.0, np.inf]))
+    (True, False)
+    """
     if x.dtype.kind not in "fc":
         return True
     with np.errstate(all="ignore"):
