@@ -796,9 +796,10 @@ def estimate_grad(
 
     The tensors, ``dY`` (the output's size), the three gradients, and the workspace of
     ``convcli.ops.grad``: the padded input, the padded input's gradient before it is
-    cropped (or folded), one tap's strided copy of the input and ``dY`` transposed (for
-    ``dW``), the transposed convolution's own workspace (for ``dX``), all in the compute
-    dtype (8 bytes for integers). Options of a ``TransposedOptions`` size
+    cropped (or folded), ``dW``'s (im2col tiles, or the padded width's phases, ``dY``
+    on their grid and a tile of shifted copies: the larger), ``dX``'s (the transposed
+    convolution's own workspace or col2im's: the larger), all in the compute dtype
+    (8 bytes for integers). Options of a ``TransposedOptions`` size
     ``run --transposed``'s backward pass, whose roles swap. Shapes that do not form the
     layer raise the computation's own refusal.
 
