@@ -211,6 +211,10 @@ def test_pool_grad_refusals(tmp_path: Path) -> None:
         ((2, 8, 15, 13), (8, 1, 3, 3), "float64", ConvOptions(stride=2, padding=1, groups=8)),
         ((8, 9, 9), (4, 8, 2, 2), "int16", ConvOptions(padding=1, padding_mode="reflect")),
         ((2, 4, 9, 9), (4, 3, 3, 3), "float32", TransposedOptions(stride=2, padding=1)),
+        # large enough for the padded-width dW and col2im dX (convcli.ops.grad_weight)
+        ((1, 3, 48, 40), (16, 3, 5, 5), "float32", ConvOptions(padding=2)),
+        ((2, 8, 30, 30), (8, 1, 3, 3), "float32", ConvOptions(padding=1, groups=8)),
+        ((1, 8, 24, 24), (8, 4, 4, 4), "float32", TransposedOptions(stride=2, padding=1)),
     ],
 )
 def test_grad_stays_within_its_estimate(

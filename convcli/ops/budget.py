@@ -796,9 +796,10 @@ def estimate_grad(
 
     The tensors, ``dY`` (the output's size), the three gradients, and the workspace of
     ``convcli.ops.grad``: the padded input, the padded input's gradient before it is
-    cropped (or folded), one tap's strided copy of the input and ``dY`` transposed (for
-    ``dW``), the transposed convolution's own workspace (for ``dX``), all in the compute
-    dtype (8 bytes for integers). Options of a ``TransposedOptions`` size
+    cropped (or folded), ``dW``'s (im2col tiles, or the padded width's phases, ``dY``
+    on their grid and a tile of shifted copies: the larger), ``dX``'s (the transposed
+    convolution's own workspace or col2im's: the larger), all in the compute dtype
+    (8 bytes for integers). Options of a ``TransposedOptions`` size
     ``run --transposed``'s backward pass, whose roles swap. Shapes that do not form the
     layer raise the computation's own refusal.
 
@@ -811,6 +812,7 @@ def estimate_grad(
     """
     from convcli.ops.algorithms import plan_dtypes
     from convcli.ops.grad import GRAD_TILE_BYTES
+    from convcli.ops.grad_weight import input_grad_workspace, plan_weight_grad
     from convcli.ops.transposed import check_transposed_kernel, plan_transposed
     from convcli.shapes.transposed import TransposedOptions
 
@@ -843,7 +845,14 @@ def estimate_grad(
             stride=options.stride, dilation=options.dilation, groups=options.groups,
         )  # fmt: skip
         tap = math.prod(input_shape) * item
-        workspace = padded + memory.workspace_bytes + 2 * tap + _bytes(output_shape, compute)
+        # dW: dY (padded) plays conv2d's input, the input its dY, on the padded width
+        x_size = (input_shape[-2], input_shape[-1])
+        flat = plan_weight_grad(
+            n, output_shape[-3], input_shape[-3], kernel_shape, x_size, plan.geometry.stride,
+            plan.geometry.dilation, options.groups, item, GRAD_TILE_BYTES,
+        )  # fmt: skip
+        dw = max(2 * tap, flat.workspace_bytes)
+        workspace = padded + memory.workspace_bytes + dw + _bytes(output_shape, compute)
     else:
         assert isinstance(options, ConvOptions)
         x_shape, w_shape = lift_to_conv2d(input_shape, kernel_shape)
@@ -865,12 +874,22 @@ def estimate_grad(
         )  # fmt: skip
         tap = n * c_i * math.prod(geometry.out_size) * item
         taps = w_shape[2] * w_shape[3]
-        # a tile of taps' copies of the input (im2col for dW, GRAD_TILE_BYTES at most)
+        # a tile of taps' copies of the input (im2col for dW, GRAD_TILE_BYTES at most),
+        # or the phases, dY on their grid and a tile of shifted copies (padded width)
         cols = tap if w_shape[1] == 1 else min(taps * tap, max(tap, GRAD_TILE_BYTES))
-        # padded input and its gradient (twice: uncropped, then cropped or folded), the
-        # tile, one tap's copy, dY (cast and transposed), the transposed convolution's own
+        sizes = (n, c_i, w_shape[0], w_shape, geometry.out_size)
+        flat = plan_weight_grad(
+            *sizes, geometry.stride, geometry.dilation, options.groups, item, GRAD_TILE_BYTES
+        )
+        col2im = input_grad_workspace(
+            *sizes, geometry.padded_size, geometry.stride, geometry.dilation, item
+        )
+        # padded input and its gradient (twice: uncropped, then cropped or folded), dW's
+        # workspace, dY (cast and transposed), dX's (transposed convolution or col2im)
         output_bytes = math.prod(output_shape) * item
-        workspace = 3 * padded + cols + tap + 2 * output_bytes + plan.workspace_bytes
+        dw = max(cols + tap, flat.workspace_bytes)
+        dx = max(plan.workspace_bytes, col2im)
+        workspace = 3 * padded + dw + 2 * output_bytes + dx
     output_values = math.prod(output_shape)
     grad_values = math.prod(input_shape) + math.prod(kernel_shape)
     grad_values += 0 if bias_shape is None else math.prod(bias_shape)

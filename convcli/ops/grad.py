@@ -35,6 +35,13 @@ import numpy.typing as npt
 from convcli.errors import ShapeError
 from convcli.i18n import _
 from convcli.ops.conv import _operand, conv2d
+from convcli.ops.grad_weight import (
+    all_finite,
+    dy_grid,
+    input_grad_phases,
+    kept_buffer,
+    weight_grad_phases,
+)
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
     accumulation_for,
@@ -72,6 +79,9 @@ __all__ = [
 Array = npt.NDArray[Any]
 # The input's tap copies one product of dW multiplies at once (im2col, in tiles).
 GRAD_TILE_BYTES = 32 * 2**20
+# Up to this many multiply-adds dW runs as im2col: the padded-width path's extra numpy
+# calls cost more than they save on the lesson's sizes.
+_SMALL_MACS = 2**16
 
 
 @dataclass(frozen=True)
@@ -153,9 +163,20 @@ def conv2d_backward(
         padded = _zero_pad(xb, geom)
     else:
         padded = pad_input(xb, geom.padding, padding_mode)
-    grad_padded = _input_grad(dyb, kernel, geom.padded_size, geom.stride, geom.dilation, groups)
+
+    # dY on the padded-width grid, made once for both gradients (in their compute dtype)
+    grids: dict[np.dtype[Any], Array] = {}
+    if acc.acc.kind in "fc" and dyb.size * w[0].size > _SMALL_MACS:
+        compute = accumulation_for(padded, dyb).acc
+        grids[compute] = dy_grid(dyb, w.shape, geom.stride, geom.dilation, compute)
+
+    grad_padded = _input_grad(
+        dyb, kernel, geom.padded_size, geom.stride, geom.dilation, groups, grids
+    )
     grad_input = _unpad(grad_padded, geom, padding_mode)
-    grad_kernel = _weight_grad(padded, dyb, kernel.shape, geom.stride, geom.dilation, groups)
+    grad_kernel = _weight_grad(
+        padded, dyb, kernel.shape, geom.stride, geom.dilation, groups, grids=grids
+    )
     grad_weight = flip_kernel(grad_kernel) if flip else grad_kernel
     grad_bias = None if b is None else _bias_grad(dyb)
     return _in_dtype(
@@ -450,8 +471,14 @@ def _zero_pad(x: Array, geom: ConvGeometry) -> Array:
     top, bottom, left, right = geom.padding
     if (top, bottom, left, right) == (0, 0, 0, 0):
         return x
-    padded = np.zeros((*x.shape[:2], *geom.padded_size), dtype=x.dtype)
-    padded[..., top : top + x.shape[2], left : left + x.shape[3]] = x
+    # only the padded-width paths read it, and nothing returned views it: kept per thread
+    padded = kept_buffer("padded", (*x.shape[:2], *geom.padded_size), x.dtype)
+    h, w = x.shape[2:]
+    padded[..., :top, :] = 0
+    padded[..., top + h :, :] = 0
+    padded[..., top : top + h, :left] = 0
+    padded[..., top : top + h, left + w :] = 0
+    padded[..., top : top + h, left : left + w] = x
     return padded
 
 
@@ -462,12 +489,39 @@ def _input_grad(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
+    grids: dict[np.dtype[Any], Array] | None = None,
 ) -> Array:
     """The gradient of the padded input: ``conv_transpose2d(dY, K)``, zero-extended to the
     padded size (rows no window reached get none)."""
     kt = np.conj(kernel) if kernel.dtype.kind == "c" else kernel
-    if kernel.shape[1] == 1 and groups > 1:
+    c_o, c_ig, k_h, k_w = kernel.shape
+    if c_ig == 1 and groups > 1:
         full = _depthwise_input_grad(dy, kt, padded_size, stride, dilation, groups)
+    elif (
+        c_ig * groups < c_o or k_h * k_w == 1 or dy.size * c_ig * k_h * k_w <= _SMALL_MACS
+    ) and all_finite(kt):
+        # Fewer input channels than output ones: adding each tap's product (c_i rows)
+        # moves less than gathering dY's taps (c_o rows) for the transposed convolution.
+        # A 1x1 kernel: one product (the transposed convolution's phases cost 5x that).
+        acc = accumulation_for(dy, kt)
+        compute = acc.acc
+        if acc.is_integer:
+            if exact_integer_bound(dy, kt, None, c_o * k_h * k_w) < FLOAT64_EXACT:
+                compute = np.dtype(np.float64)
+        else:
+            check_mixed_integers(dy, kt, None, c_o * k_h * k_w)
+        with np.errstate(all="ignore"):
+            grid = None if grids is None else grids.get(compute)
+            grad = input_grad_phases(dy, kt, padded_size, stride, dilation, groups, compute, grid)
+        return grad.astype(np.int64 if acc.is_integer else acc.out, copy=False)
+    elif stride == (1, 1):
+        # The full correlation of dY with the flipped kernel, channels swapped per group:
+        # conv2d straight away (the transposed convolution's phases add a third to it).
+        c_og = c_o // groups
+        swapped = flip_kernel(kt).reshape(groups, c_og, c_ig, k_h, k_w).swapaxes(1, 2)
+        spans = (dilation[0] * (k_h - 1), dilation[1] * (k_w - 1))
+        weight = np.ascontiguousarray(swapped.reshape(groups * c_ig, c_og, k_h, k_w))
+        full = conv2d(dy, weight, padding=spans, dilation=dilation, groups=groups)
     else:
         full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
     if full.shape[2:] == padded_size:
@@ -507,9 +561,11 @@ def _weight_grad(
     groups: int,
     *,
     conj: bool = True,
+    grids: dict[np.dtype[Any], Array] | None = None,
 ) -> Array:
     """``dW[o, c, u, v] = sum X[c, i*s + u*d, j*s + v*d] * dY[o, i, j]`` over samples and
-    positions: one matrix product per tap (and group), exact for integers."""
+    positions, exact for integers: on the padded width (``grad_weight``) unless the problem
+    is lesson-sized or that gives an inf or NaN, else one product per tile of taps' copies."""
     n, c_i = padded.shape[:2]
     c_o, c_ig, k_h, k_w = kernel_shape
     c_og = c_o // groups
@@ -524,6 +580,16 @@ def _weight_grad(
             compute = np.dtype(np.float64)
     else:
         check_mixed_integers(padded, dy, None, terms)
+    if c_o * c_ig * k_h * k_w * terms > _SMALL_MACS:
+        with np.errstate(all="ignore"):
+            grid = None if grids is None else grids.get(compute)
+            fast = weight_grad_phases(
+                xs, dy, kernel_shape, stride, dilation, groups, compute, GRAD_TILE_BYTES, grid
+            )
+            # An inf or NaN anywhere in the input makes some sum inf or NaN; only then
+            # may dY's zero columns have met it (0 * inf): im2col decides.
+            if compute.kind not in "fc" or np.isfinite(fast).all():
+                return _exact(fast, acc.is_integer)
     grad = np.empty((c_o, c_ig, k_h * k_w), dtype=compute)
     span_h, span_w = (m_h - 1) * s_h + 1, (m_w - 1) * s_w + 1
     taps = [(u, v) for u in range(k_h) for v in range(k_w)]
