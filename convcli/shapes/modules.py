@@ -3,9 +3,11 @@
 A reader of model files (ONNX) says where each row of the walk came from: an ``Origin``
 with the node's name and its module path (``/layer1/layer1.0/conv1/Conv``, as PyTorch's
 exporter names nodes: ``layer1``, ``layer1.0``, ``conv1``). ``row_origins`` lines the
-walked rows up with their origins; ``module_tree`` groups the rows, in the order the
-file computes them, into one ``ModuleRow`` per module down to a depth: its layers'
-parameters, MACs and FLOPs summed, its output shape and field its last node's.
+walked rows up with their origins; ``printed_origins`` gives them from the modules that
+pasted ``print(model)`` text names (``(layer1): Sequential(`` ... ``(conv1): Conv2d(``).
+``module_tree`` groups the rows, in the order the file computes them, into one
+``ModuleRow`` per module down to a depth: its layers' parameters, MACs and FLOPs summed,
+its output shape and field its last node's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from convcli.shapes.netspec import Scope
 from convcli.shapes.network import Fields, LayerRow, Network, Shape
 
 __all__ = [
@@ -21,17 +24,10 @@ __all__ = [
     "Scope",
     "module_of_row",
     "module_tree",
+    "printed_origins",
     "relabel",
     "row_origins",
 ]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """One module on a node's path: its name (``layer1.0``) and class (``''``: unknown)."""
-
-    name: str
-    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +107,27 @@ def row_origins(network: Network, origins: Sequence[Origin]) -> dict[str, Origin
         found[row.index] = origin
         at += 1
     if any(not origin.optional for origin in queue[at:]):
+        return None
+    return found
+
+
+def printed_origins(network: Network) -> dict[str, Origin] | None:
+    """Each row's origin from the modules pasted ``print(model)`` text names around it
+    (``LayerSpec.module``), by the row's index; None where the text names no module.
+
+    Rows come in the order the text is written (a join before its branches); a row the
+    text names no module for (a layer typed in a spec) is placed among its neighbours'.
+    """
+    found = {
+        row.index: Origin(
+            node=row.spec.module[-1].name if row.spec.module else "",
+            op=row.spec.kind,
+            position=position,
+            scope=row.spec.module,
+        )
+        for position, row in enumerate(_preorder(network.rows))
+    }
+    if all(origin.scope is None for origin in found.values()):
         return None
     return found
 

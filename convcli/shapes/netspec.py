@@ -21,7 +21,7 @@ from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 from convcli.shapes.parsing import shorten
 
-__all__ = ["LAYER_NAMES", "LayerSpec", "count_layers", "parse_spec"]
+__all__ = ["LAYER_NAMES", "LayerSpec", "Scope", "count_layers", "parse_spec"]
 
 # Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
 MAX_SPEC_CHARS = 100_000
@@ -37,6 +37,14 @@ Value = (
     | tuple[int | None, int | None]
     | tuple[float, float]
 )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One module on a layer's path: its name (``layer1.0``) and class (``''``: unknown)."""
+
+    name: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,10 @@ class LayerSpec:
     assumed: tuple[str, ...] = ()
     # The custom module this layer was read inside, in printed order (``in_order``).
     container: str = ""
+    # The modules print(model) shows it in, from the root's children down to the layer's
+    # own ((features): Sequential( ... (0): Conv2d(...): features, features.0); None
+    # where the text names none (a spec, a line without "(name): ").
+    module: tuple[Scope, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -451,6 +463,10 @@ _SQUEEZE_EXCITATION = re.compile(
     re.M,
 )
 _MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
+_INDEX_NAME = re.compile(r"^\s*\(([\w.]+)\):")
+_LAYER_CLASS = re.compile(r"(?:nn\.)?([A-Za-z_]\w*)")
+# Module paths deeper than this are cut there (the rest of a path folds into its last).
+MAX_MODULE_LEVELS = 64
 _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 
 
@@ -467,6 +483,10 @@ class _Reader:
         # The custom modules read in printed order: first and last offset, class name.
         self.containers: list[tuple[int, int, str]] = []
         self._open: list[tuple[int, str]] = []
+        # The modules print(model) names around each layer, by the layer's first offset;
+        # the open containers' scopes (None: a container printed without a name).
+        self.modules: dict[int, tuple[Scope, ...]] = {}
+        self._scopes: list[Scope | None] = []
         self._nesting = 0
         self.lead = 0
         self.flat = text
@@ -525,11 +545,13 @@ class _Reader:
             )
             if container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
                 self._open.append((offset, container.group(1) if custom else ""))
+                self._scopes.append(self._scope(body, container.group(1)))
                 containers += 1
                 chars[offset : offset + len(body)] = " " * len(body)
             elif depth == 0 and body.strip() == ")" and containers:
                 containers -= 1
                 start, name = self._open.pop()
+                self._scopes.pop()
                 if name:
                     self.containers.append((start, offset, name))
                 chars[offset : offset + len(body)] = " " * len(body)
@@ -552,6 +574,12 @@ class _Reader:
                 if depth == 0 and index:
                     start = offset + len(index.group(1))
                     chars[start : start + len(index.group(2))] = " " * len(index.group(2))
+                    layer = start + len(index.group(2))
+                    kind = _LAYER_CLASS.match(body, layer - offset)
+                    leaf = self._scope(body, kind.group(1) if kind else "")
+                    if leaf is not None:
+                        path = (*(scope for scope in self._scopes if scope), leaf)
+                        self.modules[layer] = path[:MAX_MODULE_LEVELS]
                 depth = self._scan(chars, offset, offset + len(body), depth)
             offset += len(line)
         if depth > 0:
@@ -564,6 +592,17 @@ class _Reader:
         self.flat = "".join(chars)
         self.lead = len(self.flat) - len(self.flat.lstrip())
         return self.flat
+
+    def _scope(self, body: str, kind: str) -> Scope | None:
+        """The module a line of print(model) opens or holds, named as named_modules()
+        names it (its parents' names and its own, joined by '.'); None: it has no name."""
+        index = _INDEX_NAME.match(body)
+        if index is None:
+            return None
+        parent = next((scope for scope in reversed(self._scopes) if scope), None)
+        name = index.group(1) if parent is None else f"{parent.name}.{index.group(1)}"
+        kind = "SqueezeExcitation" if kind == "se" else kind  # read as se(...) above
+        return Scope(_printable(name), _printable(kind))
 
     _opens: list[int]
     _last_open = 0
@@ -906,7 +945,13 @@ class _Reader:
                     where=self.at(node)
                 )
             )
-        return LayerSpec(kind="se", args=values, text=self._segment(node), where=self.at(node))
+        return LayerSpec(
+            kind="se",
+            args=values,
+            text=self._segment(node),
+            where=self.at(node),
+            module=self.modules.get(self._offset(node)),
+        )
 
     def _build(
         self, node: ast.expr, name: str, args: Sequence[ast.expr], keywords: list[ast.keyword]
@@ -1026,6 +1071,7 @@ class _Reader:
             torch_name=torch_name,
             assumed=assumed,
             container=max(inside)[2] if inside else "",
+            module=self.modules.get(offset),
         )
 
     @staticmethod
