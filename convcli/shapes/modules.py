@@ -115,21 +115,29 @@ def printed_origins(network: Network) -> dict[str, Origin] | None:
     """Each row's origin from the modules pasted ``print(model)`` text names around it
     (``LayerSpec.module``), by the row's index; None where the text names no module.
 
-    Rows come in the order the text is written (a join before its branches); a row the
-    text names no module for (a layer typed in a spec) is placed among its neighbours'.
+    Rows are placed in the order they compute: a join after its branches (a printed
+    SqueezeExcitation read as ``se(...)``: its pieces, then the product), each piece in
+    the join's module. A row the text names no module for (a layer typed in a spec) is
+    placed among its neighbours'.
     """
-    found = {
-        row.index: Origin(
-            node=row.spec.module[-1].name if row.spec.module else "",
-            op=row.spec.kind,
-            position=position,
-            scope=row.spec.module,
-        )
-        for position, row in enumerate(_preorder(network.rows))
-    }
+    found: dict[str, Origin] = {}
+
+    def place(rows: Sequence[LayerRow], outer: tuple[Scope, ...] | None) -> None:
+        for row in rows:
+            scope = row.spec.module if row.spec.module is not None else outer
+            place(row.inner, scope)
+            found[row.index] = Origin(
+                node=scope[-1].name if scope else "",
+                op=row.spec.kind,
+                position=len(found),
+                scope=scope,
+            )
+
+    place(network.rows, None)
     if all(origin.scope is None for origin in found.values()):
         return None
-    return found
+    # In the walk's order (a join before its branches), as --json lists the layers.
+    return {row.index: found[row.index] for row in _preorder(network.rows)}
 
 
 @dataclass(frozen=True)
