@@ -145,6 +145,19 @@ def test_basic_blocks_read_in_order_fold_as_torchinfo(tmp_path: Path) -> None:
     _compare(tmp_path, ResNet(), (1, 3, 32, 30), "--in-order")
 
 
+@pytest.mark.torch
+def test_compressed_repeats_are_one_module_each(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from torch import nn
+
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 1),
+        nn.Sequential(*(nn.Conv2d(4, 4, 3, padding=1) for _ in range(3)), nn.ReLU()),
+    )
+    assert "(0-2): 3 x Conv2d" in str(model)  # PyTorch's compressed form
+    _compare(tmp_path, model, (1, 2, 5, 5))
+
+
 # -- without torch: text as print(model) writes it ------------------------------------------
 
 NESTED = """Sequential(

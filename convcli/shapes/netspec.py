@@ -14,7 +14,8 @@ import bisect
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import overload
 
 from convcli.errors import OptionError, Param
 from convcli.i18n import N_, _
@@ -323,8 +324,8 @@ def parse_spec(
         )
     text = _readable(text, source)
     text = _SQUEEZE_EXCITATION.sub(_squeeze_excitation, text)
-    text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
-    reader = _Reader(text, source, bias, in_order=in_order)
+    text, ranges = _compressed(text)
+    reader = _Reader(text, source, bias, in_order=in_order, ranges=ranges)
     line = reader.normalise()
     if not line.strip():
         raise OptionError(
@@ -347,6 +348,24 @@ def parse_spec(
             _("{source}: nested too deeply to read").format(source=_(source))
         ) from None
     return reader.chain(tree.body)
+
+
+def _compressed(text: str) -> tuple[str, dict[int, str]]:
+    """print(model)'s compressed lines ``(0-2): 3 x Conv2d(...)`` as ``repeat(3, Conv2d(...))``,
+    and the names each stood for (``0-2``) by where its line starts in the new text."""
+    parts: list[str] = []
+    ranges: dict[int, str] = {}
+    done = at = 0
+    for match in _REPEATED.finditer(text):
+        parts.append(text[done : match.start()])
+        at += match.start() - done
+        ranges[at] = match[2]
+        line = f"{match[1]}repeat({match[3]}, {match[4]})"
+        parts.append(line)
+        at += len(line)
+        done = match.end()
+    parts.append(text[done:])
+    return "".join(parts), ranges
 
 
 def _syntax_message(err: SyntaxError, flat: str) -> str:
@@ -446,7 +465,7 @@ SEQUENTIALS = (
 )
 _CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(\w+)\(\s*$")
 # print(model)'s compressed form of repeated modules: "(0-2): 3 x Conv2d(...)".
-_REPEATED = re.compile(r"^([ \t]*)\(\d+-\d+\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
+_REPEATED = re.compile(r"^([ \t]*)\((\d+-\d+)\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
 _REPEATED_BLOCK = re.compile(r"^\s*\(\d+-\d+\):\s*\d+ x ([A-Za-z_]\w*)\(\s*$")
 # torchvision's SqueezeExcitation as print(model) shows it: its forward is known (pool,
 # fc1, activation, fc2, scale_activation, times the input), so it is read as se(...).
@@ -464,6 +483,15 @@ _SQUEEZE_EXCITATION = re.compile(
 )
 _MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
 _INDEX_NAME = re.compile(r"^\s*\(([\w.]+)\):")
+
+
+def _index_name(body: str) -> str | None:
+    """The name print(model) gives the module on a line (``conv1`` of ``(conv1): ...``)."""
+    index = _INDEX_NAME.match(body)
+    return None if index is None else index.group(1)
+
+
+_INDEX_RANGE = re.compile(r"(\d+)-\d+")
 _LAYER_CLASS = re.compile(r"(?:nn\.)?([A-Za-z_]\w*)")
 # Module paths deeper than this are cut there (the rest of a path folds into its last).
 MAX_MODULE_LEVELS = 64
@@ -474,9 +502,17 @@ class _Reader:
     """Turns the text into one Python expression of the same length, then reads its tree."""
 
     def __init__(
-        self, text: str, source: str, bias: bool = True, *, in_order: bool = False
+        self,
+        text: str,
+        source: str,
+        bias: bool = True,
+        *,
+        in_order: bool = False,
+        ranges: Mapping[int, str] | None = None,
     ) -> None:
         self.text = text
+        # The names of print(model)'s compressed lines ("0-2"), by where the line starts.
+        self.ranges = ranges or {}
         self.source = source
         self.bias = bias
         self.in_order = in_order
@@ -545,7 +581,7 @@ class _Reader:
             )
             if container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
                 self._open.append((offset, container.group(1) if custom else ""))
-                self._scopes.append(self._scope(body, container.group(1)))
+                self._scopes.append(self._scope(_index_name(body), container.group(1)))
                 containers += 1
                 chars[offset : offset + len(body)] = " " * len(body)
             elif depth == 0 and body.strip() == ")" and containers:
@@ -574,12 +610,14 @@ class _Reader:
                 if depth == 0 and index:
                     start = offset + len(index.group(1))
                     chars[start : start + len(index.group(2))] = " " * len(index.group(2))
-                    layer = start + len(index.group(2))
+                named = _index_name(body) if index else self.ranges.get(offset)
+                if depth == 0 and named is not None:
+                    layer = offset + len(body) - len(body.lstrip())
+                    layer += len(index.group(2)) if index else 0
                     kind = _LAYER_CLASS.match(body, layer - offset)
-                    leaf = self._scope(body, kind.group(1) if kind else "")
-                    if leaf is not None:
-                        path = (*(scope for scope in self._scopes if scope), leaf)
-                        self.modules[layer] = path[:MAX_MODULE_LEVELS]
+                    leaf = self._scope(named, kind.group(1) if kind else "")
+                    path = (*(scope for scope in self._scopes if scope), leaf)
+                    self.modules[layer] = path[:MAX_MODULE_LEVELS]
                 depth = self._scan(chars, offset, offset + len(body), depth)
             offset += len(line)
         if depth > 0:
@@ -593,14 +631,18 @@ class _Reader:
         self.lead = len(self.flat) - len(self.flat.lstrip())
         return self.flat
 
-    def _scope(self, body: str, kind: str) -> Scope | None:
-        """The module a line of print(model) opens or holds, named as named_modules()
-        names it (its parents' names and its own, joined by '.'); None: it has no name."""
-        index = _INDEX_NAME.match(body)
-        if index is None:
+    @overload
+    def _scope(self, own: str, kind: str) -> Scope: ...
+    @overload
+    def _scope(self, own: None, kind: str) -> None: ...
+    def _scope(self, own: str | None, kind: str) -> Scope | None:
+        """The module a line of print(model) opens or holds (``own``: its name on the
+        line, None: it has none), named as named_modules() names it: its parents' names
+        and its own, joined by '.'."""
+        if own is None:
             return None
         parent = next((scope for scope in reversed(self._scopes) if scope), None)
-        name = index.group(1) if parent is None else f"{parent.name}.{index.group(1)}"
+        name = own if parent is None else f"{parent.name}.{own}"
         kind = "SqueezeExcitation" if kind == "se" else kind  # read as se(...) above
         return Scope(_printable(name), _printable(kind))
 
@@ -870,6 +912,21 @@ class _Reader:
                     where=self.at(node), maximum=f"{MAX_LAYERS:,}"
                 )
             )
+        path = self.modules.get(self._offset(node))
+        if path is not None and len(block) == 1:
+            # print(model)'s "(0-2): 3 x Conv2d(...)": three modules, named 0, 1 and 2.
+            parent, _dot, span = path[-1].name.rpartition(".")
+            first = _INDEX_RANGE.fullmatch(span)
+            if first is not None:
+                kind = block[0].torch_name or block[0].kind
+                prefix = f"{parent}." if parent else ""
+                return tuple(
+                    replace(
+                        block[0],
+                        module=(*path[:-1], Scope(f"{prefix}{int(first[1]) + i}", kind)),
+                    )
+                    for i in range(count)
+                )
         return block * count
 
     def _join(self, node: ast.Call, name: str) -> LayerSpec:
