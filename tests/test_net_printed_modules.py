@@ -145,19 +145,6 @@ def test_basic_blocks_read_in_order_fold_as_torchinfo(tmp_path: Path) -> None:
     _compare(tmp_path, ResNet(), (1, 3, 32, 30), "--in-order")
 
 
-@pytest.mark.torch
-def test_compressed_repeats_are_one_module_each(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
-    from torch import nn
-
-    model = nn.Sequential(
-        nn.Conv2d(2, 4, 1),
-        nn.Sequential(*(nn.Conv2d(4, 4, 3, padding=1) for _ in range(3)), nn.ReLU()),
-    )
-    assert "(0-2): 3 x Conv2d" in str(model)  # PyTorch's compressed form
-    _compare(tmp_path, model, (1, 2, 5, 5))
-
-
 # -- without torch: text as print(model) writes it ------------------------------------------
 
 NESTED = """Sequential(
@@ -303,3 +290,19 @@ def test_a_module_path_thousands_deep_is_cut_not_a_crash(tmp_path: Path) -> None
         depth += 1
         modules = modules[0].get("children", [])
     assert depth == 64  # MAX_MODULE_LEVELS: the rest folds into the last
+
+
+def test_a_compressed_repeat_is_one_module_a_copy(tmp_path: Path) -> None:
+    # "(0-2): 3 x Conv2d(...)" (as ModuleList prints repeats) stands for the three lines.
+    conv = "Conv2d(4, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+    lines = "".join(f"    ({i}): {conv}\n" for i in range(3))
+    text = "Sequential(\n  (body): Sequential(\n{lines}    (3): ReLU()\n  )\n)\n"
+    trees = []
+    for body in (f"    (0-2): 3 x {conv}\n", lines):
+        path = tmp_path / "model.txt"
+        path.write_text(text.format(lines=body), encoding="utf-8")
+        args = ("net", f"@{path}", "--input-shape", "1x4x6x6", "--depth", "2", "--json")
+        payload = json_of(invoke(*args))
+        trees.append((payload["modules"], [layer["module"] for layer in payload["layers"]]))
+    assert trees[0] == trees[1]
+    assert trees[0][1] == ["body.0", "body.1", "body.2", "body.3"]
