@@ -86,8 +86,8 @@ def net(
             "--depth",
             metavar="N",
             help="Fold blocks deeper than N into one row each (their sums), as torchinfo's "
-            "depth: 1 shows the top-level layers (of an ONNX file: its modules, from the "
-            "node names); 'all' every layer (the default where one line per layer fits "
+            "depth: 1 shows the top-level layers (of an ONNX file or pasted print(model) "
+            "text: its modules); 'all' every layer (the default where one line per layer fits "
             "the terminal, which otherwise starts at 1). --json keeps every layer, each "
             "with its level.",
         ),
