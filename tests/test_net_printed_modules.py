@@ -145,6 +145,35 @@ def test_basic_blocks_read_in_order_fold_as_torchinfo(tmp_path: Path) -> None:
     _compare(tmp_path, ResNet(), (1, 3, 32, 30), "--in-order")
 
 
+@pytest.mark.torch
+def test_the_vgg_sample_is_torchs_print_and_folds_as_torchinfo(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from collections import OrderedDict
+
+    from torch import nn
+
+    model = nn.Sequential(
+        OrderedDict(
+            features=nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ),
+            avgpool=nn.AdaptiveAvgPool2d((4, 4)),
+            flatten=nn.Flatten(),
+            classifier=nn.Sequential(
+                nn.Linear(512, 64), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(64, 10)
+            ),
+        )
+    )
+    sample = Path(__file__).parent.parent / "samples" / "printed_vgg.txt"
+    assert sample.read_text(encoding="utf-8") == str(model) + "\n"
+    _compare(tmp_path, model, (1, 3, 32, 32))
+
+
 # -- without torch: text as print(model) writes it ------------------------------------------
 
 NESTED = """Sequential(
