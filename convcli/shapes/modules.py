@@ -256,8 +256,8 @@ def module_of_row(rows: Sequence[ModuleRow], index: str) -> ModuleRow | None:
 
 
 def _layer_text(row: LayerRow) -> str:
-    """A layer's text; a join's kind alone (its branches are rows of their own)."""
-    if row.branches:
+    """A layer's text; a join's or residual's kind alone (its layers are rows of their own)."""
+    if row.branches or row.main:
         spec = row.spec
         return f"chunk({spec.args['chunks']})" if spec.kind == "chunk" else spec.kind
     return row.spec.text

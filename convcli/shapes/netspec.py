@@ -491,6 +491,57 @@ def _index_name(body: str) -> str | None:
     return None if index is None else index.group(1)
 
 
+# torchvision's blocks that add their input to their output when the depthwise stride is 1
+# and the channels out equal the channels in (MobileNetV2 and V3's InvertedResidual,
+# EfficientNet's MBConv and FusedMBConv), by their printed children.
+RESIDUAL_BLOCKS = {
+    "InvertedResidual": ((("conv", "Sequential"),), (("block", "Sequential"),)),
+    "MBConv": ((("block", "Sequential"), ("stochastic_depth", "StochasticDepth")),),
+    "FusedMBConv": ((("block", "Sequential"), ("stochastic_depth", "StochasticDepth")),),
+}
+_CHILD = re.compile(r"^(\s*)\((\w+)\):\s*(\w+)\(")
+_CONV_LINE = re.compile(
+    r"\bConv2d\((\d+), (\d+), kernel_size=\(\d+, \d+\), stride=\((\d+), (\d+)\)"
+)
+
+
+def _residual_block(
+    lines: Sequence[str], start: int, kind: str
+) -> tuple[bool, int, int | None] | None:
+    """A torchvision block printed from line ``start``: whether its forward adds the input
+    (every convolution of stride 1, the first one's input channels the last one's output),
+    the line that closes it, and the line of its StochasticDepth; None when its children
+    are not torchvision's ``kind``'s (then it is a custom module like any other)."""
+    head = lines[start]
+    indent = len(head) - len(head.lstrip())
+    children: list[tuple[str, str]] = []
+    child_indent = -1  # the children's, once the first is seen
+    convs: list[tuple[int, ...]] = []
+    skipped = None
+    for number in range(start + 1, len(lines)):
+        body = lines[number].rstrip("\r\n")
+        here = len(body) - len(body.lstrip())
+        if not body.strip():  # a blank line (a SqueezeExcitation's, read as se(...))
+            continue
+        if body.strip() == ")" and here == indent:
+            if not convs or tuple(children) not in RESIDUAL_BLOCKS.get(kind, ()):
+                return None
+            strided = any(conv[2:] != (1, 1) for conv in convs)
+            return (not strided and convs[0][0] == convs[-1][1]), number, skipped
+        if here <= indent:
+            return None
+        child = _CHILD.match(body)
+        if child is not None and child_indent in (-1, len(child[1])):
+            child_indent = len(child[1])
+            children.append((child[2], child[3]))
+            if child[3] == "StochasticDepth":
+                skipped = number
+        conv = _CONV_LINE.search(body)
+        if conv is not None:
+            convs.append(tuple(int(value) for value in conv.groups()))
+    return None
+
+
 _INDEX_RANGE = re.compile(r"(\d+)-\d+")
 _LAYER_CLASS = re.compile(r"(?:nn\.)?([A-Za-z_]\w*)")
 # Module paths deeper than this are cut there (the rest of a path folds into its last).
@@ -523,6 +574,13 @@ class _Reader:
         # the open containers' scopes (None: a container printed without a name).
         self.modules: dict[int, tuple[Scope, ...]] = {}
         self._scopes: list[Scope | None] = []
+        # torchvision's blocks whose forward adds the input (InvertedResidual, MBConv):
+        # first and last offset and module path of each, and the pending ones by the
+        # line that closes them.
+        self.residuals: list[tuple[int, int, tuple[Scope, ...]]] = []
+        self._closers: dict[int, tuple[int, tuple[Scope, ...]]] = {}
+        # The lines of the blocks' StochasticDepth: whether the block adds (and calls it).
+        self._stochastic: dict[int, bool] = {}
         self._nesting = 0
         self.lead = 0
         self.flat = text
@@ -551,10 +609,27 @@ class _Reader:
         offset = 0
         containers = 0
         depth = 0
-        for line in self.text.splitlines(keepends=True):
+        lines = self.text.splitlines(keepends=True)
+        for number, line in enumerate(lines):
             body = line.rstrip("\r\n")
+            if number in self._stochastic:
+                # A block's StochasticDepth: the identity in eval, called only where the
+                # block adds (on its branch, before the add); otherwise not at all.
+                chars[offset : offset + len(body)] = " " * len(body)
+                index = _MODULE_INDEX.match(body)
+                if self._stochastic[number] and index is not None:
+                    layer = offset + len(index.group(1)) + len(index.group(2))
+                    chars[layer : layer + len("identity")] = "identity"
+                    leaf = self._scope(_index_name(body) or "", "StochasticDepth")
+                    path = (*(scope for scope in self._scopes if scope), leaf)
+                    self.modules[layer] = path[:MAX_MODULE_LEVELS]
+                offset += len(line)
+                continue
             opener = _OPENER.match(body)
             container = _CONTAINER.match(body) if depth == 0 else None
+            block = None
+            if container and container.group(1) in RESIDUAL_BLOCKS:
+                block = _residual_block(lines, number, container.group(1))
             repeated = _REPEATED_BLOCK.match(body) if depth == 0 else None
             if container and container.group(1) == "ModuleList":
                 raise OptionError(
@@ -579,7 +654,21 @@ class _Reader:
                 and container.group(1) not in SEQUENTIALS
                 and container.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
             )
-            if container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
+            if block is not None:
+                # torchvision's forward is known: its children in order, plus the input
+                # when it says so (stride 1, as many channels out as in).
+                adds, closer, skipped = block
+                self._open.append((offset, ""))
+                named = container.group(1) if container else ""
+                self._scopes.append(self._scope(_index_name(body), named))
+                containers += 1
+                chars[offset : offset + len(body)] = " " * len(body)
+                if skipped is not None:
+                    self._stochastic[skipped] = adds
+                if adds:
+                    path = tuple(scope for scope in self._scopes if scope)
+                    self._closers[closer] = (offset, path[:MAX_MODULE_LEVELS])
+            elif container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
                 self._open.append((offset, container.group(1) if custom else ""))
                 self._scopes.append(self._scope(_index_name(body), container.group(1)))
                 containers += 1
@@ -590,6 +679,9 @@ class _Reader:
                 self._scopes.pop()
                 if name:
                     self.containers.append((start, offset, name))
+                if number in self._closers:
+                    first, path = self._closers.pop(number)
+                    self.residuals.append((first, offset, path))
                 chars[offset : offset + len(body)] = " " * len(body)
             elif (
                 depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
@@ -753,12 +845,43 @@ class _Reader:
 
     def _layers(self, items: Sequence[ast.expr]) -> tuple[LayerSpec, ...]:
         layers: list[LayerSpec] = []
-        for item in items:
+        at = 0
+        while at < len(items):
+            item = items[at]
+            block = self._residual_at(self._offset(item)) if self.residuals else None
+            if block is not None:
+                first, last, path = block
+                end = at
+                while end < len(items) and first <= self._offset(items[end]) <= last:
+                    end += 1
+                main = self._layers(items[at:end])
+                layers.append(
+                    LayerSpec(
+                        kind="residual",
+                        args={},
+                        text="residual(" + " > ".join(layer.text for layer in main) + ")",
+                        where=self.at(item),
+                        main=main,
+                        module=path,
+                    )
+                )
+                at = end
+                continue
             if isinstance(item, ast.Call) and self._name(item.func) == "repeat":
                 layers.extend(self._repeat(item))
             else:
                 layers.append(self.layer(item))
+            at += 1
         return tuple(layers)
+
+    def _residual_at(self, offset: int) -> tuple[int, int, tuple[Scope, ...]] | None:
+        """The outermost block read as a residual that starts being read at ``offset``
+        (it is taken from the list: its layers inside are read as a chain)."""
+        for index, block in enumerate(self.residuals):
+            if block[0] <= offset <= block[1]:
+                del self.residuals[index]
+                return block
+        return None
 
     def _split(self, node: ast.expr) -> list[list[ast.expr]]:
         """The branches of ``A > B | C``: '|' binds tighter than '>' in Python, so the
