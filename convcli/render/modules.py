@@ -28,7 +28,8 @@ PRINTED_MODULES_NOTE = N_(
     "field are its last layer's. --depth all lists every layer."
 )
 PRINTED_ROOT_NOTE = N_(
-    "A row without a module name is a layer the text writes without one ((name): ...), "
+    "A row without a module name is the add in a block's own forward (torchvision's "
+    "InvertedResidual, MBConv), or a layer the text writes without one ((name): ...), "
     "placed in the modules of the layers before and after it."
 )
 ROOT_NOTE = N_(
