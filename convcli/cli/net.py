@@ -86,8 +86,8 @@ def net(
             "--depth",
             metavar="N",
             help="Fold blocks deeper than N into one row each (their sums), as torchinfo's "
-            "depth: 1 shows the top-level layers (of an ONNX file: its modules, from the "
-            "node names); 'all' every layer (the default where one line per layer fits "
+            "depth: 1 shows the top-level layers (of an ONNX file or pasted print(model) "
+            "text: its modules); 'all' every layer (the default where one line per layer fits "
             "the terminal, which otherwise starts at 1). --json keeps every layer, each "
             "with its level.",
         ),
@@ -252,6 +252,11 @@ def net(
             from convcli.shapes.modules import row_origins
 
             origins = row_origins(network, onnx_graph.origins)
+        elif network.error is None and (levels is not None or as_json):
+            from convcli.shapes.modules import printed_origins
+
+            # Pasted print(model) text: the modules it names, as an ONNX file's nodes do.
+            origins = printed_origins(network)
         if network.error is not None:
             if not as_json and emit is None and network.rows:
                 show(net_table(network))
@@ -277,14 +282,15 @@ def net(
             payload = net_payload(
                 network, dtype, trace, levels, bias=bias, onnx=onnx_graph is not None
             )
-            if onnx_graph is not None:
+            if onnx_graph is not None or origins is not None:
                 from convcli.render.modules import annotate_layers, module_payload
 
                 if origins is not None:
-                    annotate_layers(payload["layers"], origins)
+                    annotate_layers(payload["layers"], origins, printed=onnx_graph is None)
                 tree = _module_tree(network, origins, levels)
                 if tree is not None:
                     payload["modules"] = module_payload(tree)
+            if onnx_graph is not None:
                 payload["onnx"] = {
                     "nodes": onnx_graph.nodes,
                     "shared_params": onnx_graph.shared,
@@ -309,13 +315,14 @@ def net(
             # A row standing for an operator convcli does not know: its name and "?".
             marked = {i: f"{o.unknown} ?" for i, o in origins.items() if o.unknown}
             network = relabel(network, marked)
-        if onnx_graph is not None and levels is not None:
+        if (onnx_graph is not None or origins is not None) and levels is not None:
             from convcli.render.modules import NO_MODULES_NOTE, module_notes, module_table
 
             tree = _module_tree(network, origins, levels)
             if tree is not None:
                 table = module_table(tree, network.input_shape, network.params)
-                notes = module_notes(tree, None if trace is None else trace.index) + notes
+                traced = None if trace is None else trace.index
+                notes = module_notes(tree, traced, printed=onnx_graph is None) + notes
             else:
                 notes.insert(0, _(NO_MODULES_NOTE))
         report = net_report(
@@ -338,8 +345,8 @@ def net(
 def _module_tree(
     network: Network, origins: Mapping[str, Origin] | None, depth: int | None
 ) -> tuple[ModuleRow, ...] | None:
-    """The rows grouped by the modules in the node names, or None where there is no
-    depth or no node names a module."""
+    """The rows grouped by the modules in the node names (or that pasted print(model)
+    text names), or None where there is no depth or nothing names a module."""
     if depth is None or origins is None:
         return None
     if all(origin.scope is None for origin in origins.values()):

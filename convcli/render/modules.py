@@ -22,6 +22,16 @@ MODULES_NOTE = N_(
     "layers inside it; its output and field are its last node's. --depth all lists "
     "every layer."
 )
+PRINTED_MODULES_NOTE = N_(
+    "Rows are the modules the pasted print(model) text names ((features): Sequential(, "
+    "(0): Conv2d(), in printed order: each sums the layers inside it; its output and "
+    "field are its last layer's. --depth all lists every layer."
+)
+PRINTED_ROOT_NOTE = N_(
+    "A row without a module name is the add in a block's own forward (torchvision's "
+    "InvertedResidual, MBConv), or a layer the text writes without one ((name): ...), "
+    "placed in the modules of the layers before and after it."
+)
 ROOT_NOTE = N_(
     "A row without a module name is an op of the model's own forward (a node whose name "
     "gives no module is placed in the modules of the nodes before and after it)."
@@ -89,16 +99,19 @@ def _cells(named: dict[str, str], field: tuple[str, str, str]) -> tuple[str, ...
     return tuple(named.get(name, "") for name, _justify in COLUMNS)
 
 
-def module_notes(rows: Sequence[ModuleRow], traced: str | None = None) -> list[str]:
+def module_notes(
+    rows: Sequence[ModuleRow], traced: str | None = None, *, printed: bool = False
+) -> list[str]:
     """The lines under a module table: what its rows are, and which row holds layer
-    ``traced`` (the layer a cell was traced back from)."""
-    notes = [_(MODULES_NOTE)]
+    ``traced`` (the layer a cell was traced back from); ``printed``: the modules are
+    those of pasted print(model) text, not a file's node names."""
+    notes = [_(PRINTED_MODULES_NOTE if printed else MODULES_NOTE)]
     holder = None if traced is None else module_of_row(rows, traced)
     if holder is not None:
         name = holder.name or holder.layer
         notes.append(_(AT_NOTE).format(layer=traced, row=holder.index, name=name))
     if any(not row.name for row, _indent in _flat(rows)):
-        notes.append(_(ROOT_NOTE))
+        notes.append(_(PRINTED_ROOT_NOTE if printed else ROOT_NOTE))
     return notes
 
 
@@ -130,13 +143,20 @@ def module_payload(rows: Sequence[ModuleRow]) -> list[dict[str, Any]]:
     return entries
 
 
-def annotate_layers(entries: list[dict[str, Any]], origins: Mapping[str, Origin]) -> None:
+def annotate_layers(
+    entries: list[dict[str, Any]], origins: Mapping[str, Origin], *, printed: bool = False
+) -> None:
     """Give every ``--json`` layer entry (nested ones too) its node and module path, and
-    ``unknown_op`` where it stands for an operator convcli does not know."""
+    ``unknown_op`` where it stands for an operator convcli does not know; ``printed``: the
+    origins are pasted print(model) text's, whose ``module`` is the name
+    ``named_modules()`` gives the layer (``features.0``; None: the text names none)."""
     found = list(_entries(entries))
     if len(found) != len(origins):  # never so for a file's rows; nothing said rather than wrong
         return
     for entry, origin in zip(found, origins.values(), strict=True):
+        if printed:
+            entry["module"] = origin.scope[-1].name if origin.scope else None
+            continue
         entry["node"] = origin.node
         entry["module"] = origin.module
         if origin.unknown:

@@ -3,9 +3,11 @@
 A reader of model files (ONNX) says where each row of the walk came from: an ``Origin``
 with the node's name and its module path (``/layer1/layer1.0/conv1/Conv``, as PyTorch's
 exporter names nodes: ``layer1``, ``layer1.0``, ``conv1``). ``row_origins`` lines the
-walked rows up with their origins; ``module_tree`` groups the rows, in the order the
-file computes them, into one ``ModuleRow`` per module down to a depth: its layers'
-parameters, MACs and FLOPs summed, its output shape and field its last node's.
+walked rows up with their origins; ``printed_origins`` gives them from the modules that
+pasted ``print(model)`` text names (``(layer1): Sequential(`` ... ``(conv1): Conv2d(``).
+``module_tree`` groups the rows, in the order the file computes them, into one
+``ModuleRow`` per module down to a depth: its layers' parameters, MACs and FLOPs summed,
+its output shape and field its last node's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from convcli.shapes.netspec import Scope
 from convcli.shapes.network import Fields, LayerRow, Network, Shape
 
 __all__ = [
@@ -21,17 +24,10 @@ __all__ = [
     "Scope",
     "module_of_row",
     "module_tree",
+    "printed_origins",
     "relabel",
     "row_origins",
 ]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """One module on a node's path: its name (``layer1.0``) and class (``''``: unknown)."""
-
-    name: str
-    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +141,35 @@ def row_origins(network: Network, origins: Sequence[Origin]) -> dict[str, Origin
     if any(not origin.optional for origin in queue[at:]):
         return None
     return found
+
+
+def printed_origins(network: Network) -> dict[str, Origin] | None:
+    """Each row's origin from the modules pasted ``print(model)`` text names around it
+    (``LayerSpec.module``), by the row's index; None where the text names no module.
+
+    Rows are placed in the order they compute: a join after its branches (a printed
+    SqueezeExcitation read as ``se(...)``: its pieces, then the product), each piece in
+    the join's module. A row the text names no module for (a layer typed in a spec) is
+    placed among its neighbours'.
+    """
+    found: dict[str, Origin] = {}
+
+    def place(rows: Sequence[LayerRow], outer: tuple[Scope, ...] | None) -> None:
+        for row in rows:
+            scope = row.spec.module if row.spec.module is not None else outer
+            place(row.inner, scope)
+            found[row.index] = Origin(
+                node=scope[-1].name if scope else "",
+                op=row.spec.kind,
+                position=len(found),
+                scope=scope,
+            )
+
+    place(network.rows, None)
+    if all(origin.scope is None for origin in found.values()):
+        return None
+    # In the walk's order (a join before its branches), as --json lists the layers.
+    return {row.index: found[row.index] for row in _preorder(network.rows)}
 
 
 @dataclass(frozen=True)
@@ -263,8 +288,8 @@ def module_of_row(rows: Sequence[ModuleRow], index: str) -> ModuleRow | None:
 
 
 def _layer_text(row: LayerRow) -> str:
-    """A layer's text; a join's kind alone (its branches are rows of their own)."""
-    if row.branches:
+    """A layer's text; a join's or residual's kind alone (its layers are rows of their own)."""
+    if row.branches or row.main:
         spec = row.spec
         return f"chunk({spec.args['chunks']})" if spec.kind == "chunk" else spec.kind
     return row.spec.text

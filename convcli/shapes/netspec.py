@@ -14,14 +14,15 @@ import bisect
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import overload
 
 from convcli.errors import OptionError, Param
 from convcli.i18n import N_, _
 from convcli.shapes.padding_modes import PADDING_MODES
 from convcli.shapes.parsing import shorten
 
-__all__ = ["LAYER_NAMES", "LayerSpec", "count_layers", "parse_spec"]
+__all__ = ["LAYER_NAMES", "LayerSpec", "Scope", "count_layers", "parse_spec"]
 
 # Longer specs are not networks anyone writes by hand; the cap keeps ast.parse cheap.
 MAX_SPEC_CHARS = 100_000
@@ -37,6 +38,14 @@ Value = (
     | tuple[int | None, int | None]
     | tuple[float, float]
 )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One module on a layer's path: its name (``layer1.0``) and class (``''``: unknown)."""
+
+    name: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ class LayerSpec:
     assumed: tuple[str, ...] = ()
     # The custom module this layer was read inside, in printed order (``in_order``).
     container: str = ""
+    # The modules print(model) shows it in, from the root's children down to the layer's
+    # own ((features): Sequential( ... (0): Conv2d(...): features, features.0); None
+    # where the text names none (a spec, a line without "(name): ").
+    module: tuple[Scope, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -311,8 +324,8 @@ def parse_spec(
         )
     text = _readable(text, source)
     text = _SQUEEZE_EXCITATION.sub(_squeeze_excitation, text)
-    text = _REPEATED.sub(r"\1repeat(\2, \3)", text)
-    reader = _Reader(text, source, bias, in_order=in_order)
+    text, ranges = _compressed(text)
+    reader = _Reader(text, source, bias, in_order=in_order, ranges=ranges)
     line = reader.normalise()
     if not line.strip():
         raise OptionError(
@@ -335,6 +348,24 @@ def parse_spec(
             _("{source}: nested too deeply to read").format(source=_(source))
         ) from None
     return reader.chain(tree.body)
+
+
+def _compressed(text: str) -> tuple[str, dict[int, str]]:
+    """print(model)'s compressed lines ``(0-2): 3 x Conv2d(...)`` as ``repeat(3, Conv2d(...))``,
+    and the names each stood for (``0-2``) by where its line starts in the new text."""
+    parts: list[str] = []
+    ranges: dict[int, str] = {}
+    done = at = 0
+    for match in _REPEATED.finditer(text):
+        parts.append(text[done : match.start()])
+        at += match.start() - done
+        ranges[at] = match[2]
+        line = f"{match[1]}repeat({match[3]}, {match[4]})"
+        parts.append(line)
+        at += len(line)
+        done = match.end()
+    parts.append(text[done:])
+    return "".join(parts), ranges
 
 
 def _syntax_message(err: SyntaxError, flat: str) -> str:
@@ -434,7 +465,7 @@ SEQUENTIALS = (
 )
 _CONTAINER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?(\w+)\(\s*$")
 # print(model)'s compressed form of repeated modules: "(0-2): 3 x Conv2d(...)".
-_REPEATED = re.compile(r"^([ \t]*)\(\d+-\d+\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
+_REPEATED = re.compile(r"^([ \t]*)\((\d+-\d+)\):[ \t]*(\d+) x ([A-Za-z_]\w*\(.*\))[ \t]*$", re.M)
 _REPEATED_BLOCK = re.compile(r"^\s*\(\d+-\d+\):\s*\d+ x ([A-Za-z_]\w*)\(\s*$")
 # torchvision's SqueezeExcitation as print(model) shows it: its forward is known (pool,
 # fc1, activation, fc2, scale_activation, times the input), so it is read as se(...).
@@ -451,6 +482,70 @@ _SQUEEZE_EXCITATION = re.compile(
     re.M,
 )
 _MODULE_INDEX = re.compile(r"^(\s*)(\([\w.]+\):\s*)")
+_INDEX_NAME = re.compile(r"^\s*\(([\w.]+)\):")
+
+
+def _index_name(body: str) -> str | None:
+    """The name print(model) gives the module on a line (``conv1`` of ``(conv1): ...``)."""
+    index = _INDEX_NAME.match(body)
+    return None if index is None else index.group(1)
+
+
+# torchvision's blocks that add their input to their output when the depthwise stride is 1
+# and the channels out equal the channels in (MobileNetV2 and V3's InvertedResidual,
+# EfficientNet's MBConv and FusedMBConv), by their printed children.
+RESIDUAL_BLOCKS = {
+    "InvertedResidual": ((("conv", "Sequential"),), (("block", "Sequential"),)),
+    "MBConv": ((("block", "Sequential"), ("stochastic_depth", "StochasticDepth")),),
+    "FusedMBConv": ((("block", "Sequential"), ("stochastic_depth", "StochasticDepth")),),
+}
+_CHILD = re.compile(r"^(\s*)\((\w+)\):\s*(\w+)\(")
+_CONV_LINE = re.compile(
+    r"\bConv2d\((\d+), (\d+), kernel_size=\(\d+, \d+\), stride=\((\d+), (\d+)\)"
+)
+
+
+def _residual_block(
+    lines: Sequence[str], start: int, kind: str
+) -> tuple[bool, int, int | None] | None:
+    """A torchvision block printed from line ``start``: whether its forward adds the input
+    (every convolution of stride 1, the first one's input channels the last one's output),
+    the line that closes it, and the line of its StochasticDepth; None when its children
+    are not torchvision's ``kind``'s (then it is a custom module like any other)."""
+    head = lines[start]
+    indent = len(head) - len(head.lstrip())
+    children: list[tuple[str, str]] = []
+    child_indent = -1  # the children's, once the first is seen
+    convs: list[tuple[int, ...]] = []
+    skipped = None
+    for number in range(start + 1, len(lines)):
+        body = lines[number].rstrip("\r\n")
+        here = len(body) - len(body.lstrip())
+        if not body.strip():  # a blank line (a SqueezeExcitation's, read as se(...))
+            continue
+        if body.strip() == ")" and here == indent:
+            if not convs or tuple(children) not in RESIDUAL_BLOCKS.get(kind, ()):
+                return None
+            strided = any(conv[2:] != (1, 1) for conv in convs)
+            return (not strided and convs[0][0] == convs[-1][1]), number, skipped
+        if here <= indent:
+            return None
+        child = _CHILD.match(body)
+        if child is not None and child_indent in (-1, len(child[1])):
+            child_indent = len(child[1])
+            children.append((child[2], child[3]))
+            if child[3] == "StochasticDepth":
+                skipped = number
+        conv = _CONV_LINE.search(body)
+        if conv is not None:
+            convs.append(tuple(int(value) for value in conv.groups()))
+    return None
+
+
+_INDEX_RANGE = re.compile(r"(\d+)-\d+")
+_LAYER_CLASS = re.compile(r"(?:nn\.)?([A-Za-z_]\w*)")
+# Module paths deeper than this are cut there (the rest of a path folds into its last).
+MAX_MODULE_LEVELS = 64
 _OPENER = re.compile(r"^\s*(?:\([\w.]+\):\s*)?([A-Za-z_]\w*)\(\s*$")
 
 
@@ -458,15 +553,34 @@ class _Reader:
     """Turns the text into one Python expression of the same length, then reads its tree."""
 
     def __init__(
-        self, text: str, source: str, bias: bool = True, *, in_order: bool = False
+        self,
+        text: str,
+        source: str,
+        bias: bool = True,
+        *,
+        in_order: bool = False,
+        ranges: Mapping[int, str] | None = None,
     ) -> None:
         self.text = text
+        # The names of print(model)'s compressed lines ("0-2"), by where the line starts.
+        self.ranges = ranges or {}
         self.source = source
         self.bias = bias
         self.in_order = in_order
         # The custom modules read in printed order: first and last offset, class name.
         self.containers: list[tuple[int, int, str]] = []
         self._open: list[tuple[int, str]] = []
+        # The modules print(model) names around each layer, by the layer's first offset;
+        # the open containers' scopes (None: a container printed without a name).
+        self.modules: dict[int, tuple[Scope, ...]] = {}
+        self._scopes: list[Scope | None] = []
+        # torchvision's blocks whose forward adds the input (InvertedResidual, MBConv):
+        # first and last offset and module path of each, and the pending ones by the
+        # line that closes them.
+        self.residuals: list[tuple[int, int, tuple[Scope, ...]]] = []
+        self._closers: dict[int, tuple[int, tuple[Scope, ...]]] = {}
+        # The lines of the blocks' StochasticDepth: whether the block adds (and calls it).
+        self._stochastic: dict[int, bool] = {}
         self._nesting = 0
         self.lead = 0
         self.flat = text
@@ -495,10 +609,27 @@ class _Reader:
         offset = 0
         containers = 0
         depth = 0
-        for line in self.text.splitlines(keepends=True):
+        lines = self.text.splitlines(keepends=True)
+        for number, line in enumerate(lines):
             body = line.rstrip("\r\n")
+            if number in self._stochastic:
+                # A block's StochasticDepth: the identity in eval, called only where the
+                # block adds (on its branch, before the add); otherwise not at all.
+                chars[offset : offset + len(body)] = " " * len(body)
+                index = _MODULE_INDEX.match(body)
+                if self._stochastic[number] and index is not None:
+                    layer = offset + len(index.group(1)) + len(index.group(2))
+                    chars[layer : layer + len("identity")] = "identity"
+                    leaf = self._scope(_index_name(body) or "", "StochasticDepth")
+                    path = (*(scope for scope in self._scopes if scope), leaf)
+                    self.modules[layer] = path[:MAX_MODULE_LEVELS]
+                offset += len(line)
+                continue
             opener = _OPENER.match(body)
             container = _CONTAINER.match(body) if depth == 0 else None
+            block = None
+            if container and container.group(1) in RESIDUAL_BLOCKS:
+                block = _residual_block(lines, number, container.group(1))
             repeated = _REPEATED_BLOCK.match(body) if depth == 0 else None
             if container and container.group(1) == "ModuleList":
                 raise OptionError(
@@ -523,15 +654,34 @@ class _Reader:
                 and container.group(1) not in SEQUENTIALS
                 and container.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
             )
-            if container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
+            if block is not None:
+                # torchvision's forward is known: its children in order, plus the input
+                # when it says so (stride 1, as many channels out as in).
+                adds, closer, skipped = block
+                self._open.append((offset, ""))
+                named = container.group(1) if container else ""
+                self._scopes.append(self._scope(_index_name(body), named))
+                containers += 1
+                chars[offset : offset + len(body)] = " " * len(body)
+                if skipped is not None:
+                    self._stochastic[skipped] = adds
+                if adds:
+                    path = tuple(scope for scope in self._scopes if scope)
+                    self._closers[closer] = (offset, path[:MAX_MODULE_LEVELS])
+            elif container and (container.group(1) in SEQUENTIALS or (custom and self.in_order)):
                 self._open.append((offset, container.group(1) if custom else ""))
+                self._scopes.append(self._scope(_index_name(body), container.group(1)))
                 containers += 1
                 chars[offset : offset + len(body)] = " " * len(body)
             elif depth == 0 and body.strip() == ")" and containers:
                 containers -= 1
                 start, name = self._open.pop()
+                self._scopes.pop()
                 if name:
                     self.containers.append((start, offset, name))
+                if number in self._closers:
+                    first, path = self._closers.pop(number)
+                    self.residuals.append((first, offset, path))
                 chars[offset : offset + len(body)] = " " * len(body)
             elif (
                 depth == 0 and opener and opener.group(1) not in (*_SHORT, *_TORCH, *_LAZY, *BLOCKS)
@@ -552,6 +702,14 @@ class _Reader:
                 if depth == 0 and index:
                     start = offset + len(index.group(1))
                     chars[start : start + len(index.group(2))] = " " * len(index.group(2))
+                named = _index_name(body) if index else self.ranges.get(offset)
+                if depth == 0 and named is not None:
+                    layer = offset + len(body) - len(body.lstrip())
+                    layer += len(index.group(2)) if index else 0
+                    kind = _LAYER_CLASS.match(body, layer - offset)
+                    leaf = self._scope(named, kind.group(1) if kind else "")
+                    path = (*(scope for scope in self._scopes if scope), leaf)
+                    self.modules[layer] = path[:MAX_MODULE_LEVELS]
                 depth = self._scan(chars, offset, offset + len(body), depth)
             offset += len(line)
         if depth > 0:
@@ -564,6 +722,21 @@ class _Reader:
         self.flat = "".join(chars)
         self.lead = len(self.flat) - len(self.flat.lstrip())
         return self.flat
+
+    @overload
+    def _scope(self, own: str, kind: str) -> Scope: ...
+    @overload
+    def _scope(self, own: None, kind: str) -> None: ...
+    def _scope(self, own: str | None, kind: str) -> Scope | None:
+        """The module a line of print(model) opens or holds (``own``: its name on the
+        line, None: it has none), named as named_modules() names it: its parents' names
+        and its own, joined by '.'."""
+        if own is None:
+            return None
+        parent = next((scope for scope in reversed(self._scopes) if scope), None)
+        name = own if parent is None else f"{parent.name}.{own}"
+        kind = "SqueezeExcitation" if kind == "se" else kind  # read as se(...) above
+        return Scope(_printable(name), _printable(kind))
 
     _opens: list[int]
     _last_open = 0
@@ -672,12 +845,43 @@ class _Reader:
 
     def _layers(self, items: Sequence[ast.expr]) -> tuple[LayerSpec, ...]:
         layers: list[LayerSpec] = []
-        for item in items:
+        at = 0
+        while at < len(items):
+            item = items[at]
+            block = self._residual_at(self._offset(item)) if self.residuals else None
+            if block is not None:
+                first, last, path = block
+                end = at
+                while end < len(items) and first <= self._offset(items[end]) <= last:
+                    end += 1
+                main = self._layers(items[at:end])
+                layers.append(
+                    LayerSpec(
+                        kind="residual",
+                        args={},
+                        text="residual(" + " > ".join(layer.text for layer in main) + ")",
+                        where=self.at(item),
+                        main=main,
+                        module=path,
+                    )
+                )
+                at = end
+                continue
             if isinstance(item, ast.Call) and self._name(item.func) == "repeat":
                 layers.extend(self._repeat(item))
             else:
                 layers.append(self.layer(item))
+            at += 1
         return tuple(layers)
+
+    def _residual_at(self, offset: int) -> tuple[int, int, tuple[Scope, ...]] | None:
+        """The outermost block read as a residual that starts being read at ``offset``
+        (it is taken from the list: its layers inside are read as a chain)."""
+        for index, block in enumerate(self.residuals):
+            if block[0] <= offset <= block[1]:
+                del self.residuals[index]
+                return block
+        return None
 
     def _split(self, node: ast.expr) -> list[list[ast.expr]]:
         """The branches of ``A > B | C``: '|' binds tighter than '>' in Python, so the
@@ -831,6 +1035,21 @@ class _Reader:
                     where=self.at(node), maximum=f"{MAX_LAYERS:,}"
                 )
             )
+        path = self.modules.get(self._offset(node))
+        if path is not None and len(block) == 1:
+            # print(model)'s "(0-2): 3 x Conv2d(...)": three modules, named 0, 1 and 2.
+            parent, _dot, span = path[-1].name.rpartition(".")
+            first = _INDEX_RANGE.fullmatch(span)
+            if first is not None:
+                kind = block[0].torch_name or block[0].kind
+                prefix = f"{parent}." if parent else ""
+                return tuple(
+                    replace(
+                        block[0],
+                        module=(*path[:-1], Scope(f"{prefix}{int(first[1]) + i}", kind)),
+                    )
+                    for i in range(count)
+                )
         return block * count
 
     def _join(self, node: ast.Call, name: str) -> LayerSpec:
@@ -906,7 +1125,13 @@ class _Reader:
                     where=self.at(node)
                 )
             )
-        return LayerSpec(kind="se", args=values, text=self._segment(node), where=self.at(node))
+        return LayerSpec(
+            kind="se",
+            args=values,
+            text=self._segment(node),
+            where=self.at(node),
+            module=self.modules.get(self._offset(node)),
+        )
 
     def _build(
         self, node: ast.expr, name: str, args: Sequence[ast.expr], keywords: list[ast.keyword]
@@ -1026,6 +1251,7 @@ class _Reader:
             torch_name=torch_name,
             assumed=assumed,
             container=max(inside)[2] if inside else "",
+            module=self.modules.get(offset),
         )
 
     @staticmethod
