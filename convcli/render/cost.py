@@ -17,7 +17,13 @@ from rich.text import Text
 from convcli.i18n import _
 from convcli.ops.budget import format_bytes
 from convcli.render.widgets import Fitting, Renderable, render_key_values, render_line
-from convcli.shapes.cost import TrainingCost, TransposedTrainingCost, VariedRow
+from convcli.shapes.cost import (
+    BackwardCost,
+    ForwardCost,
+    TrainingCost,
+    TransposedTrainingCost,
+    VariedRow,
+)
 
 __all__ = [
     "backward_payload",
@@ -157,6 +163,34 @@ def backward_report(cost: TrainingCost) -> list[Renderable]:
             if bias
             else _("no bias"),
         ),
+        *_backward_totals(f, b),
+    ]
+    report = _sections(forward, backward)
+    if layer.groups > 1:
+        report.append(
+            render_line(
+                _(
+                    "FlopCounterMode counts dW as 2*n*c_o*c_i*k_h*k_w*m_h*m_w = {wrong}: it "
+                    "uses all c_i = {c_i} input channels, but each weight of a grouped layer "
+                    "(groups {g}) sees c_i/g = {c_g}; the right count is 2*{mults} = {right}, "
+                    "{g} times fewer."
+                ).format(
+                    wrong=_n(b.flop_counter_dw),
+                    c_i=c_g * layer.groups,
+                    g=layer.groups,
+                    c_g=c_g,
+                    mults=_n(b.dw_multiplications),
+                    right=_n(cost.dw_correct_flops),
+                )
+            )
+        )
+    return report
+
+
+def _backward_totals(f: ForwardCost, b: BackwardCost) -> list[tuple[str, str]]:
+    """The backward's closing rows, alike for conv2d and conv_transpose2d: its totals,
+    what it keeps, its gradient buffers, its memory and FlopCounterMode's count."""
+    return [
         (
             _("total"),
             _("{mults} multiplications, {adds} additions (about twice the forward)").format(
@@ -188,29 +222,16 @@ def backward_report(cost: TrainingCost) -> list[Renderable]:
             ),
         ),
     ]
-    report: list[Renderable] = [
+
+
+def _sections(
+    forward: Sequence[tuple[str, str]], backward: Sequence[tuple[str, str]]
+) -> list[Renderable]:
+    """The forward's and the backward's key-value sections, titled."""
+    return [
         render_key_values(forward, title=_("forward: products, sums and memory")),
         render_key_values(backward, title=_("backward: the gradients dX, dW, db")),
     ]
-    if layer.groups > 1:
-        report.append(
-            render_line(
-                _(
-                    "FlopCounterMode counts dW as 2*n*c_o*c_i*k_h*k_w*m_h*m_w = {wrong}: it "
-                    "uses all c_i = {c_i} input channels, but each weight of a grouped layer "
-                    "(groups {g}) sees c_i/g = {c_g}; the right count is 2*{mults} = {right}, "
-                    "{g} times fewer."
-                ).format(
-                    wrong=_n(b.flop_counter_dw),
-                    c_i=c_g * layer.groups,
-                    g=layer.groups,
-                    c_g=c_g,
-                    mults=_n(b.dw_multiplications),
-                    right=_n(cost.dw_correct_flops),
-                )
-            )
-        )
-    return report
 
 
 def _factor(value: Fraction) -> str:
@@ -424,41 +445,9 @@ def transposed_backward_report(cost: TransposedTrainingCost) -> list[Renderable]
             if cost.bias
             else _("no bias"),
         ),
-        (
-            _("total"),
-            _("{mults} multiplications, {adds} additions (about twice the forward)").format(
-                mults=_n(b.multiplications), adds=_n(b.additions)
-            ),
-        ),
-        (
-            _("kept for backward"),
-            _("the input {x} (for dW) + the weights {w} (for dX) = {kept}").format(
-                x=_bytes(f.input_bytes),
-                w=_bytes(b.kept_bytes - f.input_bytes),
-                kept=_bytes(b.kept_bytes),
-            ),
-        ),
-        (
-            _("gradient buffers"),
-            _("dY {y} + dX {x} + dW, db {w} = {grads}").format(
-                y=_bytes(f.output_bytes),
-                x=_bytes(f.input_bytes),
-                w=_bytes(f.weight_bytes),
-                grads=_bytes(b.gradient_bytes),
-            ),
-        ),
-        (_("backward memory"), _bytes(b.bytes)),
-        (
-            "FlopCounterMode",
-            _("dX 2*MACs {dx} + dW {dw} = {total} FLOPs").format(
-                dx=_n(b.flop_counter_dx), dw=_n(b.flop_counter_dw), total=_n(b.flop_counter)
-            ),
-        ),
+        *_backward_totals(f, b),
     ]
-    report: list[Renderable] = [
-        render_key_values(forward, title=_("forward: products, sums and memory")),
-        render_key_values(backward, title=_("backward: the gradients dX, dW, db")),
-    ]
+    report = _sections(forward, backward)
     if cost.groups > 1:
         report.append(
             render_line(
