@@ -33,6 +33,7 @@ from convcli.ops.algorithms import (
     plan_dtypes,
 )
 from convcli.ops.conv import _operand
+from convcli.ops.grad_weight import all_finite
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
@@ -267,12 +268,19 @@ def transposed_into(
     (or of ``rows`` input rows of one sample), ``cols = W_g^T @ X_g`` holds every input
     value times every tap, then each tap's plane is added at its strided place in the
     uncropped output. ``progress(done, total)`` is called after each block.
+
+    A kernel with an inf or NaN takes the second way at any dilation: the phases' padded
+    input would multiply it by zeros (``0 * inf = NaN``) where PyTorch's col2im forms
+    only the products of real inputs.
     """
-    if geom.dilation == (1, 1):
-        _run_phases(out, x, weight, bias, geom, groups, compute, samples, progress)
-        return
-    n, c_i, h, w = x.shape
     _, c_og, k_h, k_w = weight.shape
+    if geom.dilation == (1, 1):
+        if all_finite(weight):
+            _run_phases(out, x, weight, bias, geom, groups, compute, samples, progress)
+            return
+        row_bytes = c_og * k_h * k_w * x.shape[3] * compute.itemsize
+        rows, samples = max(1, min(x.shape[2], DEFAULT_WORKSPACE_BYTES // row_bytes)), 1
+    n, c_i, h, w = x.shape
     c_ig = c_i // groups
     (s_h, s_w), (d_h, d_w), (p_h, p_w) = geom.stride, geom.dilation, geom.padding
     m_h, m_w = geom.out_size
