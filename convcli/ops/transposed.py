@@ -6,11 +6,13 @@ Pure numpy. The definition is a scatter: input value ``x[c, i, j]`` adds
 Without dilation it runs as ``s_h * s_w`` ordinary convolutions (the phase
 decomposition): the outputs ``o`` with ``(o + p) % s == r`` on an axis receive only the
 taps ``u = r, r + s, r + 2s, ...``, so each phase is a stride-1 ``conv2d`` of the input
-with that flipped sub-kernel, written to its strided place in the output. No scatter-add
-and no zeros multiplied. With dilation it runs as one matrix product per group and block
-of input rows (every value times every tap, ``W^T @ X``) followed by ``k_h * k_w``
-strided additions into the output (col2im). The direct form over a zero-inserted input
-(``convcli verify --transposed``) costs ``s_h * s_w`` times the work.
+with that flipped sub-kernel, written to its strided place in the output. No scatter-add,
+and no zeros multiplied but those of each phase's padding. With dilation it runs as one
+matrix product per group and block of input rows (every value times every tap,
+``W^T @ X``) followed by ``k_h * k_w`` strided additions into the output (col2im). So
+does a kernel with an inf or NaN, at any dilation: the phases' padding zeros would make
+``0 * inf = NaN`` where PyTorch's col2im has inf or a number. The direct form over a
+zero-inserted input (``convcli verify --transposed``) costs ``s_h * s_w`` times the work.
 """
 
 from __future__ import annotations
