@@ -179,3 +179,56 @@ def test_inf_kernel_meets_no_padding() -> None:
     assert grads.grad_input[0].tolist() == expected
     # each input stamps the kernel: the same sums
     assert conv_transpose2d(np.ones((1, 2, 2)), w)[0].tolist() == expected
+
+
+def _scatter_dx(x_shape: tuple[int, ...], w: Array, dy: Array, stride: int, padding: int) -> Array:
+    """dX by the definition, tap by tap: each real output's ``dY * K`` added to the input
+    cell the tap read, cells in the padding dropped (autograd's col2im), in float64."""
+    n, c_i, h, wd = x_shape
+    c_o, c_ig, k_h, k_w = w.shape
+    groups = c_i // c_ig
+    c_og = c_o // groups
+    m_h, m_w = dy.shape[2:]
+    full = np.zeros((n, c_i, h + 2 * padding + k_h, wd + 2 * padding + k_w))
+    with np.errstate(all="ignore"):
+        for g in range(groups):
+            wg = w[g * c_og : (g + 1) * c_og].astype(np.float64)
+            dyg = dy[:, g * c_og : (g + 1) * c_og].astype(np.float64)
+            for u in range(k_h):
+                for v in range(k_w):
+                    part = np.einsum("oc,noij->ncij", wg[:, :, u, v], dyg)
+                    target = full[
+                        :, g * c_ig : (g + 1) * c_ig,
+                        u : u + (m_h - 1) * stride + 1 : stride,
+                        v : v + (m_w - 1) * stride + 1 : stride,
+                    ]  # fmt: skip
+                    np.add(target, part, out=target)
+    return full[..., padding : padding + h, padding : padding + wd]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", ["weight", "input", "dy"])
+@pytest.mark.parametrize(
+    ("c_i", "c_o", "groups", "stride"),
+    [(3, 16, 1, 1), (16, 16, 1, 1), (8, 8, 8, 2), (8, 16, 2, 2)],
+    ids=["fewer-inputs", "dense", "depthwise", "grouped-strided"],
+)
+def test_large_nonfinite_dx_matches_the_definition(
+    dtype: Any, where: str, c_i: int, c_o: int, groups: int, stride: int
+) -> None:
+    """Without torch, at sizes that take dX's fast paths when everything is finite: the
+    NaN masks and infs of dX are those of the definition."""
+    rng = np.random.default_rng(c_i * 100 + c_o + stride)
+    x = rng.integers(-3, 4, size=(2, c_i, 20, 20)).astype(dtype)
+    w = rng.integers(-3, 4, size=(c_o, c_i // groups, 3, 3)).astype(dtype)
+    m = (20 + 2 - 3) // stride + 1
+    dy = rng.integers(-3, 4, size=(2, c_o, m, m)).astype(dtype)
+    if where == "weight":
+        w = _poison(w, rng)
+    elif where == "input":
+        x = _poison(x, rng)
+    else:
+        dy = _poison(dy, rng)
+    grads = conv2d_backward(x, w, dy, stride=stride, padding=1, groups=groups)
+    expected = _scatter_dx(x.shape, w, dy, stride, 1)
+    _same(grads.grad_input.astype(np.float64), expected)
