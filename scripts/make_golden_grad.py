@@ -17,7 +17,10 @@ Cases from a fixed seed:
   float64 on the same integer values; every sum is exact there);
 - ``conv_transpose2d``: as ``scripts/make_golden_layers.py`` draws it;
 - ``max_pool2d`` (ties from small integer values, and NaN), ``avg_pool2d`` (ceil mode,
-  count_include_pad, divisor_override) and the adaptive poolings.
+  count_include_pad, divisor_override) and the adaptive poolings;
+- last, conv2d and conv_transpose2d again in float64 with an inf, -inf or NaN placed in
+  the kernel, the input or ``dY`` (the case's ``nonfinite``): PyTorch's float64 CPU path
+  is its reference im2col/col2im (float32 runs oneDNN, whose NaN pattern differs from it).
 """
 
 from __future__ import annotations
@@ -55,12 +58,20 @@ def main() -> None:
         ("avg_pool2d", record_avg, 20),
         ("adaptive_max_pool2d", record_adaptive, 8),
         ("adaptive_avg_pool2d", record_adaptive, 8),
+        ("conv2d", record_conv, 18),
+        ("conv_transpose2d", record_transposed, 12),
     ]
+    nonfinite = {"conv2d": 60, "conv_transpose2d": 30}  # the plain cases before these
     index = 0
+    seen: dict[str, int] = {}
     for op, recorder, count in plan:
         k = 0
+        special = seen.get(op, 0) >= nonfinite.get(op, count)
+        seen[op] = seen.get(op, 0) + count
         while k < count:
-            recorded = recorder(rng, k, op)
+            recorded = (
+                recorder(rng, k, op, SPECIAL_PLACES[k % 3]) if special else recorder(rng, k, op)
+            )
             if recorded is None:  # a configuration torch refuses: draw again
                 continue
             case, tensors = recorded
@@ -77,6 +88,27 @@ def main() -> None:
     print(f"wrote {len(cases)} cases to {args.out_dir}")
 
 
+SPECIAL_PLACES = ("weight", "x", "dy")
+
+
+def _poison(rng: np.random.Generator, a: Any) -> Any:
+    """``a`` (a float64 copy) with one to three values replaced by inf, -inf or NaN."""
+    out = np.array(a, dtype=np.float64)
+    flat = out.reshape(-1)
+    for i in rng.choice(flat.size, size=min(flat.size, int(rng.integers(1, 4))), replace=False):
+        flat[i] = (np.inf, -np.inf, np.nan)[int(rng.integers(0, 3))]
+    return out
+
+
+def _finite_scale(*arrays: Any) -> float:
+    """The tolerance scale from the finite values only (an inf would make it infinite)."""
+    scale = 1.0
+    for a in arrays:
+        finite = a[np.isfinite(a)]
+        scale *= float(np.abs(finite).max()) if finite.size else 1.0
+    return scale * arrays[-1].size
+
+
 def _values(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) -> Any:
     if dtype.startswith("float"):
         return rng.standard_normal(shape).astype(dtype)
@@ -84,7 +116,11 @@ def _values(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) -> Any
 
 
 def _backward(
-    function: Any, dtype: str, operands: list[Any], dy_seed: np.random.Generator
+    function: Any,
+    dtype: str,
+    operands: list[Any],
+    dy_seed: np.random.Generator,
+    poison_dy: bool = False,
 ) -> tuple[Any, list[Any]]:
     torch_dtype = torch.float64 if dtype.startswith("int") else getattr(torch, dtype)
     tensors = [
@@ -92,6 +128,8 @@ def _backward(
     ]
     out = function(*tensors)
     dy = _values(dy_seed, dtype, tuple(out.shape))
+    if poison_dy:
+        dy = _poison(dy_seed, dy)
     out.backward(_tensor(dy).to(torch_dtype))
     grads = [None if t is None else t.grad.numpy() for t in tensors]
     if dtype.startswith("int"):
@@ -105,8 +143,10 @@ def _store(tensors: dict[str, Any], names: tuple[str, ...], values: list[Any]) -
             tensors[name] = value
 
 
-def record_conv(rng: np.random.Generator, k: int, _op: str) -> tuple[dict[str, Any], Any] | None:
-    dtype = ("float32", "float64", "int64")[k % 3]
+def record_conv(
+    rng: np.random.Generator, k: int, _op: str, nonfinite: str | None = None
+) -> tuple[dict[str, Any], Any] | None:
+    dtype = "float64" if nonfinite else ("float32", "float64", "int64")[k % 3]
     groups = (1, 1, 2, 3)[k % 4]
     c_i = groups * int(rng.integers(1, 3))
     c_o = groups * int(rng.integers(1, 3))
@@ -127,6 +167,10 @@ def record_conv(rng: np.random.Generator, k: int, _op: str) -> tuple[dict[str, A
     x = _values(rng, dtype, x_shape)
     weight = _values(rng, dtype, (c_o, c_i // groups, *kernel))
     bias = _values(rng, dtype, (c_o,)) if rng.integers(2) else None
+    if nonfinite == "x":
+        x = _poison(rng, x)
+    elif nonfinite == "weight":
+        weight = _poison(rng, weight)
     options = {
         "stride": stride,
         "padding": padding,
@@ -145,7 +189,7 @@ def record_conv(rng: np.random.Generator, k: int, _op: str) -> tuple[dict[str, A
         return layer._conv_forward(xt, w, bt)
 
     try:
-        dy, grads = _backward(call, dtype, [x, weight, bias], rng)
+        dy, grads = _backward(call, dtype, [x, weight, bias], rng, nonfinite == "dy")
     except RuntimeError:
         return None  # e.g. reflect padding wider than the input
     tensors = {"x": x, "weight": weight, "dy": dy}
@@ -153,13 +197,16 @@ def record_conv(rng: np.random.Generator, k: int, _op: str) -> tuple[dict[str, A
         tensors["bias"] = bias
     _store(tensors, ("gx", "gw", "gb"), grads)
     scale = float(np.abs(x).max() * np.abs(weight).max() * np.abs(dy).max() * dy.size)
+    if nonfinite:
+        special = {"nonfinite": nonfinite, "scale": _finite_scale(x, weight, dy)}
+        return {"dtype": dtype, "options": options, **special}, tensors
     return {"dtype": dtype, "options": options, "scale": scale}, tensors
 
 
 def record_transposed(
-    rng: np.random.Generator, k: int, _op: str
+    rng: np.random.Generator, k: int, _op: str, nonfinite: str | None = None
 ) -> tuple[dict[str, Any], Any] | None:
-    dtype = ("float32", "float64", "int64")[k % 3]
+    dtype = "float64" if nonfinite else ("float32", "float64", "int64")[k % 3]
     groups = (1, 1, 2, 3)[k % 4]
     c_i, c_og = groups * int(rng.integers(1, 3)), int(rng.integers(1, 3))
     kernel = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
@@ -174,6 +221,10 @@ def record_transposed(
     x = _values(rng, dtype, x_shape)
     weight = _values(rng, dtype, (c_i, c_og, *kernel))
     bias = _values(rng, dtype, (c_og * groups,)) if rng.integers(2) else None
+    if nonfinite == "x":
+        x = _poison(rng, x)
+    elif nonfinite == "weight":
+        weight = _poison(rng, weight)
     options = {
         "stride": stride,
         "padding": padding,
@@ -185,12 +236,15 @@ def record_transposed(
     def call(xt: Any, wt: Any, bt: Any) -> Any:
         return F.conv_transpose2d(xt, wt, bt, **_torch_args(options))
 
-    dy, grads = _backward(call, dtype, [x, weight, bias], rng)
+    dy, grads = _backward(call, dtype, [x, weight, bias], rng, nonfinite == "dy")
     tensors = {"x": x, "weight": weight, "dy": dy}
     if bias is not None:
         tensors["bias"] = bias
     _store(tensors, ("gx", "gw", "gb"), grads)
     scale = float(np.abs(x).max() * np.abs(weight).max() * np.abs(dy).max() * dy.size)
+    if nonfinite:
+        special = {"nonfinite": nonfinite, "scale": _finite_scale(x, weight, dy)}
+        return {"dtype": dtype, "options": options, **special}, tensors
     return {"dtype": dtype, "options": options, "scale": scale}, tensors
 
 

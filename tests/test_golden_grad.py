@@ -78,4 +78,10 @@ def test_the_cases_cover_the_options() -> None:
     assert {o["padding_mode"] for o in convs} == {"zeros", "reflect", "replicate", "circular"}
     assert any(o["flip"] for o in convs) and any(o["padding"] == "same" for o in convs)
     assert {o["groups"] for o in convs} >= {1, 2, 3}
+    # inf/NaN in the kernel, the input and dY, for both convolutions: the NaN masks and
+    # infs must match autograd's (assert_allclose compares them exactly)
+    places = {(c["op"], c["nonfinite"]) for c in CASES if "nonfinite" in c}
+    assert places == {
+        (op, p) for op in ("conv2d", "conv_transpose2d") for p in ("weight", "x", "dy")
+    }
     assert {c["dtype"] for c in CASES if c["op"] == "conv2d"} == {"float32", "float64", "int64"}

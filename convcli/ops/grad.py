@@ -495,11 +495,14 @@ def _input_grad(
     padded size (rows no window reached get none)."""
     kt = np.conj(kernel) if kernel.dtype.kind == "c" else kernel
     c_o, c_ig, k_h, k_w = kernel.shape
-    if c_ig == 1 and groups > 1:
+    if not all_finite(kt):
+        # An inf or NaN in the kernel: only the products autograd's col2im forms (each real
+        # output's dY times each tap), never the kernel times a zero of dY's padding or grid
+        # (0 * inf = NaN where PyTorch has a number): conv_transpose2d's col2im does that.
+        full = conv_transpose2d(dy, kt, stride=stride, dilation=dilation, groups=groups)
+    elif c_ig == 1 and groups > 1:
         full = _depthwise_input_grad(dy, kt, padded_size, stride, dilation, groups)
-    elif (
-        c_ig * groups < c_o or k_h * k_w == 1 or dy.size * c_ig * k_h * k_w <= _SMALL_MACS
-    ) and all_finite(kt):
+    elif c_ig * groups < c_o or k_h * k_w == 1 or dy.size * c_ig * k_h * k_w <= _SMALL_MACS:
         # Fewer input channels than output ones: adding each tap's product (c_i rows)
         # moves less than gathering dY's taps (c_o rows) for the transposed convolution.
         # A 1x1 kernel: one product (the transposed convolution's phases cost 5x that).
@@ -545,10 +548,11 @@ def _unpad(grad: Array, geom: ConvGeometry, mode: str) -> Array:
 def _fold_axis(grad: Array, axis: int, n: int, before: int, mode: str) -> Array:
     moved = np.moveaxis(grad, axis, 0)
     folded = np.array(moved[before : before + n])
-    for index in [*range(before), *range(before + n, moved.shape[0])]:
-        source = source_index(index, n, before, mode)
-        if source is not None:
-            folded[source] += moved[index]
+    with np.errstate(all="ignore"):  # IEEE results for inf and NaN, without warnings
+        for index in [*range(before), *range(before + n, moved.shape[0])]:
+            source = source_index(index, n, before, mode)
+            if source is not None:
+                folded[source] += moved[index]
     return np.moveaxis(folded, 0, axis)
 
 

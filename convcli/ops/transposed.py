@@ -6,11 +6,13 @@ Pure numpy. The definition is a scatter: input value ``x[c, i, j]`` adds
 Without dilation it runs as ``s_h * s_w`` ordinary convolutions (the phase
 decomposition): the outputs ``o`` with ``(o + p) % s == r`` on an axis receive only the
 taps ``u = r, r + s, r + 2s, ...``, so each phase is a stride-1 ``conv2d`` of the input
-with that flipped sub-kernel, written to its strided place in the output. No scatter-add
-and no zeros multiplied. With dilation it runs as one matrix product per group and block
-of input rows (every value times every tap, ``W^T @ X``) followed by ``k_h * k_w``
-strided additions into the output (col2im). The direct form over a zero-inserted input
-(``convcli verify --transposed``) costs ``s_h * s_w`` times the work.
+with that flipped sub-kernel, written to its strided place in the output. No scatter-add,
+and no zeros multiplied but those of each phase's padding. With dilation it runs as one
+matrix product per group and block of input rows (every value times every tap,
+``W^T @ X``) followed by ``k_h * k_w`` strided additions into the output (col2im). So
+does a kernel with an inf or NaN, at any dilation: the phases' padding zeros would make
+``0 * inf = NaN`` where PyTorch's col2im has inf or a number. The direct form over a
+zero-inserted input (``convcli verify --transposed``) costs ``s_h * s_w`` times the work.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from convcli.ops.algorithms import (
     plan_dtypes,
 )
 from convcli.ops.conv import _operand
+from convcli.ops.grad_weight import all_finite
 from convcli.ops.modes import RunResult
 from convcli.ops.numerics import (
     FLOAT64_EXACT,
@@ -267,12 +270,19 @@ def transposed_into(
     (or of ``rows`` input rows of one sample), ``cols = W_g^T @ X_g`` holds every input
     value times every tap, then each tap's plane is added at its strided place in the
     uncropped output. ``progress(done, total)`` is called after each block.
+
+    A kernel with an inf or NaN takes the second way at any dilation: the phases' padded
+    input would multiply it by zeros (``0 * inf = NaN``) where PyTorch's col2im forms
+    only the products of real inputs.
     """
-    if geom.dilation == (1, 1):
-        _run_phases(out, x, weight, bias, geom, groups, compute, samples, progress)
-        return
-    n, c_i, h, w = x.shape
     _, c_og, k_h, k_w = weight.shape
+    if geom.dilation == (1, 1):
+        if all_finite(weight):
+            _run_phases(out, x, weight, bias, geom, groups, compute, samples, progress)
+            return
+        row_bytes = c_og * k_h * k_w * x.shape[3] * compute.itemsize
+        rows, samples = max(1, min(x.shape[2], DEFAULT_WORKSPACE_BYTES // row_bytes)), 1
+    n, c_i, h, w = x.shape
     c_ig = c_i // groups
     (s_h, s_w), (d_h, d_w), (p_h, p_w) = geom.stride, geom.dilation, geom.padding
     m_h, m_w = geom.out_size
