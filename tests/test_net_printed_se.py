@@ -76,9 +76,9 @@ def test_a_printed_squeeze_excitation_is_read_as_se(tmp_path: Path, in_order: bo
 
 
 def test_lines_after_it_keep_their_numbers(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
     from torch import nn
 
-    pytest.importorskip("torch")
     model = nn.Sequential(_squeeze_excitation(4, 2, nn.ReLU, nn.Sigmoid), nn.Conv2d(4, 2, 9))
     path = tmp_path / "model.txt"
     path.write_text(str(model), encoding="utf-8")
@@ -95,9 +95,9 @@ def test_lines_after_it_keep_their_numbers(tmp_path: Path) -> None:
 
 
 def test_one_that_is_not_torchvisions_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
     from torch import nn
 
-    pytest.importorskip("torch")
     se = _squeeze_excitation(4, 2, nn.ReLU, nn.Sigmoid)
     se.fc1 = nn.Conv2d(4, 2, 1, bias=False)  # not torchvision's: its forward is unknown
     path = tmp_path / "model.txt"
