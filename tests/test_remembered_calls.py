@@ -119,3 +119,23 @@ def test_remembered_calls_stay_silent_on_inf_and_nan() -> None:
     for y in results:
         assert np.isinf(y[:, 1:, 1:]).all()
         assert np.isnan(y[:, 0, 0]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape"),
+    [((1, 1, 1, 2), (1, 1, 1, 1)), ((1, 1, 1, 1), (3, 1, 1, 1)), ((1, 1, 2, 2), (1, 1, 1, 1))],
+)
+def test_an_inf_times_a_zero_weight_is_nan_when_a_factor_is_one_number(
+    dtype: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...]
+) -> None:
+    # One input channel and one tap: np.dot would scale a vector (0 * inf = 0) where
+    # PyTorch's product gives NaN, the IEEE product, for every output that reads the inf.
+    x = np.ones(x_shape, dtype)
+    x.reshape(-1)[0] = np.inf
+    w = np.zeros(w_shape, dtype)
+    expected = conv2d_reference(x, w)
+    assert np.isnan(expected).any()
+    with np.errstate(invalid="ignore"):
+        for _ in range(2):  # the first call and the remembered one
+            np.testing.assert_array_equal(conv2d(x, w), expected)

@@ -661,7 +661,9 @@ def _tiny_runner(
     bias_shape = (prob.c_o, 1, 1)
     full = (n, c_i, p_h, p_w)
     ascontiguous, ndarray, matmul, dot = np.ascontiguousarray, np.ndarray, np.matmul, np.dot
-    single = n == 1 and g == 1
+    # np.dot for one sample of one group, unless a factor is one number (an inner size of
+    # 1): numpy then scales a vector instead of a product, and 0 * inf gives 0, not NaN.
+    single = n == 1 and g == 1 and prob.c_per_group * prob.taps > 1
 
     def run(out: Array, x: Array, weight: Array, bias: Array | None) -> None:
         if padded:
