@@ -43,14 +43,16 @@ def _bytes(value: int) -> str:
     return f"{_n(value)} B ({format_bytes(value)})" if value >= 1024 else f"{value} B"
 
 
-def backward_payload(cost: TrainingCost) -> dict[str, Any]:
-    """The ``forward`` and ``backward`` objects ``shapes --backward --json`` adds."""
+def backward_payload(cost: TrainingCost | TransposedTrainingCost, **counts: int) -> dict[str, Any]:
+    """The ``forward`` and ``backward`` objects ``shapes --backward --json`` adds;
+    ``counts``: further forward counts, after its additions."""
     f, b = cost.forward, cost.backward
     return {
         "forward": {
             "multiplications": f.multiplications,
             "useful_multiplications": f.useful_multiplications,
             "additions": f.additions,
+            **counts,
             "bytes": f.bytes,
             "input_bytes": f.input_bytes,
             "weight_bytes": f.weight_bytes,
@@ -304,35 +306,9 @@ def vary_report(name: str, rows: Sequence[VariedRow]) -> list[Renderable]:
 def transposed_backward_payload(cost: TransposedTrainingCost) -> dict[str, Any]:
     """``shapes --transposed --backward --json``'s ``forward`` and ``backward`` objects:
     ``shapes --backward``'s keys, and the useful additions and reached outputs."""
-    f, b = cost.forward, cost.backward
-    return {
-        "forward": {
-            "multiplications": f.multiplications,
-            "useful_multiplications": f.useful_multiplications,
-            "additions": f.additions,
-            "useful_additions": cost.useful_additions,
-            "reached_outputs": cost.reached,
-            "bytes": f.bytes,
-            "input_bytes": f.input_bytes,
-            "weight_bytes": f.weight_bytes,
-            "output_bytes": f.output_bytes,
-            "flop_counter_flops": cost.flop_counter_forward,
-        },
-        "backward": {
-            "multiplications": b.multiplications,
-            "additions": b.additions,
-            "bytes": b.bytes,
-            "kept_bytes": b.kept_bytes,
-            "gradient_bytes": b.gradient_bytes,
-            "dx": {"multiplications": b.dx_multiplications, "additions": b.dx_additions},
-            "dw": {"multiplications": b.dw_multiplications, "additions": b.dw_additions},
-            "db": {"additions": b.db_additions},
-            "flop_counter_flops": b.flop_counter,
-            "flop_counter_dw_flops": b.flop_counter_dw,
-            "dw_flops": cost.dw_correct_flops,
-        },
-        "bytes_per_value": cost.bytes_per_value,
-    }
+    return backward_payload(
+        cost, useful_additions=cost.useful_additions, reached_outputs=cost.reached
+    )
 
 
 def transposed_backward_report(cost: TransposedTrainingCost) -> list[Renderable]:
